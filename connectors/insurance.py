@@ -1,0 +1,317 @@
+"""Reference insurance connector (the hospital side) over httpx: signing, msgids, checks before sending, recovery.
+
+Recovery rules: a request that never reached the platform (connect error) may be resent; after a lost reply only
+idempotent transactions (per the contract) are retried; a lost reply to a settlement, registration or fee upload is
+undone with a 2601 reversal by the original msgid, so nothing is charged twice or left behind.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness.contract.findings import Severity
+from harness.contract.http_json import HttpJsonValidator
+from harness.contract.identifiers import resident_id_problem
+from harness.contract.loader import load_contract
+from harness.contract.signing import tif_headers
+from harness.ports.insurance import (
+    Certificate,
+    FeeItem,
+    FeeResult,
+    InsuranceSettings,
+    InvalidInput,
+    Person,
+    Refused,
+    Settlement,
+    SettlementNotCompleted,
+    SettlementUncertain,
+    SignIn,
+    Unavailable,
+    Visit,
+)
+
+RETRIES = 2
+NOT_PROCESSED = "原交易不存在"
+SESSION_GONE = ("签到流水号无效", "签到流水号已签退")
+
+
+class MsgIdSource:
+    """Unique 30-character msgids: fixmedins_code (12) + yyyyMMddHHmmss + a 4-digit sequence within the second."""
+
+    def __init__(self, fixmedins_code: str) -> None:
+        self.prefix = fixmedins_code[:12].rjust(12, "0")
+        self._lock = threading.Lock()
+        self._second = ""
+        self._seq = 0
+
+    def next(self) -> str:
+        with self._lock:
+            while True:
+                second = datetime.now().strftime("%Y%m%d%H%M%S")
+                if second != self._second:
+                    self._second, self._seq = second, 0
+                if self._seq < 9999:
+                    self._seq += 1
+                    return f"{self.prefix}{second}{self._seq:04d}"
+                time.sleep(0.001)  # 9,999 messages used this second: wait for the next one
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+class _Lost(Exception):
+    """The request may have reached the platform but no usable reply came back."""
+
+    def __init__(self, reason: str, sent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.sent = sent
+
+
+class InsuranceConnector:
+    """Implements `harness.ports.insurance.InsurancePort` against a platform (or its mock) at `settings.base_url`."""
+
+    def __init__(self, settings: InsuranceSettings, transport: httpx.BaseTransport | None = None) -> None:
+        self.settings = settings
+        self.contract = load_contract(Path(settings.contract_folder))
+        self.validator = HttpJsonValidator(self.contract)
+        self.msgids = MsgIdSource(settings.fixmedins_code)
+        self.sign_no: str | None = None
+        self._counter = itertools.count(1)
+        self.http = httpx.Client(base_url=settings.base_url, timeout=settings.timeout_s, transport=transport,
+                                 headers={"Content-Type": self.contract.http.content_type if self.contract.http else "application/json"})
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- the wire ------------------------------------------------------------------------------------------
+    def _envelope(self, infno: str, data: dict[str, Any], msgid: str, insuplc_admdvs: str | None) -> dict[str, Any]:
+        s = self.settings
+        body: dict[str, Any] = {
+            "infno": infno, "msgid": msgid, "mdtrtarea_admvs": s.mdtrtarea_admvs, "insuplc_admdvs": insuplc_admdvs or "",
+            "recer_sys_code": s.recer_sys_code, "dev_no": "", "dev_safe_info": "", "cainfo": "", "signtype": "",
+            "infver": s.infver, "opter_type": s.opter_type, "opter": s.opter, "opter_name": s.opter_name,
+            "inf_time": datetime.now().strftime("%Y-%m-%d %H:%M:%S"), "fixmedins_code": s.fixmedins_code,
+            "fixmedins_name": s.fixmedins_name, "sign_no": self.sign_no or "", "input": data,
+        }
+        if not insuplc_admdvs:
+            del body["insuplc_admdvs"]
+        return body
+
+    def _check(self, body: dict[str, Any]) -> None:
+        """Refuse to send what breaks the contract (the sign_no rule is the session's business, not the caller's)."""
+        checked = self.validator.validate_request(body)
+        errors = [f for f in checked.findings if f.severity is Severity.ERROR and f.location != "/sign_no"]
+        if errors:
+            raise InvalidInput(errors[0].location, errors[0].message)
+
+    def _post(self, infno: str, body: dict[str, Any]) -> dict[str, Any]:
+        op = self.contract.operations[infno]
+        assert self.contract.http is not None
+        path = f"{self.contract.http.base_path.rstrip('/')}/{op.path}"
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        headers = tif_headers(self.contract.signing, self.settings.paasid, self.settings.secret) if self.contract.signing and self.contract.signing.scheme == "tif" else {}
+        try:
+            response = self.http.post(path, content=payload, headers=headers)
+        except httpx.ConnectError as exc:
+            raise _Lost(f"cannot connect: {exc}", sent=False) from None
+        except httpx.TimeoutException:
+            raise _Lost(f"no reply within {self.settings.timeout_s} s", sent=True) from None
+        except httpx.TransportError as exc:
+            raise _Lost(f"connection failed: {type(exc).__name__}", sent=True) from None
+        if response.status_code >= 500:
+            raise _Lost(f"HTTP {response.status_code} from the gateway", sent=True)
+        try:
+            reply = response.json()
+        except (ValueError, UnicodeDecodeError):
+            raise _Lost(f"malformed reply (HTTP {response.status_code}, {len(response.content)} bytes)", sent=True) from None
+        if not isinstance(reply, dict) or "infcode" not in reply:
+            raise _Lost("reply is not an insurance envelope", sent=True)
+        if str(reply.get("infcode")) != "0":
+            raise Refused(infno, str(reply.get("err_msg") or "infcode -1 without err_msg"))
+        return reply
+
+    def _call(self, infno: str, data: dict[str, Any], insuplc_admdvs: str | None = None, msgid: str | None = None) -> tuple[dict[str, Any], str]:
+        """Send one transaction; resend only what is safe to resend. Returns (reply, msgid of the last try)."""
+        op = self.contract.operations[infno]
+        if op.extra.get("requires_sign_no", True) and not self.sign_no:
+            self.sign_in()
+        attempts = 0
+        renewed = False
+        while True:
+            attempts += 1
+            msgid = msgid if attempts == 1 and msgid else self.msgids.next()
+            body = self._envelope(infno, data, msgid, insuplc_admdvs)
+            self._check(body)
+            try:
+                return self._post(infno, body), msgid
+            except _Lost as lost:
+                if attempts <= RETRIES and (not lost.sent or op.idempotent):
+                    time.sleep(0.05 * attempts)
+                    continue
+                raise Unavailable(infno, lost.reason) from None
+            except Refused as refused:
+                if not renewed and infno != "9001" and any(t in refused.message for t in SESSION_GONE):
+                    renewed = True
+                    self.sign_in()
+                    continue
+                raise
+
+    # -- session -------------------------------------------------------------------------------------------
+    def sign_in(self) -> SignIn:
+        reply, _ = self._call("9001", {"signIn": {"opter_no": self.settings.opter, "mac": "00-16-3E-00-00-01", "ip": "10.0.0.10"}})
+        out = reply["output"]["signinoutb"]
+        self.sign_no = out["sign_no"]
+        return SignIn(out["sign_no"], out["sign_time"])
+
+    def sign_out(self) -> None:
+        if self.sign_no:
+            self._call("9002", {"signOut": {"sign_no": self.sign_no, "opter_no": self.settings.opter}})
+            self.sign_no = None
+
+    # -- people and visits -----------------------------------------------------------------------------------
+    def query_person(self, cert: Certificate) -> Person:
+        if cert.cert_type == "02":
+            problem = resident_id_problem(cert.cert_no)
+            if problem:
+                raise InvalidInput("/input/data/mdtrt_cert_no", problem)
+        data: dict[str, Any] = {"mdtrt_cert_type": cert.cert_type, "mdtrt_cert_no": cert.cert_no, "psn_cert_type": "01"}
+        if cert.card_sn:
+            data["card_sn"] = cert.card_sn
+        reply, _ = self._call("1101", {"data": data})
+        base = reply["output"]["baseinfo"]
+        insu = reply["output"]["insuinfo"]
+        insu = insu[0] if isinstance(insu, list) else insu  # some provinces answer an object
+        return Person(base["psn_no"], base["psn_name"], base["certno"], base["gend"], base["brdy"], insu["insutype"],
+                      insu["insuplc_admdvs"], _dec(insu["balc"]), insu["psn_insu_stas"] == "1", reply["output"])
+
+    def _cert_fields(self, cert: Certificate) -> dict[str, Any]:
+        fields: dict[str, Any] = {"mdtrt_cert_type": cert.cert_type, "mdtrt_cert_no": cert.cert_no}
+        if cert.card_sn:
+            fields["card_sn"] = cert.card_sn
+        return fields
+
+    def register_visit(self, person: Person, cert: Certificate, ipt_otp_no: str, dept_code: str = "A03",
+                       dept_name: str = "内科", doctor_code: str = "D001", doctor_name: str = "李医生") -> Visit:
+        data = {"data": {"psn_no": person.psn_no, "insutype": person.insutype,
+                         "begntime": datetime.now().strftime("%Y-%m-%d %H:%M:%S"), **self._cert_fields(cert),
+                         "ipt_otp_no": ipt_otp_no, "atddr_no": doctor_code, "dr_name": doctor_name,
+                         "dept_code": dept_code, "dept_name": dept_name, "caty": dept_code}}
+        msgid = self.msgids.next()
+        try:
+            reply, _ = self._call("2201", data, person.insuplc_admdvs, msgid=msgid)
+        except Unavailable:
+            self._undo(person.psn_no, person.insuplc_admdvs, msgid, "2201")
+            raise
+        out = reply["output"]["data"]
+        return Visit(out["mdtrt_id"], person.psn_no, ipt_otp_no, person.insutype, person.insuplc_admdvs)
+
+    def cancel_visit(self, visit: Visit) -> None:
+        self._call("2202", {"data": {"psn_no": visit.psn_no, "mdtrt_id": visit.mdtrt_id, "ipt_otp_no": visit.ipt_otp_no}},
+                   visit.insuplc_admdvs)
+
+    def upload_visit_info(self, visit: Visit, diag_code: str, diag_name: str, med_type: str = "11") -> None:
+        now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        self._call("2203", {
+            "mdtrtinfo": {"mdtrt_id": visit.mdtrt_id, "psn_no": visit.psn_no, "med_type": med_type, "begntime": now,
+                          "main_cond_dscr": diag_name, "dise_codg": diag_code, "dise_name": diag_name},
+            "diseinfo": [{"diag_type": "1", "diag_srt_no": "1", "diag_code": diag_code, "diag_name": diag_name,
+                          "diag_dept": "内科", "dise_dor_no": "D001", "dise_dor_name": "李医生", "diag_time": now,
+                          "vali_flag": "1"}],
+        }, visit.insuplc_admdvs)
+
+    # -- fees ----------------------------------------------------------------------------------------------
+    def upload_fees(self, visit: Visit, batch: str, items: list[FeeItem]) -> list[FeeResult]:
+        now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        lines = []
+        for item in items:
+            total = item.amount if item.amount is not None else (item.cnt * item.pric).quantize(Decimal("0.01"))
+            if total != (item.cnt * item.pric).quantize(Decimal("0.01")):
+                raise InvalidInput(f"feedetl_sn {item.feedetl_sn}", f"amount {total} is not cnt {item.cnt} × pric {item.pric}")
+            lines.append({
+                "feedetl_sn": item.feedetl_sn, "mdtrt_id": visit.mdtrt_id, "psn_no": visit.psn_no, "chrg_bchno": batch,
+                "rx_circ_flag": "0", "fee_ocur_time": now, "med_list_codg": item.med_list_codg,
+                "medins_list_codg": item.medins_list_codg, "det_item_fee_sumamt": float(total), "cnt": float(item.cnt),
+                "pric": float(item.pric), "bilg_dept_codg": "A03", "bilg_dept_name": "内科", "bilg_dr_codg": "D001",
+                "bilg_dr_name": "李医生", "hosp_appr_flag": "1",
+            })
+        msgid = self.msgids.next()
+        try:
+            reply, _ = self._call("2204", {"feedetail": lines}, visit.insuplc_admdvs, msgid=msgid)
+        except Unavailable:
+            self._undo(visit.psn_no, visit.insuplc_admdvs, msgid, "2204")
+            raise
+        return [FeeResult(r["feedetl_sn"], _dec(r["det_item_fee_sumamt"]), r["chrgitm_lv"], _dec(r["selfpay_prop"]),
+                          _dec(r["inscp_scp_amt"])) for r in reply["output"]["result"]]
+
+    def cancel_fees(self, visit: Visit, batch: str) -> None:
+        self._call("2205", {"data": {"mdtrt_id": visit.mdtrt_id, "chrg_bchno": batch, "psn_no": visit.psn_no}},
+                   visit.insuplc_admdvs)
+
+    # -- settlement ----------------------------------------------------------------------------------------
+    def _settle_data(self, visit: Visit, cert: Certificate, batch: str, total: Decimal, use_account: bool) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "psn_no": visit.psn_no, **self._cert_fields(cert), "med_type": "11", "medfee_sumamt": float(total),
+            "psn_setlway": "01", "mdtrt_id": visit.mdtrt_id, "chrg_bchno": batch,
+            "acct_used_flag": "1" if use_account else "0", "insutype": visit.insutype,
+        }
+        return data
+
+    def _settlement(self, reply: dict[str, Any], msgid: str) -> Settlement:
+        info = reply["output"]["setlinfo"]
+        return Settlement(info["mdtrt_id"], info.get("setl_id"), info["medins_setl_id"], _dec(info["medfee_sumamt"]),
+                          _dec(info["fund_pay_sumamt"]), _dec(info["psn_part_amt"]), _dec(info["acct_pay"]),
+                          _dec(info["psn_cash_pay"]), _dec(info["balc"]), msgid, reply["output"])
+
+    def pre_settle(self, visit: Visit, cert: Certificate, batch: str, total: Decimal, use_account: bool = True) -> Settlement:
+        reply, msgid = self._call("2206", {"data": self._settle_data(visit, cert, batch, total, use_account)}, visit.insuplc_admdvs)
+        return self._settlement(reply, msgid)
+
+    def settle(self, visit: Visit, cert: Certificate, batch: str, total: Decimal, use_account: bool = True) -> Settlement:
+        data = self._settle_data(visit, cert, batch, total, use_account)
+        data["pub_hosp_rfom_flag"] = "1"  # required since contract 2024.1, accepted before
+        msgid = self.msgids.next()
+        try:
+            reply, _ = self._call("2207", {"data": data}, visit.insuplc_admdvs, msgid=msgid)
+        except Unavailable as lost:
+            # The platform may have charged the patient: reverse by msgid before anyone tries again.
+            undone = self._undo(visit.psn_no, visit.insuplc_admdvs, msgid, "2207")
+            if undone is None:
+                raise SettlementUncertain(msgid, f"{lost.reason}; the reversal did not get through either") from None
+            raise SettlementNotCompleted(msgid, lost.reason, reversed=undone) from None
+        return self._settlement(reply, msgid)
+
+    def cancel_settlement(self, settlement: Settlement, visit: Visit) -> Settlement:
+        reply, msgid = self._call("2208", {"data": {"setl_id": settlement.setl_id, "mdtrt_id": visit.mdtrt_id, "psn_no": visit.psn_no}},
+                                  visit.insuplc_admdvs)
+        return self._settlement(reply, msgid)
+
+    def reverse(self, visit: Visit, msgid: str, infno: str) -> None:
+        self._call("2601", {"data": {"psn_no": visit.psn_no, "omsgid": msgid, "oinfno": infno}}, visit.insuplc_admdvs)
+
+    def _undo(self, psn_no: str, insuplc_admdvs: str, msgid: str, infno: str) -> bool | None:
+        """Reverse a transaction whose reply was lost. True: reversed; False: never processed; None: unknown."""
+        try:
+            self._call("2601", {"data": {"psn_no": psn_no, "omsgid": msgid, "oinfno": infno}}, insuplc_admdvs)
+        except Refused as refused:
+            if NOT_PROCESSED in refused.message:
+                return False
+            return None
+        except Unavailable:
+            return None
+        return True
+
+
+def reference(settings: InsuranceSettings) -> InsuranceConnector:
+    """The factory `hih run` uses by default: `connectors.insurance:reference`."""
+    return InsuranceConnector(settings)

@@ -1,0 +1,56 @@
+"""How each interface is wired for a run: its default connector and the settings a connector gets from the mock."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from harness.contract.model import Contract
+from harness.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Binding:
+    interface: str
+    default_connector: str
+    settings: Callable[[Any, Contract, float], Any]
+    """(started mock, contract, timeout in seconds) -> the settings object the connector factory takes."""
+
+
+def _insurance_settings(mock: Any, contract: Contract, timeout_s: float) -> Any:
+    from harness.ports.insurance import InsuranceSettings
+
+    paasid, secret = next(iter(mock.credentials.items()))
+    return InsuranceSettings(base_url=mock.endpoint.url, paasid=paasid, secret=secret, timeout_s=timeout_s,
+                             contract_version=contract.version, contract_folder=str(contract.folder),
+                             mdtrtarea_admvs=mock.admdvs)
+
+
+BINDINGS: dict[str, Binding] = {
+    "insurance": Binding("insurance", "connectors.insurance:reference", _insurance_settings),
+}
+
+
+def binding(interface: str) -> Binding:
+    if interface not in BINDINGS:
+        raise UsageError(f"interface {interface!r} has no connector binding (known: {', '.join(sorted(BINDINGS))})")
+    return BINDINGS[interface]
+
+
+def load_factory(spec: str) -> Callable[[Any], Any]:
+    """Import `module:factory`; a clear UsageError when the module or the name is missing."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise UsageError(f"connector {spec!r} is not of the form module:factory")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"connector {spec!r}: cannot import {module_name!r} ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - a broken user module must not give a traceback
+        raise UsageError(f"connector {spec!r}: importing {module_name!r} failed: {type(exc).__name__}: {exc}") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise UsageError(f"connector {spec!r}: {module_name} has no callable {attr!r}")
+    return factory  # type: ignore[no-any-return]

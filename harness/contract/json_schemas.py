@@ -1,0 +1,134 @@
+"""JSON Schema (2020-12) documents of one contract: checked, cross-referenced, compiled, and used to validate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import referencing
+import referencing.exceptions
+from jsonschema import Draft202012Validator
+from referencing.jsonschema import DRAFT202012
+
+from harness.contract.errors import ContractProblem
+from harness.contract.findings import Finding, Severity
+from harness.contract.model import CodeTable
+from harness.contract.source import SourceFile, escape_pointer_token, load_source
+
+CODES_FILE = "codes.json"
+_REQUIRED = re.compile(r"^'(.+)' is a required property$")
+
+
+def codes_schema(tables: dict[str, CodeTable]) -> dict[str, Any]:
+    """The synthetic `codes.json` schema: one `$defs` entry per code table, so schemas bind with `$ref`."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$defs": {
+            name: {"enum": list(table.values), "description": table.title} for name, table in tables.items()
+        },
+    }
+
+
+def _walk_refs(node: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            child = f"{pointer}/{escape_pointer_token(key)}"
+            if key == "$ref" and isinstance(value, str):
+                yield child, value
+            else:
+                yield from _walk_refs(value, child)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk_refs(value, f"{pointer}/{index}")
+
+
+class SchemaSet:
+    """Every JSON schema file of a contract folder, registered under `hih://<interface>/<version>/<relpath>`."""
+
+    def __init__(self, folder: Path, base_uri: str, tables: dict[str, CodeTable]) -> None:
+        self.folder = folder
+        self.base_uri = base_uri.rstrip("/") + "/"
+        self.sources: dict[str, SourceFile] = {}
+        self.documents: dict[str, Any] = {}
+        self._tables = tables
+        self._validators: dict[str, Draft202012Validator] = {}
+        self.registry: referencing.Registry[Any] = referencing.Registry()
+
+    def uri(self, relpath: str) -> str:
+        return self.base_uri + relpath
+
+    def load(self, relpaths: list[str]) -> list[ContractProblem]:
+        """Read and check the named files plus every other `*.json` in their folders; report, don't raise."""
+        problems: list[ContractProblem] = []
+        wanted = list(dict.fromkeys(relpaths))
+        for folder in {Path(p).parent for p in wanted}:
+            for extra in sorted((self.folder / folder).glob("*.json")):
+                rel = extra.relative_to(self.folder).as_posix()
+                if rel not in wanted:
+                    wanted.append(rel)
+        resources = []
+        for rel in wanted:
+            path = self.folder / rel
+            if not path.is_file():
+                continue  # the caller reports missing files at the line that names them
+            try:
+                source = load_source(path)
+            except Exception as exc:  # ContractError from the reader: keep every problem
+                problems.extend(getattr(exc, "problems", []) or [ContractProblem(path, 0, str(exc))])
+                continue
+            if not isinstance(source.data, dict):
+                problems.append(ContractProblem(path, 1, "a JSON schema must be an object"))
+                continue
+            try:
+                Draft202012Validator.check_schema(source.data)
+            except jsonschema.SchemaError as exc:
+                pointer = "".join(f"/{escape_pointer_token(str(p))}" for p in exc.absolute_path)
+                problems.append(source.problem(pointer, f"invalid JSON Schema: {exc.message}"))
+                continue
+            self.sources[rel] = source
+            self.documents[rel] = source.data
+            resources.append((self.uri(rel), DRAFT202012.create_resource(source.data)))
+        codes_rel = (Path(relpaths[0]).parent / CODES_FILE).as_posix() if relpaths else CODES_FILE
+        codes = codes_schema(self._tables)
+        self.documents[codes_rel] = codes
+        resources.append((self.uri(codes_rel), DRAFT202012.create_resource(codes)))
+        self.registry = referencing.Registry().with_resources(resources).crawl()
+        problems.extend(self._check_refs())
+        return problems
+
+    def _check_refs(self) -> list[ContractProblem]:
+        problems = []
+        for rel, source in self.sources.items():
+            resolver = self.registry.resolver(base_uri=self.uri(rel))
+            for pointer, ref in _walk_refs(source.data):
+                try:
+                    resolver.lookup(ref)
+                except referencing.exceptions.Unresolvable:
+                    problems.append(source.problem(pointer, f"unknown reference {ref!r}"))
+        return problems
+
+    def validator(self, relpath: str) -> Draft202012Validator:
+        cached = self._validators.get(relpath)
+        if cached is None:
+            schema = {"$ref": self.uri(relpath)}
+            cached = Draft202012Validator(schema, registry=self.registry)
+            self._validators[relpath] = cached
+        return cached
+
+    def validate(self, instance: Any, relpath: str, base: str = "") -> list[Finding]:
+        """Findings for `instance` against the schema file `relpath`, located as JSON pointers under `base`."""
+        findings = []
+        for error in self.validator(relpath).iter_errors(instance):
+            pointer = base + "".join(f"/{escape_pointer_token(str(p))}" for p in error.absolute_path)
+            message = error.message
+            if error.validator == "required":
+                match = _REQUIRED.match(message)
+                if match:
+                    pointer = f"{pointer}/{escape_pointer_token(match.group(1))}"
+                    message = "required field is missing"
+            findings.append(Finding(Severity.ERROR, pointer, message, rule=str(error.validator)))
+        findings.sort(key=lambda f: f.location)
+        return findings

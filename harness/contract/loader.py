@@ -1,0 +1,156 @@
+"""Load a contract folder into a typed Contract, and find contracts by interface and version."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator
+
+from harness.contract.errors import ContractError, ContractProblem
+from harness.contract.model import CodeTable, Contract, Format
+from harness.contract.source import SourceFile, escape_pointer_token, load_source
+from harness.contract.versions import newest, version_key
+from harness.errors import UsageError
+
+CONTRACT_FILE = "contract.yaml"
+META = Path(__file__).parent / "meta"
+
+FormatLoader = Callable[[SourceFile, Contract], list[ContractProblem]]
+"""Fills the transport-specific parts of a Contract from its contract.yaml; returns the problems found."""
+
+_FORMATS: dict[str, tuple[FormatLoader, str | None]] = {}
+
+
+def register_format(transport: str, loader: FormatLoader, meta_schema: str | None = None) -> None:
+    """Teach the loader a transport (`http-json`, `soap`, `hl7v2-mllp`), with an optional meta-schema file."""
+    _FORMATS[transport] = (loader, meta_schema)
+
+
+@cache
+def _meta_validator(name: str) -> Draft202012Validator:
+    schema = json.loads((META / name).read_text(encoding="utf-8"))
+    return Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def _meta_problems(source: SourceFile, name: str) -> list[ContractProblem]:
+    problems = []
+    for error in _meta_validator(name).iter_errors(source.data):
+        pointer = "".join(f"/{escape_pointer_token(str(p))}" for p in error.absolute_path)
+        where = pointer.lstrip("/").replace("/", ".") or "contract"
+        problems.append(source.problem(pointer, f"{where}: {error.message}"))
+    return sorted(problems, key=lambda p: p.line)
+
+
+def load_contract(folder: Path) -> Contract:
+    """Load and check `folder/contract.yaml` and every file it names; raise ContractError on any problem."""
+    _ensure_formats()
+    source = load_source(folder / CONTRACT_FILE)
+    problems = _meta_problems(source, "contract.schema.json")
+    if problems:
+        raise ContractError(problems)
+    data: dict[str, Any] = source.data
+    transport = data["transport"]
+    if transport not in _FORMATS:
+        known = ", ".join(sorted(_FORMATS))
+        raise ContractError([source.problem("/transport", f"unknown transport {transport!r} (known: {known})")])
+    loader, meta = _FORMATS[transport]
+    if meta:
+        problems = _meta_problems(source, meta)
+        if problems:
+            raise ContractError(problems)
+    if folder.name != str(data["version"]):
+        problems.append(source.problem("/version", f"version {data['version']!r} differs from its folder {folder.name!r}"))
+    if folder.parent.name != data["interface"]:
+        problems.append(
+            source.problem("/interface", f"interface {data['interface']!r} differs from its folder {folder.parent.name!r}")
+        )
+    contract = Contract(
+        interface=data["interface"],
+        version=str(data["version"]),
+        title=data["title"],
+        title_en=data.get("title_en", ""),
+        transport=transport,
+        folder=folder,
+        released=data.get("released", ""),
+        supersedes=data.get("supersedes"),
+        document=data.get("document", ""),
+    )
+    for name, table in (data.get("code_tables") or {}).items():
+        contract.code_tables[name] = CodeTable(name, table.get("title", name), dict(table["values"]))
+    for name, fmt in (data.get("formats") or {}).items():
+        try:
+            re.compile(fmt["pattern"])
+        except re.error as exc:
+            problems.append(source.problem(f"/formats/{name}/pattern", f"invalid regular expression: {exc}"))
+            continue
+        contract.formats[name] = Format(name, fmt["pattern"], fmt.get("description", ""))
+    problems.extend(loader(source, contract))
+    if problems:
+        raise ContractError(problems)
+    return contract
+
+
+def _ensure_formats() -> None:
+    # Importing a transport module registers its format; done lazily so harness.contract stays cheap to import.
+    from harness.contract import http_json  # noqa: F401
+
+
+def default_root() -> Path:
+    """The contracts folder: $HIH_CONTRACTS, else `contracts/` of the project hih runs from."""
+    env = os.environ.get("HIH_CONTRACTS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "contracts"
+
+
+class ContractStore:
+    """The contracts under one root: `<root>/<interface>/<version>/contract.yaml`; loads are cached."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or default_root()
+        self._cache: dict[tuple[str, str], Contract] = {}
+
+    def interfaces(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and any(p.glob(f"*/{CONTRACT_FILE}")))
+
+    def versions(self, interface: str) -> list[str]:
+        folder = self.root / interface
+        found = [p.parent.name for p in folder.glob(f"*/{CONTRACT_FILE}")] if folder.is_dir() else []
+        return sorted(found, key=version_key)
+
+    def newest(self, interface: str) -> str:
+        versions = self.versions(interface)
+        if not versions:
+            raise UsageError(self._unknown(interface))
+        return newest(versions)
+
+    def _unknown(self, interface: str) -> str:
+        known = ", ".join(self.interfaces()) or "none"
+        return f"unknown interface {interface!r} (contracts in {self.root}: {known})"
+
+    def load(self, interface: str, version: str | None = None) -> Contract:
+        """The contract of `interface` at `version` (the newest when None)."""
+        if interface not in self.interfaces():
+            raise UsageError(self._unknown(interface))
+        version = version or self.newest(interface)
+        if version not in self.versions(interface):
+            known = ", ".join(self.versions(interface))
+            raise UsageError(f"unknown version {version!r} of {interface} (known: {known})")
+        key = (interface, version)
+        if key not in self._cache:
+            self._cache[key] = load_contract(self.root / interface / version)
+        return self._cache[key]
+
+    def parse_ref(self, ref: str) -> Contract:
+        """Load `NAME` or `NAME@VERSION`."""
+        name, _, version = ref.partition("@")
+        return self.load(name, version or None)

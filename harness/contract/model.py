@@ -1,0 +1,116 @@
+"""Typed model of a loaded contract: common metadata plus what each transport needs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CodeTable:
+    """A value set: code -> meaning (e.g. mdtrt_cert_type 03 -> 社会保障卡)."""
+
+    name: str
+    title: str
+    values: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Format:
+    """A named identifier or time format, e.g. msgid or refmsg_time."""
+
+    name: str
+    pattern: str
+    description: str = ""
+
+    def matches(self, value: str) -> bool:
+        return re.fullmatch(self.pattern, value) is not None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A cross-field rule the JSON schemas cannot say, checked on each message (see rules.py)."""
+
+    id: str
+    kind: str
+    where: str
+    applies_to: tuple[str, ...]
+    params: dict[str, Any]
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One transaction / operation / message type of an interface.
+
+    `key` is what selects it on the wire: the infno for insurance, the SOAP operation name, the HL7 MSH-9 trigger.
+    """
+
+    key: str
+    name: str
+    name_en: str = ""
+    kind: str = "write"
+    idempotent: bool = False
+    input_schema: str | None = None
+    output_schema: str | None = None
+    path: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Signing:
+    """The request-signing scheme in force (e.g. TIF gateway headers)."""
+
+    scheme: str
+    headers: dict[str, str]
+    algorithm: str = ""
+    max_skew_s: int = 300
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    base_path: str
+    single_endpoint: str | None = None
+    content_type: str = "application/json;charset=utf-8"
+
+
+@dataclass
+class Contract:
+    """A versioned, machine-readable description of one interface, loaded from `<interface>/<version>/`."""
+
+    interface: str
+    version: str
+    title: str
+    transport: str
+    folder: Path
+    title_en: str = ""
+    released: str = ""
+    supersedes: str | None = None
+    document: str = ""
+    operations: dict[str, Operation] = field(default_factory=dict)
+    code_tables: dict[str, CodeTable] = field(default_factory=dict)
+    formats: dict[str, Format] = field(default_factory=dict)
+    rules: list[Rule] = field(default_factory=list)
+    http: HttpSettings | None = None
+    signing: Signing | None = None
+    envelope: dict[str, str] = field(default_factory=dict)
+    schemas: dict[str, Any] = field(default_factory=dict)
+    """Every schema document by its path relative to the folder (JSON Schema dicts, XSD trees, HL7 profiles)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.interface}@{self.version}"
+
+    def operation(self, key: str) -> Operation | None:
+        return self.operations.get(key)
+
+    def operation_for_path(self, path: str) -> Operation | None:
+        """The operation served at an HTTP path relative to the base path (leading slash optional)."""
+        wanted = path.strip("/")
+        for op in self.operations.values():
+            if op.path.strip("/") == wanted:
+                return op
+        return None

@@ -1,0 +1,104 @@
+"""Cross-field rules of a contract (sums, echoes, signs, conditional requirements), checked on JSON messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from harness.contract.findings import Finding, Severity
+from harness.contract.model import Rule
+
+_MISSING = object()
+
+
+def resolve_pointer(document: Any, pointer: str) -> Any:
+    """The value at a JSON pointer, or `_MISSING`."""
+    node = document
+    for token in pointer.lstrip("/").split("/") if pointer else []:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return _MISSING
+    return node
+
+
+def as_decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _contains_key(node: Any, key: str) -> bool:
+    if isinstance(node, dict):
+        return key in node or any(_contains_key(v, key) for v in node.values())
+    if isinstance(node, list):
+        return any(_contains_key(v, key) for v in node)
+    return False
+
+
+def _required_when_present(rule: Rule, message: Any, request: Any) -> list[Finding]:
+    field, key = rule.params["field"], rule.params["when_present"]
+    if _contains_key(resolve_pointer(message, "/input"), key) and resolve_pointer(message, field) in (_MISSING, None, ""):
+        return [Finding(Severity.ERROR, field, rule.message or f"required when the input carries {key}", rule.id)]
+    return []
+
+
+def _sum(rule: Rule, message: Any, request: Any) -> list[Finding]:
+    total = as_decimal(resolve_pointer(message, rule.params["total"]))
+    parts = [as_decimal(resolve_pointer(message, p)) for p in rule.params["parts"]]
+    if total is None or any(p is None for p in parts):
+        return []  # absent or mistyped values are the schema's finding, not this rule's
+    added = sum((p for p in parts if p is not None), Decimal(0))
+    if added != total:
+        names = " + ".join(p.rsplit("/", 1)[-1] for p in rule.params["parts"])
+        text = rule.message or f"{rule.params['total'].rsplit('/', 1)[-1]} {total} != {names} = {added}"
+        return [Finding(Severity.ERROR, rule.params["total"], text, rule.id)]
+    return []
+
+
+def _equals_request(rule: Rule, message: Any, request: Any) -> list[Finding]:
+    if request is None:
+        return []
+    value = resolve_pointer(message, rule.params["field"])
+    expected = resolve_pointer(request, rule.params["request"])
+    if value is _MISSING or expected is _MISSING or value == expected:
+        return []
+    text = rule.message or f"expected {expected!r} (request {rule.params['request']}), got {value!r}"
+    return [Finding(Severity.ERROR, rule.params["field"], text, rule.id)]
+
+
+def _sign(rule: Rule, message: Any, request: Any) -> list[Finding]:
+    findings = []
+    want = rule.params["sign"]
+    for pointer in rule.params["fields"]:
+        value = as_decimal(resolve_pointer(message, pointer))
+        if value is None:
+            continue
+        ok = value <= 0 if want == "negative_or_zero" else value >= 0
+        if not ok:
+            findings.append(Finding(Severity.ERROR, pointer, rule.message or f"must be {want.replace('_', ' ')}: {value}", rule.id))
+    return findings
+
+
+CHECKS: dict[str, Callable[[Rule, Any, Any], list[Finding]]] = {
+    "required_when_present": _required_when_present,
+    "sum": _sum,
+    "equals_request": _equals_request,
+    "sign": _sign,
+}
+
+
+def check_rules(rules: list[Rule], where: str, operation: str, message: Any, request: Any = None) -> list[Finding]:
+    """Findings of every rule for `where` (request|response) that applies to `operation`."""
+    findings: list[Finding] = []
+    for rule in rules:
+        if rule.where == where and operation in rule.applies_to:
+            findings.extend(CHECKS[rule.kind](rule, message, request))
+    return findings

@@ -1,0 +1,102 @@
+"""Read YAML and JSON contract files while keeping line numbers, so that problems point at `path:line`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from harness.contract.errors import ContractError, ContractProblem
+
+
+@dataclass
+class SourceFile:
+    """A parsed data file: plain Python data plus a map from JSON pointer to 1-based line."""
+
+    path: Path
+    data: Any
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def line_of(self, pointer: str) -> int:
+        """Line of the nearest located ancestor of `pointer` (0 when nothing is located)."""
+        probe = pointer
+        while True:
+            if probe in self.lines:
+                return self.lines[probe]
+            if not probe:
+                return 0
+            probe = probe.rsplit("/", 1)[0]
+
+    def problem(self, pointer: str, message: str) -> ContractProblem:
+        return ContractProblem(self.path, self.line_of(pointer), message)
+
+
+def escape_pointer_token(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _plain(node: Any, pointer: str, lines: dict[str, int]) -> Any:
+    """Turn ruamel's round-trip nodes into dicts/lists, recording where each key and item stands."""
+    if isinstance(node, CommentedMap):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            child = f"{pointer}/{escape_pointer_token(str(key))}"
+            try:
+                lines[child] = node.lc.key(key)[0] + 1
+            except (KeyError, TypeError):  # keys from merges carry no position
+                pass
+            out[str(key)] = _plain(value, child, lines)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, value in enumerate(node):
+            child = f"{pointer}/{index}"
+            try:
+                lines[child] = node.lc.item(index)[0] + 1
+            except (KeyError, TypeError):
+                pass
+            items.append(_plain(value, child, lines))
+        return items
+    return node
+
+
+def _locate(path: Path, text: str) -> dict[str, int]:
+    """Line numbers for a JSON document, read through the YAML parser (JSON is YAML 1.2)."""
+    lines: dict[str, int] = {"": 1}
+    try:
+        _plain(YAML(typ="rt").load(text), "", lines)
+    except Exception:  # noqa: BLE001 - locating is best effort; the strict JSON parse already succeeded
+        pass
+    return lines
+
+
+def load_source(path: Path) -> SourceFile:
+    """Parse a `.yaml`/`.yml`/`.json` file; a syntax error becomes a ContractError at its line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ContractError([ContractProblem(path, 0, "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContractError([ContractProblem(path, 0, f"cannot read file: {exc}")]) from None
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ContractError([ContractProblem(path, exc.lineno, f"invalid JSON: {exc.msg}")]) from None
+        return SourceFile(path, data, _locate(path, text))
+    lines: dict[str, int] = {"": 1}
+    try:
+        node = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        reason = exc.problem or exc.context or "syntax error"
+        raise ContractError([ContractProblem(path, line, f"invalid YAML: {reason}")]) from None
+    except Exception as exc:  # noqa: BLE001 - ruamel raises several unrelated types for bad input
+        raise ContractError([ContractProblem(path, 0, f"invalid YAML: {exc}")]) from None
+    return SourceFile(path, _plain(node, "", lines), lines)

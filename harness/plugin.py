@@ -1,0 +1,230 @@
+"""The hih pytest plugin: contracts, mocks and connectors as fixtures; contract-version tags; evidence per scenario.
+
+Loaded through the `pytest11` entry point; inert unless a test asks for its fixtures or `hih run` passes options.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.bindings import binding, load_factory
+from harness.contract.loader import ContractStore
+from harness.contract.model import Contract
+from harness.contract.versions import satisfies
+from harness.errors import HihError
+from harness.report.masking import Masker
+
+CONTRACT_TAG = "contract"
+EVIDENCE_SECTION = "hih evidence"
+_STEPS = pytest.StashKey[list[dict[str, Any]]]()
+_SCENARIO = pytest.StashKey[dict[str, str]]()
+_MOCKS = pytest.StashKey[list[Any]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hih", "Hospital Interface Harness")
+    group.addoption("--hih-contract", action="append", default=[], metavar="NAME=VERSION",
+                    help="contract version per interface (default: the newest)")
+    group.addoption("--hih-connector", action="append", default=[], metavar="NAME=module:factory",
+                    help="connector factory per interface (default: the reference connector)")
+    group.addoption("--hih-contracts-dir", default=None, help="folder of contracts (default: the project's contracts/)")
+    group.addoption("--hih-timeout", type=float, default=float(os.environ.get("HIH_TIMEOUT_S", "0.5")),
+                    help="connector timeout in seconds against the in-process mocks")
+
+
+def _pairs(values: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name or not rest:
+            raise pytest.UsageError(f"--hih-{what} {value!r}: expected NAME=VALUE")
+        out[name] = rest
+    return out
+
+
+class HihSession:
+    """The run's choices and shared objects: which contract and connector per interface, the mock runtime."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        root = config.getoption("--hih-contracts-dir")
+        self.store = ContractStore(Path(root) if root else None)
+        self.versions = _pairs(config.getoption("--hih-contract"), "contract")
+        self.connectors = _pairs(config.getoption("--hih-connector"), "connector")
+        self.timeout_s: float = config.getoption("--hih-timeout")
+        self.masker = Masker.default()
+        self._runtime: Any = None
+        self._mocks: dict[str, Any] = {}
+
+    def contract(self, interface: str) -> Contract:
+        return self.store.load(interface, self.versions.get(interface))
+
+    def connector_spec(self, interface: str) -> str:
+        return self.connectors.get(interface) or binding(interface).default_connector
+
+    def mock(self, interface: str) -> Any:
+        """The session's mock for `interface`, started on a free loopback port the first time it is asked for."""
+        if interface not in self._mocks:
+            from mocks.registry import create_mock
+            from mocks.transport.runtime import Runtime
+
+            if self._runtime is None:
+                self._runtime = Runtime().start()
+            mock = create_mock(self.contract(interface))
+            mock.start(self._runtime)
+            self._mocks[interface] = mock
+        return self._mocks[interface]
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.stop()
+
+
+_SESSION = pytest.StashKey[HihSession]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{CONTRACT_TAG}(expression): the scenario applies to contract versions matching it")
+    config.stash[_SESSION] = HihSession(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION, None)
+    if session is not None:
+        session.close()
+
+
+def pytest_bdd_apply_tag(tag: str, function: Any) -> bool | None:
+    """`@contract>=2024.1` becomes a `contract` marker; other Gherkin tags become markers of their own name."""
+    if tag.startswith(CONTRACT_TAG) and tag[len(CONTRACT_TAG):][:1] in "<>=!":
+        pytest.mark.contract(tag[len(CONTRACT_TAG):])(function)
+        return True
+    return None
+
+
+def _interface_of(item: pytest.Item) -> str | None:
+    parts = Path(str(item.path)).parts
+    if "features" in parts:
+        index = len(parts) - 1 - parts[::-1].index("features")
+        if index + 1 < len(parts) - 1:
+            return parts[index + 1].replace("_", "-")
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    session = config.stash[_SESSION]
+    for item in items:
+        for mark in item.iter_markers(CONTRACT_TAG):
+            interface = _interface_of(item)
+            if interface is None:
+                continue
+            version = session.contract(interface).version
+            expression = str(mark.args[0])
+            if not satisfies(version, expression):
+                item.add_marker(pytest.mark.skip(
+                    reason=f"applies to {interface} contract {expression}; this run uses {version}"))
+
+
+# -- fixtures -------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def hih(request: pytest.FixtureRequest) -> HihSession:
+    """The run's contracts, connectors and mocks."""
+    return request.config.stash[_SESSION]
+
+
+def _fresh_mock(request: pytest.FixtureRequest, interface: str) -> Any:
+    try:
+        mock = request.config.stash[_SESSION].mock(interface)
+    except HihError as exc:
+        pytest.fail(f"cannot start the {interface} mock: {exc}", pytrace=False)
+    mock.reset()
+    request.node.stash.setdefault(_MOCKS, []).append(mock)
+    return mock
+
+
+def _connector(request: pytest.FixtureRequest, interface: str, mock: Any) -> Iterator[Any]:
+    session = request.config.stash[_SESSION]
+    spec = session.connector_spec(interface)
+    try:
+        factory = load_factory(spec)
+        connector = factory(binding(interface).settings(mock, session.contract(interface), session.timeout_s))
+    except HihError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield connector
+    finally:
+        close = getattr(connector, "close", None)
+        if callable(close):
+            close()
+
+
+@pytest.fixture
+def insurance_mock(request: pytest.FixtureRequest) -> Any:
+    """The insurance platform mock, reset to its seeded state for this test."""
+    return _fresh_mock(request, "insurance")
+
+
+@pytest.fixture
+def insurance(request: pytest.FixtureRequest, insurance_mock: Any) -> Iterator[Any]:
+    """The connector under test for insurance (reference unless `--hih-connector insurance=...`)."""
+    yield from _connector(request, "insurance", insurance_mock)
+
+
+@pytest.fixture
+def ctx() -> dict[str, Any]:
+    """Scratch space shared by the steps of one scenario (results, errors, ids)."""
+    return {}
+
+
+# -- scenario and evidence capture ----------------------------------------------------------------------------
+def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+    request.node.stash[_SCENARIO] = {"feature": feature.name, "scenario": scenario.name}
+    request.node.stash[_STEPS] = []
+
+
+def pytest_bdd_after_step(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any,
+                          step_func_args: Any) -> None:
+    request.node.stash.setdefault(_STEPS, []).append({"keyword": step.keyword, "name": step.name, "status": "passed"})
+
+
+def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any,
+                          step_func_args: Any, exception: Exception) -> None:
+    request.node.stash.setdefault(_STEPS, []).append(
+        {"keyword": step.keyword, "name": step.name, "status": "failed", "error": f"{type(exception).__name__}: {exception}"[:2000]})
+
+
+def pytest_bdd_step_func_lookup_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
+                                      exception: Exception) -> None:
+    request.node.stash.setdefault(_STEPS, []).append(
+        {"keyword": step.keyword, "name": step.name, "status": "undefined", "error": str(exception)[:2000]})
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    scenario = item.stash.get(_SCENARIO, None)
+    if scenario is None:
+        bdd = getattr(getattr(item, "obj", None), "__scenario__", None)
+        if bdd is not None:
+            scenario = {"feature": bdd.feature.name, "scenario": bdd.name}
+    if scenario is None or report.when != ("call" if report.passed or report.when == "call" else report.when):
+        if scenario is None:
+            return
+    interface = _interface_of(item)
+    session = item.config.stash[_SESSION]
+    report.user_properties.append(("hih_interface", interface or ""))
+    report.user_properties.append(("hih_feature", scenario["feature"]))
+    report.user_properties.append(("hih_scenario", scenario["scenario"]))
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        report.user_properties.append(("hih_steps", json.dumps(item.stash.get(_STEPS, []), ensure_ascii=False)))
+        evidence = []
+        for mock in item.stash.get(_MOCKS, []):
+            evidence.extend(session.masker.exchange(e.to_dict()) for e in mock.journal.entries())
+        if evidence:
+            report.sections.append((EVIDENCE_SECTION, json.dumps(evidence, ensure_ascii=False)))

@@ -1,0 +1,79 @@
+"""What every mock has: its contract, journal, faults and state, and a way to start on the shared runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness.contract.model import Contract
+from mocks.state import Store
+from mocks.transport.faults import Fault, FaultPlan
+from mocks.transport.journal import Exchange, Journal
+from mocks.transport.runtime import Listener, Runtime
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a started mock listens: `url` for HTTP mocks, `host:port` for MLLP."""
+
+    interface: str
+    host: str
+    port: int
+    url: str
+
+
+class MockService:
+    """Base of the partner mocks. Subclasses provide `serve()` and their behaviour; state lives in `store`."""
+
+    interface = ""
+    transport = "http"
+
+    def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000) -> None:
+        self.contract = contract
+        self.store = store or Store()
+        self.journal = Journal(journal_capacity)
+        self.faults = FaultPlan()
+        self.endpoint: Endpoint | None = None
+        self._listener: Listener | None = None
+        self.seed()
+
+    # -- state ------------------------------------------------------------------------------------------
+    def seed(self) -> None:
+        """Put the partner's starting data into an empty store (kept when the store already holds some)."""
+
+    def reset(self) -> None:
+        """A fresh partner: empty journal, no faults, seeded state."""
+        self.journal.clear()
+        self.faults.clear()
+        self.store.clear()
+        self.seed()
+
+    # -- faults and journal -----------------------------------------------------------------------------
+    def inject(self, kind: str, **options: Any) -> Fault:
+        """Arm a fault for the next matching exchange(s), e.g. `inject("no_reply", operation="2207")`."""
+        return self.faults.add(Fault(kind=kind, **options))
+
+    def exchanges(self, operation: str | None = None) -> list[Exchange]:
+        return self.journal.entries(operation)
+
+    # -- serving ----------------------------------------------------------------------------------------
+    def asgi_app(self) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} is not served over HTTP")
+
+    def start(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
+        """Listen on host:port (0: a free port) on the shared runtime."""
+        listener = runtime.serve_http(self.asgi_app(), host, port)
+        self._listener = listener
+        shown = f"[{host}]" if ":" in host else host
+        self.endpoint = Endpoint(self.interface, host, listener.port, f"http://{shown}:{listener.port}")
+        return self.endpoint
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "interface": self.interface,
+            "contract": self.contract.version,
+            "transport": self.transport,
+            "endpoint": self.endpoint.url if self.endpoint else None,
+            "journal": len(self.journal),
+            "faults": [f.to_dict() for f in self.faults.armed()],
+        }

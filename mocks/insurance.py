@@ -1,0 +1,539 @@
+"""The national medical-insurance platform, played from its contract: gateway, signing, validation and the ledger.
+
+Every request is checked against the contract (envelope, transaction schema, rules); an invalid one is answered
+with infcode -1 and an err_msg that names the field. Valid requests drive a ledger of sign-ins, visits, fee details,
+settlements and reversals kept in the mock's store.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from harness.contract.findings import Finding, Severity
+from harness.contract.http_json import HttpJsonValidator
+from harness.contract.model import Contract
+from harness.contract.signing import TifVerifier
+from mocks.base import MockService
+from mocks.population import Person, generate
+from mocks.state import Store
+from mocks.transport.http import HttpReply, HttpRequest, HttpTransport
+from mocks.transport.journal import Exchange
+
+TEST_PAASID = "HIH_TEST_PAAS"
+TEST_SECRET = "hih-test-secret-not-for-production"
+CENT = Decimal("0.01")
+
+# A small medical-insurance catalogue: list code -> (name, class 甲01/乙02/丙03, charge item type, price ceiling)
+CATALOGUE: dict[str, tuple[str, str, str, Decimal | None]] = {
+    "XJ01CAA040A001010100028": ("阿莫西林胶囊", "01", "09", Decimal("30.00")),
+    "XN02BEA018A001010100373": ("对乙酰氨基酚片", "01", "09", None),
+    "XC09AAA056A001010105346": ("卡托普利片", "01", "09", None),
+    "XA10BAA002A001010100397": ("二甲双胍缓释片", "02", "09", None),
+    "XR05CBA192A001020100186": ("氨溴索口服溶液", "02", "09", None),
+    "ZA04BAA0118010103459": ("连花清瘟胶囊", "02", "11", None),
+    "001102000010000": ("普通门诊诊察费", "01", "02", Decimal("20.00")),
+    "250101015000000": ("血细胞分析（血常规）", "01", "04", None),
+    "250305001000000": ("C反应蛋白测定", "01", "04", None),
+    "210102015000000": ("胸部X线摄影", "01", "03", None),
+    "120400006000000": ("静脉输液", "01", "05", None),
+    "330000000999999": ("美容整形项目（自费）", "03", "14", None),
+}
+SELF_PAY = {"01": Decimal("0"), "02": Decimal("0.10"), "03": Decimal("1")}
+FUND_RATIO = {"310": Decimal("0.70"), "390": Decimal("0.50")}
+FUND_TYPE = {"310": ("310100", "职工基本医疗保险统筹基金"), "390": ("390100", "城乡居民基本医疗保险基金")}
+
+
+class BusinessError(Exception):
+    """The platform refuses the transaction: answered with infcode -1 and this text as err_msg."""
+
+
+def money(value: Any) -> Decimal:
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def amount(value: Decimal) -> float:
+    """Amounts go out as JSON numbers with at most two decimals."""
+    return float(value.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+class InsuranceMock(MockService):
+    """The insurance platform's behaviour behind the HTTP transport."""
+
+    interface = "insurance"
+    transport = "http"
+
+    def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000,
+                 credentials: dict[str, str] | None = None, admdvs: str = "330100") -> None:
+        self.validator = HttpJsonValidator(contract)
+        self.admdvs = admdvs
+        self.credentials = credentials or {
+            os.environ.get("HIH_INSURANCE_PAASID", TEST_PAASID): os.environ.get("HIH_INSURANCE_SECRET", TEST_SECRET)
+        }
+        self.verifier = TifVerifier(contract.signing, self.credentials) if contract.signing and contract.signing.scheme == "tif" else None
+        self._serial = itertools.count(1)
+        self.population: list[Person] = generate()
+        self._by_psn_no = {p.psn_no: p for p in self.population}
+        self._by_cert = {("02", p.certno): p for p in self.population}
+        self._by_cert.update({("03", p.card_no): p for p in self.population})
+        self._by_cert.update({("01", p.ec_token): p for p in self.population})
+        assert contract.http is not None
+        base = contract.http.base_path.rstrip("/")
+        self._routes = {f"{base}/{op.path}": key for key, op in contract.operations.items()}
+        self._single = f"{base}/{contract.http.single_endpoint.strip('/')}" if contract.http.single_endpoint else None
+        self._handlers: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {
+            "9001": self._sign_in, "9002": self._sign_out, "1101": self._query_person,
+            "2201": self._register, "2202": self._cancel_registration, "2203": self._visit_info,
+            "2204": self._upload_fees, "2205": self._cancel_fees, "2206": self._pre_settle,
+            "2207": self._settle, "2208": self._cancel_settlement, "2601": self._reverse,
+        }
+        super().__init__(contract, store, journal_capacity)
+
+    # -- seeded data and lookups for steps ----------------------------------------------------------------
+    def seed(self) -> None:
+        if self.store.count("balances") == 0:
+            with self.store.transaction():
+                for p in self.population:
+                    self.store.put("balances", p.psn_no, p.balc)
+
+    def person(self, role: str = "employee") -> Person:
+        """The first seeded person with this role (employee, resident, suspended, low-balance, regular)."""
+        for p in self.population:
+            if p.role == role:
+                return p
+        raise KeyError(f"no seeded person with role {role!r}")
+
+    def balance(self, psn_no: str) -> Decimal:
+        return money(self.store.get("balances", psn_no))
+
+    def settlements(self, mdtrt_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        rows = [v for _, v in self.store.items("settlements")]
+        return [r for r in rows if (mdtrt_id is None or r["mdtrt_id"] == mdtrt_id) and (status is None or r["status"] == status)]
+
+    def visit(self, mdtrt_id: str) -> dict[str, Any] | None:
+        value: dict[str, Any] | None = self.store.get("visits", mdtrt_id)
+        return value
+
+    # -- transport glue --------------------------------------------------------------------------------
+    def asgi_app(self) -> HttpTransport:
+        return HttpTransport(self, self.journal, self.faults)
+
+    def identify(self, request: HttpRequest) -> str | None:
+        key = self._routes.get(request.path)
+        if key is None and request.path == self._single:
+            try:
+                infno = json.loads(request.body).get("infno")
+            except (ValueError, AttributeError):
+                return None
+            return infno if isinstance(infno, str) else None
+        return key
+
+    def _now(self) -> datetime:
+        return datetime.now()
+
+    def _serial_id(self, width: int = 10) -> str:
+        return f"{next(self._serial) % 10**width:0{width}d}"
+
+    def _json(self, body: dict[str, Any], status: int = 200) -> HttpReply:
+        return HttpReply(status, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), parsed=body)
+
+    def _gateway_error(self, message: str, status: int = 200) -> HttpReply:
+        body = {"type": "error", "infcode": -1, "err_msg": f"FSI-FSI-{message},异常流水号:{self._serial_id()}"}
+        reply = self._json(body, status)
+        reply.findings = self.validator.validate_response(body, None).findings
+        return reply
+
+    def _envelope(self, infcode: int, output: Any, err_msg: str | None, received: datetime, warn: str | None = None) -> dict[str, Any]:
+        now = self._now()
+        return {
+            "infcode": infcode,
+            "inf_refmsgid": f"{self.admdvs}{now:%Y%m%d%H%M%S}{self._serial_id()}" if infcode == 0 else None,
+            "refmsg_time": f"{received:%Y%m%d%H%M%S}{received.microsecond // 1000:03d}",
+            "respond_time": f"{now:%Y%m%d%H%M%S}{now.microsecond // 1000:03d}",
+            "err_msg": err_msg,
+            "warn_msg": warn,
+            "cainfo": None,
+            "signtype": None,
+            "output": output,
+        }
+
+    def error_reply(self, request: HttpRequest, operation: str | None, message: str) -> HttpReply:
+        body = self._envelope(-1, None, f"FSI-FMI返回：{message}", self._now())
+        reply = self._json(body)
+        reply.findings = self.validator.validate_response(body, operation).findings
+        return reply
+
+    def status_reply(self, request: HttpRequest, status: int, message: str) -> HttpReply:
+        return self._gateway_error(message, status)
+
+    async def handle(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
+        received = self._now()
+        if request.method != "POST":
+            return self._gateway_error(f"只接受 POST 请求：{request.method} {request.path}", 405)
+        expected = self._routes.get(request.path)
+        if expected is None and request.path != self._single:
+            return self._gateway_error(f"交易报文不正确：未知交易编号！路径 {request.path}")
+        if self.verifier is not None:
+            problem = self.verifier.verify(request.headers)
+            if problem is not None:
+                exchange.request_findings = [Finding(Severity.ERROR, problem.header, problem.message, "signature")]
+                return self._gateway_error(f"签名校验失败：{problem.header} {problem.message}")
+        try:
+            body = json.loads(request.body.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            exchange.request_findings = [Finding(Severity.ERROR, "", f"not UTF-8 at byte {exc.start}", "json")]
+            return self._gateway_error(f"交易报文不正确：不是 UTF-8 编码（第 {exc.start} 字节）")
+        except json.JSONDecodeError as exc:
+            exchange.request_findings = [Finding(Severity.ERROR, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", "json")]
+            return self._gateway_error(f"交易报文不正确：JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）")
+        exchange.request = body
+        checked = self.validator.validate_request(body, expected)
+        exchange.request_findings = checked.findings
+        operation = checked.operation
+        exchange.operation = operation or exchange.operation
+        errors = [f for f in checked.findings if f.severity is Severity.ERROR]
+        if operation is None:
+            return self._gateway_error(f"交易报文不正确：未知交易编号！infno={body.get('infno') if isinstance(body, dict) else None}")
+        if errors:
+            first = errors[0]
+            more = f"（另有 {len(errors) - 1} 处）" if len(errors) > 1 else ""
+            return self._answer(body, operation, None, f"FSI-交易报文不正确：{first.location} {first.message}{more}", received)
+        try:
+            with self.store.transaction():
+                self._check_envelope(body, operation)
+                output = self._handlers[operation](body, body["input"])
+                self._remember(body, operation, "ok", output)
+        except BusinessError as exc:
+            self._remember_failure(body, operation)
+            return self._answer(body, operation, None, f"FSI-FMI返回：{exc}", received)
+        warn = output.pop("_warn", None) if isinstance(output, dict) else None
+        if isinstance(output, dict) and output.get("_null"):
+            output = None
+        return self._answer(body, operation, output, "success" if operation in ("9001", "9002") else "", received, warn)
+
+    def _answer(self, request: dict[str, Any], operation: str, output: Any, err_msg: str | None,
+                received: datetime, warn: str | None = None) -> HttpReply:
+        body = self._envelope(0 if err_msg in ("", "success") else -1, output, err_msg, received, warn)
+        reply = self._json(body)
+        reply.findings = self.validator.validate_response(body, operation, request).findings
+        return reply
+
+    # -- envelope semantics ----------------------------------------------------------------------------
+    def _check_envelope(self, body: dict[str, Any], operation: str) -> None:
+        if self.store.get("messages", body["msgid"]) is not None:
+            raise BusinessError(f"报文ID重复：msgid {body['msgid']} 已处理，不能重复提交")
+        op = self.contract.operations[operation]
+        if op.extra.get("requires_sign_no", True):
+            session = self.store.get("sessions", body.get("sign_no", ""))
+            if session is None:
+                raise BusinessError(f"签到流水号无效：sign_no {body.get('sign_no')} 不存在，请先签到（9001）")
+            if not session["active"]:
+                raise BusinessError(f"签到流水号已签退：sign_no {body.get('sign_no')}，请重新签到（9001）")
+
+    def _remember(self, body: dict[str, Any], operation: str, status: str, output: Any) -> None:
+        self.store.put("messages", body["msgid"], {"infno": operation, "status": status, "time": time.time(),
+                                                     "ref": output.get("_ref") if isinstance(output, dict) else None})
+        if isinstance(output, dict):
+            output.pop("_ref", None)
+
+    def _remember_failure(self, body: dict[str, Any], operation: str) -> None:
+        with self.store.transaction():
+            self.store.put("messages", body["msgid"], {"infno": operation, "status": "error", "time": time.time(), "ref": None})
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _person(self, psn_no: str) -> Person:
+        person = self._by_psn_no.get(psn_no)
+        if person is None:
+            raise BusinessError(f"人员编号 {psn_no} 不存在")
+        return person
+
+    def _visit(self, mdtrt_id: str, psn_no: str) -> dict[str, Any]:
+        visit: dict[str, Any] | None = self.store.get("visits", mdtrt_id)
+        if visit is None:
+            raise BusinessError(f"就诊ID {mdtrt_id} 不存在")
+        if visit["psn_no"] != psn_no:
+            raise BusinessError(f"就诊ID {mdtrt_id} 不属于人员 {psn_no}")
+        return visit
+
+    def _stamp(self) -> str:
+        return f"{self._now():%Y-%m-%d %H:%M:%S}"
+
+    def _new_id(self) -> str:
+        return f"{self.admdvs}{self._now():%Y%m%d%H%M%S}{self._serial_id()}"
+
+    # -- transactions ----------------------------------------------------------------------------------
+    def _sign_in(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        sign_no = f"{self.admdvs}{self._now():%Y%m%d}{self._serial_id(8)}"
+        self.store.put("sessions", sign_no, {"opter_no": data["signIn"]["opter_no"], "active": True,
+                                             "fixmedins_code": body["fixmedins_code"], "sign_time": self._stamp()})
+        return {"signinoutb": {"sign_time": self._stamp(), "sign_no": sign_no}, "_ref": sign_no}
+
+    def _sign_out(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        sign_no = data["signOut"]["sign_no"]
+        session = self.store.get("sessions", sign_no)
+        if session is None:
+            raise BusinessError(f"签到流水号 {sign_no} 不存在")
+        self.store.put("sessions", sign_no, {**session, "active": False})
+        return {"signoutoutb": {"sign_time": self._stamp()}}
+
+    def _query_person(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        d = data["data"]
+        person = self._by_cert.get((d["mdtrt_cert_type"], d["mdtrt_cert_no"]))
+        if person is None:
+            raise BusinessError(f"未查询到人员信息：就诊凭证类型 {d['mdtrt_cert_type']}，凭证编号 {d['mdtrt_cert_no']}")
+        if d["mdtrt_cert_type"] == "03" and d.get("card_sn") and d["card_sn"] != person.card_sn:
+            raise BusinessError("社会保障卡卡识别码（card_sn）与卡号不符")
+        return {
+            "baseinfo": {
+                "psn_no": person.psn_no, "psn_cert_type": "01", "certno": person.certno, "psn_name": person.psn_name,
+                "gend": person.gend, "naty": person.naty, "brdy": person.brdy,
+                "age": float(person.age_on(date.today())), "exp_content": None,
+            },
+            "insuinfo": [{
+                "balc": amount(self.balance(person.psn_no)), "insutype": person.insutype, "psn_type": person.psn_type,
+                "psn_insu_stas": person.psn_insu_stas, "psn_insu_date": person.psn_insu_date, "paus_insu_date": None,
+                "cvlserv_flag": "0", "insuplc_admdvs": person.insuplc_admdvs, "emp_name": person.emp_name,
+            }],
+            "idetinfo": [],
+        }
+
+    def _register(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        d = data["data"]
+        person = self._person(d["psn_no"])
+        if person.psn_insu_stas != "1":
+            raise BusinessError(f"人员 {person.psn_no} 参保状态为暂停，不能办理门诊挂号")
+        if d["insutype"] != person.insutype:
+            raise BusinessError(f"人员 {person.psn_no} 未参加险种 {d['insutype']}")
+        key = f"{body['fixmedins_code']}:{d['ipt_otp_no']}"
+        if self.store.get("otp_numbers", key) is not None:
+            raise BusinessError(f"门诊号 ipt_otp_no {d['ipt_otp_no']} 已登记，院内唯一")
+        mdtrt_id = self._new_id()
+        self.store.put("otp_numbers", key, mdtrt_id)
+        self.store.put("visits", mdtrt_id, {
+            "mdtrt_id": mdtrt_id, "psn_no": person.psn_no, "insutype": d["insutype"], "ipt_otp_no": d["ipt_otp_no"],
+            "status": "registered", "begntime": d["begntime"], "med_type": None, "fees": {}, "msgid": body["msgid"],
+        })
+        return {"data": {"mdtrt_id": mdtrt_id, "psn_no": person.psn_no, "ipt_otp_no": d["ipt_otp_no"], "exp_content": None}, "_ref": mdtrt_id}
+
+    def _active_visit(self, mdtrt_id: str, psn_no: str) -> dict[str, Any]:
+        visit = self._visit(mdtrt_id, psn_no)
+        if visit["status"] in ("cancelled", "reversed"):
+            raise BusinessError(f"就诊ID {mdtrt_id} 已撤销")
+        return visit
+
+    def _cancel_registration(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        d = data["data"]
+        visit = self._active_visit(d["mdtrt_id"], d["psn_no"])
+        if visit["ipt_otp_no"] != d["ipt_otp_no"]:
+            raise BusinessError(f"门诊号 {d['ipt_otp_no']} 与就诊ID {d['mdtrt_id']} 不符")
+        if self.settlements(d["mdtrt_id"], "settled"):
+            raise BusinessError(f"就诊ID {d['mdtrt_id']} 已结算，请先撤销结算")
+        if visit["fees"]:
+            raise BusinessError(f"就诊ID {d['mdtrt_id']} 有未撤销的费用明细，请先撤销费用明细（2205）")
+        self.store.put("visits", d["mdtrt_id"], {**visit, "status": "cancelled"})
+        return {"_null": True}
+
+    def _visit_info(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        info = data["mdtrtinfo"]
+        visit = self._active_visit(info["mdtrt_id"], info["psn_no"])
+        self.store.put("visits", info["mdtrt_id"], {**visit, "med_type": info["med_type"],
+                                                   "diseinfo": data.get("diseinfo", [])})
+        return {"_null": True}
+
+    def _upload_fees(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        items = data["feedetail"]
+        visits: dict[str, dict[str, Any]] = {}
+        seen: set[tuple[str, str]] = set()
+        results = []
+        for index, item in enumerate(items):
+            where = f"feedetail[{index}] feedetl_sn={item['feedetl_sn']}"
+            visit = visits.get(item["mdtrt_id"]) or self._active_visit(item["mdtrt_id"], item["psn_no"])
+            visits[item["mdtrt_id"]] = visit
+            key = (item["mdtrt_id"], item["feedetl_sn"])
+            if item["feedetl_sn"] in visit["fees"] or key in seen:
+                raise BusinessError(f"{where}：费用明细流水号在本次就诊中重复")
+            seen.add(key)
+            entry = CATALOGUE.get(item["med_list_codg"])
+            if entry is None:
+                raise BusinessError(f"{where}：医保目录编码 {item['med_list_codg']} 不存在")
+            total, cnt, pric = money(item["det_item_fee_sumamt"]), Decimal(str(item["cnt"])), Decimal(str(item["pric"]))
+            if money(cnt * pric) != total:
+                raise BusinessError(f"{where}：明细金额 {total} 不等于数量 {cnt} × 单价 {pric}")
+            _, level, chrg_type, ceiling = entry
+            over = money(max(Decimal(0), (pric - ceiling) * cnt)) if ceiling is not None else Decimal(0)
+            self_pay = SELF_PAY[level]
+            fulamt = total if level == "03" else Decimal(0)
+            preself = money((total - over) * self_pay) if level == "02" else Decimal(0)
+            inscp = total - fulamt - preself - over
+            outcome = {
+                "feedetl_sn": item["feedetl_sn"], "det_item_fee_sumamt": amount(total), "cnt": float(cnt),
+                "pric": float(pric), "pric_uplmt_amt": amount(ceiling) if ceiling is not None else None,
+                "selfpay_prop": float(self_pay), "fulamt_ownpay_amt": amount(fulamt), "overlmt_amt": amount(over),
+                "preselfpay_amt": amount(preself), "inscp_scp_amt": amount(inscp), "chrgitm_lv": level,
+                "med_chrgitm_type": chrg_type, "bas_medn_flag": "0", "hi_nego_drug_flag": "0", "chld_medc_flag": "0",
+                "list_sp_item_flag": "0", "lmt_used_flag": "0", "drt_reim_flag": "0", "memo": None, "exp_content": None,
+            }
+            visit["fees"][item["feedetl_sn"]] = {
+                "chrg_bchno": item["chrg_bchno"], "total": str(total), "fulamt": str(fulamt), "preself": str(preself),
+                "over": str(over), "inscp": str(inscp), "setl_id": None, "msgid": body["msgid"],
+            }
+            results.append(outcome)
+        for mdtrt_id, visit in visits.items():
+            self.store.put("visits", mdtrt_id, visit)
+        return {"result": results, "_ref": sorted(visits)}
+
+    def _cancel_fees(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        d = data["data"]
+        visit = self._active_visit(d["mdtrt_id"], d["psn_no"])
+        batch = d["chrg_bchno"]
+        chosen = {sn: f for sn, f in visit["fees"].items() if batch == "0000" or f["chrg_bchno"] == batch}
+        settled = sorted(sn for sn, f in chosen.items() if f["setl_id"])
+        if settled and batch != "0000":
+            raise BusinessError(f"收费批次 {batch} 的费用明细已结算（{', '.join(settled)}），请先撤销结算")
+        for sn, fee in chosen.items():
+            if not fee["setl_id"]:
+                del visit["fees"][sn]
+        self.store.put("visits", d["mdtrt_id"], visit)
+        return {"_null": True}
+
+    def _compute(self, body: dict[str, Any], d: dict[str, Any]) -> tuple[dict[str, Any], list[str], Person]:
+        person = self._person(d["psn_no"])
+        visit = self._active_visit(d["mdtrt_id"], d["psn_no"])
+        cert = self._by_cert.get((d["mdtrt_cert_type"], d["mdtrt_cert_no"]))
+        if cert is None or cert.psn_no != person.psn_no:
+            raise BusinessError(f"就诊凭证 {d['mdtrt_cert_type']}/{d['mdtrt_cert_no']} 与人员 {person.psn_no} 不符")
+        if d["insutype"] != visit["insutype"]:
+            raise BusinessError(f"险种 {d['insutype']} 与挂号险种 {visit['insutype']} 不符")
+        fees = {sn: f for sn, f in visit["fees"].items() if f["chrg_bchno"] == d["chrg_bchno"] and not f["setl_id"]}
+        if not fees:
+            raise BusinessError(f"就诊ID {d['mdtrt_id']} 收费批次 {d['chrg_bchno']} 无待结算的费用明细")
+        total = sum((money(f["total"]) for f in fees.values()), Decimal(0))
+        if money(d["medfee_sumamt"]) != total:
+            raise BusinessError(f"medfee_sumamt {money(d['medfee_sumamt'])} 与费用明细总额 {total} 不符")
+        fulamt = sum((money(f["fulamt"]) for f in fees.values()), Decimal(0))
+        preself = sum((money(f["preself"]) for f in fees.values()), Decimal(0))
+        over = sum((money(f["over"]) for f in fees.values()), Decimal(0))
+        inscp = sum((money(f["inscp"]) for f in fees.values()), Decimal(0))
+        ratio = FUND_RATIO.get(visit["insutype"], Decimal("0.60"))
+        fund = money(inscp * ratio)
+        part = total - fund
+        balance = self.balance(person.psn_no)
+        acct = min(balance, part) if d["acct_used_flag"] == "1" else Decimal(0)
+        cash = part - acct
+        fund_type, fund_name = FUND_TYPE.get(visit["insutype"], ("310100", "职工基本医疗保险统筹基金"))
+        setlinfo = {
+            "mdtrt_id": d["mdtrt_id"], "setl_id": None, "psn_no": person.psn_no, "psn_name": person.psn_name,
+            "psn_cert_type": "01", "certno": person.certno, "gend": person.gend, "naty": person.naty, "brdy": person.brdy,
+            "age": float(person.age_on(date.today())), "insutype": visit["insutype"], "psn_type": person.psn_type,
+            "cvlserv_flag": "0", "setl_time": None, "mdtrt_cert_type": d["mdtrt_cert_type"], "med_type": d["med_type"],
+            "medfee_sumamt": amount(total), "fulamt_ownpay_amt": amount(fulamt), "overlmt_selfpay": amount(over),
+            "preselfpay_amt": amount(preself), "inscp_scp_amt": amount(inscp), "act_pay_dedc": 0.0,
+            "hifp_pay": amount(fund), "pool_prop_selfpay": float(1 - ratio), "cvlserv_pay": 0.0, "hifes_pay": 0.0,
+            "hifmi_pay": 0.0, "hifob_pay": 0.0, "maf_pay": 0.0, "oth_pay": 0.0, "fund_pay_sumamt": amount(fund),
+            "psn_part_amt": amount(part), "acct_pay": amount(acct), "psn_cash_pay": amount(cash), "hosp_part_amt": 0.0,
+            "balc": amount(balance - acct), "acct_mulaid_pay": 0.0, "medins_setl_id": body["msgid"],
+            "clr_optins": person.insuplc_admdvs, "clr_way": None, "clr_type": "11", "exp_content": None,
+        }
+        detail = [{"fund_pay_type": fund_type, "inscp_scp_amt": amount(inscp), "crt_payb_lmt_amt": 0.0,
+                   "fund_payamt": amount(fund), "fund_pay_type_name": fund_name, "setl_proc_info": ""}]
+        if acct:
+            detail.append({"fund_pay_type": "310200", "inscp_scp_amt": amount(inscp), "crt_payb_lmt_amt": 0.0,
+                           "fund_payamt": amount(acct), "fund_pay_type_name": "职工基本医疗保险个人账户",
+                           "setl_proc_info": ""})
+        return {"setlinfo": setlinfo, "setldetail": detail}, sorted(fees), person
+
+    def _pre_settle(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        output, _, _ = self._compute(body, data["data"])
+        return output
+
+    def _settle(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        d = data["data"]
+        output, fee_sns, person = self._compute(body, d)
+        info = output["setlinfo"]
+        setl_id = self._new_id()
+        info.update(setl_id=setl_id, setl_time=self._stamp(), clr_way="1")
+        visit = self._visit(d["mdtrt_id"], d["psn_no"])
+        for sn in fee_sns:
+            visit["fees"][sn]["setl_id"] = setl_id
+        visit["status"] = "settled"
+        self.store.put("visits", d["mdtrt_id"], visit)
+        self.store.put("balances", person.psn_no, str(money(info["balc"])))
+        self.store.put("settlements", setl_id, {
+            "setl_id": setl_id, "mdtrt_id": d["mdtrt_id"], "psn_no": person.psn_no, "msgid": body["msgid"],
+            "status": "settled", "fees": fee_sns, "output": output,
+        })
+        output["_ref"] = setl_id
+        return output
+
+    def _undo_settlement(self, settlement: dict[str, Any], status: str) -> None:
+        visit = self._visit(settlement["mdtrt_id"], settlement["psn_no"])
+        for sn in settlement["fees"]:
+            if sn in visit["fees"]:
+                visit["fees"][sn]["setl_id"] = None
+        visit["status"] = "registered"
+        self.store.put("visits", settlement["mdtrt_id"], visit)
+        acct = money(settlement["output"]["setlinfo"]["acct_pay"])
+        self.store.put("balances", settlement["psn_no"], str(self.balance(settlement["psn_no"]) + acct))
+        self.store.put("settlements", settlement["setl_id"], {**settlement, "status": status})
+
+    def _cancel_settlement(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        d = data["data"]
+        settlement = self.store.get("settlements", d["setl_id"])
+        if settlement is None or settlement["mdtrt_id"] != d["mdtrt_id"] or settlement["psn_no"] != d["psn_no"]:
+            raise BusinessError(f"结算ID {d['setl_id']} 不存在或与就诊ID、人员编号不符")
+        if settlement["status"] != "settled":
+            raise BusinessError(f"结算ID {d['setl_id']} 已{ {'refunded': '撤销', 'reversed': '冲正'}[settlement['status']] }，不能重复撤销")
+        self._undo_settlement(settlement, "refunded")
+        original = settlement["output"]
+        info = dict(original["setlinfo"])
+        for key, value in info.items():
+            if isinstance(value, float) and key not in ("age", "pool_prop_selfpay", "balc"):
+                info[key] = -value if value else 0.0
+        info.update(setl_id=d["setl_id"], setl_time=self._stamp(), balc=amount(self.balance(d["psn_no"])))
+        detail = [{**row, "fund_payamt": -row["fund_payamt"] or 0.0, "inscp_scp_amt": -row["inscp_scp_amt"] or 0.0}
+                  for row in original["setldetail"]]
+        return {"setlinfo": info, "setldetail": detail}
+
+    def _reverse(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        d = data["data"]
+        original = self.store.get("messages", d["omsgid"])
+        if original is None or original["status"] == "error":
+            raise BusinessError(f"原交易不存在：omsgid {d['omsgid']} 未被成功处理，无需冲正")
+        if original["infno"] != d["oinfno"]:
+            raise BusinessError(f"原交易编号不符：omsgid {d['omsgid']} 是 {original['infno']} 交易，不是 {d['oinfno']}")
+        if original.get("reversed"):
+            return {"_null": True, "_warn": f"原交易 {d['omsgid']} 已冲正"}
+        infno, ref = original["infno"], original["ref"]
+        if infno == "2207":
+            settlement = self.store.get("settlements", ref)
+            if settlement["psn_no"] != d["psn_no"]:
+                raise BusinessError(f"人员编号 {d['psn_no']} 与原交易不符")
+            if settlement["status"] == "refunded":
+                raise BusinessError("[iptPsnSetlMgtBO_4412][outpatientSettleBO_40] 该结算已退费，不能冲正")
+            self._undo_settlement(settlement, "reversed")
+        elif infno == "2201":
+            visit = self._visit(ref, d["psn_no"])
+            if self.settlements(ref, "settled"):
+                raise BusinessError(f"就诊ID {ref} 已结算，请先冲正或撤销结算")
+            visit["status"] = "reversed"
+            visit["fees"] = {}
+            self.store.put("visits", ref, visit)
+        elif infno == "2204":
+            for mdtrt_id in ref:
+                visit = self._visit(mdtrt_id, d["psn_no"])
+                mine = [sn for sn, f in visit["fees"].items() if f["msgid"] == d["omsgid"]]
+                if any(visit["fees"][sn]["setl_id"] for sn in mine):
+                    raise BusinessError(f"原交易 {d['omsgid']} 的费用明细已结算，不能冲正")
+                for sn in mine:
+                    del visit["fees"][sn]
+                self.store.put("visits", mdtrt_id, visit)
+        else:
+            raise BusinessError(f"交易 {infno} 不支持冲正（可冲正：2201、2204、2207）")
+        self.store.put("messages", d["omsgid"], {**original, "reversed": True})
+        return {"_null": True}

@@ -1,0 +1,108 @@
+"""Faults a mock injects on purpose, set per scenario from Python or over the admin API."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from harness.errors import UsageError
+
+KINDS = {
+    "latency": "answer normally after delay_s seconds",
+    "no_reply": "never answer; hold the connection until the client gives up",
+    "reset": "reset the TCP connection instead of answering",
+    "http_status": "answer with HTTP `status` (5xx) and a gateway error body",
+    "error_reply": "answer with the protocol's error reply (infcode -1, SOAP Fault, HL7 AE/AR) carrying `message`",
+    "malformed": "answer with a body cut in half (not parseable)",
+    # HL7 v2 over MLLP only
+    "split_frames": "send the reply frame in several TCP writes",
+    "wrong_ack_id": "answer with an ACK whose MSA-2 does not echo MSH-10",
+    "duplicate_ack": "send the ACK twice",
+    "late_ack": "send the ACK after delay_s seconds",
+    "garbage": "send bytes before the start block",
+}
+PHASES = ("before", "after")
+
+
+@dataclass
+class Fault:
+    """One fault rule. `operation` None matches every operation; `times` None fires forever.
+
+    `phase` says whether the mock processes the request first (after: state changes, reply lost) or not (before).
+    """
+
+    kind: str
+    operation: str | None = None
+    times: int | None = 1
+    phase: str = "after"
+    delay_s: float = 0.0
+    status: int = 503
+    message: str = ""
+    code: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise UsageError(f"unknown fault kind {self.kind!r} (known: {', '.join(KINDS)})")
+        if self.phase not in PHASES:
+            raise UsageError(f"fault phase must be 'before' or 'after', not {self.phase!r}")
+        if self.times is not None and self.times < 1:
+            raise UsageError(f"fault times must be at least 1 (or null for always), not {self.times}")
+        if self.delay_s < 0 or self.delay_s > 3600:
+            raise UsageError(f"fault delay_s must be between 0 and 3600, not {self.delay_s}")
+        if self.kind == "http_status" and not 400 <= self.status <= 599:
+            raise UsageError(f"http_status fault needs a 4xx or 5xx status, not {self.status}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fault:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UsageError(f"unknown fault field(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        if "kind" not in data:
+            raise UsageError("a fault needs a kind")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise UsageError(f"bad fault: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FaultPlan:
+    """The faults armed on one mock; the first one matching an exchange fires and is used up."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self.fired: list[Fault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self.fired.clear()
+
+    def armed(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def take(self, operation: str | None) -> Fault | None:
+        """The fault for this exchange, if any, counting it as fired."""
+        with self._lock:
+            if not self._faults:
+                return None
+            for fault in self._faults:
+                if fault.operation is None or fault.operation == operation:
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times == 0:
+                            self._faults.remove(fault)
+                    self.fired.append(fault)
+                    return fault
+        return None

@@ -1,0 +1,180 @@
+"""The HTTP mock transport: an ASGI app (Starlette request/response) that journals every exchange and applies faults.
+
+The same app runs over a socket under uvicorn or in-process through `httpx.ASGITransport`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from harness.contract.findings import Finding
+from mocks.transport.faults import Fault, FaultPlan
+from mocks.transport.journal import Exchange, Journal
+
+MAX_BODY = 8 * 2**20
+NO_REPLY_CAP_S = 600.0
+
+
+class SimulatedReset(ConnectionResetError):
+    """Raised in-process (no socket to reset) where a `reset` fault fires."""
+
+
+class SimulatedNoReply(TimeoutError):
+    """Raised in-process (no client timeout to wait for) where a `no_reply` fault fires."""
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    peer: str = ""
+
+
+@dataclass
+class HttpReply:
+    """A reply with what the handler knows of it: its parsed form and its contract findings."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json;charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    parsed: Any = None
+    findings: list[Finding] = field(default_factory=list)
+
+
+class HttpHandler(Protocol):
+    """What a partner behaviour (insurance, blood centre ...) gives the HTTP transport."""
+
+    interface: str
+
+    def identify(self, request: HttpRequest) -> str | None:
+        """The operation a request is for (cheap, no full parse): used to match faults and label the journal."""
+
+    async def handle(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
+        """Process the request, filling `exchange.request` and `exchange.request_findings`."""
+
+    def error_reply(self, request: HttpRequest, operation: str | None, message: str) -> HttpReply:
+        """The protocol's own error answer (insurance: infcode -1; SOAP: a Fault)."""
+
+    def status_reply(self, request: HttpRequest, status: int, message: str) -> HttpReply:
+        """What a failing gateway answers with an HTTP error status."""
+
+
+def _connection_of(receive: Any) -> asyncio.Transport | None:
+    # uvicorn passes bound methods of its per-request cycle, which holds the connection's transport.
+    owner = getattr(receive, "__self__", None)
+    transport = getattr(owner, "transport", None)
+    return transport if isinstance(transport, asyncio.BaseTransport) else None  # type: ignore[return-value]
+
+
+async def _reset(receive: Any) -> None:
+    transport = _connection_of(receive)
+    if transport is None:
+        raise SimulatedReset("connection reset by the mock (fault)")
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            # SO_LINGER 0 turns the close into a TCP RST, which is what a crashed peer or a firewall sends.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+    for _ in range(3):  # let uvicorn see the connection is gone before the app returns
+        await asyncio.sleep(0)
+
+
+async def _hold(receive: Any, cap_s: float) -> None:
+    if _connection_of(receive) is None:
+        raise SimulatedNoReply("the mock did not reply (fault)")
+    deadline = time.monotonic() + cap_s
+    while time.monotonic() < deadline:
+        try:
+            message = await asyncio.wait_for(receive(), timeout=deadline - time.monotonic())
+        except TimeoutError:
+            break
+        if message.get("type") == "http.disconnect":
+            return
+
+
+class HttpTransport:
+    """ASGI app: read the body, apply the armed fault, let the handler answer, journal the exchange."""
+
+    def __init__(self, handler: HttpHandler, journal: Journal, faults: FaultPlan) -> None:
+        self.handler = handler
+        self.journal = journal
+        self.faults = faults
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > MAX_BODY:
+                await Response(f"request body over {MAX_BODY} bytes", 413)(scope, receive, send)
+                return
+        client = scope.get("client")
+        req = HttpRequest(
+            method=scope["method"],
+            path=scope["path"],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]},
+            body=bytes(body),
+            peer=f"{client[0]}:{client[1]}" if client else "",
+        )
+        started = time.perf_counter()
+        exchange = Exchange(self.handler.interface, "http", self.handler.identify(req), req.body, peer=req.peer)
+        exchange.meta = {"method": req.method, "path": req.path}
+        fault = self.faults.take(exchange.operation)
+        try:
+            reply = await self._answer(req, exchange, fault, receive)
+            if reply is None:
+                return
+            exchange.status = reply.status
+            exchange.response_raw = reply.body
+            exchange.response = reply.parsed
+            exchange.response_findings = reply.findings
+            headers = dict(reply.headers)
+            await Response(reply.body, reply.status, headers=headers, media_type=reply.content_type)(scope, receive, send)
+        finally:
+            exchange.duration_ms = (time.perf_counter() - started) * 1000
+            self.journal.record(exchange)
+
+    async def _answer(self, req: HttpRequest, exchange: Exchange, fault: Fault | None, receive: Any) -> HttpReply | None:
+        if fault is None:
+            return await self.handler.handle(req, exchange)
+        exchange.fault = fault.kind
+        if fault.kind in ("latency", "late_ack"):
+            await asyncio.sleep(fault.delay_s)
+            return await self.handler.handle(req, exchange)
+        if fault.phase == "after":
+            reply = await self.handler.handle(req, exchange)
+        else:
+            reply = None
+        if fault.kind == "no_reply":
+            await _hold(receive, fault.delay_s or NO_REPLY_CAP_S)
+            return None
+        if fault.kind == "reset":
+            await _reset(receive)
+            return None
+        if fault.kind == "http_status":
+            return self.handler.status_reply(req, fault.status, fault.message or "gateway error (fault)")
+        if fault.kind == "error_reply":
+            return self.handler.error_reply(req, exchange.operation, fault.message or "系统繁忙，请稍后再试 (fault)")
+        if fault.kind == "malformed":
+            # phase before: the request is not processed and the cut reply is an error reply
+            base = reply or self.handler.error_reply(req, exchange.operation, "malformed (fault)")
+            return HttpReply(base.status, base.body[: max(1, len(base.body) // 2)], base.content_type, parsed=None)
+        # MLLP-only kinds do not apply to HTTP: answer normally
+        return reply or await self.handler.handle(req, exchange)

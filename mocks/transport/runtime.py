@@ -1,0 +1,149 @@
+"""One background event loop that hosts every mock server of a run, so sync code (steps, connectors) can call them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import uvicorn
+
+from harness.errors import UsageError
+
+T = TypeVar("T")
+ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (0 picks a free port); a clear UsageError when it cannot be had."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: unknown host ({exc.strerror})") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.setblocking(False)
+    return sock
+
+
+@dataclass
+class Listener:
+    """A server the runtime started: where it listens and how to stop it."""
+
+    host: str
+    port: int
+    stop: Callable[[], Coroutine[Any, Any, None]]
+
+
+class Runtime:
+    """Runs an event loop in a daemon thread; servers are started and stopped on it from any thread."""
+
+    def __init__(self) -> None:
+        self.loop = _new_loop()
+        self._thread = threading.Thread(target=self._run, name="hih-mocks", daemon=True)
+        self._listeners: list[Listener] = []
+        self._started = False
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def start(self) -> Runtime:
+        if not self._started:
+            self._thread.start()
+            self._started = True
+        return self
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Run a coroutine on the runtime's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def serve_http(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Listener:
+        """Serve an ASGI app with uvicorn (httptools when installed) on host:port."""
+        sock = bind(host, port)
+        config = uvicorn.Config(
+            app, lifespan="off", access_log=False, log_level="warning", timeout_graceful_shutdown=1,
+            timeout_keep_alive=30, backlog=2048,
+        )
+        server = uvicorn.Server(config)
+
+        tasks: list[asyncio.Future[None]] = []
+
+        async def start() -> None:
+            tasks.append(asyncio.ensure_future(server.serve(sockets=[sock])))
+            for _ in range(500):
+                if server.started:
+                    return
+                await asyncio.sleep(0.01)
+            raise UsageError(f"the HTTP server on {host}:{sock.getsockname()[1]} did not start")
+
+        async def stop() -> None:
+            server.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(tasks[0], 5)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+        self.start()
+        self.call(start())
+        listener = Listener(host, sock.getsockname()[1], stop)
+        self._listeners.append(listener)
+        return listener
+
+    def serve_tcp(
+        self,
+        handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        limit: int = 2**20,
+    ) -> Listener:
+        """Serve a stream handler (MLLP) on host:port."""
+        sock = bind(host, port)
+
+        async def start() -> asyncio.base_events.Server:
+            return await asyncio.start_server(handler, sock=sock, limit=limit)
+
+        self.start()
+        server = self.call(start())
+
+        async def stop() -> None:
+            server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2)
+
+        listener = Listener(host, sock.getsockname()[1], stop)
+        self._listeners.append(listener)
+        return listener
+
+    def stop(self) -> None:
+        """Stop every server and the loop; safe to call twice."""
+        if not self._started:
+            return
+        for listener in self._listeners:
+            with contextlib.suppress(Exception):
+                self.call(listener.stop(), timeout=10)
+        self._listeners.clear()
+        logging.getLogger("uvicorn.error").disabled = True
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self._started = False
