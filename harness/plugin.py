@@ -22,6 +22,7 @@ from harness.report.masking import Masker
 
 CONTRACT_TAG = "contract"
 EVIDENCE_SECTION = "hih evidence"
+ALLOW_INVALID = "allow_invalid"
 _STEPS = pytest.StashKey[list[dict[str, Any]]]()
 _SCENARIO = pytest.StashKey[dict[str, str]]()
 _MOCKS = pytest.StashKey[list[Any]]()
@@ -90,20 +91,30 @@ _SESSION = pytest.StashKey[HihSession]()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{CONTRACT_TAG}(expression): the scenario applies to contract versions matching it")
+    config.addinivalue_line("markers", f"{ALLOW_INVALID}: the scenario sends messages that break the contract on purpose")
     config.stash[_SESSION] = HihSession(config)
+    _CONFIG.append(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(_SESSION, None)
     if session is not None:
         session.close()
+    if config in _CONFIG:
+        _CONFIG.remove(config)
+
+
+_CONFIG: list[pytest.Config] = []
 
 
 def pytest_bdd_apply_tag(tag: str, function: Any) -> bool | None:
-    """`@contract>=2024.1` becomes a `contract` marker; other Gherkin tags become markers of their own name."""
+    """`@contract>=2024.1` becomes a `contract` marker; any other Gherkin tag becomes a registered marker."""
     if tag.startswith(CONTRACT_TAG) and tag[len(CONTRACT_TAG):][:1] in "<>=!":
         pytest.mark.contract(tag[len(CONTRACT_TAG):])(function)
         return True
+    if _CONFIG:
+        # Gherkin tags are data, not code: register them so --strict-markers accepts them and -m can select them.
+        _CONFIG[-1].addinivalue_line("markers", f"{tag}: Gherkin tag")
     return None
 
 
@@ -185,6 +196,24 @@ def ctx() -> dict[str, Any]:
 def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
     request.node.stash[_SCENARIO] = {"feature": feature.name, "scenario": scenario.name}
     request.node.stash[_STEPS] = []
+
+
+def pytest_bdd_after_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+    """Every message that crossed a mock must conform to the contract, unless the scenario says otherwise."""
+    if request.node.get_closest_marker(ALLOW_INVALID) is not None:
+        return
+    if any(step["status"] != "passed" for step in request.node.stash.get(_STEPS, [])):
+        return  # the failing step is the story; do not mask it
+    problems = []
+    for mock in request.node.stash.get(_MOCKS, []):
+        for exchange in mock.journal.entries():
+            for side, findings in (("request", exchange.request_findings), ("response", exchange.response_findings)):
+                for finding in findings:
+                    if finding.severity.value == "error":
+                        problems.append(f"{mock.interface} {exchange.operation or '?'} {side}: {finding}")
+    if problems:
+        more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise AssertionError("messages break the contract: " + "; ".join(problems[:5]) + more)
 
 
 def pytest_bdd_after_step(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any,
