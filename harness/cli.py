@@ -1,5 +1,231 @@
+"""The `hih` command: parse arguments, delegate, and map errors to exit codes (0 pass, 1 fail, 2 usage)."""
+
 from __future__ import annotations
 
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
 
-def main() -> None:
-    pass
+import typer
+from rich.console import Console
+
+from harness.contract.errors import ContractError
+from harness.contract.loader import CONTRACT_FILE, ContractStore, load_contract
+from harness.errors import HihError, UsageError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
+                  help="Hospital Interface Harness: contract-driven mocks, executable specs and a release gate.")
+contract_app = typer.Typer(help="List, show and check contracts.", rich_markup_mode=None)
+mock_app = typer.Typer(help="Run mock partners as standalone servers.", rich_markup_mode=None)
+app.add_typer(contract_app, name="contract")
+app.add_typer(mock_app, name="mock")
+out = Console(highlight=False, soft_wrap=True)
+
+ContractsDir = Annotated[Path | None, typer.Option("--contracts-dir", help="folder of contracts (default: the project's)")]
+
+
+def _store(contracts_dir: Path | None) -> ContractStore:
+    return ContractStore(contracts_dir)
+
+
+# -- run ---------------------------------------------------------------------------------------------------
+@app.command()
+def run(
+    interface: Annotated[list[str], typer.Option("--interface", help="interface to run (repeatable; default: all)")] = [],  # noqa: B006
+    contract: Annotated[list[str], typer.Option("--contract", metavar="NAME=VERSION", help="contract version (default: newest)")] = [],  # noqa: B006
+    connector: Annotated[list[str], typer.Option("--connector", metavar="NAME=module:factory", help="connector under test")] = [],  # noqa: B006
+    report_dir: Annotated[Path, typer.Option("--report-dir", help="where the reports go")] = Path("reports/latest"),
+    workers: Annotated[int, typer.Option("--workers", help="parallel workers (pytest-xdist)")] = 1,
+    tags: Annotated[str | None, typer.Option("--tags", help="Gherkin tag expression, e.g. '@smoke and not @fault'")] = None,
+    contracts_dir: ContractsDir = None,
+) -> None:
+    """Run the specs against in-process mocks and the chosen connectors; the exit code is the release gate."""
+    from harness.run.options import RunOptions, parse_pairs
+    from harness.run.runner import run as run_gate
+
+    options = RunOptions(interfaces=interface, contracts=parse_pairs(contract, "--contract"),
+                         connectors=parse_pairs(connector, "--connector"), report_dir=report_dir, workers=workers,
+                         tags=tags, contracts_dir=contracts_dir)
+    raise typer.Exit(run_gate(options, out))
+
+
+# -- contracts ---------------------------------------------------------------------------------------------
+@contract_app.command("list")
+def contract_list(contracts_dir: ContractsDir = None) -> None:
+    """Every interface with its versions (the newest is the default)."""
+    store = _store(contracts_dir)
+    out.print(f"contracts in {store.root}")
+    for name in store.interfaces():
+        newest = store.newest(name)
+        contract = store.load(name, newest)
+        out.print(f"  {name}  versions {', '.join(store.versions(name))} (default {newest})  {contract.transport}  {contract.title}")
+
+
+@contract_app.command("show")
+def contract_show(
+    ref: Annotated[str, typer.Argument(metavar="NAME[@VERSION]")],
+    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    contracts_dir: ContractsDir = None,
+) -> None:
+    """What a contract holds: operations, code tables, formats, rules, signing."""
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format must be text or json, not {fmt!r}")
+    c = _store(contracts_dir).parse_ref(ref)
+    if fmt == "json":
+        doc: dict[str, Any] = {
+            "interface": c.interface, "version": c.version, "title": c.title, "title_en": c.title_en,
+            "transport": c.transport, "released": c.released, "supersedes": c.supersedes, "document": c.document,
+            "operations": {k: {"name": o.name, "name_en": o.name_en, "path": o.path, "kind": o.kind,
+                               "idempotent": o.idempotent, "input": o.input_schema, "output": o.output_schema}
+                           for k, o in c.operations.items()},
+            "code_tables": {k: t.values for k, t in c.code_tables.items()},
+            "formats": {k: f.pattern for k, f in c.formats.items()},
+            "rules": [{"id": r.id, "kind": r.kind, "where": r.where, "applies_to": list(r.applies_to)} for r in c.rules],
+            "signing": c.signing.scheme if c.signing else None,
+        }
+        out.print_json(json.dumps(doc, ensure_ascii=False))
+        return
+    out.print(f"[bold]{c.ref}[/bold]  {c.title}")
+    if c.title_en:
+        out.print(f"  {c.title_en}")
+    out.print(f"  transport {c.transport} · released {c.released or '-'} · supersedes {c.supersedes or '-'}")
+    if c.document:
+        out.print(f"  document: {c.document}")
+    if c.http:
+        out.print(f"  base path {c.http.base_path}" + (f" · single endpoint {c.http.single_endpoint}" if c.http.single_endpoint else ""))
+    if c.signing:
+        out.print(f"  signing {c.signing.scheme}: {', '.join(c.signing.headers.values())} (max skew {c.signing.max_skew_s} s)")
+    out.print("operations:")
+    base = c.http.base_path.rstrip("/") + "/" if c.http else ""
+    for key, op in c.operations.items():
+        flags = f"{op.kind}, {'idempotent' if op.idempotent else 'not idempotent'}"
+        out.print(f"  {key}  {op.name} ({op.name_en or '-'})  {base}{op.path}  · {flags}")
+        out.print(f"        input {op.input_schema or '-'} · output {op.output_schema or 'null'}")
+    out.print("code tables: " + ", ".join(f"{k} ({len(t.values)})" for k, t in c.code_tables.items()))
+    out.print("formats: " + ", ".join(c.formats))
+    for rule in c.rules:
+        out.print(f"rule {rule.id}: {rule.kind} on {rule.where} of {', '.join(rule.applies_to)}")
+
+
+@contract_app.command("check")
+def contract_check(path: Annotated[Path | None, typer.Argument(help="a contract folder, an interface folder or a root")] = None,
+                   contracts_dir: ContractsDir = None) -> None:
+    """Check contract files; every problem is printed as path:line: message (exit 2 when any)."""
+    target = path or _store(contracts_dir).root
+    if not target.exists():
+        raise UsageError(f"{target}: no such file or folder")
+    if target.is_file():
+        target = target.parent
+    folders = sorted({p.parent for p in target.glob(f"**/{CONTRACT_FILE}")})
+    if not folders:
+        raise UsageError(f"{target}: no {CONTRACT_FILE} found")
+    failed = 0
+    for folder in folders:
+        try:
+            contract = load_contract(folder)
+        except ContractError as exc:
+            failed += 1
+            for problem in exc.problems:
+                typer.echo(str(problem), err=True)
+        else:
+            out.print(f"ok {contract.ref} ({len(contract.operations)} operations, {len(contract.schemas)} schemas)")
+    if failed:
+        raise typer.Exit(2)
+
+
+# -- validate ----------------------------------------------------------------------------------------------
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...")],
+    interface: Annotated[str, typer.Option("--interface", help="the interface the captures belong to")],
+    contract_version: Annotated[str | None, typer.Option("--contract-version", help="default: the newest")] = None,
+    contracts_dir: ContractsDir = None,
+) -> None:
+    """Validate captured messages; prints `FILE: SEVERITY LOCATION message`, exit 1 when any error finding."""
+    from harness.contract.findings import Severity
+    from harness.contract.validate import validate_capture
+
+    contract = _store(contracts_dir).load(interface, contract_version)
+    errors = 0
+    for file in files:
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{file}: cannot read ({exc.strerror})") from None
+        checked = validate_capture(contract, raw)
+        for finding in checked.findings:
+            errors += finding.severity is Severity.ERROR
+            typer.echo(f"{file}: {finding}")
+        if not checked.findings:
+            typer.echo(f"{file}: ok {checked.kind} {checked.operation or ''}".rstrip())
+    raise typer.Exit(1 if errors else 0)
+
+
+# -- mocks -------------------------------------------------------------------------------------------------
+@mock_app.command("serve")
+def mock_serve(
+    interface: Annotated[list[str], typer.Option("--interface", help="mock to serve (repeatable; default: all)")] = [],  # noqa: B006
+    host: Annotated[str, typer.Option("--host", help="address to bind (loopback unless told otherwise)")] = "127.0.0.1",
+    port: Annotated[list[str], typer.Option("--port", metavar="NAME=PORT", help="port per mock, or admin=PORT")] = [],  # noqa: B006
+    state: Annotated[Path | None, typer.Option("--state", help="keep mock state in this SQLite file")] = None,
+    contract: Annotated[list[str], typer.Option("--contract", metavar="NAME=VERSION")] = [],  # noqa: B006
+    contracts_dir: ContractsDir = None,
+) -> None:
+    """Serve mock partners until Ctrl-C; prints each endpoint on start."""
+    from harness.run.options import parse_pairs
+    from mocks.serve import ServeOptions, serve
+
+    ports: dict[str, int] = {}
+    for name, value in parse_pairs(port, "--port").items():
+        if not value.isdigit() or not 0 <= int(value) <= 65535:
+            raise UsageError(f"--port {name}={value}: a port is a number from 0 to 65535")
+        ports[name] = int(value)
+    options = ServeOptions(interfaces=interface, host=host, ports=ports, state=state,
+                           contracts=parse_pairs(contract, "--contract"), contracts_dir=contracts_dir)
+    serve(options, lambda line: print(line, flush=True))
+    print("stopped", flush=True)
+
+
+# -- entry point -------------------------------------------------------------------------------------------
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"hih: error: {message}\n")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; errors become one line on stderr, never a traceback (set HIH_DEBUG=1 to see one)."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv if argv is not None else sys.argv[1:], prog_name="hih", standalone_mode=False)
+    except ContractError as exc:
+        for problem in exc.problems[1:]:
+            sys.stderr.write(f"{problem}\n")
+        return _fail(str(exc), 2)
+    except HihError as exc:
+        return _fail(str(exc), 2)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+        if type(exc).__name__ == "Abort":
+            return _fail("interrupted", 130)
+        if callable(getattr(exc, "format_message", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            # click's usage errors (typer bundles its own click, so match by shape rather than by class)
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "hih"
+            return _fail(f"{where}: {exc.format_message()} (see '{where} --help')", exc.exit_code)  # type: ignore[attr-defined]
+        if os.environ.get("HIH_DEBUG"):
+            traceback.print_exc()
+        return _fail(f"internal error: {type(exc).__name__}: {exc} (set HIH_DEBUG=1 for details)", 3)
+    return result if isinstance(result, int) else 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()

@@ -183,7 +183,7 @@ class InsuranceMock(MockService):
             problem = self.verifier.verify(request.headers)
             if problem is not None:
                 exchange.request_findings = [Finding(Severity.ERROR, problem.header, problem.message, "signature")]
-                return self._gateway_error(f"签名校验失败：{problem.header} {problem.message}")
+                return self._gateway_error(f"签名校验失败：{problem.message}")
         try:
             body = json.loads(request.body.decode("utf-8"))
         except UnicodeDecodeError as exc:

@@ -64,18 +64,18 @@ class TifVerifier:
             values[key] = value
         secret = self.credentials.get(values["paasid"])
         if secret is None:
-            return SignatureProblem(self.names["paasid"], f"unknown paasid {values['paasid']!r}")
+            return SignatureProblem(self.names["paasid"], f"{self.names['paasid']}: unknown paasid {values['paasid']!r}")
         try:
             stamp = int(values["timestamp"])
         except ValueError:
-            return SignatureProblem(self.names["timestamp"], "timestamp is not whole seconds since the epoch")
+            return SignatureProblem(self.names["timestamp"], f"{self.names['timestamp']}: not whole seconds since the epoch")
         if abs(now - stamp) > self.signing.max_skew_s:
-            return SignatureProblem(self.names["timestamp"], f"timestamp is {int(now - stamp)} s from the gateway clock (max {self.signing.max_skew_s} s)")
+            return SignatureProblem(self.names["timestamp"], f"{self.names['timestamp']}: {int(now - stamp)} s from the gateway clock (max {self.signing.max_skew_s} s)")
         expected = tif_signature(values["timestamp"], secret, values["nonce"])
         if not hmac.compare_digest(expected, values["signature"].lower()):
-            return SignatureProblem(self.names["signature"], "signature does not match")
+            return SignatureProblem(self.names["signature"], f"{self.names['signature']}: signature does not match")
         if values["nonce"] in self._nonces:
-            return SignatureProblem(self.names["nonce"], "nonce already used (replayed request)")
+            return SignatureProblem(self.names["nonce"], f"{self.names['nonce']}: nonce already used (replayed request)")
         self._nonces[values["nonce"]] = now
         while len(self._nonces) > self._memory or (self._nonces and next(iter(self._nonces.values())) < now - self.signing.max_skew_s):
             self._nonces.popitem(last=False)

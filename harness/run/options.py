@@ -1,0 +1,90 @@
+"""What `hih run` was asked to do, checked before anything starts: interfaces, contracts, connectors, tags."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.bindings import BINDINGS, binding, load_factory
+from harness.contract.loader import ContractStore
+from harness.contract.model import Contract
+from harness.errors import UsageError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def parse_pairs(values: list[str], flag: str) -> dict[str, str]:
+    """`NAME=VALUE` options into a dict; a malformed or repeated one is a UsageError naming the flag."""
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name.strip() or not rest.strip():
+            raise UsageError(f"{flag} {value!r}: expected NAME=VALUE")
+        if name in out:
+            raise UsageError(f"{flag} given twice for {name!r}")
+        out[name.strip()] = rest.strip()
+    return out
+
+
+def tags_to_markexpr(tags: str) -> str:
+    """Gherkin tag expression (`@smoke and not @fault`) to a pytest -m expression."""
+    expr = re.sub(r"@(\w+)", r"\1", tags.strip())
+    if not expr or not re.fullmatch(r"[\w\s()]+", expr):
+        raise UsageError(f"--tags {tags!r}: use tag names with and, or, not and parentheses")
+    return expr
+
+
+@dataclass
+class RunOptions:
+    interfaces: list[str] = field(default_factory=list)
+    contracts: dict[str, str] = field(default_factory=dict)
+    connectors: dict[str, str] = field(default_factory=dict)
+    report_dir: Path = Path("reports/latest")
+    workers: int = 1
+    tags: str | None = None
+    features_dir: Path = PROJECT_ROOT / "features"
+    contracts_dir: Path | None = None
+
+
+@dataclass
+class RunPlan:
+    """A checked run: the contract and connector per interface, and where each interface's features are."""
+
+    options: RunOptions
+    contracts: dict[str, Contract]
+    connectors: dict[str, str]
+    feature_dirs: dict[str, Path]
+    markexpr: str | None
+
+
+def feature_dir(features: Path, interface: str) -> Path:
+    return features / interface.replace("-", "_")
+
+
+def plan(options: RunOptions) -> RunPlan:
+    """Check everything a run needs; any problem is a UsageError (exit 2) with a one-line reason."""
+    store = ContractStore(options.contracts_dir)
+    known = [i for i in store.interfaces() if i in BINDINGS and feature_dir(options.features_dir, i).is_dir()]
+    interfaces = list(dict.fromkeys(options.interfaces)) or known
+    if not interfaces:
+        raise UsageError(f"nothing to run: no interface has contracts, a binding and features under {options.features_dir}")
+    for name in interfaces:
+        if name not in store.interfaces():
+            raise UsageError(f"unknown interface {name!r} (known: {', '.join(known) or 'none'})")
+        binding(name)
+        if not feature_dir(options.features_dir, name).is_dir():
+            raise UsageError(f"interface {name!r} has no features in {feature_dir(options.features_dir, name)}")
+    for flag, mapping in (("--contract", options.contracts), ("--connector", options.connectors)):
+        for name in mapping:
+            if name not in interfaces:
+                raise UsageError(f"{flag} names {name!r}, which is not selected (selected: {', '.join(interfaces)})")
+    contracts = {name: store.load(name, options.contracts.get(name)) for name in interfaces}
+    connectors = {name: options.connectors.get(name) or binding(name).default_connector for name in interfaces}
+    for spec in connectors.values():
+        load_factory(spec)
+    if options.workers < 1:
+        raise UsageError(f"--workers must be at least 1, not {options.workers}")
+    return RunPlan(options, contracts, connectors,
+                   {name: feature_dir(options.features_dir, name) for name in interfaces},
+                   tags_to_markexpr(options.tags) if options.tags else None)

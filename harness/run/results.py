@@ -1,0 +1,111 @@
+"""Turn the run's event stream into per-scenario results, the gate decision and summary.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from harness.run.options import RunPlan
+
+STATUS_ORDER = {"failed": 3, "skipped": 1, "passed": 2}
+
+
+@dataclass
+class ScenarioResult:
+    nodeid: str
+    interface: str
+    feature: str
+    name: str
+    status: str
+    duration_s: float
+    message: str = ""
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """Everything the runner learnt from pytest."""
+
+    expected: int = 0
+    results: dict[str, ScenarioResult] = field(default_factory=dict)
+    collect_errors: list[str] = field(default_factory=list)
+    exitstatus: int | None = None
+
+    def absorb(self, event: dict[str, Any]) -> ScenarioResult | None:
+        kind = event.get("event")
+        if kind == "collected":
+            self.expected = max(self.expected, int(event["count"]))
+        elif kind == "collect_error":
+            self.collect_errors.append(f"{event['nodeid']}: {event['message']}")
+        elif kind == "finished":
+            self.exitstatus = int(event["exitstatus"])
+        elif kind == "result":
+            props = event.get("props", {})
+            nodeid = event["nodeid"]
+            new = ScenarioResult(
+                nodeid=nodeid, interface=props.get("hih_interface") or "", feature=props.get("hih_feature") or "",
+                name=props.get("hih_scenario") or nodeid.rsplit("::", 1)[-1], status=event["status"],
+                duration_s=float(event.get("duration_s", 0.0)), message=event.get("message", ""),
+                steps=json.loads(props["hih_steps"]) if props.get("hih_steps") else [], evidence=event.get("evidence", []),
+            )
+            old = self.results.get(nodeid)
+            if old is not None:  # a teardown failure after a passed call: the worse status wins
+                if STATUS_ORDER[new.status] < STATUS_ORDER[old.status]:
+                    return old
+                new.steps = new.steps or old.steps
+                new.evidence = new.evidence or old.evidence
+                new.duration_s += old.duration_s
+            self.results[nodeid] = new
+            return new
+        return None
+
+    def counts(self, interface: str | None = None) -> dict[str, int]:
+        rows = [r for r in self.results.values() if interface is None or r.interface == interface]
+        return {s: sum(1 for r in rows if r.status == s) for s in ("passed", "failed", "skipped")}
+
+    @property
+    def decision(self) -> str:
+        c = self.counts()
+        return "pass" if c["failed"] == 0 and c["passed"] > 0 and not self.collect_errors else "fail"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone().isoformat(timespec="seconds")
+
+
+def summary(plan: RunPlan, outcome: Outcome, started: datetime, finished: datetime) -> dict[str, Any]:
+    """The summary.json document (schema in ARCHITECTURE.md, plus a few fields reviewers ask for)."""
+    interfaces = {}
+    for name, contract in plan.contracts.items():
+        rows = [r for r in outcome.results.values() if r.interface == name]
+        interfaces[name] = {
+            "contract": contract.version, "connector": plan.connectors[name], **outcome.counts(name),
+            "duration_s": round(sum(r.duration_s for r in rows), 3),
+        }
+    return {
+        "decision": outcome.decision,
+        "started": _iso(started),
+        "finished": _iso(finished),
+        "duration_s": round((finished - started).total_seconds(), 3),
+        "workers": plan.options.workers,
+        "tags": plan.options.tags,
+        "totals": outcome.counts(),
+        "interfaces": interfaces,
+        "scenarios": [
+            {"interface": r.interface, "feature": r.feature, "name": r.name, "status": r.status,
+             "duration_s": round(r.duration_s, 4), "nodeid": r.nodeid, **({"message": r.message} if r.message else {}),
+             "steps": r.steps}
+            for r in sorted(outcome.results.values(), key=lambda r: (r.interface, r.feature, r.nodeid))
+        ],
+        "collect_errors": outcome.collect_errors,
+    }
+
+
+def write_json(path: Path, document: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)

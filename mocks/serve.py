@@ -1,0 +1,88 @@
+"""`hih mock serve`: start mocks on fixed or free ports, print where they listen, run until interrupted."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from harness.contract.loader import ContractStore
+from harness.errors import UsageError
+from mocks.base import MockService
+from mocks.registry import MOCKS, mock_class
+from mocks.state import open_store
+from mocks.transport.admin import admin_app
+from mocks.transport.runtime import Runtime
+
+ADMIN = "admin"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class ServeOptions:
+    interfaces: list[str] = field(default_factory=list)
+    host: str = "127.0.0.1"
+    ports: dict[str, int] = field(default_factory=dict)
+    state: Path | None = None
+    contracts: dict[str, str] = field(default_factory=dict)
+    contracts_dir: Path | None = None
+
+
+def _state_path(base: Path, interface: str, many: bool) -> Path:
+    # One SQLite file per mock, so that two mocks never share tables; a single mock uses the file as given.
+    return base if not many else base.with_name(f"{base.stem}.{interface}{base.suffix or '.sqlite'}")
+
+
+def serve(options: ServeOptions, announce: Callable[[str], None], stop: threading.Event | None = None) -> None:
+    """Start the mocks and the admin API, announce each endpoint, block until `stop` is set or SIGINT/SIGTERM."""
+    store = ContractStore(options.contracts_dir)
+    names = list(dict.fromkeys(options.interfaces)) or [n for n in MOCKS if n in store.interfaces()]
+    for name in names:
+        mock_class(name)
+    for name in [*options.ports, *options.contracts]:
+        if name not in names and name != ADMIN:
+            raise UsageError(f"{name!r} is not among the mocks being served ({', '.join(names)})")
+    token = os.environ.get("HIH_ADMIN_TOKEN")
+    if not is_loopback(options.host) and not token:
+        raise UsageError(f"--host {options.host} is not loopback: set HIH_ADMIN_TOKEN so the admin API asks for it")
+    runtime = Runtime().start()
+    mocks: dict[str, MockService] = {}
+    try:
+        for name in names:
+            contract = store.load(name, options.contracts.get(name))
+            path = _state_path(options.state, name, len(names) > 1) if options.state else None
+            mock = mock_class(name)(contract, open_store(path))
+            endpoint = mock.start(runtime, options.host, options.ports.get(name, 0))
+            mocks[name] = mock
+            kept = f", state in {path}" if path else ""
+            announce(f"{name}\t{endpoint.url}\t(contract {contract.version}{kept})")
+        admin = runtime.serve_http(admin_app(mocks, token if not is_loopback(options.host) else None),
+                                   options.host, options.ports.get(ADMIN, 0))
+        announce(f"{ADMIN}\thttp://{options.host}:{admin.port}/__hih/")
+        announce("ready: press Ctrl-C to stop")
+        stop = stop or threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_signal)
+            signal.signal(signal.SIGINT, on_signal)
+        stop.wait()
+    finally:
+        runtime.stop()
+        for mock in mocks.values():
+            mock.store.close()

@@ -1,0 +1,97 @@
+"""Admin HTTP API of `hih mock serve`: read and clear journals, arm and clear faults, reset state."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from harness.errors import HihError
+from mocks.base import MockService
+from mocks.transport.faults import KINDS, Fault
+
+
+def admin_app(mocks: dict[str, MockService], token: str | None = None) -> Starlette:
+    """Routes under /__hih/. With a token, every call must carry `Authorization: Bearer <token>`."""
+
+    def guard(request: Request) -> Response | None:
+        if token is None:
+            return None
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return JSONResponse({"error": "missing or wrong token"}, 401)
+        return None
+
+    def mock_of(request: Request) -> MockService | Response:
+        name = request.path_params["interface"]
+        if name not in mocks:
+            return JSONResponse({"error": f"no mock {name!r} here", "mocks": sorted(mocks)}, 404)
+        return mocks[name]
+
+    async def index(request: Request) -> Response:
+        return guard(request) or JSONResponse({"mocks": [m.describe() for m in mocks.values()], "fault_kinds": KINDS})
+
+    async def journal(request: Request) -> Response:
+        denied = guard(request)
+        if denied:
+            return denied
+        mock = mock_of(request)
+        if isinstance(mock, Response):
+            return mock
+        if request.method == "DELETE":
+            mock.journal.clear()
+            return Response(status_code=204)
+        try:
+            limit = int(request.query_params.get("limit", "100"))
+            since = int(request.query_params.get("since", "0"))
+        except ValueError:
+            return JSONResponse({"error": "limit and since are whole numbers"}, 400)
+        entries = [e for e in mock.journal.entries(request.query_params.get("operation")) if e.id > since]
+        return JSONResponse({"total": len(mock.journal), "dropped": mock.journal.dropped,
+                             "entries": [e.to_dict() for e in entries[-limit:]]})
+
+    async def faults(request: Request) -> Response:
+        denied = guard(request)
+        if denied:
+            return denied
+        mock = mock_of(request)
+        if isinstance(mock, Response):
+            return mock
+        if request.method == "DELETE":
+            mock.faults.clear()
+            return Response(status_code=204)
+        if request.method == "POST":
+            try:
+                data: Any = json.loads(await request.body())
+                if not isinstance(data, dict):
+                    raise HihError("a fault is a JSON object")
+                fault = mock.faults.add(Fault.from_dict(data))
+            except ValueError as exc:
+                return JSONResponse({"error": f"invalid JSON: {exc}"}, 400)
+            except HihError as exc:
+                return JSONResponse({"error": str(exc)}, 400)
+            return JSONResponse(fault.to_dict(), 201)
+        return JSONResponse({"armed": [f.to_dict() for f in mock.faults.armed()],
+                             "fired": [f.to_dict() for f in mock.faults.fired]})
+
+    async def reset(request: Request) -> Response:
+        denied = guard(request)
+        if denied:
+            return denied
+        mock = mock_of(request)
+        if isinstance(mock, Response):
+            return mock
+        mock.reset()
+        return Response(status_code=204)
+
+    return Starlette(routes=[
+        Route("/__hih/", index),
+        Route("/__hih/{interface}/journal", journal, methods=["GET", "DELETE"]),
+        Route("/__hih/{interface}/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route("/__hih/{interface}/reset", reset, methods=["POST"]),
+    ])
