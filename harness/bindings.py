@@ -53,4 +53,4 @@ def load_factory(spec: str) -> Callable[[Any], Any]:
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise UsageError(f"connector {spec!r}: {module_name} has no callable {attr!r}")
-    return factory  # type: ignore[no-any-return]
+    return factory

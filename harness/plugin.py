@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -233,27 +233,25 @@ def pytest_bdd_step_func_lookup_error(request: pytest.FixtureRequest, feature: A
         {"keyword": step.keyword, "name": step.name, "status": "undefined", "error": str(exception)[:2000]})
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Label each scenario's report (interface, feature, scenario, steps) and attach its masked evidence."""
+    report = yield
     scenario = item.stash.get(_SCENARIO, None)
     if scenario is None:
         bdd = getattr(getattr(item, "obj", None), "__scenario__", None)
-        if bdd is not None:
-            scenario = {"feature": bdd.feature.name, "scenario": bdd.name}
-    if scenario is None or report.when != ("call" if report.passed or report.when == "call" else report.when):
-        if scenario is None:
-            return
-    interface = _interface_of(item)
+        if bdd is None:
+            return report
+        scenario = {"feature": bdd.feature.name, "scenario": bdd.name}
     session = item.config.stash[_SESSION]
-    report.user_properties.append(("hih_interface", interface or ""))
+    report.user_properties.append(("hih_interface", _interface_of(item) or ""))
     report.user_properties.append(("hih_feature", scenario["feature"]))
     report.user_properties.append(("hih_scenario", scenario["scenario"]))
     if report.when == "call" or (report.when == "setup" and not report.passed):
         report.user_properties.append(("hih_steps", json.dumps(item.stash.get(_STEPS, []), ensure_ascii=False)))
-        evidence = []
+        evidence: list[dict[str, Any]] = []
         for mock in item.stash.get(_MOCKS, []):
             evidence.extend(session.masker.exchange(e.to_dict()) for e in mock.journal.entries())
         if evidence:
             report.sections.append((EVIDENCE_SECTION, json.dumps(evidence, ensure_ascii=False)))
+    return report

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from harness.errors import UsageError
@@ -39,7 +39,7 @@ def pytest_command(p: RunPlan, report_dir: Path) -> list[str]:
     return args
 
 
-def _follow(stream: IO[str], outcome: Outcome, progress: Progress, task: int, console: Console) -> None:
+def _follow(stream: IO[str], outcome: Outcome, progress: Progress, task: TaskID, console: Console) -> None:
     for line in stream.readlines():
         if not line.endswith("\n"):
             stream.seek(stream.tell() - len(line.encode("utf-8")))
