@@ -34,7 +34,7 @@ def pytest_command(p: RunPlan, report_dir: Path) -> list[str]:
     if p.markexpr:
         args += ["-m", p.markexpr]
     if p.options.workers > 1:
-        args += ["-n", str(p.options.workers), "--dist", "loadfile"]
+        args += ["-n", str(p.options.workers)]
     args += [str(d) for d in p.feature_dirs.values()]
     return args
 

@@ -76,7 +76,8 @@ def _connection_of(receive: Any) -> asyncio.Transport | None:
     # uvicorn passes bound methods of its per-request cycle, which holds the connection's transport.
     owner = getattr(receive, "__self__", None)
     transport = getattr(owner, "transport", None)
-    return transport if isinstance(transport, asyncio.BaseTransport) else None  # type: ignore[return-value]
+    # uvloop's transports are not asyncio.BaseTransport subclasses: check the shape
+    return transport if callable(getattr(transport, "abort", None)) and callable(getattr(transport, "get_extra_info", None)) else None
 
 
 async def _reset(receive: Any) -> None:
