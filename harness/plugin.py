@@ -233,16 +233,28 @@ def pytest_bdd_step_func_lookup_error(request: pytest.FixtureRequest, feature: A
         {"keyword": step.keyword, "name": step.name, "status": "undefined", "error": str(exception)[:2000]})
 
 
+def _scenario_of(item: pytest.Item) -> dict[str, str] | None:
+    """Feature and scenario names of an item that never ran (skipped before pytest-bdd saw it)."""
+    function = getattr(item, "obj", None)
+    try:
+        from pytest_bdd.scenario import scenario_wrapper_template_registry as registry
+    except ImportError:  # pragma: no cover - the registry is pytest-bdd 8/9's; fall back to the docstring
+        registry = {}
+    templated = registry.get(function) if function is not None else None
+    if templated is not None:
+        return {"feature": templated.feature.name, "scenario": templated.name}
+    doc = getattr(function, "__doc__", None) or ""
+    feature, sep, name = doc.partition(": ")
+    return {"feature": feature, "scenario": name} if sep else None
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Label each scenario's report (interface, feature, scenario, steps) and attach its masked evidence."""
     report = yield
-    scenario = item.stash.get(_SCENARIO, None)
+    scenario = item.stash.get(_SCENARIO, None) or _scenario_of(item)
     if scenario is None:
-        bdd = getattr(getattr(item, "obj", None), "__scenario__", None)
-        if bdd is None:
-            return report
-        scenario = {"feature": bdd.feature.name, "scenario": bdd.name}
+        return report
     session = item.config.stash[_SESSION]
     report.user_properties.append(("hih_interface", _interface_of(item) or ""))
     report.user_properties.append(("hih_feature", scenario["feature"]))

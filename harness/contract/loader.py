@@ -48,8 +48,32 @@ def _meta_problems(source: SourceFile, name: str) -> list[ContractProblem]:
     return sorted(problems, key=lambda p: p.line)
 
 
+def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*") if p.is_file()))
+
+
+_LOADED: dict[Path, tuple[tuple[tuple[str, int, int], ...], Contract]] = {}
+
+
 def load_contract(folder: Path) -> Contract:
-    """Load and check `folder/contract.yaml` and every file it names; raise ContractError on any problem."""
+    """Load and check `folder/contract.yaml` and every file it names; raise ContractError on any problem.
+
+    A folder already loaded and unchanged since (same files, sizes and times) is not read again.
+    """
+    key = folder.resolve()
+    try:
+        fingerprint = _fingerprint(key)
+    except OSError:
+        fingerprint = ()
+    cached = _LOADED.get(key)
+    if cached is not None and cached[0] == fingerprint and fingerprint:
+        return cached[1]
+    contract = _load_contract(folder)
+    _LOADED[key] = (fingerprint, contract)
+    return contract
+
+
+def _load_contract(folder: Path) -> Contract:
     _ensure_formats()
     source = load_source(folder / CONTRACT_FILE)
     problems = _meta_problems(source, "contract.schema.json")

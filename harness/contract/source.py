@@ -16,14 +16,20 @@ from harness.contract.errors import ContractError, ContractProblem
 
 @dataclass
 class SourceFile:
-    """A parsed data file: plain Python data plus a map from JSON pointer to 1-based line."""
+    """A parsed data file: plain Python data plus a map from JSON pointer to 1-based line.
+
+    For JSON the map is built only when a problem needs a line (locating costs far more than parsing).
+    """
 
     path: Path
     data: Any
     lines: dict[str, int] = field(default_factory=dict)
+    text: str | None = None
 
     def line_of(self, pointer: str) -> int:
         """Line of the nearest located ancestor of `pointer` (0 when nothing is located)."""
+        if self.text is not None and not self.lines:
+            self.lines = _locate(self.path, self.text)
         probe = pointer
         while True:
             if probe in self.lines:
@@ -88,7 +94,7 @@ def load_source(path: Path) -> SourceFile:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ContractError([ContractProblem(path, exc.lineno, f"invalid JSON: {exc.msg}")]) from None
-        return SourceFile(path, data, _locate(path, text))
+        return SourceFile(path, data, {}, text)
     lines: dict[str, int] = {"": 1}
     try:
         node = YAML(typ="rt").load(text)
