@@ -142,28 +142,37 @@ class InsuranceConnector:
         return reply
 
     def _call(self, infno: str, data: dict[str, Any], insuplc_admdvs: str | None = None, msgid: str | None = None) -> tuple[dict[str, Any], str]:
-        """Send one transaction; resend only what is safe to resend. Returns (reply, msgid of the last try)."""
+        """Send one transaction; resend only what is safe to resend. Returns (reply, the msgid the platform saw).
+
+        A request that never left (connect error) is resent with the same msgid; after a lost reply an idempotent
+        transaction is resent with a new one. `Unavailable.msgid` names the attempt whose reply was lost.
+        """
         op = self.contract.operations[infno]
+        msgid = msgid or self.msgids.next()
+        self._check(self._envelope(infno, data, msgid, insuplc_admdvs))  # before anything leaves, sign-in included
         if op.extra.get("requires_sign_no", True) and not self.sign_no:
             self.sign_in()
         attempts = 0
         renewed = False
         while True:
             attempts += 1
-            msgid = msgid if attempts == 1 and msgid else self.msgids.next()
             body = self._envelope(infno, data, msgid, insuplc_admdvs)
-            self._check(body)
             try:
                 return self._post(infno, body), msgid
             except _Lost as lost:
-                if attempts <= RETRIES and (not lost.sent or op.idempotent):
+                if attempts <= RETRIES and not lost.sent:
                     time.sleep(0.05 * attempts)
                     continue
-                raise Unavailable(infno, lost.reason) from None
+                if attempts <= RETRIES and op.idempotent:
+                    time.sleep(0.05 * attempts)
+                    msgid = self.msgids.next()
+                    continue
+                raise Unavailable(infno, lost.reason, msgid) from None
             except Refused as refused:
                 if not renewed and infno != "9001" and any(t in refused.message for t in SESSION_GONE):
                     renewed = True
                     self.sign_in()
+                    msgid = self.msgids.next()
                     continue
                 raise
 
@@ -207,11 +216,10 @@ class InsuranceConnector:
                          "begntime": datetime.now().strftime("%Y-%m-%d %H:%M:%S"), **self._cert_fields(cert),
                          "ipt_otp_no": ipt_otp_no, "atddr_no": doctor_code, "dr_name": doctor_name,
                          "dept_code": dept_code, "dept_name": dept_name, "caty": dept_code}}
-        msgid = self.msgids.next()
         try:
-            reply, _ = self._call("2201", data, person.insuplc_admdvs, msgid=msgid)
-        except Unavailable:
-            self._undo(person.psn_no, person.insuplc_admdvs, msgid, "2201")
+            reply, _ = self._call("2201", data, person.insuplc_admdvs)
+        except Unavailable as lost:
+            self._undo(person.psn_no, person.insuplc_admdvs, lost.msgid, "2201")
             raise
         out = reply["output"]["data"]
         return Visit(out["mdtrt_id"], person.psn_no, ipt_otp_no, person.insutype, person.insuplc_admdvs)
@@ -245,11 +253,10 @@ class InsuranceConnector:
                 "pric": float(item.pric), "bilg_dept_codg": "A03", "bilg_dept_name": "内科", "bilg_dr_codg": "D001",
                 "bilg_dr_name": "李医生", "hosp_appr_flag": "1",
             })
-        msgid = self.msgids.next()
         try:
-            reply, _ = self._call("2204", {"feedetail": lines}, visit.insuplc_admdvs, msgid=msgid)
-        except Unavailable:
-            self._undo(visit.psn_no, visit.insuplc_admdvs, msgid, "2204")
+            reply, _ = self._call("2204", {"feedetail": lines}, visit.insuplc_admdvs)
+        except Unavailable as lost:
+            self._undo(visit.psn_no, visit.insuplc_admdvs, lost.msgid, "2204")
             raise
         return [FeeResult(r["feedetl_sn"], _dec(r["det_item_fee_sumamt"]), r["chrgitm_lv"], _dec(r["selfpay_prop"]),
                           _dec(r["inscp_scp_amt"])) for r in reply["output"]["result"]]
@@ -280,15 +287,14 @@ class InsuranceConnector:
     def settle(self, visit: Visit, cert: Certificate, batch: str, total: Decimal, use_account: bool = True) -> Settlement:
         data = self._settle_data(visit, cert, batch, total, use_account)
         data["pub_hosp_rfom_flag"] = "1"  # required since contract 2024.1, accepted before
-        msgid = self.msgids.next()
         try:
-            reply, _ = self._call("2207", {"data": data}, visit.insuplc_admdvs, msgid=msgid)
+            reply, msgid = self._call("2207", {"data": data}, visit.insuplc_admdvs)
         except Unavailable as lost:
             # The platform may have charged the patient: reverse by msgid before anyone tries again.
-            undone = self._undo(visit.psn_no, visit.insuplc_admdvs, msgid, "2207")
+            undone = self._undo(visit.psn_no, visit.insuplc_admdvs, lost.msgid, "2207")
             if undone is None:
-                raise SettlementUncertain(msgid, f"{lost.reason}; the reversal did not get through either") from None
-            raise SettlementNotCompleted(msgid, lost.reason, reversed=undone) from None
+                raise SettlementUncertain(lost.msgid, f"{lost.reason}; the reversal did not get through either") from None
+            raise SettlementNotCompleted(lost.msgid, lost.reason, reversed=undone) from None
         return self._settlement(reply, msgid)
 
     def cancel_settlement(self, settlement: Settlement, visit: Visit) -> Settlement:

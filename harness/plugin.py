@@ -236,6 +236,7 @@ def pytest_bdd_step_func_lookup_error(request: pytest.FixtureRequest, feature: A
 def _scenario_of(item: pytest.Item) -> dict[str, str] | None:
     """Feature and scenario names of an item that never ran (skipped before pytest-bdd saw it)."""
     function = getattr(item, "obj", None)
+    registry: Any
     try:
         from pytest_bdd.scenario import scenario_wrapper_template_registry as registry
     except ImportError:  # pragma: no cover - the registry is pytest-bdd 8/9's; fall back to the docstring

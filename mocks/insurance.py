@@ -244,7 +244,8 @@ class InsuranceMock(MockService):
 
     def _remember_failure(self, body: dict[str, Any], operation: str) -> None:
         with self.store.transaction():
-            self.store.put("messages", body["msgid"], {"infno": operation, "status": "error", "time": time.time(), "ref": None})
+            if self.store.get("messages", body["msgid"]) is None:  # a repeated msgid must not erase the original
+                self.store.put("messages", body["msgid"], {"infno": operation, "status": "error", "time": time.time(), "ref": None})
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _person(self, psn_no: str) -> Person:

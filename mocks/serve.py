@@ -71,17 +71,22 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
             announce(f"{name}\t{endpoint.url}\t(contract {contract.version}{kept})")
         admin = runtime.serve_http(admin_app(mocks, token if not is_loopback(options.host) else None),
                                    options.host, options.ports.get(ADMIN, 0))
-        announce(f"{ADMIN}\thttp://{options.host}:{admin.port}/__hih/")
+        shown = f"[{options.host}]" if ":" in options.host else options.host
+        announce(f"{ADMIN}\thttp://{shown}:{admin.port}/__hih/")
         announce("ready: press Ctrl-C to stop")
         stop = stop or threading.Event()
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             stop.set()
 
+        previous = {}
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, on_signal)
-            signal.signal(signal.SIGINT, on_signal)
-        stop.wait()
+            previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            stop.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     finally:
         runtime.stop()
         for mock in mocks.values():

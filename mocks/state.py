@@ -10,34 +10,86 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+_ABSENT = object()
+
+
+def _copy(value: Any) -> Any:
+    """A private copy of a JSON-ready document, so callers can change what they read without touching the store."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
 
 class Store:
-    """In-memory tables of JSON-ready documents. `transaction()` makes a group of writes atomic."""
+    """In-memory tables of JSON-ready documents.
+
+    Reads return copies; only `put` and `delete` change the store. Writes inside `transaction()` are undone when the
+    block raises, so a refused request leaves nothing behind.
+    """
 
     def __init__(self) -> None:
         self._tables: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
+        self._depth = 0
+        self._undo: list[tuple[str, str, Any]] = []
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
-            yield
+            self._depth += 1
+            if self._depth == 1:
+                self._undo = []
+                self._begin()
+            try:
+                yield
+            except BaseException:
+                if self._depth == 1:
+                    self._rollback()
+                raise
+            else:
+                if self._depth == 1:
+                    self._commit()
+            finally:
+                self._depth -= 1
+
+    def _begin(self) -> None:
+        """Start of an outermost transaction (SQLite opens one)."""
+
+    def _commit(self) -> None:
+        self._undo = []
+
+    def _rollback(self) -> None:
+        for table, key, old in reversed(self._undo):
+            rows = self._tables.setdefault(table, {})
+            if old is _ABSENT:
+                rows.pop(key, None)
+            else:
+                rows[key] = old
+        self._undo = []
+
+    def _remember(self, table: str, key: str) -> None:
+        if self._depth:
+            self._undo.append((table, key, self._tables.get(table, {}).get(key, _ABSENT)))
 
     def get(self, table: str, key: str) -> Any:
         with self._lock:
-            return self._tables.get(table, {}).get(key)
+            return _copy(self._tables.get(table, {}).get(key))
 
     def put(self, table: str, key: str, value: Any) -> None:
         with self._lock:
-            self._tables.setdefault(table, {})[key] = value
+            self._remember(table, key)
+            self._tables.setdefault(table, {})[key] = _copy(value)
 
     def delete(self, table: str, key: str) -> None:
         with self._lock:
+            self._remember(table, key)
             self._tables.get(table, {}).pop(key, None)
 
     def items(self, table: str) -> list[tuple[str, Any]]:
         with self._lock:
-            return list(self._tables.get(table, {}).items())
+            return [(k, _copy(v)) for k, v in self._tables.get(table, {}).items()]
 
     def count(self, table: str) -> int:
         with self._lock:
@@ -45,11 +97,14 @@ class Store:
 
     def clear(self) -> None:
         with self._lock:
+            for table, rows in self._tables.items():
+                for key in list(rows):
+                    self._remember(table, key)
             self._tables.clear()
 
     def dump(self) -> dict[str, dict[str, Any]]:
         with self._lock:
-            return {t: dict(rows) for t, rows in self._tables.items()}
+            return {t: _copy(rows) for t, rows in self._tables.items()}
 
     def close(self) -> None:
         """Nothing to release in memory."""
@@ -72,31 +127,17 @@ class SqliteStore(Store):
         self._db.execute("CREATE TABLE IF NOT EXISTS docs (tbl TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (tbl, key))")
         for tbl, key, value in self._db.execute("SELECT tbl, key, value FROM docs"):
             self._tables.setdefault(tbl, {})[key] = json.loads(value)
-        self._depth = 0
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._lock:
-            self._depth += 1
-            if self._depth == 1:
-                self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                if self._depth == 1:
-                    self._db.execute("ROLLBACK")
-                    self._reload()
-                raise
-            else:
-                if self._depth == 1:
-                    self._db.execute("COMMIT")
-            finally:
-                self._depth -= 1
+    def _begin(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
 
-    def _reload(self) -> None:
-        self._tables.clear()
-        for tbl, key, value in self._db.execute("SELECT tbl, key, value FROM docs"):
-            self._tables.setdefault(tbl, {})[key] = json.loads(value)
+    def _commit(self) -> None:
+        self._db.execute("COMMIT")
+        super()._commit()
+
+    def _rollback(self) -> None:
+        self._db.execute("ROLLBACK")
+        super()._rollback()
 
     def put(self, table: str, key: str, value: Any) -> None:
         with self.transaction():

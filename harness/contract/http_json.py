@@ -171,7 +171,7 @@ class HttpJsonValidator:
             return Checked("unknown", None, [Finding(Severity.ERROR, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}", "json")])
         except json.JSONDecodeError as exc:
             return Checked("unknown", None, [Finding(Severity.ERROR, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", "json")])
-        if isinstance(body, dict) and "infno" in body:
+        if isinstance(body, dict) and "infno" in body and "infcode" not in body:
             return self.validate_request(body)
         if isinstance(body, dict) and "infcode" in body:
             operation = body.get("infno") if isinstance(body.get("infno"), str) else None
@@ -192,16 +192,21 @@ class HttpJsonValidator:
         return Checked("unknown", None, [Finding(Severity.ERROR, "", "neither a request (infno) nor a response (infcode)", "envelope")], body)
 
     def _guess_operation(self, output: Any) -> str | None:
-        """The transaction whose output schema the body fits best (responses do not carry their infno)."""
-        best: tuple[int, str] | None = None
-        for key, op in self.contract.operations.items():
+        """The transaction whose output schema and rules the body fits best (responses do not carry their infno).
+
+        Ties go to the transaction listed last: shapes shared by 2206/2207/2208 are told apart by their stricter
+        schemas and rules (setl_id present, amounts negated), and the later transaction is the stricter one.
+        """
+        best: tuple[int, int, str] | None = None
+        for index, (key, op) in enumerate(self.contract.operations.items()):
             if not op.output_schema or not isinstance(output, dict):
                 continue
             schema = self.schemas.documents.get(op.output_schema, {})
             top = set(schema.get("required", [])) | set(schema.get("properties", {}))
-            if not top or not set(output) <= top | set():
+            if not top or not set(output) <= top:
                 continue
             errors = len(self.schemas.validate(output, op.output_schema))
-            if best is None or errors < best[0]:
-                best = (errors, key)
-        return best[1] if best else None
+            errors += len(check_rules(self.contract.rules, "response", key, {"infcode": 0, "output": output}))
+            if best is None or (errors, -index) < (best[0], best[1]):
+                best = (errors, -index, key)
+        return best[2] if best else None

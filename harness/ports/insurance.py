@@ -137,11 +137,12 @@ class InvalidInput(InsuranceError):
 
 
 class Unavailable(InsuranceError):
-    """No usable answer (timeout, reset, HTTP error, malformed body) and nothing is known to have happened."""
+    """No usable answer (timeout, reset, HTTP error, malformed body); `msgid` names the attempt whose reply was lost."""
 
-    def __init__(self, infno: str, reason: str) -> None:
+    def __init__(self, infno: str, reason: str, msgid: str = "") -> None:
         self.infno = infno
         self.reason = reason
+        self.msgid = msgid
         super().__init__(f"{infno} unavailable: {reason}")
 
 

@@ -29,8 +29,8 @@ def parse_pairs(values: list[str], flag: str) -> dict[str, str]:
 
 def tags_to_markexpr(tags: str) -> str:
     """Gherkin tag expression (`@smoke and not @fault`) to a pytest -m expression."""
-    expr = re.sub(r"@(\w+)", r"\1", tags.strip())
-    if not expr or not re.fullmatch(r"[\w\s()]+", expr):
+    expr = re.sub(r"@([\w.:-]+)", r"\1", tags.strip())
+    if not expr or not re.fullmatch(r"[\w\s().:-]+", expr):
         raise UsageError(f"--tags {tags!r}: use tag names with and, or, not and parentheses")
     return expr
 

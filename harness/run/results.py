@@ -54,8 +54,8 @@ class Outcome:
             )
             old = self.results.get(nodeid)
             if old is not None:  # a teardown failure after a passed call: the worse status wins
-                if STATUS_ORDER[new.status] < STATUS_ORDER[old.status]:
-                    return old
+                if STATUS_ORDER[new.status] <= STATUS_ORDER[old.status]:
+                    return old  # the scenario's own failure is the story; a later teardown failure does not replace it
                 new.steps = new.steps or old.steps
                 new.evidence = new.evidence or old.evidence
                 new.duration_s += old.duration_s

@@ -10,6 +10,7 @@ import contextlib
 import socket
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -95,7 +96,9 @@ async def _reset(receive: Any) -> None:
 
 
 async def _hold(receive: Any, cap_s: float) -> None:
-    if _connection_of(receive) is None:
+    """Say nothing until the client hangs up; when the hold time runs out, close the connection unanswered."""
+    transport = _connection_of(receive)
+    if transport is None:
         raise SimulatedNoReply("the mock did not reply (fault)")
     deadline = time.monotonic() + cap_s
     while time.monotonic() < deadline:
@@ -105,6 +108,9 @@ async def _hold(receive: Any, cap_s: float) -> None:
             break
         if message.get("type") == "http.disconnect":
             return
+    transport.close()
+    for _ in range(3):  # let uvicorn see the connection is gone before the app returns
+        await asyncio.sleep(0)
 
 
 class HttpTransport:
@@ -138,21 +144,31 @@ class HttpTransport:
         exchange = Exchange(self.handler.interface, "http", self.handler.identify(req), req.body, peer=req.peer)
         exchange.meta = {"method": req.method, "path": req.path}
         fault = self.faults.take(exchange.operation)
+        recorded = False
+
+        def record() -> None:
+            # Recorded before the reply (or the fault) reaches the client, so whoever reacts to it finds it journaled.
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                exchange.duration_ms = (time.perf_counter() - started) * 1000
+                self.journal.record(exchange)
+
         try:
-            reply = await self._answer(req, exchange, fault, receive)
+            reply = await self._answer(req, exchange, fault, receive, record)
             if reply is None:
                 return
             exchange.status = reply.status
             exchange.response_raw = reply.body
             exchange.response = reply.parsed
             exchange.response_findings = reply.findings
-            headers = dict(reply.headers)
-            await Response(reply.body, reply.status, headers=headers, media_type=reply.content_type)(scope, receive, send)
+            record()
+            await Response(reply.body, reply.status, headers=dict(reply.headers), media_type=reply.content_type)(scope, receive, send)
         finally:
-            exchange.duration_ms = (time.perf_counter() - started) * 1000
-            self.journal.record(exchange)
+            record()
 
-    async def _answer(self, req: HttpRequest, exchange: Exchange, fault: Fault | None, receive: Any) -> HttpReply | None:
+    async def _answer(self, req: HttpRequest, exchange: Exchange, fault: Fault | None, receive: Any,
+                      record: Callable[[], None]) -> HttpReply | None:
         if fault is None:
             return await self.handler.handle(req, exchange)
         exchange.fault = fault.kind
@@ -164,9 +180,11 @@ class HttpTransport:
         else:
             reply = None
         if fault.kind == "no_reply":
+            record()
             await _hold(receive, fault.delay_s or NO_REPLY_CAP_S)
             return None
         if fault.kind == "reset":
+            record()
             await _reset(receive)
             return None
         if fault.kind == "http_status":

@@ -1,0 +1,115 @@
+"""`hih mock serve` as a real process: it prints its endpoints, answers signed calls, and stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness.contract.loader import ContractStore
+from harness.contract.signing import tif_headers
+from mocks.insurance import TEST_PAASID, TEST_SECRET
+from mocks.serve import ServeOptions, serve
+from tests.conftest import CONTRACTS, envelope
+
+
+def test_mock_serve_prints_its_url_answers_and_stops_on_sigint(tmp_path: Path) -> None:
+    hih = Path(sys.executable).with_name("hih")
+    env = {k: v for k, v in os.environ.items() if k not in ("HIH_ADMIN_TOKEN", "HIH_INSURANCE_PAASID", "HIH_INSURANCE_SECRET")}
+    process = subprocess.Popen([str(hih), "mock", "serve", "--port", "insurance=0"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or []], daemon=True)
+    reader.start()
+    try:
+        printed: list[str] = []
+        deadline = time.monotonic() + 20
+        while not any(line.startswith("ready") for line in printed):
+            printed.append(lines.get(timeout=max(0.1, deadline - time.monotonic())).rstrip("\n"))
+        name, url, description = next(line for line in printed if line.startswith("insurance\t")).split("\t")
+        assert url.startswith("http://127.0.0.1:") and description == "(contract 2024.1)"
+        assert any(line.startswith("admin\thttp://127.0.0.1:") and line.endswith("/__hih/") for line in printed)
+
+        contract = ContractStore(CONTRACTS).load("insurance")
+        body = envelope("9001", {"signIn": {"opter_no": "100234", "ip": "10.0.0.10"}})
+        reply = httpx.post(f"{url}/fsi/api/signInSignOutService/signIn", content=json.dumps(body).encode(),
+                           headers=tif_headers(contract.signing, TEST_PAASID, TEST_SECRET), timeout=5).json()
+        assert reply["infcode"] == 0 and reply["output"]["signinoutb"]["sign_no"]
+
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=5)
+        assert time.monotonic() - started < 5
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    reader.join(timeout=5)
+    rest = []
+    while not lines.empty():
+        rest.append(lines.get().rstrip("\n"))
+    stderr = process.stderr.read() if process.stderr else ""
+    if process.stderr:
+        process.stderr.close()
+    if process.stdout:
+        process.stdout.close()
+    assert code == 0, stderr
+    assert rest[-1:] == ["stopped"]
+    assert "Traceback" not in stderr
+
+
+def serve_once(options: ServeOptions) -> list[str]:
+    """Run `serve` until it has announced everything, then stop it (off the main thread: no signal handlers)."""
+    stop = threading.Event()
+    stop.set()
+    lines: list[str] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            serve(options, lines.append, stop)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=target)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive()
+    if errors:
+        raise errors[0]
+    return lines
+
+
+def test_serve_announces_every_endpoint_as_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HIH_ADMIN_TOKEN", raising=False)
+    lines = serve_once(ServeOptions(host="::1"))
+
+    urls = {line.split("\t")[0]: line.split("\t")[1] for line in lines if "\t" in line}
+    assert urls["insurance"].startswith("http://[::1]:")
+    assert urls["admin"].startswith("http://[::1]:") and urls["admin"].endswith("/__hih/")
+    for url in urls.values():
+        assert httpx.URL(url).host == "::1"
+
+
+def test_serve_keeps_state_in_the_given_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HIH_ADMIN_TOKEN", raising=False)
+    state = tmp_path / "training" / "insurance.sqlite"
+
+    lines = serve_once(ServeOptions(state=state, contracts={"insurance": "2023.1"}))
+
+    assert any(line.startswith("insurance\t") and line.endswith(f"(contract 2023.1, state in {state})") for line in lines)
+    assert lines[-1] == "ready: press Ctrl-C to stop"
+    with sqlite3.connect(state) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("SELECT count(*) FROM docs WHERE tbl = 'balances'").fetchone()[0] == 200
+    db.close()

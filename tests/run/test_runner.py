@@ -1,0 +1,152 @@
+"""`hih run` end to end: the project's features and a tiny feature folder (tests/data/features); the gate,
+summary.json, junit.xml. Each run starts pytest-bdd in a child process, so these few tests take seconds each.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+from rich.console import Console
+
+from harness.errors import UsageError
+from harness.run.options import RunOptions
+from harness.run.runner import pytest_command, run
+from tests.conftest import DATA, ROOT
+
+FEATURES = DATA / "features"
+PROJECT_FEATURES = ROOT / "features"
+DEFECTIVE = "tests.data.connectors.unsigned_connector:make"
+TINY = {
+    "The employee is found by ID card": "passed",
+    "A visit is settled and adds up": "passed",
+    "A social security card without card_sn is refused on 2024.1": "passed",
+    "A social security card without card_sn is accepted before 2024.1": "skipped",
+}
+
+
+def gate(tmp_path: Path, features_dir: Path = FEATURES, **options: Any) -> tuple[int, dict[str, Any], str]:
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    report_dir = tmp_path / "reports"
+    code = run(RunOptions(features_dir=features_dir, report_dir=report_dir, **options), console)
+    printed = console.file.getvalue()  # type: ignore[attr-defined]
+    return code, json.loads((report_dir / "summary.json").read_text(encoding="utf-8")), printed
+
+
+def junit_cases(tmp_path: Path) -> list[Any]:
+    root = etree.parse(str(tmp_path / "reports" / "junit.xml")).getroot()
+    cases: list[Any] = root.findall(".//testcase")
+    return cases
+
+
+# -- the project's own features (features/insurance) -------------------------------------------------------------
+def test_the_project_features_open_the_gate(tmp_path: Path) -> None:
+    code, document, printed = gate(tmp_path, features_dir=PROJECT_FEATURES)
+
+    assert code == 0, printed
+    assert document["decision"] == "pass"
+    assert {"decision", "started", "finished", "interfaces", "scenarios"} <= set(document)
+    assert datetime.fromisoformat(document["started"]) <= datetime.fromisoformat(document["finished"])
+    row = document["interfaces"]["insurance"]
+    assert (row["contract"], row["connector"]) == ("2024.1", "connectors.insurance:reference")
+    assert row["failed"] == 0 and row["passed"] > 0
+    scenarios = document["scenarios"]
+    assert len(scenarios) == row["passed"] + row["failed"] + row["skipped"]
+    for s in scenarios:
+        assert {"interface", "feature", "name", "status", "duration_s"} <= set(s)
+        assert s["interface"] == "insurance" and s["feature"] and s["name"]
+        assert s["status"] in ("passed", "skipped") and isinstance(s["duration_s"], float)
+    assert sum(s["status"] == "passed" for s in scenarios) == row["passed"]
+
+    cases = junit_cases(tmp_path)
+    assert len(cases) == len(scenarios)
+    assert not [c.get("name") for c in cases if c.find("failure") is not None or c.find("error") is not None]
+    assert "GATE OPEN" in printed
+
+
+def test_a_defective_connector_closes_the_gate(tmp_path: Path) -> None:
+    """A connector that sends no TIF signature: the platform refuses it, scenarios fail and are named."""
+    code, document, printed = gate(tmp_path, features_dir=PROJECT_FEATURES, connectors={"insurance": DEFECTIVE})
+
+    assert code == 1
+    assert document["decision"] == "fail"
+    row = document["interfaces"]["insurance"]
+    assert row["connector"] == DEFECTIVE and row["failed"] > 0
+    failed = [s for s in document["scenarios"] if s["status"] == "failed"]
+    assert len(failed) == row["failed"]
+    assert all(s["name"] and s["feature"] for s in failed)
+    assert any("签名校验失败" in s.get("message", "") for s in failed)
+    assert "GATE CLOSED" in printed and failed[0]["name"] in printed
+
+    failures = [c for c in junit_cases(tmp_path) if c.find("failure") is not None or c.find("error") is not None]
+    assert len(failures) == row["failed"]
+
+
+# -- the tiny feature folder of these tests (tests/data/features/insurance) --------------------------------------
+def test_a_passing_run_reports_statuses_steps_and_masked_evidence(tmp_path: Path) -> None:
+    code, document, printed = gate(tmp_path)
+
+    assert code == 0
+    assert document["decision"] == "pass"
+    assert document["interfaces"] == {"insurance": {
+        "contract": "2024.1", "connector": "connectors.insurance:reference", "passed": 3, "failed": 0, "skipped": 1,
+        "duration_s": document["interfaces"]["insurance"]["duration_s"]}}
+    scenarios = {s["name"]: s for s in document["scenarios"]}
+    assert {name: s["status"] for name, s in scenarios.items()} == TINY
+    for s in document["scenarios"]:
+        assert s["interface"] == "insurance" and s["feature"] == "Tiny outpatient settlement"
+        assert isinstance(s["duration_s"], float) and s["duration_s"] >= 0
+    settled = scenarios["A visit is settled and adds up"]
+    assert [step["keyword"] for step in settled["steps"]] == ["Given", "When", "Then", "And"]
+    assert scenarios["A social security card without card_sn is accepted before 2024.1"]["message"] == \
+        "applies to insurance contract <2024.1; this run uses 2024.1"
+    assert "GATE OPEN: 3 passed, 1 skipped" in printed
+
+    cases = junit_cases(tmp_path)
+    assert len(cases) == 4
+    assert sum(1 for case in cases if case.find("skipped") is not None) == 1
+    assert all(case.find("failure") is None and case.find("error") is None for case in cases)
+
+    evidence = json.loads((tmp_path / "reports" / "evidence.json").read_text(encoding="utf-8"))
+    settled_evidence = evidence[settled["nodeid"]]
+    assert [e["operation"] for e in settled_evidence] == ["9001", "1101", "2201", "2204", "2207"]
+    certno_shown = settled_evidence[1]["request"]["input"]["data"]["mdtrt_cert_no"]
+    assert "*" in certno_shown, "patient identifiers are masked in the evidence"
+
+
+def test_an_older_contract_and_a_tag_selection(tmp_path: Path) -> None:
+    code, document, _ = gate(tmp_path, contracts={"insurance": "2023.1"}, tags="@tiny")
+
+    assert code == 0
+    assert document["interfaces"]["insurance"]["contract"] == "2023.1"
+    assert document["tags"] == "@tiny"
+    statuses = {s["name"]: s["status"] for s in document["scenarios"]}
+    assert statuses["A social security card without card_sn is accepted before 2024.1"] == "passed"
+    assert statuses["A social security card without card_sn is refused on 2024.1"] == "skipped"
+
+
+def test_a_tag_that_selects_nothing_is_a_usage_error(tmp_path: Path) -> None:
+    """A tag no scenario carries selects nothing; the runner says so (not that pytest refused the run)."""
+    with pytest.raises(UsageError, match="no scenario selected by --tags '@tiny and @nothing_has_this_tag'"):
+        gate(tmp_path, tags="@tiny and @nothing_has_this_tag")
+
+
+def test_pytest_command(tmp_path: Path) -> None:
+    from harness.run.options import plan
+
+    p = plan(RunOptions(features_dir=FEATURES, report_dir=tmp_path, workers=2, tags="@tiny",
+                        contracts={"insurance": "2023.1"}, contracts_dir=DATA.parent.parent / "contracts"))
+    args = pytest_command(p, tmp_path)
+
+    assert args[1:3] == ["-m", "pytest"]
+    assert args[args.index("--hih-contract") + 1] == "insurance=2023.1"
+    assert args[args.index("--hih-connector") + 1] == "insurance=connectors.insurance:reference"
+    assert args[args.index("-n") + 1] == "2"
+    assert args[args.index("-m", 3) + 1] == "tiny"
+    assert args[args.index("--junitxml") + 1] == str(tmp_path / "junit.xml")
+    assert args[-1] == str(FEATURES / "insurance")
