@@ -27,17 +27,28 @@ PHASES = {"处理前": "before", "处理后": "after"}
 SETTLEMENT_FIELDS = ("medfee_sumamt", "fund_pay_sumamt", "psn_part_amt", "acct_pay", "psn_cash_pay", "balance")
 DIAGNOSIS = ("J06.900", "急性上呼吸道感染")
 NONE = "无"
+ATTRIBUTES = {
+    "社会保障卡号": "card_no", "卡识别码": "card_sn", "身份证号": "certno", "电子凭证令牌": "ec_token",
+    "人员编号": "psn_no", "参保地医保区划": "insuplc_admdvs", "险种": "insutype",
+    "就诊ID": "mdtrt_id", "门诊号": "ipt_otp_no", "结算ID": "setl_id",
+}
 
 
 # -- helpers --------------------------------------------------------------------------------------------------
 def _attempt(ctx: dict[str, Any], action: Callable[[], Any]) -> Any:
-    """Run one connector call; keep its result or the port error it raised for the Then steps."""
+    """Run one connector call; keep its result or the port error it raised for the Then steps.
+
+    A port error nobody has checked yet stops the next call: a failed step must not hide behind later ones.
+    """
+    pending = ctx.get("unchecked")
+    assert not pending, f"an earlier step failed and no Then step checked it: {pending!r}"
     ctx["error"] = None
     ctx["result"] = None
     try:
         ctx["result"] = action()
     except InsuranceError as exc:
         ctx["error"] = exc
+        ctx["unchecked"] = exc
     return ctx["result"]
 
 
@@ -105,9 +116,11 @@ def _next_otp(ctx: dict[str, Any]) -> str:
 
 
 def _error(ctx: dict[str, Any]) -> InsuranceError:
+    """The port error of the last When step; reading it counts as checking it."""
     error = ctx.get("error")
     assert error is not None, f"the connector raised nothing; it returned {ctx.get('result')!r}"
     assert isinstance(error, InsuranceError)
+    ctx["unchecked"] = None
     return error
 
 
@@ -166,11 +179,6 @@ def given_person(ctx: dict[str, Any], insurance: Any) -> None:
 @given("已办理门诊挂号")
 def given_visit(ctx: dict[str, Any], insurance: Any) -> None:
     ctx["visit"] = insurance.register_visit(ctx["person"], ctx["cert"], _next_otp(ctx))
-
-
-@given("已上传就诊信息")
-def given_visit_info(ctx: dict[str, Any], insurance: Any) -> None:
-    insurance.upload_visit_info(ctx["visit"], *DIAGNOSIS)
 
 
 @given(parsers.parse('收费批次 "{batch}" 包含费用明细：'))
@@ -322,6 +330,7 @@ def when_operation_with_cert(ctx: dict[str, Any], insurance: Any, operation: str
 @then("操作成功")
 def then_success(ctx: dict[str, Any]) -> None:
     assert ctx.get("error") is None, f"the connector raised {ctx['error']!r}"
+    assert "result" in ctx, "no When step called the connector"
 
 
 @then(parsers.parse('连接器报告错误 "{name}"'))
@@ -349,7 +358,7 @@ def then_not_completed(ctx: dict[str, Any], insurance_mock: Any, outcome: str) -
     error = _error(ctx)
     assert isinstance(error, port.SettlementNotCompleted), f"expected SettlementNotCompleted, got {error!r}"
     assert error.reversed is (outcome == "已冲正"), f"reversed is {error.reversed}"
-    sent = _sent(_journal(insurance_mock, "2207")[-1])
+    sent = _sent(_last(insurance_mock, "2207"))
     assert error.msgid == sent["msgid"], f"the error names msgid {error.msgid}, the 2207 carried {sent['msgid']}"
 
 
@@ -374,7 +383,7 @@ def then_person_matches(ctx: dict[str, Any], insurance_mock: Any) -> None:
     assert person is not None, f"no person; error {ctx.get('error')!r}"
     assert (person.psn_no, person.psn_name, person.certno) == (patient.psn_no, patient.psn_name, patient.certno)
     assert (person.insutype, person.insuplc_admdvs, person.brdy) == (patient.insutype, patient.insuplc_admdvs, patient.brdy)
-    assert person.balance == insurance_mock.balance(patient.psn_no)
+    assert person.balance == ctx["balance_before"], f"balance {person.balance}, the platform had {ctx['balance_before']}"
 
 
 @then(parsers.re(r"参保状态为(?P<state>正常|暂停)"))
@@ -541,14 +550,13 @@ def then_request_field_absent(insurance_mock: Any, operation: str, path: str) ->
         _pointer(body, path)
 
 
-@then(parsers.parse('"{operation}" 请求的 "{path}" 为参保人的{attribute}'))
-def then_request_field_patient(ctx: dict[str, Any], insurance_mock: Any, operation: str, path: str,
-                               attribute: str) -> None:
-    attributes = {"社会保障卡号": "card_no", "卡识别码": "card_sn", "身份证号": "certno", "电子凭证令牌": "ec_token",
-                  "人员编号": "psn_no", "参保地医保区划": "insuplc_admdvs"}
-    expected = getattr(ctx["patient"], attributes[attribute])
+@then(parsers.re(r'"(?P<operation>\w+)" 请求的 "(?P<path>[\w.]+)" 为(?P<owner>参保人|该就诊|该结算)的(?P<attribute>\w+)'))
+def then_request_field_from(ctx: dict[str, Any], insurance_mock: Any, operation: str, path: str, owner: str,
+                            attribute: str) -> None:
+    sources = {"参保人": "patient", "该就诊": "visit", "该结算": "settlement"}
+    expected = getattr(ctx[sources[owner]], ATTRIBUTES[attribute])
     actual = _pointer(_sent(_last(insurance_mock, operation)), path)
-    assert actual == expected, f"{operation} {path} is {actual!r}, expected {expected!r}"
+    assert actual == expected, f"{operation} {path} is {actual!r}, expected {owner}的{attribute} {expected!r}"
 
 
 @then(parsers.parse('冲正请求引用了 "{operation}" 请求的报文ID'))
