@@ -116,6 +116,21 @@ class InsuranceMock(MockService):
         rows = [v for _, v in self.store.items("settlements")]
         return [r for r in rows if (mdtrt_id is None or r["mdtrt_id"] == mdtrt_id) and (status is None or r["status"] == status)]
 
+    def visits(self, psn_no: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        """Visits on the ledger, by person and status (registered, settled, cancelled, reversed)."""
+        rows = [v for _, v in self.store.items("visits")]
+        return [r for r in rows if (psn_no is None or r["psn_no"] == psn_no) and (status is None or r["status"] == status)]
+
+    def expire_sessions(self) -> int:
+        """End every open sign-in as the platform does at the end of its session window; returns how many."""
+        expired = 0
+        with self.store.transaction():
+            for sign_no, session in self.store.items("sessions"):
+                if session["active"]:
+                    self.store.put("sessions", sign_no, {**session, "active": False, "expired": True})
+                    expired += 1
+        return expired
+
     def visit(self, mdtrt_id: str) -> dict[str, Any] | None:
         value: dict[str, Any] | None = self.store.get("visits", mdtrt_id)
         return value
@@ -172,15 +187,15 @@ class InsuranceMock(MockService):
     def status_reply(self, request: HttpRequest, status: int, message: str) -> HttpReply:
         return self._gateway_error(message, status)
 
-    async def handle(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
-        received = self._now()
+    def _inspect(self, request: HttpRequest, exchange: Exchange, remember: bool = True) -> HttpReply | tuple[Any, Any]:
+        """Route, signature, JSON and contract checks; an early reply, or (body, checked) to go on with."""
         if request.method != "POST":
             return self._gateway_error(f"只接受 POST 请求：{request.method} {request.path}", 405)
         expected = self._routes.get(request.path)
         if expected is None and request.path != self._single:
             return self._gateway_error(f"交易报文不正确：未知交易编号！路径 {request.path}")
         if self.verifier is not None:
-            problem = self.verifier.verify(request.headers)
+            problem = self.verifier.verify(request.headers, remember=remember)
             if problem is not None:
                 exchange.request_findings = [Finding(Severity.ERROR, problem.header, problem.message, "signature")]
                 return self._gateway_error(f"签名校验失败：{problem.message}")
@@ -195,8 +210,20 @@ class InsuranceMock(MockService):
         exchange.request = body
         checked = self.validator.validate_request(body, expected)
         exchange.request_findings = checked.findings
+        exchange.operation = checked.operation or exchange.operation
+        return body, checked
+
+    def inspect(self, request: HttpRequest, exchange: Exchange) -> None:
+        """Journal what a request is and how it fits the contract, without acting on it (faults that drop it)."""
+        self._inspect(request, exchange, remember=False)
+
+    async def handle(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
+        received = self._now()
+        inspected = self._inspect(request, exchange)
+        if isinstance(inspected, HttpReply):
+            return inspected
+        body, checked = inspected
         operation = checked.operation
-        exchange.operation = operation or exchange.operation
         errors = [f for f in checked.findings if f.severity is Severity.ERROR]
         if operation is None:
             return self._gateway_error(f"交易报文不正确：未知交易编号！infno={body.get('infno') if isinstance(body, dict) else None}")
@@ -233,11 +260,14 @@ class InsuranceMock(MockService):
             session = self.store.get("sessions", body.get("sign_no", ""))
             if session is None:
                 raise BusinessError(f"签到流水号无效：sign_no {body.get('sign_no')} 不存在，请先签到（9001）")
+            if session.get("expired"):
+                raise BusinessError(f"签到流水号无效：sign_no {body.get('sign_no')} 会话已过期，请重新签到（9001）")
             if not session["active"]:
                 raise BusinessError(f"签到流水号已签退：sign_no {body.get('sign_no')}，请重新签到（9001）")
 
     def _remember(self, body: dict[str, Any], operation: str, status: str, output: Any) -> None:
         self.store.put("messages", body["msgid"], {"infno": operation, "status": status, "time": time.time(),
+                                                     "fixmedins_code": body.get("fixmedins_code", ""),
                                                      "ref": output.get("_ref") if isinstance(output, dict) else None})
         if isinstance(output, dict):
             output.pop("_ref", None)
@@ -525,6 +555,8 @@ class InsuranceMock(MockService):
             visit["status"] = "reversed"
             visit["fees"] = {}
             self.store.put("visits", ref, visit)
+            # a reversed registration never happened: its outpatient number may be used again
+            self.store.delete("otp_numbers", f"{original.get('fixmedins_code', '')}:{visit['ipt_otp_no']}")
         elif infno == "2204":
             for mdtrt_id in ref:
                 visit = self._visit(mdtrt_id, d["psn_no"])

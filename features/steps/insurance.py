@@ -196,6 +196,7 @@ def given_batch(ctx: dict[str, Any], batch: str, datatable: list[list[str]]) -> 
 @given(parsers.parse('已上传收费批次 "{batch}" 的费用明细'))
 def given_fees_uploaded(ctx: dict[str, Any], insurance: Any, batch: str) -> None:
     ctx["fees"] = insurance.upload_fees(ctx["visit"], batch, ctx["batches"][batch])
+    ctx["uploaded_batch"] = batch
 
 
 @given(parsers.parse('已结算收费批次 "{batch}"'))
@@ -316,12 +317,13 @@ def when_reverse(ctx: dict[str, Any], insurance: Any) -> None:
 
 @when(parsers.parse('以该凭证办理交易 "{operation}"'))
 def when_operation_with_cert(ctx: dict[str, Any], insurance: Any, operation: str) -> None:
-    cert = ctx["cert"]
+    """1101 and 2201 for the queried person; 2206 and 2207 on the batch uploaded last."""
+    cert, batch = ctx["cert"], ctx.get("uploaded_batch", "")
     actions: dict[str, Callable[[], Any]] = {
         "1101": lambda: insurance.query_person(cert),
         "2201": lambda: insurance.register_visit(ctx["person"], cert, _next_otp(ctx)),
-        "2206": lambda: insurance.pre_settle(ctx["visit"], cert, "CB01", _batch_total(ctx, "CB01")),
-        "2207": lambda: insurance.settle(ctx["visit"], cert, "CB01", _batch_total(ctx, "CB01")),
+        "2206": lambda: insurance.pre_settle(ctx["visit"], cert, batch, _batch_total(ctx, batch)),
+        "2207": lambda: insurance.settle(ctx["visit"], cert, batch, _batch_total(ctx, batch)),
     }
     _attempt(ctx, actions[operation])
 
@@ -492,6 +494,18 @@ def then_settlement_status(ctx: dict[str, Any], insurance_mock: Any, status: str
 def then_visit_status(ctx: dict[str, Any], insurance_mock: Any, status: str) -> None:
     visit = insurance_mock.visit(ctx["visit"].mdtrt_id)
     assert visit is not None and visit["status"] == VISIT_STATUS[status], f"visit status {visit and visit['status']}"
+
+
+@then("平台上该参保人没有有效的就诊")
+def then_no_open_visit(ctx: dict[str, Any], insurance_mock: Any) -> None:
+    psn_no = ctx["person"].psn_no
+    open_visits = [v["mdtrt_id"] for v in insurance_mock.visits(psn_no) if v["status"] in ("registered", "settled")]
+    assert not open_visits, f"visits still open on the platform: {open_visits}"
+
+
+@given("平台的签到会话已过期")
+def given_sessions_expired(insurance_mock: Any) -> None:
+    assert insurance_mock.expire_sessions() >= 1, "no open sign-in to expire"
 
 
 @then(parsers.parse('平台上该就诊的费用明细为 "{sns}"'))

@@ -53,8 +53,11 @@ class TifVerifier:
         self._nonces: OrderedDict[str, float] = OrderedDict()
         self._memory = nonce_memory
 
-    def verify(self, headers: dict[str, str], now: float | None = None) -> SignatureProblem | None:
-        """None when the request is properly signed; otherwise the first problem, naming the header."""
+    def verify(self, headers: dict[str, str], now: float | None = None, remember: bool = True) -> SignatureProblem | None:
+        """None when the request is properly signed; otherwise the first problem, naming the header.
+
+        `remember=False` checks without recording the nonce (for requests the mock looks at but does not act on).
+        """
         now = time.time() if now is None else now
         values = {}
         for key, header in self.names.items():
@@ -76,6 +79,8 @@ class TifVerifier:
             return SignatureProblem(self.names["signature"], f"{self.names['signature']}: signature does not match")
         if values["nonce"] in self._nonces:
             return SignatureProblem(self.names["nonce"], f"{self.names['nonce']}: nonce already used (replayed request)")
+        if not remember:
+            return None
         self._nonces[values["nonce"]] = now
         while len(self._nonces) > self._memory or (self._nonces and next(iter(self._nonces.values())) < now - self.signing.max_skew_s):
             self._nonces.popitem(last=False)

@@ -66,6 +66,9 @@ class HttpHandler(Protocol):
     async def handle(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
         """Process the request, filling `exchange.request` and `exchange.request_findings`."""
 
+    def inspect(self, request: HttpRequest, exchange: Exchange) -> None:
+        """Parse and validate without acting, for requests a fault drops before processing."""
+
     def error_reply(self, request: HttpRequest, operation: str | None, message: str) -> HttpReply:
         """The protocol's own error answer (insurance: infcode -1; SOAP: a Fault)."""
 
@@ -179,6 +182,7 @@ class HttpTransport:
             reply = await self.handler.handle(req, exchange)
         else:
             reply = None
+            self.handler.inspect(req, exchange)  # dropped unprocessed, but still checked against the contract
         if fault.kind == "no_reply":
             record()
             await _hold(receive, fault.delay_s or NO_REPLY_CAP_S)
