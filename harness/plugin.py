@@ -35,7 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--hih-connector", action="append", default=[], metavar="NAME=module:factory",
                     help="connector factory per interface (default: the reference connector)")
     group.addoption("--hih-contracts-dir", default=None, help="folder of contracts (default: the project's contracts/)")
-    group.addoption("--hih-timeout", type=float, default=float(os.environ.get("HIH_TIMEOUT_S", "0.5")),
+    group.addoption("--hih-timeout", type=float, default=float(os.environ.get("HIH_TIMEOUT_S", "0.3")),
                     help="connector timeout in seconds against the in-process mocks")
 
 

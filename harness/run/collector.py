@@ -39,6 +39,7 @@ class Collector:
         if not session.config.pluginmanager.hasplugin("dsession"):
             self._emit({"event": "collected", "count": len(session.items)})
 
+    @pytest.hookimpl(optionalhook=True)  # only exists when pytest-xdist is loaded
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self._emit({"event": "collected", "count": len(ids), "worker": getattr(node, "gateway", None) and node.gateway.id})
 
