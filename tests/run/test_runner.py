@@ -87,6 +87,26 @@ def test_a_defective_connector_closes_the_gate(tmp_path: Path) -> None:
     assert len(failures) == row["failed"]
 
 
+@pytest.mark.parametrize(("connector", "named", "said"), [
+    ("tests.data.connectors.double_charge_connector:make", "结算应答丢失", ""),
+    ("tests.data.connectors.missing_field_connector:make", "", "pub_hosp_rfom_flag"),
+])
+def test_planted_defects_close_the_gate_and_are_named(tmp_path: Path, connector: str, named: str, said: str) -> None:
+    """A second charge after a lost reply; a missing required field: each closes the gate, naming scenarios."""
+    code, document, printed = gate(tmp_path, features_dir=PROJECT_FEATURES, connectors={"insurance": connector})
+
+    assert code == 1, printed
+    failed = [s for s in document["scenarios"] if s["status"] == "failed"]
+    assert failed and document["interfaces"]["insurance"]["failed"] == len(failed)
+    assert all(s["name"] in printed for s in failed[:3])
+    if named:
+        assert any(named in s["name"] for s in failed), [s["name"] for s in failed]
+    if said:
+        assert any(said in s.get("message", "") for s in failed), [s.get("message") for s in failed]
+    passed = [s for s in document["scenarios"] if s["status"] == "passed"]
+    assert passed, "the defect is specific: scenarios that do not touch it still pass"
+
+
 # -- the tiny feature folder of these tests (tests/data/features/insurance) --------------------------------------
 def test_a_passing_run_reports_statuses_steps_and_masked_evidence(tmp_path: Path) -> None:
     code, document, printed = gate(tmp_path)
