@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -15,11 +16,13 @@ from harness.errors import HihError
 from mocks.base import MockService
 from mocks.transport.faults import KINDS, Fault
 
+MockEndpoint = Callable[[Request, MockService], Awaitable[Response]]
+
 
 def admin_app(mocks: dict[str, MockService], token: str | None = None) -> Starlette:
     """Routes under /__hih/. With a token, every call must carry `Authorization: Bearer <token>`."""
 
-    def guard(request: Request) -> Response | None:
+    def denied(request: Request) -> Response | None:
         if token is None:
             return None
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -27,22 +30,24 @@ def admin_app(mocks: dict[str, MockService], token: str | None = None) -> Starle
             return JSONResponse({"error": "missing or wrong token"}, 401)
         return None
 
-    def mock_of(request: Request) -> MockService | Response:
-        name = request.path_params["interface"]
-        if name not in mocks:
-            return JSONResponse({"error": f"no mock {name!r} here", "mocks": sorted(mocks)}, 404)
-        return mocks[name]
+    def for_mock(handler: MockEndpoint) -> Callable[[Request], Awaitable[Response]]:
+        """The token check and the `{interface}` lookup every per-mock route starts with."""
+
+        async def endpoint(request: Request) -> Response:
+            refusal = denied(request)
+            if refusal is not None:
+                return refusal
+            name = request.path_params["interface"]
+            if name not in mocks:
+                return JSONResponse({"error": f"no mock {name!r} here", "mocks": sorted(mocks)}, 404)
+            return await handler(request, mocks[name])
+
+        return endpoint
 
     async def index(request: Request) -> Response:
-        return guard(request) or JSONResponse({"mocks": [m.describe() for m in mocks.values()], "fault_kinds": KINDS})
+        return denied(request) or JSONResponse({"mocks": [m.describe() for m in mocks.values()], "fault_kinds": KINDS})
 
-    async def journal(request: Request) -> Response:
-        denied = guard(request)
-        if denied:
-            return denied
-        mock = mock_of(request)
-        if isinstance(mock, Response):
-            return mock
+    async def journal(request: Request, mock: MockService) -> Response:
         if request.method == "DELETE":
             mock.journal.clear()
             return Response(status_code=204)
@@ -55,13 +60,7 @@ def admin_app(mocks: dict[str, MockService], token: str | None = None) -> Starle
         return JSONResponse({"total": len(mock.journal), "dropped": mock.journal.dropped,
                              "entries": [e.to_dict() for e in entries[-limit:]]})
 
-    async def faults(request: Request) -> Response:
-        denied = guard(request)
-        if denied:
-            return denied
-        mock = mock_of(request)
-        if isinstance(mock, Response):
-            return mock
+    async def faults(request: Request, mock: MockService) -> Response:
         if request.method == "DELETE":
             mock.faults.clear()
             return Response(status_code=204)
@@ -79,19 +78,13 @@ def admin_app(mocks: dict[str, MockService], token: str | None = None) -> Starle
         return JSONResponse({"armed": [f.to_dict() for f in mock.faults.armed()],
                              "fired": [f.to_dict() for f in mock.faults.fired]})
 
-    async def reset(request: Request) -> Response:
-        denied = guard(request)
-        if denied:
-            return denied
-        mock = mock_of(request)
-        if isinstance(mock, Response):
-            return mock
+    async def reset(request: Request, mock: MockService) -> Response:
         mock.reset()
         return Response(status_code=204)
 
     return Starlette(routes=[
         Route("/__hih/", index),
-        Route("/__hih/{interface}/journal", journal, methods=["GET", "DELETE"]),
-        Route("/__hih/{interface}/faults", faults, methods=["GET", "POST", "DELETE"]),
-        Route("/__hih/{interface}/reset", reset, methods=["POST"]),
+        Route("/__hih/{interface}/journal", for_mock(journal), methods=["GET", "DELETE"]),
+        Route("/__hih/{interface}/faults", for_mock(faults), methods=["GET", "POST", "DELETE"]),
+        Route("/__hih/{interface}/reset", for_mock(reset), methods=["POST"]),
     ])
