@@ -16,6 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from harness.errors import UsageError
+from harness.report import write_reports
+from harness.run.history import record_run
 from harness.run.options import PROJECT_ROOT, RunOptions, RunPlan, plan
 from harness.run.results import Outcome, summary, write_json
 
@@ -100,8 +102,11 @@ def run(options: RunOptions, console: Console | None = None) -> int:
     if child.returncode not in (0, 1):
         raise UsageError(f"the run stopped early (pytest exit {child.returncode}); see {report_dir / 'pytest.log'}")
     document = summary(p, outcome, started, finished)
+    evidence = {r.nodeid: r.evidence for r in outcome.results.values()}
     write_json(report_dir / "summary.json", document)
-    write_json(report_dir / "evidence.json", {r.nodeid: r.evidence for r in outcome.results.values()})
+    write_json(report_dir / "evidence.json", evidence)
+    write_reports(report_dir, document, evidence)
+    record_run(document)
     _print(console, document, report_dir)
     return 0 if document["decision"] == "pass" else 1
 
