@@ -6,5 +6,5 @@ from pathlib import Path
 from typing import Any
 
 
-def record_run(summary: dict[str, Any], database: Path | None = None) -> None:
-    """Keep one finished run."""
+def record_run(summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]], report_dir: Path) -> None:
+    """Keep one finished run (summary.json's document and the exchanges per scenario nodeid)."""

@@ -106,7 +106,7 @@ def run(options: RunOptions, console: Console | None = None) -> int:
     write_json(report_dir / "summary.json", document)
     write_json(report_dir / "evidence.json", evidence)
     write_reports(report_dir, document, evidence)
-    record_run(document)
+    record_run(document, evidence, report_dir)
     _print(console, document, report_dir)
     return 0 if document["decision"] == "pass" else 1
 
