@@ -18,6 +18,12 @@ from harness.contract.findings import Finding, Severity
 from harness.contract.model import CodeTable
 from harness.contract.source import SourceFile, escape_pointer_token, load_source
 
+jsonschema_rs: Any
+try:  # native 2020-12 validator: answers "valid?" ~500x faster; findings still come from `jsonschema`
+    import jsonschema_rs
+except ImportError:  # pragma: no cover - platforms without a wheel fall back to the pure-Python validator
+    jsonschema_rs = None
+
 CODES_FILE = "codes.json"
 _REQUIRED = re.compile(r"^'(.+)' is a required property$")
 
@@ -55,6 +61,8 @@ class SchemaSet:
         self.documents: dict[str, Any] = {}
         self._tables = tables
         self._validators: dict[str, Draft202012Validator] = {}
+        self._fast: dict[str, Any] = {}
+        self._fast_registry: Any = None
         self.registry: referencing.Registry[Any] = referencing.Registry()
 
     def uri(self, relpath: str) -> str:
@@ -97,6 +105,8 @@ class SchemaSet:
         resources.append((self.uri(codes_rel), DRAFT202012.create_resource(codes)))
         self.registry = referencing.Registry().with_resources(resources).crawl()
         problems.extend(self._check_refs())
+        if jsonschema_rs is not None and not problems:
+            self._fast_registry = jsonschema_rs.Registry([(self.uri(rel), doc) for rel, doc in self.documents.items()])
         return problems
 
     def _check_refs(self) -> list[ContractProblem]:
@@ -118,8 +128,20 @@ class SchemaSet:
             self._validators[relpath] = cached
         return cached
 
+    def is_valid(self, instance: Any, relpath: str) -> bool | None:
+        """The native validator's verdict, or None when it is not available."""
+        if self._fast_registry is None:
+            return None
+        fast = self._fast.get(relpath)
+        if fast is None:
+            fast = jsonschema_rs.validator_for({"$ref": self.uri(relpath)}, registry=self._fast_registry)
+            self._fast[relpath] = fast
+        return bool(fast.is_valid(instance))
+
     def validate(self, instance: Any, relpath: str, base: str = "") -> list[Finding]:
         """Findings for `instance` against the schema file `relpath`, located as JSON pointers under `base`."""
+        if self.is_valid(instance, relpath):
+            return []  # the common case; only an invalid message pays for the detailed findings below
         findings = []
         for error in self.validator(relpath).iter_errors(instance):
             pointer = base + "".join(f"/{escape_pointer_token(str(p))}" for p in error.absolute_path)

@@ -1,4 +1,4 @@
-"""The HTTP mock transport: an ASGI app (Starlette request/response) that journals every exchange and applies faults.
+"""The HTTP mock transport: an ASGI app that journals every exchange and applies faults.
 
 The same app runs over a socket under uvicorn or in-process through `httpx.ASGITransport`.
 """
@@ -13,9 +13,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-from starlette.requests import Request
-from starlette.responses import Response
 
 from harness.contract.findings import Finding
 from mocks.transport.faults import Fault, FaultPlan
@@ -116,6 +113,13 @@ async def _hold(receive: Any, cap_s: float) -> None:
         await asyncio.sleep(0)
 
 
+async def _send(send: Any, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
+    raw = [(b"content-type", content_type.encode("latin-1")), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
 class HttpTransport:
     """ASGI app: read the body, apply the armed fault, let the handler answer, journal the exchange."""
 
@@ -127,12 +131,18 @@ class HttpTransport:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        request = Request(scope, receive)
+        # Raw ASGI messages on this path: it runs for every exchange under load, where request/response objects
+        # cost a measurable share of the CPU. Starlette serves the admin API.
         body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body.extend(message.get("body", b""))
+            more = message.get("more_body", False)
             if len(body) > MAX_BODY:
-                await Response(f"request body over {MAX_BODY} bytes", 413)(scope, receive, send)
+                await _send(send, 413, f"request body over {MAX_BODY} bytes".encode(), "text/plain; charset=utf-8", {})
                 return
         client = scope.get("client")
         req = HttpRequest(
@@ -166,7 +176,7 @@ class HttpTransport:
             exchange.response = reply.parsed
             exchange.response_findings = reply.findings
             record()
-            await Response(reply.body, reply.status, headers=dict(reply.headers), media_type=reply.content_type)(scope, receive, send)
+            await _send(send, reply.status, reply.body, reply.content_type, reply.headers)
         finally:
             record()
 

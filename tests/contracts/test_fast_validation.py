@@ -1,0 +1,77 @@
+"""The native validity check and the Python validator agree: a message is valid for one exactly when the other
+finds nothing. Checked on every captured message and on systematic mutations of each."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from harness.contract.json_schemas import SchemaSet
+from harness.contract.model import Contract
+from tests.conftest import DATA
+
+CAPTURES = sorted((DATA / "captures").glob("*.json"))
+SUBSTITUTES: list[Any] = [None, 12, "", "X" * 300, [], {}, "99", -1.5, True]
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield (*path, key)
+            yield from _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node[:2]):
+            yield (*path, index)
+            yield from _paths(value, (*path, index))
+
+
+def _mutations(document: Any) -> Iterator[Any]:
+    for path in _paths(document):
+        parent_path, last = path[:-1], path[-1]
+        for substitute in [*SUBSTITUTES, "<drop>"]:
+            mutated = copy.deepcopy(document)
+            parent = mutated
+            for step in parent_path:
+                parent = parent[step]
+            if substitute == "<drop>":
+                if isinstance(parent, dict):
+                    del parent[last]
+                else:
+                    parent.pop(last)
+            else:
+                parent[last] = substitute
+            yield mutated
+
+
+def _pairs(contract: Contract, body: dict[str, Any], infno: str) -> list[tuple[str, Any]]:
+    """(schema file, instance) pairs a message is validated against; `infno` comes from the capture's name."""
+    if "infno" in body and "infcode" not in body:
+        op = contract.operations[body["infno"]]
+        return [(contract.envelope["request"], body), (op.input_schema or "", body.get("input"))]
+    if body.get("type") == "error":
+        return [(contract.envelope["gateway_error"], body)]
+    pairs = [(contract.envelope["response"], body)]
+    op = contract.operations.get(infno)
+    if op is not None and op.output_schema and body.get("output") is not None:
+        pairs.append((op.output_schema, body["output"]))
+    return pairs
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=[c.stem for c in CAPTURES])
+def test_native_verdict_matches_the_python_findings(contract_2024: Contract, capture: Any) -> None:
+    schemas: SchemaSet = contract_2024.extra["schema_set"]
+    if schemas.is_valid({}, contract_2024.envelope["request"]) is None:
+        pytest.skip("the native validator is not installed on this platform; only the Python one runs")
+    body = json.loads(capture.read_bytes())
+    checked = 0
+    for relpath, instance in _pairs(contract_2024, body, capture.stem.split("-")[0]):
+        for mutated in [instance, *_mutations(instance)]:
+            native = schemas.is_valid(mutated, relpath)
+            python = not list(schemas.validator(relpath).iter_errors(mutated))
+            assert native == python, f"{relpath}: native says {native}, Python says {python} for {json.dumps(mutated, ensure_ascii=False)[:300]}"
+            checked += 1
+    assert checked > 10
