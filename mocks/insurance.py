@@ -12,6 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -48,6 +49,16 @@ CATALOGUE: dict[str, tuple[str, str, str, Decimal | None]] = {
 SELF_PAY = {"01": Decimal("0"), "02": Decimal("0.10"), "03": Decimal("1")}
 FUND_RATIO = {"310": Decimal("0.70"), "390": Decimal("0.50")}
 FUND_TYPE = {"310": ("310100", "职工基本医疗保险统筹基金"), "390": ("390100", "城乡居民基本医疗保险基金")}
+
+
+@dataclass
+class Answer:
+    """What a transaction handler returns: the `output` object (None for write-only transactions), what the
+    message created or touched (kept by msgid so a 2601 can find it), and an optional warn_msg."""
+
+    output: dict[str, Any] | None = None
+    ref: Any = None
+    warn: str | None = None
 
 
 class BusinessError(Exception):
@@ -87,7 +98,7 @@ class InsuranceMock(MockService):
         base = contract.http.base_path.rstrip("/")
         self._routes = {f"{base}/{op.path}": key for key, op in contract.operations.items()}
         self._single = f"{base}/{contract.http.single_endpoint.strip('/')}" if contract.http.single_endpoint else None
-        self._handlers: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {
+        self._handlers: dict[str, Callable[[dict[str, Any], dict[str, Any]], Answer]] = {
             "9001": self._sign_in, "9002": self._sign_out, "1101": self._query_person,
             "2201": self._register, "2202": self._cancel_registration, "2203": self._visit_info,
             "2204": self._upload_fees, "2205": self._cancel_fees, "2206": self._pre_settle,
@@ -234,15 +245,13 @@ class InsuranceMock(MockService):
         try:
             with self.store.transaction():
                 self._check_envelope(body, operation)
-                output = self._handlers[operation](body, body["input"])
-                self._remember(body, operation, "ok", output)
+                answer = self._handlers[operation](body, body["input"])
+                self._remember(body, operation, answer.ref)
         except BusinessError as exc:
             self._remember_failure(body, operation)
             return self._answer(body, operation, None, f"FSI-FMI返回：{exc}", received)
-        warn = output.pop("_warn", None) if isinstance(output, dict) else None
-        if isinstance(output, dict) and output.get("_null"):
-            output = None
-        return self._answer(body, operation, output, "success" if operation in ("9001", "9002") else "", received, warn)
+        return self._answer(body, operation, answer.output, "success" if operation in ("9001", "9002") else "", received,
+                            answer.warn)
 
     def _answer(self, request: dict[str, Any], operation: str, output: Any, err_msg: str | None,
                 received: datetime, warn: str | None = None) -> HttpReply:
@@ -265,12 +274,9 @@ class InsuranceMock(MockService):
             if not session["active"]:
                 raise BusinessError(f"签到流水号已签退：sign_no {body.get('sign_no')}，请重新签到（9001）")
 
-    def _remember(self, body: dict[str, Any], operation: str, status: str, output: Any) -> None:
-        self.store.put("messages", body["msgid"], {"infno": operation, "status": status, "time": time.time(),
-                                                     "fixmedins_code": body.get("fixmedins_code", ""),
-                                                     "ref": output.get("_ref") if isinstance(output, dict) else None})
-        if isinstance(output, dict):
-            output.pop("_ref", None)
+    def _remember(self, body: dict[str, Any], operation: str, ref: Any) -> None:
+        self.store.put("messages", body["msgid"], {"infno": operation, "status": "ok", "time": time.time(),
+                                                     "fixmedins_code": body.get("fixmedins_code", ""), "ref": ref})
 
     def _remember_failure(self, body: dict[str, Any], operation: str) -> None:
         with self.store.transaction():
@@ -299,28 +305,28 @@ class InsuranceMock(MockService):
         return f"{self.admdvs}{self._now():%Y%m%d%H%M%S}{self._serial_id()}"
 
     # -- transactions ----------------------------------------------------------------------------------
-    def _sign_in(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    def _sign_in(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
         sign_no = f"{self.admdvs}{self._now():%Y%m%d}{self._serial_id(8)}"
         self.store.put("sessions", sign_no, {"opter_no": data["signIn"]["opter_no"], "active": True,
                                              "fixmedins_code": body["fixmedins_code"], "sign_time": self._stamp()})
-        return {"signinoutb": {"sign_time": self._stamp(), "sign_no": sign_no}, "_ref": sign_no}
+        return Answer({"signinoutb": {"sign_time": self._stamp(), "sign_no": sign_no}}, sign_no)
 
-    def _sign_out(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    def _sign_out(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
         sign_no = data["signOut"]["sign_no"]
         session = self.store.get("sessions", sign_no)
         if session is None:
             raise BusinessError(f"签到流水号 {sign_no} 不存在")
         self.store.put("sessions", sign_no, {**session, "active": False})
-        return {"signoutoutb": {"sign_time": self._stamp()}}
+        return Answer({"signoutoutb": {"sign_time": self._stamp()}})
 
-    def _query_person(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    def _query_person(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
         d = data["data"]
         person = self._by_cert.get((d["mdtrt_cert_type"], d["mdtrt_cert_no"]))
         if person is None:
             raise BusinessError(f"未查询到人员信息：就诊凭证类型 {d['mdtrt_cert_type']}，凭证编号 {d['mdtrt_cert_no']}")
         if d["mdtrt_cert_type"] == "03" and d.get("card_sn") and d["card_sn"] != person.card_sn:
             raise BusinessError("社会保障卡卡识别码（card_sn）与卡号不符")
-        return {
+        return Answer({
             "baseinfo": {
                 "psn_no": person.psn_no, "psn_cert_type": "01", "certno": person.certno, "psn_name": person.psn_name,
                 "gend": person.gend, "naty": person.naty, "brdy": person.brdy,
@@ -332,9 +338,9 @@ class InsuranceMock(MockService):
                 "cvlserv_flag": "0", "insuplc_admdvs": person.insuplc_admdvs, "emp_name": person.emp_name,
             }],
             "idetinfo": [],
-        }
+        })
 
-    def _register(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    def _register(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
         d = data["data"]
         person = self._person(d["psn_no"])
         if person.psn_insu_stas != "1":
@@ -350,7 +356,7 @@ class InsuranceMock(MockService):
             "mdtrt_id": mdtrt_id, "psn_no": person.psn_no, "insutype": d["insutype"], "ipt_otp_no": d["ipt_otp_no"],
             "status": "registered", "begntime": d["begntime"], "med_type": None, "fees": {}, "msgid": body["msgid"],
         })
-        return {"data": {"mdtrt_id": mdtrt_id, "psn_no": person.psn_no, "ipt_otp_no": d["ipt_otp_no"], "exp_content": None}, "_ref": mdtrt_id}
+        return Answer({"data": {"mdtrt_id": mdtrt_id, "psn_no": person.psn_no, "ipt_otp_no": d["ipt_otp_no"], "exp_content": None}}, mdtrt_id)
 
     def _active_visit(self, mdtrt_id: str, psn_no: str) -> dict[str, Any]:
         visit = self._visit(mdtrt_id, psn_no)
@@ -358,7 +364,7 @@ class InsuranceMock(MockService):
             raise BusinessError(f"就诊ID {mdtrt_id} 已撤销")
         return visit
 
-    def _cancel_registration(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    def _cancel_registration(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
         d = data["data"]
         visit = self._active_visit(d["mdtrt_id"], d["psn_no"])
         if visit["ipt_otp_no"] != d["ipt_otp_no"]:
@@ -368,16 +374,16 @@ class InsuranceMock(MockService):
         if visit["fees"]:
             raise BusinessError(f"就诊ID {d['mdtrt_id']} 有未撤销的费用明细，请先撤销费用明细（2205）")
         self.store.put("visits", d["mdtrt_id"], {**visit, "status": "cancelled"})
-        return {"_null": True}
+        return Answer()
 
-    def _visit_info(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    def _visit_info(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
         info = data["mdtrtinfo"]
         visit = self._active_visit(info["mdtrt_id"], info["psn_no"])
         self.store.put("visits", info["mdtrt_id"], {**visit, "med_type": info["med_type"],
                                                    "diseinfo": data.get("diseinfo", [])})
-        return {"_null": True}
+        return Answer()
 
-    def _upload_fees(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    def _upload_fees(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
         items = data["feedetail"]
         visits: dict[str, dict[str, Any]] = {}
         seen: set[tuple[str, str]] = set()
@@ -417,9 +423,9 @@ class InsuranceMock(MockService):
             results.append(outcome)
         for mdtrt_id, visit in visits.items():
             self.store.put("visits", mdtrt_id, visit)
-        return {"result": results, "_ref": sorted(visits)}
+        return Answer({"result": results}, sorted(visits))
 
-    def _cancel_fees(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    def _cancel_fees(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
         d = data["data"]
         visit = self._active_visit(d["mdtrt_id"], d["psn_no"])
         batch = d["chrg_bchno"]
@@ -431,7 +437,7 @@ class InsuranceMock(MockService):
             if not fee["setl_id"]:
                 del visit["fees"][sn]
         self.store.put("visits", d["mdtrt_id"], visit)
-        return {"_null": True}
+        return Answer()
 
     def _compute(self, body: dict[str, Any], d: dict[str, Any]) -> tuple[dict[str, Any], list[str], Person]:
         person = self._person(d["psn_no"])
@@ -479,11 +485,11 @@ class InsuranceMock(MockService):
                            "setl_proc_info": ""})
         return {"setlinfo": setlinfo, "setldetail": detail}, sorted(fees), person
 
-    def _pre_settle(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    def _pre_settle(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
         output, _, _ = self._compute(body, data["data"])
-        return output
+        return Answer(output)
 
-    def _settle(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    def _settle(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
         d = data["data"]
         output, fee_sns, person = self._compute(body, d)
         info = output["setlinfo"]
@@ -499,8 +505,7 @@ class InsuranceMock(MockService):
             "setl_id": setl_id, "mdtrt_id": d["mdtrt_id"], "psn_no": person.psn_no, "msgid": body["msgid"],
             "status": "settled", "fees": fee_sns, "output": output,
         })
-        output["_ref"] = setl_id
-        return output
+        return Answer(output, setl_id)
 
     def _undo_settlement(self, settlement: dict[str, Any], status: str) -> None:
         visit = self._visit(settlement["mdtrt_id"], settlement["psn_no"])
@@ -513,7 +518,7 @@ class InsuranceMock(MockService):
         self.store.put("balances", settlement["psn_no"], str(self.balance(settlement["psn_no"]) + acct))
         self.store.put("settlements", settlement["setl_id"], {**settlement, "status": status})
 
-    def _cancel_settlement(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    def _cancel_settlement(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
         d = data["data"]
         settlement = self.store.get("settlements", d["setl_id"])
         if settlement is None or settlement["mdtrt_id"] != d["mdtrt_id"] or settlement["psn_no"] != d["psn_no"]:
@@ -529,9 +534,9 @@ class InsuranceMock(MockService):
         info.update(setl_id=d["setl_id"], setl_time=self._stamp(), balc=amount(self.balance(d["psn_no"])))
         detail = [{**row, "fund_payamt": -row["fund_payamt"] or 0.0, "inscp_scp_amt": -row["inscp_scp_amt"] or 0.0}
                   for row in original["setldetail"]]
-        return {"setlinfo": info, "setldetail": detail}
+        return Answer({"setlinfo": info, "setldetail": detail})
 
-    def _reverse(self, body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    def _reverse(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
         d = data["data"]
         original = self.store.get("messages", d["omsgid"])
         if original is None or original["status"] == "error":
@@ -539,7 +544,7 @@ class InsuranceMock(MockService):
         if original["infno"] != d["oinfno"]:
             raise BusinessError(f"原交易编号不符：omsgid {d['omsgid']} 是 {original['infno']} 交易，不是 {d['oinfno']}")
         if original.get("reversed"):
-            return {"_null": True, "_warn": f"原交易 {d['omsgid']} 已冲正"}
+            return Answer(warn=f"原交易 {d['omsgid']} 已冲正")
         infno, ref = original["infno"], original["ref"]
         if infno == "2207":
             settlement = self.store.get("settlements", ref)
@@ -569,4 +574,4 @@ class InsuranceMock(MockService):
         else:
             raise BusinessError(f"交易 {infno} 不支持冲正（可冲正：2201、2204、2207）")
         self.store.put("messages", d["omsgid"], {**original, "reversed": True})
-        return {"_null": True}
+        return Answer()

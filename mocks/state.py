@@ -25,7 +25,8 @@ def _copy(value: Any) -> Any:
 class Store:
     """In-memory tables of JSON-ready documents.
 
-    Reads return copies; only `put` and `delete` change the store. Writes inside `transaction()` are undone when the
+    Reads return copies, and `put` takes ownership of the value it is given (the caller must not change it
+    afterwards), so only `put` and `delete` change the store. Writes inside `transaction()` are undone when the
     block raises, so a refused request leaves nothing behind.
     """
 
@@ -80,7 +81,7 @@ class Store:
     def put(self, table: str, key: str, value: Any) -> None:
         with self._lock:
             self._remember(table, key)
-            self._tables.setdefault(table, {})[key] = _copy(value)
+            self._tables.setdefault(table, {})[key] = value
 
     def delete(self, table: str, key: str) -> None:
         with self._lock:
