@@ -312,14 +312,25 @@ def proc_cpu_s(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _worker(conn: HttpConn, pool: Pool, check: Check, st: LevelState) -> None:
+async def _worker(conn: HttpConn, pool: Pool, check: Check, st: LevelState, interval_ns: int = 0, offset_ns: int = 0) -> None:
+    """Closed loop (one request in flight, next as soon as the reply is in) or, with `interval_ns`, open loop: sends
+    on a fixed schedule and measures from the scheduled time, so a stalled server is not hidden by the client
+    waiting (no coordinated omission)."""
     perf = time.perf_counter_ns
+    next_at = perf() + offset_ns
     while not st.stop:
         item = pool.take()
         if item is None:
             st.exhausted()
             return
-        t0 = perf()
+        if interval_ns:
+            ahead = next_at - perf()
+            if ahead > 0:
+                await asyncio.sleep(ahead / 1e9)
+            t0 = next_at
+            next_at += interval_ns
+        else:
+            t0 = perf()
         try:
             status, body = await conn.exchange(item.raw)
         except (OSError, EOFError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
@@ -347,10 +358,12 @@ def _pct(sorted_ns: list[int], q: float) -> float:
 
 
 async def run_level(workload: str, host: str, port: int, conns: int, pool: Pool, check: Check, warmup: float,
-                    duration: float, timeout: float, server_pid: int | None) -> tuple[LevelResult, LevelState]:
+                    duration: float, timeout: float, server_pid: int | None, rate: float = 0.0) -> tuple[LevelResult, LevelState]:
     st = LevelState()
     connections = [await HttpConn(host, port).open() for _ in range(conns)]
-    tasks = [asyncio.ensure_future(_worker(c, pool, check, st)) for c in connections]
+    interval = int(conns * 1e9 / rate) if rate else 0  # each connection's share of the offered rate
+    tasks = [asyncio.ensure_future(_worker(c, pool, check, st, interval, interval * i // conns))
+             for i, c in enumerate(connections)]
     try:
         if warmup > 0:
             try:
@@ -637,7 +650,7 @@ async def bench(args: argparse.Namespace, host: str, port: int, server_pid: int 
         print(f"[{args.workload} c={c}: {need} requests prepared, setup {setup.seconds - setup_before:.1f} s; "
               f"warm-up {args.warmup:g} s, then {args.duration:g} s measured]", file=sys.stderr, flush=True)
         res, _ = await run_level(args.workload, host, port, c, pool, check_settlement, args.warmup, args.duration,
-                                 args.timeout, server_pid)
+                                 args.timeout, server_pid, args.rate)
         res.prepared, res.prepare_s, res.setup_s = need, round(prepare_s, 3), round(setup.seconds - setup_before, 3)
         if args.workload == "settle":
             leftover = leftover[pool.taken:]  # the visits never posted keep their unsettled fee batch
@@ -663,6 +676,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--conns", default="1,8,64", help="concurrency levels (default 1,8,64)")
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds of discarded load per level (default 3)")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds measured per level (default 10)")
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="open loop: offer this many requests/s in total, spread over the connections, and measure "
+                         "latency from each request's scheduled time (default: closed loop)")
     ap.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a reply still in flight")
     ap.add_argument("--pool", type=int, default=0, help="requests prepared per level (default: sized from the rate seen)")
     ap.add_argument("--max-pool", type=int, default=150_000, help="cap on requests prepared per level")
