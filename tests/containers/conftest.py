@@ -1,0 +1,26 @@
+"""The mocks' image under testcontainers: `mock_container` builds the project's Dockerfile and starts it, where a Docker
+engine answers. Where none does (no socket, no daemon), every test that uses it skips at once, saying where it looked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from harness.containers import EngineProbe, MockContainer, probe_engine
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> EngineProbe:
+    probe = probe_engine()
+    if not probe.answers:
+        pytest.skip(probe.reason)
+    return probe
+
+
+@pytest.fixture(scope="session")
+def mock_container(docker_engine: EngineProbe) -> Iterator[MockContainer]:
+    pytest.importorskip("testcontainers", reason="the [containers] extra is not installed: pip install -e '.[containers]'")
+    with MockContainer() as container:
+        yield container
