@@ -1,22 +1,62 @@
-"""Mask patient identifiers in everything a report or log shows: by field name in JSON, by pattern in raw text."""
+"""Mask patient identifiers in everything a report or log shows, by field path for each kind of message.
+
+- JSON: JSON pointer patterns (`/input/data/certno`, `/output/*/certno`, `**/psn_name`; a bare name means any
+  depth);
+- XML: element paths by local name (`//MotherName`, `/Envelope/Body/*/IdCard`, `//Patient/@id`), globs allowed;
+- HL7 v2: `SEG-FIELD[.COMPONENT[.SUBCOMPONENT]]` (`PID-3.1`, `PID-5`), every repetition;
+- free text: the shapes of resident ID and phone numbers, `"field": "value"` pairs and `<Field>value</Field>`
+  elements of the configured names, configured regular expressions, and every value this masker has already
+  masked by path (so an ID number echoed in an error message is masked as well).
+
+Names match case-insensitively. A masked value keeps its length and enough of its ends to tell records apart.
+"""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
-DEFAULT_FIELDS = frozenset({
-    "certno", "mdtrt_cert_no", "psn_name", "card_sn", "psn_no", "tel", "addr", "coner_name", "medrcdno",
-    "patient_name", "name", "id_card", "idcard", "phone", "mobile", "address", "mrn",
-})
-_RESIDENT_ID = re.compile(r"(?<!\d)(\d{6})(\d{8})(\d{3}[\dX])(?![\dX])")
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+from lxml import etree
+
+from harness.config import MaskingConfig
+from harness.report.formats import MLLP_FRAME, parse_xml, sniff
+
+DEFAULT_JSON = (
+    "certno", "mdtrt_cert_no", "psn_name", "psn_no", "card_sn", "card_no", "ec_token", "ipt_otp_no", "medrcdno",
+    "tel", "phone", "mobile", "addr", "address", "coner_name", "patient_name", "patient_id", "name", "id_card",
+    "idcard", "idcard_no", "mrn",
+)
+DEFAULT_XML = (
+    "//Name", "//PatientName", "//MotherName", "//FatherName", "//ChildName", "//NewbornName", "//GuardianName",
+    "//ContactName", "//*IdCard*", "//*IdNo", "//*IdNumber", "//CertNo", "//*CardNo", "//PatientId", "//Mrn",
+    "//MedicalRecordNo", "//Phone", "//*Phone", "//Mobile", "//Tel", "//Telephone", "//Address", "//*Address",
+    "//Addr", "//AD_Detail",
+)
+DEFAULT_HL7 = (
+    "PID-2", "PID-3.1", "PID-4", "PID-5", "PID-6", "PID-9", "PID-11", "PID-13", "PID-14", "PID-18.1", "PID-19",
+    "PID-20.1", "PID-21.1", "NK1-2", "NK1-4", "NK1-5", "NK1-6", "NK1-30", "NK1-31", "NK1-32", "NK1-33.1",
+    "IN1-16", "IN1-19", "IN1-49.1", "GT1-3", "GT1-5", "GT1-6", "GT1-7", "GT1-12", "MRG-1.1", "MRG-7",
+)
+RESIDENT_ID = r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![0-9A-Za-z])"
+MOBILE = r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)"
+LANDLINE = r"(?<![\d-])(0\d{2,3}-)(\d{7,8})(?![\d-])"
+DEFAULT_FIELDS = frozenset(DEFAULT_JSON)
+"""The built-in JSON field names (kept for callers that list them)."""
+
+_RESIDENT_ID = re.compile(RESIDENT_ID)
+_MOBILE = re.compile(MOBILE)
+_LANDLINE = re.compile(LANDLINE)
+_NOT_VALUES = frozenset({"", "None", "null", "True", "False", "true", "false", "N/A"})
+_GLOB = re.compile(r"[*?\[]")
+_HL7_RULE = re.compile(r"^([A-Z][A-Z0-9]{2})-(\d+)(?:\.(\d+)(?:\.(\d+))?)?$")
 
 
 def mask_value(value: str) -> str:
-    """Keep enough to tell records apart, hide the rest: 330106********1234, 张*, 138****5678."""
+    """Keep enough to tell records apart, hide the rest: 3301**********1234, 张*, 欧**娜."""
     if len(value) <= 1:
         return "*"
     if len(value) <= 3:
@@ -25,41 +65,424 @@ def mask_value(value: str) -> str:
     return value[:keep] + "*" * (len(value) - 2 * keep) + value[-keep:]
 
 
-@dataclass
-class Masker:
-    """Masks JSON documents by field name and free text by the shapes of ID numbers and mobile numbers."""
+def _normalise(pattern: str) -> str:
+    """`name` and `//name` mean any depth (`**/name`); `/a/b` is anchored at the document root."""
+    pattern = pattern.strip()
+    if pattern.startswith("//"):
+        return "**/" + pattern[2:].replace("//", "/**/")
+    if pattern.startswith("/"):
+        return pattern[1:].replace("//", "/**/")
+    return "**/" + pattern.replace("//", "/**/")
 
-    fields: frozenset[str] = field(default_factory=lambda: DEFAULT_FIELDS)
+
+def _segment_regex(segment: str) -> str:
+    out = []
+    for char in segment:
+        out.append("[^/]*" if char == "*" else "[^/]" if char == "?" else re.escape(char))
+    return "/" + "".join(out)
+
+
+class PathMatcher:
+    """Matches a node's path (a tuple of names from the root) against path patterns.
+
+    Most patterns are `**/name`: those are a set lookup on the last name; `**/glob` is one regex on the last
+    name; anything else is one regex over the whole path.
+    """
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.patterns = tuple(dict.fromkeys(_normalise(p) for p in patterns if p.strip("/ ")))
+        anywhere: set[str] = set()
+        last_globs: list[str] = []
+        full: list[str] = []
+        for pattern in self.patterns:
+            segments = [seg for seg in pattern.split("/") if seg]
+            if len(segments) == 2 and segments[0] == "**" and segments[1] != "**":
+                if _GLOB.search(segments[1]):
+                    last_globs.append(_segment_regex(segments[1])[1:])
+                else:
+                    anywhere.add(segments[1].lower())
+                continue
+            full.append("".join("(?:/[^/]*)*" if seg == "**" else _segment_regex(seg) for seg in segments))
+        self._anywhere = frozenset(anywhere)
+        self._last = re.compile("^(?:" + "|".join(last_globs) + ")$", re.IGNORECASE) if last_globs else None
+        self._full = re.compile("^(?:" + "|".join(full) + ")$", re.IGNORECASE) if full else None
+        self.names = frozenset(p.rsplit("/", 1)[-1].lower() for p in self.patterns
+                               if not _GLOB.search(p.rsplit("/", 1)[-1]))
+        """Literal last names (`psn_name` of `**/psn_name`), for masking `"name": value` pairs in free text."""
+
+    def matches(self, path: tuple[str, ...]) -> bool:
+        if not path:
+            return False
+        last = str(path[-1])
+        if last.lower() in self._anywhere or (self._last is not None and self._last.match(last)):
+            return True
+        if self._full is None:
+            return False
+        joined = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+        return self._full.match(joined) is not None
+
+
+def _hl7_rules(patterns: Iterable[str]) -> dict[str, list[tuple[int, int | None, int | None]]]:
+    rules: dict[str, list[tuple[int, int | None, int | None]]] = {}
+    for pattern in patterns:
+        match = _HL7_RULE.match(pattern.strip())
+        if match is None:
+            raise ValueError(f"HL7 path {pattern!r}: expected SEG-FIELD[.COMPONENT[.SUBCOMPONENT]]")
+        seg, fld, comp, sub = match.groups()
+        rules.setdefault(seg, []).append((int(fld), int(comp) if comp else None, int(sub) if sub else None))
+    return rules
+
+
+def _trie_regex(words: Iterable[str]) -> str:
+    """One regex alternation for many literal words, branching on shared prefixes (fast on long texts)."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        ending = "" in node
+        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 and not ending else "(?:" + "|".join(branches) + ")"
+        return body + "?" if ending and branches else body
+
+    return build(trie)
+
+
+class Masker:
+    """Masks JSON documents by pointer pattern, XML by element path, HL7 by field path, free text by shape.
+
+    A masker remembers the values it masked by path and masks them wherever they appear in free text later.
+    """
+
+    def __init__(self, json: Iterable[str] = DEFAULT_JSON, xml: Iterable[str] = DEFAULT_XML,
+                 hl7: Iterable[str] = DEFAULT_HL7, text: Iterable[str] = (), fields: Iterable[str] | None = None) -> None:
+        if fields is not None:  # the earlier form: JSON field names only
+            json = tuple(fields)
+        self.json_paths = PathMatcher(json)
+        self.xml_paths = PathMatcher(xml)
+        self.hl7_rules = _hl7_rules(hl7)
+        self.text_patterns = tuple(re.compile(p) for p in text)
+        self._learned: set[str] = set()
+        self._learned_regex: re.Pattern[str] | None = None
+        self._seen: dict[str, str] = {}
+        self._pairs = self._pair_regexes(self.json_paths.names | self.xml_paths.names)
+        self._hl7_segment = re.compile(r"(?:^|[\r\n\x0b])(?:" + "|".join(map(re.escape, self.hl7_rules)) + r")\|")
 
     @classmethod
     def default(cls) -> Masker:
         return cls()
 
-    def json(self, node: Any) -> Any:
+    @classmethod
+    def from_config(cls, config: MaskingConfig) -> Masker:
+        """The built-in rules (unless `defaults = false`) less `exclude`, plus the configured ones."""
+        excluded = {p.strip() for p in config.exclude} | {_normalise(p).lower() for p in config.exclude}
+
+        def keep(defaults: tuple[str, ...], extra: tuple[str, ...], paths: bool = True) -> list[str]:
+            base = [p for p in defaults if p not in excluded and not (paths and _normalise(p).lower() in excluded)]
+            return (base if config.defaults else []) + list(extra)
+
+        return cls(json=keep(DEFAULT_JSON, config.json), xml=keep(DEFAULT_XML, config.xml),
+                   hl7=keep(DEFAULT_HL7, config.hl7, paths=False), text=config.text)
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """The literal JSON field names masked at any depth."""
+        return self.json_paths.names
+
+    # -- values -----------------------------------------------------------------------------------------------
+    def _mask(self, value: str) -> str:
+        # remember it for free text; short ASCII values (codes, "01") would mask unrelated text
+        if "*" not in value and value.strip() and len(value) >= (4 if value.isascii() else 2):
+            if value not in self._learned:
+                self._learned.add(value)
+                self._learned_regex = None
+                self._seen.clear()
+        return mask_value(value) if value else value
+
+    def _learned_pattern(self) -> re.Pattern[str] | None:
+        if self._learned_regex is None and self._learned:
+            alnum = {w for w in self._learned if w[0].isascii() and w[0].isalnum() and w[-1].isascii() and w[-1].isalnum()}
+            parts = []
+            if alnum:  # an ID number inside a longer number is not that ID number
+                parts.append(r"(?<![0-9A-Za-z])" + _trie_regex(alnum) + r"(?![0-9A-Za-z])")
+            if self._learned - alnum:
+                parts.append(_trie_regex(self._learned - alnum))
+            self._learned_regex = re.compile("|".join(parts))
+        return self._learned_regex
+
+    # -- JSON -------------------------------------------------------------------------------------------------
+    def json(self, node: Any, path: tuple[str, ...] = (), matcher: PathMatcher | None = None) -> Any:
+        """A copy of a JSON document with every matching field masked; other strings are masked as free text."""
+        matcher = matcher or self.json_paths
+        if path and matcher.matches(path):
+            return self._mask_all(node)
         if isinstance(node, dict):
-            return {k: (mask_value(str(v)) if k in self.fields and isinstance(v, str | int) and v != "" else self.json(v))
-                    for k, v in node.items()}
+            return {k: self.json(v, (*path, str(k)), matcher) for k, v in node.items()}
         if isinstance(node, list):
-            return [self.json(v) for v in node]
+            return [self.json(v, (*path, str(i)), matcher) for i, v in enumerate(node)]
         if isinstance(node, str):
             return self.text(node)
         return node
 
-    def text(self, text: str) -> str:
-        text = _RESIDENT_ID.sub(lambda m: m.group(1) + "*" * 8 + m.group(3)[-1:].rjust(4, "*"), text)
-        return _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+    def learn(self, node: Any, path: tuple[str, ...] = (), depth: int = 0) -> None:
+        """Remember the identifiers held by objects (dicts, lists, dataclasses) by the JSON field rules, so that
+        free text quoting them (a failure message, a repr in a traceback) is masked too."""
+        if depth > 6:
+            return
+        if path and self.json_paths.matches(path) and isinstance(node, str | int) and not isinstance(node, bool):
+            self._mask(str(node))
+            return
+        if isinstance(node, dict):
+            items: Iterable[tuple[Any, Any]] = node.items()
+        elif isinstance(node, list | tuple):
+            items = enumerate(node)
+        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+            items = ((f.name, getattr(node, f.name, None)) for f in dataclasses.fields(node))
+        else:
+            return
+        for key, value in items:
+            self.learn(value, (*path, str(key)), depth + 1)
 
+    def _mask_all(self, node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: self._mask_all(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [self._mask_all(v) for v in node]
+        if isinstance(node, bool) or node is None:
+            return node
+        if isinstance(node, int | float | str):
+            return self._mask(str(node)) if str(node) != "" else node
+        return node
+
+    # -- XML --------------------------------------------------------------------------------------------------
+    def xml(self, text: str) -> str:
+        """An XML text with matching elements and attributes masked (string payloads holding XML too)."""
+        try:
+            declaration, root = parse_xml(text)
+        except etree.XMLSyntaxError:
+            return self._pairs_in_text(text)
+        self._mask_tree(root, ())
+        body = etree.tostring(root, encoding="unicode")
+        return f"{declaration}\n{body}" if declaration else body
+
+    def _mask_tree(self, element: Any, parent: tuple[str, ...]) -> None:
+        if not isinstance(element.tag, str):  # comments, processing instructions
+            return
+        path = (*parent, etree.QName(element).localname)
+        if self.xml_paths.matches(path):
+            for inner in element.iter():
+                if inner.text and isinstance(inner.tag, str):
+                    inner.text = self._mask(inner.text)
+                if inner is not element and inner.tail and inner.tail.strip():
+                    inner.tail = self._mask(inner.tail)
+                for name, value in inner.attrib.items():
+                    inner.set(name, self._mask(value))
+            return
+        for name, value in element.attrib.items():
+            if self.xml_paths.matches((*path, "@" + etree.QName(name).localname)):
+                element.set(name, self._mask(value))
+        if element.text and element.text.strip():
+            element.text = self.raw(element.text) if element.text.lstrip()[:1] in "<{" else self.text(element.text)
+        for child in element:
+            self._mask_tree(child, path)
+            if child.tail and child.tail.strip():
+                child.tail = self.text(child.tail)
+
+    # -- HL7 v2 -----------------------------------------------------------------------------------------------
+    def hl7(self, text: str) -> str:
+        """An HL7 v2 message (or a few segments) with the configured fields masked; framing kept."""
+        start = text.find("MSH|")
+        fs, comp, rep, sub = "|", "^", "~", "&"
+        if start >= 0 and len(text) >= start + 8:
+            fs = text[start + 3]
+            chars = (text[start + 4:start + 8] + "^~\\&")[:4]
+            comp, rep, sub = chars[0], chars[1], chars[3]
+        parts = re.split(r"(\r\n|\r|\n)", text)
+        for i in range(0, len(parts), 2):
+            line = parts[i]
+            lead = len(line) - len(line.lstrip(MLLP_FRAME))
+            body = line[lead:]
+            seg = body[:3]
+            rules = self.hl7_rules.get(seg)
+            if not rules or body[3:4] != fs:
+                continue
+            fields = body.split(fs)
+            for number, component, subcomponent in rules:
+                index = number - 1 if seg == "MSH" else number
+                if 0 < index < len(fields):
+                    fields[index] = self._hl7_field(fields[index], component, subcomponent, rep, comp, sub)
+            parts[i] = line[:lead] + fs.join(fields)
+        return "".join(parts)
+
+    def _hl7_field(self, value: str, component: int | None, subcomponent: int | None,
+                   rep: str, comp: str, sub: str) -> str:
+        def leaf(text: str) -> str:
+            return text if text in ("", '""') else self._mask(text)
+
+        repetitions = []
+        for repetition in value.split(rep):
+            components = repetition.split(comp)
+            for c, content in enumerate(components, start=1):
+                if component is not None and c != component:
+                    continue
+                subs = content.split(sub)
+                subs = [leaf(s) if subcomponent is None or n == subcomponent else s for n, s in enumerate(subs, start=1)]
+                components[c - 1] = sub.join(subs)
+            repetitions.append(comp.join(components))
+        return rep.join(repetitions)
+
+    # -- free text --------------------------------------------------------------------------------------------
+    @staticmethod
+    def _pair_regexes(names: frozenset[str]) -> tuple[re.Pattern[str], ...]:
+        if not names:
+            return ()
+        alternation = _trie_regex(sorted(names))
+        return (
+            # "psn_name": "张三", 'psn_name': '张三', "psn_no": 123 (JSON, Python reprs, truncated JSON)
+            re.compile(r"""(["'])(?:""" + alternation + r""")\1\s*[:=]\s*(?:"((?:\\.|[^"\\])*)"|'((?:\\.|[^'\\])*)'|(-?\d[\d.]*))""",
+                       re.IGNORECASE),
+            # <PatientName>张三</PatientName>, <ns:IdCard>..., also escaped inside another document (&lt;Phone&gt;...)
+            re.compile(r"(?:<|&lt;)(?:[\w.-]+:)?(?:" + alternation + r")(?:\s[^<>&]*)?(?:>|&gt;)([^<&]+)", re.IGNORECASE),
+            # psn_no=1234, certno: 3301..., psn_name='张三' (keyword reprs), in log lines and query strings
+            re.compile(r"(?<![\w\"'])(?:" + alternation + r")\s*[=:]\s*(?:'([^'\n]*)'|\"([^\"\n]*)\"|([^\s&,;\"'<>()\[\]{}]+))",
+                       re.IGNORECASE),
+        )
+
+    def _pairs_in_text(self, text: str) -> str:
+        if not self._pairs:
+            return text
+        quoted, element, bare = self._pairs
+
+        def quoted_value(m: re.Match[str]) -> str:
+            start, end = m.span()
+            if m.group(2) is not None:  # a JSON string: mask what it says, not its escapes
+                try:
+                    decoded = json.loads('"' + m.group(2) + '"')
+                except ValueError:
+                    decoded = m.group(2)
+                masked = json.dumps(self._mask(decoded), ensure_ascii=False)[1:-1]
+                a, b = m.span(2)
+            else:
+                group = 3 if m.group(3) is not None else 4
+                masked = self._mask(m.group(group))
+                a, b = m.span(group)
+            return m.string[start:a] + masked + m.string[b:end]
+
+        def group_masked(group: int) -> Any:
+            def replace(m: re.Match[str]) -> str:
+                start, end = m.span()
+                a, b = m.span(group)
+                return m.string[start:a] + self._mask(m.group(group)) + m.string[b:end]
+            return replace
+
+        text = quoted.sub(quoted_value, text)
+        text = element.sub(group_masked(1), text)
+        return bare.sub(self._bare_value, text)
+
+    def _bare_value(self, m: re.Match[str]) -> str:
+        group = next(g for g in (1, 2, 3) if m.group(g) is not None)
+        if m.group(group) in _NOT_VALUES:
+            return m.group(0)
+        (start, end), (a, b) = m.span(), m.span(group)
+        return m.string[start:a] + self._mask(m.group(group)) + m.string[b:end]
+
+    def text(self, text: str) -> str:
+        """Free text (logs, error messages, malformed messages) with every identifier it can recognise masked."""
+        if len(text) < 2:
+            return text
+        known = self._seen.get(text)
+        if known is not None:
+            return known
+        masked = self._text(text)
+        if len(text) <= 200 and len(self._seen) < 100_000:  # short values repeat: codes, dates, amounts
+            self._seen[text] = masked
+        return masked
+
+    def _text(self, text: str) -> str:
+        if self.hl7_rules and self._hl7_segment.search(text):
+            text = self.hl7(text)
+        text = self._pairs_in_text(text)
+        text = _RESIDENT_ID.sub(lambda m: m.group(1) + "*" * 8 + m.group(3)[-1:].rjust(4, "*"), text)
+        text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+        text = _LANDLINE.sub(lambda m: m.group(1) + mask_value(m.group(2)), text)
+        for pattern in self.text_patterns:
+            text = pattern.sub(self._configured_match, text)
+        learned = self._learned_pattern()
+        if learned is not None:
+            text = learned.sub(lambda m: mask_value(m.group(0)), text)
+        return text
+
+    def _configured_match(self, m: re.Match[str]) -> str:
+        """A configured pattern's match masked: its first group when it has one, else all of it."""
+        if not m.groups() or m.group(1) is None:
+            return self._mask(m.group(0))
+        (start, end), (a, b) = m.span(), m.span(1)
+        return m.string[start:a] + self._mask(m.group(1)) + m.string[b:end]
+
+    def raw(self, text: str, transport: str | None = None) -> str:
+        """A message as it crossed the wire, masked by its kind (JSON, XML, HL7), then as free text."""
+        kind = sniff(text, transport)
+        if kind == "json":
+            try:
+                document = json.loads(text)
+            except ValueError:
+                return self.text(text)
+            masked = json.dumps(self.json(document), ensure_ascii=False)
+            return self.text(masked)
+        if kind == "xml":
+            return self.text(self.xml(text))
+        return self.text(text)  # hl7 and plain text: text() recognises HL7 segments
+
+    # -- journal entries --------------------------------------------------------------------------------------
     def exchange(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """A journal entry (Exchange.to_dict) with every identifier masked, parsed and raw forms alike."""
+        """A journal entry (Exchange.to_dict) with every identifier masked: parsed and raw forms, findings, meta."""
         out = dict(entry)
+        transport = entry.get("transport")
         for side in ("request", "response"):
+            raw = entry.get(f"{side}_raw")
+            kind = None
+            if isinstance(raw, dict):
+                text = raw.get("text")
+                if text is None and raw.get("base64"):
+                    text = _decode(base64.b64decode(raw["base64"]))
+                    kind = sniff(text, transport)
+                    out[f"{side}_raw"] = {"text": self.raw(text, transport), "decoded": "gb18030"}
+                elif isinstance(text, str):
+                    kind = sniff(text, transport)
+                    out[f"{side}_raw"] = {**raw, "text": self.raw(text, transport)}
             parsed = entry.get(side)
             if parsed is not None:
-                out[side] = self.json(parsed)
-            raw = entry.get(f"{side}_raw")
-            if raw and "text" in raw:
-                try:
-                    out[f"{side}_raw"] = {"text": json.dumps(self.json(json.loads(raw["text"])), ensure_ascii=False)}
-                except ValueError:
-                    out[f"{side}_raw"] = {"text": self.text(raw["text"])}
+                matcher = self.xml_paths if kind == "xml" else self.json_paths
+                out[side] = self.json(parsed, matcher=matcher) if not isinstance(parsed, str) else self.raw(parsed, transport)
+        # values learnt above are masked wherever they appear again: raw texts, findings, meta
+        for side in ("request", "response"):
+            raw = out.get(f"{side}_raw")
+            if isinstance(raw, dict) and isinstance(raw.get("text"), str):
+                out[f"{side}_raw"] = {**raw, "text": self.text(raw["text"])}
+            findings = entry.get(f"{side}_findings")
+            if findings:
+                out[f"{side}_findings"] = [self.strings(f) for f in findings]
+        if entry.get("meta"):
+            out["meta"] = self.strings(entry["meta"])
+        for key in ("fault", "peer"):
+            if isinstance(entry.get(key), str):
+                out[key] = self.text(entry[key])
         return out
+
+    def strings(self, node: Any) -> Any:
+        """Every string in a structure masked as free text (keys kept)."""
+        if isinstance(node, dict):
+            return {k: self.strings(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [self.strings(v) for v in node]
+        return self.text(node) if isinstance(node, str) else node
+
+
+def _decode(data: bytes) -> str:
+    """Bytes that are not UTF-8: GB18030 (a superset of GBK and GB2312) is what Chinese systems send."""
+    return data.decode("gb18030", errors="replace")

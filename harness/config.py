@@ -1,0 +1,110 @@
+"""The project configuration file: `hih.toml` in the directory hih runs from (or the file `$HIH_CONFIG` names).
+
+Every setting has a built-in default, so the file is optional. Today it holds one table, `[masking]`:
+
+    [masking]
+    defaults = true                       # keep the built-in rules and add these (false: only these)
+    json = ["**/opter_name", "/input/data/ipt_otp_no"]   # JSON pointer patterns
+    xml = ["//MotherName", "//Patient/@id"]              # element paths by local name
+    hl7 = ["PID-3.1", "NK1-2"]                            # HL7 v2 paths: segment-field[.component[.sub]]
+    text = ['(?<!\\d)\\d{10}(?!\\d)']                     # regular expressions for free text
+    exclude = ["**/name"]                                 # built-in rules to drop
+
+A problem in the file is a UsageError naming the file and the key, so `hih` stops with exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+
+CONFIG_FILE = "hih.toml"
+CONFIG_ENV = "HIH_CONFIG"
+HL7_PATH = re.compile(r"^[A-Z][A-Z0-9]{2}-\d{1,3}(?:\.\d{1,3}(?:\.\d{1,3})?)?$")
+
+
+@dataclass(frozen=True)
+class MaskingConfig:
+    """Which fields are patient identifiers, per transport, on top of (or instead of) the built-in rules."""
+
+    defaults: bool = True
+    json: tuple[str, ...] = ()
+    xml: tuple[str, ...] = ()
+    hl7: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """The settings of one project; `path` is the file they came from (None: built-in defaults only)."""
+
+    path: Path | None = None
+    masking: MaskingConfig = field(default_factory=MaskingConfig)
+
+
+def config_path(cwd: Path | None = None) -> Path | None:
+    """The configuration file in force: `$HIH_CONFIG` when set (it must exist), else `hih.toml` in `cwd` if any."""
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise UsageError(f"{CONFIG_ENV}={named}: no such file")
+        return path
+    candidate = (cwd or Path.cwd()) / CONFIG_FILE
+    return candidate if candidate.is_file() else None
+
+
+def load_config(path: Path | None = None, cwd: Path | None = None) -> ProjectConfig:
+    """Read and check the project configuration (`path`, else the one `config_path` finds, else defaults)."""
+    path = path or config_path(cwd)
+    if path is None:
+        return ProjectConfig()
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(document) - {"masking"})
+    if unknown:
+        raise UsageError(f"{path}: unknown table or key {unknown[0]!r} (known: masking)")
+    return ProjectConfig(path=path, masking=_masking(path, document.get("masking", {})))
+
+
+def _masking(path: Path, table: Any) -> MaskingConfig:
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [masking] must be a table")
+    known = {"defaults", "json", "xml", "hl7", "text", "exclude"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise UsageError(f"{path}: [masking] unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    defaults = table.get("defaults", True)
+    if not isinstance(defaults, bool):
+        raise UsageError(f"{path}: [masking] defaults must be true or false")
+    lists = {key: _strings(path, key, table.get(key, [])) for key in ("json", "xml", "hl7", "text", "exclude")}
+    for pattern in lists["hl7"]:
+        if not HL7_PATH.match(pattern):
+            raise UsageError(f"{path}: [masking] hl7 {pattern!r}: expected SEG-FIELD[.COMPONENT[.SUBCOMPONENT]], e.g. PID-3.1")
+    for pattern in lists["text"]:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise UsageError(f"{path}: [masking] text {pattern!r}: not a regular expression ({exc})") from None
+    for key in ("json", "xml"):
+        for pattern in lists[key]:
+            if not pattern.strip("/"):
+                raise UsageError(f"{path}: [masking] {key} {pattern!r}: names no field")
+    return MaskingConfig(defaults=defaults, **lists)
+
+
+def _strings(path: Path, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise UsageError(f"{path}: [masking] {key} must be a list of non-empty strings")
+    return tuple(v.strip() for v in value)

@@ -1,0 +1,87 @@
+"""What kind of message a text is (JSON, XML, HL7 v2 or plain text), and how each kind is shown to a reader.
+
+Masking and the HTML report both dispatch on `sniff`; a new message kind plugs in with `register`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+from lxml import etree
+
+MLLP_FRAME = "\x0b\x1c"
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>\s*")
+_HL7_START = re.compile(r"^(?:MSH|FHS|BHS)\|")
+TRANSPORT_KINDS = {"mllp": "hl7", "hl7": "hl7", "soap": "xml"}
+"""The kind of a transport's messages when their content does not tell (a fragment, an empty body)."""
+
+
+def sniff(text: str, transport: str | None = None) -> str:
+    """`json`, `xml`, `hl7` or `text`: by the content when it says, else by the transport."""
+    head = text.lstrip(" \t\r\n\ufeff" + MLLP_FRAME)[:64]
+    if _HL7_START.match(head):
+        return "hl7"
+    if head.startswith("<"):
+        return "xml"
+    if head[:1] in "{[":
+        return "json"
+    return TRANSPORT_KINDS.get((transport or "").lower(), "text")
+
+
+def hardened_parser() -> etree.XMLParser:
+    """lxml parser for untrusted XML: no DTD, no entity expansion, no network, no huge trees."""
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                           huge_tree=False, remove_blank_text=False)
+
+
+def parse_xml(text: str) -> tuple[str, etree._Element]:
+    """(the XML declaration as written, the root) of an XML text; raises etree.XMLSyntaxError when malformed."""
+    match = _XML_DECLARATION.match(text)
+    declaration = match.group(0).strip() if match else ""
+    body = text[match.end():] if match else text.lstrip("\ufeff")
+    # a str with an encoding declaration is refused by lxml: the text is already decoded, so parse it without one
+    return declaration, etree.fromstring(body.encode("utf-8"), hardened_parser())
+
+
+def pretty_json(text: str) -> str:
+    return json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+
+
+def pretty_xml(text: str) -> str:
+    declaration, root = parse_xml(text)
+    for element in root.iter():  # re-indent from scratch: whitespace-only text between elements is layout
+        if len(element) and element.text is not None and not element.text.strip():
+            element.text = None
+        if element.tail is not None and not element.tail.strip():
+            element.tail = None
+    body = etree.tostring(root, encoding="unicode", pretty_print=True).rstrip("\n")
+    return f"{declaration}\n{body}" if declaration else body
+
+
+def pretty_hl7(text: str) -> str:
+    """One segment a line, MLLP framing characters dropped."""
+    stripped = text.strip(MLLP_FRAME + "\r\n")
+    return "\n".join(segment for segment in re.split(r"\r\n|\r|\n", stripped) if segment.strip(MLLP_FRAME))
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+FORMATTERS: dict[str, Callable[[str], str]] = {"json": pretty_json, "xml": pretty_xml, "hl7": pretty_hl7, "text": _as_is}
+
+
+def register(kind: str, formatter: Callable[[str], str]) -> None:
+    """Show messages of `kind` with `formatter` (text in, text out; raise ValueError when it cannot)."""
+    FORMATTERS[kind] = formatter
+
+
+def pretty(text: str, transport: str | None = None) -> tuple[str, str, bool]:
+    """(kind, text for a reader, whether it parsed): a message that does not parse as its kind is shown as it came."""
+    kind = sniff(text, transport)
+    try:
+        return kind, FORMATTERS.get(kind, _as_is)(text), True
+    except (ValueError, etree.XMLSyntaxError):
+        return kind, text, False
