@@ -5,15 +5,17 @@ Loaded through the `pytest11` entry point; inert unless a test asks for its fixt
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.bindings import binding, load_factory
+from harness.config import load_config
 from harness.contract.loader import ContractStore
 from harness.contract.model import Contract
 from harness.contract.versions import satisfies
@@ -58,7 +60,10 @@ class HihSession:
         self.versions = _pairs(config.getoption("--hih-contract"), "contract")
         self.connectors = _pairs(config.getoption("--hih-connector"), "connector")
         self.timeout_s: float = config.getoption("--hih-timeout")
-        self.masker = Masker.default()
+        try:
+            self.masker = Masker.from_config(load_config().masking)
+        except HihError as exc:
+            raise pytest.UsageError(str(exc)) from None
         self._runtime: Any = None
         self._mocks: dict[str, Any] = {}
 
@@ -94,6 +99,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{ALLOW_INVALID}: the scenario sends messages that break the contract on purpose")
     config.stash[_SESSION] = HihSession(config)
     _CONFIG.append(config)
+    cucumber_json = getattr(config.option, "cucumber_json_path", None)
+    if cucumber_json and not hasattr(config, "workerinput"):
+        Path(cucumber_json).expanduser().parent.mkdir(parents=True, exist_ok=True)  # pytest-bdd does not
+        config.pluginmanager.register(CucumberBridge(), "hih-cucumber")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -261,10 +270,130 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report.user_properties.append(("hih_feature", scenario["feature"]))
     report.user_properties.append(("hih_scenario", scenario["scenario"]))
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        report.user_properties.append(("hih_steps", json.dumps(item.stash.get(_STEPS, []), ensure_ascii=False)))
         evidence: list[dict[str, Any]] = []
-        for mock in item.stash.get(_MOCKS, []):
+        for mock in item.stash.get(_MOCKS, []):  # first: the masker learns the identifiers the messages carry
             evidence.extend(session.masker.exchange(e.to_dict()) for e in mock.journal.entries())
+        steps = [{**step, "error": session.masker.text(step["error"])} if step.get("error") else step
+                 for step in item.stash.get(_STEPS, [])]
+        report.user_properties.append(("hih_steps", json.dumps(steps, ensure_ascii=False)))
         if evidence:
             report.sections.append((EVIDENCE_SECTION, json.dumps(evidence, ensure_ascii=False)))
+    _mask_report(item, call, report, session.masker)
+    if getattr(item.config.option, "cucumber_json_path", None):
+        _attach_scenario_report(item, report)
     return report
+
+
+# -- masking of failure texts and captured output -------------------------------------------------------------
+def _mask_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, masker: Masker) -> None:
+    """Failure texts and captured output of a scenario masked: they reach junit.xml, pytest.log and the events.
+
+    The masker first learns the identifiers the scenario's fixtures hold (the patient, the replies), and a failure
+    is shown as a short traceback unless --tb asks otherwise: a long one prints function arguments cut to
+    240 characters, and a cut identifier cannot be recognised.
+    """
+    if report.failed:
+        for value in getattr(item, "funcargs", {}).values():
+            masker.learn(value)
+        if call.excinfo is not None and item.config.getoption("tbstyle", "auto") == "auto":
+            report.longrepr = item._repr_failure_py(call.excinfo, style="short")
+    if report.longrepr is not None and not report.passed:
+        report.longrepr = _scrub(report.longrepr, masker.text, set())
+    report.sections = [(title, content if title == EVIDENCE_SECTION else masker.text(content))
+                       for title, content in report.sections]
+
+
+def _scrub(node: Any, mask: Callable[[str], str], seen: set[int]) -> Any:
+    """Every string in pytest's failure representation (dataclasses, lists, tuples) masked in place."""
+    if isinstance(node, str):
+        return mask(node)
+    if isinstance(node, tuple):
+        return tuple(_scrub(value, mask, seen) for value in node)
+    if id(node) in seen:
+        return node
+    if isinstance(node, list):
+        seen.add(id(node))
+        node[:] = [_scrub(value, mask, seen) for value in node]
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type) and hasattr(node, "__dict__"):
+        seen.add(id(node))
+        for name, value in list(vars(node).items()):
+            setattr(node, name, _scrub(value, mask, seen))
+    return node
+
+
+# -- cucumber.json under xdist, with skipped scenarios --------------------------------------------------------
+# pytest-bdd 9 keeps each report's scenario data in a WeakKeyDictionary keyed by the TestReport, which xdist does
+# not carry to the controller: cucumber.json came out as []. Workers put the data on the report (plain JSON that
+# xdist serialises with it) and the controller files it where pytest-bdd's cucumber writer looks. Scenarios
+# skipped before they ran (contract-version tags) are added with skipped steps. Uses pytest_bdd.reporting
+# internals, hence the pin pytest-bdd==9.0.* and tests/report/test_cucumber.py.
+SCENARIO_REPORT = "hih_bdd_scenario"
+
+
+def _attach_scenario_report(item: pytest.Item, report: pytest.TestReport) -> None:
+    from pytest_bdd import reporting
+
+    if report.when == "call" and hasattr(item.config, "workerinput"):
+        scenario_report = reporting.scenario_reports_registry.get(item)
+        if scenario_report is not None:
+            setattr(report, SCENARIO_REPORT, {"scenario": scenario_report.serialize(), "name": item.name})
+    elif report.when == "setup" and report.skipped and item not in reporting.scenario_reports_registry:
+        from pytest_bdd.scenario import scenario_wrapper_template_registry
+
+        template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))  # type: ignore[arg-type]
+        if template is None:
+            return
+        callspec = getattr(item, "callspec", None)
+        scenario = template.render(callspec.params.get("_pytest_bdd_example", {}) if callspec else {})
+        serialized = reporting.ScenarioReport(scenario).serialize()
+        serialized["steps"] = [{"name": s.name, "type": s.type, "keyword": s.keyword, "line_number": s.line_number,
+                                "failed": False, "duration": 0.0} for s in scenario.steps]
+        setattr(report, SCENARIO_REPORT, {"scenario": serialized, "name": item.name, "skipped": True})
+
+
+class CucumberBridge:
+    """On the controller: feeds pytest-bdd's cucumber writer the scenario data workers sent, and skipped ones."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, SCENARIO_REPORT, None)
+        if not data:
+            return
+        from pytest_bdd import reporting
+
+        if not data.get("skipped"):
+            if report not in reporting.test_report_context_registry:
+                reporting.test_report_context_registry[report] = reporting.ReportContext(
+                    scenario=data["scenario"], name=data["name"])
+            return
+        writer = self._writer()
+        if writer is None:
+            return
+        scenario = data["scenario"]
+        feature = scenario["feature"]
+        entry = writer.features.setdefault(feature["filename"], {
+            "keyword": feature["keyword"], "uri": feature["rel_filename"],
+            "name": feature["name"] or feature["rel_filename"], "id": feature["rel_filename"].lower().replace(" ", "-"),
+            "line": feature["line_number"], "description": feature["description"], "language": feature["language"],
+            "tags": writer._serialize_tags(feature), "elements": [],
+        })
+        entry["elements"].append({
+            "keyword": scenario["keyword"], "id": data["name"], "name": scenario["name"],
+            "line": scenario["line_number"], "description": scenario["description"],
+            "tags": writer._serialize_tags(scenario), "type": "scenario",
+            "steps": [{"keyword": s["keyword"], "name": s["name"], "line": s["line_number"], "match": {"location": ""},
+                       "result": {"status": "skipped", "duration": 0}} for s in scenario["steps"]],
+        })
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self) -> None:
+        """Features and scenarios in file order, so a parallel run writes the same file as a serial one."""
+        writer = self._writer()
+        if writer is not None:
+            writer.features = dict(sorted(writer.features.items(), key=lambda kv: kv[1]["uri"]))
+            for feature in writer.features.values():
+                feature["elements"].sort(key=lambda e: (e["line"], e["id"]))
+
+    @staticmethod
+    def _writer() -> Any:
+        return getattr(_CONFIG[-1], "_bddcucumberjson", None) if _CONFIG else None

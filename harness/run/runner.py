@@ -28,7 +28,8 @@ ARTEFACTS = ("summary.json", "junit.xml", "evidence.json", "events.jsonl", "pyte
 def pytest_command(p: RunPlan, report_dir: Path) -> list[str]:
     args = [sys.executable, "-m", "pytest", "-c", str(INI), "--rootdir", str(PROJECT_ROOT),
             "-p", "harness.run.collector", "--hih-events", str(report_dir / "events.jsonl"),
-            "--junitxml", str(report_dir / "junit.xml"), "-o", "junit_suite_name=hih", "-q", "-rfE"]
+            "--junitxml", str(report_dir / "junit.xml"), "-o", "junit_suite_name=hih", "-q", "-rfE",
+            "--cucumberjson", str(report_dir / "cucumber.json")]
     for name, contract in p.contracts.items():
         args += ["--hih-contract", f"{name}={contract.version}", "--hih-connector", f"{name}={p.connectors[name]}"]
     if p.options.contracts_dir:
