@@ -189,6 +189,19 @@ def mock_serve(
     print("stopped", flush=True)
 
 
+# -- reports -----------------------------------------------------------------------------------------------
+report_app = typer.Typer(help="Check report directories.", rich_markup_mode=None)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("verify")
+def report_verify(directory: Annotated[Path, typer.Argument(metavar="DIR", help="a report directory with manifest.json")]) -> None:
+    """Check that a report directory still holds what its manifest.json lists: exit 0 unchanged, 1 changed."""
+    from harness.report.manifest import verify
+
+    raise typer.Exit(verify(directory, typer.echo))
+
+
 # -- entry point -------------------------------------------------------------------------------------------
 def _fail(message: str, code: int) -> int:
     sys.stderr.write(f"hih: error: {message}\n")

@@ -1,0 +1,160 @@
+"""manifest.json: what a signed report directory held, so that `hih report verify DIR` can tell if it changed.
+
+It records the SHA-256 of every file in the directory (manifest.json itself aside), the version of hih, each
+contract used (interface, version and one SHA-256 over its folder) and each connector (its module:factory spec
+and the SHA-256 of its module file, or of its package's .py files).
+
+A folder's SHA-256 is the SHA-256 of the lines `<sha256>  <path>\\n` of its files sorted by relative path, the
+output of `find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs -d '\\n' sha256sum` run inside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import platform
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+
+MANIFEST = "manifest.json"
+FORMAT = "hih-manifest/1"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _files(folder: Path, suffix: str | None = None) -> list[tuple[str, Path]]:
+    """(relative POSIX path, path) of every regular file under `folder`, sorted bytewise like `LC_ALL=C sort`."""
+    found = [(p.relative_to(folder).as_posix(), p) for p in folder.rglob("*")
+             if p.is_file() and (suffix is None or p.suffix == suffix) and "__pycache__" not in p.parts]
+    return sorted(found, key=lambda item: item[0].encode("utf-8"))
+
+
+def sha256_folder(folder: Path, suffix: str | None = None) -> tuple[str, int]:
+    """(SHA-256 over the folder's files as `sha256sum` lists them, number of files)."""
+    files = _files(folder, suffix)
+    listing = "".join(f"{sha256_file(path)}  {name}\n" for name, path in files)
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest(), len(files)
+
+
+def hih_version() -> str:
+    try:
+        return metadata.version("hih")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is inside it, else absolute."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+def connector_entry(interface: str, spec: str) -> dict[str, Any]:
+    """The connector's spec and the SHA-256 of the code behind it (None when its module cannot be found)."""
+    module_name = spec.partition(":")[0]
+    entry: dict[str, Any] = {"interface": interface, "spec": spec, "module_file": None, "sha256": None}
+    module = sys.modules.get(module_name)
+    origin = getattr(module, "__file__", None)
+    if origin is None:
+        try:
+            found = importlib.util.find_spec(module_name)
+        except (ImportError, ValueError):
+            found = None
+        origin = found.origin if found is not None else None
+    if not origin or not Path(origin).is_file():
+        return entry
+    path = Path(origin)
+    if path.name == "__init__.py":  # a package: every .py file of it
+        entry["sha256"], entry["files"] = sha256_folder(path.parent, ".py")
+        entry["module_file"] = _shown(path.parent)
+        entry["kind"] = "package"
+    else:
+        entry["sha256"] = sha256_file(path)
+        entry["module_file"] = _shown(path)
+    return entry
+
+
+def contract_entry(interface: str, version: str, folder: Path | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"interface": interface, "version": version, "folder": None, "sha256": None}
+    if folder is not None and folder.is_dir():
+        entry["sha256"], entry["files"] = sha256_folder(folder)
+        entry["folder"] = _shown(folder)
+    return entry
+
+
+def build_manifest(report_dir: Path, summary: dict[str, Any], contract_folders: dict[str, Path | None]) -> dict[str, Any]:
+    """The manifest of `report_dir` as it is now (write it last)."""
+    interfaces = summary.get("interfaces") or {}
+    return {
+        "format": FORMAT,
+        "written": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "decision": summary.get("decision"),
+        "started": summary.get("started"),
+        "finished": summary.get("finished"),
+        "hih": hih_version(),
+        "python": platform.python_version(),
+        "contracts": [contract_entry(name, str(row.get("contract", "")), contract_folders.get(name))
+                      for name, row in interfaces.items()],
+        "connectors": [connector_entry(name, str(row.get("connector", ""))) for name, row in interfaces.items()],
+        "files": {name: {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+                  for name, path in _files(report_dir) if name != MANIFEST},
+    }
+
+
+def write_manifest(report_dir: Path, summary: dict[str, Any], contract_folders: dict[str, Path | None]) -> Path:
+    path = report_dir / MANIFEST
+    document = build_manifest(report_dir, summary, contract_folders)
+    tmp = path.with_name(MANIFEST + ".writing")
+    tmp.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def differences(report_dir: Path) -> tuple[list[str], int, str]:
+    """(one line per changed, missing or added file; files listed in the manifest; the manifest's SHA-256)."""
+    if not report_dir.is_dir():
+        raise UsageError(f"{report_dir}: no such directory")
+    path = report_dir / MANIFEST
+    if not path.is_file():
+        raise UsageError(f"{report_dir}: no {MANIFEST} (not a report directory written by hih run)")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        listed = {str(name): str(entry["sha256"]) for name, entry in document["files"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"{path}: not a hih manifest ({type(exc).__name__}: {exc})") from None
+    present = {name: p for name, p in _files(report_dir) if name != MANIFEST}
+    lines = []
+    for name in sorted(set(listed) | set(present), key=lambda n: n.encode("utf-8")):
+        if name not in present:
+            lines.append(f"missing: {name}")
+        elif name not in listed:
+            lines.append(f"added: {name}")
+        elif sha256_file(present[name]) != listed[name]:
+            lines.append(f"changed: {name}")
+    return lines, len(listed), sha256_file(path)
+
+
+def verify(report_dir: Path, echo: Callable[[str], None]) -> int:
+    """0 when every file matches the manifest; 1 with one line per difference. No manifest: UsageError (2)."""
+    lines, count, digest = differences(report_dir)
+    for line in lines:
+        echo(line)
+    if lines:
+        return 1
+    echo(f"verified {count} files (manifest.json sha256 {digest})")
+    return 0
