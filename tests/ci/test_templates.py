@@ -202,6 +202,19 @@ def test_jenkins_pipeline_structure() -> None:
     assert jenkins_gate_lines()[0] == "set -eu"
 
 
+def test_the_jenkinsfile_compiles_as_groovy(tmp_path: Path) -> None:
+    """Groovy's own parser where it is installed (Debian's groovy is 2.4, the line Jenkins embeds): a syntax check."""
+    groovy, java = shutil.which("groovy"), shutil.which("java")
+    if groovy is None or java is None:
+        pytest.skip("groovy is not installed here (Debian: apt-get install groovy)")
+    script = tmp_path / "parse.groovy"
+    script.write_text("new GroovyShell().parse(new File(args[0]))\nprintln 'ok'\n", encoding="utf-8")
+    environment = {**os.environ, "JAVA_HOME": os.environ.get("JAVA_HOME") or str(Path(java).resolve().parents[1])}
+    done = subprocess.run([groovy, str(script), str(JENKINS)], capture_output=True, text=True, env=environment,
+                          timeout=120, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
+
+
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("    post {\n        success", "    post \n        success", "unbalanced }"),
     ("timeout(time: 30, unit: 'MINUTES')", "timeout(time: 30, unit: 'MINUTES'", r"unbalanced \( or \["),
