@@ -280,7 +280,8 @@ def test_the_summary_job_tables_every_shard_and_closes_on_any_failure(tmp_path: 
 @pytest.mark.slow
 def test_the_shard_command_closes_the_gate_and_still_writes_the_reports(tmp_path: Path) -> None:
     """The templates' `hih run` line in a POSIX shell, with a tag expression that has spaces and a defective connector:
-    exit 1 (the CI job fails) and the shard's report directory holds summary.json and junit.xml to publish."""
+    exit 1 (the CI job fails) and the shard's report directory holds what the templates publish (junit.xml,
+    report.html, summary.json, manifest.json)."""
     command = the_hih_run_line(gitlab_gate_lines())
     env = {**os.environ, "IFACE": "insurance", "HIH_WORKERS": "1", "HIH_TAGS": "@smoke and not @fault",
            "HIH_RUN_ARGS": f"--connector insurance={DEFECTIVE}",
@@ -294,6 +295,7 @@ def test_the_shard_command_closes_the_gate_and_still_writes_the_reports(tmp_path
     summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
     assert summary["decision"] == "fail" and summary["tags"] == "@smoke and not @fault"
     assert summary["interfaces"]["insurance"]["connector"] == DEFECTIVE
+    assert (reports / "report.html").is_file() and (reports / "manifest.json").is_file()
     cases = etree.parse(str(reports / "junit.xml")).getroot().findall(".//testcase")
     assert cases and any(c.find("failure") is not None for c in cases)
     assert shlex.split(command)[:3] == ["hih", "run", "--interface"]
