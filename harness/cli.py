@@ -164,6 +164,26 @@ def validate(
     raise typer.Exit(1 if errors else 0)
 
 
+# -- history ---------------------------------------------------------------------------------------------------
+@app.command()
+def history(
+    interface: Annotated[str | None, typer.Option("--interface", help="only this interface")] = None,
+    last: Annotated[int, typer.Option("--last", help="how many runs per interface")] = 10,
+    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    db: Annotated[Path | None, typer.Option("--db", help="run history database (default: $HIH_HISTORY or reports/history.sqlite)")] = None,
+) -> None:
+    """Pass/fail per interface and scenario across recorded runs, newest right; flaky scenarios marked."""
+    from harness.run.history import HistoryError, history_path, query, render_text
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format must be text or json, not {fmt!r}")
+    path = db or history_path()
+    if path is None:
+        raise HistoryError("run history is switched off (HIH_HISTORY=off); --db names a database")
+    document = query(path, interface, last)
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2) if fmt == "json" else render_text(document))
+
+
 # -- mocks -------------------------------------------------------------------------------------------------
 @mock_app.command("serve")
 def mock_serve(

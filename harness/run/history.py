@@ -1,10 +1,330 @@
-"""The record of every run (SQLite), so `hih history` can show pass/fail across runs and mark flaky scenarios."""
+"""The record of every run (SQLite), so `hih history` can show pass/fail across runs and mark flaky scenarios.
+
+One database, by default `history.sqlite` next to the report directory (`reports/history.sqlite` for the default
+`reports/latest`); `HIH_HISTORY=PATH` puts it elsewhere, `HIH_HISTORY=off` stops recording. It is opened in WAL
+mode, so CI shards and a reader can use it at once. Besides statuses it keeps, per scenario, the operations its
+journal showed and the field pointers each request and response carried: `hih contract diff` and
+`hih run --changed-since` use them to find the scenarios a contract change touches.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from harness.contract.diff_impact import History, Recorded
+from harness.errors import UsageError
 
+ENV = "HIH_HISTORY"
+FILENAME = "history.sqlite"
+DEFAULT_REPORT_DIR = Path("reports/latest")
+SCHEMA_VERSION = 1
+DEFAULT_LAST = 10
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started TEXT NOT NULL,
+    finished TEXT,
+    recorded TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    duration_s REAL,
+    workers INTEGER,
+    tags TEXT,
+    passed INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0,
+    report_dir TEXT,
+    selection TEXT
+);
+CREATE TABLE IF NOT EXISTS run_interfaces (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    interface TEXT NOT NULL,
+    contract TEXT NOT NULL,
+    connector TEXT NOT NULL,
+    passed INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0,
+    duration_s REAL,
+    PRIMARY KEY (run_id, interface)
+);
+CREATE TABLE IF NOT EXISTS scenario_results (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    nodeid TEXT NOT NULL,
+    interface TEXT NOT NULL,
+    feature TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    duration_s REAL,
+    message TEXT,
+    operations TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    PRIMARY KEY (run_id, nodeid)
+);
+CREATE INDEX IF NOT EXISTS scenario_results_by_interface ON scenario_results (interface, nodeid, run_id);
+"""
+_TABLES = {"runs", "run_interfaces", "scenario_results"}
+
+
+class HistoryError(UsageError):
+    """The history database is missing, unreadable or not a hih run history (exit 2, one line)."""
+
+
+def history_path(report_dir: Path | None = None) -> Path | None:
+    """Where runs are recorded: $HIH_HISTORY, else `history.sqlite` beside `report_dir`; None when switched off."""
+    env = os.environ.get(ENV)
+    if env is not None and env.strip():
+        return None if env.strip().lower() in ("off", "none", "0", "false") else Path(env.strip())
+    return (report_dir or DEFAULT_REPORT_DIR).resolve().parent / FILENAME
+
+
+@contextmanager
+def connect(path: Path, create: bool = False) -> Iterator[sqlite3.Connection]:
+    """An open history database; HistoryError when it is missing (unless `create`) or not a run history."""
+    if not create and not path.is_file():
+        raise HistoryError(f"no run history at {path} (it is written by `hih run`; {ENV} points elsewhere)")
+    try:
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(path, timeout=10)) as db:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA busy_timeout = 10000")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            if create:
+                db.executescript(_SCHEMA)
+                if db.execute("PRAGMA user_version").fetchone()[0] == 0:
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not _TABLES <= tables:
+                raise HistoryError(f"{path} is not a hih run history (tables {', '.join(sorted(_TABLES - tables))} missing)")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise HistoryError(f"{path} was written by a newer hih (history schema {version}, this one reads {SCHEMA_VERSION})")
+            yield db
+    except sqlite3.Error as exc:
+        raise HistoryError(f"run history {path} is unreadable: {exc}") from None
+    except OSError as exc:
+        raise HistoryError(f"run history {path} cannot be opened: {exc.strerror or exc}") from None
+
+
+# -- what a scenario exchanged ----------------------------------------------------------------------------------
+def field_pointers(body: Any, prefix: str = "") -> set[str]:
+    """Every member pointer of a JSON body, array items as `*`: {"a": [{"b": 1}]} -> /a, /a/*, /a/*/b."""
+    found: set[str] = set()
+    if isinstance(body, dict):
+        for key, value in body.items():
+            child = f"{prefix}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            found.add(child)
+            found |= field_pointers(value, child)
+    elif isinstance(body, list):
+        for value in body:
+            found.add(f"{prefix}/*")
+            found |= field_pointers(value, f"{prefix}/*")
+    return found
+
+
+def exchanges(evidence: list[dict[str, Any]]) -> tuple[list[str], dict[str, dict[str, list[str]]]]:
+    """The operations in journal order, and per operation the pointers its requests and responses carried."""
+    operations: list[str] = []
+    seen: dict[str, dict[str, set[str]]] = {}
+    for exchange in evidence:
+        op = exchange.get("operation")
+        if not isinstance(op, str) or not op:
+            continue
+        operations.append(op)
+        sides = seen.setdefault(op, {})
+        if exchange.get("request") is not None or exchange.get("request_raw") is not None:
+            sides.setdefault("request", set()).update(field_pointers(exchange.get("request")))
+        if exchange.get("response") is not None or exchange.get("response_raw") is not None:
+            sides.setdefault("response", set()).update(field_pointers(exchange.get("response")))
+    return operations, {op: {side: sorted(paths) for side, paths in sides.items()} for op, sides in seen.items()}
+
+
+# -- recording ----------------------------------------------------------------------------------------------------
 def record_run(summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]], report_dir: Path) -> None:
-    """Keep one finished run (summary.json's document and the exchanges per scenario nodeid)."""
+    """Keep one finished run (summary.json's document and the exchanges per scenario nodeid).
+
+    Never fails the run: a database that cannot be written costs a one-line warning on stderr.
+    """
+    path = history_path(report_dir)
+    if path is None:
+        return
+    try:
+        record(path, summary, evidence, report_dir)
+    except HistoryError as exc:
+        sys.stderr.write(f"hih: warning: run not recorded in the history: {exc}\n")
+
+
+def record(path: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
+           report_dir: Path | None = None) -> int:
+    """Insert one run into the database at `path` (created when missing); returns the run's id."""
+    totals = summary.get("totals") or {}
+    with connect(path, create=True) as db, db:
+        cursor = db.execute(
+            "INSERT INTO runs (started, finished, recorded, decision, duration_s, workers, tags, passed, failed,"
+            " skipped, report_dir, selection) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (summary.get("started") or datetime.now().astimezone().isoformat(timespec="seconds"), summary.get("finished"),
+             datetime.now().astimezone().isoformat(timespec="seconds"), summary.get("decision", "fail"),
+             summary.get("duration_s"), summary.get("workers"), summary.get("tags"), int(totals.get("passed", 0)),
+             int(totals.get("failed", 0)), int(totals.get("skipped", 0)),
+             str(report_dir) if report_dir is not None else None,
+             json.dumps(summary["selection"], ensure_ascii=False) if summary.get("selection") else None))
+        run_id = int(cursor.lastrowid or 0)
+        for name, row in (summary.get("interfaces") or {}).items():
+            db.execute(
+                "INSERT INTO run_interfaces (run_id, interface, contract, connector, passed, failed, skipped, duration_s)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, name, str(row.get("contract", "")), str(row.get("connector", "")), int(row.get("passed", 0)),
+                 int(row.get("failed", 0)), int(row.get("skipped", 0)), row.get("duration_s")))
+        for scenario in summary.get("scenarios") or []:
+            nodeid = scenario.get("nodeid") or f"{scenario.get('feature')}::{scenario.get('name')}"
+            operations, fields = exchanges(evidence.get(nodeid) or [])
+            db.execute(
+                "INSERT OR REPLACE INTO scenario_results (run_id, nodeid, interface, feature, name, status, duration_s,"
+                " message, operations, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, nodeid, scenario.get("interface", ""), scenario.get("feature", ""), scenario.get("name", ""),
+                 scenario.get("status", ""), scenario.get("duration_s"), scenario.get("message") or None,
+                 json.dumps(operations), json.dumps(fields, ensure_ascii=False)))
+    return run_id
+
+
+# -- reading ----------------------------------------------------------------------------------------------------
+def recorded(path: Path | None, interface: str) -> History:
+    """For impact analysis: each scenario of `interface` as its most recent run that exchanged anything saw it.
+
+    Never raises: a missing or unreadable database is a History with no records and a `problem`.
+    """
+    if path is None:
+        return History("", problem=f"run history switched off ({ENV})")
+    history = History(str(path))
+    try:
+        with connect(path) as db:
+            rows = db.execute(
+                "SELECT s.nodeid, s.feature, s.name, s.run_id, ri.contract, s.fields FROM scenario_results s"
+                " JOIN run_interfaces ri ON ri.run_id = s.run_id AND ri.interface = s.interface"
+                " WHERE s.interface = ? AND s.status != 'skipped' AND s.operations != '[]'"
+                " ORDER BY s.run_id DESC", (interface,)).fetchall()
+    except HistoryError as exc:
+        history.problem = str(exc)
+        return history
+    seen: set[str] = set()
+    for row in rows:
+        if row["nodeid"] in seen:
+            continue
+        seen.add(row["nodeid"])
+        try:
+            fields = json.loads(row["fields"])
+        except ValueError:
+            continue
+        history.records.append(Recorded(
+            row["nodeid"], row["feature"], row["name"], int(row["run_id"]), row["contract"],
+            {op: {side: set(paths) for side, paths in sides.items()} for op, sides in fields.items()}))
+    if not history.records:
+        history.problem = f"no run of {interface} recorded in {path}"
+    return history
+
+
+def _display_name(name: str, nodeid: str) -> str:
+    """An outline row reported under its template name gets its example id (`[1101]`) so rows stay apart."""
+    if "<" in name and nodeid.endswith("]") and "[" in nodeid:
+        params = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), nodeid[nodeid.index("["):])
+        return f"{name} {params}"
+    return name
+
+
+def query(path: Path, interface: str | None = None, last: int = DEFAULT_LAST) -> dict[str, Any]:
+    """The history document `hih history --format json` prints (schema in docs/history.md)."""
+    if last < 1:
+        raise HistoryError(f"--last must be at least 1, not {last}")
+    with connect(path) as db:
+        names = [row[0] for row in db.execute("SELECT DISTINCT interface FROM run_interfaces ORDER BY interface")]
+        if interface is not None and interface not in names:
+            raise HistoryError(f"no run of interface {interface!r} recorded in {path} (recorded: {', '.join(names) or 'none'})")
+        total_runs = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        interfaces = {}
+        for name in [interface] if interface is not None else names:
+            interfaces[name] = _interface_history(db, name, last)
+    return {"database": str(path), "last": last, "runs_recorded": total_runs, "interfaces": interfaces}
+
+
+def _interface_history(db: sqlite3.Connection, interface: str, last: int) -> dict[str, Any]:
+    rows = db.execute(
+        "SELECT r.id, r.started, r.decision, r.selection, ri.contract, ri.connector, ri.passed, ri.failed, ri.skipped"
+        " FROM runs r JOIN run_interfaces ri ON ri.run_id = r.id WHERE ri.interface = ? ORDER BY r.id DESC LIMIT ?",
+        (interface, last)).fetchall()
+    runs = []
+    for row in reversed(rows):
+        selection = json.loads(row["selection"]) if row["selection"] else None
+        gate = "pass" if row["failed"] == 0 and row["passed"] > 0 else "fail"
+        runs.append({"id": row["id"], "started": row["started"], "decision": row["decision"], "gate": gate,
+                     "contract": row["contract"], "connector": row["connector"], "passed": row["passed"],
+                     "failed": row["failed"], "skipped": row["skipped"], "selection": selection})
+    column = {run["id"]: index for index, run in enumerate(runs)}
+    scenarios: dict[str, dict[str, Any]] = {}
+    if runs:
+        marks = ",".join("?" * len(runs))
+        results = db.execute(
+            f"SELECT run_id, nodeid, feature, name, status, duration_s FROM scenario_results"
+            f" WHERE interface = ? AND run_id IN ({marks}) ORDER BY run_id", (interface, *column)).fetchall()
+        for row in results:
+            entry = scenarios.setdefault(row["nodeid"], {"nodeid": row["nodeid"], "results": [None] * len(runs)})
+            entry["feature"] = row["feature"]
+            entry["name"] = _display_name(row["name"], row["nodeid"])
+            entry["results"][column[row["run_id"]]] = row["status"]
+    for entry in scenarios.values():
+        by_setup: dict[tuple[str, str], set[str]] = {}
+        for run, status in zip(runs, entry["results"], strict=True):
+            if status is not None:
+                by_setup.setdefault((run["contract"], run["connector"]), set()).add(status)
+        flaky_on = [{"contract": c, "connector": k} for (c, k), statuses in by_setup.items()
+                    if {"passed", "failed"} <= statuses]
+        entry["flaky"] = bool(flaky_on)
+        entry["flaky_on"] = flaky_on
+        ran = [s for s in entry["results"] if s is not None]
+        entry["passed"] = ran.count("passed")
+        entry["failed"] = ran.count("failed")
+        entry["skipped"] = ran.count("skipped")
+    ordered = sorted(scenarios.values(), key=lambda e: (not e["flaky"], e["failed"] == 0, e["feature"], e["name"], e["nodeid"]))
+    return {"runs": runs, "scenarios": ordered, "flaky": sum(1 for e in ordered if e["flaky"])}
+
+
+_MARK = {"passed": "✓", "failed": "✗", "skipped": "-", None: "·"}
+
+
+def render_text(document: dict[str, Any]) -> str:
+    """The compact grid `hih history` prints: one column per run, newest right."""
+    lines = [f"run history {document['database']} ({document['runs_recorded']} runs recorded)"]
+    for name, data in document["interfaces"].items():
+        runs = data["runs"]
+        lines.append("")
+        lines.append(f"{name}: last {len(runs)} run(s), newest right")
+        for run in runs:
+            started = str(run["started"]).replace("T", " ")[:16]
+            note = ""
+            if run["selection"]:
+                since = run["selection"].get("changed_since") or {}
+                note = f"  changed since {since.get(name, '?')}: {run['selection'].get('selected', '?')} selected"
+            lines.append(f"  #{run['id']:<5} {started:<16}  {run['contract']:<10} {run['connector']:<36} "
+                         f"{run['gate']:<4}  {run['passed']} passed, {run['failed']} failed, {run['skipped']} skipped{note}")
+        if not runs:
+            continue
+        width = len(runs)
+        lines.append(f"  {''.join('✓' if r['gate'] == 'pass' else '✗' for r in runs):<{width}}  {'':5}  gate")
+        for entry in data["scenarios"]:
+            cells = "".join(_MARK.get(s, "?") for s in entry["results"])
+            flag = "flaky" if entry["flaky"] else ""
+            lines.append(f"  {cells:<{width}}  {flag:<5}  {entry['feature']} · {entry['name']}")
+        lines.append(f"  {data['flaky']} flaky scenario(s)" if data["flaky"] else "  no flaky scenario")
+    lines.append("")
+    lines.append("✓ passed  ✗ failed  - skipped  · not in that run;"
+                 " flaky: passed and failed on the same contract version and connector within the window")
+    return "\n".join(lines)

@@ -1,0 +1,213 @@
+"""The run history: where it lives, what a run records, the grid `hih history` prints, flaky scenarios, and a missing
+or corrupt database. Every database here is under tmp_path."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.cli import main
+from harness.run import history
+from harness.run.history import (
+    HistoryError,
+    field_pointers,
+    history_path,
+    query,
+    record,
+    record_run,
+    render_text,
+)
+
+A = "features/insurance/test_insurance.py::test_a"
+B = "features/insurance/test_insurance.py::test_b[1101]"
+
+
+def run_summary(statuses: dict[str, str], contract: str = "2024.1", connector: str = "connectors.insurance:reference",
+                started: str = "2026-11-22T10:00:00+08:00", **extra: Any) -> dict[str, Any]:
+    scenarios = [{"interface": "insurance", "feature": "结算", "name": nodeid.rsplit("::", 1)[-1], "status": status,
+                  "duration_s": 0.01, "nodeid": nodeid} for nodeid, status in statuses.items()]
+    counts = {s: sum(1 for v in statuses.values() if v == s) for s in ("passed", "failed", "skipped")}
+    return {"decision": "pass" if counts["failed"] == 0 else "fail", "started": started, "finished": started,
+            "duration_s": 1.0, "workers": 1, "tags": None, "totals": counts,
+            "interfaces": {"insurance": {"contract": contract, "connector": connector, **counts, "duration_s": 0.02}},
+            "scenarios": scenarios, **extra}
+
+
+EVIDENCE = {A: [{"operation": "2207", "request": {"infno": "2207", "input": {"data": {"card_sn": "X"}}},
+                 "response": {"infcode": 0, "output": {"setlinfo": {"balc": 1}}}},
+                {"operation": "2601", "request": {"infno": "2601"}, "response": None, "fault": "reset"}]}
+
+
+# -- location ----------------------------------------------------------------------------------------------------
+def test_the_database_sits_beside_the_report_dir_unless_hih_history_says(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HIH_HISTORY", raising=False)
+    assert history_path(tmp_path / "reports" / "latest") == tmp_path / "reports" / "history.sqlite"
+    monkeypatch.chdir(tmp_path)
+    assert history_path() == tmp_path / "reports" / "history.sqlite"
+    monkeypatch.setenv("HIH_HISTORY", str(tmp_path / "elsewhere.sqlite"))
+    assert history_path(tmp_path / "x") == tmp_path / "elsewhere.sqlite"
+    monkeypatch.setenv("HIH_HISTORY", "off")
+    assert history_path(tmp_path / "x") is None
+
+
+def test_record_run_writes_beside_the_report_dir_in_wal_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HIH_HISTORY", raising=False)
+    record_run(run_summary({A: "passed"}), EVIDENCE, tmp_path / "reports" / "latest")
+    db = tmp_path / "reports" / "history.sqlite"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        run = conn.execute("SELECT decision, passed, failed, skipped, report_dir FROM runs").fetchone()
+        assert run == ("pass", 1, 0, 0, str(tmp_path / "reports" / "latest"))
+        assert conn.execute("SELECT interface, contract, connector FROM run_interfaces").fetchall() == [
+            ("insurance", "2024.1", "connectors.insurance:reference")]
+        row = conn.execute("SELECT nodeid, feature, status, operations, fields FROM scenario_results").fetchone()
+    assert row[:3] == (A, "结算", "passed")
+    assert json.loads(row[3]) == ["2207", "2601"]
+    fields = json.loads(row[4])
+    assert "/input/data/card_sn" in fields["2207"]["request"] and "/output/setlinfo/balc" in fields["2207"]["response"]
+    assert fields["2601"] == {"request": ["/infno"]}  # no reply: no response side
+
+
+def test_switched_off_records_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HIH_HISTORY", "off")
+    record_run(run_summary({A: "passed"}), {}, tmp_path / "reports" / "latest")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_corrupt_database_costs_a_warning_not_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "history.sqlite"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    monkeypatch.setenv("HIH_HISTORY", str(bad))
+    record_run(run_summary({A: "passed"}), {}, tmp_path / "reports")
+    err = capsys.readouterr().err
+    assert err.startswith("hih: warning: run not recorded in the history: run history ") and err.count("\n") == 1
+
+
+def test_field_pointers() -> None:
+    assert field_pointers({"a": [{"b": 1}, {"c": None}], "x/y": {"~": 0}}) == {
+        "/a", "/a/*", "/a/*/b", "/a/*/c", "/x~1y", "/x~1y/~0"}
+    assert field_pointers("plain text") == set() and field_pointers(None) == set()
+
+
+# -- the grid and flaky scenarios --------------------------------------------------------------------------------
+def test_query_aligns_results_per_run_and_marks_flaky_only_on_the_same_setup(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    record(db, run_summary({A: "passed", B: "passed"}, contract="2023.1"), {})
+    record(db, run_summary({A: "failed", B: "passed"}), {})          # A: passed on 2023.1, failed on 2024.1: not flaky
+    record(db, run_summary({B: "failed"}), {})                       # a partial run: A not in it
+    record(db, run_summary({A: "failed", B: "passed"}), {})          # B: failed and passed on 2024.1: flaky
+
+    document = query(db)
+    data = document["interfaces"]["insurance"]
+    assert [r["id"] for r in data["runs"]] == [1, 2, 3, 4]
+    assert [r["contract"] for r in data["runs"]] == ["2023.1", "2024.1", "2024.1", "2024.1"]
+    rows = {s["nodeid"]: s for s in data["scenarios"]}
+    assert rows[A]["results"] == ["passed", "failed", None, "failed"] and rows[A]["flaky"] is False
+    assert rows[B]["results"] == ["passed", "passed", "failed", "passed"] and rows[B]["flaky"] is True
+    assert rows[B]["flaky_on"] == [{"contract": "2024.1", "connector": "connectors.insurance:reference"}]
+    assert data["flaky"] == 1 and data["scenarios"][0]["nodeid"] == B  # flaky first
+
+    text = render_text(document)
+    assert "insurance: last 4 run(s), newest right" in text
+    assert "  ✓✗✗✗         gate" in text
+    assert "  ✓✗·✗         结算 · test_a" in text
+    assert "  ✓✓✗✓  flaky  结算 · test_b[1101]" in text
+    assert "1 flaky scenario(s)" in text
+
+
+def test_a_different_connector_is_a_different_setup(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    record(db, run_summary({A: "passed"}), {})
+    record(db, run_summary({A: "failed"}, connector="hospital.his:make"), {})
+    assert query(db)["interfaces"]["insurance"]["scenarios"][0]["flaky"] is False
+
+
+def test_last_keeps_the_newest_runs(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    for status in ("failed", "passed", "passed"):
+        record(db, run_summary({A: status}), {})
+    data = query(db, last=2)["interfaces"]["insurance"]
+    assert [r["id"] for r in data["runs"]] == [2, 3] and data["scenarios"][0]["results"] == ["passed", "passed"]
+    with pytest.raises(HistoryError, match="--last must be at least 1"):
+        query(db, last=0)
+
+
+def test_a_partial_run_is_labelled(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    selection = {"changed_since": {"insurance": "2023.1"}, "new": {"insurance": "2024.1"}, "selected": 1, "of": 70}
+    record(db, run_summary({A: "passed"}, selection=selection), {})
+    text = render_text(query(db))
+    assert "changed since 2023.1: 1 selected" in text
+
+
+def test_template_named_outline_rows_get_their_example_id(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    summary = run_summary({"f.py::test_t[\\u4ea4\\u6613-1101]": "skipped"})
+    summary["scenarios"][0]["name"] = "办理 <交易>"
+    record(db, summary, {})
+    assert query(db)["interfaces"]["insurance"]["scenarios"][0]["name"] == "办理 <交易> [交易-1101]"
+
+
+def test_recorded_takes_each_scenarios_latest_run_that_exchanged_something(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    record(db, run_summary({A: "passed"}), EVIDENCE)
+    record(db, run_summary({A: "skipped"}), {})
+    found = history.recorded(db, "insurance")
+    assert [(r.nodeid, r.run_id) for r in found.records] == [(A, 1)]
+    assert found.records[0].exchanges["2207"]["request"] >= {"/input/data/card_sn"}
+    assert history.recorded(db, "lis").problem == f"no run of lis recorded in {db}"
+
+
+# -- missing, corrupt and foreign databases ------------------------------------------------------------------------
+def test_missing_corrupt_and_foreign_databases_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(HistoryError, match=r"^no run history at .*none\.sqlite"):
+        query(tmp_path / "none.sqlite")
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"\x00garbage" * 512)
+    with pytest.raises(HistoryError, match=r"is unreadable: file is not a database$"):
+        query(corrupt)
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE something (x)")
+    with pytest.raises(HistoryError, match=r"is not a hih run history \(tables run_interfaces, runs, scenario_results missing\)"):
+        query(foreign)
+    db = tmp_path / "h.sqlite"
+    record(db, run_summary({A: "passed"}), {})
+    with pytest.raises(HistoryError, match=r"no run of interface 'lis' recorded in .* \(recorded: insurance\)"):
+        query(db, "lis")
+
+
+# -- the command ----------------------------------------------------------------------------------------------------
+def test_hih_history_text_json_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "h.sqlite"
+    record(db, run_summary({A: "passed", B: "failed"}), {})
+    monkeypatch.setenv("HIH_HISTORY", str(db))
+
+    assert main(["history"]) == 0
+    assert "  ✓  flaky" not in capsys.readouterr().out
+    assert main(["history", "--interface", "insurance", "--last", "5", "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert list(document) == ["database", "last", "runs_recorded", "interfaces"]
+    data = document["interfaces"]["insurance"]
+    assert set(data) == {"runs", "scenarios", "flaky"}
+    assert set(data["runs"][0]) == {"id", "started", "decision", "gate", "contract", "connector", "passed", "failed",
+                                     "skipped", "selection"}
+    assert set(data["scenarios"][0]) == {"nodeid", "feature", "name", "results", "flaky", "flaky_on", "passed",
+                                         "failed", "skipped"}
+
+    for args, message in ((["history", "--db", str(tmp_path / "none.sqlite")], "hih: error: no run history at "),
+                          (["history", "--format", "xml"], "hih: error: --format must be text or json, not 'xml'"),
+                          (["history", "--interface", "lis"], "hih: error: no run of interface 'lis' recorded")):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(message) and err.count("\n") == 1
+    monkeypatch.setenv("HIH_HISTORY", "off")
+    assert main(["history"]) == 2
+    assert "switched off" in capsys.readouterr().err
