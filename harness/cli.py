@@ -41,6 +41,7 @@ def run(
     workers: Annotated[int, typer.Option("--workers", help="parallel workers (pytest-xdist)")] = 1,
     tags: Annotated[str | None, typer.Option("--tags", help="Gherkin tag expression, e.g. '@smoke and not @fault'")] = None,
     contracts_dir: ContractsDir = None,
+    changed_since: Annotated[list[str], typer.Option("--changed-since", metavar="[NAME=]VERSION", help="run only the scenarios that exercise what changed since this contract version")] = [],  # noqa: B006
 ) -> None:
     """Run the specs against in-process mocks and the chosen connectors; the exit code is the release gate."""
     from harness.run.options import RunOptions, parse_pairs
@@ -48,7 +49,7 @@ def run(
 
     options = RunOptions(interfaces=interface, contracts=parse_pairs(contract, "--contract"),
                          connectors=parse_pairs(connector, "--connector"), report_dir=report_dir, workers=workers,
-                         tags=tags, contracts_dir=contracts_dir)
+                         tags=tags, contracts_dir=contracts_dir, changed_since=changed_since)
     raise typer.Exit(run_gate(options, out))
 
 
@@ -134,6 +135,33 @@ def contract_check(path: Annotated[Path | None, typer.Argument(help="a contract 
             out.print(f"ok {contract.ref} ({len(contract.operations)} operations, {len(contract.schemas)} schemas)")
     if failed:
         raise typer.Exit(2)
+
+
+@contract_app.command("diff")
+def contract_diff(
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    old: Annotated[str, typer.Argument(metavar="OLD")],
+    new: Annotated[str, typer.Argument(metavar="NEW")],
+    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    history: Annotated[Path | None, typer.Option("--history", help="run history database (default: $HIH_HISTORY or reports/history.sqlite)")] = None,
+    features: Annotated[Path | None, typer.Option("--features", help="features folder (default: the project's)")] = None,
+    contracts_dir: ContractsDir = None,
+) -> None:
+    """Changes from OLD to NEW, breaking first, with the scenarios that exercise each; exit 1 when any breaks."""
+    from harness.contract.diff_report import document, render_text
+    from harness.run.history import history_path
+    from harness.run.options import PROJECT_ROOT
+    from harness.run.selection import contract_impact
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format must be text or json, not {fmt!r}")
+    found = contract_impact(_store(contracts_dir), name, old, new, features or PROJECT_ROOT / "features",
+                            history or history_path())
+    if fmt == "json":
+        typer.echo(json.dumps(document(found.diff, found), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(render_text(found.diff, found))
+    raise typer.Exit(1 if found.diff.breaking else 0)
 
 
 # -- validate ----------------------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ class RunOptions:
     tags: str | None = None
     features_dir: Path = PROJECT_ROOT / "features"
     contracts_dir: Path | None = None
+    changed_since: list[str] = field(default_factory=list)
+    """`VERSION` (every selected interface) or `NAME=VERSION` values of --changed-since."""
 
 
 @dataclass
@@ -56,6 +58,8 @@ class RunPlan:
     connectors: dict[str, str]
     feature_dirs: dict[str, Path]
     markexpr: str | None
+    changed_since: dict[str, str] = field(default_factory=dict)
+    """Interface -> the older contract version whose changes choose the scenarios to run."""
 
 
 def feature_dir(features: Path, interface: str) -> Path:
@@ -66,7 +70,13 @@ def plan(options: RunOptions) -> RunPlan:
     """Check everything a run needs; any problem is a UsageError (exit 2) with a one-line reason."""
     store = ContractStore(options.contracts_dir)
     known = [i for i in store.interfaces() if i in BINDINGS and feature_dir(options.features_dir, i).is_dir()]
-    interfaces = list(dict.fromkeys(options.interfaces)) or known
+    since = _changed_since_pairs(options.changed_since)
+    interfaces = list(dict.fromkeys(options.interfaces)) or [n for n in since if n != ""] or known
+    if "" in since and not options.interfaces:  # a bare version: the interfaces that have it
+        interfaces = [n for n in interfaces if since[""] in store.versions(n)]
+        if not interfaces:
+            versions = "; ".join(f"{n} {', '.join(store.versions(n))}" for n in known) or "none"
+            raise UsageError(f"--changed-since {since['']}: unknown version (known: {versions})")
     if not interfaces:
         raise UsageError(f"nothing to run: no interface has contracts, a binding and features under {options.features_dir}")
     for name in interfaces:
@@ -79,6 +89,7 @@ def plan(options: RunOptions) -> RunPlan:
         for name in mapping:
             if name not in interfaces:
                 raise UsageError(f"{flag} names {name!r}, which is not selected (selected: {', '.join(interfaces)})")
+    changed_since = _check_changed_since(store, since, interfaces)
     contracts = {name: store.load(name, options.contracts.get(name)) for name in interfaces}
     connectors = {name: options.connectors.get(name) or binding(name).default_connector for name in interfaces}
     for spec in connectors.values():
@@ -87,4 +98,34 @@ def plan(options: RunOptions) -> RunPlan:
         raise UsageError(f"--workers must be at least 1, not {options.workers}")
     return RunPlan(options, contracts, connectors,
                    {name: feature_dir(options.features_dir, name) for name in interfaces},
-                   tags_to_markexpr(options.tags) if options.tags else None)
+                   tags_to_markexpr(options.tags) if options.tags else None, changed_since)
+
+
+def _changed_since_pairs(values: list[str]) -> dict[str, str]:
+    """--changed-since values: one bare VERSION (key "") or NAME=VERSION pairs, not both."""
+    if not values:
+        return {}
+    bare = [v.strip() for v in values if "=" not in v]
+    if bare and len(values) > 1:
+        raise UsageError("--changed-since: give one VERSION for every interface, or NAME=VERSION per interface")
+    if bare:
+        if not bare[0]:
+            raise UsageError("--changed-since needs a contract version")
+        return {"": bare[0]}
+    return parse_pairs(values, "--changed-since")
+
+
+def _check_changed_since(store: ContractStore, since: dict[str, str], interfaces: list[str]) -> dict[str, str]:
+    """Interface -> OLD version, each a known version of its interface (else a UsageError, exit 2)."""
+    if "" in since:
+        pairs = dict.fromkeys(interfaces, since[""])
+    else:
+        for name in since:
+            if name not in interfaces:
+                raise UsageError(f"--changed-since names {name!r}, which is not selected (selected: {', '.join(interfaces)})")
+        pairs = dict(since)
+    for name, old in pairs.items():
+        versions = store.versions(name)
+        if old not in versions:
+            raise UsageError(f"--changed-since {old}: unknown version of {name} (known: {', '.join(versions) or 'none'})")
+    return pairs

@@ -22,10 +22,10 @@ from harness.run.options import PROJECT_ROOT, RunOptions, RunPlan, plan
 from harness.run.results import Outcome, summary, write_json
 
 INI = Path(__file__).with_name("pytest-run.ini")
-ARTEFACTS = ("summary.json", "junit.xml", "evidence.json", "events.jsonl", "pytest.log")
+ARTEFACTS = ("summary.json", "junit.xml", "evidence.json", "events.jsonl", "pytest.log", "selection.json")
 
 
-def pytest_command(p: RunPlan, report_dir: Path) -> list[str]:
+def pytest_command(p: RunPlan, report_dir: Path, select: Path | None = None) -> list[str]:
     args = [sys.executable, "-m", "pytest", "-c", str(INI), "--rootdir", str(PROJECT_ROOT),
             "-p", "harness.run.collector", "--hih-events", str(report_dir / "events.jsonl"),
             "--junitxml", str(report_dir / "junit.xml"), "-o", "junit_suite_name=hih", "-q", "-rfE",
@@ -36,6 +36,8 @@ def pytest_command(p: RunPlan, report_dir: Path) -> list[str]:
         args += ["--hih-contracts-dir", str(p.options.contracts_dir)]
     if p.markexpr:
         args += ["-m", p.markexpr]
+    if select is not None:  # --changed-since: the child keeps only the scenarios listed in this file
+        args += ["-p", "harness.run.selection", "--hih-select", str(select)]
     # plugins a spec run never uses; each costs start-up time in every run
     args += ["-p", "no:respx", "-p", "no:anyio"]
     if p.options.workers > 1:
@@ -73,6 +75,18 @@ def run(options: RunOptions, console: Console | None = None) -> int:
     for name in ARTEFACTS:
         (report_dir / name).unlink(missing_ok=True)
     (report_dir / "events.jsonl").touch()
+    selection, select_file = None, None
+    if p.changed_since:
+        from harness.run import selection as selecting
+        from harness.run.history import history_path
+
+        selection = selecting.choose(p, history_path(report_dir))
+        selecting.describe(console, selection)
+        if selection.empty:
+            console.print("no scenario exercises the changed parts: nothing to run, gate not evaluated")
+            return 0
+        p = selection.narrow(p)
+        select_file = selecting.write(selection, p, report_dir)
     started = datetime.now()
     outcome = Outcome()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(), os.environ.get("PYTHONPATH")]))}
@@ -82,7 +96,7 @@ def run(options: RunOptions, console: Console | None = None) -> int:
             Progress(TextColumn("[bold]hih run[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                      console=console, transient=True) as progress:
         task = progress.add_task("scenarios", total=None)
-        child = subprocess.Popen(pytest_command(p, report_dir), stdout=log, stderr=subprocess.STDOUT,
+        child = subprocess.Popen(pytest_command(p, report_dir, select_file), stdout=log, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, cwd=os.getcwd(), env=env)
         try:
             while child.poll() is None:
@@ -103,6 +117,8 @@ def run(options: RunOptions, console: Console | None = None) -> int:
     if child.returncode not in (0, 1):
         raise UsageError(f"the run stopped early (pytest exit {child.returncode}); see {report_dir / 'pytest.log'}")
     document = summary(p, outcome, started, finished)
+    if selection is not None:
+        document["selection"] = selection.summary()
     evidence = {r.nodeid: r.evidence for r in outcome.results.values()}
     write_json(report_dir / "summary.json", document)
     write_json(report_dir / "evidence.json", evidence)
