@@ -99,6 +99,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{ALLOW_INVALID}: the scenario sends messages that break the contract on purpose")
     config.stash[_SESSION] = HihSession(config)
     _CONFIG.append(config)
+    if config.getoption("--hih-contract") and config.option.tbstyle == "auto":
+        # `hih run`: short tracebacks. A long one prints function arguments cut to 240 characters, and an
+        # identifier cut in two cannot be recognised for masking.
+        config.option.tbstyle = "short"
     cucumber_json = getattr(config.option, "cucumber_json_path", None)
     if cucumber_json and not hasattr(config, "workerinput"):
         Path(cucumber_json).expanduser().parent.mkdir(parents=True, exist_ok=True)  # pytest-bdd does not
@@ -288,15 +292,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def _mask_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, masker: Masker) -> None:
     """Failure texts and captured output of a scenario masked: they reach junit.xml, pytest.log and the events.
 
-    The masker first learns the identifiers the scenario's fixtures hold (the patient, the replies), and a failure
-    is shown as a short traceback unless --tb asks otherwise: a long one prints function arguments cut to
-    240 characters, and a cut identifier cannot be recognised.
+    The masker first learns the identifiers the scenario's fixtures hold (the patient, the replies), so that
+    text quoting them is masked even where no field name says what it is.
     """
     if report.failed:
         for value in getattr(item, "funcargs", {}).values():
             masker.learn(value)
-        if call.excinfo is not None and item.config.getoption("tbstyle", "auto") == "auto":
-            report.longrepr = item._repr_failure_py(call.excinfo, style="short")
     if report.longrepr is not None and not report.passed:
         report.longrepr = _scrub(report.longrepr, masker.text, set())
     report.sections = [(title, content if title == EVIDENCE_SECTION else masker.text(content))

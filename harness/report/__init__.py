@@ -10,14 +10,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
+
 from harness.config import load_config
 from harness.errors import HihError
+from harness.report.formats import parse_xml
 from harness.report.html import render_html
 from harness.report.manifest import hih_version, write_manifest
 from harness.report.masking import Masker
 
 REPORT_HTML = "report.html"
-TEXT_LOGS = ("pytest.log", "junit.xml")
 CUCUMBER_JSON = "cucumber.json"
 
 
@@ -37,24 +39,59 @@ def _contracts(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def scrub_logs(report_dir: Path, masker: Masker) -> None:
-    """pytest.log, junit.xml and cucumber.json masked again: they were written from masked reports, but a
-    warning or an internal error can carry text the scenario masking never saw."""
-    for name in TEXT_LOGS:
-        path = report_dir / name
-        if path.is_file():
-            text = path.read_text(encoding="utf-8", errors="replace")
-            masked = masker.text(text)
-            if masked != text:
-                path.write_text(masked, encoding="utf-8")
+    """pytest.log, junit.xml and cucumber.json masked again. They were written from masked reports, but a warning
+    or an internal error can carry text the scenario masking never saw. Test and scenario names come from the
+    feature files and are left as they are, so that every artefact names a scenario the same way."""
+    log = report_dir / "pytest.log"
+    if log.is_file():
+        _rewrite(log, masker.text(text := log.read_text(encoding="utf-8", errors="replace")), text)
+    junit = report_dir / "junit.xml"
+    if junit.is_file():
+        text = junit.read_text(encoding="utf-8", errors="replace")
+        try:
+            _rewrite(junit, _masked_junit(text, masker), text)
+        except etree.XMLSyntaxError:
+            _rewrite(junit, masker.text(text), text)
     cucumber = report_dir / CUCUMBER_JSON
     if cucumber.is_file():
+        text = cucumber.read_text(encoding="utf-8")
         try:
-            document = json.loads(cucumber.read_text(encoding="utf-8"))
+            document = json.loads(text)
         except ValueError:
             return
-        masked_document = masker.strings(document)
-        if masked_document != document:
-            cucumber.write_text(json.dumps(masked_document), encoding="utf-8")
+        for feature in document if isinstance(document, list) else []:
+            for element in feature.get("elements", []):
+                for step in element.get("steps", []):
+                    result = step.get("result", {})
+                    if isinstance(result.get("error_message"), str):
+                        result["error_message"] = masker.text(result["error_message"])
+        _rewrite(cucumber, json.dumps(document), json.dumps(json.loads(text)))
+
+
+SOURCE_PROPERTIES = {"hih_interface", "hih_feature", "hih_scenario"}
+
+
+def _masked_junit(text: str, masker: Masker) -> str:
+    _, root = parse_xml(text)
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if element.tag in ("testsuites", "testsuite", "testcase"):
+            continue  # names, class names, counts, times
+        if element.tag == "property":
+            if element.get("name") not in SOURCE_PROPERTIES and element.get("value"):
+                element.set("value", masker.text(element.get("value", "")))
+            continue
+        for name, value in element.attrib.items():
+            element.set(name, masker.text(value))
+        if element.text:
+            element.text = masker.text(element.text)
+    return '<?xml version="1.0" encoding="utf-8"?>' + etree.tostring(root, encoding="unicode")
+
+
+def _rewrite(path: Path, masked: str, original: str) -> None:
+    if masked != original:
+        path.write_text(masked, encoding="utf-8")
 
 
 def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]]) -> list[Path]:

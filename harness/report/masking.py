@@ -50,6 +50,9 @@ DEFAULT_FIELDS = frozenset(DEFAULT_JSON)
 _RESIDENT_ID = re.compile(RESIDENT_ID)
 _MOBILE = re.compile(MOBILE)
 _LANDLINE = re.compile(LANDLINE)
+GENERIC_NAMES = frozenset({"name"})
+"""Field names masked in JSON and XML but not as `name=value` in free text, where they mean anything
+(XML attributes in junit.xml, keyword arguments in tracebacks)."""
 _NOT_VALUES = frozenset({"", "None", "null", "True", "False", "true", "false", "N/A"})
 _GLOB = re.compile(r"[*?\[]")
 _HL7_RULE = re.compile(r"^([A-Z][A-Z0-9]{2})-(\d+)(?:\.(\d+)(?:\.(\d+))?)?$")
@@ -170,7 +173,8 @@ class Masker:
         self._learned: set[str] = set()
         self._learned_regex: re.Pattern[str] | None = None
         self._seen: dict[str, str] = {}
-        self._pairs = self._pair_regexes(self.json_paths.names | self.xml_paths.names)
+        self._pairs = self._pair_regexes(self.json_paths.names | self.xml_paths.names,
+                                          self.json_paths.names - GENERIC_NAMES)
         self._hl7_segment = re.compile(r"(?:^|[\r\n\x0b])(?:" + "|".join(map(re.escape, self.hl7_rules)) + r")\|")
 
     @classmethod
@@ -338,16 +342,18 @@ class Masker:
 
     # -- free text --------------------------------------------------------------------------------------------
     @staticmethod
-    def _pair_regexes(names: frozenset[str]) -> tuple[re.Pattern[str], ...]:
-        if not names:
+    def _pair_regexes(elements: frozenset[str], keys: frozenset[str]) -> tuple[re.Pattern[str], ...]:
+        if not elements and not keys:
             return ()
-        alternation = _trie_regex(sorted(names))
+        never = "(?!)"
+        alternation = _trie_regex(sorted(keys)) or never
+        element_names = _trie_regex(sorted(elements)) or never
         return (
             # "psn_name": "张三", 'psn_name': '张三', "psn_no": 123 (JSON, Python reprs, truncated JSON)
             re.compile(r"""(["'])(?:""" + alternation + r""")\1\s*[:=]\s*(?:"((?:\\.|[^"\\])*)"|'((?:\\.|[^'\\])*)'|(-?\d[\d.]*))""",
                        re.IGNORECASE),
             # <PatientName>张三</PatientName>, <ns:IdCard>..., also escaped inside another document (&lt;Phone&gt;...)
-            re.compile(r"(?:<|&lt;)(?:[\w.-]+:)?(?:" + alternation + r")(?:\s[^<>&]*)?(?:>|&gt;)([^<&]+)", re.IGNORECASE),
+            re.compile(r"(?:<|&lt;)(?:[\w.-]+:)?(?:" + element_names + r")(?:\s[^<>&]*)?(?:>|&gt;)([^<&]+)", re.IGNORECASE),
             # psn_no=1234, certno: 3301..., psn_name='张三' (keyword reprs), in log lines and query strings
             re.compile(r"(?<![\w\"'])(?:" + alternation + r")\s*[=:]\s*(?:'([^'\n]*)'|\"([^\"\n]*)\"|([^\s&,;\"'<>()\[\]{}]+))",
                        re.IGNORECASE),
