@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -125,6 +126,14 @@ def _exchange(entry: dict[str, Any], operations: dict[str, str]) -> ExchangeView
     )
 
 
+def _display_name(scenario: dict[str, Any]) -> str:
+    """The scenario's name; an outline skipped before it was rendered (`<交易>` left in) gets its example's id."""
+    name, nodeid = str(scenario.get("name", "")), str(scenario.get("nodeid", ""))
+    if re.search(r"<[^<>]+>", name) and nodeid.endswith("]") and "[" in nodeid:
+        return f"{name} [{nodeid[nodeid.index('[') + 1:-1]}]"
+    return name
+
+
 def _anchor(prefix: str, index: int) -> str:
     return f"{prefix}-{index}"
 
@@ -148,7 +157,7 @@ def build_view(summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]
             exchanges = [_exchange(e, operations) for e in masked.get(s.get("nodeid", ""), [])]
             view = ScenarioView(
                 anchor=_anchor("s", counter), interface=name, feature=masker.text(str(s.get("feature", ""))),
-                name=masker.text(str(s.get("name", ""))), status=str(s.get("status", "")),
+                name=masker.text(_display_name(s)), status=str(s.get("status", "")),
                 duration_s=float(s.get("duration_s") or 0.0), message=masker.text(str(s.get("message") or "")),
                 nodeid=str(s.get("nodeid", "")),
                 steps=[{"keyword": str(step.get("keyword", "")), "name": masker.text(str(step.get("name", ""))),
