@@ -32,8 +32,9 @@ def summary(**overrides: Any) -> dict[str, Any]:
             {"interface": "insurance", "feature": f"结算 {HOSTILE}", "name": "B fails", "status": "failed",
              "duration_s": 0.2, "nodeid": "t.py::test_fail", "message": f"AssertionError: {HOSTILE} 11010519491231002X",
              "steps": [{"keyword": "那么", "name": f"收到 {HOSTILE}", "status": "failed", "error": HOSTILE}]},
-            {"interface": "insurance", "feature": "政策", "name": "C skipped", "status": "skipped", "duration_s": 0.0,
-             "nodeid": "t.py::test_skip", "message": "applies to insurance contract <2024.1", "steps": []},
+            {"interface": "insurance", "feature": "政策", "name": "C skipped for <交易>", "status": "skipped",
+             "duration_s": 0.0, "nodeid": "t.py::test_skip[1101]", "message": "applies to insurance contract <2024.1",
+             "steps": []},
         ],
         "collect_errors": [],
     }
@@ -85,12 +86,14 @@ def test_decision_first_then_interfaces_then_scenarios_failures_first_then_sign_
     page = render()
     tree = lxml_html.fromstring(page)
 
-    order = [page.index(marker) for marker in ('id="decision"', 'id="interfaces"', 'class="interface"', 'id="signoff"')]
+    order = [page.index(marker) for marker in ('id="decision"', 'id="interfaces"', 'id="failed"', 'class="interface"',
+                                               'id="signoff"')]
     assert order == sorted(order)
     assert "不予放行" in tree.xpath("//section[@id='decision']")[0].text_content()
     assert "2026-11-22 09:00:00 +0800" in page
     statuses = [a.get("data-status") for a in tree.xpath("//section[@data-interface='insurance']//article")]
     assert statuses == ["failed", "passed", "skipped"]
+    assert "C skipped for <交易> [1101]" in tree.xpath("//article[@data-status='skipped']")[0].text_content()
     rows = tree.xpath("//section[@id='interfaces']//tbody/tr")
     assert [r.xpath("td")[0].text_content().strip().split()[0] for r in rows] == ["insurance", "lis"]
     assert len(tree.xpath("//section[@class='interface']")) == 2, "one section (one printed page break) per interface"
