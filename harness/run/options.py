@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.bindings import BINDINGS, binding, load_factory
+from harness.config import load_config
 from harness.contract.loader import ContractStore
 from harness.contract.model import Contract
 from harness.errors import UsageError
@@ -94,6 +95,7 @@ def plan(options: RunOptions) -> RunPlan:
     connectors = {name: options.connectors.get(name) or binding(name).default_connector for name in interfaces}
     for spec in connectors.values():
         load_factory(spec)
+    load_config()  # a broken hih.toml stops the run here, with its own one-line reason
     if options.workers < 1:
         raise UsageError(f"--workers must be at least 1, not {options.workers}")
     return RunPlan(options, contracts, connectors,

@@ -92,6 +92,7 @@ def summary(plan: RunPlan, outcome: Outcome, started: datetime, finished: dateti
         "finished": _iso(finished),
         "duration_s": round((finished - started).total_seconds(), 3),
         "workers": plan.options.workers,
+        "contracts_dir": str(plan.options.contracts_dir) if plan.options.contracts_dir else None,
         "tags": plan.options.tags,
         "totals": outcome.counts(),
         "interfaces": interfaces,

@@ -22,7 +22,8 @@ from harness.run.options import PROJECT_ROOT, RunOptions, RunPlan, plan
 from harness.run.results import Outcome, summary, write_json
 
 INI = Path(__file__).with_name("pytest-run.ini")
-ARTEFACTS = ("summary.json", "junit.xml", "evidence.json", "events.jsonl", "pytest.log", "selection.json")
+ARTEFACTS = ("summary.json", "junit.xml", "evidence.json", "events.jsonl", "pytest.log", "selection.json",
+             "cucumber.json", "report.html", "manifest.json")
 
 
 def pytest_command(p: RunPlan, report_dir: Path, select: Path | None = None) -> list[str]:
