@@ -11,7 +11,14 @@ CaptureValidator = Callable[[Contract, bytes], Checked]
 
 _CAPTURE: dict[str, CaptureValidator] = {
     "http-json": lambda contract, raw: HttpJsonValidator(contract).validate_capture(raw),
+    "hl7v2-mllp": lambda contract, raw: _hl7_capture(contract, raw),
 }
+
+
+def _hl7_capture(contract: Contract, raw: bytes) -> Checked:
+    from harness.contract.hl7.contract import validate_capture as hl7_validate_capture
+
+    return hl7_validate_capture(contract, raw)
 
 
 def register_capture_validator(transport: str, validator: CaptureValidator) -> None:

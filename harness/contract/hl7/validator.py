@@ -1,0 +1,319 @@
+"""Validate a parsed HL7 v2 message against a compiled profile, with NIST-style severities and HL7 locations.
+
+Structure: segments matched greedily against the profile's sequence of segments and groups; a required
+segment or group missing, an X segment present, too many occurrences, a segment out of place, a segment the
+profile does not know (Z-segments and others, by policy). Fields: usage (R missing is an error, RE missing a
+warning, X present an error), cardinality of repetitions, length (a warning by default, as NIST classes it),
+data type format (NM, SI, DT, TM, DTM/TS, and OBX-5 by OBX-2), separators left unescaped in primitive values,
+extra components, escape sequences, and value-set membership (an error, a warning for `binding: extensible`).
+
+Locations: `PID-3.1`, `OBX[3]-8` (the third of several OBX), `PID-3(2).1` (second repetition of a repeating field).
+Rules (Finding.rule) map to HL7 Table 0357 error codes with `error_code`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.contract.findings import Finding, Severity
+from harness.contract.hl7 import datatypes
+from harness.contract.hl7.escape import escape_problems, unescape
+from harness.contract.hl7.message import HEADERS, Message, Segment
+from harness.contract.hl7.profile import UNBOUNDED, ElementDef, GroupDef, Profile, SegmentDef, SegRef
+
+ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+_POLICY = {"info": INFO, "warning": WARNING, "error": ERROR}
+
+ERROR_CODES = {
+    "structure": "100", "segment_cardinality": "100", "parse": "100", "segment_terminator": "100", "framing": "100",
+    "usage": "101",
+    "format": "102", "length": "102", "escape": "102", "cardinality": "102", "components": "102", "charset": "102",
+    "value_set": "103",
+    "message_type": "200", "event": "201", "processing_id": "202", "version": "203",
+}
+"""Finding rule -> HL7 Table 0357 code for ERR-3 (anything else: 207 application internal error)."""
+
+
+def error_code(finding: Finding) -> str:
+    """The HL7 Table 0357 error code an ACK's ERR-3 should carry for `finding`."""
+    return ERROR_CODES.get(finding.rule, "207")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Contract-wide settings the profile walk needs."""
+
+    length: Severity = WARNING
+    z_segments: str = "info"
+    unknown_segments: str = "error"
+
+
+class ProfileValidator:
+    """Validates messages against one compiled profile; reusable and stateless between messages."""
+
+    __slots__ = ("length_severity", "profile", "unknown", "zseg")
+
+    def __init__(self, profile: Profile, limits: Limits = Limits()) -> None:
+        self.profile = profile
+        self.length_severity = limits.length
+        self.zseg = _POLICY.get(profile.z_segments)
+        self.unknown = _POLICY.get(profile.unknown_segments)
+
+    def validate(self, msg: Message) -> list[Finding]:
+        out: list[Finding] = []
+        profile = self.profile
+        counts: dict[str, int] = {}
+        for seg in msg.segments:
+            counts[seg.name] = seg.index
+        known = profile.names
+        matched: list[Segment] = []
+        for seg in msg.segments:
+            if seg.name in known:
+                matched.append(seg)
+                continue
+            policy = self.zseg if seg.name[:1] == "Z" else self.unknown
+            if policy is not None:
+                what = "Z-segment" if seg.name[:1] == "Z" else "segment"
+                out.append(Finding(policy, _seg_loc(seg, counts),
+                                   f"{what} {seg.name} is not in the {profile.key} profile; kept, not validated", "structure"))
+        pos = self._walk(profile.root, matched, 0, frozenset(), frozenset(), out, counts)
+        while pos < len(matched):  # only when the sequence itself could not start (no MSH first)
+            seg = matched[pos]
+            out.append(Finding(ERROR, _seg_loc(seg, counts), f"segment {seg.name} is not expected here", "structure"))
+            pos += 1
+        segments = profile.segments
+        for seg in matched:
+            sdef = segments.get(seg.name)
+            if sdef is not None and sdef.fields:
+                self._fields(seg, sdef, _seg_loc(seg, counts), msg, out)
+        return out
+
+    # -- structure --------------------------------------------------------------------------------------
+    def _walk(self, group: GroupDef, segs: list[Segment], pos: int, follow: frozenset[str],
+              follow_any: frozenset[str], out: list[Finding], counts: dict[str, int]) -> int:
+        """Match segments from `pos` to one instance of `group`; returns where it stopped.
+
+        `follow`: names that start something the enclosing groups still expect (this instance ends there);
+        `follow_any`: names anywhere in what they still expect (a stray segment is left to them).
+        """
+        children = group.children
+        later = group.later
+        n = len(segs)
+        k = len(children)
+        occurrences = [0] * k
+        excess: dict[int, Segment] = {}
+        i = 0
+        while pos < n and i < k:
+            seg = segs[pos]
+            name = seg.name
+            child = children[i]
+            if name in child.starts:
+                if child.max != UNBOUNDED and occurrences[i] >= child.max and (name in later[i + 1] or name in follow):
+                    i += 1
+                    continue
+                occurrences[i] += 1
+                if child.max != UNBOUNDED and occurrences[i] > child.max and i not in excess:
+                    excess[i] = seg
+                if type(child) is SegRef:
+                    pos += 1
+                else:
+                    assert isinstance(child, GroupDef)
+                    pos = self._walk(child, segs, pos, later[i] | follow, group.later_members[i + 1] | follow_any,
+                                     out, counts)
+                continue
+            if name in later[i + 1]:
+                i += 1
+                continue
+            if name in follow:
+                break
+            # a group not met yet, whose leading segment is missing: enter it by one of its other segments
+            entry = next((j for j in range(i, k) if occurrences[j] == 0 and type(children[j]) is GroupDef
+                          and name in children[j].members), -1)
+            if entry >= 0:
+                child = children[entry]
+                assert isinstance(child, GroupDef)
+                after = self._walk(child, segs, pos, later[entry + 1] | follow,
+                                   group.later_members[entry + 1] | follow_any, out, counts)
+                if after > pos:
+                    i = entry
+                    occurrences[i] += 1
+                    pos = after
+                    continue
+            if name in follow_any:
+                break
+            where = "here" if group.name == self.profile.structure else f"in {group.name} here"
+            out.append(Finding(ERROR, _seg_loc(seg, counts), f"segment {name} is out of order (not expected {where})",
+                               "structure"))
+            pos += 1
+        for j, child in enumerate(children):
+            count = occurrences[j]
+            is_group = type(child) is GroupDef
+            label = f"group {child.name}" if is_group else f"segment {child.name}"
+            inside = f" in {group.name}" if group.name != self.profile.structure else ""
+            if count == 0:
+                if child.usage == "R":
+                    out.append(Finding(ERROR, child.name, f"required {label} is missing{inside}", "usage"))
+                elif child.usage == "RE":
+                    out.append(Finding(WARNING, child.name, f"{label} (usage RE) is absent{inside}", "usage"))
+                continue
+            if child.usage == "X":
+                out.append(Finding(ERROR, child.name, f"{label} is not supported (usage X) but present{inside}", "usage"))
+            elif j in excess:
+                loc = _seg_loc(excess[j], counts) if not is_group else child.name
+                out.append(Finding(ERROR, loc, f"{label} occurs {count} times{inside}; the profile allows at most {child.max}",
+                                   "segment_cardinality"))
+            elif count < child.min:
+                out.append(Finding(ERROR, child.name, f"{label} occurs {count} times{inside}; the profile needs at least {child.min}",
+                                   "segment_cardinality"))
+        return pos
+
+    # -- fields -----------------------------------------------------------------------------------------
+    def _fields(self, seg: Segment, sdef: SegmentDef, loc: str, msg: Message, out: list[Finding]) -> None:
+        fields = seg.fields
+        nf = len(fields)
+        header = seg.name in HEADERS
+        rs = msg.seps.repetition
+        for f in sdef.fields:
+            pos = f.pos
+            value = fields[pos] if pos < nf else ""
+            if not value:
+                if f.usage == "R":
+                    out.append(Finding(ERROR, f"{loc}-{pos}", f"required field {f.name} is missing", "usage"))
+                elif f.usage == "RE":
+                    out.append(Finding(WARNING, f"{loc}-{pos}", f"field {f.name} (usage RE) is empty", "usage"))
+                continue
+            if f.usage == "X":
+                out.append(Finding(ERROR, f"{loc}-{pos}", f"field {f.name} is not supported (usage X) but valued", "usage"))
+                continue
+            if header and pos <= 2:
+                continue
+            if value == '""':
+                continue
+            if rs in value:
+                reps = value.split(rs)
+                if f.max != UNBOUNDED and len(reps) > f.max:
+                    out.append(Finding(ERROR, f"{loc}-{pos}",
+                                       f"field {f.name} has {len(reps)} repetitions; the profile allows at most {f.max}", "cardinality"))
+                if len(reps) < f.min:
+                    out.append(Finding(ERROR, f"{loc}-{pos}",
+                                       f"field {f.name} has {len(reps)} repetitions; the profile needs at least {f.min}", "cardinality"))
+                for r, v in enumerate(reps, 1):
+                    if v:
+                        self._field_value(v, f, f"{loc}-{pos}({r})", seg, msg, out)
+                    elif f.usage == "R" and r == 1:
+                        out.append(Finding(ERROR, f"{loc}-{pos}(1)", f"required field {f.name} is empty", "usage"))
+            else:
+                if f.min > 1:
+                    out.append(Finding(ERROR, f"{loc}-{pos}",
+                                       f"field {f.name} has 1 repetition; the profile needs at least {f.min}", "cardinality"))
+                self._field_value(value, f, None, seg, msg, out, loc)
+
+    def _field_value(self, v: str, f: ElementDef, where: str | None, seg: Segment, msg: Message,
+                     out: list[Finding], loc: str = "") -> None:
+        seps = msg.seps
+        if not f.components:
+            self._leaf(v, f, where, seg, msg, out, seps.component, loc)
+            return
+        where = where or f"{loc}-{f.pos}"
+        cs = seps.component
+        comps = v.split(cs) if cs in v else [v]
+        if f.max_components and len(comps) > f.max_components and any(comps[f.max_components:]):
+            out.append(Finding(ERROR, where, f"{f.name} has {len(comps)} components; type {f.type} has {f.max_components}",
+                               "components"))
+        nc = len(comps)
+        for c in f.components:
+            cv = comps[c.pos - 1] if c.pos <= nc else ""
+            if not cv:
+                if c.usage == "R":
+                    out.append(Finding(ERROR, f"{where}.{c.pos}", f"required component {c.name} is missing", "usage"))
+                elif c.usage == "RE":
+                    out.append(Finding(WARNING, f"{where}.{c.pos}", f"component {c.name} (usage RE) is empty", "usage"))
+                continue
+            if c.usage == "X":
+                out.append(Finding(ERROR, f"{where}.{c.pos}", f"component {c.name} is not supported (usage X) but valued", "usage"))
+                continue
+            if c.components:
+                ss = seps.subcomponent
+                subs = cv.split(ss) if ss in cv else [cv]
+                for sc in c.components:
+                    sv = subs[sc.pos - 1] if sc.pos <= len(subs) else ""
+                    if not sv:
+                        if sc.usage == "R":
+                            out.append(Finding(ERROR, f"{where}.{c.pos}.{sc.pos}", f"required subcomponent {sc.name} is missing", "usage"))
+                        continue
+                    self._leaf(sv, sc, f"{where}.{c.pos}.{sc.pos}", seg, msg, out, "")
+                if c.length and len(cv) > c.length:
+                    self._length(cv, c, f"{where}.{c.pos}", msg, out)
+            else:
+                self._leaf(cv, c, f"{where}.{c.pos}", seg, msg, out, seps.subcomponent)
+        if f.length and len(v) > f.length:
+            self._length(v, f, where, msg, out)
+
+    def _leaf(self, v: str, e: ElementDef, where: str | None, seg: Segment, msg: Message, out: list[Finding],
+              sep: str, loc: str = "") -> None:
+        """Check one value that the profile does not split further: separators, length, format, codes, escapes."""
+        seps = msg.seps
+        dtype = e.type
+        if e.type_from:
+            dtype = seg.field(e.type_from).split(seps.component)[0].strip()
+            if not dtype:
+                return
+        primitive = dtype in datatypes.PRIMITIVE if e.type_from else e.primitive
+        if sep:
+            if primitive:
+                if sep in v or (sep == seps.component and seps.subcomponent in v):
+                    bad = sep if sep in v else seps.subcomponent
+                    out.append(Finding(ERROR, where or f"{loc}-{e.pos}",
+                                       f"{e.name} ({dtype}) holds an unescaped separator {bad!r}", "escape"))
+            elif sep in v:
+                if sep == seps.component:
+                    self._composite(v, e, dtype, where or f"{loc}-{e.pos}", sep, out)
+            else:
+                check = datatypes.FIRST_COMPONENT_FORMAT.get(dtype)
+                if check and not datatypes.FORMAT[check][0](v):
+                    out.append(Finding(ERROR, where or f"{loc}-{e.pos}", f"{e.name}: {v!r} is not {datatypes.FORMAT[check][1]}", "format"))
+        fmt = e.fmt if not e.type_from else datatypes.FORMAT.get(dtype, (None, ""))[0]
+        if fmt is not None and primitive and not fmt(v):
+            text = e.fmt_text if not e.type_from else datatypes.FORMAT[dtype][1]
+            out.append(Finding(ERROR, where or f"{loc}-{e.pos}", f"{e.name}: {v!r} is not {text}", "format"))
+        if e.length and len(v) > e.length:
+            self._length(v, e, where or f"{loc}-{e.pos}", msg, out)
+        if e.pattern is not None and not e.pattern.fullmatch(v):
+            out.append(Finding(ERROR, where or f"{loc}-{e.pos}", f"{e.name}: {v!r} does not match format {e.pattern_name}", "format"))
+        values = e.values
+        if values is not None:
+            code = v if primitive or not sep or sep not in v else v.split(sep)[0]
+            if code not in values:
+                if len(values) <= 8:
+                    shown = f"one of {', '.join(sorted(values))}" + (f" (code table {e.table})" if e.table else "")
+                else:
+                    shown = f"in code table {e.table}"
+                out.append(Finding(ERROR if e.strict else WARNING, where or f"{loc}-{e.pos}",
+                                   f"{e.name}: {code!r} is not {shown}", "value_set"))
+        esc = seps.escape
+        if esc in v:
+            for problem in escape_problems(v, seps):
+                severity = ERROR if problem.startswith("unescaped") else WARNING
+                out.append(Finding(severity, where or f"{loc}-{e.pos}", f"{e.name}: {problem}", "escape"))
+
+    def _composite(self, v: str, e: ElementDef, dtype: str, where: str, cs: str, out: list[Finding]) -> None:
+        """A composite value the profile gives no components for: component count and library formats."""
+        comps = v.split(cs)
+        limit = datatypes.components(dtype)
+        if limit and len(comps) > limit and any(comps[limit:]):
+            out.append(Finding(ERROR, where, f"{e.name} has {len(comps)} components; type {dtype} has {limit}", "components"))
+        for index, ctype in datatypes.checked_components(dtype):
+            if index <= len(comps) and comps[index - 1]:
+                check, text = datatypes.FORMAT[ctype]
+                if not check(comps[index - 1]):
+                    out.append(Finding(ERROR, f"{where}.{index}", f"{e.name}: {comps[index - 1]!r} is not {text}", "format"))
+
+    def _length(self, v: str, e: ElementDef, where: str, msg: Message, out: list[Finding]) -> None:
+        shown = unescape(v, msg.seps) if msg.seps.escape in v else v
+        if len(shown) > e.length:
+            out.append(Finding(self.length_severity, where,
+                               f"{e.name} is {len(shown)} characters long; the maximum is {e.length}", "length"))
+
+
+def _seg_loc(seg: Segment, counts: dict[str, int]) -> str:
+    return f"{seg.name}[{seg.index}]" if counts.get(seg.name, 1) > 1 else seg.name
