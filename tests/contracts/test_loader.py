@@ -83,7 +83,7 @@ def test_2024_1_supersedes_2023_1(contract_2023: Contract, contract_2024: Contra
 
 # -- the store ---------------------------------------------------------------------------------------------------
 def test_store_lists_interfaces_versions_in_order_and_the_newest(store: ContractStore) -> None:
-    assert store.interfaces() == ["insurance"]
+    assert store.interfaces() == ["insurance", "lis", "pacs"]
     assert store.versions("insurance") == ["2023.1", "2024.1"]
     assert store.newest("insurance") == "2024.1"
     assert store.load("insurance").version == "2024.1"
@@ -116,8 +116,8 @@ def test_unknown_interface_is_a_usage_error_naming_the_known_ones(store: Contrac
         store.load("blood-bank")
     assert "unknown interface 'blood-bank'" in str(caught.value)
     assert "insurance" in str(caught.value)
-    with pytest.raises(UsageError, match="unknown interface 'pacs'"):
-        store.newest("pacs")
+    with pytest.raises(UsageError, match="unknown interface 'dicom-worklist'"):
+        store.newest("dicom-worklist")
 
 
 def test_unknown_version_is_a_usage_error_listing_the_known_ones(store: ContractStore) -> None:
@@ -239,7 +239,7 @@ def test_an_unknown_transport(contract_copy: Path) -> None:
     problems = problems_of(contract_copy)
 
     problem = located(problems, yaml_file, line_of(yaml_file, "transport: carrier-pigeon"))
-    assert problem.message == "unknown transport 'carrier-pigeon' (known: http-json)"
+    assert problem.message == "unknown transport 'carrier-pigeon' (known: hl7v2-mllp, http-json)"
 
 
 def test_a_rule_naming_an_unknown_transaction(contract_copy: Path) -> None:
