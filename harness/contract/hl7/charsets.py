@@ -143,7 +143,8 @@ def decode_message(raw: bytes, policy: CharsetPolicy = CharsetPolicy()) -> Decod
         chosen = policy.default
         findings.append(Finding(
             policy.when_blank, "MSH-18",
-            f"MSH-18 is blank but the message is not ASCII; decoded as the contract default {policy.default}", "charset",
+            f"no character set declared but the bytes are not ASCII; decoded as the contract default {policy.default}",
+            "charset",
         ))
     else:
         findings.extend(_name_findings(declared, policy))

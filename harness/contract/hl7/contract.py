@@ -205,7 +205,8 @@ class HL7Validator:
         """Bytes to a parsed Message by MSH-18 and the contract's charset policy; findings on the message."""
         decoded = decode_message(raw, self.settings.charset)
         msg = parse(decoded.text, decoded.charset)
-        msg.findings[:0] = decoded.findings
+        if msg.segments:  # for bytes that are no HL7 message at all, what they are not is enough
+            msg.findings[:0] = decoded.findings
         return msg
 
     def check(self, raw: bytes, direction: str | None = None) -> CheckedMessage:

@@ -51,6 +51,10 @@ class ElementDef:
     fmt: Callable[[str], bool] | None = None
     fmt_text: str = ""
     checked: tuple[tuple[int, str], ...] = ()
+    plain: bool = False
+    """Checked as one value (no components in the profile, type not taken from another field)."""
+    quick: Callable[[str], bool] | None = None
+    """The format check of a value without separators: the type's, or its first component's (TS)."""
 
     def __post_init__(self) -> None:
         self.primitive = self.type in datatypes.PRIMITIVE
@@ -58,6 +62,9 @@ class ElementDef:
         if self.type in datatypes.FORMAT:
             self.fmt, self.fmt_text = datatypes.FORMAT[self.type]
         self.checked = datatypes.checked_components(self.type)
+        self.plain = not self.components and not self.type_from
+        first = datatypes.FIRST_COMPONENT_FORMAT.get(self.type)
+        self.quick = self.fmt if self.primitive else (datatypes.FORMAT[first][0] if first else None)
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from harness.contract.findings import Finding, Severity
 from harness.contract.hl7 import datatypes
-from harness.contract.hl7.escape import escape_problems, unescape
+from harness.contract.hl7.escape import Separators, escape_problems, unescape
 from harness.contract.hl7.message import HEADERS, Message, Segment
 from harness.contract.hl7.profile import UNBOUNDED, ElementDef, GroupDef, Profile, SegmentDef, SegRef
 
@@ -172,7 +172,8 @@ class ProfileValidator:
         fields = seg.fields
         nf = len(fields)
         header = seg.name in HEADERS
-        rs = msg.seps.repetition
+        seps = msg.seps
+        rs, cs, ss, esc = seps.repetition, seps.component, seps.subcomponent, seps.escape
         for f in sdef.fields:
             pos = f.pos
             value = fields[pos] if pos < nf else ""
@@ -206,13 +207,21 @@ class ProfileValidator:
                 if f.min > 1:
                     out.append(Finding(ERROR, f"{loc}-{pos}",
                                        f"field {f.name} has 1 repetition; the profile needs at least {f.min}", "cardinality"))
-                self._field_value(value, f, None, seg, msg, out, loc)
+                if not f.plain:
+                    self._field_value(value, f, None, seg, msg, out, loc)
+                elif not (cs not in value and ss not in value and esc not in value  # _fine, inlined: the hot path
+                          and (not f.length or len(value) <= f.length)
+                          and (f.quick is None or f.quick(value))
+                          and (f.pattern is None or f.pattern.fullmatch(value) is not None)
+                          and (f.values is None or value in f.values)):
+                    self._leaf(value, f, None, seg, msg, out, cs, loc)
 
     def _field_value(self, v: str, f: ElementDef, where: str | None, seg: Segment, msg: Message,
                      out: list[Finding], loc: str = "") -> None:
         seps = msg.seps
         if not f.components:
-            self._leaf(v, f, where, seg, msg, out, seps.component, loc)
+            if not _fine(v, f, seps):
+                self._leaf(v, f, where, seg, msg, out, seps.component, loc)
             return
         where = where or f"{loc}-{f.pos}"
         cs = seps.component
@@ -221,6 +230,7 @@ class ProfileValidator:
             out.append(Finding(ERROR, where, f"{f.name} has {len(comps)} components; type {f.type} has {f.max_components}",
                                "components"))
         nc = len(comps)
+        ss, esc = seps.subcomponent, seps.escape
         for c in f.components:
             cv = comps[c.pos - 1] if c.pos <= nc else ""
             if not cv:
@@ -244,8 +254,12 @@ class ProfileValidator:
                     self._leaf(sv, sc, f"{where}.{c.pos}.{sc.pos}", seg, msg, out, "")
                 if c.length and len(cv) > c.length:
                     self._length(cv, c, f"{where}.{c.pos}", msg, out)
-            else:
-                self._leaf(cv, c, f"{where}.{c.pos}", seg, msg, out, seps.subcomponent)
+            elif not (c.plain and ss not in cv and esc not in cv  # _fine, inlined (no component separator left)
+                      and (not c.length or len(cv) <= c.length)
+                      and (c.quick is None or c.quick(cv))
+                      and (c.pattern is None or c.pattern.fullmatch(cv) is not None)
+                      and (c.values is None or cv in c.values)):
+                self._leaf(cv, c, f"{where}.{c.pos}", seg, msg, out, ss)
         if f.length and len(v) > f.length:
             self._length(v, f, where, msg, out)
 
@@ -313,6 +327,15 @@ class ProfileValidator:
         if len(shown) > e.length:
             out.append(Finding(self.length_severity, where,
                                f"{e.name} is {len(shown)} characters long; the maximum is {e.length}", "length"))
+
+
+def _fine(v: str, e: ElementDef, seps: Separators) -> bool:
+    """The fast path: True when a single value certainly has nothing to report (else `_leaf` says what)."""
+    return (e.plain and seps.component not in v and seps.subcomponent not in v and seps.escape not in v
+            and (not e.length or len(v) <= e.length)
+            and (e.quick is None or e.quick(v))
+            and (e.pattern is None or e.pattern.fullmatch(v) is not None)
+            and (e.values is None or v in e.values))
 
 
 def _seg_loc(seg: Segment, counts: dict[str, int]) -> str:
