@@ -6,6 +6,7 @@
 - `message`: `parse(text) -> Message`, values by HL7 path, routing fields of MSH;
 - `batch`: cutting a capture into messages (MLLP blocks, FHS/BHS batches);
 - `profile`, `validator`, `datatypes`: compiled message profiles and their validation;
+- `ack`: an acknowledgement checked against the message it answers (MSA-2, swapped MSH-3..6, mode);
 - `contract`: the `hl7v2-mllp` contract format and `HL7Validator` (importing it registers the format).
 
 Importing this package is cheap: it does not load the contract machinery.

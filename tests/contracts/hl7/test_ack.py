@@ -1,0 +1,47 @@
+"""Acknowledgement correlation: MSA-2 echoes MSH-10, sender and receiver swapped, own MSH-10, same version, codes."""
+
+from __future__ import annotations
+
+from harness.contract.hl7.ack import ack_problems
+from harness.contract.hl7.message import parse
+from tests.contracts.hl7 import messages as m
+
+ORIGINAL = parse(m.lis_oml(control="HIS0001"))  # HIS/HOSP -> LIS/LAB, v2.5.1, original mode
+
+
+def problems(text: str, original: str | None = None) -> list[tuple[str, str, str]]:
+    found = ack_problems(parse(text), parse(original) if original else ORIGINAL)
+    return [(f.severity.value, f.location, f.rule) for f in found]
+
+
+def test_a_correct_ack() -> None:
+    assert problems(m.ack(acked="HIS0001")) == []
+    assert problems(m.ack(acked="HIS0001", code="AE")) == []
+
+
+def test_wrong_msa2_is_an_error() -> None:
+    assert problems(m.ack(acked="HIS0002")) == [("error", "MSA-2", "correlation")]
+
+
+def test_sender_receiver_version_and_control_id() -> None:
+    not_swapped = m.ack(acked="HIS0001", sender="HIS^HOSP", receiver="LIS^LAB")
+    reused = m.ack(acked="HIS0001", control="HIS0001")
+    older = m.ack(acked="HIS0001", version="2.4")
+
+    assert problems(not_swapped) == [("warning", "MSH-3", "correlation")]
+    assert problems(reused) == [("warning", "MSH-10", "correlation")]
+    assert problems(older) == [("warning", "MSH-12", "correlation")]
+
+
+def test_codes_follow_the_acknowledgement_mode() -> None:
+    enhanced = m.lis_oml(control="HIS0001").replace("|||||CHN|", "|||AL|AL|CHN|")
+
+    assert problems(m.ack(acked="HIS0001", code="CA")) == [("error", "MSA-1", "correlation")]
+    assert problems(m.ack(acked="HIS0001", code="CA"), enhanced) == []
+    assert problems(m.ack(acked="HIS0001", code="XX"), enhanced) == [("error", "MSA-1", "correlation")]
+    assert problems(m.ack(acked="HIS0001", code="CA"), enhanced.replace("|AL|AL|", "|NE|AL|")) == [
+        ("warning", "MSA-1", "correlation")]
+
+
+def test_no_msa() -> None:
+    assert problems(m.join(m.msh("ACK", "O21^ACK", "LIS9"))) == [("error", "MSA", "correlation")]
