@@ -373,3 +373,29 @@ def test_error_codes_for_acks() -> None:
 
     assert [error_code(Finding(Severity.ERROR, "PID-3", "x", rule)) for rule in rules] == [
         "100", "101", "102", "102", "103", "200", "201", "202", "203", "207"]
+
+
+def test_mutated_messages_give_findings_never_exceptions(lis: HL7Validator, pacs: HL7Validator) -> None:
+    """Deleted bytes, inserted delimiters and framing bytes, moved and repeated segments: always findings."""
+    import random
+
+    rng = random.Random(3)
+    seeds = [m.lis_oru(5), m.lis_oml(), m.lis_orl(), m.lis_adt(), m.ack(), m.pacs_omi(), m.pacs_orm(), m.pacs_oru()]
+    alphabet = b"|^~\\&\r\n\x0b\x1cMSHPIDOBXZ0123456789\xe5\xbc\xa0\xff\"#"
+    for _ in range(1500):
+        raw = bytearray(rng.choice(seeds).encode("utf-8"))
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(raw) + 1)
+            if rng.random() < 0.45 and raw:
+                del raw[at:at + rng.randint(1, 20)]
+            elif rng.random() < 0.8:
+                raw[at:at] = bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 5)))
+            else:
+                segs = bytes(raw).split(b"\r")
+                if len(segs) > 2:
+                    segs.insert(rng.randrange(1, len(segs)), segs[rng.randrange(1, len(segs))])
+                raw = bytearray(b"\r".join(segs))
+        validator = rng.choice([lis, pacs])
+        checked = validator.check(bytes(raw), rng.choice([None, "from_hospital", "to_hospital"]))
+        assert all(isinstance(f, Finding) for f in checked.findings)
+        validator.validate_capture(bytes(raw))
