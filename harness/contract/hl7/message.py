@@ -364,7 +364,7 @@ def parse(text: str, charset: str = "UNICODE UTF-8") -> Message:
         segments.append(Segment(name, parts, index))
     if blank > 1 or (blank == 1 and not text.endswith("\r")):
         findings.append(Finding(Severity.WARNING, "", "empty lines between segments", "segment_terminator"))
-    if segments and len(segments[0].fields) < 10:
+    if segments and segments[0].name == "MSH" and len(segments[0].fields) < 10:
         findings.append(Finding(Severity.ERROR, f"{segments[0].name}", "truncated header: MSH-9 (message type) is missing", "parse"))
     return Message(segments, seps, findings, charset)
 
