@@ -123,7 +123,7 @@ def _load_contract(folder: Path) -> Contract:
 
 def _ensure_formats() -> None:
     # Importing a transport module registers its format; done lazily so harness.contract stays cheap to import.
-    from harness.contract import http_json  # noqa: F401
+    from harness.contract import http_json, soap  # noqa: F401
     from harness.contract.hl7 import contract as hl7_contract  # noqa: F401
 
 
