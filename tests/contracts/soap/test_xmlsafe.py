@@ -1,0 +1,66 @@
+"""The hardened parser: DTDs refused before parsing, no entities, no network, a size limit, libxml2's depth limit."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness.contract import xmlsafe
+
+BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+                  + b"".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i > 1 else "&lol;" * 10}">'.encode() for i in range(1, 10))
+                  + b"]><lolz>&lol9;</lolz>")
+
+
+@pytest.mark.parametrize("raw", [
+    BILLION_LAUGHS,
+    b'<!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/passwd">]><a>&e;</a>',
+    b'<!DOCTYPE a SYSTEM "http://169.254.169.254/latest/meta-data/"><a/>',
+    b'\xef\xbb\xbf<?xml version="1.0"?>\n<!-- a comment -->\n<?pi x?>\n<!DOCTYPE a><a/>',
+    b"<!doctype a><a/>",
+])
+def test_any_doctype_is_refused_before_parsing(raw: bytes) -> None:
+    with pytest.raises(xmlsafe.XmlRefused) as refused:
+        xmlsafe.parse(raw)
+    assert refused.value.reason == "doctype" and "DOCTYPE" in str(refused.value)
+
+
+def test_a_doctype_the_byte_scan_cannot_see_is_caught_after_parsing() -> None:
+    raw = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>'.encode("utf-16")
+    with pytest.raises(xmlsafe.XmlRefused) as refused:
+        xmlsafe.parse(raw)
+    assert refused.value.reason == "doctype"
+
+
+def test_undeclared_entities_are_syntax_errors_with_a_line() -> None:
+    with pytest.raises(xmlsafe.XmlRefused) as refused:
+        xmlsafe.parse(b"<a>\n<b>&secret;</b></a>")
+    assert (refused.value.reason, refused.value.line) == ("entity", 2)
+    assert refused.value.message == "not well-formed XML: Entity 'secret' not defined"
+
+
+def test_a_doctype_inside_cdata_is_just_text() -> None:
+    assert xmlsafe.parse(b"<a><![CDATA[<!DOCTYPE x>]]></a>").text == "<!DOCTYPE x>"
+
+
+def test_size_limit_and_empty_documents() -> None:
+    with pytest.raises(xmlsafe.XmlRefused) as refused:
+        xmlsafe.parse(b"<a>" + b"x" * 2000 + b"</a>", max_bytes=1024)
+    assert refused.value.reason == "size" and "over the limit of 1024 bytes" in refused.value.message
+    with pytest.raises(xmlsafe.XmlRefused) as empty:
+        xmlsafe.parse(b"  \n")
+    assert empty.value.reason == "empty"
+
+
+def test_deep_nesting_hits_libxml2s_limit_fast() -> None:
+    started = time.perf_counter()
+    with pytest.raises(xmlsafe.XmlRefused) as refused:
+        xmlsafe.parse(b"<a>" * 50_000 + b"</a>" * 50_000)
+    assert refused.value.reason == "syntax" and "depth" in refused.value.message
+    assert time.perf_counter() - started < 0.5
+
+
+def test_ordinary_documents_parse() -> None:
+    root = xmlsafe.parse('<?xml version="1.0" encoding="UTF-8"?><a x="1">中文 &amp; &#x4e2d;</a>'.encode())
+    assert (root.tag, root.get("x"), root.text) == ("a", "1", "中文 & 中")
