@@ -1,0 +1,838 @@
+"""The MLLP mock transport: an asyncio server for HL7 v2 over MLLP that journals every exchange and applies faults.
+
+`MllpServer(handler, journal, faults, config)` is a stream handler for `Runtime.serve_tcp` (or any
+`asyncio.start_server`); `MllpServer.start(runtime)` does both and closes open connections on stop. A partner
+behaviour (mock LIS, mock PACS) or a hospital-side listener gives it an `MllpHandler`; journal and faults are
+optional, so a connector's listener can use the same server without them.
+
+On each connection, for as long as the peer keeps it: bytes are cut into frames whatever the read boundaries
+(`harness.contract.hl7.mllp.Deframer`), bytes before a start block are skipped (a warning on the next exchange),
+a frame over `max_frame` bytes is refused (AR/CR with ERR 100 when its MSH can be read, then the connection is
+closed), a frame stalled for `frame_timeout_s` or a connection idle for `idle_timeout_s` is closed. Each message is
+decoded by its MSH-18 (the configured default when blank or unknown), parsed, screened (MSH-9/10/11/12, the
+handler's supported types and versions), checked for duplicates (MSH-3/4 + MSH-10: the original ACK is replayed,
+the message is not processed again), handed to the handler, and acknowledged by the rules of `mllp_ack`.
+FHS/BHS batches are taken apart, each message processed and acknowledged, and answered with one batch ACK.
+Faults (`mocks.transport.faults`) change what goes back on the wire. See docs/mllp.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import socket
+import struct
+import time
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from harness.contract.findings import Finding, Severity
+from harness.contract.hl7.batch import split_capture
+from harness.contract.hl7.charsets import CharsetPolicy, canonical, decode_message
+from harness.contract.hl7.message import Message, parse
+from harness.contract.hl7.mllp import DEFAULT_MAX_FRAME, EB, END, SB, Deframer, Frame
+from harness.contract.model import Contract
+from mocks.transport.faults import KINDS, Fault, FaultPlan
+from mocks.transport.journal import Exchange, Journal
+from mocks.transport.mllp_ack import ACCEPT_OF, AckBuilder, ack_code, encode, summary, wanted
+from mocks.transport.runtime import Listener, Runtime
+
+ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+# Until faults.py lists it: the one MLLP fault kind it does not have yet (registered, not redefined).
+KINDS.setdefault("merged_frames", "when frames arrive pipelined, send this ACK in one write with the next one")
+
+REPLACING = frozenset({"no_reply", "reset", "error_reply", "malformed", "wrong_ack_id"})
+"""Faults that replace the reply: with phase `before` the message is only inspected, not processed."""
+HEAD = 4096
+"""Bytes kept of the start of the frame in progress: enough for its MSH when the frame turns out oversized."""
+NO_REPLY_CAP_S = 600.0
+WRITE_HIGH_WATER = 1 << 20
+GARBAGE = b"HIH garbage before the start block\r\n\x00\xff"
+
+
+# -- what a partner behaviour gives the transport ------------------------------------------------------------------
+@dataclass
+class Reply:
+    """A handler's answer: the application acknowledgement code, its errors, or a whole response message.
+
+    `errors` become ERR segments (errors and warnings); `text` goes to MSA-3; `response` (an ORL^O22 for an
+    OML^O21, say) replaces the generic ACK: its empty MSH fields are filled and MSA-2 set by the transport.
+    """
+
+    code: str = "AA"
+    errors: list[Finding] = field(default_factory=list)
+    text: str = ""
+    response: Message | None = None
+
+
+@dataclass(eq=False)
+class MllpExchange(Exchange):
+    """An exchange of the MLLP transport, with the parsed message and the acknowledgements built for it.
+
+    `request_raw` is the message's bytes as received (no framing); `response_raw` the bytes written back on the
+    wire for it (framing, faults and all; None when nothing was written).
+    """
+
+    message: Message | None = field(default=None, repr=False)
+    acks: list[Message] = field(default_factory=list, repr=False)
+
+
+class MllpHandler(Protocol):
+    """What a partner behaviour (mock LIS, mock PACS, a hospital listener) gives the MLLP transport."""
+
+    interface: str
+
+    def identify(self, message: Message) -> str | None:
+        """The contract message key (`ORU^R01`) or None when unsupported: labels the journal, matches faults."""
+
+    def screen(self, message: Message) -> list[Finding]:
+        """Header checks that decide whether the message is accepted at all: unsupported type (rule
+        `message_type`, ERR 200) or trigger (`event`, 201), version (`version`, 203). Errors here reject it
+        (AR / CR) before it is processed."""
+
+    async def handle(self, message: Message, exchange: MllpExchange) -> Reply:
+        """Validate and process an accepted message, adding findings to `exchange.request_findings`."""
+
+    def inspect(self, message: Message, exchange: MllpExchange) -> None:
+        """Validate without acting, for messages a fault drops before processing."""
+
+
+# -- configuration -------------------------------------------------------------------------------------------------
+@dataclass
+class MllpConfig:
+    """Settings of one MLLP server.
+
+    `required_msh`: MSH fields whose absence rejects a message (AR/CR, ERR 101). `idle_timeout_s`: close a
+    connection with no frame in progress after this long without a byte (0: never). `frame_timeout_s`: close a
+    connection whose frame has stalled (no byte for this long while a frame is open). `duplicates`: how many
+    (sender, MSH-10) keys are remembered for duplicate detection.
+    """
+
+    max_frame: int = DEFAULT_MAX_FRAME
+    charset: CharsetPolicy = field(default_factory=CharsetPolicy)
+    application: str = "HIH"
+    facility: str = "HIH"
+    version: str = "2.5.1"
+    required_msh: tuple[int, ...] = (9, 10, 11, 12)
+    idle_timeout_s: float = 600.0
+    frame_timeout_s: float = 1.0
+    duplicates: int = 10_000
+    max_errors: int = 20
+    split_gap_s: float = 0.01
+
+    @classmethod
+    def from_contract(cls, contract: Contract, **overrides: Any) -> MllpConfig:
+        """Frame limit, character sets and default version from an `hl7v2-mllp` contract."""
+        from harness.contract.hl7.contract import settings
+
+        s = settings(contract)
+        values: dict[str, Any] = {"max_frame": s.max_frame_bytes, "charset": s.charset,
+                                  "version": s.versions[-1] if s.versions else "2.5.1",
+                                  "application": contract.interface.upper()}
+        values.update(overrides)
+        return cls(**values)
+
+
+# -- ready-made handlers -------------------------------------------------------------------------------------------
+def _routing_findings(mtype: str, known: Iterable[str]) -> list[Finding]:
+    known = list(known)
+    kind, _, trigger = mtype.partition("^")
+    listed = ", ".join(known)
+    if any(k.split("^")[0] == kind for k in known):
+        return [Finding(ERROR, "MSH-9.2", f"trigger event {trigger or '(none)'} of {kind} is not supported "
+                        f"(known: {listed})", "event")]
+    return [Finding(ERROR, "MSH-9.1", f"message type {mtype} is not supported (known: {listed})", "message_type")]
+
+
+class AcceptAll:
+    """Accepts every message (or those of `message_types`) with `code`, without looking at the content."""
+
+    def __init__(self, interface: str = "mllp", message_types: Iterable[str] | None = None, code: str = "AA") -> None:
+        self.interface = interface
+        self.message_types = frozenset(message_types) if message_types is not None else None
+        self.code = code
+        self.handled = 0
+
+    def identify(self, message: Message) -> str | None:
+        mtype = message.message_type
+        if self.message_types is None:
+            return mtype or None
+        return mtype if mtype in self.message_types else None
+
+    def screen(self, message: Message) -> list[Finding]:
+        if self.message_types is None or message.message_type in self.message_types:
+            return []
+        return _routing_findings(message.message_type, sorted(self.message_types))
+
+    async def handle(self, message: Message, exchange: MllpExchange) -> Reply:
+        self.handled += 1
+        return Reply(self.code)
+
+    def inspect(self, message: Message, exchange: MllpExchange) -> None:
+        return None
+
+
+class ContractHandler:
+    """Validates each message against an `hl7v2-mllp` contract and acknowledges by its findings.
+
+    Unknown types and triggers and unaccepted versions are rejected (AR/CR with ERR 200/201/203); a message with
+    errors is answered AE with one ERR per error; a valid one AA. `direction` is the way messages to this server
+    travel (`from_hospital` for a mock partner, `to_hospital` for a hospital's listener). Subclasses act on valid
+    messages by overriding `process`.
+    """
+
+    def __init__(self, contract: Contract, direction: str = "from_hospital") -> None:
+        from harness.contract.hl7.contract import HL7Validator
+
+        validator = contract.extra.get("hl7_validator")
+        if not isinstance(validator, HL7Validator):
+            validator = HL7Validator(contract)
+            contract.extra["hl7_validator"] = validator
+        self.validator = validator
+        self.contract = contract
+        self.interface = contract.interface
+        self.direction = direction
+
+    def identify(self, message: Message) -> str | None:
+        return self.validator.route(message)
+
+    def screen(self, message: Message) -> list[Finding]:
+        key = self.validator.route(message)
+        if key is None:
+            _, findings = self.validator.check_message(message)
+            return findings
+        profile = self.contract.operations[key].extra.get("profile")
+        allowed = getattr(profile, "versions", ()) or self.validator.settings.versions
+        if message.version and message.version not in allowed:
+            return [Finding(ERROR, "MSH-12", f"HL7 version {message.version} is not accepted for {key} "
+                            f"(accepted: {', '.join(allowed)})", "version")]
+        return []
+
+    async def handle(self, message: Message, exchange: MllpExchange) -> Reply:
+        key, findings = self.validator.check_message(message, self.direction)
+        exchange.request_findings.extend(findings)
+        code = ack_code(exchange.request_findings)
+        reply = await self.process(message, key, exchange, code)
+        if reply is not None:
+            return reply
+        return Reply(code, [f for f in exchange.request_findings if f.severity is ERROR])
+
+    async def process(self, message: Message, key: str | None, exchange: MllpExchange, code: str) -> Reply | None:
+        """Act on a message (store an order, answer with an ORL^O22 ...); None: acknowledge by the findings."""
+        return None
+
+    def inspect(self, message: Message, exchange: MllpExchange) -> None:
+        _, findings = self.validator.check_message(message, self.direction)
+        exchange.request_findings.extend(findings)
+
+
+# -- duplicate detection -------------------------------------------------------------------------------------------
+@dataclass
+class _Seen:
+    """A (sender, MSH-10) already processed: its exchange, a checksum of its bytes, the ACK payloads sent."""
+
+    crc: int
+    done: asyncio.Future[None]
+    exchange_id: int = 0
+    acks: list[bytes] = field(default_factory=list)
+
+
+class _Duplicates:
+    """The last `capacity` (MSH-3, MSH-4, MSH-10) keys and their original ACKs (oldest forgotten first)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._seen: dict[tuple[str, str, str], _Seen] = {}
+
+    def get(self, key: tuple[str, str, str]) -> _Seen | None:
+        return self._seen.get(key)
+
+    def add(self, key: tuple[str, str, str], seen: _Seen) -> None:
+        self._seen[key] = seen
+        while len(self._seen) > self.capacity:
+            oldest = next(iter(self._seen))
+            del self._seen[oldest]
+
+    def forget(self, key: tuple[str, str, str]) -> None:
+        self._seen.pop(key, None)
+
+    def clear(self) -> None:
+        self._seen.clear()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+# -- the server ----------------------------------------------------------------------------------------------------
+@dataclass
+class _Outcome:
+    """What processing produced: the exchange to journal, the ACKs, the fault, the payloads to send.
+
+    `genuine` are the ACK payloads the message earned; `payloads` what is sent after a reply-changing fault.
+    """
+
+    exchange: MllpExchange
+    acks: list[Message]
+    charset: str
+    fault: Fault | None = None
+    seen: _Seen | None = None
+    genuine: list[bytes] = field(default_factory=list)
+    payloads: list[bytes] = field(default_factory=list)
+
+    def resolve(self) -> None:
+        """Let duplicates waiting for this message go on (with its genuine ACKs)."""
+        seen = self.seen
+        if seen is not None and not seen.done.done():
+            seen.exchange_id = self.exchange.id
+            seen.acks = self.genuine
+            seen.done.set_result(None)
+
+
+def _is_hl7(msg: Message | None) -> bool:
+    return msg is not None and bool(msg.segments) and msg.segments[0].name == "MSH"
+
+
+def parse_ack(payload: bytes, charset: str) -> Message:
+    """An ACK payload the server built, parsed back (for replayed duplicates)."""
+    name = charset or "UNICODE UTF-8"
+    decoded = decode_message(payload, CharsetPolicy(default=name, accepted=(name,)))
+    return parse(decoded.text, decoded.charset)
+
+
+class MllpServer:
+    """An MLLP server: a stream handler (`await server(reader, writer)`) serving one connection per call."""
+
+    def __init__(self, handler: MllpHandler, journal: Journal | None = None, faults: FaultPlan | None = None,
+                 config: MllpConfig | None = None) -> None:
+        self.handler = handler
+        self.journal = journal
+        self.faults = faults
+        self.config = config or MllpConfig()
+        self.acks = AckBuilder(self.config.application, self.config.facility, self.config.version,
+                               self.config.max_errors)
+        self.duplicates = _Duplicates(self.config.duplicates)
+        self.connections: set[_Connection] = set()
+        self._ids = itertools.count(1)
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = _Connection(self, reader, writer, next(self._ids))
+        self.connections.add(conn)
+        try:
+            await conn.run()
+        finally:
+            self.connections.discard(conn)
+
+    def start(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> Listener:
+        """Listen on host:port on the runtime's loop; stopping the listener also closes open connections."""
+        listener = runtime.serve_tcp(self, host, port, limit=2**16)
+        stop_listening = listener.stop
+
+        async def stop() -> None:
+            await self.aclose()
+            await stop_listening()
+
+        listener.stop = stop
+        return listener
+
+    async def aclose(self) -> None:
+        """Close every open connection."""
+        for conn in list(self.connections):
+            conn.close()
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    def clear(self) -> None:
+        """Forget the messages seen (duplicate detection starts afresh), as a mock reset does."""
+        self.duplicates.clear()
+
+    def record(self, exchange: MllpExchange, started: float) -> None:
+        exchange.duration_ms = (time.perf_counter() - started) * 1000
+        if self.journal is not None:
+            self.journal.record(exchange)
+
+    def take_fault(self, operation: str | None) -> Fault | None:
+        return self.faults.take(operation) if self.faults is not None else None
+
+    # -- one message ------------------------------------------------------------------------------------
+    async def process(self, raw: bytes, peer: str, meta: dict[str, Any], findings: list[Finding],
+                      in_batch: bool = False, fault: Fault | None = None) -> _Outcome:
+        """Decode, screen, de-duplicate, handle and acknowledge one message's bytes; nothing is written here.
+
+        Outside a batch the fault for the message is taken here; inside one the batch's fault is passed in.
+        """
+        cfg = self.config
+        handler = self.handler
+        exchange = MllpExchange(handler.interface, "mllp", None, raw, peer=peer, meta=meta)
+        decoded = decode_message(raw, cfg.charset)
+        msg = parse(decoded.text, decoded.charset)
+        if msg.segments:
+            msg.findings[:0] = decoded.findings
+        exchange.message = msg
+        exchange.request_findings = findings + msg.findings
+        charset = decoded.charset
+        hl7 = _is_hl7(msg)
+        if hl7:
+            exchange.operation = handler.identify(msg) or msg.message_type or None
+            exchange.request = {
+                "message_type": msg.message_type, "control_id": msg.control_id, "version": msg.version,
+                "sender": list(msg.sender), "receiver": list(msg.receiver), "charset": charset,
+                "declared_charset": decoded.declared, "mode": "enhanced" if msg.enhanced_mode else "original",
+                "segments": len(msg.segments),
+            }
+        if not in_batch:
+            fault = self.take_fault(exchange.operation)
+        exchange.fault = fault.kind if fault is not None else None
+        outcome = _Outcome(exchange, [], charset, fault)
+        if not hl7:
+            errors = [f for f in exchange.request_findings if f.severity is ERROR] or [
+                Finding(ERROR, "", "not an HL7 v2 message", "parse")]
+            outcome.acks = [self.acks.ack(None, "AR", errors)]
+            return outcome
+        enhanced = msg.enhanced_mode
+        # 1. acceptance: a usable header, a message the handler takes, text that decodes as declared
+        rejects = [Finding(ERROR, f"MSH-{n}", f"required field MSH-{n} is empty", "usage")
+                   for n in cfg.required_msh if not msg.segments[0].field(n).strip()]
+        if not rejects:
+            rejects = [f for f in handler.screen(msg) if f.severity is ERROR]
+        if rejects:
+            exchange.request_findings.extend(rejects)
+            outcome.acks = self._answer(msg, "AR", rejects, charset, enhanced, processed=False)
+            return outcome
+        # text decoded with another charset than the one meant, or with replacement characters, is not processed
+        meant = (canonical(decoded.declared)[0] if decoded.declared else None) or cfg.charset.default
+        garbled = not raw.isascii() and (charset != meant or "\ufffd" in decoded.text)
+        undecodable = [f for f in msg.findings if f.severity is ERROR and f.rule == "charset"] if garbled else []
+        if undecodable:
+            outcome.acks = self._answer(msg, "AE", undecodable, charset, enhanced, processed=False)
+            return outcome
+        # 2. duplicates: the same sender and MSH-10 get the original ACK again, unprocessed
+        key = (msg.sending_application, msg.sending_facility, msg.control_id)
+        crc = zlib.crc32(raw)
+        seen = self.duplicates.get(key)
+        if seen is not None:
+            if not seen.done.done():
+                await seen.done
+            exchange.meta["duplicate_of"] = seen.exchange_id
+            exchange.request_findings.append(Finding(
+                INFO, "MSH-10", f"duplicate of exchange {seen.exchange_id} (same MSH-3/4 and MSH-10): not processed "
+                "again; the original acknowledgement is sent again", "duplicate"))
+            if seen.crc != crc:
+                exchange.request_findings.append(Finding(
+                    WARNING, "MSH-10", f"MSH-10 {msg.control_id!r} was used before by this sender for a message with "
+                    "different content", "duplicate"))
+            outcome.genuine = list(seen.acks)
+            outcome.acks = [parse_ack(p, charset) for p in seen.acks]
+            return outcome
+        # 3. processing, unless a fault drops the message first
+        if fault is not None and fault.phase == "before" and fault.kind in REPLACING:
+            handler.inspect(msg, exchange)
+            return outcome
+        if fault is not None and fault.kind == "latency" and fault.delay_s:
+            await asyncio.sleep(fault.delay_s)
+        outcome.seen = _Seen(crc, asyncio.get_running_loop().create_future())
+        self.duplicates.add(key, outcome.seen)
+        try:
+            try:
+                reply = await handler.handle(msg, exchange)
+            except Exception as exc:  # a handler's bug must not take the connection down: AE 207
+                problem = Finding(ERROR, "", f"application internal error: {type(exc).__name__}: {exc}", "internal")
+                exchange.request_findings.append(problem)
+                reply = Reply("AE", [problem])
+            outcome.acks = self._answer(msg, reply.code, reply.errors, charset, enhanced, processed=True,
+                                        reply=reply)
+        except BaseException:
+            self.duplicates.forget(key)
+            outcome.resolve()
+            raise
+        return outcome
+
+    def _answer(self, msg: Message, code: str, errors: list[Finding], charset: str, enhanced: bool,
+                processed: bool, reply: Reply | None = None) -> list[Message]:
+        """The acknowledgements a message gets: one in original mode; in enhanced mode the accept ACK (by
+        MSH-15) and, for a processed message, the application ACK (by MSH-16)."""
+        text = reply.text if reply is not None else ""
+        if not enhanced:
+            if reply is not None and reply.response is not None:
+                return [self.acks.complete(reply.response, msg, code, charset)]
+            return [self.acks.ack(msg, code, errors, text, charset)]
+        out = []
+        accept = "CA" if processed else ACCEPT_OF.get(code, "CR")
+        if wanted(msg.accept_ack, accept == "CA"):
+            out.append(self.acks.ack(msg, accept, [] if processed else errors, "", charset))
+        if processed and wanted(msg.application_ack, code == "AA"):
+            if reply is not None and reply.response is not None:
+                out.append(self.acks.complete(reply.response, msg, code, charset))
+            else:
+                out.append(self.acks.ack(msg, code, errors, text, charset))
+        return out
+
+    def settle(self, outcome: _Outcome, wire_faults: bool = True) -> None:
+        """Encode the outcome's ACKs (`genuine`) and what is sent instead under a reply-changing fault (`payloads`)."""
+        charset = outcome.charset
+        if not outcome.genuine:
+            outcome.genuine = [encode(a.to_er7(), charset) for a in outcome.acks]
+        changed = self._fault_acks(outcome)
+        if changed is None:
+            outcome.payloads = list(outcome.genuine)
+        else:
+            outcome.acks = changed
+            outcome.payloads = [encode(a.to_er7(), charset) for a in changed]
+        fault = outcome.fault
+        if wire_faults and fault is not None and fault.kind == "malformed" and outcome.payloads:
+            first = outcome.payloads[0]
+            outcome.payloads = [first[: max(1, len(first) // 2)]]
+
+    def _fault_acks(self, outcome: _Outcome) -> list[Message] | None:
+        fault = outcome.fault
+        msg = outcome.exchange.message
+        if fault is None or msg is None or not _is_hl7(msg):
+            return None
+        charset = outcome.charset
+        if fault.kind == "error_reply":
+            code = fault.code or "AE"
+            problem = Finding(ERROR, "", fault.message or "application error (fault)", "internal")
+            if code in ("CA", "CE", "CR") or not msg.enhanced_mode:
+                return [self.acks.ack(msg, code, [problem], fault.message, charset)]
+            accept = [a for a in outcome.acks if summary(a).code in ("CA", "CE", "CR")]
+            if not accept and wanted(msg.accept_ack, True):
+                accept = [self.acks.ack(msg, "CA", (), "", charset)]
+            return [*accept, self.acks.ack(msg, code, [problem], fault.message, charset)]
+        if fault.kind == "wrong_ack_id":
+            acks = outcome.acks or [self.acks.ack(msg, "AA", (), "", charset)]
+            wrong = fault.message or f"{msg.segments[0].field(10)}-WRONG"
+            for ack in acks:
+                msa = ack.segment("MSA")
+                if msa is not None and len(msa.fields) > 2:
+                    msa.fields[2] = wrong
+            return acks
+        if fault.kind == "malformed" and not outcome.acks:
+            return [self.acks.ack(msg, "AE", (), "malformed (fault)", charset)]
+        return None
+
+    def finish(self, outcome: _Outcome, wire: bytes | None, started: float) -> None:
+        """Fill the exchange's reply side and journal it; let waiting duplicates go on."""
+        exchange = outcome.exchange
+        exchange.acks = outcome.acks
+        exchange.response_raw = wire
+        if outcome.acks:
+            sums = [summary(a) for a in outcome.acks]
+            code = sums[-1].code if len(sums) == 1 else next(
+                (s.code for s in sums if s.code not in ("AA", "CA")), sums[-1].code)
+            exchange.response = {"code": code, "acks": [s.to_dict() for s in sums]}
+        self.record(exchange, started)
+        outcome.resolve()
+
+
+def _framed(payloads: Iterable[bytes]) -> bytes:
+    return b"".join([SB + p + END for p in payloads])
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer or "")
+
+
+class _Connection:
+    """One client connection: read, cut frames, process them in order, write the replies."""
+
+    def __init__(self, server: MllpServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 number: int) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.number = number
+        self.peer = _peer(writer)
+        self.deframer = Deframer(server.config.max_frame)
+        self.loop = asyncio.get_running_loop()
+        self.last = self.loop.time()
+        self.busy = False
+        self.closed = False
+        self.frames = 0
+        self.received = 0
+        self.first = b""
+        self.head = bytearray()
+        self.held = b""
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0
+
+    # -- life cycle -------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        self._arm(self.server.config.idle_timeout_s)
+        try:
+            await self._serve()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except Exception as exc:  # one connection's trouble must never reach the server
+            self._note(b"", Finding(ERROR, "", f"transport error: {type(exc).__name__}: {exc}", "internal"))
+        finally:
+            self.close()
+
+    async def _serve(self) -> None:
+        reader = self.reader
+        deframer = self.deframer
+        cfg = self.server.config
+        while not self.closed:
+            data = await reader.read(65536)
+            if not data:
+                break
+            self.last = self.loop.time()
+            if not self.received:
+                self.first = data[:HEAD]
+            self.received += len(data)
+            self._track_head(data)
+            frames = deframer.feed(data)
+            if deframer.pending and cfg.frame_timeout_s and self._deadline > self.last + cfg.frame_timeout_s:
+                self._arm(cfg.frame_timeout_s)
+            last = len(frames) - 1
+            for index, frame in enumerate(frames):
+                await self._frame(frame, more=index < last)
+                if self.gone():
+                    return
+            if self.held:
+                self._write(b"")
+        for frame in deframer.close():
+            self._note(frame.payload, Finding(ERROR, "", f"MLLP: {frame.problem}; the frame was not processed",
+                                              "framing"), frame)
+        if not self.frames and self.received:
+            self._note(self.first, Finding(ERROR, "", f"{self.received} bytes received and no MLLP frame (0x0B ... "
+                                           "0x1C 0x0D) among them", "framing"))
+
+    def gone(self) -> bool:
+        """Closed (by a fault, a timeout or the peer); a method, so that checks after an await are not narrowed away."""
+        return self.closed
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+    def _arm(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if delay > 0 and not self.closed:
+            self._deadline = self.loop.time() + delay
+            self._timer = self.loop.call_at(self._deadline, self._watch)
+        else:
+            self._deadline = float("inf")
+
+    def _watch(self) -> None:
+        """Close a connection whose frame stalled or that sat idle; re-arm otherwise."""
+        self._timer = None
+        cfg = self.server.config
+        now = self.loop.time()
+        open_frame = self.deframer.pending > 0
+        limit = cfg.frame_timeout_s if open_frame and cfg.frame_timeout_s else cfg.idle_timeout_s
+        if self.busy or not limit:
+            self._arm(cfg.frame_timeout_s or cfg.idle_timeout_s or 1.0)
+            return
+        if now - self.last >= limit:
+            if open_frame:
+                self._note(bytes(self.head), Finding(
+                    ERROR, "", f"MLLP: frame incomplete, no byte for {limit:g} s ({self.deframer.pending} bytes held "
+                    "without an end block); connection closed", "framing"))
+            self.close()
+            return
+        self._arm(self.last + limit - now)
+
+    def _track_head(self, data: bytes) -> None:
+        start = data.rfind(SB)
+        if start >= 0:
+            self.head = bytearray(data[start + 1 : start + 1 + HEAD])
+        elif len(self.head) < HEAD:
+            self.head += data[: HEAD - len(self.head)]
+
+    # -- writing ----------------------------------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        if self.held:
+            data, self.held = self.held + data, b""
+        if data and not self.closed and not self.writer.is_closing():
+            self.writer.write(data)
+
+    async def _drain(self) -> None:
+        if self.closed or self.writer.transport.get_write_buffer_size() <= WRITE_HIGH_WATER:
+            return
+        try:
+            await asyncio.wait_for(self.writer.drain(), self.server.config.idle_timeout_s or NO_REPLY_CAP_S)
+        except TimeoutError:
+            self.close()
+
+    def _reset(self) -> None:
+        sock = self.writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                # SO_LINGER 0 turns the close into a TCP RST, as from a crashed peer or a firewall
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        self.writer.transport.abort()
+
+    # -- frames -----------------------------------------------------------------------------------------
+    def _note(self, raw: bytes, finding: Finding, frame: Frame | None = None) -> None:
+        """Journal bytes that were not a message to process (broken frame, garbage, transport trouble)."""
+        exchange = MllpExchange(self.server.handler.interface, "mllp", None, raw, peer=self.peer,
+                                meta={"connection": self.number, "frame": self.frames})
+        exchange.request_findings = [finding]
+        if frame is not None and frame.skipped:
+            exchange.request_findings.append(self._skipped(frame.skipped))
+        self.server.record(exchange, time.perf_counter())
+
+    @staticmethod
+    def _skipped(count: int) -> Finding:
+        return Finding(WARNING, "", f"MLLP: {count} bytes before the start block skipped", "framing")
+
+    async def _frame(self, frame: Frame, more: bool) -> None:
+        self.frames += 1
+        started = time.perf_counter()
+        if frame.oversized:
+            await self._oversized(frame, started)
+            return
+        if frame.problem and frame.problem != "end block without CR":
+            self._note(frame.payload, Finding(ERROR, "", f"MLLP: {frame.problem}; the frame was not processed",
+                                              "framing"), frame)
+            return
+        findings = [self._skipped(frame.skipped)] if frame.skipped else []
+        if frame.problem:
+            findings.append(Finding(WARNING, "", "MLLP: end block 0x1C not followed by CR 0x0D", "framing"))
+        meta: dict[str, Any] = {"connection": self.number, "frame": self.frames}
+        self.busy = True
+        outcome: _Outcome | None = None
+        try:
+            if frame.payload.lstrip(b"\r\n\t ")[:3] in (b"FHS", b"BHS"):
+                outcome = await self._batch(frame.payload, meta, findings)
+            else:
+                outcome = await self.server.process(frame.payload, self.peer, meta, findings)
+                self.server.settle(outcome)
+            await self._send(outcome, started, more)
+        finally:
+            if outcome is not None:
+                outcome.resolve()
+            self.busy = False
+            self.last = self.loop.time()
+
+    async def _send(self, outcome: _Outcome, started: float, more: bool) -> None:
+        """Put the outcome's payloads on the wire as its fault says; journal it first."""
+        server = self.server
+        fault = outcome.fault
+        kind = fault.kind if fault is not None else ""
+        wire = _framed(outcome.payloads)
+        if kind in ("no_reply", "reset") or not wire:
+            server.finish(outcome, None, started)
+            if kind == "reset":
+                self._reset()
+            elif kind == "no_reply" and fault is not None and fault.delay_s:
+                self.loop.call_later(min(fault.delay_s, NO_REPLY_CAP_S), self.close)
+            return
+        if kind == "garbage":
+            noise = fault.message.encode("utf-8") if fault is not None and fault.message else GARBAGE
+            wire = noise.replace(SB, b"").replace(EB, b"") + wire
+        if kind == "late_ack" and fault is not None and fault.delay_s:
+            await asyncio.sleep(fault.delay_s)
+            if self.closed:
+                server.finish(outcome, None, started)
+                return
+        if kind == "duplicate_ack":
+            server.finish(outcome, wire + wire, started)
+            self._write(wire)
+            await asyncio.sleep(0)
+            self._write(wire)
+        elif kind == "split_frames":
+            server.finish(outcome, wire, started)
+            await self._split(wire, fault)
+        else:
+            server.finish(outcome, wire, started)
+            if kind == "merged_frames" and more:
+                self.held += wire
+            else:
+                self._write(wire)
+        await self._drain()
+
+    async def _split(self, wire: bytes, fault: Fault | None) -> None:
+        """Write the reply in pieces, cut after the start block, mid-message and between 0x1C and 0x0D."""
+        gap = fault.delay_s if fault is not None and fault.delay_s else self.server.config.split_gap_s
+        end = wire.rfind(END)
+        cuts = sorted({1, end // 2, end + 1} - {0, len(wire)}) if end > 3 else [len(wire) // 2]
+        bounds = [0, *cuts, len(wire)]
+        for index in range(len(bounds) - 1):
+            if index:
+                await asyncio.sleep(gap)
+            if self.closed:
+                return
+            self._write(wire[bounds[index] : bounds[index + 1]])
+
+    async def _oversized(self, frame: Frame, started: float) -> None:
+        """Refuse a frame over the limit: AR/CR with ERR 100 when its MSH can be read, then close."""
+        server = self.server
+        head = bytes(self.head)
+        cut = [i for i in (head.find(b"\r"), head.find(b"\n")) if i >= 0]
+        line = head[: min(cut)] if cut else head
+        problem = Finding(ERROR, "", f"MLLP: frame larger than the limit of {server.config.max_frame} bytes; refused",
+                          "framing")
+        meta = {"connection": self.number, "frame": self.frames, "oversized": True, "limit": server.config.max_frame}
+        exchange = MllpExchange(server.handler.interface, "mllp", None, head, peer=self.peer, meta=meta)
+        exchange.request_findings = [problem] + ([self._skipped(frame.skipped)] if frame.skipped else [])
+        outcome = _Outcome(exchange, [], server.config.charset.default)
+        if line.startswith(b"MSH"):
+            decoded = decode_message(line, server.config.charset)
+            msg = parse(decoded.text, decoded.charset)
+            if _is_hl7(msg):
+                exchange.message = msg
+                exchange.operation = server.handler.identify(msg) or msg.message_type or None
+                outcome.charset = decoded.charset
+                if not msg.enhanced_mode or wanted(msg.accept_ack, False):
+                    outcome.acks = [server.acks.ack(msg, "CR" if msg.enhanced_mode else "AR", [problem], "",
+                                                    decoded.charset)]
+        server.settle(outcome)
+        wire = _framed(outcome.payloads)
+        server.finish(outcome, wire or None, started)
+        self._write(wire)
+        with contextlib.suppress(Exception):
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+        # Read on (dropping it) what the peer still sends, for at most a second, so that it reads the refusal
+        # before the connection goes: closing on unread data would reset the connection.
+        deadline = self.loop.time() + 1.0
+        with contextlib.suppress(Exception):
+            while (left := deadline - self.loop.time()) > 0:
+                if not await asyncio.wait_for(self.reader.read(65536), left):
+                    break
+        self.close()
+
+    async def _batch(self, payload: bytes, meta: dict[str, Any], findings: list[Finding]) -> _Outcome:
+        """An FHS/BHS batch: each message processed and acknowledged (journaled one by one), one batch ACK back."""
+        server = self.server
+        capture = split_capture(payload, server.config.max_frame)
+        envelope_msg = parse(payload.decode("latin-1"))
+        envelope = [seg for seg in envelope_msg.segments if seg.name in ("FHS", "BHS")][:2]
+        fault = server.take_fault("BATCH")
+        outer = MllpExchange(server.handler.interface, "mllp", "BATCH", payload, peer=self.peer,
+                             meta=dict(meta, batch=True, messages=len(capture.messages)))
+        outer.message = envelope_msg
+        outer.request_findings = findings + capture.findings
+        outer.fault = fault.kind if fault is not None else None
+        outer.request = {"envelope": [seg.name for seg in envelope], "messages": len(capture.messages)}
+        acks: list[Message] = []
+        charset = ""
+        for number, raw in enumerate(capture.messages, 1):
+            inner_started = time.perf_counter()
+            inner = await server.process(raw, self.peer, dict(meta, batch_message=number), [], in_batch=True,
+                                         fault=fault)
+            server.settle(inner, wire_faults=False)
+            server.finish(inner, b"".join(inner.payloads) or None, inner_started)
+            acks.extend(inner.acks)
+            charset = charset or inner.charset
+        outcome = _Outcome(outer, acks, charset or server.config.charset.default, fault)
+        text = server.acks.batch(envelope, acks, envelope_msg.seps)
+        outcome.genuine = outcome.payloads = [encode(text, outcome.charset)]
+        if fault is not None and fault.kind == "malformed":
+            outcome.payloads = [outcome.payloads[0][: len(outcome.payloads[0]) // 2]]
+        return outcome

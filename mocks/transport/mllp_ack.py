@@ -1,0 +1,308 @@
+"""HL7 v2 acknowledgements as the MLLP transport builds them.
+
+The rules (HL7 v2 chapter 2; hl7-testing.md §3.2): MSA-2 echoes the acknowledged MSH-10; the ACK's MSH-3/4 and
+MSH-5/6 are the original's MSH-5/6 and MSH-3/4; the ACK has its own new MSH-10; MSH-11 (processing id) and MSH-12
+(version) are the original's; the delimiters are the original's; MSH-18 names the character set the ACK is encoded
+in, which is the one the message was decoded with. Original mode answers AA/AE/AR; enhanced mode (MSH-15 or MSH-16
+valued) answers an accept acknowledgement CA/CE/CR (sent when MSH-15 asks for it) and an application one AA/AE/AR
+(when MSH-16 asks for it).
+
+Errors go into ERR segments with HL7 Table 0357 codes, located: v2.5 and later use ERR-2 (error location),
+ERR-3 (code^text^HL70357), ERR-4 (severity) and ERR-8 (user message); v2.4 and earlier one ERR whose ERR-1 repeats
+`segment^sequence^field^code&text&HL70357` per error.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from harness.contract.findings import Finding, Severity
+from harness.contract.hl7.charsets import TABLE_0211, canonical
+from harness.contract.hl7.escape import DEFAULT, Separators, escape
+from harness.contract.hl7.message import HL7Path, Message, Segment, parse_path
+from harness.contract.hl7.validator import error_code
+
+TABLE_0357 = {
+    "0": "Message accepted",
+    "100": "Segment sequence error",
+    "101": "Required field missing",
+    "102": "Data type error",
+    "103": "Table value not found",
+    "200": "Unsupported message type",
+    "201": "Unsupported event code",
+    "202": "Unsupported processing id",
+    "203": "Unsupported version id",
+    "204": "Unknown key identifier",
+    "205": "Duplicate key identifier",
+    "206": "Application record locked",
+    "207": "Application internal error",
+}
+"""HL7 Table 0357 (message error condition codes) as ERR-3.2 texts."""
+
+ACCEPT_OF = {"AA": "CA", "AE": "CE", "AR": "CR"}
+"""The enhanced-mode accept code that goes with an original-mode outcome."""
+REJECT_RULES = frozenset({"message_type", "event", "processing_id", "version"})
+"""Finding rules that make a message unacceptable as a whole (AR/CR) rather than wrong in content (AE/CE)."""
+HEADER_FIELDS = frozenset({"MSH-9", "MSH-10", "MSH-11", "MSH-12"})
+"""MSH fields whose errors make the message unacceptable (AR/CR): routing, correlation, processing id, version."""
+MAX_TEXT = 200
+"""Longest ERR-8 / MSA-3 text written (before escaping); the rest is cut with an ellipsis."""
+
+
+def ack_code(findings: Iterable[Finding]) -> str:
+    """AA when no finding is an error; AR when an error is about the header (type, event, version, MSH-9..12); else AE."""
+    code = "AA"
+    for finding in findings:
+        if finding.severity is not Severity.ERROR:
+            continue
+        if finding.rule in REJECT_RULES or finding.location.split(".")[0] in HEADER_FIELDS:
+            return "AR"
+        code = "AE"
+    return code
+
+
+def wanted(condition: str, success: bool) -> bool:
+    """Whether an acknowledgement is sent under MSH-15/16 `condition` (HL7 Table 0155): AL, NE, ER, SU.
+
+    Empty (original mode) and values outside the table count as AL: answering is the safe reading.
+    """
+    if condition == "NE":
+        return False
+    if condition == "ER":
+        return not success
+    if condition == "SU":
+        return success
+    return True
+
+
+@lru_cache(maxsize=64)
+def version_tuple(version: str) -> tuple[int, ...]:
+    """`2.5.1` -> (2, 5, 1); () when it is not a version number."""
+    parts = []
+    for part in version.strip().split("."):
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts)
+
+
+def _cut(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _location(finding: Finding) -> HL7Path | None:
+    where = finding.location.rsplit("/", 1)[-1]
+    if not where:
+        return None
+    try:
+        return parse_path(where)
+    except ValueError:
+        return None
+
+
+@dataclass
+class AckSummary:
+    """What the journal shows of one acknowledgement."""
+
+    code: str
+    control_id: str
+    acknowledged: str
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"code": self.code, "control_id": self.control_id, "acknowledged": self.acknowledged,
+                "errors": self.errors}
+
+
+class AckBuilder:
+    """Builds ACK messages (and batch acknowledgements) for messages a mock received.
+
+    `application`/`facility` fill the ACK's MSH-3/4 when the message left MSH-5/6 empty; `version` fills MSH-12
+    when the message has none (or is no HL7 at all); at most `max_errors` errors are written as ERR segments.
+    """
+
+    def __init__(self, application: str = "HIH", facility: str = "HIH", version: str = "2.5.1",
+                 max_errors: int = 20, id_prefix: str = "A") -> None:
+        self.application = application
+        self.facility = facility
+        self.version = version
+        self.max_errors = max_errors
+        self.id_prefix = id_prefix
+        self._sequence = itertools.count(1)
+        self._second = -1
+        self._stamp = ""
+
+    # -- identifiers and time ---------------------------------------------------------------------------
+    def now(self) -> str:
+        """MSH-7 / FHS-7: local time as YYYYMMDDHHMMSS (cached per second)."""
+        second = int(time.time())
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime("%Y%m%d%H%M%S", time.localtime(second))
+        return self._stamp
+
+    def new_control_id(self) -> str:
+        """A fresh MSH-10 for an ACK: prefix + YYMMDDHHMMSS + a 6-digit sequence (19 characters with `A`)."""
+        return f"{self.id_prefix}{self.now()[2:]}{next(self._sequence) % 1_000_000:06d}"
+
+    # -- acknowledgements -------------------------------------------------------------------------------
+    def ack(self, original: Message | None, code: str, errors: Sequence[Finding] = (), text: str = "",
+            charset: str = "", *, enhanced: bool | None = None) -> Message:
+        """The ACK answering `original` (None: bytes that were no HL7 message) with MSA-1 `code`.
+
+        `errors` become ERR segments (errors and warnings; info is left out); `text` goes to MSA-3 (the first
+        error's message when empty and the code is not AA/CA). `charset` (a Table 0211 name) is written to MSH-18
+        when the original declared one. `enhanced` (default: the original's mode) sets MSH-15/16 to NE, so an
+        acknowledgement is never itself acknowledged.
+        """
+        seps = original.seps if original is not None else DEFAULT
+        header = self._header(original, seps, charset, enhanced)
+        shown = [f for f in errors if f.severity is not Severity.INFO][: self.max_errors]
+        if not text and shown and code not in ("AA", "CA"):
+            text = shown[0].message
+        acked = original.segments[0].field(10) if original is not None and original.segments and \
+            original.segments[0].name == "MSH" else ""
+        msa = ["MSA", code, acked]
+        if text:
+            msa.append(escape(_cut(text)[:80], seps))
+        segments = [header, Segment("MSA", msa)]
+        version = version_tuple(header.fields[12].split(seps.component)[0])
+        if shown:
+            segments.extend(self._errors(shown, seps, version))
+        return Message(segments, seps, [], charset or "UNICODE UTF-8")
+
+    def _header(self, original: Message | None, seps: Separators, charset: str, enhanced: bool | None) -> Segment:
+        o = original.segments[0].fields if original is not None and original.segments and \
+            original.segments[0].name == "MSH" else []
+
+        def f(n: int) -> str:
+            return o[n] if n < len(o) else ""
+
+        version = f(12) or self.version
+        trigger = f(9).split(seps.repetition)[0].split(seps.component)
+        event = trigger[1] if len(trigger) > 1 else ""
+        if event:
+            kind = f"ACK{seps.component}{event}"
+            if version_tuple(version.split(seps.component)[0]) >= (2, 4):
+                kind += f"{seps.component}ACK"
+        else:
+            kind = "ACK"
+        if enhanced is None:
+            enhanced = original is not None and original.enhanced_mode
+        fields = [
+            "MSH", seps.field, f(2) or seps.encoding_characters,
+            f(5) or self.application, f(6) or self.facility, f(3), f(4),
+            self.now(), "", kind, self.new_control_id(), f(11) or "P", version,
+            "", "", "NE" if enhanced else "", "NE" if enhanced else "", f(17),
+            charset if (original is not None and original.declared_charset) else "",
+        ]
+        while len(fields) > 13 and not fields[-1]:
+            fields.pop()
+        return Segment("MSH", fields)
+
+    def _errors(self, errors: Sequence[Finding], seps: Separators, version: tuple[int, ...]) -> list[Segment]:
+        cs, ss = seps.component, seps.subcomponent
+        if version and version < (2, 5):
+            reps = []
+            for finding in errors:
+                where = _location(finding)
+                code = error_code(finding)
+                text = escape(TABLE_0357.get(code, ""), seps)
+                seg, seq, fld = (where.segment, str(where.index), str(where.field or "")) if where else ("", "", "")
+                reps.append(f"{seg}{cs}{seq}{cs}{fld}{cs}{code}{ss}{text}{ss}HL70357")
+            return [Segment("ERR", ["ERR", seps.repetition.join(reps)])]
+        out = []
+        for finding in errors:
+            where = _location(finding)
+            code = error_code(finding)
+            severity = "E" if finding.severity is Severity.ERROR else "W"
+            erl = where.erl().replace("^", cs) if where else ""
+            fields = ["ERR", "", erl, f"{code}{cs}{escape(TABLE_0357.get(code, ''), seps)}{cs}HL70357", severity,
+                      "", "", "", escape(_cut(finding.message), seps)]
+            out.append(Segment("ERR", fields))
+        return out
+
+    def complete(self, response: Message, original: Message, code: str, charset: str = "") -> Message:
+        """A handler's own application response (ORL^O22 ...) with its header and MSA filled by the rules.
+
+        Empty MSH-3..6, 7, 10, 11, 12 and 18 are filled as for an ACK; MSA-1 is set when empty, MSA-2 always
+        (it must echo the acknowledged MSH-10).
+        """
+        if not response.segments or response.segments[0].name != "MSH":
+            return response
+        template = self._header(original, response.seps, charset, False).fields
+        fields = response.segments[0].fields
+        while len(fields) < len(template):
+            fields.append("")
+        for n in (3, 4, 5, 6, 7, 10, 11, 12, 18):
+            if n < len(template) and not fields[n]:
+                fields[n] = template[n]
+        msa = response.segment("MSA")
+        if msa is not None:
+            while len(msa.fields) < 3:
+                msa.fields.append("")
+            msa.fields[1] = msa.fields[1] or code
+            msa.fields[2] = original.segments[0].field(10)
+        if charset:
+            response.charset = charset
+        return response
+
+    def batch(self, envelope: Sequence[Segment], acks: Sequence[Message], seps: Separators = DEFAULT) -> str:
+        """The batch acknowledgement (ER7 text) of a batch whose FHS/BHS are `envelope`: the same envelope
+        with sender and receiver swapped, a new control id in FHS-11/BHS-11 and the original's in FHS-12/BHS-12,
+        every ACK, then BTS (message count) and FTS (batch count) as the original had them."""
+        fs = seps.field
+        lines: list[str] = []
+        names = {seg.name for seg in envelope}
+        for seg in envelope:
+            o = seg.fields
+
+            def f(n: int, o: list[str] = o) -> str:
+                return o[n] if n < len(o) else ""
+
+            fields = [seg.name, f(2) or seps.encoding_characters, f(5) or self.application, f(6) or self.facility,
+                      f(3), f(4), self.now(), "", f(9), "", self.new_control_id(), f(11)]
+            while fields and not fields[-1]:
+                fields.pop()
+            lines.append(fs.join(fields))
+        lines.extend(ack.to_er7().rstrip("\r") for ack in acks)
+        if "BHS" in names:
+            lines.append(f"BTS{fs}{len(acks)}")
+        if "FHS" in names:
+            lines.append(f"FTS{fs}{1 if 'BHS' in names else 0}")
+        return "\r".join(lines) + "\r"
+
+
+def summary(ack: Message) -> AckSummary:
+    """MSA-1, the ACK's MSH-10, MSA-2 and the ERR codes of an acknowledgement."""
+    msa = ack.segment("MSA")
+    code = msa.field(1) if msa is not None else ""
+    acked = msa.field(2) if msa is not None else ""
+    errors = []
+    comp = ack.seps.component
+    for seg in ack.segments:
+        if seg.name == "ERR":
+            if seg.field(3):
+                errors.append(seg.field(3).split(comp)[0])
+            elif seg.field(1):
+                for rep in seg.field(1).split(ack.seps.repetition):
+                    parts = rep.split(comp)
+                    if len(parts) > 3:
+                        errors.append(parts[3].split(ack.seps.subcomponent)[0])
+    return AckSummary(code, ack.segments[0].field(10) if ack.segments else "", acked, errors)
+
+
+def codec_of(charset: str) -> str:
+    """The Python codec of a Table 0211 charset name (or alias); UTF-8 when it names none."""
+    name, _ = canonical(charset) if charset else (None, False)
+    return TABLE_0211[name] if name else "utf-8"
+
+
+def encode(text: str, charset: str) -> bytes:
+    """ER7 text to bytes in `charset`; characters it cannot hold become `?` (an ACK must always go out)."""
+    return text.encode(codec_of(charset), errors="replace")
