@@ -102,6 +102,9 @@ class TransportDiff:
     bindings: dict[str, list[Target]] = field(default_factory=dict)
     """code table name -> every field (in either version) whose values are that table's codes."""
     notes: list[str] = field(default_factory=list)
+    handled: frozenset[str] = frozenset()
+    """Categories of the common comparison (`operation-removed`, `kind-changed`...) the differ reports itself with
+    reasons of its own: the common changes of those categories are left out."""
 
 
 Differ = Callable[[Contract, Contract], TransportDiff]
@@ -443,7 +446,7 @@ def diff_contracts(old: Contract, new: Contract) -> ContractDiff:
         else:
             transport = differ(old, new)
             notes.extend(transport.notes)
-    changes += _operations(old, new)
+    changes += [c for c in _operations(old, new) if c.category not in transport.handled]
     changes += transport.changes
     changes += _code_tables(old, new, transport.bindings)
     changes += _formats(old, new)
