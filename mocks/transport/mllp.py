@@ -119,7 +119,7 @@ class MllpConfig:
     version: str = "2.5.1"
     required_msh: tuple[int, ...] = (9, 10, 11, 12)
     idle_timeout_s: float = 600.0
-    frame_timeout_s: float = 1.0
+    frame_timeout_s: float = 0.8
     duplicates: int = 10_000
     max_errors: int = 20
     split_gap_s: float = 0.01
@@ -431,7 +431,7 @@ class MllpServer:
         if fault is not None and fault.phase == "before" and fault.kind in REPLACING:
             handler.inspect(msg, exchange)
             return outcome
-        if fault is not None and fault.kind == "latency" and fault.delay_s:
+        if fault is not None and fault.kind == "latency" and fault.delay_s and not in_batch:
             await asyncio.sleep(fault.delay_s)
         outcome.seen = _Seen(crc, asyncio.get_running_loop().create_future())
         self.duplicates.add(key, outcome.seen)
@@ -555,6 +555,7 @@ class _Connection:
         self.received = 0
         self.first = b""
         self.head = bytearray()
+        self.open = False
         self.held = b""
         self._timer: asyncio.TimerHandle | None = None
         self._deadline = 0.0
@@ -585,7 +586,7 @@ class _Connection:
             self.received += len(data)
             self._track_head(data)
             frames = deframer.feed(data)
-            if deframer.pending and cfg.frame_timeout_s and self._deadline > self.last + cfg.frame_timeout_s:
+            if cfg.frame_timeout_s and self._deadline > self.last + cfg.frame_timeout_s and self._frame_open():
                 self._arm(cfg.frame_timeout_s)
             last = len(frames) - 1
             for index, frame in enumerate(frames):
@@ -629,7 +630,7 @@ class _Connection:
         self._timer = None
         cfg = self.server.config
         now = self.loop.time()
-        open_frame = self.deframer.pending > 0
+        open_frame = self._frame_open()
         limit = cfg.frame_timeout_s if open_frame and cfg.frame_timeout_s else cfg.idle_timeout_s
         if self.busy or not limit:
             self._arm(cfg.frame_timeout_s or cfg.idle_timeout_s or 1.0)
@@ -644,11 +645,20 @@ class _Connection:
         self._arm(self.last + limit - now)
 
     def _track_head(self, data: bytes) -> None:
+        """Keep the start of the frame in progress (for an oversized frame's MSH) and whether one is open."""
         start = data.rfind(SB)
         if start >= 0:
             self.head = bytearray(data[start + 1 : start + 1 + HEAD])
         elif len(self.head) < HEAD:
             self.head += data[: HEAD - len(self.head)]
+        end = data.rfind(EB)
+        if start > end:
+            self.open = True
+        elif end > start:
+            self.open = False
+
+    def _frame_open(self) -> bool:
+        return self.open or self.deframer.pending > 0
 
     # -- writing ----------------------------------------------------------------------------------------
     def _write(self, data: bytes) -> None:
@@ -822,6 +832,8 @@ class _Connection:
         outer.request = {"envelope": [seg.name for seg in envelope], "messages": len(capture.messages)}
         acks: list[Message] = []
         charset = ""
+        if fault is not None and fault.kind == "latency" and fault.delay_s:
+            await asyncio.sleep(fault.delay_s)  # once for the batch, not per message
         for number, raw in enumerate(capture.messages, 1):
             inner_started = time.perf_counter()
             inner = await server.process(raw, self.peer, dict(meta, batch_message=number), [], in_batch=True,
