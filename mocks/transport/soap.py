@@ -22,6 +22,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from lxml import etree
+from zeep.xsd.context import XmlParserContext
+from zeep.xsd.valueobjects import CompoundValue
 
 from harness.contract.findings import Finding, Severity
 from harness.contract.model import Contract
@@ -83,6 +85,10 @@ def plain(value: Any) -> Any:
     """zeep values as JSON-ready data for the journal: objects to dicts, decimals and dates to strings."""
     if value is None or isinstance(value, str | bool | int | float):
         return value
+    if isinstance(value, CompoundValue):
+        return {k: plain(v) for k, v in value.__values__.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date | time):
@@ -181,10 +187,15 @@ class SoapHandler:
         for name, op in self.spec.operations.items():
             if op.input:
                 self._by_local.setdefault(local_name(op.input), name)
-        from zeep.xsd.context import XmlParserContext
+        self._settings = self.spec.document.settings
 
-        self._parser_context = XmlParserContext
-        self._settings = self.spec.document.settings if self.spec.document is not None else None
+    def _context(self) -> XmlParserContext:
+        # What XmlParserContext(settings) builds, without its `settings or Settings()`: zeep's Settings answers
+        # truth tests through a thread-local lookup that costs more than the rest of the context
+        context: XmlParserContext = XmlParserContext.__new__(XmlParserContext)
+        context.schemas = []
+        context.settings = self._settings
+        return context
 
     # -- HttpHandler ----------------------------------------------------------------------------------------
     def identify(self, request: HttpRequest) -> str | None:
@@ -325,8 +336,7 @@ class SoapHandler:
         operation = context.operation
         zeep_op = spec.zeep_operation(operation)
         try:
-            typed = zeep_op.input.body.parse(checked.content, zeep_op.input.wsdl.types,
-                                             context=self._parser_context(settings=self._settings))
+            typed = zeep_op.input.body.parse(checked.content, zeep_op.input.wsdl.types, context=self._context())
         except Exception as exc:  # noqa: BLE001 - zeep's decoding errors have many types; all are the request's fault
             finding = Finding(Severity.ERROR, "/Envelope/Body", f"cannot decode the body: {exc}", "decode")
             exchange.request_findings = [*checked.findings, finding]
