@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import os
@@ -360,6 +361,10 @@ def _pct(sorted_ns: list[int], q: float) -> float:
 async def run_level(workload: str, host: str, port: int, conns: int, pool: Pool, check: Check, warmup: float,
                     duration: float, timeout: float, server_pid: int | None, rate: float = 0.0) -> tuple[LevelResult, LevelState]:
     st = LevelState()
+    # The client's own garbage collection would show up as server latency: keep it out of the measured window.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     connections = [await HttpConn(host, port).open() for _ in range(conns)]
     interval = int(conns * 1e9 / rate) if rate else 0  # each connection's share of the offered rate
     tasks = [asyncio.ensure_future(_worker(c, pool, check, st, interval, interval * i // conns))
@@ -392,6 +397,8 @@ async def run_level(workload: str, host: str, port: int, conns: int, pool: Pool,
             task.cancel()
         for c in connections:
             c.close()
+    gc.enable()
+    gc.unfreeze()
     window = max(t1 - t0, 1e-9)
     lat = sorted(st.lat)
     res = LevelResult(workload, conns)
