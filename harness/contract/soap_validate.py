@@ -213,6 +213,10 @@ class SoapValidator:
             return checked
         checked.operation = operation
         op = self.spec.operations[operation]
+        if op.input is not None and content.tag != op.input:
+            checked.findings.append(Finding(Severity.ERROR, where, f"{operation} carries {local_name(op.input)}, not "
+                                                                   f"{local_name(content.tag)}", "operation"))
+            return checked
         self._content(checked, content)
         if envelope:
             self._headers(checked, op)

@@ -359,6 +359,8 @@ class SoapHandler:
     def encode(self, operation: str, data: dict[str, Any]) -> HttpReply:
         """The response envelope for `data` (zeep), validated strictly like a request; encoding errors are Server faults."""
         zeep_op = self.spec.zeep_operation(operation)
+        if self.spec.operations[operation].output is None:
+            return HttpReply(202, b"", self.spec.content_type, parsed={"operation": operation, "one_way": True})
         try:
             message = zeep_op.output.serialize(**data)
         except Exception as exc:  # noqa: BLE001 - zeep raises TypeError, ValidationError ...: the mock's own bug

@@ -239,7 +239,7 @@ def test_an_unknown_transport(contract_copy: Path) -> None:
     problems = problems_of(contract_copy)
 
     problem = located(problems, yaml_file, line_of(yaml_file, "transport: carrier-pigeon"))
-    assert problem.message == "unknown transport 'carrier-pigeon' (known: hl7v2-mllp, http-json)"
+    assert problem.message == "unknown transport 'carrier-pigeon' (known: hl7v2-mllp, http-json, soap)"
 
 
 def test_a_rule_naming_an_unknown_transaction(contract_copy: Path) -> None:

@@ -117,6 +117,12 @@ def test_envelope_problems(validator: SoapValidator, raw: bytes, location: str, 
     assert words in at(checked.findings, location).message
 
 
+def test_a_soapaction_whose_operation_carries_another_element(validator: SoapValidator) -> None:
+    checked = validator.validate_request(envelope("<ex:Nothing/>"), "urn:hih:example:SubmitOrder")
+    assert checked.operation == "SubmitOrder"
+    assert [(f.location, f.message) for f in checked.findings] == [("/Envelope/Body/Nothing", "SubmitOrder carries SubmitOrder, not Nothing")]
+
+
 def test_unparseable_and_hostile_documents_become_one_finding(validator: SoapValidator) -> None:
     broken = validator.validate_request(b"<s:Envelope>")
     assert broken.findings[0].rule == "xml-syntax" and broken.findings[0].location == ""
