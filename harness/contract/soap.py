@@ -24,6 +24,7 @@ from harness.contract.model import Contract, Operation
 from harness.contract.soap_wsdl import (
     SOAP11_ENV,
     SOAP12_ENV,
+    WSDL,
     XS,
     Compiled,
     Structure,
@@ -229,6 +230,16 @@ def _load(source: SourceFile, contract: Contract) -> list[ContractProblem]:
     problems.extend(found)
     if compiled is None:
         return problems
+    services = {s.get("name"): s for s in compiled.wsdl.iterfind(f"{{{WSDL}}}service")}
+    if soap.get("service") and soap["service"] not in services:
+        known = ", ".join(str(name) for name in services) or "none"
+        return [*problems, source.problem("/soap/service", f"the WSDL has no service {soap['service']!r} (it has: {known})")]
+    if soap.get("port"):
+        chosen = services.get(soap.get("service")) if soap.get("service") else next(iter(services.values()), None)
+        ports = [p.get("name") for p in chosen.iterfind(f"{{{WSDL}}}port")] if chosen is not None else []
+        if soap["port"] not in ports:
+            known = ", ".join(str(name) for name in ports) or "none"
+            return [*problems, source.problem("/soap/port", f"the WSDL's service has no port {soap['port']!r} (it has: {known})")]
     structure, found = check_structure(compiled, soap.get("service"), soap.get("port"))
     problems.extend(found)
     if structure is None:

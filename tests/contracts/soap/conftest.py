@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,4 +43,3 @@ def example12(tmp_path_factory: pytest.TempPathFactory) -> Contract:
     return load_contract(soap12_copy(tmp_path_factory.mktemp("soap12")))
 
 
-Edit = Callable[[str, str, str], Path]
