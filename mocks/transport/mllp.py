@@ -25,7 +25,7 @@ import socket
 import struct
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -73,12 +73,47 @@ class Reply:
 class MllpExchange(Exchange):
     """An exchange of the MLLP transport, with the parsed message and the acknowledgements built for it.
 
-    `request_raw` is the message's bytes as received (no framing); `response_raw` the bytes written back on the
-    wire for it (framing, faults and all; None when nothing was written).
+    `request_raw` is the message's bytes as received (no framing), decoded as `charset`; `response_raw` the bytes
+    written back on the wire for it (framing, faults and all; None when nothing was written); `ack_payloads` the
+    acknowledgements in it, unframed. `message` and `acks` are their parsed forms: the journal keeps only bytes,
+    and parses again on first access (a journal of parsed messages would cost the process long GC pauses).
     """
 
-    message: Message | None = field(default=None, repr=False)
-    acks: list[Message] = field(default_factory=list, repr=False)
+    charset: str = ""
+    ack_payloads: list[bytes] = field(default_factory=list, repr=False)
+    _message: Message | None = field(default=None, repr=False)
+    _acks: list[Message] | None = field(default=None, repr=False)
+
+    @property
+    def message(self) -> Message | None:
+        if self._message is None and self.request_raw and self.charset:
+            self._message = _decode(self.request_raw, self.charset)
+        return self._message
+
+    @message.setter
+    def message(self, value: Message | None) -> None:
+        self._message = value
+
+    @property
+    def acks(self) -> list[Message]:
+        if self._acks is None:
+            self._acks = [_decode(p, self.charset) for p in self.ack_payloads]
+        return self._acks
+
+    @acks.setter
+    def acks(self, value: list[Message]) -> None:
+        self._acks = value
+
+    def forget_parsed(self) -> None:
+        """Drop the parsed forms (they come back from the bytes when asked for)."""
+        self._message = None
+        self._acks = None
+
+
+def _decode(raw: bytes, charset: str) -> Message:
+    name = charset or "UNICODE UTF-8"
+    decoded = decode_message(raw, CharsetPolicy(default=name, accepted=(name,)))
+    return parse(decoded.text, decoded.charset)
 
 
 class MllpHandler(Protocol):
@@ -279,9 +314,17 @@ class _Outcome:
     acks: list[Message]
     charset: str
     fault: Fault | None = None
+    declared: bool = False
+    """The message declared its charset in MSH-18 (so its ACKs name theirs)."""
+    enhanced: bool = False
     seen: _Seen | None = None
     genuine: list[bytes] = field(default_factory=list)
     payloads: list[bytes] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """What the ACKs' MSH-18 says: the charset used when the message declared one."""
+        return self.charset if self.declared else ""
 
     def resolve(self) -> None:
         """Let duplicates waiting for this message go on (with its genuine ACKs)."""
@@ -298,9 +341,7 @@ def _is_hl7(msg: Message | None) -> bool:
 
 def parse_ack(payload: bytes, charset: str) -> Message:
     """An ACK payload the server built, parsed back (for replayed duplicates)."""
-    name = charset or "UNICODE UTF-8"
-    decoded = decode_message(payload, CharsetPolicy(default=name, accepted=(name,)))
-    return parse(decoded.text, decoded.charset)
+    return _decode(payload, charset)
 
 
 class MllpServer:
@@ -373,26 +414,29 @@ class MllpServer:
             msg.findings[:0] = decoded.findings
         exchange.message = msg
         exchange.request_findings = findings + msg.findings
-        charset = decoded.charset
+        charset = exchange.charset = decoded.charset
         hl7 = _is_hl7(msg)
+        enhanced = False
         if hl7:
-            exchange.operation = handler.identify(msg) or msg.message_type or None
+            mtype, control, sender = msg.message_type, msg.control_id, msg.sender
+            enhanced = msg.enhanced_mode
+            exchange.operation = handler.identify(msg) or mtype or None
             exchange.request = {
-                "message_type": msg.message_type, "control_id": msg.control_id, "version": msg.version,
-                "sender": list(msg.sender), "receiver": list(msg.receiver), "charset": charset,
-                "declared_charset": decoded.declared, "mode": "enhanced" if msg.enhanced_mode else "original",
+                "message_type": mtype, "control_id": control, "version": msg.version,
+                "sender": "^".join(sender), "receiver": "^".join(msg.receiver), "charset": charset,
+                "declared_charset": decoded.declared, "mode": "enhanced" if enhanced else "original",
                 "segments": len(msg.segments),
             }
+        outcome = _Outcome(exchange, [], charset, declared=bool(decoded.declared), enhanced=enhanced)
         if not in_batch:
             fault = self.take_fault(exchange.operation)
         exchange.fault = fault.kind if fault is not None else None
-        outcome = _Outcome(exchange, [], charset, fault)
+        outcome.fault = fault
         if not hl7:
             errors = [f for f in exchange.request_findings if f.severity is ERROR] or [
                 Finding(ERROR, "", "not an HL7 v2 message", "parse")]
             outcome.acks = [self.acks.ack(None, "AR", errors)]
             return outcome
-        enhanced = msg.enhanced_mode
         # 1. acceptance: a usable header, a message the handler takes, text that decodes as declared
         rejects = [Finding(ERROR, f"MSH-{n}", f"required field MSH-{n} is empty", "usage")
                    for n in cfg.required_msh if not msg.segments[0].field(n).strip()]
@@ -400,17 +444,17 @@ class MllpServer:
             rejects = [f for f in handler.screen(msg) if f.severity is ERROR]
         if rejects:
             exchange.request_findings.extend(rejects)
-            outcome.acks = self._answer(msg, "AR", rejects, charset, enhanced, processed=False)
+            outcome.acks = self._answer(outcome, "AR", rejects, processed=False)
             return outcome
         # text decoded with another charset than the one meant, or with replacement characters, is not processed
         meant = (canonical(decoded.declared)[0] if decoded.declared else None) or cfg.charset.default
         garbled = not raw.isascii() and (charset != meant or "\ufffd" in decoded.text)
         undecodable = [f for f in msg.findings if f.severity is ERROR and f.rule == "charset"] if garbled else []
         if undecodable:
-            outcome.acks = self._answer(msg, "AE", undecodable, charset, enhanced, processed=False)
+            outcome.acks = self._answer(outcome, "AE", undecodable, processed=False)
             return outcome
         # 2. duplicates: the same sender and MSH-10 get the original ACK again, unprocessed
-        key = (msg.sending_application, msg.sending_facility, msg.control_id)
+        key = (sender[0], sender[1], control)
         crc = zlib.crc32(raw)
         seen = self.duplicates.get(key)
         if seen is not None:
@@ -422,7 +466,7 @@ class MllpServer:
                 "again; the original acknowledgement is sent again", "duplicate"))
             if seen.crc != crc:
                 exchange.request_findings.append(Finding(
-                    WARNING, "MSH-10", f"MSH-10 {msg.control_id!r} was used before by this sender for a message with "
+                    WARNING, "MSH-10", f"MSH-10 {control!r} was used before by this sender for a message with "
                     "different content", "duplicate"))
             outcome.genuine = list(seen.acks)
             outcome.acks = [parse_ack(p, charset) for p in seen.acks]
@@ -442,32 +486,38 @@ class MllpServer:
                 problem = Finding(ERROR, "", f"application internal error: {type(exc).__name__}: {exc}", "internal")
                 exchange.request_findings.append(problem)
                 reply = Reply("AE", [problem])
-            outcome.acks = self._answer(msg, reply.code, reply.errors, charset, enhanced, processed=True,
-                                        reply=reply)
+            outcome.acks = self._answer(outcome, reply.code, reply.errors, processed=True, reply=reply)
         except BaseException:
             self.duplicates.forget(key)
             outcome.resolve()
             raise
         return outcome
 
-    def _answer(self, msg: Message, code: str, errors: list[Finding], charset: str, enhanced: bool,
-                processed: bool, reply: Reply | None = None) -> list[Message]:
+    def _ack(self, outcome: _Outcome, code: str, errors: Sequence[Finding] = (), text: str = "") -> Message:
+        msg = outcome.exchange.message
+        return self.acks.ack(msg, code, errors, text, outcome.label, enhanced=outcome.enhanced,
+                             declared=outcome.declared)
+
+    def _answer(self, outcome: _Outcome, code: str, errors: list[Finding], processed: bool,
+                reply: Reply | None = None) -> list[Message]:
         """The acknowledgements a message gets: one in original mode; in enhanced mode the accept ACK (by
         MSH-15) and, for a processed message, the application ACK (by MSH-16)."""
+        msg = outcome.exchange.message
+        assert msg is not None
         text = reply.text if reply is not None else ""
-        if not enhanced:
+        if not outcome.enhanced:
             if reply is not None and reply.response is not None:
-                return [self.acks.complete(reply.response, msg, code, charset)]
-            return [self.acks.ack(msg, code, errors, text, charset)]
+                return [self.acks.complete(reply.response, msg, code, outcome.label)]
+            return [self._ack(outcome, code, errors, text)]
         out = []
         accept = "CA" if processed else ACCEPT_OF.get(code, "CR")
         if wanted(msg.accept_ack, accept == "CA"):
-            out.append(self.acks.ack(msg, accept, [] if processed else errors, "", charset))
+            out.append(self._ack(outcome, accept, [] if processed else errors))
         if processed and wanted(msg.application_ack, code == "AA"):
             if reply is not None and reply.response is not None:
-                out.append(self.acks.complete(reply.response, msg, code, charset))
+                out.append(self.acks.complete(reply.response, msg, code, outcome.label))
             else:
-                out.append(self.acks.ack(msg, code, errors, text, charset))
+                out.append(self._ack(outcome, code, errors, text))
         return out
 
     def settle(self, outcome: _Outcome, wire_faults: bool = True) -> None:
@@ -491,18 +541,17 @@ class MllpServer:
         msg = outcome.exchange.message
         if fault is None or msg is None or not _is_hl7(msg):
             return None
-        charset = outcome.charset
         if fault.kind == "error_reply":
             code = fault.code or "AE"
             problem = Finding(ERROR, "", fault.message or "application error (fault)", "internal")
-            if code in ("CA", "CE", "CR") or not msg.enhanced_mode:
-                return [self.acks.ack(msg, code, [problem], fault.message, charset)]
+            if code in ("CA", "CE", "CR") or not outcome.enhanced:
+                return [self._ack(outcome, code, [problem], fault.message)]
             accept = [a for a in outcome.acks if summary(a).code in ("CA", "CE", "CR")]
             if not accept and wanted(msg.accept_ack, True):
-                accept = [self.acks.ack(msg, "CA", (), "", charset)]
-            return [*accept, self.acks.ack(msg, code, [problem], fault.message, charset)]
+                accept = [self._ack(outcome, "CA")]
+            return [*accept, self._ack(outcome, code, [problem], fault.message)]
         if fault.kind == "wrong_ack_id":
-            acks = outcome.acks or [self.acks.ack(msg, "AA", (), "", charset)]
+            acks = outcome.acks or [self._ack(outcome, "AA")]
             wrong = fault.message or f"{msg.segments[0].field(10)}-WRONG"
             for ack in acks:
                 msa = ack.segment("MSA")
@@ -510,13 +559,15 @@ class MllpServer:
                     msa.fields[2] = wrong
             return acks
         if fault.kind == "malformed" and not outcome.acks:
-            return [self.acks.ack(msg, "AE", (), "malformed (fault)", charset)]
+            return [self._ack(outcome, "AE", (), "malformed (fault)")]
         return None
 
     def finish(self, outcome: _Outcome, wire: bytes | None, started: float) -> None:
         """Fill the exchange's reply side and journal it; let waiting duplicates go on."""
         exchange = outcome.exchange
         exchange.acks = outcome.acks
+        exchange.ack_payloads = outcome.payloads
+        exchange.charset = exchange.charset or outcome.charset
         exchange.response_raw = wire
         if outcome.acks:
             sums = [summary(a) for a in outcome.acks]
@@ -525,6 +576,7 @@ class MllpServer:
             exchange.response = {"code": code, "acks": [s.to_dict() for s in sums]}
         self.record(exchange, started)
         outcome.resolve()
+        exchange.forget_parsed()
 
 
 def _framed(payloads: Iterable[bytes]) -> bytes:
@@ -798,9 +850,9 @@ class _Connection:
                 exchange.message = msg
                 exchange.operation = server.handler.identify(msg) or msg.message_type or None
                 outcome.charset = decoded.charset
-                if not msg.enhanced_mode or wanted(msg.accept_ack, False):
-                    outcome.acks = [server.acks.ack(msg, "CR" if msg.enhanced_mode else "AR", [problem], "",
-                                                    decoded.charset)]
+                outcome.declared, outcome.enhanced = bool(decoded.declared), msg.enhanced_mode
+                if not outcome.enhanced or wanted(msg.accept_ack, False):
+                    outcome.acks = [server._ack(outcome, "CR" if outcome.enhanced else "AR", [problem])]
         server.settle(outcome)
         wire = _framed(outcome.payloads)
         server.finish(outcome, wire or None, started)

@@ -152,16 +152,16 @@ class AckBuilder:
 
     # -- acknowledgements -------------------------------------------------------------------------------
     def ack(self, original: Message | None, code: str, errors: Sequence[Finding] = (), text: str = "",
-            charset: str = "", *, enhanced: bool | None = None) -> Message:
+            charset: str = "", *, enhanced: bool | None = None, declared: bool | None = None) -> Message:
         """The ACK answering `original` (None: bytes that were no HL7 message) with MSA-1 `code`.
 
         `errors` become ERR segments (errors and warnings; info is left out); `text` goes to MSA-3 (the first
         error's message when empty and the code is not AA/CA). `charset` (a Table 0211 name) is written to MSH-18
-        when the original declared one. `enhanced` (default: the original's mode) sets MSH-15/16 to NE, so an
-        acknowledgement is never itself acknowledged.
+        when the original declared one (`declared`, default: look at its MSH-18). `enhanced` (default: the
+        original's mode) sets MSH-15/16 to NE, so an acknowledgement is never itself acknowledged.
         """
         seps = original.seps if original is not None else DEFAULT
-        header = self._header(original, seps, charset, enhanced)
+        header = self._header(original, seps, charset, enhanced, declared)
         shown = [f for f in errors if f.severity is not Severity.INFO][: self.max_errors]
         if not text and shown and code not in ("AA", "CA"):
             text = shown[0].message
@@ -176,7 +176,8 @@ class AckBuilder:
             segments.extend(self._errors(shown, seps, version))
         return Message(segments, seps, [], charset or "UNICODE UTF-8")
 
-    def _header(self, original: Message | None, seps: Separators, charset: str, enhanced: bool | None) -> Segment:
+    def _header(self, original: Message | None, seps: Separators, charset: str, enhanced: bool | None,
+                declared: bool | None = None) -> Segment:
         o = original.segments[0].fields if original is not None and original.segments and \
             original.segments[0].name == "MSH" else []
 
@@ -194,12 +195,14 @@ class AckBuilder:
             kind = "ACK"
         if enhanced is None:
             enhanced = original is not None and original.enhanced_mode
+        if declared is None:
+            declared = original is not None and bool(original.declared_charset)
         fields = [
             "MSH", seps.field, f(2) or seps.encoding_characters,
             f(5) or self.application, f(6) or self.facility, f(3), f(4),
             self.now(), "", kind, self.new_control_id(), f(11) or "P", version,
             "", "", "NE" if enhanced else "", "NE" if enhanced else "", f(17),
-            charset if (original is not None and original.declared_charset) else "",
+            charset if declared else "",
         ]
         while len(fields) > 13 and not fields[-1]:
             fields.pop()
