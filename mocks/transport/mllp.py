@@ -873,7 +873,8 @@ class _Connection:
         """An FHS/BHS batch: each message processed and acknowledged (journaled one by one), one batch ACK back."""
         server = self.server
         capture = split_capture(payload, server.config.max_frame)
-        envelope_msg = parse(payload.decode("latin-1"))
+        whole = decode_message(payload, server.config.charset)  # by the first message's MSH-18
+        envelope_msg = parse(whole.text, whole.charset)
         envelope = [seg for seg in envelope_msg.segments if seg.name in ("FHS", "BHS")][:2]
         fault = server.take_fault("BATCH")
         outer = MllpExchange(server.handler.interface, "mllp", "BATCH", payload, peer=self.peer,

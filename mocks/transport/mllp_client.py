@@ -254,6 +254,8 @@ class MllpClient:
         (default the client's): resend the same bytes after a timeout or a lost connection.
         """
         payload, msg = _encode(message, self.charset)
+        if msg.segments and msg.segments[0].name in ("FHS", "BHS"):
+            return await self._send_batch(payload, msg, timeout, check)
         control = msg.control_id
         wait = expected_acks(msg) if expect is None else expect
         attempts = 1 + (self.retries if retries is None else retries)
@@ -270,6 +272,25 @@ class MllpClient:
                 continue
             return Ack(control, acks, raws, time.perf_counter() - started, stale, attempt)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_batch(self, payload: bytes, batch: Message, timeout: float | None, check: bool) -> Ack:
+        """A batch (FHS/BHS ... BTS/FTS) in one frame; its answer is one batch acknowledgement frame, whose MSA-2s
+        must be the MSH-10s of the batch's messages."""
+        controls = [seg.field(10) for seg in batch.all("MSH")]
+        started = time.perf_counter()
+        await self.write(SB + payload + END)
+        for control in controls:
+            self._remember(control)
+        raw = await self.read_frame(self.timeout if timeout is None else timeout)
+        reply = self.decode(raw)
+        echoed = [seg.field(2) for seg in reply.all("MSA")]
+        if check:
+            if not reply.segments or reply.segments[0].name not in ("FHS", "BHS"):
+                raise MalformedAck(f"the answer to a batch is no batch: {raw[:120]!r}", raw)
+            wrong = [e for e in echoed if e not in controls]
+            if wrong:
+                raise AckMismatch(",".join(controls), ",".join(wrong), reply, raw)
+        return Ack(",".join(controls), [reply], [raw], time.perf_counter() - started)
 
     async def _collect(self, control: str, wait: int, timeout: float | None, check: bool,
                        stale: list[bytes]) -> tuple[list[Message], list[bytes]]:

@@ -98,3 +98,15 @@ def test_a_silent_server_is_a_timeout() -> None:
         await asyncio.sleep(0.05)  # the handler sees the client's close
 
     asyncio.run(main())
+
+
+def test_a_batch_is_one_frame_each_way(serve: Callable[..., Served]) -> None:
+    served = serve()
+    client = served.client()
+    messages = [m.lis_oru(control=f"CB{i}", name="孙七").rstrip("\r") for i in range(3)]
+
+    ack = client.send("\r".join(["BHS|^~\\&|LIS|LAB|HIS|HOSP", *messages, "BTS|3"]) + "\r")
+
+    assert ack.message is not None and ack.message.names()[0] == "BHS"
+    assert [s.field(2) for s in ack.message.all("MSA")] == ["CB0", "CB1", "CB2"]
+    assert served.handler.handled == 3
