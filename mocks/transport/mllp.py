@@ -486,6 +486,7 @@ class MllpServer:
                 problem = Finding(ERROR, "", f"application internal error: {type(exc).__name__}: {exc}", "internal")
                 exchange.request_findings.append(problem)
                 reply = Reply("AE", [problem])
+                self.duplicates.forget(key)  # nothing was done: a retry is processed afresh
             outcome.acks = self._answer(outcome, reply.code, reply.errors, processed=True, reply=reply)
         except BaseException:
             self.duplicates.forget(key)

@@ -155,6 +155,7 @@ def test_a_handler_that_fails_gives_ae_207(serve: Callable[..., Served]) -> None
     assert (ack.get("MSA-1"), ack.get("ERR-3.1")) == ("AE", "207")
     assert "database is down" in ack.get("ERR-8")
     assert served.client().send(m.lis_oru(control="F2")).code == "AE"  # the server goes on
+    assert len(served.server.duplicates) == 0  # a failed message is not remembered: a retry is processed
 
 
 class OrderFiller(ContractHandler):
