@@ -17,6 +17,7 @@ KINDS = {
     "malformed": "answer with a body cut in half (not parseable)",
     # HL7 v2 over MLLP only
     "split_frames": "send the reply frame in several TCP writes",
+    "merged_frames": "when frames arrive pipelined, send this ACK in one write with the next one",
     "wrong_ack_id": "answer with an ACK whose MSA-2 does not echo MSH-10",
     "duplicate_ack": "send the ACK twice",
     "late_ack": "send the ACK after delay_s seconds",

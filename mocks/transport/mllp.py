@@ -35,15 +35,12 @@ from harness.contract.hl7.charsets import CharsetPolicy, canonical, decode_messa
 from harness.contract.hl7.message import Message, parse
 from harness.contract.hl7.mllp import DEFAULT_MAX_FRAME, EB, END, SB, Deframer, Frame
 from harness.contract.model import Contract
-from mocks.transport.faults import KINDS, Fault, FaultPlan
+from mocks.transport.faults import Fault, FaultPlan
 from mocks.transport.journal import Exchange, Journal
 from mocks.transport.mllp_ack import ACCEPT_OF, AckBuilder, ack_code, encode, summary, wanted
 from mocks.transport.runtime import Listener, Runtime
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
-
-# Until faults.py lists it: the one MLLP fault kind it does not have yet (registered, not redefined).
-KINDS.setdefault("merged_frames", "when frames arrive pipelined, send this ACK in one write with the next one")
 
 REPLACING = frozenset({"no_reply", "reset", "error_reply", "malformed", "wrong_ack_id"})
 """Faults that replace the reply: with phase `before` the message is only inspected, not processed."""
