@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import uvloop
+from procstat import machine_busy_s, proc_cpu_s  # bench/ is the script directory
 
 from harness.contract.loader import ContractStore
 from harness.contract.model import Contract, Signing
@@ -291,26 +292,6 @@ class LevelState:
             self.exhausted_at = time.perf_counter()
             self.measuring = False
             self.wake.set()
-
-
-def machine_busy_s() -> float:
-    """CPU seconds the whole machine has spent busy (all cores; /proc/stat, steal included)."""
-    with open("/proc/stat", "rb") as fh:
-        f = [int(x) for x in fh.readline().split()[1:9]]
-    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu_s(pid: int | None) -> float | None:
-    """user+sys CPU seconds of process `pid` (all its threads), or None."""
-    if not pid:
-        return None
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(b")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _worker(conn: HttpConn, pool: Pool, check: Check, st: LevelState, interval_ns: int = 0, offset_ns: int = 0) -> None:

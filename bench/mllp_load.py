@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
+from procstat import machine_busy_s, proc_cpu_s  # bench/ is the script directory
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -188,27 +190,6 @@ class Sender(asyncio.Protocol):
             self.lost = True
             if self.load.running:
                 self.load.error(f"connection lost: {exc!r}")
-
-
-def proc_cpu_s(pid: int | None) -> float | None:
-    """user+sys CPU seconds of process `pid` (all threads), or None."""
-    if not pid:
-        return None
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_s() -> float:
-    """CPU seconds the whole machine has been busy (all cores; /proc/stat)."""
-    with open("/proc/stat", "rb") as fh:
-        fields = [int(x) for x in fh.readline().split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[int], q: float) -> float:
