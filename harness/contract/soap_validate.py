@@ -190,7 +190,7 @@ class SoapValidator:
             return by_body[0], findings
         return None, findings
 
-    def _content(self, root: etree._Element, checked: SoapChecked, envelope: bool) -> etree._Element | None:
+    def _operation_element(self, root: etree._Element, checked: SoapChecked, envelope: bool) -> etree._Element | None:
         """The operation element: the Body's child of an envelope (None when the envelope is unusable), or `root`."""
         if envelope:
             if not self._envelope(root, checked):
@@ -202,7 +202,7 @@ class SoapValidator:
     def check_request(self, root: etree._Element, soap_action: str | None = None, envelope: bool = True) -> SoapChecked:
         """Findings for a request envelope (or, with envelope=False, a bare operation element)."""
         checked = SoapChecked("request", None, root=root)
-        content = self._content(root, checked, envelope)
+        content = self._operation_element(root, checked, envelope)
         if content is None:
             return checked
         operation, found = self.identify(content.tag, soap_action)
@@ -330,7 +330,7 @@ class SoapValidator:
     # -- responses --------------------------------------------------------------------------------------------
     def check_response(self, root: etree._Element, operation: str | None = None, envelope: bool = True) -> SoapChecked:
         checked = SoapChecked("response", operation, root=root)
-        content = self._content(root, checked, envelope)
+        content = self._operation_element(root, checked, envelope)
         if content is None:
             return checked
         if content.tag == f"{{{self.spec.envelope_ns}}}Fault":
