@@ -252,3 +252,18 @@ def signed_in(wire: Wire) -> Wire:
 def employee(mock: InsuranceMock) -> Person:
     """The seeded employee (职工医保, personal account 1500.00)."""
     return mock.person("employee")
+
+
+def line_of(path: Path, needle: str) -> int:
+    """1-based line of the only occurrence of `needle` in the file."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    hits = [i + 1 for i, line in enumerate(lines) if needle in line]
+    assert len(hits) == 1, f"{needle!r} must be on exactly one line of {path}: {hits}"
+    return hits[0]
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the one occurrence of `old` in a file (used to break copies of contracts)."""
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} must occur once in {path}"
+    path.write_text(text.replace(old, new), encoding="utf-8")

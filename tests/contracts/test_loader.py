@@ -11,22 +11,9 @@ from harness.contract.errors import ContractError, ContractProblem
 from harness.contract.loader import ContractStore, load_contract
 from harness.contract.model import Contract
 from harness.errors import UsageError
+from tests.conftest import edit, line_of
 
 TRANSACTIONS = {"9001", "9002", "1101", "2201", "2202", "2203", "2204", "2205", "2206", "2207", "2208", "2601"}
-
-
-def line_of(path: Path, needle: str) -> int:
-    """1-based line of the only occurrence of `needle` in the file."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    hits = [i + 1 for i, line in enumerate(lines) if needle in line]
-    assert len(hits) == 1, f"{needle!r} must be on exactly one line of {path}: {hits}"
-    return hits[0]
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} must occur once in {path}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def problems_of(folder: Path) -> list[ContractProblem]:

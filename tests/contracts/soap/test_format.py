@@ -10,22 +10,10 @@ from harness.contract.errors import ContractError, ContractProblem
 from harness.contract.loader import load_contract
 from harness.contract.model import Contract
 from harness.contract.soap import spec_of
+from tests.conftest import edit, line_of
 from tests.contracts.soap.conftest import EXAMPLE
 
 SERVICE = "urn:hih:example:service"
-
-
-def line_of(path: Path, needle: str) -> int:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    hits = [i + 1 for i, line in enumerate(lines) if needle in line]
-    assert len(hits) == 1, f"{needle!r} must be on exactly one line of {path}: {hits}"
-    return hits[0]
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} must occur once in {path}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def problems_of(folder: Path) -> list[ContractProblem]:
