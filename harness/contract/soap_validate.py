@@ -374,29 +374,23 @@ class SoapValidator:
 
     def _fault(self, checked: SoapChecked, fault: etree._Element) -> None:
         where = location_of(fault)
-        if self.spec.version == "1.1":
-            code = fault.find("faultcode")
-            reason = fault.find("faultstring")
-            if code is None or not (code.text or "").strip():
-                checked.findings.append(Finding(Severity.ERROR, f"{where}/faultcode", "a SOAP 1.1 Fault needs a faultcode", "fault"))
-            else:
-                checked.fault_code = (code.text or "").strip()
-            if reason is None:
-                checked.findings.append(Finding(Severity.ERROR, f"{where}/faultstring", "a SOAP 1.1 Fault needs a faultstring", "fault"))
-            else:
-                checked.fault_string = reason.text or ""
+        env = SOAP12_ENV
+        # (path of the code, path of the reason, how the findings name them) per SOAP version
+        code_path, reason_path, code_name, reason_name = (
+            ("faultcode", "faultstring", "faultcode", "faultstring") if self.spec.version == "1.1"
+            else (f"{{{env}}}Code/{{{env}}}Value", f"{{{env}}}Reason/{{{env}}}Text", "Code/Value", "Reason/Text"))
+        code = fault.find(code_path)
+        reason = fault.find(reason_path)
+        if code is None or not (code.text or "").strip():
+            checked.findings.append(Finding(Severity.ERROR, f"{where}/{code_name}",
+                                            f"a SOAP {self.spec.version} Fault needs {code_name}", "fault"))
         else:
-            env = SOAP12_ENV
-            value = fault.find(f"{{{env}}}Code/{{{env}}}Value")
-            text = fault.find(f"{{{env}}}Reason/{{{env}}}Text")
-            if value is None or not (value.text or "").strip():
-                checked.findings.append(Finding(Severity.ERROR, f"{where}/Code/Value", "a SOAP 1.2 Fault needs Code/Value", "fault"))
-            else:
-                checked.fault_code = (value.text or "").strip()
-            if text is None:
-                checked.findings.append(Finding(Severity.ERROR, f"{where}/Reason/Text", "a SOAP 1.2 Fault needs Reason/Text", "fault"))
-            else:
-                checked.fault_string = text.text or ""
+            checked.fault_code = (code.text or "").strip()
+        if reason is None:
+            checked.findings.append(Finding(Severity.ERROR, f"{where}/{reason_name}",
+                                            f"a SOAP {self.spec.version} Fault needs {reason_name}", "fault"))
+        else:
+            checked.fault_string = reason.text or ""
 
     # -- bytes in ---------------------------------------------------------------------------------------------
     def validate_request(self, raw: bytes, soap_action: str | None = None) -> SoapChecked:

@@ -692,7 +692,8 @@ class _Connection:
                     "without an end block); connection closed", "framing"))
             self.close()
             return
-        self._arm(self.last + limit - now)
+        # Timers may fire a hair early; a remainder that rounds to zero must not read as "no timeout" to _arm.
+        self._arm(max(self.last + limit - now, 0.001))
 
     def _track_head(self, data: bytes) -> None:
         """Keep the start of the frame in progress (for an oversized frame's MSH) and whether one is open."""

@@ -14,6 +14,7 @@ Rules (Finding.rule) map to HL7 Table 0357 error codes with `error_code`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from harness.contract.findings import Finding, Severity
 from harness.contract.hl7 import datatypes
@@ -37,6 +38,17 @@ ERROR_CODES = {
 def error_code(finding: Finding) -> str:
     """The HL7 Table 0357 error code an ACK's ERR-3 should carry for `finding`."""
     return ERROR_CODES.get(finding.rule, "207")
+
+
+def _usage(kind: str, item: Any, location: str, valued: bool, out: list[Finding]) -> None:
+    """Usage findings for an empty or X-valued field or component (the valued, allowed case never gets here)."""
+    if valued:
+        if item.usage == "X":
+            out.append(Finding(ERROR, location, f"{kind} {item.name} is not supported (usage X) but valued", "usage"))
+    elif item.usage == "R":
+        out.append(Finding(ERROR, location, f"required {kind} {item.name} is missing", "usage"))
+    elif item.usage == "RE":
+        out.append(Finding(WARNING, location, f"{kind} {item.name} (usage RE) is empty", "usage"))
 
 
 @dataclass(frozen=True)
@@ -177,14 +189,8 @@ class ProfileValidator:
         for f in sdef.fields:
             pos = f.pos
             value = fields[pos] if pos < nf else ""
-            if not value:
-                if f.usage == "R":
-                    out.append(Finding(ERROR, f"{loc}-{pos}", f"required field {f.name} is missing", "usage"))
-                elif f.usage == "RE":
-                    out.append(Finding(WARNING, f"{loc}-{pos}", f"field {f.name} (usage RE) is empty", "usage"))
-                continue
-            if f.usage == "X":
-                out.append(Finding(ERROR, f"{loc}-{pos}", f"field {f.name} is not supported (usage X) but valued", "usage"))
+            if not value or f.usage == "X":
+                _usage("field", f, f"{loc}-{pos}", bool(value), out)
                 continue
             if header and pos <= 2:
                 continue
@@ -233,14 +239,8 @@ class ProfileValidator:
         ss, esc = seps.subcomponent, seps.escape
         for c in f.components:
             cv = comps[c.pos - 1] if c.pos <= nc else ""
-            if not cv:
-                if c.usage == "R":
-                    out.append(Finding(ERROR, f"{where}.{c.pos}", f"required component {c.name} is missing", "usage"))
-                elif c.usage == "RE":
-                    out.append(Finding(WARNING, f"{where}.{c.pos}", f"component {c.name} (usage RE) is empty", "usage"))
-                continue
-            if c.usage == "X":
-                out.append(Finding(ERROR, f"{where}.{c.pos}", f"component {c.name} is not supported (usage X) but valued", "usage"))
+            if not cv or c.usage == "X":
+                _usage("component", c, f"{where}.{c.pos}", bool(cv), out)
                 continue
             if c.components:
                 ss = seps.subcomponent
