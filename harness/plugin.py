@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.bindings import binding, load_factory
+from harness.bindings import BINDINGS, binding, load_factory
 from harness.config import load_config
 from harness.contract.loader import ContractStore
 from harness.contract.model import Contract
@@ -187,16 +187,26 @@ def _connector(request: pytest.FixtureRequest, interface: str, mock: Any) -> Ite
             close()
 
 
-@pytest.fixture
-def insurance_mock(request: pytest.FixtureRequest) -> Any:
-    """The insurance platform mock, reset to its seeded state for this test."""
-    return _fresh_mock(request, "insurance")
+def _fixtures_for(interface: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """`<name>_mock` (the partner mock, reset for this test) and `<name>` (the connector under test) for an interface."""
+    mock_name = interface.replace("-", "_") + "_mock"
+
+    def mock_fixture(request: pytest.FixtureRequest) -> Any:
+        return _fresh_mock(request, interface)
+
+    def connector_fixture(request: pytest.FixtureRequest) -> Iterator[Any]:
+        yield from _connector(request, interface, request.getfixturevalue(mock_name))
+
+    mock_fixture.__doc__ = f"The {interface} partner mock, reset to its seeded state for this test."
+    connector_fixture.__doc__ = (f"The connector under test for {interface} "
+                                 f"(the reference one unless `--hih-connector {interface}=...`).")
+    return pytest.fixture(name=mock_name)(mock_fixture), pytest.fixture(name=interface.replace("-", "_"))(connector_fixture)
 
 
-@pytest.fixture
-def insurance(request: pytest.FixtureRequest, insurance_mock: Any) -> Iterator[Any]:
-    """The connector under test for insurance (reference unless `--hih-connector insurance=...`)."""
-    yield from _connector(request, "insurance", insurance_mock)
+# One pair of fixtures per bound interface: adding an interface to harness/bindings.py is enough to use it in steps.
+for _interface in BINDINGS:
+    globals()[f"_{_interface.replace('-', '_')}_mock_fixture"], globals()[f"_{_interface.replace('-', '_')}_fixture"] = (
+        _fixtures_for(_interface))
 
 
 @pytest.fixture
