@@ -34,10 +34,10 @@ from harness.contract.hl7.batch import split_capture
 from harness.contract.hl7.charsets import CharsetPolicy, canonical, decode_message
 from harness.contract.hl7.message import Message, parse
 from harness.contract.hl7.mllp import DEFAULT_MAX_FRAME, EB, END, SB, Deframer, Frame
+from harness.contract.hl7.mllp_ack import ACCEPT_OF, AckBuilder, ack_code, encode, summary, wanted
 from harness.contract.model import Contract
 from mocks.transport.faults import Fault, FaultPlan
 from mocks.transport.journal import Exchange, Journal
-from mocks.transport.mllp_ack import ACCEPT_OF, AckBuilder, ack_code, encode, summary, wanted
 from mocks.transport.runtime import Listener, Runtime
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO

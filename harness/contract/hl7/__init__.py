@@ -7,6 +7,8 @@
 - `batch`: cutting a capture into messages (MLLP blocks, FHS/BHS batches);
 - `profile`, `validator`, `datatypes`: compiled message profiles and their validation;
 - `ack`: an acknowledgement checked against the message it answers (MSA-2, swapped MSH-3..6, mode);
+- `mllp_ack`, `mllp_client`, `mllp_listener`: ACK building, an MLLP client and a small threaded listener (stdlib
+  only, so connectors may use them);
 - `contract`: the `hl7v2-mllp` contract format and `HL7Validator` (importing it registers the format).
 
 Importing this package is cheap: it does not load the contract machinery.

@@ -18,12 +18,12 @@ import pytest
 from harness.contract.hl7.charsets import decode_message
 from harness.contract.hl7.message import Message, parse
 from harness.contract.hl7.mllp import Deframer, frame
+from harness.contract.hl7.mllp_client import MllpSyncClient
 from harness.contract.loader import ContractStore
 from harness.contract.model import Contract
 from mocks.transport.faults import Fault, FaultPlan
 from mocks.transport.journal import Journal
 from mocks.transport.mllp import AcceptAll, ContractHandler, MllpConfig, MllpExchange, MllpHandler, MllpServer
-from mocks.transport.mllp_client import MllpSyncClient
 from mocks.transport.runtime import Listener, Runtime
 from tests.conftest import CONTRACTS
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from harness.contract.hl7.message import parse
-from mocks.transport.mllp_client import AckTimeout, ConnectionLost, MllpClient, MllpSyncClient
+from harness.contract.hl7.mllp_client import AckTimeout, ConnectionLost, MllpClient, MllpSyncClient
 from tests.contracts.hl7 import messages as m
 from tests.mocks.mllp.conftest import Served
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from harness.contract.hl7.mllp import frame
-from mocks.transport.mllp_client import AckMismatch, AckTimeout, ConnectionLost, MalformedAck
+from harness.contract.hl7.mllp_client import AckMismatch, AckTimeout, ConnectionLost, MalformedAck
 from tests.contracts.hl7 import messages as m
 from tests.mocks.mllp.conftest import Served, decoded
 

@@ -1,0 +1,112 @@
+"""A small MLLP listener on its own thread, for the receiving side of a hospital connector (results, reports).
+
+`MllpListener(handle)` accepts connections on host:port (127.0.0.1 and a free port by default), cuts frames with
+the `Deframer`, and calls `handle(payload)` for each message's bytes in arrival order, one frame at a time per
+connection; what it returns (ACK payloads, already encoded) is framed and written back. `handle` may block (it
+stores the message before it answers); it runs on a worker thread so other connections go on meanwhile. A handler
+that raises gets the connection closed without an answer (the sender will resend). Frames stalled for
+`frame_timeout_s` and connections idle for `idle_timeout_s` are closed.
+
+It depends on the standard library and `harness.contract.hl7` only, so connectors may use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from harness.contract.hl7.mllp import DEFAULT_MAX_FRAME, END, SB, Deframer
+
+Handle = Callable[[bytes], list[bytes]]
+
+
+class MllpListener:
+    """An MLLP server in a daemon thread; `start()` returns (host, port), `close()` stops it and its connections."""
+
+    def __init__(self, handle: Handle, host: str = "127.0.0.1", port: int = 0, *,
+                 max_frame: int = DEFAULT_MAX_FRAME, idle_timeout_s: float = 600.0,
+                 frame_timeout_s: float = 5.0) -> None:
+        self.handle = handle
+        self.host = host
+        self.port = port
+        self.max_frame = max_frame
+        self.idle_timeout_s = idle_timeout_s
+        self.frame_timeout_s = frame_timeout_s
+        self.errors: list[str] = []
+        """What went wrong in the handler (`Type: message`), newest last; the connection was closed for each."""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="hih-mllp-listener", daemon=True)
+        self._server: asyncio.base_events.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    def start(self) -> tuple[str, int]:
+        """Listen (once); the address actually bound."""
+        if self._server is not None:
+            return self.address
+        self._thread.start()
+        started: Future[asyncio.base_events.Server] = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._serve, self.host, self.port, limit=2**16), self._loop)
+        self._server = started.result(10)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.address
+
+    def close(self) -> None:
+        """Stop listening, close open connections and the thread; safe to call twice."""
+        if self._loop.is_closed():
+            return
+        if self._server is not None and self._thread.is_alive():
+            async def stop() -> None:
+                assert self._server is not None
+                self._server.close()
+                for writer in list(self._writers):
+                    writer.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._server.wait_closed(), 2)
+
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(stop(), self._loop).result(5)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+        if not self._loop.is_running():
+            self._loop.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        deframer = Deframer(self.max_frame)
+        try:
+            while True:
+                timeout = self.frame_timeout_s if deframer.pending else self.idle_timeout_s
+                try:
+                    data = await asyncio.wait_for(reader.read(65536), timeout or None)
+                except TimeoutError:
+                    return
+                if not data:
+                    return
+                for frame in deframer.feed(data):
+                    if frame.oversized or (frame.problem and frame.problem != "end block without CR"):
+                        return  # nothing sensible to acknowledge: the sender sees the close and may resend
+                    try:
+                        replies = await self._loop.run_in_executor(None, self.handle, frame.payload)
+                    except Exception as exc:  # noqa: BLE001 - a handler's failure closes this connection only
+                        self.errors.append(f"{type(exc).__name__}: {exc}")
+                        return
+                    if replies:
+                        writer.write(b"".join(SB + r + END for r in replies))
+                        await writer.drain()
+        except (ConnectionError, OSError):
+            return
+        finally:
+            self._writers.discard(writer)
+            with contextlib.suppress(Exception):
+                writer.close()
