@@ -1,0 +1,107 @@
+"""The maternal-child platform's record rules beyond the XSD: ID check characters, date order, report deadlines.
+
+Both sides apply them: the platform (mock) refuses a record that breaks one, a hospital's connector checks before
+sending. They run on records that are already valid against their XSD. Deadlines come from the contract's code
+tables `report_deadline_days` and `report_event_element`, so a policy change is a contract edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from lxml import etree
+
+from harness.contract.findings import Finding, Severity
+from harness.contract.identifiers import resident_id_problem
+from harness.contract.model import Contract
+from harness.contract.soap_validate import location_of
+from harness.contract.soap_wsdl import local_name
+
+RESIDENT_ID_CARD = "01"
+"""身份证件类别 01 居民身份证: the only type whose number has a GB 11643 check character."""
+CORRECTION = "2"
+RULE_CODES = {"id-check": "3001", "date-order": "3002", "future-date": "3002", "deadline": "3003"}
+"""Rule -> the platform's record error code (contract code table `record_error`)."""
+
+# (earlier element, later element, may they be equal) per record type
+ORDER: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "DELIVERY": (("lastMenstrualPeriod", "deliveryDateTime", False),),
+    "PRENATAL_FIRST": (("lastMenstrualPeriod", "visitDate", False), ("lastMenstrualPeriod", "expectedDeliveryDate", False),
+                       ("motherBirthDate", "visitDate", False)),
+    "HIGH_RISK": (("lastMenstrualPeriod", "assessmentDate", False),),
+    "BIRTH_CERT_FIRST": (("birthDateTime", "issueDate", True),),
+    "BIRTH_CERT_REISSUE": (("birthDate", "issueDate", True),),
+    "BIRTH_CERT_REPLACE": (("birthDate", "issueDate", True),),
+    "NEWBORN_SCREENING": (("birthDate", "sampleDate", True), ("sampleDate", "screeningDate", True)),
+    "HEARING_SCREENING": (("birthDate", "screeningDate", True),),
+    "POSTPARTUM_42D": (("deliveryDate", "checkDate", False),),
+    "BIRTH_DEFECT": (("birthDate", "diagnosisDate", True),),
+    "MATERNAL_DEATH": (("motherBirthDate", "deathDateTime", False), ("deliveryDate", "deathDateTime", True)),
+}
+
+
+@dataclass(frozen=True)
+class Deadline:
+    element: str
+    days: int
+
+
+def deadlines(contract: Contract) -> dict[str, Deadline]:
+    """Record type -> the event element and the days allowed from it, read from the contract's code tables."""
+    days = contract.code_tables.get("report_deadline_days")
+    events = contract.code_tables.get("report_event_element")
+    if days is None or events is None:
+        return {}
+    return {t: Deadline(events.values[t], int(d)) for t, d in days.values.items() if t in events.values}
+
+
+def _child(root: etree._Element, name: str) -> etree._Element | None:
+    for child in root:
+        if isinstance(child.tag, str) and local_name(child.tag) == name:
+            return child
+    return None
+
+
+def _date(element: etree._Element | None) -> date | None:
+    text = (element.text or "").strip() if element is not None else ""
+    try:
+        return date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        return None
+
+
+def record_rules(record_type: str, root: etree._Element, today: date, limits: dict[str, Deadline],
+                 prefix: str = "") -> list[Finding]:
+    """Findings (errors) for one XSD-valid record; locations as the validator's, after `prefix` (e.g. `payload#`)."""
+    findings: list[Finding] = []
+    for element in root.iter():
+        if not isinstance(element.tag, str) or not local_name(element.tag).endswith("IdCard"):
+            continue
+        name = local_name(element.tag)
+        parent = element.getparent()
+        id_type = _child(parent, name[: -len("IdCard")] + "IdType") if parent is not None else None
+        if id_type is None or (id_type.text or "").strip() == RESIDENT_ID_CARD:
+            problem = resident_id_problem((element.text or "").strip())
+            if problem:
+                findings.append(Finding(Severity.ERROR, prefix + location_of(element), f"{name}: {problem}", "id-check"))
+    for earlier, later, equal in ORDER.get(record_type, ()):
+        first, second = _child(root, earlier), _child(root, later)
+        a, b = _date(first), _date(second)
+        if a is not None and b is not None and (a > b or (a == b and not equal)):
+            assert second is not None
+            findings.append(Finding(Severity.ERROR, prefix + location_of(second),
+                                    f"{later} ({b}) must be {'on or ' if equal else ''}after {earlier} ({a})", "date-order"))
+    limit = limits.get(record_type)
+    if limit is not None:
+        event_el = _child(root, limit.element)
+        event = _date(event_el)
+        if event is not None and event_el is not None:
+            if event > today:
+                findings.append(Finding(Severity.ERROR, prefix + location_of(event_el),
+                                        f"{limit.element} ({event}) is in the future", "future-date"))
+            elif (today - event).days > limit.days and _child(root, "lateReason") is None:
+                findings.append(Finding(Severity.ERROR, prefix + location_of(root) + "/lateReason",
+                                        f"reported {(today - event).days} days after {limit.element} (limit {limit.days}): "
+                                        "lateReason is required", "deadline"))
+    return findings

@@ -1,0 +1,267 @@
+"""The provincial maternal-child health platform, played from its contract: sessions, record checks, audit, withdrawal.
+
+Login trades an organisation code and password for a session key that expires; every other call carries it in the
+SessionHeader (refused with a `Client.Auth` fault when unknown or expired). Each uploaded record is checked against
+the XSD of its type (the SOAP transport does that and hands the findings over), then against the platform's rules
+(`harness.contract.mch_rules`: ID check characters, date order, report deadlines) and for duplicates: the same
+organisation, record type and record number is refused unless the record declares itself a correction
+(operation 2). Batches answer per record (partial success). Accepted records wait for audit, which runs when the
+hospital asks for the result: some are returned for correction (a caesarean without its indication, an orange or
+red high-risk pregnancy without a management plan, or any record a scenario marks). Withdrawal voids a record and
+frees its number.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from datetime import date
+from typing import Any
+
+from lxml import etree
+
+from harness.contract import xmlsafe
+from harness.contract.findings import Finding, Severity
+from harness.contract.mch_rules import CORRECTION, RULE_CODES, deadlines, record_rules
+from harness.contract.model import Contract
+from harness.contract.soap import spec_of
+from harness.contract.soap_validate import Payload
+from harness.contract.soap_wsdl import local_name
+from mocks.base import MockService
+from mocks.state import Store
+from mocks.transport.soap import Behaviour, SoapContext, soap_app
+
+TEST_ORG_CODE = "410105000012"
+TEST_PASSWORD = "hih-test-mch-password"
+SESSION_TTL_S = 1800
+ACCEPTED, REJECTED = "ACCEPTED", "REJECTED"
+PENDING, PASSED, RETURNED, WITHDRAWN = "PENDING", "PASSED", "RETURNED", "WITHDRAWN"
+
+
+def _text(root: etree._Element | None, name: str) -> str | None:
+    if root is None:
+        return None
+    for child in root:
+        if isinstance(child.tag, str) and local_name(child.tag) == name:
+            return (child.text or "").strip()
+    return None
+
+
+def _error(code: str, location: str, message: str) -> dict[str, str]:
+    return {"code": code, "location": location, "message": message}
+
+
+def _payload_errors(findings: list[Finding]) -> list[dict[str, str]]:
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    return [_error("1002" if f.rule == "payload-type" else "1001", f.location, f.message) for f in errors]
+
+
+class MchPlatformMock(MockService):
+    """The platform's behaviour behind the SOAP transport; records, sessions and keys live in the store."""
+
+    interface = "mch-platform"
+    transport = "http"
+
+    def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000,
+                 credentials: dict[str, str] | None = None, session_ttl_s: float = SESSION_TTL_S) -> None:
+        self.credentials = credentials or {
+            os.environ.get("HIH_MCH_ORG_CODE", TEST_ORG_CODE): os.environ.get("HIH_MCH_PASSWORD", TEST_PASSWORD)}
+        self.session_ttl_s = session_ttl_s
+        self.limits = deadlines(contract)
+        self.spec = spec_of(contract)
+        self.audit_returns: dict[str, str] = {}
+        """recordNo -> reason: records the next audit returns for correction (set by scenarios)."""
+        super().__init__(contract, store, journal_capacity)
+
+    # -- serving ----------------------------------------------------------------------------------------------
+    def asgi_app(self) -> Any:
+        handlers: dict[str, Behaviour] = {"Login": self.login, "UploadRecord": self.upload_record, "UploadBatch": self.upload_batch,
+                    "QueryUploadResult": self.query, "WithdrawRecord": self.withdraw}
+        return soap_app(self.contract, handlers, self.journal, self.faults, authenticate=self.authenticate)
+
+    def reset(self) -> None:
+        self.audit_returns.clear()
+        super().reset()
+
+    def today(self) -> date:
+        return date.today()
+
+    @property
+    def service_url(self) -> str:
+        assert self.endpoint is not None, "the mock is not started"
+        return self.endpoint.url + self.spec.path
+
+    # -- sessions ---------------------------------------------------------------------------------------------
+    def authenticate(self, credentials: dict[str, str], context: SoapContext) -> str | None:
+        session = self.store.get("sessions", credentials.get("sessionKey", ""))
+        if session is None or session["org"] != credentials.get("orgCode"):
+            return "会话无效，请先登录"
+        if session["expires"] <= time.time():
+            return "会话已过期，请重新登录"
+        return None
+
+    def expire_sessions(self) -> int:
+        """End every open session now (the platform's session window has passed); returns how many."""
+        count = 0
+        with self.store.transaction():
+            for key, session in self.store.items("sessions"):
+                if session["expires"] > time.time():
+                    self.store.put("sessions", key, {**session, "expires": 0})
+                    count += 1
+        return count
+
+    def login(self, request: Any, context: SoapContext) -> dict[str, Any]:
+        if self.credentials.get(request.orgCode) != request.password:
+            return {"ResultCode": "1101", "ResultMessage": "机构编码或密码错误"}
+        key = secrets.token_hex(16)
+        self.store.put("sessions", key, {"org": request.orgCode, "expires": time.time() + self.session_ttl_s})
+        return {"ResultCode": "0", "ResultMessage": "成功", "sessionKey": key, "expiresIn": int(self.session_ttl_s)}
+
+    # -- uploads ----------------------------------------------------------------------------------------------
+    def _next_id(self) -> str:
+        counter = int(self.store.get("counters", "record") or 0) + 1
+        self.store.put("counters", "record", counter)
+        return f"MCH{self.today():%Y%m%d}{counter:08d}"
+
+    def _accept(self, org: str, record_type: str, payload: Payload, index: int) -> dict[str, Any]:
+        """Check one record and keep it when it passes; its per-record result."""
+        root = payload.root
+        record_no = _text(root, "recordNo")
+        errors = _payload_errors(payload.findings)
+        if not errors and root is not None:
+            prefix = f"{payload.location}#" if payload.location else ""
+            errors = [_error(RULE_CODES.get(f.rule, "3002"), f.location, f.message)
+                      for f in record_rules(record_type, root, self.today(), self.limits, prefix)]
+        result: dict[str, Any] = {"index": index, "recordNo": record_no}
+        if errors or root is None or record_no is None:
+            return {**result, "status": REJECTED, "error": errors or [_error("1001", payload.location, "no record")]}
+        key = f"{org}|{record_type}|{record_no}"
+        existing = self.store.get("keys", key)
+        correction = _text(root, "operation") == CORRECTION
+        if existing and not correction:
+            return {**result, "status": REJECTED, "error": [_error(
+                "2001", f"{payload.location}#/{local_name(root.tag)}/recordNo",
+                f"记录编号 {record_no} 已上传（平台记录 {existing}），更正请声明上传类型 2")]}
+        if correction and not existing:
+            return {**result, "status": REJECTED, "error": [_error(
+                "2002", f"{payload.location}#/{local_name(root.tag)}/operation", f"更正的记录 {record_no} 不存在或已撤回")]}
+        text = etree.tostring(root, encoding="unicode")
+        serial = _text(root, "uploadSerial")
+        if existing:
+            record = self.store.get("records", existing)
+            record.update(version=record["version"] + 1, payload=text, serial=serial, status=PENDING, reasons=[],
+                          audited=False)
+        else:
+            existing = self._next_id()
+            record = {"id": existing, "org": org, "type": record_type, "recordNo": record_no, "version": 1,
+                      "payload": text, "serial": serial, "status": PENDING, "reasons": [], "audited": False,
+                      "uploaded": self.today().isoformat()}
+            self.store.put("keys", key, existing)
+        self.store.put("records", existing, record)
+        return {**result, "status": ACCEPTED, "recordId": existing, "version": record["version"]}
+
+    def upload_record(self, request: Any, context: SoapContext) -> dict[str, Any]:
+        org = (context.credentials or {}).get("orgCode", "")
+        if not context.payloads:
+            errors = _payload_errors(context.findings) or [_error("1002", "/Envelope/Body/UploadRecord", "no record")]
+            result: dict[str, Any] = {"index": 1, "status": REJECTED, "error": errors}
+        else:
+            with self.store.transaction():
+                result = self._accept(org, request.recordType, context.payloads[0], 1)
+        if result["status"] == ACCEPTED:
+            return {"ResultCode": "0", "ResultMessage": "成功", "result": result}
+        return {"ResultCode": "1", "ResultMessage": f"记录被拒绝：{result['error'][0]['message']}", "result": result}
+
+    def upload_batch(self, request: Any, context: SoapContext) -> dict[str, Any]:
+        org = (context.credentials or {}).get("orgCode", "")
+        results = []
+        if not context.payloads:
+            errors = _payload_errors(context.findings)
+            results = [{"index": i + 1, "status": REJECTED, "error": errors} for i in range(len(request.payload or []))]
+        for index, payload in enumerate(context.payloads, start=1):
+            with self.store.transaction():
+                results.append(self._accept(org, request.recordType, payload, index))
+        accepted = sum(r["status"] == ACCEPTED for r in results)
+        rejected = len(results) - accepted
+        counter = int(self.store.get("counters", "batch") or 0) + 1
+        self.store.put("counters", "batch", counter)
+        return {"ResultCode": "0" if not rejected else "1", "ResultMessage": f"接收 {accepted} 条，拒绝 {rejected} 条",
+                "batchId": f"B{self.today():%Y%m%d}{counter:06d}", "accepted": accepted, "rejected": rejected,
+                "result": results}
+
+    # -- audit, query, withdrawal -------------------------------------------------------------------------------
+    def _audit_reasons(self, record: dict[str, Any]) -> list[str]:
+        reasons = []
+        if record["recordNo"] in self.audit_returns:
+            reasons.append(self.audit_returns.pop(record["recordNo"]))
+        root = xmlsafe.parse(record["payload"].encode("utf-8"), self.spec.max_bytes)
+        if record["type"] == "DELIVERY" and _text(root, "deliveryMode") == "3" and not _text(root, "caesareanIndication"):
+            reasons.append("剖宫产未填写剖宫产指征（caesareanIndication）")
+        if record["type"] == "HIGH_RISK" and _text(root, "riskColor") in ("3", "4") and not _text(root, "managementPlan"):
+            reasons.append("橙色或红色高危孕产妇未填写管理措施（managementPlan）")
+        return reasons
+
+    def audit(self, record_id: str) -> dict[str, Any] | None:
+        """Audit one pending record now (the query does it when the hospital asks); the record after it."""
+        with self.store.transaction():
+            record: dict[str, Any] | None = self.store.get("records", record_id)
+            if record is None or record["status"] != PENDING or record["audited"]:
+                return record
+            reasons = self._audit_reasons(record)
+            record.update(status=RETURNED if reasons else PASSED, reasons=reasons, audited=True)
+            self.store.put("records", record_id, record)
+            return record
+
+    def query(self, request: Any, context: SoapContext) -> dict[str, Any]:
+        org = (context.credentials or {}).get("orgCode", "")
+        record_id = getattr(request, "recordId", None)
+        if not record_id:
+            record_id = self.store.get("keys", f"{org}|{getattr(request, 'recordType', '')}|{getattr(request, 'recordNo', '')}")
+        record = self.audit(record_id) if record_id else None
+        if record is None or record["org"] != org:
+            return {"ResultCode": "4001", "ResultMessage": "记录不存在"}
+        return {"ResultCode": "0", "ResultMessage": "成功", "recordId": record["id"], "recordType": record["type"],
+                "recordNo": record["recordNo"], "version": record["version"], "uploadSerial": record["serial"],
+                "status": record["status"], "reason": record["reasons"]}
+
+    def withdraw(self, request: Any, context: SoapContext) -> dict[str, Any]:
+        org = (context.credentials or {}).get("orgCode", "")
+        with self.store.transaction():
+            record = self.store.get("records", request.recordId)
+            if record is None or record["org"] != org:
+                return {"ResultCode": "4001", "ResultMessage": "记录不存在"}
+            if record["status"] == WITHDRAWN:
+                return {"ResultCode": "4002", "ResultMessage": "记录已撤回", "recordId": record["id"], "status": WITHDRAWN}
+            record.update(status=WITHDRAWN, reasons=[request.reason])
+            self.store.put("records", record["id"], record)
+            self.store.delete("keys", f"{org}|{record['type']}|{record['recordNo']}")
+        return {"ResultCode": "0", "ResultMessage": "成功", "recordId": record["id"], "status": WITHDRAWN}
+
+    # -- for steps and tests ----------------------------------------------------------------------------------
+    def records(self, record_type: str | None = None, record_no: str | None = None,
+                status: str | None = None) -> list[dict[str, Any]]:
+        """Records the platform holds (withdrawn ones included), oldest first."""
+        rows = [v for _, v in self.store.items("records")]
+        return sorted((r for r in rows if (record_type is None or r["type"] == record_type)
+                       and (record_no is None or r["recordNo"] == record_no)
+                       and (status is None or r["status"] == status)), key=lambda r: r["id"])
+
+    def uploads_of(self, record_no: str) -> int:
+        """How many records numbered `record_no` arrived in UploadRecord and UploadBatch requests (every attempt)."""
+        count = 0
+        for exchange in self.journal.entries():
+            if exchange.operation not in ("UploadRecord", "UploadBatch"):
+                continue
+            try:
+                envelope = xmlsafe.parse(exchange.request_raw, self.spec.max_bytes)
+            except xmlsafe.XmlRefused:
+                continue
+            for element in envelope.iter():
+                if isinstance(element.tag, str) and local_name(element.tag) == "payload" and element.text:
+                    try:
+                        record = xmlsafe.parse(element.text.encode("utf-8"), self.spec.max_bytes)
+                    except (xmlsafe.XmlRefused, ValueError):
+                        continue
+                    count += _text(record, "recordNo") == record_no
+        return count
