@@ -30,8 +30,16 @@ def _insurance_settings(mock: Any, contract: Contract, timeout_s: float) -> Any:
                              mdtrtarea_admvs=mock.admdvs)
 
 
+def _blood_center_settings(mock: Any, contract: Contract, timeout_s: float) -> Any:
+    from harness.ports.blood_center import BloodCenterSettings
+
+    return BloodCenterSettings(wsdl_url=f"{mock.service_url}?wsdl", hospital_code=mock.hospital, token=mock.token,
+                               timeout_s=timeout_s, contract_folder=str(contract.folder))
+
+
 BINDINGS: dict[str, Binding] = {
     "insurance": Binding("insurance", "connectors.insurance:reference", _insurance_settings),
+    "blood-center": Binding("blood-center", "connectors.blood_center:reference", _blood_center_settings),
 }
 
 

@@ -12,6 +12,7 @@ from mocks.state import open_store
 
 MOCKS: dict[str, str] = {
     "insurance": "mocks.insurance:InsuranceMock",
+    "blood-center": "mocks.blood_center:BloodCenterMock",
     "mch-platform": "mocks.mch_platform:MchPlatformMock",
 }
 

@@ -1,0 +1,211 @@
+"""The blood centre mock: the SOAP operations of the `blood-center` contract over `BloodCentre`, plus the console.
+
+Business refusals are answers (ResultCode and ResultMessage); SOAP Faults are left to the transport (bad requests,
+auth). The mock's ASGI app serves the SOAP service and, under `/console/`, the trainer's web console.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from harness.contract.model import Contract
+from harness.errors import UsageError
+from mocks.base import Endpoint, MockService
+from mocks.blood_center.centre import OK, BloodCentre, CentreError
+from mocks.blood_center.inventory import PRODUCTS
+from mocks.state import Store
+from mocks.transport.http import HttpTransport
+from mocks.transport.runtime import Runtime
+from mocks.transport.soap import SoapContext, plain, soap_app
+
+TEST_HOSPITAL = "H32010200001"
+TEST_TOKEN = "hih-blood-center-test-token"
+CONSOLE_PREFIX = "/console"
+SUCCESS = {"ResultCode": OK, "ResultMessage": "成功"}
+
+
+def _is_loopback(host: str) -> bool:
+    from mocks.serve import is_loopback
+
+    return is_loopback(host)
+
+
+def _quantity(value: Any) -> str:
+    return format(Decimal(str(value)).normalize(), "f")
+
+
+def _no_none(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v is not None}
+
+
+class BloodCenterMock(MockService):
+    """A regional blood centre: orders, issue notes, receipts, returns, cross-match results, fees and notices."""
+
+    interface = "blood-center"
+    transport = "http"
+
+    def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000,
+                 credentials: dict[str, str] | None = None) -> None:
+        self.credentials = credentials or {
+            os.environ.get("HIH_BLOOD_CENTER_HOSPITAL", TEST_HOSPITAL): os.environ.get("HIH_BLOOD_CENTER_TOKEN", TEST_TOKEN)
+        }
+        self.console_token: str | None = None
+        self.centre: BloodCentre
+        self._app: Any = None
+        super().__init__(contract, store, journal_capacity)
+
+    # -- state --------------------------------------------------------------------------------------------
+    def seed(self) -> None:
+        self.centre = BloodCentre(self.store, getattr(self, "_clock", None))
+        self.centre.seed()
+
+    def set_clock(self, now: Callable[[], datetime]) -> None:
+        """Replace the centre's clock (tests); kept across resets."""
+        self._clock = now
+        self.centre.now = now
+
+    @property
+    def hospital(self) -> str:
+        return next(iter(self.credentials))
+
+    @property
+    def token(self) -> str:
+        return self.credentials[self.hospital]
+
+    @property
+    def service_url(self) -> str:
+        assert self.endpoint is not None, "the mock is not started"
+        return self.endpoint.url + self.contract_path
+
+    @property
+    def contract_path(self) -> str:
+        from harness.contract.soap import spec_of
+
+        return spec_of(self.contract).path
+
+    # -- serving ----------------------------------------------------------------------------------------------
+    def start(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
+        """As every mock; off loopback the console asks for HIH_CONSOLE_TOKEN (or HIH_ADMIN_TOKEN)."""
+        if not _is_loopback(host):
+            self.console_token = os.environ.get("HIH_CONSOLE_TOKEN") or os.environ.get("HIH_ADMIN_TOKEN")
+            if not self.console_token:
+                raise UsageError(f"--host {host} is not loopback: set HIH_CONSOLE_TOKEN so the blood-centre console asks for it")
+        return super().start(runtime, host, port)
+
+    def extra_endpoints(self) -> dict[str, str]:
+        """What `hih mock serve` announces beside the service URL."""
+        if self.endpoint is None:
+            return {}
+        token = " (token required)" if self.console_token else ""
+        return {"console": f"{self.endpoint.url}{CONSOLE_PREFIX}/{token}", "wsdl": f"{self.service_url}?wsdl"}
+
+    def asgi_app(self) -> Any:
+        from mocks.blood_center.console import console_app
+
+        soap = self.soap_app()
+        console = console_app(self)
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            path = scope.get("path", "") if scope["type"] == "http" else ""
+            if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+                await console(scope, receive, send)
+            else:
+                await soap(scope, receive, send)
+
+        return app
+
+    def soap_app(self) -> HttpTransport:
+        handlers = {
+            "SubmitBloodOrder": self._submit_order, "QueryOrderFeedback": self._feedback,
+            "CancelBloodOrder": self._cancel, "DownloadIssuedUnits": self._download, "ConfirmReceipt": self._receipt,
+            "SubmitReturn": self._submit_return, "QueryReturnStatus": self._return_status,
+            "QueryCrossmatchResults": self._crossmatch, "QueryUnitFees": self._fees, "QueryNotices": self._notices,
+        }
+        return soap_app(self.contract, {k: self._answering(v) for k, v in handlers.items()}, self.journal, self.faults,
+                        authenticate=self.authenticate)
+
+    def authenticate(self, credentials: dict[str, str], context: SoapContext) -> str | None:
+        expected = self.credentials.get(credentials.get("HospitalCode", ""))
+        if expected is None:
+            return f"医院编码 {credentials.get('HospitalCode', '')} 未在血液中心登记"
+        if credentials.get("Token") != expected:
+            return "令牌无效"
+        return None
+
+    @staticmethod
+    def _answering(handler: Callable[[Any, str], dict[str, Any]]) -> Callable[[Any, SoapContext], dict[str, Any]]:
+        def answer(request: Any, context: SoapContext) -> dict[str, Any]:
+            hospital = (context.credentials or {}).get("HospitalCode", "")
+            try:
+                return {**SUCCESS, **handler(request, hospital)}
+            except CentreError as refused:
+                return {"ResultCode": refused.code, "ResultMessage": refused.message}
+
+        return answer
+
+    # -- the operations ---------------------------------------------------------------------------------------
+    def _submit_order(self, request: Any, hospital: str) -> dict[str, Any]:
+        order = plain(request.order)
+        for item in order["item"]:
+            item["quantity"] = _quantity(item["quantity"])
+        return self.centre.submit_order(hospital, order)
+
+    def _feedback(self, request: Any, hospital: str) -> dict[str, Any]:
+        order = self.centre.order(hospital, request.orderNo)
+        return {"feedback": _no_none({
+            "orderNo": order["orderNo"], "status": order["status"], "updatedAt": order["updatedAt"],
+            "reason": order["reason"],
+            "item": [_no_none({"lineNo": i["lineNo"], "productCode": i["productCode"], "abo": i["abo"], "rhd": i["rhd"],
+                               "requested": i["requested"], "confirmed": i["confirmed"], "unit": i["unit"],
+                               "reason": i["reason"]}) for i in order["items"]],
+        })}
+
+    def _cancel(self, request: Any, hospital: str) -> dict[str, Any]:
+        return {"status": self.centre.cancel_order(hospital, request.orderNo, request.reason)["status"]}
+
+    def _download(self, request: Any, hospital: str) -> dict[str, Any]:
+        notes = self.centre.issue_notes(hospital, request.orderNo)
+        return {"issue": [{
+            "issueNo": note["issueNo"], "orderNo": note["orderNo"], "issuedAt": note["issuedAt"],
+            "unit": [{"din": b["din"], "productCode": b["productCode"], "productName": PRODUCTS[b["productCode"]].name,
+                      "abo": b["abo"], "rhd": b["rhd"], "volume": b["volume"], "collectedOn": b["collectedOn"],
+                      "expiresAt": b["expiresAt"], "price": b["price"]} for b in note["units"]],
+        } for note in notes]}
+
+    def _receipt(self, request: Any, hospital: str) -> dict[str, Any]:
+        data = plain(request)
+        result = self.centre.confirm_receipt(hospital, data["issueNo"], data["receivedAt"], data["receivedBy"],
+                                             data.get("unit") or [], data.get("discrepancy") or [])
+        result["discrepancy"] = [_no_none(d) for d in result["discrepancy"]]
+        return result
+
+    def _submit_return(self, request: Any, hospital: str) -> dict[str, Any]:
+        record = self.centre.submit_return(hospital, request.returnNo, list(request.din), request.reason, request.remark)
+        return {"returnNo": record["returnNo"], "status": record["status"]}
+
+    def _return_status(self, request: Any, hospital: str) -> dict[str, Any]:
+        record = self.centre.return_record(hospital, request.returnNo)
+        return _no_none({"returnNo": record["returnNo"], "status": record["status"], "reason": record["decision"],
+                         "decidedAt": record["decidedAt"], "din": record["din"]})
+
+    def _crossmatch(self, request: Any, hospital: str) -> dict[str, Any]:
+        samples = self.centre.crossmatch(request.sampleNo, request.since)
+        return {"sample": [_no_none({
+            "sampleNo": s["sampleNo"], "PatientId": s["PatientId"], "PatientName": s["PatientName"], "abo": s["abo"],
+            "rhd": s["rhd"], "antibodyScreen": s["antibodyScreen"], "antibody": s["antibody"], "unit": s["units"],
+            "conclusion": s["conclusion"], "reportedAt": s["reportedAt"]}) for s in samples]}
+
+    def _fees(self, request: Any, hospital: str) -> dict[str, Any]:
+        start: date = request.fromDate
+        end: date = request.toDate
+        fees = self.centre.unit_fees(hospital, start, end)
+        total = sum((Decimal(f["price"]) for f in fees), Decimal("0.00"))
+        return {"fee": fees, "count": len(fees), "total": f"{total:.2f}"}
+
+    def _notices(self, request: Any, hospital: str) -> dict[str, Any]:
+        since: datetime = request.since
+        return {"notice": [_no_none(n) for n in self.centre.notices(since.replace(tzinfo=None))]}
