@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from harness.contract.model import Contract
@@ -37,8 +38,21 @@ def _blood_center_settings(mock: Any, contract: Contract, timeout_s: float) -> A
                                timeout_s=timeout_s, contract_folder=str(contract.folder))
 
 
+def _mch_platform_settings(mock: Any, contract: Contract, timeout_s: float) -> Any:
+    import tempfile
+
+    from harness.ports.mch_platform import MchSettings
+
+    org_code, password = next(iter(mock.credentials.items()))
+    outbox = Path(tempfile.mkdtemp(prefix="hih-mch-outbox-")) / "outbox.sqlite"
+    return MchSettings(wsdl_url=f"{mock.service_url}?wsdl", org_code=org_code, password=password,
+                       outbox_path=str(outbox), timeout_s=timeout_s, contract_version=contract.version,
+                       contract_folder=str(contract.folder), remove_outbox_on_close=True)
+
+
 BINDINGS: dict[str, Binding] = {
     "insurance": Binding("insurance", "connectors.insurance:reference", _insurance_settings),
+    "mch-platform": Binding("mch-platform", "connectors.mch_platform:reference", _mch_platform_settings),
     "blood-center": Binding("blood-center", "connectors.blood_center:reference", _blood_center_settings),
 }
 
