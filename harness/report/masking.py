@@ -28,13 +28,13 @@ from harness.report.formats import MLLP_FRAME, parse_xml, sniff
 DEFAULT_JSON = (
     "certno", "mdtrt_cert_no", "psn_name", "psn_no", "card_sn", "card_no", "ec_token", "ipt_otp_no", "medrcdno",
     "tel", "phone", "mobile", "addr", "address", "coner_name", "patient_name", "patient_id", "name", "id_card",
-    "idcard", "idcard_no", "mrn",
+    "idcard", "idcard_no", "mrn", "password", "sessionkey",
 )
 DEFAULT_XML = (
     "//Name", "//PatientName", "//MotherName", "//FatherName", "//ChildName", "//NewbornName", "//GuardianName",
     "//ContactName", "//*IdCard*", "//*IdNo", "//*IdNumber", "//CertNo", "//*CardNo", "//PatientId", "//Mrn",
     "//MedicalRecordNo", "//Phone", "//*Phone", "//Mobile", "//Tel", "//Telephone", "//Address", "//*Address",
-    "//Addr", "//AD_Detail",
+    "//Addr", "//AD_Detail", "//password", "//*Password", "//sessionKey",
 )
 DEFAULT_HL7 = (
     "PID-2", "PID-3.1", "PID-4", "PID-5", "PID-6", "PID-9", "PID-11", "PID-13", "PID-14", "PID-18.1", "PID-19",
