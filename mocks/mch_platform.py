@@ -67,6 +67,7 @@ class MchPlatformMock(MockService):
                  credentials: dict[str, str] | None = None, session_ttl_s: float = SESSION_TTL_S) -> None:
         self.credentials = credentials or {
             os.environ.get("HIH_MCH_ORG_CODE", TEST_ORG_CODE): os.environ.get("HIH_MCH_PASSWORD", TEST_PASSWORD)}
+        self._seeded_credentials = dict(self.credentials)
         self.session_ttl_s = session_ttl_s
         self.limits = deadlines(contract)
         self.spec = spec_of(contract)
@@ -82,6 +83,8 @@ class MchPlatformMock(MockService):
 
     def reset(self) -> None:
         self.audit_returns.clear()
+        self.credentials.clear()
+        self.credentials.update(self._seeded_credentials)
         super().reset()
 
     def today(self) -> date:

@@ -1,0 +1,31 @@
+# language: zh-CN
+@session
+功能: 登录与会话
+  Login 以机构编码和密码换取有时效的会话密钥，其余调用在 SOAP Header 携带。会话过期时平台以 Client.Auth
+  故障拒绝，连接器重新登录后重做该调用。
+
+  @allow_invalid
+  场景: 会话过期后连接器重新登录并完成上传
+    假如 医院已登录妇幼平台
+    而且 平台会话已过期
+    当 上传 "HEARING_SCREENING" 记录 "TL0401"
+    那么 上传结果为 "接收"
+    而且 平台收到的操作依次为 "Login, UploadRecord, Login, UploadRecord"
+    而且 平台收到记录 "TL0401" 的上传 2 次
+    而且 平台上记录 "TL0401" 有 1 条，版本为 1
+
+  场景: 错误的机构密码
+    假如 平台上医院的密码已更换
+    当 上传 "HEARING_SCREENING" 记录 "TL0402"
+    那么 连接器报告错误 "AuthFailed"
+    而且 平台收到的操作依次为 "Login"
+
+  @allow_invalid
+  场景: 不带会话头的请求被拒绝
+    当 绕过连接器向平台发送 "无会话头的上传"
+    那么 平台以 "Client.Auth" 故障拒绝该请求
+
+  @allow_invalid
+  场景: 伪造的会话密钥被拒绝
+    当 绕过连接器向平台发送 "伪造会话密钥的上传"
+    那么 平台以 "Client.Auth" 故障拒绝该请求
