@@ -53,12 +53,18 @@ class BloodCenterMock(MockService):
         self.credentials = credentials or {
             os.environ.get("HIH_BLOOD_CENTER_HOSPITAL", TEST_HOSPITAL): os.environ.get("HIH_BLOOD_CENTER_TOKEN", TEST_TOKEN)
         }
+        self._registered = dict(self.credentials)
         self.console_token: str | None = None
         self.centre: BloodCentre
         self._app: Any = None
         super().__init__(contract, store, journal_capacity)
 
     # -- state --------------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """A fresh centre: seeded state, and the hospitals registered at start (a spec may have changed them)."""
+        self.credentials = dict(self._registered)
+        super().reset()
+
     def seed(self) -> None:
         self.centre = BloodCentre(self.store, getattr(self, "_clock", None))
         self.centre.seed()

@@ -44,9 +44,9 @@ def junit_cases(tmp_path: Path) -> list[Any]:
     return cases
 
 
-# -- the project's own features (features/insurance) -------------------------------------------------------------
+# -- the project's own insurance features (features/insurance) -------------------------------------------------------------
 def test_the_project_features_open_the_gate(tmp_path: Path) -> None:
-    code, document, printed = gate(tmp_path, features_dir=PROJECT_FEATURES)
+    code, document, printed = gate(tmp_path, features_dir=PROJECT_FEATURES, interfaces=["insurance"])
 
     assert code == 0, printed
     assert document["decision"] == "pass"
@@ -71,7 +71,8 @@ def test_the_project_features_open_the_gate(tmp_path: Path) -> None:
 
 def test_a_defective_connector_closes_the_gate(tmp_path: Path) -> None:
     """A connector that sends no TIF signature: the platform refuses it, scenarios fail and are named."""
-    code, document, printed = gate(tmp_path, features_dir=PROJECT_FEATURES, connectors={"insurance": DEFECTIVE})
+    code, document, printed = gate(tmp_path, features_dir=PROJECT_FEATURES, interfaces=["insurance"],
+                                   connectors={"insurance": DEFECTIVE})
 
     assert code == 1
     assert document["decision"] == "fail"
@@ -93,7 +94,8 @@ def test_a_defective_connector_closes_the_gate(tmp_path: Path) -> None:
 ])
 def test_planted_defects_close_the_gate_and_are_named(tmp_path: Path, connector: str, named: str, said: str) -> None:
     """A second charge after a lost reply; a missing required field: each closes the gate, naming scenarios."""
-    code, document, printed = gate(tmp_path, features_dir=PROJECT_FEATURES, connectors={"insurance": connector})
+    code, document, printed = gate(tmp_path, features_dir=PROJECT_FEATURES, interfaces=["insurance"],
+                                   connectors={"insurance": connector})
 
     assert code == 1, printed
     failed = [s for s in document["scenarios"] if s["status"] == "failed"]

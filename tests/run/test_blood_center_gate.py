@@ -1,0 +1,51 @@
+"""`hih run --interface blood-center`: the reference connector opens the gate; each planted defect (an unchecked
+DIN, a double receipt, a return without receipt) closes it and the failing scenario is named."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from harness.run.options import RunOptions
+from harness.run.runner import run
+from tests.conftest import ROOT
+
+
+def gate(tmp_path: Path, **options: Any) -> tuple[int, dict[str, Any], str]:
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    report_dir = tmp_path / "reports"
+    code = run(RunOptions(features_dir=ROOT / "features", report_dir=report_dir, interfaces=["blood-center"], **options),
+               console)
+    printed = console.file.getvalue()  # type: ignore[attr-defined]
+    return code, json.loads((report_dir / "summary.json").read_text(encoding="utf-8")), printed
+
+
+def test_the_reference_connector_opens_the_gate(tmp_path: Path) -> None:
+    code, document, printed = gate(tmp_path)
+
+    assert code == 0, printed
+    row = document["interfaces"]["blood-center"]
+    assert (row["contract"], row["connector"]) == ("2025.1", "connectors.blood_center:reference")
+    assert row["failed"] == 0 and row["skipped"] == 0 and row["passed"] >= 25
+    assert {s["interface"] for s in document["scenarios"]} == {"blood-center"}
+
+
+@pytest.mark.parametrize(("defect", "named"), [
+    ("blood_center_unchecked_din", "校验位错误的献血码报告为无效，不确认入库"),
+    ("blood_center_double_receipt", "同一张发血单不能重复入库"),
+    ("blood_center_return_unreceived", "没有入库的血袋不能退血"),
+])
+def test_a_planted_defect_closes_the_gate_naming_its_scenario(tmp_path: Path, defect: str, named: str) -> None:
+    connector = f"tests.data.connectors.{defect}:make"
+    code, document, printed = gate(tmp_path, connectors={"blood-center": connector})
+
+    assert code == 1, printed
+    failed = [s["name"] for s in document["scenarios"] if s["status"] == "failed"]
+    assert failed == [named], failed
+    assert named in printed and "GATE CLOSED" in printed
+    assert document["interfaces"]["blood-center"]["passed"] > 0
