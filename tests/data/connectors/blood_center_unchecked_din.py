@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from connectors.blood_center import BloodCenterConnector
-from harness.ports.blood_center import AlreadyReceived, BloodCenterSettings, Discrepancy, IssueNote, Receipt, ScannedBag
+from harness.ports.blood_center import (
+    AlreadyReceived,
+    BloodCenterSettings,
+    Discrepancy,
+    IssueNote,
+    Receipt,
+    ScannedBag,
+)
 
 
 class UncheckedDin(BloodCenterConnector):
