@@ -1,0 +1,52 @@
+"""`hih run --interface mch-platform`: the reference connector opens the gate on both contract versions; planted
+connector defects (a record sent twice after a lost reply, no session renewal, a bad ID number not caught) close
+it and the failing scenario is named. Each run starts pytest-bdd in a child process (a few seconds each)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from harness.run.options import RunOptions
+from harness.run.runner import run
+
+INTERFACE = "mch-platform"
+
+
+def gate(tmp_path: Path, **options: Any) -> tuple[int, dict[str, Any], str]:
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    report_dir = tmp_path / "reports"
+    code = run(RunOptions(interfaces=[INTERFACE], report_dir=report_dir, **options), console)
+    printed = console.file.getvalue()  # type: ignore[attr-defined]
+    return code, json.loads((report_dir / "summary.json").read_text(encoding="utf-8")), printed
+
+
+@pytest.mark.parametrize("version", ["2024.1", "2025.1"])
+def test_the_reference_connector_opens_the_gate(tmp_path: Path, version: str) -> None:
+    code, document, printed = gate(tmp_path, contracts={INTERFACE: version})
+
+    assert code == 0, printed
+    row = document["interfaces"][INTERFACE]
+    assert (row["contract"], row["connector"], row["failed"]) == (version, "connectors.mch_platform:reference", 0)
+    assert row["passed"] >= 25
+    assert row["skipped"] == 2, "the scenarios of the other contract version are skipped"
+
+
+@pytest.mark.parametrize(("connector", "named"), [
+    ("tests.data.connectors.mch_resend_connector:make", "上传应答丢失后不重复上传"),
+    ("tests.data.connectors.mch_no_renewal_connector:make", "会话过期后连接器重新登录并完成上传"),
+    ("tests.data.connectors.mch_no_id_check_connector:make", "母亲身份证号校验位错误在发送前被发现"),
+])
+def test_planted_defects_close_the_gate_and_are_named(tmp_path: Path, connector: str, named: str) -> None:
+    code, document, printed = gate(tmp_path, connectors={INTERFACE: connector})
+
+    assert code == 1, printed
+    failed = [s["name"] for s in document["scenarios"] if s["status"] == "failed"]
+    assert named in failed, failed
+    assert named in printed and "GATE CLOSED" in printed
+    assert any(s["status"] == "passed" for s in document["scenarios"]), "the defect is specific"
