@@ -3,6 +3,7 @@
 - JSON: JSON pointer patterns (`/input/data/certno`, `/output/*/certno`, `**/psn_name`; a bare name means any
   depth);
 - XML: element paths by local name (`//MotherName`, `/Envelope/Body/*/IdCard`, `//Patient/@id`), globs allowed;
+  credentials (`Token`, `Password` ... elements, e.g. a SOAP auth header) become `***` whatever the configuration;
 - HL7 v2: `SEG-FIELD[.COMPONENT[.SUBCOMPONENT]]` (`PID-3.1`, `PID-5`), every repetition;
 - free text: the shapes of resident ID and phone numbers, `"field": "value"` pairs and `<Field>value</Field>`
   elements of the configured names, configured regular expressions, and every value this masker has already
@@ -36,6 +37,8 @@ DEFAULT_XML = (
     "//MedicalRecordNo", "//Phone", "//*Phone", "//Mobile", "//Tel", "//Telephone", "//Address", "//*Address",
     "//Addr", "//AD_Detail", "//password", "//*Password", "//sessionKey",
 )
+SECRET_XML = frozenset({"token", "password", "passwd", "pwd", "secret"})
+"""XML elements that carry credentials (a SOAP auth header's Token): replaced by *** whole, never partly shown."""
 DEFAULT_HL7 = (
     "PID-2", "PID-3.1", "PID-4", "PID-5", "PID-6", "PID-9", "PID-11", "PID-13", "PID-14", "PID-18.1", "PID-19",
     "PID-20.1", "PID-21.1", "NK1-2", "NK1-4", "NK1-5", "NK1-6", "NK1-30", "NK1-31", "NK1-32", "NK1-33.1",
@@ -278,6 +281,10 @@ class Masker:
         if not isinstance(element.tag, str):  # comments, processing instructions
             return
         path = (*parent, etree.QName(element).localname)
+        if path[-1].lower() in SECRET_XML and len(element) == 0:
+            if element.text:
+                element.text = "***"
+            return
         if self.xml_paths.matches(path):
             for inner in element.iter():
                 if inner.text and isinstance(inner.tag, str):
