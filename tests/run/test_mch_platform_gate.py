@@ -1,4 +1,5 @@
-"""`hih run --interface mch-platform`: the reference connector opens the gate on both contract versions; planted
+"""`hih run --interface mch-platform`: the reference connector opens the gate on both contract versions, and no report
+artefact shows a mother's, father's or baby's identifiers or the password; planted
 connector defects (a record sent twice after a lost reply, no session renewal, a bad ID number not caught) close
 it and the failing scenario is named. Each run starts pytest-bdd in a child process (a few seconds each)."""
 
@@ -12,10 +13,13 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from features.steps.mch_samples import BAD_CHECK_ID, FATHER_ID, MOTHER_ID
 from harness.run.options import RunOptions
 from harness.run.runner import run
+from mocks.mch_platform import TEST_PASSWORD
 
 INTERFACE = "mch-platform"
+SECRETS = (MOTHER_ID, FATHER_ID, BAD_CHECK_ID, "李秀英", "王小明", "王建国", "13812345678", "示例路1号", TEST_PASSWORD)
 
 
 def gate(tmp_path: Path, **options: Any) -> tuple[int, dict[str, Any], str]:
@@ -35,6 +39,9 @@ def test_the_reference_connector_opens_the_gate(tmp_path: Path, version: str) ->
     assert (row["contract"], row["connector"], row["failed"]) == (version, "connectors.mch_platform:reference", 0)
     assert row["passed"] >= 25
     assert row["skipped"] == 2, "the scenarios of the other contract version are skipped"
+    leaked = {name: [v for v in SECRETS if v in path.read_text(encoding="utf-8", errors="replace")]
+              for path in (tmp_path / "reports").rglob("*") if path.is_file() for name in [path.name]}
+    assert not {k: v for k, v in leaked.items() if v}, "mothers', fathers' and babies' identifiers and the password are masked"
 
 
 @pytest.mark.parametrize(("connector", "named"), [
