@@ -70,6 +70,9 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
             mocks[name] = mock
             kept = f", state in {path}" if path else ""
             announce(f"{name}\t{endpoint.url}\t(contract {contract.version}{kept})")
+            extra = getattr(mock, "extra_endpoints", None)  # e.g. the blood centre's WSDL and trainer console
+            for label, where in (extra() if callable(extra) else {}).items():
+                announce(f"{name} {label}\t{where}")
         admin = runtime.serve_http(admin_app(mocks, token if not is_loopback(options.host) else None),
                                    options.host, options.ports.get(ADMIN, 0))
         shown = f"[{options.host}]" if ":" in options.host else options.host

@@ -57,7 +57,7 @@ def one_line_error(err: str) -> str:
      "unknown version '2019.1' of insurance"),
     (["mock", "serve", "--port", "insurance=http"], "--port insurance=http: a port is a number from 0 to 65535"),
     (["mock", "serve", "--port", "insurance=70000"], "a port is a number from 0 to 65535"),
-    (["mock", "serve", "--port", "lab=8080"], "'lab' is not among the mocks being served (insurance)"),
+    (["mock", "serve", "--port", "lab=8080"], "'lab' is not among the mocks being served (insurance, "),
     (["mock", "serve", "--interface", "lab"], "no mock for interface 'lab'"),
 ])
 def test_usage_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,

@@ -105,7 +105,7 @@ def test_serve_keeps_state_in_the_given_file(tmp_path: Path, monkeypatch: pytest
     monkeypatch.delenv("HIH_ADMIN_TOKEN", raising=False)
     state = tmp_path / "training" / "insurance.sqlite"
 
-    lines = serve_once(ServeOptions(state=state, contracts={"insurance": "2023.1"}))
+    lines = serve_once(ServeOptions(interfaces=["insurance"], state=state, contracts={"insurance": "2023.1"}))
 
     assert any(line.startswith("insurance\t") and line.endswith(f"(contract 2023.1, state in {state})") for line in lines)
     assert lines[-1] == "ready: press Ctrl-C to stop"

@@ -1,0 +1,66 @@
+"""The blood-centre mock on a real loopback socket (shared runtime), reset per test, and a zeep client that read its
+served WSDL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import zeep
+from zeep.transports import Transport
+
+from harness.contract.loader import ContractStore
+from mocks.blood_center import BloodCenterMock
+from mocks.transport.runtime import Runtime
+from tests.conftest import CONTRACTS
+
+SERVICE = "{urn:hih:blood-center:service}"
+
+
+@pytest.fixture(scope="session")
+def _centre(runtime: Runtime) -> BloodCenterMock:
+    mock = BloodCenterMock(ContractStore(CONTRACTS).load("blood-center"))
+    mock.start(runtime)
+    return mock
+
+
+@pytest.fixture
+def centre(_centre: BloodCenterMock) -> Iterator[BloodCenterMock]:
+    _centre.reset()
+    yield _centre
+    _centre.faults.clear()
+
+
+@pytest.fixture(scope="session")
+def _zeep(_centre: BloodCenterMock) -> zeep.Client:
+    return zeep.Client(f"{_centre.service_url}?wsdl", transport=Transport(timeout=5, operation_timeout=5))
+
+
+class Caller:
+    """zeep calls with the auth header; `raw` answers keep ResultCode/ResultMessage for the test to read."""
+
+    def __init__(self, client: zeep.Client, mock: BloodCenterMock) -> None:
+        self.client = client
+        self.mock = mock
+
+    def header(self, token: str | None = None, hospital: str | None = None) -> Any:
+        return self.client.get_element(f"{SERVICE}AuthHeader")(HospitalCode=hospital or self.mock.hospital,
+                                                             Token=token or self.mock.token)
+
+    def __call__(self, operation: str, **data: Any) -> Any:
+        return getattr(self.client.service, operation)(**data, _soapheaders=[self.header()])
+
+
+@pytest.fixture
+def call(_zeep: zeep.Client, centre: BloodCenterMock) -> Caller:
+    return Caller(_zeep, centre)
+
+
+def order(number: str = "ORD1001", **changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"orderNo": number, "urgency": "URGENT", "wantedAt": "2026-01-01T10:00:00",
+                            "department": "心胸外科", "orderedBy": "王医生",
+                            "item": [{"lineNo": 1, "productCode": "E0001", "abo": "A", "rhd": "POS", "quantity": 2, "unit": "U"},
+                                     {"lineNo": 2, "productCode": "E0004", "abo": "A", "rhd": "POS", "quantity": 200, "unit": "mL"}]}
+    data.update(changes)
+    return data
