@@ -75,8 +75,9 @@ class SoapContext:
     findings: list[Finding] = field(default_factory=list)
 
 
-Behaviour = Callable[[Any, SoapContext], "dict[str, Any] | Awaitable[dict[str, Any]]"]
-"""A handler for one operation: the typed request (zeep) and the context in, the response's fields out."""
+Behaviour = Callable[[Any, SoapContext], "dict[str, Any] | etree._Element | Awaitable[dict[str, Any] | etree._Element]"]
+"""A handler for one operation: the typed request (zeep) and the context in, the response's fields out (or, on a
+hot path, the response element already built with lxml: it is validated like any answer, without zeep's encoder)."""
 Authenticator = Callable[[dict[str, str], SoapContext], "str | None"]
 """Checks the auth header's credentials; returns why they are refused, or None."""
 
@@ -354,13 +355,18 @@ class SoapHandler:
         except Exception as exc:  # noqa: BLE001 - a behaviour's crash is the mock's fault: answer Server, keep the trace
             exchange.meta["error"] = traceback.format_exc(limit=8)
             return self._fault("Server", f"internal error in the mock's {operation}: {type(exc).__name__}: {exc}")
-        return self.encode(operation, data or {})
+        return self.encode(operation, data if isinstance(data, etree._Element) else data or {})
 
-    def encode(self, operation: str, data: dict[str, Any]) -> HttpReply:
-        """The response envelope for `data` (zeep), validated strictly like a request; encoding errors are Server faults."""
+    def encode(self, operation: str, data: dict[str, Any] | etree._Element) -> HttpReply:
+        """The response envelope for `data` (zeep), validated strictly like a request; encoding errors are Server faults.
+
+        `data` may be the response element built with lxml (a behaviour's hot path): it goes in the Body as it is.
+        """
         zeep_op = self.spec.zeep_operation(operation)
         if self.spec.operations[operation].output is None:
             return HttpReply(202, b"", self.spec.content_type, parsed={"operation": operation, "one_way": True})
+        if isinstance(data, etree._Element):
+            return self._encode_element(operation, data)
         try:
             message = zeep_op.output.serialize(**data)
         except Exception as exc:  # noqa: BLE001 - zeep raises TypeError, ValidationError ...: the mock's own bug
@@ -372,6 +378,18 @@ class SoapHandler:
         body = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
         checked = self.validator.check_response(envelope, operation)
         return HttpReply(200, body, self.spec.content_type, parsed={"operation": operation, "body": plain(data)},
+                         findings=checked.findings)
+
+
+    def _encode_element(self, operation: str, element: etree._Element) -> HttpReply:
+        env = self.spec.envelope_ns
+        envelope = etree.Element(f"{{{env}}}Envelope", nsmap={"soap-env": env})
+        etree.SubElement(envelope, f"{{{env}}}Body").append(element)
+        body = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+        checked = self.validator.check_response(envelope, operation)
+        # the journal keeps the top-level fields (ResultCode, ResultMessage ...); the raw reply has the rest
+        summary = {etree.QName(child).localname: child.text for child in element if len(child) == 0}
+        return HttpReply(200, body, self.spec.content_type, parsed={"operation": operation, "body": summary},
                          findings=checked.findings)
 
 
