@@ -31,6 +31,13 @@ def _insurance_settings(mock: Any, contract: Contract, timeout_s: float) -> Any:
                              mdtrtarea_admvs=mock.admdvs)
 
 
+def _hl7_settings(mock: Any, contract: Contract, timeout_s: float) -> Any:
+    from harness.ports.hl7 import Hl7Settings
+
+    return Hl7Settings(host=mock.endpoint.host, port=mock.endpoint.port, timeout_s=timeout_s,
+                       contract_version=contract.version, contract_folder=str(contract.folder))
+
+
 def _blood_center_settings(mock: Any, contract: Contract, timeout_s: float) -> Any:
     from harness.ports.blood_center import BloodCenterSettings
 
@@ -54,6 +61,8 @@ BINDINGS: dict[str, Binding] = {
     "insurance": Binding("insurance", "connectors.insurance:reference", _insurance_settings),
     "mch-platform": Binding("mch-platform", "connectors.mch_platform:reference", _mch_platform_settings),
     "blood-center": Binding("blood-center", "connectors.blood_center:reference", _blood_center_settings),
+    "lis": Binding("lis", "connectors.lis:reference", _hl7_settings),
+    "pacs": Binding("pacs", "connectors.pacs:reference", _hl7_settings),
 }
 
 

@@ -12,8 +12,10 @@ from mocks.state import open_store
 
 MOCKS: dict[str, str] = {
     "insurance": "mocks.insurance:InsuranceMock",
-    "blood-center": "mocks.blood_center:BloodCenterMock",
     "mch-platform": "mocks.mch_platform:MchPlatformMock",
+    "blood-center": "mocks.blood_center:BloodCenterMock",
+    "lis": "mocks.lis:LisMock",
+    "pacs": "mocks.pacs:PacsMock",
 }
 
 

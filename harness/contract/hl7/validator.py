@@ -31,6 +31,7 @@ ERROR_CODES = {
     "format": "102", "length": "102", "escape": "102", "cardinality": "102", "components": "102", "charset": "102",
     "value_set": "103",
     "message_type": "200", "event": "201", "processing_id": "202", "version": "203",
+    "unknown_key": "204", "duplicate_key": "205",
 }
 """Finding rule -> HL7 Table 0357 code for ERR-3 (anything else: 207 application internal error)."""
 

@@ -1,0 +1,287 @@
+"""What the mock LIS and the mock PACS share: serving MLLP from a contract, keeping patients and orders, and pushing
+results, reports and status updates to the hospital's listener with the hospital's ACK checked and journaled.
+
+A partner subclass gives `process(message, key, exchange, code)` (act on a valid message it received; return a
+`Reply` or None for the ACK the findings earn) and builds the messages it sends. Every push is one outbound
+exchange in the journal: the message sent (validated against the contract, `to_hospital`), the ACK that came
+back (checked against the message: MSA-2, swapped sender and receiver, MSA-1 of the original mode, and validated
+against the ACK profile), or the lack of one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.contract.findings import Finding, Severity
+from harness.contract.hl7.ack import ack_problems
+from harness.contract.hl7.charsets import encode_message
+from harness.contract.hl7.contract import HL7Validator, settings
+from harness.contract.hl7.escape import DEFAULT, escape
+from harness.contract.hl7.message import Message, parse
+from harness.contract.hl7.mllp_ack import summary
+from harness.contract.hl7.mllp_client import MllpError, MllpSyncClient
+from harness.contract.model import Contract
+from mocks.base import Endpoint, MockService
+from mocks.state import Store
+from mocks.transport.mllp import ContractHandler, MllpConfig, MllpExchange, MllpServer, Reply
+from mocks.transport.runtime import Runtime
+
+ERROR = Severity.ERROR
+Address = tuple[str, int]
+
+
+def esc(value: str) -> str:
+    """A value escaped for ER7 with the default separators."""
+    return escape(value, DEFAULT)
+
+
+def er7(*segments: str) -> str:
+    return "\r".join(segments) + "\r"
+
+
+def now_ts() -> str:
+    return time.strftime("%Y%m%d%H%M%S")
+
+
+def patient_of(msg: Message) -> dict[str, str]:
+    """The patient a message's PID describes: MRN, name, ID card number, sex, birth date (and PV1 class, visit)."""
+    mrn = id_card = ""
+    for index, rep in enumerate(msg.repetitions("PID-3"), 1):
+        kind = msg.get(f"PID-3({index}).5")
+        number = msg.get(f"PID-3({index}).1")
+        if kind == "NNCHN":
+            id_card = id_card or number
+        elif not mrn:
+            mrn = number
+        del rep
+    name = msg.get("PID-5.1") + msg.get("PID-5.2")
+    return {"mrn": mrn, "name": name, "id_card": id_card or msg.get("PID-19"), "sex": msg.get("PID-8"),
+            "birth_date": msg.get("PID-7.1"), "patient_class": msg.get("PV1-2") or "O",
+            "visit_no": msg.get("PV1-19.1")}
+
+
+def pid_segment(patient: dict[str, Any], version: str) -> str:
+    """PID for a message to the hospital: MRN (and the ID card number in PID-3 for v2.5.1, PID-19 for v2.4)."""
+    ids = f"{esc(patient.get('mrn', ''))}^^^HOSP^MR"
+    card = patient.get("id_card", "")
+    if card and version != "2.4":
+        ids += f"~{esc(card)}^^^CHN^NNCHN"
+    fields = ["PID", "1", "", ids, "", esc(patient.get("name", "")), "", patient.get("birth_date", ""),
+              patient.get("sex", "") or "U"]
+    if card and version == "2.4":
+        fields += [""] * 10 + [esc(card)]
+    return "|".join(fields)
+
+
+@dataclass
+class Push:
+    """One message the mock sent to the hospital and what came back."""
+
+    control_id: str
+    message_type: str
+    code: str = ""
+    """MSA-1 of the hospital's ACK; "" when none came."""
+    errors: list[str] = field(default_factory=list)
+    """ERR codes (Table 0357) of the ACK."""
+    problem: str = ""
+    """Why no usable ACK came (timeout, connection refused ...)."""
+    exchange: MllpExchange | None = None
+
+
+class _Behaviour(ContractHandler):
+    """The contract handler the transport calls; valid messages go to the partner's `process`."""
+
+    def __init__(self, mock: Hl7PartnerMock, contract: Contract) -> None:
+        super().__init__(contract, "from_hospital")
+        self.mock = mock
+
+    async def process(self, message: Message, key: str | None, exchange: MllpExchange, code: str) -> Reply | None:
+        with self.mock.store.transaction():
+            return self.mock.process(message, key, exchange, code)
+
+
+class Hl7PartnerMock(MockService):
+    """Base of the MLLP partner mocks (LIS, PACS)."""
+
+    transport = "mllp"
+    application = ("HIH", "HIH")
+    """MSH-3/4 of what this partner sends."""
+    id_prefix = "HIH"
+
+    def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000) -> None:
+        self.validator = HL7Validator(contract)
+        contract.extra["hl7_validator"] = self.validator
+        self.hl7 = settings(contract)
+        self.version = self.hl7.versions[-1] if self.hl7.versions else "2.5.1"
+        self.charset = self.hl7.charset.default
+        self.config = MllpConfig.from_contract(contract, application=self.application[0],
+                                               facility=self.application[1])
+        self.server = MllpServer(_Behaviour(self, contract), None, None, self.config)
+        self.push_timeout_s = 5.0
+        self.hospital: Address | None = None
+        """Where results go when a push names no address (`hih mock serve --push`, or a step)."""
+        self._clients: dict[Address, MllpSyncClient] = {}
+        self._push_lock = threading.RLock()
+        self._sequence = itertools.count(1)
+        self._timer: threading.Thread | None = None
+        self._stop = threading.Event()
+        super().__init__(contract, store, journal_capacity)
+        self.server.journal = self.journal
+        self.server.faults = self.faults
+
+    # -- serving ----------------------------------------------------------------------------------------
+    def start(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
+        listener = self.server.start(runtime, host, port)
+        self._listener = listener
+        shown = f"[{host}]" if ":" in host else host
+        self.endpoint = Endpoint(self.interface, host, listener.port, f"mllp://{shown}:{listener.port}")
+        return self.endpoint
+
+    def reset(self) -> None:
+        super().reset()
+        self.server.clear()
+        self.push_timeout_s = 5.0
+        self.hospital = None
+        self._drop_clients()
+
+    def process(self, message: Message, key: str | None, exchange: MllpExchange, code: str) -> Reply | None:
+        """Act on a message received from the hospital; None: acknowledge by the findings."""
+        return None
+
+    # -- state helpers ----------------------------------------------------------------------------------
+    def patients(self) -> list[dict[str, Any]]:
+        return [v for _, v in self.store.items("patients")]
+
+    def patient(self, mrn: str) -> dict[str, Any] | None:
+        value: dict[str, Any] | None = self.store.get("patients", mrn)
+        return value
+
+    def orders(self, status: str | None = None) -> list[dict[str, Any]]:
+        rows = [v for _, v in self.store.items("orders")]
+        return [r for r in rows if status is None or r["status"] == status]
+
+    def order(self, placer_no: str) -> dict[str, Any]:
+        value: dict[str, Any] | None = self.store.get("orders", placer_no)
+        if value is None:
+            raise KeyError(f"the {self.interface} mock holds no order {placer_no!r} "
+                           f"(it holds: {', '.join(sorted(k for k, _ in self.store.items('orders'))) or 'none'})")
+        return value
+
+    def _keep_patient(self, patient: dict[str, Any], event: str) -> None:
+        if not patient.get("mrn"):
+            return
+        known = self.patient(patient["mrn"]) or {"events": []}
+        known.update({k: v for k, v in patient.items() if v})
+        known["events"] = [*known.get("events", []), event]
+        self.store.put("patients", patient["mrn"], known)
+
+    # -- pushing to the hospital ------------------------------------------------------------------------
+    def new_control_id(self) -> str:
+        """A fresh MSH-10: prefix + YYMMDDHHMMSS + sequence (at most 20 characters)."""
+        return f"{self.id_prefix}{now_ts()[2:]}{next(self._sequence) % 10_000:04d}"
+
+    def msh(self, kind: str, control: str, charset: str, version: str | None = None,
+            receiver: tuple[str, str] = ("HIS", "HOSP")) -> str:
+        version = version or self.version
+        return "|".join(["MSH", "^~\\&", *self.application, *receiver, now_ts(), "", kind, control, "P", version,
+                         "", "", "", "", "CHN", charset])
+
+    def push(self, text: str, to: Address | None = None, charset: str | None = None,
+             raw: bytes | None = None) -> Push:
+        """Send one message (ER7 text, encoded by `charset`; or `raw` bytes as they are) to the hospital's listener,
+        wait for its ACK and journal the exchange."""
+        address = to or self.hospital
+        if address is None:
+            raise ValueError(f"the {self.interface} mock has no hospital listener to send to (give `to=`)")
+        payload = raw if raw is not None else encode_message(text, charset or self.charset)
+        msg = parse(text) if raw is None else self.validator.decode(raw)
+        key, findings = self.validator.check_message(msg, "to_hospital")
+        exchange = MllpExchange(self.interface, "mllp", key or msg.message_type or None, payload,
+                                direction="outbound", peer=f"{address[0]}:{address[1]}",
+                                charset=charset or self.charset)
+        exchange.request_findings = msg.findings + findings
+        exchange.request = {"message_type": msg.message_type, "control_id": msg.control_id,
+                            "charset": charset or self.charset}
+        result = Push(msg.control_id, msg.message_type, exchange=exchange)
+        started = time.perf_counter()
+        with self._push_lock:
+            client = self._client(address)
+            try:
+                ack = client.send(payload, check=False, retries=0, timeout=self.push_timeout_s)
+            except MllpError as exc:
+                result.problem = str(exc)
+                exchange.response_findings.append(Finding(ERROR, "", f"the hospital did not acknowledge "
+                                                          f"{msg.control_id}: {exc}", "ack"))
+                self._drop_clients(address)
+            else:
+                self._check_ack(ack.raw, msg, exchange, result)
+        exchange.duration_ms = (time.perf_counter() - started) * 1000
+        self.journal.record(exchange)
+        exchange.forget_parsed()
+        return result
+
+    def _check_ack(self, raw: bytes, sent: Message, exchange: MllpExchange, result: Push) -> None:
+        exchange.response_raw = raw
+        exchange.ack_payloads = [raw]
+        ack = self.validator.decode(raw)
+        problems = ack_problems(ack, sent) if ack.segments else [
+            Finding(ERROR, "", "the hospital answered with bytes that are no HL7 message", "correlation")]
+        _, ack_findings = self.validator.check_message(ack, None) if ack.segments else (None, [])
+        exchange.response_findings.extend(problems + ack.findings + ack_findings)
+        if ack.segments and ack.segment("MSA") is not None:
+            s = summary(ack)
+            result.code, result.errors = s.code, s.errors
+            exchange.response = {"code": s.code, "acks": [s.to_dict()]}
+
+    def _client(self, address: Address) -> MllpSyncClient:
+        client = self._clients.get(address)
+        if client is None:
+            client = MllpSyncClient(address[0], address[1], timeout=self.push_timeout_s, connect_timeout=2.0,
+                                    charset=self.charset)
+            self._clients[address] = client
+        return client
+
+    def _drop_clients(self, address: Address | None = None) -> None:
+        with self._push_lock:
+            for key in [address] if address is not None else list(self._clients):
+                client = self._clients.pop(key, None) if key is not None else None
+                if client is not None:
+                    client.close()
+
+    # -- pushing on a timer (hih mock serve --push) ------------------------------------------------------
+    def next_push(self, to: Address) -> Push | None:
+        """Send the next thing an order is due (a result, a report, a status); None when nothing is due."""
+        return None
+
+    def start_pushing(self, to: Address, every_s: float, announce: Callable[[str], None] | None = None) -> None:
+        """Every `every_s` seconds, send the next due message to `to` (until `stop_pushing`)."""
+        self.hospital = to
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(every_s):
+                try:
+                    pushed = self.next_push(to)
+                except Exception as exc:  # noqa: BLE001 - a failed push is reported, the timer goes on
+                    if announce:
+                        announce(f"{self.interface}\tpush failed: {type(exc).__name__}: {exc}")
+                    continue
+                if pushed is not None and announce:
+                    outcome = pushed.code or f"no ACK ({pushed.problem})"
+                    announce(f"{self.interface}\tsent {pushed.message_type} {pushed.control_id} -> "
+                             f"{to[0]}:{to[1]}: {outcome}")
+
+        self._timer = threading.Thread(target=loop, name=f"hih-{self.interface}-push", daemon=True)
+        self._timer.start()
+
+    def stop_pushing(self) -> None:
+        self._stop.set()
+        if self._timer is not None:
+            self._timer.join(5)
+            self._timer = None
+        self._drop_clients()

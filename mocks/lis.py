@@ -1,0 +1,150 @@
+"""The laboratory information system, played from its contract: it keeps the patients and orders the hospital sends,
+answers each order (ORL^O22 on contract 2024.1, ORR^O02 on 2023.1), and on command sends results (ORU^R01,
+preliminary, final or corrected, critical values flagged HH/LL in OBX-8) to the hospital's listener.
+
+Order rules: a new order (ORC-1 NW) is accepted (OK) unless its placer number is already held and not cancelled
+(UA); a cancel (CA) of a held order without a final result is done (CR), otherwise refused (UC). Messages with
+contract errors are answered AE/AR with ERR segments by the transport and change nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from harness.contract.hl7.message import Message, parse
+from harness.contract.model import Contract
+from mocks.hl7_partner import Address, Hl7PartnerMock, Push, er7, esc, now_ts, patient_of, pid_segment
+from mocks.state import Store
+from mocks.transport.mllp import MllpExchange, Reply
+
+ANALYTES: dict[str, list[tuple[str, str, str, str, str]]] = {
+    # test code -> (code, name, unit, reference range, normal value) of each analyte it reports
+    "CBC": [("WBC", "白细胞计数", "10*9/L", "3.5-9.5", "6.5"), ("HGB", "血红蛋白", "g/L", "130-175", "142"),
+            ("PLT", "血小板计数", "10*9/L", "125-350", "210")],
+    "K": [("K", "血钾", "mmol/L", "3.5-5.3", "4.2")],
+    "GLU": [("GLU", "葡萄糖", "mmol/L", "3.9-6.1", "5.2")],
+}
+CRITICAL_VALUES = {"HH": {"WBC": "35.2", "K": "7.1", "GLU": "28.4"}, "LL": {"WBC": "0.8", "K": "2.4", "GLU": "1.9"}}
+STATUS = {"P": "preliminary", "F": "final", "C": "corrected"}
+
+
+class LisMock(Hl7PartnerMock):
+    """The LIS's behaviour behind the MLLP transport."""
+
+    interface = "lis"
+    application = ("LIS", "LAB")
+    id_prefix = "LIS"
+
+    def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000) -> None:
+        self._filler = itertools.count(1)
+        super().__init__(contract, store, journal_capacity)
+        self.order_type = "OML^O21" if "OML^O21" in contract.operations else "ORM^O01"
+        self.response_type = "ORL^O22" if self.order_type == "OML^O21" else "ORR^O02"
+
+    # -- what the hospital sends ------------------------------------------------------------------------
+    def process(self, message: Message, key: str | None, exchange: MllpExchange, code: str) -> Reply | None:
+        if code != "AA":
+            return None
+        if key in ("ADT^A01", "ADT^A04", "ADT^A08"):
+            self._keep_patient(patient_of(message), key)
+            return None
+        if key == self.order_type:
+            return self._order(message, exchange)
+        return None
+
+    def _order(self, message: Message, exchange: MllpExchange) -> Reply:
+        control = message.get("ORC-1")
+        placer = message.get("ORC-2.1") or message.get("OBR-2.1")
+        held: dict[str, Any] | None = self.store.get("orders", placer)
+        patient = patient_of(message)
+        if control == "NW":
+            if held is not None and held["status"] != "cancelled":
+                return self._answer(message, "UA", held, f"placer order number {placer} is already held")
+            tests = [(message.get(f"OBR[{seg.index}]-4.1"), message.get(f"OBR[{seg.index}]-4.2"))
+                     for seg in message.all("OBR")]
+            order = {"placer_no": placer, "filler_no": f"L{now_ts()[2:8]}{next(self._filler):05d}",
+                     "patient": patient, "tests": tests, "status": "received", "control_id": message.control_id,
+                     "sender": list(message.sender), "results": [],
+                     "specimen": message.get("SPM-4.1") or message.get("OBR-15.1")}
+            self.store.put("orders", placer, order)
+            self._keep_patient(patient, self.order_type)
+            exchange.meta["order"] = placer
+            return self._answer(message, "OK", order)
+        if control == "CA":
+            if held is None:
+                return self._answer(message, "UC", {"placer_no": placer, "filler_no": ""},
+                                    f"no order {placer} is held")
+            if held["status"] in ("final", "corrected"):
+                return self._answer(message, "UC", held, f"order {placer} already has a final result")
+            held["status"] = "cancelled"
+            self.store.put("orders", placer, held)
+            return self._answer(message, "CR", held)
+        return self._answer(message, "UA", {"placer_no": placer, "filler_no": ""}, f"ORC-1 {control} not handled")
+
+    def _answer(self, message: Message, order_control: str, order: dict[str, Any], text: str = "") -> Reply:
+        """ORL^O22 (v2.5.1) or ORR^O02 (v2.4): MSA, PID, ORC with the order control and the filler number."""
+        version = message.version or self.version
+        structure = "O22^ORL_O22" if self.response_type == "ORL^O22" else "O02^ORR_O02"
+        kind = self.response_type.split("^")[0]
+        status = {"OK": "SC", "CR": "CA"}.get(order_control, "")
+        header = "|".join(["MSH", "^~\\&", "", "", "", "", "", "", f"{kind}^{structure}", "", "", version])
+        msa = f"MSA|AA||{esc(text)}" if text else "MSA|AA|"
+        pid = pid_segment(patient_of(message), version)
+        orc = f"ORC|{order_control}|{esc(order['placer_no'])}|{esc(order.get('filler_no', ''))}||{status}"
+        return Reply("AA", text=text, response=parse(er7(header, msa, pid, orc)))
+
+    # -- what the LIS sends -----------------------------------------------------------------------------
+    def result_message(self, placer_no: str, status: str = "F", critical: str = "", charset: str | None = None,
+                       control_id: str | None = None, name: str | None = None, value: str | None = None) -> str:
+        """The ORU^R01 of an order held: one OBR, an OBX per analyte; `critical` HH or LL flags the first analyte."""
+        order = self.order(placer_no)
+        version = self.version
+        charset = charset or self.charset
+        control = control_id or self.new_control_id()
+        patient = dict(order["patient"], **({"name": name} if name is not None else {}))
+        code, test_name = (order["tests"] or [("CBC", "血常规")])[0]
+        structure = "R01^ORU_R01"
+        receiver = tuple(order.get("sender") or ("HIS", "HOSP"))
+        segs = [self.msh(f"ORU^{structure}", control, charset, version, (receiver[0], receiver[1])),
+                pid_segment(patient, version),
+                "|".join(["PV1", "1", patient.get("patient_class") or "O", *[""] * 16,
+                          esc(patient.get("visit_no") or placer_no)]),
+                f"ORC|RE|{esc(placer_no)}|{esc(order['filler_no'])}||CM",
+                "|".join(["OBR", "1", esc(placer_no), esc(order["filler_no"]), f"{esc(code)}^{esc(test_name)}^L",
+                          "", "", now_ts(), *[""] * 14, now_ts(), "", "", status])]
+        for index, (acode, aname, unit, ref, normal) in enumerate(ANALYTES.get(code, ANALYTES["CBC"]), 1):
+            flag, shown = "N", normal
+            if index == 1 and critical:
+                flag, shown = critical, CRITICAL_VALUES[critical].get(acode, "999")
+            if index == 1 and value is not None:
+                shown = value
+            segs.append("|".join(["OBX", str(index), "NM", f"{acode}^{aname}^L", "", shown, f"{unit}^^UCUM", ref,
+                                  flag, "", "", status, "", "", now_ts()]))
+        return er7(*segs)
+
+    def send_result(self, placer_no: str, status: str = "F", critical: str = "", to: Address | None = None,
+                    charset: str | None = None, control_id: str | None = None, name: str | None = None,
+                    value: str | None = None) -> Push:
+        """Send a result of a held order to the hospital (P preliminary, F final, C corrected) and check the ACK.
+
+        The order's status follows what the hospital acknowledged AA.
+        """
+        text = self.result_message(placer_no, status, critical, charset, control_id, name, value)
+        pushed = self.push(text, to, charset)
+        if pushed.code == "AA":
+            with self.store.transaction():
+                order = self.order(placer_no)
+                order["results"].append({"control_id": pushed.control_id, "status": status, "critical": critical})
+                order["status"] = STATUS[status] if order["status"] != "cancelled" else "cancelled"
+                self.store.put("orders", placer_no, order)
+        return pushed
+
+    def next_push(self, to: Address) -> Push | None:
+        """The oldest order without a final result gets its next result: preliminary, then final."""
+        for order in self.orders():
+            if order["status"] == "received":
+                return self.send_result(order["placer_no"], "P", to=to)
+            if order["status"] == "preliminary":
+                return self.send_result(order["placer_no"], "F", to=to)
+        return None
