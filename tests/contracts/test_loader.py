@@ -70,7 +70,7 @@ def test_2024_1_supersedes_2023_1(contract_2023: Contract, contract_2024: Contra
 
 # -- the store ---------------------------------------------------------------------------------------------------
 def test_store_lists_interfaces_versions_in_order_and_the_newest(store: ContractStore) -> None:
-    assert store.interfaces() == ["insurance", "lis", "pacs"]
+    assert store.interfaces() == ["blood-center", "insurance", "lis", "mch-platform", "pacs"]
     assert store.versions("insurance") == ["2023.1", "2024.1"]
     assert store.newest("insurance") == "2024.1"
     assert store.load("insurance").version == "2024.1"

@@ -74,7 +74,7 @@ def test_the_reviewer_sees_the_decision_the_interfaces_and_the_messages(page: tu
     assert table.is_visible()
     assert re.search(r"insurance.*2024\.1.*connectors\.insurance:reference", table.inner_text(), re.S)
 
-    first = view.locator("article.scenario").first
+    first = view.locator("section.interface[data-interface='insurance'] article.scenario").first
     payload = first.locator("pre.payload").first
     assert not payload.is_visible(), "a passed scenario's messages start folded"
     view.get_by_role("button", name=re.compile("展开全部报文")).click()  # the page's own script, allowed by its CSP
@@ -94,7 +94,7 @@ def test_print_layout_one_page_break_per_interface(page: tuple[Any, list[str]]) 
         .filter(e => ['page', 'always'].includes(getComputedStyle(e).breakBefore))
         .map(e => e.dataset.interface || e.tagName)""")
     interfaces = view.locator("section.interface").evaluate_all("s => s.map(e => e.dataset.interface)")
-    assert breaks == interfaces == ["insurance"]
+    assert breaks == interfaces and "insurance" in interfaces, "one page break before each interface"
     assert view.evaluate("getComputedStyle(document.querySelector('.toolbar')).display") == "none"
 
     pdf = view.pdf(format="A4", print_background=True)
