@@ -68,6 +68,17 @@ register_step_vocabulary("insurance", StepVocabulary(
     implied=("9001",),
 ))
 
+register_step_vocabulary("mch-platform", StepVocabulary(
+    steps=(
+        (r"(?<!批量)上传|平台已收到", ("UploadRecord",)),
+        (r"批量上传|待发记录", ("UploadBatch",)),
+        (r"查询记录|审核|应答丢失|应答损坏|待发记录", ("QueryUploadResult",)),
+        (r"撤回", ("WithdrawRecord",)),
+        (r"登录|会话|密码", ("Login",)),
+    ),
+    implied=("Login",),
+))
+
 
 # -- the static scan ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
