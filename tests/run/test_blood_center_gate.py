@@ -13,6 +13,7 @@ from rich.console import Console
 
 from harness.run.options import RunOptions
 from harness.run.runner import run
+from mocks.blood_center.service import TEST_TOKEN
 from tests.conftest import ROOT
 
 
@@ -33,6 +34,11 @@ def test_the_reference_connector_opens_the_gate(tmp_path: Path) -> None:
     assert (row["contract"], row["connector"]) == ("2025.1", "connectors.blood_center:reference")
     assert row["failed"] == 0 and row["skipped"] == 0 and row["passed"] >= 25
     assert {s["interface"] for s in document["scenarios"]} == {"blood-center"}
+    for name in ("evidence.json", "report.html", "junit.xml"):
+        text = (tmp_path / "reports" / name).read_text(encoding="utf-8")
+        assert "PatientName" in text or name != "evidence.json", "the cross-match answers are in the evidence"
+        for secret in ("张秀英", "ZY2025000123", TEST_TOKEN):
+            assert secret not in text, f"{secret!r} shows in {name}"
 
 
 @pytest.mark.parametrize(("defect", "named"), [
