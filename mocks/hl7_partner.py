@@ -123,6 +123,8 @@ class Hl7PartnerMock(MockService):
                                                facility=self.application[1])
         self.server = MllpServer(_Behaviour(self, contract), None, None, self.config)
         self.push_timeout_s = 5.0
+        self.last_sent = ""
+        """The ER7 text of the last message pushed (specs send it again to test duplicate handling)."""
         self.hospital: Address | None = None
         """Where results go when a push names no address (`hih mock serve --push`, or a step)."""
         self._clients: dict[Address, MllpSyncClient] = {}
@@ -200,6 +202,7 @@ class Hl7PartnerMock(MockService):
             raise ValueError(f"the {self.interface} mock has no hospital listener to send to (give `to=`)")
         payload = raw if raw is not None else encode_message(text, charset or self.charset)
         msg = parse(text) if raw is None else self.validator.decode(raw)
+        self.last_sent = text
         key, findings = self.validator.check_message(msg, "to_hospital")
         exchange = MllpExchange(self.interface, "mllp", key or msg.message_type or None, payload,
                                 direction="outbound", peer=f"{address[0]}:{address[1]}",
@@ -223,6 +226,51 @@ class Hl7PartnerMock(MockService):
         exchange.duration_ms = (time.perf_counter() - started) * 1000
         self.journal.record(exchange)
         exchange.forget_parsed()
+        return result
+
+    def push_batch(self, texts: list[str], to: Address | None = None, charset: str | None = None) -> Push:
+        """Send messages in one FHS/BHS batch and check the batch acknowledgement: one MSA per message, each
+        echoing its MSH-10. The Push's `code` is the first MSA-1 that is not AA (AA when all are)."""
+        address = to or self.hospital
+        if address is None:
+            raise ValueError(f"the {self.interface} mock has no hospital listener to send to (give `to=`)")
+        charset = charset or self.charset
+        head = f"|^~\\&|{self.application[0]}|{self.application[1]}|HIS|HOSP|{now_ts()}||||{self.new_control_id()}"
+        text = er7(f"FHS{head}", f"BHS{head}", *[m.rstrip("\r") for m in texts], f"BTS|{len(texts)}", "FTS|1")
+        payload = encode_message(text, charset)
+        messages = [parse(m) for m in texts]
+        controls = [m.control_id for m in messages]
+        exchange = MllpExchange(self.interface, "mllp", "BATCH", payload, direction="outbound",
+                                peer=f"{address[0]}:{address[1]}", charset=charset)
+        for number, msg in enumerate(messages, 1):
+            _, found = self.validator.check_message(msg, "to_hospital")
+            exchange.request_findings.extend(Finding(f.severity, f"MSG[{number}]/{f.location}", f.message, f.rule)
+                                             for f in msg.findings + found)
+        exchange.request = {"message_type": "BATCH", "control_ids": controls, "charset": charset}
+        result = Push(",".join(controls), "BATCH", exchange=exchange)
+        started = time.perf_counter()
+        with self._push_lock:
+            try:
+                ack = self._client(address).send(payload, check=False, timeout=self.push_timeout_s)
+            except MllpError as exc:
+                result.problem = str(exc)
+                exchange.response_findings.append(Finding(ERROR, "", f"the hospital did not acknowledge the batch: "
+                                                          f"{exc}", "ack"))
+                self._drop_clients(address)
+            else:
+                exchange.response_raw = ack.raw
+                reply = self.validator.decode(ack.raw)
+                answered = {seg.field(2): seg.field(1) for seg in reply.all("MSA")}
+                for control in controls:
+                    if control not in answered:
+                        exchange.response_findings.append(Finding(
+                            ERROR, "MSA-2", f"the batch acknowledgement has no MSA for MSH-10 {control!r}",
+                            "correlation"))
+                codes = [answered.get(c, "") for c in controls]
+                result.code = next((c for c in codes if c != "AA"), "AA")
+                exchange.response = {"code": result.code, "codes": codes}
+        exchange.duration_ms = (time.perf_counter() - started) * 1000
+        self.journal.record(exchange)
         return result
 
     def _check_ack(self, raw: bytes, sent: Message, exchange: MllpExchange, result: Push) -> None:

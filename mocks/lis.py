@@ -58,6 +58,7 @@ class LisMock(Hl7PartnerMock):
         placer = message.get("ORC-2.1") or message.get("OBR-2.1")
         held: dict[str, Any] | None = self.store.get("orders", placer)
         patient = patient_of(message)
+        exchange.meta["order"] = placer
         if control == "NW":
             if held is not None and held["status"] != "cancelled":
                 return self._answer(message, "UA", held, f"placer order number {placer} is already held")
@@ -69,7 +70,6 @@ class LisMock(Hl7PartnerMock):
                      "specimen": message.get("SPM-4.1") or message.get("OBR-15.1")}
             self.store.put("orders", placer, order)
             self._keep_patient(patient, self.order_type)
-            exchange.meta["order"] = placer
             return self._answer(message, "OK", order)
         if control == "CA":
             if held is None:
@@ -93,6 +93,15 @@ class LisMock(Hl7PartnerMock):
         pid = pid_segment(patient_of(message), version)
         orc = f"ORC|{order_control}|{esc(order['placer_no'])}|{esc(order.get('filler_no', ''))}||{status}"
         return Reply("AA", text=text, response=parse(er7(header, msa, pid, orc)))
+
+    def hold_order(self, placer_no: str, patient: dict[str, Any], tests: list[tuple[str, str]] | None = None) -> None:
+        """Hold an order as if the hospital had sent it (for specs that drive only the hospital's listener)."""
+        order = {"placer_no": placer_no, "filler_no": f"L{now_ts()[2:8]}{next(self._filler):05d}",
+                 "patient": patient, "tests": tests or [("CBC", "血常规")], "status": "received", "control_id": "",
+                 "sender": ["HIS", "HOSP"], "results": [], "specimen": "BLD"}
+        with self.store.transaction():
+            self.store.put("orders", placer_no, order)
+            self._keep_patient(patient, "held")
 
     # -- what the LIS sends -----------------------------------------------------------------------------
     def result_message(self, placer_no: str, status: str = "F", critical: str = "", charset: str | None = None,

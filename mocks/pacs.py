@@ -75,6 +75,18 @@ class PacsMock(Hl7PartnerMock):
     def _refuse(location: str, text: str, rule: str) -> Reply:
         return Reply("AE", [Finding(Severity.ERROR, location, text, rule)], text)
 
+    def hold_order(self, placer_no: str, patient: dict[str, Any], version: str = "2.5.1") -> None:
+        """Hold an order as if the hospital had sent it (for specs that drive only the hospital's listener)."""
+        number = next(self._accession)
+        order = {"placer_no": placer_no, "accession_no": f"ACC{now_ts()[2:8]}{number:05d}",
+                 "study_uid": f"{STUDY_ROOT}.{now_ts()}.{number}", "procedure": ["CT001", "胸部CT平扫"],
+                 "modality": "CT", "patient": patient, "status": "scheduled", "version": version,
+                 "message_type": "OMI^O23" if version != "2.4" else "ORM^O01", "control_id": "",
+                 "sender": ["HIS", "HOSP"], "reports": [], "statuses": []}
+        with self.store.transaction():
+            self.store.put("orders", placer_no, order)
+            self._keep_patient(patient, "held")
+
     # -- what the PACS sends ----------------------------------------------------------------------------
     def _receiver(self, order: dict[str, Any]) -> tuple[str, str]:
         sender = order.get("sender") or ["HIS", "HOSP"]

@@ -1,0 +1,139 @@
+"""Step definitions for the PACS specs: imaging orders through the connector (OMI^O23 v2.5.1 or ORM^O01 v2.4),
+status updates and reports from the mock PACS to the connector's listener. Shared steps: features/steps/hl7.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from features.steps.hl7 import *  # noqa: F403 - the shared HL7 steps are registered through this import
+from features.steps.hl7 import Hl7World, attempt, blank, codes, patient, patient_dict, push, result_of
+from harness.ports.pacs import ImagingOrder
+
+ORDER_STATUS = {"已登记": "scheduled", "检查中": "in progress", "已完成": "completed", "已撤销": "cancelled",
+                "初步报告": "preliminary", "最终报告": "final", "已更正": "corrected"}
+VERSION = r'(（HL7 "(?P<version>2\.4|2\.5\.1)"）)?'
+
+
+@pytest.fixture
+def hl7(request: pytest.FixtureRequest, pacs_mock: Any) -> Hl7World:
+    """The PACS world of one scenario; the connector is built only when a step needs it."""
+    return Hl7World("pacs", pacs_mock, lambda: request.getfixturevalue("pacs"),
+                    {"检查申请": "OMI^O23", "批量": "BATCH"},
+                    {"报告": "stored_reports", "状态": "stored_statuses"})
+
+
+def _order(ctx: dict[str, Any], placer: str) -> ImagingOrder:
+    order = ctx.setdefault("orders", {}).get(placer) or ImagingOrder(placer, patient(ctx))
+    ctx["orders"][placer] = order
+    return order
+
+
+def _template(ctx: dict[str, Any], hl7: Hl7World, placer: str) -> None:
+    ctx["template"] = lambda: hl7.mock.report_message(placer, "F")
+
+
+# -- the hospital sends ---------------------------------------------------------------------------------------
+@when(parsers.re(r'医院(以 "(?P<charset>[^"]+)" )?开立检查申请 "(?P<placer>[^"]+)"' + VERSION + "$"))
+def when_order(ctx: dict[str, Any], hl7: Hl7World, placer: str, charset: str | None, version: str | None) -> None:
+    order = _order(ctx, placer)
+    _template(ctx, hl7, placer)
+    attempt(ctx, lambda: hl7.connector.place_order(order, version or "2.5.1", charset=charset))
+
+
+@given(parsers.re(r'已开立检查申请 "(?P<placer>[^"]+)"' + VERSION + "$"))
+def given_order(ctx: dict[str, Any], hl7: Hl7World, placer: str, version: str | None) -> None:
+    delivered = hl7.connector.place_order(_order(ctx, placer), version or "2.5.1")
+    assert delivered.code == "AA", delivered
+    _template(ctx, hl7, placer)
+
+
+@when(parsers.re(r'医院撤销检查申请 "(?P<placer>[^"]+)"' + VERSION + "$"))
+def when_cancel(ctx: dict[str, Any], hl7: Hl7World, placer: str, version: str | None) -> None:
+    order = _order(ctx, placer)
+    attempt(ctx, lambda: hl7.connector.cancel_order(order, version or "2.5.1"))
+
+
+@when(parsers.parse('医院以批量方式开立检查申请 "{placers}"'))
+def when_batch(ctx: dict[str, Any], hl7: Hl7World, placers: str) -> None:
+    orders = [_order(ctx, p) for p in codes(placers)]
+    attempt(ctx, lambda: hl7.connector.place_orders(orders))
+
+
+@then(parsers.parse('PACS 上医嘱 "{placer}" 的状态为 "{status}"'))
+def then_order_status(hl7: Hl7World, placer: str, status: str) -> None:
+    held = hl7.mock.order(placer)
+    assert held["status"] == ORDER_STATUS[status], f"order {placer} is {held['status']}; expected {status}"
+
+
+@then(parsers.parse('PACS 持有 {n:d} 条检查申请'))
+def then_order_count(hl7: Hl7World, n: int) -> None:
+    assert len(hl7.mock.orders()) == n, [o["placer_no"] for o in hl7.mock.orders()]
+
+
+@then(parsers.parse('PACS 登记的检查申请 "{placer}" 有检查号和 Study Instance UID，患者姓名为 "{name}"'))
+def then_order_registered(ctx: dict[str, Any], hl7: Hl7World, placer: str, name: str) -> None:
+    result_of(ctx)
+    held = hl7.mock.order(placer)
+    assert held["accession_no"] and held["study_uid"], held
+    assert held["patient"]["name"] == name, f"the PACS holds the name {held['patient']['name']!r}; expected {name!r}"
+
+
+# -- the PACS sends -------------------------------------------------------------------------------------------
+@given(parsers.re(r'PACS 已持有检查申请 "(?P<placer>[^"]+)"' + VERSION + "$"))
+def given_held(ctx: dict[str, Any], hl7: Hl7World, placer: str, version: str | None) -> None:
+    hl7.mock.hold_order(placer, patient_dict(patient(ctx)), version or "2.5.1")
+    _template(ctx, hl7, placer)
+
+
+def _kept(ctx: dict[str, Any], hl7: Hl7World, pushed: Any, charset: str | None) -> None:
+    ctx.setdefault("pushes", []).append(pushed)
+    ctx["push"] = pushed
+    ctx["last_text"], ctx["last_charset"] = hl7.mock.last_sent, charset
+
+
+@when(parsers.parse('PACS 发送检查申请 "{placer}" 的检查状态 "{status}"'))
+def when_status(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str) -> None:
+    _kept(ctx, hl7, hl7.mock.send_status(placer, status, to=hl7.listener()), None)
+
+
+@given(parsers.parse('PACS 已发送检查申请 "{placer}" 的检查状态 "{status}"'))
+def given_status(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str) -> None:
+    pushed = hl7.mock.send_status(placer, status, to=hl7.listener())
+    ctx.setdefault("pushes", []).append(pushed)
+    assert pushed.code == "AA", pushed
+
+
+@when(parsers.re(r'PACS 发送检查申请 "(?P<placer>[^"]+)" 的 "(?P<status>[PFC])" 报告'
+                 r'(?P<critical>（危急）)?(（字符集 "(?P<charset>[^"]+)"）)?(，但 "(?P<path>[^"]+)" 为空)?$'))
+def when_report(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str, critical: str | None,
+                charset: str | None, path: str | None) -> None:
+    if path:
+        push(ctx, hl7, blank(hl7.mock.report_message(placer, status, charset=charset), path), charset)
+        return
+    pushed = hl7.mock.send_report(placer, status, to=hl7.listener(), charset=charset, critical=bool(critical))
+    _kept(ctx, hl7, pushed, charset)
+
+
+@given(parsers.parse('PACS 已发送检查申请 "{placer}" 的 "{status}" 报告'))
+def given_report(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str) -> None:
+    pushed = hl7.mock.send_report(placer, status, to=hl7.listener())
+    ctx.setdefault("pushes", []).append(pushed)
+    assert pushed.code == "AA", pushed
+
+
+@when(parsers.parse('PACS 以批量方式发送检查申请 "{placers}" 的 "{status}" 报告'))
+def when_report_batch(ctx: dict[str, Any], hl7: Hl7World, placers: str, status: str) -> None:
+    pushed = hl7.mock.push_batch([hl7.mock.report_message(p, status) for p in codes(placers)], hl7.listener())
+    ctx.setdefault("pushes", []).append(pushed)
+    ctx["push"] = pushed
+
+
+@then(parsers.parse('连接器保存的最后一条报告含检查所见 "{findings}" 和检查印象 "{impression}"'))
+def then_report_text(hl7: Hl7World, findings: str, impression: str) -> None:
+    observations = dict(hl7.stored("报告")[-1].observations)
+    assert findings in observations.get("59776-5", ""), observations
+    assert impression in observations.get("19005-8", ""), observations
+    assert observations.get("113014"), "the report carries the Study Instance UID (OBX 113014)"
