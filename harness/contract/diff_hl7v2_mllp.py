@@ -646,16 +646,23 @@ def diff_hl7(old: Contract, new: Contract) -> TransportDiff:
 
 register_differ(TRANSPORT, diff_hl7, operations_key="messages")
 
-if "lis" not in diff_impact._VOCABULARIES:  # the LIS features may register a better one
-    diff_impact.register_step_vocabulary("lis", diff_impact.StepVocabulary(
-        steps=(
-            (r"住院登记|入院", ("ADT^A01",)),
-            (r"门诊登记", ("ADT^A04",)),
-            (r"患者信息更新|更新患者", ("ADT^A08",)),
-            (r"检验医嘱(?!应答)|开立检验|撤销检验", ("ORM^O01", "OML^O21")),
-            (r"医嘱应答", ("ORR^O02", "ORL^O22")),
-            (r"检验结果|危急值|回传结果", ("ORU^R01",)),
-        ),
-        implied=("ACK",),
-    ))
-
+# What the LIS and PACS steps (features/steps/lis.py, pacs.py, hl7.py) exchange, recognised by their step texts.
+diff_impact.register_step_vocabulary("lis", diff_impact.StepVocabulary(
+    steps=(
+        (r'"ADT\^A01"', ("ADT^A01",)),
+        (r'"ADT\^A04"', ("ADT^A04",)),
+        (r'"ADT\^A08"', ("ADT^A08",)),
+        (r"检验医嘱", ("ORM^O01", "OML^O21", "ORR^O02", "ORL^O22")),
+        (r"结果|LIS 发送一条|LIS 再次发送", ("ORU^R01",)),
+    ),
+    implied=("ACK",),
+))
+diff_impact.register_step_vocabulary("pacs", diff_impact.StepVocabulary(
+    steps=(
+        (r"检查申请 \"[^\"]+\"（HL7 \"2\.4\"）", ("ORM^O01",)),
+        (r"(开立|撤销)检查申请", ("OMI^O23",)),
+        (r"检查状态", ("OMG^O19",)),
+        (r"报告|PACS 发送一条|PACS 再次发送", ("ORU^R01",)),
+    ),
+    implied=("ACK",),
+))
