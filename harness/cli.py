@@ -221,6 +221,10 @@ def mock_serve(
     state: Annotated[Path | None, typer.Option("--state", help="keep mock state in this SQLite file")] = None,
     contract: Annotated[list[str], typer.Option("--contract", metavar="NAME=VERSION")] = [],  # noqa: B006
     contracts_dir: ContractsDir = None,
+    push: Annotated[list[str], typer.Option("--push", metavar="NAME=HOST:PORT",
+                                            help="HL7 mocks: send results/reports to this hospital listener")] = [],  # noqa: B006
+    push_every: Annotated[float, typer.Option("--push-every", metavar="SECONDS",
+                                              help="how often a pushing mock sends the next due message")] = 5.0,
 ) -> None:
     """Serve mock partners until Ctrl-C; prints each endpoint on start."""
     from harness.run.options import parse_pairs
@@ -232,7 +236,8 @@ def mock_serve(
             raise UsageError(f"--port {name}={value}: a port is a number from 0 to 65535")
         ports[name] = int(value)
     options = ServeOptions(interfaces=interface, host=host, ports=ports, state=state,
-                           contracts=parse_pairs(contract, "--contract"), contracts_dir=contracts_dir)
+                           contracts=parse_pairs(contract, "--contract"), contracts_dir=contracts_dir,
+                           push=parse_pairs(push, "--push"), push_every_s=push_every)
     serve(options, lambda line: print(line, flush=True))
     print("stopped", flush=True)
 

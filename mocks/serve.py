@@ -40,6 +40,17 @@ class ServeOptions:
     state: Path | None = None
     contracts: dict[str, str] = field(default_factory=dict)
     contracts_dir: Path | None = None
+    push: dict[str, str] = field(default_factory=dict)
+    """Interface -> HOST:PORT of a hospital listener the mock sends its results/reports to (HL7 mocks)."""
+    push_every_s: float = 5.0
+
+
+def _address(name: str, value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise UsageError(f"--push {name}={value}: expected HOST:PORT of the hospital's listener")
+    return host, int(port)
 
 
 def _state_path(base: Path, interface: str, many: bool) -> Path:
@@ -53,7 +64,13 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
     names = list(dict.fromkeys(options.interfaces)) or [n for n in MOCKS if n in store.interfaces()]
     for name in names:
         mock_class(name)
-    for name in [*options.ports, *options.contracts]:
+    pushes = {name: _address(name, value) for name, value in options.push.items()}
+    for name in pushes:
+        if not hasattr(mock_class(name), "start_pushing"):
+            raise UsageError(f"--push {name}: the {name} mock does not send messages to the hospital")
+    if options.push_every_s <= 0:
+        raise UsageError(f"--push-every {options.push_every_s:g}: give a number of seconds above 0")
+    for name in [*options.ports, *options.contracts, *pushes]:
         if name not in names and name != ADMIN:
             raise UsageError(f"{name!r} is not among the mocks being served ({', '.join(names)})")
     token = os.environ.get("HIH_ADMIN_TOKEN")
@@ -73,6 +90,12 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
             extra = getattr(mock, "extra_endpoints", None)  # e.g. the blood centre's WSDL and trainer console
             for label, where in (extra() if callable(extra) else {}).items():
                 announce(f"{name} {label}\t{where}")
+            if name in pushes:
+                host, port = pushes[name]
+                start_pushing = getattr(mock, "start_pushing", None)
+                assert callable(start_pushing)  # checked before anything started
+                start_pushing(pushes[name], options.push_every_s, announce)
+                announce(f"{name} push\tmllp://{host}:{port} every {options.push_every_s:g} s")
         admin = runtime.serve_http(admin_app(mocks, token if not is_loopback(options.host) else None),
                                    options.host, options.ports.get(ADMIN, 0))
         shown = f"[{options.host}]" if ":" in options.host else options.host
@@ -97,6 +120,10 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
     finally:
+        for mock in mocks.values():
+            stop_pushing = getattr(mock, "stop_pushing", None)
+            if callable(stop_pushing):
+                stop_pushing()
         runtime.stop()
         for mock in mocks.values():
             mock.store.close()
