@@ -226,7 +226,7 @@ class Hl7Connector:
             return parse(original.decode(codec(charset), errors="replace")), charset  # a duplicate: not stored again
         key, findings = self.validator.check_message(msg, "to_hospital")
         findings = msg.findings + findings
-        if key is not None and key not in self.receives:
+        if key is not None and key not in self.receives and not any(f.severity is ERROR for f in findings):
             findings.append(Finding(ERROR, "MSH-9", f"{key} is not received here (takes: {', '.join(self.receives)})",
                                     "message_type"))
         code = ack_code(findings)
