@@ -4,7 +4,10 @@
 By default it spawns a server process (`--serve`): `mocks.transport.mllp.MllpServer` on the shared `Runtime`
 (uvloop), journal and fault plan on, with a fixed handler (`--handler accept`: AcceptAll, every message decoded,
 parsed, screened, de-duplicated, acknowledged and journaled; `--handler contract`: ContractHandler, each message
-also validated against contracts/lis/2024.1). The client keeps C persistent connections with one message in
+also validated against contracts/lis/2024.1; `--handler lis`: the mock LIS itself (`mocks.lis.LisMock`), loaded
+with OML^O21 orders, each validated, kept in its store and answered with an ORL^O22; `--handler connector`: the
+reference LIS connector's listener (`connectors.lis`), each ORU^R01 validated and committed to SQLite (WAL)
+before its ACK). The client keeps C persistent connections with one message in
 flight each; every message is an ORU^R01 v2.5.1 (20 OBX, Chinese text, UTF-8, ~2.3 KB) with a unique MSH-10; every
 ACK is checked: MSA-1 AA and MSA-2 equal to the MSH-10 sent. Per level: connect, warm up (discarded), measure.
 It reports messages/s, p50/p90/p99/max round trip (from the write to the ACK frame parsed), errors, and the CPU
@@ -14,6 +17,8 @@ other tenants and the kernel; 100 % = one core). Loopback only.
     .venv/bin/python bench/mllp_load.py                               # C = 1, 8, 64; 2 s warm-up, 5 s measured
     .venv/bin/python bench/mllp_load.py --conns 8 --duration 10 --json bench/results/mllp.json
     .venv/bin/python bench/mllp_load.py --handler contract
+    .venv/bin/python bench/mllp_load.py --handler lis          # the mock LIS behaviour in the loop (orders)
+    .venv/bin/python bench/mllp_load.py --handler connector    # the hospital side: results stored, then ACKed
     .venv/bin/python bench/mllp_load.py --port PORT [--server-pid PID]   # an MLLP server already running
 """
 
@@ -31,6 +36,7 @@ import time
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from procstat import machine_busy_s, proc_cpu_s  # bench/ is the script directory
 
@@ -67,6 +73,22 @@ def oru_parts() -> tuple[bytes, bytes]:
     return head, ("\r".join(segments) + "\r").encode() + END
 
 
+def oml_parts() -> tuple[bytes, bytes]:
+    """(head, tail) of one framed OML^O21 v2.5.1 (valid against lis 2024.1) whose placer number is its MSH-10:
+    `{CONTROL}` in the tail is replaced by the control id, so every order is a new one for the mock LIS."""
+    head = SB + b"MSH|^~\\&|HIS|HOSP|LIS|LAB|20240105101500||OML^O21^OML_O21|"
+    segments = [
+        "|P|2.5.1|||||CHN|UNICODE UTF-8",
+        "PID|1||0001234567^^^HOSP^MR~110101199003071234^^^CHN^NNCHN||张三||19900307|M",
+        "PV1|1|O|NEI^101^3||||||||||||||||V20240105001",
+        "ORC|NW|{CONTROL}|||||||20240105080000|||D001^李医生",
+        "TQ1|1||||||20240105083000|||R",
+        "OBR|1|{CONTROL}||CBC^血常规^L||||||||||||D001^李医生",
+        "SPM|1|S20240105001||BLD^全血|||||||||||||20240105075500",
+    ]
+    return head, ("\r".join(segments) + "\r").encode() + END
+
+
 # -- the server side -----------------------------------------------------------------------------------------------
 def serve(handler_name: str, port: int) -> None:
     """Run the transport until SIGTERM/SIGINT; print `PORT n` once listening."""
@@ -76,6 +98,10 @@ def serve(handler_name: str, port: int) -> None:
     from mocks.transport.mllp import AcceptAll, ContractHandler, MllpConfig, MllpHandler, MllpServer
     from mocks.transport.runtime import Runtime
 
+    runtime = Runtime().start()
+    if handler_name in ("lis", "connector"):
+        _serve_lis(handler_name, port, runtime)
+        return
     handler: MllpHandler
     if handler_name == "contract":
         contract = ContractStore().load("lis", "2024.1")
@@ -84,10 +110,42 @@ def serve(handler_name: str, port: int) -> None:
     else:
         handler = AcceptAll("lis")
         config = MllpConfig()
-    runtime = Runtime().start()
     server = MllpServer(handler, Journal(), FaultPlan(), config)
     listener = server.start(runtime, "127.0.0.1", port)
     print(f"PORT {listener.port}", flush=True)
+    _wait_for_signal()
+    runtime.stop()
+
+
+def _serve_lis(handler_name: str, port: int, runtime: Any) -> None:
+    """The mock LIS (orders in), or the reference connector's result listener (results in, stored, ACKed)."""
+    import tempfile
+
+    from harness.contract.loader import ContractStore
+
+    contract = ContractStore().load("lis", "2024.1")
+    if handler_name == "lis":
+        from mocks.lis import LisMock
+
+        mock = LisMock(contract)
+        endpoint = mock.start(runtime, "127.0.0.1", port)
+        print(f"PORT {endpoint.port}", flush=True)
+        _wait_for_signal()
+        runtime.stop()
+        return
+    from connectors.lis import LisConnector
+    from harness.ports.lis import Hl7Settings
+
+    with tempfile.TemporaryDirectory() as folder:
+        connector = LisConnector(Hl7Settings("127.0.0.1", 9, listen_port=port, contract_folder=str(contract.folder),
+                                             store_path=f"{folder}/received.sqlite"))
+        print(f"PORT {connector.listener()[1]}", flush=True)
+        _wait_for_signal()
+        connector.close()
+    runtime.stop()
+
+
+def _wait_for_signal() -> None:
     stop = False
 
     def on_signal(*_: object) -> None:
@@ -98,7 +156,6 @@ def serve(handler_name: str, port: int) -> None:
     signal.signal(signal.SIGINT, on_signal)
     while not stop:
         time.sleep(0.2)
-    runtime.stop()
 
 
 # -- the client side -----------------------------------------------------------------------------------------------
@@ -147,6 +204,7 @@ class Sender(asyncio.Protocol):
         self.name = name
         self.head = head
         self.tail = tail
+        self.templated = b"{CONTROL}" in tail
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.control = b""
@@ -166,7 +224,8 @@ class Sender(asyncio.Protocol):
         load.sequence += 1
         self.control = self.name + str(load.sequence).encode()
         self.sent_at = time.perf_counter_ns()
-        self.transport.write(self.head + self.control + self.tail)
+        tail = self.tail.replace(b"{CONTROL}", self.control) if self.templated else self.tail
+        self.transport.write(self.head + self.control + tail)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -199,9 +258,10 @@ def percentile(values: list[int], q: float) -> float:
     return values[index] / 1e6
 
 
-async def run_level(port: int, conns: int, warmup: float, duration: float, server_pid: int | None) -> Level:
+async def run_level(port: int, conns: int, warmup: float, duration: float, server_pid: int | None,
+                    orders: bool = False) -> Level:
     loop = asyncio.get_running_loop()
-    head, tail = oru_parts()
+    head, tail = oml_parts() if orders else oru_parts()
     load = Load()
     senders: list[Sender] = []
     for n in range(conns):
@@ -251,7 +311,7 @@ def spawn(handler: str) -> tuple[subprocess.Popen[str], int]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--serve", action="store_true", help="run the server side (used by the spawning client)")
-    ap.add_argument("--handler", choices=("accept", "contract"), default="accept")
+    ap.add_argument("--handler", choices=("accept", "contract", "lis", "connector"), default="accept")
     ap.add_argument("--port", type=int, default=0, help="load a server already listening on 127.0.0.1:PORT")
     ap.add_argument("--server-pid", type=int)
     ap.add_argument("--conns", default="1,8,64")
@@ -274,7 +334,7 @@ def main() -> int:
     levels = []
     try:
         for conns in [int(c) for c in a.conns.split(",")]:
-            level = uvloop.run(run_level(port, conns, a.warmup, a.duration, server_pid))
+            level = uvloop.run(run_level(port, conns, a.warmup, a.duration, server_pid, a.handler == "lis"))
             levels.append(level)
             cpu = f"{level.server_cpu_pct:.0f} %" if level.server_cpu_pct is not None else "-"
             other = f"{level.other_cpu_pct:.0f} %" if level.other_cpu_pct is not None else "-"

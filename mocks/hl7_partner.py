@@ -33,6 +33,8 @@ from mocks.transport.runtime import Runtime
 
 ERROR = Severity.ERROR
 Address = tuple[str, int]
+EVENTS_KEPT = 50
+"""Messages remembered per patient (their keys, newest last): enough for specs, bounded for a long-running mock."""
 
 
 def esc(value: str) -> str:
@@ -179,7 +181,7 @@ class Hl7PartnerMock(MockService):
             return
         known = self.patient(patient["mrn"]) or {"events": []}
         known.update({k: v for k, v in patient.items() if v})
-        known["events"] = [*known.get("events", []), event]
+        known["events"] = [*known.get("events", []), event][-EVENTS_KEPT:]
         self.store.put("patients", patient["mrn"], known)
 
     # -- pushing to the hospital ------------------------------------------------------------------------

@@ -70,7 +70,7 @@ class LisMock(Hl7PartnerMock):
                      "specimen": message.get("SPM-4.1") or message.get("OBR-15.1")}
             self.store.put("orders", placer, order)
             self._keep_patient(patient, self.order_type)
-            return self._answer(message, "OK", order)
+            return self._answer(message, "OK", order, patient=patient)
         if control == "CA":
             if held is None:
                 return self._answer(message, "UC", {"placer_no": placer, "filler_no": ""},
@@ -82,7 +82,8 @@ class LisMock(Hl7PartnerMock):
             return self._answer(message, "CR", held)
         return self._answer(message, "UA", {"placer_no": placer, "filler_no": ""}, f"ORC-1 {control} not handled")
 
-    def _answer(self, message: Message, order_control: str, order: dict[str, Any], text: str = "") -> Reply:
+    def _answer(self, message: Message, order_control: str, order: dict[str, Any], text: str = "",
+                patient: dict[str, Any] | None = None) -> Reply:
         """ORL^O22 (v2.5.1) or ORR^O02 (v2.4): MSA, PID, ORC with the order control and the filler number."""
         version = message.version or self.version
         structure = "O22^ORL_O22" if self.response_type == "ORL^O22" else "O02^ORR_O02"
@@ -90,7 +91,7 @@ class LisMock(Hl7PartnerMock):
         status = {"OK": "SC", "CR": "CA"}.get(order_control, "")
         header = "|".join(["MSH", "^~\\&", "", "", "", "", "", "", f"{kind}^{structure}", "", "", version])
         msa = f"MSA|AA||{esc(text)}" if text else "MSA|AA|"
-        pid = pid_segment(patient_of(message), version)
+        pid = pid_segment(patient or patient_of(message), version)
         orc = f"ORC|{order_control}|{esc(order['placer_no'])}|{esc(order.get('filler_no', ''))}||{status}"
         return Reply("AA", text=text, response=parse(er7(header, msa, pid, orc)))
 

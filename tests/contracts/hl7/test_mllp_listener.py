@@ -32,8 +32,9 @@ def test_frames_split_and_merged_are_answered_in_order() -> None:
         listener.close()
 
 
-def test_a_failing_handler_closes_its_connection_only() -> None:
-    listener = MllpListener(echo)
+@pytest.mark.parametrize("threaded", [False, True])
+def test_a_failing_handler_closes_its_connection_only(threaded: bool) -> None:
+    listener = MllpListener(echo, threaded=threaded)
     _, port = listener.start()
     try:
         bad = Peer(port)
