@@ -122,7 +122,8 @@ _CONFIG: list[pytest.Config] = []
 
 def pytest_bdd_apply_tag(tag: str, function: Any) -> bool | None:
     """`@contract>=2024.1` becomes a `contract` marker; any other Gherkin tag becomes a registered marker."""
-    if tag.startswith(CONTRACT_TAG) and tag[len(CONTRACT_TAG):][:1] in "<>=!":
+    operator = tag[len(CONTRACT_TAG):len(CONTRACT_TAG) + 1]
+    if tag.startswith(CONTRACT_TAG) and operator and operator in "<>=!":
         pytest.mark.contract(tag[len(CONTRACT_TAG):])(function)
         return True
     if _CONFIG:
