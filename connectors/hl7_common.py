@@ -244,13 +244,12 @@ class Hl7Connector:
         """What is kept of a valid incoming message."""
         observations = []
         critical = []
-        for index, seg in enumerate(msg.all("OBX"), 1):
+        for index in range(1, len(msg.all("OBX")) + 1):
             where = f"OBX[{index}]" if index > 1 else "OBX"
             code, value, flag = msg.get(f"{where}-3.1"), msg.get(f"{where}-5"), msg.get(f"{where}-8")
             observations.append([code, value])
             if flag in self.critical_flags:
                 critical.append(f"{code}={value} {flag}")
-            del seg
         status = msg.get("ORC-5") if key == "OMG^O19" else msg.get("OBR-25")
         return {"sender": "^".join(msg.sender), "control_id": msg.control_id, "message_type": key,
                 "placer_no": msg.get("OBR-2.1") or msg.get("ORC-2.1"),

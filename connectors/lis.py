@@ -106,11 +106,10 @@ class LisConnector(Hl7Connector):
         out = []
         # the batch ACK holds one response per message: MSH, MSA, PID, ORC ... in order
         responses = reply.to_er7().split("\rMSH")
-        for index, text in enumerate(responses[1:], 1):
+        for text in responses[1:]:
             msg = parse("MSH" + text)
             out.append(OrderAck(msg.get("MSA-2"), msg.get("MSA-1"), msg.get("ORC-1"), msg.get("ORC-3.1"),
                                 ack.attempts, msg.get("MSA-3"), []))
-            del index
         return out
 
     def stored_results(self) -> list[StoredMessage]:

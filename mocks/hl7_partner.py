@@ -53,14 +53,13 @@ def now_ts() -> str:
 def patient_of(msg: Message) -> dict[str, str]:
     """The patient a message's PID describes: MRN, name, ID card number, sex, birth date (and PV1 class, visit)."""
     mrn = id_card = ""
-    for index, rep in enumerate(msg.repetitions("PID-3"), 1):
+    for index in range(1, len(msg.repetitions("PID-3")) + 1):
         kind = msg.get(f"PID-3({index}).5")
         number = msg.get(f"PID-3({index}).1")
         if kind == "NNCHN":
             id_card = id_card or number
         elif not mrn:
             mrn = number
-        del rep
     name = msg.get("PID-5.1") + msg.get("PID-5.2")
     return {"mrn": mrn, "name": name, "id_card": id_card or msg.get("PID-19"), "sex": msg.get("PID-8"),
             "birth_date": msg.get("PID-7.1"), "patient_class": msg.get("PV1-2") or "O",
