@@ -12,6 +12,7 @@ import httpx
 from lxml import etree
 from pytest_bdd import given, parsers, then, when
 
+from features.steps.outcome import attempt, failure, success, table_rows
 from harness.contract.isbt128 import din_problem
 from harness.ports.blood_center import BloodCenterError, BloodOrder, IssueNote, OrderItem, Refused, ScannedBag
 
@@ -22,36 +23,11 @@ SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 
 # -- helpers ------------------------------------------------------------------------------------------------------
 def _attempt(ctx: dict[str, Any], action: Callable[[], Any]) -> Any:
-    """Run one connector call; keep its result or the port error for the Then steps (an unchecked error stops the next call)."""
-    pending = ctx.get("unchecked")
-    assert not pending, f"an earlier step failed and no Then step checked it: {pending!r}"
-    ctx["error"] = None
-    ctx["result"] = None
-    try:
-        ctx["result"] = action()
-    except BloodCenterError as exc:
-        ctx["error"] = exc
-        ctx["unchecked"] = exc
-    return ctx["result"]
-
-
-def _ok(ctx: dict[str, Any]) -> Any:
-    error = ctx.get("error")
-    assert error is None, f"the connector failed: {type(error).__name__}: {error}"
-    return ctx["result"]
+    return attempt(ctx, action, BloodCenterError)
 
 
 def _error(ctx: dict[str, Any]) -> BloodCenterError:
-    error = ctx.get("error")
-    assert error is not None, f"the connector raised nothing; it returned {ctx.get('result')!r}"
-    ctx["unchecked"] = None
-    assert isinstance(error, BloodCenterError)
-    return error
-
-
-def _table(datatable: list[list[str]]) -> list[dict[str, str]]:
-    header, *rows = datatable
-    return [dict(zip(header, row, strict=True)) for row in rows]
+    return failure(ctx, BloodCenterError)
 
 
 def _journal(mock: Any, operation: str | None = None) -> list[Any]:
@@ -123,7 +99,7 @@ def _order(number: str, rows: list[dict[str, str]], urgency: str = "ROUTINE") ->
 @given(parsers.re(r'医院提交了(?:(?P<urgency>常规|紧急|特急))?预约单 "(?P<number>\w+)"：'))
 def given_order(ctx: dict[str, Any], blood_center: Any, number: str, urgency: str | None, datatable: list[list[str]]) -> None:
     level = {"常规": "ROUTINE", "紧急": "URGENT", "特急": "EMERGENCY"}[urgency or "常规"]
-    order = _order(number, _table(datatable), level)
+    order = _order(number, table_rows(datatable), level)
     ctx.setdefault("orders", {})[number] = order
     ctx.setdefault("acks", []).append(blood_center.submit_order(order))
 
@@ -131,7 +107,7 @@ def given_order(ctx: dict[str, Any], blood_center: Any, number: str, urgency: st
 @when(parsers.re(r'提交(?:(?P<urgency>常规|紧急|特急))?预约单 "(?P<number>\w+)"：'))
 def when_order(ctx: dict[str, Any], blood_center: Any, number: str, urgency: str | None, datatable: list[list[str]]) -> None:
     level = {"常规": "ROUTINE", "紧急": "URGENT", "特急": "EMERGENCY"}[urgency or "常规"]
-    order = _order(number, _table(datatable), level)
+    order = _order(number, table_rows(datatable), level)
     ctx.setdefault("orders", {})[number] = order
     ctx.setdefault("acks", []).append(_attempt(ctx, lambda: blood_center.submit_order(order)))
 
@@ -210,7 +186,7 @@ def when_feedback(ctx: dict[str, Any], blood_center: Any, number: str) -> None:
 
 @then(parsers.parse('预约反馈状态为 "{status}"'))
 def then_feedback_status(ctx: dict[str, Any], status: str) -> None:
-    feedback = _ok(ctx)
+    feedback = success(ctx)
     assert feedback.status == status, feedback
 
 
@@ -233,13 +209,13 @@ def then_feedback_reason(ctx: dict[str, Any], reason: str) -> None:
 
 @then("预约单已被血液中心接收")
 def then_received(ctx: dict[str, Any]) -> None:
-    ack = _ok(ctx)
+    ack = success(ctx)
     assert ack.status == "RECEIVED" and ack.received_at is not None, ack
 
 
 @then("两次提交得到相同的应答")
 def then_same_answers(ctx: dict[str, Any]) -> None:
-    _ok(ctx)
+    success(ctx)
     first, second = ctx["acks"][-2:]
     assert first == second, (first, second)
 
@@ -263,7 +239,7 @@ def when_cancel(ctx: dict[str, Any], blood_center: Any, number: str, reason: str
 
 @then(parsers.parse('取消后的状态为 "{status}"'))
 def then_cancelled(ctx: dict[str, Any], status: str) -> None:
-    assert _ok(ctx) == status
+    assert success(ctx) == status
 
 
 # -- issue notes and receipt ----------------------------------------------------------------------------------------
@@ -274,7 +250,7 @@ def when_download(ctx: dict[str, Any], blood_center: Any, number: str) -> None:
 
 @then(parsers.parse("发血单共有 {count:d} 张"))
 def then_note_count(ctx: dict[str, Any], count: int) -> None:
-    notes = _ok(ctx)
+    notes = success(ctx)
     assert len(notes) == count, notes
 
 
@@ -354,14 +330,14 @@ def when_receive_again(ctx: dict[str, Any], blood_center: Any) -> None:
 
 @then(parsers.parse("入库确认成功，血液中心接收了 {count:d} 袋"))
 def then_receipt(ctx: dict[str, Any], count: int) -> None:
-    receipt = _ok(ctx)
+    receipt = success(ctx)
     assert receipt.accepted == count, receipt
     assert receipt.receipt_no, receipt
 
 
 @then(parsers.parse('入库差异为 "{expected}"'))
 def then_discrepancies(ctx: dict[str, Any], expected: str) -> None:
-    receipt = _ok(ctx)
+    receipt = success(ctx)
     shown = {(d.kind, d.din) for d in receipt.discrepancies}
     wanted = set()
     if expected != NONE:
@@ -404,7 +380,7 @@ def when_return(ctx: dict[str, Any], blood_center: Any, n: int, number: str, rea
 
 @then(parsers.parse('退血申请已提交，状态为 "{status}"'))
 def then_return_ack(ctx: dict[str, Any], status: str) -> None:
-    ack = _ok(ctx)
+    ack = success(ctx)
     assert ack.status == status, ack
 
 
@@ -425,7 +401,7 @@ def when_return_status(ctx: dict[str, Any], blood_center: Any, number: str) -> N
 
 @then(parsers.parse('退血审核状态为 "{status}"'))
 def then_return_status(ctx: dict[str, Any], status: str) -> None:
-    result = _ok(ctx)
+    result = success(ctx)
     assert result.status == status, result
     if status != "PENDING":
         assert result.decided_at is not None, result
@@ -465,7 +441,7 @@ def when_recalled(ctx: dict[str, Any], blood_center: Any) -> None:
 
 @then(parsers.parse("需要隔离的血袋为第 {n:d} 袋"))
 def then_quarantine(ctx: dict[str, Any], n: int) -> None:
-    assert _ok(ctx) == [_bag(ctx, n)]
+    assert success(ctx) == [_bag(ctx, n)]
 
 
 @when(parsers.parse("查询近 {days:d} 天的血站通知"))
@@ -480,13 +456,13 @@ def centre_posts(blood_center_mock: Any, kind: str, title: str) -> None:
 
 @then(parsers.parse('通知依次为 "{kinds}"'))
 def then_notice_kinds(ctx: dict[str, Any], kinds: str) -> None:
-    notices = _ok(ctx)
+    notices = success(ctx)
     assert [n.kind for n in notices] == [k.strip() for k in kinds.split(",")], notices
 
 
 @then(parsers.parse('召回通知列出了第 {n:d} 袋'))
 def then_recall_notice(ctx: dict[str, Any], n: int) -> None:
-    recalls = [notice for notice in _ok(ctx) if notice.kind == "RECALL"]
+    recalls = [notice for notice in success(ctx) if notice.kind == "RECALL"]
     assert recalls and _bag(ctx, n) in recalls[-1].dins, recalls
 
 
@@ -502,7 +478,7 @@ def when_reconcile_range(ctx: dict[str, Any], blood_center: Any, start: str, end
 
 @then("费用核对一致，发血单上的每袋血各收费一次，合计等于发血单价格之和")
 def then_fees_agree(ctx: dict[str, Any]) -> None:
-    result = _ok(ctx)
+    result = success(ctx)
     assert result.agreed, result
     assert sorted(f.din for f in result.fees) == sorted(u.din for u in _note(ctx).units), result
     assert result.total == sum((u.price for u in _note(ctx).units), Decimal(0)), result
@@ -510,13 +486,13 @@ def then_fees_agree(ctx: dict[str, Any]) -> None:
 
 @then(parsers.parse("费用核对发现收费但未入库的血袋为第 {n:d} 袋"))
 def then_fees_disagree(ctx: dict[str, Any], n: int) -> None:
-    result = _ok(ctx)
+    result = success(ctx)
     assert not result.agreed and result.charged_not_received == (_bag(ctx, n),), result
 
 
 @then(parsers.parse("费用核对不含第 {n:d} 袋，其余血袋都收费"))
 def then_fees_without(ctx: dict[str, Any], n: int) -> None:
-    charged = sorted(f.din for f in _ok(ctx).fees)
+    charged = sorted(f.din for f in success(ctx).fees)
     assert charged == sorted(u.din for u in _note(ctx).units if u.din != _bag(ctx, n)), charged
 
 
@@ -527,7 +503,7 @@ def when_crossmatch(ctx: dict[str, Any], blood_center: Any) -> None:
 
 @then(parsers.parse('配型结果共 {count:d} 份，标本 "{sample}" 的抗体筛查为 "{screen}"，结论包含 "{text}"'))
 def then_crossmatch(ctx: dict[str, Any], count: int, sample: str, screen: str, text: str) -> None:
-    samples = _ok(ctx)
+    samples = success(ctx)
     assert len(samples) == count, samples
     found = next(s for s in samples if s.sample_no == sample)
     assert found.antibody_screen == screen and text in found.conclusion and found.patient_name, found
@@ -556,7 +532,7 @@ def given_fault(ctx: dict[str, Any], blood_center_mock: Any, operation: str, kin
 
 @then("操作成功")
 def then_ok(ctx: dict[str, Any]) -> None:
-    _ok(ctx)
+    success(ctx)
 
 
 @then(parsers.parse('连接器报告错误 "{kind}"'))

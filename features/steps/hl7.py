@@ -15,6 +15,8 @@ from typing import Any
 
 from pytest_bdd import given, parsers, then, when
 
+from features.steps.outcome import attempt as attempt_call
+from features.steps.outcome import failure, success
 from harness.contract.hl7.charsets import encode_message
 from harness.contract.hl7.message import parse
 from harness.ports.hl7 import AckRejected, Hl7PortError, NoAck, Patient, WrongAck
@@ -57,32 +59,14 @@ class Hl7World:
 
 # -- helpers --------------------------------------------------------------------------------------------------
 def attempt(ctx: dict[str, Any], action: Callable[[], Any]) -> Any:
-    """Run one connector call; keep its result or the port error for the Then steps (an unchecked error stops
-    the next call, so a failure cannot hide behind later steps)."""
-    pending = ctx.get("unchecked")
-    assert not pending, f"an earlier step failed and no Then step checked it: {pending!r}"
-    ctx["error"] = None
-    ctx["result"] = None
-    try:
-        ctx["result"] = action()
-    except Hl7PortError as exc:
-        ctx["error"] = exc
-        ctx["unchecked"] = exc
-    return ctx["result"]
+    return attempt_call(ctx, action, Hl7PortError)
 
 
 def error_of(ctx: dict[str, Any], kind: type[Hl7PortError]) -> Any:
-    error = ctx.get("error")
-    assert error is not None, f"the connector raised nothing; it returned {ctx.get('result')!r}"
-    assert isinstance(error, kind), f"the connector raised {type(error).__name__}: {error}; expected {kind.__name__}"
-    ctx["unchecked"] = None
-    return error
+    return failure(ctx, kind)
 
 
-def result_of(ctx: dict[str, Any]) -> Any:
-    error = ctx.get("error")
-    assert error is None, f"the connector raised {type(error).__name__}: {error}"
-    return ctx["result"]
+result_of = success
 
 
 def codes(text: str) -> list[str]:

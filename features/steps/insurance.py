@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from features.steps.outcome import attempt, failure, table_rows
 from harness.ports import insurance as port
 from harness.ports.insurance import Certificate, FeeItem, InsuranceError
 from mocks.insurance import CATALOGUE
@@ -36,20 +37,7 @@ ATTRIBUTES = {
 
 # -- helpers --------------------------------------------------------------------------------------------------
 def _attempt(ctx: dict[str, Any], action: Callable[[], Any]) -> Any:
-    """Run one connector call; keep its result or the port error it raised for the Then steps.
-
-    A port error nobody has checked yet stops the next call: a failed step must not hide behind later ones.
-    """
-    pending = ctx.get("unchecked")
-    assert not pending, f"an earlier step failed and no Then step checked it: {pending!r}"
-    ctx["error"] = None
-    ctx["result"] = None
-    try:
-        ctx["result"] = action()
-    except InsuranceError as exc:
-        ctx["error"] = exc
-        ctx["unchecked"] = exc
-    return ctx["result"]
+    return attempt(ctx, action, InsuranceError)
 
 
 def _codes(text: str) -> list[str]:
@@ -116,12 +104,7 @@ def _next_otp(ctx: dict[str, Any]) -> str:
 
 
 def _error(ctx: dict[str, Any]) -> InsuranceError:
-    """The port error of the last When step; reading it counts as checking it."""
-    error = ctx.get("error")
-    assert error is not None, f"the connector raised nothing; it returned {ctx.get('result')!r}"
-    assert isinstance(error, InsuranceError)
-    ctx["unchecked"] = None
-    return error
+    return failure(ctx, InsuranceError)
 
 
 def _message(error: InsuranceError) -> str:
@@ -130,11 +113,6 @@ def _message(error: InsuranceError) -> str:
         if isinstance(value, str):
             return value
     return str(error)
-
-
-def _table(datatable: list[list[str]]) -> list[dict[str, str]]:
-    header, *rows = datatable
-    return [dict(zip(header, row, strict=True)) for row in rows]
 
 
 # -- Given: people, certificates, session ---------------------------------------------------------------------
@@ -184,7 +162,7 @@ def given_visit(ctx: dict[str, Any], insurance: Any) -> None:
 @given(parsers.parse('收费批次 "{batch}" 包含费用明细：'))
 def given_batch(ctx: dict[str, Any], batch: str, datatable: list[list[str]]) -> None:
     items = []
-    for row in _table(datatable):
+    for row in table_rows(datatable):
         code = row["目录编码"]
         name = CATALOGUE[code][0] if code in CATALOGUE else "目录外项目"
         amount = row.get("明细金额") or None
@@ -409,7 +387,7 @@ def then_visit(ctx: dict[str, Any], insurance_mock: Any) -> None:
 @then("返回的费用明细结果为：")
 def then_fee_results(ctx: dict[str, Any], datatable: list[list[str]]) -> None:
     results = {r.feedetl_sn: r for r in ctx["fees"]}
-    rows = _table(datatable)
+    rows = table_rows(datatable)
     assert sorted(results) == sorted(row["流水号"] for row in rows)
     for row in rows:
         result = results[row["流水号"]]
@@ -423,7 +401,7 @@ def then_fee_results(ctx: dict[str, Any], datatable: list[list[str]]) -> None:
 def then_amounts(ctx: dict[str, Any], which: str, datatable: list[list[str]]) -> None:
     settlement = ctx[{"预结算": "pre", "结算": "settlement", "撤销结算": "refund"}[which]]
     assert settlement is not None, f"no {which} result; error {ctx.get('error')!r}"
-    for name, value in _table(datatable)[0].items():
+    for name, value in table_rows(datatable)[0].items():
         assert name in SETTLEMENT_FIELDS, f"unknown amount {name}"
         actual = getattr(settlement, name)
         assert actual == Decimal(value), f"{name}: {actual} != {value}"

@@ -10,6 +10,7 @@ import httpx
 from pytest_bdd import given, parsers, then, when
 
 from features.steps.mch_samples import BAD_CHECK_ID, sample, with_changes
+from features.steps.outcome import attempt, failure
 from harness.contract import xmlsafe
 from harness.ports.mch_platform import HospitalRecord, InvalidRecord, MchError, UploadResult
 
@@ -34,25 +35,11 @@ def _p(pattern: str) -> Any:
 
 # -- helpers --------------------------------------------------------------------------------------------------
 def _attempt(ctx: dict[str, Any], action: Callable[[], Any]) -> Any:
-    """Run one connector call; keep its result or the port error for the Then steps (an unchecked error stops the next)."""
-    pending = ctx.get("unchecked")
-    assert not pending, f"an earlier step failed and no Then step checked it: {pending!r}"
-    ctx["error"] = None
-    ctx["result"] = None
-    try:
-        ctx["result"] = action()
-    except MchError as exc:
-        ctx["error"] = exc
-        ctx["unchecked"] = exc
-    return ctx["result"]
+    return attempt(ctx, action, MchError)
 
 
 def _error(ctx: dict[str, Any]) -> MchError:
-    error = ctx.get("error")
-    assert error is not None, f"the connector raised nothing; it returned {ctx.get('result')!r}"
-    ctx["unchecked"] = None
-    assert isinstance(error, MchError)
-    return error
+    return failure(ctx, MchError)
 
 
 def _result(ctx: dict[str, Any]) -> UploadResult:
