@@ -20,6 +20,8 @@ class Binding:
     default_connector: str
     settings: Callable[[Any, Contract, float], Any]
     """(started mock, contract, timeout in seconds) -> the settings object the connector factory takes."""
+    outside_listener_env: str | None = None
+    """Environment variable giving the hospital's own listener as HOST:PORT (black-box runs), where one applies."""
 
 
 def _insurance_settings(mock: Any, contract: Contract, timeout_s: float) -> Any:
@@ -61,8 +63,8 @@ BINDINGS: dict[str, Binding] = {
     "insurance": Binding("insurance", "connectors.insurance:reference", _insurance_settings),
     "mch-platform": Binding("mch-platform", "connectors.mch_platform:reference", _mch_platform_settings),
     "blood-center": Binding("blood-center", "connectors.blood_center:reference", _blood_center_settings),
-    "lis": Binding("lis", "connectors.lis:reference", _hl7_settings),
-    "pacs": Binding("pacs", "connectors.pacs:reference", _hl7_settings),
+    "lis": Binding("lis", "connectors.lis:reference", _hl7_settings, "HIH_LIS_LISTENER"),
+    "pacs": Binding("pacs", "connectors.pacs:reference", _hl7_settings, "HIH_PACS_LISTENER"),
 }
 
 
@@ -70,6 +72,25 @@ def binding(interface: str) -> Binding:
     if interface not in BINDINGS:
         raise UsageError(f"interface {interface!r} has no connector binding (known: {', '.join(sorted(BINDINGS))})")
     return BINDINGS[interface]
+
+
+def outside_listener(interface: str) -> tuple[str, int] | None:
+    """The hospital's own listener for a black-box run, from the binding's environment variable; None when unset."""
+    env = binding(interface).outside_listener_env
+    given = os.environ.get(env, "").strip() if env else ""
+    if not env or not given:
+        return None
+    host, sep, port = given.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"{env}={given!r} is not HOST:PORT (for example 10.0.0.5:2575)")
+    return host, int(port)
+
+
+def connector_label(interface: str, spec: str) -> str:
+    """What the report names as the system under test: the connector, and the outside listener when one is given."""
+    outside = outside_listener(interface)
+    return spec if outside is None else f"{spec}; results to the hospital listener {outside[0]}:{outside[1]}"
 
 
 def load_factory(spec: str) -> Callable[[Any], Any]:

@@ -8,7 +8,6 @@ that listener instead (a real HIS, black-box), and the connector is not built by
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from pytest_bdd import given, parsers, then, when
 
 from features.steps.outcome import attempt as attempt_call
 from features.steps.outcome import failure, success
+from harness.bindings import outside_listener
 from harness.contract.hl7.charsets import encode_message
 from harness.contract.hl7.message import parse
 from harness.ports.hl7 import AckRejected, Hl7PortError, NoAck, Patient, WrongAck
@@ -45,10 +45,9 @@ class Hl7World:
 
     def listener(self) -> tuple[str, int]:
         """The real HIS's listener from HIH_<IF>_LISTENER (black-box), else the connector's."""
-        given_address = os.environ.get(f"HIH_{self.interface.upper()}_LISTENER", "").strip()
-        if given_address:
-            host, _, port = given_address.rpartition(":")
-            return host.strip("[]") or "127.0.0.1", int(port)
+        outside = outside_listener(self.interface)
+        if outside is not None:
+            return outside
         address: tuple[str, int] = self.connector.listener()
         return address
 

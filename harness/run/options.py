@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.bindings import BINDINGS, binding, load_factory
+from harness.bindings import BINDINGS, binding, load_factory, outside_listener
 from harness.config import load_config
 from harness.contract.loader import ContractStore
 from harness.contract.model import Contract
@@ -93,8 +93,9 @@ def plan(options: RunOptions) -> RunPlan:
     changed_since = _check_changed_since(store, since, interfaces)
     contracts = {name: store.load(name, options.contracts.get(name)) for name in interfaces}
     connectors = {name: options.connectors.get(name) or binding(name).default_connector for name in interfaces}
-    for spec in connectors.values():
+    for name, spec in connectors.items():
         load_factory(spec)
+        outside_listener(name)  # a malformed HIH_<IF>_LISTENER stops the run here, with its own one-line reason
     load_config()  # a broken hih.toml stops the run here, with its own one-line reason
     if options.workers < 1:
         raise UsageError(f"--workers must be at least 1, not {options.workers}")

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from harness.bindings import connector_label
 from harness.run.options import RunPlan
 
 STATUS_ORDER = {"failed": 3, "skipped": 1, "passed": 2}
@@ -83,7 +84,7 @@ def summary(plan: RunPlan, outcome: Outcome, started: datetime, finished: dateti
     for name, contract in plan.contracts.items():
         rows = [r for r in outcome.results.values() if r.interface == name]
         interfaces[name] = {
-            "contract": contract.version, "connector": plan.connectors[name], **outcome.counts(name),
+            "contract": contract.version, "connector": connector_label(name, plan.connectors[name]), **outcome.counts(name),
             "duration_s": round(sum(r.duration_s for r in rows), 3),
         }
     return {
