@@ -132,7 +132,9 @@ def run(options: RunOptions, console: Console | None = None) -> int:
 def _print(console: Console, document: dict[str, object], report_dir: Path) -> None:
     table = Table(title="hih run", title_justify="left")
     for column in ("interface", "contract", "connector", "passed", "failed", "skipped", "time"):
-        table.add_column(column, justify="right" if column in ("passed", "failed", "skipped", "time") else "left")
+        # The connector names the system under test: wrap it rather than cut it short on a narrow terminal.
+        table.add_column(column, justify="right" if column in ("passed", "failed", "skipped", "time") else "left",
+                         overflow="fold", no_wrap=column != "connector")
     interfaces = document["interfaces"]
     assert isinstance(interfaces, dict)
     for name, row in interfaces.items():
