@@ -95,6 +95,10 @@ class MchPlatformMock(MockService):
         assert self.endpoint is not None, "the mock is not started"
         return self.endpoint.url + self.spec.path
 
+    def extra_endpoints(self) -> dict[str, str]:
+        """What `hih mock serve` announces beside the base URL: where a hospital's client reads the WSDL."""
+        return {"wsdl": f"{self.service_url}?wsdl"} if self.endpoint is not None else {}
+
     # -- sessions ---------------------------------------------------------------------------------------------
     def authenticate(self, credentials: dict[str, str], context: SoapContext) -> str | None:
         session = self.store.get("sessions", credentials.get("sessionKey", ""))

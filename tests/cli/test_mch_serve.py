@@ -27,7 +27,9 @@ def test_served_platform_answers_an_outside_client(tmp_path: Path) -> None:
         first = process.stdout.readline()
         name, url, _ = first.split("\t")
         assert (name, url.startswith("http://127.0.0.1:")) == ("mch-platform", True), first
-        client = suds.client.Client(f"{url}/MchPlatformService?wsdl", cache=None, timeout=10)
+        label, wsdl = process.stdout.readline().rstrip("\n").split("\t")
+        assert (label, wsdl) == ("mch-platform wsdl", f"{url}/MchPlatformService?wsdl")
+        client = suds.client.Client(wsdl, cache=None, timeout=10)
         reply = client.service.Login(orgCode=TEST_ORG_CODE, password=TEST_PASSWORD)
         header = client.factory.create("{urn:hih:mch:service}SessionHeader")
         header.orgCode, header.sessionKey = TEST_ORG_CODE, reply.sessionKey
