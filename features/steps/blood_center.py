@@ -88,7 +88,8 @@ def _mistyped(din: str) -> str:
     return din[:-2] + f"{60 + (flag - 60 + 1) % 37:02d}"
 
 
-def _order(number: str, rows: list[dict[str, str]], urgency: str = "ROUTINE") -> BloodOrder:
+def _order(ctx: dict[str, Any], number: str, rows: list[dict[str, str]], urgency: str = "ROUTINE") -> BloodOrder:
+    ctx.setdefault("first_order_day", date.today())
     items = tuple(OrderItem(int(r.get("行") or i), r["产品"], r["ABO"], r["RhD"], Decimal(r["数量"]), r["单位"])
                   for i, r in enumerate(rows, 1))
     return BloodOrder(number, urgency, datetime.now().replace(microsecond=0) + timedelta(hours=4), "心胸外科",
@@ -99,7 +100,7 @@ def _order(number: str, rows: list[dict[str, str]], urgency: str = "ROUTINE") ->
 @given(parsers.re(r'医院提交了(?:(?P<urgency>常规|紧急|特急))?预约单 "(?P<number>\w+)"：'))
 def given_order(ctx: dict[str, Any], blood_center: Any, number: str, urgency: str | None, datatable: list[list[str]]) -> None:
     level = {"常规": "ROUTINE", "紧急": "URGENT", "特急": "EMERGENCY"}[urgency or "常规"]
-    order = _order(number, table_rows(datatable), level)
+    order = _order(ctx, number, table_rows(datatable), level)
     ctx.setdefault("orders", {})[number] = order
     ctx.setdefault("acks", []).append(blood_center.submit_order(order))
 
@@ -107,7 +108,7 @@ def given_order(ctx: dict[str, Any], blood_center: Any, number: str, urgency: st
 @when(parsers.re(r'提交(?:(?P<urgency>常规|紧急|特急))?预约单 "(?P<number>\w+)"：'))
 def when_order(ctx: dict[str, Any], blood_center: Any, number: str, urgency: str | None, datatable: list[list[str]]) -> None:
     level = {"常规": "ROUTINE", "紧急": "URGENT", "特急": "EMERGENCY"}[urgency or "常规"]
-    order = _order(number, table_rows(datatable), level)
+    order = _order(ctx, number, table_rows(datatable), level)
     ctx.setdefault("orders", {})[number] = order
     ctx.setdefault("acks", []).append(_attempt(ctx, lambda: blood_center.submit_order(order)))
 
@@ -468,7 +469,8 @@ def then_recall_notice(ctx: dict[str, Any], n: int) -> None:
 
 @when("核对今天的出库费用")
 def when_reconcile(ctx: dict[str, Any], blood_center: Any) -> None:
-    _attempt(ctx, lambda: blood_center.reconcile_fees(date.today(), date.today()))
+    # From the day the scenario's first order went in: a scenario that runs across midnight still sees its fees.
+    _attempt(ctx, lambda: blood_center.reconcile_fees(ctx.get("first_order_day", date.today()), date.today()))
 
 
 @when(parsers.parse('核对从 "{start}" 到 "{end}" 的出库费用'))
@@ -620,5 +622,5 @@ def then_raw_fault(ctx: dict[str, Any], code: str, location: str) -> None:
 
 @when(parsers.parse('提交产品代码为 "{product}" 的预约单 "{number}"'))
 def when_bad_product(ctx: dict[str, Any], blood_center: Any, number: str, product: str) -> None:
-    order = _order(number, [{"产品": product, "ABO": "A", "RhD": "POS", "数量": "1", "单位": "U"}])
+    order = _order(ctx, number, [{"产品": product, "ABO": "A", "RhD": "POS", "数量": "1", "单位": "U"}])
     _attempt(ctx, lambda: blood_center.submit_order(order))
