@@ -13,6 +13,7 @@ Rules (Finding.rule) map to HL7 Table 0357 error codes with `error_code`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,27 +63,65 @@ class Limits:
 
 
 class ProfileValidator:
-    """Validates messages against one compiled profile; reusable and stateless between messages."""
+    """Validates messages against one compiled profile; reusable and stateless between messages.
 
-    __slots__ = ("length_severity", "profile", "unknown", "zseg")
+    Two things are remembered between messages, neither of which changes a finding: the structure findings of
+    each sequence of segment names seen (a pure function of the names), and each segment definition compiled,
+    per set of separators, into a `_Plan` that recognises a segment about which the field walk has nothing to
+    say. A segment the plan does not recognise goes through the field walk, which reports what is wrong.
+    `fast=False` walks every segment (the tests compare the two).
+    """
 
-    def __init__(self, profile: Profile, limits: Limits = Limits()) -> None:
+    __slots__ = ("fast", "length_severity", "plans", "profile", "shapes", "unknown", "zseg")
+
+    def __init__(self, profile: Profile, limits: Limits = Limits(), *, fast: bool = True) -> None:
         self.profile = profile
         self.length_severity = limits.length
         self.zseg = _POLICY.get(profile.z_segments)
         self.unknown = _POLICY.get(profile.unknown_segments)
+        self.fast = fast
+        self.shapes: dict[tuple[tuple[str, int], ...], tuple[tuple[Finding, ...], tuple[int, ...], dict[str, int]]] = {}
+        self.plans: dict[Separators, dict[str, _Plan | None]] = {}
 
     def validate(self, msg: Message) -> list[Finding]:
+        segs = msg.segments
+        shape = tuple([(seg.name, seg.index) for seg in segs])
+        known = self.shapes.get(shape) if self.fast else None
+        if known is None:
+            known = self._structure(segs)
+            if self.fast:
+                if len(self.shapes) >= _MAX_SHAPES:
+                    self.shapes.clear()
+                self.shapes[shape] = known
+        found, matched, counts = known
+        out = list(found)
+        segments = self.profile.segments
+        plans = self._plans(msg.seps) if self.fast else {}
+        for at in matched:
+            seg = segs[at]
+            sdef = segments.get(seg.name)
+            if sdef is None or not sdef.fields:
+                continue
+            plan = plans.get(seg.name)
+            if plan is not None and self._quiet(seg, plan, msg):
+                continue
+            self._fields(seg, sdef, _seg_loc(seg, counts), msg, out)
+        return out
+
+    def _structure(self, segs: list[Segment]) -> tuple[tuple[Finding, ...], tuple[int, ...], dict[str, int]]:
+        """Findings about which segments are where, the positions of those the profile knows, and name counts."""
         out: list[Finding] = []
         profile = self.profile
         counts: dict[str, int] = {}
-        for seg in msg.segments:
+        for seg in segs:
             counts[seg.name] = seg.index
         known = profile.names
         matched: list[Segment] = []
-        for seg in msg.segments:
+        positions: list[int] = []
+        for at, seg in enumerate(segs):
             if seg.name in known:
                 matched.append(seg)
+                positions.append(at)
                 continue
             policy = self.zseg if seg.name[:1] == "Z" else self.unknown
             if policy is not None:
@@ -94,12 +133,7 @@ class ProfileValidator:
             seg = matched[pos]
             out.append(Finding(ERROR, _seg_loc(seg, counts), f"segment {seg.name} is not expected here", "structure"))
             pos += 1
-        segments = profile.segments
-        for seg in matched:
-            sdef = segments.get(seg.name)
-            if sdef is not None and sdef.fields:
-                self._fields(seg, sdef, _seg_loc(seg, counts), msg, out)
-        return out
+        return tuple(out), tuple(positions), counts
 
     # -- structure --------------------------------------------------------------------------------------
     def _walk(self, group: GroupDef, segs: list[Segment], pos: int, follow: frozenset[str],
@@ -180,48 +214,53 @@ class ProfileValidator:
                                    "segment_cardinality"))
         return pos
 
-    # -- fields -----------------------------------------------------------------------------------------
+    # -- fields ---------------------------------------------------------------------------------------------
     def _fields(self, seg: Segment, sdef: SegmentDef, loc: str, msg: Message, out: list[Finding]) -> None:
         fields = seg.fields
         nf = len(fields)
         header = seg.name in HEADERS
-        seps = msg.seps
-        rs, cs, ss, esc = seps.repetition, seps.component, seps.subcomponent, seps.escape
         for f in sdef.fields:
             pos = f.pos
-            value = fields[pos] if pos < nf else ""
-            if not value or f.usage == "X":
-                _usage("field", f, f"{loc}-{pos}", bool(value), out)
-                continue
-            if header and pos <= 2:
-                continue
-            if value == '""':
-                continue
-            if rs in value:
-                reps = value.split(rs)
-                if f.max != UNBOUNDED and len(reps) > f.max:
-                    out.append(Finding(ERROR, f"{loc}-{pos}",
-                                       f"field {f.name} has {len(reps)} repetitions; the profile allows at most {f.max}", "cardinality"))
-                if len(reps) < f.min:
-                    out.append(Finding(ERROR, f"{loc}-{pos}",
-                                       f"field {f.name} has {len(reps)} repetitions; the profile needs at least {f.min}", "cardinality"))
-                for r, v in enumerate(reps, 1):
-                    if v:
-                        self._field_value(v, f, f"{loc}-{pos}({r})", seg, msg, out)
-                    elif f.usage == "R" and r == 1:
-                        out.append(Finding(ERROR, f"{loc}-{pos}(1)", f"required field {f.name} is empty", "usage"))
-            else:
-                if f.min > 1:
-                    out.append(Finding(ERROR, f"{loc}-{pos}",
-                                       f"field {f.name} has 1 repetition; the profile needs at least {f.min}", "cardinality"))
-                if not f.plain:
-                    self._field_value(value, f, None, seg, msg, out, loc)
-                elif not (cs not in value and ss not in value and esc not in value  # _fine, inlined: the hot path
-                          and (not f.length or len(value) <= f.length)
-                          and (f.quick is None or f.quick(value))
-                          and (f.pattern is None or f.pattern.fullmatch(value) is not None)
-                          and (f.values is None or value in f.values)):
-                    self._leaf(value, f, None, seg, msg, out, cs, loc)
+            self._field(f, fields[pos] if pos < nf else "", header, loc, seg, msg, out)
+
+    def _field(self, f: ElementDef, value: str, header: bool, loc: str, seg: Segment, msg: Message,
+               out: list[Finding]) -> None:
+        """Every finding about one field's value (all its repetitions)."""
+        pos = f.pos
+        if not value or f.usage == "X":
+            _usage("field", f, f"{loc}-{pos}", bool(value), out)
+            return
+        if header and pos <= 2:
+            return
+        if value == '""':
+            return
+        seps = msg.seps
+        rs, cs, ss, esc = seps.repetition, seps.component, seps.subcomponent, seps.escape
+        if rs in value:
+            reps = value.split(rs)
+            if f.max != UNBOUNDED and len(reps) > f.max:
+                out.append(Finding(ERROR, f"{loc}-{pos}",
+                                   f"field {f.name} has {len(reps)} repetitions; the profile allows at most {f.max}", "cardinality"))
+            if len(reps) < f.min:
+                out.append(Finding(ERROR, f"{loc}-{pos}",
+                                   f"field {f.name} has {len(reps)} repetitions; the profile needs at least {f.min}", "cardinality"))
+            for r, v in enumerate(reps, 1):
+                if v:
+                    self._field_value(v, f, f"{loc}-{pos}({r})", seg, msg, out)
+                elif f.usage == "R" and r == 1:
+                    out.append(Finding(ERROR, f"{loc}-{pos}(1)", f"required field {f.name} is empty", "usage"))
+        else:
+            if f.min > 1:
+                out.append(Finding(ERROR, f"{loc}-{pos}",
+                                   f"field {f.name} has 1 repetition; the profile needs at least {f.min}", "cardinality"))
+            if not f.plain:
+                self._field_value(value, f, None, seg, msg, out, loc)
+            elif not (cs not in value and ss not in value and esc not in value  # _fine, inlined
+                      and (not f.length or len(value) <= f.length)
+                      and (f.quick is None or f.quick(value))
+                      and (f.pattern is None or f.pattern.fullmatch(value) is not None)
+                      and (f.values is None or value in f.values)):
+                self._leaf(value, f, None, seg, msg, out, cs, loc)
 
     def _field_value(self, v: str, f: ElementDef, where: str | None, seg: Segment, msg: Message,
                      out: list[Finding], loc: str = "") -> None:
@@ -330,6 +369,85 @@ class ProfileValidator:
                                f"{e.name} is {len(shown)} characters long; the maximum is {e.length}", "length"))
 
 
+    # -- the fast path: compiled per-segment checks ---------------------------------------------------------
+    def _plans(self, seps: Separators) -> dict[str, _Plan | None]:
+        plans = self.plans.get(seps)
+        if plans is None:
+            plans = {}
+            # odd delimiters (not distinct, or characters the compiled formats use): every segment is walked
+            if len(set(seps.all)) == 5 and not any(c.isalnum() or c in "+-." for c in seps.all):
+                plans = {name: _compile(sdef, seps, name in HEADERS) for name, sdef in self.profile.segments.items()
+                         if sdef.fields}
+            if len(self.plans) >= _MAX_SEPARATORS:
+                self.plans.clear()
+            self.plans[seps] = plans
+        return plans
+
+    def _quiet(self, seg: Segment, plan: _Plan, msg: Message) -> bool:
+        """True when the field walk would report nothing about `seg` (False: let the walk say)."""
+        fields = seg.fields
+        fs = plan.fs
+        if plan.header:
+            if len(fields) < 3 or not fields[1] or not fields[2]:
+                return False
+            text = fs.join(fields[3:])
+        else:
+            text = fs.join(fields)
+        if len(fields) <= plan.width:
+            text += fs * (plan.width + 1 - len(fields))
+        match = plan.regex.fullmatch(text)
+        if match is None:
+            return False
+        return not plan.checks or self._checks(match, plan.checks, seg, msg, plan)
+
+    def _checks(self, match: re.Match[str], checks: tuple[tuple[int, int, Any], ...], seg: Segment, msg: Message,
+                plan: _Plan) -> bool:
+        """The checks a regular expression leaves to Python, on the values it captured."""
+        for group, kind, arg in checks:
+            value = match.group(group)
+            if value is None:
+                continue
+            if kind == _IN:
+                if value not in arg:
+                    return False
+            elif kind == _PATTERN:
+                if arg.fullmatch(value) is None:
+                    return False
+            elif kind == _TYPE_FROM:
+                if not self._typed_quiet(arg, value, seg, msg, plan):
+                    return False
+            else:
+                scratch: list[Finding] = []
+                self._field(arg, value, plan.header, "", seg, msg, scratch)
+                if scratch:
+                    return False
+        return True
+
+    def _typed_quiet(self, f: ElementDef, value: str, seg: Segment, msg: Message, plan: _Plan) -> bool:
+        """Like `_quiet` for one field whose data type another field gives (OBX-5 by OBX-2)."""
+        if not value:
+            return f.usage not in ("R", "RE")
+        if value == '""':
+            return True
+        seps = msg.seps
+        if seps.repetition in value or f.min > 1:
+            return False
+        dtype = seg.field(f.type_from).split(seps.component)[0].strip()
+        if not dtype:
+            return True
+        key = (f.pos, dtype)
+        typed = plan.typed.get(key)
+        if typed is None:
+            typed = _compile_value(f, dtype, seps)
+            if typed is None:
+                return False
+            if len(plan.typed) < _MAX_TYPES:
+                plan.typed[key] = typed
+        regex, checks = typed
+        match = regex.fullmatch(value)
+        return match is not None and (not checks or self._checks(match, checks, seg, msg, plan))
+
+
 def _fine(v: str, e: ElementDef, seps: Separators) -> bool:
     """The fast path: True when a single value certainly has nothing to report (else `_leaf` says what)."""
     return (e.plain and seps.component not in v and seps.subcomponent not in v and seps.escape not in v
@@ -341,3 +459,257 @@ def _fine(v: str, e: ElementDef, seps: Separators) -> bool:
 
 def _seg_loc(seg: Segment, counts: dict[str, int]) -> str:
     return f"{seg.name}[{seg.index}]" if counts.get(seg.name, 1) > 1 else seg.name
+
+
+
+# -- the fast path: a segment definition compiled into one regular expression -----------------------------------
+# The expression accepts only segments about which the field walk (`_fields`) reports nothing: it is stricter
+# wherever being exact would be costly (an escape sequence, a subcomponent separator, a 29 February), and such a
+# segment simply goes through the walk. What a regular expression cannot say is captured and checked in Python:
+# membership of a large value set, a contract format, a field typed by another field, or (for what is not
+# compiled at all, e.g. subcomponents in the profile) the walk of that one field.
+_IN, _PATTERN, _TYPE_FROM, _FIELD = range(4)
+_MAX_ALTERNATIVES = 64
+"""Value sets up to this size become alternatives in the expression; larger ones a set lookup."""
+_MAX_SHAPES = 512
+_MAX_SEPARATORS = 8
+_MAX_TYPES = 64
+
+
+class _Plan:
+    """One segment definition compiled for one set of separators (see `ProfileValidator._quiet`)."""
+
+    __slots__ = ("checks", "fs", "header", "regex", "typed", "width")
+
+    def __init__(self, regex: re.Pattern[str], checks: tuple[tuple[int, int, Any], ...], fs: str, header: bool,
+                 width: int) -> None:
+        self.regex = regex
+        self.checks = checks
+        self.fs = fs
+        self.header = header
+        self.width = width
+        """The highest field position the profile defines: shorter segments are padded with empty fields."""
+        self.typed: dict[tuple[int, str], tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None] = {}
+
+
+class _Builder:
+    """Builds the expression of one segment (or one typed value), collecting the captures to check in Python."""
+
+    def __init__(self, seps: Separators) -> None:
+        self.seps = seps
+        e = re.escape
+        self.fs, self.cs, self.rs, self.esc, self.ss = (e(seps.field), e(seps.component), e(seps.repetition),
+                                                        e(seps.escape), e(seps.subcomponent))
+        self.leaf_char = f"[^{self.fs}{self.cs}{self.rs}{self.esc}{self.ss}]"
+        """A character of a value that needs no splitting and no unescaping."""
+        self.value_char = f"[^{self.fs}{self.rs}]"
+        self.checks: list[tuple[str, int, Any]] = []
+
+    def capture(self, regex: str, *checks: tuple[int, Any]) -> str:
+        name = f"g{len(self.checks)}"
+        for kind, arg in checks:
+            self.checks.append((name, kind, arg))
+        return f"(?P<{name}>{regex})"
+
+    def clean(self, value: str) -> bool:
+        return not any(c in value for c in self.seps.all)
+
+    def leaf(self, e: ElementDef, dtype: str, length: int) -> str:
+        """A nonempty value without separators or escapes that `_fine` (and so `_leaf`) passes."""
+        primitive = dtype in datatypes.PRIMITIVE
+        fname = dtype if primitive else datatypes.FIRST_COMPONENT_FORMAT.get(dtype, "")
+        check = datatypes.FORMAT[fname][0] if fname in datatypes.FORMAT else None
+        fast = datatypes.FAST_FORMAT.get(fname)
+        values = e.values
+        if values is not None:
+            ok = sorted(v for v in values if v and self.clean(v) and (not length or len(v) <= length)
+                        and (check is None or check(v)))
+            if len(ok) <= _MAX_ALTERNATIVES:
+                return "(?:" + "|".join(re.escape(v) for v in ok) + ")" if ok else "(?!)"
+            return self.capture(self.bounded(fast, length), (_IN, values))
+        return self.bounded(fast, length)
+
+    def bounded(self, fast: tuple[str, int] | None, length: int) -> str:
+        char = self.leaf_char
+        if fast is None:
+            return f"{char}{{1,{length}}}+" if length else f"{char}++"
+        regex, longest = fast
+        if length and (not longest or longest > length):
+            return f"(?={char}{{1,{length}}}(?!{char}))(?:{regex})"
+        return f"(?:{regex})"
+
+    def value(self, e: ElementDef, dtype: str) -> str:
+        """One nonempty repetition of a field without profile components, of type `dtype`, that the walk passes."""
+        single = self.leaf(e, dtype, e.length)
+        if dtype in datatypes.PRIMITIVE:
+            body = single
+        else:
+            limit = datatypes.components(dtype)
+            checked = dict(datatypes.checked_components(dtype))
+            cs, char = self.cs, self.leaf_char
+
+            def comp(index: int) -> str:
+                fname = checked.get(index)
+                return f"(?:{datatypes.FAST_FORMAT[fname][0]})?" if fname else f"{char}*+"
+
+            if e.values is not None:
+                fname = checked.get(1, "")
+                check = datatypes.FORMAT[fname][0] if fname in datatypes.FORMAT else None
+                ok = sorted(v for v in e.values if v and self.clean(v) and (check is None or check(v)))
+                if len(ok) <= _MAX_ALTERNATIVES:
+                    first = "(?:" + "|".join(re.escape(v) for v in ok) + ")" if ok else "(?!)"
+                else:
+                    first = self.capture(comp(1), (_IN, e.values))
+            else:
+                first = comp(1)
+            if limit == 0:
+                rest = f"(?:{cs}{char}*+)+"
+            elif limit == 1:
+                rest = f"(?:{cs})+"
+            else:
+                inner = f"(?:{cs})*"
+                for index in range(limit, 2, -1):
+                    inner = f"(?:{cs}{comp(index)}{inner})?"
+                rest = f"{cs}{comp(2)}{inner}"
+            vc = self.value_char
+            if datatypes.FIRST_COMPONENT_FORMAT.get(dtype) == checked.get(1):
+                # one pass: the first component is checked alike whether other components follow or not
+                ahead = f"(?={vc}{{1,{e.length}}}(?!{vc}))" if e.length else f"(?={vc})"
+                body = f"{ahead}{first}(?:{rest})?"
+            else:
+                ahead = f"(?={vc}{{1,{e.length}}}(?!{vc}))" if e.length else ""
+                body = f"(?:{single}|{ahead}{first}{rest})"
+        if e.pattern is not None:
+            body = self.capture(body, (_PATTERN, e.pattern))
+        return body
+
+    def structured(self, f: ElementDef) -> str | None:
+        """One nonempty repetition of a field with profile components; None when it has subcomponents."""
+        if any(c.components for c in f.components):
+            return None
+        defs = {c.pos: c for c in f.components}
+        last = max(defs)
+        limit = f.max_components
+        if limit and last > limit:
+            return None
+        cs = self.cs
+        free = f"[^{self.fs}{self.rs}{cs}{self.esc}]*+"
+        """A component the profile does not define: not checked, but no escapes (they would change lengths)."""
+
+        def comp(index: int) -> str:
+            c = defs.get(index)
+            if c is None:
+                return free
+            if c.usage == "X":
+                return ""
+            body = self.leaf(c, c.type, c.length)
+            if c.pattern is not None:
+                body = self.capture(body, (_PATTERN, c.pattern))
+            return body if c.usage in ("R", "RE") else f"(?:{body})?"
+
+        def may_end(index: int) -> bool:
+            return all(j not in defs or defs[j].usage not in ("R", "RE") for j in range(index, last + 1))
+
+        inner = f"(?:{cs}{free})*" if not limit else f"(?:{cs}{free}){{0,{limit - last}}}(?:{cs})*"
+        for index in range(last, 1, -1):
+            part = f"{cs}{comp(index)}{inner}"
+            inner = f"(?:{part})?" if may_end(index) else part
+        vc = self.value_char
+        ahead = f"(?={vc}{{1,{f.length}}}(?!{vc}))" if f.length else f"(?={vc})"
+        return f"{ahead}{comp(1)}{inner}"
+
+    def field(self, f: ElementDef) -> str:
+        """A field's whole value (every repetition) that the walk passes."""
+        if f.usage == "X":
+            return ""
+        before = len(self.checks)
+        whole = f"[^{self.fs}]*+"
+        if f.type_from:
+            return self.capture(whole, (_TYPE_FROM, f))
+        one = self.structured(f) if f.components else self.value(f, f.type)
+        if one is None:
+            return self.capture(whole, (_FIELD, f))
+        repeats = f.max == UNBOUNDED or f.max >= 2
+        if repeats and len(self.checks) > before:  # a capture inside a repetition keeps only the last one
+            del self.checks[before:]
+            return self.capture(whole, (_FIELD, f))
+        alternatives = [one] if f.min <= 1 else []
+        if repeats:
+            low = max(1, f.min - 1)
+            high = "" if f.max == UNBOUNDED else str(f.max - 1)
+            first = one if f.usage == "R" else f"(?:{one})?"
+            alternatives.append(f"{first}(?:{self.rs}(?:{one})?){{{low},{high}}}")
+        alternatives.append('""')
+        if f.usage not in ("R", "RE"):
+            alternatives.append("")
+        return "(?:" + "|".join(alternatives) + ")"
+
+    def types(self, source: ElementDef) -> list[str]:
+        """The data types a coded field may name, each a value the walk passes there (none: no coupling)."""
+        if source.values is None or not source.plain or source.usage == "X":
+            return []
+        check = source.quick
+        ok = sorted(v for v in source.values if v and v == v.strip() and self.clean(v)
+                    and (not source.length or len(v) <= source.length) and (check is None or check(v))
+                    and (source.pattern is None or source.pattern.fullmatch(v) is not None))
+        return ok if len(ok) <= _MAX_ALTERNATIVES else []
+
+    def typed(self, f: ElementDef, dtype: str) -> str:
+        """A field typed by another (`type_from`) read as `dtype`: empty, null or one repetition."""
+        alternatives = [self.value(f, dtype)] if f.min <= 1 else []
+        alternatives.append('""')
+        if f.usage not in ("R", "RE"):
+            alternatives.append("")
+        return "(?:" + "|".join(alternatives) + ")"
+
+    def compile(self, regex: str) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]]:
+        compiled = re.compile(regex)
+        return compiled, tuple((compiled.groupindex[name], kind, arg) for name, kind, arg in self.checks)
+
+
+def _compile(sdef: SegmentDef, seps: Separators, header: bool) -> _Plan | None:
+    """The plan of one segment definition, or None when it would not pay (the walk checks every such segment)."""
+    by_pos = {f.pos: f for f in sdef.fields}
+    if header and any(by_pos[pos].usage == "X" for pos in (1, 2) if pos in by_pos):
+        return None
+    builder = _Builder(seps)
+    start = 3 if header else 1
+    width = max(by_pos)
+    fs = builder.fs
+    typed = {f.type_from: f for f in reversed(sdef.fields) if f.type_from and start <= f.type_from < f.pos}
+    parts: list[str] = []
+    pos = start
+    while pos <= width:
+        f = typed.get(pos)
+        source = by_pos.get(pos)
+        types = builder.types(source) if f is not None and source is not None else []
+        if f is None or not types:
+            parts.append(builder.field(by_pos[pos]) if pos in by_pos else f"[^{fs}]*+")
+            pos += 1
+            continue
+        # the source field and the typed one together: one branch per type the source may name (OBX-2 and OBX-5)
+        branches = []
+        for dtype in types:
+            between = [builder.field(by_pos[p]) if p in by_pos else f"[^{fs}]*+" for p in range(pos + 1, f.pos)]
+            branches.append(fs.join([re.escape(dtype), *between, builder.typed(f, dtype)]))
+        parts.append("(?:" + "|".join(branches) + ")")
+        pos = f.pos + 1
+    if header:
+        regex = fs.join(parts) + f"(?:{fs}[\\s\\S]*)?" if parts else "[\\s\\S]*"
+    else:
+        regex = f"[^{fs}]*{fs}" + fs.join(parts) + f"(?:{fs}[\\s\\S]*)?"
+    try:
+        compiled, checks = builder.compile(regex)
+    except (re.error, OverflowError, RecursionError):
+        return None
+    return _Plan(compiled, checks, seps.field, header, width)
+
+
+def _compile_value(f: ElementDef, dtype: str, seps: Separators
+                   ) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None:
+    """The expression for one repetition of field `f` read as type `dtype` (a field typed by another field)."""
+    builder = _Builder(seps)
+    try:
+        return builder.compile(builder.value(f, dtype))
+    except (re.error, OverflowError, RecursionError):
+        return None
