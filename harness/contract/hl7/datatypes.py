@@ -143,6 +143,7 @@ _CHECKED = {k: v for k, v in _CHECKED.items() if v}
 # -- fast forms, for the validator's compiled per-segment checks -------------------------------------------------
 # Each is a regular expression (no capturing groups) that accepts only values its FORMAT check accepts: ASCII digits
 # only, and no day the calendar needs a closer look at (29 February goes to the FORMAT check, which knows leap years).
+# The longest forms come first: a full date and time is the common case.
 _MONTH = r"(?:0[1-9]|1[0-2])"
 _MONTH_DAY = (rf"(?:{_MONTH}(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])(?:29|30)|(?:0[13578]|1[02])31)")
 _TIME = r"(?:[01][0-9]|2[0-3])(?:[0-5][0-9](?:[0-5][0-9](?:\.[0-9]{1,4})?)?)?"
@@ -151,8 +152,8 @@ _ZONE = r"(?:[+-](?:[01][0-9]|2[0-3])[0-5][0-9])?"
 FAST_FORMAT: dict[str, tuple[str, int]] = {
     "NM": (r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", 0),
     "SI": (r"[0-9]{1,4}", 4),
-    "DT": (rf"[0-9]{{4}}(?:{_MONTH}|{_MONTH_DAY})?", 8),
+    "DT": (rf"[0-9]{{4}}(?:{_MONTH_DAY}|{_MONTH})?", 8),
     "TM": (rf"{_TIME}{_ZONE}", 16),
-    "DTM": (rf"[0-9]{{4}}(?:{_MONTH}|{_MONTH_DAY}(?:{_TIME})?)?{_ZONE}", 24),
+    "DTM": (rf"[0-9]{{4}}(?:{_MONTH_DAY}(?:{_TIME})?|{_MONTH})?{_ZONE}", 24),
 }
 """Type -> (regular expression, longest value it accepts, 0 when unbounded); a subset of FORMAT's checks."""

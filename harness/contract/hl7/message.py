@@ -21,6 +21,8 @@ from harness.contract.hl7.escape import DEFAULT, Separators, escape, unescape
 SEGMENT_NAME = re.compile(r"[A-Z][A-Z0-9]{2}")
 HEADERS = frozenset({"MSH", "FHS", "BHS"})
 """Segments whose field 1 is the field separator itself and field 2 the encoding characters."""
+_NAMES: set[str] = set()
+"""Segment names already seen to be valid (so the name pattern runs once per name, not once per segment)."""
 
 _PATH = re.compile(
     r"(?P<seg>[A-Z][A-Z0-9]{2})(?:\[(?P<si>\d+)\])?"
@@ -356,9 +358,12 @@ def parse(text: str, charset: str = "UNICODE UTF-8") -> Message:
         name = parts[0]
         if name in HEADERS:
             parts.insert(1, fs)
-        elif len(name) != 3 or not SEGMENT_NAME.fullmatch(name):
-            shown = name[:12].encode("unicode_escape").decode("ascii")
-            findings.append(Finding(Severity.ERROR, f"line-{number}", f"segment {number} has no valid name: {shown!r}", "parse"))
+        elif name not in _NAMES:
+            if len(name) != 3 or not SEGMENT_NAME.fullmatch(name):
+                shown = name[:12].encode("unicode_escape").decode("ascii")
+                findings.append(Finding(Severity.ERROR, f"line-{number}", f"segment {number} has no valid name: {shown!r}", "parse"))
+            elif len(_NAMES) < 4096:
+                _NAMES.add(name)
         index = counts.get(name, 0) + 1
         counts[name] = index
         segments.append(Segment(name, parts, index))

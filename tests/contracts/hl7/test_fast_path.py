@@ -6,8 +6,12 @@ both ways; and every segment the compiled check passes must be one the walk has 
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
+from harness.contract.hl7 import datatypes
 from harness.contract.hl7 import validator as hl7_validator
 from harness.contract.hl7.contract import HL7Validator
 from harness.contract.hl7.validator import ProfileValidator
@@ -98,3 +102,33 @@ def test_what_the_compiled_check_leaves_to_the_walk(store: ContractStore) -> Non
         assert _findings(fast, text) == _findings(walk, text)
     assert _findings(fast, cases[0]) == []
     assert any(f[1] == "MSH-7" for f in _findings(fast, cases[1]))
+
+
+def test_fast_formats_accept_only_what_the_format_checks_accept() -> None:
+    rng = random.Random(5)
+    for dtype, (pattern, longest) in datatypes.FAST_FORMAT.items():
+        regex = re.compile(pattern)
+        accepted = 0
+        for _ in range(20000):
+            value = "".join(
+                rng.choice("0123456789+-." if rng.random() < 0.2 else "0123456789")
+                for _ in range(rng.randint(1, 26))
+            )
+            if regex.fullmatch(value):
+                accepted += 1
+                assert datatypes.FORMAT[dtype][0](value), (dtype, value)
+                assert not longest or len(value) <= longest, (dtype, value)
+        assert accepted > 100, dtype
+    for year in ("2023", "2024", "1900", "2000"):
+        for month in range(14):
+            for day in range(33):
+                for time in ("", "10", "101500.12", "25"):
+                    value = f"{year}{month:02d}{day:02d}{time}"
+                    for dtype in ("DT", "DTM"):
+                        fast = re.fullmatch(datatypes.FAST_FORMAT[dtype][0], value) is not None
+                        slow = datatypes.FORMAT[dtype][0](value)
+                        assert slow or not fast, (dtype, value)
+                        assert fast or not slow or value[4:8] == "0229", (
+                            dtype,
+                            value,
+                        )  # leap days: the check's
