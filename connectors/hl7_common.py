@@ -244,9 +244,8 @@ class Hl7Connector:
         """What is kept of a valid incoming message."""
         observations = []
         critical = []
-        for index in range(1, len(msg.all("OBX")) + 1):
-            where = f"OBX[{index}]" if index > 1 else "OBX"
-            code, value, flag = msg.get(f"{where}-3.1"), msg.get(f"{where}-5"), msg.get(f"{where}-8")
+        for obx in msg.all("OBX"):
+            code, value, flag = msg.get_in(obx, "OBX-3.1"), msg.get_in(obx, "OBX-5"), msg.get_in(obx, "OBX-8")
             observations.append([code, value])
             if flag in self.critical_flags:
                 critical.append(f"{code}={value} {flag}")

@@ -117,6 +117,9 @@ class Message:
         seg = self.segment(p.segment, p.index)
         if seg is None:
             return ""
+        return self._raw_in(seg, p)
+
+    def _raw_in(self, seg: Segment, p: HL7Path) -> str:
         if not p.field:
             return self.seps.field.join(seg.fields[:1] + seg.fields[2:] if seg.name in HEADERS else seg.fields)
         value = seg.field(p.field)
@@ -140,6 +143,11 @@ class Message:
     def get(self, path: str | HL7Path) -> str:
         """The value at `path` with escape sequences decoded; "" when absent."""
         return unescape(self.raw(path), self.seps)
+
+    def get_in(self, seg: Segment, path: str | HL7Path) -> str:
+        """Like `get`, in a segment already at hand: `path`'s field, repetition and components are read from `seg`
+        (its segment name and number are not looked up), e.g. `get_in(obx, "OBX-5")` for each OBX in turn."""
+        return unescape(self._raw_in(seg, parse_path(path) if isinstance(path, str) else path), self.seps)
 
     def repetitions(self, path: str | HL7Path) -> list[str]:
         """Every repetition of the field at `path` (components and below ignored), as written."""

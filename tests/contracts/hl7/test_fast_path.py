@@ -14,6 +14,7 @@ import pytest
 from harness.contract.hl7 import datatypes
 from harness.contract.hl7 import validator as hl7_validator
 from harness.contract.hl7.contract import HL7Validator
+from harness.contract.hl7.message import parse
 from harness.contract.hl7.validator import ProfileValidator
 from harness.contract.loader import ContractStore
 from tests.contracts.hl7 import fuzz
@@ -132,3 +133,11 @@ def test_fast_formats_accept_only_what_the_format_checks_accept() -> None:
                             dtype,
                             value,
                         )  # leap days: the check's
+
+
+def test_get_in_reads_a_segment_at_hand_like_get() -> None:
+    msg = parse(m.lis_oru(3).replace("10*9/L", "10\\S\\9/L"))
+    for index, obx in enumerate(msg.all("OBX"), 1):
+        where = f"OBX[{index}]" if index > 1 else "OBX"
+        for path in ("-3.1", "-5", "-6", "-6.1", "-8", "-3(2).1", "-99"):
+            assert msg.get_in(obx, "OBX" + path) == msg.get(where + path)
