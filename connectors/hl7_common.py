@@ -9,17 +9,20 @@ Receiving: a listener (`MllpListener`) validates each incoming message against t
 written to SQLite (WAL, committed) before its AA goes back; an invalid one is answered AE or AR with ERR segments
 and not stored; a message whose sender and MSH-10 are already stored is answered with the ACK it got the first
 time and not stored again. `stored()` reads the SQLite file afresh, so it shows what would survive a crash.
+Messages that several connections deliver at the same moment are stored in one transaction (group commit), and
+their ACKs go back once it has committed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +60,15 @@ def esc(value: str) -> str:
 
 
 class MessageStore:
-    """Received messages in a SQLite file (WAL); each insert is committed before the caller acknowledges."""
+    """Received messages in a SQLite file (WAL); each insert is committed before the caller acknowledges.
+
+    `add` commits at once, except inside `batch()`, whose inserts are committed together when the block ends.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._batch = False
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -76,20 +83,45 @@ class MessageStore:
 
     def add(self, record: dict[str, Any], raw: bytes, ack: bytes) -> None:
         with self._lock:
+            if self._batch:  # one statement: if it fails, the batch's other rows stay
+                self._insert(record, raw, ack)
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute(
-                    "INSERT INTO received (sender, control_id, message_type, placer_no, filler_no, status, "
-                    "patient_name, charset, critical, observations, raw, ack, stored_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (record["sender"], record["control_id"], record["message_type"], record["placer_no"],
-                     record["filler_no"], record["status"], record["patient_name"], record["charset"],
-                     json.dumps(record["critical"], ensure_ascii=False),
-                     json.dumps(record["observations"], ensure_ascii=False), raw, ack, time.time()))
+                self._insert(record, raw, ack)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def _insert(self, record: dict[str, Any], raw: bytes, ack: bytes) -> None:
+        self._db.execute(
+            "INSERT INTO received (sender, control_id, message_type, placer_no, filler_no, status, "
+            "patient_name, charset, critical, observations, raw, ack, stored_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (record["sender"], record["control_id"], record["message_type"], record["placer_no"],
+             record["filler_no"], record["status"], record["patient_name"], record["charset"],
+             json.dumps(record["critical"], ensure_ascii=False),
+             json.dumps(record["observations"], ensure_ascii=False), raw, ack, time.time()))
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for every `add` in the block (this thread's; others wait): committed when the block
+        ends, rolled back if it raises; raises if the commit fails (then nothing of the block is stored)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._batch = True
+            try:
+                yield
+                if not self._db.in_transaction:  # SQLite rolled it back after an error: the rows are not all there
+                    raise sqlite3.OperationalError("the batch's transaction was rolled back")
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            finally:
+                self._batch = False
 
     def close(self) -> None:
         with self._lock:
@@ -146,7 +178,7 @@ class Hl7Connector:
         self.store = MessageStore(path)
         self._sequence = 0
         self._listener = MllpListener(self.receive, settings_.listen_host, settings_.listen_port,
-                                      max_frame=self.hl7.max_frame_bytes)
+                                      max_frame=self.hl7.max_frame_bytes, handle_batch=self.receive_many)
         self._listener.start()
 
     # -- identifiers ------------------------------------------------------------------------------------
@@ -202,6 +234,24 @@ class Hl7Connector:
             return [self._batch(payload)]
         ack, charset = self._receive_one(payload)
         return [encode_message(ack.to_er7(), charset)]
+
+    def receive_many(self, payloads: list[bytes]) -> list[list[bytes] | Exception]:
+        """Frames from several connections at once: each as `receive` takes it, what they store committed in one
+        transaction before any answer is handed back (a duplicate of an earlier frame of the same batch is seen
+        as one: the transaction's own rows are visible to it). A frame whose handling raised gets its exception."""
+        if len(payloads) == 1:
+            try:
+                return [self.receive(payloads[0])]
+            except Exception as exc:  # noqa: BLE001 - the listener closes that connection
+                return [exc]
+        results: list[list[bytes] | Exception] = []
+        with self.store.batch():
+            for payload in payloads:
+                try:
+                    results.append(self.receive(payload))
+                except Exception as exc:  # noqa: BLE001 - as above; the others are still answered
+                    results.append(exc)
+        return results
 
     def _batch(self, payload: bytes) -> bytes:
         capture = split_capture(payload, self.hl7.max_frame_bytes)

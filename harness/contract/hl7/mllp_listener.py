@@ -9,6 +9,12 @@ worker thread); `threaded=True` runs it on a worker thread so other connections 
 that raises gets the connection closed without an answer (the sender will resend). Frames stalled for
 `frame_timeout_s` and connections idle for `idle_timeout_s` are closed.
 
+`handle_batch` (optional, on the listener's thread) takes the frames that several connections delivered in the
+same turn of the event loop, at most one per connection, in arrival order, and returns for each what `handle`
+would (or the exception it raised); nothing is written back before it returns. A handler that stores messages
+can so commit them together in one transaction and still send no ACK before the commit (group commit). If it
+raises, every connection in the batch is closed without an answer. Alone, a frame is handed over on its own.
+
 It depends on the standard library and `harness.contract.hl7` only, so connectors may use it.
 """
 
@@ -23,6 +29,7 @@ from concurrent.futures import Future
 from harness.contract.hl7.mllp import DEFAULT_MAX_FRAME, END, SB, Deframer
 
 Handle = Callable[[bytes], list[bytes]]
+BatchHandle = Callable[[list[bytes]], list[list[bytes] | Exception]]
 
 
 class MllpListener:
@@ -30,9 +37,12 @@ class MllpListener:
 
     def __init__(self, handle: Handle, host: str = "127.0.0.1", port: int = 0, *,
                  max_frame: int = DEFAULT_MAX_FRAME, idle_timeout_s: float = 600.0,
-                 frame_timeout_s: float = 5.0, threaded: bool = False) -> None:
+                 frame_timeout_s: float = 5.0, threaded: bool = False,
+                 handle_batch: BatchHandle | None = None) -> None:
         self.handle = handle
         self.threaded = threaded
+        self.handle_batch = handle_batch
+        self._queue: list[tuple[bytes, asyncio.Future[list[bytes]]]] = []
         self.host = host
         self.port = port
         self.max_frame = max_frame
@@ -102,6 +112,8 @@ class MllpListener:
                     try:
                         if self.threaded:
                             replies = await self._loop.run_in_executor(None, self.handle, frame.payload)
+                        elif self.handle_batch is not None:
+                            replies = await self._batched(frame.payload)
                         else:
                             replies = self.handle(frame.payload)
                     except Exception as exc:  # noqa: BLE001 - a handler's failure closes this connection only
@@ -116,3 +128,29 @@ class MllpListener:
             self._writers.discard(writer)
             with contextlib.suppress(Exception):
                 writer.close()
+
+    def _batched(self, payload: bytes) -> asyncio.Future[list[bytes]]:
+        """Queue one frame for the next `_flush`, which runs once the connections ready in this turn have queued."""
+        future: asyncio.Future[list[bytes]] = self._loop.create_future()
+        if not self._queue:
+            self._loop.call_soon(self._flush)
+        self._queue.append((payload, future))
+        return future
+
+    def _flush(self) -> None:
+        batch, self._queue = self._queue, []
+        assert self.handle_batch is not None
+        results: list[list[bytes] | Exception]
+        try:
+            results = self.handle_batch([payload for payload, _ in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"handle_batch answered {len(results)} of {len(batch)} frames")
+        except Exception as exc:  # noqa: BLE001 - nothing of the batch is answered; each connection is closed
+            results = [exc] * len(batch)
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():  # the connection went away meanwhile
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
