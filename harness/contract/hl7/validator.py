@@ -395,10 +395,15 @@ class ProfileValidator:
             text = fs.join(fields)
         if len(fields) <= plan.width:
             text += fs * (plan.width + 1 - len(fields))
-        match = plan.regex.fullmatch(text)
+        if len(text) <= _SHORT:
+            match = plan.short_regex.fullmatch(text)
+            checks = plan.short_checks
+        else:
+            match = plan.regex.fullmatch(text)
+            checks = plan.checks
         if match is None:
             return False
-        return not plan.checks or self._checks(match, plan.checks, seg, msg, plan)
+        return not checks or self._checks(match, checks, seg, msg, plan)
 
     def _checks(self, match: re.Match[str], checks: tuple[tuple[int, int, Any], ...], seg: Segment, msg: Message,
                 plan: _Plan) -> bool:
@@ -474,17 +479,24 @@ _MAX_ALTERNATIVES = 64
 _MAX_SHAPES = 512
 _MAX_SEPARATORS = 8
 _MAX_TYPES = 64
+_SHORT = 200
+"""A segment whose text is at most this long gets an expression without the length checks of limits this high or
+higher (none of its values can break them): each such check is a look-ahead, and most segments are short."""
 
 
 class _Plan:
     """One segment definition compiled for one set of separators (see `ProfileValidator._quiet`)."""
 
-    __slots__ = ("checks", "fs", "header", "regex", "typed", "width")
+    __slots__ = ("checks", "fs", "header", "regex", "short_checks", "short_regex", "typed", "width")
 
-    def __init__(self, regex: re.Pattern[str], checks: tuple[tuple[int, int, Any], ...], fs: str, header: bool,
-                 width: int) -> None:
+    def __init__(self, regex: re.Pattern[str], checks: tuple[tuple[int, int, Any], ...],
+                 short_regex: re.Pattern[str], short_checks: tuple[tuple[int, int, Any], ...], fs: str,
+                 header: bool, width: int) -> None:
         self.regex = regex
         self.checks = checks
+        self.short_regex = short_regex
+        """For a segment text of at most `_SHORT` characters."""
+        self.short_checks = short_checks
         self.fs = fs
         self.header = header
         self.width = width
@@ -495,8 +507,10 @@ class _Plan:
 class _Builder:
     """Builds the expression of one segment (or one typed value), collecting the captures to check in Python."""
 
-    def __init__(self, seps: Separators) -> None:
+    def __init__(self, seps: Separators, short: int = 0) -> None:
         self.seps = seps
+        self.short = short
+        """Values are known to be at most this long (0: not known): length limits this high are not checked."""
         e = re.escape
         self.fs, self.cs, self.rs, self.esc, self.ss = (e(seps.field), e(seps.component), e(seps.repetition),
                                                         e(seps.escape), e(seps.subcomponent))
@@ -510,6 +524,10 @@ class _Builder:
         for kind, arg in checks:
             self.checks.append((name, kind, arg))
         return f"(?P<{name}>{regex})"
+
+    def limit(self, length: int) -> int:
+        """The length limit to check (0: none)."""
+        return 0 if self.short and length >= self.short else length
 
     def clean(self, value: str) -> bool:
         return not any(c in value for c in self.seps.all)
@@ -531,6 +549,7 @@ class _Builder:
 
     def bounded(self, fast: tuple[str, int] | None, length: int) -> str:
         char = self.leaf_char
+        length = self.limit(length)
         if fast is None:
             return f"{char}{{1,{length}}}+" if length else f"{char}++"
         regex, longest = fast
@@ -572,12 +591,13 @@ class _Builder:
                     inner = f"(?:{cs}{comp(index)}{inner})?"
                 rest = f"{cs}{comp(2)}{inner}"
             vc = self.value_char
+            length = self.limit(e.length)
             if datatypes.FIRST_COMPONENT_FORMAT.get(dtype) == checked.get(1):
                 # one pass: the first component is checked alike whether other components follow or not
-                ahead = f"(?={vc}{{1,{e.length}}}(?!{vc}))" if e.length else f"(?={vc})"
+                ahead = f"(?={vc}{{1,{length}}}(?!{vc}))" if length else f"(?={vc})"
                 body = f"{ahead}{first}(?:{rest})?"
             else:
-                ahead = f"(?={vc}{{1,{e.length}}}(?!{vc}))" if e.length else ""
+                ahead = f"(?={vc}{{1,{length}}}(?!{vc}))" if length else ""
                 body = f"(?:{single}|{ahead}{first}{rest})"
         if e.pattern is not None:
             body = self.capture(body, (_PATTERN, e.pattern))
@@ -615,7 +635,8 @@ class _Builder:
             part = f"{cs}{comp(index)}{inner}"
             inner = f"(?:{part})?" if may_end(index) else part
         vc = self.value_char
-        ahead = f"(?={vc}{{1,{f.length}}}(?!{vc}))" if f.length else f"(?={vc})"
+        length = self.limit(f.length)
+        ahead = f"(?={vc}{{1,{length}}}(?!{vc}))" if length else f"(?={vc})"
         return f"{ahead}{comp(1)}{inner}"
 
     def field(self, f: ElementDef) -> str:
@@ -672,7 +693,16 @@ def _compile(sdef: SegmentDef, seps: Separators, header: bool) -> _Plan | None:
     by_pos = {f.pos: f for f in sdef.fields}
     if header and any(by_pos[pos].usage == "X" for pos in (1, 2) if pos in by_pos):
         return None
-    builder = _Builder(seps)
+    try:
+        full = _segment_regex(_Builder(seps), sdef, by_pos, header)
+        short = _segment_regex(_Builder(seps, _SHORT), sdef, by_pos, header)
+    except (re.error, OverflowError, RecursionError):
+        return None
+    return _Plan(*full, *short, seps.field, header, max(by_pos))
+
+
+def _segment_regex(builder: _Builder, sdef: SegmentDef, by_pos: dict[int, ElementDef], header: bool
+                   ) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]]:
     start = 3 if header else 1
     width = max(by_pos)
     fs = builder.fs
@@ -698,11 +728,7 @@ def _compile(sdef: SegmentDef, seps: Separators, header: bool) -> _Plan | None:
         regex = fs.join(parts) + f"(?:{fs}[\\s\\S]*)?" if parts else "[\\s\\S]*"
     else:
         regex = f"[^{fs}]*{fs}" + fs.join(parts) + f"(?:{fs}[\\s\\S]*)?"
-    try:
-        compiled, checks = builder.compile(regex)
-    except (re.error, OverflowError, RecursionError):
-        return None
-    return _Plan(compiled, checks, seps.field, header, width)
+    return builder.compile(regex)
 
 
 def _compile_value(f: ElementDef, dtype: str, seps: Separators
