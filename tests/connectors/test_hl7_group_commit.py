@@ -125,36 +125,56 @@ def test_a_failed_commit_answers_none_and_stores_none(lis: LisConnector) -> None
 
 def test_concurrent_connections_are_grouped_and_all_stored(lis: LisConnector) -> None:
     sizes: list[int] = []
-    first = threading.Event()
+    hold = threading.Event()
+    held = threading.Event()
     receive_many = lis.receive_many
 
-    def slow_first(payloads: list[bytes]) -> list[list[bytes] | Exception]:
+    def holding(payloads: list[bytes]) -> list[list[bytes] | Exception]:
         sizes.append(len(payloads))
-        if not first.is_set():
-            first.set()
-            time.sleep(0.3)  # the others arrive meanwhile and are taken together next
+        if hold.is_set() and not held.is_set():
+            held.set()
+            time.sleep(0.3)  # the other connections deliver meanwhile and are taken together next
         return receive_many(payloads)
 
-    lis._listener.handle_batch = slow_first
+    lis._listener.handle_batch = holding
     address = lis.listener()
-    replies: dict[str, bytes | None] = {}
+    conns = [socket.create_connection(address, timeout=5) for _ in range(6)]
 
-    def send(control: str) -> None:
-        replies[control] = exchange(address, result(control))
+    def ask(sock: socket.socket, control: str) -> tuple[str, str] | None:
+        sock.sendall(frame(result(control)))
+        deframer = Deframer()
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return None
+            frames = deframer.feed(data)
+            if frames:
+                return msa(frames[0].payload)
 
-    threads = [threading.Thread(target=send, args=("G0",))]
-    threads[0].start()
-    assert first.wait(5)
-    threads += [threading.Thread(target=send, args=(f"G{n}",)) for n in range(1, 6)]
-    for thread in threads[1:]:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    assert {c: msa(r) if r else None for c, r in replies.items()} == {
-        f"G{n}": ("AA", f"G{n}") for n in range(6)
-    }
+    try:
+        for n, sock in enumerate(conns):  # every connection open and served once
+            assert ask(sock, f"W{n}") == ("AA", f"W{n}")
+        hold.set()
+        replies: dict[str, tuple[str, str] | None] = {}
+        first = threading.Thread(target=lambda: replies.__setitem__("G0", ask(conns[0], "G0")))
+        first.start()
+        assert held.wait(5)
+        others = [
+            threading.Thread(target=lambda n=n: replies.__setitem__(f"G{n}", ask(conns[n], f"G{n}")))
+            for n in range(1, 6)
+        ]
+        for thread in others:
+            thread.start()
+        for thread in [first, *others]:
+            thread.join(10)
+    finally:
+        for sock in conns:
+            sock.close()
+    assert replies == {f"G{n}": ("AA", f"G{n}") for n in range(6)}
     assert max(sizes) > 1, sizes
-    assert sorted(s.control_id for s in lis.stored()) == [f"G{n}" for n in range(6)]
+    assert sorted(s.control_id for s in lis.stored()) == sorted(
+        [f"W{n}" for n in range(6)] + [f"G{n}" for n in range(6)]
+    )
 
 
 def test_the_listener_answers_nothing_before_the_batch_handler_returns() -> None:
