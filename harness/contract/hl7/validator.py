@@ -592,11 +592,11 @@ class _Builder:
                 rest = f"{cs}{comp(2)}{inner}"
             vc = self.value_char
             length = self.limit(e.length)
-            if datatypes.FIRST_COMPONENT_FORMAT.get(dtype) == checked.get(1):
+            if dtype not in datatypes.FIRST_COMPONENT_FORMAT and checked.get(1) is None:
                 # one pass: the first component is checked alike whether other components follow or not
                 ahead = f"(?={vc}{{1,{length}}}(?!{vc}))" if length else f"(?={vc})"
                 body = f"{ahead}{first}(?:{rest})?"
-            else:
+            else:  # TS, CQ, MO: mostly written as their first component alone, which needs no look-ahead
                 ahead = f"(?={vc}{{1,{length}}}(?!{vc}))" if length else ""
                 body = f"(?:{single}|{ahead}{first}{rest})"
         if e.pattern is not None:
