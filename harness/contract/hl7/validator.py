@@ -480,6 +480,7 @@ _MAX_SHAPES = 512
 _MAX_SEPARATORS = 8
 _MAX_TYPES = 64
 _SHORT = 200
+_TEXT = frozenset({"ST", "TX", "FT"})
 """A segment whose text is at most this long gets an expression without the length checks of limits this high or
 higher (none of its values can break them): each such check is a look-ahead, and most segments are short."""
 
@@ -516,6 +517,14 @@ class _Builder:
                                                         e(seps.escape), e(seps.subcomponent))
         self.leaf_char = f"[^{self.fs}{self.cs}{self.rs}{self.esc}{self.ss}]"
         """A character of a value that needs no splitting and no unescaping."""
+        e_ = self.esc
+        inside = f"[^{self.fs}{self.cs}{self.rs}{e_}{self.ss}]"
+        self.escape_sequence = (f"{e_}(?:[FSTREPHN]|\\.(?:br|fi|nf|ce)|\\.(?:sp|in|ti|sk)[+-]?[0-9]*"
+                                f"|X(?:[0-9A-Fa-f]{{2}})+|C[0-9A-Fa-f]{{4}}|M[0-9A-Fa-f]{{4}}(?:[0-9A-Fa-f]{{2}})?"
+                                f"|Z{inside}*){e_}")
+        """An escape sequence `escape_problems` accepts. Text holding only such sequences passes the walk's escape
+        check; its length is checked as written, which the walk checks first (it unescapes only a longer value)."""
+        self.raw_char = f"[^{self.fs}{self.cs}{self.rs}{self.ss}]"
         self.value_char = f"[^{self.fs}{self.rs}]"
         self.checks: list[tuple[str, int, Any]] = []
 
@@ -545,6 +554,13 @@ class _Builder:
             if len(ok) <= _MAX_ALTERNATIVES:
                 return "(?:" + "|".join(re.escape(v) for v in ok) + ")" if ok else "(?!)"
             return self.capture(self.bounded(fast, length), (_IN, values))
+        if dtype in _TEXT:  # text may hold escape sequences: the walk checks them and then passes it
+            length = self.limit(length)
+            char = f"(?:{self.leaf_char}|{self.escape_sequence})"
+            if not length:
+                return f"{char}++"
+            raw = self.raw_char
+            return f"(?={raw}{{1,{length}}}(?!{raw})){char}++"
         return self.bounded(fast, length)
 
     def bounded(self, fast: tuple[str, int] | None, length: int) -> str:
