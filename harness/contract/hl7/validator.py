@@ -556,11 +556,11 @@ class _Builder:
             return self.capture(self.bounded(fast, length), (_IN, values))
         if dtype in _TEXT:  # text may hold escape sequences: the walk checks them and then passes it
             length = self.limit(length)
-            char = f"(?:{self.leaf_char}|{self.escape_sequence})"
+            leaf, raw = self.leaf_char, self.raw_char
+            escaped = f"(?:{leaf}++|{self.escape_sequence})++"
             if not length:
-                return f"{char}++"
-            raw = self.raw_char
-            return f"(?={raw}{{1,{length}}}(?!{raw})){char}++"
+                return escaped
+            return f"(?:{leaf}{{1,{length}}}+|(?={raw}{{1,{length}}}(?!{raw})){escaped})"
         return self.bounded(fast, length)
 
     def bounded(self, fast: tuple[str, int] | None, length: int) -> str:
