@@ -96,15 +96,19 @@ class ProfileValidator:
         found, matched, counts = known
         out = list(found)
         segments = self.profile.segments
-        plans = self._plans(msg.seps) if self.fast else {}
+        plans = self._plans(msg.seps) if self.fast else None
         for at in matched:
             seg = segs[at]
             sdef = segments.get(seg.name)
             if sdef is None or not sdef.fields:
                 continue
-            plan = plans.get(seg.name)
-            if plan is not None and self._quiet(seg, plan, msg):
-                continue
+            if plans is not None:
+                try:
+                    plan = plans[seg.name]
+                except KeyError:  # compiled when first met: a message pays only for its own segments
+                    plan = plans[seg.name] = _compile(sdef, msg.seps, seg.name in HEADERS)
+                if plan is not None and self._quiet(seg, plan, msg):
+                    continue
             self._fields(seg, sdef, _seg_loc(seg, counts), msg, out)
         return out
 
@@ -370,17 +374,16 @@ class ProfileValidator:
 
 
     # -- the fast path: compiled per-segment checks ---------------------------------------------------------
-    def _plans(self, seps: Separators) -> dict[str, _Plan | None]:
+    def _plans(self, seps: Separators) -> dict[str, _Plan | None] | None:
+        """The plans for these delimiters, by segment name (filled as segments are met); None: walk every segment."""
         plans = self.plans.get(seps)
         if plans is None:
-            plans = {}
             # odd delimiters (not distinct, or characters the compiled formats use): every segment is walked
-            if len(set(seps.all)) == 5 and not any(c.isalnum() or c in "+-." for c in seps.all):
-                plans = {name: _compile(sdef, seps, name in HEADERS) for name, sdef in self.profile.segments.items()
-                         if sdef.fields}
+            if len(set(seps.all)) != 5 or any(c.isalnum() or c in "+-." for c in seps.all):
+                return None
             if len(self.plans) >= _MAX_SEPARATORS:
                 self.plans.clear()
-            self.plans[seps] = plans
+            plans = self.plans[seps] = {}
         return plans
 
     def _quiet(self, seg: Segment, plan: _Plan, msg: Message) -> bool:
@@ -399,8 +402,11 @@ class ProfileValidator:
             match = plan.short_regex.fullmatch(text)
             checks = plan.short_checks
         else:
-            match = plan.regex.fullmatch(text)
-            checks = plan.checks
+            full = plan.full or plan.compile_full()
+            if full is None:
+                return False
+            match = full[0].fullmatch(text)
+            checks = full[1]
         if match is None:
             return False
         return not checks or self._checks(match, checks, seg, msg, plan)
@@ -488,21 +494,31 @@ higher (none of its values can break them): each such check is a look-ahead, and
 class _Plan:
     """One segment definition compiled for one set of separators (see `ProfileValidator._quiet`)."""
 
-    __slots__ = ("checks", "fs", "header", "regex", "short_checks", "short_regex", "typed", "width")
+    __slots__ = ("by_pos", "fs", "full", "header", "sdef", "seps", "short_checks", "short_regex", "typed", "width")
 
-    def __init__(self, regex: re.Pattern[str], checks: tuple[tuple[int, int, Any], ...],
-                 short_regex: re.Pattern[str], short_checks: tuple[tuple[int, int, Any], ...], fs: str,
-                 header: bool, width: int) -> None:
-        self.regex = regex
-        self.checks = checks
+    def __init__(self, sdef: SegmentDef, by_pos: dict[int, ElementDef], seps: Separators, header: bool,
+                 short_regex: re.Pattern[str], short_checks: tuple[tuple[int, int, Any], ...]) -> None:
+        self.sdef = sdef
+        self.by_pos = by_pos
+        self.seps = seps
         self.short_regex = short_regex
-        """For a segment text of at most `_SHORT` characters."""
+        """For a segment text of at most `_SHORT` characters (most segments)."""
         self.short_checks = short_checks
-        self.fs = fs
+        self.full: tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None = None
+        """For longer segments: compiled when the first one comes (`compile_full`)."""
+        self.fs = seps.field
         self.header = header
-        self.width = width
+        self.width = max(by_pos)
         """The highest field position the profile defines: shorter segments are padded with empty fields."""
         self.typed: dict[tuple[int, str], tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None] = {}
+
+    def compile_full(self) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None:
+        """The expression for segments longer than `_SHORT` (None when it cannot be compiled: walk them)."""
+        try:
+            self.full = _segment_regex(_Builder(self.seps), self.sdef, self.by_pos, self.header)
+        except (re.error, OverflowError, RecursionError):
+            return None
+        return self.full
 
 
 class _Builder:
@@ -710,11 +726,10 @@ def _compile(sdef: SegmentDef, seps: Separators, header: bool) -> _Plan | None:
     if header and any(by_pos[pos].usage == "X" for pos in (1, 2) if pos in by_pos):
         return None
     try:
-        full = _segment_regex(_Builder(seps), sdef, by_pos, header)
         short = _segment_regex(_Builder(seps, _SHORT), sdef, by_pos, header)
     except (re.error, OverflowError, RecursionError):
         return None
-    return _Plan(*full, *short, seps.field, header, max(by_pos))
+    return _Plan(sdef, by_pos, seps, header, *short)
 
 
 def _segment_regex(builder: _Builder, sdef: SegmentDef, by_pos: dict[int, ElementDef], header: bool

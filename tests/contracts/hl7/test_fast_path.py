@@ -67,7 +67,8 @@ def test_every_segment_passed_is_one_the_walk_passes(
         if key is None:
             continue
         pv = validator._profiles[key]
-        plans = pv._plans(msg.seps)
+        pv.validate(msg)  # compiles the plans of the segments it meets
+        plans = pv._plans(msg.seps) or {}
         for seg in msg.segments:
             sdef = pv.profile.segments.get(seg.name)
             plan = plans.get(seg.name)
