@@ -51,18 +51,23 @@ def msa(reply: bytes) -> tuple[str, str]:
     return ack.get("MSA-1"), ack.get("MSA-2")
 
 
+def answer(sock: socket.socket, payload: bytes) -> bytes | None:
+    """Send one framed message on an open connection; the ACK payload, or None when the connection closed first."""
+    sock.sendall(frame(payload))
+    deframer = Deframer()
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return None
+        frames = deframer.feed(data)
+        if frames:
+            return frames[0].payload
+
+
 def exchange(address: tuple[str, int], payload: bytes, timeout: float = 5.0) -> bytes | None:
-    """Send one framed message on a new connection; the ACK payload, or None when the connection closed first."""
+    """`answer` on a new connection."""
     with socket.create_connection(address, timeout=timeout) as sock:
-        sock.sendall(frame(payload))
-        deframer = Deframer()
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                return None
-            frames = deframer.feed(data)
-            if frames:
-                return frames[0].payload
+        return answer(sock, payload)
 
 
 def test_a_batch_is_committed_once_and_acknowledged_after(
@@ -141,15 +146,8 @@ def test_concurrent_connections_are_grouped_and_all_stored(lis: LisConnector) ->
     conns = [socket.create_connection(address, timeout=5) for _ in range(6)]
 
     def ask(sock: socket.socket, control: str) -> tuple[str, str] | None:
-        sock.sendall(frame(result(control)))
-        deframer = Deframer()
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                return None
-            frames = deframer.feed(data)
-            if frames:
-                return msa(frames[0].payload)
+        reply = answer(sock, result(control))
+        return None if reply is None else msa(reply)
 
     try:
         for n, sock in enumerate(conns):  # every connection open and served once
