@@ -228,12 +228,23 @@ class ContractHandler:
         self.contract = contract
         self.interface = contract.interface
         self.direction = direction
+        self._routed: tuple[Message | None, str, str | None] = (None, "", None)
+
+    def _route(self, message: Message) -> str | None:
+        """`validator.route`, remembered for the message just routed (the transport identifies, then screens)."""
+        msh9 = message.segments[0].field(9) if message.segments else ""
+        last, seen, key = self._routed
+        if last is message and seen == msh9:
+            return key
+        key = self.validator.route(message)
+        self._routed = (message, msh9, key)
+        return key
 
     def identify(self, message: Message) -> str | None:
-        return self.validator.route(message)
+        return self._route(message)
 
     def screen(self, message: Message) -> list[Finding]:
-        key = self.validator.route(message)
+        key = self._route(message)
         if key is None:
             _, findings = self.validator.check_message(message)
             return findings
@@ -332,6 +343,25 @@ class _Outcome:
             seen.done.set_result(None)
 
 
+def _head(msg: Message) -> tuple[str, str, str, tuple[str, str], tuple[str, str], bool]:
+    """(message type, MSH-10, version, sender, receiver, enhanced mode) of an HL7 message, read from its MSH in
+    one pass: the values of `Message.message_type`, `control_id`, `version`, `sender`, `receiver` and
+    `enhanced_mode`."""
+    rep, comp = msg.seps.repetition, msg.seps.component
+    values = [v.split(rep, 1)[0] if rep in v else v for v in msg.segments[0].fields[:17]]
+    if len(values) < 17:
+        values += [""] * (17 - len(values))
+
+    def part(n: int, k: int) -> str:
+        parts = values[n].split(comp)
+        return parts[k].strip() if k < len(parts) else ""
+
+    kind, trigger = part(9, 0), part(9, 1)
+    enhanced = bool(values[15].strip() or values[16].strip())
+    return (f"{kind}^{trigger}" if trigger else kind, values[10].strip(), part(12, 0), (part(3, 0), part(4, 0)),
+            (part(5, 0), part(6, 0)), enhanced)
+
+
 def _is_hl7(msg: Message | None) -> bool:
     return msg is not None and bool(msg.segments) and msg.segments[0].name == "MSH"
 
@@ -415,12 +445,11 @@ class MllpServer:
         hl7 = _is_hl7(msg)
         enhanced = False
         if hl7:
-            mtype, control, sender = msg.message_type, msg.control_id, msg.sender
-            enhanced = msg.enhanced_mode
+            mtype, control, version, sender, receiver, enhanced = _head(msg)
             exchange.operation = handler.identify(msg) or mtype or None
             exchange.request = {
-                "message_type": mtype, "control_id": control, "version": msg.version,
-                "sender": "^".join(sender), "receiver": "^".join(msg.receiver), "charset": charset,
+                "message_type": mtype, "control_id": control, "version": version,
+                "sender": "^".join(sender), "receiver": "^".join(receiver), "charset": charset,
                 "declared_charset": decoded.declared, "mode": "enhanced" if enhanced else "original",
                 "segments": len(msg.segments),
             }
@@ -577,7 +606,9 @@ class MllpServer:
         exchange.forget_parsed()
 
 
-def _framed(payloads: Iterable[bytes]) -> bytes:
+def _framed(payloads: Sequence[bytes]) -> bytes:
+    if len(payloads) == 1:
+        return b"%b%b%b" % (SB, payloads[0], END)
     return b"".join([SB + p + END for p in payloads])
 
 

@@ -162,46 +162,48 @@ class AckBuilder:
         """
         seps = original.seps if original is not None else DEFAULT
         header = self._header(original, seps, charset, enhanced, declared)
-        shown = [f for f in errors if f.severity is not Severity.INFO][: self.max_errors]
-        if not text and shown and code not in ("AA", "CA"):
-            text = shown[0].message
-        acked = original.segments[0].field(10) if original is not None and original.segments and \
-            original.segments[0].name == "MSH" else ""
-        msa = ["MSA", code, acked]
+        if errors:
+            shown = [f for f in errors if f.severity is not Severity.INFO][: self.max_errors]
+            if not text and shown and code not in ("AA", "CA"):
+                text = shown[0].message
+        else:
+            shown = []
+        first = original.segments[0] if original is not None and original.segments else None
+        msa = ["MSA", code, first.field(10) if first is not None and first.name == "MSH" else ""]
         if text:
             msa.append(escape(_cut(text)[:80], seps))
         segments = [header, Segment("MSA", msa)]
-        version = version_tuple(header.fields[12].split(seps.component)[0])
         if shown:
+            version = version_tuple(header.fields[12].split(seps.component)[0])
             segments.extend(self._errors(shown, seps, version))
         return Message(segments, seps, [], charset or "UNICODE UTF-8")
 
     def _header(self, original: Message | None, seps: Separators, charset: str, enhanced: bool | None,
                 declared: bool | None = None) -> Segment:
-        o = original.segments[0].fields if original is not None and original.segments and \
+        o: list[str] = original.segments[0].fields if original is not None and original.segments and \
             original.segments[0].name == "MSH" else []
-
-        def f(n: int) -> str:
-            return o[n] if n < len(o) else ""
-
-        version = f(12) or self.version
-        trigger = f(9).split(seps.repetition)[0].split(seps.component)
+        if len(o) < 18:
+            o = o + [""] * (18 - len(o))
+        comp = seps.component
+        version = o[12] or self.version
+        trigger = o[9].split(seps.repetition)[0].split(comp)
         event = trigger[1] if len(trigger) > 1 else ""
         if event:
-            kind = f"ACK{seps.component}{event}"
-            if version_tuple(version.split(seps.component)[0]) >= (2, 4):
-                kind += f"{seps.component}ACK"
+            kind = f"ACK{comp}{event}"
+            if version_tuple(version.split(comp)[0]) >= (2, 4):
+                kind += f"{comp}ACK"
         else:
             kind = "ACK"
         if enhanced is None:
             enhanced = original is not None and original.enhanced_mode
         if declared is None:
             declared = original is not None and bool(original.declared_charset)
+        mode = "NE" if enhanced else ""
         fields = [
-            "MSH", seps.field, f(2) or seps.encoding_characters,
-            f(5) or self.application, f(6) or self.facility, f(3), f(4),
-            self.now(), "", kind, self.new_control_id(), f(11) or "P", version,
-            "", "", "NE" if enhanced else "", "NE" if enhanced else "", f(17),
+            "MSH", seps.field, o[2] or seps.encoding_characters,
+            o[5] or self.application, o[6] or self.facility, o[3], o[4],
+            self.now(), "", kind, self.new_control_id(), o[11] or "P", version,
+            "", "", mode, mode, o[17],
             charset if declared else "",
         ]
         while len(fields) > 13 and not fields[-1]:
@@ -300,6 +302,7 @@ def summary(ack: Message) -> AckSummary:
     return AckSummary(code, ack.segments[0].field(10) if ack.segments else "", acked, errors)
 
 
+@lru_cache(maxsize=64)
 def codec_of(charset: str) -> str:
     """The Python codec of a Table 0211 charset name (or alias); UTF-8 when it names none."""
     name, _ = canonical(charset) if charset else (None, False)
