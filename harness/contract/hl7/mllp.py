@@ -86,6 +86,10 @@ class Deframer:
 
     def feed(self, data: bytes) -> list[Frame]:
         buf = self._buf
+        if not buf and not self._in_frame and data[:1] == SB and data[-2:] == END and data.find(EB) == len(data) - 2 \
+                and data.find(SB, 1) < 0 and len(data) - 3 <= self.max_frame:
+            # the common case: exactly one whole frame in one read, cut without copying it through the buffer
+            return [Frame(data[1:-2], self._take_skipped())]
         buf += data
         frames: list[Frame] = []
         while buf:

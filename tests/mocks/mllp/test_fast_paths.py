@@ -1,0 +1,47 @@
+"""The transport's fast paths give what the general code gives: one whole frame per read, the MSH read once."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.contract.hl7.message import parse
+from harness.contract.hl7.mllp import END, SB, Deframer
+from mocks.transport.mllp import _head
+
+
+@pytest.mark.parametrize("data", [
+    SB + b"MSH|^~\\&|A\r" + END,
+    SB + END,
+    SB + b"x" * 11 + END,          # over the limit of 10
+    SB + b"a\x0bb" + END,          # a start block inside
+    SB + b"a\x1cb" + END,          # an end block inside
+    b"junk" + SB + b"abc" + END,   # bytes before the start block
+])
+def test_one_frame_per_read_matches_the_buffered_path(data: bytes) -> None:
+    fast, slow = Deframer(10), Deframer(10)
+    slow.feed(b"")
+    got = fast.feed(data)
+    expected = [f for part in (data[:1], data[1:]) for f in slow.feed(part)]
+    assert got == expected
+    assert fast.pending == slow.pending == 0 or fast.close() == slow.close()
+
+
+def test_garbage_before_a_whole_frame_is_counted() -> None:
+    deframer = Deframer()
+    assert deframer.feed(b"noise") == []
+    frames = deframer.feed(SB + b"MSH|x" + END)
+    assert [(f.payload, f.skipped) for f in frames] == [(b"MSH|x", 5)]
+
+
+@pytest.mark.parametrize("header", [
+    "MSH|^~\\&|LIS^x|LAB|HIS|HOSP|20240105||ORU^R01^ORU_R01|C1|P|2.5.1|||AL|NE||CHN|UNICODE UTF-8",
+    "MSH|^~\\&|LIS|LAB|HIS|HOSP|20240105||ORU^R01~ADT^A01| C2 |P|2.3.1^x",
+    "MSH|^~\\&|LIS|LAB|||20240105||ACK|C3",
+    "MSH|^~\\&|||||||ORU",
+    "MSH#$%*@#A#B#C#D#1##ADT$A01#C4#P#2.4",
+    "MSH|^~\\&|A|B|C|D|||ORU^|C5|P|2.5||||SU",
+])
+def test_head_reads_what_the_message_properties_read(header: str) -> None:
+    msg = parse(header + "\rPID|1\r")
+    assert _head(msg) == (msg.message_type, msg.control_id, msg.version, msg.sender, msg.receiver,
+                          msg.enhanced_mode)
