@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -107,3 +109,11 @@ class FaultPlan:
                     self.fired.append(fault)
                     return fault
         return None
+
+
+async def wait_at_least(delay_s: float) -> None:
+    """Wait at least `delay_s` seconds: uvloop's timers may fire up to a millisecond early, and a latency fault
+    that answers in 249.6 ms where 250 ms was asked breaks the timeouts it is there to test."""
+    end = time.monotonic() + delay_s
+    while (left := end - time.monotonic()) > 0:
+        await asyncio.sleep(left)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from harness.contract.findings import Finding
-from mocks.transport.faults import Fault, FaultPlan
+from mocks.transport.faults import Fault, FaultPlan, wait_at_least
 from mocks.transport.journal import Exchange, Journal
 
 MAX_BODY = 8 * 2**20
@@ -186,7 +186,7 @@ class HttpTransport:
             return await self.handler.handle(req, exchange)
         exchange.fault = fault.kind
         if fault.kind in ("latency", "late_ack"):
-            await asyncio.sleep(fault.delay_s)
+            await wait_at_least(fault.delay_s)
             return await self.handler.handle(req, exchange)
         if fault.phase == "after":
             reply = await self.handler.handle(req, exchange)

@@ -36,7 +36,7 @@ from harness.contract.hl7.message import Message, parse
 from harness.contract.hl7.mllp import DEFAULT_MAX_FRAME, EB, END, SB, Deframer, Frame
 from harness.contract.hl7.mllp_ack import ACCEPT_OF, AckBuilder, ack_code, encode, summary, wanted
 from harness.contract.model import Contract
-from mocks.transport.faults import Fault, FaultPlan
+from mocks.transport.faults import Fault, FaultPlan, wait_at_least
 from mocks.transport.journal import Exchange, Journal
 from mocks.transport.runtime import Listener, Runtime
 
@@ -502,7 +502,7 @@ class MllpServer:
             handler.inspect(msg, exchange)
             return outcome
         if fault is not None and fault.kind == "latency" and fault.delay_s and not in_batch:
-            await asyncio.sleep(fault.delay_s)
+            await wait_at_least(fault.delay_s)
         outcome.seen = _Seen(crc, asyncio.get_running_loop().create_future())
         self.duplicates.add(key, outcome.seen)
         try:
@@ -828,7 +828,7 @@ class _Connection:
             noise = fault.message.encode("utf-8") if fault is not None and fault.message else GARBAGE
             wire = noise.replace(SB, b"").replace(EB, b"") + wire
         if kind == "late_ack" and fault is not None and fault.delay_s:
-            await asyncio.sleep(fault.delay_s)
+            await wait_at_least(fault.delay_s)
             if self.closed:
                 server.finish(outcome, None, started)
                 return
@@ -916,7 +916,7 @@ class _Connection:
         acks: list[Message] = []
         charset = ""
         if fault is not None and fault.kind == "latency" and fault.delay_s:
-            await asyncio.sleep(fault.delay_s)  # once for the batch, not per message
+            await wait_at_least(fault.delay_s)  # once for the batch, not per message
         for number, raw in enumerate(capture.messages, 1):
             inner_started = time.perf_counter()
             inner = await server.process(raw, self.peer, dict(meta, batch_message=number), [], in_batch=True,

@@ -151,3 +151,25 @@ def test_fault_without_operation_hits_the_next_exchange(wire: Wire, mock: Insura
     mock.inject("http_status", status=502)
     assert wire.post("9001", sign_in_input()).status_code == 502
     assert wire.post("9001", sign_in_input()).status_code == 200
+
+
+def test_a_latency_wait_is_never_short_on_the_mocks_event_loop() -> None:
+    """The mocks run on uvloop, whose timers may fire up to a millisecond early; a latency fault must not."""
+    import uvloop
+
+    from mocks.transport.faults import wait_at_least
+
+    async def measure() -> list[float]:
+        waited = []
+        for _ in range(40):
+            started = time.monotonic()
+            await wait_at_least(0.013)
+            waited.append(time.monotonic() - started)
+        return waited
+
+    loop = uvloop.new_event_loop()
+    try:
+        waited = loop.run_until_complete(measure())
+    finally:
+        loop.close()
+    assert min(waited) >= 0.013, min(waited)
