@@ -33,7 +33,9 @@ class Served:
             [str(hih), "mock", "serve", "--interface", "blood-center", "--state", str(state)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
         lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(line) for line in self.process.stdout or []], daemon=True).start()
+        self.reader = threading.Thread(target=lambda: [lines.put(line) for line in self.process.stdout or []],
+                                       daemon=True)
+        self.reader.start()
         self.lines: dict[str, str] = {}
         deadline = time.monotonic() + 30
         while "ready" not in self.lines:
@@ -51,6 +53,7 @@ class Served:
         if self.process.poll() is None:
             self.process.send_signal(sig)
         code = self.process.wait(timeout=10)
+        self.reader.join(5)  # it ends at the exited process's end of output; closing stdout under it would raise there
         for stream in (self.process.stdout, self.process.stderr):
             if stream:
                 stream.close()

@@ -38,8 +38,9 @@ class Served:
                                         stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
         self.lines: queue.Queue[str] = queue.Queue()
         self.printed: list[str] = []
-        threading.Thread(target=lambda: [self.lines.put(line.rstrip("\n")) for line in self.process.stdout or []],
-                         daemon=True).start()
+        self.reader = threading.Thread(
+            target=lambda: [self.lines.put(line.rstrip("\n")) for line in self.process.stdout or []], daemon=True)
+        self.reader.start()
         self.wait_for(lambda line: line.startswith("ready"))
 
     def wait_for(self, wanted: object, timeout: float = 20.0) -> str:
@@ -70,6 +71,7 @@ class Served:
                 self.process.kill()
                 self.process.wait()
         stderr = self.process.stderr.read() if self.process.stderr else ""
+        self.reader.join(5)  # it ends at the exited process's end of output; closing stdout under it would raise there
         for stream in (self.process.stderr, self.process.stdout):
             if stream:
                 stream.close()
