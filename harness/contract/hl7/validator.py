@@ -22,6 +22,18 @@ from harness.contract.hl7 import datatypes
 from harness.contract.hl7.escape import Separators, escape_problems, unescape
 from harness.contract.hl7.message import HEADERS, Message, Segment
 from harness.contract.hl7.profile import UNBOUNDED, ElementDef, GroupDef, Profile, SegmentDef, SegRef
+from harness.contract.hl7.segment_regex import (
+    IN,
+    MAX_SEPARATORS,
+    MAX_SHAPES,
+    MAX_TYPES,
+    PATTERN,
+    SHORT,
+    TYPE_FROM,
+    Plan,
+    compile_plan,
+    compile_value,
+)
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 _POLICY = {"info": INFO, "warning": WARNING, "error": ERROR}
@@ -67,7 +79,7 @@ class ProfileValidator:
 
     Two things are remembered between messages, neither of which changes a finding: the structure findings of
     each sequence of segment names seen (a pure function of the names), and each segment definition compiled,
-    per set of separators, into a `_Plan` that recognises a segment about which the field walk has nothing to
+    per set of separators, into a `Plan` that recognises a segment about which the field walk has nothing to
     say. A segment the plan does not recognise goes through the field walk, which reports what is wrong.
     `fast=False` walks every segment (the tests compare the two).
     """
@@ -81,7 +93,7 @@ class ProfileValidator:
         self.unknown = _POLICY.get(profile.unknown_segments)
         self.fast = fast
         self.shapes: dict[tuple[tuple[str, int], ...], tuple[tuple[Finding, ...], tuple[int, ...], dict[str, int]]] = {}
-        self.plans: dict[Separators, dict[str, _Plan | None]] = {}
+        self.plans: dict[Separators, dict[str, Plan | None]] = {}
 
     def validate(self, msg: Message) -> list[Finding]:
         segs = msg.segments
@@ -90,7 +102,7 @@ class ProfileValidator:
         if known is None:
             known = self._structure(segs)
             if self.fast:
-                if len(self.shapes) >= _MAX_SHAPES:
+                if len(self.shapes) >= MAX_SHAPES:
                     self.shapes.clear()
                 self.shapes[shape] = known
         found, matched, counts = known
@@ -106,7 +118,7 @@ class ProfileValidator:
                 try:
                     plan = plans[seg.name]
                 except KeyError:  # compiled when first met: a message pays only for its own segments
-                    plan = plans[seg.name] = _compile(sdef, msg.seps, seg.name in HEADERS)
+                    plan = plans[seg.name] = compile_plan(sdef, msg.seps, seg.name in HEADERS)
                 if plan is not None and self._quiet(seg, plan, msg):
                     continue
             self._fields(seg, sdef, _seg_loc(seg, counts), msg, out)
@@ -374,19 +386,19 @@ class ProfileValidator:
 
 
     # -- the fast path: compiled per-segment checks ---------------------------------------------------------
-    def _plans(self, seps: Separators) -> dict[str, _Plan | None] | None:
+    def _plans(self, seps: Separators) -> dict[str, Plan | None] | None:
         """The plans for these delimiters, by segment name (filled as segments are met); None: walk every segment."""
         plans = self.plans.get(seps)
         if plans is None:
             # odd delimiters (not distinct, or characters the compiled formats use): every segment is walked
             if len(set(seps.all)) != 5 or any(c.isalnum() or c in "+-." for c in seps.all):
                 return None
-            if len(self.plans) >= _MAX_SEPARATORS:
+            if len(self.plans) >= MAX_SEPARATORS:
                 self.plans.clear()
             plans = self.plans[seps] = {}
         return plans
 
-    def _quiet(self, seg: Segment, plan: _Plan, msg: Message) -> bool:
+    def _quiet(self, seg: Segment, plan: Plan, msg: Message) -> bool:
         """True when the field walk would report nothing about `seg` (False: let the walk say)."""
         fields = seg.fields
         fs = plan.fs
@@ -398,7 +410,7 @@ class ProfileValidator:
             text = fs.join(fields)
         if len(fields) <= plan.width:
             text += fs * (plan.width + 1 - len(fields))
-        if len(text) <= _SHORT:
+        if len(text) <= SHORT:
             match = plan.short_regex.fullmatch(text)
             checks = plan.short_checks
         else:
@@ -412,19 +424,19 @@ class ProfileValidator:
         return not checks or self._checks(match, checks, seg, msg, plan)
 
     def _checks(self, match: re.Match[str], checks: tuple[tuple[int, int, Any], ...], seg: Segment, msg: Message,
-                plan: _Plan) -> bool:
+                plan: Plan) -> bool:
         """The checks a regular expression leaves to Python, on the values it captured."""
         for group, kind, arg in checks:
             value = match.group(group)
             if value is None:
                 continue
-            if kind == _IN:
+            if kind == IN:
                 if value not in arg:
                     return False
-            elif kind == _PATTERN:
+            elif kind == PATTERN:
                 if arg.fullmatch(value) is None:
                     return False
-            elif kind == _TYPE_FROM:
+            elif kind == TYPE_FROM:
                 if not self._typed_quiet(arg, value, seg, msg, plan):
                     return False
             else:
@@ -434,7 +446,7 @@ class ProfileValidator:
                     return False
         return True
 
-    def _typed_quiet(self, f: ElementDef, value: str, seg: Segment, msg: Message, plan: _Plan) -> bool:
+    def _typed_quiet(self, f: ElementDef, value: str, seg: Segment, msg: Message, plan: Plan) -> bool:
         """Like `_quiet` for one field whose data type another field gives (OBX-5 by OBX-2)."""
         if not value:
             return f.usage not in ("R", "RE")
@@ -449,10 +461,10 @@ class ProfileValidator:
         key = (f.pos, dtype)
         typed = plan.typed.get(key)
         if typed is None:
-            typed = _compile_value(f, dtype, seps)
+            typed = compile_value(f, dtype, seps)
             if typed is None:
                 return False
-            if len(plan.typed) < _MAX_TYPES:
+            if len(plan.typed) < MAX_TYPES:
                 plan.typed[key] = typed
         regex, checks = typed
         match = regex.fullmatch(value)
@@ -470,303 +482,3 @@ def _fine(v: str, e: ElementDef, seps: Separators) -> bool:
 
 def _seg_loc(seg: Segment, counts: dict[str, int]) -> str:
     return f"{seg.name}[{seg.index}]" if counts.get(seg.name, 1) > 1 else seg.name
-
-
-
-# -- the fast path: a segment definition compiled into one regular expression -----------------------------------
-# The expression accepts only segments about which the field walk (`_fields`) reports nothing: it is stricter
-# wherever being exact would be costly (an escape sequence, a subcomponent separator, a 29 February), and such a
-# segment simply goes through the walk. What a regular expression cannot say is captured and checked in Python:
-# membership of a large value set, a contract format, a field typed by another field, or (for what is not
-# compiled at all, e.g. subcomponents in the profile) the walk of that one field.
-_IN, _PATTERN, _TYPE_FROM, _FIELD = range(4)
-_MAX_ALTERNATIVES = 64
-"""Value sets up to this size become alternatives in the expression; larger ones a set lookup."""
-_MAX_SHAPES = 512
-_MAX_SEPARATORS = 8
-_MAX_TYPES = 64
-_SHORT = 200
-_TEXT = frozenset({"ST", "TX", "FT"})
-"""A segment whose text is at most this long gets an expression without the length checks of limits this high or
-higher (none of its values can break them): each such check is a look-ahead, and most segments are short."""
-
-
-class _Plan:
-    """One segment definition compiled for one set of separators (see `ProfileValidator._quiet`)."""
-
-    __slots__ = ("by_pos", "fs", "full", "header", "sdef", "seps", "short_checks", "short_regex", "typed", "width")
-
-    def __init__(self, sdef: SegmentDef, by_pos: dict[int, ElementDef], seps: Separators, header: bool,
-                 short_regex: re.Pattern[str], short_checks: tuple[tuple[int, int, Any], ...]) -> None:
-        self.sdef = sdef
-        self.by_pos = by_pos
-        self.seps = seps
-        self.short_regex = short_regex
-        """For a segment text of at most `_SHORT` characters (most segments)."""
-        self.short_checks = short_checks
-        self.full: tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None = None
-        """For longer segments: compiled when the first one comes (`compile_full`)."""
-        self.fs = seps.field
-        self.header = header
-        self.width = max(by_pos)
-        """The highest field position the profile defines: shorter segments are padded with empty fields."""
-        self.typed: dict[tuple[int, str], tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None] = {}
-
-    def compile_full(self) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None:
-        """The expression for segments longer than `_SHORT` (None when it cannot be compiled: walk them)."""
-        try:
-            self.full = _segment_regex(_Builder(self.seps), self.sdef, self.by_pos, self.header)
-        except (re.error, OverflowError, RecursionError):
-            return None
-        return self.full
-
-
-class _Builder:
-    """Builds the expression of one segment (or one typed value), collecting the captures to check in Python."""
-
-    def __init__(self, seps: Separators, short: int = 0) -> None:
-        self.seps = seps
-        self.short = short
-        """Values are known to be at most this long (0: not known): length limits this high are not checked."""
-        e = re.escape
-        self.fs, self.cs, self.rs, self.esc, self.ss = (e(seps.field), e(seps.component), e(seps.repetition),
-                                                        e(seps.escape), e(seps.subcomponent))
-        self.leaf_char = f"[^{self.fs}{self.cs}{self.rs}{self.esc}{self.ss}]"
-        """A character of a value that needs no splitting and no unescaping."""
-        e_ = self.esc
-        inside = f"[^{self.fs}{self.cs}{self.rs}{e_}{self.ss}]"
-        self.escape_sequence = (f"{e_}(?:[FSTREPHN]|\\.(?:br|fi|nf|ce)|\\.(?:sp|in|ti|sk)[+-]?[0-9]*"
-                                f"|X(?:[0-9A-Fa-f]{{2}})+|C[0-9A-Fa-f]{{4}}|M[0-9A-Fa-f]{{4}}(?:[0-9A-Fa-f]{{2}})?"
-                                f"|Z{inside}*){e_}")
-        """An escape sequence `escape_problems` accepts. Text holding only such sequences passes the walk's escape
-        check; its length is checked as written, which the walk checks first (it unescapes only a longer value)."""
-        self.raw_char = f"[^{self.fs}{self.cs}{self.rs}{self.ss}]"
-        self.value_char = f"[^{self.fs}{self.rs}]"
-        self.checks: list[tuple[str, int, Any]] = []
-
-    def capture(self, regex: str, *checks: tuple[int, Any]) -> str:
-        name = f"g{len(self.checks)}"
-        for kind, arg in checks:
-            self.checks.append((name, kind, arg))
-        return f"(?P<{name}>{regex})"
-
-    def limit(self, length: int) -> int:
-        """The length limit to check (0: none)."""
-        return 0 if self.short and length >= self.short else length
-
-    def clean(self, value: str) -> bool:
-        return not any(c in value for c in self.seps.all)
-
-    def leaf(self, e: ElementDef, dtype: str, length: int) -> str:
-        """A nonempty value without separators or escapes that `_fine` (and so `_leaf`) passes."""
-        primitive = dtype in datatypes.PRIMITIVE
-        fname = dtype if primitive else datatypes.FIRST_COMPONENT_FORMAT.get(dtype, "")
-        check = datatypes.FORMAT[fname][0] if fname in datatypes.FORMAT else None
-        fast = datatypes.FAST_FORMAT.get(fname)
-        values = e.values
-        if values is not None:
-            ok = sorted(v for v in values if v and self.clean(v) and (not length or len(v) <= length)
-                        and (check is None or check(v)))
-            if len(ok) <= _MAX_ALTERNATIVES:
-                return "(?:" + "|".join(re.escape(v) for v in ok) + ")" if ok else "(?!)"
-            return self.capture(self.bounded(fast, length), (_IN, values))
-        if dtype in _TEXT:  # text may hold escape sequences: the walk checks them and then passes it
-            length = self.limit(length)
-            leaf, raw = self.leaf_char, self.raw_char
-            escaped = f"(?:{leaf}++|{self.escape_sequence})++"
-            if not length:
-                return escaped
-            return f"(?:{leaf}{{1,{length}}}+|(?={raw}{{1,{length}}}(?!{raw})){escaped})"
-        return self.bounded(fast, length)
-
-    def bounded(self, fast: tuple[str, int] | None, length: int) -> str:
-        char = self.leaf_char
-        length = self.limit(length)
-        if fast is None:
-            return f"{char}{{1,{length}}}+" if length else f"{char}++"
-        regex, longest = fast
-        if length and (not longest or longest > length):
-            return f"(?={char}{{1,{length}}}(?!{char}))(?:{regex})"
-        return f"(?:{regex})"
-
-    def value(self, e: ElementDef, dtype: str) -> str:
-        """One nonempty repetition of a field without profile components, of type `dtype`, that the walk passes."""
-        single = self.leaf(e, dtype, e.length)
-        if dtype in datatypes.PRIMITIVE:
-            body = single
-        else:
-            limit = datatypes.components(dtype)
-            checked = dict(datatypes.checked_components(dtype))
-            cs, char = self.cs, self.leaf_char
-
-            def comp(index: int) -> str:
-                fname = checked.get(index)
-                return f"(?:{datatypes.FAST_FORMAT[fname][0]})?" if fname else f"{char}*+"
-
-            if e.values is not None:
-                fname = checked.get(1, "")
-                check = datatypes.FORMAT[fname][0] if fname in datatypes.FORMAT else None
-                ok = sorted(v for v in e.values if v and self.clean(v) and (check is None or check(v)))
-                if len(ok) <= _MAX_ALTERNATIVES:
-                    first = "(?:" + "|".join(re.escape(v) for v in ok) + ")" if ok else "(?!)"
-                else:
-                    first = self.capture(comp(1), (_IN, e.values))
-            else:
-                first = comp(1)
-            if limit == 0:
-                rest = f"(?:{cs}{char}*+)+"
-            elif limit == 1:
-                rest = f"(?:{cs})+"
-            else:
-                inner = f"(?:{cs})*"
-                for index in range(limit, 2, -1):
-                    inner = f"(?:{cs}{comp(index)}{inner})?"
-                rest = f"{cs}{comp(2)}{inner}"
-            vc = self.value_char
-            length = self.limit(e.length)
-            if dtype not in datatypes.FIRST_COMPONENT_FORMAT and checked.get(1) is None:
-                # one pass: the first component is checked alike whether other components follow or not
-                ahead = f"(?={vc}{{1,{length}}}(?!{vc}))" if length else f"(?={vc})"
-                body = f"{ahead}{first}(?:{rest})?"
-            else:  # TS, CQ, MO: mostly written as their first component alone, which needs no look-ahead
-                ahead = f"(?={vc}{{1,{length}}}(?!{vc}))" if length else ""
-                body = f"(?:{single}|{ahead}{first}{rest})"
-        if e.pattern is not None:
-            body = self.capture(body, (_PATTERN, e.pattern))
-        return body
-
-    def structured(self, f: ElementDef) -> str | None:
-        """One nonempty repetition of a field with profile components; None when it has subcomponents."""
-        if any(c.components for c in f.components):
-            return None
-        defs = {c.pos: c for c in f.components}
-        last = max(defs)
-        limit = f.max_components
-        if limit and last > limit:
-            return None
-        cs = self.cs
-        free = f"[^{self.fs}{self.rs}{cs}{self.esc}]*+"
-        """A component the profile does not define: not checked, but no escapes (they would change lengths)."""
-
-        def comp(index: int) -> str:
-            c = defs.get(index)
-            if c is None:
-                return free
-            if c.usage == "X":
-                return ""
-            body = self.leaf(c, c.type, c.length)
-            if c.pattern is not None:
-                body = self.capture(body, (_PATTERN, c.pattern))
-            return body if c.usage in ("R", "RE") else f"(?:{body})?"
-
-        def may_end(index: int) -> bool:
-            return all(j not in defs or defs[j].usage not in ("R", "RE") for j in range(index, last + 1))
-
-        inner = f"(?:{cs}{free})*" if not limit else f"(?:{cs}{free}){{0,{limit - last}}}(?:{cs})*"
-        for index in range(last, 1, -1):
-            part = f"{cs}{comp(index)}{inner}"
-            inner = f"(?:{part})?" if may_end(index) else part
-        vc = self.value_char
-        length = self.limit(f.length)
-        ahead = f"(?={vc}{{1,{length}}}(?!{vc}))" if length else f"(?={vc})"
-        return f"{ahead}{comp(1)}{inner}"
-
-    def field(self, f: ElementDef) -> str:
-        """A field's whole value (every repetition) that the walk passes."""
-        if f.usage == "X":
-            return ""
-        before = len(self.checks)
-        whole = f"[^{self.fs}]*+"
-        if f.type_from:
-            return self.capture(whole, (_TYPE_FROM, f))
-        one = self.structured(f) if f.components else self.value(f, f.type)
-        if one is None:
-            return self.capture(whole, (_FIELD, f))
-        repeats = f.max == UNBOUNDED or f.max >= 2
-        if repeats and len(self.checks) > before:  # a capture inside a repetition keeps only the last one
-            del self.checks[before:]
-            return self.capture(whole, (_FIELD, f))
-        alternatives = [one] if f.min <= 1 else []
-        if repeats:
-            low = max(1, f.min - 1)
-            high = "" if f.max == UNBOUNDED else str(f.max - 1)
-            first = one if f.usage == "R" else f"(?:{one})?"
-            alternatives.append(f"{first}(?:{self.rs}(?:{one})?){{{low},{high}}}")
-        alternatives.append('""')
-        if f.usage not in ("R", "RE"):
-            alternatives.append("")
-        return "(?:" + "|".join(alternatives) + ")"
-
-    def types(self, source: ElementDef) -> list[str]:
-        """The data types a coded field may name, each a value the walk passes there (none: no coupling)."""
-        if source.values is None or not source.plain or source.usage == "X":
-            return []
-        check = source.quick
-        ok = sorted(v for v in source.values if v and v == v.strip() and self.clean(v)
-                    and (not source.length or len(v) <= source.length) and (check is None or check(v))
-                    and (source.pattern is None or source.pattern.fullmatch(v) is not None))
-        return ok if len(ok) <= _MAX_ALTERNATIVES else []
-
-    def typed(self, f: ElementDef, dtype: str) -> str:
-        """A field typed by another (`type_from`) read as `dtype`: empty, null or one repetition."""
-        alternatives = [self.value(f, dtype)] if f.min <= 1 else []
-        alternatives.append('""')
-        if f.usage not in ("R", "RE"):
-            alternatives.append("")
-        return "(?:" + "|".join(alternatives) + ")"
-
-    def compile(self, regex: str) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]]:
-        compiled = re.compile(regex)
-        return compiled, tuple((compiled.groupindex[name], kind, arg) for name, kind, arg in self.checks)
-
-
-def _compile(sdef: SegmentDef, seps: Separators, header: bool) -> _Plan | None:
-    """The plan of one segment definition, or None when it would not pay (the walk checks every such segment)."""
-    by_pos = {f.pos: f for f in sdef.fields}
-    if header and any(by_pos[pos].usage == "X" for pos in (1, 2) if pos in by_pos):
-        return None
-    try:
-        short = _segment_regex(_Builder(seps, _SHORT), sdef, by_pos, header)
-    except (re.error, OverflowError, RecursionError):
-        return None
-    return _Plan(sdef, by_pos, seps, header, *short)
-
-
-def _segment_regex(builder: _Builder, sdef: SegmentDef, by_pos: dict[int, ElementDef], header: bool
-                   ) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]]:
-    start = 3 if header else 1
-    width = max(by_pos)
-    fs = builder.fs
-    typed = {f.type_from: f for f in reversed(sdef.fields) if f.type_from and start <= f.type_from < f.pos}
-    parts: list[str] = []
-    pos = start
-    while pos <= width:
-        f = typed.get(pos)
-        source = by_pos.get(pos)
-        types = builder.types(source) if f is not None and source is not None else []
-        if f is None or not types:
-            parts.append(builder.field(by_pos[pos]) if pos in by_pos else f"[^{fs}]*+")
-            pos += 1
-            continue
-        # the source field and the typed one together: one branch per type the source may name (OBX-2 and OBX-5)
-        branches = []
-        for dtype in types:
-            between = [builder.field(by_pos[p]) if p in by_pos else f"[^{fs}]*+" for p in range(pos + 1, f.pos)]
-            branches.append(fs.join([re.escape(dtype), *between, builder.typed(f, dtype)]))
-        parts.append("(?:" + "|".join(branches) + ")")
-        pos = f.pos + 1
-    if header:
-        regex = fs.join(parts) + f"(?:{fs}[\\s\\S]*)?" if parts else "[\\s\\S]*"
-    else:
-        regex = f"[^{fs}]*{fs}" + fs.join(parts) + f"(?:{fs}[\\s\\S]*)?"
-    return builder.compile(regex)
-
-
-def _compile_value(f: ElementDef, dtype: str, seps: Separators
-                   ) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None:
-    """The expression for one repetition of field `f` read as type `dtype` (a field typed by another field)."""
-    builder = _Builder(seps)
-    try:
-        return builder.compile(builder.value(f, dtype))
-    except (re.error, OverflowError, RecursionError):
-        return None
