@@ -343,25 +343,6 @@ class _Outcome:
             seen.done.set_result(None)
 
 
-def _head(msg: Message) -> tuple[str, str, str, tuple[str, str], tuple[str, str], bool]:
-    """(message type, MSH-10, version, sender, receiver, enhanced mode) of an HL7 message, read from its MSH in
-    one pass: the values of `Message.message_type`, `control_id`, `version`, `sender`, `receiver` and
-    `enhanced_mode`."""
-    rep, comp = msg.seps.repetition, msg.seps.component
-    values = [v.split(rep, 1)[0] if rep in v else v for v in msg.segments[0].fields[:17]]
-    if len(values) < 17:
-        values += [""] * (17 - len(values))
-
-    def part(n: int, k: int) -> str:
-        parts = values[n].split(comp)
-        return parts[k].strip() if k < len(parts) else ""
-
-    kind, trigger = part(9, 0), part(9, 1)
-    enhanced = bool(values[15].strip() or values[16].strip())
-    return (f"{kind}^{trigger}" if trigger else kind, values[10].strip(), part(12, 0), (part(3, 0), part(4, 0)),
-            (part(5, 0), part(6, 0)), enhanced)
-
-
 def _is_hl7(msg: Message | None) -> bool:
     return msg is not None and bool(msg.segments) and msg.segments[0].name == "MSH"
 
@@ -445,7 +426,7 @@ class MllpServer:
         hl7 = _is_hl7(msg)
         enhanced = False
         if hl7:
-            mtype, control, version, sender, receiver, enhanced = _head(msg)
+            mtype, control, version, sender, receiver, enhanced = msg.head()
             exchange.operation = handler.identify(msg) or mtype or None
             exchange.request = {
                 "message_type": mtype, "control_id": control, "version": version,

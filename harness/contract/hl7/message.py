@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from harness.contract.findings import Finding, Severity
 from harness.contract.hl7.escape import DEFAULT, Separators, escape, unescape
@@ -83,6 +84,17 @@ class Segment:
 
     def __repr__(self) -> str:
         return f"Segment({self.name}[{self.index}], {len(self.fields) - 1} fields)"
+
+
+class Head(NamedTuple):
+    """What a receiver reads first from MSH, in one pass (see `Message.head`)."""
+
+    message_type: str
+    control_id: str
+    version: str
+    sender: tuple[str, str]
+    receiver: tuple[str, str]
+    enhanced_mode: bool
 
 
 class Message:
@@ -189,6 +201,23 @@ class Message:
         seg.fields[p.field] = s.repetition.join(reps)
 
     # -- the header, for routing ------------------------------------------------------------------------
+    def head(self) -> Head:
+        """The values of `message_type`, `control_id`, `version`, `sender`, `receiver` and `enhanced_mode`, read
+        from MSH in one pass (a receiver's hot path). The message must start with MSH."""
+        rep, comp = self.seps.repetition, self.seps.component
+        values = [v.split(rep, 1)[0] if rep in v else v for v in self.segments[0].fields[:17]]
+        if len(values) < 17:
+            values += [""] * (17 - len(values))
+
+        def part(n: int, k: int) -> str:
+            parts = values[n].split(comp)
+            return parts[k].strip() if k < len(parts) else ""
+
+        kind, trigger = part(9, 0), part(9, 1)
+        enhanced = bool(values[15].strip() or values[16].strip())
+        return Head(f"{kind}^{trigger}" if trigger else kind, values[10].strip(), part(12, 0),
+                    (part(3, 0), part(4, 0)), (part(5, 0), part(6, 0)), enhanced)
+
     def _msh(self, field: int, component: int = 1) -> str:
         seg = self.segments[0] if self.segments and self.segments[0].name == "MSH" else None
         if seg is None:

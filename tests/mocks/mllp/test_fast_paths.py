@@ -6,7 +6,6 @@ import pytest
 
 from harness.contract.hl7.message import parse
 from harness.contract.hl7.mllp import END, SB, Deframer
-from mocks.transport.mllp import _head
 
 
 @pytest.mark.parametrize("data", [
@@ -43,5 +42,5 @@ def test_garbage_before_a_whole_frame_is_counted() -> None:
 ])
 def test_head_reads_what_the_message_properties_read(header: str) -> None:
     msg = parse(header + "\rPID|1\r")
-    assert _head(msg) == (msg.message_type, msg.control_id, msg.version, msg.sender, msg.receiver,
+    assert msg.head() == (msg.message_type, msg.control_id, msg.version, msg.sender, msg.receiver,
                           msg.enhanced_mode)
