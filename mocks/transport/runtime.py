@@ -14,17 +14,10 @@ from typing import Any, TypeVar
 import uvicorn
 
 from harness.errors import UsageError
+from harness.eventloop import new_event_loop
 
 T = TypeVar("T")
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -59,7 +52,7 @@ class Runtime:
     """Runs an event loop in a daemon thread; servers are started and stopped on it from any thread."""
 
     def __init__(self) -> None:
-        self.loop = _new_loop()
+        self.loop = new_event_loop()
         self._thread = threading.Thread(target=self._run, name="hih-mocks", daemon=True)
         self._listeners: list[Listener] = []
         self._started = False

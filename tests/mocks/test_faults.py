@@ -155,8 +155,7 @@ def test_fault_without_operation_hits_the_next_exchange(wire: Wire, mock: Insura
 
 def test_a_latency_wait_is_never_short_on_the_mocks_event_loop() -> None:
     """The mocks run on uvloop, whose timers may fire up to a millisecond early; a latency fault must not."""
-    import uvloop
-
+    from harness.eventloop import new_event_loop
     from mocks.transport.faults import wait_at_least
 
     async def measure() -> list[float]:
@@ -167,7 +166,7 @@ def test_a_latency_wait_is_never_short_on_the_mocks_event_loop() -> None:
             waited.append(time.monotonic() - started)
         return waited
 
-    loop = uvloop.new_event_loop()
+    loop = new_event_loop()
     try:
         waited = loop.run_until_complete(measure())
     finally:

@@ -15,8 +15,7 @@ would (or the exception it raised); nothing is written back before it returns. A
 can so commit them together in one transaction and still send no ACK before the commit (group commit). If it
 raises, every connection in the batch is closed without an answer. Alone, a frame is handed over on its own.
 
-It depends on the standard library and `harness.contract.hl7` only (uvloop's faster event loop when it is
-installed), so connectors may use it.
+It depends on the standard library, `harness.contract.hl7` and `harness.eventloop` only, so connectors may use it.
 """
 
 from __future__ import annotations
@@ -28,18 +27,10 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from harness.contract.hl7.mllp import DEFAULT_MAX_FRAME, END, SB, Deframer
+from harness.eventloop import new_event_loop
 
 Handle = Callable[[bytes], list[bytes]]
 BatchHandle = Callable[[list[bytes]], list[list[bytes] | Exception]]
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's event loop when it is installed (it comes with uvicorn[standard]), else asyncio's own."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - a connector without uvloop works the same, a little slower
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 class MllpListener:
@@ -60,7 +51,7 @@ class MllpListener:
         self.frame_timeout_s = frame_timeout_s
         self.errors: list[str] = []
         """What went wrong in the handler (`Type: message`), newest last; the connection was closed for each."""
-        self._loop = _new_loop()
+        self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._run, name="hih-mllp-listener", daemon=True)
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
