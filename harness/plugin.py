@@ -5,7 +5,6 @@ Loaded through the `pytest11` entry point; inert unless a test asks for its fixt
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Callable, Generator, Iterator
@@ -20,6 +19,13 @@ from harness.contract.loader import ContractStore
 from harness.contract.model import Contract
 from harness.contract.versions import satisfies
 from harness.errors import HihError
+from harness.plugin_masking import (
+    MaskedNodeids,
+    mask_cucumber_data,
+    mask_report,
+    masked_steps_json,
+    scenario_masker,
+)
 from harness.report.masking import Masker
 
 CONTRACT_TAG = "contract"
@@ -103,6 +109,8 @@ def pytest_configure(config: pytest.Config) -> None:
         # `hih run`: short tracebacks. A long one prints function arguments cut to 240 characters, and an
         # identifier cut in two cannot be recognised for masking.
         config.option.tbstyle = "short"
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(MaskedNodeids(), "hih-masked-nodeids")
     cucumber_json = getattr(config.option, "cucumber_json_path", None)
     if cucumber_json and not hasattr(config, "workerinput"):
         Path(cucumber_json).expanduser().parent.mkdir(parents=True, exist_ok=True)  # pytest-bdd does not
@@ -273,14 +281,15 @@ def _scenario_of(item: pytest.Item) -> dict[str, str] | None:
     return {"feature": feature, "scenario": name} if sep else None
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: pytest-bdd has filed its cucumber data when this resumes
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Label each scenario's report (interface, feature, scenario, steps) and attach its masked evidence."""
+    """Label each scenario's report (interface, feature, scenario, steps), attach its evidence, mask it all."""
     report = yield
     scenario = item.stash.get(_SCENARIO, None) or _scenario_of(item)
     if scenario is None:
         return report
     session = item.config.stash[_SESSION]
+    scoped = scenario_masker(item, session.masker)
     report.user_properties.append(("hih_interface", _interface_of(item) or ""))
     report.user_properties.append(("hih_feature", scenario["feature"]))
     report.user_properties.append(("hih_scenario", scenario["scenario"]))
@@ -288,49 +297,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         evidence: list[dict[str, Any]] = []
         for mock in item.stash.get(_MOCKS, []):  # first: the masker learns the identifiers the messages carry
             evidence.extend(session.masker.exchange(e.to_dict()) for e in mock.journal.entries())
-        steps = [{**step, "error": session.masker.text(step["error"])} if step.get("error") else step
-                 for step in item.stash.get(_STEPS, [])]
-        report.user_properties.append(("hih_steps", json.dumps(steps, ensure_ascii=False)))
+        report.user_properties.append(("hih_steps", masked_steps_json(item.stash.get(_STEPS, []), scoped, session.masker)))
         if evidence:
             report.sections.append((EVIDENCE_SECTION, json.dumps(evidence, ensure_ascii=False)))
-    _mask_report(item, call, report, session.masker)
+    mask_report(item, report, session.masker)
     if getattr(item.config.option, "cucumber_json_path", None):
-        _attach_scenario_report(item, report)
+        _attach_scenario_report(item, report, scoped)
     return report
-
-
-# -- masking of failure texts and captured output -------------------------------------------------------------
-def _mask_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, masker: Masker) -> None:
-    """Failure texts and captured output of a scenario masked: they reach junit.xml, pytest.log and the events.
-
-    The masker first learns the identifiers the scenario's fixtures hold (the patient, the replies), so that
-    text quoting them is masked even where no field name says what it is.
-    """
-    if report.failed:
-        for value in getattr(item, "funcargs", {}).values():
-            masker.learn(value)
-    if report.longrepr is not None and not report.passed:
-        report.longrepr = _scrub(report.longrepr, masker.text, set())
-    report.sections = [(title, content if title == EVIDENCE_SECTION else masker.text(content))
-                       for title, content in report.sections]
-
-
-def _scrub(node: Any, mask: Callable[[str], str], seen: set[int]) -> Any:
-    """Every string in pytest's failure representation (dataclasses, lists, tuples) masked in place."""
-    if isinstance(node, str):
-        return mask(node)
-    if isinstance(node, tuple):
-        return tuple(_scrub(value, mask, seen) for value in node)
-    if id(node) in seen:
-        return node
-    if isinstance(node, list):
-        seen.add(id(node))
-        node[:] = [_scrub(value, mask, seen) for value in node]
-    elif dataclasses.is_dataclass(node) and not isinstance(node, type) and hasattr(node, "__dict__"):
-        seen.add(id(node))
-        for name, value in list(vars(node).items()):
-            setattr(node, name, _scrub(value, mask, seen))
-    return node
 
 
 # -- cucumber.json under xdist, with skipped scenarios --------------------------------------------------------
@@ -342,13 +315,14 @@ def _scrub(node: Any, mask: Callable[[str], str], seen: set[int]) -> Any:
 SCENARIO_REPORT = "hih_bdd_scenario"
 
 
-def _attach_scenario_report(item: pytest.Item, report: pytest.TestReport) -> None:
+def _attach_scenario_report(item: pytest.Item, report: pytest.TestReport, scoped: Masker) -> None:
     from pytest_bdd import reporting
 
     if report.when == "call" and hasattr(item.config, "workerinput"):
         scenario_report = reporting.scenario_reports_registry.get(item)
         if scenario_report is not None:
-            setattr(report, SCENARIO_REPORT, {"scenario": scenario_report.serialize(), "name": item.name})
+            setattr(report, SCENARIO_REPORT,
+                    mask_cucumber_data({"scenario": scenario_report.serialize(), "name": item.name}, scoped))
     elif report.when == "setup" and report.skipped and item not in reporting.scenario_reports_registry:
         from pytest_bdd.scenario import scenario_wrapper_template_registry
 
@@ -360,7 +334,7 @@ def _attach_scenario_report(item: pytest.Item, report: pytest.TestReport) -> Non
         serialized = reporting.ScenarioReport(scenario).serialize()
         serialized["steps"] = [{"name": s.name, "type": s.type, "keyword": s.keyword, "line_number": s.line_number,
                                 "failed": False, "duration": 0.0} for s in scenario.steps]
-        setattr(report, SCENARIO_REPORT, {"scenario": serialized, "name": item.name, "skipped": True})
+        setattr(report, SCENARIO_REPORT, mask_cucumber_data({"scenario": serialized, "name": item.name, "skipped": True}, scoped))
 
 
 class CucumberBridge:

@@ -39,9 +39,9 @@ def _contracts(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def scrub_logs(report_dir: Path, masker: Masker) -> None:
-    """pytest.log, junit.xml and cucumber.json masked again. They were written from masked reports, but a warning
-    or an internal error can carry text the scenario masking never saw. Test and scenario names come from the
-    feature files and are left as they are, so that every artefact names a scenario the same way."""
+    """pytest.log, junit.xml and cucumber.json masked again, every string of them. They were written from reports
+    masked where they were made (names and node ids too), but a warning or an internal error can carry text that
+    masking never saw. Names already masked come out the same, so every artefact still names a scenario alike."""
     log = report_dir / "pytest.log"
     if log.is_file():
         _rewrite(log, masker.text(text := log.read_text(encoding="utf-8", errors="replace")), text)
@@ -59,16 +59,10 @@ def scrub_logs(report_dir: Path, masker: Masker) -> None:
             document = json.loads(text)
         except ValueError:
             return
-        for feature in document if isinstance(document, list) else []:
-            for element in feature.get("elements", []):
-                for step in element.get("steps", []):
-                    result = step.get("result", {})
-                    if isinstance(result.get("error_message"), str):
-                        result["error_message"] = masker.text(result["error_message"])
-        _rewrite(cucumber, json.dumps(document), json.dumps(json.loads(text)))
+        _rewrite(cucumber, json.dumps(masker.strings(document)), json.dumps(document))
 
 
-SOURCE_PROPERTIES = {"hih_interface", "hih_feature", "hih_scenario"}
+SOURCE_PROPERTIES = {"hih_interface"}
 
 
 def _masked_junit(text: str, masker: Masker) -> str:
@@ -76,8 +70,13 @@ def _masked_junit(text: str, masker: Masker) -> str:
     for element in root.iter():
         if not isinstance(element.tag, str):
             continue
-        if element.tag in ("testsuites", "testsuite", "testcase"):
-            continue  # names, class names, counts, times
+        if element.tag in ("testsuites", "testsuite"):
+            continue  # the suite's name, counts, times
+        if element.tag == "testcase":
+            for name in ("name", "classname"):
+                if element.get(name):
+                    element.set(name, masker.nodeid(element.get(name, "")))
+            continue
         if element.tag == "property":
             if element.get("name") not in SOURCE_PROPERTIES and element.get("value"):
                 element.set("value", masker.text(element.get("value", "")))

@@ -15,6 +15,7 @@ Names match case-insensitively. A masked value keeps its length and enough of it
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import json
 import re
@@ -30,6 +31,9 @@ DEFAULT_JSON = (
     "certno", "mdtrt_cert_no", "psn_name", "psn_no", "card_sn", "card_no", "ec_token", "ipt_otp_no", "medrcdno",
     "tel", "phone", "mobile", "addr", "address", "coner_name", "patient_name", "patient_id", "name", "id_card",
     "idcard", "idcard_no", "mrn", "password", "sessionkey",
+    # the Chinese labels of the same facts, as Gherkin example columns and Chinese-keyed JSON name them
+    "姓名", "患者姓名", "身份证号", "身份证号码", "证件号码", "手机号", "手机号码", "联系电话", "电话", "病历号",
+    "住院号", "门诊号", "地址", "家庭住址",
 )
 DEFAULT_XML = (
     "//Name", "//PatientName", "//MotherName", "//FatherName", "//ChildName", "//NewbornName", "//GuardianName",
@@ -176,13 +180,33 @@ class Masker:
         self._learned: set[str] = set()
         self._learned_regex: re.Pattern[str] | None = None
         self._seen: dict[str, str] = {}
-        self._pairs = self._pair_regexes(self.json_paths.names | self.xml_paths.names,
+        # Chinese labels name table columns and JSON keys, not XML elements: `<姓名>` is a Gherkin placeholder
+        self._pairs = self._pair_regexes(frozenset(n for n in self.json_paths.names | self.xml_paths.names if n.isascii()),
                                           self.json_paths.names - GENERIC_NAMES)
         self._hl7_segment = re.compile(r"(?:^|[\r\n\x0b])(?:" + "|".join(map(re.escape, self.hl7_rules)) + r")\|")
 
     @classmethod
     def default(cls) -> Masker:
         return cls()
+
+    def scoped(self) -> Masker:
+        """A masker with the same rules that has learnt nothing yet: what it masks depends only on what it is
+        shown, so a scenario's name and node id come out the same in every run, whatever ran before it."""
+        fresh = copy.copy(self)
+        fresh._learned = set()
+        fresh._learned_regex = None
+        fresh._seen = {}
+        return fresh
+
+    def remember(self, values: Iterable[str]) -> None:
+        """Values to mask wherever they appear in free text from now on (identifiers another masker learnt)."""
+        for value in values:
+            self._mask(value)
+
+    @property
+    def learned(self) -> frozenset[str]:
+        """The values this masker masks in free text because a rule masked them somewhere."""
+        return frozenset(self._learned)
 
     @classmethod
     def from_config(cls, config: MaskingConfig) -> Masker:
@@ -430,6 +454,21 @@ class Masker:
             text = learned.sub(lambda m: mask_value(m.group(0)), text)
         return text
 
+    def nodeid(self, nodeid: str) -> str:
+        """A pytest node id masked: `test_x[张三-MRN0001]` keeps its shape; pytest writes the parameters' non-ASCII
+        characters as `\\uXXXX` escapes, which are read back, masked and written again the same way."""
+        head, bracket, params = nodeid.partition("[")
+        if not bracket:
+            return self.text(nodeid)
+        body, closing = (params[:-1], "]") if params.endswith("]") else (params, "")
+        decoded = _ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2) or m.group(3), 16)), body)
+        masked = self.text(decoded)
+        if masked == decoded:
+            return self.text(head) + bracket + params
+        if body.isascii():
+            masked = "".join(c if c.isascii() else _escaped(c) for c in masked)
+        return self.text(head) + bracket + masked + closing
+
     def _configured_match(self, m: re.Match[str]) -> str:
         """A configured pattern's match masked: its first group when it has one, else all of it."""
         if not m.groups() or m.group(1) is None:
@@ -494,6 +533,14 @@ class Masker:
         if isinstance(node, list):
             return [self.strings(v) for v in node]
         return self.text(node) if isinstance(node, str) else node
+
+
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})|\\x([0-9a-fA-F]{2})")
+
+
+def _escaped(char: str) -> str:
+    """One character as pytest writes it in a test id (`str.encode("unicode_escape")`)."""
+    return char.encode("unicode_escape").decode("ascii")
 
 
 def _decode(data: bytes) -> str:

@@ -1,4 +1,8 @@
-"""pytest plugin loaded by `hih run`: streams collection and per-scenario results as JSON lines for the runner."""
+"""pytest plugin loaded by `hih run`: streams collection and per-scenario results as JSON lines for the runner.
+
+Scenario reports arrive masked (the hih plugin masks them where they are made); node ids, messages and names are
+masked once more here by shape, since a collection error or an internal error never went through that masking.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from typing import IO, Any
 
 import pytest
 
+from harness.config import load_config
 from harness.plugin import EVIDENCE_SECTION
+from harness.report.masking import Masker
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,6 +35,7 @@ class Collector:
 
     def __init__(self, path: Path) -> None:
         self._out: IO[str] = path.open("a", encoding="utf-8")
+        self._masker = Masker.from_config(load_config().masking)
 
     def _emit(self, event: dict[str, Any]) -> None:
         self._out.write(json.dumps(event, ensure_ascii=False) + "\n")
@@ -46,18 +53,21 @@ class Collector:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             text = str(report.longrepr or "").strip().splitlines()
-            self._emit({"event": "collect_error", "nodeid": report.nodeid, "message": (text[-1] if text else "")[:2000]})
+            self._emit({"event": "collect_error", "nodeid": self._masker.nodeid(report.nodeid),
+                        "message": self._masker.text((text[-1] if text else "")[:2000])})
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         final = report.when == "call" or (report.when == "setup" and not report.passed) or (
             report.when == "teardown" and report.failed)
         if not final:
             return
-        props = {k: v for k, v in report.user_properties if isinstance(k, str) and k.startswith("hih_")}
+        props = {k: self._masker.text(v) if isinstance(v, str) and k != "hih_steps" else v
+                 for k, v in report.user_properties if isinstance(k, str) and k.startswith("hih_")}
         evidence = next((content for title, content in report.sections if title == EVIDENCE_SECTION), None)
         self._emit({
-            "event": "result", "nodeid": report.nodeid, "when": report.when, "status": report.outcome,
-            "duration_s": round(report.duration, 4), "message": "" if report.passed else _short(report),
+            "event": "result", "nodeid": self._masker.nodeid(report.nodeid), "when": report.when,
+            "status": report.outcome, "duration_s": round(report.duration, 4),
+            "message": "" if report.passed else self._masker.text(_short(report)),
             "props": props, "evidence": json.loads(evidence) if evidence else [],
         })
 

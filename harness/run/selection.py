@@ -8,6 +8,7 @@ file, scenario (template) name and example row, which is what pytest-bdd itself 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, replace
@@ -59,7 +60,7 @@ class Selection:
         """What the pytest child reads: per interface, its feature folder and the scenarios to keep."""
         return {"interfaces": {
             name: {"folder": os.path.realpath(plan.feature_dirs[name]),
-                   "scenarios": [sc.selector() for sc, _, _ in chosen]}
+                   "scenarios": [_hidden_example(sc.selector()) for sc, _, _ in chosen]}
             for name, chosen in self.chosen.items() if name in plan.feature_dirs}}
 
     def summary(self) -> dict[str, Any]:
@@ -71,6 +72,19 @@ class Selection:
             "of": sum(len(i.scenarios) for i in self.impacts.values()),
             "methods": {name: i.method()["methods"] for name, i in self.impacts.items()},
         }
+
+
+def example_digest(example: dict[str, Any] | None) -> str | None:
+    """An example row as the SHA-256 of its JSON: the file lies in the report directory, and a row may name a
+    patient (`| 姓名 | 张三 |`); the child compares digests."""
+    if example is None:
+        return None
+    text = json.dumps(example, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _hidden_example(selector: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: v for k, v in selector.items() if k != "example"}, "example_sha256": example_digest(selector["example"])}
 
 
 def choose(plan: RunPlan, history_file: Path | None) -> Selection:
@@ -133,8 +147,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not path:
         return
     document = json.loads(Path(path).read_text(encoding="utf-8"))
-    folders = {spec["folder"]: {(s["file"], s["scenario"], json.dumps(s["example"], sort_keys=True, ensure_ascii=False))
-                                for s in spec["scenarios"]}
+    folders = {spec["folder"]: {(s["file"], s["scenario"], s["example_sha256"]) for s in spec["scenarios"]}
                for spec in document["interfaces"].values()}
     keep, drop = [], []
     for item in items:
@@ -144,7 +157,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue
         file, name, example = identity
         folder = next((f for f in folders if file.startswith(f.rstrip(os.sep) + os.sep)), None)
-        if folder is None or (file, name, json.dumps(example, sort_keys=True, ensure_ascii=False)) in folders[folder]:
+        if folder is None or (file, name, example_digest(example)) in folders[folder]:
             keep.append(item)
         else:
             drop.append(item)

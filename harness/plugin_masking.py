@@ -1,0 +1,157 @@
+"""The hih plugin's masking of what pytest reports about a scenario: node id, names, steps, failure text, output.
+
+A scenario names patients in its own text as well as in its messages: step text (`假如 患者 "张三"，病历号
+"MRN0001"`), outline examples (a `姓名` column) and so the outline's rendered name and its node id
+(`test_x[\\u5f20\\u4e09-MRN0001]`). Before the first report of a scenario is written, the identifiers its text holds
+are learnt: its example row by column name (`姓名`, `身份证号` ... the JSON field rules), and the arguments of every
+step, parsed by the step definition that matches it (`name`, `mrn`, `certno` ...). The node id, names and steps
+are masked with what this scenario alone holds (so they read the same in every run, whatever ran before), and the
+failure text and captured output with everything the run has learnt. Shapes (resident ID, mobile numbers) are
+masked everywhere regardless.
+
+Uses pytest-bdd 9 internals (its step and scenario registries), hence its pin.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from harness.report.masking import Masker
+
+SCENARIO_PROPERTIES = ("hih_feature", "hih_scenario")
+NODEID_PROPERTY = "hih_nodeid"
+_SCOPED = pytest.StashKey[Masker]()
+
+
+def _example(item: pytest.Item) -> dict[str, str]:
+    callspec = getattr(item, "callspec", None)
+    example = callspec.params.get("_pytest_bdd_example") if callspec is not None else None
+    return {str(k): str(v) for k, v in example.items()} if isinstance(example, dict) else {}
+
+
+def _rendered_steps(item: pytest.Item, example: dict[str, str]) -> list[Any]:
+    from pytest_bdd.scenario import scenario_wrapper_template_registry
+
+    template = scenario_wrapper_template_registry.get(getattr(item, "obj", None))  # type: ignore[arg-type]
+    if template is None:
+        return []
+    try:
+        return list(template.render(example).steps)
+    except Exception:  # noqa: BLE001 - a scenario pytest-bdd cannot render fails on its own; learn nothing
+        return []
+
+
+def _step_arguments(step: Any) -> list[dict[str, Any]]:
+    """What each step definition matching `step` would parse out of it (and its data table, row by row)."""
+    from pytest_bdd.steps import step_function_context_registry
+
+    found: list[dict[str, Any]] = []
+    for context in list(step_function_context_registry.values()):
+        if context.type not in (None, step.type):
+            continue
+        try:
+            if context.parser.is_matching(step.name):
+                found.append(dict(context.parser.parse_arguments(step.name) or {}))
+        except Exception:  # noqa: BLE001, PERF203 - a parser that cannot read this step says nothing about it
+            continue
+    table = step.datatable.raw() if step.datatable is not None else []
+    if len(table) > 1:
+        header = [str(cell) for cell in table[0]]
+        found.extend(dict(zip(header, row, strict=False)) for row in table[1:])
+    return found
+
+
+def scenario_masker(item: pytest.Item, masker: Masker) -> Masker:
+    """The masker for what names this scenario: the run's rules, and the identifiers this scenario's own text
+    holds (also taught to `masker`, so its messages and failures mask them too)."""
+    scoped = item.stash.get(_SCOPED, None)
+    if scoped is None:
+        scoped = masker.scoped()
+        example = _example(item)
+        scoped.learn(example)
+        for step in _rendered_steps(item, example):
+            for arguments in _step_arguments(step):
+                scoped.learn(arguments)
+        masker.remember(scoped.learned)
+        item.stash[_SCOPED] = scoped
+    return scoped
+
+
+def mask_step(step: dict[str, Any], scoped: Masker, masker: Masker) -> dict[str, Any]:
+    """A step's record (keyword, name, status, error) with its text masked."""
+    out = {**step, "name": masker.text(scoped.text(str(step.get("name", ""))))}
+    if step.get("error"):
+        out["error"] = masker.text(str(step["error"]))
+    return out
+
+
+def mask_report(item: pytest.Item, report: pytest.TestReport, masker: Masker) -> None:
+    """Everything of `report` that reaches junit.xml, pytest.log, cucumber.json and the run's events, masked."""
+    scoped = scenario_masker(item, masker)
+    if report.failed:
+        for value in getattr(item, "funcargs", {}).values():
+            masker.learn(value)
+    # pytest-xdist checks a worker's report against its item by node id: the masked one travels as a property and
+    # replaces the node id on the controller (MaskedNodeids), before junit.xml, the log and the events see it
+    report.user_properties = [(k, scoped.text(v) if k in SCENARIO_PROPERTIES and isinstance(v, str) else v)
+                              for k, v in report.user_properties if k != NODEID_PROPERTY]
+    report.user_properties.append((NODEID_PROPERTY, scoped.nodeid(report.nodeid)))
+    if report.longrepr is not None and not report.passed:
+        report.longrepr = scrub(report.longrepr, masker.text, set())
+    report.sections = [(title, content if title.startswith("hih ") else masker.text(content))
+                       for title, content in report.sections]
+    _mask_cucumber(report, scoped)
+
+
+class MaskedNodeids:
+    """On the controller (or a run without workers): each scenario report takes its masked node id, first thing."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        masked = next((v for k, v in report.user_properties if k == NODEID_PROPERTY), None)
+        if isinstance(masked, str) and masked != report.nodeid:
+            path, line, _ = report.location
+            report.nodeid = masked
+            report.location = (path, line, masked.rpartition("::")[2])
+
+
+def _mask_cucumber(report: pytest.TestReport, scoped: Masker) -> None:
+    """pytest-bdd's scenario data for cucumber.json (the report's context, set when the report was made)."""
+    from pytest_bdd import reporting
+
+    context = reporting.test_report_context_registry.get(report)
+    if context is not None:
+        context.scenario = scoped.strings(context.scenario)
+        context.name = scoped.nodeid(context.name)
+
+
+def mask_cucumber_data(data: dict[str, Any], scoped: Masker) -> dict[str, Any]:
+    """The scenario data a worker sends the controller for cucumber.json, masked."""
+    return {**data, "scenario": scoped.strings(data["scenario"]), "name": scoped.nodeid(str(data["name"]))}
+
+
+def scrub(node: Any, mask: Callable[[str], str], seen: set[int]) -> Any:
+    """Every string in pytest's failure representation (dataclasses, lists, tuples) masked in place."""
+    if isinstance(node, str):
+        return mask(node)
+    if isinstance(node, tuple):
+        return tuple(scrub(value, mask, seen) for value in node)
+    if id(node) in seen:
+        return node
+    if isinstance(node, list):
+        seen.add(id(node))
+        node[:] = [scrub(value, mask, seen) for value in node]
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type) and hasattr(node, "__dict__"):
+        seen.add(id(node))
+        for name, value in list(vars(node).items()):
+            setattr(node, name, scrub(value, mask, seen))
+    return node
+
+
+def masked_steps_json(steps: list[dict[str, Any]], scoped: Masker, masker: Masker) -> str:
+    return json.dumps([mask_step(step, scoped, masker) for step in steps], ensure_ascii=False)

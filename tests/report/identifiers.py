@@ -1,0 +1,115 @@
+"""Find patient identifiers in a report directory: valid resident ID numbers, mobile numbers, seeded full names.
+
+The names are those of every seeded person a run can meet: the insurance population, the blood centre's samples,
+the maternal-child records, and the patients the HL7 specs name in their steps and examples.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import shutil
+import subprocess
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from harness.contract.identifiers import resident_id_check_char
+from harness.report.masking import _trie_regex
+from tests.conftest import ROOT
+
+RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])(\d{17})([\dXx])(?![0-9A-Za-z])")
+MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})")
+_STEP_NAME = re.compile(r'(?:患者|姓名为) "([^"<>]+)"')
+
+
+def _feature_names() -> set[str]:
+    """Names the specs give patients: `患者 "张三"`, `姓名为 "张三"` and `姓名` columns of example tables."""
+    names: set[str] = set()
+    for path in (ROOT / "features").rglob("*.feature"):
+        text = path.read_text(encoding="utf-8")
+        names |= {m.group(1) for m in _STEP_NAME.finditer(text) if not m.group(1).isascii()}
+        column: int | None = None
+        for line in text.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.strip().startswith("|") else None
+            if cells is None:
+                column = None
+            elif column is None:
+                column = cells.index("姓名") if "姓名" in cells else -1
+            elif column >= 0 and column < len(cells):
+                names.add(cells[column])
+    return names
+
+
+def _values(node: Any, keys: tuple[str, ...]) -> set[str]:
+    if isinstance(node, dict):
+        found = {str(v) for k, v in node.items() if k in keys and isinstance(v, str) and v}
+        return found.union(*(_values(v, keys) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_values(v, keys) for v in node))
+    return set()
+
+
+def seeded_names() -> set[str]:
+    """Every seeded person's full name."""
+    from features.steps import mch_samples
+    from mocks.blood_center.centre import _seed_samples
+    from mocks.population import generate
+
+    names = {p.psn_name for p in generate()}
+    names |= {s["PatientName"] for s in _seed_samples(datetime.now())}
+    record_types = re.findall(r'record_type == "(\w+)"', inspect.getsource(mch_samples))
+    assert record_types, "the maternal-child samples name their record types"
+    for record_type in record_types:
+        data = mch_samples.sample(record_type, "R1").data
+        names |= _values(data, ("motherName", "childName", "fatherName", "applicantName"))
+    names |= _feature_names()
+    return names
+
+
+def seeded_numbers() -> set[str]:
+    """The insured population's other identifiers: person numbers, card numbers and serials, e-voucher tokens."""
+    from mocks.population import generate
+
+    return {getattr(p, f) for p in generate() for f in ("psn_no", "card_no", "card_sn", "ec_token")}
+
+
+def _pdf_text(path: Path) -> str:
+    pdftotext = shutil.which("pdftotext")
+    assert pdftotext, "pdftotext (Debian poppler-utils, installed by ./scripts/setup) reads the PDF's text"
+    return subprocess.run([pdftotext, "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, timeout=60,
+                          check=True).stdout
+
+
+def readable_texts(directory: Path) -> dict[str, str]:
+    """Every file of `directory` as text a reader sees: JSON also decoded, escapes read back, PDFs as text."""
+    texts: dict[str, str] = {}
+    for path in sorted(directory.rglob("*")):
+        if not path.is_file():
+            continue
+        name = path.relative_to(directory).as_posix()
+        text = _pdf_text(path) if path.suffix == ".pdf" else path.read_text(encoding="utf-8")
+        texts[name] = text
+        if path.suffix == ".json":
+            texts[f"{name} (decoded)"] = json.dumps(json.loads(text), ensure_ascii=False)
+        elif path.suffix == ".jsonl":
+            texts[f"{name} (decoded)"] = "\n".join(json.dumps(json.loads(line), ensure_ascii=False)
+                                                   for line in text.splitlines() if line.strip())
+        if _ESCAPE.search(text):  # node ids in junit.xml and pytest.log write non-ASCII as \\uXXXX
+            texts[f"{name} (unescaped)"] = _ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
+    return texts
+
+
+def unmasked(directory: Path) -> list[str]:
+    """`file: value` for every valid resident ID, mobile number, seeded full name and seeded insurance number
+    found in `directory`."""
+    names = re.compile(_trie_regex(seeded_names() | seeded_numbers()))
+    found = []
+    for name, text in readable_texts(directory).items():
+        found += [f"{name}: {m.group(0)}" for m in RESIDENT_ID.finditer(text)
+                  if resident_id_check_char(m.group(1)) == m.group(2).upper()]
+        found += [f"{name}: {m.group(0)}" for m in MOBILE.finditer(text)]
+        found += [f"{name}: {m.group(0)}" for m in names.finditer(text)]
+    return sorted(set(found))
