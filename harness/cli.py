@@ -42,6 +42,8 @@ def run(
     tags: Annotated[str | None, typer.Option("--tags", help="Gherkin tag expression, e.g. '@smoke and not @fault'")] = None,
     contracts_dir: ContractsDir = None,
     changed_since: Annotated[list[str], typer.Option("--changed-since", metavar="[NAME=]VERSION", help="run only the scenarios that exercise what changed since this contract version")] = [],  # noqa: B006
+    operator: Annotated[str | None, typer.Option("--operator", metavar="NAME", help="who runs the gate, for the sign-off (default: the CI user or login name)")] = None,
+    release: Annotated[str | None, typer.Option("--release", metavar="NAME", help="the release being gated, for the sign-off")] = None,
 ) -> None:
     """Run the specs against in-process mocks and the chosen connectors; the exit code is the release gate."""
     from harness.run.options import RunOptions, parse_pairs
@@ -49,7 +51,8 @@ def run(
 
     options = RunOptions(interfaces=interface, contracts=parse_pairs(contract, "--contract"),
                          connectors=parse_pairs(connector, "--connector"), report_dir=report_dir, workers=workers,
-                         tags=tags, contracts_dir=contracts_dir, changed_since=changed_since)
+                         tags=tags, contracts_dir=contracts_dir, changed_since=changed_since, operator=operator,
+                         release=release)
     raise typer.Exit(run_gate(options, out))
 
 

@@ -10,6 +10,14 @@ Every setting has a built-in default, so the file is optional. Today it holds on
     text = ['(?<!\\d)\\d{10}(?!\\d)']                     # regular expressions for free text
     exclude = ["**/name"]                                 # built-in rules to drop
 
+and `[signoff]`, what the sign-off pack names besides the run's results:
+
+    [signoff]
+    hospital = "示例市第一人民医院"          # printed at the top of signoff.html / signoff.pdf
+    vendor = "示例软件有限公司"               # the connector vendor who signs with the hospital
+    information_department = "信息科"        # the default
+    departments = { lis = "检验科", pacs = "放射科" }   # the clinical department owning each interface
+
 A problem in the file is a UsageError naming the file and the key, so `hih` stops with exit code 2.
 """
 
@@ -42,11 +50,23 @@ class MaskingConfig:
 
 
 @dataclass(frozen=True)
+class SignoffConfig:
+    """Who the sign-off pack names: the hospital, the vendor, the departments that sign."""
+
+    hospital: str = ""
+    vendor: str = ""
+    information_department: str = "信息科"
+    departments: dict[str, str] = field(default_factory=dict)
+    """Interface name -> the clinical department owning it (the pack has a default for each known interface)."""
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     """The settings of one project; `path` is the file they came from (None: built-in defaults only)."""
 
     path: Path | None = None
     masking: MaskingConfig = field(default_factory=MaskingConfig)
+    signoff: SignoffConfig = field(default_factory=SignoffConfig)
 
 
 def config_path(cwd: Path | None = None) -> Path | None:
@@ -72,10 +92,30 @@ def load_config(path: Path | None = None, cwd: Path | None = None) -> ProjectCon
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from None
-    unknown = sorted(set(document) - {"masking"})
+    unknown = sorted(set(document) - {"masking", "signoff"})
     if unknown:
-        raise UsageError(f"{path}: unknown table or key {unknown[0]!r} (known: masking)")
-    return ProjectConfig(path=path, masking=_masking(path, document.get("masking", {})))
+        raise UsageError(f"{path}: unknown table or key {unknown[0]!r} (known: masking, signoff)")
+    return ProjectConfig(path=path, masking=_masking(path, document.get("masking", {})),
+                         signoff=_signoff(path, document.get("signoff", {})))
+
+
+def _signoff(path: Path, table: Any) -> SignoffConfig:
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [signoff] must be a table")
+    known = {"hospital", "vendor", "information_department", "departments"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise UsageError(f"{path}: [signoff] unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    texts = {}
+    for key in ("hospital", "vendor", "information_department"):
+        value = table.get(key, getattr(SignoffConfig, key))
+        if not isinstance(value, str):
+            raise UsageError(f"{path}: [signoff] {key} must be a string")
+        texts[key] = value.strip()
+    departments = table.get("departments", {})
+    if not isinstance(departments, dict) or not all(isinstance(v, str) and v.strip() for v in departments.values()):
+        raise UsageError(f"{path}: [signoff] departments must be a table of interface = \"department\"")
+    return SignoffConfig(**texts, departments={str(k): v.strip() for k, v in departments.items()})
 
 
 def _masking(path: Path, table: Any) -> MaskingConfig:

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from harness.report.masking import Masker
+from harness.report.masking import GENERIC_NAMES, Masker
 
 SCENARIO_PROPERTIES = ("hih_feature", "hih_scenario")
 NODEID_PROPERTY = "hih_nodeid"
 _SCOPED = pytest.StashKey[Masker]()
+_CODE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.:^-]*")
 
 
 def _example(item: pytest.Item) -> dict[str, str]:
@@ -66,6 +68,13 @@ def _step_arguments(step: Any) -> list[dict[str, Any]]:
     return found
 
 
+def _learnable(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Step arguments less the generic `name` ones that hold a word of code (`连接器报告错误 "{name}"` names an
+    exception class, `错误指出字段 "{name}"` a field): a patient's name is not an identifier of a program."""
+    return {k: v for k, v in arguments.items()
+            if not (k.lower() in GENERIC_NAMES and isinstance(v, str) and _CODE_WORD.fullmatch(v))}
+
+
 def scenario_masker(item: pytest.Item, masker: Masker) -> Masker:
     """The masker for what names this scenario: the run's rules, and the identifiers this scenario's own text
     holds (also taught to `masker`, so its messages and failures mask them too)."""
@@ -76,7 +85,7 @@ def scenario_masker(item: pytest.Item, masker: Masker) -> Masker:
         scoped.learn(example)
         for step in _rendered_steps(item, example):
             for arguments in _step_arguments(step):
-                scoped.learn(arguments)
+                scoped.learn(_learnable(arguments))
         masker.remember(scoped.learned)
         item.stash[_SCOPED] = scoped
     return scoped

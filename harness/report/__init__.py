@@ -16,8 +16,9 @@ from harness.config import load_config
 from harness.errors import HihError
 from harness.report.formats import parse_xml
 from harness.report.html import render_html
-from harness.report.manifest import hih_version, write_manifest
+from harness.report.manifest import WRITTEN_AFTER, hih_version, sha256_file, write_manifest
 from harness.report.masking import Masker
+from harness.report.signoff import write_signoff
 
 REPORT_HTML = "report.html"
 CUCUMBER_JSON = "cucumber.json"
@@ -94,11 +95,22 @@ def _rewrite(path: Path, masked: str, original: str) -> None:
 
 
 def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]]) -> list[Path]:
-    """Write the reports derived from a finished run; returns the files written (manifest.json last)."""
-    masker = Masker.from_config(load_config().masking)
+    """Write the reports derived from a finished run (or merged shards); returns the files written: report.html,
+    manifest.json, then the sign-off pack that prints the manifest's SHA-256 and the seal over that pack."""
+    config = load_config()
+    masker = Masker.from_config(config.masking)
     scrub_logs(report_dir, masker)
     contracts = _contracts(summary)
     html = report_dir / REPORT_HTML
     html.write_text(render_html(summary, evidence, masker, contracts, hih_version()), encoding="utf-8")
+    for name in WRITTEN_AFTER:  # a pack left from an earlier run in this directory is not this run's
+        (report_dir / name).unlink(missing_ok=True)
     manifest = write_manifest(report_dir, summary, {name: c.folder for name, c in contracts.items()})
-    return [html, manifest]
+    pack = write_signoff(report_dir, summary, evidence, masker, contracts, config.signoff, sha256_file(manifest))
+    return [html, manifest, *pack]
+
+
+def manifest_line(report_dir: Path) -> str:
+    """The line `hih run` ends with: the manifest's SHA-256, to copy onto the signed sheet."""
+    path = report_dir / "manifest.json"
+    return f"manifest.json sha256 {sha256_file(path)} (sign-off pack: {report_dir / 'signoff.pdf'})" if path.is_file() else ""

@@ -4,6 +4,10 @@ It records the SHA-256 of every file in the directory (manifest.json itself asid
 contract used (interface, version and one SHA-256 over its folder) and each connector (its module:factory spec
 and the SHA-256 of its module file, or of its package's .py files).
 
+The sign-off pack (signoff.html, signoff.pdf) prints the manifest's SHA-256, so it is written after the manifest
+and is not listed in it: `signoff.sha256` seals it instead (the lines `sha256sum` prints, so `sha256sum -c
+signoff.sha256` checks it too), and the manifest names those files under `signoff`.
+
 A folder's SHA-256 is the SHA-256 of the lines `<sha256>  <path>\\n` of its files sorted by relative path, the
 output of `find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs -d '\\n' sha256sum` run inside it.
 """
@@ -14,6 +18,7 @@ import hashlib
 import importlib.util
 import json
 import platform
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -25,6 +30,11 @@ from harness.errors import UsageError
 
 MANIFEST = "manifest.json"
 FORMAT = "hih-manifest/1"
+SEAL = "signoff.sha256"
+SIGNOFF_FILES = ("signoff.html", "signoff.pdf")
+WRITTEN_AFTER = frozenset({*SIGNOFF_FILES, SEAL})
+"""Files written after manifest.json (the sign-off pack prints its SHA-256), sealed by signoff.sha256."""
+_MANIFEST_META = re.compile(r'<meta name="hih-manifest-sha256" content="([0-9a-f]{64})">')
 
 
 def sha256_file(path: Path) -> str:
@@ -112,7 +122,8 @@ def build_manifest(report_dir: Path, summary: dict[str, Any], contract_folders: 
                       for name, row in interfaces.items()],
         "connectors": [connector_entry(name, str(row.get("connector", ""))) for name, row in interfaces.items()],
         "files": {name: {"sha256": sha256_file(path), "bytes": path.stat().st_size}
-                  for name, path in _files(report_dir) if name != MANIFEST},
+                  for name, path in _files(report_dir) if name != MANIFEST and name not in WRITTEN_AFTER},
+        "signoff": {"files": list(SIGNOFF_FILES), "seal": SEAL},
     }
 
 
@@ -135,9 +146,11 @@ def differences(report_dir: Path) -> tuple[list[str], int, str]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         listed = {str(name): str(entry["sha256"]) for name, entry in document["files"].items()}
+        sealed = [str(name) for name in (document.get("signoff") or {}).get("files", [])]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UsageError(f"{path}: not a hih manifest ({type(exc).__name__}: {exc})") from None
-    present = {name: p for name, p in _files(report_dir) if name != MANIFEST}
+    after = WRITTEN_AFTER if sealed else frozenset()
+    present = {name: p for name, p in _files(report_dir) if name != MANIFEST and name not in after}
     lines = []
     for name in sorted(set(listed) | set(present), key=lambda n: n.encode("utf-8")):
         if name not in present:
@@ -146,7 +159,43 @@ def differences(report_dir: Path) -> tuple[list[str], int, str]:
             lines.append(f"added: {name}")
         elif sha256_file(present[name]) != listed[name]:
             lines.append(f"changed: {name}")
-    return lines, len(listed), sha256_file(path)
+    digest = sha256_file(path)
+    if sealed:
+        lines += _seal_differences(report_dir, sealed, digest)
+    return lines, len(listed) + sum((report_dir / n).is_file() for n in sealed), digest
+
+
+def write_seal(report_dir: Path) -> Path:
+    """signoff.sha256 over the sign-off files present (`sha256sum` format)."""
+    path = report_dir / SEAL
+    path.write_text("".join(f"{sha256_file(report_dir / name)}  {name}\n" for name in SIGNOFF_FILES
+                            if (report_dir / name).is_file()), encoding="utf-8")
+    return path
+
+
+def _seal_differences(report_dir: Path, names: list[str], manifest_digest: str) -> list[str]:
+    """The sign-off files against signoff.sha256, and signoff.html against the manifest it names."""
+    seal = report_dir / SEAL
+    recorded = {}
+    if seal.is_file():
+        for line in seal.read_text(encoding="utf-8", errors="replace").splitlines():
+            digest, _, name = line.partition("  ")
+            recorded[name.strip()] = digest.strip()
+    lines = []
+    for name in names:
+        path = report_dir / name
+        if name in recorded and not path.is_file():
+            lines.append(f"missing: {name}")
+        elif path.is_file() and name not in recorded:
+            lines.append(f"added: {name} (not sealed by {SEAL})")
+        elif path.is_file() and recorded[name] != sha256_file(path):
+            lines.append(f"changed: {name}")
+    html = report_dir / SIGNOFF_FILES[0]
+    if html.is_file() and not lines:
+        match = _MANIFEST_META.search(html.read_text(encoding="utf-8", errors="replace"))
+        if match is None or match.group(1) != manifest_digest:
+            lines.append(f"changed: {html.name} (names another manifest.json)")
+    return lines
 
 
 def verify(report_dir: Path, echo: Callable[[str], None]) -> int:
@@ -157,4 +206,6 @@ def verify(report_dir: Path, echo: Callable[[str], None]) -> int:
     if lines:
         return 1
     echo(f"verified {count} files (manifest.json sha256 {digest})")
+    if (report_dir / SEAL).is_file():
+        echo(f"sign-off pack sealed by {SEAL} (sha256 {sha256_file(report_dir / SEAL)})")
     return 0

@@ -328,3 +328,31 @@ def render_text(document: dict[str, Any]) -> str:
     lines.append("✓ passed  ✗ failed  - skipped  · not in that run;"
                  " flaky: passed and failed on the same contract version and connector within the window")
     return "\n".join(lines)
+
+
+def previous_runs(path: Path | None, interfaces: list[str], before: str | None) -> dict[str, dict[str, Any]]:
+    """Per interface, the latest run recorded that started before `before` (ISO time) and included it: its id,
+    start, contract, connector and `scenarios` (nodeid -> feature, name, status). For the sign-off's "what changed".
+
+    Never raises: no database, an unreadable one or no earlier run gives no entry for that interface.
+    """
+    if path is None or not path.is_file() or not interfaces:
+        return {}
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        with connect(path) as db:
+            for name in interfaces:
+                row = db.execute(
+                    "SELECT r.id, r.started, r.decision, ri.contract, ri.connector FROM runs r"
+                    " JOIN run_interfaces ri ON ri.run_id = r.id WHERE ri.interface = ? AND (? IS NULL OR r.started < ?)"
+                    " ORDER BY r.started DESC, r.id DESC LIMIT 1", (name, before, before)).fetchone()
+                if row is None:
+                    continue
+                scenarios = {s["nodeid"]: {"feature": s["feature"], "name": s["name"], "status": s["status"]}
+                             for s in db.execute("SELECT nodeid, feature, name, status FROM scenario_results"
+                                                 " WHERE run_id = ? AND interface = ?", (row["id"], name))}
+                found[name] = {"id": row["id"], "started": row["started"], "decision": row["decision"],
+                               "contract": row["contract"], "connector": row["connector"], "scenarios": scenarios}
+    except HistoryError:
+        return {}
+    return found

@@ -48,6 +48,10 @@ class RunOptions:
     contracts_dir: Path | None = None
     changed_since: list[str] = field(default_factory=list)
     """`VERSION` (every selected interface) or `NAME=VERSION` values of --changed-since."""
+    operator: str | None = None
+    """Who runs the gate, for the sign-off (default: the CI user or the login name)."""
+    release: str | None = None
+    """The release being gated, for the sign-off."""
 
 
 @dataclass

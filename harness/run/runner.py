@@ -16,14 +16,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from harness.errors import UsageError
-from harness.report import write_reports
+from harness.report import manifest_line, write_reports
 from harness.run.history import record_run
+from harness.run.metadata import run_metadata
 from harness.run.options import PROJECT_ROOT, RunOptions, RunPlan, plan
 from harness.run.results import Outcome, summary, write_json
 
 INI = Path(__file__).with_name("pytest-run.ini")
 ARTEFACTS = ("summary.json", "junit.xml", "evidence.json", "events.jsonl", "pytest.log", "selection.json",
-             "cucumber.json", "report.html", "manifest.json")
+             "cucumber.json", "report.html", "manifest.json", "signoff.html", "signoff.pdf", "signoff.sha256")
 
 
 def pytest_command(p: RunPlan, report_dir: Path, select: Path | None = None) -> list[str]:
@@ -118,6 +119,7 @@ def run(options: RunOptions, console: Console | None = None) -> int:
     if child.returncode not in (0, 1):
         raise UsageError(f"the run stopped early (pytest exit {child.returncode}); see {report_dir / 'pytest.log'}")
     document = summary(p, outcome, started, finished)
+    document.update(run_metadata(options.operator, options.release))
     if selection is not None:
         document["selection"] = selection.summary()
     evidence = {r.nodeid: r.evidence for r in outcome.results.values()}
@@ -126,6 +128,7 @@ def run(options: RunOptions, console: Console | None = None) -> int:
     write_reports(report_dir, document, evidence)
     record_run(document, evidence, report_dir)
     _print(console, document, report_dir)
+    console.print(manifest_line(report_dir), markup=False, highlight=False)
     return 0 if document["decision"] == "pass" else 1
 
 

@@ -55,3 +55,25 @@ def test_problems_are_one_line_usage_errors(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(UsageError, match=message) as caught:
         load_config(cwd=tmp_path)
     assert "\n" not in str(caught.value) and "hih.toml" in str(caught.value)
+
+
+def test_the_signoff_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    (tmp_path / "hih.toml").write_text(
+        '[signoff]\nhospital = "示例市第一人民医院"\nvendor = "示例软件"\ndepartments = { lis = "检验科" }\n', encoding="utf-8")
+    signoff = load_config(cwd=tmp_path).signoff
+    assert (signoff.hospital, signoff.vendor, signoff.information_department) == ("示例市第一人民医院", "示例软件", "信息科")
+    assert signoff.departments == {"lis": "检验科"}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[signoff]\nhospitl = 'x'\n", "\\[signoff\\] unknown key 'hospitl'"),
+    ("[signoff]\nhospital = 1\n", "\\[signoff\\] hospital must be a string"),
+    ("[signoff]\ndepartments = ['lis']\n", "\\[signoff\\] departments must be a table"),
+    ("signoff = 1\n", "\\[signoff\\] must be a table"),
+])
+def test_a_bad_signoff_table_is_one_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "hih.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UsageError, match=message):
+        load_config(path)

@@ -211,3 +211,19 @@ def test_hih_history_text_json_and_errors(tmp_path: Path, capsys: pytest.Capture
     monkeypatch.setenv("HIH_HISTORY", "off")
     assert main(["history"]) == 2
     assert "switched off" in capsys.readouterr().err
+
+
+def test_previous_runs_gives_each_interface_its_latest_earlier_run(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    record(db, run_summary({A: "passed"}, contract="2023.1", started="2026-11-20T10:00:00+08:00"), {})
+    second = record(db, run_summary({A: "failed", B: "passed"}, started="2026-11-21T10:00:00+08:00"), {})
+    record(db, run_summary({A: "passed"}, started="2026-11-22T10:00:00+08:00"), {})
+
+    found = history.previous_runs(db, ["insurance", "lis"], "2026-11-22T10:00:00+08:00")
+
+    assert set(found) == {"insurance"}, "no run of lis: no entry"
+    assert found["insurance"]["id"] == second and found["insurance"]["contract"] == "2024.1"
+    assert {n: s["status"] for n, s in found["insurance"]["scenarios"].items()} == {A: "failed", B: "passed"}
+    assert history.previous_runs(tmp_path / "none.sqlite", ["insurance"], None) == {}
+    (tmp_path / "bad.sqlite").write_text("not a database", encoding="utf-8")
+    assert history.previous_runs(tmp_path / "bad.sqlite", ["insurance"], None) == {}

@@ -1,0 +1,31 @@
+"""HTML to PDF with WeasyPrint: a real layout engine (pages, running page numbers) that embeds the CJK font
+fontconfig finds (./scripts/setup installs one), so the Chinese text is text in the PDF, not pictures."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+
+class PdfUnavailable(Exception):
+    """WeasyPrint or the system libraries it needs (Pango) are not installed."""
+
+
+def render_pdf(html: str, target: Path) -> int:
+    """Write `html` (self-contained: inline CSS, no fetches) to `target` as PDF; returns the number of pages."""
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:  # OSError: Pango missing from the system
+        raise PdfUnavailable(f"WeasyPrint cannot be loaded ({exc}); ./scripts/setup installs what it needs") from None
+    for name in ("weasyprint", "fontTools"):  # CSS it skips and font subsetting chatter are not the user's business
+        logging.getLogger(name).setLevel(logging.ERROR)
+    document = weasyprint.HTML(string=html, base_url=None, url_fetcher=_no_fetch).render()
+    tmp = target.with_name(target.name + ".writing")
+    document.write_pdf(tmp)
+    tmp.replace(target)
+    return len(document.pages)
+
+
+def _no_fetch(url: str, timeout: int = 10, ssl_context: object = None) -> dict[str, object]:
+    """The pack is self-contained: nothing is fetched, not even a file next to it."""
+    raise ValueError(f"the sign-off pack fetches nothing ({url})")

@@ -1,0 +1,190 @@
+"""The sign-off pack: signoff.html and signoff.pdf, a short Chinese-first release verdict a hospital signs.
+
+Two or three A4 pages for a passing run of every interface: the verdict (放行 / 不予放行) overall and per
+interface; hospital, release, operator, host, CI job, hih version, start and end; per interface the contract in
+force (version, effective date) and the connector's identity; what changed since the last recorded run; the
+failures in business words; the manifest's SHA-256; and a signature block for the information department, the
+clinical department owning each interface and the vendor. It is built from summary.json and evidence.json
+(masked again here), the contracts, the run history and hih.toml's `[signoff]`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from harness.config import SignoffConfig
+from harness.report.changes import InterfaceChanges, compare
+from harness.report.failures import BusinessFailure, business_failure
+from harness.report.manifest import connector_entry
+from harness.report.masking import Masker
+
+HERE = Path(__file__).parent
+SIGNOFF_HTML = "signoff.html"
+SIGNOFF_PDF = "signoff.pdf"
+FAILURE_LIMIT = 12
+"""Failures told in full; more are listed one line each (report.html has every one)."""
+FAILURE_LINE_LIMIT = 40
+DEPARTMENTS = {"insurance": "医保办", "blood-center": "输血科", "mch-platform": "妇产科（妇幼保健）",
+               "lis": "检验科", "pacs": "放射科（医学影像科）"}
+"""The clinical department that owns each interface by default; hih.toml `[signoff] departments` overrides."""
+IDENTITY_KINDS = {"files-sha256": ("文件校验值", "SHA-256 of its files"), "version": ("版本", "version"),
+                  "env": ("环境变量", "environment"), "listener": ("外部监听端口", "black-box listener")}
+
+
+@dataclass
+class ConnectorIdentity:
+    name: str
+    label: str
+    kind: str
+    value: str
+    git_commit: str | None = None
+
+
+@dataclass
+class InterfaceVerdict:
+    name: str
+    title: str
+    passed: bool
+    contract: str
+    effective: str
+    identity: ConnectorIdentity
+    counts: dict[str, int]
+    department: str
+
+
+@dataclass
+class SignoffView:
+    """Everything the pack shows, masked, in reading order."""
+
+    decision: str
+    hospital: str
+    release: str
+    operator: str
+    host: str
+    ci_job_url: str
+    hih_version: str
+    started: str
+    finished: str
+    totals: dict[str, int]
+    manifest_sha256: str
+    interfaces: list[InterfaceVerdict]
+    changes: list[InterfaceChanges]
+    failures: list[BusinessFailure]
+    more_failures: list[BusinessFailure] = field(default_factory=list)
+    hidden_failures: int = 0
+    tags: str = ""
+    selection: bool = False
+    information_department: str = "信息科"
+    vendor: str = ""
+    departments: list[tuple[str, list[str]]] = field(default_factory=list)
+    """(department, the interfaces it signs for), in interface order."""
+
+
+def _git_commit(path: Path) -> str | None:
+    """HEAD of the git checkout holding `path`, when it is in one and git answers within a few seconds."""
+    folder = path if path.is_dir() else path.parent
+    try:
+        done = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and len(commit) == 40 else None
+
+
+def connector_identity(interface: str, row: dict[str, Any]) -> ConnectorIdentity:
+    """summary.json's `connector_identity` when the run wrote one; else the SHA-256 of the connector's module."""
+    given = row.get("connector_identity")
+    label = str(row.get("connector", ""))
+    if isinstance(given, dict) and given.get("value"):
+        return ConnectorIdentity(str(given.get("name") or label), str(given.get("label") or label),
+                                 str(given.get("kind") or "version"), str(given["value"]),
+                                 str(given["git_commit"]) if given.get("git_commit") else None)
+    spec = label.split(";")[0].strip()
+    entry = connector_entry(interface, spec)
+    if "hospital listener" in label:
+        return ConnectorIdentity(spec, label, "listener", label.rsplit(" ", 1)[-1])
+    module = entry.get("module_file")
+    return ConnectorIdentity(spec, label, "files-sha256", str(entry.get("sha256") or "?"),
+                             _git_commit(Path(module)) if module else None)
+
+
+def _operations(contract: Any) -> dict[str, str]:
+    return {k: op.name for k, op in getattr(contract, "operations", {}).items()}
+
+
+def build_signoff(summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]], masker: Masker,
+                  contracts: dict[str, Any], config: SignoffConfig, previous: dict[str, dict[str, Any]],
+                  manifest_sha256: str) -> SignoffView:
+    interfaces = []
+    for name, row in (summary.get("interfaces") or {}).items():
+        contract = contracts.get(name)
+        effective = row.get("contract_effective") or getattr(contract, "effective", "") or getattr(contract, "released", "")
+        counts = {k: int(row.get(k, 0)) for k in ("passed", "failed", "skipped")}
+        interfaces.append(InterfaceVerdict(
+            name=name, title=str(getattr(contract, "title", "") or ""), passed=counts["failed"] == 0 and counts["passed"] > 0,
+            contract=str(row.get("contract", "")), effective=str(effective or ""),
+            identity=connector_identity(name, row), counts=counts,
+            department=config.departments.get(name) or DEPARTMENTS.get(name, "")))
+    failures = []
+    for scenario in summary.get("scenarios") or []:
+        if scenario.get("status") != "failed":
+            continue
+        exchanges = evidence.get(str(scenario.get("nodeid", ""))) or []
+        failure = business_failure(masker.strings(scenario), exchanges,
+                                   _operations(contracts.get(str(scenario.get("interface")))))
+        failures.append(failure)
+    departments: dict[str, list[str]] = {}
+    for verdict in interfaces:
+        departments.setdefault(verdict.department or "临床科室", []).append(verdict.name)
+    return SignoffView(
+        decision=str(summary.get("decision", "fail")), hospital=config.hospital, release=str(summary.get("release") or ""),
+        operator=masker.text(str(summary.get("operator") or "")), host=str(summary.get("host") or ""),
+        ci_job_url=str(summary.get("ci_job_url") or ""), hih_version=str(summary.get("hih_version") or ""),
+        started=str(summary.get("started") or ""), finished=str(summary.get("finished") or ""),
+        totals={k: int((summary.get("totals") or {}).get(k, 0)) for k in ("passed", "failed", "skipped")},
+        manifest_sha256=manifest_sha256, interfaces=interfaces,
+        changes=compare(masker.strings(summary), previous),
+        failures=failures[:FAILURE_LIMIT], more_failures=failures[FAILURE_LIMIT:FAILURE_LIMIT + FAILURE_LINE_LIMIT],
+        hidden_failures=max(0, len(failures) - FAILURE_LIMIT - FAILURE_LINE_LIMIT),
+        tags=str(summary.get("tags") or ""), selection=bool(summary.get("selection")),
+        information_department=config.information_department or "信息科", vendor=config.vendor,
+        departments=list(departments.items()))
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(IDENTITY_KINDS=IDENTITY_KINDS)
+    return env
+
+
+def render_signoff(view: SignoffView) -> str:
+    css = (HERE / "templates" / "signoff.css").read_text(encoding="utf-8")
+    return _environment().get_template("signoff.html.j2").render(view=view, css=css)
+
+
+def write_signoff(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]], masker: Masker,
+                  contracts: dict[str, Any], config: SignoffConfig, manifest_sha256: str) -> list[Path]:
+    """signoff.html and signoff.pdf (when WeasyPrint can be loaded; else a one-line warning), then the seal."""
+    import sys
+
+    from harness.report.manifest import write_seal
+    from harness.report.pdf import PdfUnavailable, render_pdf
+    from harness.run.history import history_path, previous_runs
+
+    previous = previous_runs(history_path(report_dir), list(summary.get("interfaces") or {}), summary.get("started"))
+    html = render_signoff(build_signoff(summary, evidence, masker, contracts, config, previous, manifest_sha256))
+    written = [report_dir / SIGNOFF_HTML]
+    written[0].write_text(html, encoding="utf-8")
+    try:
+        render_pdf(html, report_dir / SIGNOFF_PDF)
+        written.append(report_dir / SIGNOFF_PDF)
+    except PdfUnavailable as exc:
+        sys.stderr.write(f"hih: warning: signoff.pdf not written: {exc}\n")
+    return [*written, write_seal(report_dir)]
