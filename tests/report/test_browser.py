@@ -65,19 +65,46 @@ def test_the_reviewer_sees_the_decision_the_interfaces_and_the_messages(page: tu
     assert requested and all(url.startswith("file://") for url in requested), requested
 
 
-def test_print_layout_one_page_break_per_interface(page: tuple[Any, list[str]]) -> None:
-    view, requested = page
-    view.emulate_media(media="print")
-
-    breaks = view.evaluate("""() => [...document.querySelectorAll('body *')]
-        .filter(e => ['page', 'always'].includes(getComputedStyle(e).breakBefore))
-        .map(e => e.dataset.interface || e.tagName)""")
-    interfaces = view.locator("section.interface").evaluate_all("s => s.map(e => e.dataset.interface)")
-    assert breaks == interfaces and "insurance" in interfaces, "one page break before each interface"
-    assert view.evaluate("getComputedStyle(document.querySelector('.toolbar')).display") == "none"
-
+def _pages(view: Any) -> int:
     pdf = view.pdf(format="A4", print_background=True)
     assert pdf.startswith(b"%PDF")
-    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
-    assert pages >= 3, "the decision, then each interface from a new page, then the sign-off"
+    return len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+
+
+def _breaks(view: Any) -> list[str]:
+    return view.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(e => ['page', 'always'].includes(getComputedStyle(e).breakBefore))
+        .map(e => e.dataset.interface || e.tagName)""")
+
+
+def test_print_holds_the_summary_and_the_failures_unless_everything_is_chosen(page: tuple[Any, list[str]]) -> None:
+    view, requested = page
+    view.emulate_media(media="print")
+    visible = "() => [...document.querySelectorAll('article.scenario')].filter(e => e.offsetParent !== null).length"
+
+    assert view.evaluate("getComputedStyle(document.querySelector('.toolbar')).display") == "none"
+    assert view.locator(".print-note").is_visible() and view.locator("#decision").is_visible()
+    assert view.locator("article.scenario").count() > 200, "every scenario is in the file"
+    assert view.evaluate(visible) == 0, "a passing run prints no scenario"
+    assert _breaks(view) == []
+    summary_pages = _pages(view)
+    assert summary_pages <= 3, "decision, interfaces and sign-off block"
+
+    view.evaluate("document.body.classList.add('print-all')")  # what the "print everything" button sets
+    interfaces = view.locator("section.interface").evaluate_all("s => s.map(e => e.dataset.interface)")
+    assert _breaks(view) == interfaces and "insurance" in interfaces, "one page break before each interface"
+    assert view.evaluate(visible) == view.locator("article.scenario").count()
+    assert not view.locator(".print-note").is_visible()
+    assert _pages(view) > 5 * summary_pages
     assert all(url.startswith("file://") for url in requested)
+
+
+def test_a_failing_run_prints_its_failed_scenarios(browser: Any, failing_run: Path) -> None:
+    view = browser.new_page()
+    view.goto((failing_run / "report.html").as_uri())
+    view.emulate_media(media="print")
+    shown = view.evaluate("""() => [...document.querySelectorAll('article.scenario')]
+        .filter(e => e.offsetParent !== null).map(e => e.dataset.status)""")
+    assert shown and set(shown) == {"failed"}
+    assert not view.locator("details.messages").first.is_visible(), "messages are for 'print everything'"
+    view.close()

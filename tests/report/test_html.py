@@ -96,7 +96,9 @@ def test_decision_first_then_interfaces_then_scenarios_failures_first_then_sign_
     assert "C skipped for <交易> [1101]" in tree.xpath("//article[@data-status='skipped']")[0].text_content()
     rows = tree.xpath("//section[@id='interfaces']//tbody/tr")
     assert [r.xpath("td")[0].text_content().strip().split()[0] for r in rows] == ["insurance", "lis"]
-    assert len(tree.xpath("//section[@class='interface']")) == 2, "one section (one printed page break) per interface"
+    assert len(tree.xpath("//section[contains(concat(' ', @class, ' '), ' interface ')]")) == 2, (
+        "one section (one printed page break when everything is printed) per interface")
+    assert tree.xpath("//section[contains(@class, 'has-failures')]/@data-interface") == ["insurance"]
     signoff = tree.xpath("//section[@id='signoff']")[0].text_content()
     for label in ("审核人", "Reviewer", "角色", "Role", "日期", "Date", "结论", "Decision", "备注", "Notes"):
         assert label in signoff
@@ -155,6 +157,6 @@ def test_write_reports_writes_the_page_and_the_manifest(tmp_path: Path) -> None:
 
     written = write_reports(tmp_path, summary(), EVIDENCE)
 
-    assert [p.name for p in written] == ["report.html", "manifest.json"]
+    assert [p.name for p in written] == ["report.html", "manifest.json", "signoff.html", "signoff.pdf", "signoff.sha256"]
     assert "11010519491231002X" not in (tmp_path / "pytest.log").read_text(encoding="utf-8"), "logs masked again"
     assert "不予放行" in (tmp_path / "report.html").read_text(encoding="utf-8")
