@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from harness.contract.errors import ContractError
-from harness.contract.loader import CONTRACT_FILE, ContractStore, load_contract
+from harness.contract.loader import CONTRACT_FILE, ContractStore, find_contract_folders, load_contract
 from harness.errors import HihError, UsageError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -120,10 +120,12 @@ def contract_check(path: Annotated[Path | None, typer.Argument(help="a contract 
         raise UsageError(f"{target}: no such file or folder")
     if target.is_file():
         target = target.parent
-    folders = sorted({p.parent for p in target.glob(f"**/{CONTRACT_FILE}")})
-    if not folders:
+    folders, unreadable = find_contract_folders(target)
+    for problem in unreadable:
+        typer.echo(str(problem), err=True)
+    if not folders and not unreadable:
         raise UsageError(f"{target}: no {CONTRACT_FILE} found")
-    failed = 0
+    failed = len(unreadable)
     for folder in folders:
         try:
             contract = load_contract(folder)
