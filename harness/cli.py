@@ -227,6 +227,9 @@ def mock_serve(
                                             help="HL7 mocks: send results/reports to this hospital listener")] = [],  # noqa: B006
     push_every: Annotated[float, typer.Option("--push-every", metavar="SECONDS",
                                               help="how often a pushing mock sends the next due message")] = 5.0,
+    allow_host: Annotated[list[str], typer.Option("--allow-host", metavar="NAME",
+                                                  help="another host name the consoles and admin API answer to (repeatable)")] = [],  # noqa: B006
+    journal_mib: Annotated[int, typer.Option("--journal-mib", metavar="MIB", help="each mock's journal bound")] = 64,
 ) -> None:
     """Serve mock partners until Ctrl-C; prints each endpoint on start."""
     from harness.run.options import parse_pairs
@@ -239,7 +242,8 @@ def mock_serve(
         ports[name] = int(value)
     options = ServeOptions(interfaces=interface, host=host, ports=ports, state=state,
                            contracts=parse_pairs(contract, "--contract"), contracts_dir=contracts_dir,
-                           push=parse_pairs(push, "--push"), push_every_s=push_every)
+                           push=parse_pairs(push, "--push"), push_every_s=push_every, allowed_hosts=allow_host,
+                           journal_bytes=journal_mib * 2**20)
     serve(options, lambda line: print(line, flush=True))
     print("stopped", flush=True)
 

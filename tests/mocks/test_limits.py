@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 from pathlib import Path
 
 import httpx
@@ -19,36 +17,14 @@ from harness.contract.signing import tif_headers
 from mocks.insurance import TEST_PAASID, TEST_SECRET, InsuranceMock
 from mocks.transport.limits import InputLimits
 from tests.conftest import Wire, edit, envelope
+from tests.mocks import rawhttp
 
 SIGN_IN = {"signIn": {"opter_no": "100234", "ip": "10.0.0.10"}}
 
 
 def raw_exchange(mock: InsuranceMock, head: bytes, body_chunks: list[bytes] | None = None, timeout: float = 10) -> bytes:
-    """Send a request head (and body chunks, stopping when the mock hangs up) on a fresh socket; what came back.
-
-    The answer is read while the request is still being sent: a mock that refuses early closes a connection with
-    unread data, and the reset that follows may discard an answer not read before it arrives."""
     assert mock.endpoint is not None
-    received = bytearray()
-    with socket.create_connection(("127.0.0.1", mock.endpoint.port), timeout=timeout) as sock:
-
-        def read() -> None:
-            try:
-                while chunk := sock.recv(65536):
-                    received.extend(chunk)
-            except OSError:
-                pass
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        try:
-            sock.sendall(head)
-            for chunk in body_chunks or []:
-                sock.sendall(chunk)
-        except OSError:
-            pass  # the mock answered and closed while we were still writing
-        reader.join(timeout)
-    return bytes(received)
+    return rawhttp.raw_exchange(mock.endpoint.port, head, body_chunks, timeout)
 
 
 def gateway_error(response: httpx.Response) -> str:
