@@ -102,6 +102,8 @@ class InsuranceMock(MockService):
         base = contract.http.base_path.rstrip("/")
         self._routes = {f"{base}/{op.path}": key for key, op in contract.operations.items()}
         self._single = f"{base}/{contract.http.single_endpoint.strip('/')}" if contract.http.single_endpoint else None
+        answer = contract.schemas.get(contract.envelope.get("response", ""), {}).get("properties", {})
+        self._err_max: int | None = answer.get("err_msg", {}).get("maxLength")
         self._handlers: dict[str, Callable[[dict[str, Any], dict[str, Any]], Answer]] = {
             "9001": self._sign_in, "9002": self._sign_out, "1101": self._query_person,
             "2201": self._register, "2202": self._cancel_registration, "2203": self._visit_info,
@@ -181,6 +183,8 @@ class InsuranceMock(MockService):
 
     def _envelope(self, infcode: int, output: Any, err_msg: str | None, received: datetime, warn: str | None = None) -> dict[str, Any]:
         now = self._now()
+        if err_msg and self._err_max and len(err_msg) > self._err_max:
+            err_msg = err_msg[: self._err_max - 1] + "…"  # a message quoting a hostile value still fits the contract
         return {
             "infcode": infcode,
             "inf_refmsgid": f"{self.admdvs}{now:%Y%m%d%H%M%S}{self._serial_id()}" if infcode == 0 else None,

@@ -10,7 +10,9 @@ is another site. The partner endpoints themselves are not guarded: real hospital
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +43,22 @@ def host_name(value: str | None) -> str | None:
     return name.rstrip(".")
 
 
+def machine_names() -> set[str]:
+    """The names and addresses this machine is known by, for a server bound to every address (0.0.0.0, ::): its
+    host name, full name, the addresses they resolve to, and the address it reaches the network from."""
+    names: set[str] = set()
+    with contextlib.suppress(OSError):
+        host = socket.gethostname()
+        names |= {host.lower(), socket.getfqdn(host).lower()}
+        names |= {str(info[4][0]).lower() for info in socket.getaddrinfo(host, None)}
+    for family, probe in ((socket.AF_INET, ("10.255.255.255", 1)), (socket.AF_INET6, ("fd00::1", 1))):
+        # connecting a UDP socket sends nothing; it only asks the kernel which local address would be used
+        with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_DGRAM) as udp:
+            udp.connect(probe)
+            names.add(str(udp.getsockname()[0]).lower())
+    return {n for n in names if n}
+
+
 @dataclass(frozen=True)
 class HostAllowList:
     """The names a console or admin API answers to; `*` among them switches the check off."""
@@ -49,11 +67,10 @@ class HostAllowList:
 
     @classmethod
     def for_bind(cls, host: str, extra: Iterable[str] = ()) -> HostAllowList:
-        """Loopback names, the bound host (unless it is the any-address), and `extra`."""
+        """Loopback names, the bound host (for the any-address: the machine's names, `machine_names`), and `extra`."""
         names = {*LOOPBACK_NAMES, *(n.strip().lower().strip("[]") for n in extra if n.strip())}
         bound = host.strip().lower().strip("[]")
-        if bound not in ANY_ADDRESS:
-            names.add(bound)
+        names |= machine_names() if bound in ANY_ADDRESS else {bound}
         return cls(frozenset(names))
 
     def allows(self, host_header: str | None) -> bool:
