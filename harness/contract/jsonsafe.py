@@ -59,6 +59,10 @@ def _constant(name: str) -> Any:
     raise JsonRefused("number", f"{name} is not a JSON number")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_constant)
+"""One decoder: `json.loads(text, parse_constant=...)` would build a new one for every call."""
+
+
 def loads(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     """Parse UTF-8 JSON bytes within the depth limit; JsonRefused on anything that is not such JSON."""
     check_depth(raw, max_depth)
@@ -67,7 +71,7 @@ def loads(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     except UnicodeDecodeError as exc:
         raise JsonRefused("encoding", f"not UTF-8 text: {exc.reason} at byte {exc.start}", column=exc.start) from None
     try:
-        return json.loads(text, parse_constant=_constant)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise JsonRefused("syntax", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
                           exc.lineno, exc.colno) from None

@@ -108,7 +108,7 @@ class Exchange:
 
 def _capped(findings: list[Finding], side: str) -> list[Finding]:
     """At most MAX_FINDINGS findings, each message clipped (a validator may quote a whole oversized value)."""
-    if len(findings) <= MAX_FINDINGS and all(len(f.message) <= MAX_MESSAGE for f in findings):
+    if not findings or (len(findings) <= MAX_FINDINGS and all(len(f.message) <= MAX_MESSAGE for f in findings)):
         return findings  # the common case, on every exchange: nothing to copy
     kept = [f if len(f.message) <= MAX_MESSAGE else replace(f, message=clip(f.message)) for f in findings[:MAX_FINDINGS]]
     if len(findings) > MAX_FINDINGS:

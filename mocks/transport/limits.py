@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from harness.contract import jsonsafe, xmlsafe
@@ -81,24 +83,32 @@ class InputLimits:
     def check_head(self, scope: dict[str, Any]) -> Refusal | None:
         """Headers (count and bytes), Content-Length and Content-Type, before any of the body is read."""
         headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
-        size = len(scope.get("raw_path") or scope.get("path", "")) + len(scope.get("query_string", b""))
-        size += sum(len(k) + len(v) + 4 for k, v in headers)
-        if len(headers) > self.max_headers or size > self.max_header_bytes:
+        # the server refuses oversized heads before the app runs; this is the backstop for apps served in-process
+        if len(headers) > self.max_headers:
+            return head_refusal(len(headers), -1, self)
+        size = len(b"".join(chain.from_iterable(headers))) + 4 * len(headers) + len(scope.get("query_string", b""))
+        if size > self.max_header_bytes:
             return head_refusal(len(headers), size, self)
-        length = _header(headers, b"content-length")
+        length = given = None
+        for name, value in headers:  # ASGI servers give header names in lower case
+            if name == b"content-length":
+                length = value
+            elif name == b"content-type":
+                given = value
         if length is not None:
             if not length.isdigit() or len(length) > 18:
-                return Refusal(400, Finding(Severity.ERROR, "Content-Length", f"Content-Length {length[:40]!r} is not a "
+                shown = length[:40].decode("latin-1")
+                return Refusal(400, Finding(Severity.ERROR, "Content-Length", f"Content-Length {shown!r} is not a "
                                             "number of bytes", "content-length"), "Content-Length 不是字节数", close=True)
             if int(length) > self.max_body_bytes:
                 return body_refusal(int(length), self.max_body_bytes)
         if self.content_types and scope.get("method") in BODY_METHODS:
-            given = _header(headers, b"content-type")
-            problem = content_type_problem(given, self.content_types, self.charset)
+            text = given.decode("latin-1").strip() if given is not None else None
+            problem = content_type_problem(text, self.content_types, self.charset)
             if problem is not None:
                 wanted = self.content_types[0] + (f"; charset={self.charset}" if self.charset else "")
                 return Refusal(415, Finding(Severity.ERROR, "Content-Type", problem, "content-type"),
-                               f"Content-Type 应为 {wanted}，收到的是 {given or '（无）'}")
+                               f"Content-Type 应为 {wanted}，收到的是 {text or '（无）'}")
         return None
 
     def check_body(self, body: bytes) -> Refusal | None:
@@ -114,7 +124,8 @@ class InputLimits:
 
 
 def head_refusal(count: int, size: int, limits: InputLimits) -> Refusal:
-    message = (f"request head of {count} headers and {size} bytes is over the limit of {limits.max_headers} headers "
+    said = f"{count} headers" + (f" and {size} bytes" if size >= 0 else "")
+    message = (f"request head of {said} is over the limit of {limits.max_headers} headers "
                f"and {limits.max_header_bytes} bytes")
     return Refusal(431, Finding(Severity.ERROR, "", message, "header-size"), "请求头过大", close=True)
 
@@ -124,13 +135,6 @@ def body_refusal(size: int, limit: int, read: bool = False) -> Refusal:
     message = f"request body of {said} bytes is over the limit of {limit} bytes"
     return Refusal(413, Finding(Severity.ERROR, "", message, "body-size"),
                    f"请求报文过大（上限 {limit} 字节）", close=True)
-
-
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value.decode("latin-1").strip()
-    return None
 
 
 def parse_content_type(value: str) -> tuple[str, str | None]:
@@ -144,8 +148,9 @@ def parse_content_type(value: str) -> tuple[str, str | None]:
     return media.strip().lower(), charset
 
 
+@lru_cache(maxsize=256)
 def content_type_problem(given: str | None, accepted: tuple[str, ...], charset: str | None = None) -> str | None:
-    """Why a request's Content-Type is not one the contract accepts, or None."""
+    """Why a request's Content-Type is not one the contract accepts, or None (cached: clients repeat theirs)."""
     wanted = " or ".join(accepted) + (f"; charset={charset}" if charset else "")
     if not given:
         return f"no Content-Type: the contract's requests are sent as {wanted}"

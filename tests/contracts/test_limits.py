@@ -36,3 +36,14 @@ def test_a_wrong_limit_is_a_problem_at_its_line(contract_copy: Path, line: str, 
     problem = caught.value.problems[0]
     assert problem.path == yaml and words in problem.message
     assert problem.line in (line_of(yaml, line.strip()), line_of(yaml, "limits:"))
+
+
+def test_contract_diff_classifies_limit_changes(contract_copy: Path, contract_2024: Contract) -> None:
+    from harness.contract.diff import Classification, diff_contracts
+
+    edit(contract_copy / "contract.yaml", "http:\n", "limits:\n  max_body_bytes: 65536\nhttp:\n")
+    lowered = [c for c in diff_contracts(contract_2024, load_contract(contract_copy)).changes if c.category == "limits-changed"]
+    assert [(c.classification, c.location) for c in lowered] == [(Classification.BREAKING, "contract.yaml /limits/max_body_bytes")]
+    assert "requests over the new limit are refused" in lowered[0].message
+    raised = [c for c in diff_contracts(load_contract(contract_copy), contract_2024).changes if c.category == "limits-changed"]
+    assert [c.classification for c in raised] == [Classification.COMPATIBLE]
