@@ -13,6 +13,8 @@ import re
 from itertools import accumulate
 from typing import Any
 
+from harness.contract.refused import InputRefused
+
 DEFAULT_MAX_DEPTH = 64
 
 # A JSON string, escapes included; an unterminated one runs to the end (possessive and anchored that way, the scan
@@ -26,18 +28,8 @@ for _close in b"]}":
     _STEP[_close] = -1
 
 
-class JsonRefused(ValueError):
+class JsonRefused(InputRefused):
     """A body hih will not parse as JSON: `reason` is one of depth, encoding, syntax, number."""
-
-    def __init__(self, reason: str, message: str, line: int = 0, column: int = 0) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.line = line
-        self.column = column
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def depth(raw: bytes) -> int:

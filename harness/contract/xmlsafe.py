@@ -16,6 +16,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from harness.contract.refused import InputRefused
+
 DEFAULT_MAX_BYTES = 2 * 2**20
 DEFAULT_MAX_DEPTH = 64
 
@@ -25,15 +27,8 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _POSITION = re.compile(r"(, line \d+)?, line \d+, column \d+$")
 
 
-class XmlRefused(ValueError):
+class XmlRefused(InputRefused):
     """A document hih will not parse, or cannot: `reason` is one of size, doctype, entity, syntax, empty, depth."""
-
-    def __init__(self, reason: str, message: str, line: int = 0, column: int = 0) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.line = line
-        self.column = column
 
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line else ""

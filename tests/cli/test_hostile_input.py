@@ -14,24 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from tests.cli.test_cli import one_line_error as one_line
+from tests.cli.test_cli import run_cli
 from tests.conftest import CONTRACTS
 
 Denier = Callable[[Path], None]
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line(err: str) -> str:
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("hih: error: ")
-    return lines[0].removeprefix("hih: error: ")
 
 
 @pytest.fixture

@@ -5,29 +5,13 @@ site are refused, bodies are bounded, JSON depth is bounded, wrong values are a 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from mocks.insurance import InsuranceMock
 from mocks.serve import ServeOptions, serve
-from mocks.transport.admin import admin_app
-from mocks.transport.runtime import Runtime
 from tests.conftest import wait_for
-
-
-@pytest.fixture(scope="module")
-def _admin_port(runtime: Runtime, _mock_2024: InsuranceMock) -> Iterator[int]:
-    listener = runtime.serve_http(admin_app({"insurance": _mock_2024}), "127.0.0.1", 0)
-    yield listener.port
-    runtime.call(listener.stop())
-
-
-@pytest.fixture
-def admin(_admin_port: int, mock: InsuranceMock) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"http://127.0.0.1:{_admin_port}/__hih", timeout=5) as client:
-        yield client
 
 
 @pytest.mark.parametrize("host", ["attacker.example", "attacker.example:80", "127.0.0.2", "localhost.attacker.example"])

@@ -18,13 +18,6 @@ from tests.mocks.blood_center.conftest import Caller, order
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-@pytest.fixture
-def web(centre: BloodCenterMock) -> Iterator[httpx.Client]:
-    assert centre.endpoint is not None
-    with httpx.Client(base_url=centre.endpoint.url, timeout=10) as client:
-        yield client
-
-
 def key(centre: BloodCenterMock, number: str) -> str:
     return quote(f"{centre.hospital}/{number}", safe="")
 
