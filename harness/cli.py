@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from harness.contract.errors import ContractError
-from harness.contract.loader import CONTRACT_FILE, ContractStore, load_contract
+from harness.contract.loader import CONTRACT_FILE, ContractStore, find_contract_folders, load_contract
 from harness.errors import HihError, UsageError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -123,10 +123,12 @@ def contract_check(path: Annotated[Path | None, typer.Argument(help="a contract 
         raise UsageError(f"{target}: no such file or folder")
     if target.is_file():
         target = target.parent
-    folders = sorted({p.parent for p in target.glob(f"**/{CONTRACT_FILE}")})
-    if not folders:
+    folders, unreadable = find_contract_folders(target)
+    for problem in unreadable:
+        typer.echo(str(problem), err=True)
+    if not folders and not unreadable:
         raise UsageError(f"{target}: no {CONTRACT_FILE} found")
-    failed = 0
+    failed = len(unreadable)
     for folder in folders:
         try:
             contract = load_contract(folder)
@@ -228,6 +230,9 @@ def mock_serve(
                                             help="HL7 mocks: send results/reports to this hospital listener")] = [],  # noqa: B006
     push_every: Annotated[float, typer.Option("--push-every", metavar="SECONDS",
                                               help="how often a pushing mock sends the next due message")] = 5.0,
+    allow_host: Annotated[list[str], typer.Option("--allow-host", metavar="NAME",
+                                                  help="another host name the consoles and admin API answer to (repeatable)")] = [],  # noqa: B006
+    journal_mib: Annotated[int, typer.Option("--journal-mib", metavar="MIB", help="each mock's journal bound")] = 64,
 ) -> None:
     """Serve mock partners until Ctrl-C; prints each endpoint on start."""
     from harness.run.options import parse_pairs
@@ -240,7 +245,8 @@ def mock_serve(
         ports[name] = int(value)
     options = ServeOptions(interfaces=interface, host=host, ports=ports, state=state,
                            contracts=parse_pairs(contract, "--contract"), contracts_dir=contracts_dir,
-                           push=parse_pairs(push, "--push"), push_every_s=push_every)
+                           push=parse_pairs(push, "--push"), push_every_s=push_every, allowed_hosts=allow_host,
+                           journal_bytes=journal_mib * 2**20)
     serve(options, lambda line: print(line, flush=True))
     print("stopped", flush=True)
 

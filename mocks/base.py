@@ -9,6 +9,8 @@ from harness.contract.model import Contract
 from mocks.state import Store
 from mocks.transport.faults import Fault, FaultPlan
 from mocks.transport.journal import Exchange, Journal
+from mocks.transport.limits import InputLimits
+from mocks.transport.origin import HostAllowList
 from mocks.transport.runtime import Listener, Runtime
 
 
@@ -35,6 +37,10 @@ class MockService:
         self.faults = FaultPlan()
         self.endpoint: Endpoint | None = None
         self._listener: Listener | None = None
+        self.allowed_hosts = HostAllowList.for_bind("127.0.0.1")
+        """The Host names the mock's console (where it has one) answers to; `start` adds the bound host."""
+        self.extra_hosts: tuple[str, ...] = ()
+        """More names for `allowed_hosts` (`hih mock serve --allow-host`), set before `start`."""
         self.seed()
 
     # -- state ------------------------------------------------------------------------------------------
@@ -61,8 +67,9 @@ class MockService:
         raise NotImplementedError(f"{type(self).__name__} is not served over HTTP")
 
     def start(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
-        """Listen on host:port (0: a free port) on the shared runtime."""
-        listener = runtime.serve_http(self.asgi_app(), host, port)
+        """Listen on host:port (0: a free port) on the shared runtime, request heads bounded by the contract."""
+        self.allowed_hosts = HostAllowList.for_bind(host, self.extra_hosts)
+        listener = runtime.serve_http(self.asgi_app(), host, port, InputLimits.of(self.contract))
         self._listener = listener
         shown = f"[{host}]" if ":" in host else host
         self.endpoint = Endpoint(self.interface, host, listener.port, f"http://{shown}:{listener.port}")

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from harness.contract import jsonsafe
 from harness.contract.findings import Finding, Severity
 from harness.contract.http_json import HttpJsonValidator
 from harness.contract.model import Contract
@@ -26,6 +27,7 @@ from mocks.population import Person, generate
 from mocks.state import Store
 from mocks.transport.http import HttpReply, HttpRequest, HttpTransport
 from mocks.transport.journal import Exchange
+from mocks.transport.limits import Refusal
 
 TEST_PAASID = "HIH_TEST_PAAS"
 TEST_SECRET = "hih-test-secret-not-for-production"
@@ -48,6 +50,8 @@ CATALOGUE: dict[str, tuple[str, str, str, Decimal | None]] = {
 }
 SELF_PAY = {"01": Decimal("0"), "02": Decimal("0.10"), "03": Decimal("1")}
 FUND_RATIO = {"310": Decimal("0.70"), "390": Decimal("0.50")}
+_JSON_REFUSED_ZH = {"encoding": "不是 UTF-8 编码（第 {column} 字节）", "syntax": "JSON 格式错误（第 {line} 行第 {column} 列）",
+                    "depth": "JSON 嵌套过深", "number": "JSON 数值无法识别"}
 FUND_TYPE = {"310": ("310100", "职工基本医疗保险统筹基金"), "390": ("390100", "城乡居民基本医疗保险基金")}
 
 
@@ -98,6 +102,8 @@ class InsuranceMock(MockService):
         base = contract.http.base_path.rstrip("/")
         self._routes = {f"{base}/{op.path}": key for key, op in contract.operations.items()}
         self._single = f"{base}/{contract.http.single_endpoint.strip('/')}" if contract.http.single_endpoint else None
+        answer = contract.schemas.get(contract.envelope.get("response", ""), {}).get("properties", {})
+        self._err_max: int | None = answer.get("err_msg", {}).get("maxLength")
         self._handlers: dict[str, Callable[[dict[str, Any], dict[str, Any]], Answer]] = {
             "9001": self._sign_in, "9002": self._sign_out, "1101": self._query_person,
             "2201": self._register, "2202": self._cancel_registration, "2203": self._visit_info,
@@ -177,6 +183,8 @@ class InsuranceMock(MockService):
 
     def _envelope(self, infcode: int, output: Any, err_msg: str | None, received: datetime, warn: str | None = None) -> dict[str, Any]:
         now = self._now()
+        if err_msg and self._err_max and len(err_msg) > self._err_max:
+            err_msg = err_msg[: self._err_max - 1] + "…"  # a message quoting a hostile value still fits the contract
         return {
             "infcode": infcode,
             "inf_refmsgid": f"{self.admdvs}{now:%Y%m%d%H%M%S}{self._serial_id()}" if infcode == 0 else None,
@@ -198,6 +206,10 @@ class InsuranceMock(MockService):
     def status_reply(self, request: HttpRequest, status: int, message: str) -> HttpReply:
         return self._gateway_error(message, status)
 
+    def refuse(self, request: HttpRequest, refusal: Refusal) -> HttpReply:
+        """The gateway's refusal of a request over the input limits (size, depth, Content-Type), with its status."""
+        return self._gateway_error(f"交易报文不正确：{refusal.zh}", refusal.status)
+
     def _inspect(self, request: HttpRequest, exchange: Exchange, remember: bool = True) -> HttpReply | tuple[Any, Any]:
         """Route, signature, JSON and contract checks; an early reply, or (body, checked) to go on with."""
         if request.method != "POST":
@@ -211,13 +223,10 @@ class InsuranceMock(MockService):
                 exchange.request_findings = [Finding(Severity.ERROR, problem.header, problem.message, "signature")]
                 return self._gateway_error(f"签名校验失败：{problem.message}")
         try:
-            body = json.loads(request.body.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            exchange.request_findings = [Finding(Severity.ERROR, "", f"not UTF-8 at byte {exc.start}", "json")]
-            return self._gateway_error(f"交易报文不正确：不是 UTF-8 编码（第 {exc.start} 字节）")
-        except json.JSONDecodeError as exc:
-            exchange.request_findings = [Finding(Severity.ERROR, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", "json")]
-            return self._gateway_error(f"交易报文不正确：JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）")
+            body = jsonsafe.loads(request.body, self.contract.limits.max_depth or jsonsafe.DEFAULT_MAX_DEPTH)
+        except jsonsafe.JsonRefused as exc:
+            exchange.request_findings = [Finding(Severity.ERROR, "", exc.message, "json")]
+            return self._gateway_error(f"交易报文不正确：{_JSON_REFUSED_ZH[exc.reason].format(line=exc.line, column=exc.column)}")
         exchange.request = body
         checked = self.validator.validate_request(body, expected)
         exchange.request_findings = checked.findings

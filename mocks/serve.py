@@ -18,6 +18,8 @@ from mocks.base import MockService
 from mocks.registry import MOCKS, mock_class
 from mocks.state import open_store
 from mocks.transport.admin import admin_app
+from mocks.transport.journal import DEFAULT_MAX_BYTES
+from mocks.transport.origin import HostAllowList
 from mocks.transport.runtime import Runtime
 
 ADMIN = "admin"
@@ -43,6 +45,10 @@ class ServeOptions:
     push: dict[str, str] = field(default_factory=dict)
     """Interface -> HOST:PORT of a hospital listener the mock sends its results/reports to (HL7 mocks)."""
     push_every_s: float = 5.0
+    allowed_hosts: list[str] = field(default_factory=list)
+    """Host names the consoles and the admin API answer to, beside the loopback names and the bound host."""
+    journal_bytes: int = DEFAULT_MAX_BYTES
+    """Each mock's journal bound, in bytes."""
 
 
 def _address(name: str, value: str) -> tuple[str, int]:
@@ -68,6 +74,8 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
     for name in pushes:
         if not hasattr(mock_class(name), "start_pushing"):
             raise UsageError(f"--push {name}: the {name} mock does not send messages to the hospital")
+    if options.journal_bytes < 2**20:
+        raise UsageError(f"--journal-mib {options.journal_bytes / 2**20:g}: give at least 1 (MiB)")
     if options.push_every_s <= 0:
         raise UsageError(f"--push-every {options.push_every_s:g}: give a number of seconds above 0")
     for name in [*options.ports, *options.contracts, *pushes]:
@@ -83,6 +91,8 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
             contract = store.load(name, options.contracts.get(name))
             path = _state_path(options.state, name, len(names) > 1) if options.state else None
             mock = mock_class(name)(contract, open_store(path))
+            mock.journal.max_bytes = options.journal_bytes
+            mock.extra_hosts = tuple(options.allowed_hosts)
             endpoint = mock.start(runtime, options.host, options.ports.get(name, 0))
             mocks[name] = mock
             kept = f", state in {path}" if path else ""
@@ -96,7 +106,8 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
                 assert callable(start_pushing)  # checked before anything started
                 start_pushing(pushes[name], options.push_every_s, announce)
                 announce(f"{name} push\tmllp://{host}:{port} every {options.push_every_s:g} s")
-        admin = runtime.serve_http(admin_app(mocks, token if not is_loopback(options.host) else None),
+        hosts = HostAllowList.for_bind(options.host, options.allowed_hosts)
+        admin = runtime.serve_http(admin_app(mocks, token if not is_loopback(options.host) else None, hosts),
                                    options.host, options.ports.get(ADMIN, 0))
         shown = f"[{options.host}]" if ":" in options.host else options.host
         announce(f"{ADMIN}\thttp://{shown}:{admin.port}/__hih/")

@@ -1,4 +1,9 @@
-"""Mock state: tables of JSON documents, in memory by default or in SQLite (WAL) so a training mock survives restarts."""
+"""Mock state: tables of JSON documents, in memory by default or in SQLite (WAL) so a training mock survives restarts.
+
+A state file is checked as it is opened: a file that is not a SQLite database, a folder, a database of another
+program or one that cannot be written is a `StateError` (one line, exit 2 from the CLI); a row whose document cannot
+be read is left out and listed in `problems`, so the mock shows it rather than serving it.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,28 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.contract import jsonsafe
+from harness.errors import UsageError
+
 _ABSENT = object()
+TABLE = "docs"
+
+
+class StateError(UsageError):
+    """A state file that cannot be used: named, with why, in one line."""
+
+
+@dataclass(frozen=True)
+class StateProblem:
+    """A stored row that is not served: its table and key, and what is wrong with it (in Chinese, for the console)."""
+
+    table: str
+    key: str
+    reason: str
 
 
 def _copy(value: Any) -> Any:
@@ -35,6 +58,8 @@ class Store:
         self._lock = threading.RLock()
         self._depth = 0
         self._undo: list[tuple[str, str, Any]] = []
+        self.problems: list[StateProblem] = []
+        """Rows read from a state file that could not be loaded."""
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -98,6 +123,7 @@ class Store:
 
     def clear(self) -> None:
         with self._lock:
+            self.problems = []
             for table, rows in self._tables.items():
                 for key in list(rows):
                     self._remember(table, key)
@@ -120,14 +146,18 @@ class SqliteStore(Store):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a killed process (the OS keeps the WAL); only power loss can cost the tail.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS docs (tbl TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (tbl, key))")
-        for tbl, key, value in self._db.execute("SELECT tbl, key, value FROM docs"):
-            self._tables.setdefault(tbl, {})[key] = json.loads(value)
+        self._db = _open(path)
+        try:
+            rows = self._db.execute(f"SELECT tbl, key, value FROM {TABLE}").fetchall()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StateError(f"state file {path}: its table {TABLE!r} cannot be read ({exc})") from None
+        for tbl, key, value in rows:
+            try:
+                data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+                self._tables.setdefault(str(tbl), {})[str(key)] = jsonsafe.loads(data)
+            except (jsonsafe.JsonRefused, TypeError, ValueError) as exc:
+                self.problems.append(StateProblem(str(tbl), str(key), f"记录无法读取（{exc}）"))
 
     def _begin(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
@@ -161,6 +191,37 @@ class SqliteStore(Store):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """Open (or create) a state file and check it is one of ours; StateError otherwise."""
+    if path.is_dir():
+        raise StateError(f"state file {path}: is a folder, not a file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateError(f"state file {path}: cannot create its folder ({exc.strerror or exc})") from None
+    try:
+        db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StateError(f"state file {path}: cannot open it ({exc})") from None
+    try:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and TABLE not in tables:
+            raise StateError(f"state file {path}: a SQLite database of another program (no {TABLE!r} table); "
+                             "give a new file or one hih wrote")
+        db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process (the OS keeps the WAL); only power loss can cost the tail.
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (tbl TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
+                   "PRIMARY KEY (tbl, key))")
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise StateError(f"state file {path}: not a SQLite database hih can use ({exc})") from None
+    except StateError:
+        db.close()
+        raise
+    return db
 
 
 def open_store(path: Path | None) -> Store:

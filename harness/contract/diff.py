@@ -419,6 +419,23 @@ def _signing(old: Contract, new: Contract) -> list[Change]:
     return changes
 
 
+def _limits(old: Contract, new: Contract) -> list[Change]:
+    """A lowered input limit refuses what was accepted (breaking); a raised or dropped one refuses less."""
+    changes = []
+    for name in ("max_body_bytes", "max_depth", "max_headers", "max_header_bytes"):
+        before, after = getattr(old.limits, name), getattr(new.limits, name)
+        if before == after:
+            continue
+        tighter = after is not None and (before is None or after < before)
+        shown = [value if value is not None else "the transport's default" for value in (before, after)]
+        changes.append(Change(
+            Classification.BREAKING if tighter else Classification.COMPATIBLE, "limits-changed",
+            f"contract.yaml /limits/{name}", f"input limit {name} {shown[0]} → {shown[1]}: "
+            + ("requests over the new limit are refused" if tighter else "requests are refused less often"),
+            side="request", old=before, new=after, targets=(Target(None, "request"),)))
+    return changes
+
+
 def _group(change: Change) -> int:
     """Operations first (in contract order), then the envelope, then contract-wide parts."""
     if change.operation is not None:
@@ -452,6 +469,7 @@ def diff_contracts(old: Contract, new: Contract) -> ContractDiff:
     changes += _formats(old, new)
     changes += _rules(old, new)
     changes += _signing(old, new)
+    changes += _limits(old, new)
     order = {key: index for index, key in enumerate([*old.operations, *new.operations])}
     changes.sort(key=lambda c: (ORDER[c.classification], _group(c), order.get(c.operation or "", -1), c.part,
                                 c.pointer, c.location))

@@ -37,6 +37,17 @@ class Finding:
         return f"{self.severity.value.upper()} {self.location or '/'} {self.message}"
 
 
+MAX_MESSAGE = 500
+"""A finding's message is read by people: a value quoted in it (an 8 MiB string, say) is cut to this many characters."""
+
+
+def clip(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` cut to about `limit` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters in all)"
+
+
 def has_errors(findings: list[Finding]) -> bool:
     """True when any finding is an error."""
     return any(f.severity is Severity.ERROR for f in findings)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from harness.contract import jsonsafe
 from harness.contract.errors import ContractProblem
 from harness.contract.findings import Finding, Severity
 from harness.contract.json_schemas import SchemaSet
@@ -175,11 +175,9 @@ class HttpJsonValidator:
     def validate_capture(self, raw: bytes) -> Checked:
         """Validate a captured body whose kind is unknown: a request has `infno`, a response `infcode`."""
         try:
-            body = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            return Checked("unknown", None, [Finding(Severity.ERROR, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}", "json")])
-        except json.JSONDecodeError as exc:
-            return Checked("unknown", None, [Finding(Severity.ERROR, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", "json")])
+            body = jsonsafe.loads(raw, self.contract.limits.max_depth or jsonsafe.DEFAULT_MAX_DEPTH)
+        except jsonsafe.JsonRefused as exc:
+            return Checked("unknown", None, [Finding(Severity.ERROR, "", exc.message, "json" if exc.reason != "depth" else "json-depth")])
         if isinstance(body, dict) and "infno" in body and "infcode" not in body:
             return self.validate_request(body)
         if isinstance(body, dict) and "infcode" in body:

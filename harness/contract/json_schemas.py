@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from referencing.jsonschema import DRAFT202012
 
 from harness.contract.errors import ContractProblem
-from harness.contract.findings import Finding, Severity
+from harness.contract.findings import Finding, Severity, clip
 from harness.contract.model import CodeTable
 from harness.contract.source import SourceFile, escape_pointer_token, load_source
 
@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover - platforms without a wheel fall back to
     jsonschema_rs = None
 
 CODES_FILE = "codes.json"
+MAX_FINDINGS = 200
 _REQUIRED = re.compile(r"^'(.+)' is a required property$")
 
 
@@ -142,10 +143,14 @@ class SchemaSet:
         """Findings for `instance` against the schema file `relpath`, located as JSON pointers under `base`."""
         if self.is_valid(instance, relpath):
             return []  # the common case; only an invalid message pays for the detailed findings below
-        findings = []
+        findings: list[Finding] = []
         for error in self.validator(relpath).iter_errors(instance):
+            if len(findings) == MAX_FINDINGS:  # a hostile body can break a rule a million times: say so once
+                findings.append(Finding(Severity.ERROR, base or "/", f"more than {MAX_FINDINGS} findings; the rest are "
+                                        "not listed", rule="limit"))
+                break
             pointer = base + "".join(f"/{escape_pointer_token(str(p))}" for p in error.absolute_path)
-            message = error.message
+            message = clip(error.message)
             if error.validator == "required":
                 match = _REQUIRED.match(message)
                 if match:

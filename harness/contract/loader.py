@@ -14,7 +14,7 @@ import jsonschema
 from jsonschema import Draft202012Validator
 
 from harness.contract.errors import ContractError, ContractProblem
-from harness.contract.model import CodeTable, Contract, Format
+from harness.contract.model import CodeTable, Contract, Format, Limits
 from harness.contract.source import SourceFile, escape_pointer_token, load_source
 from harness.contract.versions import newest, version_key
 from harness.errors import UsageError
@@ -105,6 +105,7 @@ def _load_contract(folder: Path) -> Contract:
         released=data.get("released", ""),
         supersedes=data.get("supersedes"),
         document=data.get("document", ""),
+        limits=Limits(**(data.get("limits") or {})),
     )
     for name, table in (data.get("code_tables") or {}).items():
         contract.code_tables[name] = CodeTable(name, table.get("title", name), dict(table["values"]))
@@ -135,6 +136,61 @@ def default_root() -> Path:
     return Path(__file__).resolve().parents[2] / "contracts"
 
 
+def unreadable(folder: Path) -> str | None:
+    """Why a contract folder cannot be read (listing refused, contract.yaml a broken link or unreadable), or None."""
+    try:
+        names = os.listdir(folder)
+    except OSError as exc:
+        return f"cannot read the folder ({exc.strerror or exc})"
+    if CONTRACT_FILE not in names:
+        return None
+    path = folder / CONTRACT_FILE
+    if not path.exists():
+        return f"{CONTRACT_FILE} is a broken link"
+    if not path.is_file():
+        return f"{CONTRACT_FILE} is not a file"
+    if not os.access(path, os.R_OK):
+        return f"cannot read {CONTRACT_FILE} (permission denied)"
+    return None
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """The folders in `folder` (hidden ones and __pycache__ aside); an unreadable one is a UsageError, never skipped."""
+    try:
+        children = sorted(folder.iterdir())
+    except OSError as exc:
+        raise UsageError(f"{folder}: cannot read the folder ({exc.strerror or exc})") from None
+    found = []
+    for child in children:
+        if child.name.startswith(".") or child.name == "__pycache__" or not child.is_dir():
+            continue
+        problem = unreadable(child)
+        if problem:
+            raise UsageError(f"{child}: {problem}; hih does not skip a contract folder it cannot read")
+        found.append(child)
+    return found
+
+
+def find_contract_folders(target: Path) -> tuple[list[Path], list[ContractProblem]]:
+    """Every folder under `target` holding a contract.yaml, and a problem for each folder that cannot be read."""
+    folders: list[Path] = []
+    problems: list[ContractProblem] = []
+
+    def refused(error: OSError) -> None:
+        problems.append(ContractProblem(Path(error.filename or target), 0, f"cannot read the folder ({error.strerror or error})"))
+
+    for top, dirs, files in os.walk(target, onerror=refused, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        here = Path(top)
+        if CONTRACT_FILE in files or CONTRACT_FILE in dirs:
+            problem = unreadable(here)
+            if problem:
+                problems.append(ContractProblem(here / CONTRACT_FILE, 0, problem))
+            else:
+                folders.append(here)
+    return folders, problems
+
+
 class ContractStore:
     """The contracts under one root: `<root>/<interface>/<version>/contract.yaml`; loads are cached."""
 
@@ -145,12 +201,16 @@ class ContractStore:
     def interfaces(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and any(p.glob(f"*/{CONTRACT_FILE}")))
+        return sorted(p.name for p in _subfolders(self.root) if self._version_folders(p))
 
     def versions(self, interface: str) -> list[str]:
         folder = self.root / interface
-        found = [p.parent.name for p in folder.glob(f"*/{CONTRACT_FILE}")] if folder.is_dir() else []
+        found = [p.name for p in self._version_folders(folder)] if folder.is_dir() else []
         return sorted(found, key=version_key)
+
+    @staticmethod
+    def _version_folders(folder: Path) -> list[Path]:
+        return [p for p in _subfolders(folder) if (p / CONTRACT_FILE).is_file()]
 
     def newest(self, interface: str) -> str:
         versions = self.versions(interface)

@@ -70,6 +70,20 @@ class Signing:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Input limits the mocks enforce for this interface (contract.yaml `limits:`); None: the transport's default.
+
+    `max_body_bytes` bounds a request body, `max_depth` the nesting of its JSON or XML, `max_headers` and
+    `max_header_bytes` the request line and headers (count, and bytes in all).
+    """
+
+    max_body_bytes: int | None = None
+    max_depth: int | None = None
+    max_headers: int | None = None
+    max_header_bytes: int | None = None
+
+
+@dataclass(frozen=True)
 class HttpSettings:
     base_path: str
     single_endpoint: str | None = None
@@ -96,6 +110,7 @@ class Contract:
     http: HttpSettings | None = None
     signing: Signing | None = None
     envelope: dict[str, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
     schemas: dict[str, Any] = field(default_factory=dict)
     """Every schema document by its path relative to the folder (JSON Schema dicts, XSD trees, HL7 profiles)."""
     extra: dict[str, Any] = field(default_factory=dict)

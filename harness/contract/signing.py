@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
 import secrets
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from harness.contract.model import Signing
@@ -43,15 +43,55 @@ class SignatureProblem:
     message: str
 
 
+class NonceWindow:
+    """The nonces of accepted requests, each kept until its timestamp can no longer pass the skew check.
+
+    A timestamp `stamp` is accepted while |now - stamp| <= skew, so its nonce is remembered until stamp + skew: a
+    request signed up to `skew` seconds ahead cannot be replayed once its nonce would have been forgotten. Memory is
+    bounded by time (the requests of one window, at most 2 x skew seconds of them); `capacity` is a backstop: when
+    it is reached new requests are refused, never an unexpired nonce forgotten.
+    """
+
+    def __init__(self, capacity: int = 1_000_000) -> None:
+        self.capacity = capacity
+        self._expiry: dict[str, int] = {}
+        self._buckets: dict[int, list[str]] = {}
+        self._heap: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def _expire(self, now: float) -> None:
+        while self._heap and self._heap[0] < now:
+            second = heapq.heappop(self._heap)
+            for nonce in self._buckets.pop(second, ()):
+                if self._expiry.get(nonce) == second:
+                    del self._expiry[nonce]
+
+    def seen(self, nonce: str, now: float) -> bool:
+        self._expire(now)
+        return nonce in self._expiry
+
+    def full(self) -> bool:
+        return len(self._expiry) >= self.capacity
+
+    def add(self, nonce: str, expires: int) -> None:
+        self._expiry[nonce] = expires
+        bucket = self._buckets.get(expires)
+        if bucket is None:
+            bucket = self._buckets[expires] = []
+            heapq.heappush(self._heap, expires)
+        bucket.append(nonce)
+
+
 class TifVerifier:
     """Checks TIF headers: known paasid, timestamp within the allowed skew, unused nonce, matching signature."""
 
-    def __init__(self, signing: Signing, credentials: dict[str, str], nonce_memory: int = 200_000) -> None:
+    def __init__(self, signing: Signing, credentials: dict[str, str], nonce_memory: int = 1_000_000) -> None:
         self.signing = signing
         self.names = {**TIF_HEADERS, **signing.headers}
         self.credentials = credentials
-        self._nonces: OrderedDict[str, float] = OrderedDict()
-        self._memory = nonce_memory
+        self.nonces = NonceWindow(nonce_memory)
 
     def verify(self, headers: dict[str, str], now: float | None = None, remember: bool = True) -> SignatureProblem | None:
         """None when the request is properly signed; otherwise the first problem, naming the header.
@@ -77,11 +117,12 @@ class TifVerifier:
         expected = tif_signature(values["timestamp"], secret, values["nonce"])
         if not hmac.compare_digest(expected, values["signature"].lower()):
             return SignatureProblem(self.names["signature"], f"{self.names['signature']}: signature does not match")
-        if values["nonce"] in self._nonces:
+        if self.nonces.seen(values["nonce"], now):
             return SignatureProblem(self.names["nonce"], f"{self.names['nonce']}: nonce already used (replayed request)")
         if not remember:
             return None
-        self._nonces[values["nonce"]] = now
-        while len(self._nonces) > self._memory or (self._nonces and next(iter(self._nonces.values())) < now - self.signing.max_skew_s):
-            self._nonces.popitem(last=False)
+        if self.nonces.full():
+            return SignatureProblem(self.names["nonce"], f"{self.names['nonce']}: {len(self.nonces)} requests within the "
+                                    f"replay window, the most the gateway remembers: try again later")
+        self.nonces.add(values["nonce"], stamp + self.signing.max_skew_s)
         return None

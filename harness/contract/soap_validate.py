@@ -18,7 +18,7 @@ from typing import Any
 from lxml import etree
 
 from harness.contract import xmlsafe
-from harness.contract.findings import Finding, Severity
+from harness.contract.findings import Finding, Severity, clip
 from harness.contract.http_json import Checked
 from harness.contract.model import Contract
 from harness.contract.soap import LockedSchema, SoapOperation, SoapSpec, spec_of
@@ -95,7 +95,7 @@ def xsd_findings(schema: LockedSchema, element: etree._Element, prefix: str = ""
             where = f"{where}/@{attr}"
         elif missing:
             where = f"{where}/{missing.group('name')}"
-        findings.append(Finding(Severity.ERROR, prefix + where, clean_message(message), "xsd"))
+        findings.append(Finding(Severity.ERROR, prefix + where, clip(clean_message(message)), "xsd"))
     return findings
 
 
@@ -126,12 +126,13 @@ class SoapValidator:
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
         self.spec: SoapSpec = spec_of(contract)
+        self.max_depth = contract.limits.max_depth or xmlsafe.DEFAULT_MAX_DEPTH
 
     # -- parsing ----------------------------------------------------------------------------------------------
     def parse(self, raw: bytes) -> tuple[etree._Element | None, list[Finding]]:
         """The hardened parse; a refusal is one error finding (rule `xml`)."""
         try:
-            return xmlsafe.parse(raw, self.spec.max_bytes), []
+            return xmlsafe.parse(raw, self.spec.max_bytes, max_depth=self.max_depth), []
         except xmlsafe.XmlRefused as exc:
             where = f" (line {exc.line})" if exc.line else ""
             return None, [Finding(Severity.ERROR, "", f"{exc.message}{where}", f"xml-{exc.reason}")]
@@ -306,7 +307,7 @@ class SoapValidator:
         spec = self.spec
         prefix = f"{where}#" if where else ""
         try:
-            root = xmlsafe.parse(raw, spec.max_bytes)
+            root = xmlsafe.parse(raw, spec.max_bytes, max_depth=self.max_depth)
         except xmlsafe.XmlRefused as exc:
             at = f" (line {exc.line} of the record)" if exc.line else ""
             return Payload(where, type_name, None, [Finding(Severity.ERROR, where or "/", f"payload: {exc.message}{at}", f"xml-{exc.reason}")])

@@ -1,8 +1,9 @@
 """Hardened XML parsing for everything hih reads from outside: SOAP envelopes, payload records, contract files.
 
 One rule for all of them: no DTD at all (a DOCTYPE is refused before the parser sees the document), no entity
-expansion, no network, no huge-tree mode (libxml2 keeps its limits on depth and text size), and a size limit
-checked before parsing. A refusal is an `XmlRefused` with a short reason and, where the parser knows it, a line.
+expansion, no network, no huge-tree mode (libxml2 keeps its limits on depth and text size), a size limit checked
+before parsing and a nesting limit checked after (64 levels by default, a contract may set its own). A refusal is an
+`XmlRefused` with a short reason and, where the parser knows it, a line.
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from lxml import etree
 
+from harness.contract.refused import InputRefused
+
 DEFAULT_MAX_BYTES = 2 * 2**20
+DEFAULT_MAX_DEPTH = 64
 
 # What may come before the root element: a BOM, the XML declaration, comments, processing instructions, blanks.
 _PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.S)
@@ -22,15 +27,8 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _POSITION = re.compile(r"(, line \d+)?, line \d+, column \d+$")
 
 
-class XmlRefused(ValueError):
-    """A document hih will not parse, or cannot: `reason` is one of size, doctype, entity, syntax, empty."""
-
-    def __init__(self, reason: str, message: str, line: int = 0, column: int = 0) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.line = line
-        self.column = column
+class XmlRefused(InputRefused):
+    """A document hih will not parse, or cannot: `reason` is one of size, doctype, entity, syntax, empty, depth."""
 
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line else ""
@@ -81,7 +79,14 @@ def check_bytes(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         raise XmlRefused("doctype", "a DOCTYPE (DTD) is not allowed", line)
 
 
-def parse(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES, base_url: str | None = None) -> etree._Element:
+@cache
+def _deeper_than(levels: int) -> etree.XPath:
+    # libxml2 walks the tree in C: cheaper than any walk in Python, and the parser has already capped the depth at 256
+    return etree.XPath(f"boolean({'/*' * (levels + 1)})")
+
+
+def parse(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES, base_url: str | None = None,
+          max_depth: int = DEFAULT_MAX_DEPTH) -> etree._Element:
     """Parse a whole document with the hardened parser; the root element, or XmlRefused."""
     check_bytes(raw, max_bytes)
     try:
@@ -89,11 +94,13 @@ def parse(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES, base_url: str | None =
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (exc.lineno or 0, 0)
         message = _POSITION.sub("", (exc.msg or str(exc)).strip())
-        reason = "entity" if "entit" in message.lower() else "syntax"
+        reason = "entity" if "entit" in message.lower() else "depth" if "excessive depth" in message.lower() else "syntax"
         raise XmlRefused(reason, f"not well-formed XML: {message}", line or 0, column) from None
     except ValueError as exc:  # e.g. an encoding declaration lxml cannot honour
         raise XmlRefused("syntax", f"not well-formed XML: {exc}") from None
     _check_tree(root)
+    if _deeper_than(max_depth)(root):
+        raise XmlRefused("depth", f"elements nested more than {max_depth} levels deep")
     return root
 
 

@@ -23,6 +23,15 @@ MAX_FEE_DAYS = 92
 OPEN = ("RECEIVED", "ACCEPTED", "PARTIAL")
 
 
+DAMAGED = "9999"
+"""The result code of a record that cannot be served (the contract's 系统内部错误): the hospital gets a proper answer."""
+RECORD_ZH = {"orders": "预约单", "issues": "发血单", "inventory": "血袋", "returns": "退血单", "crossmatch": "配型结果",
+             "notices": "通知"}
+
+Vet = Callable[[str, dict[str, Any]], None]
+"""Checks a record as the answer it feeds (kinds: order, issue, return, notice, sample, bag); raises CentreError."""
+
+
 class CentreError(Exception):
     """A business refusal: answered with this result code and message (the console shows the message)."""
 
@@ -44,9 +53,27 @@ def _key(hospital: str, number: str) -> str:
 class BloodCentre:
     """The partner's state and rules; `now` is the clock (tests may replace it)."""
 
-    def __init__(self, store: Store, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, store: Store, now: Callable[[], datetime] | None = None, vet: Vet | None = None) -> None:
         self.store = store
         self.now = now or (lambda: datetime.now().replace(microsecond=0))
+        self.vet = vet
+        """Checks each record the trainer or the hospital changes before it is kept (see `vetting.py`)."""
+        self.damaged: dict[tuple[str, str], str] = {}
+        """(table, key) of stored records that are not served, with why (in Chinese): found when state is loaded."""
+
+    # -- records that cannot be served ----------------------------------------------------------------------
+    def _get(self, table: str, key: str) -> Any:
+        if (table, key) in self.damaged:
+            shown = key.split("/")[-1]
+            raise CentreError(DAMAGED, f"{RECORD_ZH.get(table, table)} {shown} 的记录已损坏，暂不能提供：请联系血站处理")
+        return self.store.get(table, key)
+
+    def _rows(self, table: str) -> list[tuple[str, Any]]:
+        return [(k, v) for k, v in self.store.items(table) if (table, k) not in self.damaged]
+
+    def _vetted(self, kind: str, record: dict[str, Any]) -> None:
+        if self.vet is not None:
+            self.vet(kind, record)
 
     # -- seed -----------------------------------------------------------------------------------------------
     def seed(self) -> None:
@@ -74,7 +101,7 @@ class BloodCentre:
         key = _key(hospital, order["orderNo"])
         print_ = fingerprint(order)
         with self.store.transaction():
-            known = self.store.get("orders", key)
+            known = self._get("orders", key)
             if known is not None:
                 if known["fingerprint"] != print_:
                     raise CentreError("2001", f"预约单号 {order['orderNo']} 已用于内容不同的预约单")
@@ -102,7 +129,7 @@ class BloodCentre:
             return answer
 
     def order(self, hospital: str, order_no: str) -> dict[str, Any]:
-        found: dict[str, Any] | None = self.store.get("orders", _key(hospital, order_no))
+        found: dict[str, Any] | None = self._get("orders", _key(hospital, order_no))
         if found is None:
             raise CentreError("2002", f"预约单 {order_no} 不存在")
         return found
@@ -117,6 +144,7 @@ class BloodCentre:
             if order["status"] == "REJECTED":
                 raise CentreError("2004", f"预约单 {order_no} 已被拒绝")
             order.update(status="CANCELLED", reason=reason, updatedAt=self.now().isoformat())
+            self._vetted("order", order)
             self.store.put("orders", order["key"], order)
             return order
 
@@ -125,14 +153,14 @@ class BloodCentre:
         order = self.order(hospital, order_no)
         notes = []
         for issue_no in order["issues"]:
-            issue = self.store.get("issues", issue_no)
-            issue["units"] = [self.store.get("inventory", din) for din in issue["dins"]]
+            issue = self._get("issues", issue_no)
+            issue["units"] = [self._get("inventory", din) for din in issue["dins"]]
             notes.append(issue)
         return notes
 
     # -- orders (the centre's side: trainer or spec) ----------------------------------------------------------
     def _open_order(self, key: str) -> dict[str, Any]:
-        order: dict[str, Any] | None = self.store.get("orders", key)
+        order: dict[str, Any] | None = self._get("orders", key)
         if order is None:
             raise CentreError("2002", f"预约单 {key} 不存在")
         if order["status"] != "RECEIVED":
@@ -145,6 +173,7 @@ class BloodCentre:
             for item in order["items"]:
                 item["confirmed"], item["reason"] = item["requested"], None
             order.update(status="ACCEPTED", reason=None, updatedAt=self.now().isoformat())
+            self._vetted("order", order)
             self.store.put("orders", key, order)
             return order
 
@@ -161,7 +190,7 @@ class BloodCentre:
                 quantity = Decimal(confirmed.get(number, Decimal(item["requested"])))
                 if quantity < 0 or quantity > Decimal(item["requested"]):
                     raise CentreError("1001", f"第 {number} 行确认数量 {quantity} 不在 0 到 {item['requested']} 之间")
-                item["confirmed"] = str(quantity)
+                item["confirmed"] = format(quantity, "f")
                 if quantity < Decimal(item["requested"]):
                     item["reason"], short = reason, True
             if not short:
@@ -169,6 +198,7 @@ class BloodCentre:
             if all(Decimal(item["confirmed"]) == 0 for item in lines.values()):
                 raise CentreError("1001", "一行都不确认是拒绝，不是部分确认")
             order.update(status="PARTIAL", reason=reason, updatedAt=self.now().isoformat())
+            self._vetted("order", order)
             self.store.put("orders", key, order)
             return order
 
@@ -178,6 +208,7 @@ class BloodCentre:
             for item in order["items"]:
                 item["confirmed"], item["reason"] = "0", reason
             order.update(status="REJECTED", reason=reason, updatedAt=self.now().isoformat())
+            self._vetted("order", order)
             self.store.put("orders", key, order)
             return order
 
@@ -198,7 +229,7 @@ class BloodCentre:
         Never an expired or recalled bag, and every bag matches its line's product, ABO and RhD.
         """
         with self.store.transaction():
-            order: dict[str, Any] | None = self.store.get("orders", key)
+            order: dict[str, Any] | None = self._get("orders", key)
             if order is None:
                 raise CentreError("2002", f"预约单 {key} 不存在")
             if order["status"] not in ("ACCEPTED", "PARTIAL"):
@@ -208,6 +239,8 @@ class BloodCentre:
             if not chosen:
                 raise CentreError("1001", f"预约单 {order['orderNo']} 没有需要发出的血液")
             issue_no = self._next("issue", "FX")
+            self._vetted("issue", {"issueNo": issue_no, "orderNo": order["orderNo"], "issuedAt": now.isoformat(),
+                                   "units": chosen})
             for bag in chosen:
                 bag.update(status="ISSUED", issueNo=issue_no, hospital=order["hospital"])
                 self.store.put("inventory", bag["din"], bag)
@@ -220,7 +253,7 @@ class BloodCentre:
             return issue
 
     def _pick(self, order: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
-        available = [bag for _, bag in self.store.items("inventory") if self._usable(bag, now) is None]
+        available = [bag for _, bag in self._rows("inventory") if self._usable(bag, now) is None]
         available.sort(key=lambda bag: (bag["expiresAt"], bag["din"]))
         chosen: list[dict[str, Any]] = []
         for item in order["items"]:
@@ -244,7 +277,7 @@ class BloodCentre:
         groups = {(i["productCode"], i["abo"], i["rhd"]) for i in order["items"] if Decimal(i["confirmed"]) > 0}
         chosen = []
         for din in dict.fromkeys(dins):
-            bag = self.store.get("inventory", din)
+            bag = self._get("inventory", din)
             why = self._usable(bag, now)
             if why:
                 raise CentreError("1001", f"血袋 {din} {why}，不能发出")
@@ -258,7 +291,7 @@ class BloodCentre:
                         units: list[dict[str, Any]], reported: list[dict[str, Any]]) -> dict[str, Any]:
         """Record the bags the hospital scanned in; a bag is received once. The answer lists every discrepancy."""
         with self.store.transaction():
-            issue = self.store.get("issues", issue_no)
+            issue = self._get("issues", issue_no)
             if issue is None or issue["hospital"] != hospital:
                 raise CentreError("2104", f"发血单 {issue_no} 不存在")
             for unit in units:
@@ -277,7 +310,7 @@ class BloodCentre:
                 if din not in issue["dins"]:
                     found.append({"din": din, "type": "EXTRA", "note": f"发血单 {issue_no} 中没有这袋血"})
                     continue
-                bag = self.store.get("inventory", din)
+                bag = self._get("inventory", din)
                 if (unit["abo"], unit["rhd"]) != (bag["abo"], bag["rhd"]):
                     found.append({"din": din, "type": "WRONG_GROUP",
                                   "note": f"扫描为 {unit['abo']} {unit['rhd']}，发血单为 {bag['abo']} {bag['rhd']}"})
@@ -302,7 +335,7 @@ class BloodCentre:
         key = _key(hospital, return_no)
         content = {"din": dins, "reason": reason, "remark": remark}
         with self.store.transaction():
-            known = self.store.get("returns", key)
+            known = self._get("returns", key)
             if known is not None:
                 if known["fingerprint"] != fingerprint(content):
                     raise CentreError("2202", f"退血单号 {return_no} 已用于内容不同的退血申请")
@@ -314,11 +347,11 @@ class BloodCentre:
                 received = self.store.get("received", din)
                 if received is None or received["hospital"] != hospital:
                     raise CentreError("2201", f"血袋 {din} 未入库，不能退血")
-                bag = self.store.get("inventory", din)
+                bag = self._get("inventory", din)
                 if bag.get("returnNo"):
                     raise CentreError("2204", f"血袋 {din} 已在退血单 {bag['returnNo'].split('/')[-1]} 中")
             for din in dins:
-                bag = self.store.get("inventory", din)
+                bag = self._get("inventory", din)
                 bag["returnNo"] = key
                 self.store.put("inventory", din, bag)
             record = {"key": key, "hospital": hospital, "returnNo": return_no, "din": list(dins), "reason": reason,
@@ -328,21 +361,22 @@ class BloodCentre:
             return record
 
     def return_record(self, hospital: str, return_no: str) -> dict[str, Any]:
-        found: dict[str, Any] | None = self.store.get("returns", _key(hospital, return_no))
+        found: dict[str, Any] | None = self._get("returns", _key(hospital, return_no))
         if found is None:
             raise CentreError("2203", f"退血单 {return_no} 不存在")
         return found
 
     def decide_return(self, key: str, approve: bool, reason: str | None = None) -> dict[str, Any]:
         with self.store.transaction():
-            record: dict[str, Any] | None = self.store.get("returns", key)
+            record: dict[str, Any] | None = self._get("returns", key)
             if record is None:
                 raise CentreError("2203", f"退血单 {key} 不存在")
             if record["status"] != "PENDING":
                 raise CentreError("1001", f"退血单 {record['returnNo']} 已审核（{record['status']}）")
             record.update(status="APPROVED" if approve else "REJECTED", decision=reason, decidedAt=self.now().isoformat())
+            self._vetted("return", record)
             for din in record["din"]:
-                bag = self.store.get("inventory", din)
+                bag = self._get("inventory", din)
                 if approve:
                     bag["status"] = "RETURNED"
                 else:
@@ -356,15 +390,17 @@ class BloodCentre:
         """Per-bag fees of what was issued to the hospital in [start, end]; bags whose return was approved are not billed."""
         if end < start:
             raise CentreError("2301", f"查询区间无效：结束日期 {end} 早于开始日期 {start}")
+        if any(table == "issues" for table, _ in self.damaged):
+            raise CentreError(DAMAGED, "发血记录中有损坏的记录，出库费用暂不能核对：请联系血站处理")
         if (end - start).days > MAX_FEE_DAYS:
             raise CentreError("2301", f"查询区间最长 {MAX_FEE_DAYS} 天")
         fees = []
-        for _, issue in self.store.items("issues"):
+        for _, issue in self._rows("issues"):
             issued = datetime.fromisoformat(issue["issuedAt"])
             if issue["hospital"] != hospital or not start <= issued.date() <= end:
                 continue
             for din in issue["dins"]:
-                bag = self.store.get("inventory", din)
+                bag = self._get("inventory", din)
                 if bag["status"] == "RETURNED":
                     continue
                 fees.append({"issueNo": issue["issueNo"], "din": din, "productCode": bag["productCode"],
@@ -372,13 +408,13 @@ class BloodCentre:
         return sorted(fees, key=lambda f: (f["issuedAt"], f["din"]))
 
     def crossmatch(self, sample_no: str | None, since: datetime | None) -> list[dict[str, Any]]:
-        rows = [s for _, s in self.store.items("crossmatch")]
+        rows = [s for _, s in self._rows("crossmatch")]
         rows = [s for s in rows if (sample_no is None or s["sampleNo"] == sample_no)
                 and (since is None or datetime.fromisoformat(s["reportedAt"]) >= since)]
         return sorted(rows, key=lambda s: s["reportedAt"])
 
     def notices(self, since: datetime) -> list[dict[str, Any]]:
-        rows = [n for _, n in self.store.items("notices") if datetime.fromisoformat(n["publishedAt"]) >= since]
+        rows = [n for _, n in self._rows("notices") if datetime.fromisoformat(n["publishedAt"]) >= since]
         return sorted(rows, key=lambda n: (n["publishedAt"], n["noticeId"]))
 
     def post_notice(self, kind: str, title: str, content: str, dins: list[str] | None = None) -> dict[str, Any]:
@@ -388,7 +424,7 @@ class BloodCentre:
             raise CentreError("1001", "通知需要标题和内容")
         with self.store.transaction():
             for din in dins or []:
-                bag = self.store.get("inventory", din)
+                bag = self._get("inventory", din)
                 if bag is None:
                     raise CentreError("1001", f"血袋 {din} 不在血站记录中")
                 if kind == "RECALL" and bag["status"] == "AVAILABLE":
@@ -396,8 +432,9 @@ class BloodCentre:
                 bag["recalled"] = bag.get("recalled") or kind == "RECALL"
                 self.store.put("inventory", din, bag)
             notice_id = self._next("notice", "TZ")
-            notice = {"noticeId": notice_id, "type": kind, "title": title.strip()[:200], "content": content.strip(),
+            notice = {"noticeId": notice_id, "type": kind, "title": title.strip(), "content": content.strip(),
                       "publishedAt": self.now().isoformat(), "din": list(dins or [])}
+            self._vetted("notice", notice)
             self.store.put("notices", notice_id, notice)
             return notice
 
@@ -409,15 +446,15 @@ class BloodCentre:
 
     # -- views for the console and the steps ------------------------------------------------------------------
     def orders(self, status: str | None = None) -> list[dict[str, Any]]:
-        rows = [o for _, o in self.store.items("orders") if status is None or o["status"] == status]
+        rows = [o for _, o in self._rows("orders") if status is None or o["status"] == status]
         return sorted(rows, key=lambda o: o["receivedAt"], reverse=True)
 
     def returns(self, status: str | None = None) -> list[dict[str, Any]]:
-        rows = [r for _, r in self.store.items("returns") if status is None or r["status"] == status]
+        rows = [r for _, r in self._rows("returns") if status is None or r["status"] == status]
         return sorted(rows, key=lambda r: r["submittedAt"], reverse=True)
 
     def bags(self, **match: Any) -> list[dict[str, Any]]:
-        return [b for _, b in self.store.items("inventory") if all(b.get(k) == v for k, v in match.items())]
+        return [b for _, b in self._rows("inventory") if all(b.get(k) == v for k, v in match.items())]
 
     def expired(self, bag: dict[str, Any]) -> bool:
         return datetime.fromisoformat(bag["expiresAt"]) <= self.now()

@@ -3,7 +3,13 @@
 A trainer sees incoming orders, accepts, partly accepts or rejects them, issues bags, decides returns, posts notices
 and recalls bags, while staff practise on the hospital system. Forms post and redirect back (no JavaScript). When
 the mock listens off loopback the console asks for a token (HIH_CONSOLE_TOKEN, else HIH_ADMIN_TOKEN) once and keeps
-it in an HttpOnly, SameSite=Strict cookie; a form posted from another origin is refused.
+it in an HttpOnly, SameSite=Strict cookie.
+
+Three layers wrap the routes, so that later pages inherit them: the Host allow-list and same-origin check
+(`origin.guard_origin`: a request from another site or by another host name is refused), the input limits
+(`limits.guard`: a form over 64 KiB is refused before it is read), and the centre's vetting of every write (a
+refusal comes back to the form as a Chinese message). A redirect goes only to a path of the console itself. Records
+of a loaded state file that cannot be served are listed on every page and on /console/problems.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import hmac
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote
 
 from jinja2 import DictLoader, Environment, select_autoescape
 from starlette.applications import Starlette
@@ -20,14 +26,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from mocks.blood_center.centre import CentreError
+from mocks.blood_center.centre import RECORD_ZH, CentreError
 from mocks.blood_center.inventory import PRODUCTS
+from mocks.transport.limits import FORM_BODY_BYTES, ASGIApp, InputLimits, guard
+from mocks.transport.origin import guard_origin, same_origin_path
 
 if TYPE_CHECKING:
     from mocks.blood_center.service import BloodCenterMock
 
 COOKIE = "hih_console"
-MAX_FORM = 64 * 1024
+MAX_FORM = FORM_BODY_BYTES
+HOME = "/console/"
 STATUS_ZH = {"RECEIVED": "待审核", "ACCEPTED": "已确认", "PARTIAL": "部分确认", "REJECTED": "已拒绝", "ISSUED": "已发血",
              "CANCELLED": "已取消", "PENDING": "待审核", "APPROVED": "已同意"}
 
@@ -40,6 +49,7 @@ th{background:#eee}.msg{padding:.5em;background:#e8f4e8;border:1px solid #6a6}.e
 form.inline{display:inline}nav a{margin-right:1em}input[type=text]{width:16em}
 </style></head><body>
 <nav><a href="/console/">预约单 Orders</a><a href="/console/returns">退血 Returns</a><a href="/console/notices">通知 Notices</a><a href="/console/inventory">库存 Inventory</a></nav>
+{% if damaged %}<p class="msg err" id="damaged">状态文件中有 {{ damaged|length }} 条记录已损坏，未提供给医院系统：<a href="/console/problems">查看</a></p>{% endif %}
 {% if msg %}<p class="msg{% if err %} err{% endif %}" id="message">{{ msg }}</p>{% endif %}
 {% block body %}{% endblock %}</body></html>"""
 
@@ -100,22 +110,31 @@ _INVENTORY = """{% extends "base" %}{% block body %}
 {% for row in rows %}<tr><td>{{ row.product }}</td><td>{{ row.group }}</td><td>{{ row.AVAILABLE }}</td><td>{{ row.EXPIRED }}</td><td>{{ row.ISSUED }}</td><td>{{ row.RECALLED }}</td><td>{{ row.RETURNED }}</td></tr>{% endfor %}
 </table>{% endblock %}"""
 
+_PROBLEMS = """{% extends "base" %}{% block body %}
+<h1>已损坏的记录 Damaged records</h1>
+<p>这些记录从状态文件载入时未通过接口规范校验：医院系统查询它们时得到结果代码 9999，而不是不合规范的应答。重置训练服务器（管理接口 reset）会清除它们。</p>
+<table id="problems"><tr><th>类别</th><th>编号</th><th>问题</th></tr>
+{% for p in problems %}<tr><td>{{ p.kind }}</td><td>{{ p.key }}</td><td>{{ p.reason }}</td></tr>{% else %}<tr><td colspan="3">没有损坏的记录</td></tr>{% endfor %}
+</table>{% endblock %}"""
+
 _LOGIN = """{% extends "base" %}{% block body %}
 <h1>血液中心 训练控制台</h1><form method="post" action="/console/login"><label>令牌 Token <input type="password" name="token" autofocus></label> <button>进入</button></form>
 {% endblock %}"""
 
 _ENV = Environment(loader=DictLoader({"base": _BASE, "orders": _ORDERS, "order": _ORDER, "returns": _RETURNS,
-                                      "notices": _NOTICES, "inventory": _INVENTORY, "login": _LOGIN}),
+                                      "notices": _NOTICES, "inventory": _INVENTORY, "login": _LOGIN,
+                                      "problems": _PROBLEMS}),
                    autoescape=select_autoescape(default=True, default_for_string=True))
 
 
-def console_app(mock: BloodCenterMock) -> Starlette:
-    """The console's routes for one mock; `mock.console_token` (set when it listens off loopback) guards them."""
+def console_app(mock: BloodCenterMock) -> ASGIApp:
+    """The console's routes for one mock, wrapped in the origin and input-limit guards; `mock.console_token` (set
+    when it listens off loopback) guards them too."""
     centre = lambda: mock.centre  # noqa: E731 - the centre is replaced on reset
 
     def page(request: Request, name: str, status: int = 200, **data: Any) -> HTMLResponse:
         values = {"msg": request.query_params.get("msg", ""), "err": request.query_params.get("err") == "1",
-                  "zh": STATUS_ZH, "products": PRODUCTS, **data}
+                  "zh": STATUS_ZH, "products": PRODUCTS, "damaged": centre().damaged, **data}
         html = _ENV.get_template(name).render(**values)
         return HTMLResponse(html, status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                                                    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"})
@@ -132,31 +151,29 @@ def console_app(mock: BloodCenterMock) -> Starlette:
         return RedirectResponse(f"{to}{sep}msg={quote(message)}{'&err=1' if error else ''}", 303)
 
     async def form(request: Request) -> dict[str, str]:
-        body = await request.body()
-        if len(body) > MAX_FORM:
-            raise CentreError("1001", "表单过大")
-        return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
-
-    def cross_origin(request: Request) -> bool:
-        origin = request.headers.get("origin")
-        if not origin or origin == "null":
-            return origin == "null"
-        return urlsplit(origin).netloc != request.headers.get("host", "")
+        """The posted fields (the body is already within MAX_FORM: the input-limits guard read it)."""
+        try:
+            text = (await request.body()).decode("utf-8")
+            fields = parse_qs(text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=1000)
+        except (UnicodeDecodeError, ValueError):
+            raise CentreError("1001", "表单内容不是 UTF-8 编码的表单，请在浏览器中重新提交") from None
+        return {k: v[0] for k, v in fields.items()}
 
     def guarded(handler: Any, action: bool = False) -> Any:
         async def endpoint(request: Request) -> Response:
             if not allowed(request):
                 return page(request, "login", 401)
             if action:
-                if cross_origin(request):
-                    return Response("cross-origin form refused", 403, media_type="text/plain; charset=utf-8")
                 try:
                     result: Response = await handler(request, await form(request))
                 except CentreError as refused:
-                    return back(request.headers.get("referer") and urlsplit(request.headers["referer"]).path or "/console/",
-                                refused.message, error=True)
+                    return back(same_origin_path(request.headers.get("referer"), "/console", HOME), refused.message,
+                                error=True)
                 return result
-            response: Response = await handler(request)
+            try:
+                response: Response = await handler(request)
+            except CentreError as refused:  # e.g. a record set aside as damaged
+                return page(request, "orders", 404, orders=centre().orders(), msg=refused.message, err=True)
             return response
 
         return endpoint
@@ -183,7 +200,9 @@ def console_app(mock: BloodCenterMock) -> Starlette:
                 try:
                     confirmed[int(name[5:])] = Decimal(value.strip())
                 except (ValueError, InvalidOperation):
-                    raise CentreError("1001", f"第 {name[5:]} 行的确认数量 {value!r} 不是数字") from None
+                    raise CentreError("1001", f"第 {name[5:40]} 行的确认数量 {value[:40]!r} 不是数字") from None
+                if not confirmed[int(name[5:])].is_finite():
+                    raise CentreError("1001", f"第 {name[5:40]} 行的确认数量 {value[:40]!r} 不是数字")
         done = centre().accept_partially(request.path_params["key"], confirmed, data.get("reason", "").strip() or "库存不足")
         return back("/console/", f"预约单 {done['orderNo']} 已部分确认")
 
@@ -229,10 +248,18 @@ def console_app(mock: BloodCenterMock) -> Starlette:
                  **{s: counts[(p, g, s)] for s in ("AVAILABLE", "EXPIRED", "ISSUED", "RECALLED", "RETURNED")}} for p, g in keys]
         return page(request, "inventory", rows=rows)
 
+    async def problems(request: Request) -> Response:
+        rows = [{"kind": RECORD_ZH.get(table, table), "key": key, "reason": reason}
+                for (table, key), reason in sorted(centre().damaged.items())]
+        return page(request, "problems", problems=rows)
+
     async def login(request: Request) -> Response:
         if request.method == "GET":
             return page(request, "login")
-        data = await form(request)
+        try:
+            data = await form(request)
+        except CentreError as refused:
+            return page(request, "login", 400, msg=refused.message, err=True)
         token = mock.console_token
         if token is None:
             return RedirectResponse("/console/", 303)
@@ -243,9 +270,9 @@ def console_app(mock: BloodCenterMock) -> Starlette:
         return response
 
     async def root(request: Request) -> Response:
-        return RedirectResponse("/console/", 308)
+        return RedirectResponse(HOME, 308)
 
-    return Starlette(routes=[
+    routes = Starlette(routes=[
         Route("/console", root),
         Route("/console/", guarded(orders)),
         Route("/console/login", login, methods=["GET", "POST"]),
@@ -260,4 +287,6 @@ def console_app(mock: BloodCenterMock) -> Starlette:
         Route("/console/notices", guarded(notices)),
         Route("/console/notices", guarded(post_notice, True), methods=["POST"]),
         Route("/console/inventory", guarded(inventory)),
+        Route("/console/problems", guarded(problems)),
     ])
+    return guard_origin(guard(routes, InputLimits(max_body_bytes=MAX_FORM)), lambda: mock.allowed_hosts)

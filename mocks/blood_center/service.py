@@ -17,17 +17,17 @@ from lxml import etree
 from harness.contract.model import Contract
 from harness.errors import UsageError
 from mocks.base import Endpoint, MockService
-from mocks.blood_center.centre import OK, BloodCentre, CentreError
-from mocks.blood_center.inventory import PRODUCTS
+from mocks.blood_center import answers
+from mocks.blood_center.centre import BloodCentre, CentreError
+from mocks.blood_center.vetting import AnswerVetting, check_state
 from mocks.state import Store
 from mocks.transport.http import HttpTransport
 from mocks.transport.runtime import Runtime
-from mocks.transport.soap import SoapContext, plain, soap_app
+from mocks.transport.soap import SoapContext, SoapHandler, plain, soap_app
 
 TEST_HOSPITAL = "H32010200001"
 TEST_TOKEN = "hih-blood-center-test-token"
 CONSOLE_PREFIX = "/console"
-SUCCESS = {"ResultCode": OK, "ResultMessage": "成功"}
 
 
 def _is_loopback(host: str) -> bool:
@@ -36,20 +36,6 @@ def _is_loopback(host: str) -> bool:
     return is_loopback(host)
 
 
-SERVICE_NS = "urn:hih:blood-center:service"
-_NS = f"{{{SERVICE_NS}}}"
-
-
-def _leaf(parent: etree._Element, name: str, text: str) -> None:
-    etree.SubElement(parent, _NS + name).text = text
-
-
-def _quantity(value: Any) -> str:
-    return format(Decimal(str(value)).normalize(), "f")
-
-
-def _no_none(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if v is not None}
 
 
 class BloodCenterMock(MockService):
@@ -67,6 +53,7 @@ class BloodCenterMock(MockService):
         self.console_token: str | None = None
         self.centre: BloodCentre
         self._app: Any = None
+        self.vetting = AnswerVetting(SoapHandler(contract, {}))
         super().__init__(contract, store, journal_capacity)
 
     # -- state --------------------------------------------------------------------------------------------
@@ -76,7 +63,12 @@ class BloodCenterMock(MockService):
         super().reset()
 
     def seed(self) -> None:
-        self.centre = BloodCentre(self.store, getattr(self, "_clock", None))
+        """The centre over the store; records loaded from a state file are vetted, and those that cannot be served
+        are set aside (shown on the console, answered as damaged, never served broken)."""
+        loaded = bool(self.store.count("inventory") or self.store.problems)
+        self.centre = BloodCentre(self.store, getattr(self, "_clock", None), vet=self.vetting)
+        if loaded:
+            self.centre.damaged = check_state(self.store, self.vetting)
         self.centre.seed()
 
     def set_clock(self, now: Callable[[], datetime]) -> None:
@@ -160,7 +152,7 @@ class BloodCenterMock(MockService):
                 result = handler(request, hospital)
             except CentreError as refused:
                 return {"ResultCode": refused.code, "ResultMessage": refused.message}
-            return result if isinstance(result, etree._Element) else {**SUCCESS, **result}
+            return result if isinstance(result, etree._Element) else {**answers.SUCCESS, **result}
 
         return answer
 
@@ -169,51 +161,28 @@ class BloodCenterMock(MockService):
         """Built with lxml like the issue notes: ordering is the hot write of the interface."""
         order = plain(request.order)
         for item in order["item"]:
-            item["quantity"] = _quantity(item["quantity"])
+            item["quantity"] = answers.quantity(item["quantity"])
         answer = self.centre.submit_order(hospital, order)
-        reply = etree.Element(f"{_NS}SubmitBloodOrderResponse", nsmap={"ns0": SERVICE_NS})
-        for name, value in (*SUCCESS.items(), ("orderNo", answer["orderNo"]), ("status", answer["status"]),
+        reply = etree.Element(f"{{{answers.SERVICE_NS}}}SubmitBloodOrderResponse", nsmap={"ns0": answers.SERVICE_NS})
+        for name, value in (*answers.SUCCESS.items(), ("orderNo", answer["orderNo"]), ("status", answer["status"]),
                             ("receivedAt", answer["receivedAt"])):
-            _leaf(reply, name, value)
+            answers.leaf(reply, name, value)
         return reply
 
     def _feedback(self, request: Any, hospital: str) -> dict[str, Any]:
-        order = self.centre.order(hospital, request.orderNo)
-        return {"feedback": _no_none({
-            "orderNo": order["orderNo"], "status": order["status"], "updatedAt": order["updatedAt"],
-            "reason": order["reason"],
-            "item": [_no_none({"lineNo": i["lineNo"], "productCode": i["productCode"], "abo": i["abo"], "rhd": i["rhd"],
-                               "requested": i["requested"], "confirmed": i["confirmed"], "unit": i["unit"],
-                               "reason": i["reason"]}) for i in order["items"]],
-        })}
+        return answers.feedback(self.centre.order(hospital, request.orderNo))
 
     def _cancel(self, request: Any, hospital: str) -> dict[str, Any]:
         return {"status": self.centre.cancel_order(hospital, request.orderNo, request.reason)["status"]}
 
     def _download(self, request: Any, hospital: str) -> etree._Element:
-        """The issue notes, built with lxml: the hot read of the interface (zeep's encoder costs half the call)."""
-        notes = self.centre.issue_notes(hospital, request.orderNo)
-        reply = etree.Element(f"{_NS}DownloadIssuedUnitsResponse", nsmap={"ns0": SERVICE_NS})
-        _leaf(reply, "ResultCode", SUCCESS["ResultCode"])
-        _leaf(reply, "ResultMessage", SUCCESS["ResultMessage"])
-        for note in notes:
-            issue = etree.SubElement(reply, f"{_NS}issue")
-            for name in ("issueNo", "orderNo", "issuedAt"):
-                _leaf(issue, name, note[name])
-            for bag in note["units"]:
-                unit = etree.SubElement(issue, f"{_NS}unit")
-                for name, value in (("din", bag["din"]), ("productCode", bag["productCode"]),
-                                    ("productName", PRODUCTS[bag["productCode"]].name), ("abo", bag["abo"]),
-                                    ("rhd", bag["rhd"]), ("volume", str(bag["volume"])), ("collectedOn", bag["collectedOn"]),
-                                    ("expiresAt", bag["expiresAt"]), ("price", bag["price"])):
-                    _leaf(unit, name, value)
-        return reply
+        return answers.issued_units(self.centre.issue_notes(hospital, request.orderNo))
 
     def _receipt(self, request: Any, hospital: str) -> dict[str, Any]:
         data = plain(request)
         result = self.centre.confirm_receipt(hospital, data["issueNo"], data["receivedAt"], data["receivedBy"],
                                              data.get("unit") or [], data.get("discrepancy") or [])
-        result["discrepancy"] = [_no_none(d) for d in result["discrepancy"]]
+        result["discrepancy"] = [answers.no_none(d) for d in result["discrepancy"]]
         return result
 
     def _submit_return(self, request: Any, hospital: str) -> dict[str, Any]:
@@ -221,16 +190,10 @@ class BloodCenterMock(MockService):
         return {"returnNo": record["returnNo"], "status": record["status"]}
 
     def _return_status(self, request: Any, hospital: str) -> dict[str, Any]:
-        record = self.centre.return_record(hospital, request.returnNo)
-        return _no_none({"returnNo": record["returnNo"], "status": record["status"], "reason": record["decision"],
-                         "decidedAt": record["decidedAt"], "din": record["din"]})
+        return answers.return_status(self.centre.return_record(hospital, request.returnNo))
 
     def _crossmatch(self, request: Any, hospital: str) -> dict[str, Any]:
-        samples = self.centre.crossmatch(request.sampleNo, request.since)
-        return {"sample": [_no_none({
-            "sampleNo": s["sampleNo"], "PatientId": s["PatientId"], "PatientName": s["PatientName"], "abo": s["abo"],
-            "rhd": s["rhd"], "antibodyScreen": s["antibodyScreen"], "antibody": s["antibody"], "unit": s["units"],
-            "conclusion": s["conclusion"], "reportedAt": s["reportedAt"]}) for s in samples]}
+        return answers.samples(self.centre.crossmatch(request.sampleNo, request.since))
 
     def _fees(self, request: Any, hospital: str) -> dict[str, Any]:
         start: date = request.fromDate
@@ -241,4 +204,4 @@ class BloodCenterMock(MockService):
 
     def _notices(self, request: Any, hospital: str) -> dict[str, Any]:
         since: datetime = request.since
-        return {"notice": [_no_none(n) for n in self.centre.notices(since.replace(tzinfo=None))]}
+        return answers.notices(self.centre.notices(since.replace(tzinfo=None)))

@@ -1,9 +1,12 @@
-"""Admin HTTP API of `hih mock serve`: read and clear journals, arm and clear faults, reset state."""
+"""Admin HTTP API of `hih mock serve`: read and clear journals, arm and clear faults, reset state.
+
+It answers only requests by one of its host names and from no other site (`origin.guard_origin`: DNS rebinding and
+cross-site requests from a browser), bodies within 64 KiB and JSON within the depth limit (`limits.guard`).
+"""
 
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,15 +15,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from harness.contract import jsonsafe
 from harness.errors import HihError
 from mocks.base import MockService
 from mocks.transport.faults import KINDS, Fault
+from mocks.transport.limits import FORM_BODY_BYTES, ASGIApp, InputLimits, guard
+from mocks.transport.origin import HostAllowList, guard_origin
 
 MockEndpoint = Callable[[Request, MockService], Awaitable[Response]]
 
 
-def admin_app(mocks: dict[str, MockService], token: str | None = None) -> Starlette:
-    """Routes under /__hih/. With a token, every call must carry `Authorization: Bearer <token>`."""
+MAX_LIMIT = 10_000
+
+
+def admin_app(mocks: dict[str, MockService], token: str | None = None, hosts: HostAllowList | None = None) -> ASGIApp:
+    """Routes under /__hih/. With a token, every call must carry `Authorization: Bearer <token>`. `hosts`: the names
+    it answers to (default: the loopback names)."""
 
     def denied(request: Request) -> Response | None:
         if token is None:
@@ -52,10 +62,12 @@ def admin_app(mocks: dict[str, MockService], token: str | None = None) -> Starle
             mock.journal.clear()
             return Response(status_code=204)
         try:
-            limit = int(request.query_params.get("limit", "100"))
-            since = int(request.query_params.get("since", "0"))
+            limit = int(request.query_params.get("limit", "100")[:12])
+            since = int(request.query_params.get("since", "0")[:20])
         except ValueError:
             return JSONResponse({"error": "limit and since are whole numbers"}, 400)
+        if not 1 <= limit <= MAX_LIMIT:
+            return JSONResponse({"error": f"limit is from 1 to {MAX_LIMIT}"}, 400)
         entries = [e for e in mock.journal.entries(request.query_params.get("operation")) if e.id > since]
         return JSONResponse({"total": len(mock.journal), "dropped": mock.journal.dropped,
                              "entries": [e.to_dict() for e in entries[-limit:]]})
@@ -66,13 +78,13 @@ def admin_app(mocks: dict[str, MockService], token: str | None = None) -> Starle
             return Response(status_code=204)
         if request.method == "POST":
             try:
-                data: Any = json.loads(await request.body())
+                data: Any = jsonsafe.loads(await request.body())
                 if not isinstance(data, dict):
                     raise HihError("a fault is a JSON object")
                 fault = mock.faults.add(Fault.from_dict(data))
-            except ValueError as exc:
+            except jsonsafe.JsonRefused as exc:
                 return JSONResponse({"error": f"invalid JSON: {exc}"}, 400)
-            except HihError as exc:
+            except (HihError, ValueError, TypeError) as exc:
                 return JSONResponse({"error": str(exc)}, 400)
             return JSONResponse(fault.to_dict(), 201)
         return JSONResponse({"armed": [f.to_dict() for f in mock.faults.armed()],
@@ -82,9 +94,11 @@ def admin_app(mocks: dict[str, MockService], token: str | None = None) -> Starle
         mock.reset()
         return Response(status_code=204)
 
-    return Starlette(routes=[
+    routes = Starlette(routes=[
         Route("/__hih/", index),
         Route("/__hih/{interface}/journal", for_mock(journal), methods=["GET", "DELETE"]),
         Route("/__hih/{interface}/faults", for_mock(faults), methods=["GET", "POST", "DELETE"]),
         Route("/__hih/{interface}/reset", for_mock(reset), methods=["POST"]),
     ])
+    limits = InputLimits(max_body_bytes=FORM_BODY_BYTES, json_depth=True, max_depth=jsonsafe.DEFAULT_MAX_DEPTH)
+    return guard_origin(guard(routes, limits), hosts or HostAllowList.for_bind("127.0.0.1"))

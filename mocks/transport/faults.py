@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from dataclasses import asdict, dataclass, fields
@@ -26,6 +27,8 @@ KINDS = {
     "garbage": "send bytes before the start block",
 }
 PHASES = ("before", "after")
+_TYPE_NAMES = {"kind": "string", "operation": "string or null", "times": "whole number or null", "phase": "string",
+               "delay_s": "number", "status": "whole number", "message": "string", "code": "string"}
 
 
 @dataclass
@@ -45,6 +48,14 @@ class Fault:
     code: str = ""
 
     def __post_init__(self) -> None:
+        # from the admin API the values are whatever JSON a caller sent: check their types before their ranges
+        for name, wanted in (("kind", str), ("operation", (str, type(None))), ("times", (int, type(None))),
+                             ("phase", str), ("delay_s", (int, float)), ("status", int), ("message", str), ("code", str)):
+            value = getattr(self, name)
+            if not isinstance(value, wanted) or isinstance(value, bool):
+                raise UsageError(f"bad fault: {name} {value!r:.40} is not a {_TYPE_NAMES[name]}")
+        if not math.isfinite(self.delay_s):
+            raise UsageError(f"fault delay_s must be between 0 and 3600, not {self.delay_s}")
         if self.kind not in KINDS:
             raise UsageError(f"unknown fault kind {self.kind!r} (known: {', '.join(KINDS)})")
         if self.phase not in PHASES:

@@ -1,4 +1,4 @@
-"""The HTTP mock transport: an ASGI app that journals every exchange and applies faults.
+"""The HTTP mock transport: an ASGI app that checks input limits, journals every exchange and applies faults.
 
 The same app runs over a socket under uvicorn or in-process through `httpx.ASGITransport`.
 """
@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from harness.contract.findings import Finding
+from harness.contract.model import Contract
 from mocks.transport.faults import Fault, FaultPlan, wait_at_least
 from mocks.transport.journal import Exchange, Journal
+from mocks.transport.limits import InputLimits, Refusal, read_body
 
-MAX_BODY = 8 * 2**20
 NO_REPLY_CAP_S = 600.0
 
 
@@ -56,6 +57,7 @@ class HttpHandler(Protocol):
     """What a partner behaviour (insurance, blood centre ...) gives the HTTP transport."""
 
     interface: str
+    contract: Contract
 
     def identify(self, request: HttpRequest) -> str | None:
         """The operation a request is for (cheap, no full parse): used to match faults and label the journal."""
@@ -71,6 +73,9 @@ class HttpHandler(Protocol):
 
     def status_reply(self, request: HttpRequest, status: int, message: str) -> HttpReply:
         """What a failing gateway answers with an HTTP error status."""
+
+    def refuse(self, request: HttpRequest, refusal: Refusal) -> HttpReply:
+        """The protocol's answer to a request the input limits refuse before it is parsed (`refusal.status`)."""
 
 
 def _connection_of(receive: Any) -> asyncio.Transport | None:
@@ -121,38 +126,43 @@ async def _send(send: Any, status: int, body: bytes, content_type: str, headers:
 
 
 class HttpTransport:
-    """ASGI app: read the body, apply the armed fault, let the handler answer, journal the exchange."""
+    """ASGI app: check the input limits, read the body, apply the armed fault, let the handler answer, journal the
+    exchange. `limits` default to what the handler's contract sets."""
 
-    def __init__(self, handler: HttpHandler, journal: Journal, faults: FaultPlan) -> None:
+    def __init__(self, handler: HttpHandler, journal: Journal, faults: FaultPlan, limits: InputLimits | None = None) -> None:
         self.handler = handler
         self.journal = journal
         self.faults = faults
+        self.limits = limits or InputLimits.of(handler.contract)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
         # Raw ASGI messages on this path: it runs for every exchange under load, where request/response objects
         # cost a measurable share of the CPU. Starlette serves the admin API.
-        body = bytearray()
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
+        refusal = self.limits.check_head(scope)
+        body = b""
+        if refusal is None:
+            read = await read_body(receive, self.limits.max_body_bytes)
+            if read is None:
                 return
-            body.extend(message.get("body", b""))
-            more = message.get("more_body", False)
-            if len(body) > MAX_BODY:
-                await _send(send, 413, f"request body over {MAX_BODY} bytes".encode(), "text/plain; charset=utf-8", {})
-                return
+            if isinstance(read, Refusal):
+                refusal = read
+            else:
+                body = read
+                refusal = self.limits.check_body(body)
         client = scope.get("client")
         req = HttpRequest(
             method=scope["method"],
             path=scope["path"],
             query=scope.get("query_string", b"").decode("latin-1"),
             headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]},
-            body=bytes(body),
+            body=body,
             peer=f"{client[0]}:{client[1]}" if client else "",
         )
+        if refusal is not None:
+            await self._refuse(req, refusal, send)
+            return
         started = time.perf_counter()
         exchange = Exchange(self.handler.interface, "http", self.handler.identify(req), req.body, peer=req.peer)
         exchange.meta = {"method": req.method, "path": req.path}
@@ -179,6 +189,20 @@ class HttpTransport:
             await _send(send, reply.status, reply.body, reply.content_type, reply.headers)
         finally:
             record()
+
+    async def _refuse(self, req: HttpRequest, refusal: Refusal, send: Any) -> None:
+        """Answer a request the limits refused, in the protocol's own words, and journal it with its finding."""
+        exchange = Exchange(self.handler.interface, "http", None, req.body, peer=req.peer)
+        exchange.meta = {"method": req.method, "path": req.path, "refused": refusal.finding.rule}
+        exchange.request_findings = [refusal.finding]
+        reply = self.handler.refuse(req, refusal)
+        exchange.status = reply.status
+        exchange.response_raw = reply.body
+        exchange.response = reply.parsed
+        exchange.response_findings = reply.findings
+        self.journal.record(exchange)
+        headers = {**reply.headers, "connection": "close"} if refusal.close else reply.headers
+        await _send(send, reply.status, reply.body, reply.content_type, headers)
 
     async def _answer(self, req: HttpRequest, exchange: Exchange, fault: Fault | None, receive: Any,
                       record: Callable[[], None]) -> HttpReply | None:

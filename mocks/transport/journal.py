@@ -1,16 +1,42 @@
-"""The journal: every exchange that crosses a mock, with raw bytes, parsed form, findings and the fault applied."""
+"""The journal: every exchange that crosses a mock, with raw bytes, parsed form, findings and the fault applied.
+
+A mock runs for days as a training server, so the journal is bounded twice: by entries (10,000) and by bytes (64 MiB
+by default, `max_bytes`). A body over `entry_bytes` (1 MiB) is kept as its first 16 KiB with its length and SHA-256,
+and without its parsed form; an entry's findings are kept up to 200 a side. The bytes an entry costs are an
+estimate of what it holds in memory: its raw bodies four times over (a parsed JSON body takes about three times its
+text, measured) plus 1 KiB for the rest. The oldest entries go first, counted in `dropped`.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from harness.contract.findings import Finding, Severity
+from harness.contract.findings import MAX_MESSAGE, Finding, Severity, clip
+
+DEFAULT_MAX_BYTES = 64 * 2**20
+DEFAULT_ENTRY_BYTES = 2**20
+KEPT_HEAD = 16 * 1024
+MAX_FINDINGS = 200
+ENTRY_OVERHEAD = 1024
+RAW_WEIGHT = 4
+
+
+@dataclass(frozen=True)
+class Truncated:
+    """What a journal entry kept of a body too large to keep whole: its length and digest."""
+
+    size: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bytes": self.size, "sha256": self.sha256, "kept": KEPT_HEAD}
 
 
 @dataclass
@@ -35,6 +61,8 @@ class Exchange:
     started: float = field(default_factory=time.time)
     duration_ms: float = 0.0
     id: int = 0
+    request_truncated: Truncated | None = None
+    response_truncated: Truncated | None = None
 
     @property
     def request_valid(self) -> bool:
@@ -73,25 +101,68 @@ class Exchange:
             "response_raw": raw(self.response_raw),
             "response": self.response,
             "response_findings": [f.to_dict() for f in self.response_findings],
+            **({"request_truncated": self.request_truncated.to_dict()} if self.request_truncated else {}),
+            **({"response_truncated": self.response_truncated.to_dict()} if self.response_truncated else {}),
         }
 
 
-class Journal:
-    """A bounded, thread-safe record of exchanges: the newest `capacity` are kept, older ones counted as dropped."""
+def _capped(findings: list[Finding], side: str) -> list[Finding]:
+    """At most MAX_FINDINGS findings, each message clipped (a validator may quote a whole oversized value)."""
+    if not findings or (len(findings) <= MAX_FINDINGS and all(len(f.message) <= MAX_MESSAGE for f in findings)):
+        return findings  # the common case, on every exchange: nothing to copy
+    kept = [f if len(f.message) <= MAX_MESSAGE else replace(f, message=clip(f.message)) for f in findings[:MAX_FINDINGS]]
+    if len(findings) > MAX_FINDINGS:
+        kept.append(Finding(Severity.INFO, "", f"{len(findings) - MAX_FINDINGS} more {side} findings not kept in the journal",
+                            "journal"))
+    return kept
 
-    def __init__(self, capacity: int = 10_000) -> None:
-        self._entries: deque[Exchange] = deque(maxlen=capacity)
+
+class Journal:
+    """A bounded, thread-safe record of exchanges: the newest `capacity` entries within `max_bytes` are kept, older
+    ones counted as dropped; bodies over `entry_bytes` are kept truncated (see the module's docstring)."""
+
+    def __init__(self, capacity: int = 10_000, max_bytes: int = DEFAULT_MAX_BYTES,
+                 entry_bytes: int = DEFAULT_ENTRY_BYTES) -> None:
+        self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.entry_bytes = entry_bytes
+        self._entries: deque[Exchange] = deque()
+        self._costs: deque[int] = deque()
         self._lock = threading.Lock()
         self._next = 1
         self.dropped = 0
+        self.bytes = 0
+        """The estimated bytes the kept entries hold."""
+
+    def _trim(self, exchange: Exchange) -> int:
+        """Truncate what is too large to keep; the entry's cost in bytes."""
+        raw = exchange.request_raw
+        if len(raw) > self.entry_bytes:
+            exchange.request_truncated = Truncated(len(raw), hashlib.sha256(raw).hexdigest())
+            exchange.request_raw = raw[:KEPT_HEAD]
+            exchange.request = None
+        reply = exchange.response_raw
+        if reply is not None and len(reply) > self.entry_bytes:
+            exchange.response_truncated = Truncated(len(reply), hashlib.sha256(reply).hexdigest())
+            exchange.response_raw = reply[:KEPT_HEAD]
+            exchange.response = None
+        exchange.request_findings = _capped(exchange.request_findings, "request")
+        exchange.response_findings = _capped(exchange.response_findings, "response")
+        kept = len(exchange.request_raw or b"") + len(exchange.response_raw or b"")
+        return ENTRY_OVERHEAD + RAW_WEIGHT * kept
 
     def record(self, exchange: Exchange) -> Exchange:
+        cost = self._trim(exchange)
         with self._lock:
             exchange.id = self._next
             self._next += 1
-            if len(self._entries) == self._entries.maxlen:
-                self.dropped += 1
             self._entries.append(exchange)
+            self._costs.append(cost)
+            self.bytes += cost
+            while len(self._entries) > self.capacity or (self.bytes > self.max_bytes and len(self._entries) > 1):
+                self._entries.popleft()
+                self.bytes -= self._costs.popleft()
+                self.dropped += 1
         return exchange
 
     def entries(
@@ -112,6 +183,8 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._costs.clear()
+            self.bytes = 0
             self.dropped = 0
 
     def __len__(self) -> int:

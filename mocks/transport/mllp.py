@@ -83,7 +83,7 @@ class MllpExchange(Exchange):
 
     @property
     def message(self) -> Message | None:
-        if self._message is None and self.request_raw and self.charset:
+        if self._message is None and self.request_raw and self.charset and self.request_truncated is None:
             self._message = _decode(self.request_raw, self.charset)
         return self._message
 

@@ -15,6 +15,8 @@ import uvicorn
 
 from harness.errors import UsageError
 from harness.eventloop import new_event_loop
+from mocks.transport.bounded_http import uvicorn_options
+from mocks.transport.limits import InputLimits
 
 T = TypeVar("T")
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
@@ -71,12 +73,14 @@ class Runtime:
         """Run a coroutine on the runtime's loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def serve_http(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Listener:
-        """Serve an ASGI app with uvicorn (httptools when installed) on host:port."""
+    def serve_http(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0,
+                   limits: InputLimits | None = None) -> Listener:
+        """Serve an ASGI app with uvicorn (httptools when installed) on host:port; request heads over `limits`
+        (default: `InputLimits()`) are refused by the server before the app sees them."""
         sock = bind(host, port)
         config = uvicorn.Config(
             app, lifespan="off", access_log=False, log_level="warning", timeout_graceful_shutdown=1,
-            timeout_keep_alive=30, backlog=2048,
+            timeout_keep_alive=30, backlog=2048, **uvicorn_options(limits or InputLimits()),
         )
         server = uvicorn.Server(config)
 

@@ -33,6 +33,7 @@ from harness.contract.soap_wsdl import BASE_MARK, local_name
 from mocks.transport.faults import FaultPlan
 from mocks.transport.http import HttpReply, HttpRequest, HttpTransport
 from mocks.transport.journal import Exchange, Journal
+from mocks.transport.limits import Refusal, content_type_problem
 
 FAULT_NS = "urn:hih:soap:fault"
 """Namespace of the findings hih puts in a Fault's detail."""
@@ -247,6 +248,10 @@ class SoapHandler:
                 f"<p>{_html(message)}</p>\r\n<hr><center>hih mock</center>\r\n</body>\r\n</html>\r\n")
         return HttpReply(status, body.encode("utf-8"), "text/html; charset=utf-8", parsed={"http_status": status, "message": message})
 
+    def refuse(self, request: HttpRequest, refusal: Refusal) -> HttpReply:
+        """A Client fault carrying the limit's finding, with the refusal's HTTP status (413, 415, 431, 400)."""
+        return self._fault("Client", f"request refused: {refusal.message}", [refusal.finding], status=refusal.status)
+
     # -- serving the WSDL -----------------------------------------------------------------------------------
     def base_url(self, request: HttpRequest) -> str:
         host = request.headers.get("host", "")
@@ -286,10 +291,10 @@ class SoapHandler:
             finding = Finding(Severity.ERROR, "", f"no SOAP service at {request.path} (it is at {spec.path})", "path")
             exchange.request_findings = [finding]
             return self._fault("Client", finding.message, [finding], status=404)
-        content_type = request.headers.get("content-type", "")
         wanted = "text/xml" if spec.version == "1.1" else "application/soap+xml"
-        if content_type.split(";")[0].strip().lower() != wanted:
-            finding = Finding(Severity.ERROR, "Content-Type", f"SOAP {spec.version} is sent as {wanted}, not {content_type or 'nothing'!r}", "content-type")
+        problem = content_type_problem(request.headers.get("content-type"), (wanted,))
+        if problem is not None:
+            finding = Finding(Severity.ERROR, "Content-Type", f"SOAP {spec.version}: {problem}", "content-type")
             exchange.request_findings = [finding]
             return self._fault("Client", finding.message, [finding], status=415)
         findings: list[Finding] = []

@@ -43,7 +43,8 @@ def test_mock_serve_prints_its_url_answers_and_stops_on_sigint(tmp_path: Path) -
         contract = ContractStore(CONTRACTS).load("insurance")
         body = envelope("9001", {"signIn": {"opter_no": "100234", "ip": "10.0.0.10"}})
         reply = httpx.post(f"{url}/fsi/api/signInSignOutService/signIn", content=json.dumps(body).encode(),
-                           headers=tif_headers(contract.signing, TEST_PAASID, TEST_SECRET), timeout=5).json()
+                           headers={**tif_headers(contract.signing, TEST_PAASID, TEST_SECRET),
+                                    "Content-Type": "application/json"}, timeout=5).json()
         assert reply["infcode"] == 0 and reply["output"]["signinoutb"]["sign_no"]
 
         started = time.monotonic()

@@ -26,7 +26,7 @@ def sign_in(url: str) -> httpx.Response:
     contract = ContractStore(CONTRACTS).load("insurance")
     body = envelope("9001", {"signIn": {"opter_no": "100234", "ip": "10.0.0.10"}})
     return httpx.post(url + SIGN_IN, content=json.dumps(body).encode(), timeout=10, trust_env=False,
-                      headers=tif_headers(contract.signing, TEST_PAASID, TEST_SECRET))
+                      headers={**tif_headers(contract.signing, TEST_PAASID, TEST_SECRET), "Content-Type": "application/json"})
 
 
 def test_the_insurance_mock_answers_from_the_container(mock_container: MockContainer) -> None:

@@ -49,6 +49,10 @@ def signed(**override: str) -> dict[str, str]:
     return headers
 
 
+def signed_at(stamp: float) -> dict[str, str]:
+    return tif_headers(None, "PAAS", "s3cret", now=stamp)
+
+
 def test_a_properly_signed_request_passes(verifier: TifVerifier) -> None:
     assert verifier.verify(signed(), now=NOW + 10) is None
 
@@ -108,12 +112,35 @@ def test_replayed_nonce(verifier: TifVerifier) -> None:
     assert (problem.header, problem.message) == ("x-tif-nonce", "x-tif-nonce: nonce already used (replayed request)")
 
 
-def test_nonce_memory_is_bounded(contract_2024: Contract) -> None:
+@pytest.mark.parametrize("ahead_s", [290, 0, -290])
+def test_a_nonce_is_refused_for_as_long_as_its_timestamp_would_pass(verifier: TifVerifier, ahead_s: int) -> None:
+    # a timestamp ahead of the gateway clock stays acceptable for skew + ahead seconds: its nonce must last as long
+    headers = signed_at(NOW + ahead_s)
+    assert verifier.verify(headers, now=NOW) is None
+    skew = verifier.signing.max_skew_s
+    for later in (1, 305, ahead_s + skew):
+        problem = verifier.verify(headers, now=NOW + later)
+        assert problem is not None, f"replayed {later} s later and accepted"
+        assert problem.header in ("x-tif-nonce", "x-tif-timestamp")
+    gone = verifier.verify(headers, now=NOW + ahead_s + skew + 1)
+    assert gone is not None and gone.header == "x-tif-timestamp", "past the window the timestamp itself is refused"
+
+
+def test_nonce_memory_is_bounded_by_time(verifier: TifVerifier) -> None:
+    skew = verifier.signing.max_skew_s
+    for second in range(0, 4 * skew, 10):
+        assert verifier.verify(signed_at(NOW + second), now=NOW + second) is None
+    # nonces whose timestamps left the window are forgotten: what is kept is one window's worth (skew / 10 s + 1)
+    assert len(verifier.nonces) <= skew // 10 + 1
+
+
+def test_a_full_nonce_memory_refuses_rather_than_forgets(contract_2024: Contract) -> None:
     assert contract_2024.signing is not None
     verifier = TifVerifier(contract_2024.signing, {"PAAS": "s3cret"}, nonce_memory=2)
     first = signed()
     assert verifier.verify(first, now=NOW) is None
     assert verifier.verify(signed(), now=NOW) is None
-    assert verifier.verify(signed(), now=NOW) is None
-    # only the two newest nonces are remembered: the first one has been forgotten
-    assert verifier.verify(first, now=NOW) is None
+    refused = verifier.verify(signed(), now=NOW)
+    assert refused is not None and refused.header == "x-tif-nonce" and "try again later" in refused.message
+    replay = verifier.verify(first, now=NOW)
+    assert replay is not None and "replayed" in replay.message, "the first nonce is still remembered"

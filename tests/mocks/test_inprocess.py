@@ -39,7 +39,8 @@ def post(client: httpx.AsyncClient, mock: InsuranceMock, infno: str, data: dict[
     assert mock.contract.http is not None
     path = f"{mock.contract.http.base_path}/{mock.contract.operations[infno].path}"
     return client.post(path, content=json.dumps(body, ensure_ascii=False).encode(),
-                       headers=tif_headers(mock.contract.signing, TEST_PAASID, TEST_SECRET))
+                       headers={**tif_headers(mock.contract.signing, TEST_PAASID, TEST_SECRET),
+                                "Content-Type": mock.contract.http.content_type})
 
 
 def test_sign_in_and_person_query_in_process(offline: InsuranceMock) -> None:
@@ -112,5 +113,8 @@ def test_oversized_body_is_refused(offline: InsuranceMock) -> None:
     async def scenario(client: httpx.AsyncClient) -> httpx.Response:
         return await client.post("/fsi/api/signInSignOutService/signIn", content=b" " * (8 * 2**20 + 1))
 
-    assert in_process(offline, scenario).status_code == 413
-    assert len(offline.journal) == 0
+    response = in_process(offline, scenario)
+    assert response.status_code == 413 and response.json()["type"] == "error" and "过大" in response.json()["err_msg"]
+    refused = offline.journal.last()
+    assert refused is not None and refused.request_raw == b"" and refused.status == 413
+    assert [f.rule for f in refused.request_findings] == ["body-size"]

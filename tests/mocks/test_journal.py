@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from harness.contract.findings import Finding, Severity
 from harness.errors import UsageError
 from mocks.transport.faults import KINDS, Fault, FaultPlan
-from mocks.transport.journal import Exchange, Journal
+from mocks.transport.journal import KEPT_HEAD, Exchange, Journal, Truncated
 
 
 def exchange(operation: str | None = "1101", raw: bytes = b"{}") -> Exchange:
@@ -135,3 +136,46 @@ def test_plan_keeps_a_forever_fault_and_clears() -> None:
 
     plan.clear()
     assert plan.armed() == [] and plan.fired == [] and plan.take("9001") is None
+
+
+# -- bounded by bytes -----------------------------------------------------------------------------------------------
+def test_an_oversized_body_is_kept_truncated_with_its_length_and_digest() -> None:
+    journal = Journal(entry_bytes=1024)
+    body = b'{"big": "' + b"x" * 5000 + b'"}'
+    kept = journal.record(Exchange("insurance", "http", "9001", body, request={"big": "x" * 5000}, response_raw=b"{}"))
+
+    assert kept.request_raw == body[:KEPT_HEAD] and kept.request is None, "the head is kept, the parsed form is not"
+    assert kept.request_truncated == Truncated(len(body), hashlib.sha256(body).hexdigest())
+    assert kept.response_raw == b"{}" and kept.response_truncated is None
+    assert kept.to_dict()["request_truncated"] == {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest(),
+                                                   "kept": KEPT_HEAD}
+
+
+def test_the_journal_keeps_the_newest_entries_within_its_byte_budget() -> None:
+    journal = Journal(max_bytes=200_000)
+    for n in range(100):
+        journal.record(exchange(str(n), raw=b"x" * 10_000))
+
+    kept = journal.entries()
+    assert journal.bytes <= 200_000 and 0 < len(kept) < 100
+    assert [e.operation for e in kept] == [str(n) for n in range(100 - len(kept), 100)], "the newest, in order"
+    assert journal.dropped == 100 - len(kept)
+    journal.clear()
+    assert (journal.bytes, journal.dropped) == (0, 0)
+
+
+def test_one_entry_over_the_whole_budget_is_still_kept_alone() -> None:
+    journal = Journal(max_bytes=10_000)
+    journal.record(exchange("1", raw=b"x" * 100))
+    journal.record(exchange("2", raw=b"y" * 50_000))
+    assert [e.operation for e in journal.entries()] == ["2"], "the newest exchange is always there to be read"
+
+
+def test_findings_are_kept_up_to_a_bound_with_clipped_messages() -> None:
+    journal = Journal()
+    e = exchange()
+    too_long = "'" + "v" * 2_000_000 + "' is too long"
+    e.request_findings = [Finding(Severity.ERROR, f"/x/{n}", too_long, "maxLength") for n in range(1000)]
+    kept = journal.record(e).request_findings
+    assert len(kept) == 201 and kept[-1].message == "800 more request findings not kept in the journal"
+    assert all(len(f.message) < 600 for f in kept) and "(2000014 characters in all)" in kept[0].message

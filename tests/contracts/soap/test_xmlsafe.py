@@ -57,8 +57,19 @@ def test_deep_nesting_hits_libxml2s_limit_fast() -> None:
     started = time.perf_counter()
     with pytest.raises(xmlsafe.XmlRefused) as refused:
         xmlsafe.parse(b"<a>" * 50_000 + b"</a>" * 50_000)
-    assert refused.value.reason == "syntax" and "depth" in refused.value.message
+    assert refused.value.reason == "depth" and "depth" in refused.value.message
     assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(("levels", "limit", "refused"), [(64, 64, False), (65, 64, True), (9, 8, True), (8, 8, False)])
+def test_nesting_beyond_the_limit_is_refused(levels: int, limit: int, refused: bool) -> None:
+    document = b"<a>" * levels + b"</a>" * levels
+    if not refused:
+        assert xmlsafe.parse(document, max_depth=limit).tag == "a"
+        return
+    with pytest.raises(xmlsafe.XmlRefused) as caught:
+        xmlsafe.parse(document, max_depth=limit)
+    assert caught.value.reason == "depth" and f"more than {limit} levels" in caught.value.message
 
 
 def test_ordinary_documents_parse() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import zeep
 from zeep.transports import Transport
@@ -30,6 +31,14 @@ def centre(_centre: BloodCenterMock) -> Iterator[BloodCenterMock]:
     _centre.reset()
     yield _centre
     _centre.faults.clear()
+
+
+@pytest.fixture
+def web(centre: BloodCenterMock) -> Iterator[httpx.Client]:
+    """A client of the centre's HTTP endpoint (console pages, raw SOAP)."""
+    assert centre.endpoint is not None
+    with httpx.Client(base_url=centre.endpoint.url, timeout=10) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ token when the mock is off loopback; forms from another origin refused."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
@@ -11,13 +10,6 @@ import pytest
 
 from mocks.blood_center import BloodCenterMock
 from tests.mocks.blood_center.conftest import Caller, order
-
-
-@pytest.fixture
-def web(centre: BloodCenterMock) -> Iterator[httpx.Client]:
-    assert centre.endpoint is not None
-    with httpx.Client(base_url=centre.endpoint.url, timeout=5) as client:
-        yield client
 
 
 def key(centre: BloodCenterMock, number: str) -> str:

@@ -61,4 +61,7 @@ def test_a_huge_document_is_refused_by_size_before_parsing(centre: BloodCenterMo
     started = time.perf_counter()
     response = post(centre, envelope(centre, body))
     assert time.perf_counter() - started < 2.0
-    assert response.status_code == 500 and b"over the limit of 1048576 bytes" in response.content, response.text[:300]
+    assert response.status_code == 413 and b"faultcode>soap-env:Client<" in response.content, response.text[:300]
+    assert b"over the limit of 1048576 bytes" in response.content and response.headers["connection"] == "close"
+    refused = centre.journal.last()
+    assert refused is not None and [f.rule for f in refused.request_findings] == ["body-size"]

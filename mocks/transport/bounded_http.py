@@ -1,0 +1,113 @@
+"""uvicorn's HTTP protocol with a bound on the request head (request line and headers), for every mock listener.
+
+uvicorn with httptools keeps reading a header line, or yet another header, for as long as a client sends one: a
+200 MiB header took a mock from 31 MB to 233 MB before any app could look at it. The protocol here counts the bytes
+of each request head as they arrive and the headers as they are parsed, and over either limit answers
+`431 Request Header Fields Too Large` and closes the connection; the app never sees the request. Without httptools
+(uvicorn falls back to h11) the h11 parser's own incomplete-event limit does the same job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from mocks.transport.limits import InputLimits
+
+
+def _httptools_protocol() -> type[Any] | None:
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # pragma: no cover - httptools is part of uvicorn[standard]; h11 then bounds the head itself
+        return None
+    return HttpToolsProtocol
+
+
+def _answer_431(limits: InputLimits) -> bytes:
+    text = (f"request head over the limit of {limits.max_headers} headers and {limits.max_header_bytes} bytes\n"
+            ).encode()
+    return (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: " + str(len(text)).encode() + b"\r\nconnection: close\r\n\r\n" + text)
+
+
+def uvicorn_options(limits: InputLimits) -> dict[str, Any]:
+    """The `uvicorn.Config` options that bound request heads to `limits`."""
+    base = _httptools_protocol()
+    if base is None:  # pragma: no cover
+        return {"http": "h11", "h11_max_incomplete_event_size": limits.max_header_bytes}
+    return {"http": bounded_protocol(limits, base)}
+
+
+def bounded_protocol(limits: InputLimits, base: type[Any]) -> type[asyncio.Protocol]:
+    """A subclass of uvicorn's httptools protocol (`base`) that refuses request heads over `limits`."""
+    answer = _answer_431(limits)
+
+    class BoundedHttpToolsProtocol(base):
+        def connection_made(self, transport: Any) -> None:
+            self._in_head = True
+            self._head_bytes = 0
+            self._headers_seen = 0
+            self._refused = False
+            super().connection_made(transport)
+
+        def _still_in_head(self) -> bool:
+            # a method, not the attribute, so that type checkers see it may have changed during the feed
+            return bool(self._in_head)
+
+        def _refuse(self) -> None:
+            self._refused = True
+            self.transport.write(answer)
+            self.transport.close()
+
+        def data_received(self, data: bytes) -> None:
+            if self._refused:
+                return
+            if self._in_head:
+                room = limits.max_header_bytes - self._head_bytes
+                if len(data) > room:
+                    # feed what the limit allows: if the head is still open after it, the head is too large
+                    self._head_bytes += room
+                    super().data_received(data[:room])
+                    if self._refused or self.transport.is_closing():
+                        return
+                    if self._still_in_head():
+                        self._refuse()
+                        return
+                    data = data[room:]
+                else:
+                    self._head_bytes += len(data)
+            super().data_received(data)
+
+        def on_message_begin(self) -> None:
+            if self._refused:
+                return
+            self._headers_seen = 0
+            super().on_message_begin()
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            if self._refused:
+                return
+            self._headers_seen += 1
+            if self._headers_seen > limits.max_headers:
+                self._refuse()  # the parser finishes this buffer; every callback after this one returns at once
+                return
+            super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            if self._refused:
+                return
+            self._in_head = False
+            super().on_headers_complete()
+
+        def on_body(self, body: bytes) -> None:
+            if not self._refused:
+                super().on_body(body)
+
+        def on_message_complete(self) -> None:
+            if self._refused:
+                return
+            super().on_message_complete()
+            self._in_head = True
+            self._head_bytes = 0
+
+    return BoundedHttpToolsProtocol
