@@ -334,7 +334,7 @@ def test_version_not_accepted(lis: HL7Validator, pacs: HL7Validator) -> None:
 
 def test_direction(lis: HL7Validator) -> None:
     assert check(lis, m.lis_oru(), direction="to_hospital") == []
-    assert check(lis, m.lis_oru(), direction="from_hospital") == [("error", "MSH-9", "message_type")]
+    assert check(lis, m.lis_oru(), direction="from_hospital") == [("error", "MSH-9.1", "message_type")]  # ERR 200
     assert check(lis, m.ack(), direction="from_hospital") == []
 
 
@@ -344,6 +344,9 @@ def test_acknowledgement_mode(lis: HL7Validator) -> None:
 
     assert check(lis, enhanced) == [("warning", "MSH-15", "ack_mode")]
     assert check(lis, commit) == [("error", "MSA-1", "value_set")]
+    # a value outside Table 0155 is one finding (the profile's HL70155 binding says the same and is not repeated)
+    assert check(lis, edit(m.lis_oru(), "|||||CHN|", "|||XX||CHN|")) == [("error", "MSH-15", "value_set"),
+                                                                        ("warning", "MSH-15", "ack_mode")]
 
 
 def test_enhanced_mode_contract(tmp_path: Path) -> None:
@@ -354,7 +357,7 @@ def test_enhanced_mode_contract(tmp_path: Path) -> None:
                              encoding="utf-8")
     validator = HL7Validator(load_contract(folder))
 
-    assert check(validator, m.lis_oru()) == [("error", "MSH-15", "ack_mode"), ("error", "MSH-16", "ack_mode")]
+    assert check(validator, m.lis_oru()) == [("error", "MSH-15", "usage"), ("error", "MSH-16", "usage")]  # ERR 101
     assert check(validator, edit(m.lis_oru(), "|||||CHN|", "|||AL|NE|CHN|")) == []
     assert check(validator, edit(m.lis_oru(), "|||||CHN|", "|||AL|AL|CHN|")) == [("warning", "MSH-16", "ack_mode")]
     assert check(validator, edit(m.ack(), "MSA|AA|", "MSA|CA|")) == []
