@@ -32,6 +32,7 @@ TABLE_0357 = {
     "101": "Required field missing",
     "102": "Data type error",
     "103": "Table value not found",
+    "104": "Value too long",
     "200": "Unsupported message type",
     "201": "Unsupported event code",
     "202": "Unsupported processing id",
@@ -202,7 +203,7 @@ class AckBuilder:
             reps = []
             for finding in errors:
                 where = _location(finding)
-                code = error_code(finding)
+                code = error_code(finding, version)
                 text = escape(TABLE_0357.get(code, ""), seps)
                 seg, seq, fld = (where.segment, str(where.index), str(where.field or "")) if where else ("", "", "")
                 reps.append(f"{seg}{cs}{seq}{cs}{fld}{cs}{code}{ss}{text}{ss}HL70357")
@@ -210,7 +211,7 @@ class AckBuilder:
         out = []
         for finding in errors:
             where = _location(finding)
-            code = error_code(finding)
+            code = error_code(finding, version)
             severity = "E" if finding.severity is Severity.ERROR else "W"
             erl = where.erl().replace("^", cs) if where else ""
             fields = ["ERR", "", erl, f"{code}{cs}{escape(TABLE_0357.get(code, ''), seps)}{cs}HL70357", severity,

@@ -81,6 +81,8 @@ class _Builder:
         """An escape sequence `escape_problems` accepts. Text holding only such sequences passes the walk's escape
         check; its length is checked as written, which the walk checks first (it unescapes only a longer value)."""
         self.raw_char = f"[^{self.fs}{self.cs}{self.rs}{self.ss}]"
+        self.valued = f"(?!\\s*+(?:{self.fs}|{self.rs}|{self.cs}|\\Z))"
+        """Before a required element: it holds more than white space (spaces only are not a value to the walk)."""
         self.value_char = f"[^{self.fs}{self.rs}]"
         self.checks: list[tuple[str, int, Any]] = []
 
@@ -197,7 +199,7 @@ class _Builder:
             body = self.leaf(c, c.type, c.length)
             if c.pattern is not None:
                 body = self.capture(body, (PATTERN, c.pattern))
-            return body if c.usage in ("R", "RE") else f"(?:{body})?"
+            return self.valued + body if c.usage in ("R", "RE") else f"(?:{body})?"
 
         def may_end(index: int) -> bool:
             return all(j not in defs or defs[j].usage not in ("R", "RE") for j in range(index, last + 1))
@@ -235,7 +237,8 @@ class _Builder:
         alternatives.append('""')
         if f.usage not in ("R", "RE"):
             alternatives.append("")
-        return "(?:" + "|".join(alternatives) + ")"
+            return "(?:" + "|".join(alternatives) + ")"
+        return self.valued + "(?:" + "|".join(alternatives) + ")"
 
     def types(self, source: ElementDef) -> list[str]:
         """The data types a coded field may name, each a value the walk passes there (none: no coupling)."""
@@ -253,7 +256,8 @@ class _Builder:
         alternatives.append('""')
         if f.usage not in ("R", "RE"):
             alternatives.append("")
-        return "(?:" + "|".join(alternatives) + ")"
+            return "(?:" + "|".join(alternatives) + ")"
+        return self.valued + "(?:" + "|".join(alternatives) + ")"
 
     def compile(self, regex: str) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]]:
         compiled = re.compile(regex)

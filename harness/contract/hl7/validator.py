@@ -39,26 +39,44 @@ ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 _POLICY = {"info": INFO, "warning": WARNING, "error": ERROR}
 
 ERROR_CODES = {
-    "structure": "100", "segment_cardinality": "100", "parse": "100", "segment_terminator": "100", "framing": "100",
+    "structure": "100", "segment_cardinality": "100", "segment_usage": "100", "parse": "100",
+    "segment_terminator": "100", "extra_fields": "100", "framing": "100",
     "usage": "101",
     "format": "102", "length": "102", "escape": "102", "cardinality": "102", "components": "102", "charset": "102",
     "value_set": "103",
     "message_type": "200", "event": "201", "processing_id": "202", "version": "203",
     "unknown_key": "204", "duplicate_key": "205",
 }
-"""Finding rule -> HL7 Table 0357 code for ERR-3 (anything else: 207 application internal error)."""
+"""Finding rule -> HL7 Table 0357 code for ERR-3 (anything else: 207, the table's catch-all "application error").
+
+100 segment sequence error: segments out of order, a required segment or group missing, a segment ID where a
+field should be (a missing segment terminator), fields beyond the segment's definition. 101 required field
+missing: a required field or component empty (a value of spaces only is empty). 102 data type error: a value
+not of its type, extra components, separators, escapes, repetitions. 103 table value not found. A not-supported
+(usage X) element that is valued has no code of its own: HL7 lets the receiver "raise an application error",
+207, with ERR-8 saying which element."""
+LENGTH_CODE_FROM = (2, 7)
+"""HL7 v2.7 added code 104 (value too long); earlier versions report a length as 102."""
 
 
-def error_code(finding: Finding) -> str:
-    """The HL7 Table 0357 error code an ACK's ERR-3 should carry for `finding`."""
+def error_code(finding: Finding, version: tuple[int, ...] = ()) -> str:
+    """The HL7 Table 0357 error code an ACK's ERR-3 should carry for `finding` in a message of `version`."""
+    if finding.rule == "length" and version >= LENGTH_CODE_FROM:
+        return "104"
     return ERROR_CODES.get(finding.rule, "207")
+
+
+def blank(value: str) -> bool:
+    """Not valued: empty, or spaces (and other white space) only."""
+    return not value or value.isspace()
 
 
 def _usage(kind: str, item: Any, location: str, valued: bool, out: list[Finding]) -> None:
     """Usage findings for an empty or X-valued field or component (the valued, allowed case never gets here)."""
     if valued:
         if item.usage == "X":
-            out.append(Finding(ERROR, location, f"{kind} {item.name} is not supported (usage X) but valued", "usage"))
+            out.append(Finding(ERROR, location, f"{kind} {item.name} is not supported (usage X) but valued",
+                               "not_supported"))
     elif item.usage == "R":
         out.append(Finding(ERROR, location, f"required {kind} {item.name} is missing", "usage"))
     elif item.usage == "RE":
@@ -215,12 +233,13 @@ class ProfileValidator:
             inside = f" in {group.name}" if group.name != self.profile.structure else ""
             if count == 0:
                 if child.usage == "R":
-                    out.append(Finding(ERROR, child.name, f"required {label} is missing{inside}", "usage"))
+                    out.append(Finding(ERROR, child.name, f"required {label} is missing{inside}", "segment_usage"))
                 elif child.usage == "RE":
-                    out.append(Finding(WARNING, child.name, f"{label} (usage RE) is absent{inside}", "usage"))
+                    out.append(Finding(WARNING, child.name, f"{label} (usage RE) is absent{inside}", "segment_usage"))
                 continue
             if child.usage == "X":
-                out.append(Finding(ERROR, child.name, f"{label} is not supported (usage X) but present{inside}", "usage"))
+                out.append(Finding(ERROR, child.name, f"{label} is not supported (usage X) but present{inside}",
+                                   "not_supported"))
             elif j in excess:
                 loc = _seg_loc(excess[j], counts) if not is_group else child.name
                 out.append(Finding(ERROR, loc, f"{label} occurs {count} times{inside}; the profile allows at most {child.max}",
@@ -243,8 +262,8 @@ class ProfileValidator:
                out: list[Finding]) -> None:
         """Every finding about one field's value (all its repetitions)."""
         pos = f.pos
-        if not value or f.usage == "X":
-            _usage("field", f, f"{loc}-{pos}", bool(value), out)
+        if not value or f.usage == "X" or value.isspace():
+            _usage("field", f, f"{loc}-{pos}", not blank(value), out)
             return
         if header and pos <= 2:
             return
@@ -261,7 +280,7 @@ class ProfileValidator:
                 out.append(Finding(ERROR, f"{loc}-{pos}",
                                    f"field {f.name} has {len(reps)} repetitions; the profile needs at least {f.min}", "cardinality"))
             for r, v in enumerate(reps, 1):
-                if v:
+                if v and not v.isspace():
                     self._field_value(v, f, f"{loc}-{pos}({r})", seg, msg, out)
                 elif f.usage == "R" and r == 1:
                     out.append(Finding(ERROR, f"{loc}-{pos}(1)", f"required field {f.name} is empty", "usage"))
@@ -288,22 +307,21 @@ class ProfileValidator:
         where = where or f"{loc}-{f.pos}"
         cs = seps.component
         comps = v.split(cs) if cs in v else [v]
-        if f.max_components and len(comps) > f.max_components and any(comps[f.max_components:]):
-            out.append(Finding(ERROR, where, f"{f.name} has {len(comps)} components; type {f.type} has {f.max_components}",
-                               "components"))
+        if f.max_components and len(comps) > f.max_components:
+            _extra_components(comps, f.max_components, f.name, f.type, where, out)
         nc = len(comps)
         ss, esc = seps.subcomponent, seps.escape
         for c in f.components:
             cv = comps[c.pos - 1] if c.pos <= nc else ""
-            if not cv or c.usage == "X":
-                _usage("component", c, f"{where}.{c.pos}", bool(cv), out)
+            if not cv or c.usage == "X" or cv.isspace():
+                _usage("component", c, f"{where}.{c.pos}", not blank(cv), out)
                 continue
             if c.components:
                 ss = seps.subcomponent
                 subs = cv.split(ss) if ss in cv else [cv]
                 for sc in c.components:
                     sv = subs[sc.pos - 1] if sc.pos <= len(subs) else ""
-                    if not sv:
+                    if blank(sv):
                         if sc.usage == "R":
                             out.append(Finding(ERROR, f"{where}.{c.pos}.{sc.pos}", f"required subcomponent {sc.name} is missing", "usage"))
                         continue
@@ -329,6 +347,15 @@ class ProfileValidator:
             if not dtype:
                 return
         primitive = dtype in datatypes.PRIMITIVE if e.type_from else e.primitive
+        if sep and primitive and sep == seps.component and sep in v:
+            # `F^` in an ID field: components where the type has none; the value is the first component
+            parts = v.split(sep)
+            _extra_components(parts, 1, e.name, dtype, where or f"{loc}-{e.pos}", out)
+            v = parts[0]
+            if blank(v):
+                if e.usage in ("R", "RE"):
+                    _usage("field", e, where or f"{loc}-{e.pos}", False, out)
+                return
         if sep:
             if primitive:
                 if sep in v or (sep == seps.component and seps.subcomponent in v):
@@ -369,9 +396,9 @@ class ProfileValidator:
     def _composite(self, v: str, e: ElementDef, dtype: str, where: str, cs: str, out: list[Finding]) -> None:
         """A composite value the profile gives no components for: component count and library formats."""
         comps = v.split(cs)
-        limit = datatypes.components(dtype)
+        limit = datatypes.components(dtype) if e.type_from else e.max_components
         if limit and len(comps) > limit and any(comps[limit:]):
-            out.append(Finding(ERROR, where, f"{e.name} has {len(comps)} components; type {dtype} has {limit}", "components"))
+            _extra_components(comps, limit, e.name, dtype, where, out)
         for index, ctype in datatypes.checked_components(dtype):
             if index <= len(comps) and comps[index - 1]:
                 check, text = datatypes.FORMAT[ctype]
@@ -448,7 +475,7 @@ class ProfileValidator:
 
     def _typed_quiet(self, f: ElementDef, value: str, seg: Segment, msg: Message, plan: Plan) -> bool:
         """Like `_quiet` for one field whose data type another field gives (OBX-5 by OBX-2)."""
-        if not value:
+        if not value or value.isspace():
             return f.usage not in ("R", "RE")
         if value == '""':
             return True
@@ -469,6 +496,20 @@ class ProfileValidator:
         regex, checks = typed
         match = regex.fullmatch(value)
         return match is not None and (not checks or self._checks(match, checks, seg, msg, plan))
+
+
+def _extra_components(parts: list[str], limit: int, name: str, dtype: str, where: str, out: list[Finding]) -> None:
+    """More components than type `dtype` has, located at the first valued extra one (an error); only empty ones
+    (`F^`) are a warning for a primitive type and nothing for a composite (trailing separators are harmless)."""
+    first = next((i for i in range(limit, len(parts)) if parts[i] and not parts[i].isspace()), -1)
+    if first < 0:
+        if limit == 1:
+            out.append(Finding(WARNING, f"{where}.2", f"{name} ({dtype}) ends with an empty component: a {dtype} has "
+                               "no components", "components"))
+        return
+    has = "no components" if limit == 1 else f"{limit} components"
+    out.append(Finding(ERROR, f"{where}.{first + 1}", f"{name} has {len(parts)} components; type {dtype} has {has}",
+                       "components"))
 
 
 def _fine(v: str, e: ElementDef, seps: Separators) -> bool:

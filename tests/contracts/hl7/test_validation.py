@@ -107,16 +107,16 @@ def test_builder_messages_are_valid(store: ContractStore, interface: str, versio
 
 # -- structure --------------------------------------------------------------------------------------------------------
 def test_required_segment_missing(lis: HL7Validator) -> None:
-    assert check(lis, drop(m.lis_oru(), "PID")) == [("error", "PID", "usage")]
+    assert check(lis, drop(m.lis_oru(), "PID")) == [("error", "PID", "segment_usage")]  # ERR 100
     assert "required segment PID is missing in PATIENT" in findings(lis, drop(m.lis_oru(), "PID"))[0].message
 
 
 def test_required_group_missing(lis: HL7Validator) -> None:
-    assert check(lis, drop(m.lis_oml(), "SPM")) == [("error", "SPECIMEN", "usage")]
+    assert check(lis, drop(m.lis_oml(), "SPM")) == [("error", "SPECIMEN", "segment_usage")]
 
 
 def test_leading_segment_of_a_group_missing_does_not_cascade(lis: HL7Validator) -> None:
-    assert check(lis, drop(m.lis_oml(), "ORC")) == [("error", "ORC", "usage")]
+    assert check(lis, drop(m.lis_oml(), "ORC")) == [("error", "ORC", "segment_usage")]
 
 
 def test_segment_over_its_cardinality(lis: HL7Validator) -> None:
@@ -150,7 +150,7 @@ def test_x_segment_present(tmp_path: Path) -> None:
     profile.write_text(profile.read_text(encoding="utf-8").replace("- ZDS O 0..1", "- ZDS X 0..0"), encoding="utf-8")
     validator = HL7Validator(load_contract(folder))
 
-    assert check(validator, m.pacs_orm()) == [("error", "ZDS", "usage")]
+    assert check(validator, m.pacs_orm()) == [("error", "ZDS", "not_supported")]
 
 
 # -- fields, components, repetitions --------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def test_re_field_empty_is_a_warning(lis: HL7Validator) -> None:
 def test_x_field_valued(lis: HL7Validator) -> None:
     text = set_field(m.lis_oru(), "OBR", 5, "S")
 
-    assert check(lis, text) == [("error", "OBR-5", "usage")]
+    assert check(lis, text) == [("error", "OBR-5", "not_supported")]  # ERR 207, not 101 "required field missing"
 
 
 def test_field_repetitions_over_the_maximum(lis: HL7Validator) -> None:
@@ -193,13 +193,38 @@ def test_field_repetitions_over_the_maximum(lis: HL7Validator) -> None:
 def test_extra_components(lis: HL7Validator) -> None:
     text = set_field(m.lis_oru(), "OBX", 6, "a^b^c^d^e^f^g")
 
-    assert check(lis, text) == [("error", "OBX[1]-6", "components")]
+    assert check(lis, text) == [("error", "OBX[1]-6.7", "components")]  # at the first extra component
 
 
-def test_unescaped_separator_in_a_primitive_field(lis: HL7Validator) -> None:
+def test_a_component_separator_in_a_primitive_field_is_an_extra_component(lis: HL7Validator) -> None:
     text = set_field(m.lis_oru(), "OBX", 7, "3.5^9.5")
 
-    assert check(lis, text) == [("error", "OBX[1]-7", "escape")]
+    assert check(lis, text) == [("error", "OBX[1]-7.2", "components")]
+
+
+def test_a_trailing_component_separator_on_a_coded_value_is_one_warning(lis: HL7Validator) -> None:
+    """`F^` in OBX-11 is the code F with an empty extra component: not also a code-table miss."""
+    found = findings(lis, set_field(m.lis_oru(1), "OBX", 11, "F^"))
+
+    assert [(f.severity.value, f.location, f.rule) for f in found] == [("warning", "OBX-11.2", "components")]
+    assert "a ID has no components" in found[0].message
+    assert check(lis, set_field(m.lis_oru(1), "OBX", 11, "X^")) == [("warning", "OBX-11.2", "components"),
+                                                                   ("error", "OBX-11", "value_set")]
+
+
+def test_a_subcomponent_separator_in_a_primitive_field_is_unescaped(lis: HL7Validator) -> None:
+    assert check(lis, set_field(m.lis_oru(1), "OBX", 7, "3.5&9.5")) == [("error", "OBX-7", "escape")]
+
+
+@pytest.mark.parametrize("spaces", [" ", "   ", "\u3000"])
+def test_a_value_of_spaces_is_not_valued(lis: HL7Validator, spaces: str) -> None:
+    required = set_field(m.lis_oru(1), "OBX", 11, spaces)
+    component = edit(m.lis_oru(1), "HIS20240105001|LIS20240105001|CBC^", f"HIS20240105001|LIS20240105001|{spaces}^")
+    not_supported = set_field(m.lis_oru(1), "OBR", 5, spaces)
+
+    assert check(lis, required) == [("error", "OBX-11", "usage")]
+    assert check(lis, component) == [("error", "OBR-4.1", "usage")]
+    assert check(lis, not_supported) == []  # an X field holding spaces is not valued either
 
 
 def test_escape_sequences(lis: HL7Validator) -> None:
@@ -368,6 +393,15 @@ def test_garbage_is_one_parse_error(lis: HL7Validator) -> None:
 
     assert [(f.severity.value, f.rule) for f in checked.findings] == [("error", "parse")]
     assert checked.operation is None and checked.message.segments == []
+
+
+def test_codes_per_table_0357() -> None:
+    def code(rule: str, version: tuple[int, ...] = (2, 5, 1)) -> str:
+        return error_code(Finding(Severity.ERROR, "PID-3", "x", rule), version)
+
+    assert [code(r) for r in ("usage", "segment_usage", "not_supported", "extra_fields", "segment_terminator")] == [
+        "101", "100", "207", "100", "100"]
+    assert (code("length"), code("length", (2, 7)), code("length", (2, 8, 2))) == ("102", "104", "104")
 
 
 def test_error_codes_for_acks() -> None:

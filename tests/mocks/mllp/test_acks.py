@@ -240,3 +240,20 @@ def test_enhanced_mode_undecodable_text_is_a_ce(serve: Callable[..., Served]) ->
     assert [(a.get("MSA-1"), a.get("ERR-2"), a.get("ERR-3.1")) for a in acks] == [("CE", "MSH^1^18^1", "102")]
     assert peer.read(1, timeout=0.1) == []
     assert served.handler.handled == 0
+
+
+# -- Table 0357 codes and ERR-2 locations ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("mutate", "where", "code"), [
+    (lambda t: t.replace("CBC^血常规^L|", "CBC^血常规^L|S|"), "OBR^1^5^1", "207"),    # usage X valued: not 101
+    (lambda t: t.split("SPM|")[0], "", "100"),                                       # a required group missing
+    (lambda t: t.replace(GOOD_PID, GOOD_PID.replace("|M", "|M^F")), "PID^1^8^1^2", "102"),  # an extra component
+    (lambda t: t.replace(GOOD_PID, GOOD_PID.replace("|M", "| ")), "PID^1^8^1", "101"),     # spaces are no value
+], ids=["not-supported", "group-missing", "extra-component", "spaces"])
+def test_err_codes_and_locations_follow_hl7(serve: Callable[..., Served], lis_2024: Contract,
+                                            mutate: Callable[[str], str], where: str, code: str) -> None:
+    served = serve(ContractHandler(lis_2024))
+
+    ack = ack_of(served, mutate(m.lis_oml(control="HIS0010")))
+
+    assert ack.get("MSA-1") == "AE"
+    assert [(seg.field(2), seg.field(3).split("^")[0]) for seg in ack.all("ERR")] == [(where, code)]
