@@ -72,6 +72,9 @@ class SegmentDef:
     name: str
     title: str
     fields: tuple[ElementDef, ...]
+    limit: int = 0
+    """The last field position a segment may value (the standard's, or the profile's when it goes further); 0: no
+    limit known (a profile alone, or a Z-segment)."""
 
 
 @dataclass(slots=True)

@@ -48,8 +48,8 @@ class Plan:
         """For longer segments: compiled when the first one comes (`compile_full`)."""
         self.fs = seps.field
         self.header = header
-        self.width = max(by_pos)
-        """The highest field position the profile defines: shorter segments are padded with empty fields."""
+        self.width = required_width(sdef, header)
+        """The last field position the expression needs: shorter segments are padded with empty fields."""
         self.typed: dict[tuple[int, str], tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None] = {}
 
     def compile_full(self) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None:
@@ -137,7 +137,7 @@ class _Builder:
         if dtype in datatypes.PRIMITIVE:
             body = single
         else:
-            limit = datatypes.components(dtype)
+            limit = e.max_components if dtype == e.type else datatypes.components(dtype)
             checked = dict(datatypes.checked_components(dtype))
             cs, char = self.cs, self.leaf_char
 
@@ -282,14 +282,17 @@ def _segment_regex(builder: _Builder, sdef: SegmentDef, by_pos: dict[int, Elemen
     width = max(by_pos)
     fs = builder.fs
     typed = {f.type_from: f for f in reversed(sdef.fields) if f.type_from and start <= f.type_from < f.pos}
+    must = required_width(sdef, header)
     parts: list[str] = []
+    optional: list[str] = []
+    """The parts after the last field that must be there: each may be missing with all those after it."""
     pos = start
     while pos <= width:
         f = typed.get(pos)
         source = by_pos.get(pos)
         types = builder.types(source) if f is not None and source is not None else []
         if f is None or not types:
-            parts.append(builder.field(by_pos[pos]) if pos in by_pos else f"[^{fs}]*+")
+            (parts if pos <= must else optional).append(builder.field(by_pos[pos]) if pos in by_pos else f"[^{fs}]*+")
             pos += 1
             continue
         # the source field and the typed one together: one branch per type the source may name (OBX-2 and OBX-5)
@@ -297,13 +300,35 @@ def _segment_regex(builder: _Builder, sdef: SegmentDef, by_pos: dict[int, Elemen
         for dtype in types:
             between = [builder.field(by_pos[p]) if p in by_pos else f"[^{fs}]*+" for p in range(pos + 1, f.pos)]
             branches.append(fs.join([re.escape(dtype), *between, builder.typed(f, dtype)]))
-        parts.append("(?:" + "|".join(branches) + ")")
+        (parts if pos <= must else optional).append("(?:" + "|".join(branches) + ")")
         pos = f.pos + 1
+    # beyond the last defined field: anything when no limit is known, else empty fields only (the walk reports
+    # a valued one as an extra field)
+    tail = f"(?:{fs})*" if sdef.limit else f"(?:{fs}[\\s\\S]*)?"
+    for part in reversed(optional):
+        tail = f"(?:{fs}{part}{tail})?"
     if header:
-        regex = fs.join(parts) + f"(?:{fs}[\\s\\S]*)?" if parts else "[\\s\\S]*"
+        regex = fs.join(parts) + tail if parts else "[\\s\\S]*"
     else:
-        regex = f"[^{fs}]*{fs}" + fs.join(parts) + f"(?:{fs}[\\s\\S]*)?"
+        regex = f"[^{fs}]*{fs}" + fs.join(parts) + tail
     return builder.compile(regex)
+
+
+def required_width(sdef: SegmentDef, header: bool) -> int:
+    """The last field position a segment's text must reach for its expression: the last one the profile requires
+    (R or RE, or typed by another field at or before it); the optional fields after it may be left out, all the
+    rest of the segment with them."""
+    if not sdef.limit:  # no standard definition: what follows the profile's last field is not checked at all
+        return max(f.pos for f in sdef.fields)
+    start = 3 if header else 1
+    must = start
+    for f in sdef.fields:
+        if f.usage in ("R", "RE") or f.min > 0:
+            must = max(must, f.pos)
+    for f in sdef.fields:
+        if f.type_from and f.type_from <= must:
+            must = max(must, f.pos)
+    return must
 
 
 def compile_value(f: ElementDef, dtype: str, seps: Separators

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.contract.findings import Finding, Severity
-from harness.contract.hl7 import datatypes
+from harness.contract.hl7 import datatypes, standard
 from harness.contract.hl7.escape import Separators, escape_problems, unescape
 from harness.contract.hl7.message import HEADERS, Message, Segment
 from harness.contract.hl7.profile import UNBOUNDED, ElementDef, GroupDef, Profile, SegmentDef, SegRef
@@ -102,7 +102,7 @@ class ProfileValidator:
     `fast=False` walks every segment (the tests compare the two).
     """
 
-    __slots__ = ("fast", "length_severity", "plans", "profile", "shapes", "unknown", "zseg")
+    __slots__ = ("defs", "fast", "length_severity", "others", "plans", "profile", "shapes", "unknown", "zseg")
 
     def __init__(self, profile: Profile, limits: Limits = Limits(), *, fast: bool = True) -> None:
         self.profile = profile
@@ -111,10 +111,18 @@ class ProfileValidator:
         self.unknown = _POLICY.get(profile.unknown_segments)
         self.fast = fast
         self.shapes: dict[tuple[tuple[str, int], ...], tuple[tuple[Finding, ...], tuple[int, ...], dict[str, int]]] = {}
-        self.plans: dict[Separators, dict[str, Plan | None]] = {}
+        self.plans: dict[tuple[Separators, str | None], dict[str, Plan | None]] = {}
+        self.defs: dict[str | None, dict[str, SegmentDef | None]] = {}
+        """Per standard version (None: none known): the profile's segment definitions completed by the standard's."""
+        names = profile.names
+        self.others = {name: names - {name} for name in names}
+        """Per segment: the other segment IDs of the profile (a field holding one is a glued segment)."""
 
     def validate(self, msg: Message) -> list[Finding]:
         segs = msg.segments
+        glued: list[Finding] = []
+        if self._glued(segs):
+            segs, glued = self._unglue(segs, msg.seps)
         shape = tuple([(seg.name, seg.index) for seg in segs])
         known = self.shapes.get(shape) if self.fast else None
         if known is None:
@@ -124,23 +132,78 @@ class ProfileValidator:
                     self.shapes.clear()
                 self.shapes[shape] = known
         found, matched, counts = known
-        out = list(found)
-        segments = self.profile.segments
-        plans = self._plans(msg.seps) if self.fast else None
+        out = glued + list(found) if glued else list(found)
+        lib = standard.library_version(msg.version)
+        defs = self.defs.get(lib)
+        if defs is None:
+            defs = self.defs[lib] = {}
+        plans = self._plans(msg.seps, lib) if self.fast else None
         for at in matched:
             seg = segs[at]
-            sdef = segments.get(seg.name)
+            name = seg.name
+            try:
+                sdef = defs[name]
+            except KeyError:  # completed by the standard when first met
+                sdef = defs[name] = self._complete(name, lib)
             if sdef is None or not sdef.fields:
                 continue
             if plans is not None:
                 try:
-                    plan = plans[seg.name]
+                    plan = plans[name]
                 except KeyError:  # compiled when first met: a message pays only for its own segments
-                    plan = plans[seg.name] = compile_plan(sdef, msg.seps, seg.name in HEADERS)
+                    plan = plans[name] = compile_plan(sdef, msg.seps, name in HEADERS)
                 if plan is not None and self._quiet(seg, plan, msg):
                     continue
             self._fields(seg, sdef, _seg_loc(seg, counts), msg, out)
         return out
+
+    def _complete(self, name: str, lib: str | None) -> SegmentDef | None:
+        base = self.profile.segments.get(name)
+        if base is None:
+            return None
+        return standard.with_standard(base, standard.segment(lib, name), name in HEADERS)
+
+    # -- glued segments -------------------------------------------------------------------------------------
+    def _glued(self, segs: list[Segment]) -> bool:
+        """Whether a field of some segment holds a segment ID of the profile (a missing segment terminator)."""
+        others, names = self.others, self.profile.names
+        for seg in segs:
+            fields = seg.fields
+            if not others.get(seg.name, names).isdisjoint(fields) or fields.count(seg.name) > 1:
+                return True
+        return False
+
+    def _unglue(self, segs: list[Segment], seps: Separators) -> tuple[list[Segment], list[Finding]]:
+        """The segments as the sender meant them (each glued one cut out at its ID) and one finding per cut."""
+        names = self.profile.names
+        counts: dict[str, int] = {}
+        for seg in segs:
+            counts[seg.name] = seg.index
+        found: list[Finding] = []
+        pieces: list[list[str]] = []
+        for seg in segs:
+            fields = seg.fields
+            cuts = [n for n in range(3 if seg.name in HEADERS else 1, len(fields)) if fields[n] in names]
+            if not cuts:
+                pieces.append(fields)
+                continue
+            where = _seg_loc(seg, counts)
+            for n in cuts:
+                found.append(Finding(ERROR, f"{where}-{n}", f"{seg.name}-{n} holds {fields[n]!r}, a segment ID: the "
+                                     f"segment terminator (carriage return) before {fields[n]} is missing",
+                                     "segment_terminator"))
+            bounds = [0, *cuts, len(fields)]
+            for i in range(len(bounds) - 1):
+                part = fields[bounds[i]:bounds[i + 1]]
+                if i and part[0] in HEADERS:  # MSH-1 is the field separator itself
+                    part = [part[0], seps.field, *part[1:]]
+                pieces.append(part)
+        index: dict[str, int] = {}
+        out = []
+        for fields in pieces:
+            index[fields[0]] = index.get(fields[0], 0) + 1
+            out.append(Segment(fields[0], fields, index[fields[0]]))
+        return out, found
 
     def _structure(self, segs: list[Segment]) -> tuple[tuple[Finding, ...], tuple[int, ...], dict[str, int]]:
         """Findings about which segments are where, the positions of those the profile knows, and name counts."""
@@ -257,6 +320,13 @@ class ProfileValidator:
         for f in sdef.fields:
             pos = f.pos
             self._field(f, fields[pos] if pos < nf else "", header, loc, seg, msg, out)
+        limit = sdef.limit
+        if limit and nf - 1 > limit:
+            first = next((n for n in range(limit + 1, nf) if not blank(fields[n])), 0)
+            if first:
+                out.append(Finding(ERROR, f"{loc}-{first}", f"{seg.name}-{first} is valued, but {seg.name} has {limit} "
+                                   f"fields in HL7 v{msg.version}: a field shifted, or segments run together?",
+                                   "extra_fields"))
 
     def _field(self, f: ElementDef, value: str, header: bool, loc: str, seg: Segment, msg: Message,
                out: list[Finding]) -> None:
@@ -413,16 +483,18 @@ class ProfileValidator:
 
 
     # -- the fast path: compiled per-segment checks ---------------------------------------------------------
-    def _plans(self, seps: Separators) -> dict[str, Plan | None] | None:
-        """The plans for these delimiters, by segment name (filled as segments are met); None: walk every segment."""
-        plans = self.plans.get(seps)
+    def _plans(self, seps: Separators, lib: str | None) -> dict[str, Plan | None] | None:
+        """The plans for these delimiters and standard version, by segment name (filled as segments are met); None:
+        walk every segment."""
+        key = (seps, lib)
+        plans = self.plans.get(key)
         if plans is None:
             # odd delimiters (not distinct, or characters the compiled formats use): every segment is walked
             if len(set(seps.all)) != 5 or any(c.isalnum() or c in "+-." for c in seps.all):
                 return None
             if len(self.plans) >= MAX_SEPARATORS:
                 self.plans.clear()
-            plans = self.plans[seps] = {}
+            plans = self.plans[key] = {}
         return plans
 
     def _quiet(self, seg: Segment, plan: Plan, msg: Message) -> bool:
