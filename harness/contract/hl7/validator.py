@@ -294,21 +294,23 @@ class ProfileValidator:
             is_group = type(child) is GroupDef
             label = f"group {child.name}" if is_group else f"segment {child.name}"
             inside = f" in {group.name}" if group.name != self.profile.structure else ""
+            # a group's finding is located at its leading segment: an ACK's ERR-2 names a segment, never a group
+            where = _leading(child) if isinstance(child, GroupDef) else child.name
             if count == 0:
                 if child.usage == "R":
-                    out.append(Finding(ERROR, child.name, f"required {label} is missing{inside}", "segment_usage"))
+                    out.append(Finding(ERROR, where, f"required {label} is missing{inside}", "segment_usage"))
                 elif child.usage == "RE":
-                    out.append(Finding(WARNING, child.name, f"{label} (usage RE) is absent{inside}", "segment_usage"))
+                    out.append(Finding(WARNING, where, f"{label} (usage RE) is absent{inside}", "segment_usage"))
                 continue
             if child.usage == "X":
-                out.append(Finding(ERROR, child.name, f"{label} is not supported (usage X) but present{inside}",
+                out.append(Finding(ERROR, where, f"{label} is not supported (usage X) but present{inside}",
                                    "not_supported"))
             elif j in excess:
-                loc = _seg_loc(excess[j], counts) if not is_group else child.name
+                loc = _seg_loc(excess[j], counts) if not is_group else where
                 out.append(Finding(ERROR, loc, f"{label} occurs {count} times{inside}; the profile allows at most {child.max}",
                                    "segment_cardinality"))
             elif count < child.min:
-                out.append(Finding(ERROR, child.name, f"{label} occurs {count} times{inside}; the profile needs at least {child.min}",
+                out.append(Finding(ERROR, where, f"{label} occurs {count} times{inside}; the profile needs at least {child.min}",
                                    "segment_cardinality"))
         return pos
 
@@ -409,8 +411,12 @@ class ProfileValidator:
 
     def _leaf(self, v: str, e: ElementDef, where: str | None, seg: Segment, msg: Message, out: list[Finding],
               sep: str, loc: str = "") -> None:
-        """Check one value that the profile does not split further: separators, length, format, codes, escapes."""
+        """Check one value that the profile does not split further: separators, length, format, codes, escapes.
+
+        A value already wrong in kind (not of its type, not in its value set, extra components) is not also
+        reported as too long: one finding per defect."""
         seps = msg.seps
+        before = len(out)
         dtype = e.type
         if e.type_from:
             dtype = seg.field(e.type_from).split(seps.component)[0].strip()
@@ -443,8 +449,6 @@ class ProfileValidator:
         if fmt is not None and primitive and not fmt(v):
             text = e.fmt_text if not e.type_from else datatypes.FORMAT[dtype][1]
             out.append(Finding(ERROR, where or f"{loc}-{e.pos}", f"{e.name}: {v!r} is not {text}", "format"))
-        if e.length and len(v) > e.length:
-            self._length(v, e, where or f"{loc}-{e.pos}", msg, out)
         if e.pattern is not None and not e.pattern.fullmatch(v):
             out.append(Finding(ERROR, where or f"{loc}-{e.pos}", f"{e.name}: {v!r} does not match format {e.pattern_name}", "format"))
         values = e.values
@@ -457,6 +461,8 @@ class ProfileValidator:
                     shown = f"in code table {e.table}"
                 out.append(Finding(ERROR if e.strict else WARNING, where or f"{loc}-{e.pos}",
                                    f"{e.name}: {code!r} is not {shown}", "value_set"))
+        if e.length and len(v) > e.length and not any(f.severity is ERROR for f in out[before:]):
+            self._length(v, e, where or f"{loc}-{e.pos}", msg, out)
         esc = seps.escape
         if esc in v:
             for problem in escape_problems(v, seps):
@@ -568,6 +574,14 @@ class ProfileValidator:
         regex, checks = typed
         match = regex.fullmatch(value)
         return match is not None and (not checks or self._checks(match, checks, seg, msg, plan))
+
+
+def _leading(group: GroupDef) -> str:
+    """The first segment of a group (of its first child group, if it starts with one)."""
+    first: SegRef | GroupDef = group
+    while isinstance(first, GroupDef):
+        first = first.children[0]
+    return first.name
 
 
 def _extra_components(parts: list[str], limit: int, name: str, dtype: str, where: str, out: list[Finding]) -> None:

@@ -112,7 +112,7 @@ def test_required_segment_missing(lis: HL7Validator) -> None:
 
 
 def test_required_group_missing(lis: HL7Validator) -> None:
-    assert check(lis, drop(m.lis_oml(), "SPM")) == [("error", "SPECIMEN", "segment_usage")]
+    assert check(lis, drop(m.lis_oml(), "SPM")) == [("error", "SPM", "segment_usage")]  # at its leading segment
 
 
 def test_leading_segment_of_a_group_missing_does_not_cascade(lis: HL7Validator) -> None:
@@ -436,3 +436,10 @@ def test_mutated_messages_give_findings_never_exceptions(lis: HL7Validator, pacs
         checked = validator.check(bytes(raw), rng.choice([None, "from_hospital", "to_hospital"]))
         assert all(isinstance(f, Finding) for f in checked.findings)
         validator.validate_capture(bytes(raw))
+
+
+def test_a_value_wrong_in_kind_is_not_also_too_long(lis: HL7Validator) -> None:
+    """One defect, one finding: a result status of two letters outside HL70085 is a value-set miss, not also long."""
+    assert check(lis, set_field(m.lis_oru(1), "OBX", 11, "XX")) == [("error", "OBX-11", "value_set")]
+    assert check(lis, set_field(m.lis_oru(1), "OBX", 8, "H" * 30)) == [("error", "OBX-8", "value_set")]
+    assert check(lis, set_field(m.lis_oru(1), "OBX", 11, "FF")) == [("error", "OBX-11", "value_set")]

@@ -245,7 +245,7 @@ def test_enhanced_mode_undecodable_text_is_a_ce(serve: Callable[..., Served]) ->
 # -- Table 0357 codes and ERR-2 locations ----------------------------------------------------------------------------
 @pytest.mark.parametrize(("mutate", "where", "code"), [
     (lambda t: t.replace("CBC^血常规^L|", "CBC^血常规^L|S|"), "OBR^1^5^1", "207"),    # usage X valued: not 101
-    (lambda t: t.split("SPM|")[0], "", "100"),                                       # a required group missing
+    (lambda t: t.split("SPM|")[0], "SPM^1", "100"),                                  # a required group missing
     (lambda t: t.replace(GOOD_PID, GOOD_PID.replace("|M", "|M^F")), "PID^1^8^1^2", "102"),  # an extra component
     (lambda t: t.replace(GOOD_PID, GOOD_PID.replace("|M", "| ")), "PID^1^8^1", "101"),     # spaces are no value
 ], ids=["not-supported", "group-missing", "extra-component", "spaces"])
