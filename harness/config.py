@@ -10,6 +10,8 @@ Every setting has a built-in default, so the file is optional. Today it holds on
     text = ['(?<!\\d)\\d{10}(?!\\d)']                     # regular expressions for free text
     exclude = ["**/name"]                                 # built-in rules to drop
 
+`[insurance.regions]`: the transaction variants each insurance region's platform uses (`harness.insurance_regions`).
+
 A problem in the file is a UsageError naming the file and the key, so `hih` stops with exit code 2.
 """
 
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.insurance_regions import InsuranceConfig, parse_insurance
 
 CONFIG_FILE = "hih.toml"
 CONFIG_ENV = "HIH_CONFIG"
@@ -47,6 +50,7 @@ class ProjectConfig:
 
     path: Path | None = None
     masking: MaskingConfig = field(default_factory=MaskingConfig)
+    insurance: InsuranceConfig = field(default_factory=InsuranceConfig)
 
 
 def config_path(cwd: Path | None = None) -> Path | None:
@@ -72,10 +76,11 @@ def load_config(path: Path | None = None, cwd: Path | None = None) -> ProjectCon
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from None
-    unknown = sorted(set(document) - {"masking"})
+    unknown = sorted(set(document) - {"masking", "insurance"})
     if unknown:
-        raise UsageError(f"{path}: unknown table or key {unknown[0]!r} (known: masking)")
-    return ProjectConfig(path=path, masking=_masking(path, document.get("masking", {})))
+        raise UsageError(f"{path}: unknown table or key {unknown[0]!r} (known: insurance, masking)")
+    return ProjectConfig(path=path, masking=_masking(path, document.get("masking", {})),
+                         insurance=parse_insurance(path, document.get("insurance", {})))
 
 
 def _masking(path: Path, table: Any) -> MaskingConfig:
