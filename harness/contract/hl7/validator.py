@@ -102,7 +102,7 @@ class ProfileValidator:
     `fast=False` walks every segment (the tests compare the two).
     """
 
-    __slots__ = ("defs", "fast", "length_severity", "others", "plans", "profile", "shapes", "unknown", "zseg")
+    __slots__ = ("defs", "fast", "length_severity", "plans", "profile", "shapes", "unknown", "zseg")
 
     def __init__(self, profile: Profile, limits: Limits = Limits(), *, fast: bool = True) -> None:
         self.profile = profile
@@ -114,9 +114,6 @@ class ProfileValidator:
         self.plans: dict[tuple[Separators, str | None], dict[str, Plan | None]] = {}
         self.defs: dict[str | None, dict[str, SegmentDef | None]] = {}
         """Per standard version (None: none known): the profile's segment definitions completed by the standard's."""
-        names = profile.names
-        self.others = {name: names - {name} for name in names}
-        """Per segment: the other segment IDs of the profile (a field holding one is a glued segment)."""
 
     def validate(self, msg: Message) -> list[Finding]:
         segs = msg.segments
@@ -166,10 +163,9 @@ class ProfileValidator:
     # -- glued segments -------------------------------------------------------------------------------------
     def _glued(self, segs: list[Segment]) -> bool:
         """Whether a field of some segment holds a segment ID of the profile (a missing segment terminator)."""
-        others, names = self.others, self.profile.names
+        disjoint = self.profile.names.isdisjoint
         for seg in segs:
-            fields = seg.fields
-            if not others.get(seg.name, names).isdisjoint(fields) or fields.count(seg.name) > 1:
+            if not disjoint(seg.fields[1:]):
                 return True
         return False
 
