@@ -16,18 +16,12 @@ from harness.contract.hl7.charsets import (
     encode_message,
 )
 from harness.contract.hl7.contract import HL7Validator
-from harness.contract.loader import ContractStore
 from tests.contracts.hl7 import messages as m
 
 
 @pytest.fixture(scope="module")
-def lis23(store: ContractStore) -> HL7Validator:
-    return HL7Validator(store.load("lis", "2023.1"))
-
-
-@pytest.fixture(scope="module")
-def lis24(store: ContractStore) -> HL7Validator:
-    return HL7Validator(store.load("lis", "2024.1"))
+def lis24(lis: HL7Validator) -> HL7Validator:
+    return lis
 
 
 def seen(findings: list) -> list[tuple[str, str, str]]:

@@ -7,19 +7,8 @@ import pytest
 
 from harness.contract.hl7 import standard
 from harness.contract.hl7.contract import HL7Validator
-from harness.contract.loader import ContractStore
 from tests.contracts.hl7 import messages as m
 from tests.contracts.hl7.test_validation import check, edit, findings, segment, set_field
-
-
-@pytest.fixture(scope="module")
-def lis(store: ContractStore) -> HL7Validator:
-    return HL7Validator(store.load("lis", "2024.1"))
-
-
-@pytest.fixture(scope="module")
-def lis23(store: ContractStore) -> HL7Validator:
-    return HL7Validator(store.load("lis", "2023.1"))
 
 
 # -- the definitions -------------------------------------------------------------------------------------------------

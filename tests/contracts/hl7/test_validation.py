@@ -12,23 +12,9 @@ from harness.contract.findings import Finding, Severity
 from harness.contract.hl7.contract import HL7Validator
 from harness.contract.hl7.validator import error_code
 from harness.contract.loader import ContractStore, load_contract
+from harness.contract.model import Contract
 from tests.conftest import CONTRACTS
 from tests.contracts.hl7 import messages as m
-
-
-@pytest.fixture(scope="module")
-def lis(store: ContractStore) -> HL7Validator:
-    return HL7Validator(store.load("lis", "2024.1"))
-
-
-@pytest.fixture(scope="module")
-def lis23(store: ContractStore) -> HL7Validator:
-    return HL7Validator(store.load("lis", "2023.1"))
-
-
-@pytest.fixture(scope="module")
-def pacs(store: ContractStore) -> HL7Validator:
-    return HL7Validator(store.load("pacs", "2024.1"))
 
 
 def check(validator: HL7Validator, text: str, direction: str | None = None) -> list[tuple[str, str, str]]:
@@ -142,6 +128,17 @@ def copy_contract(tmp_path: Path, interface: str, version: str) -> Path:
     folder = tmp_path / interface / version
     shutil.copytree(CONTRACTS / interface / version, folder)
     return folder
+
+
+def enhanced_lis(tmp_path: Path, accept: str, application: str) -> Contract:
+    """lis 2024.1 declaring enhanced acknowledgement mode, senders expected to put `accept`/`application` in
+    MSH-15/16."""
+    folder = copy_contract(tmp_path, "lis", "2024.1")
+    path = folder / "contract.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("    mode: original ", f"    mode: enhanced\n    accept_ack: {accept}\n"
+                                                          f"    application_ack: {application}\n#"), encoding="utf-8")
+    return load_contract(folder)
 
 
 def test_x_segment_present(tmp_path: Path) -> None:
@@ -375,12 +372,7 @@ def test_acknowledgement_mode(lis: HL7Validator) -> None:
 
 
 def test_enhanced_mode_contract(tmp_path: Path) -> None:
-    folder = copy_contract(tmp_path, "lis", "2024.1")
-    contract_file = folder / "contract.yaml"
-    text = contract_file.read_text(encoding="utf-8")
-    contract_file.write_text(text.replace("    mode: original ", "    mode: enhanced\n    accept_ack: AL\n    application_ack: NE\n#"),
-                             encoding="utf-8")
-    validator = HL7Validator(load_contract(folder))
+    validator = HL7Validator(enhanced_lis(tmp_path, "AL", "NE"))
 
     assert check(validator, m.lis_oru()) == [("error", "MSH-15", "usage"), ("error", "MSH-16", "usage")]  # ERR 101
     assert check(validator, edit(m.lis_oru(), "|||||CHN|", "|||AL|NE|CHN|")) == []

@@ -11,11 +11,10 @@ import pytest
 
 from harness.contract.findings import Severity
 from harness.contract.hl7.ack_mode import AckMode
-from harness.contract.loader import load_contract
 from harness.contract.model import Contract
 from mocks.transport.mllp import ContractHandler
 from tests.contracts.hl7 import messages as m
-from tests.contracts.hl7.test_validation import copy_contract
+from tests.contracts.hl7.test_validation import enhanced_lis
 from tests.mocks.mllp.conftest import Served, decoded
 from tests.mocks.mllp.test_batch import batch
 
@@ -40,12 +39,7 @@ def codes(served: Served, text: str, count: int) -> list[str]:
 @pytest.fixture
 def lis_enhanced(tmp_path: Path) -> Contract:
     """lis 2024.1 declaring enhanced mode (senders put AL in MSH-15 and MSH-16)."""
-    folder = copy_contract(tmp_path, "lis", "2024.1")
-    path = folder / "contract.yaml"
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("    mode: original ", "    mode: enhanced\n    accept_ack: AL\n    application_ack: AL\n#"),
-                    encoding="utf-8")
-    return load_contract(folder)
+    return enhanced_lis(tmp_path, "AL", "AL")
 
 
 # -- original mode: the contract decides, not the sender -----------------------------------------------------------
