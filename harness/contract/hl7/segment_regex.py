@@ -217,6 +217,8 @@ class _Builder:
         """A field's whole value (every repetition) that the walk passes."""
         if f.usage == "X":
             return ""
+        if f.standard:
+            return self.standard_field(f)
         before = len(self.checks)
         whole = f"[^{self.fs}]*+"
         if f.type_from:
@@ -239,6 +241,28 @@ class _Builder:
             alternatives.append("")
             return "(?:" + "|".join(alternatives) + ")"
         return self.valued + "(?:" + "|".join(alternatives) + ")"
+
+    def standard_field(self, f: ElementDef) -> str:
+        """A field the profile leaves to the standard, compactly: empty first (most are), else its type's form,
+        the components up to the first one after the first whose format is checked, its repetitions. What this
+        leaves out (escape sequences, subcomponents, a later checked component) goes to the walk."""
+        fs, cs, rs = self.fs, self.cs, self.rs
+        free = f"[^{fs}{cs}{rs}{self.esc}{self.ss}]*+"
+        dtype = f.type
+        if dtype in datatypes.PRIMITIVE:
+            one = self.bounded(datatypes.FAST_FORMAT.get(dtype), f.length)
+        else:
+            fname = datatypes.FIRST_COMPONENT_FORMAT.get(dtype)
+            first = f"(?:{datatypes.FAST_FORMAT[fname][0]})?" if fname else free
+            bounds = [f.max_components - 1] if f.max_components else []
+            bounds += [pos - 2 for pos, _ in datatypes.checked_components(dtype) if pos > 1][:1]
+            rest = f"(?:{cs}{free}){{0,{min(bounds)}}}" if bounds else f"(?:{cs}{free})*"
+            one = first + rest
+        if f.max == UNBOUNDED or f.max >= 2:
+            more = "*" if f.max == UNBOUNDED else f"{{0,{f.max - 1}}}"
+            one = f"(?:{one})?(?:{rs}(?:{one})?){more}"
+        # atomic: an empty field matches its first branch only, so a failing segment is not retried field by field
+        return f'(?>(?={fs}|\\Z)|{one}|"")'
 
     def types(self, source: ElementDef) -> list[str]:
         """The data types a coded field may name, each a value the walk passes there (none: no coupling)."""

@@ -125,7 +125,7 @@ def with_standard(sdef: SegmentDef, std: StandardSegment | None, header: bool = 
         reserved = sf.max == 0
         element = ElementDef(pos=sf.pos, name=sf.name, type=sf.type, usage="X" if reserved else "O",
                              min=0, max=0 if reserved else (UNBOUNDED if sf.max == UNBOUNDED else max(sf.max, 1)),
-                             length=sf.length)
+                             length=sf.length, standard=True)
         if not element.primitive and sf.components:
             element.max_components = sf.components  # the type's components in this version
         added.append(element)

@@ -98,7 +98,8 @@ class ProfileValidator:
     Two things are remembered between messages, neither of which changes a finding: the structure findings of
     each sequence of segment names seen (a pure function of the names), and each segment definition compiled,
     per set of separators, into a `Plan` that recognises a segment about which the field walk has nothing to
-    say. A segment the plan does not recognise goes through the field walk, which reports what is wrong.
+    say. Both live on the profile (`Profile.compiled`), so every validator of a loaded contract shares them. A
+    segment the plan does not recognise goes through the field walk, which reports what is wrong.
     `fast=False` walks every segment (the tests compare the two).
     """
 
@@ -110,9 +111,11 @@ class ProfileValidator:
         self.zseg = _POLICY.get(profile.z_segments)
         self.unknown = _POLICY.get(profile.unknown_segments)
         self.fast = fast
-        self.shapes: dict[tuple[tuple[str, int], ...], tuple[tuple[Finding, ...], tuple[int, ...], dict[str, int]]] = {}
-        self.plans: dict[tuple[Separators, str | None], dict[str, Plan | None]] = {}
-        self.defs: dict[str | None, dict[str, SegmentDef | None]] = {}
+        shared = profile.compiled if fast else {}  # the walk-only validator (tests) keeps its own
+        self.shapes: dict[tuple[tuple[str, int], ...], tuple[tuple[Finding, ...], tuple[int, ...], dict[str, int]]] = \
+            shared.setdefault("shapes", {})
+        self.plans: dict[tuple[Separators, str | None], dict[str, Plan | None]] = shared.setdefault("plans", {})
+        self.defs: dict[str | None, dict[str, SegmentDef | None]] = shared.setdefault("defs", {})
         """Per standard version (None: none known): the profile's segment definitions completed by the standard's."""
 
     def validate(self, msg: Message) -> list[Finding]:
