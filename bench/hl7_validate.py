@@ -1,7 +1,7 @@
 """HL7 v2 validation throughput: parse-only and parse+validate messages per second, one core.
 
 The message is an ORU^R01 (HL7 v2.5.1) with 20 OBX, Chinese text, UTF-8, valid against contracts/lis/2024.1
-(the issue's target: 2,000 validated messages/s or more on one core). Times are CPU seconds of this process,
+(the target: 8,000 validated messages/s or more on one core, HL7 standard definitions included). Times are CPU seconds of this process,
 so other load on the machine costs little; `--cpu N` pins the process to one core.
 
     .venv/bin/python bench/hl7_validate.py                  # 3 s per measurement
@@ -27,6 +27,9 @@ sys.path.insert(0, str(ROOT))
 from harness.contract.hl7.contract import HL7Validator  # noqa: E402
 from harness.contract.hl7.message import parse  # noqa: E402
 from harness.contract.loader import ContractStore  # noqa: E402
+
+TARGET = 8000
+"""Validated messages per second of CPU time, one core."""
 
 
 def oru_r01(results: int = 20) -> bytes:
@@ -106,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         figures[name] = round(per_second, 1)
         print(f"  {name:<34} {per_second:>10,.0f} msg/s  ({1e6 / per_second:,.1f} µs/msg, {calls} calls)")
     target = figures["decode + parse + validate"]
-    verdict = "meets" if target >= 2000 else "MISSES"
-    print(f"target 2,000 validated msg/s on one core: {verdict} ({target:,.0f})")
+    verdict = "meets" if target >= TARGET else "MISSES"
+    print(f"target {TARGET:,} validated msg/s on one core: {verdict} ({target:,.0f})")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
@@ -115,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             "contract": validator.contract.ref, "python": platform.python_version(), "cpu_seconds": args.seconds,
             "msgs_per_s": figures,
         }, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return 0 if target >= 2000 else 1
+    return 0 if target >= TARGET else 1
 
 
 if __name__ == "__main__":

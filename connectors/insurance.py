@@ -3,6 +3,9 @@
 Recovery rules: a request that never reached the platform (connect error) may be resent; after a lost reply only
 idempotent transactions (per the contract) are retried; a lost reply to a settlement, registration or fee upload is
 undone with a 2601 reversal by the original msgid, so nothing is charged twice or left behind.
+
+Where the region's platform uses another form of a transaction (`settings.transactions`, from hih.toml: 2203A,
+2206A, 2207A), that form is sent instead, with its own path, and a reversal names it in `oinfno`.
 """
 
 from __future__ import annotations
@@ -94,6 +97,8 @@ class InsuranceConnector:
         self.contract = load_contract(Path(settings.contract_folder))
         self.validator = HttpJsonValidator(self.contract)
         self.msgids = MsgIdSource(settings.fixmedins_code)
+        self.forms = self._forms(settings.transactions)
+        """Transaction -> the form of it this region's platform uses (2207 -> 2207A); absent: the plain one."""
         self.sign_no: str | None = None
         self._counter = itertools.count(1)
         self.http = httpx.Client(base_url=settings.base_url, timeout=settings.timeout_s, transport=transport,
@@ -102,6 +107,20 @@ class InsuranceConnector:
 
     def close(self) -> None:
         self.http.close()
+
+    def _forms(self, variants: tuple[str, ...]) -> dict[str, str]:
+        forms: dict[str, str] = {}
+        for name in variants:
+            op = self.contract.operations.get(name)
+            base = op.extra.get("variant_of") if op is not None else None
+            if not isinstance(base, str):
+                raise ValueError(f"{name} is not a variant transaction of contract {self.contract.ref}")
+            forms[base] = name
+        return forms
+
+    def _infno(self, transaction: str) -> str:
+        """The infno this region's platform takes for `transaction` (2207A where it uses that form)."""
+        return self.forms.get(transaction, transaction)
 
     # -- the wire ------------------------------------------------------------------------------------------
     def _envelope(self, infno: str, data: dict[str, Any], msgid: str, insuplc_admdvs: str | None) -> dict[str, Any]:
@@ -239,7 +258,7 @@ class InsuranceConnector:
 
     def upload_visit_info(self, visit: Visit, diag_code: str, diag_name: str, med_type: str = "11") -> None:
         now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        self._call("2203", {
+        self._call(self._infno("2203"), {
             "mdtrtinfo": {"mdtrt_id": visit.mdtrt_id, "psn_no": visit.psn_no, "med_type": med_type, "begntime": now,
                           "main_cond_dscr": diag_name, "dise_codg": diag_code, "dise_name": diag_name},
             "diseinfo": [{"diag_type": "1", "diag_srt_no": "1", "diag_code": diag_code, "diag_name": diag_name,
@@ -290,17 +309,19 @@ class InsuranceConnector:
                           _dec(info["psn_cash_pay"]), _dec(info["balc"]), msgid, reply["output"])
 
     def pre_settle(self, visit: Visit, cert: Certificate, batch: str, total: Decimal, use_account: bool = True) -> Settlement:
-        reply, msgid = self._call("2206", {"data": self._settle_data(visit, cert, batch, total, use_account)}, visit.insuplc_admdvs)
+        reply, msgid = self._call(self._infno("2206"), {"data": self._settle_data(visit, cert, batch, total, use_account)},
+                                  visit.insuplc_admdvs)
         return self._settlement(reply, msgid)
 
     def settle(self, visit: Visit, cert: Certificate, batch: str, total: Decimal, use_account: bool = True) -> Settlement:
         data = self._settle_data(visit, cert, batch, total, use_account)
         data["pub_hosp_rfom_flag"] = "1"  # required since contract 2024.1, accepted before
+        infno = self._infno("2207")
         try:
-            reply, msgid = self._call("2207", {"data": data}, visit.insuplc_admdvs)
+            reply, msgid = self._call(infno, {"data": data}, visit.insuplc_admdvs)
         except Unavailable as lost:
             # The platform may have charged the patient: reverse by msgid before anyone tries again.
-            undone = self._undo(visit.psn_no, visit.insuplc_admdvs, lost.msgid, "2207")
+            undone = self._undo(visit.psn_no, visit.insuplc_admdvs, lost.msgid, infno)
             if undone is None:
                 raise SettlementUncertain(lost.msgid, f"{lost.reason}; the reversal did not get through either") from None
             raise SettlementNotCompleted(lost.msgid, lost.reason, reversed=undone) from None
@@ -312,7 +333,8 @@ class InsuranceConnector:
         return self._settlement(reply, msgid)
 
     def reverse(self, visit: Visit, msgid: str, infno: str) -> None:
-        self._call("2601", {"data": {"psn_no": visit.psn_no, "omsgid": msgid, "oinfno": infno}}, visit.insuplc_admdvs)
+        oinfno = self._infno(infno)  # the form the original went as (2207A where the region uses it)
+        self._call("2601", {"data": {"psn_no": visit.psn_no, "omsgid": msgid, "oinfno": oinfno}}, visit.insuplc_admdvs)
 
     def _undo(self, psn_no: str, insuplc_admdvs: str, msgid: str, infno: str) -> bool | None:
         """Reverse a transaction whose reply was lost. True: reversed; False: never processed; None: unknown."""

@@ -30,7 +30,20 @@ def _insurance_settings(mock: Any, contract: Contract, timeout_s: float) -> Any:
     paasid, secret = next(iter(mock.credentials.items()))
     return InsuranceSettings(base_url=mock.endpoint.url, paasid=paasid, secret=secret, timeout_s=timeout_s,
                              contract_version=contract.version, contract_folder=str(contract.folder),
-                             mdtrtarea_admvs=mock.admdvs)
+                             mdtrtarea_admvs=mock.admdvs, transactions=region_variants(contract, mock.admdvs))
+
+
+def region_variants(contract: Contract, admdvs: str) -> tuple[str, ...]:
+    """The variant transactions hih.toml names for region `admdvs`, each checked to be a variant in `contract`."""
+    from harness.config import load_config
+
+    names = load_config().insurance.variants_for(admdvs)
+    offered = sorted(k for k, op in contract.operations.items() if op.extra.get("variant_of"))
+    for name in names:
+        if name not in offered:
+            raise UsageError(f"hih.toml insurance.regions names {name} for region {admdvs}, but contract "
+                             f"{contract.ref} has no such variant (its variants: {', '.join(offered) or 'none'})")
+    return tuple(names)
 
 
 def _hl7_settings(mock: Any, contract: Contract, timeout_s: float) -> Any:

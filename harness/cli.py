@@ -176,6 +176,8 @@ def validate(
     interface: Annotated[str, typer.Option("--interface", help="the interface the captures belong to")],
     contract_version: Annotated[str | None, typer.Option("--contract-version", help="default: the newest")] = None,
     contracts_dir: ContractsDir = None,
+    transaction: Annotated[str | None, typer.Option("--transaction", metavar="CODE",
+                                                    help="the transaction a JSON reply answers (2207A ...)")] = None,
 ) -> None:
     """Validate captured messages; prints `FILE: SEVERITY LOCATION message`, exit 1 when any error finding."""
     from harness.contract.findings import Severity
@@ -188,7 +190,7 @@ def validate(
             raw = file.read_bytes()
         except OSError as exc:
             raise UsageError(f"{file}: cannot read ({exc.strerror})") from None
-        checked = validate_capture(contract, raw)
+        checked = validate_capture(contract, raw, transaction)
         for finding in checked.findings:
             errors += finding.severity is Severity.ERROR
             typer.echo(f"{file}: {finding}")

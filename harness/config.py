@@ -1,6 +1,6 @@
 """The project configuration file: `hih.toml` in the directory hih runs from (or the file `$HIH_CONFIG` names).
 
-Every setting has a built-in default, so the file is optional. Today it holds one table, `[masking]`:
+Every setting has a built-in default, so the file is optional. `[masking]`:
 
     [masking]
     defaults = true                       # keep the built-in rules and add these (false: only these)
@@ -18,6 +18,8 @@ and `[signoff]`, what the sign-off pack names besides the run's results:
     information_department = "信息科"        # the default
     departments = { lis = "检验科", pacs = "放射科" }   # the clinical department owning each interface
 
+`[insurance.regions]`: the transaction variants each insurance region's platform uses (`harness.insurance_regions`).
+
 A problem in the file is a UsageError naming the file and the key, so `hih` stops with exit code 2.
 """
 
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.insurance_regions import InsuranceConfig, parse_insurance
 
 CONFIG_FILE = "hih.toml"
 CONFIG_ENV = "HIH_CONFIG"
@@ -67,6 +70,7 @@ class ProjectConfig:
     path: Path | None = None
     masking: MaskingConfig = field(default_factory=MaskingConfig)
     signoff: SignoffConfig = field(default_factory=SignoffConfig)
+    insurance: InsuranceConfig = field(default_factory=InsuranceConfig)
 
 
 def config_path(cwd: Path | None = None) -> Path | None:
@@ -92,11 +96,12 @@ def load_config(path: Path | None = None, cwd: Path | None = None) -> ProjectCon
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from None
-    unknown = sorted(set(document) - {"masking", "signoff"})
+    unknown = sorted(set(document) - {"insurance", "masking", "signoff"})
     if unknown:
-        raise UsageError(f"{path}: unknown table or key {unknown[0]!r} (known: masking, signoff)")
+        raise UsageError(f"{path}: unknown table or key {unknown[0]!r} (known: insurance, masking, signoff)")
     return ProjectConfig(path=path, masking=_masking(path, document.get("masking", {})),
-                         signoff=_signoff(path, document.get("signoff", {})))
+                         signoff=_signoff(path, document.get("signoff", {})),
+                         insurance=parse_insurance(path, document.get("insurance", {})))
 
 
 def _signoff(path: Path, table: Any) -> SignoffConfig:

@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.contract import jsonsafe
 from harness.contract.findings import Finding, Severity
-from harness.contract.http_json import HttpJsonValidator
+from harness.contract.http_json import HttpJsonValidator, variant_base
 from harness.contract.model import Contract
 from harness.contract.signing import TifVerifier
 from mocks.base import MockService
@@ -110,7 +110,10 @@ class InsuranceMock(MockService):
             "2204": self._upload_fees, "2205": self._cancel_fees, "2206": self._pre_settle,
             "2207": self._settle, "2208": self._cancel_settlement, "2601": self._reverse,
         }
+        """By transaction; a variant (2207A) is handled as the transaction it is a form of."""
         super().__init__(contract, store, journal_capacity)
+        self.faults.families = {key: family for key in contract.operations
+                                if (family := variant_base(contract, key)) is not None and family != key}
 
     # -- seeded data and lookups for steps ----------------------------------------------------------------
     def seed(self) -> None:
@@ -147,6 +150,10 @@ class InsuranceMock(MockService):
                     self.store.put("sessions", sign_no, {**session, "active": False, "expired": True})
                     expired += 1
         return expired
+
+    def transaction_of(self, operation: str | None) -> str | None:
+        """The transaction `operation` is a form of (2207 for 2207A), `operation` itself for any other."""
+        return variant_base(self.contract, operation)
 
     def visit(self, mdtrt_id: str) -> dict[str, Any] | None:
         value: dict[str, Any] | None = self.store.get("visits", mdtrt_id)
@@ -254,7 +261,7 @@ class InsuranceMock(MockService):
         try:
             with self.store.transaction():
                 self._check_envelope(body, operation)
-                answer = self._handlers[operation](body, body["input"])
+                answer = self._handlers[variant_base(self.contract, operation) or operation](body, body["input"])
                 self._remember(body, operation, answer.ref)
         except BusinessError as exc:
             self._remember_failure(body, operation)
@@ -554,7 +561,7 @@ class InsuranceMock(MockService):
             raise BusinessError(f"原交易编号不符：omsgid {d['omsgid']} 是 {original['infno']} 交易，不是 {d['oinfno']}")
         if original.get("reversed"):
             return Answer(warn=f"原交易 {d['omsgid']} 已冲正")
-        infno, ref = original["infno"], original["ref"]
+        infno, ref = variant_base(self.contract, original["infno"]), original["ref"]
         if infno == "2207":
             settlement = self.store.get("settlements", ref)
             if settlement["psn_no"] != d["psn_no"]:
@@ -581,6 +588,6 @@ class InsuranceMock(MockService):
                     del visit["fees"][sn]
                 self.store.put("visits", mdtrt_id, visit)
         else:
-            raise BusinessError(f"交易 {infno} 不支持冲正（可冲正：2201、2204、2207）")
+            raise BusinessError(f"交易 {original['infno']} 不支持冲正（可冲正：2201、2204、2207 及其 A 版）")
         self.store.put("messages", d["omsgid"], {**original, "reversed": True})
         return Answer()

@@ -52,9 +52,19 @@ def _sent(exchange: Any) -> dict[str, Any]:
     return body
 
 
+def _named(mock: Any, operation: str | None) -> str | None:
+    """An exchange's transaction as the specs name it: 2207 for the 2207A a region's platform takes instead."""
+    named: str | None = mock.transaction_of(operation)
+    return named
+
+
 def _journal(mock: Any, operation: str | None = None) -> list[Any]:
-    """Exchanges in the order the requests arrived (faulted exchanges are recorded when they end)."""
-    return sorted(mock.journal.entries(operation), key=lambda e: (e.started, e.id))
+    """Exchanges in the order the requests arrived (faulted exchanges are recorded when they end); those of
+    `operation` include its variants."""
+    entries = mock.journal.entries()
+    if operation is not None:
+        entries = [e for e in entries if e.operation == operation or _named(mock, e.operation) == operation]
+    return sorted(entries, key=lambda e: (e.started, e.id))
 
 
 def _last(mock: Any, operation: str) -> Any:
@@ -496,13 +506,13 @@ def then_visit_fees(ctx: dict[str, Any], insurance_mock: Any, sns: str) -> None:
 # -- Then: the journal ---------------------------------------------------------------------------------------------
 @then(parsers.parse('平台收到的交易依次为 "{operations}"'))
 def then_journal_sequence(insurance_mock: Any, operations: str) -> None:
-    actual = [e.operation for e in _journal(insurance_mock)]
+    actual = [_named(insurance_mock, e.operation) for e in _journal(insurance_mock)]
     assert actual == _codes(operations), f"the platform received {actual}"
 
 
 @then(parsers.parse('此后平台收到的交易依次为 "{operations}"'))
 def then_journal_since_mark(ctx: dict[str, Any], insurance_mock: Any, operations: str) -> None:
-    actual = [e.operation for e in _journal(insurance_mock)][ctx["journal_mark"]:]
+    actual = [_named(insurance_mock, e.operation) for e in _journal(insurance_mock)][ctx["journal_mark"]:]
     assert actual == _codes(operations), f"since the mark the platform received {actual}"
 
 
@@ -556,7 +566,7 @@ def then_reversal_refers(ctx: dict[str, Any], insurance_mock: Any, operation: st
     original = _sent(_last(insurance_mock, operation))
     reversal = _sent(_last(insurance_mock, "2601"))
     assert reversal["input"]["data"]["omsgid"] == original["msgid"]
-    assert reversal["input"]["data"]["oinfno"] == operation
+    assert reversal["input"]["data"]["oinfno"] == original["infno"]  # the form it went as: 2207, or 2207A
     assert reversal["input"]["data"]["psn_no"] == ctx["patient"].psn_no
     assert _journal(insurance_mock).index(_last(insurance_mock, "2601")) > _journal(insurance_mock).index(
         _last(insurance_mock, operation)), "the reversal went out before the original"

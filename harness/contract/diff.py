@@ -355,6 +355,11 @@ def _rules(old: Contract, new: Contract) -> list[Change]:
             continue
         gained = tuple(op for op in new_rule.applies_to if op not in rule.applies_to)
         lost = tuple(op for op in rule.applies_to if op not in new_rule.applies_to)
+        # a rule extended to a transaction the new version adds binds no existing sender or reader
+        fresh = tuple(op for op in gained if op not in old.operations)
+        gained = tuple(op for op in gained if op in old.operations)
+        if fresh:
+            changes.append(_rule_scope(new_rule, fresh, True, where, category="rule-extended", added=True))
         if gained:
             changes.append(_rule_scope(new_rule, gained, True, where))
         if lost:
@@ -370,10 +375,16 @@ def _rules(old: Contract, new: Contract) -> list[Change]:
     return changes
 
 
-def _rule_scope(rule: Rule, ops: tuple[str, ...], gained: bool, where: str, category: str = "") -> Change:
+def _rule_scope(rule: Rule, ops: tuple[str, ...], gained: bool, where: str, category: str = "",
+                added: bool = False) -> Change:
     """A rule now (or no longer) checked on some operations: a new request check breaks senders, a response
-    check gained is a promise to readers, one lost is a promise withdrawn."""
+    check gained is a promise to readers, one lost is a promise withdrawn. On transactions the new version `added`,
+    either is compatible: no existing message is bound by it."""
     request = rule.where == "request"
+    if added:
+        return Change(Classification.COMPATIBLE, category, where,
+                      f"{rule.where} rule {rule.id} ({rule.kind}) applies to the added {', '.join(ops)} as well",
+                      side=rule.where, targets=_rule_targets(rule, ops))
     if gained:
         classification = Classification.BREAKING if request else Classification.COMPATIBLE
         why = "requests that ignore it are rejected" if request else "responses now promise it"

@@ -43,11 +43,12 @@ def _load(source: SourceFile, contract: Contract) -> list[ContractProblem]:
             input_schema=tx["input"],
             output_schema=tx.get("output"),
             path=tx["path"].strip("/"),
-            extra={"requires_sign_no": tx.get("requires_sign_no", True)},
+            extra={"requires_sign_no": tx.get("requires_sign_no", True), "variant_of": tx.get("variant_of")},
         )
         named.append((f"/transactions/{key}/input", tx["input"]))
         if tx.get("output"):
             named.append((f"/transactions/{key}/output", tx["output"]))
+    problems.extend(_variant_problems(source, contract))
     paths: dict[str, str] = {}
     for key, op in contract.operations.items():
         if op.path in paths:
@@ -69,6 +70,30 @@ def _load(source: SourceFile, contract: Contract) -> list[ContractProblem]:
     contract.schemas = dict(schemas.documents)
     contract.extra["schema_set"] = schemas
     return problems
+
+
+def _variant_problems(source: SourceFile, contract: Contract) -> list[ContractProblem]:
+    """`variant_of` must name another transaction of the contract, itself no variant."""
+    problems = []
+    for key, op in contract.operations.items():
+        base = op.extra.get("variant_of")
+        if base is None:
+            continue
+        pointer = f"/transactions/{key}/variant_of"
+        if base == key or base not in contract.operations:
+            problems.append(source.problem(pointer, f"{key} is a variant of {base!r}, which is not another transaction "
+                                           "of this contract"))
+        elif contract.operations[base].extra.get("variant_of"):
+            problems.append(source.problem(pointer, f"{key} is a variant of {base}, itself a variant: name "
+                                           f"{contract.operations[base].extra['variant_of']}"))
+    return problems
+
+
+def variant_base(contract: Contract, operation: str | None) -> str | None:
+    """The transaction `operation` is a variant of (`2207` for `2207A`); `operation` itself when it is none."""
+    op = contract.operations.get(operation) if operation else None
+    base = op.extra.get("variant_of") if op is not None else None
+    return base if isinstance(base, str) else operation
 
 
 register_format(TRANSPORT, _load, "http-json.schema.json")
@@ -172,48 +197,87 @@ class HttpJsonValidator:
         return Checked("response", operation, findings, body)
 
     # -- captured files ---------------------------------------------------------------------------------
-    def validate_capture(self, raw: bytes) -> Checked:
-        """Validate a captured body whose kind is unknown: a request has `infno`, a response `infcode`."""
+    def validate_capture(self, raw: bytes, transaction: str | None = None) -> Checked:
+        """Validate a captured body whose kind is unknown: a request has `infno`, a response `infcode`; or a journal
+        export (the admin API's `{"entries": [...]}`), each reply checked as the transaction of its request.
+
+        A reply's transaction comes from `transaction` (`hih validate --transaction`), from an `infno` the gateway
+        echoed, or from an output only one transaction's output schema can hold; otherwise only the envelope is
+        checked: shapes several transactions share (2206, 2206A, 2207, 2207A, 2208) are never guessed between.
+        """
         try:
             body = jsonsafe.loads(raw, self.contract.limits.max_depth or jsonsafe.DEFAULT_MAX_DEPTH)
         except jsonsafe.JsonRefused as exc:
             return Checked("unknown", None, [Finding(Severity.ERROR, "", exc.message, "json" if exc.reason != "depth" else "json-depth")])
+        if isinstance(body, dict) and isinstance(body.get("entries"), list) and "infcode" not in body:
+            return self._journal(body["entries"])
         if isinstance(body, dict) and "infno" in body and "infcode" not in body:
-            return self.validate_request(body)
-        if isinstance(body, dict) and "infcode" in body:
-            operation = body.get("infno") if isinstance(body.get("infno"), str) else None
-            checked = self.validate_response(body, operation)
-            if operation is None and str(body.get("infcode")) == "0" and body.get("output") is not None:
-                guessed = self._guess_operation(body["output"])
-                if guessed:
-                    op = self.contract.operations[guessed]
-                    assert op.output_schema is not None
-                    checked.operation = guessed
-                    checked.findings.extend(self.schemas.validate(body["output"], op.output_schema, "/output"))
-                    checked.findings.extend(check_rules(self.contract.rules, "response", guessed, body))
-                else:
-                    checked.findings.append(
-                        Finding(Severity.WARNING, "/output", "matches no transaction's output schema; only the envelope was checked", "output")
-                    )
+            checked = self.validate_request(body)
+            if transaction and body.get("infno") != transaction:
+                checked.findings.append(Finding(Severity.ERROR, "/infno", f"infno {body.get('infno')!r} but the capture "
+                                                f"is said to be {transaction}", "transaction"))
             return checked
+        if isinstance(body, dict) and "infcode" in body:
+            return self._reply(body, transaction)
         return Checked("unknown", None, [Finding(Severity.ERROR, "", "neither a request (infno) nor a response (infcode)", "envelope")], body)
 
-    def _guess_operation(self, output: Any) -> str | None:
-        """The transaction whose output schema and rules the body fits best (responses do not carry their infno).
+    def _reply(self, body: dict[str, Any], transaction: str | None, request: Any = None) -> Checked:
+        named = body.get("infno") if isinstance(body.get("infno"), str) else None
+        operation = transaction or named
+        if operation is not None or body.get("type") == "error" or str(body.get("infcode")) != "0":
+            return self.validate_response(body, operation, request)
+        determined, candidates = self.determine(body.get("output"))
+        checked = self.validate_response(body, determined, request)
+        if determined is None:
+            if candidates:
+                checked.findings.append(Finding(Severity.INFO, "/output", "the reply does not say which transaction it "
+                                                f"answers and its output fits {', '.join(candidates)}: only the envelope "
+                                                "was checked (name it with --transaction)", "output"))
+            else:
+                checked.findings.append(Finding(Severity.WARNING, "/output", "matches no transaction's output schema; "
+                                                "only the envelope was checked", "output"))
+        return checked
 
-        Ties go to the transaction listed last: shapes shared by 2206/2207/2208 are told apart by their stricter
-        schemas and rules (setl_id present, amounts negated), and the later transaction is the stricter one.
-        """
-        best: tuple[int, int, str] | None = None
-        for index, (key, op) in enumerate(self.contract.operations.items()):
-            if not op.output_schema or not isinstance(output, dict):
+    def determine(self, output: Any) -> tuple[str | None, list[str]]:
+        """The one transaction whose output schema can hold `output` by its top-level keys (its required ones present,
+        none unknown to it), and the candidates when that is not one; `null` and `{}` determine nothing."""
+        if output is None or output == {}:  # what write-only transactions answer (some gateways send {})
+            return None, [k for k, op in self.contract.operations.items() if not op.output_schema]
+        if not isinstance(output, dict):
+            return None, []
+        keys = set(output)
+        fits = []
+        for key, op in self.contract.operations.items():
+            if not op.output_schema:
                 continue
             schema = self.schemas.documents.get(op.output_schema, {})
             top = set(schema.get("required", [])) | set(schema.get("properties", {}))
-            if not top or not set(output) <= top:
+            if keys <= top and set(schema.get("required", [])) <= keys:
+                fits.append(key)
+        return (fits[0], fits) if len(fits) == 1 else (None, fits)
+
+    def _journal(self, entries: list[Any]) -> Checked:
+        """A journal export: each request, and its reply as the transaction the request named (with the request, so
+        the rules that compare them apply). Locations point into the file: `/entries/3/response/output/...`."""
+        findings: list[Finding] = []
+        operations: list[str] = []
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                findings.append(Finding(Severity.ERROR, f"/entries/{index}", "not a journal entry", "envelope"))
                 continue
-            errors = len(self.schemas.validate(output, op.output_schema))
-            errors += len(check_rules(self.contract.rules, "response", key, {"infcode": 0, "output": output}))
-            if best is None or (errors, -index) < (best[0], best[1]):
-                best = (errors, -index, key)
-        return best[2] if best else None
+            request, reply = entry.get("request"), entry.get("response")
+            operation = None
+            if isinstance(request, dict):
+                checked = self.validate_request(request)
+                operation = checked.operation
+                findings.extend(_under(f"/entries/{index}/request", checked.findings))
+            if isinstance(reply, dict):
+                answer = self._reply(reply, operation or entry.get("operation"), request)
+                findings.extend(_under(f"/entries/{index}/response", answer.findings))
+            if operation and operation not in operations:
+                operations.append(operation)
+        return Checked("journal", ",".join(operations) or None, findings, entries)
+
+
+def _under(prefix: str, findings: list[Finding]) -> list[Finding]:
+    return [Finding(f.severity, prefix + f.location, f.message, f.rule) for f in findings]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from harness.contract.http_json import Checked, HttpJsonValidator
 from harness.contract.model import Contract
+from harness.errors import UsageError
 
 CaptureValidator = Callable[[Contract, bytes], Checked]
 
@@ -25,8 +26,18 @@ def register_capture_validator(transport: str, validator: CaptureValidator) -> N
     _CAPTURE[transport] = validator
 
 
-def validate_capture(contract: Contract, raw: bytes) -> Checked:
-    """Findings for one captured message (request or response) under `contract`."""
+def validate_capture(contract: Contract, raw: bytes, transaction: str | None = None) -> Checked:
+    """Findings for one captured message (request or response) under `contract`.
+
+    `transaction` names what a reply answers (JSON-over-HTTP replies do not say; HL7 and SOAP messages do)."""
+    if transaction is not None:
+        if contract.transport != "http-json":
+            raise UsageError(f"--transaction applies to JSON-over-HTTP contracts; {contract.ref} messages name their "
+                             "own message type or operation")
+        if transaction not in contract.operations:
+            raise UsageError(f"--transaction {transaction}: not a transaction of {contract.ref} (known: "
+                             f"{', '.join(contract.operations)})")
+        return HttpJsonValidator(contract).validate_capture(raw, transaction)
     validator = _CAPTURE.get(contract.transport)
     if validator is None:
         raise NotImplementedError(f"no capture validator for transport {contract.transport!r}")

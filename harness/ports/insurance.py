@@ -31,6 +31,9 @@ class InsuranceSettings:
     timeout_s: float = 5.0
     contract_version: str = ""
     contract_folder: str = ""
+    transactions: tuple[str, ...] = ()
+    """Variant transactions the region's platform uses instead of the ones they are a form of (`2207A` for 2207),
+    from hih.toml `[insurance.regions]`."""
 
     def __repr__(self) -> str:  # never show the secret
         return f"InsuranceSettings(base_url={self.base_url!r}, paasid={self.paasid!r}, fixmedins_code={self.fixmedins_code!r})"

@@ -91,6 +91,8 @@ class FaultPlan:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self.fired: list[Fault] = []
+        self.families: dict[str, str] = {}
+        """Operation -> the one it is a form of (`2207A` -> `2207`): a fault armed for the one fires on both."""
 
     def add(self, fault: Fault) -> Fault:
         with self._lock:
@@ -111,8 +113,9 @@ class FaultPlan:
         with self._lock:
             if not self._faults:
                 return None
+            family = self.families.get(operation) if operation is not None else None
             for fault in self._faults:
-                if fault.operation is None or fault.operation == operation:
+                if fault.operation is None or fault.operation == operation or fault.operation == family:
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times == 0:

@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from harness.contract.findings import Finding, Severity
+from harness.contract.hl7.ack_mode import ORIGINAL, AckMode, AckPlan, is_ack, mode_findings, plan, unsent
 from harness.contract.hl7.batch import split_capture
-from harness.contract.hl7.charsets import CharsetPolicy, canonical, decode_message
+from harness.contract.hl7.charsets import CharsetPolicy, Decoded, canonical, decode_message
 from harness.contract.hl7.message import Message, parse
 from harness.contract.hl7.mllp import DEFAULT_MAX_FRAME, EB, END, SB, Deframer, Frame
-from harness.contract.hl7.mllp_ack import ACCEPT_OF, AckBuilder, ack_code, encode, summary, wanted
+from harness.contract.hl7.mllp_ack import ACCEPT_OF, AckBuilder, ack_code, encode, summary
 from harness.contract.model import Contract
 from mocks.transport.faults import Fault, FaultPlan, wait_at_least
 from mocks.transport.journal import Exchange, Journal
@@ -138,6 +139,8 @@ class MllpHandler(Protocol):
 class MllpConfig:
     """Settings of one MLLP server.
 
+    `ack_mode`: the acknowledgement mode the receiver declares (`harness.contract.hl7.ack_mode`): original (the
+    default) answers every message once, AA/AE/AR, whatever its MSH-15/16 say; enhanced follows them.
     `required_msh`: MSH fields whose absence rejects a message (AR/CR, ERR 101). `idle_timeout_s`: close a
     connection with no frame in progress after this long without a byte (0: never). `frame_timeout_s`: close a
     connection whose frame has stalled (no byte for this long while a frame is open). `duplicates`: how many
@@ -155,16 +158,17 @@ class MllpConfig:
     duplicates: int = 10_000
     max_errors: int = 20
     split_gap_s: float = 0.01
+    ack_mode: AckMode = field(default_factory=AckMode)
 
     @classmethod
     def from_contract(cls, contract: Contract, **overrides: Any) -> MllpConfig:
-        """Frame limit, character sets and default version from an `hl7v2-mllp` contract."""
+        """Frame limit, character sets, default version and acknowledgement mode from an `hl7v2-mllp` contract."""
         from harness.contract.hl7.contract import settings
 
         s = settings(contract)
         values: dict[str, Any] = {"max_frame": s.max_frame_bytes, "charset": s.charset,
                                   "version": s.versions[-1] if s.versions else "2.5.1",
-                                  "application": contract.interface.upper()}
+                                  "application": contract.interface.upper(), "ack_mode": s.ack}
         values.update(overrides)
         return cls(**values)
 
@@ -211,7 +215,8 @@ class AcceptAll:
 class ContractHandler:
     """Validates each message against an `hl7v2-mllp` contract and acknowledges by its findings.
 
-    Unknown types and triggers and unaccepted versions are rejected (AR/CR with ERR 200/201/203); a message with
+    Unknown types and triggers, messages going the other way than the contract says, and unaccepted versions are
+    rejected (AR/CR with ERR 200/201/203, never processed, never CA); a message with
     errors is answered AE with one ERR per error; a valid one AA. `direction` is the way messages to this server
     travel (`from_hospital` for a mock partner, `to_hospital` for a hospital's listener). Subclasses act on valid
     messages by overriding `process`.
@@ -253,7 +258,7 @@ class ContractHandler:
         if message.version and message.version not in allowed:
             return [Finding(ERROR, "MSH-12", f"HL7 version {message.version} is not accepted for {key} "
                             f"(accepted: {', '.join(allowed)})", "version")]
-        return []
+        return self.validator.direction_findings(key, self.direction)
 
     async def handle(self, message: Message, exchange: MllpExchange) -> Reply:
         key, findings = self.validator.check_message(message, self.direction)
@@ -324,10 +329,17 @@ class _Outcome:
     fault: Fault | None = None
     declared: bool = False
     """The message declared its charset in MSH-18 (so its ACKs name theirs)."""
-    enhanced: bool = False
+    plan: AckPlan = ORIGINAL
+    """The acknowledgements the message is owed (the receiver's declared mode; in enhanced mode MSH-15/16)."""
+    in_batch: bool = False
+    """Inside a batch: exactly one acknowledgement per message, whatever the mode."""
     seen: _Seen | None = None
     genuine: list[bytes] = field(default_factory=list)
     payloads: list[bytes] = field(default_factory=list)
+
+    @property
+    def enhanced(self) -> bool:
+        return self.plan.enhanced
 
     @property
     def label(self) -> str:
@@ -424,17 +436,23 @@ class MllpServer:
         exchange.request_findings = findings + msg.findings
         charset = exchange.charset = decoded.charset
         hl7 = _is_hl7(msg)
-        enhanced = False
+        outcome = _Outcome(exchange, [], charset, declared=bool(decoded.declared), in_batch=in_batch)
         if hl7:
-            mtype, control, version, sender, receiver, enhanced = msg.head()
+            mtype, control, version, sender, receiver, _ = msg.head()
+            outcome.plan = plan(cfg.ack_mode, msg)
             exchange.operation = handler.identify(msg) or mtype or None
             exchange.request = {
                 "message_type": mtype, "control_id": control, "version": version,
                 "sender": "^".join(sender), "receiver": "^".join(receiver), "charset": charset,
-                "declared_charset": decoded.declared, "mode": "enhanced" if enhanced else "original",
+                "declared_charset": decoded.declared, "mode": "enhanced" if outcome.enhanced else "original",
                 "segments": len(msg.segments),
             }
-        outcome = _Outcome(exchange, [], charset, declared=bool(decoded.declared), enhanced=enhanced)
+            if is_ack(msg):  # an acknowledgement is journaled, never itself acknowledged (nor faulted)
+                handler.inspect(msg, exchange)
+                exchange.request_findings.append(Finding(
+                    WARNING, "MSH-9", f"an acknowledgement (MSA-2 {msg.get('MSA-2')!r}) arrived as a message: "
+                    "journaled, not answered (an acknowledgement is never acknowledged)", "ack"))
+                return outcome
         if not in_batch:
             fault = self.take_fault(exchange.operation)
         exchange.fault = fault.kind if fault is not None else None
@@ -444,6 +462,19 @@ class MllpServer:
                 Finding(ERROR, "", "not an HL7 v2 message", "parse")]
             outcome.acks = [self.acks.ack(None, "AR", errors)]
             return outcome
+        try:
+            return await self._process(msg, raw, outcome, decoded, fault, in_batch)
+        finally:
+            self._note_mode(outcome, msg)
+
+    async def _process(self, msg: Message, raw: bytes, outcome: _Outcome, decoded: Decoded, fault: Fault | None,
+                       in_batch: bool) -> _Outcome:
+        """Acceptance, duplicates and the handler, for a message with an MSH."""
+        cfg = self.config
+        handler = self.handler
+        exchange = outcome.exchange
+        charset = outcome.charset
+        _, control, _, sender, _, _ = msg.head()
         # 1. acceptance: a usable header, a message the handler takes, text that decodes as declared
         rejects = [Finding(ERROR, f"MSH-{n}", f"required field MSH-{n} is empty", "usage")
                    for n in cfg.required_msh if not msg.segments[0].field(n).strip()]
@@ -508,25 +539,44 @@ class MllpServer:
 
     def _answer(self, outcome: _Outcome, code: str, errors: list[Finding], processed: bool,
                 reply: Reply | None = None) -> list[Message]:
-        """The acknowledgements a message gets: one in original mode; in enhanced mode the accept ACK (by
-        MSH-15) and, for a processed message, the application ACK (by MSH-16)."""
+        """The acknowledgements a message gets: one in original mode and inside a batch; in enhanced mode the accept
+        ACK (by MSH-15) and, for a processed message, the application ACK (by MSH-16). A rejection that MSH-15
+        keeps back goes out as an application AR when MSH-16 allows; an outcome other than success that reaches
+        the sender in no acknowledgement is journaled as a finding."""
         msg = outcome.exchange.message
         assert msg is not None
         text = reply.text if reply is not None else ""
-        if not outcome.enhanced:
+
+        def application() -> Message:
             if reply is not None and reply.response is not None:
-                return [self.acks.complete(reply.response, msg, code, outcome.label)]
-            return [self._ack(outcome, code, errors, text)]
-        out = []
+                return self.acks.complete(reply.response, msg, code, outcome.label)
+            return self._ack(outcome, code, errors, text)
+
+        plan_ = outcome.plan
+        if not plan_.enhanced:
+            return [application()]
         accept = "CA" if processed else ACCEPT_OF.get(code, "CR")
-        if wanted(msg.accept_ack, accept == "CA"):
+        if outcome.in_batch:  # one acknowledgement per message in the batch reply
+            return [application() if processed else self._ack(outcome, accept, errors)]
+        out = []
+        if plan_.sends_accept(accept == "CA"):
             out.append(self._ack(outcome, accept, [] if processed else errors))
-        if processed and wanted(msg.application_ack, code == "AA"):
-            if reply is not None and reply.response is not None:
-                out.append(self.acks.complete(reply.response, msg, code, outcome.label))
-            else:
-                out.append(self._ack(outcome, code, errors, text))
+        if processed and plan_.sends_application(code == "AA"):
+            out.append(application())
+        elif not processed and accept != "CA" and not out and plan_.sends_application(False):
+            out.append(self._ack(outcome, "AR", errors))
+        missed = unsent(plan_, [summary(a).code for a in out], accept if accept != "CA" else code)
+        if missed is not None:
+            outcome.exchange.request_findings.append(missed)
         return out
+
+    def _note_mode(self, outcome: _Outcome, msg: Message) -> None:
+        """The findings about the sender's MSH-15/16 under the declared mode, once (a contract handler's validation
+        has made the same ones already)."""
+        findings = outcome.exchange.request_findings
+        for finding in mode_findings(self.config.ack_mode, msg):
+            if finding not in findings:
+                findings.append(finding)
 
     def settle(self, outcome: _Outcome, wire_faults: bool = True) -> None:
         """Encode the outcome's ACKs (`genuine`) and what is sent instead under a reply-changing fault (`payloads`)."""
@@ -552,10 +602,10 @@ class MllpServer:
         if fault.kind == "error_reply":
             code = fault.code or "AE"
             problem = Finding(ERROR, "", fault.message or "application error (fault)", "internal")
-            if code in ("CA", "CE", "CR") or not outcome.enhanced:
+            if code in ("CA", "CE", "CR") or not outcome.enhanced or outcome.in_batch:
                 return [self._ack(outcome, code, [problem], fault.message)]
             accept = [a for a in outcome.acks if summary(a).code in ("CA", "CE", "CR")]
-            if not accept and wanted(msg.accept_ack, True):
+            if not accept and outcome.plan.sends_accept(True):
                 accept = [self._ack(outcome, "CA")]
             return [*accept, self._ack(outcome, code, [problem], fault.message)]
         if fault.kind == "wrong_ack_id":
@@ -861,9 +911,13 @@ class _Connection:
                 exchange.message = msg
                 exchange.operation = server.handler.identify(msg) or msg.message_type or None
                 outcome.charset = decoded.charset
-                outcome.declared, outcome.enhanced = bool(decoded.declared), msg.enhanced_mode
-                if not outcome.enhanced or wanted(msg.accept_ack, False):
+                outcome.declared, outcome.plan = bool(decoded.declared), plan(server.config.ack_mode, msg)
+                if is_ack(msg):
+                    pass  # never answered, not even a refusal
+                elif not outcome.enhanced or outcome.plan.sends_accept(False):
                     outcome.acks = [server._ack(outcome, "CR" if outcome.enhanced else "AR", [problem])]
+                elif outcome.plan.sends_application(False):
+                    outcome.acks = [server._ack(outcome, "AR", [problem])]
         server.settle(outcome)
         wire = _framed(outcome.payloads)
         server.finish(outcome, wire or None, started)
@@ -896,6 +950,7 @@ class _Connection:
         outer.request = {"envelope": [seg.name for seg in envelope], "messages": len(capture.messages)}
         acks: list[Message] = []
         charset = ""
+        answered = 0
         if fault is not None and fault.kind == "latency" and fault.delay_s:
             await wait_at_least(fault.delay_s)  # once for the batch, not per message
         for number, raw in enumerate(capture.messages, 1):
@@ -905,8 +960,14 @@ class _Connection:
             server.settle(inner, wire_faults=False)
             server.finish(inner, b"".join(inner.payloads) or None, inner_started)
             acks.extend(inner.acks)
+            message = inner.exchange.message
+            answered += not (message is not None and _is_hl7(message) and is_ack(message))
             charset = charset or inner.charset
         outcome = _Outcome(outer, acks, charset or server.config.charset.default, fault)
+        if capture.messages and not answered:  # a batch of acknowledgements: journaled, never acknowledged
+            outer.request_findings.append(Finding(WARNING, "", "a batch of acknowledgements arrived as messages: "
+                                                  "journaled, not answered", "ack"))
+            return outcome
         text = server.acks.batch(envelope, acks, envelope_msg.seps)
         outcome.genuine = outcome.payloads = [encode(text, outcome.charset)]
         if fault is not None and fault.kind == "malformed":

@@ -39,7 +39,7 @@ def one_line_error(err: str) -> str:
     (["run", "--workers", "abc"], "hih run: Invalid value for '--workers'"),
     (["run", "--workers", "0"], "--workers must be at least 1, not 0"),
     (["run", "--interface", "lab"], "unknown interface 'lab'"),
-    (["run", "--contract", "insurance=1999.9"], "unknown version '1999.9' of insurance (known: 2023.1, 2024.1)"),
+    (["run", "--contract", "insurance=1999.9"], "unknown version '1999.9' of insurance (known: 2023.1, 2024.1, 2025.1)"),
     (["run", "--contract", "insurance"], "--contract 'insurance': expected NAME=VALUE"),
     (["run", "--contract", "insurance=2024.1", "--contract", "insurance=2023.1"], "--contract given twice for 'insurance'"),
     (["run", "--connector", "insurance=connectors.insurance"], "connector 'connectors.insurance' is not of the form module:factory"),
@@ -102,7 +102,7 @@ def test_contract_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert out.splitlines()[0] == f"contracts in {CONTRACTS}"
     (line,) = [line for line in out.splitlines() if line.strip().startswith("insurance")]
-    assert "versions 2023.1, 2024.1 (default 2024.1)" in line and "http-json" in line
+    assert "versions 2023.1, 2024.1, 2025.1 (default 2025.1)" in line and "http-json" in line
 
 
 def test_contract_list_of_an_empty_root(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -124,7 +124,7 @@ def test_contract_show_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "contract", "show", "insurance", "--format", "json")
     assert code == 0
     document = json.loads(out)
-    assert document["version"] == "2024.1" and document["supersedes"] == "2023.1"
+    assert document["version"] == "2025.1" and document["supersedes"] == "2024.1"
     assert document["operations"]["1101"] == {
         "name": "人员信息获取", "name_en": "Person information query", "path": "fsiPsnInfoService/queryPsnInfo",
         "kind": "query", "idempotent": True, "input": "schemas/1101-input.json", "output": "schemas/1101-output.json"}
@@ -237,7 +237,7 @@ def test_installed_console_script() -> None:
     listed = subprocess.run([executable, "contract", "list"], capture_output=True, text=True, timeout=30)
     wrong = subprocess.run([executable, "run", "--workers", "many"], capture_output=True, text=True, timeout=30)
 
-    assert listed.returncode == 0 and "insurance  versions 2023.1, 2024.1" in listed.stdout
+    assert listed.returncode == 0 and "insurance  versions 2023.1, 2024.1, 2025.1" in listed.stdout
     assert wrong.returncode == 2 and wrong.stdout == ""
     assert wrong.stderr.startswith("hih: error: hih run: Invalid value for '--workers'")
     assert wrong.stderr.count("\n") == 1 and "Traceback" not in wrong.stderr

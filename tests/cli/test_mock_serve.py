@@ -37,7 +37,7 @@ def test_mock_serve_prints_its_url_answers_and_stops_on_sigint(tmp_path: Path) -
         while not any(line.startswith("ready") for line in printed):
             printed.append(lines.get(timeout=max(0.1, deadline - time.monotonic())).rstrip("\n"))
         name, url, description = next(line for line in printed if line.startswith("insurance\t")).split("\t")
-        assert url.startswith("http://127.0.0.1:") and description == "(contract 2024.1)"
+        assert url.startswith("http://127.0.0.1:") and description == "(contract 2025.1)"
         assert any(line.startswith("admin\thttp://127.0.0.1:") and line.endswith("/__hih/") for line in printed)
 
         contract = ContractStore(CONTRACTS).load("insurance")

@@ -119,7 +119,7 @@ def test_recorded_history_joins_by_feature_and_name() -> None:
 def test_unknown_or_misused_changed_since_versions_are_usage_errors() -> None:
     with pytest.raises(UsageError, match=r"^--changed-since 1999\.9: unknown version \(known: .*insurance 2023\.1, 2024\.1"):
         plan(RunOptions(changed_since=["1999.9"]))
-    with pytest.raises(UsageError, match=r"^--changed-since 1999\.9: unknown version of insurance \(known: 2023\.1, 2024\.1\)$"):
+    with pytest.raises(UsageError, match=r"^--changed-since 1999\.9: unknown version of insurance \(known: 2023\.1, 2024\.1, 2025\.1\)$"):
         plan(RunOptions(interfaces=["insurance"], changed_since=["1999.9"]))
     with pytest.raises(UsageError, match="give one VERSION for every interface, or NAME=VERSION"):
         plan(RunOptions(changed_since=["2023.1", "insurance=2023.1"]))
@@ -153,7 +153,8 @@ def _gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **options: Any) -> tu
 
 
 def test_nothing_impacted_runs_nothing_and_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    code, printed = _gate(tmp_path, monkeypatch, interfaces=["insurance"], changed_since=["2024.1"])
+    code, printed = _gate(tmp_path, monkeypatch, interfaces=["insurance"], changed_since=["2024.1"],
+                          contracts={"insurance": "2024.1"})
     assert code == 0
     assert "changed since: insurance 2024.1 → 2024.1: 0 breaking, 0 compatible, 0 info change(s)" in printed
     assert "no scenario exercises the changed parts" in printed
@@ -165,7 +166,8 @@ def test_changed_since_2023_runs_only_the_card_sn_and_settlement_scenarios(
     expected = impact(diff_contracts(contract_2023, contract_2024), INSURANCE, OPS).impacted()
     expected_names = {sc.name for sc, _, _ in expected}
 
-    code, printed = _gate(tmp_path, monkeypatch, interfaces=["insurance"], changed_since=["2023.1"])
+    code, printed = _gate(tmp_path, monkeypatch, interfaces=["insurance"], changed_since=["2023.1"],
+                          contracts={"insurance": "2024.1"})
 
     assert code == 0, printed
     assert "changed since: insurance 2023.1 → 2024.1: 5 breaking, 0 compatible, 12 info change(s)" in printed

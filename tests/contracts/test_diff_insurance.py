@@ -46,6 +46,19 @@ def test_2023_to_2024_lists_exactly_the_card_sn_and_pub_hosp_rfom_flag_requireme
     assert diff.notes == []
 
 
+def test_2024_to_2025_adds_the_a_transactions_and_breaks_nothing(store: ContractStore, contract_2024: Contract) -> None:
+    diff = diff_contracts(contract_2024, store.load("insurance", "2025.1"))
+
+    assert not diff.breaking
+    compatible = [(c.category, c.location) for c in diff.of(Classification.COMPATIBLE)]
+    assert [loc for cat, loc in compatible if cat == "operation-added"] == [
+        "contract.yaml /transactions/2203A", "contract.yaml /transactions/2206A", "contract.yaml /transactions/2207A"]
+    extended = [c for c in diff.of(Classification.COMPATIBLE) if c.category == "rule-extended"]
+    assert {c.location for c in extended} == {"contract.yaml /rules/psn-no-needs-insuplc", "contract.yaml /rules/setl-sum",
+                                             "contract.yaml /rules/medins-setl-id"}
+    assert all("applies to the added" in c.message for c in extended)
+
+
 def test_the_reverse_direction_is_compatible(contract_2023: Contract, contract_2024: Contract) -> None:
     diff = diff_contracts(contract_2024, contract_2023)
     assert not diff.breaking
@@ -104,7 +117,7 @@ def test_json_output_is_a_stable_document(capsys: pytest.CaptureFixture[str]) ->
     (["insurance", "2024.1", "2024.1"], 0, None),
     (["insurance", "2024.1", "2023.1"], 0, None),
     (["insurance", "2023.1", "2024.1"], 1, None),
-    (["insurance", "2023.1", "1999.9"], 2, "hih: error: unknown version '1999.9' of insurance (known: 2023.1, 2024.1)\n"),
+    (["insurance", "2023.1", "1999.9"], 2, "hih: error: unknown version '1999.9' of insurance (known: 2023.1, 2024.1, 2025.1)\n"),
     (["lab", "2023.1", "2024.1"], 2, "hih: error: unknown interface 'lab'"),
     (["insurance", "2023.1", "2024.1", "--format", "xml"], 2, "hih: error: --format must be text or json, not 'xml'\n"),
     (["insurance", "2023.1"], 2, "Missing argument 'NEW'"),

@@ -71,12 +71,12 @@ def test_2024_1_supersedes_2023_1(contract_2023: Contract, contract_2024: Contra
 # -- the store ---------------------------------------------------------------------------------------------------
 def test_store_lists_interfaces_versions_in_order_and_the_newest(store: ContractStore) -> None:
     assert store.interfaces() == ["blood-center", "insurance", "lis", "mch-platform", "pacs"]
-    assert store.versions("insurance") == ["2023.1", "2024.1"]
-    assert store.newest("insurance") == "2024.1"
-    assert store.load("insurance").version == "2024.1"
-    assert store.load("insurance") is store.load("insurance", "2024.1"), "loads are cached"
+    assert store.versions("insurance") == ["2023.1", "2024.1", "2025.1"]
+    assert store.newest("insurance") == "2025.1"
+    assert store.load("insurance").version == "2025.1"
+    assert store.load("insurance") is store.load("insurance", "2025.1"), "loads are cached"
     assert store.parse_ref("insurance@2023.1").version == "2023.1"
-    assert store.parse_ref("insurance").version == "2024.1"
+    assert store.parse_ref("insurance").version == "2025.1"
 
 
 def test_store_orders_versions_numerically(tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_unknown_interface_is_a_usage_error_naming_the_known_ones(store: Contrac
 def test_unknown_version_is_a_usage_error_listing_the_known_ones(store: ContractStore) -> None:
     with pytest.raises(UsageError) as caught:
         store.load("insurance", "2022.9")
-    assert str(caught.value) == "unknown version '2022.9' of insurance (known: 2023.1, 2024.1)"
+    assert str(caught.value) == "unknown version '2022.9' of insurance (known: 2023.1, 2024.1, 2025.1)"
     with pytest.raises(UsageError, match="unknown version '1.0'"):
         store.parse_ref("insurance@1.0")
 

@@ -51,7 +51,7 @@ def test_the_reviewer_sees_the_decision_the_interfaces_and_the_messages(page: tu
     assert decision.is_visible() and "准予放行" in decision.inner_text() and "GATE OPEN" in decision.inner_text()
     table = view.locator("#interfaces table")
     assert table.is_visible()
-    assert re.search(r"insurance.*2024\.1.*connectors\.insurance:reference", table.inner_text(), re.S)
+    assert re.search(r"insurance.*2025\.1.*connectors\.insurance:reference", table.inner_text(), re.S)
 
     first = view.locator("section.interface[data-interface='insurance'] article.scenario").first
     payload = first.locator("pre.payload").first

@@ -63,5 +63,5 @@ def test_the_run_manifest_verifies(parallel_run: Path) -> None:
     summary = json.loads((parallel_run / "summary.json").read_text(encoding="utf-8"))
     pairs = [(c["interface"], c["version"]) for c in manifest["contracts"]]
     assert sorted(pairs) == sorted((name, row["contract"]) for name, row in summary["interfaces"].items())
-    assert ("insurance", "2024.1") in pairs
+    assert ("insurance", "2025.1") in pairs
     assert manifest["contracts"][0]["sha256"] and manifest["connectors"][0]["sha256"]

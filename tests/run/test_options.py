@@ -71,7 +71,7 @@ def test_plan_selects_interfaces_contracts_and_connectors(tmp_path: Path) -> Non
 def test_plan_defaults_to_the_newest_contract(tmp_path: Path) -> None:
     checked = plan(RunOptions(features_dir=FEATURES, report_dir=tmp_path,
                               connectors={"insurance": "tests.data.connectors.unsigned_connector:make"}))
-    assert checked.contracts["insurance"].version == "2024.1"
+    assert checked.contracts["insurance"].version == "2025.1"
     assert checked.connectors["insurance"] == "tests.data.connectors.unsigned_connector:make"
     assert checked.markexpr is None
 

@@ -53,7 +53,7 @@ def test_the_project_features_open_the_gate(tmp_path: Path) -> None:
     assert {"decision", "started", "finished", "interfaces", "scenarios"} <= set(document)
     assert datetime.fromisoformat(document["started"]) <= datetime.fromisoformat(document["finished"])
     row = document["interfaces"]["insurance"]
-    assert (row["contract"], row["connector"]) == ("2024.1", "connectors.insurance:reference")
+    assert (row["contract"], row["connector"]) == ("2025.1", "connectors.insurance:reference")
     assert row["failed"] == 0 and row["passed"] > 0
     scenarios = document["scenarios"]
     assert len(scenarios) == row["passed"] + row["failed"] + row["skipped"]
@@ -116,7 +116,7 @@ def test_a_passing_run_reports_statuses_steps_and_masked_evidence(tmp_path: Path
     assert code == 0
     assert document["decision"] == "pass"
     assert document["interfaces"] == {"insurance": {
-        "contract": "2024.1", "connector": "connectors.insurance:reference", "passed": 3, "failed": 0, "skipped": 1,
+        "contract": "2025.1", "connector": "connectors.insurance:reference", "passed": 3, "failed": 0, "skipped": 1,
         "duration_s": document["interfaces"]["insurance"]["duration_s"]}}
     scenarios = {s["name"]: s for s in document["scenarios"]}
     assert {name: s["status"] for name, s in scenarios.items()} == TINY
@@ -126,7 +126,7 @@ def test_a_passing_run_reports_statuses_steps_and_masked_evidence(tmp_path: Path
     settled = scenarios["A visit is settled and adds up"]
     assert [step["keyword"] for step in settled["steps"]] == ["Given", "When", "Then", "And"]
     assert scenarios["A social security card without card_sn is accepted before 2024.1"]["message"] == \
-        "applies to insurance contract <2024.1; this run uses 2024.1"
+        "applies to insurance contract <2024.1; this run uses 2025.1"
     assert "GATE OPEN: 3 passed, 1 skipped" in printed
 
     cases = junit_cases(tmp_path)

@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.contract.errors import ContractError, ContractProblem
 from harness.contract.findings import Finding, Severity
+from harness.contract.hl7.ack_mode import AckMode, mode_findings
 from harness.contract.hl7.batch import split_capture
 from harness.contract.hl7.charsets import TABLE_0211, CharsetPolicy, canonical, decode_message
 from harness.contract.hl7.message import Message, parse
@@ -45,6 +46,11 @@ class HL7Settings:
     segments: str = ""
     max_frame_bytes: int = DEFAULT_MAX_FRAME
     ack_timeout_s: float = 5.0
+
+    @property
+    def ack(self) -> AckMode:
+        """The declared acknowledgement mode, as receivers apply it."""
+        return AckMode(self.ack_mode, self.accept_ack, self.application_ack)
 
 
 def settings(contract: Contract) -> HL7Settings:
@@ -261,34 +267,33 @@ class HL7Validator:
                                     f"message structure {structure} does not match {profile.structure} of {key}", "message_type"))
         findings.extend(self._ack_mode(msg, key))
         if direction:
-            expected = self.contract.operations[key].extra["direction"]
-            if expected not in ("both", direction):
-                findings.append(Finding(Severity.ERROR, "MSH-9", f"{key} travels {expected.replace('_', ' ')} "
-                                        f"in this contract; it was seen going {direction.replace('_', ' ')}", "message_type"))
-        findings.extend(validator.validate(msg))
+            findings.extend(self.direction_findings(key, direction))
+        header = msg.findings + findings if msg.findings else findings
+        findings.extend(_supersede(header, validator.validate(msg)))
         return key, findings
 
+    def direction_findings(self, key: str, direction: str) -> list[Finding]:
+        """An error when message `key` travels the other way in this contract: ERR 200 at MSH-9.1 when no message of
+        its type comes this way, 201 at MSH-9.2 when others of its type do (only the trigger is wrong)."""
+        ops = self.contract.operations
+        expected = ops[key].extra["direction"]
+        if expected in ("both", direction):
+            return []
+        kind = key.split("^")[0]
+        this_way = [k for k, op in ops.items() if k.split("^")[0] == kind and op.extra["direction"] in ("both", direction)]
+        text = (f"{key} travels {expected.replace('_', ' ')} in this contract; it was seen going "
+                f"{direction.replace('_', ' ')}")
+        if this_way:
+            return [Finding(Severity.ERROR, "MSH-9.2", f"{text} (this way: {', '.join(this_way)})", "event")]
+        return [Finding(Severity.ERROR, "MSH-9.1", text, "message_type")]
+
     def _ack_mode(self, msg: Message, key: str) -> list[Finding]:
-        s = self.settings
-        accept, application = msg.accept_ack, msg.application_ack
-        findings: list[Finding] = []
-        if s.ack_mode == "original":
-            if accept or application:
-                findings.append(Finding(Severity.WARNING, "MSH-15" if accept else "MSH-16",
-                                        f"the contract uses original acknowledgement mode; MSH-15/16 ({accept or '-'}/"
-                                        f"{application or '-'}) ask for enhanced mode", "ack_mode"))
-            if key == "ACK":
-                code = msg.get("MSA-1")
-                if code in ("CA", "CE", "CR"):
-                    findings.append(Finding(Severity.ERROR, "MSA-1", f"{code} is an enhanced-mode accept acknowledgement; "
-                                            "original mode answers AA, AE or AR", "value_set"))
-        elif key != "ACK":
-            for loc, value, wanted in (("MSH-15", accept, s.accept_ack), ("MSH-16", application, s.application_ack)):
-                if not value:
-                    findings.append(Finding(Severity.ERROR, loc, f"the contract uses enhanced acknowledgement mode; "
-                                            f"{loc} must be valued{f' ({wanted})' if wanted else ''}", "ack_mode"))
-                elif wanted and value != wanted:
-                    findings.append(Finding(Severity.WARNING, loc, f"{loc} is {value}; the contract expects {wanted}", "ack_mode"))
+        findings = mode_findings(self.settings.ack, msg)
+        if key == "ACK" and not self.settings.ack.enhanced:
+            code = msg.get("MSA-1")
+            if code in ("CA", "CE", "CR"):
+                findings.append(Finding(Severity.ERROR, "MSA-1", f"{code} is an enhanced-mode accept acknowledgement; "
+                                        "original mode answers AA, AE or AR", "value_set"))
         return findings
 
     # -- captures ---------------------------------------------------------------------------------------
@@ -318,6 +323,22 @@ class HL7Validator:
         if not any(item.operation for item in checked):
             kind = "unknown"
         return Checked(kind, ",".join(keys) or None, findings, [item.message for item in checked])
+
+
+_VALUE_RULES = frozenset({"value_set", "format", "length", "components", "escape"})
+
+
+def _supersede(header: list[Finding], found: list[Finding]) -> list[Finding]:
+    """`found` (the profile's findings) without those about a value the header checks already reported on (the
+    version table and the accepted versions, MSH-18's value set and the charset rules ...): one finding per defect.
+    A required element missing is kept: that is a defect of its own."""
+    if not header or not found:
+        return found
+    places = {f.location for f in header if f.severity is not Severity.INFO and f.location}
+    if not places:
+        return found
+    return [f for f in found if f.rule not in _VALUE_RULES
+            or not any(f.location == p or f.location.startswith(p + ".") for p in places)]
 
 
 def validate_capture(contract: Contract, raw: bytes) -> Checked:

@@ -3,9 +3,9 @@
 The rules (HL7 v2 chapter 2; hl7-testing.md §3.2): MSA-2 echoes the acknowledged MSH-10; the ACK's MSH-3/4 and
 MSH-5/6 are the original's MSH-5/6 and MSH-3/4; the ACK has its own new MSH-10; MSH-11 (processing id) and MSH-12
 (version) are the original's; the delimiters are the original's; MSH-18 names the character set the ACK is encoded
-in, which is the one the message was decoded with. Original mode answers AA/AE/AR; enhanced mode (MSH-15 or MSH-16
-valued) answers an accept acknowledgement CA/CE/CR (sent when MSH-15 asks for it) and an application one AA/AE/AR
-(when MSH-16 asks for it).
+in, which is the one the message was decoded with. Original mode answers AA/AE/AR; enhanced mode answers an accept
+acknowledgement CA/CE/CR and an application one AA/AE/AR; which of them a message is owed is decided by the
+receiver's declared mode (`harness.contract.hl7.ack_mode`), not here.
 
 Errors go into ERR segments with HL7 Table 0357 codes, located: v2.5 and later use ERR-2 (error location),
 ERR-3 (code^text^HL70357), ERR-4 (severity) and ERR-8 (user message); v2.4 and earlier one ERR whose ERR-1 repeats
@@ -32,6 +32,7 @@ TABLE_0357 = {
     "101": "Required field missing",
     "102": "Data type error",
     "103": "Table value not found",
+    "104": "Value too long",
     "200": "Unsupported message type",
     "201": "Unsupported event code",
     "202": "Unsupported processing id",
@@ -63,20 +64,6 @@ def ack_code(findings: Iterable[Finding]) -> str:
             return "AR"
         code = "AE"
     return code
-
-
-def wanted(condition: str, success: bool) -> bool:
-    """Whether an acknowledgement is sent under MSH-15/16 `condition` (HL7 Table 0155): AL, NE, ER, SU.
-
-    Empty (original mode) and values outside the table count as AL: answering is the safe reading.
-    """
-    if condition == "NE":
-        return False
-    if condition == "ER":
-        return not success
-    if condition == "SU":
-        return success
-    return True
 
 
 @lru_cache(maxsize=64)
@@ -216,7 +203,7 @@ class AckBuilder:
             reps = []
             for finding in errors:
                 where = _location(finding)
-                code = error_code(finding)
+                code = error_code(finding, version)
                 text = escape(TABLE_0357.get(code, ""), seps)
                 seg, seq, fld = (where.segment, str(where.index), str(where.field or "")) if where else ("", "", "")
                 reps.append(f"{seg}{cs}{seq}{cs}{fld}{cs}{code}{ss}{text}{ss}HL70357")
@@ -224,7 +211,7 @@ class AckBuilder:
         out = []
         for finding in errors:
             where = _location(finding)
-            code = error_code(finding)
+            code = error_code(finding, version)
             severity = "E" if finding.severity is Severity.ERROR else "W"
             erl = where.erl().replace("^", cs) if where else ""
             fields = ["ERR", "", erl, f"{code}{cs}{escape(TABLE_0357.get(code, ''), seps)}{cs}HL70357", severity,

@@ -45,6 +45,8 @@ class ElementDef:
     type_from: int = 0
     pattern: re.Pattern[str] | None = None
     pattern_name: str = ""
+    standard: bool = False
+    """Not in the profile: the HL7 standard's definition of the field (type, components, repetitions) only."""
     # derived, for the validator's hot path
     primitive: bool = False
     max_components: int = 0
@@ -72,6 +74,9 @@ class SegmentDef:
     name: str
     title: str
     fields: tuple[ElementDef, ...]
+    limit: int = 0
+    """The last field position a segment may value (the standard's, or the profile's when it goes further); 0: no
+    limit known (a profile alone, or a Z-segment)."""
 
 
 @dataclass(slots=True)
@@ -138,6 +143,9 @@ class Profile:
     unknown_segments: str = "error"
     description: str = ""
     names: frozenset[str] = frozenset()
+    compiled: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """What validators derive from this profile (segment definitions completed by the standard, compiled segment
+    expressions, structure findings), shared by every validator of it: a contract loaded once is compiled once."""
 
 
 @dataclass

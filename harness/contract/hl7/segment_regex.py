@@ -48,8 +48,8 @@ class Plan:
         """For longer segments: compiled when the first one comes (`compile_full`)."""
         self.fs = seps.field
         self.header = header
-        self.width = max(by_pos)
-        """The highest field position the profile defines: shorter segments are padded with empty fields."""
+        self.width = required_width(sdef, header)
+        """The last field position the expression needs: shorter segments are padded with empty fields."""
         self.typed: dict[tuple[int, str], tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None] = {}
 
     def compile_full(self) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None:
@@ -81,6 +81,8 @@ class _Builder:
         """An escape sequence `escape_problems` accepts. Text holding only such sequences passes the walk's escape
         check; its length is checked as written, which the walk checks first (it unescapes only a longer value)."""
         self.raw_char = f"[^{self.fs}{self.cs}{self.rs}{self.ss}]"
+        self.valued = f"(?!\\s*+(?:{self.fs}|{self.rs}|{self.cs}|\\Z))"
+        """Before a required element: it holds more than white space (spaces only are not a value to the walk)."""
         self.value_char = f"[^{self.fs}{self.rs}]"
         self.checks: list[tuple[str, int, Any]] = []
 
@@ -135,7 +137,7 @@ class _Builder:
         if dtype in datatypes.PRIMITIVE:
             body = single
         else:
-            limit = datatypes.components(dtype)
+            limit = e.max_components if dtype == e.type else datatypes.components(dtype)
             checked = dict(datatypes.checked_components(dtype))
             cs, char = self.cs, self.leaf_char
 
@@ -197,7 +199,7 @@ class _Builder:
             body = self.leaf(c, c.type, c.length)
             if c.pattern is not None:
                 body = self.capture(body, (PATTERN, c.pattern))
-            return body if c.usage in ("R", "RE") else f"(?:{body})?"
+            return self.valued + body if c.usage in ("R", "RE") else f"(?:{body})?"
 
         def may_end(index: int) -> bool:
             return all(j not in defs or defs[j].usage not in ("R", "RE") for j in range(index, last + 1))
@@ -215,6 +217,8 @@ class _Builder:
         """A field's whole value (every repetition) that the walk passes."""
         if f.usage == "X":
             return ""
+        if f.standard:
+            return self.standard_field(f)
         before = len(self.checks)
         whole = f"[^{self.fs}]*+"
         if f.type_from:
@@ -235,7 +239,30 @@ class _Builder:
         alternatives.append('""')
         if f.usage not in ("R", "RE"):
             alternatives.append("")
-        return "(?:" + "|".join(alternatives) + ")"
+            return "(?:" + "|".join(alternatives) + ")"
+        return self.valued + "(?:" + "|".join(alternatives) + ")"
+
+    def standard_field(self, f: ElementDef) -> str:
+        """A field the profile leaves to the standard, compactly: empty first (most are), else its type's form,
+        the components up to the first one after the first whose format is checked, its repetitions. What this
+        leaves out (escape sequences, subcomponents, a later checked component) goes to the walk."""
+        fs, cs, rs = self.fs, self.cs, self.rs
+        free = f"[^{fs}{cs}{rs}{self.esc}{self.ss}]*+"
+        dtype = f.type
+        if dtype in datatypes.PRIMITIVE:
+            one = self.bounded(datatypes.FAST_FORMAT.get(dtype), f.length)
+        else:
+            fname = datatypes.FIRST_COMPONENT_FORMAT.get(dtype)
+            first = f"(?:{datatypes.FAST_FORMAT[fname][0]})?" if fname else free
+            bounds = [f.max_components - 1] if f.max_components else []
+            bounds += [pos - 2 for pos, _ in datatypes.checked_components(dtype) if pos > 1][:1]
+            rest = f"(?:{cs}{free}){{0,{min(bounds)}}}" if bounds else f"(?:{cs}{free})*"
+            one = first + rest
+        if f.max == UNBOUNDED or f.max >= 2:
+            more = "*" if f.max == UNBOUNDED else f"{{0,{f.max - 1}}}"
+            one = f"(?:{one})?(?:{rs}(?:{one})?){more}"
+        # atomic: an empty field matches its first branch only, so a failing segment is not retried field by field
+        return f'(?>(?={fs}|\\Z)|{one}|"")'
 
     def types(self, source: ElementDef) -> list[str]:
         """The data types a coded field may name, each a value the walk passes there (none: no coupling)."""
@@ -253,7 +280,8 @@ class _Builder:
         alternatives.append('""')
         if f.usage not in ("R", "RE"):
             alternatives.append("")
-        return "(?:" + "|".join(alternatives) + ")"
+            return "(?:" + "|".join(alternatives) + ")"
+        return self.valued + "(?:" + "|".join(alternatives) + ")"
 
     def compile(self, regex: str) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]]:
         compiled = re.compile(regex)
@@ -278,14 +306,17 @@ def _segment_regex(builder: _Builder, sdef: SegmentDef, by_pos: dict[int, Elemen
     width = max(by_pos)
     fs = builder.fs
     typed = {f.type_from: f for f in reversed(sdef.fields) if f.type_from and start <= f.type_from < f.pos}
+    must = required_width(sdef, header)
     parts: list[str] = []
+    optional: list[str] = []
+    """The parts after the last field that must be there: each may be missing with all those after it."""
     pos = start
     while pos <= width:
         f = typed.get(pos)
         source = by_pos.get(pos)
         types = builder.types(source) if f is not None and source is not None else []
         if f is None or not types:
-            parts.append(builder.field(by_pos[pos]) if pos in by_pos else f"[^{fs}]*+")
+            (parts if pos <= must else optional).append(builder.field(by_pos[pos]) if pos in by_pos else f"[^{fs}]*+")
             pos += 1
             continue
         # the source field and the typed one together: one branch per type the source may name (OBX-2 and OBX-5)
@@ -293,13 +324,35 @@ def _segment_regex(builder: _Builder, sdef: SegmentDef, by_pos: dict[int, Elemen
         for dtype in types:
             between = [builder.field(by_pos[p]) if p in by_pos else f"[^{fs}]*+" for p in range(pos + 1, f.pos)]
             branches.append(fs.join([re.escape(dtype), *between, builder.typed(f, dtype)]))
-        parts.append("(?:" + "|".join(branches) + ")")
+        (parts if pos <= must else optional).append("(?:" + "|".join(branches) + ")")
         pos = f.pos + 1
+    # beyond the last defined field: anything when no limit is known, else empty fields only (the walk reports
+    # a valued one as an extra field)
+    tail = f"(?:{fs})*" if sdef.limit else f"(?:{fs}[\\s\\S]*)?"
+    for part in reversed(optional):
+        tail = f"(?:{fs}{part}{tail})?"
     if header:
-        regex = fs.join(parts) + f"(?:{fs}[\\s\\S]*)?" if parts else "[\\s\\S]*"
+        regex = fs.join(parts) + tail if parts else "[\\s\\S]*"
     else:
-        regex = f"[^{fs}]*{fs}" + fs.join(parts) + f"(?:{fs}[\\s\\S]*)?"
+        regex = f"[^{fs}]*{fs}" + fs.join(parts) + tail
     return builder.compile(regex)
+
+
+def required_width(sdef: SegmentDef, header: bool) -> int:
+    """The last field position a segment's text must reach for its expression: the last one the profile requires
+    (R or RE, or typed by another field at or before it); the optional fields after it may be left out, all the
+    rest of the segment with them."""
+    if not sdef.limit:  # no standard definition: what follows the profile's last field is not checked at all
+        return max(f.pos for f in sdef.fields)
+    start = 3 if header else 1
+    must = start
+    for f in sdef.fields:
+        if f.usage in ("R", "RE") or f.min > 0:
+            must = max(must, f.pos)
+    for f in sdef.fields:
+        if f.type_from and f.type_from <= must:
+            must = max(must, f.pos)
+    return must
 
 
 def compile_value(f: ElementDef, dtype: str, seps: Separators

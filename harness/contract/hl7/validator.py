@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.contract.findings import Finding, Severity
-from harness.contract.hl7 import datatypes
+from harness.contract.hl7 import datatypes, standard
 from harness.contract.hl7.escape import Separators, escape_problems, unescape
 from harness.contract.hl7.message import HEADERS, Message, Segment
 from harness.contract.hl7.profile import UNBOUNDED, ElementDef, GroupDef, Profile, SegmentDef, SegRef
@@ -39,26 +39,44 @@ ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 _POLICY = {"info": INFO, "warning": WARNING, "error": ERROR}
 
 ERROR_CODES = {
-    "structure": "100", "segment_cardinality": "100", "parse": "100", "segment_terminator": "100", "framing": "100",
+    "structure": "100", "segment_cardinality": "100", "segment_usage": "100", "parse": "100",
+    "segment_terminator": "100", "extra_fields": "100", "framing": "100",
     "usage": "101",
     "format": "102", "length": "102", "escape": "102", "cardinality": "102", "components": "102", "charset": "102",
     "value_set": "103",
     "message_type": "200", "event": "201", "processing_id": "202", "version": "203",
     "unknown_key": "204", "duplicate_key": "205",
 }
-"""Finding rule -> HL7 Table 0357 code for ERR-3 (anything else: 207 application internal error)."""
+"""Finding rule -> HL7 Table 0357 code for ERR-3 (anything else: 207, the table's catch-all "application error").
+
+100 segment sequence error: segments out of order, a required segment or group missing, a segment ID where a
+field should be (a missing segment terminator), fields beyond the segment's definition. 101 required field
+missing: a required field or component empty (a value of spaces only is empty). 102 data type error: a value
+not of its type, extra components, separators, escapes, repetitions. 103 table value not found. A not-supported
+(usage X) element that is valued has no code of its own: HL7 lets the receiver "raise an application error",
+207, with ERR-8 saying which element."""
+LENGTH_CODE_FROM = (2, 7)
+"""HL7 v2.7 added code 104 (value too long); earlier versions report a length as 102."""
 
 
-def error_code(finding: Finding) -> str:
-    """The HL7 Table 0357 error code an ACK's ERR-3 should carry for `finding`."""
+def error_code(finding: Finding, version: tuple[int, ...] = ()) -> str:
+    """The HL7 Table 0357 error code an ACK's ERR-3 should carry for `finding` in a message of `version`."""
+    if finding.rule == "length" and version >= LENGTH_CODE_FROM:
+        return "104"
     return ERROR_CODES.get(finding.rule, "207")
+
+
+def blank(value: str) -> bool:
+    """Not valued: empty, or spaces (and other white space) only."""
+    return not value or value.isspace()
 
 
 def _usage(kind: str, item: Any, location: str, valued: bool, out: list[Finding]) -> None:
     """Usage findings for an empty or X-valued field or component (the valued, allowed case never gets here)."""
     if valued:
         if item.usage == "X":
-            out.append(Finding(ERROR, location, f"{kind} {item.name} is not supported (usage X) but valued", "usage"))
+            out.append(Finding(ERROR, location, f"{kind} {item.name} is not supported (usage X) but valued",
+                               "not_supported"))
     elif item.usage == "R":
         out.append(Finding(ERROR, location, f"required {kind} {item.name} is missing", "usage"))
     elif item.usage == "RE":
@@ -80,11 +98,12 @@ class ProfileValidator:
     Two things are remembered between messages, neither of which changes a finding: the structure findings of
     each sequence of segment names seen (a pure function of the names), and each segment definition compiled,
     per set of separators, into a `Plan` that recognises a segment about which the field walk has nothing to
-    say. A segment the plan does not recognise goes through the field walk, which reports what is wrong.
+    say. Both live on the profile (`Profile.compiled`), so every validator of a loaded contract shares them. A
+    segment the plan does not recognise goes through the field walk, which reports what is wrong.
     `fast=False` walks every segment (the tests compare the two).
     """
 
-    __slots__ = ("fast", "length_severity", "plans", "profile", "shapes", "unknown", "zseg")
+    __slots__ = ("defs", "fast", "length_severity", "plans", "profile", "shapes", "unknown", "zseg")
 
     def __init__(self, profile: Profile, limits: Limits = Limits(), *, fast: bool = True) -> None:
         self.profile = profile
@@ -92,11 +111,18 @@ class ProfileValidator:
         self.zseg = _POLICY.get(profile.z_segments)
         self.unknown = _POLICY.get(profile.unknown_segments)
         self.fast = fast
-        self.shapes: dict[tuple[tuple[str, int], ...], tuple[tuple[Finding, ...], tuple[int, ...], dict[str, int]]] = {}
-        self.plans: dict[Separators, dict[str, Plan | None]] = {}
+        shared = profile.compiled if fast else {}  # the walk-only validator (tests) keeps its own
+        self.shapes: dict[tuple[tuple[str, int], ...], tuple[tuple[Finding, ...], tuple[int, ...], dict[str, int]]] = \
+            shared.setdefault("shapes", {})
+        self.plans: dict[tuple[Separators, str | None], dict[str, Plan | None]] = shared.setdefault("plans", {})
+        self.defs: dict[str | None, dict[str, SegmentDef | None]] = shared.setdefault("defs", {})
+        """Per standard version (None: none known): the profile's segment definitions completed by the standard's."""
 
     def validate(self, msg: Message) -> list[Finding]:
         segs = msg.segments
+        glued: list[Finding] = []
+        if self._glued(segs):
+            segs, glued = self._unglue(segs, msg.seps)
         shape = tuple([(seg.name, seg.index) for seg in segs])
         known = self.shapes.get(shape) if self.fast else None
         if known is None:
@@ -106,23 +132,77 @@ class ProfileValidator:
                     self.shapes.clear()
                 self.shapes[shape] = known
         found, matched, counts = known
-        out = list(found)
-        segments = self.profile.segments
-        plans = self._plans(msg.seps) if self.fast else None
+        out = glued + list(found) if glued else list(found)
+        lib = standard.library_version(msg.version)
+        defs = self.defs.get(lib)
+        if defs is None:
+            defs = self.defs[lib] = {}
+        plans = self._plans(msg.seps, lib) if self.fast else None
         for at in matched:
             seg = segs[at]
-            sdef = segments.get(seg.name)
+            name = seg.name
+            try:
+                sdef = defs[name]
+            except KeyError:  # completed by the standard when first met
+                sdef = defs[name] = self._complete(name, lib)
             if sdef is None or not sdef.fields:
                 continue
             if plans is not None:
                 try:
-                    plan = plans[seg.name]
+                    plan = plans[name]
                 except KeyError:  # compiled when first met: a message pays only for its own segments
-                    plan = plans[seg.name] = compile_plan(sdef, msg.seps, seg.name in HEADERS)
+                    plan = plans[name] = compile_plan(sdef, msg.seps, name in HEADERS)
                 if plan is not None and self._quiet(seg, plan, msg):
                     continue
             self._fields(seg, sdef, _seg_loc(seg, counts), msg, out)
         return out
+
+    def _complete(self, name: str, lib: str | None) -> SegmentDef | None:
+        base = self.profile.segments.get(name)
+        if base is None:
+            return None
+        return standard.with_standard(base, standard.segment(lib, name), name in HEADERS)
+
+    # -- glued segments -------------------------------------------------------------------------------------
+    def _glued(self, segs: list[Segment]) -> bool:
+        """Whether a field of some segment holds a segment ID of the profile (a missing segment terminator)."""
+        disjoint = self.profile.names.isdisjoint
+        for seg in segs:
+            if not disjoint(seg.fields[1:]):
+                return True
+        return False
+
+    def _unglue(self, segs: list[Segment], seps: Separators) -> tuple[list[Segment], list[Finding]]:
+        """The segments as the sender meant them (each glued one cut out at its ID) and one finding per cut."""
+        names = self.profile.names
+        counts: dict[str, int] = {}
+        for seg in segs:
+            counts[seg.name] = seg.index
+        found: list[Finding] = []
+        pieces: list[list[str]] = []
+        for seg in segs:
+            fields = seg.fields
+            cuts = [n for n in range(3 if seg.name in HEADERS else 1, len(fields)) if fields[n] in names]
+            if not cuts:
+                pieces.append(fields)
+                continue
+            where = _seg_loc(seg, counts)
+            for n in cuts:
+                found.append(Finding(ERROR, f"{where}-{n}", f"{seg.name}-{n} holds {fields[n]!r}, a segment ID: the "
+                                     f"segment terminator (carriage return) before {fields[n]} is missing",
+                                     "segment_terminator"))
+            bounds = [0, *cuts, len(fields)]
+            for i in range(len(bounds) - 1):
+                part = fields[bounds[i]:bounds[i + 1]]
+                if i and part[0] in HEADERS:  # MSH-1 is the field separator itself
+                    part = [part[0], seps.field, *part[1:]]
+                pieces.append(part)
+        index: dict[str, int] = {}
+        out = []
+        for fields in pieces:
+            index[fields[0]] = index.get(fields[0], 0) + 1
+            out.append(Segment(fields[0], fields, index[fields[0]]))
+        return out, found
 
     def _structure(self, segs: list[Segment]) -> tuple[tuple[Finding, ...], tuple[int, ...], dict[str, int]]:
         """Findings about which segments are where, the positions of those the profile knows, and name counts."""
@@ -213,20 +293,23 @@ class ProfileValidator:
             is_group = type(child) is GroupDef
             label = f"group {child.name}" if is_group else f"segment {child.name}"
             inside = f" in {group.name}" if group.name != self.profile.structure else ""
+            # a group's finding is located at its leading segment: an ACK's ERR-2 names a segment, never a group
+            where = _leading(child) if isinstance(child, GroupDef) else child.name
             if count == 0:
                 if child.usage == "R":
-                    out.append(Finding(ERROR, child.name, f"required {label} is missing{inside}", "usage"))
+                    out.append(Finding(ERROR, where, f"required {label} is missing{inside}", "segment_usage"))
                 elif child.usage == "RE":
-                    out.append(Finding(WARNING, child.name, f"{label} (usage RE) is absent{inside}", "usage"))
+                    out.append(Finding(WARNING, where, f"{label} (usage RE) is absent{inside}", "segment_usage"))
                 continue
             if child.usage == "X":
-                out.append(Finding(ERROR, child.name, f"{label} is not supported (usage X) but present{inside}", "usage"))
+                out.append(Finding(ERROR, where, f"{label} is not supported (usage X) but present{inside}",
+                                   "not_supported"))
             elif j in excess:
-                loc = _seg_loc(excess[j], counts) if not is_group else child.name
+                loc = _seg_loc(excess[j], counts) if not is_group else where
                 out.append(Finding(ERROR, loc, f"{label} occurs {count} times{inside}; the profile allows at most {child.max}",
                                    "segment_cardinality"))
             elif count < child.min:
-                out.append(Finding(ERROR, child.name, f"{label} occurs {count} times{inside}; the profile needs at least {child.min}",
+                out.append(Finding(ERROR, where, f"{label} occurs {count} times{inside}; the profile needs at least {child.min}",
                                    "segment_cardinality"))
         return pos
 
@@ -238,13 +321,20 @@ class ProfileValidator:
         for f in sdef.fields:
             pos = f.pos
             self._field(f, fields[pos] if pos < nf else "", header, loc, seg, msg, out)
+        limit = sdef.limit
+        if limit and nf - 1 > limit:
+            first = next((n for n in range(limit + 1, nf) if not blank(fields[n])), 0)
+            if first:
+                out.append(Finding(ERROR, f"{loc}-{first}", f"{seg.name}-{first} is valued, but {seg.name} has {limit} "
+                                   f"fields in HL7 v{msg.version}: a field shifted, or segments run together?",
+                                   "extra_fields"))
 
     def _field(self, f: ElementDef, value: str, header: bool, loc: str, seg: Segment, msg: Message,
                out: list[Finding]) -> None:
         """Every finding about one field's value (all its repetitions)."""
         pos = f.pos
-        if not value or f.usage == "X":
-            _usage("field", f, f"{loc}-{pos}", bool(value), out)
+        if not value or f.usage == "X" or value.isspace():
+            _usage("field", f, f"{loc}-{pos}", not blank(value), out)
             return
         if header and pos <= 2:
             return
@@ -261,7 +351,7 @@ class ProfileValidator:
                 out.append(Finding(ERROR, f"{loc}-{pos}",
                                    f"field {f.name} has {len(reps)} repetitions; the profile needs at least {f.min}", "cardinality"))
             for r, v in enumerate(reps, 1):
-                if v:
+                if v and not v.isspace():
                     self._field_value(v, f, f"{loc}-{pos}({r})", seg, msg, out)
                 elif f.usage == "R" and r == 1:
                     out.append(Finding(ERROR, f"{loc}-{pos}(1)", f"required field {f.name} is empty", "usage"))
@@ -288,22 +378,21 @@ class ProfileValidator:
         where = where or f"{loc}-{f.pos}"
         cs = seps.component
         comps = v.split(cs) if cs in v else [v]
-        if f.max_components and len(comps) > f.max_components and any(comps[f.max_components:]):
-            out.append(Finding(ERROR, where, f"{f.name} has {len(comps)} components; type {f.type} has {f.max_components}",
-                               "components"))
+        if f.max_components and len(comps) > f.max_components:
+            _extra_components(comps, f.max_components, f.name, f.type, where, out)
         nc = len(comps)
         ss, esc = seps.subcomponent, seps.escape
         for c in f.components:
             cv = comps[c.pos - 1] if c.pos <= nc else ""
-            if not cv or c.usage == "X":
-                _usage("component", c, f"{where}.{c.pos}", bool(cv), out)
+            if not cv or c.usage == "X" or cv.isspace():
+                _usage("component", c, f"{where}.{c.pos}", not blank(cv), out)
                 continue
             if c.components:
                 ss = seps.subcomponent
                 subs = cv.split(ss) if ss in cv else [cv]
                 for sc in c.components:
                     sv = subs[sc.pos - 1] if sc.pos <= len(subs) else ""
-                    if not sv:
+                    if blank(sv):
                         if sc.usage == "R":
                             out.append(Finding(ERROR, f"{where}.{c.pos}.{sc.pos}", f"required subcomponent {sc.name} is missing", "usage"))
                         continue
@@ -321,14 +410,27 @@ class ProfileValidator:
 
     def _leaf(self, v: str, e: ElementDef, where: str | None, seg: Segment, msg: Message, out: list[Finding],
               sep: str, loc: str = "") -> None:
-        """Check one value that the profile does not split further: separators, length, format, codes, escapes."""
+        """Check one value that the profile does not split further: separators, length, format, codes, escapes.
+
+        A value already wrong in kind (not of its type, not in its value set, extra components) is not also
+        reported as too long: one finding per defect."""
         seps = msg.seps
+        before = len(out)
         dtype = e.type
         if e.type_from:
             dtype = seg.field(e.type_from).split(seps.component)[0].strip()
             if not dtype:
                 return
         primitive = dtype in datatypes.PRIMITIVE if e.type_from else e.primitive
+        if sep and primitive and sep == seps.component and sep in v:
+            # `F^` in an ID field: components where the type has none; the value is the first component
+            parts = v.split(sep)
+            _extra_components(parts, 1, e.name, dtype, where or f"{loc}-{e.pos}", out)
+            v = parts[0]
+            if blank(v):
+                if e.usage in ("R", "RE"):
+                    _usage("field", e, where or f"{loc}-{e.pos}", False, out)
+                return
         if sep:
             if primitive:
                 if sep in v or (sep == seps.component and seps.subcomponent in v):
@@ -346,8 +448,6 @@ class ProfileValidator:
         if fmt is not None and primitive and not fmt(v):
             text = e.fmt_text if not e.type_from else datatypes.FORMAT[dtype][1]
             out.append(Finding(ERROR, where or f"{loc}-{e.pos}", f"{e.name}: {v!r} is not {text}", "format"))
-        if e.length and len(v) > e.length:
-            self._length(v, e, where or f"{loc}-{e.pos}", msg, out)
         if e.pattern is not None and not e.pattern.fullmatch(v):
             out.append(Finding(ERROR, where or f"{loc}-{e.pos}", f"{e.name}: {v!r} does not match format {e.pattern_name}", "format"))
         values = e.values
@@ -360,6 +460,8 @@ class ProfileValidator:
                     shown = f"in code table {e.table}"
                 out.append(Finding(ERROR if e.strict else WARNING, where or f"{loc}-{e.pos}",
                                    f"{e.name}: {code!r} is not {shown}", "value_set"))
+        if e.length and len(v) > e.length and not any(f.severity is ERROR for f in out[before:]):
+            self._length(v, e, where or f"{loc}-{e.pos}", msg, out)
         esc = seps.escape
         if esc in v:
             for problem in escape_problems(v, seps):
@@ -369,9 +471,9 @@ class ProfileValidator:
     def _composite(self, v: str, e: ElementDef, dtype: str, where: str, cs: str, out: list[Finding]) -> None:
         """A composite value the profile gives no components for: component count and library formats."""
         comps = v.split(cs)
-        limit = datatypes.components(dtype)
+        limit = datatypes.components(dtype) if e.type_from else e.max_components
         if limit and len(comps) > limit and any(comps[limit:]):
-            out.append(Finding(ERROR, where, f"{e.name} has {len(comps)} components; type {dtype} has {limit}", "components"))
+            _extra_components(comps, limit, e.name, dtype, where, out)
         for index, ctype in datatypes.checked_components(dtype):
             if index <= len(comps) and comps[index - 1]:
                 check, text = datatypes.FORMAT[ctype]
@@ -386,16 +488,18 @@ class ProfileValidator:
 
 
     # -- the fast path: compiled per-segment checks ---------------------------------------------------------
-    def _plans(self, seps: Separators) -> dict[str, Plan | None] | None:
-        """The plans for these delimiters, by segment name (filled as segments are met); None: walk every segment."""
-        plans = self.plans.get(seps)
+    def _plans(self, seps: Separators, lib: str | None) -> dict[str, Plan | None] | None:
+        """The plans for these delimiters and standard version, by segment name (filled as segments are met); None:
+        walk every segment."""
+        key = (seps, lib)
+        plans = self.plans.get(key)
         if plans is None:
             # odd delimiters (not distinct, or characters the compiled formats use): every segment is walked
             if len(set(seps.all)) != 5 or any(c.isalnum() or c in "+-." for c in seps.all):
                 return None
             if len(self.plans) >= MAX_SEPARATORS:
                 self.plans.clear()
-            plans = self.plans[seps] = {}
+            plans = self.plans[key] = {}
         return plans
 
     def _quiet(self, seg: Segment, plan: Plan, msg: Message) -> bool:
@@ -448,7 +552,7 @@ class ProfileValidator:
 
     def _typed_quiet(self, f: ElementDef, value: str, seg: Segment, msg: Message, plan: Plan) -> bool:
         """Like `_quiet` for one field whose data type another field gives (OBX-5 by OBX-2)."""
-        if not value:
+        if not value or value.isspace():
             return f.usage not in ("R", "RE")
         if value == '""':
             return True
@@ -469,6 +573,28 @@ class ProfileValidator:
         regex, checks = typed
         match = regex.fullmatch(value)
         return match is not None and (not checks or self._checks(match, checks, seg, msg, plan))
+
+
+def _leading(group: GroupDef) -> str:
+    """The first segment of a group (of its first child group, if it starts with one)."""
+    first: SegRef | GroupDef = group
+    while isinstance(first, GroupDef):
+        first = first.children[0]
+    return first.name
+
+
+def _extra_components(parts: list[str], limit: int, name: str, dtype: str, where: str, out: list[Finding]) -> None:
+    """More components than type `dtype` has, located at the first valued extra one (an error); only empty ones
+    (`F^`) are a warning for a primitive type and nothing for a composite (trailing separators are harmless)."""
+    first = next((i for i in range(limit, len(parts)) if parts[i] and not parts[i].isspace()), -1)
+    if first < 0:
+        if limit == 1:
+            out.append(Finding(WARNING, f"{where}.2", f"{name} ({dtype}) ends with an empty component: a {dtype} has "
+                               "no components", "components"))
+        return
+    has = "no components" if limit == 1 else f"{limit} components"
+    out.append(Finding(ERROR, f"{where}.{first + 1}", f"{name} has {len(parts)} components; type {dtype} has {has}",
+                       "components"))
 
 
 def _fine(v: str, e: ElementDef, seps: Separators) -> bool:

@@ -111,6 +111,18 @@ VALUES = (
     "LIS",
     "UNICODE UTF-8",
     "GB 18030-2000",
+    " ",
+    "   ",
+    "\u3000",
+    " ^x",
+    "F^",
+    "F^^",
+    "NM^",
+    "x^ ",
+    " ~x",
+    "OBX",
+    "PID",
+    "NTE",
 )
 CHARS = '|^~&\\"0123456789AZaz .-+中'
 
@@ -177,6 +189,25 @@ def _segment_edit(rng: random.Random, text: str) -> str:
     return "\r".join(segments) + "\r"
 
 
+def _shape_edit(rng: random.Random, text: str) -> str:
+    """What senders get wrong about a segment's shape: two segments run together (the terminator replaced by a
+    field separator, or lost after an empty last field), a field shifted by one, fields added at the end."""
+    segments = [s for s in text.split("\r") if s]
+    if len(segments) < 3:
+        return text
+    at = rng.randrange(1, len(segments) - 1)
+    kind = rng.random()
+    if kind < 0.35:
+        segments[at : at + 2] = [segments[at] + "|" + segments[at + 1]]
+    elif kind < 0.6:
+        parts = segments[at].split("|")
+        parts.insert(rng.randrange(1, len(parts) + 1), "")
+        segments[at] = "|".join(parts)
+    else:
+        segments[at] += "|" * rng.randint(1, 30) + rng.choice(("x", "", "20240105", "a^b"))
+    return "\r".join(segments) + "\r"
+
+
 DELIMITERS = ("|^~\\&", "#*!/%", "|^~\\&#", "$@`\\+", "|^~\\1", "|^^\\&")
 """MSH-1 and MSH-2 to re-encode a message with: the standard ones, others, odd ones (a digit, not distinct)."""
 
@@ -198,10 +229,12 @@ def mutants(count: int, seed: int = 20261202) -> Iterator[str]:
             text = _delimiters(rng, text)
         for _ in range(rng.randint(1, 3)):
             kind = rng.random()
-            if kind < 0.6:
+            if kind < 0.55:
                 text = _field_edit(rng, text)
-            elif kind < 0.85:
+            elif kind < 0.78:
                 text = _char_edit(rng, text)
-            else:
+            elif kind < 0.9:
                 text = _segment_edit(rng, text)
+            else:
+                text = _shape_edit(rng, text)
         yield text

@@ -45,3 +45,17 @@ def test_codes_follow_the_acknowledgement_mode() -> None:
 
 def test_no_msa() -> None:
     assert problems(m.join(m.msh("ACK", "O21^ACK", "LIS9"))) == [("error", "MSA", "correlation")]
+
+
+def test_a_length_error_is_104_from_v27_and_102_before() -> None:
+    from harness.contract.findings import Finding, Severity
+    from harness.contract.hl7.mllp_ack import AckBuilder
+
+    too_long = Finding(Severity.ERROR, "PID-5.1", "Family name is 60 characters long; the maximum is 50", "length")
+    codes = {}
+    for version in ("2.5.1", "2.7", "2.8"):
+        original = parse(m.lis_adt().replace("|P|2.5.1|", f"|P|{version}|"))
+        ack = AckBuilder().ack(original, "AE", [too_long])
+        codes[version] = (ack.get("ERR-2"), ack.get("ERR-3.1"), ack.get("ERR-3.2"))
+    assert codes == {"2.5.1": ("PID^1^5^1^1", "102", "Data type error"),
+                     "2.7": ("PID^1^5^1^1", "104", "Value too long"), "2.8": ("PID^1^5^1^1", "104", "Value too long")}

@@ -31,7 +31,7 @@ def test_an_error_finding_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--interface", "lis", str(file))
 
     assert code == 1
-    assert out == [f"{file}: ERROR SPECIMEN required group SPECIMEN is missing in OBSERVATION_REQUEST"]
+    assert out == [f"{file}: ERROR SPM required group SPECIMEN is missing in OBSERVATION_REQUEST"]
 
 
 def test_warnings_alone_exit_0(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,18 +11,7 @@ from hl7apy.parser import parse_message
 
 from harness.contract.hl7.contract import HL7Validator
 from harness.contract.hl7.message import parse
-from harness.contract.loader import ContractStore
 from tests.contracts.hl7 import messages as m
-
-
-@pytest.fixture(scope="module")
-def lis(store: ContractStore) -> HL7Validator:
-    return HL7Validator(store.load("lis", "2024.1"))
-
-
-@pytest.fixture(scope="module")
-def pacs(store: ContractStore) -> HL7Validator:
-    return HL7Validator(store.load("pacs", "2024.1"))
 
 
 def header(message: Message, kind: str, control: str, sender: str = "LIS", receiver: str = "HIS") -> None:

@@ -12,23 +12,9 @@ from harness.contract.findings import Finding, Severity
 from harness.contract.hl7.contract import HL7Validator
 from harness.contract.hl7.validator import error_code
 from harness.contract.loader import ContractStore, load_contract
+from harness.contract.model import Contract
 from tests.conftest import CONTRACTS
 from tests.contracts.hl7 import messages as m
-
-
-@pytest.fixture(scope="module")
-def lis(store: ContractStore) -> HL7Validator:
-    return HL7Validator(store.load("lis", "2024.1"))
-
-
-@pytest.fixture(scope="module")
-def lis23(store: ContractStore) -> HL7Validator:
-    return HL7Validator(store.load("lis", "2023.1"))
-
-
-@pytest.fixture(scope="module")
-def pacs(store: ContractStore) -> HL7Validator:
-    return HL7Validator(store.load("pacs", "2024.1"))
 
 
 def check(validator: HL7Validator, text: str, direction: str | None = None) -> list[tuple[str, str, str]]:
@@ -107,16 +93,16 @@ def test_builder_messages_are_valid(store: ContractStore, interface: str, versio
 
 # -- structure --------------------------------------------------------------------------------------------------------
 def test_required_segment_missing(lis: HL7Validator) -> None:
-    assert check(lis, drop(m.lis_oru(), "PID")) == [("error", "PID", "usage")]
+    assert check(lis, drop(m.lis_oru(), "PID")) == [("error", "PID", "segment_usage")]  # ERR 100
     assert "required segment PID is missing in PATIENT" in findings(lis, drop(m.lis_oru(), "PID"))[0].message
 
 
 def test_required_group_missing(lis: HL7Validator) -> None:
-    assert check(lis, drop(m.lis_oml(), "SPM")) == [("error", "SPECIMEN", "usage")]
+    assert check(lis, drop(m.lis_oml(), "SPM")) == [("error", "SPM", "segment_usage")]  # at its leading segment
 
 
 def test_leading_segment_of_a_group_missing_does_not_cascade(lis: HL7Validator) -> None:
-    assert check(lis, drop(m.lis_oml(), "ORC")) == [("error", "ORC", "usage")]
+    assert check(lis, drop(m.lis_oml(), "ORC")) == [("error", "ORC", "segment_usage")]
 
 
 def test_segment_over_its_cardinality(lis: HL7Validator) -> None:
@@ -144,13 +130,24 @@ def copy_contract(tmp_path: Path, interface: str, version: str) -> Path:
     return folder
 
 
+def enhanced_lis(tmp_path: Path, accept: str, application: str) -> Contract:
+    """lis 2024.1 declaring enhanced acknowledgement mode, senders expected to put `accept`/`application` in
+    MSH-15/16."""
+    folder = copy_contract(tmp_path, "lis", "2024.1")
+    path = folder / "contract.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("    mode: original ", f"    mode: enhanced\n    accept_ack: {accept}\n"
+                                                          f"    application_ack: {application}\n#"), encoding="utf-8")
+    return load_contract(folder)
+
+
 def test_x_segment_present(tmp_path: Path) -> None:
     folder = copy_contract(tmp_path, "pacs", "2024.1")
     profile = folder / "profiles" / "ORM_O01.yaml"
     profile.write_text(profile.read_text(encoding="utf-8").replace("- ZDS O 0..1", "- ZDS X 0..0"), encoding="utf-8")
     validator = HL7Validator(load_contract(folder))
 
-    assert check(validator, m.pacs_orm()) == [("error", "ZDS", "usage")]
+    assert check(validator, m.pacs_orm()) == [("error", "ZDS", "not_supported")]
 
 
 # -- fields, components, repetitions --------------------------------------------------------------------------------
@@ -181,7 +178,7 @@ def test_re_field_empty_is_a_warning(lis: HL7Validator) -> None:
 def test_x_field_valued(lis: HL7Validator) -> None:
     text = set_field(m.lis_oru(), "OBR", 5, "S")
 
-    assert check(lis, text) == [("error", "OBR-5", "usage")]
+    assert check(lis, text) == [("error", "OBR-5", "not_supported")]  # ERR 207, not 101 "required field missing"
 
 
 def test_field_repetitions_over_the_maximum(lis: HL7Validator) -> None:
@@ -193,13 +190,38 @@ def test_field_repetitions_over_the_maximum(lis: HL7Validator) -> None:
 def test_extra_components(lis: HL7Validator) -> None:
     text = set_field(m.lis_oru(), "OBX", 6, "a^b^c^d^e^f^g")
 
-    assert check(lis, text) == [("error", "OBX[1]-6", "components")]
+    assert check(lis, text) == [("error", "OBX[1]-6.7", "components")]  # at the first extra component
 
 
-def test_unescaped_separator_in_a_primitive_field(lis: HL7Validator) -> None:
+def test_a_component_separator_in_a_primitive_field_is_an_extra_component(lis: HL7Validator) -> None:
     text = set_field(m.lis_oru(), "OBX", 7, "3.5^9.5")
 
-    assert check(lis, text) == [("error", "OBX[1]-7", "escape")]
+    assert check(lis, text) == [("error", "OBX[1]-7.2", "components")]
+
+
+def test_a_trailing_component_separator_on_a_coded_value_is_one_warning(lis: HL7Validator) -> None:
+    """`F^` in OBX-11 is the code F with an empty extra component: not also a code-table miss."""
+    found = findings(lis, set_field(m.lis_oru(1), "OBX", 11, "F^"))
+
+    assert [(f.severity.value, f.location, f.rule) for f in found] == [("warning", "OBX-11.2", "components")]
+    assert "a ID has no components" in found[0].message
+    assert check(lis, set_field(m.lis_oru(1), "OBX", 11, "X^")) == [("warning", "OBX-11.2", "components"),
+                                                                   ("error", "OBX-11", "value_set")]
+
+
+def test_a_subcomponent_separator_in_a_primitive_field_is_unescaped(lis: HL7Validator) -> None:
+    assert check(lis, set_field(m.lis_oru(1), "OBX", 7, "3.5&9.5")) == [("error", "OBX-7", "escape")]
+
+
+@pytest.mark.parametrize("spaces", [" ", "   ", "\u3000"])
+def test_a_value_of_spaces_is_not_valued(lis: HL7Validator, spaces: str) -> None:
+    required = set_field(m.lis_oru(1), "OBX", 11, spaces)
+    component = edit(m.lis_oru(1), "HIS20240105001|LIS20240105001|CBC^", f"HIS20240105001|LIS20240105001|{spaces}^")
+    not_supported = set_field(m.lis_oru(1), "OBR", 5, spaces)
+
+    assert check(lis, required) == [("error", "OBX-11", "usage")]
+    assert check(lis, component) == [("error", "OBR-4.1", "usage")]
+    assert check(lis, not_supported) == []  # an X field holding spaces is not valued either
 
 
 def test_escape_sequences(lis: HL7Validator) -> None:
@@ -334,7 +356,7 @@ def test_version_not_accepted(lis: HL7Validator, pacs: HL7Validator) -> None:
 
 def test_direction(lis: HL7Validator) -> None:
     assert check(lis, m.lis_oru(), direction="to_hospital") == []
-    assert check(lis, m.lis_oru(), direction="from_hospital") == [("error", "MSH-9", "message_type")]
+    assert check(lis, m.lis_oru(), direction="from_hospital") == [("error", "MSH-9.1", "message_type")]  # ERR 200
     assert check(lis, m.ack(), direction="from_hospital") == []
 
 
@@ -344,17 +366,15 @@ def test_acknowledgement_mode(lis: HL7Validator) -> None:
 
     assert check(lis, enhanced) == [("warning", "MSH-15", "ack_mode")]
     assert check(lis, commit) == [("error", "MSA-1", "value_set")]
+    # a value outside Table 0155 is one finding (the profile's HL70155 binding says the same and is not repeated)
+    assert check(lis, edit(m.lis_oru(), "|||||CHN|", "|||XX||CHN|")) == [("error", "MSH-15", "value_set"),
+                                                                        ("warning", "MSH-15", "ack_mode")]
 
 
 def test_enhanced_mode_contract(tmp_path: Path) -> None:
-    folder = copy_contract(tmp_path, "lis", "2024.1")
-    contract_file = folder / "contract.yaml"
-    text = contract_file.read_text(encoding="utf-8")
-    contract_file.write_text(text.replace("    mode: original ", "    mode: enhanced\n    accept_ack: AL\n    application_ack: NE\n#"),
-                             encoding="utf-8")
-    validator = HL7Validator(load_contract(folder))
+    validator = HL7Validator(enhanced_lis(tmp_path, "AL", "NE"))
 
-    assert check(validator, m.lis_oru()) == [("error", "MSH-15", "ack_mode"), ("error", "MSH-16", "ack_mode")]
+    assert check(validator, m.lis_oru()) == [("error", "MSH-15", "usage"), ("error", "MSH-16", "usage")]  # ERR 101
     assert check(validator, edit(m.lis_oru(), "|||||CHN|", "|||AL|NE|CHN|")) == []
     assert check(validator, edit(m.lis_oru(), "|||||CHN|", "|||AL|AL|CHN|")) == [("warning", "MSH-16", "ack_mode")]
     assert check(validator, edit(m.ack(), "MSA|AA|", "MSA|CA|")) == []
@@ -365,6 +385,15 @@ def test_garbage_is_one_parse_error(lis: HL7Validator) -> None:
 
     assert [(f.severity.value, f.rule) for f in checked.findings] == [("error", "parse")]
     assert checked.operation is None and checked.message.segments == []
+
+
+def test_codes_per_table_0357() -> None:
+    def code(rule: str, version: tuple[int, ...] = (2, 5, 1)) -> str:
+        return error_code(Finding(Severity.ERROR, "PID-3", "x", rule), version)
+
+    assert [code(r) for r in ("usage", "segment_usage", "not_supported", "extra_fields", "segment_terminator")] == [
+        "101", "100", "207", "100", "100"]
+    assert (code("length"), code("length", (2, 7)), code("length", (2, 8, 2))) == ("102", "104", "104")
 
 
 def test_error_codes_for_acks() -> None:
@@ -399,3 +428,10 @@ def test_mutated_messages_give_findings_never_exceptions(lis: HL7Validator, pacs
         checked = validator.check(bytes(raw), rng.choice([None, "from_hospital", "to_hospital"]))
         assert all(isinstance(f, Finding) for f in checked.findings)
         validator.validate_capture(bytes(raw))
+
+
+def test_a_value_wrong_in_kind_is_not_also_too_long(lis: HL7Validator) -> None:
+    """One defect, one finding: a result status of two letters outside HL70085 is a value-set miss, not also long."""
+    assert check(lis, set_field(m.lis_oru(1), "OBX", 11, "XX")) == [("error", "OBX-11", "value_set")]
+    assert check(lis, set_field(m.lis_oru(1), "OBX", 8, "H" * 30)) == [("error", "OBX-8", "value_set")]
+    assert check(lis, set_field(m.lis_oru(1), "OBX", 11, "FF")) == [("error", "OBX-11", "value_set")]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from harness.contract.hl7.ack import ack_problems
+from harness.contract.hl7.ack_mode import AckMode
 from harness.contract.hl7.message import Message, parse
 from harness.contract.model import Contract
 from mocks.transport.mllp import AcceptAll, ContractHandler, MllpExchange, Reply
@@ -178,7 +179,10 @@ def test_a_handlers_own_response_gets_its_header_and_msa_filled(serve: Callable[
     assert orl.control_id.startswith("A") and orl.get("PID-5") == "张三"
 
 
-# -- enhanced mode -------------------------------------------------------------------------------------------------
+# -- enhanced mode (a receiver that declares it) -------------------------------------------------------------------
+ENHANCED = AckMode("enhanced")
+
+
 @pytest.mark.parametrize(("accept", "application", "handler_code", "expected"), [
     ("AL", "AL", "AA", ["CA", "AA"]),
     ("AL", "NE", "AA", ["CA"]),
@@ -192,7 +196,7 @@ def test_a_handlers_own_response_gets_its_header_and_msa_filled(serve: Callable[
 ])
 def test_enhanced_mode_acks_follow_msh15_and_msh16(serve: Callable[..., Served], accept: str, application: str,
                                                   handler_code: str, expected: list[str]) -> None:
-    served = serve(AcceptAll(code=handler_code))
+    served = serve(AcceptAll(code=handler_code), ack_mode=ENHANCED)
     peer = served.peer()
     text = enhanced(m.lis_oru(control="E1"), accept, application)
 
@@ -209,10 +213,11 @@ def test_enhanced_mode_acks_follow_msh15_and_msh16(serve: Callable[..., Served],
     assert served.handler.handled == 1
 
 
-@pytest.mark.parametrize(("accept", "expected"), [("AL", ["CR"]), ("ER", ["CR"]), ("SU", []), ("NE", [])])
-def test_enhanced_mode_rejection_is_a_cr_and_no_application_ack(serve: Callable[..., Served], accept: str,
-                                                                expected: list[str]) -> None:
-    served = serve(AcceptAll(message_types={"ADT^A01"}))
+@pytest.mark.parametrize(("accept", "expected"), [("AL", ["CR"]), ("ER", ["CR"]), ("SU", ["AR"]), ("NE", ["AR"])])
+def test_enhanced_mode_rejection_is_a_cr_or_else_an_application_ar(serve: Callable[..., Served], accept: str,
+                                                                   expected: list[str]) -> None:
+    """A rejection MSH-15 keeps back still reaches the sender: as the application AR that MSH-16 AL allows."""
+    served = serve(AcceptAll(message_types={"ADT^A01"}), ack_mode=ENHANCED)
     peer = served.peer()
 
     peer.message(enhanced(m.lis_oru(control="E2"), accept, "AL"))
@@ -220,13 +225,12 @@ def test_enhanced_mode_rejection_is_a_cr_and_no_application_ack(serve: Callable[
     acks = [decoded(p) for p in peer.read(len(expected))] if expected else []
     assert [a.get("MSA-1") for a in acks] == expected
     assert peer.read(1, timeout=0.1) == []
-    if acks:
-        assert acks[0].get("ERR-3.1") == "200"
+    assert acks[0].get("ERR-3.1") == "200"
     assert served.handler.handled == 0
 
 
 def test_enhanced_mode_undecodable_text_is_a_ce(serve: Callable[..., Served]) -> None:
-    served = serve()
+    served = serve(ack_mode=ENHANCED)
     peer = served.peer()
     text = enhanced(m.lis_oru(control="E3"), "AL", "AL")  # declares UNICODE UTF-8 ...
 
@@ -236,3 +240,20 @@ def test_enhanced_mode_undecodable_text_is_a_ce(serve: Callable[..., Served]) ->
     assert [(a.get("MSA-1"), a.get("ERR-2"), a.get("ERR-3.1")) for a in acks] == [("CE", "MSH^1^18^1", "102")]
     assert peer.read(1, timeout=0.1) == []
     assert served.handler.handled == 0
+
+
+# -- Table 0357 codes and ERR-2 locations ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("mutate", "where", "code"), [
+    (lambda t: t.replace("CBC^血常规^L|", "CBC^血常规^L|S|"), "OBR^1^5^1", "207"),    # usage X valued: not 101
+    (lambda t: t.split("SPM|")[0], "SPM^1", "100"),                                  # a required group missing
+    (lambda t: t.replace(GOOD_PID, GOOD_PID.replace("|M", "|M^F")), "PID^1^8^1^2", "102"),  # an extra component
+    (lambda t: t.replace(GOOD_PID, GOOD_PID.replace("|M", "| ")), "PID^1^8^1", "101"),     # spaces are no value
+], ids=["not-supported", "group-missing", "extra-component", "spaces"])
+def test_err_codes_and_locations_follow_hl7(serve: Callable[..., Served], lis_2024: Contract,
+                                            mutate: Callable[[str], str], where: str, code: str) -> None:
+    served = serve(ContractHandler(lis_2024))
+
+    ack = ack_of(served, mutate(m.lis_oml(control="HIS0010")))
+
+    assert ack.get("MSA-1") == "AE"
+    assert [(seg.field(2), seg.field(3).split("^")[0]) for seg in ack.all("ERR")] == [(where, code)]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from harness.contract.hl7.ack_mode import AckMode
 from harness.contract.hl7.message import parse
 from harness.contract.hl7.mllp_client import AckTimeout, ConnectionLost, MllpClient, MllpSyncClient
 from tests.contracts.hl7 import messages as m
@@ -46,7 +47,7 @@ def test_a_wrong_msa2_can_be_accepted_knowingly(serve: Callable[..., Served]) ->
 
 
 def test_enhanced_mode_waits_for_both_acks(serve: Callable[..., Served]) -> None:
-    served = serve()
+    served = serve(ack_mode=AckMode("enhanced"))
     client = served.client()
 
     ack = client.send(m.lis_oru(control="EN1").replace("|||||CHN|", "|||AL|AL|CHN|"))

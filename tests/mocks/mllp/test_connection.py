@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from harness.contract.findings import Severity
+from harness.contract.hl7.ack_mode import AckMode
 from harness.contract.hl7.mllp import frame
 from tests.contracts.hl7 import messages as m
 from tests.mocks.mllp.conftest import Served, decoded
@@ -96,7 +97,7 @@ def test_an_oversized_frame_is_refused_with_ar_and_the_connection_closed(serve: 
 
 
 def test_an_oversized_frame_in_enhanced_mode_gets_cr(serve: Callable[..., Served]) -> None:
-    served = serve(max_frame=4096)
+    served = serve(max_frame=4096, ack_mode=AckMode("enhanced"))
     peer = served.peer()
     huge = m.lis_oru(control="BIG2", obx_count=200).replace("|||||CHN|", "|||AL|NE|CHN|")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from harness.contract.findings import Severity
+from harness.contract.hl7.ack_mode import AckMode
 from tests.contracts.hl7 import messages as m
 from tests.mocks.mllp.conftest import Served
 
@@ -61,7 +62,7 @@ def test_a_reused_control_id_with_other_content_is_flagged(serve: Callable[..., 
 
 
 def test_enhanced_mode_duplicates_replay_both_acks(serve: Callable[..., Served]) -> None:
-    served = serve()
+    served = serve(ack_mode=AckMode("enhanced"))
     client = served.client()
     text = m.lis_oru(control="D5").replace("|||||CHN|", "|||AL|AL|CHN|")
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
+from harness.contract.hl7.ack_mode import AckMode
 from harness.contract.hl7.mllp import frame
 from harness.contract.hl7.mllp_client import AckMismatch, AckTimeout, ConnectionLost, MalformedAck
 from tests.contracts.hl7 import messages as m
@@ -95,7 +96,7 @@ def test_error_reply(serve: Callable[..., Served], code: str, expected: str) -> 
 
 
 def test_error_reply_in_enhanced_mode(serve: Callable[..., Served]) -> None:
-    served = serve()
+    served = serve(ack_mode=AckMode("enhanced"))
     client = served.client()
     served.inject("error_reply", code="AE")
     served.inject("error_reply", code="CR", phase="before")

@@ -1,0 +1,65 @@
+"""The `[insurance.regions]` table of hih.toml: which transaction variants a region's insurance platform uses.
+
+The national specification lets a provincial platform use another form of some transactions (2203A, 2206A, 2207A
+beside 2203, 2206, 2207; the contract marks them `variant_of`). A hospital names the forms its region uses, keyed
+by the medical-insurance region code (就医地医保区划, `mdtrtarea_admvs`) or a prefix of it (`51` for a whole
+province), `*` for any other region:
+
+    [insurance.regions]
+    "51" = ["2203A", "2206A", "2207A"]      # the Sichuan provincial platform
+    "330100" = []                            # this city: the plain forms
+    "*" = []
+
+The longest matching key wins. The reference connector sends the variants named for its region; the specs run
+unchanged, a step about 2207 meaning whichever form the region uses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+
+REGION = re.compile(r"^(\d{2}|\d{4}|\d{6}|\*)$")
+VARIANT = re.compile(r"^[0-9A-Z]{4}[A-Z]$")
+
+
+@dataclass(frozen=True)
+class InsuranceConfig:
+    """`[insurance]` of hih.toml."""
+
+    regions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Region code (2, 4 or 6 digits) or `*` -> the variant transactions its platform uses."""
+
+    def variants_for(self, admdvs: str) -> tuple[str, ...]:
+        """The variants named for region `admdvs` (its longest matching key, else `*`, else none)."""
+        for length in (6, 4, 2):
+            key = admdvs[:length]
+            if len(key) == length and key in self.regions:
+                return self.regions[key]
+        return self.regions.get("*", ())
+
+
+def parse_insurance(path: Path, table: Any) -> InsuranceConfig:
+    """Check `[insurance]`; a UsageError naming the file and the key for anything wrong."""
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [insurance] must be a table")
+    unknown = sorted(set(table) - {"regions"})
+    if unknown:
+        raise UsageError(f"{path}: [insurance] unknown key {unknown[0]!r} (known: regions)")
+    regions = table.get("regions", {})
+    if not isinstance(regions, dict):
+        raise UsageError(f"{path}: [insurance.regions] must be a table of region = [transactions]")
+    out: dict[str, tuple[str, ...]] = {}
+    for region, names in regions.items():
+        if not REGION.match(region):
+            raise UsageError(f"{path}: [insurance.regions] {region!r}: a region is a 2-, 4- or 6-digit "
+                             "医保区划 code (or a prefix of one), or \"*\"")
+        if not isinstance(names, list) or not all(isinstance(n, str) and VARIANT.match(n) for n in names):
+            raise UsageError(f"{path}: [insurance.regions] {region}: a list of variant transactions such as "
+                             f"[\"2203A\", \"2206A\", \"2207A\"], not {names!r}")
+        out[region] = tuple(names)
+    return InsuranceConfig(out)
