@@ -26,7 +26,7 @@ def root(tmp_path: Path) -> Path:
     """A contracts root with the insurance contracts and a third version folder to break."""
     target = tmp_path / "contracts"
     shutil.copytree(CONTRACTS / "insurance", target / "insurance")
-    (target / "insurance" / "2025.1").mkdir()
+    (target / "insurance" / "2099.9").mkdir()
     return target
 
 
@@ -56,7 +56,7 @@ def deny(monkeypatch: pytest.MonkeyPatch) -> Iterator[Denier]:
 
 # -- unreadable contract folders ------------------------------------------------------------------------------------
 def test_a_contract_yaml_that_is_a_broken_link_is_a_problem_not_a_skip(capsys: pytest.CaptureFixture[str], root: Path) -> None:
-    broken = root / "insurance" / "2025.1" / "contract.yaml"
+    broken = root / "insurance" / "2099.9" / "contract.yaml"
     broken.symlink_to(root / "nowhere.yaml")
 
     code, out, err = run_cli(capsys, "contract", "check", str(root))
@@ -73,23 +73,23 @@ def test_a_contract_yaml_that_is_a_broken_link_is_a_problem_not_a_skip(capsys: p
 @pytest.mark.parametrize("command", [["contract", "list"], ["contract", "show", "insurance"], ["run", "--interface", "insurance"]])
 def test_an_unlistable_version_folder_stops_every_other_command(capsys: pytest.CaptureFixture[str], root: Path,
                                                                 deny: Denier, command: list[str]) -> None:
-    deny(root / "insurance" / "2025.1")
+    deny(root / "insurance" / "2099.9")
     code, _, err = run_cli(capsys, *command, "--contracts-dir", str(root))
     assert code == 2
-    assert one_line(err) == (f"{root / 'insurance' / '2025.1'}: cannot read the folder (Permission denied); hih does "
+    assert one_line(err) == (f"{root / 'insurance' / '2099.9'}: cannot read the folder (Permission denied); hih does "
                              "not skip a contract folder it cannot read")
 
 
 def test_contract_check_reports_an_unlistable_folder(capsys: pytest.CaptureFixture[str], root: Path, deny: Denier) -> None:
-    deny(root / "insurance" / "2025.1")
+    deny(root / "insurance" / "2099.9")
     code, out, err = run_cli(capsys, "contract", "check", str(root))
-    assert code == 2 and out.count("ok insurance@") == 2
-    assert err.strip() == f"{root / 'insurance' / '2025.1'}: cannot read the folder (Permission denied)"
+    assert code == 2 and out.count("ok insurance@") == len(list((CONTRACTS / "insurance").iterdir()))
+    assert err.strip() == f"{root / 'insurance' / '2099.9'}: cannot read the folder (Permission denied)"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder whatever its mode; the simulated denial above covers it")
 def test_a_folder_without_read_permission_is_reported(root: Path) -> None:  # pragma: no cover - runs as a normal user
-    folder = root / "insurance" / "2025.1"
+    folder = root / "insurance" / "2099.9"
     shutil.copytree(root / "insurance" / "2024.1", folder, dirs_exist_ok=True)
     folder.chmod(0)
     try:
