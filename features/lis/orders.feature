@@ -67,7 +67,7 @@
     而且 LIS 持有 3 条医嘱
     而且 LIS 收到的消息依次为 "BATCH"
 
-  @allow_invalid
+  @allow_invalid:usage
   场景: 患者姓名缺失的医嘱被 LIS 以 AE 拒绝，不登记
     假如 患者 ""，病历号 "MRN0002"
     当 医院开立检验医嘱 "P0002"

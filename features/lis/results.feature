@@ -61,19 +61,19 @@
     而且 连接器保存了 2 条结果
     而且 连接器已保存医院确认过的每条结果
 
-  @allow_invalid
+  @allow_invalid:usage
   场景: 缺少报告状态（OBR-25）的结果回 AE 101，不保存
     当 LIS 回传医嘱 "P0001" 的 "F" 结果，但 "OBR-25" 为空
     那么 医院确认为 "AE"，错误码 "101"
     而且 连接器保存了 0 条结果
 
-  @allow_invalid
+  @allow_invalid:message_type,value_set
   场景: 接收端不认识的消息类型回 AR 200，不保存
     当 LIS 发送一条消息类型为 "ZZZ^Z99" 的消息
     那么 医院确认为 "AR"，错误码 "200"
     而且 连接器保存了 0 条结果
 
-  @allow_invalid
+  @allow_invalid:usage
   场景: MSH-10 为空的消息回 AR，不保存
     当 LIS 发送一条 MSH-10 为空的消息
     那么 医院确认为 "AR"，错误码 "101"

@@ -4,6 +4,7 @@ the hospital's ACKs, the connector's ACK outcomes and what its listener stored.
 Each interface's step module provides the `hl7` fixture (an `Hl7World`: the interface's mock, its connector and
 where the hospital listens). When `HIH_LIS_LISTENER` / `HIH_PACS_LISTENER` is `host:port`, the partner sends to
 that listener instead (a real HIS, black-box), and the connector is not built by scenarios that do not need it.
+Failed checks say in the ward's and the lab's words what was expected and what happened (`SpecFailure`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 
 from pytest_bdd import given, parsers, then, when
 
+from features.steps.common import *  # noqa: F403 - the shared sentences are registered through this import
 from features.steps.outcome import attempt as attempt_call
-from features.steps.outcome import failure, success
+from features.steps.outcome import count_of, expect, failure, held, nonempty, same_items, success
 from harness.bindings import outside_listener
 from harness.contract.hl7.charsets import encode_message
 from harness.contract.hl7.message import parse
@@ -38,6 +40,8 @@ class Hl7World:
     """Words of the step texts (检验医嘱, 检查申请, 批量) -> the contract message key the fault is armed for."""
     stored_kinds: dict[str, str] = field(default_factory=dict)
     """Words (结果, 报告, 状态) -> connector method returning what its listener stored."""
+    critical_flags: tuple[str, ...] = ("HH", "LL")
+    """OBX-8 flags the interface's contract calls critical (the hospital must mark them)."""
 
     @property
     def connector(self) -> Any:
@@ -54,6 +58,9 @@ class Hl7World:
     def stored(self, kind: str) -> list[Any]:
         stored: list[Any] = getattr(self.connector, self.stored_kinds[kind])()
         return stored
+
+    def last_stored(self, kind: str) -> Any:
+        return nonempty(self.stored(kind), f"连接器没有保存任何{kind}")[-1]
 
 
 # -- helpers --------------------------------------------------------------------------------------------------
@@ -172,20 +179,26 @@ def when_wrong_charset(ctx: dict[str, Any], hl7: Hl7World, partner: str, declare
 # -- Then: the hospital's acknowledgements (seen by the partner) -------------------------------------------------
 @then(parsers.re(r'医院确认为 "(?P<code>\w+)"(，错误码 "(?P<err>[^"]+)")?$'))
 def then_hospital_ack(ctx: dict[str, Any], hl7: Hl7World, code: str, err: str | None) -> None:
-    pushed = ctx["push"]
-    assert pushed.code == code, f"the hospital answered {pushed.code or 'nothing'} ({pushed.problem}); expected {code}"
-    assert pushed.exchange in hl7.mock.journal.entries(), "the exchange is not in the partner's journal"
+    pushed = held(ctx, "push", "对方发给医院的消息")
+    expect(pushed.code == code, f"医院对 {pushed.message_type} {pushed.control_id} 的确认不对", transaction=pushed.message_type,
+           expected=code, actual=f"{pushed.code or '没有确认'}（{pushed.problem or '已应答'}）")
+    expect(pushed.exchange in hl7.mock.journal.entries(), "这次发送不在对方的日志中", expected="已记入日志",
+           actual="日志中没有")
     if err:
-        assert err in pushed.errors, f"ERR codes {pushed.errors}; expected {err}"
+        expect(err in pushed.errors, "医院确认的错误码不对", transaction=pushed.message_type, expected=err,
+               actual=pushed.errors)
 
 
 @then("两次确认相同")
 def then_same_ack(ctx: dict[str, Any]) -> None:
-    first, second = ctx["pushes"][-2:]
-    assert first.control_id == second.control_id
-    assert first.exchange.response_raw == second.exchange.response_raw, (
-        "a duplicate must get the original acknowledgement again: "
-        f"{first.exchange.response_raw!r} != {second.exchange.response_raw!r}")
+    pushes = ctx.get("pushes", [])
+    expect(len(pushes) >= 2, "没有两次发送可供比较", expected="两次发送", actual=f"{len(pushes)} 次")
+    first, second = pushes[-2:]
+    expect(first.control_id == second.control_id, "两次发送的不是同一条消息", expected=first.control_id,
+           actual=second.control_id)
+    expect(first.exchange.response_raw == second.exchange.response_raw, "重复的消息没有得到与第一次相同的确认",
+           transaction=first.message_type, expected=first.exchange.response_raw[:200],
+           actual=second.exchange.response_raw[:200])
 
 
 # -- Then: the connector's outcome ---------------------------------------------------------------------------
@@ -193,23 +206,23 @@ def then_same_ack(ctx: dict[str, Any]) -> None:
 def then_connector_ack(ctx: dict[str, Any], code: str) -> None:
     result = result_of(ctx)
     got = [r.code for r in result] if isinstance(result, list) else [result.code]
-    assert set(got) == {code}, f"acknowledgement codes {got}; expected {code}"
+    expect(got and set(got) == {code}, "连接器收到的确认不对", expected=code, actual=got)
 
 
 @then(parsers.re(r'连接器报告确认被拒绝 "(?P<code>\w+)"(，错误码 "(?P<err>[^"]+)")?$'))
 def then_rejected(ctx: dict[str, Any], code: str, err: str | None) -> None:
     error = error_of(ctx, AckRejected)
-    assert error.code == code, f"rejected with {error.code}; expected {code}"
+    expect(error.code == code, "连接器报告的拒绝确认码不对", expected=code, actual=error.code)
     if err:
-        assert err in error.errors, f"ERR codes {error.errors}; expected {err}"
+        expect(err in error.errors, "连接器报告的错误码不对", expected=err, actual=error.errors)
 
 
 @then(parsers.parse("连接器报告未收到确认（共尝试 {n:d} 次）"))
 def then_no_ack(ctx: dict[str, Any], hl7: Hl7World, n: int) -> None:
     error = error_of(ctx, NoAck)
-    assert error.attempts == n, f"{error.attempts} attempts; expected {n}"
+    expect(error.attempts == n, "连接器报告的发送次数不对", expected=f"{n} 次", actual=f"{error.attempts} 次")
     sent = [e for e in inbound(hl7.mock) if e.request and e.request.get("control_id") == error.control_id]
-    assert len(sent) == n, f"the partner saw MSH-10 {error.control_id} {len(sent)} times; expected {n}"
+    count_of(sent, n, f"对方收到 MSH-10 {error.control_id} 的次数不对")
 
 
 @then("连接器报告确认的 MSA-2 不符")
@@ -220,35 +233,42 @@ def then_wrong_ack(ctx: dict[str, Any]) -> None:
 @then(parsers.parse("连接器共发送 {n:d} 次（同一 MSH-10）"))
 def then_attempts(ctx: dict[str, Any], hl7: Hl7World, n: int) -> None:
     result = result_of(ctx)
-    assert result.attempts == n, f"the connector took {result.attempts} attempt(s); expected {n}"
+    expect(result.attempts == n, "连接器的发送次数不对", expected=f"{n} 次", actual=f"{result.attempts} 次")
     sent = [e for e in inbound(hl7.mock) if e.request and e.request.get("control_id") == result.control_id]
-    assert len(sent) == n, f"the partner saw MSH-10 {result.control_id} {len(sent)} times; expected {n}"
+    count_of(sent, n, f"对方收到 MSH-10 {result.control_id} 的次数不对")
 
 
 @then(parsers.re(PARTNER + r' 处理医嘱 "(?P<placer>[^"]+)" 共 (?P<n>\d+) 次'))
 def then_processed(hl7: Hl7World, partner: str, placer: str, n: str) -> None:
     processed = [e for e in inbound(hl7.mock) if e.meta.get("order") == placer and "duplicate_of" not in e.meta]
-    assert len(processed) == int(n), f"order {placer} was processed {len(processed)} times; expected {n}"
+    count_of(processed, int(n), f"{partner} 处理医嘱 {placer} 的次数不对")
 
 
 @then(parsers.re(PARTNER + r' 收到的消息依次为 "(?P<ops>[^"]*)"'))
 def then_received(hl7: Hl7World, partner: str, ops: str) -> None:
     got = [e.operation for e in inbound(hl7.mock) if not e.meta.get("batch_message")]
-    expected = [hl7.operations.get(op, op) for op in codes(ops)]
-    assert got == expected, f"the partner received {got}; expected {expected}"
+    same_items(got, [hl7.operations.get(op, op) for op in codes(ops)], f"{partner} 收到的消息或其顺序不对")
+
+
+@then(parsers.re(PARTNER + r' 收到的 MSH-10 互不相同'))
+def then_distinct_controls(hl7: Hl7World, partner: str) -> None:
+    controls = [e.request.get("control_id") for e in nonempty(inbound(hl7.mock), f"{partner} 没有收到任何消息")
+                if e.request]
+    repeated = sorted({c for c in controls if controls.count(c) > 1})
+    expect(not repeated, f"连接器重复使用了 MSH-10：{partner} 会把后一条当作重复消息，不再处理",
+           expected="MSH-10 互不相同", actual=f"重复的 MSH-10 {repeated}")
 
 
 # -- Then: what the connector's listener stored ----------------------------------------------------------------
 @then(parsers.re(r'连接器保存了 (?P<n>\d+) 条(?P<kind>结果|报告|状态)'))
 def then_stored_count(hl7: Hl7World, n: str, kind: str) -> None:
     stored = hl7.stored(kind)
-    assert len(stored) == int(n), f"the connector stored {len(stored)} {kind}(s): {[s.control_id for s in stored]}"
+    count_of(stored, int(n), f"连接器保存的{kind}条数不对", detail=f"MSH-10 {[s.control_id for s in stored]}")
 
 
 @then(parsers.re(r'连接器保存的(?P<kind>结果|报告|状态)依次为 "(?P<statuses>[^"]*)"'))
 def then_stored_statuses(hl7: Hl7World, kind: str, statuses: str) -> None:
-    got = [s.status for s in hl7.stored(kind)]
-    assert got == codes(statuses), f"stored statuses {got}; expected {codes(statuses)}"
+    same_items([s.status for s in hl7.stored(kind)], codes(statuses), f"连接器保存的{kind}状态或其顺序不对")
 
 
 @then(parsers.re(r'连接器已保存医院确认过的每条(?P<kind>结果|报告|状态)'))
@@ -258,23 +278,54 @@ def then_stored_what_was_acked(ctx: dict[str, Any], hl7: Hl7World, kind: str) ->
     acked = [p.control_id for p in ctx.get("pushes", []) if p.code == "AA" and p.message_type == wanted]
     acked += [c for p in ctx.get("pushes", []) if p.message_type == "BATCH" and p.code == "AA"
               for c in p.control_id.split(",")]
+    nonempty(acked, f"医院没有确认（AA）任何{kind}，无从检查保存")
     stored = {s.control_id for s in hl7.stored(kind)}
     missing = [c for c in acked if c not in stored]
-    assert acked and not missing, f"acknowledged AA but not stored: {missing}"
+    expect(not missing, f"医院确认（AA）了的{kind}没有保存：确认后崩溃就会丢失", expected="确认过的每条都已保存",
+           actual=f"未保存的 MSH-10 {missing}")
 
 
 @then(parsers.re(r'连接器保存的最后一条(?P<kind>结果|报告|状态)的患者姓名为 "(?P<name>[^"]+)"，字符集为 "(?P<charset>[^"]+)"'))
 def then_stored_name(hl7: Hl7World, kind: str, name: str, charset: str) -> None:
-    last = hl7.stored(kind)[-1]
-    assert (last.patient_name, last.charset) == (name, charset), (last.patient_name, last.charset)
+    last = hl7.last_stored(kind)
+    expect((last.patient_name, last.charset) == (name, charset), f"连接器保存的{kind}的患者姓名或字符集不对",
+           expected=f"{name}，{charset}", actual=f"{last.patient_name}，{last.charset}")
 
 
 @then(parsers.re(r'连接器保存的最后一条(?P<kind>结果|报告)标记危急值 "(?P<critical>[^"]+)"'))
 def then_stored_critical(hl7: Hl7World, kind: str, critical: str) -> None:
-    last = hl7.stored(kind)[-1]
-    assert critical in last.critical, f"critical values {last.critical}; expected {critical}"
+    last = hl7.last_stored(kind)
+    expect(critical in last.critical, f"连接器保存的{kind}没有标记危急值", expected=critical, actual=list(last.critical))
 
 
 @then(parsers.re(r'连接器保存的最后一条(?P<kind>结果|报告)未标记危急值'))
 def then_stored_not_critical(hl7: Hl7World, kind: str) -> None:
-    assert hl7.stored(kind)[-1].critical == ()
+    last = hl7.last_stored(kind)
+    expect(last.critical == (), f"连接器保存的{kind}不应标记危急值，却标记了", expected="没有危急值",
+           actual=list(last.critical))
+
+
+@then(parsers.re(r'连接器保存的最后一条(?P<kind>结果|报告|状态)与对方发送的一致'))
+def then_stored_as_sent(ctx: dict[str, Any], hl7: Hl7World, kind: str) -> None:
+    """Every safety field the hospital stored against the message the partner sent: placer and filler numbers,
+    status, patient, each observation's code and value, and which observations are critical."""
+    from harness.contract.hl7.message import parse as parse_er7
+
+    last = hl7.last_stored(kind)
+    sent = parse_er7(held(ctx, "last_text", "对方发送的消息"))
+    expect(last.control_id == sent.control_id, f"连接器保存的最后一条{kind}不是对方发送的那条", expected=sent.control_id,
+           actual=last.control_id)
+    status = sent.get("ORC-5") if last.message_type == "OMG^O19" else sent.get("OBR-25")
+    fields = {"申请单号": (last.placer_no, sent.get("OBR-2.1") or sent.get("ORC-2.1")),
+              "执行单号": (last.filler_no, sent.get("OBR-3.1") or sent.get("ORC-3.1")),
+              "状态": (last.status, status), "患者姓名": (last.patient_name, sent.get("PID-5.1") + sent.get("PID-5.2"))}
+    for label, (got, wanted) in fields.items():
+        expect(got == wanted, f"连接器保存的{kind}的{label}与对方发送的不一致", transaction=last.message_type,
+               expected=wanted, actual=got)
+    observations = [(sent.get_in(obx, "OBX-3.1"), sent.get_in(obx, "OBX-5")) for obx in sent.all("OBX")]
+    same_items([tuple(o) for o in last.observations], observations, f"连接器保存的{kind}的观察项与对方发送的不一致",
+               transaction=last.message_type)
+    flagged = [code for code, flag in ((sent.get_in(obx, "OBX-3.1"), sent.get_in(obx, "OBX-8")) for obx in sent.all("OBX"))
+               if flag in hl7.critical_flags]
+    same_items([c.split("=")[0] for c in last.critical], flagged, f"连接器保存的{kind}的危急值标记与对方发送的不一致",
+               transaction=last.message_type)
