@@ -11,15 +11,15 @@ import functools
 import itertools
 import json
 import ssl
-import threading
 import time
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from connectors.sequence import ClockSequence
 from harness.contract.findings import Severity
 from harness.contract.http_json import HttpJsonValidator
 from harness.contract.identifiers import resident_id_problem
@@ -47,24 +47,16 @@ SESSION_GONE = ("签到流水号无效", "签到流水号已签退")
 
 
 class MsgIdSource:
-    """Unique 30-character msgids: fixmedins_code (12) + yyyyMMddHHmmss + a 4-digit sequence within the second."""
+    """Unique 30-character msgids: fixmedins_code (12) + yyyyMMddHHmmss + a 4-digit sequence within the second,
+    unique across restarts too (`connectors.sequence`)."""
 
     def __init__(self, fixmedins_code: str) -> None:
         self.prefix = fixmedins_code[:12].rjust(12, "0")
-        self._lock = threading.Lock()
-        self._second = ""
-        self._seq = 0
+        self._clock = ClockSequence("%Y%m%d%H%M%S", 4)
 
     def next(self) -> str:
-        with self._lock:
-            while True:
-                second = datetime.now().strftime("%Y%m%d%H%M%S")
-                if second != self._second:
-                    self._second, self._seq = second, 0
-                if self._seq < 9999:
-                    self._seq += 1
-                    return f"{self.prefix}{second}{self._seq:04d}"
-                time.sleep(0.001)  # 9,999 messages used this second: wait for the next one
+        second, seq = self._clock.next()
+        return f"{self.prefix}{second}{seq:04d}"
 
 
 @functools.cache
@@ -75,6 +67,11 @@ def _tls_context() -> ssl.SSLContext:
 
 def _dec(value: Any) -> Decimal:
     return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+def _cents(value: Decimal) -> Decimal:
+    """An amount in yuan to the fen, rounded half up (四舍五入) as the platform rounds; 0.5 × 61.73 is 30.87."""
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 class _Lost(Exception):
@@ -252,8 +249,9 @@ class InsuranceConnector:
         now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
         lines = []
         for item in items:
-            total = item.amount if item.amount is not None else (item.cnt * item.pric).quantize(Decimal("0.01"))
-            if total != (item.cnt * item.pric).quantize(Decimal("0.01")):
+            exact = _cents(item.cnt * item.pric)
+            total = item.amount if item.amount is not None else exact
+            if total != exact:
                 raise InvalidInput(f"feedetl_sn {item.feedetl_sn}", f"amount {total} is not cnt {item.cnt} × pric {item.pric}")
             lines.append({
                 "feedetl_sn": item.feedetl_sn, "mdtrt_id": visit.mdtrt_id, "psn_no": visit.psn_no, "chrg_bchno": batch,

@@ -6,7 +6,9 @@ it is sent, marked `sending` while on the wire and `done` with the platform's an
 (timeout, reset, a broken or Server-faulted reply) or the process dies in between, the record is not sent again
 blindly: the connector asks the platform for the record by type and number and compares the upload serial it
 carries, so every record reaches the platform exactly once. An expired session (Client.Auth fault) is renewed by
-logging in again and the call repeated once.
+logging in again and the call repeated once. Withdrawing a record voids what the outbox still holds for it (a
+correction queued while the platform was away is `cancelled`, never sent): it must not land on a record that later
+reuses the number.
 """
 
 from __future__ import annotations
@@ -116,7 +118,8 @@ class OutboxRow:
 
 
 class Outbox:
-    """Records on their way to the platform, in SQLite (WAL): queued -> sending -> done (with the answer).
+    """Records on their way to the platform, in SQLite (WAL): queued -> sending -> done (with the answer), or
+    cancelled when the hospital withdrew the record before it was sent.
 
     Every change is committed before the connector goes on, so a killed process leaves each record either
     queued (never sent), sending (perhaps sent: confirm before resending) or done.
@@ -155,6 +158,13 @@ class Outbox:
                                  "updated = ? WHERE serial = ?",
                                  (state, json.dumps(result, ensure_ascii=False) if result else None, bump, time.time(), serial))
             self._db.execute("COMMIT")
+
+    def cancel_open(self, record_type: str, record_no: str) -> int:
+        """Mark the queued and sending rows of one record cancelled; how many there were."""
+        with self._lock:
+            cursor = self._db.execute("UPDATE outbox SET state = 'cancelled', updated = ? WHERE record_type = ? AND "
+                                      "record_no = ? AND state IN ('queued', 'sending')", (time.time(), record_type, record_no))
+        return cursor.rowcount
 
     def rows(self, states: tuple[str, ...] | None = None, serials: list[str] | None = None) -> list[OutboxRow]:
         query = "SELECT serial, record_type, record_no, payload, state, result, attempts FROM outbox"
@@ -421,7 +431,11 @@ class MchPlatformConnector:
                            tuple(reply.reason or ()))
 
     def withdraw(self, record_id: str, reason: str) -> str:
+        """Void a record on the platform, and whatever the outbox still holds for it (never sent after this)."""
         reply = self._safe("WithdrawRecord", recordId=record_id, reason=reason)
+        for row in self.outbox.rows(("done",)):
+            if (row.result or {}).get("recordId") == record_id:
+                self.outbox.cancel_open(row.record_type, row.record_no)
         return str(reply.status)
 
 

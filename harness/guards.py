@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from harness.errors import HihError
 from harness.failure import SpecFailure
 
 ALLOW_INVALID = "allow_invalid"
@@ -113,6 +114,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
             raise
         reason = ("检查未通过" if isinstance(exc, AssertionError) else
                   "步骤要用的数据缺失" if isinstance(exc, KeyError | IndexError | StopIteration) else
+                  "连接器报告了错误" if isinstance(exc, HihError) else
                   "步骤执行时出现了意外的异常")
         raise SpecFailure(f"步骤“{step}”未能完成：{reason}", expected="步骤顺利完成",
                           actual=f"{type(exc).__name__}：{exc}"[:500]) from exc

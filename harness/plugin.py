@@ -182,7 +182,7 @@ def _connector(request: pytest.FixtureRequest, interface: str, mock: Any) -> Ite
     try:
         factory = load_factory(spec)
         settings = binding(interface).settings(mock, session.contract(interface), session.timeout_s, workdir)
-        connector = ConnectorSlot(lambda: factory(settings))
+        connector = ConnectorSlot(lambda: factory(settings), settings)
     except HihError as exc:
         shutil.rmtree(workdir, ignore_errors=True)
         pytest.fail(str(exc), pytrace=False)

@@ -16,8 +16,10 @@ from typing import Any
 class ConnectorSlot:
     """Holds the current connector instance built by `build`; forwards attribute access to it."""
 
-    def __init__(self, build: Callable[[], Any]) -> None:
+    def __init__(self, build: Callable[[], Any], configured: Any = None) -> None:
         self._build = build
+        self.configured = configured
+        """The settings the factory was given (where hih told the connector to keep its durable state)."""
         self.current: Any = build()
         self.restarts = 0
 

@@ -210,7 +210,8 @@ class InsuranceMock(MockService):
         if self.verifier is not None:
             problem = self.verifier.verify(request.headers, now=self.clock().timestamp(), remember=remember)
             if problem is not None:
-                exchange.request_findings = [Finding(Severity.ERROR, problem.header, problem.message, "signature")]
+                exchange.request_findings = [Finding(Severity.ERROR, problem.header, problem.message, "signature"),
+                                             *self._stamps(request.body)]
                 return self._gateway_error(f"签名校验失败：{problem.message}")
         try:
             body = json.loads(request.body.decode("utf-8"))
@@ -225,6 +226,15 @@ class InsuranceMock(MockService):
         exchange.request_findings = checked.findings + json_stamps(self.contract, checked.operation, body, self.clock())
         exchange.operation = checked.operation or exchange.operation
         return body, checked
+
+    def _stamps(self, raw: bytes) -> list[Finding]:
+        """The clock_skew findings of a request refused before its body was read (a gateway refusal)."""
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return []
+        infno = body.get("infno") if isinstance(body, dict) else None
+        return json_stamps(self.contract, infno if isinstance(infno, str) else None, body, self.clock())
 
     def inspect(self, request: HttpRequest, exchange: Exchange) -> None:
         """Journal what a request is and how it fits the contract, without acting on it (faults that drop it)."""

@@ -509,6 +509,7 @@ def then_return_ack(ctx: dict[str, Any], status: str) -> None:
     expect(ack.status == status, "退血申请的状态不对", transaction="SubmitReturn", expected=status, actual=ack.status)
 
 
+@given(parsers.parse('血液中心同意了退血单 "{number}"'))
 @when(parsers.parse('血液中心同意退血单 "{number}"'))
 def centre_approves(blood_center_mock: Any, number: str) -> None:
     blood_center_mock.centre.decide_return(_key(blood_center_mock, number), True)

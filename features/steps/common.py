@@ -9,8 +9,8 @@ decides which connector and which partner mock a sentence acts on (fixtures `con
 - 当 连接器重启: the hospital's system restarts; the connector is closed and built again on the same durable state.
 - 那么 连接器在 N 倍超时时间内放弃: the last call gave up (a port error) within N × the configured timeout, plus a
   margin for the machine; a connector without timeouts, or one that resends more than it says, does not.
-- 假如 等到下一秒开始: the next steps run within one second (identifiers with a time part share it).
-- 假如 <partner> 的时钟比医院快|慢 N 分钟 / 那么 <partner> 发现报文时间与其时钟不符: the partner's clock is shifted
+- 假如 接下来的步骤在同一秒内完成: the next steps run within one second (identifiers with a time part share it).
+- 假如 <partner> 的时钟比医院快|慢 N 分钟|小时|天 / 那么 <partner> 发现报文时间与其时钟不符: the partner's clock is shifted
   (the `clock` fault) and its contract's `clock_skew` rule flags the hospital's timestamps.
 - 假如 平台对 "OP" 注入故障 "kind"（处理前|处理后）[，连续 N 次]: a fault on the platform mock of the scenario.
 """
@@ -89,21 +89,31 @@ def then_gave_up_in_time(ctx: dict[str, Any], hih: Any, n: int) -> None:
            expected=f"{n} × 超时 {hih.timeout_s:g} 秒，至多 {bound:.2f} 秒", actual=f"{took:.2f} 秒后报告 {describe(ctx['error'])}")
 
 
-@given("等到下一秒开始")
-def given_next_second() -> None:
+SAME_SECOND_S = 0.6
+"""What the steps after 接下来的步骤在同一秒内完成 may take: less than that left of the second, and it waits for the next."""
+
+
+@given("接下来的步骤在同一秒内完成")
+def given_same_second() -> None:
     """What the scenario sends next goes out within one second: identifiers with a time part then share it, and a
-    connector that restarts its sequence on restart repeats one (no accident of timing hides it)."""
-    time.sleep(1 - time.time() % 1 + 0.001)
+    connector that restarts its sequence on restart repeats one (no accident of timing hides it). Waits for the
+    next second only when less than SAME_SECOND_S of this one is left."""
+    left = 1 - time.time() % 1
+    if left < SAME_SECOND_S:
+        time.sleep(left + 0.001)
 
 
 # -- the partner's clock ------------------------------------------------------------------------------------------
-@given(parsers.re(r"(?P<who>平台|血液中心|LIS|PACS) 的时钟比医院(?P<way>快|慢) (?P<minutes>\d+) 分钟"))
-def given_clock(partner: Any, who: str, way: str, minutes: str) -> None:
-    shift = int(minutes) * 60 * (1 if way == "快" else -1)
+UNITS_S = {"分钟": 60, "小时": 3600, "天": 86400}
+
+
+@given(parsers.re(r"(?P<who>平台|血液中心|LIS|PACS) ?的时钟比医院(?P<way>快|慢) (?P<n>\d+) ?(?P<unit>分钟|小时|天)"))
+def given_clock(partner: Any, who: str, way: str, n: str, unit: str) -> None:
+    shift = int(n) * UNITS_S[unit] * (1 if way == "快" else -1)
     partner.inject("clock", shift_s=shift, times=None)
 
 
-@then(parsers.re(r"(?P<who>平台|血液中心|LIS|PACS) 发现报文时间与其时钟不符"))
+@then(parsers.re(r"(?P<who>平台|血液中心|LIS|PACS) ?发现报文时间与其时钟不符"))
 def then_clock_flagged(partner: Any, who: str) -> None:
     flagged = [f"{e.operation} {f.location}" for e in partner.journal.entries()
                for f in (*e.request_findings, *e.response_findings) if f.rule == CLOCK_RULE]

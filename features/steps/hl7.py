@@ -9,10 +9,14 @@ Failed checks say in the ward's and the lab's words what was expected and what h
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_bdd import given, parsers, then, when
 
 from features.steps.common import *  # noqa: F403 - the shared sentences are registered through this import
@@ -21,6 +25,7 @@ from features.steps.outcome import count_of, expect, failure, held, nonempty, sa
 from harness.bindings import outside_listener
 from harness.contract.hl7.charsets import encode_message
 from harness.contract.hl7.message import parse
+from harness.failure import SpecFailure
 from harness.ports.hl7 import AckRejected, Hl7PortError, NoAck, Patient, WrongAck
 
 PHASES = {"处理前": "before", "处理后": "after"}
@@ -105,6 +110,36 @@ def push(ctx: dict[str, Any], world: Hl7World, text: str, charset: str | None = 
     ctx.setdefault("pushes", []).append(pushed)
     ctx["push"] = pushed
     return pushed
+
+
+def locked_push(ctx: dict[str, Any], hl7: Hl7World, send: Callable[[], Any], hold_s: float = 0.5) -> None:
+    """The partner sends while another writer holds the hospital's message store locked (as a busy database or a
+    slow disk would): no acknowledgement may come back before the lock is released, since the hospital must store
+    a message before it acknowledges it; after the release it must store it and acknowledge it."""
+    if outside_listener(hl7.interface) is not None:
+        pytest.skip("黑盒运行：hih 无法锁住医院系统自己的数据库，先保存后确认由其他场景检查")
+    store = Path(getattr(hl7.connector.configured, "store_path", "") or "")
+    expect(store.is_file(), "连接器没有把收到的消息保存在 hih 给它的位置，无法检查先保存后确认",
+           expected=f"结果库文件 {store}", actual="文件不存在")
+    lock = sqlite3.connect(str(store), timeout=5.0, isolation_level=None)
+    outcome: dict[str, Any] = {}
+    try:
+        lock.execute("BEGIN EXCLUSIVE")
+        sender = threading.Thread(target=lambda: outcome.setdefault("push", send()), daemon=True)
+        sender.start()
+        sender.join(hold_s)
+        ctx["answered_while_locked"] = outcome.get("push")
+    finally:
+        if lock.in_transaction:
+            lock.execute("ROLLBACK")
+        lock.close()
+    sender.join(10)
+    if "push" not in outcome:
+        raise SpecFailure("结果库解锁后，对方的发送 10 秒内没有结束", expected="医院保存后确认", actual="没有结束")
+    pushed = outcome["push"]
+    ctx.setdefault("pushes", []).append(pushed)
+    ctx["push"] = pushed
+    ctx["last_text"], ctx["last_charset"] = hl7.mock.last_sent, None
 
 
 def blank(text: str, path: str) -> str:
@@ -199,6 +234,14 @@ def then_same_ack(ctx: dict[str, Any]) -> None:
     expect(first.exchange.response_raw == second.exchange.response_raw, "重复的消息没有得到与第一次相同的确认",
            transaction=first.message_type, expected=first.exchange.response_raw[:200],
            actual=second.exchange.response_raw[:200])
+
+
+@then(parsers.re(r"(?P<kind>结果|报告)库解锁之前医院没有确认"))
+def then_no_ack_while_locked(ctx: dict[str, Any], kind: str) -> None:
+    expect("answered_while_locked" in ctx, f"场景没有在{kind}库被锁住时发送消息", expected="锁住时发送", actual="没有")
+    early = ctx["answered_while_locked"]
+    expect(early is None, f"{kind}库还锁着、消息还不能保存时，医院就确认了：确认后崩溃会丢失这条{kind}",
+           expected="解锁并保存之后才确认", actual=f"锁住期间收到确认 {early.code or early.problem}" if early else "")
 
 
 # -- Then: the connector's outcome ---------------------------------------------------------------------------

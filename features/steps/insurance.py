@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from pytest_bdd import given, parsers, then, when
@@ -140,8 +140,10 @@ def _batch(ctx: dict[str, Any], batch: str) -> list[FeeItem]:
 
 
 def _batch_total(ctx: dict[str, Any], batch: str) -> Decimal:
-    return sum((item.amount if item.amount is not None else item.cnt * item.pric for item in _batch(ctx, batch)),
-               Decimal(0)).quantize(Decimal("0.01"))
+    """What the charge desk bills: each line to the fen, rounded half up (四舍五入), then added up."""
+    return sum((item.amount if item.amount is not None else
+                (item.cnt * item.pric).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) for item in _batch(ctx, batch)),
+               Decimal(0))
 
 
 def _next_otp(ctx: dict[str, Any]) -> str:
@@ -655,6 +657,15 @@ def then_all_msgids_distinct(insurance_mock: Any) -> None:
     repeated = sorted({m for m in msgids if msgids.count(m) > 1})
     expect(not repeated, "连接器重复使用了报文ID：平台会把后一笔当作重复提交拒绝", expected="报文ID互不相同",
            actual=f"重复的报文ID {repeated}")
+
+
+@then("平台收到的每笔请求的时间都与平台时钟一致")
+def then_times_agree(insurance_mock: Any) -> None:
+    journal = nonempty(_journal(insurance_mock), "平台没有收到任何交易，无从核对时间")
+    skewed = [f"{e.operation} {f.location}：{f.message}" for e in journal for f in e.request_findings
+              if f.rule == "clock_skew"]
+    expect(not skewed, "请求中的时间与平台时钟不符：收费系统的时钟、时区或日期格式有误", expected="相差不超过 300 秒",
+           actual="；".join(skewed)[:500])
 
 
 @then("每笔业务交易都携带当前的签到流水号")

@@ -9,7 +9,17 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from features.steps.hl7 import *  # noqa: F403 - the shared HL7 steps are registered through this import
-from features.steps.hl7 import Hl7World, attempt, blank, codes, patient, patient_dict, push, result_of
+from features.steps.hl7 import (
+    Hl7World,
+    attempt,
+    blank,
+    codes,
+    locked_push,
+    patient,
+    patient_dict,
+    push,
+    result_of,
+)
 from features.steps.outcome import count_of, expect, nonempty
 from harness.ports.lis import LabOrder
 
@@ -125,6 +135,11 @@ def when_result(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str, cr
     ctx.setdefault("pushes", []).append(pushed)
     ctx["push"] = pushed
     ctx["last_text"], ctx["last_charset"] = hl7.mock.last_sent, charset
+
+
+@when(parsers.parse('LIS 在医院的结果库被锁住时回传医嘱 "{placer}" 的 "{status}" 结果'))
+def when_result_locked(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str) -> None:
+    locked_push(ctx, hl7, lambda: hl7.mock.send_result(placer, status, to=hl7.listener()))
 
 
 @given(parsers.parse('LIS 已回传医嘱 "{placer}" 的 "{status}" 结果'))

@@ -159,6 +159,11 @@ def platform_down(mch_platform_mock: Any) -> None:
     mch_platform_mock.inject("no_reply", times=None, phase="before")
 
 
+@given("平台此后断开所有连接")
+def platform_resets(mch_platform_mock: Any) -> None:
+    mch_platform_mock.inject("reset", times=None, phase="before")
+
+
 @given("平台恢复应答")
 @when("平台恢复应答")
 def platform_back(mch_platform_mock: Any) -> None:
@@ -414,6 +419,16 @@ def _text_of(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+@then("平台收到的每条记录的上报日期都与平台时钟一致")
+def report_dates_agree(mch_platform_mock: Any) -> None:
+    uploads = nonempty([e for e in mch_platform_mock.journal.entries() if e.operation in ("UploadRecord", "UploadBatch")],
+                       "平台没有收到任何上传，无从核对上报日期")
+    skewed = [f"{e.operation} {f.location}：{f.message}" for e in uploads for f in e.request_findings
+              if f.rule == "clock_skew"]
+    expect(not skewed, "记录的上报日期与平台的日期不符：系统的时钟、时区或日期格式有误", expected="平台的今天",
+           actual="；".join(skewed)[:500])
 
 
 @then(parsers.parse("平台上共有 {count:d} 条记录"))

@@ -9,7 +9,17 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from features.steps.hl7 import *  # noqa: F403 - the shared HL7 steps are registered through this import
-from features.steps.hl7 import Hl7World, attempt, blank, codes, patient, patient_dict, push, result_of
+from features.steps.hl7 import (
+    Hl7World,
+    attempt,
+    blank,
+    codes,
+    locked_push,
+    patient,
+    patient_dict,
+    push,
+    result_of,
+)
 from features.steps.outcome import count_of, expect
 from harness.ports.pacs import ImagingOrder
 
@@ -128,6 +138,11 @@ def when_report(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str, cr
         return
     pushed = hl7.mock.send_report(placer, status, to=hl7.listener(), charset=charset, critical=bool(critical))
     _kept(ctx, hl7, pushed, charset)
+
+
+@when(parsers.parse('PACS 在医院的报告库被锁住时发送检查申请 "{placer}" 的 "{status}" 报告'))
+def when_report_locked(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str) -> None:
+    locked_push(ctx, hl7, lambda: hl7.mock.send_report(placer, status, to=hl7.listener()))
 
 
 @given(parsers.parse('PACS 已发送检查申请 "{placer}" 的 "{status}" 报告'))
