@@ -259,9 +259,9 @@ def then_feedback_status(ctx: dict[str, Any], status: str) -> None:
            actual=feedback.status)
 
 
-@then(parsers.parse('预约反馈第 {line:d} 行确认 "{quantity}"'))
-def then_feedback_line(ctx: dict[str, Any], line: int, quantity: str) -> None:
-    item = _line(held(ctx, "feedback", "预约反馈"), line)
+@then(parsers.re(r'预约反馈第 (?P<line>\d+) 行确认 "(?P<quantity>[^"]+)"'))
+def then_feedback_line(ctx: dict[str, Any], line: str, quantity: str) -> None:
+    item = _line(held(ctx, "feedback", "预约反馈"), int(line))
     expect(item.confirmed == Decimal(quantity), f"预约反馈第 {line} 行的确认数量不对", transaction="QueryOrderFeedback",
            expected=quantity, actual=item.confirmed)
 
@@ -617,7 +617,6 @@ def when_reconcile_range(ctx: dict[str, Any], blood_center: Any, start: str, end
     _attempt(ctx, lambda: blood_center.reconcile_fees(date.fromisoformat(start), date.fromisoformat(end)))
 
 
-@then("费用核对一致，发血单上的每袋血各收费一次，合计等于发血单价格之和")
 def _reconciled(result: FeeReconciliation) -> str:
     return (f"一致 {result.agreed}；收费未入库 {list(result.charged_not_received)}；"
             f"入库未收费 {list(result.received_not_charged)}；合计 {result.total}")

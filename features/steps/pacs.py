@@ -74,7 +74,6 @@ def when_batch(ctx: dict[str, Any], hl7: Hl7World, placers: str) -> None:
     attempt(ctx, lambda: hl7.connector.place_orders(orders))
 
 
-@then(parsers.parse('PACS 上医嘱 "{placer}" 的状态为 "{status}"'))
 def _held_order(hl7: Hl7World, placer: str) -> dict[str, Any]:
     orders = {o["placer_no"]: o for o in hl7.mock.orders()}
     expect(placer in orders, f"PACS 上没有检查申请 {placer}", expected=placer, actual=sorted(orders))
