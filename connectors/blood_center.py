@@ -190,16 +190,15 @@ class BloodCenterConnector:
     def receive(self, issue: IssueNote, scanned: list[ScannedBag]) -> Receipt:
         """Confirm the scanned bags of an issue note. DINs whose check flag is wrong are reported, not confirmed;
         bags past their expiry at scan time are refused (an EXPIRED discrepancy, not confirmed)."""
-        invalid = [Discrepancy(bag.din, "INVALID_DIN", f"扫描的献血码无效：{problem}")
-                   for bag in scanned if (problem := din_problem(bag.din))]
+        problems = self._din_problems(scanned)
+        invalid = [Discrepancy(din, "INVALID_DIN", f"扫描的献血码无效：{problem}") for din, problem in problems.items()]
         on_note = {unit.din: unit for unit in issue.units}
         now = datetime.now()
         expired = [Discrepancy(bag.din, "EXPIRED", f"血袋已于 {on_note[bag.din].expires_at:%Y-%m-%d %H:%M} 过期，拒收")
                    for bag in scanned if bag.din in on_note and _naive(on_note[bag.din].expires_at) <= now]
         refused = {d.din for d in expired}
-        valid = [bag for bag in scanned if din_problem(bag.din) is None and bag.din not in refused]
-        held = self.received
-        again = [bag.din for bag in valid if bag.din in held]
+        valid = [bag for bag in scanned if bag.din not in problems and bag.din not in refused]
+        again = self._already_received([bag.din for bag in valid])
         if again:
             raise AlreadyReceived(f"already received: {', '.join(again)}; a bag is received once")
         units = [{"din": bag.din, "abo": bag.abo, "rhd": bag.rhd, "condition": "DAMAGED" if bag.damaged else "INTACT"}
@@ -213,14 +212,26 @@ class BloodCenterConnector:
                                            for bag in valid if bag.din not in extra})
         return Receipt(reply.receiptNo, int(reply.accepted or 0), discrepancies)
 
+    @staticmethod
+    def _din_problems(scanned: list[ScannedBag]) -> dict[str, str]:
+        """DIN -> why it is no valid ISBT 128 DIN (its check flag), for the scanned bags that are not."""
+        return {bag.din: problem for bag in scanned if (problem := din_problem(bag.din))}
+
+    def _already_received(self, dins: list[str]) -> list[str]:
+        held = self.received
+        return [din for din in dins if din in held]
+
+    def _not_received(self, dins: list[str]) -> list[str]:
+        held = self.received
+        return [din for din in dins if din not in held]
+
     # -- returns -----------------------------------------------------------------------------------------------
     def submit_return(self, return_no: str, dins: list[str], reason: str, remark: str | None = None) -> ReturnAck:
         for din in dins:
             problem = din_problem(din)
             if problem:
                 raise InvalidInput(f"DIN {din}: {problem}")
-        held = self.received
-        missing = [din for din in dins if din not in held]
+        missing = self._not_received(dins)
         if missing:
             raise NotReceived(f"not received, cannot be returned: {', '.join(missing)}")
         data: dict[str, Any] = {"returnNo": return_no, "din": list(dins), "reason": reason}

@@ -86,6 +86,9 @@ class _Lost(Exception):
 class InsuranceConnector:
     """Implements `harness.ports.insurance.InsurancePort` against a platform (or its mock) at `settings.base_url`."""
 
+    retries = RETRIES
+    """Resends after a lost reply: a request that never left, or an idempotent transaction."""
+
     def __init__(self, settings: InsuranceSettings, transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
         self.contract = load_contract(Path(settings.contract_folder))
@@ -166,10 +169,10 @@ class InsuranceConnector:
             try:
                 return self._post(infno, body), msgid
             except _Lost as lost:
-                if attempts <= RETRIES and not lost.sent:
+                if attempts <= self.retries and not lost.sent:
                     time.sleep(0.05 * attempts)
                     continue
-                if attempts <= RETRIES and op.idempotent:
+                if attempts <= self.retries and op.idempotent:
                     time.sleep(0.05 * attempts)
                     msgid = self.msgids.next()
                     continue
@@ -249,7 +252,7 @@ class InsuranceConnector:
         now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
         lines = []
         for item in items:
-            exact = _cents(item.cnt * item.pric)
+            exact = self._line_total(item)
             total = item.amount if item.amount is not None else exact
             if total != exact:
                 raise InvalidInput(f"feedetl_sn {item.feedetl_sn}", f"amount {total} is not cnt {item.cnt} × pric {item.pric}")
@@ -267,6 +270,11 @@ class InsuranceConnector:
             raise
         return [FeeResult(r["feedetl_sn"], _dec(r["det_item_fee_sumamt"]), r["chrgitm_lv"], _dec(r["selfpay_prop"]),
                           _dec(r["inscp_scp_amt"])) for r in reply["output"]["result"]]
+
+    @staticmethod
+    def _line_total(item: FeeItem) -> Decimal:
+        """A fee line's amount: count × price, to the fen, half up (四舍五入) as the platform computes it."""
+        return _cents(item.cnt * item.pric)
 
     def cancel_fees(self, visit: Visit, batch: str) -> None:
         self._call("2205", {"data": {"mdtrt_id": visit.mdtrt_id, "chrg_bchno": batch, "psn_no": visit.psn_no}},

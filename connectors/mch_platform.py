@@ -235,11 +235,16 @@ class MchPlatformConnector:
         root_name, fields = self._schema(record.record_type)
         ns = root_name[1:].partition("}")[0]
         header = {"recordNo": record.record_no, "operation": operation, "uploadSerial": serial,
-                  "orgCode": self.settings.org_code, "orgName": self.settings.org_name, "reportDate": date.today(),
+                  "orgCode": self.settings.org_code, "orgName": self.settings.org_name, "reportDate": self._report_date(),
                   "correctionReason": reason}
         root = etree.Element(root_name, nsmap={None: ns})
         _fill(root, ns, fields, {**record.data, **{k: v for k, v in header.items() if v is not None}})
         return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+    @staticmethod
+    def _report_date() -> date:
+        """The day a record is reported: today, the day it is built and sent."""
+        return date.today()
 
     def _rule_findings(self, record_type: str, root: etree._Element) -> list[Finding]:
         return [Finding(f.location, f.message, f.rule) for f in record_rules(record_type, root, date.today(), self.limits)]

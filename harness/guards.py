@@ -101,6 +101,17 @@ def _contract_findings(request: pytest.FixtureRequest) -> None:
                           expected=f"至少一条报文违反 {', '.join(sorted(allowed))}", actual="没有报文违反这些规则")
 
 
+def as_spec_failure(step: str, exc: BaseException) -> SpecFailure:
+    """A step's failure as a reviewer reads it: a SpecFailure as it is, anything else named by the step."""
+    if isinstance(exc, SpecFailure):
+        return exc
+    reason = ("检查未通过" if isinstance(exc, AssertionError) else
+              "步骤要用的数据缺失" if isinstance(exc, KeyError | IndexError | StopIteration) else
+              "连接器报告了错误" if isinstance(exc, HihError) else
+              "步骤执行时出现了意外的异常")
+    return SpecFailure(f"步骤“{step}”未能完成：{reason}", expected="步骤顺利完成", actual=f"{type(exc).__name__}：{exc}"[:500])
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
     """A scenario's step that failed with anything but a SpecFailure: told as a SpecFailure naming the step."""
@@ -112,12 +123,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
         step = pyfuncitem.stash.get(_FAILED_STEP, None)
         if step is None:
             raise
-        reason = ("检查未通过" if isinstance(exc, AssertionError) else
-                  "步骤要用的数据缺失" if isinstance(exc, KeyError | IndexError | StopIteration) else
-                  "连接器报告了错误" if isinstance(exc, HihError) else
-                  "步骤执行时出现了意外的异常")
-        raise SpecFailure(f"步骤“{step}”未能完成：{reason}", expected="步骤顺利完成",
-                          actual=f"{type(exc).__name__}：{exc}"[:500]) from exc
+        raise as_spec_failure(step, exc) from exc
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)

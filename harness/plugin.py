@@ -22,6 +22,7 @@ from harness.contract.loader import ContractStore
 from harness.contract.model import Contract
 from harness.contract.versions import satisfies
 from harness.errors import HihError
+from harness.guards import as_spec_failure
 from harness.report.masking import Masker
 from harness.slot import ConnectorSlot
 
@@ -249,8 +250,9 @@ def pytest_bdd_after_step(request: pytest.FixtureRequest, feature: Any, scenario
 
 def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any,
                           step_func_args: Any, exception: Exception) -> None:
+    told = as_spec_failure(f"{step.keyword} {step.name}".strip(), exception)
     request.node.stash.setdefault(_STEPS, []).append(
-        {"keyword": step.keyword, "name": step.name, "status": "failed", "error": f"{type(exception).__name__}: {exception}"[:2000]})
+        {"keyword": step.keyword, "name": step.name, "status": "failed", "error": str(told)[:2000]})
 
 
 def pytest_bdd_step_func_lookup_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
