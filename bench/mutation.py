@@ -7,6 +7,9 @@ killed when the gate closes (or the run breaks or times out), survived when the 
 killed / (killed + survived). A survivor is either a gap in the specs (add a scenario) or equivalent (it changes
 nothing a partner or the hospital can see: write it down in bench/RESULTS.md).
 
+Mutants inside type annotations are equivalent by construction (every module has `from __future__ import
+annotations`, so annotations are never evaluated): they are set aside before testing and counted as such.
+
 Everything happens in a copy of the project (cosmic-ray edits the module on disk): the working tree is never
 touched. A full run takes hours (hundreds of mutants × a `hih run` each); `--sample N` tests N mutants drawn at
 random (`--seed`), and the rest are recorded as skipped.
@@ -20,6 +23,7 @@ random (`--seed`), and the rest are recorded as skipped.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import random
@@ -53,6 +57,8 @@ class Score:
     module: str
     interfaces: tuple[str, ...]
     mutants: int
+    annotations: int = 0
+    """Mutants inside type annotations: equivalent, not tested."""
     tested: int = 0
     killed: int = 0
     survived: int = 0
@@ -101,6 +107,40 @@ def config(module: str, interfaces: tuple[str, ...], reports: Path, timeout: flo
 def run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False,
                           stdin=subprocess.DEVNULL)
+
+
+def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(start, end) positions of every type annotation in a module (arguments, returns, annotated assignments)."""
+    spans = []
+    for node in ast.walk(ast.parse(source)):
+        found: list[ast.expr | None] = []
+        if isinstance(node, ast.arg):
+            found.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            found.append(node.annotation)
+        for annotation in found:
+            if annotation is not None and annotation.end_lineno is not None and annotation.end_col_offset is not None:
+                spans.append(((annotation.lineno, annotation.col_offset),
+                              (annotation.end_lineno, annotation.end_col_offset)))
+    return spans
+
+
+def set_aside_annotations(session: Path, source: str) -> int:
+    """Mark mutants inside annotations skipped (equivalent: never evaluated); how many."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    spans = annotation_spans(source)
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        inside = [item.job_id for item in db.pending_work_items
+                  if all(any(start <= tuple(m.start_pos) and tuple(m.end_pos) <= end for start, end in spans)
+                         for m in item.mutations)]
+        if inside:
+            db.set_multiple_results(inside, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
+                                                       output="equivalent: inside a type annotation"))
+    return len(inside)
 
 
 def sample(session: Path, keep: int | None, seed: int) -> int:
@@ -161,6 +201,7 @@ def measure(module: str, keep: int | None, seed: int, timeout: float, workdir: P
     with use_db(str(session), WorkDB.Mode.open) as db:
         total = db.num_work_items
     score = Score(module, interfaces, total)
+    score.annotations = set_aside_annotations(session, (project / "connectors" / module).read_text(encoding="utf-8"))
     sample(session, keep, seed)
     done = run([sys.executable, "-m", "cosmic_ray.cli", "exec", str(folder / "cosmic-ray.toml"), str(session)],
                project, env)
@@ -192,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             score = measure(module, args.sample, args.seed, args.timeout, workdir)
             scores.append(score)
             shown = f"{score.score:.0%}" if score.score is not None else "n/a"
-            print(f"{module:16} specs {','.join(score.interfaces):22} mutants {score.mutants:4}  tested {score.tested:4}  "
+            print(f"{module:16} specs {','.join(score.interfaces):22} mutants {score.mutants:4}  "
+                  f"annotations {score.annotations:3}  tested {score.tested:4}  "
                   f"killed {score.killed:4}  survived {score.survived:3}  incompetent {score.incompetent:2}  "
                   f"score {shown:>4}  {score.seconds:.0f} s", flush=True)
             for survivor in score.survivors:
