@@ -149,7 +149,10 @@ def sample(session: Path, keep: int | None, seed: int) -> int:
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
     with use_db(str(session), WorkDB.Mode.open) as db:
-        jobs = sorted(item.job_id for item in db.pending_work_items)
+        # by what each mutant changes (job ids are random): the same seed draws the same mutants of the same source
+        pending = sorted(db.pending_work_items, key=lambda item: [(m.start_pos, m.operator_name, m.occurrence)
+                                                                  for m in item.mutations])
+        jobs = [item.job_id for item in pending]
         if keep is None or keep >= len(jobs):
             return len(jobs)
         chosen = set(random.Random(seed).sample(jobs, keep))

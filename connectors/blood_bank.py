@@ -9,11 +9,12 @@ no longer billed).
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+
+from connectors.sqlite_wal import immediate, open_wal
 
 SCHEMA = (
     ("CREATE TABLE IF NOT EXISTS received (din TEXT PRIMARY KEY, issue_no TEXT NOT NULL, expires_at TEXT NOT NULL, "
@@ -28,24 +29,13 @@ class BloodBank:
     """Received bags (DIN -> issue note) and submitted returns (number -> DINs, status), durable per change."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        for statement in SCHEMA:
-            self._db.execute(statement)
+        self._db = open_wal(path, SCHEMA)
 
     def _write(self, statement: str, rows: Iterable[tuple[object, ...]]) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(statement, rows)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, immediate(self._db):
+            self._db.executemany(statement, rows)
 
     # -- stock ----------------------------------------------------------------------------------------------
     def receive(self, issue_no: str, bags: dict[str, str]) -> None:

@@ -14,7 +14,6 @@ reuses the number.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 import uuid
@@ -31,6 +30,7 @@ import zeep.exceptions
 from lxml import etree
 from zeep.transports import Transport
 
+from connectors.sqlite_wal import immediate, open_wal
 from harness.contract import xmlsafe
 from harness.contract.findings import Severity
 from harness.contract.loader import load_contract
@@ -126,38 +126,27 @@ class Outbox:
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = open_wal(path)
         self._db.execute("CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, serial TEXT UNIQUE NOT NULL, "
                          "record_type TEXT NOT NULL, record_no TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, "
                          "result TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL)")
 
     def add(self, rows: list[tuple[str, str, str, str]]) -> None:
         """Queue (serial, record type, record number, payload) rows in one transaction."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany("INSERT INTO outbox (serial, record_type, record_no, payload, state, updated) "
-                                     "VALUES (?, ?, ?, ?, 'queued', ?)", [(*r, time.time()) for r in rows])
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, immediate(self._db):
+            self._db.executemany("INSERT INTO outbox (serial, record_type, record_no, payload, state, updated) "
+                                 "VALUES (?, ?, ?, ?, 'queued', ?)", [(*r, time.time()) for r in rows])
 
     def mark(self, serials: list[str], state: str, results: dict[str, dict[str, Any]] | None = None) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._lock, immediate(self._db):
             for serial in serials:
                 result = (results or {}).get(serial)
                 bump = 1 if state == "sending" else 0
                 self._db.execute("UPDATE outbox SET state = ?, result = COALESCE(?, result), attempts = attempts + ?, "
                                  "updated = ? WHERE serial = ?",
                                  (state, json.dumps(result, ensure_ascii=False) if result else None, bump, time.time(), serial))
-            self._db.execute("COMMIT")
 
     def cancel_open(self, record_type: str, record_no: str) -> int:
         """Mark the queued and sending rows of one record cancelled; how many there were."""

@@ -496,11 +496,26 @@ def then_bag_not_confirmed(ctx: dict[str, Any], blood_center_mock: Any, n: int) 
 
 
 # -- returns ------------------------------------------------------------------------------------------------------
-@when(parsers.parse('申请退回第 {n:d} 袋，退血单号 "{number}"，原因 "{reason}"'))
-@given(parsers.parse('医院申请退回第 {n:d} 袋，退血单号 "{number}"，原因 "{reason}"'))
-def when_return(ctx: dict[str, Any], blood_center: Any, n: int, number: str, reason: str) -> None:
-    din = _bag(ctx, n)
+@when(parsers.re(r'申请退回第 (?P<n>\d+) 袋，退血单号 "(?P<number>[^"]+)"，原因 "(?P<reason>[^"]+)"'))
+@given(parsers.re(r'医院申请退回第 (?P<n>\d+) 袋，退血单号 "(?P<number>[^"]+)"，原因 "(?P<reason>[^"]+)"'))
+def when_return(ctx: dict[str, Any], blood_center: Any, n: str, number: str, reason: str) -> None:
+    din = _bag(ctx, int(n))
     ctx["return_ack"] = _attempt(ctx, lambda: blood_center.submit_return(number, [din], reason))
+
+
+@when(parsers.parse('申请退回第 {n:d} 袋，退血单号 "{number}"，原因 "{reason}"，备注 "{remark}"'))
+def when_return_remark(ctx: dict[str, Any], blood_center: Any, n: int, number: str, reason: str, remark: str) -> None:
+    din = _bag(ctx, n)
+    ctx["return_ack"] = _attempt(ctx, lambda: blood_center.submit_return(number, [din], reason, remark))
+
+
+@then(parsers.parse('血液中心收到的退血单 "{number}" 的备注为 "{remark}"'))
+def then_return_remark(blood_center_mock: Any, number: str, remark: str) -> None:
+    record = blood_center_mock.centre.store.get("returns", _key(blood_center_mock, number))
+    expect(record is not None, f"血液中心没有退血单 {number}", transaction="SubmitReturn", expected=number,
+           actual="没有这张退血单")
+    expect(record["remark"] == remark, "退血单的备注没有送到血液中心", transaction="SubmitReturn", expected=remark,
+           actual=record["remark"])
 
 
 @then(parsers.parse('退血申请已提交，状态为 "{status}"'))

@@ -63,6 +63,7 @@ def test_the_suite_covers_each_class_of_defect_on_every_interface_where_it_appli
         kinds = {d.kind for d in per_interface[interface]}
         assert {"restart", "clock", "time", "after"} <= kinds, (interface, kinds)
     assert len({d.factory for d in DEFECTS}) == len(DEFECTS)
+    assert all(isinstance(d.caught_by, tuple) and d.caught_by and d.story for d in DEFECTS)
 
 
 def test_failure_texts_are_checked_for_what_a_reviewer_reads() -> None:

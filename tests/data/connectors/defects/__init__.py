@@ -9,6 +9,7 @@ classes of defect covered (`kind`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 KINDS = {
     "restart": "durable state across a restart (outbox, listener store, stock, identifiers)",
@@ -29,7 +30,7 @@ class Defect:
 
     interface: str
     factory: str
-    """module:function, for --connector."""
+    """module:attribute for --connector: the defective connector class itself (it takes the settings)."""
     kind: str
     """The class of defect (a key of KINDS)."""
     story: str
@@ -38,3 +39,8 @@ class Defect:
     """The scenarios to run (a Gherkin tag expression): those that should catch it."""
     caught_by: tuple[str, ...]
     """Parts of scenario names of which at least one must fail."""
+
+
+def planted(interface: str, connector: type[Any], kind: str, tags: str, *caught_by: str) -> Defect:
+    """The defect a connector class carries (its docstring tells the story); `--connector` takes the class."""
+    return Defect(interface, f"{connector.__module__}:{connector.__name__}", kind, connector.__doc__ or "", tags, caught_by)

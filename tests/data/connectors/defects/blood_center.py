@@ -11,9 +11,7 @@ from typing import Any
 from connectors.blood_bank import BloodBank
 from connectors.blood_center import BloodCenterConnector
 from harness.ports.blood_center import BloodCenterSettings, IssueNote, Receipt, ScannedBag
-from tests.data.connectors.defects import Defect
-
-HERE = "tests.data.connectors.defects.blood_center"
+from tests.data.connectors.defects import Defect, planted
 
 
 class StockInMemory(BloodCenterConnector):
@@ -89,63 +87,23 @@ class RecallListsReturned(BloodCenterConnector):
         return sorted({din for n in self.notices(since) if n.kind == "RECALL" for din in n.dins if din in received})
 
 
-def stock_in_memory(settings: BloodCenterSettings) -> Any:
-    return StockInMemory(settings)
-
-
-def bill_counts_returned_as_stock(settings: BloodCenterSettings) -> Any:
-    return BillCountsReturnedAsStock(settings)
-
-
-def accepts_expired_bags(settings: BloodCenterSettings) -> Any:
-    return AcceptsExpiredBags(settings)
-
-
-def expiry_as_date(settings: BloodCenterSettings) -> Any:
-    return ExpiryAsDate(settings)
-
-
-def expiry_in_utc(settings: BloodCenterSettings) -> Any:
-    return ExpiryInUtc(settings)
-
-
-def collected_on_misread(settings: BloodCenterSettings) -> Any:
-    return CollectedOnMisread(settings)
-
-
-def receipt_time_in_utc(settings: BloodCenterSettings) -> Any:
-    return ReceiptTimeInUtc(settings)
-
-
-def slow_to_give_up(settings: BloodCenterSettings) -> Any:
-    return SlowToGiveUp(settings)
-
-
-def recall_lists_returned(settings: BloodCenterSettings) -> Any:
-    return RecallListsReturned(settings)
-
-
-def _defect(factory: str, kind: str, story: str, tags: str, *caught_by: str) -> Defect:
-    return Defect("blood-center", factory, kind, story, tags, caught_by)
-
-
 DEFECTS = [
-    _defect(f"{HERE}:stock_in_memory", "restart", StockInMemory.__doc__ or "", "@restart", "重启后仍可退回"),
-    _defect(f"{HERE}:bill_counts_returned_as_stock", "money", BillCountsReturnedAsStock.__doc__ or "", "@return",
+    planted("blood-center", StockInMemory, "restart", "@restart", "重启后仍可退回"),
+    planted("blood-center", BillCountsReturnedAsStock, "money", "@return",
             "退回的血袋不再收费"),
-    _defect(f"{HERE}:accepts_expired_bags", "safety", AcceptsExpiredBags.__doc__ or "", "@safety", "扫描前已过期"),
-    _defect(f"{HERE}:expiry_as_date", "safety", ExpiryAsDate.__doc__ or "", "@safety", "安全信息与血液中心记录一致"),
-    _defect(f"{HERE}:expiry_in_utc", "safety", ExpiryInUtc.__doc__ or "", "@safety", "安全信息与血液中心记录一致"),
-    _defect(f"{HERE}:collected_on_misread", "safety", CollectedOnMisread.__doc__ or "", "@safety",
+    planted("blood-center", AcceptsExpiredBags, "safety", "@safety", "扫描前已过期"),
+    planted("blood-center", ExpiryAsDate, "safety", "@safety", "安全信息与血液中心记录一致"),
+    planted("blood-center", ExpiryInUtc, "safety", "@safety", "安全信息与血液中心记录一致"),
+    planted("blood-center", CollectedOnMisread, "safety", "@safety",
             "安全信息与血液中心记录一致"),
-    _defect(f"{HERE}:receipt_time_in_utc", "clock", ReceiptTimeInUtc.__doc__ or "", "@order", "从预约、确认、发血到入库"),
-    _defect(f"{HERE}:slow_to_give_up", "time", SlowToGiveUp.__doc__ or "", "@fault", "不无限等待"),
-    _defect(f"{HERE}:recall_lists_returned", "after", RecallListsReturned.__doc__ or "", "@return",
+    planted("blood-center", ReceiptTimeInUtc, "clock", "@order", "从预约、确认、发血到入库"),
+    planted("blood-center", SlowToGiveUp, "time", "@fault", "不无限等待"),
+    planted("blood-center", RecallListsReturned, "after", "@return",
             "已退回的血袋被召回时"),
-    _defect("tests.data.connectors.blood_center_unchecked_din:make", "data",
-            "Confirms every scanned DIN without checking its ISBT 128 check flag.", "@scan", "校验位错误的献血码"),
-    _defect("tests.data.connectors.blood_center_double_receipt:make", "restart",
-            "Forgets what it received and confirms the same issue note again.", "@scan", "不能重复入库"),
-    _defect("tests.data.connectors.blood_center_return_unreceived:make", "after",
-            "Asks to return bags the hospital never received.", "@return", "没有入库的血袋不能退血"),
+    Defect("blood-center", "tests.data.connectors.blood_center_unchecked_din:make", "data",
+            "Confirms every scanned DIN without checking its ISBT 128 check flag.", "@scan", ("校验位错误的献血码",)),
+    Defect("blood-center", "tests.data.connectors.blood_center_double_receipt:make", "restart",
+            "Forgets what it received and confirms the same issue note again.", "@scan", ("不能重复入库",)),
+    Defect("blood-center", "tests.data.connectors.blood_center_return_unreceived:make", "after",
+            "Asks to return bags the hospital never received.", "@return", ("没有入库的血袋不能退血",)),
 ]

@@ -151,10 +151,6 @@ for _name, (_mixin, _interface) in OWN.items():
     globals()[f"{_name}_{_interface}"] = _planted(_mixin, BASES[_interface])
 
 
-def refuses_results_of_cancelled_lis(settings: Hl7Settings) -> Any:
-    return RefusesResultsOfCancelled(settings)
-
-
 SCENARIOS = {
     # defect: (kind, tags, LIS scenario part, PACS scenario part)
     "control_ids_from_zero": ("restart", "@restart", "同一秒内重启", "同一秒内重启"),
@@ -172,7 +168,7 @@ DEFECTS = [
       for name, (kind, tags, lis, pacs) in SCENARIOS.items() for interface, part in (("lis", lis), ("pacs", pacs))),
     *(Defect(OWN[name][1], f"{HERE}:{name}_{OWN[name][1]}", kind, OWN[name][0].__doc__ or "", tags, (part,))
       for name, (kind, tags, part) in OWN_SCENARIOS.items()),
-    Defect("lis", f"{HERE}:refuses_results_of_cancelled_lis", "after", RefusesResultsOfCancelled.__doc__ or "",
+    Defect("lis", f"{HERE}:RefusesResultsOfCancelled", "after", RefusesResultsOfCancelled.__doc__ or "",
            "@results", ("医嘱撤销后",)),
     *(Defect(interface, f"tests.data.connectors.{module}:make_{interface}", kind, story, tags, (part,))
       for module, kind, story, tags, parts in (

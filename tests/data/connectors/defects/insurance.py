@@ -9,9 +9,7 @@ from typing import Any
 
 from connectors.insurance import InsuranceConnector, MsgIdSource
 from harness.ports.insurance import Certificate, FeeItem, InsuranceSettings, Settlement, Visit
-from tests.data.connectors.defects import Defect
-
-HERE = "tests.data.connectors.defects.insurance"
+from tests.data.connectors.defects import Defect, planted
 
 
 class ShiftedClock(InsuranceConnector):
@@ -100,63 +98,23 @@ class NoUndoOfLostRegistration(InsuranceConnector):
         return None if infno == "2201" else super()._undo(psn_no, insuplc_admdvs, msgid, infno)
 
 
-def shifted_clock(settings: InsuranceSettings) -> Any:
-    return ShiftedClock(settings)
-
-
-def msgid_from_one(settings: InsuranceSettings) -> Any:
-    return MsgIdFromOne(settings)
-
-
-def bankers_rounding(settings: InsuranceSettings) -> Any:
-    return BankersRounding(settings)
-
-
-def float_amounts(settings: InsuranceSettings) -> Any:
-    return FloatAmounts(settings)
-
-
-def local_area(settings: InsuranceSettings) -> Any:
-    return LocalArea(settings)
-
-
-def slow_to_give_up(settings: InsuranceSettings) -> Any:
-    return SlowToGiveUp(settings)
-
-
-def too_many_resends(settings: InsuranceSettings) -> Any:
-    return TooManyResends(settings)
-
-
-def cached_settlement(settings: InsuranceSettings) -> Any:
-    return CachedSettlement(settings)
-
-
-def no_undo_of_lost_registration(settings: InsuranceSettings) -> Any:
-    return NoUndoOfLostRegistration(settings)
-
-
-def _defect(factory: str, kind: str, story: str, tags: str, *caught_by: str) -> Defect:
-    return Defect("insurance", factory, kind, story, tags, caught_by)
-
-
 DEFECTS = [
-    _defect(f"{HERE}:shifted_clock", "clock", ShiftedClock.__doc__ or "", "@clock", "时钟一致时"),
-    _defect(f"{HERE}:msgid_from_one", "restart", MsgIdFromOne.__doc__ or "", "@restart", "同一秒内重启"),
-    _defect(f"{HERE}:bankers_rounding", "data", BankersRounding.__doc__ or "", "@flow", "完整的门诊结算"),
-    _defect(f"{HERE}:float_amounts", "data", FloatAmounts.__doc__ or "", "@flow", "完整的门诊结算"),
-    _defect(f"{HERE}:local_area", "data", LocalArea.__doc__ or "", "@flow", "完整的门诊结算"),
-    _defect(f"{HERE}:slow_to_give_up", "time", SlowToGiveUp.__doc__ or "", "@fault", "不无限等待"),
-    _defect(f"{HERE}:too_many_resends", "time", TooManyResends.__doc__ or "", "@fault", "不无限等待"),
-    _defect(f"{HERE}:cached_settlement", "after", CachedSettlement.__doc__ or "", "@reversal", "冲正后可以重新结算"),
-    _defect(f"{HERE}:no_undo_of_lost_registration", "after", NoUndoOfLostRegistration.__doc__ or "", "@fault",
+    planted("insurance", ShiftedClock, "clock", "@clock", "时钟一致时"),
+    planted("insurance", MsgIdFromOne, "restart", "@restart", "同一秒内重启"),
+    planted("insurance", BankersRounding, "data", "@flow", "完整的门诊结算"),
+    planted("insurance", FloatAmounts, "data", "@flow", "完整的门诊结算"),
+    planted("insurance", LocalArea, "data", "@flow", "完整的门诊结算"),
+    planted("insurance", SlowToGiveUp, "time", "@fault", "不无限等待"),
+    planted("insurance", TooManyResends, "time", "@fault", "不无限等待"),
+    planted("insurance", CachedSettlement, "after", "@reversal", "冲正后可以重新结算"),
+    planted("insurance", NoUndoOfLostRegistration, "after", "@fault",
             "连接器冲正这笔挂号"),
-    _defect("tests.data.connectors.double_charge_connector:make", "money",
+    Defect("insurance", "tests.data.connectors.double_charge_connector:make", "money",
             "Settles again with a new msgid after a lost settlement reply instead of reversing the first one.",
-            "@fault", "结算应答丢失"),
-    _defect("tests.data.connectors.missing_field_connector:make", "contract",
+            "@fault", ("结算应答丢失",)),
+    Defect("insurance", "tests.data.connectors.missing_field_connector:make", "contract",
             "Leaves out pub_hosp_rfom_flag (required from 2024.1) and sends without checking the contract.",
-            "@policy", "公立医院改革标志"),
-    _defect("tests.data.connectors.unsigned_connector:make", "contract", "Sends every request without TIF signature.",
-            "@smoke", "完整的门诊结算"),
+            "@policy", ("公立医院改革标志",)),
+    Defect("insurance", "tests.data.connectors.unsigned_connector:make", "contract", "Sends every request without TIF signature.",
+            "@smoke", ("完整的门诊结算",)),
 ]

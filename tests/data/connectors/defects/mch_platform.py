@@ -5,13 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from connectors.mch_platform import MchPlatformConnector, Outbox
 from harness.ports.mch_platform import HospitalRecord, MchSettings
-from tests.data.connectors.defects import Defect
-
-HERE = "tests.data.connectors.defects.mch_platform"
+from tests.data.connectors.defects import Defect, planted
 
 
 class OutboxInMemory(MchPlatformConnector):
@@ -71,52 +68,18 @@ class SlowToGiveUp(MchPlatformConnector):
         super().__init__(replace(settings, timeout_s=1.5))
 
 
-def outbox_in_memory(settings: MchSettings) -> Any:
-    return OutboxInMemory(settings)
-
-
-def resends_after_restart(settings: MchSettings) -> Any:
-    return ResendsAfterRestart(settings)
-
-
-def withdraw_keeps_outbox(settings: MchSettings) -> Any:
-    return WithdrawKeepsOutbox(settings)
-
-
-def report_date_yesterday(settings: MchSettings) -> Any:
-    return ReportDateYesterday(settings)
-
-
-def sex_code_swapped(settings: MchSettings) -> Any:
-    return SexCodeSwapped(settings)
-
-
-def times_in_utc(settings: MchSettings) -> Any:
-    return TimesInUtc(settings)
-
-
-def slow_to_give_up(settings: MchSettings) -> Any:
-    return SlowToGiveUp(settings)
-
-
-def _defect(factory: str, kind: str, story: str, tags: str, *caught_by: str) -> Defect:
-    return Defect("mch-platform", factory, kind, story, tags, caught_by)
-
-
 DEFECTS = [
-    _defect(f"{HERE}:outbox_in_memory", "restart", OutboxInMemory.__doc__ or "", "@restart", "发送前中断"),
-    _defect(f"{HERE}:resends_after_restart", "restart", ResendsAfterRestart.__doc__ or "", "@restart", "答复丢失后中断"),
-    _defect(f"{HERE}:withdraw_keeps_outbox", "after", WithdrawKeepsOutbox.__doc__ or "", "@withdrawal", "撤回记录后"),
-    _defect(f"{HERE}:report_date_yesterday", "clock", ReportDateYesterday.__doc__ or "", "@clock", "上报日期是平台的今天"),
-    _defect(f"{HERE}:sex_code_swapped", "safety", SexCodeSwapped.__doc__ or "", "@records", "新生儿听力筛查"),
-    _defect(f"{HERE}:times_in_utc", "safety", TimesInUtc.__doc__ or "", "@records", "出生医学证明首次签发"),
-    _defect(f"{HERE}:slow_to_give_up", "time", SlowToGiveUp.__doc__ or "", "@faults", "长时间不可用"),
-    _defect("tests.data.connectors.mch_resend_connector:make", "contract",
-            "Sends a record again after a lost reply without asking the platform whether it arrived.", "@faults",
-            "上传应答丢失后不重复上传"),
-    _defect("tests.data.connectors.mch_no_renewal_connector:make", "contract",
-            "Never logs in again when the platform says the session expired.", "@session", "会话过期后"),
-    _defect("tests.data.connectors.mch_no_id_check_connector:make", "data",
-            "Checks records against their XSD but not the platform's ID check character.", "@validation",
-            "母亲身份证号校验位错误"),
+    planted("mch-platform", OutboxInMemory, "restart", "@restart", "发送前中断"),
+    planted("mch-platform", ResendsAfterRestart, "restart", "@restart", "答复丢失后中断"),
+    planted("mch-platform", WithdrawKeepsOutbox, "after", "@withdrawal", "撤回记录后"),
+    planted("mch-platform", ReportDateYesterday, "clock", "@clock", "上报日期是平台的今天"),
+    planted("mch-platform", SexCodeSwapped, "safety", "@records", "新生儿听力筛查"),
+    planted("mch-platform", TimesInUtc, "safety", "@records", "出生医学证明首次签发"),
+    planted("mch-platform", SlowToGiveUp, "time", "@faults", "长时间不可用"),
+    Defect("mch-platform", "tests.data.connectors.mch_resend_connector:make", "contract",
+            "Sends a record again after a lost reply without asking the platform whether it arrived.", "@faults", ("上传应答丢失后不重复上传",)),
+    Defect("mch-platform", "tests.data.connectors.mch_no_renewal_connector:make", "contract",
+            "Never logs in again when the platform says the session expired.", "@session", ("会话过期后",)),
+    Defect("mch-platform", "tests.data.connectors.mch_no_id_check_connector:make", "data",
+            "Checks records against their XSD but not the platform's ID check character.", "@validation", ("母亲身份证号校验位错误",)),
 ]
