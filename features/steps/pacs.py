@@ -94,8 +94,15 @@ def then_order_count(hl7: Hl7World, n: int) -> None:
 
 @then(parsers.parse('PACS 登记的检查申请 "{placer}" 有检查号和 Study Instance UID，患者姓名为 "{name}"'))
 def then_order_registered(ctx: dict[str, Any], hl7: Hl7World, placer: str, name: str) -> None:
-    result_of(ctx)
+    delivery = result_of(ctx)
     held = _held_order(hl7, placer)
+    order: ImagingOrder = ctx["orders"][placer]
+    expect(list(held["procedure"]) == list(order.procedure), f"PACS 登记的检查申请 {placer} 的检查项目与医院开立的不一致",
+           transaction=held["message_type"], expected=list(order.procedure), actual=held["procedure"])
+    expect(held["modality"] == order.modality, f"PACS 登记的检查申请 {placer} 的检查设备类型不对",
+           transaction=held["message_type"], expected=order.modality, actual=held["modality"])
+    expect(delivery.message_type == held["message_type"], "连接器报告的所发消息类型与 PACS 收到的不一致",
+           expected=held["message_type"], actual=delivery.message_type)
     expect(held["accession_no"] and held["study_uid"], f"PACS 登记的检查申请 {placer} 缺少检查号或 Study Instance UID",
            expected="检查号和 Study Instance UID", actual=f"检查号 {held['accession_no']}，UID {held['study_uid']}")
     expect(held["patient"]["name"] == name, f"PACS 登记的检查申请 {placer} 的患者姓名不对", expected=name,
