@@ -16,6 +16,7 @@ from lxml import etree
 from pytest_bdd import given, parsers, then, when
 
 from features.steps.common import *  # noqa: F403 - the shared sentences are registered through this import
+from features.steps.common import no_reply_hold_s
 from features.steps.outcome import (
     attempt,
     count_of,
@@ -707,8 +708,11 @@ def centre_drops_hospital(blood_center: Any, blood_center_mock: Any) -> None:
 
 
 @given(parsers.re(r'血液中心对 "(?P<operation>\w+)" 注入故障 "(?P<kind>\w+)"(（(?P<phase>处理前|处理后)）)?(，连续 (?P<times>\d+) 次)?'))
-def given_fault(ctx: dict[str, Any], blood_center_mock: Any, operation: str, kind: str, phase: str | None, times: str | None) -> None:
+def given_fault(ctx: dict[str, Any], blood_center_mock: Any, hih: Any, operation: str, kind: str, phase: str | None,
+                times: str | None) -> None:
     options: dict[str, Any] = {"operation": operation, "phase": PHASES[phase or "处理后"], "times": int(times or 1)}
+    if kind == "no_reply":
+        options["delay_s"] = no_reply_hold_s(hih)
     if kind == "latency":
         options["delay_s"] = 0.05
     if kind == "http_status":

@@ -33,6 +33,12 @@ MARGIN_S = 0.5
 CLOCK_RULE = "clock_skew"
 
 
+def no_reply_hold_s(hih: Any) -> float:
+    """How long a `no_reply` fault holds a connection: far beyond any sane timeout, yet a connector with none fails
+    its scenario in seconds instead of hanging the run for the transport's ten-minute cap."""
+    return max(3.0, 10 * float(hih.timeout_s))
+
+
 @pytest.fixture
 def connector(request: pytest.FixtureRequest, hih_interface: str) -> ConnectorSlot:
     """The connector under test of the scenario's interface."""
@@ -123,8 +129,10 @@ def then_clock_flagged(partner: Any, who: str) -> None:
 # -- faults on a platform (insurance, maternal-child) ---------------------------------------------------------------
 @given(parsers.re(r'平台对 "(?P<operation>\w+)" 注入故障 "(?P<kind>\w+)"(（(?P<phase>处理前|处理后)）)?'
                   r'(，连续 (?P<times>\d+) 次)?'))
-def given_platform_fault(partner: Any, operation: str, kind: str, phase: str | None, times: str | None) -> None:
+def given_platform_fault(partner: Any, hih: Any, operation: str, kind: str, phase: str | None, times: str | None) -> None:
     options: dict[str, Any] = {"operation": operation, "phase": PHASES[phase or "处理后"], "times": int(times or 1)}
+    if kind == "no_reply":
+        options["delay_s"] = no_reply_hold_s(hih)
     if kind == "error_reply":
         options.update(code="Server.Busy", message="平台繁忙")
     partner.inject(kind, **options)

@@ -20,6 +20,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from features.steps.common import *  # noqa: F403 - the shared sentences are registered through this import
+from features.steps.common import no_reply_hold_s
 from features.steps.outcome import attempt as attempt_call
 from features.steps.outcome import count_of, expect, failure, held, nonempty, same_items, success
 from harness.bindings import outside_listener
@@ -156,13 +157,15 @@ def given_patient(ctx: dict[str, Any], name: str, mrn: str) -> None:
 
 
 @given(parsers.re(PARTNER + r' 对' + TARGET + r'注入故障 "(?P<kind>\w+)"（(?P<phase>处理前|处理后)）'))
-def given_fault(hl7: Hl7World, partner: str, target: str, kind: str, phase: str) -> None:
-    hl7.mock.inject(kind, operation=hl7.operations[target], phase=PHASES[phase])
+def given_fault(hl7: Hl7World, hih: Any, partner: str, target: str, kind: str, phase: str) -> None:
+    hold = {"delay_s": no_reply_hold_s(hih)} if kind == "no_reply" else {}
+    hl7.mock.inject(kind, operation=hl7.operations[target], phase=PHASES[phase], **hold)
 
 
 @given(parsers.re(PARTNER + r' 对' + TARGET + r'持续注入故障 "(?P<kind>\w+)"'))
-def given_fault_always(hl7: Hl7World, partner: str, target: str, kind: str) -> None:
-    hl7.mock.inject(kind, operation=hl7.operations[target], times=None)
+def given_fault_always(hl7: Hl7World, hih: Any, partner: str, target: str, kind: str) -> None:
+    hold = {"delay_s": no_reply_hold_s(hih)} if kind == "no_reply" else {}
+    hl7.mock.inject(kind, operation=hl7.operations[target], times=None, **hold)
 
 
 @given(parsers.re(PARTNER + r' 对' + TARGET + r'注入故障 "(?P<kind>\w+)"，延迟为超时的 (?P<factor>[\d.]+) 倍'))

@@ -14,6 +14,7 @@ import httpx
 from pytest_bdd import given, parsers, then, when
 
 from features.steps.common import *  # noqa: F403 - the shared sentences are registered through this import
+from features.steps.common import no_reply_hold_s
 from features.steps.mch_samples import BAD_CHECK_ID, sample, with_changes
 from features.steps.outcome import (
     attempt,
@@ -155,8 +156,8 @@ def will_return(mch_platform_mock: Any, record_no: str, reason: str) -> None:
 
 
 @given("平台此后对所有请求都不应答")
-def platform_down(mch_platform_mock: Any) -> None:
-    mch_platform_mock.inject("no_reply", times=None, phase="before")
+def platform_down(mch_platform_mock: Any, hih: Any) -> None:
+    mch_platform_mock.inject("no_reply", times=None, phase="before", delay_s=no_reply_hold_s(hih))
 
 
 @given("平台此后断开所有连接")
