@@ -95,7 +95,7 @@ def then_gave_up_in_time(ctx: dict[str, Any], hih: Any, n: int) -> None:
            expected=f"{n} × 超时 {hih.timeout_s:g} 秒，至多 {bound:.2f} 秒", actual=f"{took:.2f} 秒后报告 {describe(ctx['error'])}")
 
 
-SAME_SECOND_S = 0.6
+SAME_SECOND_S = 0.85
 """What the steps after 接下来的步骤在同一秒内完成 may take: less than that left of the second, and it waits for the next."""
 
 
