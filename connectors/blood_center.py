@@ -5,13 +5,18 @@
 - Only idempotent operations (per the contract: queries, orders and returns by number, cancellation) are resent
   after a lost reply or a Server fault; a lost ConfirmReceipt is reported, never resent (a bag is received once).
 - Scanning bags in checks each DIN's ISBT 128 Type-3 flag (ISO 7064 MOD 37-2); an unreadable or mistyped DIN is
-  reported as an INVALID_DIN discrepancy instead of being confirmed. The connector remembers what it received:
-  a second receipt of the same bags and a return of a bag never received are refused before anything is sent.
+  reported as an INVALID_DIN discrepancy instead of being confirmed. A bag whose expiry (on the issue note) has
+  passed when it is scanned is refused: not confirmed, reported as an EXPIRED discrepancy of the hospital's own
+  (the centre's XSD has no such type; it sees the bag MISSING and the bill then disagrees with the stock).
+- The blood bank's stock lives in SQLite (`connectors.blood_bank`), so a restarted connector still knows what it
+  received and which returns the centre approved: a second receipt of the same bags and a return of a bag never
+  received are refused before anything is sent, and the bill is reconciled against the bags still held.
 """
 
 from __future__ import annotations
 
-import threading
+import shutil
+import tempfile
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,6 +31,7 @@ from zeep.exceptions import Fault, TransportError
 from zeep.plugins import Plugin
 from zeep.transports import Transport
 
+from connectors.blood_bank import DECIDED, BloodBank
 from harness.contract.findings import Severity
 from harness.contract.isbt128 import din_problem
 from harness.contract.loader import load_contract
@@ -110,12 +116,25 @@ class BloodCenterConnector:
             raise Unavailable(f"cannot read the WSDL at {settings.wsdl_url}: {exc}") from None
         self._header = self.client.get_element(f"{{{SERVICE_NS}}}AuthHeader")(
             HospitalCode=settings.hospital_code, Token=settings.token)
-        self._lock = threading.Lock()
-        self.received: dict[str, str] = {}
-        """DIN -> issue number of every bag this hospital confirmed received (its blood-bank stock)."""
+        self._tmp: str | None = None
+        if settings.store_path:
+            path = Path(settings.store_path)
+        else:
+            self._tmp = tempfile.mkdtemp(prefix="hih-blood-bank-")
+            path = Path(self._tmp) / "blood-bank.sqlite"
+        self.bank = BloodBank(path)
+
+    @property
+    def received(self) -> dict[str, str]:
+        """DIN -> issue number of every bag this hospital confirmed received (read from its blood-bank store)."""
+        return self.bank.received()
 
     def close(self) -> None:
         self._session.close()
+        self.bank.close()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
 
     # -- one call, with the retry rule -------------------------------------------------------------------------
     def _call(self, operation: str, **data: Any) -> Any:
@@ -169,12 +188,17 @@ class BloodCenterConnector:
 
     # -- receipt -----------------------------------------------------------------------------------------------
     def receive(self, issue: IssueNote, scanned: list[ScannedBag]) -> Receipt:
-        """Confirm the scanned bags of an issue note; DINs whose check flag is wrong are reported, not confirmed."""
-        invalid = [Discrepancy(bag.din, "INVALID_DIN", f"扫描的献血码无效：{problem}")
-                   for bag in scanned if (problem := din_problem(bag.din))]
-        valid = [bag for bag in scanned if din_problem(bag.din) is None]
-        with self._lock:
-            again = [bag.din for bag in valid if bag.din in self.received]
+        """Confirm the scanned bags of an issue note. DINs whose check flag is wrong are reported, not confirmed;
+        bags past their expiry at scan time are refused (an EXPIRED discrepancy, not confirmed)."""
+        problems = self._din_problems(scanned)
+        invalid = [Discrepancy(din, "INVALID_DIN", f"扫描的献血码无效：{problem}") for din, problem in problems.items()]
+        on_note = {unit.din: unit for unit in issue.units}
+        now = datetime.now()
+        expired = [Discrepancy(bag.din, "EXPIRED", f"血袋已于 {on_note[bag.din].expires_at:%Y-%m-%d %H:%M} 过期，拒收")
+                   for bag in scanned if bag.din in on_note and _naive(on_note[bag.din].expires_at) <= now]
+        refused = {d.din for d in expired}
+        valid = [bag for bag in scanned if bag.din not in problems and bag.din not in refused]
+        again = self._already_received([bag.din for bag in valid])
         if again:
             raise AlreadyReceived(f"already received: {', '.join(again)}; a bag is received once")
         units = [{"din": bag.din, "abo": bag.abo, "rhd": bag.rhd, "condition": "DAMAGED" if bag.damaged else "INTACT"}
@@ -182,13 +206,24 @@ class BloodCenterConnector:
         reported = [{"din": d.din[:40] or "?", "type": d.kind, "note": d.note[:200] if d.note else None} for d in invalid]
         reply = self._call("ConfirmReceipt", issueNo=issue.issue_no, receivedAt=datetime.now().replace(microsecond=0),
                            receivedBy=self.settings.received_by, unit=units, discrepancy=reported)
-        discrepancies = tuple(Discrepancy(d.din, d.type, d.note) for d in reply.discrepancy)
+        discrepancies = tuple(Discrepancy(d.din, d.type, d.note) for d in reply.discrepancy) + tuple(expired)
         extra = {d.din for d in discrepancies if d.kind == "EXTRA"}
-        with self._lock:
-            for bag in valid:
-                if bag.din not in extra:
-                    self.received[bag.din] = issue.issue_no
+        self.bank.receive(issue.issue_no, {bag.din: on_note[bag.din].expires_at.isoformat() if bag.din in on_note else ""
+                                           for bag in valid if bag.din not in extra})
         return Receipt(reply.receiptNo, int(reply.accepted or 0), discrepancies)
+
+    @staticmethod
+    def _din_problems(scanned: list[ScannedBag]) -> dict[str, str]:
+        """DIN -> why it is no valid ISBT 128 DIN (its check flag), for the scanned bags that are not."""
+        return {bag.din: problem for bag in scanned if (problem := din_problem(bag.din))}
+
+    def _already_received(self, dins: list[str]) -> list[str]:
+        held = self.received
+        return [din for din in dins if din in held]
+
+    def _not_received(self, dins: list[str]) -> list[str]:
+        held = self.received
+        return [din for din in dins if din not in held]
 
     # -- returns -----------------------------------------------------------------------------------------------
     def submit_return(self, return_no: str, dins: list[str], reason: str, remark: str | None = None) -> ReturnAck:
@@ -196,19 +231,28 @@ class BloodCenterConnector:
             problem = din_problem(din)
             if problem:
                 raise InvalidInput(f"DIN {din}: {problem}")
-        with self._lock:
-            missing = [din for din in dins if din not in self.received]
+        missing = self._not_received(dins)
         if missing:
             raise NotReceived(f"not received, cannot be returned: {', '.join(missing)}")
         data: dict[str, Any] = {"returnNo": return_no, "din": list(dins), "reason": reason}
         if remark:
             data["remark"] = remark
         reply = self._call("SubmitReturn", **data)
+        self.bank.add_return(return_no, list(dins))
         return ReturnAck(reply.returnNo, reply.status)
 
     def return_status(self, return_no: str) -> ReturnStatus:
         reply = self._call("QueryReturnStatus", returnNo=return_no)
+        if reply.status in DECIDED:
+            self.bank.decide(return_no, str(reply.status))
         return ReturnStatus(reply.returnNo, reply.status, reply.reason, reply.decidedAt, tuple(reply.din or ()))
+
+    def _stock(self) -> set[str]:
+        """The bags the hospital holds: received, less those whose return the centre approved (asked again first
+        for every return still pending, since the centre decides on its own time)."""
+        for return_no in self.bank.returns("PENDING"):
+            self.return_status(return_no)
+        return set(self.received) - self.bank.returned()
 
     # -- cross-match, fees, notices ----------------------------------------------------------------------------
     def crossmatch_results(self, sample_no: str | None = None, since: datetime | None = None) -> list[CrossmatchSample]:
@@ -231,8 +275,7 @@ class BloodCenterConnector:
         """The centre's per-bag fees for the period against the bags this hospital received."""
         fees = self.unit_fees(start, end)
         charged = [f.din for f in fees]
-        with self._lock:
-            received = set(self.received)
+        received = self._stock()
         matched = tuple(d for d in charged if d in received)
         result = FeeReconciliation(tuple(fees), sum((f.price for f in fees), Decimal("0.00")), matched,
                                    tuple(d for d in charged if d not in received),
@@ -244,9 +287,8 @@ class BloodCenterConnector:
         return [Notice(n.noticeId, n.type, n.title, n.content, _naive(n.publishedAt), tuple(n.din or ())) for n in reply.notice]
 
     def recalled_in_stock(self, since: datetime) -> list[str]:
-        """DINs of received bags that a RECALL notice since `since` names: to quarantine and return."""
-        with self._lock:
-            received = set(self.received)
+        """DINs of bags in stock that a RECALL notice since `since` names: to quarantine and return."""
+        received = self._stock()
         return sorted({din for n in self.notices(since) if n.kind == "RECALL" for din in n.dins if din in received})
 
 

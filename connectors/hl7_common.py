@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from connectors.sequence import ClockSequence
 from harness.contract.findings import Finding, Severity
 from harness.contract.hl7.batch import split_capture
 from harness.contract.hl7.charsets import codec, encode_message
@@ -177,15 +178,17 @@ class Hl7Connector:
         self.store_path = path
         self.store = MessageStore(path)
         self._sequence = 0
+        self._control_ids = ClockSequence("%y%m%d%H%M%S", 6)
         self._listener = MllpListener(self.receive, settings_.listen_host, settings_.listen_port,
                                       max_frame=self.hl7.max_frame_bytes, handle_batch=self.receive_many)
         self._listener.start()
 
     # -- identifiers ------------------------------------------------------------------------------------
     def new_control_id(self) -> str:
-        """MSH-10: H + YYMMDDHHMMSS + a sequence (at most 20 characters)."""
-        self._sequence += 1
-        return f"H{time.strftime('%y%m%d%H%M%S')}{self._sequence % 1_000_000:06d}"
+        """MSH-10: H + YYMMDDHHMMSS + a 6-digit sequence (19 characters), unique across restarts
+        (`connectors.sequence`): a partner would take a repeated MSH-10 for a duplicate and drop the message."""
+        second, seq = self._control_ids.next()
+        return f"H{second}{seq:06d}"
 
     # -- sending ----------------------------------------------------------------------------------------
     def send(self, text: str, charset: str | None = None) -> Ack:

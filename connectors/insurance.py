@@ -14,15 +14,15 @@ import functools
 import itertools
 import json
 import ssl
-import threading
 import time
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from connectors.sequence import ClockSequence
 from harness.contract.findings import Severity
 from harness.contract.http_json import HttpJsonValidator
 from harness.contract.identifiers import resident_id_problem
@@ -50,24 +50,16 @@ SESSION_GONE = ("签到流水号无效", "签到流水号已签退")
 
 
 class MsgIdSource:
-    """Unique 30-character msgids: fixmedins_code (12) + yyyyMMddHHmmss + a 4-digit sequence within the second."""
+    """Unique 30-character msgids: fixmedins_code (12) + yyyyMMddHHmmss + a 4-digit sequence within the second,
+    unique across restarts too (`connectors.sequence`)."""
 
     def __init__(self, fixmedins_code: str) -> None:
         self.prefix = fixmedins_code[:12].rjust(12, "0")
-        self._lock = threading.Lock()
-        self._second = ""
-        self._seq = 0
+        self._clock = ClockSequence("%Y%m%d%H%M%S", 4)
 
     def next(self) -> str:
-        with self._lock:
-            while True:
-                second = datetime.now().strftime("%Y%m%d%H%M%S")
-                if second != self._second:
-                    self._second, self._seq = second, 0
-                if self._seq < 9999:
-                    self._seq += 1
-                    return f"{self.prefix}{second}{self._seq:04d}"
-                time.sleep(0.001)  # 9,999 messages used this second: wait for the next one
+        second, seq = self._clock.next()
+        return f"{self.prefix}{second}{seq:04d}"
 
 
 @functools.cache
@@ -78,6 +70,11 @@ def _tls_context() -> ssl.SSLContext:
 
 def _dec(value: Any) -> Decimal:
     return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+def _cents(value: Decimal) -> Decimal:
+    """An amount in yuan to the fen, rounded half up (四舍五入) as the platform rounds; 0.5 × 61.73 is 30.87."""
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 class _Lost(Exception):
@@ -91,6 +88,9 @@ class _Lost(Exception):
 
 class InsuranceConnector:
     """Implements `harness.ports.insurance.InsurancePort` against a platform (or its mock) at `settings.base_url`."""
+
+    retries = RETRIES
+    """Resends after a lost reply: a request that never left, or an idempotent transaction."""
 
     def __init__(self, settings: InsuranceSettings, transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
@@ -188,10 +188,10 @@ class InsuranceConnector:
             try:
                 return self._post(infno, body), msgid
             except _Lost as lost:
-                if attempts <= RETRIES and not lost.sent:
+                if attempts <= self.retries and not lost.sent:
                     time.sleep(0.05 * attempts)
                     continue
-                if attempts <= RETRIES and op.idempotent:
+                if attempts <= self.retries and op.idempotent:
                     time.sleep(0.05 * attempts)
                     msgid = self.msgids.next()
                     continue
@@ -271,8 +271,9 @@ class InsuranceConnector:
         now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
         lines = []
         for item in items:
-            total = item.amount if item.amount is not None else (item.cnt * item.pric).quantize(Decimal("0.01"))
-            if total != (item.cnt * item.pric).quantize(Decimal("0.01")):
+            exact = self._line_total(item)
+            total = item.amount if item.amount is not None else exact
+            if total != exact:
                 raise InvalidInput(f"feedetl_sn {item.feedetl_sn}", f"amount {total} is not cnt {item.cnt} × pric {item.pric}")
             lines.append({
                 "feedetl_sn": item.feedetl_sn, "mdtrt_id": visit.mdtrt_id, "psn_no": visit.psn_no, "chrg_bchno": batch,
@@ -288,6 +289,11 @@ class InsuranceConnector:
             raise
         return [FeeResult(r["feedetl_sn"], _dec(r["det_item_fee_sumamt"]), r["chrgitm_lv"], _dec(r["selfpay_prop"]),
                           _dec(r["inscp_scp_amt"])) for r in reply["output"]["result"]]
+
+    @staticmethod
+    def _line_total(item: FeeItem) -> Decimal:
+        """A fee line's amount: count × price, to the fen, half up (四舍五入) as the platform computes it."""
+        return _cents(item.cnt * item.pric)
 
     def cancel_fees(self, visit: Visit, batch: str) -> None:
         self._call("2205", {"data": {"mdtrt_id": visit.mdtrt_id, "chrg_bchno": batch, "psn_no": visit.psn_no}},

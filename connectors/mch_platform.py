@@ -6,13 +6,14 @@ it is sent, marked `sending` while on the wire and `done` with the platform's an
 (timeout, reset, a broken or Server-faulted reply) or the process dies in between, the record is not sent again
 blindly: the connector asks the platform for the record by type and number and compares the upload serial it
 carries, so every record reaches the platform exactly once. An expired session (Client.Auth fault) is renewed by
-logging in again and the call repeated once.
+logging in again and the call repeated once. Withdrawing a record voids what the outbox still holds for it (a
+correction queued while the platform was away is `cancelled`, never sent): it must not land on a record that later
+reuses the number.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 import uuid
@@ -29,6 +30,7 @@ import zeep.exceptions
 from lxml import etree
 from zeep.transports import Transport
 
+from connectors.sqlite_wal import immediate, open_wal
 from harness.contract import xmlsafe
 from harness.contract.findings import Severity
 from harness.contract.loader import load_contract
@@ -116,45 +118,42 @@ class OutboxRow:
 
 
 class Outbox:
-    """Records on their way to the platform, in SQLite (WAL): queued -> sending -> done (with the answer).
+    """Records on their way to the platform, in SQLite (WAL): queued -> sending -> done (with the answer), or
+    cancelled when the hospital withdrew the record before it was sent.
 
     Every change is committed before the connector goes on, so a killed process leaves each record either
     queued (never sent), sending (perhaps sent: confirm before resending) or done.
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = open_wal(path)
         self._db.execute("CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, serial TEXT UNIQUE NOT NULL, "
                          "record_type TEXT NOT NULL, record_no TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, "
                          "result TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL)")
 
     def add(self, rows: list[tuple[str, str, str, str]]) -> None:
         """Queue (serial, record type, record number, payload) rows in one transaction."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany("INSERT INTO outbox (serial, record_type, record_no, payload, state, updated) "
-                                     "VALUES (?, ?, ?, ?, 'queued', ?)", [(*r, time.time()) for r in rows])
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, immediate(self._db):
+            self._db.executemany("INSERT INTO outbox (serial, record_type, record_no, payload, state, updated) "
+                                 "VALUES (?, ?, ?, ?, 'queued', ?)", [(*r, time.time()) for r in rows])
 
     def mark(self, serials: list[str], state: str, results: dict[str, dict[str, Any]] | None = None) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._lock, immediate(self._db):
             for serial in serials:
                 result = (results or {}).get(serial)
                 bump = 1 if state == "sending" else 0
                 self._db.execute("UPDATE outbox SET state = ?, result = COALESCE(?, result), attempts = attempts + ?, "
                                  "updated = ? WHERE serial = ?",
                                  (state, json.dumps(result, ensure_ascii=False) if result else None, bump, time.time(), serial))
-            self._db.execute("COMMIT")
+
+    def cancel_open(self, record_type: str, record_no: str) -> int:
+        """Mark the queued and sending rows of one record cancelled; how many there were."""
+        with self._lock:
+            cursor = self._db.execute("UPDATE outbox SET state = 'cancelled', updated = ? WHERE record_type = ? AND "
+                                      "record_no = ? AND state IN ('queued', 'sending')", (time.time(), record_type, record_no))
+        return cursor.rowcount
 
     def rows(self, states: tuple[str, ...] | None = None, serials: list[str] | None = None) -> list[OutboxRow]:
         query = "SELECT serial, record_type, record_no, payload, state, result, attempts FROM outbox"
@@ -225,11 +224,16 @@ class MchPlatformConnector:
         root_name, fields = self._schema(record.record_type)
         ns = root_name[1:].partition("}")[0]
         header = {"recordNo": record.record_no, "operation": operation, "uploadSerial": serial,
-                  "orgCode": self.settings.org_code, "orgName": self.settings.org_name, "reportDate": date.today(),
+                  "orgCode": self.settings.org_code, "orgName": self.settings.org_name, "reportDate": self._report_date(),
                   "correctionReason": reason}
         root = etree.Element(root_name, nsmap={None: ns})
         _fill(root, ns, fields, {**record.data, **{k: v for k, v in header.items() if v is not None}})
         return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+    @staticmethod
+    def _report_date() -> date:
+        """The day a record is reported: today, the day it is built and sent."""
+        return date.today()
 
     def _rule_findings(self, record_type: str, root: etree._Element) -> list[Finding]:
         return [Finding(f.location, f.message, f.rule) for f in record_rules(record_type, root, date.today(), self.limits)]
@@ -421,7 +425,11 @@ class MchPlatformConnector:
                            tuple(reply.reason or ()))
 
     def withdraw(self, record_id: str, reason: str) -> str:
+        """Void a record on the platform, and whatever the outbox still holds for it (never sent after this)."""
         reply = self._safe("WithdrawRecord", recordId=record_id, reason=reason)
+        for row in self.outbox.rows(("done",)):
+            if (row.result or {}).get("recordId") == record_id:
+                self.outbox.cancel_open(row.record_type, row.record_no)
         return str(reply.status)
 
 

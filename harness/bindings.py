@@ -8,23 +8,31 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness.contract.model import Contract
 from harness.errors import UsageError
+
+
+class SettingsFor(Protocol):
+    def __call__(self, mock: Any, contract: Contract, timeout_s: float, workdir: Path | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
 class Binding:
     interface: str
     default_connector: str
-    settings: Callable[[Any, Contract, float], Any]
-    """(started mock, contract, timeout in seconds) -> the settings object the connector factory takes."""
+    settings: SettingsFor
+    """(started mock, contract, timeout in seconds, work folder) -> the settings object the connector factory takes.
+
+    The work folder holds the connector's durable state (outbox, listener store) for one scenario; it outlives a
+    restart of the connector and is removed with the scenario. Without one, a connector keeps its state in a
+    private temporary folder of its own."""
     outside_listener_env: str | None = None
     """Environment variable giving the hospital's own listener as HOST:PORT (black-box runs), where one applies."""
 
 
-def _insurance_settings(mock: Any, contract: Contract, timeout_s: float) -> Any:
+def _insurance_settings(mock: Any, contract: Contract, timeout_s: float, workdir: Path | None = None) -> Any:
     from harness.ports.insurance import InsuranceSettings
 
     paasid, secret = next(iter(mock.credentials.items()))
@@ -46,30 +54,32 @@ def region_variants(contract: Contract, admdvs: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _hl7_settings(mock: Any, contract: Contract, timeout_s: float) -> Any:
+def _hl7_settings(mock: Any, contract: Contract, timeout_s: float, workdir: Path | None = None) -> Any:
     from harness.ports.hl7 import Hl7Settings
 
     return Hl7Settings(host=mock.endpoint.host, port=mock.endpoint.port, timeout_s=timeout_s,
-                       contract_version=contract.version, contract_folder=str(contract.folder))
+                       contract_version=contract.version, contract_folder=str(contract.folder),
+                       store_path=str(workdir / "received.sqlite") if workdir else "")
 
 
-def _blood_center_settings(mock: Any, contract: Contract, timeout_s: float) -> Any:
+def _blood_center_settings(mock: Any, contract: Contract, timeout_s: float, workdir: Path | None = None) -> Any:
     from harness.ports.blood_center import BloodCenterSettings
 
     return BloodCenterSettings(wsdl_url=f"{mock.service_url}?wsdl", hospital_code=mock.hospital, token=mock.token,
-                               timeout_s=timeout_s, contract_folder=str(contract.folder))
+                               timeout_s=timeout_s, contract_folder=str(contract.folder),
+                               store_path=str(workdir / "blood-bank.sqlite") if workdir else "")
 
 
-def _mch_platform_settings(mock: Any, contract: Contract, timeout_s: float) -> Any:
+def _mch_platform_settings(mock: Any, contract: Contract, timeout_s: float, workdir: Path | None = None) -> Any:
     import tempfile
 
     from harness.ports.mch_platform import MchSettings
 
     org_code, password = next(iter(mock.credentials.items()))
-    outbox = Path(tempfile.mkdtemp(prefix="hih-mch-outbox-")) / "outbox.sqlite"
+    folder = workdir or Path(tempfile.mkdtemp(prefix="hih-mch-outbox-"))
     return MchSettings(wsdl_url=f"{mock.service_url}?wsdl", org_code=org_code, password=password,
-                       outbox_path=str(outbox), timeout_s=timeout_s, contract_version=contract.version,
-                       contract_folder=str(contract.folder), remove_outbox_on_close=True)
+                       outbox_path=str(folder / "outbox.sqlite"), timeout_s=timeout_s, contract_version=contract.version,
+                       contract_folder=str(contract.folder), remove_outbox_on_close=workdir is None)
 
 
 BINDINGS: dict[str, Binding] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from harness.contract.model import Contract
@@ -53,6 +54,10 @@ class MockService:
         self.faults.clear()
         self.store.clear()
         self.seed()
+
+    def clock(self) -> datetime:
+        """The partner's clock: real time, shifted by an armed `clock` fault (naive local time, like the hospital's)."""
+        return datetime.now() + timedelta(seconds=self.faults.clock_shift_s())
 
     # -- faults and journal -----------------------------------------------------------------------------
     def inject(self, kind: str, **options: Any) -> Fault:

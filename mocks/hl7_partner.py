@@ -27,6 +27,7 @@ from harness.contract.hl7.mllp_ack import summary
 from harness.contract.hl7.mllp_client import MllpError, MllpSyncClient
 from harness.contract.model import Contract
 from mocks.base import Endpoint, MockService
+from mocks.clock_checks import hl7_stamps
 from mocks.state import Store
 from mocks.transport.mllp import ContractHandler, MllpConfig, MllpExchange, MllpServer, Reply
 from mocks.transport.runtime import Runtime
@@ -103,7 +104,11 @@ class _Behaviour(ContractHandler):
 
     async def process(self, message: Message, key: str | None, exchange: MllpExchange, code: str) -> Reply | None:
         with self.mock.store.transaction():
-            return self.mock.process(message, key, exchange, code)
+            reply = self.mock.process(message, key, exchange, code)
+        if reply is None:  # decided before the clock is read: a skewed MSH-7 is the journal's finding, not an AE
+            reply = Reply(code, [f for f in exchange.request_findings if f.severity is ERROR])
+        exchange.request_findings.extend(hl7_stamps(self.mock.contract, key, message, self.mock.clock()))
+        return reply
 
 
 class Hl7PartnerMock(MockService):
@@ -281,7 +286,8 @@ class Hl7PartnerMock(MockService):
         problems = ack_problems(ack, sent) if ack.segments else [
             Finding(ERROR, "", "the hospital answered with bytes that are no HL7 message", "correlation")]
         _, ack_findings = self.validator.check_message(ack, None) if ack.segments else (None, [])
-        exchange.response_findings.extend(problems + ack.findings + ack_findings)
+        stamps = hl7_stamps(self.contract, "ACK", ack, self.clock()) if ack.segments else []
+        exchange.response_findings.extend(problems + ack.findings + ack_findings + stamps)
         if ack.segments and ack.segment("MSA") is not None:
             s = summary(ack)
             result.code, result.errors = s.code, s.errors

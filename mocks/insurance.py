@@ -23,6 +23,8 @@ from harness.contract.http_json import HttpJsonValidator, variant_base
 from harness.contract.model import Contract
 from harness.contract.signing import TifVerifier
 from mocks.base import MockService
+from mocks.clock_checks import json_stamps
+from mocks.insurance_checks import insured_area_problem
 from mocks.population import Person, generate
 from mocks.state import Store
 from mocks.transport.http import HttpReply, HttpRequest, HttpTransport
@@ -174,7 +176,7 @@ class InsuranceMock(MockService):
         return key
 
     def _now(self) -> datetime:
-        return datetime.now()
+        return self.clock()
 
     def _serial_id(self, width: int = 10) -> str:
         return f"{next(self._serial) % 10**width:0{width}d}"
@@ -225,9 +227,10 @@ class InsuranceMock(MockService):
         if expected is None and request.path != self._single:
             return self._gateway_error(f"交易报文不正确：未知交易编号！路径 {request.path}")
         if self.verifier is not None:
-            problem = self.verifier.verify(request.headers, remember=remember)
+            problem = self.verifier.verify(request.headers, now=self.clock().timestamp(), remember=remember)
             if problem is not None:
-                exchange.request_findings = [Finding(Severity.ERROR, problem.header, problem.message, "signature")]
+                exchange.request_findings = [Finding(Severity.ERROR, problem.header, problem.message, "signature"),
+                                             *self._stamps(request.body)]
                 return self._gateway_error(f"签名校验失败：{problem.message}")
         try:
             body = jsonsafe.loads(request.body, self.contract.limits.max_depth or jsonsafe.DEFAULT_MAX_DEPTH)
@@ -236,9 +239,18 @@ class InsuranceMock(MockService):
             return self._gateway_error(f"交易报文不正确：{_JSON_REFUSED_ZH[exc.reason].format(line=exc.line, column=exc.column)}")
         exchange.request = body
         checked = self.validator.validate_request(body, expected)
-        exchange.request_findings = checked.findings
+        exchange.request_findings = checked.findings + json_stamps(self.contract, checked.operation, body, self.clock())
         exchange.operation = checked.operation or exchange.operation
         return body, checked
+
+    def _stamps(self, raw: bytes) -> list[Finding]:
+        """The clock_skew findings of a request refused before its body was read (a gateway refusal)."""
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return []
+        infno = body.get("infno") if isinstance(body, dict) else None
+        return json_stamps(self.contract, infno if isinstance(infno, str) else None, body, self.clock())
 
     def inspect(self, request: HttpRequest, exchange: Exchange) -> None:
         """Journal what a request is and how it fits the contract, without acting on it (faults that drop it)."""
@@ -280,6 +292,9 @@ class InsuranceMock(MockService):
     def _check_envelope(self, body: dict[str, Any], operation: str) -> None:
         if self.store.get("messages", body["msgid"]) is not None:
             raise BusinessError(f"报文ID重复：msgid {body['msgid']} 已处理，不能重复提交")
+        area = insured_area_problem(body, self._by_psn_no)
+        if area:
+            raise BusinessError(area)
         op = self.contract.operations[operation]
         if op.extra.get("requires_sign_no", True):
             session = self.store.get("sessions", body.get("sign_no", ""))

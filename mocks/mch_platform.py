@@ -29,6 +29,7 @@ from harness.contract.soap import spec_of
 from harness.contract.soap_validate import Payload
 from harness.contract.soap_wsdl import local_name
 from mocks.base import MockService
+from mocks.clock_checks import xml_stamps
 from mocks.state import Store
 from mocks.transport.soap import Behaviour, SoapContext, soap_app
 
@@ -88,7 +89,12 @@ class MchPlatformMock(MockService):
         super().reset()
 
     def today(self) -> date:
-        return date.today()
+        return self.clock().date()
+
+    def _stamps(self, context: SoapContext) -> None:
+        """The records' reportDate read against the platform's date (the contract's clock_skew)."""
+        context.exchange.request_findings = [*context.exchange.request_findings, *xml_stamps(
+            self.contract, context.operation, [p.root for p in context.payloads if p.root is not None], self.clock())]
 
     @property
     def service_url(self) -> str:
@@ -169,6 +175,7 @@ class MchPlatformMock(MockService):
         return {**result, "status": ACCEPTED, "recordId": existing, "version": record["version"]}
 
     def upload_record(self, request: Any, context: SoapContext) -> dict[str, Any]:
+        self._stamps(context)
         org = (context.credentials or {}).get("orgCode", "")
         if not context.payloads:
             errors = _payload_errors(context.findings) or [_error("1002", "/Envelope/Body/UploadRecord", "no record")]
@@ -181,6 +188,7 @@ class MchPlatformMock(MockService):
         return {"ResultCode": "1", "ResultMessage": f"记录被拒绝：{result['error'][0]['message']}", "result": result}
 
     def upload_batch(self, request: Any, context: SoapContext) -> dict[str, Any]:
+        self._stamps(context)
         org = (context.credentials or {}).get("orgCode", "")
         results = []
         if not context.payloads:

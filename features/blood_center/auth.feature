@@ -1,5 +1,5 @@
 # language: zh-CN
-@auth @allow_invalid
+@auth @allow_invalid:auth
 功能: 身份认证
   每个请求的 SOAP Header 带医院编码和令牌；编码未登记或令牌错误时血液中心以 SOAP Fault Client.Auth 拒绝，
   什么也不做。连接器报告认证失败，不重试。

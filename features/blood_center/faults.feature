@@ -44,4 +44,12 @@
     假如 血液中心对 "DownloadIssuedUnits" 注入故障 "error_reply"，连续 3 次
     当 下载预约单 "ORD0801" 的发血单
     那么 连接器报告错误 "Unavailable"
+    而且 错误信息包含 "after 3 attempts"
     而且 血液中心收到 3 笔 "DownloadIssuedUnits"
+
+  场景: 血液中心一直不应答时，连接器按约定重发后报告不可用，不无限等待
+    假如 血液中心对 "QueryOrderFeedback" 注入故障 "no_reply"，连续 5 次
+    当 查询预约单 "ORD0801" 的反馈
+    那么 连接器报告错误 "Unavailable"
+    而且 连接器在 3 倍超时时间内放弃
+    而且 血液中心收到 3 笔 "QueryOrderFeedback"

@@ -21,12 +21,12 @@
     而且 LIS 再次发送上一条消息（同一 MSH-10）
     那么 两次确认相同
 
-  @allow_invalid
+  @allow_invalid:usage
   场景: 缺少必填字段的结果得到 AE 和 ERR
     当 LIS 回传医嘱 "P0200" 的 "F" 结果，但 "PID-5" 为空
     那么 医院确认为 "AE"，错误码 "101"
 
-  @allow_invalid
+  @allow_invalid:message_type,value_set
   场景: 不认识的消息类型得到 AR
     当 LIS 发送一条消息类型为 "ZZZ^Z99" 的消息
     那么 医院确认为 "AR"

@@ -31,7 +31,7 @@
     那么 医院确认为 "AA"
     而且 连接器保存的最后一条结果的患者姓名为 "欧阳娜娜"，字符集为 "GB 18030-2000"
 
-  @contract>=2024.1 @allow_invalid
+  @contract>=2024.1 @allow_invalid:charset,value_set
   场景: 2024.1 不再接受 GB 18030，医院回 AE 且不保存
     假如 患者 "欧阳娜娜"，病历号 "MRN0102"
     而且 已开立检验医嘱 "P0102"
@@ -39,7 +39,7 @@
     那么 医院确认为 "AE"
     而且 连接器保存了 0 条结果
 
-  @allow_invalid
+  @allow_invalid:charset,value_set
   场景: 声明 UTF-8 实为 GB 18030 编码的结果回 AE，不保存
     假如 患者 "欧阳娜娜"，病历号 "MRN0103"
     而且 已开立检验医嘱 "P0103"

@@ -1,23 +1,27 @@
 # language: zh-CN
-@hostile @allow_invalid
+@hostile
 功能: 恶意与畸形 XML
   平台用加固的解析器读每个请求和每条记录：DOCTYPE、外部实体、实体膨胀一律拒绝，超大请求按大小限制拒绝，
   不是 XML 的记录按记录拒绝。都不会进入平台的数据。
 
+  @allow_invalid:xml-doctype
   场景: 含外部实体的请求被拒绝
     当 绕过连接器向平台发送 "含外部实体的请求"
     那么 平台以 "Client" 故障拒绝该请求
     而且 平台上共有 0 条记录
 
+  @allow_invalid:xml-doctype
   场景: 记录中的实体膨胀被拒绝
     当 绕过连接器向平台发送 "含实体膨胀的记录"
     那么 平台答复该记录被拒绝，错误代码 "1001"
     而且 平台上共有 0 条记录
 
+  @allow_invalid:xml-syntax
   场景: 不是 XML 的记录被拒绝
     当 绕过连接器向平台发送 "不是 XML 的记录"
     那么 平台答复该记录被拒绝，错误代码 "1001"
 
+  @allow_invalid:xml-size
   场景: 超过大小限制的请求被拒绝
     当 绕过连接器向平台发送 "超过大小限制的请求"
     那么 平台以 "Client" 故障拒绝该请求

@@ -4,7 +4,7 @@
   Login 以机构编码和密码换取有时效的会话密钥，其余调用在 SOAP Header 携带。会话过期时平台以 Client.Auth
   故障拒绝，连接器重新登录后重做该调用。
 
-  @allow_invalid
+  @allow_invalid:auth
   场景: 会话过期后连接器重新登录并完成上传
     假如 医院已登录妇幼平台
     而且 平台会话已过期
@@ -20,12 +20,12 @@
     那么 连接器报告错误 "AuthFailed"
     而且 平台收到的操作依次为 "Login"
 
-  @allow_invalid
+  @allow_invalid:auth,payload
   场景: 不带会话头的请求被拒绝
     当 绕过连接器向平台发送 "无会话头的上传"
     那么 平台以 "Client.Auth" 故障拒绝该请求
 
-  @allow_invalid
+  @allow_invalid:auth,payload
   场景: 伪造的会话密钥被拒绝
     当 绕过连接器向平台发送 "伪造会话密钥的上传"
     那么 平台以 "Client.Auth" 故障拒绝该请求

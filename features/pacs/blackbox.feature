@@ -24,12 +24,12 @@
     而且 PACS 再次发送上一条消息（同一 MSH-10）
     那么 两次确认相同
 
-  @allow_invalid
+  @allow_invalid:usage
   场景: 缺少必填字段的报告得到 AE 和 ERR
     当 PACS 发送检查申请 "R0200" 的 "F" 报告，但 "OBR-25" 为空
     那么 医院确认为 "AE"，错误码 "101"
 
-  @allow_invalid
+  @allow_invalid:usage
   场景: MSH-10 为空的消息得到 AR
     当 PACS 发送一条 MSH-10 为空的消息
     那么 医院确认为 "AR"

@@ -9,7 +9,18 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from features.steps.hl7 import *  # noqa: F403 - the shared HL7 steps are registered through this import
-from features.steps.hl7 import Hl7World, attempt, blank, codes, patient, patient_dict, push, result_of
+from features.steps.hl7 import (
+    Hl7World,
+    attempt,
+    blank,
+    codes,
+    locked_push,
+    patient,
+    patient_dict,
+    push,
+    result_of,
+)
+from features.steps.outcome import count_of, expect, nonempty
 from harness.ports.lis import LabOrder
 
 ORDER_STATUS = {"已接收": "received", "已撤销": "cancelled", "初步报告": "preliminary", "最终报告": "final",
@@ -21,7 +32,7 @@ def hl7(request: pytest.FixtureRequest, lis_mock: Any) -> Hl7World:
     """The LIS world of one scenario; the connector is built only when a step needs it."""
     return Hl7World("lis", lis_mock, lambda: request.getfixturevalue("lis"),
                     {"检验医嘱": lis_mock.order_type, "患者消息": "ADT^A01", "批量": "BATCH"},
-                    {"结果": "stored_results"})
+                    {"结果": "stored_results"}, ("HH", "LL"))
 
 
 def _order(ctx: dict[str, Any], placer: str, test: str = "CBC") -> LabOrder:
@@ -51,7 +62,7 @@ def when_order(ctx: dict[str, Any], hl7: Hl7World, placer: str, charset: str | N
 @given(parsers.parse('已开立检验医嘱 "{placer}"'))
 def given_order(ctx: dict[str, Any], hl7: Hl7World, placer: str) -> None:
     ack = hl7.connector.place_order(_order(ctx, placer))
-    assert ack.accepted, ack
+    expect(ack.accepted, f"LIS 没有接受检验医嘱 {placer}", transaction="OML^O21", expected="AA，医嘱已接收", actual=ack)
     _template(ctx, hl7, placer)
 
 
@@ -70,31 +81,40 @@ def when_batch(ctx: dict[str, Any], hl7: Hl7World, placers: str) -> None:
 @then(parsers.parse('LIS 应答医嘱控制码为 "{order_control}"'))
 def then_order_control(ctx: dict[str, Any], order_control: str) -> None:
     result = result_of(ctx)
-    results = result if isinstance(result, list) else [result]
-    assert results and all(r.code == "AA" for r in results), results
-    assert [r.order_control for r in results] == [order_control] * len(results), results
+    results = nonempty(result if isinstance(result, list) else [result], "连接器没有得到 LIS 的医嘱应答")
+    expect(all(r.code == "AA" for r in results), "LIS 没有全部接受医嘱", expected="AA", actual=[r.code for r in results])
+    expect([r.order_control for r in results] == [order_control] * len(results), "LIS 应答的医嘱控制码不对",
+           expected=order_control, actual=[r.order_control for r in results])
     if order_control == "OK":
-        assert all(r.filler_no for r in results), "an accepted order carries the LIS's filler number (ORC-3)"
+        expect(all(r.filler_no for r in results), "LIS 接受的医嘱没有带回执行单号（ORC-3）", expected="执行单号",
+               actual=[r.filler_no for r in results])
+
+
+def _held_order(hl7: Hl7World, placer: str) -> dict[str, Any]:
+    orders = {o["placer_no"]: o for o in hl7.mock.orders()}
+    expect(placer in orders, f"LIS 上没有医嘱 {placer}", expected=placer, actual=sorted(orders))
+    return orders[placer]
 
 
 @then(parsers.parse('LIS 上医嘱 "{placer}" 的状态为 "{status}"'))
 def then_order_status(hl7: Hl7World, placer: str, status: str) -> None:
-    held = hl7.mock.order(placer)
-    assert held["status"] == ORDER_STATUS[status], f"order {placer} is {held['status']}; expected {status}"
+    held = _held_order(hl7, placer)
+    expect(held["status"] == ORDER_STATUS.get(status, status), f"LIS 上医嘱 {placer} 的状态不对", expected=status,
+           actual=held["status"])
 
 
 @then(parsers.parse('LIS 持有 {n:d} 条医嘱'))
 def then_order_count(hl7: Hl7World, n: int) -> None:
-    assert len(hl7.mock.orders()) == n, [o["placer_no"] for o in hl7.mock.orders()]
+    count_of(hl7.mock.orders(), n, "LIS 持有的医嘱条数不对", detail=f"{[o['placer_no'] for o in hl7.mock.orders()]}")
 
 
 @then(parsers.parse('LIS 保存的患者 "{mrn}" 姓名为 "{name}"，事件依次为 "{events}"'))
 def then_patient(hl7: Hl7World, mrn: str, name: str, events: str) -> None:
     held = hl7.mock.patient(mrn)
-    assert held is not None, f"the LIS holds no patient {mrn}: {[p.get('mrn') for p in hl7.mock.patients()]}"
-    assert held["name"] == name, f"the LIS holds the name {held['name']!r}; expected {name!r}"
+    expect(held is not None, f"LIS 上没有患者 {mrn}", expected=mrn, actual=[p.get("mrn") for p in hl7.mock.patients()])
+    expect(held["name"] == name, f"LIS 保存的患者 {mrn} 的姓名不对", expected=name, actual=held["name"])
     expected = [hl7.operations.get(e, e) for e in codes(events)]
-    assert held["events"] == expected, f"the LIS holds events {held['events']}; expected {expected}"
+    expect(held["events"] == expected, f"LIS 收到的患者 {mrn} 的事件不对", expected=expected, actual=held["events"])
 
 
 # -- the LIS sends --------------------------------------------------------------------------------------------
@@ -117,11 +137,17 @@ def when_result(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str, cr
     ctx["last_text"], ctx["last_charset"] = hl7.mock.last_sent, charset
 
 
+@when(parsers.parse('LIS 在医院的结果库被锁住时回传医嘱 "{placer}" 的 "{status}" 结果'))
+def when_result_locked(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str) -> None:
+    locked_push(ctx, hl7, lambda: hl7.mock.send_result(placer, status, to=hl7.listener()))
+
+
 @given(parsers.parse('LIS 已回传医嘱 "{placer}" 的 "{status}" 结果'))
 def given_result(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str) -> None:
     pushed = hl7.mock.send_result(placer, status, to=hl7.listener())
     ctx.setdefault("pushes", []).append(pushed)
-    assert pushed.code == "AA", pushed
+    expect(pushed.code == "AA", f"医院没有确认医嘱 {placer} 的结果", transaction="ORU^R01", expected="AA",
+           actual=f"{pushed.code or '没有确认'} {pushed.problem}")
 
 
 @when(parsers.parse('LIS 以批量方式回传医嘱 "{placers}" 的 "{status}" 结果'))
@@ -136,5 +162,5 @@ def when_result_batch(ctx: dict[str, Any], hl7: Hl7World, placers: str, status: 
 def then_result_acks(hl7: Hl7World, acks: str) -> None:
     got = [e.response.get("code") if e.response else "" for e in hl7.mock.journal.entries()
            if e.direction == "outbound"]
-    assert got == codes(acks), f"the LIS journal holds ACKs {got}; expected {codes(acks)}"
+    expect(got == codes(acks), "LIS 记录的医院确认不对", expected=codes(acks), actual=got)
 

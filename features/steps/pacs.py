@@ -9,7 +9,18 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from features.steps.hl7 import *  # noqa: F403 - the shared HL7 steps are registered through this import
-from features.steps.hl7 import Hl7World, attempt, blank, codes, patient, patient_dict, push, result_of
+from features.steps.hl7 import (
+    Hl7World,
+    attempt,
+    blank,
+    codes,
+    locked_push,
+    patient,
+    patient_dict,
+    push,
+    result_of,
+)
+from features.steps.outcome import count_of, expect
 from harness.ports.pacs import ImagingOrder
 
 ORDER_STATUS = {"已登记": "scheduled", "检查中": "in progress", "已完成": "completed", "已撤销": "cancelled",
@@ -22,7 +33,7 @@ def hl7(request: pytest.FixtureRequest, pacs_mock: Any) -> Hl7World:
     """The PACS world of one scenario; the connector is built only when a step needs it."""
     return Hl7World("pacs", pacs_mock, lambda: request.getfixturevalue("pacs"),
                     {"检查申请": "OMI^O23", "批量": "BATCH"},
-                    {"报告": "stored_reports", "状态": "stored_statuses"})
+                    {"报告": "stored_reports", "状态": "stored_statuses"}, ("AA", "HH", "LL"))
 
 
 def _order(ctx: dict[str, Any], placer: str) -> ImagingOrder:
@@ -46,7 +57,8 @@ def when_order(ctx: dict[str, Any], hl7: Hl7World, placer: str, charset: str | N
 @given(parsers.re(r'已开立检查申请 "(?P<placer>[^"]+)"' + VERSION + "$"))
 def given_order(ctx: dict[str, Any], hl7: Hl7World, placer: str, version: str | None) -> None:
     delivered = hl7.connector.place_order(_order(ctx, placer), version or "2.5.1")
-    assert delivered.code == "AA", delivered
+    expect(delivered.code == "AA", f"PACS 没有接受检查申请 {placer}", transaction="OMI^O23", expected="AA",
+           actual=delivered)
     _template(ctx, hl7, placer)
 
 
@@ -62,23 +74,39 @@ def when_batch(ctx: dict[str, Any], hl7: Hl7World, placers: str) -> None:
     attempt(ctx, lambda: hl7.connector.place_orders(orders))
 
 
+def _held_order(hl7: Hl7World, placer: str) -> dict[str, Any]:
+    orders = {o["placer_no"]: o for o in hl7.mock.orders()}
+    expect(placer in orders, f"PACS 上没有检查申请 {placer}", expected=placer, actual=sorted(orders))
+    return orders[placer]
+
+
 @then(parsers.parse('PACS 上医嘱 "{placer}" 的状态为 "{status}"'))
 def then_order_status(hl7: Hl7World, placer: str, status: str) -> None:
-    held = hl7.mock.order(placer)
-    assert held["status"] == ORDER_STATUS[status], f"order {placer} is {held['status']}; expected {status}"
+    held = _held_order(hl7, placer)
+    expect(held["status"] == ORDER_STATUS.get(status, status), f"PACS 上检查申请 {placer} 的状态不对", expected=status,
+           actual=held["status"])
 
 
 @then(parsers.parse('PACS 持有 {n:d} 条检查申请'))
 def then_order_count(hl7: Hl7World, n: int) -> None:
-    assert len(hl7.mock.orders()) == n, [o["placer_no"] for o in hl7.mock.orders()]
+    count_of(hl7.mock.orders(), n, "PACS 持有的检查申请条数不对", detail=f"{[o['placer_no'] for o in hl7.mock.orders()]}")
 
 
 @then(parsers.parse('PACS 登记的检查申请 "{placer}" 有检查号和 Study Instance UID，患者姓名为 "{name}"'))
 def then_order_registered(ctx: dict[str, Any], hl7: Hl7World, placer: str, name: str) -> None:
-    result_of(ctx)
-    held = hl7.mock.order(placer)
-    assert held["accession_no"] and held["study_uid"], held
-    assert held["patient"]["name"] == name, f"the PACS holds the name {held['patient']['name']!r}; expected {name!r}"
+    delivery = result_of(ctx)
+    held = _held_order(hl7, placer)
+    order: ImagingOrder = ctx["orders"][placer]
+    expect(list(held["procedure"]) == list(order.procedure), f"PACS 登记的检查申请 {placer} 的检查项目与医院开立的不一致",
+           transaction=held["message_type"], expected=list(order.procedure), actual=held["procedure"])
+    expect(held["modality"] == order.modality, f"PACS 登记的检查申请 {placer} 的检查设备类型不对",
+           transaction=held["message_type"], expected=order.modality, actual=held["modality"])
+    expect(delivery.message_type == held["message_type"], "连接器报告的所发消息类型与 PACS 收到的不一致",
+           expected=held["message_type"], actual=delivery.message_type)
+    expect(held["accession_no"] and held["study_uid"], f"PACS 登记的检查申请 {placer} 缺少检查号或 Study Instance UID",
+           expected="检查号和 Study Instance UID", actual=f"检查号 {held['accession_no']}，UID {held['study_uid']}")
+    expect(held["patient"]["name"] == name, f"PACS 登记的检查申请 {placer} 的患者姓名不对", expected=name,
+           actual=held["patient"]["name"])
 
 
 # -- the PACS sends -------------------------------------------------------------------------------------------
@@ -103,7 +131,8 @@ def when_status(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str) ->
 def given_status(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str) -> None:
     pushed = hl7.mock.send_status(placer, status, to=hl7.listener())
     ctx.setdefault("pushes", []).append(pushed)
-    assert pushed.code == "AA", pushed
+    expect(pushed.code == "AA", f"医院没有确认检查申请 {placer} 的状态", transaction="OMG^O19", expected="AA",
+           actual=f"{pushed.code or '没有确认'} {pushed.problem}")
 
 
 @when(parsers.re(r'PACS 发送检查申请 "(?P<placer>[^"]+)" 的 "(?P<status>[PFC])" 报告'
@@ -117,11 +146,17 @@ def when_report(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str, cr
     _kept(ctx, hl7, pushed, charset)
 
 
+@when(parsers.parse('PACS 在医院的报告库被锁住时发送检查申请 "{placer}" 的 "{status}" 报告'))
+def when_report_locked(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str) -> None:
+    locked_push(ctx, hl7, lambda: hl7.mock.send_report(placer, status, to=hl7.listener()))
+
+
 @given(parsers.parse('PACS 已发送检查申请 "{placer}" 的 "{status}" 报告'))
 def given_report(ctx: dict[str, Any], hl7: Hl7World, placer: str, status: str) -> None:
     pushed = hl7.mock.send_report(placer, status, to=hl7.listener())
     ctx.setdefault("pushes", []).append(pushed)
-    assert pushed.code == "AA", pushed
+    expect(pushed.code == "AA", f"医院没有确认检查申请 {placer} 的报告", transaction="ORU^R01", expected="AA",
+           actual=f"{pushed.code or '没有确认'} {pushed.problem}")
 
 
 @when(parsers.parse('PACS 以批量方式发送检查申请 "{placers}" 的 "{status}" 报告'))
@@ -133,7 +168,10 @@ def when_report_batch(ctx: dict[str, Any], hl7: Hl7World, placers: str, status: 
 
 @then(parsers.parse('连接器保存的最后一条报告含检查所见 "{findings}" 和检查印象 "{impression}"'))
 def then_report_text(hl7: Hl7World, findings: str, impression: str) -> None:
-    observations = dict(hl7.stored("报告")[-1].observations)
-    assert findings in observations.get("59776-5", ""), observations
-    assert impression in observations.get("19005-8", ""), observations
-    assert observations.get("113014"), "the report carries the Study Instance UID (OBX 113014)"
+    observations = dict(hl7.last_stored("报告").observations)
+    expect(findings in observations.get("59776-5", ""), "连接器保存的报告缺少检查所见", transaction="ORU^R01",
+           expected=f"包含“{findings}”", actual=observations.get("59776-5", "没有检查所见"))
+    expect(impression in observations.get("19005-8", ""), "连接器保存的报告缺少检查印象", transaction="ORU^R01",
+           expected=f"包含“{impression}”", actual=observations.get("19005-8", "没有检查印象"))
+    expect(observations.get("113014"), "连接器保存的报告缺少 Study Instance UID（OBX 113014）", transaction="ORU^R01",
+           expected="Study Instance UID", actual="没有")

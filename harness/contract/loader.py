@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 from jsonschema import Draft202012Validator
 
+from harness.contract.clock import clock_skew
 from harness.contract.errors import ContractError, ContractProblem
 from harness.contract.model import CodeTable, Contract, Format, Limits
 from harness.contract.source import SourceFile, escape_pointer_token, load_source
@@ -116,6 +117,7 @@ def _load_contract(folder: Path) -> Contract:
             problems.append(source.problem(f"/formats/{name}/pattern", f"invalid regular expression: {exc}"))
             continue
         contract.formats[name] = Format(name, fmt["pattern"], fmt.get("description", ""))
+    contract.clock_skew = clock_skew(data.get("clock_skew"))
     problems.extend(loader(source, contract))
     if problems:
         raise ContractError(problems)

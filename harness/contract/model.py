@@ -84,6 +84,29 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class ClockStamp:
+    """Where a message shows the sender's clock, and how to read it (see `harness.contract.clock`)."""
+
+    at: str
+    """A JSON pointer (`/inf_time`), an HL7 field (`MSH-7`) or an XML element's local name (`receivedAt`)."""
+    format: str
+    """A strptime format, `hl7` (DTM, to the second or coarser) or `iso` (xs:dateTime or xs:date)."""
+    chars: tuple[int, int] | None = None
+    """A slice of the value holding the time, for an identifier with a time part (the msgid's characters 12-26)."""
+    operations: tuple[str, ...] = ()
+    """The operations it applies to; empty: every message that carries it."""
+
+
+@dataclass(frozen=True)
+class ClockSkew:
+    """The contract's `clock_skew` rule: the sender's clock, as its timestamps show it, within `max_s` of the
+    receiver's at receipt. A date without a time passes when it is the receiver's date within that margin."""
+
+    max_s: float
+    stamps: tuple[ClockStamp, ...]
+
+
+@dataclass(frozen=True)
 class HttpSettings:
     base_path: str
     single_endpoint: str | None = None
@@ -111,6 +134,7 @@ class Contract:
     signing: Signing | None = None
     envelope: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    clock_skew: ClockSkew | None = None
     schemas: dict[str, Any] = field(default_factory=dict)
     """Every schema document by its path relative to the folder (JSON Schema dicts, XSD trees, HL7 profiles)."""
     extra: dict[str, Any] = field(default_factory=dict)

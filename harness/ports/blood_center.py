@@ -2,7 +2,9 @@
 
 A connector (the reference one over zeep, or a hospital's adapter) implements `BloodCenterPort`; specs drive it and
 check what it returns and what reached the centre. Scanning received bags checks each DIN's ISBT 128 check flag
-on the hospital side; a bag is received once, and only a received bag can be returned.
+on the hospital side; a bag past its expiry when scanned is refused (not confirmed, an EXPIRED discrepancy); a bag
+is received once, and only a received bag can be returned. What the hospital received and returned is durable: a
+restarted connector knows it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class BloodCenterSettings:
     retries: int = 2
     """Resends of an idempotent operation after a lost reply or a Server fault."""
     received_by: str = "输血科"
+    store_path: str = ""
+    """The SQLite file of the blood bank's stock and returns ("" : a private temporary file, gone on close)."""
 
     def __repr__(self) -> str:  # never show the token
         return f"BloodCenterSettings(wsdl_url={self.wsdl_url!r}, hospital_code={self.hospital_code!r})"
@@ -119,7 +123,8 @@ class IssueNote:
 class Discrepancy:
     din: str
     kind: str
-    """MISSING, EXTRA, DAMAGED, WRONG_GROUP or INVALID_DIN."""
+    """MISSING, EXTRA, DAMAGED, WRONG_GROUP or INVALID_DIN (as the centre reports them), or EXPIRED: refused by the
+    hospital at receipt because its expiry had passed (not sent: the centre sees the bag MISSING)."""
     note: str | None = None
 
 
@@ -243,12 +248,16 @@ class BloodCenterPort(Protocol):
     def order_feedback(self, order_no: str) -> OrderFeedback: ...
     def cancel_order(self, order_no: str, reason: str) -> str: ...
     def issue_notes(self, order_no: str) -> list[IssueNote]: ...
-    def receive(self, issue: IssueNote, scanned: list[ScannedBag]) -> Receipt: ...
+    def receive(self, issue: IssueNote, scanned: list[ScannedBag]) -> Receipt:
+        """Confirm the scanned bags; a bad DIN is INVALID_DIN and a bag past its expiry is EXPIRED, neither confirmed."""
+        ...
     def submit_return(self, return_no: str, dins: list[str], reason: str, remark: str | None = None) -> ReturnAck: ...
     def return_status(self, return_no: str) -> ReturnStatus: ...
     def crossmatch_results(self, sample_no: str | None = None, since: datetime | None = None) -> list[CrossmatchSample]: ...
     def unit_fees(self, start: date, end: date) -> list[UnitFee]: ...
-    def reconcile_fees(self, start: date, end: date) -> FeeReconciliation: ...
+    def reconcile_fees(self, start: date, end: date) -> FeeReconciliation:
+        """The centre's bill against the bags in stock: received, less returns the centre approved."""
+        ...
     def notices(self, since: datetime) -> list[Notice]: ...
     def recalled_in_stock(self, since: datetime) -> list[str]: ...
     def close(self) -> None: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from harness.contract.isbt128 import make_din
@@ -29,22 +29,23 @@ class Product:
     """(volume mL, units per bag) choices."""
     shelf_days: int
     price_per_unit: Decimal
+    """Yuan per unit (U, mL or TQ); fen and parts of a fen, so that bills and reconciliations add up fractions."""
 
 
 PRODUCTS: dict[str, Product] = {p.code: p for p in (
-    Product("E0001", "悬浮红细胞", "U", ((150, Decimal(1)), (300, Decimal(2))), 35, Decimal("220.00")),
-    Product("E0002", "去白细胞悬浮红细胞", "U", ((150, Decimal(1)), (300, Decimal(2))), 35, Decimal("280.00")),
-    Product("E0003", "洗涤红细胞", "U", ((130, Decimal(1)), (260, Decimal(2))), 1, Decimal("320.00")),
-    Product("E0004", "新鲜冰冻血浆", "mL", ((100, Decimal(100)), (200, Decimal(200))), 365, Decimal("0.80")),
-    Product("E0005", "单采血小板", "TQ", ((250, Decimal(1)),), 5, Decimal("1600.00")),
-    Product("E0006", "冷沉淀凝血因子", "U", ((25, Decimal(1)),), 365, Decimal("150.00")),
+    Product("E0001", "悬浮红细胞", "U", ((150, Decimal(1)), (300, Decimal(2))), 35, Decimal("220.50")),
+    Product("E0002", "去白细胞悬浮红细胞", "U", ((150, Decimal(1)), (300, Decimal(2))), 35, Decimal("280.35")),
+    Product("E0003", "洗涤红细胞", "U", ((130, Decimal(1)), (260, Decimal(2))), 1, Decimal("316.45")),
+    Product("E0004", "新鲜冰冻血浆", "mL", ((100, Decimal(100)), (200, Decimal(200))), 365, Decimal("0.835")),
+    Product("E0005", "单采血小板", "TQ", ((250, Decimal(1)),), 5, Decimal("1653.25")),
+    Product("E0006", "冷沉淀凝血因子", "U", ((25, Decimal(1)),), 365, Decimal("152.65")),
 )}
 GROUPS = (("A", "POS"), ("B", "POS"), ("O", "POS"), ("AB", "POS"), ("A", "NEG"), ("B", "NEG"), ("O", "NEG"), ("AB", "NEG"))
 PER_GROUP = {"POS": 6, "NEG": 2}
 
 
 def bag_price(product: Product, units: Decimal) -> Decimal:
-    return (product.price_per_unit * units).quantize(Decimal("0.01"))
+    return (product.price_per_unit * units).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def seed_bags(now: datetime, seed: int = 2025) -> list[dict[str, Any]]:

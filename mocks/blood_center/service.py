@@ -20,6 +20,7 @@ from mocks.base import Endpoint, MockService
 from mocks.blood_center import answers
 from mocks.blood_center.centre import BloodCentre, CentreError
 from mocks.blood_center.vetting import AnswerVetting, check_state
+from mocks.clock_checks import xml_stamps
 from mocks.state import Store
 from mocks.transport.http import HttpTransport
 from mocks.transport.runtime import Runtime
@@ -66,10 +67,13 @@ class BloodCenterMock(MockService):
         """The centre over the store; records loaded from a state file are vetted, and those that cannot be served
         are set aside (shown on the console, answered as damaged, never served broken)."""
         loaded = bool(self.store.count("inventory") or self.store.problems)
-        self.centre = BloodCentre(self.store, getattr(self, "_clock", None), vet=self.vetting)
+        self.centre = BloodCentre(self.store, getattr(self, "_clock", None) or self._partner_now, vet=self.vetting)
         if loaded:
             self.centre.damaged = check_state(self.store, self.vetting)
         self.centre.seed()
+
+    def _partner_now(self) -> datetime:
+        return self.clock().replace(microsecond=0)
 
     def set_clock(self, now: Callable[[], datetime]) -> None:
         """Replace the centre's clock (tests); kept across resets."""
@@ -136,6 +140,17 @@ class BloodCenterMock(MockService):
         return soap_app(self.contract, {k: self._answering(v) for k, v in handlers.items()}, self.journal, self.faults,
                         authenticate=self.authenticate)
 
+    def _answering(self, handler: Callable[[Any, str], dict[str, Any] | etree._Element]) -> Callable[[Any, SoapContext], dict[str, Any] | etree._Element]:
+        """The handler, after the hospital's timestamps are read against the centre's clock."""
+        answer = self._refusals_answered(handler)
+
+        def checked(request: Any, context: SoapContext) -> dict[str, Any] | etree._Element:
+            context.exchange.request_findings = [*context.exchange.request_findings, *xml_stamps(
+                self.contract, context.operation, [context.content], self.clock())]
+            return answer(request, context)
+
+        return checked
+
     def authenticate(self, credentials: dict[str, str], context: SoapContext) -> str | None:
         expected = self.credentials.get(credentials.get("HospitalCode", ""))
         if expected is None:
@@ -145,7 +160,7 @@ class BloodCenterMock(MockService):
         return None
 
     @staticmethod
-    def _answering(handler: Callable[[Any, str], dict[str, Any] | etree._Element]) -> Callable[[Any, SoapContext], dict[str, Any] | etree._Element]:
+    def _refusals_answered(handler: Callable[[Any, str], dict[str, Any] | etree._Element]) -> Callable[[Any, SoapContext], dict[str, Any] | etree._Element]:
         def answer(request: Any, context: SoapContext) -> dict[str, Any] | etree._Element:
             hospital = (context.credentials or {}).get("HospitalCode", "")
             try:

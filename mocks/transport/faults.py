@@ -25,7 +25,11 @@ KINDS = {
     "duplicate_ack": "send the ACK twice",
     "late_ack": "send the ACK after delay_s seconds",
     "garbage": "send bytes before the start block",
+    # the partner itself, not one exchange
+    "clock": "shift the partner's clock by `shift_s` seconds (negative: behind); stays until cleared",
 }
+PASSIVE = frozenset({"clock"})
+"""Kinds that change the partner rather than an exchange: never taken by the transports."""
 PHASES = ("before", "after")
 _TYPE_NAMES = {"kind": "string", "operation": "string or null", "times": "whole number or null", "phase": "string",
                "delay_s": "number", "status": "whole number", "message": "string", "code": "string"}
@@ -46,6 +50,7 @@ class Fault:
     status: int = 503
     message: str = ""
     code: str = ""
+    shift_s: float = 0.0
 
     def __post_init__(self) -> None:
         # from the admin API the values are whatever JSON a caller sent: check their types before their ranges
@@ -64,6 +69,8 @@ class Fault:
             raise UsageError(f"fault times must be at least 1 (or null for always), not {self.times}")
         if self.delay_s < 0 or self.delay_s > 3600:
             raise UsageError(f"fault delay_s must be between 0 and 3600, not {self.delay_s}")
+        if abs(self.shift_s) > 7 * 86400:
+            raise UsageError(f"fault shift_s must be within a week either way, not {self.shift_s}")
         if self.kind == "http_status" and not 400 <= self.status <= 599:
             raise UsageError(f"http_status fault needs a 4xx or 5xx status, not {self.status}")
 
@@ -115,6 +122,8 @@ class FaultPlan:
                 return None
             family = self.families.get(operation) if operation is not None else None
             for fault in self._faults:
+                if fault.kind in PASSIVE:
+                    continue
                 if fault.operation is None or fault.operation == operation or fault.operation == family:
                     if fault.times is not None:
                         fault.times -= 1
@@ -123,6 +132,11 @@ class FaultPlan:
                     self.fired.append(fault)
                     return fault
         return None
+
+    def clock_shift_s(self) -> float:
+        """How far the partner's clock is off real time: the sum of the armed `clock` faults."""
+        with self._lock:
+            return sum(f.shift_s for f in self._faults if f.kind == "clock")
 
 
 async def wait_at_least(delay_s: float) -> None:

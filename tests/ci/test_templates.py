@@ -41,6 +41,12 @@ def jenkins() -> Block:
     return parse(JENKINS.read_text(encoding="utf-8")).block("pipeline")
 
 
+def jenkins_stage(head: str) -> Block:
+    """A top-level stage of the pipeline by its head, e.g. "stage('Release gate')"."""
+    (stage,) = [b for b in jenkins().block("stages").blocks("stage") if b.head == head]
+    return stage
+
+
 def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
                           capture_output=True, text=True, timeout=120, check=False)
@@ -96,7 +102,7 @@ def sharded_interfaces() -> dict[str, list[str]]:
     assert len(gitlab) == 1 and set(gitlab[0]) == {"IFACE"}
     github = load(GITHUB)["jobs"]["gate"]["strategy"]["matrix"]
     assert set(github) == {"interface"}
-    axes = jenkins().block("stages").block("stage").block("matrix").block("axes").blocks("axis")
+    axes = jenkins_stage("stage('Release gate')").block("matrix").block("axes").blocks("axis")
     assert len(axes) == 1 and "name 'IFACE'" in axes[0].statements
     values = next(s for s in axes[0].statements if s.startswith("values "))
     return {"gitlab": list(gitlab[0]["IFACE"]), "github": list(github["interface"]),
@@ -131,7 +137,7 @@ def github_gate_lines() -> tuple[list[str], dict[str, Any]]:
 
 
 def jenkins_gate_lines() -> list[str]:
-    stage = jenkins().block("stages").block("stage").block("matrix").block("stages").block("stage")
+    stage = jenkins_stage("stage('Release gate')").block("matrix").block("stages").block("stage")
     (sh,) = stage.block("steps").statements
     assert sh.startswith("sh '''") and sh.endswith("'''")
     return shell_lines(sh[len("sh '''"):-3])
@@ -164,7 +170,8 @@ def test_gitlab_publishes_junit_and_the_report_directory_whatever_the_gate() -> 
     assert "allow_failure" not in doc["hih-gate"]  # a closed gate fails the pipeline
 
     summary = doc["hih-gate-summary"]
-    assert summary["needs"] == [{"job": "hih-gate", "artifacts": True}]
+    assert summary["needs"] == [{"job": "hih-gate", "artifacts": True},
+                                {"job": "hih-gate-older-contracts", "artifacts": True}]
     assert summary["when"] == "always" and summary["artifacts"]["when"] == "always"
 
 
@@ -179,7 +186,7 @@ def test_github_uploads_the_report_directory_whatever_the_gate() -> None:
     assert not any(s.get("continue-on-error") for s in gate["steps"])  # a closed gate fails the run
 
     summary = doc["jobs"]["summary"]
-    assert summary["needs"] == "gate" and summary["if"] == "${{ !cancelled() }}"
+    assert summary["needs"] == ["gate", "older-contracts"] and summary["if"] == "${{ !cancelled() }}"
     download = next(s for s in summary["steps"] if s.get("uses", "").startswith("actions/download-artifact@"))
     assert download["with"] == {"pattern": "hih-reports-*", "path": "reports"}
     for step in [*gate["steps"], *summary["steps"]]:
@@ -192,7 +199,7 @@ def test_jenkins_pipeline_structure() -> None:
     assert "agent none" in pipeline.statements  # each matrix cell takes its own agent workspace
     assert {"options", "environment", "stages", "post"} <= {c.name for c in pipeline.children}
     assert {c.name for c in pipeline.block("post").children} >= {"success", "failure"}
-    matrix = pipeline.block("stages").block("stage").block("matrix")
+    matrix = jenkins_stage("stage('Release gate')").block("matrix")
     assert "agent any" in matrix.statements
     stage = matrix.block("stages").block("stage")
     assert stage.head == "stage('hih run')"
@@ -225,6 +232,33 @@ def test_the_jenkinsfile_reader_refuses_a_broken_file(old: str, new: str, messag
     assert old in text
     with pytest.raises(JenkinsfileError, match=message):
         parse(text.replace(old, new, 1))
+
+
+# -- the older contracts -------------------------------------------------------------------------------------------
+def older_contract_runs() -> dict[str, list[tuple[str, str]]]:
+    gitlab = [(e["IFACE"], e["CONTRACT"]) for e in load(GITLAB)["hih-gate-older-contracts"]["parallel"]["matrix"]]
+    github = [(e["interface"], e["contract"])
+              for e in load(GITHUB)["jobs"]["older-contracts"]["strategy"]["matrix"]["include"]]
+    axis = jenkins_stage("stage('Older contracts')").block("matrix").block("axes").block("axis")
+    values = next(s for s in axis.statements if s.startswith("values "))
+    jenkins_pairs = [tuple(v.split("=", 1)) for v in re.findall(r"'([^']+)'", values)]
+    return {"gitlab": gitlab, "github": github, "jenkins": jenkins_pairs}  # type: ignore[dict-item]
+
+
+def test_every_template_runs_the_specs_on_each_older_contract_version_hih_holds() -> None:
+    """Each interface's versions older than the newest run in a job of their own, the same pairs in all three."""
+    from harness.contract.loader import ContractStore
+
+    store = ContractStore()
+    older = sorted((name, version) for name in plan(RunOptions()).contracts for version in store.versions(name)
+                   if version != store.newest(name))
+    runs = older_contract_runs()
+    assert older, "hih holds older contract versions"
+    for system, pairs in runs.items():
+        assert sorted(pairs) == older, system
+    gitlab = load(GITLAB)["hih-gate-older-contracts"]
+    (command,) = [line for item in gitlab["script"] for line in shell_lines(item) if line.startswith("hih run ")]
+    assert '--contract "$IFACE=$CONTRACT"' in command and gitlab["artifacts"]["paths"] == ["reports/$IFACE-$CONTRACT/"]
 
 
 # -- the summary job -------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 import respx
 
 from connectors import insurance as connector_module
+from connectors import sequence as sequence_module
 from connectors.insurance import InsuranceConnector, MsgIdSource
 from harness.contract.http_json import HttpJsonValidator
 from harness.contract.model import Contract
@@ -166,6 +168,24 @@ def test_ten_thousand_msgids_in_a_row_are_unique(contract: Contract) -> None:
     assert len(set(msgids)) == 10_000
     assert all(len(m) == 30 for m in msgids)
     assert msgids == sorted(msgids), "msgids only grow"
+
+
+def test_a_restarted_source_does_not_repeat_the_msgids_sent_in_the_same_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connector restarted within the second its predecessor sent in: the sequence follows the milliseconds."""
+    moments = iter([datetime(2026, 3, 4, 10, 0, 0, 120_000)] * 5 + [datetime(2026, 3, 4, 10, 0, 0, 125_000)] * 5)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return next(moments)
+
+    monkeypatch.setattr(sequence_module, "datetime", Clock)
+    first, restarted = MsgIdSource("H33010600001"), MsgIdSource("H33010600001")
+    before = [first.next() for _ in range(5)]
+    after = [restarted.next() for _ in range(5)]
+    assert {m[12:26] for m in before + after} == {"20260304100000"}, "all in one second"
+    assert not set(before) & set(after), (before, after)
+    assert before + after == sorted(before + after), "msgids only grow, across the restart too"
 
 
 def test_msgids_are_unique_across_threads() -> None:

@@ -42,16 +42,16 @@ def test_the_reference_connector_opens_the_gate(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("defect", "named"), [
-    ("blood_center_unchecked_din", "校验位错误的献血码报告为无效，不确认入库"),
-    ("blood_center_double_receipt", "同一张发血单不能重复入库"),
-    ("blood_center_return_unreceived", "没有入库的血袋不能退血"),
+    ("blood_center_unchecked_din", ["校验位错误的献血码报告为无效，不确认入库"]),
+    ("blood_center_double_receipt", ["同一张发血单不能重复入库", "重启后同一张发血单不能再入库一次"]),
+    ("blood_center_return_unreceived", ["没有入库的血袋不能退血"]),
 ])
-def test_a_planted_defect_closes_the_gate_naming_its_scenario(tmp_path: Path, defect: str, named: str) -> None:
+def test_a_planted_defect_closes_the_gate_naming_its_scenario(tmp_path: Path, defect: str, named: list[str]) -> None:
     connector = f"tests.data.connectors.{defect}:make"
     code, document, printed = gate(tmp_path, connectors={"blood-center": connector})
 
     assert code == 1, printed
     failed = [s["name"] for s in document["scenarios"] if s["status"] == "failed"]
-    assert failed == [named], failed
-    assert named in printed and "GATE CLOSED" in printed
+    assert sorted(failed) == sorted(named), failed
+    assert all(name in printed for name in named) and "GATE CLOSED" in printed
     assert document["interfaces"]["blood-center"]["passed"] > 0

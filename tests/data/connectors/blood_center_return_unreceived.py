@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.blood_center import BloodCenterConnector
-from harness.ports.blood_center import BloodCenterSettings, ReturnAck
+from harness.ports.blood_center import BloodCenterSettings
 
 
 class ReturnUnreceived(BloodCenterConnector):
-    def submit_return(self, return_no: str, dins: list[str], reason: str, remark: str | None = None) -> ReturnAck:
-        reply = self._call("SubmitReturn", returnNo=return_no, din=list(dins), reason=reason)
-        return ReturnAck(reply.returnNo, reply.status)
+    def _not_received(self, dins: list[str]) -> list[str]:
+        return []
 
 
 def make(settings: BloodCenterSettings) -> Any:

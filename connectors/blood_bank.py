@@ -1,0 +1,74 @@
+"""The hospital blood bank's own record of what it received from the centre and what it sent back, in SQLite (WAL).
+
+The reference blood-centre connector keeps its stock here, committed before it returns to the caller, so that a
+restarted blood-bank system still knows which bags it holds (to refuse a second receipt, to allow a return, to
+reconcile the centre's bill) and which returns the centre approved (an approved return is no longer stock and is
+no longer billed).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from connectors.sqlite_wal import immediate, open_wal
+
+SCHEMA = (
+    ("CREATE TABLE IF NOT EXISTS received (din TEXT PRIMARY KEY, issue_no TEXT NOT NULL, expires_at TEXT NOT NULL, "
+    "received_at REAL NOT NULL)"),
+    ("CREATE TABLE IF NOT EXISTS returns (return_no TEXT PRIMARY KEY, dins TEXT NOT NULL, status TEXT NOT NULL, "
+    "updated REAL NOT NULL)"),
+)
+DECIDED = ("APPROVED", "REJECTED")
+
+
+class BloodBank:
+    """Received bags (DIN -> issue note) and submitted returns (number -> DINs, status), durable per change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = open_wal(path, SCHEMA)
+
+    def _write(self, statement: str, rows: Iterable[tuple[object, ...]]) -> None:
+        with self._lock, immediate(self._db):
+            self._db.executemany(statement, rows)
+
+    # -- stock ----------------------------------------------------------------------------------------------
+    def receive(self, issue_no: str, bags: dict[str, str]) -> None:
+        """Record bags (DIN -> expiry, ISO) of one issue note as received."""
+        now = time.time()
+        self._write("INSERT INTO received (din, issue_no, expires_at, received_at) VALUES (?, ?, ?, ?)",
+                    [(din, issue_no, expires, now) for din, expires in bags.items()])
+
+    def received(self) -> dict[str, str]:
+        """Every bag ever received: DIN -> issue number."""
+        with self._lock:
+            rows = self._db.execute("SELECT din, issue_no FROM received ORDER BY received_at, din").fetchall()
+        return dict(rows)
+
+    # -- returns --------------------------------------------------------------------------------------------
+    def add_return(self, return_no: str, dins: list[str]) -> None:
+        """A return submitted to the centre (PENDING); submitting the same number again keeps the first."""
+        self._write("INSERT OR IGNORE INTO returns (return_no, dins, status, updated) VALUES (?, ?, 'PENDING', ?)",
+                    [(return_no, json.dumps(dins), time.time())])
+
+    def decide(self, return_no: str, status: str) -> None:
+        self._write("UPDATE returns SET status = ?, updated = ? WHERE return_no = ?", [(status, time.time(), return_no)])
+
+    def returns(self, status: str | None = None) -> dict[str, list[str]]:
+        """Return number -> DINs, of every return or of those in `status`."""
+        with self._lock:
+            rows = self._db.execute("SELECT return_no, dins, status FROM returns ORDER BY updated").fetchall()
+        return {number: json.loads(dins) for number, dins, state in rows if status is None or state == status}
+
+    def returned(self) -> set[str]:
+        """DINs whose return the centre approved: no longer stock, no longer billed."""
+        return {din for dins in self.returns("APPROVED").values() for din in dins}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,36 @@
+"""Checks the insurance platform makes of a request beyond its schema: the insured area against the person."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from mocks.population import Person
+
+
+def _psn_nos(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "psn_no" and isinstance(value, str):
+                yield value
+            else:
+                yield from _psn_nos(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _psn_nos(value)
+
+
+def insured_area_problem(body: dict[str, Any], people: Mapping[str, Person]) -> str | None:
+    """Why the envelope's insuplc_admdvs does not fit the person the input names (None when it does).
+
+    The platform routes a visit to the insured area's fund: a hospital that sends its own area (mdtrtarea_admvs)
+    or a stale one for a patient insured elsewhere is refused, whatever the schema says."""
+    area = body.get("insuplc_admdvs")
+    if not area:
+        return None  # a missing area is the contract rule psn-no-needs-insuplc's finding
+    for psn_no in dict.fromkeys(_psn_nos(body.get("input"))):
+        person = people.get(psn_no)
+        if person is not None and person.insuplc_admdvs != area:
+            return (f"参保地医保区划 insuplc_admdvs {area} 与人员 {psn_no} 的参保地 {person.insuplc_admdvs} 不符，"
+                    "请按人员信息获取（1101）返回的参保地上传")
+    return None
