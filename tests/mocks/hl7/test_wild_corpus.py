@@ -12,9 +12,11 @@ A folder is named for the contract the files are checked against (`lis-2024.1`);
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +150,16 @@ def _errors(ack: Message) -> list[str]:
     return out
 
 
+def _captured_at(raw: bytes) -> datetime:
+    """MSH-7 of the file's first message: when the sender's clock said it was sent (a wild capture is historical)."""
+    head = re.search(rb"MSH(.)", raw)
+    assert head is not None, "no MSH segment in the capture"
+    stamp = raw[head.start():].split(b"\r")[0].split(b"\n")[0].split(head.group(1))[6]
+    digits = re.match(rb"\d{8,14}", stamp)
+    assert digits is not None, f"MSH-7 {stamp!r} holds no time"
+    return datetime.strptime(digits.group().decode().ljust(14, "0"), "%Y%m%d%H%M%S")
+
+
 def _reply(payload: bytes) -> dict[str, Any]:
     decoded = decode_message(payload)
     msg = parse(decoded.text, decoded.charset)
@@ -164,10 +176,13 @@ def _one(msg: Message) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("path", CASES, ids=_case_id)
-def test_over_mllp_to_the_mock(path: Path, mock_for: Any) -> None:
+def test_over_mllp_to_the_mock(path: Path, mock_for: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     interface, version = _contract(path)
     expected = _expected(path)["mllp"]
     mock = mock_for(interface, version)
+    # the partner's clock set to the capture's time, so its clock_skew check reads the file as it was sent
+    offset = _captured_at(path.read_bytes()) - datetime.now()
+    monkeypatch.setattr(mock, "clock", lambda: datetime.now() + offset)
 
     frames = _exchange(mock.endpoint.port, path.read_bytes(), len(expected["replies"]))
 
