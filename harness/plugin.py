@@ -25,6 +25,8 @@ from harness.report.masking import Masker
 CONTRACT_TAG = "contract"
 EVIDENCE_SECTION = "hih evidence"
 ALLOW_INVALID = "allow_invalid"
+CONNECTOR_ERROR = "hih_connector_error"
+"""User property of a scenario whose connector factory raised (the runner stops with exit 2)."""
 _STEPS = pytest.StashKey[list[dict[str, Any]]]()
 _SCENARIO = pytest.StashKey[dict[str, str]]()
 _MOCKS = pytest.StashKey[list[Any]]()
@@ -69,6 +71,9 @@ class HihSession:
 
     def contract(self, interface: str) -> Contract:
         return self.store.load(interface, self.versions.get(interface))
+
+    def version(self, interface: str) -> str:
+        return self.versions.get(interface) or self.store.default(interface)
 
     def connector_spec(self, interface: str) -> str:
         return self.connectors.get(interface) or binding(interface).default_connector
@@ -148,7 +153,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             interface = _interface_of(item)
             if interface is None:
                 continue
-            version = session.contract(interface).version
+            version = session.version(interface)  # the version only: no contract is loaded at collection
             expression = str(mark.args[0])
             if not satisfies(version, expression):
                 item.add_marker(pytest.mark.skip(
@@ -173,13 +178,22 @@ def _fresh_mock(request: pytest.FixtureRequest, interface: str) -> Any:
 
 
 def _connector(request: pytest.FixtureRequest, interface: str, mock: Any) -> Iterator[Any]:
+    from harness.run import deadline
+
     session = request.config.stash[_SESSION]
     spec = session.connector_spec(interface)
     try:
         factory = load_factory(spec)
-        connector = factory(binding(interface).settings(mock, session.contract(interface), session.timeout_s))
+        settings = binding(interface).settings(mock, session.contract(interface), session.timeout_s)
     except HihError as exc:
         pytest.fail(str(exc), pytrace=False)
+    try:
+        with deadline.calling(f"connector factory {spec}"):
+            connector = deadline.watch(factory(settings), interface)
+    except Exception as exc:  # noqa: BLE001 - a factory that raises is a configuration error: `hih run` exits 2
+        problem = f"connector {interface}={spec}: the factory raised {type(exc).__name__}: {exc}"
+        request.node.user_properties.append((CONNECTOR_ERROR, problem))
+        pytest.fail(problem, pytrace=False)
     try:
         yield connector
     finally:

@@ -1,36 +1,55 @@
-"""`hih run`: start pytest-bdd over the selected features in a child process, follow its events, decide the gate."""
+"""`hih run`: start pytest-bdd over the selected features in a child process, follow its events, decide the gate.
+
+The reports are written into a working directory beside `--report-dir` and moved into place at the end
+(harness.run.staging), so a usage error leaves the previous report as it was. Once pytest has run, the decision
+never depends on the event stream alone: damaged events fall back on junit.xml and pytest's exit status
+(harness.run.fallback). A cancelled run (SIGTERM, SIGINT) or one past `--timeout` stops pytest, keeps what ran and
+writes a partial report whose decision is `incomplete` (exit 2), never `pass`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from harness.errors import UsageError
 from harness.report import write_reports
+from harness.run.events import EventReader
+from harness.run.fallback import from_junit
 from harness.run.history import record_run
 from harness.run.options import PROJECT_ROOT, RunOptions, RunPlan, plan
-from harness.run.results import Outcome, summary, write_json
+from harness.run.progress import RunProgress, print_summary
+from harness.run.results import Outcome, ScenarioResult, summary, write_json
+from harness.run.staging import Staging
 
 INI = Path(__file__).with_name("pytest-run.ini")
-ARTEFACTS = ("summary.json", "junit.xml", "evidence.json", "events.jsonl", "pytest.log", "selection.json",
-             "cucumber.json", "report.html", "manifest.json")
+DEADLINE_LOG = "deadline.jsonl"
+POLL_S = 0.05
+STOP_GRACE_S = 5.0
+EXIT_INCOMPLETE = 2
 
 
 def pytest_command(p: RunPlan, report_dir: Path, select: Path | None = None) -> list[str]:
     args = [sys.executable, "-m", "pytest", "-c", str(INI), "--rootdir", str(PROJECT_ROOT),
             "-p", "harness.run.collector", "--hih-events", str(report_dir / "events.jsonl"),
             "--junitxml", str(report_dir / "junit.xml"), "-o", "junit_suite_name=hih", "-q", "-rfE",
-            "--cucumberjson", str(report_dir / "cucumber.json")]
+            "--cucumberjson", str(report_dir / "cucumber.json"),
+            "-p", "harness.run.deadline", "--hih-scenario-timeout", f"{p.scenario_timeout_s:g}",
+            "--hih-deadline-log", str(report_dir / DEADLINE_LOG), "--hih-parent-pid", str(os.getpid())]
     for name, contract in p.contracts.items():
         args += ["--hih-contract", f"{name}={contract.version}", "--hih-connector", f"{name}={p.connectors[name]}"]
     if p.options.contracts_dir:
@@ -41,116 +60,206 @@ def pytest_command(p: RunPlan, report_dir: Path, select: Path | None = None) -> 
         args += ["-p", "harness.run.selection", "--hih-select", str(select)]
     # plugins a spec run never uses; each costs start-up time in every run
     args += ["-p", "no:respx", "-p", "no:anyio"]
-    if p.options.workers > 1:
-        args += ["-n", str(p.options.workers)]
+    if p.workers > 1:
+        # one interface's scenarios stay on one worker when several interfaces run: each worker then starts only
+        # the mocks and loads only the contracts of its interfaces
+        args += ["-n", str(p.workers), "--dist", "loadfile" if len(p.feature_dirs) > 1 else "load"]
     else:
         args += ["-p", "no:xdist"]
     args += [str(d) for d in p.feature_dirs.values()]
     return args
 
 
-def _follow(stream: IO[str], outcome: Outcome, progress: Progress, task: TaskID, console: Console) -> None:
-    for line in stream.readlines():
-        if not line.endswith("\n"):
-            stream.seek(stream.tell() - len(line.encode("utf-8")))
-            return
-        event = json.loads(line)
-        result = outcome.absorb(event)
-        if event.get("event") == "collected":
-            progress.update(task, total=outcome.expected)
-        elif result is not None:
-            progress.update(task, completed=len(outcome.results))
-            if result.status == "failed":
-                console.print(f"[red]FAILED[/red] {result.interface} · {result.feature} · {result.name}")
-
-
 def run(options: RunOptions, console: Console | None = None) -> int:
-    """Run the gate; 0 pass, 1 fail. Usage and configuration problems raise UsageError (exit 2)."""
+    """Run the gate; 0 pass, 1 fail, 2 incomplete. Usage and configuration problems raise UsageError (exit 2)."""
     console = console or Console(stderr=False)
     p = plan(options)
-    report_dir = options.report_dir
+    for note in p.notes:
+        console.print(note, markup=False, highlight=False)
+    staging = Staging(options.report_dir)
     try:
-        report_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--report-dir {report_dir}: cannot create it ({exc.strerror})") from None
-    for name in ARTEFACTS:
-        (report_dir / name).unlink(missing_ok=True)
-    (report_dir / "events.jsonl").touch()
+        return _run(p, staging, console)
+    except BaseException as exc:
+        kept = staging.discard(keep_log=isinstance(exc, UsageError))
+        if kept is not None and isinstance(exc, UsageError):
+            raise UsageError(f"{exc} (pytest's log: {kept / 'pytest.log'})") from None
+        raise
+
+
+def _run(p: RunPlan, staging: Staging, console: Console) -> int:
+    work = staging.path
     selection, select_file = None, None
     if p.changed_since:
         from harness.run import selection as selecting
         from harness.run.history import history_path
 
-        selection = selecting.choose(p, history_path(report_dir))
+        selection = selecting.choose(p, history_path(p.options.report_dir))
         selecting.describe(console, selection)
         if selection.empty:
             console.print("no scenario exercises the changed parts: nothing to run, gate not evaluated")
+            staging.discard()
             return 0
         p = selection.narrow(p)
-        select_file = selecting.write(selection, p, report_dir)
+        select_file = selecting.write(selection, p, work)
     started = datetime.now()
-    outcome = Outcome()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(), os.environ.get("PYTHONPATH")]))}
-    env.pop("PYTEST_ADDOPTS", None)
-    with (report_dir / "pytest.log").open("w", encoding="utf-8") as log, \
-            (report_dir / "events.jsonl").open("r", encoding="utf-8") as events, \
-            Progress(TextColumn("[bold]hih run[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                     console=console, transient=True) as progress:
-        task = progress.add_task("scenarios", total=None)
-        child = subprocess.Popen(pytest_command(p, report_dir, select_file), stdout=log, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, cwd=os.getcwd(), env=env)
-        try:
-            while child.poll() is None:
-                _follow(events, outcome, progress, task, console)
-                time.sleep(0.05)
-        except KeyboardInterrupt:
-            child.terminate()
-            child.wait(10)
-            raise
-        _follow(events, outcome, progress, task, console)
+    outcome, returncode = _execute(p, work, select_file, console)
     finished = datetime.now()
-    if outcome.collect_errors:
-        raise UsageError(f"cannot load the features: {outcome.collect_errors[0]} (see {report_dir / 'pytest.log'})")
-    if not outcome.results:
-        if child.returncode == 5:
-            raise UsageError(f"no scenario selected{f' by --tags {options.tags!r}' if options.tags else ''}")
-        raise UsageError(f"the run stopped before any scenario (pytest exit {child.returncode}); see {report_dir / 'pytest.log'}")
-    if child.returncode not in (0, 1):
-        raise UsageError(f"the run stopped early (pytest exit {child.returncode}); see {report_dir / 'pytest.log'}")
+    _conclude(p, outcome, returncode, work)
     document = summary(p, outcome, started, finished)
     if selection is not None:
         document["selection"] = selection.summary()
     evidence = {r.nodeid: r.evidence for r in outcome.results.values()}
-    write_json(report_dir / "summary.json", document)
-    write_json(report_dir / "evidence.json", evidence)
-    write_reports(report_dir, document, evidence)
+    write_json(work / "summary.json", document)
+    write_json(work / "evidence.json", evidence)
+    write_reports(work, document, evidence)
+    report_dir = staging.commit()
     record_run(document, evidence, report_dir)
-    _print(console, document, report_dir)
-    return 0 if document["decision"] == "pass" else 1
+    print_summary(console, document, report_dir)
+    return {"pass": 0, "fail": 1}.get(document["decision"], EXIT_INCOMPLETE)
 
 
-def _print(console: Console, document: dict[str, object], report_dir: Path) -> None:
-    table = Table(title="hih run", title_justify="left")
-    for column in ("interface", "contract", "connector", "passed", "failed", "skipped", "time"):
-        # The connector names the system under test: wrap it rather than cut it short on a narrow terminal.
-        table.add_column(column, justify="right" if column in ("passed", "failed", "skipped", "time") else "left",
-                         overflow="fold", no_wrap=column != "connector")
-    interfaces = document["interfaces"]
-    assert isinstance(interfaces, dict)
-    for name, row in interfaces.items():
-        table.add_row(name, row["contract"], row["connector"], str(row["passed"]),
-                      f"[red]{row['failed']}[/red]" if row["failed"] else "0", str(row["skipped"]), f"{row['duration_s']:.2f}s")
-    console.print(table)
-    scenarios = document["scenarios"]
-    assert isinstance(scenarios, list)
-    failed = [s for s in scenarios if s["status"] == "failed"]
-    for s in failed:
-        console.print(f"[red]✗[/red] {s['interface']} · {s['feature']} · {s['name']}\n    {s.get('message', '')[:300]}")
-    totals = document["totals"]
-    assert isinstance(totals, dict)
-    if document["decision"] == "pass":
-        console.print(f"[bold green]GATE OPEN[/bold green]: {totals['passed']} passed, {totals['skipped']} skipped "
-                      f"({document['duration_s']} s). Reports in {report_dir}")
-    else:
-        console.print(f"[bold red]GATE CLOSED[/bold red]: {totals['failed']} failed, {totals['passed']} passed, "
-                      f"{totals['skipped']} skipped. Reports in {report_dir}")
+# -- the child process -------------------------------------------------------------------------------------------
+@dataclass
+class _Child:
+    process: subprocess.Popen[bytes]
+    stop_reason: str | None = None
+
+
+def _execute(p: RunPlan, work: Path, select_file: Path | None, console: Console) -> tuple[Outcome, int]:
+    """Run pytest and follow it until it ends, is cancelled or runs out of time."""
+    outcome = Outcome()
+    reader = EventReader(work / "events.jsonl")
+    (work / "events.jsonl").touch()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(), os.environ.get("PYTHONPATH")]))}
+    env.pop("PYTEST_ADDOPTS", None)
+    limit = time.monotonic() + p.timeout_s if p.timeout_s else None
+    with (work / "pytest.log").open("wb") as log, RunProgress(console) as progress, _cancellable() as cancel:
+        # its own process group: a cancel stops pytest and its xdist workers together, and a Ctrl-C on the
+        # terminal reaches hih first, which then stops pytest in order
+        child = _Child(subprocess.Popen(pytest_command(p, work, select_file), stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, cwd=os.getcwd(), env=env, start_new_session=True))
+        try:
+            while child.process.poll() is None:
+                _follow(reader, outcome, progress, p)
+                if outcome.connector_errors:
+                    _stop(child, "connector factory raised")
+                elif cancel.reason is not None:
+                    _stop(child, cancel.reason)
+                elif limit is not None and time.monotonic() >= limit:
+                    _stop(child, f"the run's --timeout of {p.timeout_s:g} s was reached")
+                progress.tick()
+                time.sleep(POLL_S)
+        except BaseException:
+            _stop(child, "hih stopped")
+            raise
+        finally:
+            _follow(reader, outcome, progress, p)
+            reader.finish()
+            reader.close()
+    outcome.damaged[:0] = reader.damaged
+    if outcome.connector_errors:
+        raise UsageError(outcome.connector_errors[0])
+    if child.stop_reason is not None:
+        outcome.incomplete = child.stop_reason
+    return outcome, child.process.returncode
+
+
+def _follow(reader: EventReader, outcome: Outcome, progress: RunProgress, p: RunPlan) -> None:
+    for event in reader.poll():
+        result = outcome.absorb(event)
+        if event.get("event") == "collected" and outcome.nodeids:
+            progress.collected(Counter(interface_for(n, p) for n in outcome.nodeids))
+        elif result is not None:
+            if not result.interface:
+                result.interface = interface_for(result.nodeid, p)
+            progress.result(result)
+
+
+def interface_for(nodeid: str, p: RunPlan) -> str:
+    """The interface whose feature folder holds a node id's file ("" when none does)."""
+    path = (PROJECT_ROOT / nodeid.split("::", 1)[0]).resolve()
+    for name, folder in p.feature_dirs.items():
+        if path.is_relative_to(folder.resolve()):
+            return name
+    return ""
+
+
+def _stop(child: _Child, reason: str) -> None:
+    """Stop pytest and its workers: SIGINT (pytest ends its session and writes junit.xml), then SIGTERM, SIGKILL."""
+    if child.stop_reason is None:
+        child.stop_reason = reason
+    for sig, wait in ((signal.SIGINT, STOP_GRACE_S), (signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+        if child.process.poll() is not None:
+            return
+        try:
+            os.killpg(child.process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            child.process.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+class _Cancel:
+    reason: str | None = None
+
+
+@contextmanager
+def _cancellable() -> Iterator[_Cancel]:
+    """SIGTERM and SIGINT set a reason instead of killing hih, so the partial report can be written."""
+    cancel = _Cancel()
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        cancel.reason = f"cancelled by {signal.Signals(signum).name}"
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield cancel
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+# -- after the child ----------------------------------------------------------------------------------------------
+def _conclude(p: RunPlan, outcome: Outcome, returncode: int, work: Path) -> None:
+    """Turn what pytest left into a decidable outcome, or a UsageError when nothing could run."""
+    _apply_deadline_notes(outcome, work / DEADLINE_LOG, p)
+    if outcome.collect_errors:
+        raise UsageError(f"cannot load the features: {outcome.collect_errors[0]}")
+    cancelled = outcome.incomplete is not None
+    if not outcome.results and not cancelled:
+        if returncode == 5:
+            raise UsageError(f"no scenario selected{f' by --tags {p.options.tags!r}' if p.options.tags else ''}")
+        raise UsageError(f"the run stopped before any scenario (pytest exit {returncode})")
+    if outcome.damaged or (outcome.exitstatus is None and not cancelled):
+        from_junit(outcome, work / "junit.xml", returncode if outcome.exitstatus is None else outcome.exitstatus)
+        for result in outcome.results.values():
+            result.interface = result.interface or interface_for(result.nodeid, p)
+    if not cancelled and outcome.not_run and not any(r.status == "failed" for r in outcome.results.values()):
+        outcome.incomplete = f"pytest stopped early (exit {returncode})"
+
+
+def _apply_deadline_notes(outcome: Outcome, log: Path, p: RunPlan) -> None:
+    """A scenario whose process the deadline ended: its result carries the deadline's message."""
+    try:
+        lines = log.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return
+    for line in lines:
+        try:
+            note = json.loads(line)
+            nodeid, message, props = str(note["nodeid"]), str(note["message"]), dict(note.get("props") or {})
+        except (ValueError, KeyError, TypeError):
+            continue
+        old = outcome.results.get(nodeid)
+        outcome.results[nodeid] = ScenarioResult(
+            nodeid=nodeid, interface=(old.interface if old else "") or interface_for(nodeid, p),
+            feature=(old.feature if old else "") or props.get("hih_feature", ""),
+            name=(old.name if old and old.name != nodeid.rsplit("::", 1)[-1] else "") or props.get("hih_scenario")
+            or nodeid.rsplit("::", 1)[-1],
+            status="failed", duration_s=old.duration_s if old else p.scenario_timeout_s, message=message,
+            steps=old.steps if old else [], evidence=old.evidence if old else [])

@@ -78,8 +78,13 @@ def test_plan_defaults_to_the_newest_contract(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"interfaces": ["lab"]}, "unknown interface 'lab' (known: insurance)"),
-    ({"contracts": {"insurance": "2099.1"}}, "unknown version '2099.1' of insurance"),
-    ({"contracts": {"lab": "1.0"}}, "--contract names 'lab', which is not selected (selected: insurance)"),
+    ({"contracts": {"insurance": "2099.1"}}, "--contract insurance=2099.1: unknown version (known: 2023.1, 2024.1)"),
+    ({"contracts": {"lab": "1.0"}}, "--contract names unknown interface 'lab' (known: insurance)"),
+    ({"connectors": {"lab": "x:y"}}, "--connector names unknown interface 'lab' (known: insurance)"),
+    ({"changed_since": ["lab=1.0"]}, "--changed-since names unknown interface 'lab' (known: insurance)"),
+    ({"scenario_timeout_s": 0}, "--scenario-timeout must be a number of seconds above 0, not 0"),
+    ({"timeout_s": -1}, "--timeout must be a number of seconds above 0, not -1"),
+    ({"tags": "@smoke and ("}, "--tags '@smoke and (': expected not OR left parenthesis OR identifier"),
     ({"connectors": {"insurance": "nowhere_at_all:make"}}, "cannot import 'nowhere_at_all'"),
     ({"workers": 0}, "--workers must be at least 1, not 0"),
     ({"tags": "@a;@b"}, "--tags '@a;@b'"),

@@ -115,9 +115,13 @@ def test_a_passing_run_reports_statuses_steps_and_masked_evidence(tmp_path: Path
 
     assert code == 0
     assert document["decision"] == "pass"
+    row = document["interfaces"]["insurance"]
+    identity = row.pop("connector_identity")
     assert document["interfaces"] == {"insurance": {
-        "contract": "2024.1", "connector": "connectors.insurance:reference", "passed": 3, "failed": 0, "skipped": 1,
-        "duration_s": document["interfaces"]["insurance"]["duration_s"]}}
+        "contract": "2024.1", "contract_effective": "2024-03-01", "connector": "connectors.insurance:reference",
+        "passed": 3, "failed": 0, "skipped": 1, "duration_s": row["duration_s"]}}
+    assert identity["name"] == "connectors.insurance:reference" and identity["label"] == "reference"
+    assert identity["kind"] == "files-sha256" and len(identity["value"]) == 64
     scenarios = {s["name"]: s for s in document["scenarios"]}
     assert {name: s["status"] for name, s in scenarios.items()} == TINY
     for s in document["scenarios"]:
