@@ -19,6 +19,8 @@ from harness.plugin import EVIDENCE_SECTION
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("hih")
     group.addoption("--hih-events", default=None, help="write run events (JSON lines) to this file")
+    group.addoption("--hih-done", default=None,
+                    help="a JSON list of node ids already run: leave them out (a restarted run)")
     group.addoption("--hih-parent-pid", type=int, default=None,
                     help="the hih process that started this run: when it is gone, the run stops")
 
@@ -87,6 +89,17 @@ def pytest_configure(config: pytest.Config) -> None:
     parent = config.getoption("--hih-parent-pid")
     if parent and not hasattr(config, "workerinput"):
         threading.Thread(target=_stop_when_orphaned, args=(parent,), name="hih-parent", daemon=True).start()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    path = config.getoption("--hih-done")
+    if not path:
+        return
+    done = set(json.loads(Path(path).read_text(encoding="utf-8")))
+    dropped = [item for item in items if item.nodeid in done]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item.nodeid not in done]
 
 
 def _stop_when_orphaned(parent: int) -> None:

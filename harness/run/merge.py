@@ -17,13 +17,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
 from rich.console import Console
 
 from harness.errors import UsageError
 from harness.report import write_reports
-from harness.report.formats import hardened_parser
 from harness.report.manifest import MANIFEST, differences
+from harness.run.combine import combine_cucumber, combine_junit
 from harness.run.history import already_recorded, history_path, record_run
 from harness.run.progress import print_summary
 from harness.run.results import write_json
@@ -128,51 +127,6 @@ def _seconds_between(started: str | None, finished: str | None) -> float | None:
         return None
 
 
-def merge_junit(shards: list[Shard], target: Path) -> None:
-    """One `<testsuite name="hih">` holding every shard's test cases, with the counts added up."""
-    suite = etree.Element("testsuite", name="hih")
-    counts = {"errors": 0, "failures": 0, "skipped": 0, "tests": 0}
-    elapsed, stamps = 0.0, []
-    for shard in shards:
-        path = shard.folder / "junit.xml"
-        if shard.summary is None or not path.is_file():
-            continue
-        try:
-            root = etree.parse(str(path), hardened_parser()).getroot()
-        except etree.XMLSyntaxError as exc:
-            raise UsageError(f"{path}: not XML ({exc})") from None
-        for part in root.iter("testsuite"):
-            for key in counts:
-                counts[key] += int(part.get(key) or 0)
-            elapsed += float(part.get("time") or 0)
-            if part.get("timestamp"):
-                stamps.append(str(part.get("timestamp")))
-            suite.extend(part.findall("testcase"))
-    for key, value in counts.items():
-        suite.set(key, str(value))
-    suite.set("time", f"{elapsed:.3f}")
-    if stamps:
-        suite.set("timestamp", min(stamps))
-    root = etree.Element("testsuites", name="hih")
-    root.append(suite)
-    target.write_bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
-
-
-def merge_cucumber(shards: list[Shard], target: Path) -> None:
-    features: list[Any] = []
-    for shard in shards:
-        path = shard.folder / "cucumber.json"
-        if shard.summary is None or not path.is_file():
-            continue
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise UsageError(f"{path}: not JSON ({exc})") from None
-        features.extend(document if isinstance(document, list) else [])
-    features.sort(key=lambda f: str(f.get("uri", "")) if isinstance(f, dict) else "")
-    target.write_text(json.dumps(features, ensure_ascii=False), encoding="utf-8")
-
-
 def merge_logs(shards: list[Shard], target: Path) -> None:
     with target.open("w", encoding="utf-8") as out:
         for shard in shards:
@@ -197,8 +151,9 @@ def merge(folders: list[Path], into: Path, console: Console) -> int:
     staging = Staging(into, flag="--into")
     try:
         work = staging.path
-        merge_junit(shards, work / "junit.xml")
-        merge_cucumber(shards, work / "cucumber.json")
+        done = [s.folder for s in shards if s.summary is not None]
+        combine_junit([folder / "junit.xml" for folder in done], work / "junit.xml")
+        combine_cucumber([folder / "cucumber.json" for folder in done], work / "cucumber.json")
         merge_logs(shards, work / "pytest.log")
         write_json(work / "summary.json", document)
         write_json(work / "evidence.json", evidence)

@@ -26,9 +26,9 @@ HEARTBEAT_S = 10.0
 class RunProgress:
     """Follows the results as they arrive; use as a context manager around the run."""
 
-    def __init__(self, console: Console, heartbeat_s: float = HEARTBEAT_S) -> None:
+    def __init__(self, console: Console, heartbeat_s: float | None = None) -> None:
         self.console = console
-        self.heartbeat_s = heartbeat_s
+        self.heartbeat_s = HEARTBEAT_S if heartbeat_s is None else heartbeat_s
         self.live = console.is_terminal
         self.started = time.monotonic()
         self._last_line = self.started
@@ -101,17 +101,26 @@ class RunProgress:
 
 def print_summary(console: Console, document: dict[str, Any], report_dir: Path) -> None:
     """The table per interface, the failed scenarios, and the decision line."""
-    table = Table(title="hih run", title_justify="left")
-    for column in ("interface", "contract", "connector", "passed", "failed", "skipped", "time"):
-        numeric = column in ("passed", "failed", "skipped", "time")
-        table.add_column(column, justify="right" if numeric else "left", no_wrap=True,
-                         overflow="ellipsis", max_width=24 if column == "connector" else None)
-    interfaces = document["interfaces"]
-    for name, row in interfaces.items():
+    columns = ("interface", "contract", "connector", "passed", "failed", "skipped", "time")
+    rows = []
+    for name, row in document["interfaces"].items():
         identity = row.get("connector_identity") or {}
-        table.add_row(escape(name), escape(str(row["contract"])), escape(str(identity.get("label") or row["connector"])),
-                      str(row["passed"]), f"[red]{row['failed']}[/red]" if row["failed"] else "0", str(row["skipped"]),
-                      f"{row['duration_s']:.1f}s")
+        rows.append((name, str(row["contract"]), str(identity.get("label") or row["connector"]), str(row["passed"]),
+                     str(row["failed"]), str(row["skipped"]), f"{row['duration_s']:.1f}s"))
+    widths = [max([len(column), *(len(r[i]) for r in rows)]) for i, column in enumerate(columns)]
+    # every column but the connector keeps its width; the connector gets what is left of the line (≥ 9: reference)
+    room = console.width - 3 * len(columns) - 1 - sum(w for i, w in enumerate(widths) if columns[i] != "connector")
+    table = Table(title="hih run", title_justify="left")
+    for i, column in enumerate(columns):
+        numeric = column in ("passed", "failed", "skipped", "time")
+        if column == "connector":
+            table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=max(9, room))
+        else:
+            table.add_column(column, justify="right" if numeric else "left", no_wrap=True, min_width=widths[i])
+    for row in rows:
+        connector = row[2] if len(row[2]) <= max(9, room) else "…" + row[2][-(max(9, room) - 1):]  # keep the factory
+        table.add_row(escape(row[0]), escape(row[1]), escape(connector), row[3],
+                      f"[red]{row[4]}[/red]" if row[4] != "0" else "0", row[5], row[6])
     console.print(table)
     for s in (s for s in document["scenarios"] if s["status"] == "failed"):
         console.print(f"[red]✗[/red] {escape(s['interface'])} · {escape(s['feature'])} · {escape(s['name'])}")

@@ -22,12 +22,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rich.console import Console
 
 from harness.errors import UsageError
 from harness.report import write_reports
+from harness.run.combine import add_failures, combine_cucumber, combine_junit
+from harness.run.deadline import EXIT_STUCK
 from harness.run.events import EventReader
 from harness.run.fallback import from_junit
 from harness.run.history import record_run
@@ -38,18 +40,24 @@ from harness.run.staging import Staging
 
 INI = Path(__file__).with_name("pytest-run.ini")
 DEADLINE_LOG = "deadline.jsonl"
+DONE_FILE = "done.json"
 POLL_S = 0.05
 STOP_GRACE_S = 5.0
 EXIT_INCOMPLETE = 2
 
 
-def pytest_command(p: RunPlan, report_dir: Path, select: Path | None = None) -> list[str]:
+def pytest_command(p: RunPlan, report_dir: Path, select: Path | None = None, segment: int = 0) -> list[str]:
+    """The child's command line; a later `segment` (pytest restarted after the deadline ended it) writes its own
+    junit and cucumber files and leaves out the scenarios already done."""
+    suffix = f".{segment}" if segment else ""
     args = [sys.executable, "-m", "pytest", "-c", str(INI), "--rootdir", str(PROJECT_ROOT),
             "-p", "harness.run.collector", "--hih-events", str(report_dir / "events.jsonl"),
-            "--junitxml", str(report_dir / "junit.xml"), "-o", "junit_suite_name=hih", "-q", "-rfE",
-            "--cucumberjson", str(report_dir / "cucumber.json"),
+            "--junitxml", str(report_dir / f"junit{suffix}.xml"), "-o", "junit_suite_name=hih", "-q", "-rfE",
+            "--cucumberjson", str(report_dir / f"cucumber{suffix}.json"),
             "-p", "harness.run.deadline", "--hih-scenario-timeout", f"{p.scenario_timeout_s:g}",
             "--hih-deadline-log", str(report_dir / DEADLINE_LOG), "--hih-parent-pid", str(os.getpid())]
+    if segment:
+        args += ["--hih-done", str(report_dir / DONE_FILE)]
     for name, contract in p.contracts.items():
         args += ["--hih-contract", f"{name}={contract.version}", "--hih-connector", f"{name}={p.connectors[name]}"]
     if p.options.contracts_dir:
@@ -80,10 +88,14 @@ def run(options: RunOptions, console: Console | None = None) -> int:
     try:
         return _run(p, staging, console)
     except BaseException as exc:
-        kept = staging.discard(keep_log=isinstance(exc, UsageError))
-        if kept is not None and isinstance(exc, UsageError):
+        kept = staging.discard(keep_log=isinstance(exc, SeeTheLog))
+        if kept is not None:
             raise UsageError(f"{exc} (pytest's log: {kept / 'pytest.log'})") from None
         raise
+
+
+class SeeTheLog(UsageError):
+    """The run could not start its scenarios and pytest's log says why: it is kept as `<report-dir>.failed/`."""
 
 
 def _run(p: RunPlan, staging: Staging, console: Console) -> int:
@@ -126,42 +138,81 @@ class _Child:
 
 
 def _execute(p: RunPlan, work: Path, select_file: Path | None, console: Console) -> tuple[Outcome, int]:
-    """Run pytest and follow it until it ends, is cancelled or runs out of time."""
+    """Run pytest and follow it until it ends, is cancelled or runs out of time.
+
+    In a serial run, a scenario that ignored its deadline ends pytest's process; pytest is then started again for
+    the scenarios not yet run (a segment), so the run goes on as it does under xdist, whose workers are replaced.
+    """
     outcome = Outcome()
     reader = EventReader(work / "events.jsonl")
     (work / "events.jsonl").touch()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(), os.environ.get("PYTHONPATH")]))}
-    env.pop("PYTEST_ADDOPTS", None)
     limit = time.monotonic() + p.timeout_s if p.timeout_s else None
+    segments = 0
     with (work / "pytest.log").open("wb") as log, RunProgress(console) as progress, _cancellable() as cancel:
-        # its own process group: a cancel stops pytest and its xdist workers together, and a Ctrl-C on the
-        # terminal reaches hih first, which then stops pytest in order
-        child = _Child(subprocess.Popen(pytest_command(p, work, select_file), stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, cwd=os.getcwd(), env=env, start_new_session=True))
-        try:
-            while child.process.poll() is None:
+        while True:
+            child = _start(p, work, select_file, segments, log)
+            try:
+                while child.process.poll() is None:
+                    _follow(reader, outcome, progress, p)
+                    if outcome.connector_errors:
+                        _stop(child, "connector factory raised")
+                    elif cancel.reason is not None:
+                        _stop(child, cancel.reason)
+                    elif limit is not None and time.monotonic() >= limit:
+                        _stop(child, f"the run's --timeout of {p.timeout_s:g} s was reached")
+                    progress.tick()
+                    time.sleep(POLL_S)
+            except BaseException:
+                _stop(child, "hih stopped")
+                raise
+            finally:
                 _follow(reader, outcome, progress, p)
-                if outcome.connector_errors:
-                    _stop(child, "connector factory raised")
-                elif cancel.reason is not None:
-                    _stop(child, cancel.reason)
-                elif limit is not None and time.monotonic() >= limit:
-                    _stop(child, f"the run's --timeout of {p.timeout_s:g} s was reached")
-                progress.tick()
-                time.sleep(POLL_S)
-        except BaseException:
-            _stop(child, "hih stopped")
-            raise
-        finally:
-            _follow(reader, outcome, progress, p)
-            reader.finish()
-            reader.close()
+            segments += 1
+            if not _restart(child, outcome, work, segments):
+                break
+        reader.finish()
+        reader.close()
+    if segments > 1:
+        combine_junit([work / f"junit{f'.{n}' if n else ''}.xml" for n in range(segments)], work / "junit.xml")
+        combine_cucumber([work / f"cucumber{f'.{n}' if n else ''}.json" for n in range(segments)], work / "cucumber.json")
+        for n in range(1, segments):
+            (work / f"junit.{n}.xml").unlink(missing_ok=True)
+            (work / f"cucumber.{n}.json").unlink(missing_ok=True)
+        (work / DONE_FILE).unlink(missing_ok=True)
     outcome.damaged[:0] = reader.damaged
     if outcome.connector_errors:
         raise UsageError(outcome.connector_errors[0])
     if child.stop_reason is not None:
         outcome.incomplete = child.stop_reason
     return outcome, child.process.returncode
+
+
+def _start(p: RunPlan, work: Path, select_file: Path | None, segment: int, log: IO[bytes]) -> _Child:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(), os.environ.get("PYTHONPATH")]))}
+    env.pop("PYTEST_ADDOPTS", None)
+    # its own process group: a cancel stops pytest and its xdist workers together, and a Ctrl-C on the terminal
+    # reaches hih first, which then stops pytest in order
+    return _Child(subprocess.Popen(pytest_command(p, work, select_file, segment), stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, cwd=os.getcwd(), env=env, start_new_session=True))
+
+
+def _restart(child: _Child, outcome: Outcome, work: Path, segments: int) -> bool:
+    """Whether to start pytest again: the deadline ended a serial run with scenarios left (at most once each)."""
+    if child.stop_reason is not None or child.process.returncode != EXIT_STUCK or segments > len(outcome.nodeids):
+        return False
+    stuck = _deadline_nodeids(work / DEADLINE_LOG)
+    done = set(outcome.results) | stuck
+    if not [n for n in outcome.nodeids if n not in done]:
+        return False
+    (work / DONE_FILE).write_text(json.dumps(sorted(done), ensure_ascii=False), encoding="utf-8")
+    return True
+
+
+def _deadline_nodeids(log: Path) -> set[str]:
+    try:
+        return {str(json.loads(line)["nodeid"]) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
 
 
 def _follow(reader: EventReader, outcome: Outcome, progress: RunProgress, p: RunPlan) -> None:
@@ -228,27 +279,28 @@ def _cancellable() -> Iterator[_Cancel]:
 def _conclude(p: RunPlan, outcome: Outcome, returncode: int, work: Path) -> None:
     """Turn what pytest left into a decidable outcome, or a UsageError when nothing could run."""
     _apply_deadline_notes(outcome, work / DEADLINE_LOG, p)
-    if outcome.collect_errors:
-        raise UsageError(f"cannot load the features: {outcome.collect_errors[0]}")
     cancelled = outcome.incomplete is not None
-    if not outcome.results and not cancelled:
-        if returncode == 5:
-            raise UsageError(f"no scenario selected{f' by --tags {p.options.tags!r}' if p.options.tags else ''}")
-        raise UsageError(f"the run stopped before any scenario (pytest exit {returncode})")
     if outcome.damaged or (outcome.exitstatus is None and not cancelled):
         from_junit(outcome, work / "junit.xml", returncode if outcome.exitstatus is None else outcome.exitstatus)
         for result in outcome.results.values():
             result.interface = result.interface or interface_for(result.nodeid, p)
+    if outcome.collect_errors:
+        raise SeeTheLog(f"cannot load the features: {outcome.collect_errors[0]}")
+    if not outcome.results and not cancelled:
+        if returncode == 5:
+            raise UsageError(f"no scenario selected{f' by --tags {p.options.tags!r}' if p.options.tags else ''}")
+        raise SeeTheLog(f"the run stopped before any scenario (pytest exit {returncode})")
     if not cancelled and outcome.not_run and not any(r.status == "failed" for r in outcome.results.values()):
         outcome.incomplete = f"pytest stopped early (exit {returncode})"
 
 
 def _apply_deadline_notes(outcome: Outcome, log: Path, p: RunPlan) -> None:
-    """A scenario whose process the deadline ended: its result carries the deadline's message."""
+    """A scenario whose process the deadline ended: its result carries the deadline's message (junit.xml too)."""
     try:
         lines = log.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return
+    failures: list[tuple[str, str, dict[str, str]]] = []
     for line in lines:
         try:
             note = json.loads(line)
@@ -263,3 +315,8 @@ def _apply_deadline_notes(outcome: Outcome, log: Path, p: RunPlan) -> None:
             or nodeid.rsplit("::", 1)[-1],
             status="failed", duration_s=old.duration_s if old else p.scenario_timeout_s, message=message,
             steps=old.steps if old else [], evidence=old.evidence if old else [])
+        result = outcome.results[nodeid]
+        failures.append((nodeid, message, {"hih_interface": result.interface, "hih_feature": result.feature,
+                                           "hih_scenario": result.name}))
+    if failures:
+        add_failures(log.with_name("junit.xml"), failures)
