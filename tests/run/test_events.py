@@ -63,8 +63,8 @@ def test_damaged_lines_are_counted_and_skipped() -> None:
     data = b"\xe9\x97\xa8\xff\n" + b"{not json\n" + b"[1, 2]\n" + b"\n" + json.dumps(good).encode() + b"\n" + b'{"cut'
     assert list(reader.feed(data)) == [good]
     reader.finish()
-    assert reader.damaged == ["line 1: not UTF-8 at byte 3", "line 2: not JSON (Expecting property name enclosed in "
-                              "double quotes: line 1 column 2 (char 1))", "line 3: not a JSON object",
+    assert reader.damaged == ["line 1: not UTF-8 at byte 3", ("line 2: not JSON (Expecting property name enclosed in "
+                              "double quotes: line 1 column 2 (char 1))"), "line 3: not a JSON object",
                               "line 6: cut off (5 bytes without an end of line)"]
 
 

@@ -100,3 +100,22 @@ def test_plan_without_features(tmp_path: Path) -> None:
         plan(RunOptions(features_dir=tmp_path / "features", report_dir=tmp_path))
     with pytest.raises(UsageError, match="interface 'insurance' has no features in"):
         plan(RunOptions(features_dir=tmp_path / "features", report_dir=tmp_path, interfaces=["insurance"]))
+
+
+def test_one_set_of_options_serves_every_ci_shard() -> None:
+    """`HIH_RUN_ARGS="--connector insurance=… --contract insurance=2023.1 --changed-since insurance=2023.1"` on the lis
+    shard: ignored there, with one note line; the insurance shard uses them."""
+    from tests.conftest import ROOT
+
+    shared = {"connectors": {"insurance": "tests.data.connectors.unsigned_connector:make"},
+              "contracts": {"insurance": "2023.1"}, "changed_since": ["insurance=2023.1"]}
+    lis = plan(RunOptions(features_dir=ROOT / "features", interfaces=["lis"], **shared))  # type: ignore[arg-type]
+    assert list(lis.contracts) == ["lis"] and lis.connectors == {"lis": "connectors.lis:reference"}
+    assert lis.changed_since == {}
+    assert lis.notes == ["note: not selected in this run, so ignored: --contract insurance, --connector insurance, "
+                         "--changed-since insurance"]
+
+    insurance = plan(RunOptions(features_dir=ROOT / "features", interfaces=["insurance"], **shared))  # type: ignore[arg-type]
+    assert insurance.contracts["insurance"].version == "2023.1" and insurance.notes == []
+    assert insurance.connectors["insurance"] == "tests.data.connectors.unsigned_connector:make"
+    assert insurance.changed_since == {"insurance": "2023.1"}
