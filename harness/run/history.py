@@ -238,6 +238,25 @@ def already_recorded(path: Path, summary: dict[str, Any]) -> bool:
     return int(found[0]) == len(names)
 
 
+def interface_durations(path: Path | None, names: list[str]) -> dict[str, float]:
+    """Each interface's scenario time in its latest recorded full run (no --changed-since, no --tags); {} when unknown.
+
+    Used to share a run's interfaces among its pytest processes; never raises.
+    """
+    if path is None or not path.is_file() or not names:
+        return {}
+    try:
+        with connect(path) as db:
+            marks = ",".join("?" * len(names))
+            rows = db.execute(
+                f"SELECT ri.interface, ri.duration_s FROM run_interfaces ri JOIN runs r ON r.id = ri.run_id"
+                f" WHERE ri.interface IN ({marks}) AND r.selection IS NULL AND r.tags IS NULL"
+                f" AND ri.duration_s IS NOT NULL ORDER BY r.id", tuple(names)).fetchall()
+    except HistoryError:
+        return {}
+    return {row["interface"]: float(row["duration_s"]) for row in rows}
+
+
 # -- reading ----------------------------------------------------------------------------------------------------
 def recorded(path: Path | None, interface: str) -> History:
     """For impact analysis: each scenario of `interface` as its most recent run that exchanged anything saw it.

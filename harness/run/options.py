@@ -94,6 +94,7 @@ class RunPlan:
 
     options: RunOptions
     contracts: dict[str, Contract]
+    """Interface -> its loaded and checked contract (empty until checked when `plan(check_contracts=False)`)."""
     connectors: dict[str, str]
     feature_dirs: dict[str, Path]
     markexpr: str | None
@@ -108,6 +109,18 @@ class RunPlan:
     """One line each, printed before the run: options ignored for this run, versions not yet in force, ..."""
     effective: dict[str, str] = field(default_factory=dict)
     """Interface -> the day its contract version is in force from (YYYY-MM-DD)."""
+    versions: dict[str, str] = field(default_factory=dict)
+    """Interface -> the contract version the run uses (the selected interfaces, in order)."""
+
+    def __post_init__(self) -> None:
+        if not self.versions:
+            self.versions = {name: contract.version for name, contract in self.contracts.items()}
+
+    def check_contracts(self) -> None:
+        """Load and check every contract of the run (a ContractError or UsageError when one is broken)."""
+        store = ContractStore(self.options.contracts_dir, as_of=self.as_of)
+        for name, version in self.versions.items():
+            self.contracts.setdefault(name, store.load(name, version))
 
 
 def feature_dir(features: Path, interface: str) -> Path:
@@ -126,8 +139,12 @@ def auto_workers(interfaces: int) -> int:
     return max(1, min(interfaces, cpu_count(), MAX_AUTO_WORKERS))
 
 
-def plan(options: RunOptions) -> RunPlan:
-    """Check everything a run needs; any problem is a UsageError (exit 2) with a one-line reason."""
+def plan(options: RunOptions, check_contracts: bool = True) -> RunPlan:
+    """Check everything a run needs; any problem is a UsageError (exit 2) with a one-line reason.
+
+    `check_contracts=False` leaves loading and checking the contract files to `RunPlan.check_contracts()`, which
+    the runner does while pytest starts (it is the slowest check).
+    """
     config = load_config()  # a broken hih.toml stops the run here, with its own one-line reason
     as_of = options.as_of or date.today()
     store = ContractStore(options.contracts_dir, as_of=as_of)
@@ -162,7 +179,7 @@ def plan(options: RunOptions) -> RunPlan:
     if ignored:
         notes.insert(0, f"note: not selected in this run, so ignored: {', '.join(ignored)}")
     changed_since = _check_changed_since(store, {k: v for k, v in since.items() if k in interfaces})
-    contracts = {name: store.load(name, versions[name]) for name in interfaces}
+    contracts = {name: store.load(name, versions[name]) for name in interfaces} if check_contracts else {}
     connectors = {name: options.connectors.get(name) or binding(name).default_connector for name in interfaces}
     identities = {}
     for name, spec in connectors.items():
@@ -183,7 +200,8 @@ def plan(options: RunOptions) -> RunPlan:
                    {name: feature_dir(options.features_dir, name) for name in interfaces},
                    tags_to_markexpr(options.tags) if options.tags else None, changed_since, identities, as_of,
                    workers if workers is not None else auto_workers(len(interfaces)),
-                   scenario_timeout or DEFAULT_SCENARIO_TIMEOUT_S, timeout, notes, effective)
+                   scenario_timeout or DEFAULT_SCENARIO_TIMEOUT_S, timeout, notes, effective,
+                   {name: versions[name] for name in interfaces})
 
 
 def _seconds(flag: str, given: float | None, configured: float | None, default: float | None) -> float | None:

@@ -45,6 +45,8 @@ class Outcome:
     incomplete: str | None = None
     """Why the run stopped before every scenario ran (cancelled, out of time, pytest stopped); None when it did not."""
     decided_from: str = "events"
+    finished: int = 0
+    """How many pytest processes said they finished (one per lane and segment when all went well)."""
 
     def absorb(self, event: dict[str, Any]) -> ScenarioResult | None:
         """Take one event; a malformed one is recorded as damaged, never raised."""
@@ -58,12 +60,14 @@ class Outcome:
         kind = event.get("event")
         if kind == "collected":
             self.expected = max(self.expected, int(event["count"]))
-            if not self.nodeids and isinstance(event.get("nodeids"), list):
-                self.nodeids = [str(n) for n in event["nodeids"]]
+            if isinstance(event.get("nodeids"), list):  # one report per process (lane or xdist worker)
+                known = set(self.nodeids)
+                self.nodeids.extend(n for n in dict.fromkeys(str(i) for i in event["nodeids"]) if n not in known)
         elif kind == "collect_error":
             self.collect_errors.append(f"{event['nodeid']}: {event['message']}")
         elif kind == "finished":
             self.exitstatus = int(event["exitstatus"])
+            self.finished += 1
         elif kind == "result":
             props = event.get("props", {})
             nodeid = event["nodeid"]
@@ -111,11 +115,11 @@ def _iso(moment: datetime) -> str:
 def summary(plan: RunPlan, outcome: Outcome, started: datetime, finished: datetime) -> dict[str, Any]:
     """The summary.json document (schema in ARCHITECTURE.md, plus a few fields reviewers ask for)."""
     interfaces = {}
-    for name, contract in plan.contracts.items():
+    for name, version in plan.versions.items():
         rows = [r for r in outcome.results.values() if r.interface == name]
         identity = plan.identities.get(name)
         interfaces[name] = {
-            "contract": contract.version, "contract_effective": plan.effective.get(name) or None,
+            "contract": version, "contract_effective": plan.effective.get(name) or None,
             "connector": identity.name if identity else connector_label(name, plan.connectors[name]),
             "connector_identity": identity.to_dict() if identity else None, **outcome.counts(name),
             "duration_s": round(sum(r.duration_s for r in rows), 3),

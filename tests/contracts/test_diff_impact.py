@@ -16,8 +16,9 @@ from harness.contract.diff_impact import History, Recorded, impact, mentions, sc
 from harness.contract.model import Contract
 from harness.errors import UsageError
 from harness.run import history
+from harness.run.child import Files, pytest_command
 from harness.run.options import RunOptions, plan
-from harness.run.runner import pytest_command, run
+from harness.run.runner import run
 from tests.conftest import ROOT
 
 FEATURES = ROOT / "features"
@@ -160,10 +161,11 @@ def test_the_cli_maps_an_unknown_old_version_to_exit_2(capsys: pytest.CaptureFix
 
 def test_the_selection_reaches_the_pytest_child(tmp_path: Path) -> None:
     p = plan(RunOptions(interfaces=["insurance"], changed_since=["2023.1"]))
-    command = pytest_command(p, tmp_path, tmp_path / "selection.json")
+    files = Files.in_folder(tmp_path)
+    command = pytest_command(p, files, tmp_path / "deadline.jsonl", select=tmp_path / "selection.json")
     assert command[command.index("--hih-select") - 2:command.index("--hih-select") + 2] == [
         "-p", "harness.run.selection", "--hih-select", str(tmp_path / "selection.json")]
-    assert "--hih-select" not in pytest_command(p, tmp_path)
+    assert "--hih-select" not in pytest_command(p, files, tmp_path / "deadline.jsonl")
 
 
 def _gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **options: Any) -> tuple[int, str]:

@@ -45,7 +45,7 @@ def signal_once_running(tmp_path: Path, signum: int) -> threading.Thread:
     def wait_and_signal() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            for events in tmp_path.glob(".reports.*.tmp-*/events.jsonl"):
+            for events in tmp_path.glob(".reports.*.tmp-*/parts/events.*.jsonl"):
                 if b'"collected"' in events.read_bytes():
                     time.sleep(0.5)
                     os.kill(os.getpid(), signum)

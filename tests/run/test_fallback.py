@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from harness.run import runner
+from harness.run import child, runner
 from harness.run.events import EventReader
 from harness.run.fallback import DECIDED_FROM, from_junit, nodeid_of
 from harness.run.options import RunOptions
@@ -35,7 +35,7 @@ class Garbling(EventReader):
                          ids=["passing", "failing"])
 def test_damaged_events_fall_back_on_junit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, connector: str | None,
                                            code: int, decision: str) -> None:
-    monkeypatch.setattr(runner, "EventReader", Garbling)
+    monkeypatch.setattr(child, "EventReader", Garbling)
     console = Console(file=io.StringIO(), width=120, color_system=None)
     connectors = {"insurance": connector} if connector else {}
 

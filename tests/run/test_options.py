@@ -112,8 +112,8 @@ def test_one_set_of_options_serves_every_ci_shard() -> None:
     lis = plan(RunOptions(features_dir=ROOT / "features", interfaces=["lis"], **shared))  # type: ignore[arg-type]
     assert list(lis.contracts) == ["lis"] and lis.connectors == {"lis": "connectors.lis:reference"}
     assert lis.changed_since == {}
-    assert lis.notes == ["note: not selected in this run, so ignored: --contract insurance, --connector insurance, "
-                         "--changed-since insurance"]
+    assert lis.notes == [("note: not selected in this run, so ignored: --contract insurance, --connector insurance, "
+                         "--changed-since insurance")]
 
     insurance = plan(RunOptions(features_dir=ROOT / "features", interfaces=["insurance"], **shared))  # type: ignore[arg-type]
     assert insurance.contracts["insurance"].version == "2023.1" and insurance.notes == []
