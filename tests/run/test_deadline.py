@@ -24,6 +24,7 @@ from harness.run.options import RunOptions
 from harness.run.runner import run
 from tests.conftest import DATA
 
+pytestmark = pytest.mark.serial  # deadlines and signals are timed: a busy machine would blur them
 FEATURES = DATA / "features"
 HANGING = "tests.data.connectors.hanging_connector:make"
 STUCK = "tests.data.connectors.stuck_connector:make"

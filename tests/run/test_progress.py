@@ -37,6 +37,7 @@ class TimedLog(io.StringIO):
         return super().write(text)
 
 
+@pytest.mark.serial  # measures the gaps between log lines
 def test_a_ci_log_gets_a_line_per_interface_and_never_stays_quiet(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Each person query of the slow connector takes 1.5 s, the scenarios between lines far longer than the
