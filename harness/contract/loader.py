@@ -170,6 +170,10 @@ class ContractStore:
         """Each version's policy dates, read from the top-level keys of its contract.yaml without loading it."""
         return [_version_dates(self.root / interface / version) for version in self.versions(interface)]
 
+    def transport(self, interface: str, version: str) -> str:
+        """The transport a version declares (`http-json`, `soap`, ...), read without loading it; "" when unknown."""
+        return _top_level(self.root / interface / version).get("transport", "")
+
     def today(self) -> date:
         return self.as_of or date.today()
 
@@ -212,14 +216,19 @@ class ContractStore:
         return self.load(name, version or None)
 
 
-_TOP_LEVEL_DAY = re.compile(r"""^(effective|released):[ \t]*["']?([^"'#\s]*)["']?[ \t]*(?:#.*)?$""", re.M)
+_TOP_LEVEL = re.compile(r"""^(effective|released|transport):[ \t]*["']?([^"'#\s]*)["']?[ \t]*(?:#.*)?$""", re.M)
+
+
+def _top_level(folder: Path) -> dict[str, str]:
+    """A few top-level scalar keys of a contract.yaml, read without loading it (the loader checks them)."""
+    try:
+        text = (folder / CONTRACT_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    return dict(_TOP_LEVEL.findall(text))
 
 
 def _version_dates(folder: Path) -> VersionDates:
     """`effective` and `released` of a contract folder; a key missing or not a day counts as absent."""
-    try:
-        text = (folder / CONTRACT_FILE).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    found = {key: parse_day(value) for key, value in _TOP_LEVEL_DAY.findall(text)}
+    found = {key: parse_day(value) for key, value in _top_level(folder).items() if key != "transport"}
     return VersionDates(folder.name, found.get("effective"), found.get("released"))

@@ -8,6 +8,7 @@ Each process writes its files into `parts/` of the report's working directory as
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -126,9 +127,7 @@ class Runner:
             if event.get("event") == "collected" and isinstance(event.get("nodeids"), list):
                 self.nodeids.update(str(n) for n in event["nodeids"])
             result = outcome.absorb(event)
-            if event.get("event") == "collected":
-                progress.collected(Counter(interface_for(n, p) for n in outcome.nodeids))
-            elif result is not None:
+            if result is not None:
                 if not result.interface:
                     result.interface = interface_for(result.nodeid, p)
                 progress.result(result)
@@ -170,8 +169,13 @@ def deadline_nodeids(log: Path) -> set[str]:
 
 def interface_for(nodeid: str, p: RunPlan) -> str:
     """The interface whose feature folder holds a node id's file ("" when none does)."""
-    path = (PROJECT_ROOT / nodeid.split("::", 1)[0]).resolve()
-    for name, folder in p.feature_dirs.items():
+    return _interface_of_file(nodeid.split("::", 1)[0], tuple(p.feature_dirs.items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _interface_of_file(file: str, feature_dirs: tuple[tuple[str, Path], ...]) -> str:
+    path = (PROJECT_ROOT / file).resolve()
+    for name, folder in feature_dirs:
         if path.is_relative_to(folder.resolve()):
             return name
     return ""
@@ -202,6 +206,7 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
     parts.mkdir()
     runners = [Runner(lane, parts) for lane in lanes]
     limit = time.monotonic() + p.timeout_s if p.timeout_s else None
+    counted = 0
     with RunProgress(console) as progress, cancellable() as cancel:
         try:
             for runner in runners:
@@ -221,6 +226,9 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
                         runner.process = None
                         if restart:
                             runner.start(p, work, select)
+                if len(outcome.nodeids) != counted and all(r.nodeids or r.process is None for r in runners):
+                    counted = len(outcome.nodeids)  # every process has collected: the totals are known
+                    progress.collected(Counter(interface_for(n, p) for n in outcome.nodeids))
                 reason = ("connector factory raised" if outcome.connector_errors else cancel.reason
                           or (f"the run's --timeout of {p.timeout_s:g} s was reached"
                               if limit is not None and time.monotonic() >= limit else None))

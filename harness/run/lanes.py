@@ -41,8 +41,12 @@ def estimate(features: Path) -> float:
     return float(max(total, 1))
 
 
-def deal(feature_dirs: dict[str, Path], workers: int, recorded: dict[str, float]) -> list[Lane]:
-    """Split the interfaces into at most `workers` lanes; a single interface gets every worker (xdist) instead."""
+def deal(feature_dirs: dict[str, Path], workers: int, recorded: dict[str, float],
+         kinds: dict[str, str] | None = None) -> list[Lane]:
+    """Split the interfaces into at most `workers` lanes; a single interface gets every worker (xdist) instead.
+
+    `kinds` (interface -> transport) keeps interfaces of one transport together where that costs (almost) no
+    balance: each process then imports and starts one transport's libraries (zeep, hl7apy, ...) once."""
     names = list(feature_dirs)
     if len(names) <= 1 or workers <= 1:
         return [Lane(0, names, workers if len(names) == 1 else 1)]
@@ -52,7 +56,7 @@ def deal(feature_dirs: dict[str, Path], workers: int, recorded: dict[str, float]
         weights = {name: max(recorded[name], 0.001) for name in names}
     else:
         weights = {name: estimate(folder) for name, folder in feature_dirs.items()}
-    for name, index in _split(names, weights, count).items():
+    for name, index in _split(names, weights, count, kinds or {}).items():
         lanes[index].interfaces.append(name)
         lanes[index].load += weights[name]
     spare = workers // count
@@ -64,23 +68,28 @@ def deal(feature_dirs: dict[str, Path], workers: int, recorded: dict[str, float]
 
 EXHAUSTIVE = 50_000
 """Up to this many ways to split, the best split is searched; beyond, longest first to the least loaded lane."""
+TOLERANCE = 0.05
+"""Splits whose busiest lane is within this share of the best count as balanced; the fewest transports split wins."""
 
 
-def _split(names: list[str], weights: dict[str, float], count: int) -> dict[str, int]:
-    """Interface -> lane index, making the most loaded lane as light as possible."""
+def _split(names: list[str], weights: dict[str, float], count: int, kinds: dict[str, str]) -> dict[str, int]:
+    """Interface -> lane index, making the most loaded lane as light as possible (and transports kept together)."""
     ordered = sorted(names, key=lambda n: (-weights[n], n))
     if count ** len(ordered) <= EXHAUSTIVE:
-        best: tuple[float, tuple[int, ...]] | None = None
+        found: list[tuple[float, int, tuple[int, ...]]] = []
         for choice in itertools.product(range(count), repeat=len(ordered)):
             if choice[0] != 0 or set(choice) != set(range(count)):
                 continue  # the same split under other lane numbers, or a lane left idle
             loads = [0.0] * count
             for name, lane in zip(ordered, choice, strict=True):
                 loads[lane] += weights[name]
-            if best is None or max(loads) < best[0] - 1e-9:
-                best = (max(loads), choice)
-        if best is not None:
-            return dict(zip(ordered, best[1], strict=True))
+            spread = len({(lane, kinds.get(name, name)) for name, lane in zip(ordered, choice, strict=True)})
+            found.append((max(loads), spread, choice))
+        if found:
+            best = min(load for load, _, _ in found)
+            balanced = [f for f in found if f[0] <= best * (1 + TOLERANCE) + 1e-9]
+            _, _, choice = min(balanced, key=lambda f: (f[1], f[0]))
+            return dict(zip(ordered, choice, strict=True))
     loads = [0.0] * count
     chosen = {}
     for name in ordered:

@@ -57,16 +57,18 @@ class RunProgress:
         self._last_line = time.monotonic()
 
     def collected(self, per_interface: Counter[str]) -> None:
-        """How many scenarios each interface will run (the first report counts; xdist workers each send one)."""
-        if self._total:
+        """How many scenarios each interface will run, as known so far (each pytest process reports its own)."""
+        if per_interface == self._expected:
             return
-        self._expected = per_interface
+        self._expected = Counter(per_interface)
         self._total = sum(per_interface.values())
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, total=self._total)
         elif not self.live:
             self._line(f"hih run: {self._total} scenarios in {len(per_interface)} interface(s): "
                        f"{', '.join(f'{k} {v}' for k, v in sorted(per_interface.items()))}")
+        for name in list(per_interface):
+            self._check_finished(name)
 
     def result(self, result: ScenarioResult) -> None:
         done = self._done.setdefault(result.interface, Counter())
@@ -76,8 +78,11 @@ class RunProgress:
         if result.status == "failed":
             self.console.print(f"[red]FAILED[/red] {escape(result.interface)} · {escape(result.feature)} · "
                                f"{escape(result.name)}", highlight=False)
-        name = result.interface
-        if name and name not in self._finished and self._expected.get(name) and \
+        self._check_finished(result.interface)
+
+    def _check_finished(self, name: str) -> None:
+        done = self._done.get(name)
+        if name and done and name not in self._finished and self._expected.get(name) and \
                 sum(done.values()) >= self._expected[name]:
             self._finished.add(name)
             self._line(f"{name}: finished, {done['passed']} passed, {done['failed']} failed, {done['skipped']} skipped "

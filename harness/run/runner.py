@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from harness.contract.loader import ContractStore
 from harness.errors import UsageError
 from harness.report import write_reports
 from harness.run.child import DEADLINE_LOG, Beside, execute, interface_for
@@ -67,8 +68,10 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
         select_file = selecting.write(selection, p, work)
     started = datetime.now()
     recorded = interface_durations(history_path(p.options.report_dir), list(p.feature_dirs))
-    outcome, returncode, processes = execute(p, deal(p.feature_dirs, p.workers, recorded), work, select_file, console,
-                                             Beside(p.check_contracts))
+    store = ContractStore(p.options.contracts_dir)
+    kinds = {name: store.transport(name, version) for name, version in p.versions.items()}
+    outcome, returncode, processes = execute(p, deal(p.feature_dirs, p.workers, recorded, kinds), work, select_file,
+                                             console, Beside(p.check_contracts))
     if outcome.connector_errors:
         raise UsageError(outcome.connector_errors[0])
     finished = datetime.now()

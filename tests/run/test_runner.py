@@ -188,10 +188,15 @@ def test_lanes_share_the_interfaces_and_each_runs_only_its_own(tmp_path: Path) -
     from harness.run.options import plan
 
     p = plan(RunOptions(features_dir=PROJECT_FEATURES, report_dir=tmp_path, workers=2))
-    lanes = deal(p.feature_dirs, 2, {"blood-center": 2.0, "insurance": 2.7, "lis": 3.6, "mch-platform": 3.2,
-                                     "pacs": 3.2})
+    recorded = {"blood-center": 2.0, "insurance": 2.7, "lis": 3.6, "mch-platform": 3.2, "pacs": 3.2}
+    lanes = deal(p.feature_dirs, 2, recorded)
     assert [lane.interfaces for lane in lanes] == [["lis", "mch-platform"], ["blood-center", "insurance", "pacs"]]
     assert [round(lane.load, 1) for lane in lanes] == [6.8, 7.9], "the busiest lane as light as it can be"
+    kinds = {"blood-center": "soap", "mch-platform": "soap", "lis": "hl7v2-mllp", "pacs": "hl7v2-mllp",
+             "insurance": "http-json"}
+    together = deal(p.feature_dirs, 2, recorded, kinds)
+    assert [lane.interfaces for lane in together] == [["lis", "pacs"], ["blood-center", "insurance", "mch-platform"]]
+    assert [round(lane.load, 1) for lane in together] == [6.8, 7.9], "as balanced, with each transport in one lane"
     assert all(lane.workers == 1 for lane in lanes)
     assert [lane.interfaces for lane in deal(p.feature_dirs, 1, {})] == [list(p.feature_dirs)]
     single = deal({"lis": p.feature_dirs["lis"]}, 2, {})
