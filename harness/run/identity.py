@@ -29,7 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from harness.bindings import binding, connector_label, outside_listener
+from harness.bindings import binding, connector_label, module_file, outside_listener
 from harness.errors import UsageError
 from harness.report.manifest import sha256_file
 
@@ -82,7 +82,8 @@ def identify(interface: str, spec: str, factory: Callable[..., Any]) -> Connecto
     label = f"listener {listener[0]}:{listener[1]}" if listener else REFERENCE if reference else spec
     module_name = spec.partition(":")[0]
     module = sys.modules.get(module_name)
-    origin = _origin(module_name, module)
+    found = module_file(module_name)
+    origin = found.resolve() if found is not None else None
     commit = git_commit(origin.parent) if origin is not None else None
     declared = env_versions(interface)
     if declared is not None:
@@ -95,17 +96,6 @@ def identify(interface: str, spec: str, factory: Callable[..., Any]) -> Connecto
     if origin is None:
         return ConnectorIdentity(name, label, "version", "unknown (module file not found)", commit)
     return ConnectorIdentity(name, label, "files-sha256", files_sha256(module_files(module_name, origin)), commit)
-
-
-def _origin(module_name: str, module: Any) -> Path | None:
-    origin = getattr(module, "__file__", None)
-    if origin is None:
-        try:
-            found = importlib.util.find_spec(module_name)
-        except (ImportError, ValueError):
-            found = None
-        origin = found.origin if found is not None else None
-    return Path(origin).resolve() if origin and Path(origin).is_file() else None
 
 
 def _reported_version(factory: Callable[..., Any], module: Any) -> str | None:

@@ -63,25 +63,24 @@ def test_the_hash_follows_the_connectors_own_files_only(package: Path) -> None:
     assert identity_of("hisadapt.adapter:make").value != first.value
 
 
-def test_a_version_the_connector_reports(package: Path) -> None:
+def add_to_adapter(package: Path, code: str) -> None:
     adapter = package / "adapter.py"
-    adapter.write_text(adapter.read_text(encoding="utf-8") + "\n__version__ = '5.2.1'\n", encoding="utf-8")
-    found = identity_of("hisadapt.adapter:make")
-    assert (found.kind, found.value) == ("version", "5.2.1")
+    adapter.write_text(adapter.read_text(encoding="utf-8") + "\n" + textwrap.dedent(code), encoding="utf-8")
 
 
-def test_connector_version_may_ask_the_vendor_program(package: Path) -> None:
-    adapter = package / "adapter.py"
-    adapter.write_text(adapter.read_text(encoding="utf-8") + "\ndef connector_version() -> str:\n    return 'HIS 5.2.1 build 3301'\n",
-                       encoding="utf-8")
+@pytest.mark.parametrize(("code", "reported"), [
+    ("__version__ = '5.2.1'", "5.2.1"),
+    ("connector_version = 'HIS 5.2.1'", "HIS 5.2.1"),
+    ("def connector_version() -> str:\n    return 'HIS 5.2.1 build 3301'", "HIS 5.2.1 build 3301"),
+], ids=["__version__", "attribute", "asks the vendor program"])
+def test_a_version_the_connector_reports(package: Path, code: str, reported: str) -> None:
+    add_to_adapter(package, code)
     found = identity_of("hisadapt.adapter:make")
-    assert (found.kind, found.value) == ("version", "HIS 5.2.1 build 3301")
+    assert (found.kind, found.value) == ("version", reported)
 
 
 def test_a_connector_version_that_raises_is_a_usage_error(package: Path) -> None:
-    adapter = package / "adapter.py"
-    adapter.write_text(adapter.read_text(encoding="utf-8") + "\ndef connector_version() -> str:\n    raise OSError('no licence')\n",
-                       encoding="utf-8")
+    add_to_adapter(package, "def connector_version() -> str:\n    raise OSError('no licence')")
     with pytest.raises(UsageError, match=r"^connector_version\(\) of hisadapt.adapter failed: OSError: no licence$"):
         identity_of("hisadapt.adapter:make")
 
