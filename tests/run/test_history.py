@@ -271,9 +271,10 @@ def test_hih_history_text_json_and_errors(tmp_path: Path, capsys: pytest.Capture
 # -- end to end: the same connector name, changed code -----------------------------------------------------------------
 def test_a_connector_whose_code_changed_is_not_called_flaky(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    """`hisadapt.adapter:make` passes; its code then changes (it stops signing) and the same name fails. The
+    """`hisadapt_e2e.adapter:make` passes; its code then changes (it stops signing) and the same name fails. The
     history shows two identities and marks the failing scenarios "connector changed", not flaky."""
     import io
+    import sys
 
     from rich.console import Console
 
@@ -281,8 +282,10 @@ def test_a_connector_whose_code_changed_is_not_called_flaky(tmp_path: Path, monk
     from harness.run.runner import run
     from tests.conftest import DATA
 
-    package = tmp_path / "hisadapt"
+    package = tmp_path / "hisadapt_e2e"  # a name of its own: the module stays imported in this process
     package.mkdir()
+    for name in ("hisadapt_e2e", "hisadapt_e2e.adapter"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
     (package / "__init__.py").write_text("", encoding="utf-8")
     good = "from connectors.insurance import reference as make\n"
     (package / "adapter.py").write_text(good, encoding="utf-8")
@@ -290,7 +293,7 @@ def test_a_connector_whose_code_changed_is_not_called_flaky(tmp_path: Path, monk
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("HIH_HISTORY", str(tmp_path / "history.sqlite"))
     options = RunOptions(features_dir=DATA / "features", report_dir=tmp_path / "reports", workers=1,
-                         connectors={"insurance": "hisadapt.adapter:make"})
+                         connectors={"insurance": "hisadapt_e2e.adapter:make"})
 
     assert run(options, Console(file=io.StringIO())) == 0
     (package / "adapter.py").write_text("from tests.data.connectors.unsigned_connector import make\n", encoding="utf-8")
@@ -298,7 +301,7 @@ def test_a_connector_whose_code_changed_is_not_called_flaky(tmp_path: Path, monk
 
     data = query(tmp_path / "history.sqlite")["interfaces"]["insurance"]
     first, second = data["runs"]
-    assert first["connector"] == second["connector"] == "hisadapt.adapter:make"
+    assert first["connector"] == second["connector"] == "hisadapt_e2e.adapter:make"
     assert first["connector_identity"]["value"] != second["connector_identity"]["value"]
     assert second["connector_changed"] is True
     changed = [s for s in data["scenarios"] if s["connector_changed"]]

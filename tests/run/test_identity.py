@@ -35,7 +35,13 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """), encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delenv(ENV, raising=False)
+    forget_package()
     yield folder
+    forget_package()
+
+
+def forget_package() -> None:
+    """Each test imports its own copy of the package: none may find another test's copy in sys.modules."""
     for name in [n for n in sys.modules if n == "hisadapt" or n.startswith("hisadapt.")]:
         del sys.modules[name]
 
