@@ -97,6 +97,7 @@ class Runner:
     readers: list[EventReader] = field(default_factory=list)
     nodeids: set[str] = field(default_factory=set)
     returncodes: list[int] = field(default_factory=list)
+    last_at: float | None = None
 
     def files(self, segment: int) -> Files:
         tag = f"{self.lane.index}-{segment}"
@@ -131,6 +132,16 @@ class Runner:
                 if not result.interface:
                     result.interface = interface_for(result.nodeid, p)
                 progress.result(result)
+            self._clock(event, result.interface if result is not None else None, outcome)
+
+    def _clock(self, event: dict[str, Any], interface: str | None, outcome: Outcome) -> None:
+        """Time between this process's events goes to the interface of the result that ends it."""
+        at = event.get("at")
+        if not isinstance(at, int | float):
+            return
+        if interface and self.last_at is not None and self.lane.workers == 1:
+            outcome.walls[interface] = outcome.walls.get(interface, 0.0) + max(0.0, at - self.last_at)
+        self.last_at = float(at)
 
     def again(self, outcome: Outcome, work: Path) -> bool:
         """The process has exited: start another segment if the deadline ended it with scenarios left."""

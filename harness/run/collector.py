@@ -46,6 +46,7 @@ class Collector:
         self._out: IO[str] = path.open("a", encoding="utf-8")
 
     def _emit(self, event: dict[str, Any]) -> None:
+        event["at"] = round(time.time(), 4)  # when: the runner learns how long each interface kept its process busy
         self._out.write(json.dumps(event, ensure_ascii=False) + "\n")
         self._out.flush()
 

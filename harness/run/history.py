@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS run_interfaces (
     connector_value TEXT,
     connector_label TEXT,
     git_commit TEXT,
+    wall_s REAL,
     PRIMARY KEY (run_id, interface)
 );
 CREATE TABLE IF NOT EXISTS scenario_results (
@@ -77,11 +78,12 @@ CREATE INDEX IF NOT EXISTS scenario_results_by_interface ON scenario_results (in
 """
 _TABLES = {"runs", "run_interfaces", "scenario_results"}
 # schema 1 -> 2: the connector's identity per interface of a run (rows of schema 1 have none: their connector's
-# name stands for it)
+# name stands for it) and the seconds the interface kept its pytest process busy
 _MIGRATIONS = {2: ["ALTER TABLE run_interfaces ADD COLUMN connector_kind TEXT",
                    "ALTER TABLE run_interfaces ADD COLUMN connector_value TEXT",
                    "ALTER TABLE run_interfaces ADD COLUMN connector_label TEXT",
-                   "ALTER TABLE run_interfaces ADD COLUMN git_commit TEXT"]}
+                   "ALTER TABLE run_interfaces ADD COLUMN git_commit TEXT",
+                   "ALTER TABLE run_interfaces ADD COLUMN wall_s REAL"]}
 
 
 class HistoryError(UsageError):
@@ -207,10 +209,11 @@ def record(path: Path, summary: dict[str, Any], evidence: dict[str, list[dict[st
             identity = row.get("connector_identity") or {}
             db.execute(
                 "INSERT INTO run_interfaces (run_id, interface, contract, connector, passed, failed, skipped, duration_s,"
-                " connector_kind, connector_value, connector_label, git_commit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " connector_kind, connector_value, connector_label, git_commit, wall_s)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, name, str(row.get("contract", "")), str(row.get("connector", "")), int(row.get("passed", 0)),
                  int(row.get("failed", 0)), int(row.get("skipped", 0)), row.get("duration_s"), identity.get("kind"),
-                 identity.get("value"), identity.get("label"), identity.get("git_commit")))
+                 identity.get("value"), identity.get("label"), identity.get("git_commit"), row.get("wall_s") or None))
         for scenario in summary.get("scenarios") or []:
             nodeid = scenario.get("nodeid") or f"{scenario.get('feature')}::{scenario.get('name')}"
             operations, fields = exchanges(evidence.get(nodeid) or [])
@@ -239,7 +242,8 @@ def already_recorded(path: Path, summary: dict[str, Any]) -> bool:
 
 
 def interface_durations(path: Path | None, names: list[str]) -> dict[str, float]:
-    """Each interface's scenario time in its latest recorded full run (no --changed-since, no --tags); {} when unknown.
+    """Each interface's time in its latest recorded full run (no --changed-since, no --tags): the seconds it kept its
+    pytest process busy, else its scenarios' own time; {} when unknown.
 
     Used to share a run's interfaces among its pytest processes; never raises.
     """
@@ -249,12 +253,13 @@ def interface_durations(path: Path | None, names: list[str]) -> dict[str, float]
         with connect(path) as db:
             marks = ",".join("?" * len(names))
             rows = db.execute(
-                f"SELECT ri.interface, ri.duration_s FROM run_interfaces ri JOIN runs r ON r.id = ri.run_id"
-                f" WHERE ri.interface IN ({marks}) AND r.selection IS NULL AND r.tags IS NULL"
-                f" AND ri.duration_s IS NOT NULL ORDER BY r.id", tuple(names)).fetchall()
+                f"SELECT ri.interface, COALESCE(ri.wall_s, ri.duration_s) AS seconds FROM run_interfaces ri"
+                f" JOIN runs r ON r.id = ri.run_id WHERE ri.interface IN ({marks}) AND r.selection IS NULL"
+                f" AND r.tags IS NULL AND COALESCE(ri.wall_s, ri.duration_s) IS NOT NULL ORDER BY r.id",
+                tuple(names)).fetchall()
     except HistoryError:
         return {}
-    return {row["interface"]: float(row["duration_s"]) for row in rows}
+    return {row["interface"]: float(row["seconds"]) for row in rows}
 
 
 # -- reading ----------------------------------------------------------------------------------------------------

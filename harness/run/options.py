@@ -135,8 +135,12 @@ def cpu_count() -> int:
 
 
 def auto_workers(interfaces: int) -> int:
-    """One worker per selected interface, up to the cores this process may use (and at most 4)."""
-    return max(1, min(interfaces, cpu_count(), MAX_AUTO_WORKERS))
+    """One pytest process per selected interface, up to twice the cores this process may use, and at most 4.
+
+    Twice the cores because a spec run waits about half its time on purpose (fault scenarios wait for connector
+    timeouts): a process that waits leaves its core to another. One interface runs serially.
+    """
+    return max(1, min(interfaces, 2 * cpu_count(), MAX_AUTO_WORKERS))
 
 
 def plan(options: RunOptions, check_contracts: bool = True) -> RunPlan:

@@ -47,6 +47,8 @@ class Outcome:
     decided_from: str = "events"
     finished: int = 0
     """How many pytest processes said they finished (one per lane and segment when all went well)."""
+    walls: dict[str, float] = field(default_factory=dict)
+    """Interface -> seconds its scenarios kept their pytest process busy (set-up, steps, reports; from the events)."""
 
     def absorb(self, event: dict[str, Any]) -> ScenarioResult | None:
         """Take one event; a malformed one is recorded as damaged, never raised."""
@@ -123,6 +125,7 @@ def summary(plan: RunPlan, outcome: Outcome, started: datetime, finished: dateti
             "connector": identity.name if identity else connector_label(name, plan.connectors[name]),
             "connector_identity": identity.to_dict() if identity else None, **outcome.counts(name),
             "duration_s": round(sum(r.duration_s for r in rows), 3),
+            "wall_s": round(outcome.walls.get(name, 0.0), 3),
         }
     extra: dict[str, Any] = {}
     if outcome.incomplete is not None:

@@ -108,7 +108,7 @@ def test_summary_document(contract_2024: Any, tmp_path: Path) -> None:
         "contract": "2024.1", "contract_effective": "2024-03-01", "connector": "connectors.insurance:reference",
         "connector_identity": {"name": "connectors.insurance:reference", "label": "reference", "kind": "files-sha256",
                                "value": "ab" * 32, "git_commit": "cd" * 20},
-        "passed": 1, "failed": 1, "skipped": 0, "duration_s": 0.375}}
+        "passed": 1, "failed": 1, "skipped": 0, "duration_s": 0.375, "wall_s": 0.0}}
     assert [s["name"] for s in document["scenarios"]] == ["a", "b"]
     assert document["scenarios"][0] == {"interface": "insurance", "feature": "门诊结算流程", "name": "a", "status": "failed",
                                         "duration_s": 0.25, "nodeid": "features/insurance/t.py::a", "message": "boom",

@@ -120,7 +120,8 @@ def test_a_passing_run_reports_statuses_steps_and_masked_evidence(tmp_path: Path
     identity = row.pop("connector_identity")
     assert document["interfaces"] == {"insurance": {
         "contract": "2024.1", "contract_effective": "2024-03-01", "connector": "connectors.insurance:reference",
-        "passed": 3, "failed": 0, "skipped": 1, "duration_s": row["duration_s"]}}
+        "passed": 3, "failed": 0, "skipped": 1, "duration_s": row["duration_s"], "wall_s": row["wall_s"]}}
+    assert row["wall_s"] >= row["duration_s"] > 0, "the time the scenarios kept pytest busy covers their own"
     assert identity["name"] == "connectors.insurance:reference" and identity["label"] == "reference"
     assert identity["kind"] == "files-sha256" and len(identity["value"]) == 64
     scenarios = {s["name"]: s for s in document["scenarios"]}
