@@ -131,15 +131,15 @@ def connect(path: Path, create: bool = False) -> Iterator[sqlite3.Connection]:
 
 
 def _migrate(db: sqlite3.Connection, version: int) -> None:
-    """Bring an older history up to this schema (columns are only ever added)."""
+    """Bring an older history up to this schema: columns are only ever added, each one when it is missing."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(run_interfaces)")}
-    for target in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
+    missing = [statement for target in range(2, SCHEMA_VERSION + 1) for statement in _MIGRATIONS[target]
+               if statement.split("ADD COLUMN ")[1].split()[0] not in columns]
+    if missing or version < SCHEMA_VERSION:
         with db:
-            for statement in _MIGRATIONS[target]:
-                column = statement.split("ADD COLUMN ")[1].split()[0]
-                if column not in columns:
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {target}")
+            for statement in missing:
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 # -- what a scenario exchanged ----------------------------------------------------------------------------------
