@@ -40,7 +40,8 @@ def scenarios(document: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
 
 
 def rows(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: {k: v for k, v in row.items() if k != "duration_s"} for name, row in document["interfaces"].items()}
+    return {name: {k: v for k, v in row.items() if k not in ("duration_s", "wall_s")}
+            for name, row in document["interfaces"].items()}
 
 
 def junit_cases(folder: Path) -> Counter[tuple[str, str, str]]:
