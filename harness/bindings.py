@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Callable
@@ -134,3 +135,16 @@ def load_factory(spec: str) -> Callable[[Any], Any]:
     if not callable(factory):
         raise UsageError(f"connector {spec!r}: {module_name} has no callable {attr!r}")
     return factory
+
+
+def module_file(module_name: str) -> Path | None:
+    """The file a connector's module was (or would be) imported from; None when there is none."""
+    module = sys.modules.get(module_name)
+    origin = getattr(module, "__file__", None)
+    if origin is None:
+        try:
+            found = importlib.util.find_spec(module_name)
+        except (ImportError, ValueError):
+            found = None
+        origin = found.origin if found is not None else None
+    return Path(origin) if origin and Path(origin).is_file() else None

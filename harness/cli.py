@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import traceback
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,37 +36,70 @@ def _store(contracts_dir: Path | None) -> ContractStore:
 @app.command()
 def run(
     interface: Annotated[list[str], typer.Option("--interface", help="interface to run (repeatable; default: all)")] = [],  # noqa: B006
-    contract: Annotated[list[str], typer.Option("--contract", metavar="NAME=VERSION", help="contract version (default: newest)")] = [],  # noqa: B006
+    contract: Annotated[list[str], typer.Option("--contract", metavar="NAME=VERSION", help="contract version (default: the newest in force)")] = [],  # noqa: B006
     connector: Annotated[list[str], typer.Option("--connector", metavar="NAME=module:factory", help="connector under test")] = [],  # noqa: B006
     report_dir: Annotated[Path, typer.Option("--report-dir", help="where the reports go")] = Path("reports/latest"),
-    workers: Annotated[int, typer.Option("--workers", help="parallel workers (pytest-xdist)")] = 1,
+    workers: Annotated[str | None, typer.Option("--workers", metavar="N|auto", help="pytest processes sharing the run (default auto: one per interface, up to twice the cores, at most 4)")] = None,
     tags: Annotated[str | None, typer.Option("--tags", help="Gherkin tag expression, e.g. '@smoke and not @fault'")] = None,
     contracts_dir: ContractsDir = None,
     changed_since: Annotated[list[str], typer.Option("--changed-since", metavar="[NAME=]VERSION", help="run only the scenarios that exercise what changed since this contract version")] = [],  # noqa: B006
+    scenario_timeout: Annotated[float | None, typer.Option("--scenario-timeout", metavar="SECONDS", help="fail a scenario still running after this long (default 60)")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", metavar="SECONDS", help="stop the whole run after this long: partial report, exit 2")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", metavar="YYYY-MM-DD", help="run the contracts in force on this day (default: today)")] = None,
     operator: Annotated[str | None, typer.Option("--operator", metavar="NAME", help="who runs the gate, for the sign-off (default: the CI user or login name)")] = None,
     release: Annotated[str | None, typer.Option("--release", metavar="NAME", help="the release being gated, for the sign-off")] = None,
 ) -> None:
     """Run the specs against in-process mocks and the chosen connectors; the exit code is the release gate."""
-    from harness.run.options import RunOptions, parse_pairs
+    from harness.run.options import RunOptions, parse_pairs, parse_workers
     from harness.run.runner import run as run_gate
 
     options = RunOptions(interfaces=interface, contracts=parse_pairs(contract, "--contract"),
-                         connectors=parse_pairs(connector, "--connector"), report_dir=report_dir, workers=workers,
-                         tags=tags, contracts_dir=contracts_dir, changed_since=changed_since, operator=operator,
-                         release=release)
+                         connectors=parse_pairs(connector, "--connector"), report_dir=report_dir,
+                         workers=parse_workers(workers), tags=tags, contracts_dir=contracts_dir,
+                         changed_since=changed_since, scenario_timeout_s=scenario_timeout, timeout_s=timeout,
+                         as_of=_day("--as-of", as_of), operator=operator, release=release)
     raise typer.Exit(run_gate(options, out))
+
+
+def _day(flag: str, value: str | None) -> date | None:
+    from harness.contract.versions import parse_day
+
+    if value is None:
+        return None
+    day = parse_day(value)
+    if day is None:
+        raise UsageError(f"{flag} {value!r}: expected a day as YYYY-MM-DD")
+    return day
 
 
 # -- contracts ---------------------------------------------------------------------------------------------
 @contract_app.command("list")
-def contract_list(contracts_dir: ContractsDir = None) -> None:
-    """Every interface with its versions (the newest is the default)."""
-    store = _store(contracts_dir)
-    out.print(f"contracts in {store.root}")
+def contract_list(contracts_dir: ContractsDir = None,
+                  as_of: Annotated[str | None, typer.Option("--as-of", metavar="YYYY-MM-DD", help="the day to judge by (default: today)")] = None) -> None:
+    """Every interface with its versions: in force (the default), superseded or upcoming, and pins from hih.toml."""
+    from harness.config import load_config
+    from harness.contract.versions import upcoming
+
+    store = ContractStore(contracts_dir, as_of=_day("--as-of", as_of))
+    day = store.today()
+    pins = load_config().contracts
+    out.print(f"contracts in {store.root} (as of {day})")
     for name in store.interfaces():
-        newest = store.newest(name)
-        contract = store.load(name, newest)
-        out.print(f"  {name}  versions {', '.join(store.versions(name))} (default {newest})  {contract.transport}  {contract.title}")
+        current = store.in_force(name)
+        default = pins.get(name) or current
+        contract = store.load(name, default or store.newest(name))
+        out.print(f"  {name}  {contract.transport}  {contract.title}")
+        later = {d.version for d in upcoming(store.dates(name), day)}
+        for dates in store.dates(name):
+            day_text = "always" if dates.in_force_from == date.min else str(dates.in_force_from)
+            state = (f"upcoming: in force from {day_text}" if dates.version in later
+                     else f"in force since {day_text}" if dates.version == current
+                     else f"superseded (in force from {day_text})")
+            marks = ", ".join(m for m, on in (("default", dates.version == default),
+                                              ("pinned in hih.toml", dates.version == pins.get(name))) if on)
+            out.print(f"    {dates.version:<10} {state}{f' ({marks})' if marks else ''}")
+        if default is None:
+            out.print(f"    no version in force on {day}: `hih run` leaves {name} out unless --contract names one")
 
 
 @contract_app.command("show")
@@ -81,7 +115,8 @@ def contract_show(
     if fmt == "json":
         doc: dict[str, Any] = {
             "interface": c.interface, "version": c.version, "title": c.title, "title_en": c.title_en,
-            "transport": c.transport, "released": c.released, "supersedes": c.supersedes, "document": c.document,
+            "transport": c.transport, "released": c.released, "effective": c.effective or c.released,
+            "supersedes": c.supersedes, "document": c.document,
             "operations": {k: {"name": o.name, "name_en": o.name_en, "path": o.path, "kind": o.kind,
                                "idempotent": o.idempotent, "input": o.input_schema, "output": o.output_schema}
                            for k, o in c.operations.items()},
@@ -95,7 +130,8 @@ def contract_show(
     out.print(f"[bold]{c.ref}[/bold]  {c.title}")
     if c.title_en:
         out.print(f"  {c.title_en}")
-    out.print(f"  transport {c.transport} · released {c.released or '-'} · supersedes {c.supersedes or '-'}")
+    out.print(f"  transport {c.transport} · released {c.released or '-'} · in force from {c.effective or c.released or '-'}"
+              f" · supersedes {c.supersedes or '-'}")
     if c.document:
         out.print(f"  document: {c.document}")
     if c.http:
@@ -117,7 +153,7 @@ def contract_show(
 @contract_app.command("check")
 def contract_check(path: Annotated[Path | None, typer.Argument(help="a contract folder, an interface folder or a root")] = None,
                    contracts_dir: ContractsDir = None) -> None:
-    """Check contract files; every problem is printed as path:line: message (exit 2 when any)."""
+    """Check contract files, their CHANGELOG and `supersedes`; every problem is printed as path:line: message (exit 2 when any)."""
     target = path or _store(contracts_dir).root
     if not target.exists():
         raise UsageError(f"{target}: no such file or folder")
@@ -128,6 +164,8 @@ def contract_check(path: Annotated[Path | None, typer.Argument(help="a contract 
         typer.echo(str(problem), err=True)
     if not folders and not unreadable:
         raise UsageError(f"{target}: no {CONTRACT_FILE} found")
+    from harness.contract.release import release_problems
+
     failed = len(unreadable)
     for folder in folders:
         try:
@@ -135,6 +173,12 @@ def contract_check(path: Annotated[Path | None, typer.Argument(help="a contract 
         except ContractError as exc:
             failed += 1
             for problem in exc.problems:
+                typer.echo(str(problem), err=True)
+            continue
+        problems = release_problems(contract)
+        if problems:
+            failed += 1
+            for problem in problems:
                 typer.echo(str(problem), err=True)
         else:
             out.print(f"ok {contract.ref} ({len(contract.operations)} operations, {len(contract.schemas)} schemas)")
@@ -254,8 +298,19 @@ def mock_serve(
 
 
 # -- reports -----------------------------------------------------------------------------------------------
-report_app = typer.Typer(help="Check report directories.", rich_markup_mode=None)
+report_app = typer.Typer(help="Check and merge report directories.", rich_markup_mode=None)
 app.add_typer(report_app, name="report")
+
+
+@report_app.command("merge")
+def report_merge(
+    directories: Annotated[list[Path], typer.Argument(metavar="DIR...", help="the shards' report directories")],
+    into: Annotated[Path, typer.Option("--into", help="the merged report directory (replaced as a whole)")],
+) -> None:
+    """One report directory with one gate decision from CI shards' directories; exit 0 pass, 1 fail, 2 incomplete."""
+    from harness.run.merge import merge
+
+    raise typer.Exit(merge(directories, into, out))
 
 
 @report_app.command("verify")

@@ -1,6 +1,6 @@
 """The project configuration file: `hih.toml` in the directory hih runs from (or the file `$HIH_CONFIG` names).
 
-Every setting has a built-in default, so the file is optional. `[masking]`:
+Every setting has a built-in default, so the file is optional. It holds up to five tables. `[masking]`:
 
     [masking]
     defaults = true                       # keep the built-in rules and add these (false: only these)
@@ -19,6 +19,17 @@ and `[signoff]`, what the sign-off pack names besides the run's results:
     departments = { lis = "检验科", pacs = "放射科" }   # the clinical department owning each interface
 
 `[insurance.regions]`: the transaction variants each insurance region's platform uses (`harness.insurance_regions`).
+
+`[run]`, the defaults of `hih run` (its flags win), and `[contracts]`, a version pinned per interface (used
+instead of the newest version in force; `--contract` wins):
+
+    [run]
+    workers = "auto"                      # or a number
+    scenario_timeout = 60                 # seconds per scenario
+    timeout = 1500                        # seconds for the whole run (absent: no limit)
+
+    [contracts]
+    insurance = "2023.1"
 
 A problem in the file is a UsageError naming the file and the key, so `hih` stops with exit code 2.
 """
@@ -64,6 +75,16 @@ class SignoffConfig:
 
 
 @dataclass(frozen=True)
+class RunConfig:
+    """Defaults of `hih run` from `[run]`; None where the file says nothing."""
+
+    workers: int | None = None
+    """None: choose from the machine and the run (`auto`)."""
+    scenario_timeout_s: float | None = None
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     """The settings of one project; `path` is the file they came from (None: built-in defaults only)."""
 
@@ -71,6 +92,9 @@ class ProjectConfig:
     masking: MaskingConfig = field(default_factory=MaskingConfig)
     signoff: SignoffConfig = field(default_factory=SignoffConfig)
     insurance: InsuranceConfig = field(default_factory=InsuranceConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    contracts: dict[str, str] = field(default_factory=dict)
+    """Interface -> pinned contract version, from `[contracts]`."""
 
 
 def config_path(cwd: Path | None = None) -> Path | None:
@@ -96,12 +120,13 @@ def load_config(path: Path | None = None, cwd: Path | None = None) -> ProjectCon
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from None
-    unknown = sorted(set(document) - {"insurance", "masking", "signoff"})
+    unknown = sorted(set(document) - {"contracts", "insurance", "masking", "run", "signoff"})
     if unknown:
-        raise UsageError(f"{path}: unknown table or key {unknown[0]!r} (known: insurance, masking, signoff)")
+        raise UsageError(f"{path}: unknown table or key {unknown[0]!r} (known: contracts, insurance, masking, run, signoff)")
     return ProjectConfig(path=path, masking=_masking(path, document.get("masking", {})),
                          signoff=_signoff(path, document.get("signoff", {})),
-                         insurance=parse_insurance(path, document.get("insurance", {})))
+                         insurance=parse_insurance(path, document.get("insurance", {})),
+                         run=_run(path, document.get("run", {})), contracts=_pins(path, document.get("contracts", {})))
 
 
 def _signoff(path: Path, table: Any) -> SignoffConfig:
@@ -121,6 +146,35 @@ def _signoff(path: Path, table: Any) -> SignoffConfig:
     if not isinstance(departments, dict) or not all(isinstance(v, str) and v.strip() for v in departments.values()):
         raise UsageError(f"{path}: [signoff] departments must be a table of interface = \"department\"")
     return SignoffConfig(**texts, departments={str(k): v.strip() for k, v in departments.items()})
+
+
+def _run(path: Path, table: Any) -> RunConfig:
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [run] must be a table")
+    known = {"workers", "scenario_timeout", "timeout"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise UsageError(f"{path}: [run] unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    workers = table.get("workers", "auto")
+    if workers != "auto" and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise UsageError(f"{path}: [run] workers must be \"auto\" or a number of at least 1, not {workers!r}")
+    seconds = {}
+    for key in ("scenario_timeout", "timeout"):
+        value = table.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+            raise UsageError(f"{path}: [run] {key} must be a number of seconds above 0, not {value!r}")
+        seconds[key] = None if value is None else float(value)
+    return RunConfig(workers=None if workers == "auto" else workers, scenario_timeout_s=seconds["scenario_timeout"],
+                     timeout_s=seconds["timeout"])
+
+
+def _pins(path: Path, table: Any) -> dict[str, str]:
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [contracts] must be a table of interface = \"VERSION\"")
+    for name, version in table.items():
+        if not isinstance(version, str) or not version.strip():
+            raise UsageError(f"{path}: [contracts] {name} must be a version string such as \"2024.1\", not {version!r}")
+    return {name: version.strip() for name, version in table.items()}
 
 
 def _masking(path: Path, table: Any) -> MaskingConfig:

@@ -35,6 +35,8 @@ from harness.slot import ConnectorSlot
 pytest_plugins = ["harness.guards"]  # the scenario guards: unread errors, contract findings, failure texts
 CONTRACT_TAG = "contract"
 EVIDENCE_SECTION = "hih evidence"
+CONNECTOR_ERROR = "hih_connector_error"
+"""User property of a scenario whose connector factory raised (the runner stops with exit 2)."""
 _STEPS = pytest.StashKey[list[dict[str, Any]]]()
 _SCENARIO = pytest.StashKey[dict[str, str]]()
 _MOCKS = pytest.StashKey[list[Any]]()
@@ -79,6 +81,9 @@ class HihSession:
 
     def contract(self, interface: str) -> Contract:
         return self.store.load(interface, self.versions.get(interface))
+
+    def version(self, interface: str) -> str:
+        return self.versions.get(interface) or self.store.default(interface)
 
     def connector_spec(self, interface: str) -> str:
         return self.connectors.get(interface) or binding(interface).default_connector
@@ -159,7 +164,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             interface = _interface_of(item)
             if interface is None:
                 continue
-            version = session.contract(interface).version
+            version = session.version(interface)  # the version only: no contract is loaded at collection
             expression = str(mark.args[0])
             if not satisfies(version, expression):
                 item.add_marker(pytest.mark.skip(
@@ -184,17 +189,31 @@ def _fresh_mock(request: pytest.FixtureRequest, interface: str) -> Any:
 
 
 def _connector(request: pytest.FixtureRequest, interface: str, mock: Any) -> Iterator[Any]:
-    """The connector in a restartable slot, its durable state in a work folder of its own for this scenario."""
+    """The connector in a restartable slot, its durable state in a work folder of its own for this scenario; each
+    instance watched by the scenario deadline, which names the connector call that did not return."""
+    from harness.run import deadline
+
     session = request.config.stash[_SESSION]
     spec = session.connector_spec(interface)
     workdir = Path(tempfile.mkdtemp(prefix=f"hih-{interface}-"))
     try:
         factory = load_factory(spec)
         settings = binding(interface).settings(mock, session.contract(interface), session.timeout_s, workdir)
-        connector = ConnectorSlot(lambda: factory(settings), settings)
     except HihError as exc:
         shutil.rmtree(workdir, ignore_errors=True)
         pytest.fail(str(exc), pytrace=False)
+
+    def build() -> Any:
+        with deadline.calling(f"connector factory {spec}"):
+            return deadline.watch(factory(settings), interface)
+
+    try:
+        connector = ConnectorSlot(build, settings)
+    except Exception as exc:  # noqa: BLE001 - a factory that raises is a configuration error: `hih run` exits 2
+        shutil.rmtree(workdir, ignore_errors=True)
+        problem = f"connector {interface}={spec}: the factory raised {type(exc).__name__}: {exc}"
+        request.node.user_properties.append((CONNECTOR_ERROR, problem))
+        pytest.fail(problem, pytrace=False)
     try:
         yield connector
     finally:

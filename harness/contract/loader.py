@@ -6,6 +6,7 @@ import json
 import os
 import re
 from collections.abc import Callable
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from harness.contract.clock import clock_skew
 from harness.contract.errors import ContractError, ContractProblem
 from harness.contract.model import CodeTable, Contract, Format, Limits
 from harness.contract.source import SourceFile, escape_pointer_token, load_source
-from harness.contract.versions import newest, version_key
+from harness.contract.versions import VersionDates, in_force, newest, parse_day, upcoming, version_key
 from harness.errors import UsageError
 
 CONTRACT_FILE = "contract.yaml"
@@ -104,6 +105,7 @@ def _load_contract(folder: Path) -> Contract:
         transport=transport,
         folder=folder,
         released=data.get("released", ""),
+        effective=data.get("effective", ""),
         supersedes=data.get("supersedes"),
         document=data.get("document", ""),
         limits=Limits(**(data.get("limits") or {})),
@@ -194,10 +196,15 @@ def find_contract_folders(target: Path) -> tuple[list[Path], list[ContractProble
 
 
 class ContractStore:
-    """The contracts under one root: `<root>/<interface>/<version>/contract.yaml`; loads are cached."""
+    """The contracts under one root: `<root>/<interface>/<version>/contract.yaml`; loads are cached.
 
-    def __init__(self, root: Path | None = None) -> None:
+    Without a version, an interface's contract is its default one: the newest version in force on `as_of` (today
+    unless given); a version whose `effective` date is later runs only when it is named.
+    """
+
+    def __init__(self, root: Path | None = None, as_of: date | None = None) -> None:
         self.root = root or default_root()
+        self.as_of = as_of
         self._cache: dict[tuple[str, str], Contract] = {}
 
     def interfaces(self) -> list[str]:
@@ -215,20 +222,48 @@ class ContractStore:
         return [p for p in _subfolders(folder) if (p / CONTRACT_FILE).is_file()]
 
     def newest(self, interface: str) -> str:
+        """The newest version, in force or not."""
         versions = self.versions(interface)
         if not versions:
             raise UsageError(self._unknown(interface))
         return newest(versions)
+
+    def dates(self, interface: str) -> list[VersionDates]:
+        """Each version's policy dates, read from the top-level keys of its contract.yaml without loading it."""
+        return [_version_dates(self.root / interface / version) for version in self.versions(interface)]
+
+    def transport(self, interface: str, version: str) -> str:
+        """The transport a version declares (`http-json`, `soap`, ...), read without loading it; "" when unknown."""
+        return _top_level(self.root / interface / version).get("transport", "")
+
+    def today(self) -> date:
+        return self.as_of or date.today()
+
+    def in_force(self, interface: str, as_of: date | None = None) -> str | None:
+        """The newest version in force on `as_of` (default: the store's day), or None when none is yet."""
+        if not self.versions(interface):
+            raise UsageError(self._unknown(interface))
+        return in_force(self.dates(interface), as_of or self.today())
+
+    def default(self, interface: str, as_of: date | None = None) -> str:
+        """The version a run uses when none is named: the newest in force; a UsageError when none is in force."""
+        day = as_of or self.today()
+        found = self.in_force(interface, day)
+        if found is None:
+            later = ", ".join(f"{d.version} from {d.in_force_from}" for d in upcoming(self.dates(interface), day))
+            raise UsageError(f"no contract version of {interface} is in force on {day} (upcoming: {later}); "
+                             f"name one with --contract {interface}=VERSION or rehearse with --as-of")
+        return found
 
     def _unknown(self, interface: str) -> str:
         known = ", ".join(self.interfaces()) or "none"
         return f"unknown interface {interface!r} (contracts in {self.root}: {known})"
 
     def load(self, interface: str, version: str | None = None) -> Contract:
-        """The contract of `interface` at `version` (the newest when None)."""
+        """The contract of `interface` at `version` (the default one, in force today, when None)."""
         if interface not in self.interfaces():
             raise UsageError(self._unknown(interface))
-        version = version or self.newest(interface)
+        version = version or self.default(interface)
         if version not in self.versions(interface):
             known = ", ".join(self.versions(interface))
             raise UsageError(f"unknown version {version!r} of {interface} (known: {known})")
@@ -241,3 +276,21 @@ class ContractStore:
         """Load `NAME` or `NAME@VERSION`."""
         name, _, version = ref.partition("@")
         return self.load(name, version or None)
+
+
+_TOP_LEVEL = re.compile(r"""^(effective|released|transport):[ \t]*["']?([^"'#\s]*)["']?[ \t]*(?:#.*)?$""", re.M)
+
+
+def _top_level(folder: Path) -> dict[str, str]:
+    """A few top-level scalar keys of a contract.yaml, read without loading it (the loader checks them)."""
+    try:
+        text = (folder / CONTRACT_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    return dict(_TOP_LEVEL.findall(text))
+
+
+def _version_dates(folder: Path) -> VersionDates:
+    """`effective` and `released` of a contract folder; a key missing or not a day counts as absent."""
+    found = {key: parse_day(value) for key, value in _top_level(folder).items() if key != "transport"}
+    return VersionDates(folder.name, found.get("effective"), found.get("released"))

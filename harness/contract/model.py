@@ -124,6 +124,8 @@ class Contract:
     folder: Path
     title_en: str = ""
     released: str = ""
+    effective: str = ""
+    """In force from this day (YYYY-MM-DD); `released` when empty."""
     supersedes: str | None = None
     document: str = ""
     operations: dict[str, Operation] = field(default_factory=dict)

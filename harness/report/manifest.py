@@ -15,11 +15,9 @@ output of `find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs -d '\\n' sha25
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import platform
 import re
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from importlib import metadata
@@ -76,19 +74,12 @@ def _shown(path: Path) -> str:
 
 def connector_entry(interface: str, spec: str) -> dict[str, Any]:
     """The connector's spec and the SHA-256 of the code behind it (None when its module cannot be found)."""
-    module_name = spec.partition(":")[0]
+    from harness.bindings import module_file
+
     entry: dict[str, Any] = {"interface": interface, "spec": spec, "module_file": None, "sha256": None}
-    module = sys.modules.get(module_name)
-    origin = getattr(module, "__file__", None)
-    if origin is None:
-        try:
-            found = importlib.util.find_spec(module_name)
-        except (ImportError, ValueError):
-            found = None
-        origin = found.origin if found is not None else None
-    if not origin or not Path(origin).is_file():
+    path = module_file(spec.partition(":")[0])
+    if path is None:
         return entry
-    path = Path(origin)
     if path.name == "__init__.py":  # a package: every .py file of it
         entry["sha256"], entry["files"] = sha256_folder(path.parent, ".py")
         entry["module_file"] = _shown(path.parent)

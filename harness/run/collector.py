@@ -7,6 +7,11 @@ masked once more here by shape, since a collection error or an internal error ne
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,37 +23,49 @@ from harness.report.masking import Masker
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.getgroup("hih").addoption("--hih-events", default=None, help="write run events (JSON lines) to this file")
+    group = parser.getgroup("hih")
+    group.addoption("--hih-events", default=None, help="write run events (JSON lines) to this file")
+    group.addoption("--hih-done", default=None,
+                    help="a JSON list of node ids already run: leave them out (a restarted run)")
+    group.addoption("--hih-parent-pid", type=int, default=None,
+                    help="the hih process that started this run: when it is gone, the run stops")
+
+
+# Failures whose text is the whole story (pytest.fail, a deadline, a SpecFailure): the reports show it without the
+# exception's name, so that its first line is the reason (harness.failure's text form).
+_TEXT_FAILURE = re.compile(r"^(?:Failed|ScenarioTimeout|(?:[\w.]+\.)?SpecFailure): ")
 
 
 def _short(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
-        return str(crash.message).strip()[:2000]
+        return _TEXT_FAILURE.sub("", str(crash.message).strip(), count=1)[:2000]
     if isinstance(report.longrepr, tuple):  # skips: (path, line, reason)
         return str(report.longrepr[2]).removeprefix("Skipped: ")
     return str(report.longrepr or "").strip().splitlines()[-1:][0][:2000] if report.longrepr else ""
 
 
 class Collector:
-    """Writes one JSON object a line: collected, collect_error, result, finished."""
+    """Writes one JSON object a line: collected (with the node ids), collect_error, result, finished."""
 
     def __init__(self, path: Path) -> None:
         self._out: IO[str] = path.open("a", encoding="utf-8")
         self._masker = Masker.from_config(load_config().masking)
 
     def _emit(self, event: dict[str, Any]) -> None:
+        event["at"] = round(time.time(), 4)  # when: the runner learns how long each interface kept its process busy
         self._out.write(json.dumps(event, ensure_ascii=False) + "\n")
         self._out.flush()
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if not session.config.pluginmanager.hasplugin("dsession"):
-            self._emit({"event": "collected", "count": len(session.items)})
+            self._emit({"event": "collected", "count": len(session.items), "nodeids": [i.nodeid for i in session.items]})
 
     @pytest.hookimpl(optionalhook=True)  # only exists when pytest-xdist is loaded
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        self._emit({"event": "collected", "count": len(ids), "worker": getattr(node, "gateway", None) and node.gateway.id})
+        self._emit({"event": "collected", "count": len(ids), "nodeids": ids,
+                    "worker": getattr(node, "gateway", None) and node.gateway.id})
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -80,3 +97,27 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("--hih-events")
     if path and not hasattr(config, "workerinput"):  # only the controller writes; xdist workers forward reports
         config.pluginmanager.register(Collector(Path(path)), "hih-collector")
+    parent = config.getoption("--hih-parent-pid")
+    if parent and not hasattr(config, "workerinput"):
+        threading.Thread(target=_stop_when_orphaned, args=(parent,), name="hih-parent", daemon=True).start()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    path = config.getoption("--hih-done")
+    if not path:
+        return
+    done = set(json.loads(Path(path).read_text(encoding="utf-8")))
+    dropped = [item for item in items if item.nodeid in done]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item.nodeid not in done]
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """hih runs pytest in its own process group; if hih itself is killed, stop the group rather than run on alone."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    try:
+        os.killpg(os.getpgid(0), signal.SIGTERM)
+    finally:
+        os._exit(3)

@@ -26,7 +26,7 @@ from harness.errors import UsageError
 ENV = "HIH_HISTORY"
 FILENAME = "history.sqlite"
 DEFAULT_REPORT_DIR = Path("reports/latest")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_LAST = 10
 
 _SCHEMA = """
@@ -54,6 +54,11 @@ CREATE TABLE IF NOT EXISTS run_interfaces (
     failed INTEGER NOT NULL DEFAULT 0,
     skipped INTEGER NOT NULL DEFAULT 0,
     duration_s REAL,
+    connector_kind TEXT,
+    connector_value TEXT,
+    connector_label TEXT,
+    git_commit TEXT,
+    wall_s REAL,
     PRIMARY KEY (run_id, interface)
 );
 CREATE TABLE IF NOT EXISTS scenario_results (
@@ -72,6 +77,13 @@ CREATE TABLE IF NOT EXISTS scenario_results (
 CREATE INDEX IF NOT EXISTS scenario_results_by_interface ON scenario_results (interface, nodeid, run_id);
 """
 _TABLES = {"runs", "run_interfaces", "scenario_results"}
+# schema 1 -> 2: the connector's identity per interface of a run (rows of schema 1 have none: their connector's
+# name stands for it) and the seconds the interface kept its pytest process busy
+_MIGRATIONS = {2: ["ALTER TABLE run_interfaces ADD COLUMN connector_kind TEXT",
+                   "ALTER TABLE run_interfaces ADD COLUMN connector_value TEXT",
+                   "ALTER TABLE run_interfaces ADD COLUMN connector_label TEXT",
+                   "ALTER TABLE run_interfaces ADD COLUMN git_commit TEXT",
+                   "ALTER TABLE run_interfaces ADD COLUMN wall_s REAL"]}
 
 
 class HistoryError(UsageError):
@@ -99,9 +111,10 @@ def connect(path: Path, create: bool = False) -> Iterator[sqlite3.Connection]:
             db.execute("PRAGMA busy_timeout = 10000")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA foreign_keys = ON")
+            existed = bool(db.execute("SELECT name FROM sqlite_master WHERE name = 'runs'").fetchone())
             if create:
                 db.executescript(_SCHEMA)
-                if db.execute("PRAGMA user_version").fetchone()[0] == 0:
+                if not existed:
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if not _TABLES <= tables:
@@ -109,11 +122,24 @@ def connect(path: Path, create: bool = False) -> Iterator[sqlite3.Connection]:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise HistoryError(f"{path} was written by a newer hih (history schema {version}, this one reads {SCHEMA_VERSION})")
+            _migrate(db, version)
             yield db
     except sqlite3.Error as exc:
         raise HistoryError(f"run history {path} is unreadable: {exc}") from None
     except OSError as exc:
         raise HistoryError(f"run history {path} cannot be opened: {exc.strerror or exc}") from None
+
+
+def _migrate(db: sqlite3.Connection, version: int) -> None:
+    """Bring an older history up to this schema: columns are only ever added, each one when it is missing."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(run_interfaces)")}
+    missing = [statement for target in range(2, SCHEMA_VERSION + 1) for statement in _MIGRATIONS[target]
+               if statement.split("ADD COLUMN ")[1].split()[0] not in columns]
+    if missing or version < SCHEMA_VERSION:
+        with db:
+            for statement in missing:
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 # -- what a scenario exchanged ----------------------------------------------------------------------------------
@@ -180,11 +206,14 @@ def record(path: Path, summary: dict[str, Any], evidence: dict[str, list[dict[st
              json.dumps(summary["selection"], ensure_ascii=False) if summary.get("selection") else None))
         run_id = int(cursor.lastrowid or 0)
         for name, row in (summary.get("interfaces") or {}).items():
+            identity = row.get("connector_identity") or {}
             db.execute(
-                "INSERT INTO run_interfaces (run_id, interface, contract, connector, passed, failed, skipped, duration_s)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO run_interfaces (run_id, interface, contract, connector, passed, failed, skipped, duration_s,"
+                " connector_kind, connector_value, connector_label, git_commit, wall_s)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, name, str(row.get("contract", "")), str(row.get("connector", "")), int(row.get("passed", 0)),
-                 int(row.get("failed", 0)), int(row.get("skipped", 0)), row.get("duration_s")))
+                 int(row.get("failed", 0)), int(row.get("skipped", 0)), row.get("duration_s"), identity.get("kind"),
+                 identity.get("value"), identity.get("label"), identity.get("git_commit"), row.get("wall_s") or None))
         for scenario in summary.get("scenarios") or []:
             nodeid = scenario.get("nodeid") or f"{scenario.get('feature')}::{scenario.get('name')}"
             operations, fields = exchanges(evidence.get(nodeid) or [])
@@ -195,6 +224,42 @@ def record(path: Path, summary: dict[str, Any], evidence: dict[str, list[dict[st
                  scenario.get("status", ""), scenario.get("duration_s"), scenario.get("message") or None,
                  json.dumps(operations), json.dumps(fields, ensure_ascii=False)))
     return run_id
+
+
+def already_recorded(path: Path, summary: dict[str, Any]) -> bool:
+    """Whether the database at `path` holds the run `summary` describes (same start, same interfaces)."""
+    names = list(summary.get("interfaces") or {})
+    if not path.is_file() or not summary.get("started") or not names:
+        return False
+    try:
+        with connect(path) as db:
+            marks = ",".join("?" * len(names))
+            found = db.execute(f"SELECT COUNT(DISTINCT ri.interface) FROM runs r JOIN run_interfaces ri ON ri.run_id = r.id"
+                               f" WHERE r.started = ? AND ri.interface IN ({marks})", (summary["started"], *names)).fetchone()
+    except HistoryError:
+        return False
+    return int(found[0]) == len(names)
+
+
+def interface_durations(path: Path | None, names: list[str]) -> dict[str, float]:
+    """Each interface's time in its latest recorded full run (no --changed-since, no --tags): the seconds it kept its
+    pytest process busy, else its scenarios' own time; {} when unknown.
+
+    Used to share a run's interfaces among its pytest processes; never raises.
+    """
+    if path is None or not path.is_file() or not names:
+        return {}
+    try:
+        with connect(path) as db:
+            marks = ",".join("?" * len(names))
+            rows = db.execute(
+                f"SELECT ri.interface, COALESCE(ri.wall_s, ri.duration_s) AS seconds FROM run_interfaces ri"
+                f" JOIN runs r ON r.id = ri.run_id WHERE ri.interface IN ({marks}) AND r.selection IS NULL"
+                f" AND r.tags IS NULL AND COALESCE(ri.wall_s, ri.duration_s) IS NOT NULL ORDER BY r.id",
+                tuple(names)).fetchall()
+    except HistoryError:
+        return {}
+    return {row["interface"]: float(row["seconds"]) for row in rows}
 
 
 # -- reading ----------------------------------------------------------------------------------------------------
@@ -258,16 +323,24 @@ def query(path: Path, interface: str | None = None, last: int = DEFAULT_LAST) ->
 
 def _interface_history(db: sqlite3.Connection, interface: str, last: int) -> dict[str, Any]:
     rows = db.execute(
-        "SELECT r.id, r.started, r.decision, r.selection, ri.contract, ri.connector, ri.passed, ri.failed, ri.skipped"
+        "SELECT r.id, r.started, r.decision, r.selection, ri.contract, ri.connector, ri.passed, ri.failed, ri.skipped,"
+        " ri.connector_kind, ri.connector_value, ri.connector_label, ri.git_commit"
         " FROM runs r JOIN run_interfaces ri ON ri.run_id = r.id WHERE ri.interface = ? ORDER BY r.id DESC LIMIT ?",
         (interface, last)).fetchall()
     runs = []
+    previous: str | None = None
     for row in reversed(rows):
         selection = json.loads(row["selection"]) if row["selection"] else None
-        gate = "pass" if row["failed"] == 0 and row["passed"] > 0 else "fail"
+        gate = "incomplete" if row["decision"] == "incomplete" else \
+            "pass" if row["failed"] == 0 and row["passed"] > 0 else "fail"
+        identity = ({"kind": row["connector_kind"], "value": row["connector_value"], "label": row["connector_label"],
+                     "git_commit": row["git_commit"]} if row["connector_kind"] else None)
+        key = _identity_key(row["connector"], identity)
         runs.append({"id": row["id"], "started": row["started"], "decision": row["decision"], "gate": gate,
-                     "contract": row["contract"], "connector": row["connector"], "passed": row["passed"],
+                     "contract": row["contract"], "connector": row["connector"], "connector_identity": identity,
+                     "connector_changed": previous is not None and key != previous, "passed": row["passed"],
                      "failed": row["failed"], "skipped": row["skipped"], "selection": selection})
+        previous = key
     column = {run["id"]: index for index, run in enumerate(runs)}
     scenarios: dict[str, dict[str, Any]] = {}
     if runs:
@@ -281,23 +354,53 @@ def _interface_history(db: sqlite3.Connection, interface: str, last: int) -> dic
             entry["name"] = _display_name(row["name"], row["nodeid"])
             entry["results"][column[row["run_id"]]] = row["status"]
     for entry in scenarios.values():
-        by_setup: dict[tuple[str, str], set[str]] = {}
-        for run, status in zip(runs, entry["results"], strict=True):
-            if status is not None:
-                by_setup.setdefault((run["contract"], run["connector"]), set()).add(status)
-        flaky_on = [{"contract": c, "connector": k} for (c, k), statuses in by_setup.items()
-                    if {"passed", "failed"} <= statuses]
-        entry["flaky"] = bool(flaky_on)
-        entry["flaky_on"] = flaky_on
-        ran = [s for s in entry["results"] if s is not None]
-        entry["passed"] = ran.count("passed")
-        entry["failed"] = ran.count("failed")
-        entry["skipped"] = ran.count("skipped")
-    ordered = sorted(scenarios.values(), key=lambda e: (not e["flaky"], e["failed"] == 0, e["feature"], e["name"], e["nodeid"]))
-    return {"runs": runs, "scenarios": ordered, "flaky": sum(1 for e in ordered if e["flaky"])}
+        _judge(entry, runs)
+    ordered = sorted(scenarios.values(), key=lambda e: (not e["flaky"], not e["connector_changed"], e["failed"] == 0,
+                                                         e["feature"], e["name"], e["nodeid"]))
+    return {"runs": runs, "scenarios": ordered, "flaky": sum(1 for e in ordered if e["flaky"]),
+            "connector_changed": sum(1 for e in ordered if e["connector_changed"])}
+
+
+def _identity_key(connector: str, identity: dict[str, Any] | None) -> str:
+    """What tells two builds of a connector apart: its identity, else (older records) its name."""
+    return f"{identity['kind']}:{identity['value']}" if identity else f"name:{connector}"
+
+
+def _judge(entry: dict[str, Any], runs: list[dict[str, Any]]) -> None:
+    """Flaky: passed and failed on one contract version and one connector identity. Connector changed: not flaky,
+    but its outcome differs between connector identities on one contract version."""
+    by_setup: dict[tuple[str, str], set[str]] = {}
+    names: dict[tuple[str, str], str] = {}
+    for run, status in zip(runs, entry["results"], strict=True):
+        if status in ("passed", "failed"):
+            setup = (run["contract"], _identity_key(run["connector"], run["connector_identity"]))
+            by_setup.setdefault(setup, set()).add(status)
+            names[setup] = run["connector"]
+    flaky_on = [{"contract": c, "connector": names[(c, k)], "identity": k} for (c, k), statuses in by_setup.items()
+                if {"passed", "failed"} <= statuses]
+    entry["flaky"] = bool(flaky_on)
+    entry["flaky_on"] = flaky_on
+    outcomes_per_contract: dict[str, set[frozenset[str]]] = {}
+    for (contract, _), statuses in by_setup.items():
+        outcomes_per_contract.setdefault(contract, set()).add(frozenset(statuses))
+    entry["connector_changed"] = not entry["flaky"] and any(len(o) > 1 for o in outcomes_per_contract.values())
+    ran = [s for s in entry["results"] if s is not None]
+    entry["passed"] = ran.count("passed")
+    entry["failed"] = ran.count("failed")
+    entry["skipped"] = ran.count("skipped")
 
 
 _MARK = {"passed": "✓", "failed": "✗", "skipped": "-", None: "·"}
+_GATE = {"pass": "✓", "fail": "✗", "incomplete": "?"}
+
+
+def _identity_text(run: dict[str, Any]) -> str:
+    identity = run.get("connector_identity")
+    if not identity:
+        return str(run["connector"])
+    value = str(identity["value"])
+    short = value[:12] if identity["kind"] == "files-sha256" else value
+    return f"{identity.get('label') or run['connector']} {identity['kind'] if identity['kind'] != 'files-sha256' else 'sha256'}:{short}"
 
 
 def render_text(document: dict[str, Any]) -> str:
@@ -313,20 +416,25 @@ def render_text(document: dict[str, Any]) -> str:
             if run["selection"]:
                 since = run["selection"].get("changed_since") or {}
                 note = f"  changed since {since.get(name, '?')}: {run['selection'].get('selected', '?')} selected"
-            lines.append(f"  #{run['id']:<5} {started:<16}  {run['contract']:<10} {run['connector']:<36} "
+            if run.get("connector_changed"):
+                note += "  connector changed"
+            lines.append(f"  #{run['id']:<5} {started:<16}  {run['contract']:<10} {_identity_text(run):<36} "
                          f"{run['gate']:<4}  {run['passed']} passed, {run['failed']} failed, {run['skipped']} skipped{note}")
         if not runs:
             continue
         width = len(runs)
-        lines.append(f"  {''.join('✓' if r['gate'] == 'pass' else '✗' for r in runs):<{width}}  {'':5}  gate")
+        lines.append(f"  {''.join(_GATE.get(r['gate'], '?') for r in runs):<{width}}  {'':17}  gate")
         for entry in data["scenarios"]:
             cells = "".join(_MARK.get(s, "?") for s in entry["results"])
-            flag = "flaky" if entry["flaky"] else ""
-            lines.append(f"  {cells:<{width}}  {flag:<5}  {entry['feature']} · {entry['name']}")
-        lines.append(f"  {data['flaky']} flaky scenario(s)" if data["flaky"] else "  no flaky scenario")
+            flag = "flaky" if entry["flaky"] else "connector changed" if entry.get("connector_changed") else ""
+            lines.append(f"  {cells:<{width}}  {flag:<17}  {entry['feature']} · {entry['name']}")
+        counted = [f"{data['flaky']} flaky scenario(s)" if data["flaky"] else "no flaky scenario"]
+        if data.get("connector_changed"):
+            counted.append(f"{data['connector_changed']} changed with the connector")
+        lines.append("  " + "; ".join(counted))
     lines.append("")
-    lines.append("✓ passed  ✗ failed  - skipped  · not in that run;"
-                 " flaky: passed and failed on the same contract version and connector within the window")
+    lines.append("✓ passed  ✗ failed  - skipped  · not in that run  ? run incomplete; flaky: passed and failed on the same"
+                 " contract version and connector build; connector changed: the outcome changed when the connector did")
     return "\n".join(lines)
 
 

@@ -1,16 +1,22 @@
-"""What `hih run` was asked to do, checked before anything starts: interfaces, contracts, connectors, tags."""
+"""What `hih run` was asked to do, checked before anything starts: interfaces, contract versions in force,
+connectors and their identity, tags, deadlines and workers."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from harness.bindings import BINDINGS, binding, load_factory, outside_listener
 from harness.config import load_config
 from harness.contract.loader import ContractStore
 from harness.contract.model import Contract
+from harness.contract.versions import upcoming
 from harness.errors import UsageError
+from harness.run.identity import ConnectorIdentity, identify
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,26 +34,58 @@ def parse_pairs(values: list[str], flag: str) -> dict[str, str]:
     return out
 
 
+def parse_workers(value: str | None) -> int | Literal["auto"] | None:
+    """`--workers N` or `--workers auto` (None: not given, so hih.toml's or auto)."""
+    if value is None:
+        return None
+    if value.strip().lower() == "auto":
+        return "auto"
+    if not value.strip().isdigit() or int(value) < 1:
+        raise UsageError(f"--workers {value!r}: expected a number of at least 1, or auto")
+    return int(value)
+
+
 def tags_to_markexpr(tags: str) -> str:
-    """Gherkin tag expression (`@smoke and not @fault`) to a pytest -m expression."""
+    """Gherkin tag expression (`@smoke and not @fault`) to a pytest -m expression, checked as pytest will read it."""
     expr = re.sub(r"@([\w.:-]+)", r"\1", tags.strip())
     if not expr or not re.fullmatch(r"[\w\s().:-]+", expr):
         raise UsageError(f"--tags {tags!r}: use tag names with and, or, not and parentheses")
+    try:
+        from _pytest.mark.expression import Expression
+    except ImportError:  # pragma: no cover - pytest moved its parser: pytest itself still refuses a bad expression
+        return expr
+    try:
+        Expression.compile(expr)
+    except SyntaxError as exc:
+        raise UsageError(f"--tags {tags!r}: {exc.msg} (use tag names with and, or, not and parentheses)") from None
     return expr
+
+
+DEFAULT_SCENARIO_TIMEOUT_S = 60.0
+MAX_AUTO_WORKERS = 4
 
 
 @dataclass
 class RunOptions:
+    """What `hih run` was asked for; None means "the default" (from hih.toml, else built in). New fields get defaults."""
+
     interfaces: list[str] = field(default_factory=list)
     contracts: dict[str, str] = field(default_factory=dict)
     connectors: dict[str, str] = field(default_factory=dict)
     report_dir: Path = Path("reports/latest")
-    workers: int = 1
+    workers: int | Literal["auto"] | None = None
+    """None: `[run] workers` of hih.toml, else auto: one per selected interface, up to the machine's cores."""
     tags: str | None = None
     features_dir: Path = PROJECT_ROOT / "features"
     contracts_dir: Path | None = None
     changed_since: list[str] = field(default_factory=list)
-    """`VERSION` (every selected interface) or `NAME=VERSION` values of --changed-since."""
+    """`VERSION` (the one selected interface that has it) or `NAME=VERSION` values of --changed-since."""
+    scenario_timeout_s: float | None = None
+    """Deadline of one scenario; None: hih.toml, else 60 s."""
+    timeout_s: float | None = None
+    """Deadline of the whole run; None: hih.toml, else none."""
+    as_of: date | None = None
+    """The day whose contracts are in force (default: today)."""
     operator: str | None = None
     """Who runs the gate, for the sign-off (default: the CI user or the login name)."""
     release: str | None = None
@@ -60,52 +98,176 @@ class RunPlan:
 
     options: RunOptions
     contracts: dict[str, Contract]
+    """Interface -> its loaded and checked contract (empty until checked when `plan(check_contracts=False)`)."""
     connectors: dict[str, str]
     feature_dirs: dict[str, Path]
     markexpr: str | None
     changed_since: dict[str, str] = field(default_factory=dict)
     """Interface -> the older contract version whose changes choose the scenarios to run."""
+    identities: dict[str, ConnectorIdentity] = field(default_factory=dict)
+    as_of: date = field(default_factory=date.today)
+    workers: int = 1
+    scenario_timeout_s: float = DEFAULT_SCENARIO_TIMEOUT_S
+    timeout_s: float | None = None
+    notes: list[str] = field(default_factory=list)
+    """One line each, printed before the run: options ignored for this run, versions not yet in force, ..."""
+    effective: dict[str, str] = field(default_factory=dict)
+    """Interface -> the day its contract version is in force from (YYYY-MM-DD)."""
+    versions: dict[str, str] = field(default_factory=dict)
+    """Interface -> the contract version the run uses (the selected interfaces, in order)."""
+
+    def __post_init__(self) -> None:
+        if not self.versions:
+            self.versions = {name: contract.version for name, contract in self.contracts.items()}
+
+    def check_contracts(self) -> None:
+        """Load and check every contract of the run (a ContractError or UsageError when one is broken)."""
+        store = ContractStore(self.options.contracts_dir, as_of=self.as_of)
+        for name, version in self.versions.items():
+            self.contracts.setdefault(name, store.load(name, version))
 
 
 def feature_dir(features: Path, interface: str) -> Path:
     return features / interface.replace("-", "_")
 
 
-def plan(options: RunOptions) -> RunPlan:
-    """Check everything a run needs; any problem is a UsageError (exit 2) with a one-line reason."""
-    store = ContractStore(options.contracts_dir)
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def auto_workers(interfaces: int) -> int:
+    """One pytest process per selected interface, up to twice the cores this process may use, and at most 4.
+
+    Twice the cores because a spec run waits about half its time on purpose (fault scenarios wait for connector
+    timeouts): a process that waits leaves its core to another. One interface runs serially.
+    """
+    return max(1, min(interfaces, 2 * cpu_count(), MAX_AUTO_WORKERS))
+
+
+def plan(options: RunOptions, check_contracts: bool = True) -> RunPlan:
+    """Check everything a run needs; any problem is a UsageError (exit 2) with a one-line reason.
+
+    `check_contracts=False` leaves loading and checking the contract files to `RunPlan.check_contracts()`, which
+    the runner does while pytest starts (it is the slowest check).
+    """
+    config = load_config()  # a broken hih.toml stops the run here, with its own one-line reason
+    as_of = options.as_of or date.today()
+    store = ContractStore(options.contracts_dir, as_of=as_of)
     known = [i for i in store.interfaces() if i in BINDINGS and feature_dir(options.features_dir, i).is_dir()]
+    notes: list[str] = []
     since = _changed_since_pairs(options.changed_since)
-    interfaces = list(dict.fromkeys(options.interfaces)) or [n for n in since if n != ""] or known
-    if "" in since and not options.interfaces:  # a bare version: the interfaces that have it
-        interfaces = [n for n in interfaces if since[""] in store.versions(n)]
-        if not interfaces:
-            versions = "; ".join(f"{n} {', '.join(store.versions(n))}" for n in known) or "none"
-            raise UsageError(f"--changed-since {since['']}: unknown version (known: {versions})")
-    if not interfaces:
-        raise UsageError(f"nothing to run: no interface has contracts, a binding and features under {options.features_dir}")
-    for name in interfaces:
+    for flag, names in (("--contract", options.contracts), ("--connector", options.connectors),
+                        ("--changed-since", [n for n in since if n])):
+        for name in names:
+            if name not in known:
+                raise UsageError(f"{flag} names unknown interface {name!r} (known: {', '.join(known) or 'none'})")
+    chosen = list(dict.fromkeys(options.interfaces))
+    for name in chosen:
         if name not in store.interfaces():
             raise UsageError(f"unknown interface {name!r} (known: {', '.join(known) or 'none'})")
         binding(name)
         if not feature_dir(options.features_dir, name).is_dir():
             raise UsageError(f"interface {name!r} has no features in {feature_dir(options.features_dir, name)}")
-    for flag, mapping in (("--contract", options.contracts), ("--connector", options.connectors)):
-        for name in mapping:
-            if name not in interfaces:
-                raise UsageError(f"{flag} names {name!r}, which is not selected (selected: {', '.join(interfaces)})")
-    changed_since = _check_changed_since(store, since, interfaces)
-    contracts = {name: store.load(name, options.contracts.get(name)) for name in interfaces}
+    named_only = [n for n in since if n]
+    interfaces = chosen or named_only or known
+    if "" in since:
+        interfaces, since = _bare_changed_since(store, since[""], interfaces, chosen)
+    if not interfaces:
+        raise UsageError(f"nothing to run: no interface has contracts, a binding and features under {options.features_dir}")
+    versions = _versions(store, options, config.contracts, interfaces, bool(chosen or named_only), notes)
+    interfaces = [name for name in interfaces if name in versions]
+    if not interfaces:
+        raise UsageError(f"nothing to run: no selected interface has a contract version in force on {as_of}")
+    ignored = [f"{flag} {name}" for flag, names in (("--contract", options.contracts), ("--connector", options.connectors),
+                                                    ("--changed-since", since))
+               for name in names if name and name not in interfaces]
+    if ignored:
+        notes.insert(0, f"note: not selected in this run, so ignored: {', '.join(ignored)}")
+    changed_since = _check_changed_since(store, {k: v for k, v in since.items() if k in interfaces})
+    contracts = {name: store.load(name, versions[name]) for name in interfaces} if check_contracts else {}
     connectors = {name: options.connectors.get(name) or binding(name).default_connector for name in interfaces}
+    identities = {}
     for name, spec in connectors.items():
-        load_factory(spec)
+        factory = load_factory(spec)
         outside_listener(name)  # a malformed HIH_<IF>_LISTENER stops the run here, with its own one-line reason
-    load_config()  # a broken hih.toml stops the run here, with its own one-line reason
-    if options.workers < 1:
-        raise UsageError(f"--workers must be at least 1, not {options.workers}")
+        identities[name] = identify(name, spec, factory)
+    workers = config.run.workers if options.workers is None else None if options.workers == "auto" else options.workers
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers must be at least 1, not {workers}")
+    scenario_timeout = _seconds("--scenario-timeout", options.scenario_timeout_s, config.run.scenario_timeout_s,
+                                DEFAULT_SCENARIO_TIMEOUT_S)
+    timeout = _seconds("--timeout", options.timeout_s, config.run.timeout_s, None)
+    effective = {}
+    for name in interfaces:
+        dates = next(d for d in store.dates(name) if d.version == versions[name])
+        effective[name] = dates.in_force_from.isoformat() if dates.in_force_from != date.min else ""
     return RunPlan(options, contracts, connectors,
                    {name: feature_dir(options.features_dir, name) for name in interfaces},
-                   tags_to_markexpr(options.tags) if options.tags else None, changed_since)
+                   tags_to_markexpr(options.tags) if options.tags else None, changed_since, identities, as_of,
+                   workers if workers is not None else auto_workers(len(interfaces)),
+                   scenario_timeout or DEFAULT_SCENARIO_TIMEOUT_S, timeout, notes, effective,
+                   {name: versions[name] for name in interfaces})
+
+
+def _seconds(flag: str, given: float | None, configured: float | None, default: float | None) -> float | None:
+    value = given if given is not None else configured if configured is not None else default
+    if value is not None and not value > 0:
+        raise UsageError(f"{flag} must be a number of seconds above 0, not {value:g}")
+    return value
+
+
+def _versions(store: ContractStore, options: RunOptions, pins: dict[str, str], interfaces: list[str],
+              asked: bool, notes: list[str]) -> dict[str, str]:
+    """The contract version per interface: --contract, else the hih.toml pin, else the newest in force.
+
+    An interface with no version in force is left out of a run that did not ask for it by name (one note line);
+    asked for, it is a UsageError. A named version not yet in force runs, with a note saying so.
+    """
+    for name in pins:
+        if name not in store.interfaces():
+            raise UsageError(f"hih.toml [contracts] names unknown interface {name!r} "
+                             f"(known: {', '.join(store.interfaces()) or 'none'})")
+    chosen: dict[str, str] = {}
+    day = store.today()
+    for name in interfaces:
+        named = options.contracts.get(name)
+        source = "--contract"
+        if named is None and name in pins:
+            named, source = pins[name], "hih.toml [contracts]"
+        if named is not None:
+            if named not in store.versions(name):
+                raise UsageError(f"{source} {name}={named}: unknown version (known: {', '.join(store.versions(name))})")
+            dates = {d.version: d for d in store.dates(name)}[named]
+            if not dates.in_force(day):
+                notes.append(f"note: {name} {named} is not in force until {dates.in_force_from} (named by {source})")
+            chosen[name] = named
+            continue
+        if asked:
+            chosen[name] = store.default(name)
+            continue
+        found = store.in_force(name)
+        if found is None:
+            later = ", ".join(f"{d.version} from {d.in_force_from}" for d in upcoming(store.dates(name), day))
+            notes.append(f"note: {name} not run: no contract version in force on {day} (upcoming: {later})")
+            continue
+        chosen[name] = found
+    return chosen
+
+
+def _bare_changed_since(store: ContractStore, version: str, interfaces: list[str],
+                        chosen: list[str]) -> tuple[list[str], dict[str, str]]:
+    """A bare --changed-since VERSION: accepted when exactly one selected interface has VERSION."""
+    having = [name for name in interfaces if version in store.versions(name)]
+    if len(having) == 1:
+        return (chosen or having), {having[0]: version}
+    if not having:
+        known = "; ".join(f"{n} {', '.join(store.versions(n))}" for n in interfaces) or "none"
+        raise UsageError(f"--changed-since {version}: no selected interface has that version (known: {known})")
+    raise UsageError(f"--changed-since {version}: several selected interfaces have that version "
+                     f"({', '.join(having)}); write NAME={version}")
 
 
 def _changed_since_pairs(values: list[str]) -> dict[str, str]:
@@ -122,17 +284,10 @@ def _changed_since_pairs(values: list[str]) -> dict[str, str]:
     return parse_pairs(values, "--changed-since")
 
 
-def _check_changed_since(store: ContractStore, since: dict[str, str], interfaces: list[str]) -> dict[str, str]:
+def _check_changed_since(store: ContractStore, pairs: dict[str, str]) -> dict[str, str]:
     """Interface -> OLD version, each a known version of its interface (else a UsageError, exit 2)."""
-    if "" in since:
-        pairs = dict.fromkeys(interfaces, since[""])
-    else:
-        for name in since:
-            if name not in interfaces:
-                raise UsageError(f"--changed-since names {name!r}, which is not selected (selected: {', '.join(interfaces)})")
-        pairs = dict(since)
     for name, old in pairs.items():
         versions = store.versions(name)
         if old not in versions:
             raise UsageError(f"--changed-since {old}: unknown version of {name} (known: {', '.join(versions) or 'none'})")
-    return pairs
+    return dict(pairs)

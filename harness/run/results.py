@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.bindings import connector_label
+from harness.plugin import CONNECTOR_ERROR
 from harness.run.options import RunPlan
 
 STATUS_ORDER = {"failed": 3, "skipped": 1, "passed": 2}
@@ -35,15 +36,40 @@ class Outcome:
     results: dict[str, ScenarioResult] = field(default_factory=dict)
     collect_errors: list[str] = field(default_factory=list)
     exitstatus: int | None = None
+    nodeids: list[str] = field(default_factory=list)
+    """Every scenario collected to run, in collection order."""
+    damaged: list[str] = field(default_factory=list)
+    """Events that could not be read (see harness.run.events); the decision then comes from junit.xml."""
+    connector_errors: list[str] = field(default_factory=list)
+    """Connector factories that raised: a configuration error (exit 2), not a verdict."""
+    incomplete: str | None = None
+    """Why the run stopped before every scenario ran (cancelled, out of time, pytest stopped); None when it did not."""
+    decided_from: str = "events"
+    finished: int = 0
+    """How many pytest processes said they finished (one per lane and segment when all went well)."""
+    walls: dict[str, float] = field(default_factory=dict)
+    """Interface -> seconds its scenarios kept their pytest process busy (set-up, steps, reports; from the events)."""
 
     def absorb(self, event: dict[str, Any]) -> ScenarioResult | None:
+        """Take one event; a malformed one is recorded as damaged, never raised."""
+        try:
+            return self._absorb(event)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.damaged.append(f"event {str(event.get('event'))[:40]!r}: {type(exc).__name__}: {exc}"[:300])
+            return None
+
+    def _absorb(self, event: dict[str, Any]) -> ScenarioResult | None:
         kind = event.get("event")
         if kind == "collected":
             self.expected = max(self.expected, int(event["count"]))
+            if isinstance(event.get("nodeids"), list):  # one report per process (lane or xdist worker)
+                known = set(self.nodeids)
+                self.nodeids.extend(n for n in dict.fromkeys(str(i) for i in event["nodeids"]) if n not in known)
         elif kind == "collect_error":
             self.collect_errors.append(f"{event['nodeid']}: {event['message']}")
         elif kind == "finished":
             self.exitstatus = int(event["exitstatus"])
+            self.finished += 1
         elif kind == "result":
             props = event.get("props", {})
             nodeid = event["nodeid"]
@@ -53,6 +79,8 @@ class Outcome:
                 duration_s=float(event.get("duration_s", 0.0)), message=event.get("message", ""),
                 steps=json.loads(props["hih_steps"]) if props.get("hih_steps") else [], evidence=event.get("evidence", []),
             )
+            if props.get(CONNECTOR_ERROR) and props[CONNECTOR_ERROR] not in self.connector_errors:
+                self.connector_errors.append(str(props[CONNECTOR_ERROR]))
             old = self.results.get(nodeid)
             if old is not None:  # a teardown failure after a passed call: the worse status wins
                 if STATUS_ORDER[new.status] <= STATUS_ORDER[old.status]:
@@ -69,8 +97,16 @@ class Outcome:
         return {s: sum(1 for r in rows if r.status == s) for s in ("passed", "failed", "skipped")}
 
     @property
+    def not_run(self) -> list[str]:
+        """Collected scenarios without a result (the run stopped before them)."""
+        return [n for n in self.nodeids if n not in self.results]
+
+    @property
     def decision(self) -> str:
+        """`pass`, `fail`, or `incomplete` when the run stopped early: never `pass` for a run that did not finish."""
         c = self.counts()
+        if self.incomplete is not None:
+            return "incomplete"
         return "pass" if c["failed"] == 0 and c["passed"] > 0 and not self.collect_errors else "fail"
 
 
@@ -81,21 +117,37 @@ def _iso(moment: datetime) -> str:
 def summary(plan: RunPlan, outcome: Outcome, started: datetime, finished: datetime) -> dict[str, Any]:
     """The summary.json document (schema in ARCHITECTURE.md, plus a few fields reviewers ask for)."""
     interfaces = {}
-    for name, contract in plan.contracts.items():
+    for name, version in plan.versions.items():
         rows = [r for r in outcome.results.values() if r.interface == name]
+        identity = plan.identities.get(name)
         interfaces[name] = {
-            "contract": contract.version, "connector": connector_label(name, plan.connectors[name]), **outcome.counts(name),
+            "contract": version, "contract_effective": plan.effective.get(name) or None,
+            "connector": identity.name if identity else connector_label(name, plan.connectors[name]),
+            "connector_identity": identity.to_dict() if identity else None, **outcome.counts(name),
             "duration_s": round(sum(r.duration_s for r in rows), 3),
+            "wall_s": round(outcome.walls.get(name, 0.0), 3),
         }
+    extra: dict[str, Any] = {}
+    if outcome.incomplete is not None:
+        extra["incomplete"] = {"reason": outcome.incomplete, "not_run": len(outcome.not_run)}
+    if outcome.nodeids:
+        extra["not_run"] = outcome.not_run
+    if outcome.damaged:
+        extra["events"] = {"damaged": outcome.damaged[:20], "damaged_count": len(outcome.damaged),
+                           "decided_from": outcome.decided_from}
     return {
         "decision": outcome.decision,
         "started": _iso(started),
         "finished": _iso(finished),
         "duration_s": round((finished - started).total_seconds(), 3),
-        "workers": plan.options.workers,
+        "as_of": plan.as_of.isoformat(),
+        "workers": plan.workers,
+        "scenario_timeout_s": plan.scenario_timeout_s,
+        "timeout_s": plan.timeout_s,
         "contracts_dir": str(plan.options.contracts_dir) if plan.options.contracts_dir else None,
         "tags": plan.options.tags,
         "totals": outcome.counts(),
+        **extra,
         "interfaces": interfaces,
         "scenarios": [
             {"interface": r.interface, "feature": r.feature, "name": r.name, "status": r.status,

@@ -1,159 +1,139 @@
-"""`hih run`: start pytest-bdd over the selected features in a child process, follow its events, decide the gate."""
+"""`hih run`: start pytest-bdd over the selected features in child processes, follow their events, decide the gate.
+
+The reports are written into a working directory beside `--report-dir` and moved into place at the end
+(harness.run.staging), so a usage error leaves the previous report as it was. The interfaces are shared among
+side-by-side pytest processes (harness.run.lanes, harness.run.child). Once pytest has run, the decision never
+depends on the event stream alone: damaged events fall back on junit.xml and pytest's exit status
+(harness.run.fallback). A cancelled run (SIGTERM, SIGINT) or one past `--timeout` stops pytest, keeps what ran and
+writes a partial report whose decision is `incomplete` (exit 2), never `pass`.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from datetime import datetime
 from pathlib import Path
-from typing import IO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from harness.contract.loader import ContractStore
 from harness.errors import UsageError
 from harness.report import manifest_line, write_reports
-from harness.run.history import record_run
+from harness.run.child import DEADLINE_LOG, Beside, execute, interface_for
+from harness.run.combine import add_failures
+from harness.run.fallback import from_junit
+from harness.run.history import history_path, interface_durations, record_run
+from harness.run.lanes import deal
 from harness.run.metadata import run_metadata
-from harness.run.options import PROJECT_ROOT, RunOptions, RunPlan, plan
-from harness.run.results import Outcome, summary, write_json
+from harness.run.options import RunOptions, RunPlan, plan
+from harness.run.progress import print_summary
+from harness.run.results import Outcome, ScenarioResult, summary, write_json
+from harness.run.staging import Staging
 
-INI = Path(__file__).with_name("pytest-run.ini")
-ARTEFACTS = ("summary.json", "junit.xml", "evidence.json", "events.jsonl", "pytest.log", "selection.json",
-             "cucumber.json", "report.html", "manifest.json", "signoff.html", "signoff.pdf", "signoff.sha256")
-
-
-def pytest_command(p: RunPlan, report_dir: Path, select: Path | None = None) -> list[str]:
-    args = [sys.executable, "-m", "pytest", "-c", str(INI), "--rootdir", str(PROJECT_ROOT),
-            "-p", "harness.run.collector", "--hih-events", str(report_dir / "events.jsonl"),
-            "--junitxml", str(report_dir / "junit.xml"), "-o", "junit_suite_name=hih", "-q", "-rfE",
-            "--cucumberjson", str(report_dir / "cucumber.json")]
-    for name, contract in p.contracts.items():
-        args += ["--hih-contract", f"{name}={contract.version}", "--hih-connector", f"{name}={p.connectors[name]}"]
-    if p.options.contracts_dir:
-        args += ["--hih-contracts-dir", str(p.options.contracts_dir)]
-    if p.markexpr:
-        args += ["-m", p.markexpr]
-    if select is not None:  # --changed-since: the child keeps only the scenarios listed in this file
-        args += ["-p", "harness.run.selection", "--hih-select", str(select)]
-    # plugins a spec run never uses; each costs start-up time in every run
-    args += ["-p", "no:respx", "-p", "no:anyio"]
-    if p.options.workers > 1:
-        args += ["-n", str(p.options.workers)]
-    else:
-        args += ["-p", "no:xdist"]
-    args += [str(d) for d in p.feature_dirs.values()]
-    return args
-
-
-def _follow(stream: IO[str], outcome: Outcome, progress: Progress, task: TaskID, console: Console) -> None:
-    for line in stream.readlines():
-        if not line.endswith("\n"):
-            stream.seek(stream.tell() - len(line.encode("utf-8")))
-            return
-        event = json.loads(line)
-        result = outcome.absorb(event)
-        if event.get("event") == "collected":
-            progress.update(task, total=outcome.expected)
-        elif result is not None:
-            progress.update(task, completed=len(outcome.results))
-            if result.status == "failed":
-                console.print(f"[red]FAILED[/red] {result.interface} · {result.feature} · {result.name}")
+EXIT_INCOMPLETE = 2
 
 
 def run(options: RunOptions, console: Console | None = None) -> int:
-    """Run the gate; 0 pass, 1 fail. Usage and configuration problems raise UsageError (exit 2)."""
+    """Run the gate; 0 pass, 1 fail, 2 incomplete. Usage and configuration problems raise UsageError (exit 2)."""
     console = console or Console(stderr=False)
-    p = plan(options)
-    report_dir = options.report_dir
+    p = plan(options, check_contracts=False)  # checked beside pytest's start-up (Beside), the slowest check
+    for note in p.notes:
+        console.print(note, markup=False, highlight=False)
+    staging = Staging(options.report_dir)
     try:
-        report_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--report-dir {report_dir}: cannot create it ({exc.strerror})") from None
-    for name in ARTEFACTS:
-        (report_dir / name).unlink(missing_ok=True)
-    (report_dir / "events.jsonl").touch()
+        return _run(p, staging, console)
+    except BaseException as exc:
+        kept = staging.discard(keep_log=isinstance(exc, SeeTheLog))
+        if kept is not None:
+            raise UsageError(f"{exc} (pytest's log: {kept / 'pytest.log'})") from None
+        raise
+
+
+class SeeTheLog(UsageError):
+    """The run could not start its scenarios and pytest's log says why: it is kept as `<report-dir>.failed/`."""
+
+
+def _run(p: RunPlan, staging: Staging, console: Console) -> int:
+    work = staging.path
     selection, select_file = None, None
     if p.changed_since:
         from harness.run import selection as selecting
-        from harness.run.history import history_path
 
-        selection = selecting.choose(p, history_path(report_dir))
+        selection = selecting.choose(p, history_path(p.options.report_dir))
         selecting.describe(console, selection)
         if selection.empty:
             console.print("no scenario exercises the changed parts: nothing to run, gate not evaluated")
+            staging.discard()
             return 0
         p = selection.narrow(p)
-        select_file = selecting.write(selection, p, report_dir)
+        select_file = selecting.write(selection, p, work)
     started = datetime.now()
-    outcome = Outcome()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(), os.environ.get("PYTHONPATH")]))}
-    env.pop("PYTEST_ADDOPTS", None)
-    with (report_dir / "pytest.log").open("w", encoding="utf-8") as log, \
-            (report_dir / "events.jsonl").open("r", encoding="utf-8") as events, \
-            Progress(TextColumn("[bold]hih run[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                     console=console, transient=True) as progress:
-        task = progress.add_task("scenarios", total=None)
-        child = subprocess.Popen(pytest_command(p, report_dir, select_file), stdout=log, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, cwd=os.getcwd(), env=env)
-        try:
-            while child.poll() is None:
-                _follow(events, outcome, progress, task, console)
-                time.sleep(0.05)
-        except KeyboardInterrupt:
-            child.terminate()
-            child.wait(10)
-            raise
-        _follow(events, outcome, progress, task, console)
+    recorded = interface_durations(history_path(p.options.report_dir), list(p.feature_dirs))
+    store = ContractStore(p.options.contracts_dir)
+    kinds = {name: store.transport(name, version) for name, version in p.versions.items()}
+    outcome, returncode, processes = execute(p, deal(p.feature_dirs, p.workers, recorded, kinds), work, select_file,
+                                             console, Beside(p.check_contracts))
+    if outcome.connector_errors:
+        raise UsageError(outcome.connector_errors[0])
     finished = datetime.now()
-    if outcome.collect_errors:
-        raise UsageError(f"cannot load the features: {outcome.collect_errors[0]} (see {report_dir / 'pytest.log'})")
-    if not outcome.results:
-        if child.returncode == 5:
-            raise UsageError(f"no scenario selected{f' by --tags {options.tags!r}' if options.tags else ''}")
-        raise UsageError(f"the run stopped before any scenario (pytest exit {child.returncode}); see {report_dir / 'pytest.log'}")
-    if child.returncode not in (0, 1):
-        raise UsageError(f"the run stopped early (pytest exit {child.returncode}); see {report_dir / 'pytest.log'}")
+    _conclude(p, outcome, returncode, work, processes)
     document = summary(p, outcome, started, finished)
-    document.update(run_metadata(options.operator, options.release))
+    document.update(run_metadata(p.options.operator, p.options.release))
     if selection is not None:
         document["selection"] = selection.summary()
     evidence = {r.nodeid: r.evidence for r in outcome.results.values()}
-    write_json(report_dir / "summary.json", document)
-    write_json(report_dir / "evidence.json", evidence)
-    write_reports(report_dir, document, evidence)
+    write_json(work / "summary.json", document)
+    write_json(work / "evidence.json", evidence)
+    write_reports(work, document, evidence)
+    report_dir = staging.commit()
     record_run(document, evidence, report_dir)
-    _print(console, document, report_dir)
+    print_summary(console, document, report_dir)
     console.print(manifest_line(report_dir), markup=False, highlight=False)
-    return 0 if document["decision"] == "pass" else 1
+    return {"pass": 0, "fail": 1}.get(document["decision"], EXIT_INCOMPLETE)
 
 
-def _print(console: Console, document: dict[str, object], report_dir: Path) -> None:
-    table = Table(title="hih run", title_justify="left")
-    for column in ("interface", "contract", "connector", "passed", "failed", "skipped", "time"):
-        # The connector names the system under test: wrap it rather than cut it short on a narrow terminal.
-        table.add_column(column, justify="right" if column in ("passed", "failed", "skipped", "time") else "left",
-                         overflow="fold", no_wrap=column != "connector")
-    interfaces = document["interfaces"]
-    assert isinstance(interfaces, dict)
-    for name, row in interfaces.items():
-        table.add_row(name, row["contract"], row["connector"], str(row["passed"]),
-                      f"[red]{row['failed']}[/red]" if row["failed"] else "0", str(row["skipped"]), f"{row['duration_s']:.2f}s")
-    console.print(table)
-    scenarios = document["scenarios"]
-    assert isinstance(scenarios, list)
-    failed = [s for s in scenarios if s["status"] == "failed"]
-    for s in failed:
-        console.print(f"[red]✗[/red] {s['interface']} · {s['feature']} · {s['name']}\n    {s.get('message', '')[:300]}")
-    totals = document["totals"]
-    assert isinstance(totals, dict)
-    if document["decision"] == "pass":
-        console.print(f"[bold green]GATE OPEN[/bold green]: {totals['passed']} passed, {totals['skipped']} skipped "
-                      f"({document['duration_s']} s). Reports in {report_dir}")
-    else:
-        console.print(f"[bold red]GATE CLOSED[/bold red]: {totals['failed']} failed, {totals['passed']} passed, "
-                      f"{totals['skipped']} skipped. Reports in {report_dir}")
+# -- after pytest -------------------------------------------------------------------------------------------------
+def _conclude(p: RunPlan, outcome: Outcome, returncode: int, work: Path, processes: int) -> None:
+    """Turn what pytest left into a decidable outcome, or a UsageError when nothing could run."""
+    _apply_deadline_notes(outcome, work / DEADLINE_LOG, p)
+    cancelled = outcome.incomplete is not None
+    if outcome.damaged or (outcome.finished < processes and not cancelled):
+        from_junit(outcome, work / "junit.xml", returncode)
+        for result in outcome.results.values():
+            result.interface = result.interface or interface_for(result.nodeid, p)
+    if outcome.collect_errors:
+        raise SeeTheLog(f"cannot load the features: {outcome.collect_errors[0]}")
+    if not outcome.results and not cancelled:
+        if returncode == 5:
+            raise UsageError(f"no scenario selected{f' by --tags {p.options.tags!r}' if p.options.tags else ''}")
+        raise SeeTheLog(f"the run stopped before any scenario (pytest exit {returncode})")
+    if not cancelled and outcome.not_run and not any(r.status == "failed" for r in outcome.results.values()):
+        outcome.incomplete = f"pytest stopped early (exit {returncode})"
+
+
+def _apply_deadline_notes(outcome: Outcome, log: Path, p: RunPlan) -> None:
+    """A scenario whose process the deadline ended: its result carries the deadline's message (junit.xml too)."""
+    try:
+        lines = log.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return
+    failures: list[tuple[str, str, dict[str, str]]] = []
+    for line in lines:
+        try:
+            note = json.loads(line)
+            nodeid, message, props = str(note["nodeid"]), str(note["message"]), dict(note.get("props") or {})
+        except (ValueError, KeyError, TypeError):
+            continue
+        old = outcome.results.get(nodeid)
+        outcome.results[nodeid] = ScenarioResult(
+            nodeid=nodeid, interface=(old.interface if old else "") or interface_for(nodeid, p),
+            feature=(old.feature if old else "") or props.get("hih_feature", ""),
+            name=(old.name if old and old.name != nodeid.rsplit("::", 1)[-1] else "") or props.get("hih_scenario")
+            or nodeid.rsplit("::", 1)[-1],
+            status="failed", duration_s=old.duration_s if old else p.scenario_timeout_s, message=message,
+            steps=old.steps if old else [], evidence=old.evidence if old else [])
+        result = outcome.results[nodeid]
+        failures.append((nodeid, message, {"hih_interface": result.interface, "hih_feature": result.feature,
+                                           "hih_scenario": result.name}))
+    if failures:
+        add_failures(log.with_name("junit.xml"), failures)

@@ -51,8 +51,9 @@ class Selection:
 
     def narrow(self, plan: RunPlan) -> RunPlan:
         """The plan without the interfaces where nothing was chosen."""
-        keep = [name for name in plan.contracts if name not in self.chosen or self.chosen[name]]
-        return replace(plan, contracts={k: plan.contracts[k] for k in keep},
+        keep = [name for name in plan.versions if name not in self.chosen or self.chosen[name]]
+        return replace(plan, contracts={k: plan.contracts[k] for k in keep if k in plan.contracts},
+                       versions={k: plan.versions[k] for k in keep},
                        connectors={k: plan.connectors[k] for k in keep},
                        feature_dirs={k: plan.feature_dirs[k] for k in keep})
 
@@ -93,7 +94,7 @@ def choose(plan: RunPlan, history_file: Path | None) -> Selection:
     impacts: dict[str, Impact] = {}
     chosen: dict[str, list[tuple[SpecScenario, list[Change], list[str]]]] = {}
     for name, old in plan.changed_since.items():
-        found = contract_impact(store, name, old, plan.contracts[name].version, plan.options.features_dir, history_file)
+        found = contract_impact(store, name, old, plan.versions[name], plan.options.features_dir, history_file)
         impacts[name] = found
         chosen[name] = found.impacted()
     return Selection(impacts, chosen, dict(plan.changed_since))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from tests.conftest import CONTRACTS, DATA
+from tests.conftest import CONTRACTS, DATA, edit, line_of
 
 CAPTURES = DATA / "captures"
 
@@ -36,16 +36,20 @@ def one_line_error(err: str) -> str:
     (["--bogus"], "hih: No such option: --bogus (see 'hih --help')"),
     ([], "hih: Missing command. (see 'hih --help')"),
     (["frobnicate"], "No such command 'frobnicate'"),
-    (["run", "--workers", "abc"], "hih run: Invalid value for '--workers'"),
-    (["run", "--workers", "0"], "--workers must be at least 1, not 0"),
+    (["run", "--workers", "abc"], "--workers 'abc': expected a number of at least 1, or auto"),
+    (["run", "--workers", "0"], "--workers '0': expected a number of at least 1, or auto"),
+    (["run", "--scenario-timeout", "0"], "--scenario-timeout must be a number of seconds above 0, not 0"),
+    (["run", "--timeout", "soon"], "hih run: Invalid value for '--timeout'"),
+    (["run", "--as-of", "2027-02-30"], "--as-of '2027-02-30': expected a day as YYYY-MM-DD"),
+    (["run", "--tags", "@smoke and ("], "--tags '@smoke and (': expected not OR left parenthesis OR identifier"),
     (["run", "--interface", "lab"], "unknown interface 'lab'"),
-    (["run", "--contract", "insurance=1999.9"], "unknown version '1999.9' of insurance (known: 2023.1, 2024.1, 2025.1)"),
+    (["run", "--contract", "insurance=1999.9"], "--contract insurance=1999.9: unknown version (known: 2023.1, 2024.1, 2025.1)"),
     (["run", "--contract", "insurance"], "--contract 'insurance': expected NAME=VALUE"),
     (["run", "--contract", "insurance=2024.1", "--contract", "insurance=2023.1"], "--contract given twice for 'insurance'"),
     (["run", "--connector", "insurance=connectors.insurance"], "connector 'connectors.insurance' is not of the form module:factory"),
     (["run", "--connector", "insurance=no_such_hospital.adapter:make"], "cannot import 'no_such_hospital.adapter'"),
     (["run", "--connector", "insurance=connectors.insurance:no_such_factory"], "has no callable 'no_such_factory'"),
-    (["run", "--connector", "lab=connectors.insurance:reference"], "--connector names 'lab', which is not selected"),
+    (["run", "--connector", "lab=connectors.insurance:reference"], "--connector names unknown interface 'lab'"),
     (["run", "--tags", "@smoke; rm -rf /"], "--tags '@smoke; rm -rf /': use tag names with and, or, not and parentheses"),
     (["contract", "show", "lab"], "unknown interface 'lab'"),
     (["contract", "show", "insurance@2030.1"], "unknown version '2030.1' of insurance"),
@@ -98,16 +102,20 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 
 # -- contract list / show / check --------------------------------------------------------------------------------
 def test_contract_list(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, "contract", "list", "--contracts-dir", str(CONTRACTS))
+    code, out, _ = run_cli(capsys, "contract", "list", "--contracts-dir", str(CONTRACTS), "--as-of", "2026-11-22")
     assert code == 0
-    assert out.splitlines()[0] == f"contracts in {CONTRACTS}"
-    (line,) = [line for line in out.splitlines() if line.strip().startswith("insurance")]
-    assert "versions 2023.1, 2024.1, 2025.1 (default 2025.1)" in line and "http-json" in line
+    lines = out.splitlines()
+    assert lines[0] == f"contracts in {CONTRACTS} (as of 2026-11-22)"
+    start = next(i for i, line in enumerate(lines) if line.startswith("  insurance  "))
+    assert "http-json" in lines[start]
+    assert lines[start + 1:start + 4] == ["    2023.1     superseded (in force from 2023-01-01)",
+                                          "    2024.1     superseded (in force from 2024-03-01)",
+                                          "    2025.1     in force since 2025-07-01 (default)"]
 
 
 def test_contract_list_of_an_empty_root(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, _ = run_cli(capsys, "contract", "list", "--contracts-dir", str(tmp_path))
-    assert code == 0 and out.strip() == f"contracts in {tmp_path}"
+    code, out, _ = run_cli(capsys, "contract", "list", "--contracts-dir", str(tmp_path), "--as-of", "2026-11-22")
+    assert code == 0 and out.strip() == f"contracts in {tmp_path} (as of 2026-11-22)"
 
 
 def test_contract_show_text(capsys: pytest.CaptureFixture[str]) -> None:
@@ -159,9 +167,41 @@ def test_contract_check_of_a_broken_copy(capsys: pytest.CaptureFixture[str], con
     assert any("names unknown transaction '2270'" in line for line in lines)
 
 
-def test_contract_check_of_a_single_contract_file(capsys: pytest.CaptureFixture[str], contract_copy: Path) -> None:
-    code, out, _ = run_cli(capsys, "contract", "check", str(contract_copy / "contract.yaml"))
+def test_contract_check_of_a_single_contract_file(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "contract", "check", str(CONTRACTS / "insurance" / "2024.1" / "contract.yaml"))
     assert code == 0 and out.startswith("ok insurance@2024.1")
+
+
+def test_contract_check_names_a_missing_changelog_and_a_supersedes_that_does_not_exist(
+        capsys: pytest.CaptureFixture[str], contract_copy: Path) -> None:
+    """The copy of 2024.1 stands alone in its interface folder: the 2023.1 it supersedes is not there."""
+    (contract_copy / "CHANGELOG.md").unlink()
+    yaml_file = contract_copy / "contract.yaml"
+    code, out, err = run_cli(capsys, "contract", "check", str(contract_copy.parent))
+
+    assert code == 2 and "ok " not in out
+    assert err.splitlines() == [
+        (f"{contract_copy / 'CHANGELOG.md'}: missing: every contract version records its policy document, date and "
+        "changes in CHANGELOG.md"),
+        (f"{yaml_file}:{line_of(yaml_file, 'supersedes:')}: supersedes '2023.1', which is not a version of insurance "
+        "(known: none)")]
+
+
+def test_contract_check_refuses_an_effective_date_before_the_release(capsys: pytest.CaptureFixture[str],
+                                                                     tmp_path: Path) -> None:
+    copy = tmp_path / "insurance"
+    shutil.copytree(CONTRACTS / "insurance", copy)
+    yaml_file = copy / "2024.1" / "contract.yaml"
+    edit(yaml_file, 'effective: "2024-03-01"', 'effective: "2024-02-01"')
+    code, _, err = run_cli(capsys, "contract", "check", str(copy))
+    assert code == 2
+    assert one_line_error_free(err) == [(f"{yaml_file}:{line_of(yaml_file, 'effective:')}: effective 2024-02-01 is "
+                                        "before released 2024-03-01: a version is in force once published")]
+
+
+def one_line_error_free(err: str) -> list[str]:
+    assert "Traceback" not in err
+    return err.strip().splitlines()
 
 
 def test_contract_check_of_a_folder_without_contracts(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -237,7 +277,7 @@ def test_installed_console_script() -> None:
     listed = subprocess.run([executable, "contract", "list"], capture_output=True, text=True, timeout=30)
     wrong = subprocess.run([executable, "run", "--workers", "many"], capture_output=True, text=True, timeout=30)
 
-    assert listed.returncode == 0 and "insurance  versions 2023.1, 2024.1, 2025.1" in listed.stdout
+    assert listed.returncode == 0 and "    2025.1     in force since 2025-07-01 (default)" in listed.stdout
     assert wrong.returncode == 2 and wrong.stdout == ""
-    assert wrong.stderr.startswith("hih: error: hih run: Invalid value for '--workers'")
+    assert wrong.stderr.startswith("hih: error: --workers 'many': expected a number of at least 1, or auto")
     assert wrong.stderr.count("\n") == 1 and "Traceback" not in wrong.stderr

@@ -16,8 +16,9 @@ from harness.contract.diff_impact import History, Recorded, impact, mentions, sc
 from harness.contract.model import Contract
 from harness.errors import UsageError
 from harness.run import history
+from harness.run.child import Files, pytest_command
 from harness.run.options import RunOptions, plan
-from harness.run.runner import pytest_command, run
+from harness.run.runner import run
 from tests.conftest import ROOT
 
 FEATURES = ROOT / "features"
@@ -117,32 +118,54 @@ def test_recorded_history_joins_by_feature_and_name() -> None:
 
 # -- hih run --changed-since --------------------------------------------------------------------------------------
 def test_unknown_or_misused_changed_since_versions_are_usage_errors() -> None:
-    with pytest.raises(UsageError, match=r"^--changed-since 1999\.9: unknown version \(known: .*insurance 2023\.1, 2024\.1"):
+    with pytest.raises(UsageError, match=r"^--changed-since 1999\.9: no selected interface has that version \(known: .*insurance 2023\.1, 2024\.1"):
         plan(RunOptions(changed_since=["1999.9"]))
-    with pytest.raises(UsageError, match=r"^--changed-since 1999\.9: unknown version of insurance \(known: 2023\.1, 2024\.1, 2025\.1\)$"):
+    with pytest.raises(UsageError, match=r"^--changed-since 1999\.9: no selected interface has that version \(known: insurance 2023\.1, 2024\.1, 2025\.1\)$"):
         plan(RunOptions(interfaces=["insurance"], changed_since=["1999.9"]))
+    with pytest.raises(UsageError, match=r"^--changed-since 1999\.9: unknown version of insurance \(known: 2023\.1, 2024\.1, 2025\.1\)$"):
+        plan(RunOptions(changed_since=["insurance=1999.9"]))
     with pytest.raises(UsageError, match="give one VERSION for every interface, or NAME=VERSION"):
         plan(RunOptions(changed_since=["2023.1", "insurance=2023.1"]))
-    with pytest.raises(UsageError, match="--changed-since names 'lab', which is not selected"):
+    with pytest.raises(UsageError, match="--changed-since names unknown interface 'lab'"):
         plan(RunOptions(interfaces=["insurance"], changed_since=["lab=2023.1"]))
     assert plan(RunOptions(changed_since=["insurance=2023.1"])).changed_since == {"insurance": "2023.1"}
     assert plan(RunOptions(interfaces=["insurance"], changed_since=["2023.1"])).changed_since == {"insurance": "2023.1"}
-    assert plan(RunOptions(changed_since=["2023.1"])).changed_since["insurance"] == "2023.1"
+
+
+def test_a_bare_changed_since_needs_exactly_one_selected_interface_with_that_version() -> None:
+    """insurance and lis both have a 2023.1: a bare 2023.1 could mean either, so it is refused; selecting one of them
+    (a CI shard) or naming the interface makes it clear. Only blood-center and mch-platform have 2025.1."""
+    with pytest.raises(UsageError, match=r"^--changed-since 2023\.1: several selected interfaces have that version "
+                                         r"\(insurance, lis\); write NAME=2023\.1$"):
+        plan(RunOptions(changed_since=["2023.1"]))
+    assert plan(RunOptions(interfaces=["lis"], changed_since=["2023.1"])).changed_since == {"lis": "2023.1"}
+    with pytest.raises(UsageError, match="several selected interfaces have that version"):
+        plan(RunOptions(interfaces=["mch-platform", "pacs"], changed_since=["2024.1"]))
+    one = plan(RunOptions(interfaces=["insurance", "blood-center"], changed_since=["2023.1"]))
+    assert one.changed_since == {"insurance": "2023.1"} and list(one.contracts) == ["insurance", "blood-center"]
+
+
+def test_changed_since_for_an_interface_not_selected_is_ignored_with_a_note() -> None:
+    """One HIH_RUN_ARGS for every CI shard: the lis shard ignores `--changed-since insurance=2023.1`."""
+    shard = plan(RunOptions(interfaces=["lis"], changed_since=["insurance=2023.1"]))
+    assert shard.changed_since == {} and list(shard.contracts) == ["lis"]
+    assert shard.notes == ["note: not selected in this run, so ignored: --changed-since insurance"]
 
 
 def test_the_cli_maps_an_unknown_old_version_to_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--changed-since", "2022.9"]) == 2
+    assert main(["run", "--interface", "insurance", "--changed-since", "2022.9"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("hih: error: --changed-since 2022.9: unknown version (known: ") and err.count("\n") == 1
-    assert "insurance 2023.1, 2024.1" in err
+    assert err.startswith("hih: error: --changed-since 2022.9: no selected interface has that version (known: ")
+    assert err.count("\n") == 1 and "insurance 2023.1, 2024.1" in err
 
 
 def test_the_selection_reaches_the_pytest_child(tmp_path: Path) -> None:
     p = plan(RunOptions(interfaces=["insurance"], changed_since=["2023.1"]))
-    command = pytest_command(p, tmp_path, tmp_path / "selection.json")
+    files = Files.in_folder(tmp_path)
+    command = pytest_command(p, files, tmp_path / "deadline.jsonl", select=tmp_path / "selection.json")
     assert command[command.index("--hih-select") - 2:command.index("--hih-select") + 2] == [
         "-p", "harness.run.selection", "--hih-select", str(tmp_path / "selection.json")]
-    assert "--hih-select" not in pytest_command(p, tmp_path)
+    assert "--hih-select" not in pytest_command(p, files, tmp_path / "deadline.jsonl")
 
 
 def _gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **options: Any) -> tuple[int, str]:

@@ -110,14 +110,15 @@ def test_query_aligns_results_per_run_and_marks_flaky_only_on_the_same_setup(tmp
     rows = {s["nodeid"]: s for s in data["scenarios"]}
     assert rows[A]["results"] == ["passed", "failed", None, "failed"] and rows[A]["flaky"] is False
     assert rows[B]["results"] == ["passed", "passed", "failed", "passed"] and rows[B]["flaky"] is True
-    assert rows[B]["flaky_on"] == [{"contract": "2024.1", "connector": "connectors.insurance:reference"}]
+    assert rows[B]["flaky_on"] == [{"contract": "2024.1", "connector": "connectors.insurance:reference",
+                                     "identity": "name:connectors.insurance:reference"}]
     assert data["flaky"] == 1 and data["scenarios"][0]["nodeid"] == B  # flaky first
 
     text = render_text(document)
     assert "insurance: last 4 run(s), newest right" in text
-    assert "  ✓✗✗✗         gate" in text
-    assert "  ✓✗·✗         结算 · test_a" in text
-    assert "  ✓✓✗✓  flaky  结算 · test_b[1101]" in text
+    assert "  ✓✗✗✗                     gate" in text
+    assert "  ✓✗·✗                     结算 · test_a" in text
+    assert "  ✓✓✗✓  flaky              结算 · test_b[1101]" in text
     assert "1 flaky scenario(s)" in text
 
 
@@ -125,7 +126,61 @@ def test_a_different_connector_is_a_different_setup(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite"
     record(db, run_summary({A: "passed"}), {})
     record(db, run_summary({A: "failed"}, connector="hospital.his:make"), {})
-    assert query(db)["interfaces"]["insurance"]["scenarios"][0]["flaky"] is False
+    scenario = query(db)["interfaces"]["insurance"]["scenarios"][0]
+    assert scenario["flaky"] is False and scenario["connector_changed"] is True
+
+
+def with_identity(summary: dict[str, Any], kind: str, value: str) -> dict[str, Any]:
+    row = summary["interfaces"]["insurance"]
+    row["connector_identity"] = {"name": row["connector"], "label": "reference", "kind": kind, "value": value,
+                                 "git_commit": None}
+    return summary
+
+
+def test_the_same_connector_name_with_changed_code_is_not_flaky(tmp_path: Path) -> None:
+    """`connectors.insurance:reference` passed, then its code changed (another SHA-256) and it failed: the grid says
+    "connector changed", not flaky. Passing and failing again on one build is flaky."""
+    db = tmp_path / "h.sqlite"
+    record(db, with_identity(run_summary({A: "passed", B: "passed"}), "files-sha256", "1" * 64), {})
+    record(db, with_identity(run_summary({A: "failed", B: "passed"}), "files-sha256", "2" * 64), {})
+    record(db, with_identity(run_summary({A: "failed", B: "failed"}), "files-sha256", "2" * 64), {})
+
+    data = query(db)["interfaces"]["insurance"]
+    assert [r["connector_changed"] for r in data["runs"]] == [False, True, False]
+    assert data["runs"][1]["connector_identity"]["value"] == "2" * 64
+    rows = {s["nodeid"]: s for s in data["scenarios"]}
+    assert rows[A]["flaky"] is False and rows[A]["connector_changed"] is True
+    assert rows[B]["flaky"] is True and rows[B]["flaky_on"][0]["identity"] == "files-sha256:" + "2" * 64
+    assert rows[B]["connector_changed"] is False
+    text = render_text(query(db))
+    assert "  ✓✗✗  connector changed  结算 · test_a" in text
+    assert "  ✓✓✗  flaky              结算 · test_b[1101]" in text
+    assert "reference sha256:222222222222" in text and "connector changed" in text.splitlines()[4]
+    assert "1 flaky scenario(s); 1 changed with the connector" in text
+
+
+def test_a_black_box_build_is_told_by_hih_connector_version(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    record(db, with_identity(run_summary({A: "passed"}), "env", "HIS 5.2.0"), {})
+    record(db, with_identity(run_summary({A: "failed"}), "env", "HIS 5.2.1"), {})
+    record(db, with_identity(run_summary({A: "failed"}), "env", "HIS 5.2.1"), {})
+    rows = query(db)["interfaces"]["insurance"]["scenarios"]
+    assert rows[0]["flaky"] is False and rows[0]["connector_changed"] is True
+
+
+def test_a_schema_1_history_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A database written before connector identities: its runs keep their connector name as identity."""
+    db = tmp_path / "old.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(history._SCHEMA.replace(
+            "    connector_kind TEXT,\n    connector_value TEXT,\n    connector_label TEXT,\n    git_commit TEXT,\n", ""))
+        conn.execute("PRAGMA user_version = 1")
+    record(db, run_summary({A: "passed"}), {})
+    record(db, with_identity(run_summary({A: "failed"}), "files-sha256", "3" * 64), {})
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == history.SCHEMA_VERSION
+    data = query(db)["interfaces"]["insurance"]
+    assert data["runs"][0]["connector_identity"] is None and data["runs"][1]["connector_changed"] is True
 
 
 def test_last_keeps_the_newest_runs(tmp_path: Path) -> None:
@@ -196,11 +251,11 @@ def test_hih_history_text_json_and_errors(tmp_path: Path, capsys: pytest.Capture
     document = json.loads(capsys.readouterr().out)
     assert list(document) == ["database", "last", "runs_recorded", "interfaces"]
     data = document["interfaces"]["insurance"]
-    assert set(data) == {"runs", "scenarios", "flaky"}
-    assert set(data["runs"][0]) == {"id", "started", "decision", "gate", "contract", "connector", "passed", "failed",
-                                     "skipped", "selection"}
-    assert set(data["scenarios"][0]) == {"nodeid", "feature", "name", "results", "flaky", "flaky_on", "passed",
-                                         "failed", "skipped"}
+    assert set(data) == {"runs", "scenarios", "flaky", "connector_changed"}
+    assert set(data["runs"][0]) == {"id", "started", "decision", "gate", "contract", "connector", "connector_identity",
+                                     "connector_changed", "passed", "failed", "skipped", "selection"}
+    assert set(data["scenarios"][0]) == {"nodeid", "feature", "name", "results", "flaky", "flaky_on",
+                                         "connector_changed", "passed", "failed", "skipped"}
 
     for args, message in ((["history", "--db", str(tmp_path / "none.sqlite")], "hih: error: no run history at "),
                           (["history", "--format", "xml"], "hih: error: --format must be text or json, not 'xml'"),
@@ -227,3 +282,45 @@ def test_previous_runs_gives_each_interface_its_latest_earlier_run(tmp_path: Pat
     assert history.previous_runs(tmp_path / "none.sqlite", ["insurance"], None) == {}
     (tmp_path / "bad.sqlite").write_text("not a database", encoding="utf-8")
     assert history.previous_runs(tmp_path / "bad.sqlite", ["insurance"], None) == {}
+
+
+# -- end to end: the same connector name, changed code -----------------------------------------------------------------
+def test_a_connector_whose_code_changed_is_not_called_flaky(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """`hisadapt_e2e.adapter:make` passes; its code then changes (it stops signing) and the same name fails. The
+    history shows two identities and marks the failing scenarios "connector changed", not flaky."""
+    import io
+    import sys
+
+    from rich.console import Console
+
+    from harness.run.options import RunOptions
+    from harness.run.runner import run
+    from tests.conftest import DATA
+
+    package = tmp_path / "hisadapt_e2e"  # a name of its own: the module stays imported in this process
+    package.mkdir()
+    for name in ("hisadapt_e2e", "hisadapt_e2e.adapter"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    good = "from connectors.insurance import reference as make\n"
+    (package / "adapter.py").write_text(good, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("HIH_HISTORY", str(tmp_path / "history.sqlite"))
+    options = RunOptions(features_dir=DATA / "features", report_dir=tmp_path / "reports", workers=1,
+                         connectors={"insurance": "hisadapt_e2e.adapter:make"})
+
+    assert run(options, Console(file=io.StringIO())) == 0
+    (package / "adapter.py").write_text("from tests.data.connectors.unsigned_connector import make\n", encoding="utf-8")
+    assert run(options, Console(file=io.StringIO())) == 1
+
+    data = query(tmp_path / "history.sqlite")["interfaces"]["insurance"]
+    first, second = data["runs"]
+    assert first["connector"] == second["connector"] == "hisadapt_e2e.adapter:make"
+    assert first["connector_identity"]["value"] != second["connector_identity"]["value"]
+    assert second["connector_changed"] is True
+    changed = [s for s in data["scenarios"] if s["connector_changed"]]
+    assert changed and not any(s["flaky"] for s in data["scenarios"])
+    assert main(["history", "--db", str(tmp_path / "history.sqlite")]) == 0
+    assert "connector changed" in capsys.readouterr().out

@@ -78,8 +78,13 @@ def test_plan_defaults_to_the_newest_contract(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"interfaces": ["lab"]}, "unknown interface 'lab' (known: insurance)"),
-    ({"contracts": {"insurance": "2099.1"}}, "unknown version '2099.1' of insurance"),
-    ({"contracts": {"lab": "1.0"}}, "--contract names 'lab', which is not selected (selected: insurance)"),
+    ({"contracts": {"insurance": "2099.1"}}, "--contract insurance=2099.1: unknown version (known: 2023.1, 2024.1)"),
+    ({"contracts": {"lab": "1.0"}}, "--contract names unknown interface 'lab' (known: insurance)"),
+    ({"connectors": {"lab": "x:y"}}, "--connector names unknown interface 'lab' (known: insurance)"),
+    ({"changed_since": ["lab=1.0"]}, "--changed-since names unknown interface 'lab' (known: insurance)"),
+    ({"scenario_timeout_s": 0}, "--scenario-timeout must be a number of seconds above 0, not 0"),
+    ({"timeout_s": -1}, "--timeout must be a number of seconds above 0, not -1"),
+    ({"tags": "@smoke and ("}, "--tags '@smoke and (': expected not OR left parenthesis OR identifier"),
     ({"connectors": {"insurance": "nowhere_at_all:make"}}, "cannot import 'nowhere_at_all'"),
     ({"workers": 0}, "--workers must be at least 1, not 0"),
     ({"tags": "@a;@b"}, "--tags '@a;@b'"),
@@ -95,3 +100,22 @@ def test_plan_without_features(tmp_path: Path) -> None:
         plan(RunOptions(features_dir=tmp_path / "features", report_dir=tmp_path))
     with pytest.raises(UsageError, match="interface 'insurance' has no features in"):
         plan(RunOptions(features_dir=tmp_path / "features", report_dir=tmp_path, interfaces=["insurance"]))
+
+
+def test_one_set_of_options_serves_every_ci_shard() -> None:
+    """`HIH_RUN_ARGS="--connector insurance=… --contract insurance=2023.1 --changed-since insurance=2023.1"` on the lis
+    shard: ignored there, with one note line; the insurance shard uses them."""
+    from tests.conftest import ROOT
+
+    shared = {"connectors": {"insurance": "tests.data.connectors.unsigned_connector:make"},
+              "contracts": {"insurance": "2023.1"}, "changed_since": ["insurance=2023.1"]}
+    lis = plan(RunOptions(features_dir=ROOT / "features", interfaces=["lis"], **shared))  # type: ignore[arg-type]
+    assert list(lis.contracts) == ["lis"] and lis.connectors == {"lis": "connectors.lis:reference"}
+    assert lis.changed_since == {}
+    assert lis.notes == [("note: not selected in this run, so ignored: --contract insurance, --connector insurance, "
+                         "--changed-since insurance")]
+
+    insurance = plan(RunOptions(features_dir=ROOT / "features", interfaces=["insurance"], **shared))  # type: ignore[arg-type]
+    assert insurance.contracts["insurance"].version == "2023.1" and insurance.notes == []
+    assert insurance.connectors["insurance"] == "tests.data.connectors.unsigned_connector:make"
+    assert insurance.changed_since == {"insurance": "2023.1"}

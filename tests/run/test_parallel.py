@@ -1,6 +1,7 @@
-"""`hih run --workers 2` gives the same results as a serial run: the project's features, once with one worker and once
-with two (pytest-xdist, each worker with its own mocks), compared scenario by scenario; durations left out. With the
-reference connector (gate open) and with a defective one whose run mixes passed, failed and skipped scenarios.
+"""`hih run --workers 2` gives the same results as a serial run, compared scenario by scenario (durations left out):
+several interfaces shared between two pytest processes (lanes), and one interface's scenarios shared between two
+pytest-xdist workers. With the reference connectors (gate open) and with a defective one whose run mixes passed,
+failed and skipped scenarios.
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ def counts(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
             for name, row in summary["interfaces"].items()}
 
 
-# Every interface with the reference connectors; the defective run needs only the interface it breaks and one
-# other (mixed passed, failed and skipped across interfaces), which keeps the suite's time down.
+# Two interfaces of other transports with the reference connectors, two lanes; the defective run breaks one of
+# two interfaces (mixed passed, failed and skipped across the lanes); one interface alone is shared by xdist. The
+# full five-interface run is compared in tests/run/test_merge.py, which keeps the suite's time down here.
 @pytest.mark.parametrize(("connectors", "interfaces", "statuses"), [
-    ({}, [], {"passed", "skipped"}),
+    ({}, ["blood-center", "pacs"], {"passed"}),
     ({"insurance": MISSING_FIELD}, ["insurance", "lis"], {"passed", "failed", "skipped"}),
-], ids=["reference", "defective"])
+    ({}, ["mch-platform"], {"passed", "skipped"}),
+], ids=["reference, two lanes", "defective, two lanes", "one interface, two xdist workers"])
 def test_two_workers_give_the_serial_results(tmp_path: Path, connectors: dict[str, str], interfaces: list[str],
                                              statuses: set[str]) -> None:
     serial_code, serial, serial_junit = gate(tmp_path / "serial", 1, connectors, interfaces)

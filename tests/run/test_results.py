@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from harness.run.identity import ConnectorIdentity
 from harness.run.options import RunOptions, RunPlan
 from harness.run.results import Outcome, summary, write_json
 
@@ -90,8 +91,11 @@ def test_summary_document(contract_2024: Any, tmp_path: Path) -> None:
     outcome = Outcome()
     outcome.absorb(result("features/insurance/t.py::b", "passed", duration=0.125))
     outcome.absorb(result("features/insurance/t.py::a", "failed", duration=0.25, message="boom"))
+    identity = ConnectorIdentity("connectors.insurance:reference", "reference", "files-sha256", "ab" * 32, "cd" * 20)
     plan = RunPlan(RunOptions(report_dir=tmp_path, workers=2, tags="@smoke"), {"insurance": contract_2024},
-                   {"insurance": "connectors.insurance:reference"}, {"insurance": tmp_path}, "smoke")
+                   {"insurance": "connectors.insurance:reference"}, {"insurance": tmp_path}, "smoke",
+                   identities={"insurance": identity}, workers=2, effective={"insurance": "2024-03-01"},
+                   as_of=date(2026, 11, 22))
     started = datetime(2026, 11, 22, 10, 0, 0).astimezone()
 
     document = summary(plan, outcome, started, started + timedelta(seconds=7))
@@ -99,8 +103,12 @@ def test_summary_document(contract_2024: Any, tmp_path: Path) -> None:
     assert document["decision"] == "fail"
     assert document["started"] == started.isoformat(timespec="seconds")
     assert document["duration_s"] == 7.0 and document["workers"] == 2 and document["tags"] == "@smoke"
-    assert document["interfaces"] == {"insurance": {"contract": "2024.1", "connector": "connectors.insurance:reference",
-                                                    "passed": 1, "failed": 1, "skipped": 0, "duration_s": 0.375}}
+    assert document["as_of"] == "2026-11-22" and document["scenario_timeout_s"] == 60.0
+    assert document["interfaces"] == {"insurance": {
+        "contract": "2024.1", "contract_effective": "2024-03-01", "connector": "connectors.insurance:reference",
+        "connector_identity": {"name": "connectors.insurance:reference", "label": "reference", "kind": "files-sha256",
+                               "value": "ab" * 32, "git_commit": "cd" * 20},
+        "passed": 1, "failed": 1, "skipped": 0, "duration_s": 0.375, "wall_s": 0.0}}
     assert [s["name"] for s in document["scenarios"]] == ["a", "b"]
     assert document["scenarios"][0] == {"interface": "insurance", "feature": "门诊结算流程", "name": "a", "status": "failed",
                                         "duration_s": 0.25, "nodeid": "features/insurance/t.py::a", "message": "boom",

@@ -15,8 +15,9 @@ from lxml import etree
 from rich.console import Console
 
 from harness.errors import UsageError
+from harness.run.child import Files, pytest_command
 from harness.run.options import RunOptions
-from harness.run.runner import pytest_command, run
+from harness.run.runner import run
 from tests.conftest import DATA, ROOT
 
 FEATURES = DATA / "features"
@@ -115,9 +116,14 @@ def test_a_passing_run_reports_statuses_steps_and_masked_evidence(tmp_path: Path
 
     assert code == 0
     assert document["decision"] == "pass"
+    row = document["interfaces"]["insurance"]
+    identity = row.pop("connector_identity")
     assert document["interfaces"] == {"insurance": {
-        "contract": "2025.1", "connector": "connectors.insurance:reference", "passed": 3, "failed": 0, "skipped": 1,
-        "duration_s": document["interfaces"]["insurance"]["duration_s"]}}
+        "contract": "2025.1", "contract_effective": "2025-07-01", "connector": "connectors.insurance:reference",
+        "passed": 3, "failed": 0, "skipped": 1, "duration_s": row["duration_s"], "wall_s": row["wall_s"]}}
+    assert row["wall_s"] >= row["duration_s"] > 0, "the time the scenarios kept pytest busy covers their own"
+    assert identity["name"] == "connectors.insurance:reference" and identity["label"] == "reference"
+    assert identity["kind"] == "files-sha256" and len(identity["value"]) == 64
     scenarios = {s["name"]: s for s in document["scenarios"]}
     assert {name: s["status"] for name, s in scenarios.items()} == TINY
     for s in document["scenarios"]:
@@ -162,13 +168,40 @@ def test_pytest_command(tmp_path: Path) -> None:
     from harness.run.options import plan
 
     p = plan(RunOptions(features_dir=FEATURES, report_dir=tmp_path, workers=2, tags="@tiny",
-                        contracts={"insurance": "2023.1"}, contracts_dir=DATA.parent.parent / "contracts"))
-    args = pytest_command(p, tmp_path)
+                        contracts={"insurance": "2023.1"}, contracts_dir=DATA.parent.parent / "contracts",
+                        scenario_timeout_s=45))
+    args = pytest_command(p, Files.in_folder(tmp_path), tmp_path / "deadline.jsonl")
 
     assert args[1:3] == ["-m", "pytest"]
     assert args[args.index("--hih-contract") + 1] == "insurance=2023.1"
     assert args[args.index("--hih-connector") + 1] == "insurance=connectors.insurance:reference"
-    assert args[args.index("-n") + 1] == "2"
+    assert args[args.index("-n") + 1] == "2", "one interface: its scenarios shared by two xdist workers"
     assert args[args.index("-m", 3) + 1] == "tiny"
     assert args[args.index("--junitxml") + 1] == str(tmp_path / "junit.xml")
+    assert args[args.index("--hih-scenario-timeout") + 1] == "45"
+    assert args[args.index("--hih-deadline-log") + 1] == str(tmp_path / "deadline.jsonl")
+    assert {"no:hypothesispytest", "no:respx", "no:anyio"} <= set(args)
     assert args[-1] == str(FEATURES / "insurance")
+
+
+def test_lanes_share_the_interfaces_and_each_runs_only_its_own(tmp_path: Path) -> None:
+    from harness.run.lanes import Lane, deal
+    from harness.run.options import plan
+
+    p = plan(RunOptions(features_dir=PROJECT_FEATURES, report_dir=tmp_path, workers=2))
+    recorded = {"blood-center": 2.0, "insurance": 2.7, "lis": 3.6, "mch-platform": 3.2, "pacs": 3.2}
+    lanes = deal(p.feature_dirs, 2, recorded)
+    assert [lane.interfaces for lane in lanes] == [["lis", "mch-platform"], ["blood-center", "insurance", "pacs"]]
+    assert [round(lane.load, 1) for lane in lanes] == [6.8, 7.9], "the busiest lane as light as it can be"
+    kinds = {"blood-center": "soap", "mch-platform": "soap", "lis": "hl7v2-mllp", "pacs": "hl7v2-mllp",
+             "insurance": "http-json"}
+    together = deal(p.feature_dirs, 2, recorded, kinds)
+    assert [lane.interfaces for lane in together] == [["lis", "pacs"], ["blood-center", "insurance", "mch-platform"]]
+    assert [round(lane.load, 1) for lane in together] == [6.8, 7.9], "as balanced, with each transport in one lane"
+    assert all(lane.workers == 1 for lane in lanes)
+    assert [lane.interfaces for lane in deal(p.feature_dirs, 1, {})] == [list(p.feature_dirs)]
+    single = deal({"lis": p.feature_dirs["lis"]}, 2, {})
+    assert [(lane.interfaces, lane.workers) for lane in single] == [(["lis"], 2)], "one interface: xdist inside"
+    args = pytest_command(p, Files.in_folder(tmp_path), tmp_path / "d.jsonl", Lane(1, ["lis", "pacs"]))
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--hih-contract"] == ["lis=2024.1", "pacs=2024.1"]
+    assert args[-2:] == [str(PROJECT_FEATURES / "lis"), str(PROJECT_FEATURES / "pacs")] and "-n" not in args

@@ -1,0 +1,340 @@
+"""The pytest processes of a run: one per lane (harness.run.lanes), started side by side, followed through their
+event streams, stopped in order when the run is cancelled or out of time, and started again when the deadline
+ended one with scenarios left (a segment). Their junit.xml, cucumber.json, events and logs become the run's.
+
+Each process writes its files into `parts/` of the report's working directory as `<kind>.<lane>-<segment>.<ext>`;
+`collect` puts them together and removes the folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from harness.run.combine import combine_cucumber, combine_junit
+from harness.run.deadline import EXIT_STUCK
+from harness.run.events import EventReader
+from harness.run.lanes import Lane
+from harness.run.options import PROJECT_ROOT, RunPlan
+from harness.run.progress import RunProgress
+from harness.run.results import Outcome
+
+INI = Path(__file__).with_name("pytest-run.ini")
+PARTS = "parts"
+DEADLINE_LOG = "deadline.jsonl"
+POLL_S = 0.05
+STOP_GRACE_S = 5.0
+# plugins a spec run never uses; each costs start-up time in every process
+UNUSED_PLUGINS = ("respx", "anyio", "hypothesispytest", "xdist.looponfail")
+
+
+@dataclass
+class Files:
+    """Where one pytest process of the run writes."""
+
+    events: Path
+    junit: Path
+    cucumber: Path
+    log: Path
+    done: Path | None = None
+    """The node ids already run, to leave out (a later segment)."""
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> Files:
+        """The names a report directory gives them."""
+        return cls(folder / "events.jsonl", folder / "junit.xml", folder / "cucumber.json", folder / "pytest.log")
+
+
+def pytest_command(p: RunPlan, files: Files, deadline_log: Path, lane: Lane | None = None,
+                   select: Path | None = None) -> list[str]:
+    """The command line of one pytest process: the lane's interfaces (all of the plan's by default)."""
+    lane = lane or Lane(0, list(p.versions), p.workers)
+    args = [sys.executable, "-m", "pytest", "-c", str(INI), "--rootdir", str(PROJECT_ROOT),
+            "-p", "harness.run.collector", "--hih-events", str(files.events),
+            "--junitxml", str(files.junit), "-o", "junit_suite_name=hih", "-q", "-rfE",
+            "--cucumberjson", str(files.cucumber),
+            "-p", "harness.run.deadline", "--hih-scenario-timeout", f"{p.scenario_timeout_s:g}",
+            "--hih-deadline-log", str(deadline_log), "--hih-parent-pid", str(os.getpid())]
+    if files.done is not None:
+        args += ["--hih-done", str(files.done)]
+    for name in lane.interfaces:
+        args += ["--hih-contract", f"{name}={p.versions[name]}", "--hih-connector", f"{name}={p.connectors[name]}"]
+    if p.options.contracts_dir:
+        args += ["--hih-contracts-dir", str(p.options.contracts_dir)]
+    if p.markexpr:
+        args += ["-m", p.markexpr]
+    if select is not None:  # --changed-since: the child keeps only the scenarios listed in this file
+        args += ["-p", "harness.run.selection", "--hih-select", str(select)]
+    for plugin in UNUSED_PLUGINS:
+        args += ["-p", f"no:{plugin}"]
+    args += ["-n", str(lane.workers), "--dist", "load"] if lane.workers > 1 else ["-p", "no:xdist"]
+    args += [str(p.feature_dirs[name]) for name in lane.interfaces]
+    return args
+
+
+@dataclass
+class Runner:
+    """One lane's pytest process, segment after segment."""
+
+    lane: Lane
+    parts: Path
+    segment: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    readers: list[EventReader] = field(default_factory=list)
+    nodeids: set[str] = field(default_factory=set)
+    returncodes: list[int] = field(default_factory=list)
+    last_at: float | None = None
+
+    def files(self, segment: int) -> Files:
+        tag = f"{self.lane.index}-{segment}"
+        return Files(self.parts / f"events.{tag}.jsonl", self.parts / f"junit.{tag}.xml",
+                     self.parts / f"cucumber.{tag}.json", self.parts / f"pytest.{tag}.log",
+                     self.parts / f"done.{tag}.json" if segment else None)
+
+    def start(self, p: RunPlan, work: Path, select: Path | None) -> None:
+        files = self.files(self.segment)
+        files.events.touch()
+        self.readers.append(EventReader(files.events))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(),
+                                                                         os.environ.get("PYTHONPATH")]))}
+        env.pop("PYTEST_ADDOPTS", None)
+        with files.log.open("wb") as log:
+            # its own process group: a cancel stops pytest and its xdist workers together, and a Ctrl-C on the
+            # terminal reaches hih first, which then stops pytest in order
+            self.process = subprocess.Popen(pytest_command(p, files, work / DEADLINE_LOG, self.lane, select),
+                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            cwd=os.getcwd(), env=env, start_new_session=True)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def follow(self, outcome: Outcome, progress: RunProgress, p: RunPlan) -> None:
+        for event in self.readers[-1].poll() if self.readers else ():
+            if event.get("event") == "collected" and isinstance(event.get("nodeids"), list):
+                self.nodeids.update(str(n) for n in event["nodeids"])
+            result = outcome.absorb(event)
+            if result is not None:
+                if not result.interface:
+                    result.interface = interface_for(result.nodeid, p)
+                progress.result(result)
+            self._clock(event, result.interface if result is not None else None, outcome)
+
+    def _clock(self, event: dict[str, Any], interface: str | None, outcome: Outcome) -> None:
+        """Time between this process's events goes to the interface of the result that ends it."""
+        at = event.get("at")
+        if not isinstance(at, int | float):
+            return
+        if interface and self.last_at is not None and self.lane.workers == 1:
+            outcome.walls[interface] = outcome.walls.get(interface, 0.0) + max(0.0, at - self.last_at)
+        self.last_at = float(at)
+
+    def again(self, outcome: Outcome, work: Path) -> bool:
+        """The process has exited: start another segment if the deadline ended it with scenarios left."""
+        if self.returncodes[-1] != EXIT_STUCK or self.segment + 1 > len(self.nodeids):
+            return False
+        done = set(outcome.results) | deadline_nodeids(work / DEADLINE_LOG)
+        if not [n for n in self.nodeids if n not in done]:
+            return False
+        self.segment += 1
+        path = self.files(self.segment).done
+        assert path is not None
+        path.write_text(json.dumps(sorted(done), ensure_ascii=False), encoding="utf-8")
+        return True
+
+    def stop(self) -> None:
+        """SIGINT (pytest ends its session and writes junit.xml), then SIGTERM, then SIGKILL, to the group."""
+        for sig, wait in ((signal.SIGINT, STOP_GRACE_S), (signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+            if self.process is None or self.process.poll() is not None:
+                return
+            try:
+                os.killpg(self.process.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                return
+            try:
+                self.process.wait(wait)
+            except subprocess.TimeoutExpired:
+                continue
+
+
+def deadline_nodeids(log: Path) -> set[str]:
+    try:
+        return {str(json.loads(line)["nodeid"]) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def interface_for(nodeid: str, p: RunPlan) -> str:
+    """The interface whose feature folder holds a node id's file ("" when none does)."""
+    return _interface_of_file(nodeid.split("::", 1)[0], tuple(p.feature_dirs.items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _interface_of_file(file: str, feature_dirs: tuple[tuple[str, Path], ...]) -> str:
+    path = (PROJECT_ROOT / file).resolve()
+    for name, folder in feature_dirs:
+        if path.is_relative_to(folder.resolve()):
+            return name
+    return ""
+
+
+class Beside(threading.Thread):
+    """Work the parent does while pytest runs (checking the contract files); its exception stops the run."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        super().__init__(name="hih-beside", daemon=True)
+        self._work = work
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
+            self.error = exc
+
+
+def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, console: Console,
+            beside: Beside | None = None) -> tuple[Outcome, int, int]:
+    """Run the lanes' pytest processes until they end, the run is cancelled or runs out of time; then collect
+    their files. Returns the outcome, one exit status for the run (pytest's codes: 0, 1, 5, or another) and how
+    many pytest processes ran. An error of the `beside` work stops the processes and is raised."""
+    outcome = Outcome()
+    parts = work / PARTS
+    parts.mkdir()
+    runners = [Runner(lane, parts) for lane in lanes]
+    limit = time.monotonic() + p.timeout_s if p.timeout_s else None
+    counted = 0
+    with RunProgress(console) as progress, cancellable() as cancel:
+        try:
+            for runner in runners:
+                runner.start(p, work, select)
+            if beside is not None:
+                beside.start()
+            while any(r.process is not None for r in runners):
+                if beside is not None and beside.error is not None:
+                    raise beside.error
+                for runner in runners:
+                    runner.follow(outcome, progress, p)
+                    if runner.process is not None and not runner.running:
+                        runner.follow(outcome, progress, p)
+                        runner.returncodes.append(runner.process.returncode)
+                        restart = outcome.incomplete is None and not outcome.connector_errors and \
+                            runner.again(outcome, work)
+                        runner.process = None
+                        if restart:
+                            runner.start(p, work, select)
+                if len(outcome.nodeids) != counted and all(r.nodeids or r.process is None for r in runners):
+                    counted = len(outcome.nodeids)  # every process has collected: the totals are known
+                    progress.collected(Counter(interface_for(n, p) for n in outcome.nodeids))
+                reason = ("connector factory raised" if outcome.connector_errors else cancel.reason
+                          or (f"the run's --timeout of {p.timeout_s:g} s was reached"
+                              if limit is not None and time.monotonic() >= limit else None))
+                if reason is not None and outcome.incomplete is None:
+                    outcome.incomplete = reason
+                    _stop_all(runners)
+                progress.tick()
+                time.sleep(POLL_S)
+        except BaseException:
+            _stop_all(runners)
+            raise
+        finally:
+            for runner in runners:
+                runner.follow(outcome, progress, p)
+                for reader in runner.readers:
+                    reader.finish()
+                    reader.close()
+                    outcome.damaged.extend(reader.damaged)
+    if beside is not None:
+        beside.join()
+        if beside.error is not None:
+            raise beside.error
+    collect(runners, work)
+    codes = [code for r in runners for code in r.returncodes]
+    return outcome, _status(codes), len(codes)
+
+
+def _stop_all(runners: list[Runner]) -> None:
+    threads = [threading.Thread(target=r.stop, daemon=True) for r in runners if r.running]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(STOP_GRACE_S + 10)
+
+
+def _status(codes: list[int]) -> int:
+    """One exit status for several pytest processes: the first unusual one, else 1 if any failed, 5 if none ran."""
+    unusual = [c for c in codes if c not in (0, 1, 5)]
+    if unusual:
+        return unusual[0]
+    if 1 in codes:
+        return 1
+    return 5 if codes and all(c == 5 for c in codes) else 0
+
+
+def collect(runners: list[Runner], work: Path) -> None:
+    """The parts as the run's junit.xml, cucumber.json, events.jsonl and pytest.log; the parts folder goes."""
+    files = [r.files(s) for r in runners for s in range(r.segment + 1)]
+    if len(files) == 1:
+        only = files[0]
+        for source, target in ((only.junit, "junit.xml"), (only.cucumber, "cucumber.json"),
+                               (only.events, "events.jsonl"), (only.log, "pytest.log")):
+            if source.is_file():
+                source.replace(work / target)
+    else:
+        combine_junit([f.junit for f in files], work / "junit.xml")
+        combine_cucumber([f.cucumber for f in files], work / "cucumber.json")
+        _concatenate([f.events for f in files], work / "events.jsonl", header=None)
+        _concatenate([f.log for f in files], work / "pytest.log", header="==== {name} ====\n")
+    for path in sorted((work / PARTS).glob("*")):
+        path.unlink()
+    (work / PARTS).rmdir()
+
+
+def _concatenate(sources: list[Path], target: Path, header: str | None) -> None:
+    with target.open("wb") as out:
+        for source in sources:
+            if not source.is_file():
+                continue
+            if header is not None:
+                out.write(header.format(name=source.name).encode("utf-8"))
+            with source.open("rb") as part:
+                while block := part.read(1 << 20):
+                    out.write(block)
+
+
+class Cancel:
+    reason: str | None = None
+
+
+@contextmanager
+def cancellable() -> Iterator[Cancel]:
+    """SIGTERM and SIGINT set a reason instead of killing hih, so the partial report can be written."""
+    cancel = Cancel()
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        cancel.reason = f"cancelled by {signal.Signals(signum).name}"
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield cancel
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
