@@ -106,7 +106,9 @@ class HihSession:
             self._runtime.stop()
 
 
-_SESSION = pytest.StashKey[HihSession]()
+SESSION = pytest.StashKey[HihSession]()
+"""The run's HihSession in `config.stash`."""
+_SESSION = SESSION
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -146,6 +148,11 @@ def pytest_bdd_apply_tag(tag: str, function: Any) -> bool | None:
         # Gherkin tags are data, not code: register them so --strict-markers accepts them and -m can select them.
         _CONFIG[-1].addinivalue_line("markers", f"{tag}: Gherkin tag")
     return None
+
+
+def masked_nodeid(item: pytest.Item) -> str:
+    """The node id a scenario's reports carry: masked with the identifiers its own text holds, as its reports are."""
+    return scenario_masker(item, item.config.stash[_SESSION].masker).nodeid(item.nodeid)
 
 
 def _interface_of(item: pytest.Item) -> str | None:

@@ -15,6 +15,7 @@ Uses pytest-bdd 9 internals (its step and scenario registries), hence its pin.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -26,6 +27,9 @@ from harness.report.masking import GENERIC_NAMES, Masker
 
 SCENARIO_PROPERTIES = ("hih_feature", "hih_scenario")
 NODEID_PROPERTY = "hih_nodeid"
+KEY_PROPERTY = "hih_key"
+"""A scenario's key: a digest of its real node id, which names no patient; the runner matches what was collected,
+what reported, what a restart leaves out and what the deadline ended by it."""
 _SCOPED = pytest.StashKey[Masker]()
 _CODE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.:^-]*")
 
@@ -110,11 +114,18 @@ def mask_report(item: pytest.Item, report: pytest.TestReport, masker: Masker) ->
     report.user_properties = [(k, scoped.text(v) if k in SCENARIO_PROPERTIES and isinstance(v, str) else v)
                               for k, v in report.user_properties if k != NODEID_PROPERTY]
     report.user_properties.append((NODEID_PROPERTY, scoped.nodeid(report.nodeid)))
+    if not any(k == KEY_PROPERTY for k, _ in report.user_properties):
+        report.user_properties.append((KEY_PROPERTY, nodeid_key(report.nodeid)))
     if report.longrepr is not None and not report.passed:
         report.longrepr = scrub(report.longrepr, masker.text, set())
     report.sections = [(title, content if title.startswith("hih ") else masker.text(content))
                        for title, content in report.sections]
     _mask_cucumber(report, scoped)
+
+
+def nodeid_key(nodeid: str) -> str:
+    """The key of the scenario whose real node id is `nodeid` (see KEY_PROPERTY)."""
+    return hashlib.sha256(nodeid.encode("utf-8")).hexdigest()[:24]
 
 
 class MaskedNodeids:

@@ -125,8 +125,8 @@ class Runner:
 
     def follow(self, outcome: Outcome, progress: RunProgress, p: RunPlan) -> None:
         for event in self.readers[-1].poll() if self.readers else ():
-            if event.get("event") == "collected" and isinstance(event.get("nodeids"), list):
-                self.nodeids.update(str(n) for n in event["nodeids"])
+            if event.get("event") == "collected" and isinstance(event.get("keys"), list):
+                self.nodeids.update(str(n) for n in event["keys"])
             result = outcome.absorb(event)
             if result is not None:
                 if not result.interface:
@@ -147,7 +147,7 @@ class Runner:
         """The process has exited: start another segment if the deadline ended it with scenarios left."""
         if self.returncodes[-1] != EXIT_STUCK or self.segment + 1 > len(self.nodeids):
             return False
-        done = set(outcome.results) | deadline_nodeids(work / DEADLINE_LOG)
+        done = outcome.done | deadline_keys(work / DEADLINE_LOG)
         if not [n for n in self.nodeids if n not in done]:
             return False
         self.segment += 1
@@ -171,9 +171,10 @@ class Runner:
                 continue
 
 
-def deadline_nodeids(log: Path) -> set[str]:
+def deadline_keys(log: Path) -> set[str]:
+    """Keys of the scenarios whose process the deadline ended."""
     try:
-        return {str(json.loads(line)["nodeid"]) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()}
+        return {str(json.loads(line)["key"]) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()}
     except (OSError, ValueError, KeyError, TypeError):
         return set()
 
@@ -239,7 +240,7 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
                             runner.start(p, work, select)
                 if len(outcome.nodeids) != counted and all(r.nodeids or r.process is None for r in runners):
                     counted = len(outcome.nodeids)  # every process has collected: the totals are known
-                    progress.collected(Counter(interface_for(n, p) for n in outcome.nodeids))
+                    progress.collected(Counter(interface_for(n, p) for n in outcome.shown.values()))
                 reason = ("connector factory raised" if outcome.connector_errors else cancel.reason
                           or (f"the run's --timeout of {p.timeout_s:g} s was reached"
                               if limit is not None and time.monotonic() >= limit else None))

@@ -18,7 +18,8 @@ from typing import IO, Any
 import pytest
 
 from harness.config import load_config
-from harness.plugin import EVIDENCE_SECTION
+from harness.plugin import EVIDENCE_SECTION, masked_nodeid
+from harness.plugin_masking import KEY_PROPERTY, nodeid_key
 from harness.report.masking import Masker
 
 
@@ -26,7 +27,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("hih")
     group.addoption("--hih-events", default=None, help="write run events (JSON lines) to this file")
     group.addoption("--hih-done", default=None,
-                    help="a JSON list of node ids already run: leave them out (a restarted run)")
+                    help="a JSON list of scenario keys already run: leave them out (a restarted run)")
     group.addoption("--hih-parent-pid", type=int, default=None,
                     help="the hih process that started this run: when it is gone, the run stops")
 
@@ -60,12 +61,23 @@ class Collector:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if not session.config.pluginmanager.hasplugin("dsession"):
-            self._emit({"event": "collected", "count": len(session.items), "nodeids": [i.nodeid for i in session.items]})
+            # keys, and node ids as the results will carry them (masked): the runner tells what did not run
+            self._emit({"event": "collected", "count": len(session.items),
+                        "keys": [nodeid_key(i.nodeid) for i in session.items],
+                        "nodeids": [self._shown(i) for i in session.items]})
 
     @pytest.hookimpl(optionalhook=True)  # only exists when pytest-xdist is loaded
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        self._emit({"event": "collected", "count": len(ids), "nodeids": ids,
+        # xdist gives the controller node ids only: a scenario that never reports is shown by its file and key
+        self._emit({"event": "collected", "count": len(ids), "keys": [nodeid_key(i) for i in ids],
+                    "nodeids": [f"{i.partition('::')[0]}::{nodeid_key(i)}" for i in ids],
                     "worker": getattr(node, "gateway", None) and node.gateway.id})
+
+    def _shown(self, item: pytest.Item) -> str:
+        try:
+            return masked_nodeid(item)
+        except KeyError:  # not a scenario of the hih plugin's (no session): masked by shape
+            return self._masker.nodeid(item.nodeid)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -78,7 +90,7 @@ class Collector:
             report.when == "teardown" and report.failed)
         if not final:
             return
-        props = {k: self._masker.text(v) if isinstance(v, str) and k != "hih_steps" else v
+        props = {k: self._masker.text(v) if isinstance(v, str) and k not in ("hih_steps", KEY_PROPERTY) else v
                  for k, v in report.user_properties if isinstance(k, str) and k.startswith("hih_")}
         evidence = next((content for title, content in report.sections if title == EVIDENCE_SECTION), None)
         self._emit({
@@ -107,10 +119,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not path:
         return
     done = set(json.loads(Path(path).read_text(encoding="utf-8")))
-    dropped = [item for item in items if item.nodeid in done]
+    dropped = [item for item in items if nodeid_key(item.nodeid) in done]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if item.nodeid not in done]
+        items[:] = [item for item in items if nodeid_key(item.nodeid) not in done]
 
 
 def _stop_when_orphaned(parent: int) -> None:

@@ -68,6 +68,25 @@ class Running:
     calls: list[str] = field(default_factory=list)
     fired: float | None = None
     """When the first interruption was sent (monotonic)."""
+    key: str = ""
+    """The scenario's key and its node id as its reports show it, with the masking of its text, for the deadline log
+    (a file of the report directory: no patient identifier may reach it)."""
+    shown: str = ""
+    mask: Callable[[str], str] = str
+
+
+def _masked(item: pytest.Item) -> dict[str, Any]:
+    """Key, shown node id and text masking of a scenario (see Running); plain when hih's plugin is not in the run."""
+    from harness.plugin import SESSION
+    from harness.plugin_masking import nodeid_key, scenario_masker
+
+    key = nodeid_key(item.nodeid)
+    session = item.config.stash.get(SESSION, None)
+    if session is None:
+        return {"key": key, "shown": item.nodeid}
+    scoped = scenario_masker(item, session.masker)
+    return {"key": key, "shown": scoped.nodeid(item.nodeid),
+            "mask": lambda text: session.masker.text(scoped.text(text))}
 
 
 def timeout_text(timeout_s: float, running: Running, stuck: bool = False) -> str:
@@ -129,7 +148,7 @@ class Deadline:
             now = time.monotonic()
             kept = self.running if self.running is not None and self.running.nodeid == item.nodeid else None
             if kept is None:
-                self.running = Running(item.nodeid, phase, now + self.timeout_s, {})
+                self.running = Running(item.nodeid, phase, now + self.timeout_s, {}, **_masked(item))
             else:
                 kept.phase, kept.fired = phase, None
                 if fresh:
@@ -235,7 +254,9 @@ class Deadline:
     def _give_up(self, running: Running) -> None:
         """The scenario ignores the interruption: log why and end this process (xdist replaces a worker)."""
         message = timeout_text(self.timeout_s, running, stuck=True)
-        note = {"nodeid": running.nodeid, "message": message, "props": running.labels, "pid": os.getpid()}
+        message = running.mask(message)
+        note = {"key": running.key, "nodeid": running.shown or running.nodeid, "message": message,
+                "props": {k: running.mask(v) for k, v in running.labels.items()}, "pid": os.getpid()}
         if self.log is not None:
             line = (json.dumps(note, ensure_ascii=False) + "\n").encode("utf-8")
             fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -243,7 +264,7 @@ class Deadline:
                 os.write(fd, line)
             finally:
                 os.close(fd)
-        sys.stderr.write(f"hih: {running.nodeid}: {message}\n")
+        sys.stderr.write(f"hih: {running.shown or running.nodeid}: {message}\n")
         sys.stderr.flush()
         os._exit(EXIT_STUCK)
 

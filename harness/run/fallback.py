@@ -46,7 +46,7 @@ def from_junit(outcome: Outcome, junit: Path, exitstatus: int | None) -> int:
         outcome.results[nodeid] = ScenarioResult(
             nodeid=nodeid, interface=props.get("hih_interface", ""), feature=props.get("hih_feature", ""),
             name=props.get("hih_scenario") or nodeid.rsplit("::", 1)[-1], status=status,
-            duration_s=float(case.get("time") or 0.0), message=message[:2000])
+            duration_s=float(case.get("time") or 0.0), message=message[:2000], key=outcome.key_of(nodeid))
         added += 1
     outcome.decided_from = DECIDED_FROM
     if exitstatus == 1 and not any(r.status == "failed" for r in outcome.results.values()):

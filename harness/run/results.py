@@ -10,6 +10,7 @@ from typing import Any
 
 from harness.bindings import connector_label
 from harness.plugin import CONNECTOR_ERROR
+from harness.plugin_masking import KEY_PROPERTY
 from harness.run.options import RunPlan
 
 STATUS_ORDER = {"failed": 3, "skipped": 1, "passed": 2}
@@ -26,6 +27,8 @@ class ScenarioResult:
     message: str = ""
     steps: list[dict[str, Any]] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    key: str = ""
+    """The scenario's key (harness.plugin_masking.KEY_PROPERTY); "" when not known."""
 
 
 @dataclass
@@ -37,7 +40,9 @@ class Outcome:
     collect_errors: list[str] = field(default_factory=list)
     exitstatus: int | None = None
     nodeids: list[str] = field(default_factory=list)
-    """Every scenario collected to run, in collection order."""
+    """The key of every scenario collected to run, in collection order (harness.plugin_masking.KEY_PROPERTY)."""
+    shown: dict[str, str] = field(default_factory=dict)
+    """Key -> the scenario's node id as its reports show it (masked)."""
     damaged: list[str] = field(default_factory=list)
     """Events that could not be read (see harness.run.events); the decision then comes from junit.xml."""
     connector_errors: list[str] = field(default_factory=list)
@@ -62,9 +67,14 @@ class Outcome:
         kind = event.get("event")
         if kind == "collected":
             self.expected = max(self.expected, int(event["count"]))
-            if isinstance(event.get("nodeids"), list):  # one report per process (lane or xdist worker)
+            keys, shown = event.get("keys"), event.get("nodeids")
+            if isinstance(keys, list) and isinstance(shown, list):  # one report per process (lane or xdist worker)
                 known = set(self.nodeids)
-                self.nodeids.extend(n for n in dict.fromkeys(str(i) for i in event["nodeids"]) if n not in known)
+                for key, nodeid in zip(keys, shown, strict=False):
+                    if str(key) not in known:
+                        known.add(str(key))
+                        self.nodeids.append(str(key))
+                        self.shown[str(key)] = str(nodeid)
         elif kind == "collect_error":
             self.collect_errors.append(f"{event['nodeid']}: {event['message']}")
         elif kind == "finished":
@@ -78,6 +88,7 @@ class Outcome:
                 name=props.get("hih_scenario") or nodeid.rsplit("::", 1)[-1], status=event["status"],
                 duration_s=float(event.get("duration_s", 0.0)), message=event.get("message", ""),
                 steps=json.loads(props["hih_steps"]) if props.get("hih_steps") else [], evidence=event.get("evidence", []),
+                key=str(props.get(KEY_PROPERTY) or self.key_of(nodeid)),
             )
             if props.get(CONNECTOR_ERROR) and props[CONNECTOR_ERROR] not in self.connector_errors:
                 self.connector_errors.append(str(props[CONNECTOR_ERROR]))
@@ -96,10 +107,20 @@ class Outcome:
         rows = [r for r in self.results.values() if interface is None or r.interface == interface]
         return {s: sum(1 for r in rows if r.status == s) for s in ("passed", "failed", "skipped")}
 
+    def key_of(self, nodeid: str) -> str:
+        """The key of a scenario known by its shown node id (a result rebuilt from junit.xml or a deadline note)."""
+        return next((k for k, shown in self.shown.items() if shown == nodeid), nodeid)
+
+    @property
+    def done(self) -> set[str]:
+        """Keys of the scenarios that have a result."""
+        return {r.key for r in self.results.values()}
+
     @property
     def not_run(self) -> list[str]:
-        """Collected scenarios without a result (the run stopped before them)."""
-        return [n for n in self.nodeids if n not in self.results]
+        """Collected scenarios without a result (the run stopped before them), as their reports would name them."""
+        done = self.done
+        return [self.shown.get(k, k) for k in self.nodeids if k not in done]
 
     @property
     def decision(self) -> str:

@@ -122,6 +122,7 @@ def _apply_deadline_notes(outcome: Outcome, log: Path, p: RunPlan) -> None:
         try:
             note = json.loads(line)
             nodeid, message, props = str(note["nodeid"]), str(note["message"]), dict(note.get("props") or {})
+            key = str(note.get("key") or outcome.key_of(nodeid))
         except (ValueError, KeyError, TypeError):
             continue
         old = outcome.results.get(nodeid)
@@ -131,7 +132,7 @@ def _apply_deadline_notes(outcome: Outcome, log: Path, p: RunPlan) -> None:
             name=(old.name if old and old.name != nodeid.rsplit("::", 1)[-1] else "") or props.get("hih_scenario")
             or nodeid.rsplit("::", 1)[-1],
             status="failed", duration_s=old.duration_s if old else p.scenario_timeout_s, message=message,
-            steps=old.steps if old else [], evidence=old.evidence if old else [])
+            steps=old.steps if old else [], evidence=old.evidence if old else [], key=key)
         result = outcome.results[nodeid]
         failures.append((nodeid, message, {"hih_interface": result.interface, "hih_feature": result.feature,
                                            "hih_scenario": result.name}))
