@@ -12,7 +12,7 @@ from typing import Any
 
 from harness.config import SignoffConfig
 from harness.contract.loader import ContractStore
-from harness.failure import SpecFailure
+from harness.failure import SpecFailure, parse_failure
 from harness.report.changes import compare
 from harness.report.failures import business_failure
 from harness.report.manifest import differences
@@ -140,7 +140,10 @@ def test_a_failing_run_names_its_failures_in_business_words_within_five_pages(fa
     flat = "".join(text.split())
     assert "不予放行" in flat and "失败项" in flat
     assert "9001签到" in flat, "the transaction code and its Chinese name from the contract"
-    assert "未通过" in flat
+    summary = json.loads((failing_run / "summary.json").read_text(encoding="utf-8"))
+    reasons = [parse_failure(s["message"]).reason for s in summary["scenarios"] if s["status"] == "failed"]
+    assert reasons and all(reasons), "every failure has a reason"
+    assert "".join(reasons[0].split())[:40] in flat, "the first failure's Chinese reason is on the sheet"
     html = (failing_run / "signoff.html").read_text(encoding="utf-8")
     assert html.count('<p class="reason">') >= 1
 

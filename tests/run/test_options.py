@@ -78,7 +78,7 @@ def test_plan_defaults_to_the_newest_contract(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"interfaces": ["lab"]}, "unknown interface 'lab' (known: insurance)"),
-    ({"contracts": {"insurance": "2099.1"}}, "--contract insurance=2099.1: unknown version (known: 2023.1, 2024.1)"),
+    ({"contracts": {"insurance": "2099.1"}}, "--contract insurance=2099.1: unknown version (known: 2023.1, 2024.1, 2025.1)"),
     ({"contracts": {"lab": "1.0"}}, "--contract names unknown interface 'lab' (known: insurance)"),
     ({"connectors": {"lab": "x:y"}}, "--connector names unknown interface 'lab' (known: insurance)"),
     ({"changed_since": ["lab=1.0"]}, "--changed-since names unknown interface 'lab' (known: insurance)"),

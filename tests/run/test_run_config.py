@@ -49,7 +49,7 @@ def test_run_and_contracts_tables(here: Path) -> None:
     ("[run]\nretries = 2\n", r"\[run\] unknown key 'retries' \(known: scenario_timeout, timeout, workers\)"),
     ("run = 3\n", r"\[run\] must be a table"),
     ('[contracts]\ninsurance = 2024.1\n', r"\[contracts\] insurance must be a version string such as \"2024.1\""),
-    ("[runs]\n", r"unknown table or key 'runs' \(known: contracts, masking, run\)"),
+    ("[runs]\n", r"unknown table or key 'runs' \(known: contracts, insurance, masking, run, signoff\)"),
 ])
 def test_problems_are_one_line_usage_errors(here: Path, text: str, message: str) -> None:
     write(here, text)
