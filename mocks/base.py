@@ -13,6 +13,15 @@ from mocks.transport.limits import InputLimits
 from mocks.transport.origin import HostAllowList
 from mocks.transport.runtime import Listener, Runtime
 
+MAX_POPULATION_ROWS = 1_000
+"""The most rows of one kind a population answer lists (the newest), beside the seeded ones."""
+
+
+def shown_secret(value: str, built_in: str, variable: str) -> str:
+    """A credential for the start-up banner: hih's built-in test value is shown (it is public, in the docs); one
+    taken from the environment is only named, so a real secret is never printed."""
+    return value if value == built_in else f"(set by {variable}, not shown)"
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -74,6 +83,16 @@ class MockService:
         shown = f"[{host}]" if ":" in host else host
         self.endpoint = Endpoint(self.interface, host, listener.port, f"http://{shown}:{listener.port}")
         return self.endpoint
+
+    def accepts(self) -> dict[str, str]:
+        """The credentials a hospital system must send to be accepted, as `hih mock serve` prints them on start.
+        A value set from the environment is named, not shown (`shown_secret`)."""
+        return {}
+
+    def population_data(self) -> dict[str, Any]:
+        """The seeded data a hospital system can use (people, orders, bags ...), JSON-ready, for
+        `GET /__hih/<interface>/population`: what a tester needs without reading hih's source."""
+        return {"interface": self.interface}
 
     def describe(self) -> dict[str, Any]:
         return {

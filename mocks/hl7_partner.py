@@ -26,7 +26,7 @@ from harness.contract.hl7.message import Message, parse
 from harness.contract.hl7.mllp_ack import summary
 from harness.contract.hl7.mllp_client import MllpError, MllpSyncClient
 from harness.contract.model import Contract
-from mocks.base import Endpoint, MockService
+from mocks.base import MAX_POPULATION_ROWS, Endpoint, MockService
 from mocks.state import Store
 from mocks.transport.mllp import ContractHandler, MllpConfig, MllpExchange, MllpServer, Reply
 from mocks.transport.runtime import Runtime
@@ -155,6 +155,24 @@ class Hl7PartnerMock(MockService):
     def process(self, message: Message, key: str | None, exchange: MllpExchange, code: str) -> Reply | None:
         """Act on a message received from the hospital; None: acknowledge by the findings."""
         return None
+
+    def accepts(self) -> dict[str, str]:
+        """MLLP has no login: what it accepts is the versions, character sets and messages of its contract."""
+        takes = [k for k, op in self.contract.operations.items() if op.extra.get("direction") in ("from_hospital", "both")]
+        return {"login": "none (any MSH-3/MSH-4)", "versions": ", ".join(self.hl7.versions),
+                "charsets": ", ".join(self.hl7.charset.accepted), "acknowledgement": self.hl7.ack_mode,
+                "messages": ", ".join(takes)}
+
+    def population_data(self) -> dict[str, Any]:
+        """The patients and orders it holds (the newest 1,000 of each) and the codes it answers for."""
+        return {"interface": self.interface, "contract": self.contract.version,
+                "application": {"MSH-3": self.application[0], "MSH-4": self.application[1]},
+                "patients": self.patients()[-MAX_POPULATION_ROWS:], "orders": self.orders()[-MAX_POPULATION_ROWS:],
+                **self.catalogue()}
+
+    def catalogue(self) -> dict[str, Any]:
+        """The tests or procedures this partner knows (subclasses)."""
+        return {}
 
     # -- state helpers ----------------------------------------------------------------------------------
     def patients(self) -> list[dict[str, Any]]:

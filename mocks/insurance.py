@@ -22,7 +22,7 @@ from harness.contract.findings import Finding, Severity
 from harness.contract.http_json import HttpJsonValidator
 from harness.contract.model import Contract
 from harness.contract.signing import TifVerifier
-from mocks.base import MockService
+from mocks.base import MAX_POPULATION_ROWS, MockService, shown_secret
 from mocks.population import Person, generate
 from mocks.state import Store
 from mocks.transport.http import HttpReply, HttpRequest, HttpTransport
@@ -125,6 +125,23 @@ class InsuranceMock(MockService):
             if p.role == role:
                 return p
         raise KeyError(f"no seeded person with role {role!r}")
+
+    def accepts(self) -> dict[str, str]:
+        paasid, secret = next(iter(self.credentials.items()))
+        return {"paasid": paasid, "secret": shown_secret(secret, TEST_SECRET, "HIH_INSURANCE_SECRET"),
+                "mdtrtarea_admvs": self.admdvs}
+
+    def population_data(self) -> dict[str, Any]:
+        """The 200 synthetic people (with their cards, e-certificate tokens and current balance), the catalogue the
+        fee lines are priced from, and the visits and settlements on the ledger (newest 1,000 of each)."""
+        people = [{**p.to_dict(), "balc": f"{self.balance(p.psn_no):.2f}"} for p in self.population]
+        return {
+            "interface": self.interface, "contract": self.contract.version, "people": people,
+            "catalogue": [{"med_list_codg": code, "name": name, "chrgitm_lv": level, "med_chrgitm_type": kind,
+                           "max_price": None if ceiling is None else f"{ceiling:.2f}"}
+                          for code, (name, level, kind, ceiling) in CATALOGUE.items()],
+            "visits": self.visits()[-MAX_POPULATION_ROWS:], "settlements": self.settlements()[-MAX_POPULATION_ROWS:],
+        }
 
     def balance(self, psn_no: str) -> Decimal:
         return money(self.store.get("balances", psn_no))

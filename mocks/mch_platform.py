@@ -28,7 +28,7 @@ from harness.contract.model import Contract
 from harness.contract.soap import spec_of
 from harness.contract.soap_validate import Payload
 from harness.contract.soap_wsdl import local_name
-from mocks.base import MockService
+from mocks.base import MAX_POPULATION_ROWS, MockService, shown_secret
 from mocks.state import Store
 from mocks.transport.soap import Behaviour, SoapContext, soap_app
 
@@ -98,6 +98,21 @@ class MchPlatformMock(MockService):
     def extra_endpoints(self) -> dict[str, str]:
         """What `hih mock serve` announces beside the base URL: where a hospital's client reads the WSDL."""
         return {"wsdl": f"{self.service_url}?wsdl"} if self.endpoint is not None else {}
+
+    def accepts(self) -> dict[str, str]:
+        org, password = next(iter(self._seeded_credentials.items()))
+        return {"orgCode": org, "password": shown_secret(password, TEST_PASSWORD, "HIH_MCH_PASSWORD"),
+                "session": f"Login, then SessionHeader orgCode + sessionKey (valid {self.session_ttl_s:g} s)"}
+
+    def population_data(self) -> dict[str, Any]:
+        """The organisation it accepts, the record types with their root elements, and the records it holds (the
+        newest 1,000: number, type, audit status, why returned)."""
+        return {"interface": self.interface, "contract": self.contract.version,
+                "organisations": list(self._seeded_credentials),
+                "record_types": [{"recordType": t.name, "title": t.title, "root": t.root}
+                                 for t in self.spec.payload_types.values()],
+                "records": [{k: r.get(k) for k in ("id", "org", "type", "recordNo", "version", "status", "reasons", "uploaded")}
+                            for r in self.records()[-MAX_POPULATION_ROWS:]]}
 
     # -- sessions ---------------------------------------------------------------------------------------------
     def authenticate(self, credentials: dict[str, str], context: SoapContext) -> str | None:

@@ -106,6 +106,21 @@ def _control_characters(value: Any, field: str = "") -> None:
             _control_characters(item, field)
 
 
+def checked_text(value: str, label: str, max_length: int, required: bool = True) -> str:
+    """A short text the trainer typed that feeds no answer (a snapshot name, a trainee): stripped, within
+    `max_length` characters, without control characters; CentreError (1001, naming `label`) otherwise."""
+    text = value.strip()
+    if required and not text:
+        raise CentreError(REFUSED, f"请填写{label}")
+    if len(text) > max_length:
+        raise CentreError(REFUSED, f"{label}最长 {max_length} 个字符，现为 {len(text)} 个")
+    found = _CONTROL.search(text)
+    if found:
+        raise CentreError(REFUSED, f"{label}含有控制字符 U+{ord(found.group()):04X}（第 {found.start() + 1} 个字符），"
+                                   "请删除后重试")
+    return text
+
+
 class AnswerVetting:
     """A `Vet` for the centre: raises CentreError (1001, a Chinese message) when a record cannot feed its answer."""
 

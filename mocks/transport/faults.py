@@ -27,6 +27,8 @@ KINDS = {
     "garbage": "send bytes before the start block",
 }
 PHASES = ("before", "after")
+MAX_FIRED = 1_000
+"""The fired faults a plan remembers (the newest)."""
 _TYPE_NAMES = {"kind": "string", "operation": "string or null", "times": "whole number or null", "phase": "string",
                "delay_s": "number", "status": "whole number", "message": "string", "code": "string"}
 
@@ -118,6 +120,8 @@ class FaultPlan:
                         if fault.times == 0:
                             self._faults.remove(fault)
                     self.fired.append(fault)
+                    if len(self.fired) > MAX_FIRED:  # a fault armed for good fires on every exchange
+                        del self.fired[:-MAX_FIRED]
                     return fault
         return None
 

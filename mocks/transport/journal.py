@@ -190,3 +190,8 @@ class Journal:
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
+
+    @property
+    def last_id(self) -> int:
+        """The id of the newest exchange ever recorded (0 before the first); it keeps counting across `clear`."""
+        return self._next - 1
