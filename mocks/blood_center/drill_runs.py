@@ -31,6 +31,7 @@ from mocks.blood_center.inventory import PRODUCTS
 from mocks.blood_center.labels import local_time
 from mocks.blood_center.vetting import checked_text
 from mocks.transport.faults import Fault
+from mocks.transport.journal import Exchange
 
 if TYPE_CHECKING:
     from mocks.blood_center.service import BloodCenterMock
@@ -84,6 +85,9 @@ class DrillRuns:
         self._cursor = 0
         """The newest journal entry already checked (kept in memory: a restarted server has a new journal)."""
         self._pilot: tuple[str, Autopilot] | None = None
+        self._running = self.store.get(STATE, "active") is not None
+        """Whether a drill may be running: the journal's listener costs nothing when none is."""
+        mock.journal.listener = self.observe
 
     @property
     def store(self) -> Any:
@@ -135,6 +139,7 @@ class DrillRuns:
                 self.store.put(RUNS, run_id, record)
                 self.store.put(STATE, "active", {"run": run_id})
             self._cursor = self.mock.journal.last_id
+            self._running = True
             for fault in drill.faults:
                 self.mock.faults.add(Fault.from_dict(dict(fault)))
             return Progress(record, drill)
@@ -169,6 +174,7 @@ class DrillRuns:
             self.store.delete(STATE, "active")
         self.mock.faults.clear()
         self._pilot = None
+        self._running = False
         return Progress(record, self.drills.get(record["drill"]))
 
     def clear_records(self) -> int:
@@ -181,10 +187,16 @@ class DrillRuns:
             return len(gone)
 
     # -- progress -------------------------------------------------------------------------------------------------
+    def observe(self, exchange: Exchange) -> None:
+        """The journal's listener: check each exchange as it is recorded (nothing to do when no drill runs)."""
+        if self._running:
+            self.sync()
+
     def sync(self) -> Progress | None:
         """Check the exchanges journaled since the last call against the running drill's goals, in order."""
         with self._lock:
             running = self.active()
+            self._running = running is not None
             newest = self.mock.journal.last_id
             if running is None or running.drill is None or newest <= self._cursor:
                 self._cursor = max(self._cursor, newest)

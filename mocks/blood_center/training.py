@@ -39,7 +39,6 @@ class Training:
 
     def after(self, operation: str, request: Any, hospital: str) -> None:
         """Called by the SOAP service after an operation it answered with success."""
-        self.runs.sync()  # what came before this exchange counts first (the journal is bounded)
         pilot = self.runs.autopilot()
         if pilot is not None:
             pilot.after(operation, request, hospital)

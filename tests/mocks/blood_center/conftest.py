@@ -11,8 +11,11 @@ import pytest
 import zeep
 from zeep.transports import Transport
 
+from connectors.blood_center import BloodCenterConnector, reference
 from harness.contract.loader import ContractStore
+from harness.ports.blood_center import BloodCenterSettings
 from mocks.blood_center import BloodCenterMock
+from mocks.blood_center.snapshots import TRAINING_TABLES
 from mocks.transport.runtime import Runtime
 from tests.conftest import CONTRACTS
 
@@ -28,9 +31,23 @@ def _centre(runtime: Runtime) -> BloodCenterMock:
 
 @pytest.fixture
 def centre(_centre: BloodCenterMock) -> Iterator[BloodCenterMock]:
+    """The centre reset to its seed, with no drill records or snapshots left by another test."""
     _centre.reset()
+    for table in TRAINING_TABLES:
+        for key, _ in _centre.store.items(table):
+            _centre.store.delete(table, key)
     yield _centre
     _centre.faults.clear()
+
+
+@pytest.fixture
+def hospital(centre: BloodCenterMock) -> Iterator[BloodCenterConnector]:
+    """The hospital side: the reference connector pointed at the centre (timeout 3 s)."""
+    connector = reference(BloodCenterSettings(wsdl_url=f"{centre.service_url}?wsdl", hospital_code=centre.hospital,
+                                              token=centre.token, timeout_s=3.0,
+                                              contract_folder=str(centre.contract.folder)))
+    yield connector
+    connector.close()
 
 
 @pytest.fixture
