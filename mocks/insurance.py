@@ -126,6 +126,14 @@ class InsuranceMock(MockService):
                 return p
         raise KeyError(f"no seeded person with role {role!r}")
 
+    def extra_endpoints(self) -> dict[str, str]:
+        """What `hih mock serve` announces beside the base URL: where the transactions are posted."""
+        if self.endpoint is None or self.contract.http is None:
+            return {}
+        base = self.contract.http.base_path.rstrip("/")
+        single = f"{self.endpoint.url}{self._single} (every infno), " if self._single else ""
+        return {"api": f"{single}{self.endpoint.url}{base}/<service>/<method> (one path per infno)"}
+
     def accepts(self) -> dict[str, str]:
         paasid, secret = next(iter(self.credentials.items()))
         return {"paasid": paasid, "secret": shown_secret(secret, TEST_SECRET, "HIH_INSURANCE_SECRET"),
