@@ -13,8 +13,10 @@ import pytest
 
 from harness.contract.identifiers import resident_id_problem
 from harness.contract.isbt128 import din_problem
+from harness.contract.loader import ContractStore
 from mocks.serve import ServeOptions, serve
 from tests.cli.test_mock_serve import serve_once
+from tests.conftest import CONTRACTS
 
 PARTNERS = ("insurance", "mch-platform", "blood-center", "lis", "pacs")
 
@@ -90,7 +92,8 @@ def test_the_insurance_population_has_the_people_their_cards_and_the_catalogue(s
     assert all(resident_id_problem(p["certno"]) is None for p in people)
     assert all(p["card_no"] and p["card_sn"] and p["ec_token"] and p["balc"] for p in people)
     codes = {item["med_list_codg"] for item in data["catalogue"]}
-    assert "001102000010000" in codes and data["contract"] == "2024.1" and data["visits"] == []
+    assert "001102000010000" in codes and data["visits"] == []
+    assert data["contract"] == ContractStore(CONTRACTS).load("insurance").version, "the newest, served by default"
 
 
 def test_the_blood_centre_population_has_its_bags_orders_and_samples(served: dict[str, str]) -> None:
