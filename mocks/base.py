@@ -13,15 +13,6 @@ from mocks.transport.limits import InputLimits
 from mocks.transport.origin import HostAllowList
 from mocks.transport.runtime import Listener, Runtime
 
-MAX_POPULATION_ROWS = 1_000
-"""The most rows of one kind a population answer lists (the newest), beside the seeded ones."""
-
-
-def shown_secret(value: str, built_in: str, variable: str) -> str:
-    """A credential for the start-up banner: hih's built-in test value is shown (it is public, in the docs); one
-    taken from the environment is only named, so a real secret is never printed."""
-    return value if value == built_in else f"(set by {variable}, not shown)"
-
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -86,7 +77,7 @@ class MockService:
 
     def accepts(self) -> dict[str, str]:
         """The credentials a hospital system must send to be accepted, as `hih mock serve` prints them on start.
-        A value set from the environment is named, not shown (`shown_secret`)."""
+        A value set from the environment is named, not shown (`self_service.shown_secret`)."""
         return {}
 
     def population_data(self) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from harness.contract.hl7.message import Message, parse
 from harness.contract.hl7.mllp_ack import summary
 from harness.contract.hl7.mllp_client import MllpError, MllpSyncClient
 from harness.contract.model import Contract
-from mocks.base import MAX_POPULATION_ROWS, Endpoint, MockService
+from mocks.base import Endpoint, MockService
 from mocks.state import Store
 from mocks.transport.mllp import ContractHandler, MllpConfig, MllpExchange, MllpServer, Reply
 from mocks.transport.runtime import Runtime
@@ -165,6 +165,8 @@ class Hl7PartnerMock(MockService):
 
     def population_data(self) -> dict[str, Any]:
         """The patients and orders it holds (the newest 1,000 of each) and the codes it answers for."""
+        from mocks.self_service import MAX_POPULATION_ROWS
+
         return {"interface": self.interface, "contract": self.contract.version,
                 "application": {"MSH-3": self.application[0], "MSH-4": self.application[1]},
                 "patients": self.patients()[-MAX_POPULATION_ROWS:], "orders": self.orders()[-MAX_POPULATION_ROWS:],

@@ -22,7 +22,7 @@ from harness.contract.findings import Finding, Severity
 from harness.contract.http_json import HttpJsonValidator
 from harness.contract.model import Contract
 from harness.contract.signing import TifVerifier
-from mocks.base import MAX_POPULATION_ROWS, MockService, shown_secret
+from mocks.base import MockService
 from mocks.population import Person, generate
 from mocks.state import Store
 from mocks.transport.http import HttpReply, HttpRequest, HttpTransport
@@ -135,6 +135,8 @@ class InsuranceMock(MockService):
         return {"api": f"{single}{self.endpoint.url}{base}/<service>/<method> (one path per infno)"}
 
     def accepts(self) -> dict[str, str]:
+        from mocks.self_service import shown_secret
+
         paasid, secret = next(iter(self.credentials.items()))
         return {"paasid": paasid, "secret": shown_secret(secret, TEST_SECRET, "HIH_INSURANCE_SECRET"),
                 "mdtrtarea_admvs": self.admdvs}
@@ -142,6 +144,8 @@ class InsuranceMock(MockService):
     def population_data(self) -> dict[str, Any]:
         """The 200 synthetic people (with their cards, e-certificate tokens and current balance), the catalogue the
         fee lines are priced from, and the visits and settlements on the ledger (newest 1,000 of each)."""
+        from mocks.self_service import MAX_POPULATION_ROWS
+
         people = [{**p.to_dict(), "balc": f"{self.balance(p.psn_no):.2f}"} for p in self.population]
         return {
             "interface": self.interface, "contract": self.contract.version, "people": people,

@@ -28,7 +28,7 @@ from harness.contract.model import Contract
 from harness.contract.soap import spec_of
 from harness.contract.soap_validate import Payload
 from harness.contract.soap_wsdl import local_name
-from mocks.base import MAX_POPULATION_ROWS, MockService, shown_secret
+from mocks.base import MockService
 from mocks.state import Store
 from mocks.transport.soap import Behaviour, SoapContext, soap_app
 
@@ -100,6 +100,8 @@ class MchPlatformMock(MockService):
         return {"wsdl": f"{self.service_url}?wsdl"} if self.endpoint is not None else {}
 
     def accepts(self) -> dict[str, str]:
+        from mocks.self_service import shown_secret
+
         org, password = next(iter(self._seeded_credentials.items()))
         return {"orgCode": org, "password": shown_secret(password, TEST_PASSWORD, "HIH_MCH_PASSWORD"),
                 "session": f"Login, then SessionHeader orgCode + sessionKey (valid {self.session_ttl_s:g} s)"}
@@ -107,6 +109,8 @@ class MchPlatformMock(MockService):
     def population_data(self) -> dict[str, Any]:
         """The organisation it accepts, the record types with their root elements, and the records it holds (the
         newest 1,000: number, type, audit status, why returned)."""
+        from mocks.self_service import MAX_POPULATION_ROWS
+
         return {"interface": self.interface, "contract": self.contract.version,
                 "organisations": list(self._seeded_credentials),
                 "record_types": [{"recordType": t.name, "title": t.title, "root": t.root}

@@ -1,7 +1,8 @@
 """The centre acting by itself while a drill runs: deciding orders by stock, issuing, deciding returns, recalling.
 
-It reacts to what the hospital system just did (called after each operation the centre answered with success), so
-a trainee can run a drill alone; the trainer can still act on the console. What it cannot do (an issue refused
+It reacts to what the hospital system just did (each exchange as the journal records it, before the answer leaves),
+so a trainee can run a drill alone; the trainer can still act on the console. It acts only on what the centre's
+state says happened (an order RECEIVED, bags received, a return PENDING), so a refused request moves nothing. What it cannot do (an issue refused
 because the stock ran out meanwhile) is reported back as a note for the console, never as a failed answer to the
 hospital.
 """
@@ -34,17 +35,18 @@ class Autopilot:
         self.note = note
         self.recalled = recalled
 
-    def after(self, operation: str, request: Any, hospital: str) -> None:
-        """React to an operation the centre has just answered with success."""
+    def after(self, operation: str, request: dict[str, Any], hospital: str, answered: bool) -> None:
+        """React to an operation the centre processed: `request` is its decoded body, `answered` whether the
+        hospital got the answer (a fault may have cut it after the centre acted)."""
         try:
             if operation == "SubmitBloodOrder":
-                self._order_arrived(f"{hospital}/{request.order.orderNo}")
-            elif operation == "QueryOrderFeedback" and self.behaviour.issue == "after_feedback":
-                self._issue(f"{hospital}/{request.orderNo}")
+                self._order_arrived(f"{hospital}/{request['order']['orderNo']}")
+            elif operation == "QueryOrderFeedback" and self.behaviour.issue == "after_feedback" and answered:
+                self._issue(f"{hospital}/{request['orderNo']}")
             elif operation == "ConfirmReceipt" and self.behaviour.recall_received:
-                self._recall([unit.din for unit in request.unit or []])
+                self._recall([unit["din"] for unit in request.get("unit") or []])
             elif operation == "SubmitReturn" and self.behaviour.returns != "manual":
-                self._decide_return(f"{hospital}/{request.returnNo}")
+                self._decide_return(f"{hospital}/{request['returnNo']}")
         except CentreError as refused:
             self.note(f"血站自动处理未成功：{refused.message}")
 

@@ -31,7 +31,6 @@ from mocks.blood_center.inventory import PRODUCTS
 from mocks.blood_center.labels import local_time
 from mocks.blood_center.vetting import checked_text
 from mocks.transport.faults import Fault
-from mocks.transport.journal import Exchange
 
 if TYPE_CHECKING:
     from mocks.blood_center.service import BloodCenterMock
@@ -86,8 +85,6 @@ class DrillRuns:
         """The newest journal entry already checked (kept in memory: a restarted server has a new journal)."""
         self._pilot: tuple[str, Autopilot] | None = None
         self._running = self.store.get(STATE, "active") is not None
-        """Whether a drill may be running: the journal's listener costs nothing when none is."""
-        mock.journal.listener = self.observe
 
     @property
     def store(self) -> Any:
@@ -187,10 +184,10 @@ class DrillRuns:
             return len(gone)
 
     # -- progress -------------------------------------------------------------------------------------------------
-    def observe(self, exchange: Exchange) -> None:
-        """The journal's listener: check each exchange as it is recorded (nothing to do when no drill runs)."""
-        if self._running:
-            self.sync()
+    @property
+    def running(self) -> bool:
+        """Whether a drill may be running (kept in memory: the journal's listener costs nothing when none is)."""
+        return self._running
 
     def sync(self) -> Progress | None:
         """Check the exchanges journaled since the last call against the running drill's goals, in order."""

@@ -16,7 +16,7 @@ from lxml import etree
 
 from harness.contract.model import Contract
 from harness.errors import UsageError
-from mocks.base import MAX_POPULATION_ROWS, Endpoint, MockService, shown_secret
+from mocks.base import Endpoint, MockService
 from mocks.blood_center import answers
 from mocks.blood_center.centre import BloodCentre, CentreError
 from mocks.blood_center.inventory import PRODUCTS
@@ -126,6 +126,8 @@ class BloodCenterMock(MockService):
         return {"console": f"{self.endpoint.url}{CONSOLE_PREFIX}/{token}", "wsdl": f"{self.service_url}?wsdl"}
 
     def accepts(self) -> dict[str, str]:
+        from mocks.self_service import shown_secret
+
         hospital, token = next(iter(self._registered.items()))
         return {"HospitalCode": hospital, "Token": shown_secret(token, TEST_TOKEN, "HIH_BLOOD_CENTER_TOKEN"),
                 "header": "SOAP Header AuthHeader (urn:hih:blood-center:service)"}
@@ -133,6 +135,8 @@ class BloodCenterMock(MockService):
     def population_data(self) -> dict[str, Any]:
         """Every bag of the inventory (DIN, product, groups, volume, dates, price, state, whether it can be issued
         now), the orders, returns and notices (newest 1,000 of each) and the cross-match samples."""
+        from mocks.self_service import MAX_POPULATION_ROWS
+
         centre = self.centre
         bags = []
         for bag in sorted(centre.bags(), key=lambda b: (b["productCode"], b["abo"], b["rhd"], b["expiresAt"], b["din"])):
@@ -169,8 +173,8 @@ class BloodCenterMock(MockService):
             "SubmitReturn": self._submit_return, "QueryReturnStatus": self._return_status,
             "QueryCrossmatchResults": self._crossmatch, "QueryUnitFees": self._fees, "QueryNotices": self._notices,
         }
-        return soap_app(self.contract, {k: self._answering(k, v) for k, v in handlers.items()}, self.journal,
-                        self.faults, authenticate=self.authenticate)
+        return soap_app(self.contract, {k: self._answering(v) for k, v in handlers.items()}, self.journal, self.faults,
+                        authenticate=self.authenticate)
 
     def authenticate(self, credentials: dict[str, str], context: SoapContext) -> str | None:
         expected = self.credentials.get(credentials.get("HospitalCode", ""))
@@ -180,14 +184,14 @@ class BloodCenterMock(MockService):
             return "令牌无效"
         return None
 
-    def _answering(self, operation: str, handler: Callable[[Any, str], dict[str, Any] | etree._Element]) -> Callable[[Any, SoapContext], dict[str, Any] | etree._Element]:
+    @staticmethod
+    def _answering(handler: Callable[[Any, str], dict[str, Any] | etree._Element]) -> Callable[[Any, SoapContext], dict[str, Any] | etree._Element]:
         def answer(request: Any, context: SoapContext) -> dict[str, Any] | etree._Element:
             hospital = (context.credentials or {}).get("HospitalCode", "")
             try:
                 result = handler(request, hospital)
             except CentreError as refused:
                 return {"ResultCode": refused.code, "ResultMessage": refused.message}
-            self.training.after(operation, request, hospital)  # a running drill's centre acts on what was done
             return result if isinstance(result, etree._Element) else {**answers.SUCCESS, **result}
 
         return answer
