@@ -5,12 +5,8 @@ real as a process, serving two partners on every address behind the admin token 
 from __future__ import annotations
 
 import os
-import queue
 import signal
-import subprocess
 import sys
-import threading
-import time
 
 import httpx
 import pytest
@@ -18,6 +14,7 @@ import pytest
 from harness.container_serve import main, serve_arguments
 from harness.containers import IMAGE_PORTS
 from tests.conftest import ROOT
+from tests.served import running
 
 
 def served(arguments: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -68,20 +65,9 @@ def test_a_partner_the_image_does_not_serve_is_one_line(argv: list[str], environ
 def test_the_entry_point_serves_the_chosen_partners_until_sigterm() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HIH_")}
     env.update(HIH_ADMIN_TOKEN="container-token", HIH_INTERFACES="blood-center,lis")
-    process = subprocess.Popen([sys.executable, "-m", "harness.container_serve", "--port", "blood-center=0",
-                                "--port", "lis=0", "--port", "admin=0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=env, cwd=ROOT)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or []], daemon=True).start()
-    banner: dict[str, str] = {}
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic())).rstrip("\n")
-            if line.startswith("ready"):
-                break
-            label, _, rest = line.partition("\t")
-            banner[label] = rest.split("\t")[0]
+    command = [sys.executable, "-m", "harness.container_serve", "--port", "blood-center=0", "--port", "lis=0",
+               "--port", "admin=0"]
+    with running(command, env, ROOT) as (process, banner):
         assert {label.split(" ")[0] for label in banner} == {"blood-center", "lis", "admin"}
         assert banner["blood-center"].startswith("http://0.0.0.0:") and banner["lis"].startswith("mllp://0.0.0.0:")
         assert banner["blood-center console"].endswith("/console/ (token required)")
@@ -91,10 +77,3 @@ def test_the_entry_point_serves_the_chosen_partners_until_sigterm() -> None:
         assert httpx.get(wsdl, timeout=5, trust_env=False).status_code == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream:
-                stream.close()

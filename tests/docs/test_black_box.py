@@ -6,18 +6,16 @@ does not answer as the page says."""
 from __future__ import annotations
 
 import os
-import queue
 import re
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.served import running
 
 PAGE = ROOT / "docs" / "black-box.md"
 BLOCK = re.compile(r"<!-- run: ([\w-]+) -->\n```sh\n(.*?)```", re.S)
@@ -39,37 +37,21 @@ def test_every_partner_has_runnable_blocks() -> None:
 
 
 def run(name: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """The page's blocks for `name` in one bash, against `hih mock serve --interface NAME` on free ports."""
     hih = Path(sys.executable).with_name("hih")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HIH_")}
-    process = subprocess.Popen([str(hih), "mock", "serve", "--interface", name, "--port", f"{name}=0", "--port", "admin=0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or []], daemon=True).start()
-    banner: dict[str, str] = {}
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic())).rstrip("\n")
-            if line.startswith("ready"):
-                break
-            label, _, rest = line.partition("\t")
-            banner[label] = rest.split("\t")[0]
+    command = [str(hih), "mock", "serve", "--interface", name, "--port", f"{name}=0", "--port", "admin=0"]
+    with running(command, env, tmp_path) as (_, banner):
         endpoint = banner[name]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(tmp_path),
-               "ADMIN": banner["admin"].rstrip("/")}
+        shell = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(tmp_path),
+                 "ADMIN": banner["admin"].rstrip("/")}
         if endpoint.startswith("mllp://"):
-            env["HOST"], env["PORT"] = endpoint.removeprefix("mllp://").rsplit(":", 1)
+            shell["HOST"], shell["PORT"] = endpoint.removeprefix("mllp://").rsplit(":", 1)
         else:
-            env["MOCK"] = endpoint
+            shell["MOCK"] = endpoint
         script = "set -euo pipefail\n" + "\n".join(blocks()["all"] + blocks()[name])
-        return subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+        return subprocess.run(["bash", "-c", script], cwd=tmp_path, env=shell, capture_output=True, text=True,
                               timeout=120, check=False)
-    finally:
-        process.terminate()
-        process.wait(10)
-        for stream in (process.stdout, process.stderr):
-            if stream:
-                stream.close()
 
 
 @pytest.mark.skipif(any(shutil.which(tool) is None for tool in TOOLS),

@@ -90,3 +90,26 @@ def order(number: str = "ORD1001", **changes: Any) -> dict[str, Any]:
                                      {"lineNo": 2, "productCode": "E0004", "abo": "A", "rhd": "POS", "quantity": 200, "unit": "mL"}]}
     data.update(changes)
     return data
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless chromium (tests/browser.py) for one test module; downloads accepted (the drill records' CSV)."""
+    from tests.browser import chromium
+
+    with chromium(tmp_path_factory.mktemp("chromium-profile"), viewport={"width": 1280, "height": 900},
+                  accept_downloads=True) as context:
+        context.set_default_timeout(15_000)
+        yield context
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A page that fails its test on a script error or a console error (but the 401 of the token page)."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    page.close()
+    assert [e for e in errors if "status of 401" not in e] == [], errors

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,30 +14,11 @@ import pytest
 
 from harness.ports.blood_center import Unavailable
 from mocks.blood_center import BloodCenterMock
-from tests.browser import chromium, skip_without_chromium
+from tests.browser import skip_without_chromium
 from tests.mocks.blood_center.trainee import Trainee
 
 pytestmark = skip_without_chromium
 LIVE_MS = 10_000
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile"), viewport={"width": 1280, "height": 900},
-                  accept_downloads=True) as context:
-        context.set_default_timeout(15_000)
-        yield context
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    page.close()
-    assert errors == [], errors
 
 
 @pytest.fixture
