@@ -1,10 +1,12 @@
 # hih's mock partners in a container: `hih mock serve` on fixed ports, the admin API behind HIH_ADMIN_TOKEN.
 #
 #   docker build -t hih-mocks .
-#   docker run --rm -e HIH_ADMIN_TOKEN=change-me -p 8080:8080 -p 8081:8081 hih-mocks
+#   docker run --rm -e HIH_ADMIN_TOKEN=change-me -p 127.0.0.1:8082:8082 -p 127.0.0.1:8081:8081 hih-mocks blood-center
 #
-# Ports: insurance 8080, admin API 8081 (/__hih/). HIH_ADMIN_TOKEN is required: the mocks bind 0.0.0.0 here, and
-# hih refuses to serve the admin API off loopback without a token. More in docs/containers.md.
+# Which partners: the arguments (insurance, blood-center, mch-platform, lis, pacs, or all), else HIH_INTERFACES,
+# else all five. Ports: insurance 8080, admin API 8081 (/__hih/), blood-center 8082 (and its console), mch-platform
+# 8083, lis 2575, pacs 2576 (MLLP). HIH_ADMIN_TOKEN is required: the mocks bind 0.0.0.0 here, and hih refuses to
+# serve the admin API (and the blood centre's console) off loopback without a token. More in docs/containers.md.
 
 ARG PYTHON_IMAGE=python:3.12.12-slim-bookworm
 FROM ${PYTHON_IMAGE}
@@ -33,9 +35,10 @@ RUN python -m pip install /opt/hih \
 USER 10001:10001
 WORKDIR /var/lib/hih
 
-EXPOSE 8080 8081
+EXPOSE 8080 8081 8082 8083 2575 2576
 
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as u; u.build_opener(u.ProxyHandler({})).open(u.Request(os.environ['HIH_HEALTHCHECK_URL'], headers={'Authorization': 'Bearer ' + os.environ['HIH_ADMIN_TOKEN']}), timeout=4)"]
 
-CMD ["hih", "mock", "serve", "--host", "0.0.0.0", "--interface", "insurance", "--port", "insurance=8080", "--port", "admin=8081"]
+ENTRYPOINT ["python", "-m", "harness.container_serve"]
+CMD []

@@ -3,11 +3,16 @@
 `probe_engine()` says, without testcontainers and within half a second, whether a Docker engine answers where
 testcontainers would look for it (`tc.host` in ~/.testcontainers.properties, else DOCKER_HOST, else the local
 socket); tests skip with its `reason` where none does. `MockContainer` builds the image from the project's
-Dockerfile, starts it with a fresh admin token, waits until the admin API answers, and gives the mocks' URLs:
+Dockerfile, starts it serving the partners asked for (all five by default) with a fresh admin token, waits until
+the admin API answers, and gives the mocks' addresses:
 
-    with MockContainer() as mocks:
-        connector = make_connector(base_url=mocks.url("insurance"))
-        httpx.get(mocks.admin_url + "insurance/journal", headers=mocks.admin_headers)
+    with MockContainer(["blood-center"]) as mocks:
+        wsdl = mocks.url("blood-center") + "/BloodCenterService?wsdl"
+        httpx.get(mocks.admin_url + "blood-center/journal", headers=mocks.admin_headers)
+    with MockContainer(["lis"]) as mocks:
+        host, port = mocks.address("lis")        # MLLP
+
+`harness.container_fixtures` has one pytest fixture per partner built on it.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from urllib.parse import urlsplit
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DEFAULT_TAG = "hih-mocks:dev"
-#: The ports the image's CMD binds (and EXPOSEs): one per mock, and the admin API.
-IMAGE_PORTS = {"insurance": 8080, "admin": 8081}
+#: The ports the image binds (and EXPOSEs): one per partner, and the admin API.
+IMAGE_PORTS = {"insurance": 8080, "admin": 8081, "blood-center": 8082, "mch-platform": 8083, "lis": 2575, "pacs": 2576}
+MLLP = ("lis", "pacs")
+"""The partners that speak MLLP (an address, not a URL)."""
 
 
 @dataclass(frozen=True)
@@ -107,8 +114,13 @@ def probe_engine(url: str | None = None, timeout: float = 0.5) -> EngineProbe:
 class MockContainer:
     """The mocks' image, built from `context` (the project's Dockerfile) unless `image` names one, run with a token."""
 
-    def __init__(self, context: Path = PROJECT_ROOT, tag: str = DEFAULT_TAG, image: str | None = None,
-                 token: str | None = None, ready_timeout: float = 60.0) -> None:
+    def __init__(self, interfaces: list[str] | tuple[str, ...] = (), context: Path = PROJECT_ROOT,
+                 tag: str = DEFAULT_TAG, image: str | None = None, token: str | None = None,
+                 ready_timeout: float = 60.0) -> None:
+        unknown = [name for name in interfaces if name not in IMAGE_PORTS or name == "admin"]
+        if unknown:
+            raise KeyError(f"the image serves no {unknown[0]!r} (it serves {', '.join(self.partners())})")
+        self.interfaces = tuple(interfaces) or self.partners()
         self.context = context
         self.tag = image or tag
         self.build = image is None
@@ -124,7 +136,8 @@ class MockContainer:
         if self.build:
             DockerImage(path=str(self.context), tag=self.tag, clean_up=False).build()
         container = DockerContainer(self.tag).with_env("HIH_ADMIN_TOKEN", self.token)
-        container = container.with_exposed_ports(*IMAGE_PORTS.values())
+        container = container.with_command(list(self.interfaces))
+        container = container.with_exposed_ports(*(IMAGE_PORTS[name] for name in (*self.interfaces, "admin")))
         self.container = container.start()
         try:
             self._wait_until_ready()
@@ -145,17 +158,32 @@ class MockContainer:
         self.stop()
 
     # -- where things are --------------------------------------------------------------------------------------
-    def _base(self, name: str) -> str:
+    @staticmethod
+    def partners() -> tuple[str, ...]:
+        return tuple(name for name in IMAGE_PORTS if name != "admin")
+
+    def _served(self, name: str) -> None:
+        if name not in self.interfaces:
+            raise KeyError(f"this container serves no {name!r} (it serves {', '.join(self.interfaces)})")
+
+    def address(self, interface: str) -> tuple[str, int]:
+        """Host and port of one mock as seen from the host (for the MLLP partners, where a URL does not apply)."""
+        if interface != "admin":
+            self._served(interface)
         if self.container is None:
             raise RuntimeError("the mock container is not running")
-        host = self.container.get_container_host_ip()
+        return self.container.get_container_host_ip(), int(self.container.get_exposed_port(IMAGE_PORTS[interface]))
+
+    def _base(self, name: str) -> str:
+        host, port = self.address(name)
         shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{self.container.get_exposed_port(IMAGE_PORTS[name])}"
+        return f"http://{shown}:{port}"
 
     def url(self, interface: str) -> str:
-        """The base URL of one mock, as a connector on the host reaches it."""
-        if interface not in IMAGE_PORTS or interface == "admin":
-            raise KeyError(f"the image serves no mock {interface!r} (it serves {', '.join(n for n in IMAGE_PORTS if n != 'admin')})")
+        """The base URL of an HTTP mock (insurance, blood-center, mch-platform) as a connector on the host reaches it."""
+        if interface in MLLP:
+            raise KeyError(f"{interface} speaks MLLP: use address({interface!r})")
+        self._served(interface)
         return self._base(interface)
 
     @property

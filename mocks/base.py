@@ -80,6 +80,16 @@ class MockService:
         self.endpoint = Endpoint(self.interface, host, listener.port, f"http://{shown}:{listener.port}")
         return self.endpoint
 
+    def accepts(self) -> dict[str, str]:
+        """The credentials a hospital system must send to be accepted, as `hih mock serve` prints them on start.
+        A value set from the environment is named, not shown (`self_service.shown_secret`)."""
+        return {}
+
+    def population_data(self) -> dict[str, Any]:
+        """The seeded data a hospital system can use (people, orders, bags ...), JSON-ready, for
+        `GET /__hih/<interface>/population`: what a tester needs without reading hih's source."""
+        return {"interface": self.interface}
+
     def describe(self) -> dict[str, Any]:
         return {
             "interface": self.interface,

@@ -161,6 +161,26 @@ class Hl7PartnerMock(MockService):
         """Act on a message received from the hospital; None: acknowledge by the findings."""
         return None
 
+    def accepts(self) -> dict[str, str]:
+        """MLLP has no login: what it accepts is the versions, character sets and messages of its contract."""
+        takes = [k for k, op in self.contract.operations.items() if op.extra.get("direction") in ("from_hospital", "both")]
+        return {"login": "none (any MSH-3/MSH-4)", "versions": ", ".join(self.hl7.versions),
+                "charsets": ", ".join(self.hl7.charset.accepted), "acknowledgement": self.hl7.ack_mode,
+                "messages": ", ".join(takes)}
+
+    def population_data(self) -> dict[str, Any]:
+        """The patients and orders it holds (the newest 1,000 of each) and the codes it answers for."""
+        from mocks.self_service import MAX_POPULATION_ROWS
+
+        return {"interface": self.interface, "contract": self.contract.version,
+                "application": {"MSH-3": self.application[0], "MSH-4": self.application[1]},
+                "patients": self.patients()[-MAX_POPULATION_ROWS:], "orders": self.orders()[-MAX_POPULATION_ROWS:],
+                **self.catalogue()}
+
+    def catalogue(self) -> dict[str, Any]:
+        """The tests or procedures this partner knows (subclasses)."""
+        return {}
+
     # -- state helpers ----------------------------------------------------------------------------------
     def patients(self) -> list[dict[str, Any]]:
         return [v for _, v in self.store.items("patients")]

@@ -131,6 +131,35 @@ class InsuranceMock(MockService):
                 return p
         raise KeyError(f"no seeded person with role {role!r}")
 
+    def extra_endpoints(self) -> dict[str, str]:
+        """What `hih mock serve` announces beside the base URL: where the transactions are posted."""
+        if self.endpoint is None or self.contract.http is None:
+            return {}
+        base = self.contract.http.base_path.rstrip("/")
+        single = f"{self.endpoint.url}{self._single} (every infno), " if self._single else ""
+        return {"api": f"{single}{self.endpoint.url}{base}/<service>/<method> (one path per infno)"}
+
+    def accepts(self) -> dict[str, str]:
+        from mocks.self_service import shown_secret
+
+        paasid, secret = next(iter(self.credentials.items()))
+        return {"paasid": paasid, "secret": shown_secret(secret, TEST_SECRET, "HIH_INSURANCE_SECRET"),
+                "mdtrtarea_admvs": self.admdvs}
+
+    def population_data(self) -> dict[str, Any]:
+        """The 200 synthetic people (with their cards, e-certificate tokens and current balance), the catalogue the
+        fee lines are priced from, and the visits and settlements on the ledger (newest 1,000 of each)."""
+        from mocks.self_service import MAX_POPULATION_ROWS
+
+        people = [{**p.to_dict(), "balc": f"{self.balance(p.psn_no):.2f}"} for p in self.population]
+        return {
+            "interface": self.interface, "contract": self.contract.version, "people": people,
+            "catalogue": [{"med_list_codg": code, "name": name, "chrgitm_lv": level, "med_chrgitm_type": kind,
+                           "max_price": None if ceiling is None else f"{ceiling:.2f}"}
+                          for code, (name, level, kind, ceiling) in CATALOGUE.items()],
+            "visits": self.visits()[-MAX_POPULATION_ROWS:], "settlements": self.settlements()[-MAX_POPULATION_ROWS:],
+        }
+
     def balance(self, psn_no: str) -> Decimal:
         return money(self.store.get("balances", psn_no))
 

@@ -95,6 +95,12 @@ class LisMock(Hl7PartnerMock):
         orc = f"ORC|{order_control}|{esc(order['placer_no'])}|{esc(order.get('filler_no', ''))}||{status}"
         return Reply("AA", text=text, response=parse(er7(header, msa, pid, orc)))
 
+    def catalogue(self) -> dict[str, Any]:
+        """The tests it reports analytes for (any other test code is reported as a blood count), and the values it
+        sends for critical results."""
+        return {"tests": {code: [{"code": a[0], "name": a[1], "unit": a[2], "range": a[3], "normal": a[4]} for a in rows]
+                          for code, rows in ANALYTES.items()}, "critical_values": CRITICAL_VALUES}
+
     def hold_order(self, placer_no: str, patient: dict[str, Any], tests: list[tuple[str, str]] | None = None) -> None:
         """Hold an order as if the hospital had sent it (for specs that drive only the hospital's listener)."""
         order = {"placer_no": placer_no, "filler_no": f"L{now_ts()[2:8]}{next(self._filler):05d}",

@@ -105,6 +105,25 @@ class MchPlatformMock(MockService):
         """What `hih mock serve` announces beside the base URL: where a hospital's client reads the WSDL."""
         return {"wsdl": f"{self.service_url}?wsdl"} if self.endpoint is not None else {}
 
+    def accepts(self) -> dict[str, str]:
+        from mocks.self_service import shown_secret
+
+        org, password = next(iter(self._seeded_credentials.items()))
+        return {"orgCode": org, "password": shown_secret(password, TEST_PASSWORD, "HIH_MCH_PASSWORD"),
+                "session": f"Login, then SessionHeader orgCode + sessionKey (valid {self.session_ttl_s:g} s)"}
+
+    def population_data(self) -> dict[str, Any]:
+        """The organisation it accepts, the record types with their root elements, and the records it holds (the
+        newest 1,000: number, type, audit status, why returned)."""
+        from mocks.self_service import MAX_POPULATION_ROWS
+
+        return {"interface": self.interface, "contract": self.contract.version,
+                "organisations": list(self._seeded_credentials),
+                "record_types": [{"recordType": t.name, "title": t.title, "root": t.root}
+                                 for t in self.spec.payload_types.values()],
+                "records": [{k: r.get(k) for k in ("id", "org", "type", "recordNo", "version", "status", "reasons", "uploaded")}
+                            for r in self.records()[-MAX_POPULATION_ROWS:]]}
+
     # -- sessions ---------------------------------------------------------------------------------------------
     def authenticate(self, credentials: dict[str, str], context: SoapContext) -> str | None:
         session = self.store.get("sessions", credentials.get("sessionKey", ""))

@@ -75,6 +75,11 @@ class PacsMock(Hl7PartnerMock):
     def _refuse(location: str, text: str, rule: str) -> Reply:
         return Reply("AE", [Finding(Severity.ERROR, location, text, rule)], text)
 
+    def catalogue(self) -> dict[str, Any]:
+        """What its reports say and the root of the Study Instance UIDs it assigns (any procedure code is taken)."""
+        return {"report": {"findings": FINDINGS, "impression": IMPRESSION}, "study_uid_root": STUDY_ROOT,
+                "statuses": ["SC", "IP", "CM", "CA", "DC"]}
+
     def hold_order(self, placer_no: str, patient: dict[str, Any], version: str = "2.5.1") -> None:
         """Hold an order as if the hospital had sent it (for specs that drive only the hospital's listener)."""
         number = next(self._accession)

@@ -100,6 +100,8 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
             extra = getattr(mock, "extra_endpoints", None)  # e.g. the blood centre's WSDL and trainer console
             for label, where in (extra() if callable(extra) else {}).items():
                 announce(f"{name} {label}\t{where}")
+            if accepts := mock.accepts():  # what a hospital system must send (a secret from the environment is not shown)
+                announce(f"{name} accepts\t" + " · ".join(f"{key} {value}" for key, value in accepts.items()))
             if name in pushes:
                 host, port = pushes[name]
                 start_pushing = getattr(mock, "start_pushing", None)
@@ -111,6 +113,8 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
                                    options.host, options.ports.get(ADMIN, 0))
         shown = f"[{options.host}]" if ":" in options.host else options.host
         announce(f"{ADMIN}\thttp://{shown}:{admin.port}/__hih/")
+        for name in mocks:
+            announce(f"{name} population\thttp://{shown}:{admin.port}/__hih/{name}/population")
         announce("ready: press Ctrl-C to stop")
         # A serving mock accumulates long-lived, acyclic state (ledger documents, the journal). Left in the collector's
         # generations they make every full collection walk all of it: a 70 ms stall at p99 under load. Each second

@@ -60,6 +60,8 @@ class Store:
         self._undo: list[tuple[str, str, Any]] = []
         self.problems: list[StateProblem] = []
         """Rows read from a state file that could not be loaded."""
+        self.revision = 0
+        """Counts changes (writes, deletes, clears, rollbacks): a page that shows the state knows when to refresh."""
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -87,6 +89,7 @@ class Store:
         self._undo = []
 
     def _rollback(self) -> None:
+        self.revision += 1
         for table, key, old in reversed(self._undo):
             rows = self._tables.setdefault(table, {})
             if old is _ABSENT:
@@ -106,11 +109,13 @@ class Store:
     def put(self, table: str, key: str, value: Any) -> None:
         with self._lock:
             self._remember(table, key)
+            self.revision += 1
             self._tables.setdefault(table, {})[key] = value
 
     def delete(self, table: str, key: str) -> None:
         with self._lock:
             self._remember(table, key)
+            self.revision += 1
             self._tables.get(table, {}).pop(key, None)
 
     def items(self, table: str) -> list[tuple[str, Any]]:
@@ -124,6 +129,7 @@ class Store:
     def clear(self) -> None:
         with self._lock:
             self.problems = []
+            self.revision += 1
             for table, rows in self._tables.items():
                 for key in list(rows):
                     self._remember(table, key)

@@ -459,6 +459,27 @@ class BloodCentre:
     def expired(self, bag: dict[str, Any]) -> bool:
         return datetime.fromisoformat(bag["expiresAt"]) <= self.now()
 
+    def in_stock(self, product: str, abo: str, rhd: str) -> list[dict[str, Any]]:
+        """The bags of a product and group that can be issued now (available, in date), first to expire first."""
+        now = self.now()
+        bags = [b for b in self.bags(productCode=product, abo=abo, rhd=rhd) if self._usable(b, now) is None]
+        return sorted(bags, key=lambda b: (b["expiresAt"], b["din"]))
+
+    def stock_quantity(self, bags: list[dict[str, Any]], product: str) -> Decimal:
+        """How much of an order line `bags` cover, in the product's unit (U and TQ: units per bag; mL: volume)."""
+        if PRODUCTS[product].unit == "mL":
+            return sum((Decimal(b["volume"]) for b in bags), Decimal(0))
+        return sum((Decimal(b["units"]) for b in bags), Decimal(0))
+
+    def limit_stock(self, product: str, abo: str, rhd: str, keep: int) -> list[str]:
+        """Leave only `keep` issuable bags of a product and group (first to expire kept): the others went to other
+        hospitals. Returns the DINs taken out of the inventory."""
+        with self.store.transaction():
+            gone = [bag["din"] for bag in self.in_stock(product, abo, rhd)[keep:]]
+            for din in gone:
+                self.store.delete("inventory", din)
+            return gone
+
 
 def _seed_notices(now: datetime) -> list[dict[str, Any]]:
     day = now.replace(hour=8, minute=0, second=0) - timedelta(days=1)

@@ -19,6 +19,10 @@ from harness.errors import UsageError
 from mocks.base import Endpoint, MockService
 from mocks.blood_center import answers
 from mocks.blood_center.centre import BloodCentre, CentreError
+from mocks.blood_center.inventory import PRODUCTS
+from mocks.blood_center.labels import Labels
+from mocks.blood_center.snapshots import TRAINING_TABLES
+from mocks.blood_center.training import Training
 from mocks.blood_center.vetting import AnswerVetting, check_state
 from mocks.clock_checks import xml_stamps
 from mocks.state import Store
@@ -55,13 +59,23 @@ class BloodCenterMock(MockService):
         self.centre: BloodCentre
         self._app: Any = None
         self.vetting = AnswerVetting(SoapHandler(contract, {}))
+        self.labels = Labels.of(contract)
         super().__init__(contract, store, journal_capacity)
+        self.training = Training(self)
 
     # -- state --------------------------------------------------------------------------------------------
     def reset(self) -> None:
-        """A fresh centre: seeded state, and the hospitals registered at start (a spec may have changed them)."""
+        """A fresh centre: seeded state, and the hospitals registered at start (a spec may have changed them).
+        A running drill is abandoned; the training records (snapshots, drill runs) are kept."""
         self.credentials = dict(self._registered)
-        super().reset()
+        if self.training.runs.active() is not None:
+            self.training.runs.abandon()
+        with self.store.transaction():
+            kept = {table: self.store.items(table) for table in TRAINING_TABLES}
+            super().reset()
+            for table, rows in kept.items():
+                for key, value in rows:
+                    self.store.put(table, key, value)
 
     def seed(self) -> None:
         """The centre over the store; records loaded from a state file are vetted, and those that cannot be served
@@ -114,6 +128,32 @@ class BloodCenterMock(MockService):
             return {}
         token = " (token required)" if self.console_token else ""
         return {"console": f"{self.endpoint.url}{CONSOLE_PREFIX}/{token}", "wsdl": f"{self.service_url}?wsdl"}
+
+    def accepts(self) -> dict[str, str]:
+        from mocks.self_service import shown_secret
+
+        hospital, token = next(iter(self._registered.items()))
+        return {"HospitalCode": hospital, "Token": shown_secret(token, TEST_TOKEN, "HIH_BLOOD_CENTER_TOKEN"),
+                "header": "SOAP Header AuthHeader (urn:hih:blood-center:service)"}
+
+    def population_data(self) -> dict[str, Any]:
+        """Every bag of the inventory (DIN, product, groups, volume, dates, price, state, whether it can be issued
+        now), the orders, returns and notices (newest 1,000 of each) and the cross-match samples."""
+        from mocks.self_service import MAX_POPULATION_ROWS
+
+        centre = self.centre
+        bags = []
+        for bag in sorted(centre.bags(), key=lambda b: (b["productCode"], b["abo"], b["rhd"], b["expiresAt"], b["din"])):
+            state = "EXPIRED" if bag["status"] == "AVAILABLE" and centre.expired(bag) else bag["status"]
+            bags.append({**{k: bag.get(k) for k in ("din", "productCode", "abo", "rhd", "volume", "units", "collectedOn",
+                                                       "expiresAt", "price", "status")},
+                         "productName": PRODUCTS[bag["productCode"]].name, "state": state,
+                         "inStock": state == "AVAILABLE"})
+        return {"interface": self.interface, "contract": self.contract.version, "hospitals": list(self._registered),
+                "bags": bags, "orders": [answers.feedback(o)["feedback"] for o in centre.orders()][:MAX_POPULATION_ROWS],
+                "returns": [answers.return_status(r) for r in centre.returns()][:MAX_POPULATION_ROWS],
+                "notices": answers.notices(centre.notices(datetime.min))["notice"][-MAX_POPULATION_ROWS:],
+                "crossmatch": answers.samples(centre.crossmatch(None, None))["sample"]}
 
     def asgi_app(self) -> Any:
         from mocks.blood_center.console import console_app

@@ -41,6 +41,7 @@ TYPE_ZH = {"decimal": "数值", "dateTime": "日期时间", "date": "日期", "p
 # XML 1.0 has no place for C0 controls but tab, line feed and carriage return; C1 controls and non-characters are
 # refused too (a trainer never means them, and many clients choke on them).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
+_LINE_BREAK = re.compile("[\t\n\r\x85\u2028\u2029]")
 _MAX_LENGTH = re.compile(r"\[facet 'maxLength'\] The value has a length of '(\d+)'; this exceeds the allowed maximum length of '(\d+)'")
 _MAX_OCCURS = re.compile(r"Expected at most (\d+) items \(maxOccurs check\) (\d+) items found\.")
 _ENUMERATION = re.compile(r"\[facet 'enumeration'\] The value '(.*)' is not an element of the set \{(.*)\}", re.S)
@@ -104,6 +105,21 @@ def _control_characters(value: Any, field: str = "") -> None:
     elif isinstance(value, list):
         for item in value:
             _control_characters(item, field)
+
+
+def checked_text(value: str, label: str, max_length: int, required: bool = True) -> str:
+    """A short text the trainer typed that feeds no answer (a snapshot name, a trainee): stripped, one line within
+    `max_length` characters, without control characters; CentreError (1001, naming `label`) otherwise."""
+    text = value.strip()
+    if required and not text:
+        raise CentreError(REFUSED, f"请填写{label}")
+    if len(text) > max_length:
+        raise CentreError(REFUSED, f"{label}最长 {max_length} 个字符，现为 {len(text)} 个")
+    found = _CONTROL.search(text) or _LINE_BREAK.search(text)
+    if found:
+        raise CentreError(REFUSED, f"{label}含有控制字符 U+{ord(found.group()):04X}（第 {found.start() + 1} 个字符），"
+                                   "请删除后重试")
+    return text
 
 
 class AnswerVetting:

@@ -1,4 +1,5 @@
-"""Admin HTTP API of `hih mock serve`: read and clear journals, arm and clear faults, reset state.
+"""Admin HTTP API of `hih mock serve`: read and clear journals, arm and clear faults, reset state, read the seeded
+population (people, orders, bags) a hospital system can use.
 
 It answers only requests by one of its host names and from no other site (`origin.guard_origin`: DNS rebinding and
 cross-site requests from a browser), bodies within 64 KiB and JSON within the depth limit (`limits.guard`).
@@ -90,6 +91,9 @@ def admin_app(mocks: dict[str, MockService], token: str | None = None, hosts: Ho
         return JSONResponse({"armed": [f.to_dict() for f in mock.faults.armed()],
                              "fired": [f.to_dict() for f in mock.faults.fired]})
 
+    async def population(request: Request, mock: MockService) -> Response:
+        return JSONResponse(mock.population_data())
+
     async def reset(request: Request, mock: MockService) -> Response:
         mock.reset()
         return Response(status_code=204)
@@ -99,6 +103,7 @@ def admin_app(mocks: dict[str, MockService], token: str | None = None, hosts: Ho
         Route("/__hih/{interface}/journal", for_mock(journal), methods=["GET", "DELETE"]),
         Route("/__hih/{interface}/faults", for_mock(faults), methods=["GET", "POST", "DELETE"]),
         Route("/__hih/{interface}/reset", for_mock(reset), methods=["POST"]),
+        Route("/__hih/{interface}/population", for_mock(population)),
     ])
     limits = InputLimits(max_body_bytes=FORM_BODY_BYTES, json_depth=True, max_depth=jsonsafe.DEFAULT_MAX_DEPTH)
     return guard_origin(guard(routes, limits), hosts or HostAllowList.for_bind("127.0.0.1"))

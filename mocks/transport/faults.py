@@ -31,6 +31,8 @@ KINDS = {
 PASSIVE = frozenset({"clock"})
 """Kinds that change the partner rather than an exchange: never taken by the transports."""
 PHASES = ("before", "after")
+MAX_FIRED = 1_000
+"""The fired faults a plan remembers (the newest)."""
 _TYPE_NAMES = {"kind": "string", "operation": "string or null", "times": "whole number or null", "phase": "string",
                "delay_s": "number", "status": "whole number", "message": "string", "code": "string"}
 
@@ -130,6 +132,8 @@ class FaultPlan:
                         if fault.times == 0:
                             self._faults.remove(fault)
                     self.fired.append(fault)
+                    if len(self.fired) > MAX_FIRED:  # a fault armed for good fires on every exchange
+                        del self.fired[:-MAX_FIRED]
                     return fault
         return None
 

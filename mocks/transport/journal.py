@@ -133,6 +133,8 @@ class Journal:
         self.dropped = 0
         self.bytes = 0
         """The estimated bytes the kept entries hold."""
+        self.listener: Callable[[Exchange], None] | None = None
+        """Told of each exchange once it is recorded, outside the lock (a training drill follows the hospital)."""
 
     def _trim(self, exchange: Exchange) -> int:
         """Truncate what is too large to keep; the entry's cost in bytes."""
@@ -163,6 +165,8 @@ class Journal:
                 self._entries.popleft()
                 self.bytes -= self._costs.popleft()
                 self.dropped += 1
+        if self.listener is not None:
+            self.listener(exchange)
         return exchange
 
     def entries(
@@ -190,3 +194,8 @@ class Journal:
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
+
+    @property
+    def last_id(self) -> int:
+        """The id of the newest exchange ever recorded (0 before the first); it keeps counting across `clear`."""
+        return self._next - 1

@@ -1,5 +1,7 @@
-"""The mocks' image under testcontainers: `mock_container` builds the project's Dockerfile and starts it, where a Docker
-engine answers. Where none does (no socket, no daemon), every test that uses it skips at once, saying where it looked.
+"""The mocks' image under testcontainers, where a Docker engine answers: `mock_container` builds the project's
+Dockerfile and starts it serving all five partners; the per-partner fixtures (`hih_blood_center_container` ...) come
+from the `harness.container_fixtures` plugin. Where no engine answers (no socket, no daemon), every test that uses
+one skips at once, saying where it looked.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The mocks' Dockerfile, checked without a Docker engine: a small reader of its instructions, then what the image must
-be (pinned base, non-root user, exposed ports that match the command, a HEALTHCHECK through the admin API, `hih mock
-serve` as the command, no baked token, a build context that holds what it copies); and the HEALTHCHECK and the
-command run for real outside a container.
+be (pinned base, non-root user, exposed ports that match what its entry point binds, a HEALTHCHECK through the admin
+API, `hih mock serve` of every partner behind the entry point, no baked token, a build context that holds what it
+copies); and the HEALTHCHECK and the command run for real outside a container.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from harness.cli import main
+from harness.container_serve import main, serve_arguments
 from harness.containers import IMAGE_PORTS
 from mocks.insurance import InsuranceMock
 from mocks.transport.admin import admin_app
@@ -83,8 +83,14 @@ def cmd() -> list[str]:
     return one("CMD").exec_form()
 
 
+def hih_arguments() -> list[str]:
+    """The `hih` command line the image runs by default: its ENTRYPOINT's module given its CMD."""
+    assert one("ENTRYPOINT").exec_form() == ["python", "-m", "harness.container_serve"]
+    return serve_arguments(cmd(), {})
+
+
 def cmd_ports() -> dict[str, int]:
-    args = cmd()
+    args = hih_arguments()
     return {name: int(port) for flag, value in zip(args, args[1:], strict=False) if flag == "--port"
             for name, port in [value.split("=", 1)]}
 
@@ -123,7 +129,7 @@ def test_it_runs_as_a_non_root_user_created_in_the_image() -> None:
     assert users, "no USER: the mocks would run as root"
     user = users[-1].args.split(":")[0]
     assert user not in ("root", "0")
-    assert users[-1].line < one("CMD").line
+    assert users[-1].line < one("ENTRYPOINT").line
     created = " ".join(i.args for i in parsed if i.keyword == "RUN")
     assert re.search(rf"useradd .*--uid {user}\b", created) or re.search(rf"useradd .*\b{user}\b", created)
 
@@ -134,11 +140,12 @@ def test_the_exposed_ports_are_the_ports_the_command_binds() -> None:
     assert cmd_ports() == IMAGE_PORTS  # what harness.containers.MockContainer maps
 
 
-def test_the_command_serves_the_mocks_on_every_address() -> None:
-    args = cmd()
-    assert args[:3] == ["hih", "mock", "serve"]
+def test_the_command_serves_every_partner_on_every_address() -> None:
+    args = hih_arguments()
+    assert args[:2] == ["mock", "serve"]
     assert args[args.index("--host") + 1] == "0.0.0.0"
-    assert not any(i.keyword == "ENTRYPOINT" for i in dockerfile())
+    served = [value for flag, value in zip(args, args[1:], strict=False) if flag == "--interface"]
+    assert served == ["insurance", "blood-center", "mch-platform", "lis", "pacs"]
 
 
 def test_no_admin_token_is_baked_into_the_image() -> None:
@@ -205,7 +212,7 @@ def test_the_command_refuses_to_start_without_an_admin_token(monkeypatch: pytest
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("HIH_ADMIN_TOKEN", raising=False)
 
-    assert main(cmd()[1:]) == 2
+    assert main(cmd()) == 2
     assert "set HIH_ADMIN_TOKEN" in capsys.readouterr().err
 
 

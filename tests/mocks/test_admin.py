@@ -92,7 +92,8 @@ def test_token_is_required_when_configured(runtime: Runtime, mock: InsuranceMock
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{listener.port}/__hih", timeout=5) as client:
             for method, path in (("GET", "/"), ("GET", "/insurance/journal"), ("POST", "/insurance/faults"),
-                                 ("DELETE", "/insurance/faults"), ("POST", "/insurance/reset")):
+                                 ("DELETE", "/insurance/faults"), ("POST", "/insurance/reset"),
+                                 ("GET", "/insurance/population")):
                 response = client.request(method, path, json={"kind": "reset"})
                 assert response.status_code == 401, (method, path)
                 assert response.json() == {"error": "missing or wrong token"}
@@ -100,6 +101,8 @@ def test_token_is_required_when_configured(runtime: Runtime, mock: InsuranceMock
             assert wrong.status_code == 401
             right = client.get("/insurance/journal", headers={"Authorization": "Bearer s3cret-token"})
             assert right.status_code == 200
+            people = client.get("/insurance/population", headers={"Authorization": "Bearer s3cret-token"})
+            assert people.status_code == 200 and len(people.json()["people"]) == 200
         assert mock.faults.armed() == [], "refused calls changed nothing"
     finally:
         runtime.call(listener.stop())

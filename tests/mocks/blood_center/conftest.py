@@ -11,8 +11,11 @@ import pytest
 import zeep
 from zeep.transports import Transport
 
+from connectors.blood_center import BloodCenterConnector, reference
 from harness.contract.loader import ContractStore
+from harness.ports.blood_center import BloodCenterSettings
 from mocks.blood_center import BloodCenterMock
+from mocks.blood_center.snapshots import TRAINING_TABLES
 from mocks.transport.runtime import Runtime
 from tests.conftest import CONTRACTS
 
@@ -28,9 +31,23 @@ def _centre(runtime: Runtime) -> BloodCenterMock:
 
 @pytest.fixture
 def centre(_centre: BloodCenterMock) -> Iterator[BloodCenterMock]:
+    """The centre reset to its seed, with no drill records or snapshots left by another test."""
     _centre.reset()
+    for table in TRAINING_TABLES:
+        for key, _ in _centre.store.items(table):
+            _centre.store.delete(table, key)
     yield _centre
     _centre.faults.clear()
+
+
+@pytest.fixture
+def hospital(centre: BloodCenterMock) -> Iterator[BloodCenterConnector]:
+    """The hospital side: the reference connector pointed at the centre (timeout 3 s)."""
+    connector = reference(BloodCenterSettings(wsdl_url=f"{centre.service_url}?wsdl", hospital_code=centre.hospital,
+                                              token=centre.token, timeout_s=3.0,
+                                              contract_folder=str(centre.contract.folder)))
+    yield connector
+    connector.close()
 
 
 @pytest.fixture
@@ -73,3 +90,26 @@ def order(number: str = "ORD1001", **changes: Any) -> dict[str, Any]:
                                      {"lineNo": 2, "productCode": "E0004", "abo": "A", "rhd": "POS", "quantity": 200, "unit": "mL"}]}
     data.update(changes)
     return data
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless chromium (tests/browser.py) for one test module; downloads accepted (the drill records' CSV)."""
+    from tests.browser import chromium
+
+    with chromium(tmp_path_factory.mktemp("chromium-profile"), viewport={"width": 1280, "height": 900},
+                  accept_downloads=True) as context:
+        context.set_default_timeout(15_000)
+        yield context
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A page that fails its test on a script error or a console error (but the 401 of the token page)."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    page.close()
+    assert [e for e in errors if "status of 401" not in e] == [], errors

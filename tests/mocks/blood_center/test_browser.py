@@ -3,34 +3,14 @@ issues bags, approves a return and posts a notice by clicking, and the hospital 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
-
 from mocks.blood_center import BloodCenterMock
-from tests.browser import chromium, skip_without_chromium
+from tests.browser import skip_without_chromium
 from tests.mocks.blood_center.conftest import Caller, order
 
 pytestmark = skip_without_chromium
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile"), viewport={"width": 1280, "height": 900}) as context:
-        context.set_default_timeout(15_000)
-        yield context
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    yield page
-    page.close()
-    assert [e for e in errors if "status of 401" not in e] == [], errors  # 401: the token page, on purpose
 
 
 def test_a_trainer_works_an_order_through_the_console(centre: BloodCenterMock, call: Caller, page: Any) -> None:

@@ -1,0 +1,86 @@
+"""docs/plug-your-connector.md is enough to write a connector: the minimal insurance adapter on the page, taken from it
+as it is, opens the gate with `hih run --connector` on every insurance scenario; and the page's tables name every
+method and exception of every port."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.ports import blood_center, hl7, insurance, lis, mch_platform, pacs
+from tests.conftest import ROOT
+
+PAGE = ROOT / "docs" / "plug-your-connector.md"
+ADAPTER = re.compile(r"<!-- adapter: ([\w.]+) -->\n```python\n(.*?)```", re.S)
+
+
+def page() -> str:
+    return PAGE.read_text(encoding="utf-8")
+
+
+def adapter(folder: Path) -> str:
+    [(name, code)] = ADAPTER.findall(page())
+    (folder / name).write_text(code, encoding="utf-8")
+    return name.removesuffix(".py")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("contract", ["2024.1", "2023.1"])
+def test_the_adapter_on_the_page_opens_the_gate(tmp_path: Path, contract: str) -> None:
+    module = adapter(tmp_path)
+    reports = tmp_path / "reports"
+    hih = Path(sys.executable).with_name("hih")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HIH_", "PYTEST_"))}
+    done = subprocess.run([str(hih), "run", "--interface", "insurance", "--contract", f"insurance={contract}",
+                           "--connector", f"insurance={module}:make", "--report-dir", str(reports)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+    summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
+    failed = [s["name"] for s in summary["scenarios"] if s["status"] == "failed"]
+    assert done.returncode == 0 and not failed, f"{failed}\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}"
+    row = summary["interfaces"]["insurance"]
+    assert summary["decision"] == "pass" and row["connector"] == f"{module}:make"
+    assert row["contract"] == contract and row["passed"] >= 65 and row["failed"] == 0
+
+
+def test_the_adapter_on_the_page_is_clean_code(tmp_path: Path) -> None:
+    module = adapter(tmp_path)
+    bin_dir = Path(sys.executable).parent
+    lint = subprocess.run([str(bin_dir / "ruff"), "check", "--config", str(ROOT / "pyproject.toml"), f"{module}.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert lint.returncode == 0, lint.stdout
+    types = subprocess.run([str(bin_dir / "mypy"), "--ignore-missing-imports", "--disallow-untyped-defs",
+                            "--no-incremental", f"{module}.py"], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=300, check=False)
+    assert types.returncode == 0, types.stdout
+
+
+def methods(port: type) -> list[str]:
+    return [name for name, _ in inspect.getmembers(port, inspect.isfunction) if not name.startswith("_")]
+
+
+@pytest.mark.parametrize("port", [insurance.InsurancePort, blood_center.BloodCenterPort, mch_platform.MchPlatformPort,
+                                  lis.LisPort, pacs.PacsPort])
+def test_every_method_of_every_port_is_in_a_table(port: type) -> None:
+    text = page()
+    missing = [name for name in methods(port) if f"`{name}(" not in text and f"`{name}()`" not in text
+               and f"`listener()`, `{name}()`" not in text and f", `{name}()`" not in text]
+    assert missing == [], f"{port.__name__}: {missing}"
+
+
+@pytest.mark.parametrize("module", [insurance, blood_center, mch_platform, hl7])
+def test_every_exception_of_every_port_is_in_a_table(module: object) -> None:
+    base = Exception
+    errors = [name for name, value in vars(module).items() if isinstance(value, type) and issubclass(value, base)
+              and value.__module__ == getattr(module, "__name__", "") and name not in (
+                  "InsuranceError", "BloodCenterError", "MchError", "Hl7PortError", "AckError")]
+    assert errors
+    missing = [name for name in errors if not re.search(rf"\| `{name}[(`]", page())]
+    assert missing == [], missing
