@@ -37,7 +37,7 @@ DEFAULT_JSON = (
 )
 DEFAULT_XML = (
     "//Name", "//PatientName", "//MotherName", "//FatherName", "//ChildName", "//NewbornName", "//GuardianName",
-    "//ContactName", "//*IdCard*", "//*IdNo", "//*IdNumber", "//CertNo", "//*CardNo", "//PatientId", "//Mrn",
+    "//ContactName", "//ApplicantName", "//PersonName", "//*IdCard*", "//*IdNo", "//*IdNumber", "//CertNo", "//*CardNo", "//PatientId", "//Mrn",
     "//MedicalRecordNo", "//Phone", "//*Phone", "//Mobile", "//Tel", "//Telephone", "//Address", "//*Address",
     "//Addr", "//AD_Detail", "//password", "//*Password", "//sessionKey",
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 
@@ -197,3 +198,30 @@ def test_from_config_adds_excludes_and_replaces_rules() -> None:
 
     only = Masker.from_config(MaskingConfig(defaults=False, json=("/input/secret",)))
     assert only.json({"psn_name": "张三", "input": {"secret": "abcdef"}}) == {"psn_name": "张三", "input": {"secret": "a****f"}}
+
+
+# Every element of the SOAP contracts' schemas that names a person's fact, whatever the first record a masker sees:
+# an unmasked one leaks the moment it is the first of its value (the masker also masks values it has seen before).
+_PERSONAL = re.compile(r"(?i)(name|idcard|phone|address)$")
+_NOT_A_PERSON = {"orgname", "productname"}
+
+
+def _personal_elements() -> list[str]:
+    from tests.conftest import CONTRACTS
+
+    names: set[str] = set()
+    for schema in [*CONTRACTS.glob("*/*/**/*.xsd"), *CONTRACTS.glob("*/*/*.wsdl")]:
+        names.update(re.findall(r'<xs:element\s+name="([A-Za-z]+)"', schema.read_text(encoding="utf-8")))
+    return sorted(n for n in names if _PERSONAL.search(n) and n.lower() not in _NOT_A_PERSON)
+
+
+def test_the_contracts_name_personal_elements() -> None:
+    assert {"motherName", "fatherName", "applicantName", "PatientName"} <= set(_personal_elements())
+
+
+@pytest.mark.parametrize("element", _personal_elements())
+def test_every_personal_element_of_the_contracts_is_masked_by_a_fresh_masker(element: str) -> None:
+    text = f"<Record><{element}>王建国</{element}><orgName>示例市妇幼保健院</orgName></Record>"
+    masked = Masker().xml(text)
+    assert "王建国" not in masked, masked
+    assert "示例市妇幼保健院" in masked, "an organisation's name is not a patient's"
