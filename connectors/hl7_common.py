@@ -236,7 +236,7 @@ class Hl7Connector:
         if payload.lstrip(b"\r\n\t ")[:3] in (b"FHS", b"BHS"):
             return [self._batch(payload)]
         ack, charset = self._receive_one(payload)
-        return [encode_message(ack.to_er7(), charset)]
+        return [] if ack is None else [encode_message(ack.to_er7(), charset)]
 
     def receive_many(self, payloads: list[bytes]) -> list[list[bytes] | Exception]:
         """Frames from several connections at once: each as `receive` takes it, what they store committed in one
@@ -260,13 +260,17 @@ class Hl7Connector:
         capture = split_capture(payload, self.hl7.max_frame_bytes)
         whole = self.validator.decode(payload)
         envelope = [seg for seg in whole.segments if seg.name in ("FHS", "BHS")][:2]
-        acks = [self._receive_one(raw)[0] for raw in capture.messages]
+        acks = [ack for ack, _ in map(self._receive_one, capture.messages) if ack is not None]
         charset = whole.charset or self.charset
         return encode_message(self.acks.batch(envelope, acks, whole.seps), charset)
 
-    def _receive_one(self, raw: bytes) -> tuple[Message, str]:
+    def _receive_one(self, raw: bytes) -> tuple[Message | None, str]:
+        """The ACK for one incoming message; None for an acknowledgement, which is never acknowledged (an ACK
+        answering an ACK would bounce between the two systems)."""
         msg = self.validator.decode(raw)
         charset = msg.charset or self.charset
+        if msg.segments and msg.segments[0].name == "MSH" and msg.message_type.split("^")[0] == "ACK":
+            return None, charset
         if not msg.segments or msg.segments[0].name != "MSH":
             problems = [f for f in msg.findings if f.severity is ERROR] or [
                 Finding(ERROR, "", "not an HL7 v2 message", "parse")]

@@ -31,6 +31,8 @@ class Binding:
     private temporary folder of its own."""
     outside_listener_env: str | None = None
     """Environment variable giving the hospital's own listener as HOST:PORT (black-box runs), where one applies."""
+    check: Callable[[Contract], None] | None = None
+    """What must hold between hih.toml and the run's contract before anything starts (a UsageError, exit 2)."""
 
 
 def _insurance_settings(mock: Any, contract: Contract, timeout_s: float, workdir: Path | None = None) -> Any:
@@ -40,6 +42,15 @@ def _insurance_settings(mock: Any, contract: Contract, timeout_s: float, workdir
     return InsuranceSettings(base_url=mock.endpoint.url, paasid=paasid, secret=secret, timeout_s=timeout_s,
                              contract_version=contract.version, contract_folder=str(contract.folder),
                              mdtrtarea_admvs=mock.admdvs, transactions=region_variants(contract, mock.admdvs))
+
+
+MOCK_ADMDVS = "330100"
+"""The region of the insurance mock's platform in a `hih run` (InsuranceMock's default `admdvs`; mocks may not import
+this module, so the value is written twice)."""
+
+
+def _insurance_check(contract: Contract) -> None:
+    region_variants(contract, MOCK_ADMDVS)
 
 
 def region_variants(contract: Contract, admdvs: str) -> tuple[str, ...]:
@@ -84,7 +95,7 @@ def _mch_platform_settings(mock: Any, contract: Contract, timeout_s: float, work
 
 
 BINDINGS: dict[str, Binding] = {
-    "insurance": Binding("insurance", "connectors.insurance:reference", _insurance_settings),
+    "insurance": Binding("insurance", "connectors.insurance:reference", _insurance_settings, check=_insurance_check),
     "mch-platform": Binding("mch-platform", "connectors.mch_platform:reference", _mch_platform_settings),
     "blood-center": Binding("blood-center", "connectors.blood_center:reference", _blood_center_settings),
     "lis": Binding("lis", "connectors.lis:reference", _hl7_settings, "HIH_LIS_LISTENER"),

@@ -64,6 +64,21 @@ def test_the_binding_checks_the_variants_against_the_contract(tmp_path: Path, st
         region_variants(store.load("insurance", "2024.1"), "330100")
 
 
+def test_hih_run_stops_before_any_scenario_when_the_region_names_a_variant_the_contract_lacks(
+        tmp_path: Path) -> None:
+    """The check runs before the specs: exit 2 and one line, no report directory, rather than every scenario failing."""
+    write(tmp_path, '[insurance.regions]\n"*" = ["2207A"]\n')
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--interface", "insurance", "--contract",
+                           "insurance=2024.1", "--report-dir", "out"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines()[-1] == ("hih: error: hih.toml insurance.regions names 2207A for region "
+                                                    "330100, but contract insurance@2024.1 has no such variant (its "
+                                                    "variants: none)")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_the_insurance_specs_pass_in_a_region_that_uses_the_a_forms(tmp_path: Path) -> None:
     """Every insurance scenario, unchanged, against contract 2025.1 with 2203A, 2206A and 2207A in force."""

@@ -124,7 +124,10 @@ class RunPlan:
         """Load and check every contract of the run (a ContractError or UsageError when one is broken)."""
         store = ContractStore(self.options.contracts_dir, as_of=self.as_of)
         for name, version in self.versions.items():
-            self.contracts.setdefault(name, store.load(name, version))
+            contract = self.contracts.setdefault(name, store.load(name, version))
+            check = binding(name).check
+            if check is not None:
+                check(contract)
 
 
 def feature_dir(features: Path, interface: str) -> Path:

@@ -117,3 +117,19 @@ def test_the_pacs_listener_refuses_a_lis_order(store: ContractStore, tmp_path: P
         assert connector.stored_reports() == []
     finally:
         connector.close()
+
+
+def test_an_incoming_ack_is_never_acknowledged(lis: LisConnector) -> None:
+    """An acknowledgement sent to the hospital's listener (a partner confused about direction) gets no answer: an ACK
+    of an ACK would bounce between the systems. The connection stays usable and nothing is stored."""
+    host, port = lis.listener()
+    peer = Peer(port)
+    try:
+        peer.message(m.ack(acked="HIS0001", control="LISACK1"))
+        assert peer.read(count=1, timeout=0.5) == [], "an ACK was answered"
+        peer.message(m.lis_oru(control="AFTERACK"))
+        (answer,) = peer.read(count=1)
+        assert b"MSA|AA|AFTERACK" in answer
+    finally:
+        peer.close()
+    assert [s.control_id for s in lis.stored_results()] == ["AFTERACK"]
