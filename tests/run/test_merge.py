@@ -5,6 +5,7 @@ short; the merge does not look at tags.)"""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -86,6 +87,13 @@ def test_five_shards_merge_into_what_one_full_run_writes(tmp_path: Path, monkeyp
     assert [s["folder"] for s in merged["shards"]] == [str(s) for s in shards]
     assert (merged_dir / "report.html").is_file()
     assert verify(merged_dir, lambda line: None) == 0
+    # one sign-off pack over every shard: each interface's verdict on one sheet, sealed with the merged manifest
+    html = (merged_dir / "signoff.html").read_text(encoding="utf-8")
+    assert all(name in html for name in full["interfaces"]) and "放行" in html
+    manifest_sha = hashlib.sha256((merged_dir / "manifest.json").read_bytes()).hexdigest()
+    assert manifest_sha in html
+    assert (merged_dir / "signoff.pdf").read_bytes().startswith(b"%PDF")
+    assert "signoff.pdf" in (merged_dir / "signoff.sha256").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
