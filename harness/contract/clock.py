@@ -24,6 +24,9 @@ from harness.contract.findings import Finding, Severity
 from harness.contract.model import ClockSkew, ClockStamp
 
 RULE = "clock_skew"
+_FIXED_FORMS = {"%Y-%m-%d %H:%M:%S": re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})"),
+                "%Y%m%d%H%M%S": re.compile(r"(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})")}
+"""The contracts' two usual forms, read without `strptime` (ten times slower; it runs on every request)."""
 _HL7_DTM = re.compile(r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d{1,4})?([+-]\d{4})?")
 
 
@@ -47,6 +50,9 @@ def read_time(value: str, form: str) -> datetime | date | None:
                 return date.fromisoformat(value[:10])
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
             return moment.astimezone().replace(tzinfo=None) if moment.tzinfo else moment
+        fixed = _FIXED_FORMS.get(form)
+        if fixed is not None and (match := fixed.fullmatch(value)) is not None:
+            return datetime(*map(int, match.groups()))
         return datetime.strptime(value, form)
     except ValueError:
         return None

@@ -13,6 +13,8 @@ import re
 from itertools import accumulate
 from typing import Any
 
+import orjson
+
 from harness.contract.refused import InputRefused
 
 DEFAULT_MAX_DEPTH = 64
@@ -53,11 +55,22 @@ def _constant(name: str) -> Any:
 
 _DECODER = json.JSONDecoder(parse_constant=_constant)
 """One decoder: `json.loads(text, parse_constant=...)` would build a new one for every call."""
+_LONG_INTEGER = re.compile(rb"(?:^|[:\[,])\s*-?\d{19}")
+"""A number token of 19 digits or more, which orjson would read as a float where Python keeps the integer."""
 
 
 def loads(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
-    """Parse UTF-8 JSON bytes within the depth limit; JsonRefused on anything that is not such JSON."""
+    """Parse UTF-8 JSON bytes within the depth limit; JsonRefused on anything that is not such JSON.
+
+    orjson parses what it reads exactly as `json` does, several times faster; what it refuses (a lone surrogate, a
+    number out of a double's range, a syntax error) and integers too long for it go to `json`, which keeps the
+    answers and the error positions the findings quote."""
     check_depth(raw, max_depth)
+    if _LONG_INTEGER.search(raw) is None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
