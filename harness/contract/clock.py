@@ -52,7 +52,8 @@ def read_time(value: str, form: str) -> datetime | date | None:
             return moment.astimezone().replace(tzinfo=None) if moment.tzinfo else moment
         fixed = _FIXED_FORMS.get(form)
         if fixed is not None and (match := fixed.fullmatch(value)) is not None:
-            return datetime(*map(int, match.groups()))
+            year, month, day, hour, minute, second = map(int, match.groups())
+            return datetime(year, month, day, hour, minute, second)
         return datetime.strptime(value, form)
     except ValueError:
         return None
