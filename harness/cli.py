@@ -56,6 +56,39 @@ def run(
     raise typer.Exit(run_gate(options, out))
 
 
+# -- load ----------------------------------------------------------------------------------------------------
+@app.command()
+def load(
+    interface: Annotated[str, typer.Option("--interface", help="the interface to load")],
+    profile: Annotated[str, typer.Option("--profile", help="the workload (insurance: outpatient-peak; lis: morning-results, order-entry; blood-center: shortage-orders)")],
+    rate: Annotated[float, typer.Option("--rate", help="iterations started per second (open loop)")],
+    duration: Annotated[float, typer.Option("--duration", metavar="SECONDS", help="measured seconds")],
+    connector: Annotated[str | None, typer.Option("--connector", metavar="NAME=module:factory", help="connector under test")] = None,
+    contract: Annotated[str | None, typer.Option("--contract-version", metavar="VERSION", help="contract version (default: newest)")] = None,
+    warmup: Annotated[float, typer.Option("--warmup", metavar="SECONDS", help="seconds of load before the measured part")] = 0.0,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="worker threads, each with its own connector")] = 16,
+    listener: Annotated[str | None, typer.Option("--listener", metavar="HOST:PORT", help="LIS/PACS pushes go to this hospital listener (black-box)")] = None,
+    report_dir: Annotated[Path, typer.Option("--report-dir", help="where load.json, load.html and junit.xml go")] = Path("reports/load"),
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="the connector's timeout per call")] = 5.0,
+    contracts_dir: ContractsDir = None,
+) -> None:
+    """Load a connector at a fixed rate and check the contract's SLAs; exit 0 when every SLA holds, 1 otherwise."""
+    from harness.load.command import LoadOptions, parse_address, run_load
+    from harness.run.options import parse_pairs
+
+    spec = None
+    if connector is not None:
+        pairs = parse_pairs([connector], "--connector")
+        if interface not in pairs:
+            raise UsageError(f"--connector {connector}: name the interface being loaded ({interface}=module:factory)")
+        spec = pairs[interface]
+    options = LoadOptions(interface=interface, profile=profile, rate=rate, duration_s=duration, warmup_s=warmup,
+                          concurrency=concurrency, connector=spec, contract=contract, contracts_dir=contracts_dir,
+                          report_dir=report_dir, listener=parse_address(listener) if listener else None,
+                          timeout_s=timeout)
+    raise typer.Exit(run_load(options, out))
+
+
 # -- contracts ---------------------------------------------------------------------------------------------
 @contract_app.command("list")
 def contract_list(contracts_dir: ContractsDir = None) -> None:
