@@ -72,11 +72,13 @@ class _Connectors:
 
     def __init__(self, options: LoadOptions, contract: Any, mock: Any, root: Path) -> None:
         self.spec = options.connector or binding(options.interface).default_connector
-        self.factory = load_factory(self.spec)
+        self.factory: Callable[[Any], Any] | None = None
         self.options, self.contract, self.mock, self.root = options, contract, mock, root
         self.count = 0
 
     def __call__(self) -> Any:
+        if self.factory is None:  # imported when first needed: a black-box run needs no connector
+            self.factory = load_factory(self.spec)
         self.count += 1
         folder = self.root / f"connector-{self.count}"
         folder.mkdir(parents=True)
@@ -100,6 +102,7 @@ def run_load(options: LoadOptions, console: Console) -> int:
     root = Path(tempfile.mkdtemp(prefix="hih-load-"))
     sessions: list[engine.Session] = []
     helper: Any = None
+    mock: Any = None
     try:
         mock = create_mock(contract)
         mock.start(runtime)
@@ -126,6 +129,9 @@ def run_load(options: LoadOptions, console: Console) -> int:
             _quietly(session.close)
         if helper is not None:
             _quietly(helper.close)
+        stop_pushing = getattr(mock, "stop_pushing", None)
+        if callable(stop_pushing):  # an HL7 partner's connection to the hospital's listener
+            _quietly(stop_pushing)
         runtime.stop()
         shutil.rmtree(root, ignore_errors=True)
         gc.unfreeze()

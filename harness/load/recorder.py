@@ -25,7 +25,7 @@ class Second:
 
     done: int = 0
     errors: int = 0
-    samples: array[float] = field(default_factory=lambda: array("f"))
+    samples: array[float] = field(default_factory=lambda: array("d"))
 
 
 @dataclass
@@ -71,7 +71,7 @@ class Recorder:
 
     def record(self, name: str, began: float, ended: float, error: BaseException | str | None = None) -> None:
         """One call of `name`, from `began` (its scheduled time) to `ended`; `error` when it failed."""
-        latency_us = max(1, min(MAX_LATENCY_US, int((ended - began) * 1e6)))
+        latency_us = max(1, min(MAX_LATENCY_US, round((ended - began) * 1e6)))
         second = int(ended - self.start)
         with self._lock:
             tx = self.transactions.get(name)

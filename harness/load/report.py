@@ -5,13 +5,12 @@ by pygal as inline SVG)."""
 from __future__ import annotations
 
 import json
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import jinja2
-import pygal
-from pygal.style import DefaultStyle
 
 HERE = Path(__file__).resolve().parent
 
@@ -43,13 +42,25 @@ def write_junit(doc: dict[str, Any], folder: Path) -> Path:
     return path
 
 
-def _chart(kind: type[pygal.graph.graph.Graph], title: str, y_title: str, **options: Any) -> Any:
+def _pygal() -> Any:
+    """pygal, imported when a page is drawn. Its import appends a finder of its own (for `pygal.maps` plugins) to
+    `sys.meta_path` that lacks `find_spec`, so every later import that reaches it warns: it is taken out again."""
+    import pygal
+
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImportFixer"]
+    return pygal
+
+
+def _chart(kind: Any, title: str, y_title: str, **options: Any) -> Any:
+    from pygal.style import DefaultStyle
+
     return kind(title=title, y_title=y_title, style=DefaultStyle, js=[], disable_xml_declaration=True, height=320,
                 width=900, show_dots=False, truncate_legend=-1, legend_at_bottom=True, **options)
 
 
 def charts(doc: dict[str, Any]) -> list[str]:
     """Throughput and p99 over time per transaction, and the percentiles of each transaction (inline SVG)."""
+    pygal = _pygal()
     names = list(doc["transactions"])
     seconds = [row["second"] for row in doc["timeline"]]
     labels = [str(s) for s in seconds]
