@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import traceback
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from harness.contract.errors import ContractError
-from harness.contract.loader import CONTRACT_FILE, ContractStore, find_contract_folders, load_contract
 from harness.errors import HihError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from harness.contract.loader import ContractStore
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Hospital Interface Harness: contract-driven mocks, executable specs and a release gate.")
@@ -22,12 +23,37 @@ contract_app = typer.Typer(help="List, show and check contracts.", rich_markup_m
 mock_app = typer.Typer(help="Run mock partners as standalone servers.", rich_markup_mode=None)
 app.add_typer(contract_app, name="contract")
 app.add_typer(mock_app, name="mock")
-out = Console(highlight=False, soft_wrap=True)
+
+
+def _console() -> Console:
+    """The console the commands print to, made on first use: rich costs ~40 ms to import, and `hih --help` or a
+    usage error should not pay it."""
+    global _CONSOLE
+    if _CONSOLE is None:
+        from rich.console import Console
+
+        _CONSOLE = Console(highlight=False, soft_wrap=True)
+    return _CONSOLE
+
+
+_CONSOLE: Console | None = None
+
+
+class _Out:
+    """`out.print(...)` for the commands, on the console made on first use."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_console(), name)
+
+
+out: Console = _Out()  # type: ignore[assignment]
 
 ContractsDir = Annotated[Path | None, typer.Option("--contracts-dir", help="folder of contracts (default: the project's)")]
 
 
 def _store(contracts_dir: Path | None) -> ContractStore:
+    from harness.contract.loader import ContractStore
+
     return ContractStore(contracts_dir)
 
 
@@ -53,7 +79,7 @@ def run(
                          connectors=parse_pairs(connector, "--connector"), report_dir=report_dir, workers=workers,
                          tags=tags, contracts_dir=contracts_dir, changed_since=changed_since, operator=operator,
                          release=release)
-    raise typer.Exit(run_gate(options, out))
+    raise typer.Exit(run_gate(options, _console()))
 
 
 # -- load ----------------------------------------------------------------------------------------------------
@@ -86,7 +112,7 @@ def load(
                           concurrency=concurrency, connector=spec, contract=contract, contracts_dir=contracts_dir,
                           report_dir=report_dir, listener=parse_address(listener) if listener else None,
                           timeout_s=timeout)
-    raise typer.Exit(run_load(options, out))
+    raise typer.Exit(run_load(options, _console()))
 
 
 # -- contracts ---------------------------------------------------------------------------------------------
@@ -123,6 +149,8 @@ def contract_show(
             "rules": [{"id": r.id, "kind": r.kind, "where": r.where, "applies_to": list(r.applies_to)} for r in c.rules],
             "signing": c.signing.scheme if c.signing else None,
         }
+        import json
+
         out.print_json(json.dumps(doc, ensure_ascii=False))
         return
     out.print(f"[bold]{c.ref}[/bold]  {c.title}")
@@ -151,6 +179,8 @@ def contract_show(
 def contract_check(path: Annotated[Path | None, typer.Argument(help="a contract folder, an interface folder or a root")] = None,
                    contracts_dir: ContractsDir = None) -> None:
     """Check contract files; every problem is printed as path:line: message (exit 2 when any)."""
+    from harness.contract.loader import CONTRACT_FILE, find_contract_folders, load_contract
+
     target = path or _store(contracts_dir).root
     if not target.exists():
         raise UsageError(f"{target}: no such file or folder")
@@ -196,6 +226,8 @@ def contract_diff(
     found = contract_impact(_store(contracts_dir), name, old, new, features or PROJECT_ROOT / "features",
                             history or history_path())
     if fmt == "json":
+        import json
+
         typer.echo(json.dumps(document(found.diff, found), ensure_ascii=False, indent=2))
     else:
         typer.echo(render_text(found.diff, found))
@@ -249,6 +281,8 @@ def history(
     if path is None:
         raise HistoryError("run history is switched off (HIH_HISTORY=off); --db names a database")
     document = query(path, interface, last)
+    import json
+
     typer.echo(json.dumps(document, ensure_ascii=False, indent=2) if fmt == "json" else render_text(document))
 
 
@@ -305,9 +339,39 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _command(argv: list[str]) -> Any:
+    """The `hih` click group with only the command being run built in full.
+
+    Typer builds a command by reading its function's signature and evaluating every annotation, ~2 ms each; built
+    all at once they cost a third of `hih --help`. The others are stand-ins that carry their name and help (all the
+    group's own help shows of them), so help, usage errors and suggestions read as before."""
+    import inspect
+
+    from typer import main as typer_main
+    from typer.core import TyperCommand, TyperGroup
+
+    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
+    short, markup = app.pretty_exceptions_short, app.rich_markup_mode
+    commands: dict[str, Any] = {}
+    for info in app.registered_commands:
+        assert info.callback is not None
+        name = info.name or typer_main.get_command_name(info.callback.__name__)
+        commands[name] = (typer_main.get_command_from_info(info, pretty_exceptions_short=short, rich_markup_mode=markup)
+                          if name == chosen
+                          else TyperCommand(name, help=inspect.getdoc(info.callback), rich_markup_mode=app.rich_markup_mode))
+    for group in app.registered_groups:
+        solved = typer_main.solve_typer_info_defaults(group)
+        name = solved.name or ""
+        commands[name] = (typer_main.get_group_from_info(group, suggest_commands=app.suggest_commands,
+                                                         pretty_exceptions_short=short, rich_markup_mode=markup)
+                          if name == chosen else TyperGroup(name=name, help=solved.help, rich_markup_mode=app.rich_markup_mode))
+    return TyperGroup(name=None, commands=commands, help=app.info.help, rich_markup_mode=app.rich_markup_mode,
+                      suggest_commands=app.suggest_commands)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors become one line on stderr, never a traceback (set HIH_DEBUG=1 to see one)."""
-    command = typer.main.get_command(app)
+    command = _command(argv if argv is not None else sys.argv[1:])
     try:
         result = command.main(args=argv if argv is not None else sys.argv[1:], prog_name="hih", standalone_mode=False)
     except ContractError as exc:
@@ -327,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
             where = ctx.command_path if ctx is not None else "hih"
             return _fail(f"{where}: {exc.format_message()} (see '{where} --help')", exc.exit_code)  # type: ignore[attr-defined]
         if os.environ.get("HIH_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         return _fail(f"internal error: {type(exc).__name__}: {exc} (set HIH_DEBUG=1 for details)", 3)
     return result if isinstance(result, int) else 0
