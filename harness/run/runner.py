@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from rich.table import Table
 
 from harness.errors import UsageError
 from harness.report import manifest_line, write_reports
+from harness.report.pdf import preload as preload_pdf
 from harness.run.history import record_run
 from harness.run.metadata import run_metadata
 from harness.run.options import PROJECT_ROOT, RunOptions, RunPlan, plan
@@ -41,7 +43,7 @@ def pytest_command(p: RunPlan, report_dir: Path, select: Path | None = None) -> 
     if select is not None:  # --changed-since: the child keeps only the scenarios listed in this file
         args += ["-p", "harness.run.selection", "--hih-select", str(select)]
     # plugins a spec run never uses; each costs start-up time in every run
-    args += ["-p", "no:respx", "-p", "no:anyio"]
+    args += ["-p", "no:respx", "-p", "no:anyio", "-p", "no:hypothesispytest"]
     if p.options.workers > 1:
         args += ["-n", str(p.options.workers)]
     else:
@@ -98,6 +100,8 @@ def run(options: RunOptions, console: Console | None = None) -> int:
             Progress(TextColumn("[bold]hih run[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                      console=console, transient=True) as progress:
         task = progress.add_task("scenarios", total=None)
+        # WeasyPrint takes ~0.7 s to import: done while the scenarios run, not after them, for the sign-off PDF.
+        threading.Thread(target=preload_pdf, name="hih-preload-pdf", daemon=True).start()
         child = subprocess.Popen(pytest_command(p, report_dir, select_file), stdout=log, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, cwd=os.getcwd(), env=env)
         try:
