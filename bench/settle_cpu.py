@@ -51,9 +51,16 @@ async def call(app: Any, path: str, body: dict[str, Any], headers: dict[str, str
     return reply
 
 
-async def round_us(count: int, profile: str | None) -> float:
+async def round_us(count: int, profile: str | None, shared: bool = False) -> float:
     contract = ContractStore().load("insurance")
-    mock = InsuranceMock(contract)
+    store = None
+    if shared:  # the store of `hih mock serve --workers`: every read and write through one SQLite file
+        import tempfile
+
+        from mocks.shared_state import SharedSqliteStore
+
+        store = SharedSqliteStore(Path(tempfile.mkdtemp(prefix="hih-settle-")) / "state.sqlite", durable=False)
+    mock = InsuranceMock(contract, store)
     app = mock.asgi_app()
     paths = {key: f"{BASE}/{op.path}" for key, op in contract.operations.items()}
     extra = {"content-type": "application/json;charset=utf-8", "host": "127.0.0.1:8080", "user-agent": "bench"}
@@ -104,11 +111,12 @@ def main() -> int:
     parser.add_argument("--settlements", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", help="write a cProfile of one round here")
+    parser.add_argument("--shared", action="store_true", help="the SQLite store several workers share (--workers)")
     args = parser.parse_args()
     if args.profile:
-        print(f"{asyncio.run(round_us(args.settlements, args.profile)):.1f} us (profiled)")
+        print(f"{asyncio.run(round_us(args.settlements, args.profile, args.shared)):.1f} us (profiled)")
         return 0
-    best = min(asyncio.run(round_us(args.settlements, None)) for _ in range(args.rounds))
+    best = min(asyncio.run(round_us(args.settlements, None, args.shared)) for _ in range(args.rounds))
     print(f"{best:.1f} us CPU per settlement, including the client's JSON in this process "
           f"({Path(harness.__file__).parent.parent})")
     return 0

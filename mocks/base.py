@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from harness.contract.model import Contract
@@ -42,6 +43,8 @@ class MockService:
         """The Host names the mock's console (where it has one) answers to; `start` adds the bound host."""
         self.extra_hosts: tuple[str, ...] = ()
         """More names for `allowed_hosts` (`hih mock serve --allow-host`), set before `start`."""
+        self.reuse_port = False
+        """Listen with SO_REUSEPORT beside other processes serving the same mock (`--workers`), set before `start`."""
         self.seed()
 
     # -- state ------------------------------------------------------------------------------------------
@@ -59,6 +62,10 @@ class MockService:
         """The partner's clock: real time, shifted by an armed `clock` fault (naive local time, like the hospital's)."""
         return datetime.now() + timedelta(seconds=self.faults.clock_shift_s())
 
+    def share(self, index: int, workers: int, state: Path) -> None:
+        """Serve as worker `index` (0-based) of `workers` processes that share the state file `state`
+        (`hih mock serve --workers`): identifiers this mock makes are drawn so that no two workers make the same."""
+
     # -- faults and journal -----------------------------------------------------------------------------
     def inject(self, kind: str, **options: Any) -> Fault:
         """Arm a fault for the next matching exchange(s), e.g. `inject("no_reply", operation="2207")`."""
@@ -74,7 +81,7 @@ class MockService:
     def start(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
         """Listen on host:port (0: a free port) on the shared runtime, request heads bounded by the contract."""
         self.allowed_hosts = HostAllowList.for_bind(host, self.extra_hosts)
-        listener = runtime.serve_http(self.asgi_app(), host, port, InputLimits.of(self.contract))
+        listener = runtime.serve_http(self.asgi_app(), host, port, InputLimits.of(self.contract), self.reuse_port)
         self._listener = listener
         shown = f"[{host}]" if ":" in host else host
         self.endpoint = Endpoint(self.interface, host, listener.port, f"http://{shown}:{listener.port}")

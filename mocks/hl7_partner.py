@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from harness.contract.findings import Finding, Severity
@@ -144,11 +145,14 @@ class Hl7PartnerMock(MockService):
 
     # -- serving ----------------------------------------------------------------------------------------
     def start(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
-        listener = self.server.start(runtime, host, port)
+        listener = self.server.start(runtime, host, port, self.reuse_port)
         self._listener = listener
         shown = f"[{host}]" if ":" in host else host
         self.endpoint = Endpoint(self.interface, host, listener.port, f"mllp://{shown}:{listener.port}")
         return self.endpoint
+
+    def share(self, index: int, workers: int, state: Path) -> None:
+        self._sequence = itertools.count(index + 1, workers)
 
     def reset(self) -> None:
         super().reset()

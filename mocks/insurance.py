@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -177,6 +178,13 @@ class InsuranceMock(MockService):
                 return None
             return infno if isinstance(infno, str) else None
         return key
+
+    def share(self, index: int, workers: int, state: Path) -> None:
+        from mocks.shared_state import SharedNonces
+
+        self._serial = itertools.count(index + 1, workers)
+        if self.verifier is not None:  # a request replayed to another worker is refused too
+            self.verifier.nonces = SharedNonces(state)  # type: ignore[assignment]
 
     def _now(self) -> datetime:
         return self.clock()

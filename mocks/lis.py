@@ -10,6 +10,7 @@ contract errors are answered AE/AR with ERR segments by the transport and change
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 from harness.contract.hl7.message import Message, parse
@@ -41,6 +42,10 @@ class LisMock(Hl7PartnerMock):
         super().__init__(contract, store, journal_capacity)
         self.order_type = "OML^O21" if "OML^O21" in contract.operations else "ORM^O01"
         self.response_type = "ORL^O22" if self.order_type == "OML^O21" else "ORR^O02"
+
+    def share(self, index: int, workers: int, state: Path) -> None:
+        super().share(index, workers, state)
+        self._filler = itertools.count(index + 1, workers)
 
     # -- what the hospital sends ------------------------------------------------------------------------
     def process(self, message: Message, key: str | None, exchange: MllpExchange, code: str) -> Reply | None:

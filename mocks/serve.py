@@ -49,6 +49,8 @@ class ServeOptions:
     """Host names the consoles and the admin API answer to, beside the loopback names and the bound host."""
     journal_bytes: int = DEFAULT_MAX_BYTES
     """Each mock's journal bound, in bytes."""
+    workers: int = 1
+    """Processes serving the mocks (`mocks.workers`): more than 1 uses more cores, the state shared in SQLite."""
 
 
 def _address(name: str, value: str) -> tuple[str, int]:
@@ -84,6 +86,12 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
     token = os.environ.get("HIH_ADMIN_TOKEN")
     if not is_loopback(options.host) and not token:
         raise UsageError(f"--host {options.host} is not loopback: set HIH_ADMIN_TOKEN so the admin API asks for it")
+    if options.workers != 1:
+        from mocks.workers import serve_workers
+
+        versions = {name: store.load(name, options.contracts.get(name)).version for name in names}
+        serve_workers(options, names, versions, announce, stop)
+        return
     runtime = Runtime().start()
     mocks: dict[str, MockService] = {}
     try:
