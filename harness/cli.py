@@ -303,6 +303,7 @@ def mock_serve(
                                                   help="another host name the consoles and admin API answer to (repeatable)")] = [],  # noqa: B006
     journal_mib: Annotated[int, typer.Option("--journal-mib", metavar="MIB", help="each mock's journal bound")] = 64,
     workers: Annotated[int, typer.Option("--workers", metavar="N", help="serve from N processes sharing the state (insurance, lis, pacs)")] = 1,
+    max_rows: Annotated[int, typer.Option("--max-rows", metavar="N", help="rows each growing table keeps in memory (finished visits and orders go first)")] = 50_000,
 ) -> None:
     """Serve mock partners until Ctrl-C; prints each endpoint on start."""
     from harness.run.options import parse_pairs
@@ -316,7 +317,7 @@ def mock_serve(
     options = ServeOptions(interfaces=interface, host=host, ports=ports, state=state,
                            contracts=parse_pairs(contract, "--contract"), contracts_dir=contracts_dir,
                            push=parse_pairs(push, "--push"), push_every_s=push_every, allowed_hosts=allow_host,
-                           journal_bytes=journal_mib * 2**20, workers=workers)
+                           journal_bytes=journal_mib * 2**20, workers=workers, max_rows=max_rows)
     serve(options, lambda line: print(line, flush=True))
     print("stopped", flush=True)
 

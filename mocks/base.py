@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from harness.contract.model import Contract
-from mocks.state import Store
+from mocks.state import DEFAULT_MAX_ROWS, Store
 from mocks.transport.faults import Fault, FaultPlan
 from mocks.transport.journal import Exchange, Journal
 from mocks.transport.limits import InputLimits
@@ -31,6 +32,8 @@ class MockService:
 
     interface = ""
     transport = "http"
+    growing: dict[str, Callable[[Any], bool] | None] = {}
+    """Tables that grow with traffic, each with what makes a row finished (None: any row), bounded in memory."""
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000) -> None:
         self.contract = contract
@@ -45,6 +48,7 @@ class MockService:
         """More names for `allowed_hosts` (`hih mock serve --allow-host`), set before `start`."""
         self.reuse_port = False
         """Listen with SO_REUSEPORT beside other processes serving the same mock (`--workers`), set before `start`."""
+        self.limit_state(DEFAULT_MAX_ROWS)
         self.seed()
 
     # -- state ------------------------------------------------------------------------------------------
@@ -57,6 +61,12 @@ class MockService:
         self.faults.clear()
         self.store.clear()
         self.seed()
+
+    def limit_state(self, max_rows: int) -> None:
+        """Keep at most `max_rows` rows of each growing table in memory, the oldest finished ones going first
+        (`Store.bound`): a mock that serves for days stays within its memory; a state file keeps every row."""
+        for table, finished in self.growing.items():
+            self.store.bound(table, max_rows, finished)
 
     def clock(self) -> datetime:
         """The partner's clock: real time, shifted by an armed `clock` fault (naive local time, like the hospital's)."""

@@ -116,6 +116,8 @@ class Hl7PartnerMock(MockService):
     """Base of the MLLP partner mocks (LIS, PACS)."""
 
     transport = "mllp"
+    growing = {"orders": lambda order: order.get("status") in ("final", "corrected", "cancelled"),
+               "patients": None}
     application = ("HIH", "HIH")
     """MSH-3/4 of what this partner sends."""
     id_prefix = "HIH"

@@ -86,6 +86,11 @@ class InsuranceMock(MockService):
 
     interface = "insurance"
     transport = "http"
+    growing = {
+        "visits": lambda visit: visit.get("status") != "registered",  # settled, cancelled or reversed
+        "settlements": None, "messages": None, "otp_numbers": None,
+        "sessions": lambda session: not session.get("active"),
+    }
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000,
                  credentials: dict[str, str] | None = None, admdvs: str = "330100") -> None:

@@ -16,7 +16,7 @@ from harness.contract.loader import ContractStore
 from harness.errors import UsageError
 from mocks.base import MockService
 from mocks.registry import MOCKS, mock_class
-from mocks.state import open_store
+from mocks.state import DEFAULT_MAX_ROWS, open_store
 from mocks.transport.admin import admin_app
 from mocks.transport.journal import DEFAULT_MAX_BYTES
 from mocks.transport.origin import HostAllowList
@@ -49,6 +49,8 @@ class ServeOptions:
     """Host names the consoles and the admin API answer to, beside the loopback names and the bound host."""
     journal_bytes: int = DEFAULT_MAX_BYTES
     """Each mock's journal bound, in bytes."""
+    max_rows: int = DEFAULT_MAX_ROWS
+    """Rows each growing table of a mock keeps in memory (finished visits and orders go first)."""
     workers: int = 1
     """Processes serving the mocks (`mocks.workers`): more than 1 uses more cores, the state shared in SQLite."""
 
@@ -78,6 +80,8 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
             raise UsageError(f"--push {name}: the {name} mock does not send messages to the hospital")
     if options.journal_bytes < 2**20:
         raise UsageError(f"--journal-mib {options.journal_bytes / 2**20:g}: give at least 1 (MiB)")
+    if options.max_rows < 100:
+        raise UsageError(f"--max-rows {options.max_rows}: give at least 100")
     if options.push_every_s <= 0:
         raise UsageError(f"--push-every {options.push_every_s:g}: give a number of seconds above 0")
     for name in [*options.ports, *options.contracts, *pushes]:
@@ -100,6 +104,7 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
             path = _state_path(options.state, name, len(names) > 1) if options.state else None
             mock = mock_class(name)(contract, open_store(path))
             mock.journal.max_bytes = options.journal_bytes
+            mock.limit_state(options.max_rows)
             mock.extra_hosts = tuple(options.allowed_hosts)
             endpoint = mock.start(runtime, options.host, options.ports.get(name, 0))
             mocks[name] = mock

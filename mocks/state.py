@@ -7,10 +7,11 @@ be read is left out and listed in `problems`, so the mock shows it rather than s
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,10 @@ from harness.errors import UsageError
 
 _ABSENT = object()
 TABLE = "docs"
+DEFAULT_MAX_ROWS = 50_000
+"""Rows a table that grows with traffic keeps in memory (`Store.bound`; `hih mock serve --max-rows`)."""
+EVICT_SCAN = 64
+"""Oldest rows looked at per eviction for a finished one before the table's hard limit (twice the bound) applies."""
 
 
 class StateError(UsageError):
@@ -61,6 +66,38 @@ class Store:
         self._undo: list[tuple[str, str, Any]] = []
         self.problems: list[StateProblem] = []
         """Rows read from a state file that could not be loaded."""
+        self._bounds: dict[str, tuple[int, Callable[[Any], bool] | None]] = {}
+        self.evicted: dict[str, int] = {}
+        """Rows each bounded table has let go of since the start."""
+
+    def bound(self, table: str, max_rows: int, finished: Callable[[Any], bool] | None = None) -> None:
+        """Keep at most `max_rows` rows of `table` in memory, letting the oldest go first: the oldest *finished*
+        ones (`finished(row)`; any row when None); rows that never finish (visits nobody settles) are let go oldest
+        first beyond twice the bound, so that no kind of traffic grows the mock without limit. Rows go after the transaction
+        that added them commits (a rolled-back one restores them as they were)."""
+        if max_rows < 1:
+            raise ValueError("a table keeps at least one row")
+        self._bounds[table] = (max_rows, finished)
+
+    def _evict(self) -> None:
+        for table, (limit, finished) in self._bounds.items():
+            rows = self._tables.get(table)
+            if rows is None or len(rows) <= limit:
+                continue
+            over = len(rows) - limit
+            gone = list(itertools.islice(rows, len(rows) - 2 * limit)) if len(rows) > 2 * limit else []
+            if finished is None:
+                gone = list(itertools.islice(rows, over))
+            elif not gone:
+                gone = [key for key, value in itertools.islice(rows.items(), over + EVICT_SCAN) if finished(value)][:over]
+            for key in gone:
+                del rows[key]
+                self._forgot(table, key)
+            if gone:
+                self.evicted[table] = self.evicted.get(table, 0) + len(gone)
+
+    def _forgot(self, table: str, key: str) -> None:
+        """A row left memory (SqliteStore: it stays in the file)."""
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -86,6 +123,8 @@ class Store:
 
     def _commit(self) -> None:
         self._undo = []
+        if self._bounds:
+            self._evict()
 
     def _rollback(self) -> None:
         for table, key, old in reversed(self._undo):
@@ -115,6 +154,8 @@ class Store:
         with self._lock:
             self._remember(table, key)
             self._tables.setdefault(table, {})[key] = value
+            if not self._depth and table in self._bounds:
+                self._evict()
 
     def delete(self, table: str, key: str) -> None:
         with self._lock:
@@ -148,7 +189,8 @@ class Store:
 class SqliteStore(Store):
     """The same tables kept in a SQLite file in WAL mode; every write is committed before the mock answers.
 
-    Reads are served from an in-memory copy loaded at start, so the file is only written, never re-read.
+    Reads are served from an in-memory copy loaded at start, so the file is only written, never re-read; rows that
+    a bounded table let go of (`Store.bound`) stay in the file and are read from it when asked for.
     """
 
     def __init__(self, path: Path) -> None:
@@ -177,6 +219,25 @@ class SqliteStore(Store):
     def _rollback(self) -> None:
         self._db.execute("ROLLBACK")
         super()._rollback()
+
+    def get(self, table: str, key: str) -> Any:
+        value = super().get(table, key)
+        return self._from_file(table, key) if value is None and table in self._bounds else value
+
+    def peek(self, table: str, key: str) -> Any:
+        value = super().peek(table, key)
+        return self._from_file(table, key) if value is None and table in self._bounds else value
+
+    def _from_file(self, table: str, key: str) -> Any:
+        """A row of a bounded table that left memory: it is still in the file (read, not kept)."""
+        with self._lock:
+            row = self._db.execute(f"SELECT value FROM {TABLE} WHERE tbl = ? AND key = ?", (table, key)).fetchone()
+        if row is None:
+            return None
+        try:
+            return jsonsafe.loads(row[0].encode("utf-8") if isinstance(row[0], str) else bytes(row[0]))
+        except (jsonsafe.JsonRefused, TypeError, ValueError):
+            return None
 
     def put(self, table: str, key: str, value: Any) -> None:
         with self.transaction():
