@@ -147,6 +147,7 @@ class Hl7PartnerMock(MockService):
 
     # -- serving ----------------------------------------------------------------------------------------
     def start(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
+        self.validator.warm()  # the first message is answered as fast as the next (see ProfileValidator.warm)
         listener = self.server.start(runtime, host, port, self.reuse_port)
         self._listener = listener
         shown = f"[{host}]" if ":" in host else host
@@ -189,10 +190,9 @@ class Hl7PartnerMock(MockService):
     def _keep_patient(self, patient: dict[str, Any], event: str) -> None:
         if not patient.get("mrn"):
             return
-        known = self.patient(patient["mrn"]) or {"events": []}
-        known.update({k: v for k, v in patient.items() if v})
-        known["events"] = [*known.get("events", []), event][-EVENTS_KEPT:]
-        self.store.put("patients", patient["mrn"], known)
+        known = self.store.peek("patients", patient["mrn"]) or {"events": []}  # read-only: a new record is put
+        self.store.put("patients", patient["mrn"], {**known, **{k: v for k, v in patient.items() if v},
+                                                    "events": [*known.get("events", []), event][-EVENTS_KEPT:]})
 
     # -- pushing to the hospital ------------------------------------------------------------------------
     def new_control_id(self) -> str:

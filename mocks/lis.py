@@ -61,7 +61,7 @@ class LisMock(Hl7PartnerMock):
     def _order(self, message: Message, exchange: MllpExchange) -> Reply:
         control = message.get("ORC-1")
         placer = message.get("ORC-2.1") or message.get("OBR-2.1")
-        held: dict[str, Any] | None = self.store.get("orders", placer)
+        held: dict[str, Any] | None = self.store.peek("orders", placer)  # read-only: a change puts a new order
         patient = patient_of(message)
         exchange.meta["order"] = placer
         if control == "NW":
@@ -82,9 +82,9 @@ class LisMock(Hl7PartnerMock):
                                     f"no order {placer} is held")
             if held["status"] in ("final", "corrected"):
                 return self._answer(message, "UC", held, f"order {placer} already has a final result")
-            held["status"] = "cancelled"
-            self.store.put("orders", placer, held)
-            return self._answer(message, "CR", held)
+            cancelled = {**held, "status": "cancelled"}
+            self.store.put("orders", placer, cancelled)
+            return self._answer(message, "CR", cancelled)
         return self._answer(message, "UA", {"placer_no": placer, "filler_no": ""}, f"ORC-1 {control} not handled")
 
     def _answer(self, message: Message, order_control: str, order: dict[str, Any], text: str = "",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from harness.contract.findings import Finding, Severity
@@ -59,7 +60,9 @@ def read_time(value: str, form: str) -> datetime | date | None:
         return None
 
 
+@lru_cache(maxsize=1024)
 def _hl7(value: str) -> datetime | date | None:
+    """An HL7 DTM as local time, remembered: a receiver reads the same MSH-7 for every message of a second."""
     match = _HL7_DTM.fullmatch(value)
     if match is None or match.group(3) is None:
         return None
