@@ -104,8 +104,7 @@ class _Behaviour(ContractHandler):
         self.mock = mock
 
     async def process(self, message: Message, key: str | None, exchange: MllpExchange, code: str) -> Reply | None:
-        with self.mock.store.transaction():
-            reply = self.mock.process(message, key, exchange, code)
+        reply = self.mock.store.atomic(lambda: self.mock.process(message, key, exchange, code))
         if reply is None:  # decided before the clock is read: a skewed MSH-7 is the journal's finding, not an AE
             reply = Reply(code, [f for f in exchange.request_findings if f.severity is ERROR])
         exchange.request_findings.extend(hl7_stamps(self.mock.contract, key, message, self.mock.clock()))

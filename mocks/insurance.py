@@ -286,11 +286,16 @@ class InsuranceMock(MockService):
             first = errors[0]
             more = f"（另有 {len(errors) - 1} 处）" if len(errors) > 1 else ""
             return self._answer(body, operation, None, f"FSI-交易报文不正确：{first.location} {first.message}{more}", received)
+        handler = self._handlers[variant_base(self.contract, operation) or operation]
+
+        def settle_state() -> Answer:
+            self._check_envelope(body, operation)
+            answer = handler(body, body["input"])
+            self._remember(body, operation, answer.ref)
+            return answer
+
         try:
-            with self.store.transaction():
-                self._check_envelope(body, operation)
-                answer = self._handlers[variant_base(self.contract, operation) or operation](body, body["input"])
-                self._remember(body, operation, answer.ref)
+            answer = self.store.atomic(settle_state)
         except BusinessError as exc:
             self._remember_failure(body, operation)
             return self._answer(body, operation, None, f"FSI-FMI返回：{exc}", received)
@@ -326,9 +331,11 @@ class InsuranceMock(MockService):
                                                      "fixmedins_code": body.get("fixmedins_code", ""), "ref": ref})
 
     def _remember_failure(self, body: dict[str, Any], operation: str) -> None:
-        with self.store.transaction():
+        def remember() -> None:
             if self.store.peek("messages", body["msgid"]) is None:  # a repeated msgid must not erase the original
                 self.store.put("messages", body["msgid"], {"infno": operation, "status": "error", "time": time.time(), "ref": None})
+
+        self.store.atomic(remember)
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _person(self, psn_no: str) -> Person:

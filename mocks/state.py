@@ -15,17 +15,23 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.contract import jsonsafe
 from harness.errors import UsageError
 
 _ABSENT = object()
+_T = TypeVar("_T")
 TABLE = "docs"
 DEFAULT_MAX_ROWS = 50_000
 """Rows a table that grows with traffic keeps in memory (`Store.bound`; `hih mock serve --max-rows`)."""
 EVICT_SCAN = 64
 """Oldest rows looked at per eviction for a finished one before the table's hard limit (twice the bound) applies."""
+
+
+class Conflict(Exception):
+    """Another process changed what this transaction read (`mocks.shared_state`): its writes were undone, and
+    `Store.atomic` runs it again on the fresh state."""
 
 
 class StateError(UsageError):
@@ -117,6 +123,18 @@ class Store:
                     self._commit()
             finally:
                 self._depth -= 1
+
+    def atomic(self, work: Callable[[], _T]) -> _T:
+        """`work()` in one transaction; run again (up to 100 times) when the store reports a `Conflict` with a
+        concurrent writer (only stores shared between processes do). `work` must change nothing but the store."""
+        for _ in range(99):
+            try:
+                with self.transaction():
+                    return work()
+            except Conflict:
+                continue
+        with self.transaction():
+            return work()
 
     def _begin(self) -> None:
         """Start of an outermost transaction (SQLite opens one)."""
@@ -222,11 +240,11 @@ class SqliteStore(Store):
 
     def get(self, table: str, key: str) -> Any:
         value = super().get(table, key)
-        return self._from_file(table, key) if value is None and table in self._bounds else value
+        return self._from_file(table, key) if value is None and self.evicted.get(table) else value
 
     def peek(self, table: str, key: str) -> Any:
         value = super().peek(table, key)
-        return self._from_file(table, key) if value is None and table in self._bounds else value
+        return self._from_file(table, key) if value is None and self.evicted.get(table) else value
 
     def _from_file(self, table: str, key: str) -> Any:
         """A row of a bounded table that left memory: it is still in the file (read, not kept)."""

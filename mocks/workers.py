@@ -210,7 +210,10 @@ def worker_main(config: dict[str, Any]) -> None:
                                    "127.0.0.1", 0)
         print(f"ready {admin.port}", flush=True)
         gc.freeze()  # see serve(): long-lived state out of the collector's walks
+        parent = os.getppid()
         while not stop.wait(1.0):
+            if os.getppid() != parent:  # the serving process is gone (killed): so is its port, stop serving it
+                break
             gc.freeze()
     finally:
         runtime.stop()

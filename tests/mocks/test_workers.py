@@ -143,3 +143,49 @@ def test_what_workers_cannot_serve_is_a_usage_error(options: ServeOptions, says:
     options.contracts_dir = CONTRACTS
     with pytest.raises(UsageError, match=says.replace("-", "\\-").replace("(", "\\(")):
         serve(options, lambda line: None, threading.Event())
+
+
+# -- the shared store, two workers in one process -------------------------------------------------------------------
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_two_workers_spending_one_balance_both_count(tmp_path: Path, interleaved: bool) -> None:
+    path = tmp_path / "shared.sqlite"
+    first, second = SharedSqliteStore(path), SharedSqliteStore(path)
+    try:
+        first.put("balances", "P1", 100)
+        runs: list[str] = []
+
+        def spend(store: SharedSqliteStore, amount: int, name: str) -> None:
+            def work() -> None:
+                runs.append(name)
+                balance = store.peek("balances", "P1")
+                if interleaved and runs.count(name) == 1 and name == "second":
+                    first.atomic(lambda: first.put("balances", "P1", first.peek("balances", "P1") - 30))  # meanwhile
+                store.put("balances", "P1", balance - amount)
+
+            store.atomic(work)
+
+        spend(second, 20, "second")
+        spend(first, 5, "first")
+        expected = 100 - 20 - 5 - (30 if interleaved else 0)
+        assert first.get("balances", "P1") == second.get("balances", "P1") == expected
+        assert runs.count("second") == (2 if interleaved else 1), "the transaction that read a stale balance ran again"
+        assert second.conflicts == (1 if interleaved else 0)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_what_one_worker_writes_the_other_reads_and_a_restart_finds(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite"
+    first, second = SharedSqliteStore(path), SharedSqliteStore(path)
+    with first.transaction():
+        first.put("visits", "V1", {"status": "registered"})
+        first.put("visits", "V2", {"status": "registered"})
+    second.delete("visits", "V2")
+    assert first.get("visits", "V1") == {"status": "registered"} and first.get("visits", "V2") is None
+    assert second.items("visits") == [("V1", {"status": "registered"})]
+    first.close()
+    second.close()
+    again = SharedSqliteStore(path)
+    assert again.dump() == {"visits": {"V1": {"status": "registered"}}}
+    again.close()
