@@ -29,22 +29,14 @@ from harness.contract.signing import tif_headers  # noqa: E402
 from mocks.insurance import TEST_PAASID, TEST_SECRET, InsuranceMock  # noqa: E402
 from tests.conftest import envelope  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from transport_cpu import call as asgi_call  # noqa: E402
+
 BASE = "/fsi/api"
 
 
 async def call(app: Any, path: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
-    sent: list[dict[str, Any]] = []
-    messages = [{"type": "http.request", "body": json.dumps(body, ensure_ascii=False).encode(), "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop() if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "method": "POST", "path": path, "query_string": b"", "client": ("127.0.0.1", 1),
-             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
-    await app(scope, receive, send)
+    sent = await asgi_call(app, path, json.dumps(body, ensure_ascii=False).encode(), headers)
     reply: dict[str, Any] = json.loads(sent[1]["body"])
     if reply["infcode"] != 0:
         raise SystemExit(f"{body['infno']}: {reply['err_msg']}")

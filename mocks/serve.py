@@ -68,6 +68,25 @@ def _state_path(base: Path, interface: str, many: bool) -> Path:
     return base if not many else base.with_name(f"{base.stem}.{interface}{base.suffix or '.sqlite'}")
 
 
+def run_until_stopped(stop: threading.Event, every_s: float, tick: Callable[[], bool | None]) -> None:
+    """Block until `stop` is set, SIGINT or SIGTERM arrives (on the main thread), or `tick()`, called every
+    `every_s` seconds, returns False."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.wait(every_s):
+            if tick() is False:
+                return
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def serve(options: ServeOptions, announce: Callable[[str], None], stop: threading.Event | None = None) -> None:
     """Start the mocks and the admin API, announce each endpoint, block until `stop` is set or SIGINT/SIGTERM."""
     store = ContractStore(options.contracts_dir)
@@ -129,20 +148,7 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
         # generations they make every full collection walk all of it: a 70 ms stall at p99 under load. Each second
         # the survivors are frozen out of its reach; young cycles (tracebacks, transports) are still collected.
         gc.freeze()
-        stop = stop or threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        previous = {}
-        if threading.current_thread() is threading.main_thread():
-            previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            while not stop.wait(1.0):
-                gc.freeze()
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        run_until_stopped(stop or threading.Event(), 1.0, gc.freeze)
     finally:
         for mock in mocks.values():
             stop_pushing = getattr(mock, "stop_pushing", None)

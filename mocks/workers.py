@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import UsageError
@@ -163,21 +162,15 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
 
 
 def _wait(stop: threading.Event, workers: list[_Worker], announce: Callable[[str], None]) -> None:
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+    from mocks.serve import run_until_stopped
 
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        while not stop.wait(0.5):
-            gone = [w for w in workers if w.proc.poll() is not None]
-            if gone:
-                announce(f"worker {gone[0].index + 1} stopped ({gone[0].failure()}): stopping")
-                return
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    def check() -> bool:
+        gone = [w for w in workers if w.proc.poll() is not None]
+        if gone:
+            announce(f"worker {gone[0].index + 1} stopped ({gone[0].failure()}): stopping")
+        return not gone
+
+    run_until_stopped(stop, 0.5, check)
 
 
 # -- a worker ----------------------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ exchange each worker handles (with N workers up to N times; arm it with `times` 
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from harness.contract import jsonsafe
-from mocks.transport.admin import MAX_LIMIT
+from mocks.transport.admin import MAX_LIMIT, bearer_check
 from mocks.transport.limits import FORM_BODY_BYTES, ASGIApp, InputLimits, guard
 from mocks.transport.origin import HostAllowList, guard_origin
 
@@ -30,14 +29,7 @@ TIMEOUT_S = 10.0
 def fanout_app(ports: list[int], secret: str, token: str | None = None, hosts: HostAllowList | None = None) -> ASGIApp:
     """Routes under /__hih/ over the workers whose admin APIs listen on 127.0.0.1:`ports` (asked with `secret`)."""
     count = len(ports)
-
-    def denied(request: Request) -> Response | None:
-        if token is None:
-            return None
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            return JSONResponse({"error": "missing or wrong token"}, 401)
-        return None
+    denied = bearer_check(token)
 
     async def each(method: str, path: str, **kwargs: Any) -> list[httpx.Response]:
         headers = {"authorization": f"Bearer {secret}", "host": "127.0.0.1"}

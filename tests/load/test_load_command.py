@@ -4,18 +4,15 @@ a hospital listener in another process (black-box). SLAs come from a copy of the
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
+from tests.run.test_blackbox import his  # noqa: F401 - the fixture: a hospital's listener in its own process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,27 +87,9 @@ def test_a_run_below_the_slas_rate_does_not_prove_it(capsys: pytest.CaptureFixtu
     assert "施加的负载 2/s 低于 SLA 规定的 5/s" in out
 
 
-@pytest.fixture
-def hospital(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
-    """A hospital receiving side in its own process; yields {interface: HOST:PORT} and its store folder."""
-    folder = tmp_path / "his"
-    folder.mkdir()
-    child = subprocess.Popen([sys.executable, str(ROOT / "tests" / "data" / "his_listener.py"), str(folder)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert child.stdout is not None and child.stdin is not None
-    addresses = dict(child.stdout.readline().split() for _ in range(2))
-    try:
-        yield addresses, folder
-    finally:
-        child.stdin.close()
-        child.wait(10)
-        child.stdout.close()
-
-
 def test_the_morning_results_load_a_hospitals_own_listener(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                                           hospital: tuple[dict[str, str], Path]) -> None:
-    addresses, folder = hospital
+                                                           his: tuple[dict[str, str], Path]) -> None:  # noqa: F811
+    addresses, folder = his
     contracts = contracts_with(tmp_path, "lis", "2024.1", '  - {transaction: "ORU^R01", percentile: 99, max_ms: 5000, at_rate: 10}\n')
     out_dir = tmp_path / "load"
     code, out, err = run_cli(capsys, "load", "--interface", "lis", "--profile", "morning-results", "--rate", "10",

@@ -189,3 +189,48 @@ def test_what_one_worker_writes_the_other_reads_and_a_restart_finds(tmp_path: Pa
     again = SharedSqliteStore(path)
     assert again.dump() == {"visits": {"V1": {"status": "registered"}}}
     again.close()
+
+
+def test_two_lis_workers_hold_one_set_of_orders(tmp_path: Path) -> None:
+    from harness.contract.hl7.mllp_client import MllpSyncClient
+    from tests.contracts.hl7 import messages as m
+
+    stop = threading.Event()
+    lines: list[str] = []
+    errors: list[BaseException] = []
+    options = ServeOptions(interfaces=["lis"], workers=2, contracts_dir=CONTRACTS)
+    thread = threading.Thread(target=lambda: _serve_into(options, lines, stop, errors), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 90
+        while not any(line.startswith("ready") for line in lines):
+            assert not errors and time.monotonic() < deadline, (errors, lines)
+            time.sleep(0.05)
+        fields = {line.split("\t")[0]: line.split("\t") for line in lines if "\t" in line}
+        host, port = fields["lis"][1].removeprefix("mllp://").rsplit(":", 1)
+        admin = fields["admin"][1]
+
+        def order(placer: str, control: str) -> tuple[str, str]:
+            text = m.lis_oml(control=control).replace("HIS20240105001", placer)
+            with MllpSyncClient(host, int(port), timeout=5.0) as client:  # a new connection each time
+                reply = client.send(text).message
+            assert reply is not None
+            return reply.get("MSA-1"), reply.get("ORC-1")
+
+        placed = [order(f"P{n:04d}", f"C{n:04d}") for n in range(30)]
+        assert placed == [("AA", "OK")] * 30
+        again = [order(f"P{n:04d}", f"D{n:04d}") for n in range(30)]
+        assert again == [("AA", "UA")] * 30, "every worker knows every order: a placer number held is refused"
+        journal = httpx.get(f"{admin}lis/journal", params={"limit": 100}, timeout=10).json()
+        assert journal["total"] == 60 and {e["worker"] for e in journal["entries"]} == {1, 2}
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not errors
+
+
+def _serve_into(options: ServeOptions, lines: list[str], stop: threading.Event, errors: list[BaseException]) -> None:
+    try:
+        serve(options, lines.append, stop)
+    except BaseException as exc:  # noqa: BLE001 - reported by the test
+        errors.append(exc)
