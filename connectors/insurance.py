@@ -14,6 +14,7 @@ import functools
 import itertools
 import json
 import ssl
+import threading
 import time
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -49,13 +50,19 @@ NOT_PROCESSED = "原交易不存在"
 SESSION_GONE = ("签到流水号无效", "签到流水号已签退")
 
 
+_SEQUENCES: dict[str, ClockSequence] = {}
+_SEQUENCES_LOCK = threading.Lock()
+
+
 class MsgIdSource:
     """Unique 30-character msgids: fixmedins_code (12) + yyyyMMddHHmmss + a 4-digit sequence within the second,
-    unique across restarts too (`connectors.sequence`)."""
+    unique across restarts too (`connectors.sequence`). Every connector of one institution in a process draws from
+    one sequence: two connectors (two workstations, or `hih load`'s workers) must not send the same msgid."""
 
     def __init__(self, fixmedins_code: str) -> None:
         self.prefix = fixmedins_code[:12].rjust(12, "0")
-        self._clock = ClockSequence("%Y%m%d%H%M%S", 4)
+        with _SEQUENCES_LOCK:
+            self._clock = _SEQUENCES.setdefault(self.prefix, ClockSequence("%Y%m%d%H%M%S", 4))
 
     def next(self) -> str:
         second, seq = self._clock.next()

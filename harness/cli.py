@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import traceback
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from harness.contract.errors import ContractError
-from harness.contract.loader import CONTRACT_FILE, ContractStore, find_contract_folders, load_contract
 from harness.errors import HihError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from harness.contract.loader import ContractStore
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Hospital Interface Harness: contract-driven mocks, executable specs and a release gate.")
@@ -23,12 +24,37 @@ contract_app = typer.Typer(help="List, show and check contracts.", rich_markup_m
 mock_app = typer.Typer(help="Run mock partners as standalone servers.", rich_markup_mode=None)
 app.add_typer(contract_app, name="contract")
 app.add_typer(mock_app, name="mock")
-out = Console(highlight=False, soft_wrap=True)
+
+
+def _console() -> Console:
+    """The console the commands print to, made on first use: rich costs ~40 ms to import, and `hih --help` or a
+    usage error should not pay it."""
+    global _CONSOLE
+    if _CONSOLE is None:
+        from rich.console import Console
+
+        _CONSOLE = Console(highlight=False, soft_wrap=True)
+    return _CONSOLE
+
+
+_CONSOLE: Console | None = None
+
+
+class _Out:
+    """`out.print(...)` for the commands, on the console made on first use."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_console(), name)
+
+
+out: Console = _Out()  # type: ignore[assignment]
 
 ContractsDir = Annotated[Path | None, typer.Option("--contracts-dir", help="folder of contracts (default: the project's)")]
 
 
 def _store(contracts_dir: Path | None) -> ContractStore:
+    from harness.contract.loader import ContractStore
+
     return ContractStore(contracts_dir)
 
 
@@ -58,7 +84,40 @@ def run(
                          workers=parse_workers(workers), tags=tags, contracts_dir=contracts_dir,
                          changed_since=changed_since, scenario_timeout_s=scenario_timeout, timeout_s=timeout,
                          as_of=_day("--as-of", as_of), operator=operator, release=release)
-    raise typer.Exit(run_gate(options, out))
+    raise typer.Exit(run_gate(options, _console()))
+
+
+# -- load ----------------------------------------------------------------------------------------------------
+@app.command()
+def load(
+    interface: Annotated[str, typer.Option("--interface", help="the interface to load")],
+    profile: Annotated[str, typer.Option("--profile", help="the workload (insurance: outpatient-peak; lis: morning-results, order-entry; blood-center: shortage-orders)")],
+    rate: Annotated[float, typer.Option("--rate", help="iterations started per second (open loop)")],
+    duration: Annotated[float, typer.Option("--duration", metavar="SECONDS", help="measured seconds")],
+    connector: Annotated[str | None, typer.Option("--connector", metavar="NAME=module:factory", help="connector under test")] = None,
+    contract: Annotated[str | None, typer.Option("--contract-version", metavar="VERSION", help="contract version (default: newest)")] = None,
+    warmup: Annotated[float, typer.Option("--warmup", metavar="SECONDS", help="seconds of load before the measured part")] = 0.0,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="worker threads, each with its own connector")] = 16,
+    listener: Annotated[str | None, typer.Option("--listener", metavar="HOST:PORT", help="LIS/PACS pushes go to this hospital listener (black-box)")] = None,
+    report_dir: Annotated[Path, typer.Option("--report-dir", help="where load.json, load.html and junit.xml go")] = Path("reports/load"),
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="the connector's timeout per call")] = 5.0,
+    contracts_dir: ContractsDir = None,
+) -> None:
+    """Load a connector at a fixed rate and check the contract's SLAs; exit 0 when every SLA holds, 1 otherwise."""
+    from harness.load.command import LoadOptions, parse_address, run_load
+    from harness.run.options import parse_pairs
+
+    spec = None
+    if connector is not None:
+        pairs = parse_pairs([connector], "--connector")
+        if interface not in pairs:
+            raise UsageError(f"--connector {connector}: name the interface being loaded ({interface}=module:factory)")
+        spec = pairs[interface]
+    options = LoadOptions(interface=interface, profile=profile, rate=rate, duration_s=duration, warmup_s=warmup,
+                          concurrency=concurrency, connector=spec, contract=contract, contracts_dir=contracts_dir,
+                          report_dir=report_dir, listener=parse_address(listener) if listener else None,
+                          timeout_s=timeout)
+    raise typer.Exit(run_load(options, _console()))
 
 
 def _day(flag: str, value: str | None) -> date | None:
@@ -78,6 +137,7 @@ def contract_list(contracts_dir: ContractsDir = None,
                   as_of: Annotated[str | None, typer.Option("--as-of", metavar="YYYY-MM-DD", help="the day to judge by (default: today)")] = None) -> None:
     """Every interface with its versions: in force (the default), superseded or upcoming, and pins from hih.toml."""
     from harness.config import load_config
+    from harness.contract.loader import ContractStore
     from harness.contract.versions import upcoming
 
     store = ContractStore(contracts_dir, as_of=_day("--as-of", as_of))
@@ -125,6 +185,8 @@ def contract_show(
             "rules": [{"id": r.id, "kind": r.kind, "where": r.where, "applies_to": list(r.applies_to)} for r in c.rules],
             "signing": c.signing.scheme if c.signing else None,
         }
+        import json
+
         out.print_json(json.dumps(doc, ensure_ascii=False))
         return
     out.print(f"[bold]{c.ref}[/bold]  {c.title}")
@@ -154,6 +216,8 @@ def contract_show(
 def contract_check(path: Annotated[Path | None, typer.Argument(help="a contract folder, an interface folder or a root")] = None,
                    contracts_dir: ContractsDir = None) -> None:
     """Check contract files, their CHANGELOG and `supersedes`; every problem is printed as path:line: message (exit 2 when any)."""
+    from harness.contract.loader import CONTRACT_FILE, find_contract_folders, load_contract
+
     target = path or _store(contracts_dir).root
     if not target.exists():
         raise UsageError(f"{target}: no such file or folder")
@@ -207,6 +271,8 @@ def contract_diff(
     found = contract_impact(_store(contracts_dir), name, old, new, features or PROJECT_ROOT / "features",
                             history or history_path())
     if fmt == "json":
+        import json
+
         typer.echo(json.dumps(document(found.diff, found), ensure_ascii=False, indent=2))
     else:
         typer.echo(render_text(found.diff, found))
@@ -260,6 +326,8 @@ def history(
     if path is None:
         raise HistoryError("run history is switched off (HIH_HISTORY=off); --db names a database")
     document = query(path, interface, last)
+    import json
+
     typer.echo(json.dumps(document, ensure_ascii=False, indent=2) if fmt == "json" else render_text(document))
 
 
@@ -279,6 +347,8 @@ def mock_serve(
     allow_host: Annotated[list[str], typer.Option("--allow-host", metavar="NAME",
                                                   help="another host name the consoles and admin API answer to (repeatable)")] = [],  # noqa: B006
     journal_mib: Annotated[int, typer.Option("--journal-mib", metavar="MIB", help="each mock's journal bound")] = 64,
+    workers: Annotated[int, typer.Option("--workers", metavar="N", help="serve from N processes sharing the state (insurance, lis, pacs)")] = 1,
+    max_rows: Annotated[int, typer.Option("--max-rows", metavar="N", help="rows each growing table keeps in memory (finished visits and orders go first)")] = 50_000,
 ) -> None:
     """Serve mock partners until Ctrl-C; prints each endpoint on start."""
     from harness.run.options import parse_pairs
@@ -292,7 +362,7 @@ def mock_serve(
     options = ServeOptions(interfaces=interface, host=host, ports=ports, state=state,
                            contracts=parse_pairs(contract, "--contract"), contracts_dir=contracts_dir,
                            push=parse_pairs(push, "--push"), push_every_s=push_every, allowed_hosts=allow_host,
-                           journal_bytes=journal_mib * 2**20)
+                           journal_bytes=journal_mib * 2**20, workers=workers, max_rows=max_rows)
     serve(options, lambda line: print(line, flush=True))
     print("stopped", flush=True)
 
@@ -327,9 +397,39 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _command(argv: list[str]) -> Any:
+    """The `hih` click group with only the command being run built in full.
+
+    Typer builds a command by reading its function's signature and evaluating every annotation, ~2 ms each; built
+    all at once they cost a third of `hih --help`. The others are stand-ins that carry their name and help (all the
+    group's own help shows of them), so help, usage errors and suggestions read as before."""
+    import inspect
+
+    from typer import main as typer_main
+    from typer.core import TyperCommand, TyperGroup
+
+    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
+    short, markup = app.pretty_exceptions_short, app.rich_markup_mode
+    commands: dict[str, Any] = {}
+    for info in app.registered_commands:
+        assert info.callback is not None
+        name = info.name or typer_main.get_command_name(info.callback.__name__)
+        commands[name] = (typer_main.get_command_from_info(info, pretty_exceptions_short=short, rich_markup_mode=markup)
+                          if name == chosen
+                          else TyperCommand(name, help=inspect.getdoc(info.callback), rich_markup_mode=app.rich_markup_mode))
+    for group in app.registered_groups:
+        solved = typer_main.solve_typer_info_defaults(group)
+        name = solved.name or ""
+        commands[name] = (typer_main.get_group_from_info(group, suggest_commands=app.suggest_commands,
+                                                         pretty_exceptions_short=short, rich_markup_mode=markup)
+                          if name == chosen else TyperGroup(name=name, help=solved.help, rich_markup_mode=app.rich_markup_mode))
+    return TyperGroup(name=None, commands=commands, help=app.info.help, rich_markup_mode=app.rich_markup_mode,
+                      suggest_commands=app.suggest_commands)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors become one line on stderr, never a traceback (set HIH_DEBUG=1 to see one)."""
-    command = typer.main.get_command(app)
+    command = _command(argv if argv is not None else sys.argv[1:])
     try:
         result = command.main(args=argv if argv is not None else sys.argv[1:], prog_name="hih", standalone_mode=False)
     except ContractError as exc:
@@ -349,6 +449,8 @@ def main(argv: list[str] | None = None) -> int:
             where = ctx.command_path if ctx is not None else "hih"
             return _fail(f"{where}: {exc.format_message()} (see '{where} --help')", exc.exit_code)  # type: ignore[attr-defined]
         if os.environ.get("HIH_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         return _fail(f"internal error: {type(exc).__name__}: {exc} (set HIH_DEBUG=1 for details)", 3)
     return result if isinstance(result, int) else 0

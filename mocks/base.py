@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from harness.contract.model import Contract
-from mocks.state import Store
+from mocks.state import DEFAULT_MAX_ROWS, Store
 from mocks.transport.faults import Fault, FaultPlan
 from mocks.transport.journal import Exchange, Journal
 from mocks.transport.limits import InputLimits
@@ -30,6 +32,8 @@ class MockService:
 
     interface = ""
     transport = "http"
+    growing: dict[str, Callable[[Any], bool] | None] = {}
+    """Tables that grow with traffic, each with what makes a row finished (None: any row), bounded in memory."""
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000) -> None:
         self.contract = contract
@@ -42,6 +46,9 @@ class MockService:
         """The Host names the mock's console (where it has one) answers to; `start` adds the bound host."""
         self.extra_hosts: tuple[str, ...] = ()
         """More names for `allowed_hosts` (`hih mock serve --allow-host`), set before `start`."""
+        self.reuse_port = False
+        """Listen with SO_REUSEPORT beside other processes serving the same mock (`--workers`), set before `start`."""
+        self.limit_state(DEFAULT_MAX_ROWS)
         self.seed()
 
     # -- state ------------------------------------------------------------------------------------------
@@ -55,9 +62,19 @@ class MockService:
         self.store.clear()
         self.seed()
 
+    def limit_state(self, max_rows: int) -> None:
+        """Keep at most `max_rows` rows of each growing table in memory, the oldest finished ones going first
+        (`Store.bound`): a mock that serves for days stays within its memory; a state file keeps every row."""
+        for table, finished in self.growing.items():
+            self.store.bound(table, max_rows, finished)
+
     def clock(self) -> datetime:
         """The partner's clock: real time, shifted by an armed `clock` fault (naive local time, like the hospital's)."""
         return datetime.now() + timedelta(seconds=self.faults.clock_shift_s())
+
+    def share(self, index: int, workers: int, state: Path) -> None:
+        """Serve as worker `index` (0-based) of `workers` processes that share the state file `state`
+        (`hih mock serve --workers`): identifiers this mock makes are drawn so that no two workers make the same."""
 
     # -- faults and journal -----------------------------------------------------------------------------
     def inject(self, kind: str, **options: Any) -> Fault:
@@ -74,7 +91,7 @@ class MockService:
     def start(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
         """Listen on host:port (0: a free port) on the shared runtime, request heads bounded by the contract."""
         self.allowed_hosts = HostAllowList.for_bind(host, self.extra_hosts)
-        listener = runtime.serve_http(self.asgi_app(), host, port, InputLimits.of(self.contract))
+        listener = runtime.serve_http(self.asgi_app(), host, port, InputLimits.of(self.contract), self.reuse_port)
         self._listener = listener
         shown = f"[{host}]" if ":" in host else host
         self.endpoint = Endpoint(self.interface, host, listener.port, f"http://{shown}:{listener.port}")

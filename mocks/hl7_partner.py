@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from harness.contract.findings import Finding, Severity
@@ -103,8 +104,7 @@ class _Behaviour(ContractHandler):
         self.mock = mock
 
     async def process(self, message: Message, key: str | None, exchange: MllpExchange, code: str) -> Reply | None:
-        with self.mock.store.transaction():
-            reply = self.mock.process(message, key, exchange, code)
+        reply = self.mock.store.atomic(lambda: self.mock.process(message, key, exchange, code))
         if reply is None:  # decided before the clock is read: a skewed MSH-7 is the journal's finding, not an AE
             reply = Reply(code, [f for f in exchange.request_findings if f.severity is ERROR])
         exchange.request_findings.extend(hl7_stamps(self.mock.contract, key, message, self.mock.clock()))
@@ -115,6 +115,8 @@ class Hl7PartnerMock(MockService):
     """Base of the MLLP partner mocks (LIS, PACS)."""
 
     transport = "mllp"
+    growing = {"orders": lambda order: order.get("status") in ("final", "corrected", "cancelled"),
+               "patients": None}
     application = ("HIH", "HIH")
     """MSH-3/4 of what this partner sends."""
     id_prefix = "HIH"
@@ -144,11 +146,15 @@ class Hl7PartnerMock(MockService):
 
     # -- serving ----------------------------------------------------------------------------------------
     def start(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
-        listener = self.server.start(runtime, host, port)
+        self.validator.warm()  # the first message is answered as fast as the next (see ProfileValidator.warm)
+        listener = self.server.start(runtime, host, port, self.reuse_port)
         self._listener = listener
         shown = f"[{host}]" if ":" in host else host
         self.endpoint = Endpoint(self.interface, host, listener.port, f"mllp://{shown}:{listener.port}")
         return self.endpoint
+
+    def share(self, index: int, workers: int, state: Path) -> None:
+        self._sequence = itertools.count(index + 1, workers)
 
     def reset(self) -> None:
         super().reset()
@@ -203,10 +209,9 @@ class Hl7PartnerMock(MockService):
     def _keep_patient(self, patient: dict[str, Any], event: str) -> None:
         if not patient.get("mrn"):
             return
-        known = self.patient(patient["mrn"]) or {"events": []}
-        known.update({k: v for k, v in patient.items() if v})
-        known["events"] = [*known.get("events", []), event][-EVENTS_KEPT:]
-        self.store.put("patients", patient["mrn"], known)
+        known = self.store.peek("patients", patient["mrn"]) or {"events": []}  # read-only: a new record is put
+        self.store.put("patients", patient["mrn"], {**known, **{k: v for k, v in patient.items() if v},
+                                                    "events": [*known.get("events", []), event][-EVENTS_KEPT:]})
 
     # -- pushing to the hospital ------------------------------------------------------------------------
     def new_control_id(self) -> str:

@@ -14,8 +14,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from harness.contract import jsonsafe
 from harness.contract.findings import Finding, Severity
@@ -24,6 +27,7 @@ from harness.contract.model import Contract
 from harness.contract.signing import TifVerifier
 from mocks.base import MockService
 from mocks.clock_checks import json_stamps
+from mocks.fen import decimal, fen_text, fixed, share, times, to_fen, yuan
 from mocks.insurance_checks import insured_area_problem
 from mocks.population import Person, generate
 from mocks.state import Store
@@ -33,25 +37,26 @@ from mocks.transport.limits import Refusal
 
 TEST_PAASID = "HIH_TEST_PAAS"
 TEST_SECRET = "hih-test-secret-not-for-production"
-CENT = Decimal("0.01")
 
-# A small medical-insurance catalogue: list code -> (name, class 甲01/乙02/丙03, charge item type, price ceiling)
-CATALOGUE: dict[str, tuple[str, str, str, Decimal | None]] = {
-    "XJ01CAA040A001010100028": ("阿莫西林胶囊", "01", "09", Decimal("30.00")),
+# A small medical-insurance catalogue: list code -> (name, class 甲01/乙02/丙03, charge item type, price ceiling in fen)
+CATALOGUE: dict[str, tuple[str, str, str, int | None]] = {
+    "XJ01CAA040A001010100028": ("阿莫西林胶囊", "01", "09", 3000),
     "XN02BEA018A001010100373": ("对乙酰氨基酚片", "01", "09", None),
     "XC09AAA056A001010105346": ("卡托普利片", "01", "09", None),
     "XA10BAA002A001010100397": ("二甲双胍缓释片", "02", "09", None),
     "XR05CBA192A001020100186": ("氨溴索口服溶液", "02", "09", None),
     "ZA04BAA0118010103459": ("连花清瘟胶囊", "02", "11", None),
-    "001102000010000": ("普通门诊诊察费", "01", "02", Decimal("20.00")),
+    "001102000010000": ("普通门诊诊察费", "01", "02", 2000),
     "250101015000000": ("血细胞分析（血常规）", "01", "04", None),
     "250305001000000": ("C反应蛋白测定", "01", "04", None),
     "210102015000000": ("胸部X线摄影", "01", "03", None),
     "120400006000000": ("静脉输液", "01", "05", None),
     "330000000999999": ("美容整形项目（自费）", "03", "14", None),
 }
-SELF_PAY = {"01": Decimal("0"), "02": Decimal("0.10"), "03": Decimal("1")}
-FUND_RATIO = {"310": Decimal("0.70"), "390": Decimal("0.50")}
+SELF_PAY = {"01": 0, "02": 10, "03": 100}
+"""The share (in per cent) the patient pays first, by catalogue class."""
+FUND_RATIO = {"310": 70, "390": 50}
+"""The pooled fund's share (in per cent) of the in-scope amount, by insurance type; 60 % for any other."""
 _JSON_REFUSED_ZH = {"encoding": "不是 UTF-8 编码（第 {column} 字节）", "syntax": "JSON 格式错误（第 {line} 行第 {column} 列）",
                     "depth": "JSON 嵌套过深", "number": "JSON 数值无法识别"}
 FUND_TYPE = {"310": ("310100", "职工基本医疗保险统筹基金"), "390": ("390100", "城乡居民基本医疗保险基金")}
@@ -72,12 +77,8 @@ class BusinessError(Exception):
 
 
 def money(value: Any) -> Decimal:
-    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def amount(value: Decimal) -> float:
-    """Amounts go out as JSON numbers with at most two decimals."""
-    return float(value.quantize(CENT, rounding=ROUND_HALF_UP))
+    """An amount as a `Decimal` rounded half up at the fen (what the ledger computes in whole fen)."""
+    return decimal(to_fen(value))
 
 
 class InsuranceMock(MockService):
@@ -85,6 +86,11 @@ class InsuranceMock(MockService):
 
     interface = "insurance"
     transport = "http"
+    growing = {
+        "visits": lambda visit: visit.get("status") != "registered",  # settled, cancelled or reversed
+        "settlements": None, "messages": None, "otp_numbers": None,
+        "sessions": lambda session: not session.get("active"),
+    }
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000,
                  credentials: dict[str, str] | None = None, admdvs: str = "330100") -> None:
@@ -161,7 +167,10 @@ class InsuranceMock(MockService):
         }
 
     def balance(self, psn_no: str) -> Decimal:
-        return money(self.store.get("balances", psn_no))
+        return decimal(self._balance(psn_no))
+
+    def _balance(self, psn_no: str) -> int:
+        return to_fen(self.store.peek("balances", psn_no))
 
     def settlements(self, mdtrt_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
         rows = [v for _, v in self.store.items("settlements")]
@@ -204,6 +213,13 @@ class InsuranceMock(MockService):
             return infno if isinstance(infno, str) else None
         return key
 
+    def share(self, index: int, workers: int, state: Path) -> None:
+        from mocks.shared_state import SharedNonces
+
+        self._serial = itertools.count(index + 1, workers)
+        if self.verifier is not None:  # a request replayed to another worker is refused too
+            self.verifier.nonces = SharedNonces(state)  # type: ignore[assignment]
+
     def _now(self) -> datetime:
         return self.clock()
 
@@ -211,7 +227,7 @@ class InsuranceMock(MockService):
         return f"{next(self._serial) % 10**width:0{width}d}"
 
     def _json(self, body: dict[str, Any], status: int = 200) -> HttpReply:
-        return HttpReply(status, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), parsed=body)
+        return HttpReply(status, orjson.dumps(body), parsed=body)
 
     def _gateway_error(self, message: str, status: int = 200) -> HttpReply:
         body = {"type": "error", "infcode": -1, "err_msg": f"FSI-FSI-{message},异常流水号:{self._serial_id()}"}
@@ -299,11 +315,16 @@ class InsuranceMock(MockService):
             first = errors[0]
             more = f"（另有 {len(errors) - 1} 处）" if len(errors) > 1 else ""
             return self._answer(body, operation, None, f"FSI-交易报文不正确：{first.location} {first.message}{more}", received)
+        handler = self._handlers[variant_base(self.contract, operation) or operation]
+
+        def settle_state() -> Answer:
+            self._check_envelope(body, operation)
+            answer = handler(body, body["input"])
+            self._remember(body, operation, answer.ref)
+            return answer
+
         try:
-            with self.store.transaction():
-                self._check_envelope(body, operation)
-                answer = self._handlers[variant_base(self.contract, operation) or operation](body, body["input"])
-                self._remember(body, operation, answer.ref)
+            answer = self.store.atomic(settle_state)
         except BusinessError as exc:
             self._remember_failure(body, operation)
             return self._answer(body, operation, None, f"FSI-FMI返回：{exc}", received)
@@ -319,14 +340,14 @@ class InsuranceMock(MockService):
 
     # -- envelope semantics ----------------------------------------------------------------------------
     def _check_envelope(self, body: dict[str, Any], operation: str) -> None:
-        if self.store.get("messages", body["msgid"]) is not None:
+        if self.store.peek("messages", body["msgid"]) is not None:
             raise BusinessError(f"报文ID重复：msgid {body['msgid']} 已处理，不能重复提交")
         area = insured_area_problem(body, self._by_psn_no)
         if area:
             raise BusinessError(area)
         op = self.contract.operations[operation]
         if op.extra.get("requires_sign_no", True):
-            session = self.store.get("sessions", body.get("sign_no", ""))
+            session = self.store.peek("sessions", body.get("sign_no", ""))
             if session is None:
                 raise BusinessError(f"签到流水号无效：sign_no {body.get('sign_no')} 不存在，请先签到（9001）")
             if session.get("expired"):
@@ -339,9 +360,11 @@ class InsuranceMock(MockService):
                                                      "fixmedins_code": body.get("fixmedins_code", ""), "ref": ref})
 
     def _remember_failure(self, body: dict[str, Any], operation: str) -> None:
-        with self.store.transaction():
-            if self.store.get("messages", body["msgid"]) is None:  # a repeated msgid must not erase the original
+        def remember() -> None:
+            if self.store.peek("messages", body["msgid"]) is None:  # a repeated msgid must not erase the original
                 self.store.put("messages", body["msgid"], {"infno": operation, "status": "error", "time": time.time(), "ref": None})
+
+        self.store.atomic(remember)
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _person(self, psn_no: str) -> Person:
@@ -351,7 +374,8 @@ class InsuranceMock(MockService):
         return person
 
     def _visit(self, mdtrt_id: str, psn_no: str) -> dict[str, Any]:
-        visit: dict[str, Any] | None = self.store.get("visits", mdtrt_id)
+        """The stored visit itself (read-only: a change puts a new document)."""
+        visit: dict[str, Any] | None = self.store.peek("visits", mdtrt_id)
         if visit is None:
             raise BusinessError(f"就诊ID {mdtrt_id} 不存在")
         if visit["psn_no"] != psn_no:
@@ -393,7 +417,7 @@ class InsuranceMock(MockService):
                 "age": float(person.age_on(date.today())), "exp_content": None,
             },
             "insuinfo": [{
-                "balc": amount(self.balance(person.psn_no)), "insutype": person.insutype, "psn_type": person.psn_type,
+                "balc": yuan(self._balance(person.psn_no)), "insutype": person.insutype, "psn_type": person.psn_type,
                 "psn_insu_stas": person.psn_insu_stas, "psn_insu_date": person.psn_insu_date, "paus_insu_date": None,
                 "cvlserv_flag": "0", "insuplc_admdvs": person.insuplc_admdvs, "emp_name": person.emp_name,
             }],
@@ -408,7 +432,7 @@ class InsuranceMock(MockService):
         if d["insutype"] != person.insutype:
             raise BusinessError(f"人员 {person.psn_no} 未参加险种 {d['insutype']}")
         key = f"{body['fixmedins_code']}:{d['ipt_otp_no']}"
-        if self.store.get("otp_numbers", key) is not None:
+        if self.store.peek("otp_numbers", key) is not None:
             raise BusinessError(f"门诊号 ipt_otp_no {d['ipt_otp_no']} 已登记，院内唯一")
         mdtrt_id = self._new_id()
         self.store.put("otp_numbers", key, mdtrt_id)
@@ -445,44 +469,50 @@ class InsuranceMock(MockService):
 
     def _upload_fees(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
         items = data["feedetail"]
+        fees_of: dict[str, dict[str, Any]] = {}
+        """The new fee table of each visit the upload touches (stored visits are never changed in place)."""
         visits: dict[str, dict[str, Any]] = {}
-        seen: set[tuple[str, str]] = set()
         results = []
         for index, item in enumerate(items):
             where = f"feedetail[{index}] feedetl_sn={item['feedetl_sn']}"
-            visit = visits.get(item["mdtrt_id"]) or self._active_visit(item["mdtrt_id"], item["psn_no"])
-            visits[item["mdtrt_id"]] = visit
-            key = (item["mdtrt_id"], item["feedetl_sn"])
-            if item["feedetl_sn"] in visit["fees"] or key in seen:
+            mdtrt_id = item["mdtrt_id"]
+            if mdtrt_id not in visits:
+                visits[mdtrt_id] = self._active_visit(mdtrt_id, item["psn_no"])
+                fees_of[mdtrt_id] = dict(visits[mdtrt_id]["fees"])
+            fees = fees_of[mdtrt_id]
+            if item["feedetl_sn"] in fees:
                 raise BusinessError(f"{where}：费用明细流水号在本次就诊中重复")
-            seen.add(key)
             entry = CATALOGUE.get(item["med_list_codg"])
             if entry is None:
                 raise BusinessError(f"{where}：医保目录编码 {item['med_list_codg']} 不存在")
-            total, cnt, pric = money(item["det_item_fee_sumamt"]), Decimal(str(item["cnt"])), Decimal(str(item["pric"]))
-            if money(cnt * pric) != total:
-                raise BusinessError(f"{where}：明细金额 {total} 不等于数量 {cnt} × 单价 {pric}")
+            total, cnt, pric = to_fen(item["det_item_fee_sumamt"]), fixed(item["cnt"]), fixed(item["pric"])
+            if times(cnt, pric) != total:
+                raise BusinessError(f"{where}：明细金额 {fen_text(total)} 不等于数量 {Decimal(str(item['cnt']))} × "
+                                    f"单价 {Decimal(str(item['pric']))}")
             _, level, chrg_type, ceiling = entry
-            over = money(max(Decimal(0), (pric - ceiling) * cnt)) if ceiling is not None else Decimal(0)
+            over = 0
+            if ceiling is not None:  # (pric - ceiling) x cnt on the exact decimals, rounded once, never below 0
+                over = max(0, times((pric[0] * 100 - ceiling * 10 ** pric[1], pric[1] + 2), cnt))
             self_pay = SELF_PAY[level]
-            fulamt = total if level == "03" else Decimal(0)
-            preself = money((total - over) * self_pay) if level == "02" else Decimal(0)
+            fulamt = total if level == "03" else 0
+            preself = share(total - over, self_pay) if level == "02" else 0
             inscp = total - fulamt - preself - over
             outcome = {
-                "feedetl_sn": item["feedetl_sn"], "det_item_fee_sumamt": amount(total), "cnt": float(cnt),
-                "pric": float(pric), "pric_uplmt_amt": amount(ceiling) if ceiling is not None else None,
-                "selfpay_prop": float(self_pay), "fulamt_ownpay_amt": amount(fulamt), "overlmt_amt": amount(over),
-                "preselfpay_amt": amount(preself), "inscp_scp_amt": amount(inscp), "chrgitm_lv": level,
+                "feedetl_sn": item["feedetl_sn"], "det_item_fee_sumamt": yuan(total), "cnt": float(item["cnt"]),
+                "pric": float(item["pric"]), "pric_uplmt_amt": yuan(ceiling) if ceiling is not None else None,
+                "selfpay_prop": self_pay / 100, "fulamt_ownpay_amt": yuan(fulamt), "overlmt_amt": yuan(over),
+                "preselfpay_amt": yuan(preself), "inscp_scp_amt": yuan(inscp), "chrgitm_lv": level,
                 "med_chrgitm_type": chrg_type, "bas_medn_flag": "0", "hi_nego_drug_flag": "0", "chld_medc_flag": "0",
                 "list_sp_item_flag": "0", "lmt_used_flag": "0", "drt_reim_flag": "0", "memo": None, "exp_content": None,
             }
-            visit["fees"][item["feedetl_sn"]] = {
-                "chrg_bchno": item["chrg_bchno"], "total": str(total), "fulamt": str(fulamt), "preself": str(preself),
-                "over": str(over), "inscp": str(inscp), "setl_id": None, "msgid": body["msgid"],
+            fees[item["feedetl_sn"]] = {
+                "chrg_bchno": item["chrg_bchno"], "total": fen_text(total), "fulamt": fen_text(fulamt),
+                "preself": fen_text(preself), "over": fen_text(over), "inscp": fen_text(inscp), "setl_id": None,
+                "msgid": body["msgid"],
             }
             results.append(outcome)
         for mdtrt_id, visit in visits.items():
-            self.store.put("visits", mdtrt_id, visit)
+            self.store.put("visits", mdtrt_id, {**visit, "fees": fees_of[mdtrt_id]})
         return Answer({"result": results}, sorted(visits))
 
     def _cancel_fees(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
@@ -493,10 +523,8 @@ class InsuranceMock(MockService):
         settled = sorted(sn for sn, f in chosen.items() if f["setl_id"])
         if settled and batch != "0000":
             raise BusinessError(f"收费批次 {batch} 的费用明细已结算（{', '.join(settled)}），请先撤销结算")
-        for sn, fee in chosen.items():
-            if not fee["setl_id"]:
-                del visit["fees"][sn]
-        self.store.put("visits", d["mdtrt_id"], visit)
+        kept = {sn: f for sn, f in visit["fees"].items() if sn not in chosen or f["setl_id"]}
+        self.store.put("visits", d["mdtrt_id"], {**visit, "fees": kept})
         return Answer()
 
     def _compute(self, body: dict[str, Any], d: dict[str, Any]) -> tuple[dict[str, Any], list[str], Person]:
@@ -510,18 +538,21 @@ class InsuranceMock(MockService):
         fees = {sn: f for sn, f in visit["fees"].items() if f["chrg_bchno"] == d["chrg_bchno"] and not f["setl_id"]}
         if not fees:
             raise BusinessError(f"就诊ID {d['mdtrt_id']} 收费批次 {d['chrg_bchno']} 无待结算的费用明细")
-        total = sum((money(f["total"]) for f in fees.values()), Decimal(0))
-        if money(d["medfee_sumamt"]) != total:
-            raise BusinessError(f"medfee_sumamt {money(d['medfee_sumamt'])} 与费用明细总额 {total} 不符")
-        fulamt = sum((money(f["fulamt"]) for f in fees.values()), Decimal(0))
-        preself = sum((money(f["preself"]) for f in fees.values()), Decimal(0))
-        over = sum((money(f["over"]) for f in fees.values()), Decimal(0))
-        inscp = sum((money(f["inscp"]) for f in fees.values()), Decimal(0))
-        ratio = FUND_RATIO.get(visit["insutype"], Decimal("0.60"))
-        fund = money(inscp * ratio)
+        total = fulamt = preself = over = inscp = 0
+        for f in fees.values():
+            total += to_fen(f["total"])
+            fulamt += to_fen(f["fulamt"])
+            preself += to_fen(f["preself"])
+            over += to_fen(f["over"])
+            inscp += to_fen(f["inscp"])
+        claimed = to_fen(d["medfee_sumamt"])
+        if claimed != total:
+            raise BusinessError(f"medfee_sumamt {fen_text(claimed)} 与费用明细总额 {fen_text(total)} 不符")
+        ratio = FUND_RATIO.get(visit["insutype"], 60)
+        fund = share(inscp, ratio)
         part = total - fund
-        balance = self.balance(person.psn_no)
-        acct = min(balance, part) if d["acct_used_flag"] == "1" else Decimal(0)
+        balance = self._balance(person.psn_no)
+        acct = min(balance, part) if d["acct_used_flag"] == "1" else 0
         cash = part - acct
         fund_type, fund_name = FUND_TYPE.get(visit["insutype"], ("310100", "职工基本医疗保险统筹基金"))
         setlinfo = {
@@ -529,19 +560,19 @@ class InsuranceMock(MockService):
             "psn_cert_type": "01", "certno": person.certno, "gend": person.gend, "naty": person.naty, "brdy": person.brdy,
             "age": float(person.age_on(date.today())), "insutype": visit["insutype"], "psn_type": person.psn_type,
             "cvlserv_flag": "0", "setl_time": None, "mdtrt_cert_type": d["mdtrt_cert_type"], "med_type": d["med_type"],
-            "medfee_sumamt": amount(total), "fulamt_ownpay_amt": amount(fulamt), "overlmt_selfpay": amount(over),
-            "preselfpay_amt": amount(preself), "inscp_scp_amt": amount(inscp), "act_pay_dedc": 0.0,
-            "hifp_pay": amount(fund), "pool_prop_selfpay": float(1 - ratio), "cvlserv_pay": 0.0, "hifes_pay": 0.0,
-            "hifmi_pay": 0.0, "hifob_pay": 0.0, "maf_pay": 0.0, "oth_pay": 0.0, "fund_pay_sumamt": amount(fund),
-            "psn_part_amt": amount(part), "acct_pay": amount(acct), "psn_cash_pay": amount(cash), "hosp_part_amt": 0.0,
-            "balc": amount(balance - acct), "acct_mulaid_pay": 0.0, "medins_setl_id": body["msgid"],
+            "medfee_sumamt": yuan(total), "fulamt_ownpay_amt": yuan(fulamt), "overlmt_selfpay": yuan(over),
+            "preselfpay_amt": yuan(preself), "inscp_scp_amt": yuan(inscp), "act_pay_dedc": 0.0,
+            "hifp_pay": yuan(fund), "pool_prop_selfpay": (100 - ratio) / 100, "cvlserv_pay": 0.0, "hifes_pay": 0.0,
+            "hifmi_pay": 0.0, "hifob_pay": 0.0, "maf_pay": 0.0, "oth_pay": 0.0, "fund_pay_sumamt": yuan(fund),
+            "psn_part_amt": yuan(part), "acct_pay": yuan(acct), "psn_cash_pay": yuan(cash), "hosp_part_amt": 0.0,
+            "balc": yuan(balance - acct), "acct_mulaid_pay": 0.0, "medins_setl_id": body["msgid"],
             "clr_optins": person.insuplc_admdvs, "clr_way": None, "clr_type": "11", "exp_content": None,
         }
-        detail = [{"fund_pay_type": fund_type, "inscp_scp_amt": amount(inscp), "crt_payb_lmt_amt": 0.0,
-                   "fund_payamt": amount(fund), "fund_pay_type_name": fund_name, "setl_proc_info": ""}]
+        detail = [{"fund_pay_type": fund_type, "inscp_scp_amt": yuan(inscp), "crt_payb_lmt_amt": 0.0,
+                   "fund_payamt": yuan(fund), "fund_pay_type_name": fund_name, "setl_proc_info": ""}]
         if acct:
-            detail.append({"fund_pay_type": "310200", "inscp_scp_amt": amount(inscp), "crt_payb_lmt_amt": 0.0,
-                           "fund_payamt": amount(acct), "fund_pay_type_name": "职工基本医疗保险个人账户",
+            detail.append({"fund_pay_type": "310200", "inscp_scp_amt": yuan(inscp), "crt_payb_lmt_amt": 0.0,
+                           "fund_payamt": yuan(acct), "fund_pay_type_name": "职工基本医疗保险个人账户",
                            "setl_proc_info": ""})
         return {"setlinfo": setlinfo, "setldetail": detail}, sorted(fees), person
 
@@ -556,11 +587,11 @@ class InsuranceMock(MockService):
         setl_id = self._new_id()
         info.update(setl_id=setl_id, setl_time=self._stamp(), clr_way="1")
         visit = self._visit(d["mdtrt_id"], d["psn_no"])
+        fees = dict(visit["fees"])
         for sn in fee_sns:
-            visit["fees"][sn]["setl_id"] = setl_id
-        visit["status"] = "settled"
-        self.store.put("visits", d["mdtrt_id"], visit)
-        self.store.put("balances", person.psn_no, str(money(info["balc"])))
+            fees[sn] = {**fees[sn], "setl_id": setl_id}
+        self.store.put("visits", d["mdtrt_id"], {**visit, "fees": fees, "status": "settled"})
+        self.store.put("balances", person.psn_no, fen_text(to_fen(info["balc"])))
         self.store.put("settlements", setl_id, {
             "setl_id": setl_id, "mdtrt_id": d["mdtrt_id"], "psn_no": person.psn_no, "msgid": body["msgid"],
             "status": "settled", "fees": fee_sns, "output": output,
@@ -569,18 +600,15 @@ class InsuranceMock(MockService):
 
     def _undo_settlement(self, settlement: dict[str, Any], status: str) -> None:
         visit = self._visit(settlement["mdtrt_id"], settlement["psn_no"])
-        for sn in settlement["fees"]:
-            if sn in visit["fees"]:
-                visit["fees"][sn]["setl_id"] = None
-        visit["status"] = "registered"
-        self.store.put("visits", settlement["mdtrt_id"], visit)
-        acct = money(settlement["output"]["setlinfo"]["acct_pay"])
-        self.store.put("balances", settlement["psn_no"], str(self.balance(settlement["psn_no"]) + acct))
+        fees = {sn: ({**f, "setl_id": None} if sn in settlement["fees"] else f) for sn, f in visit["fees"].items()}
+        self.store.put("visits", settlement["mdtrt_id"], {**visit, "fees": fees, "status": "registered"})
+        acct = to_fen(settlement["output"]["setlinfo"]["acct_pay"])
+        self.store.put("balances", settlement["psn_no"], fen_text(self._balance(settlement["psn_no"]) + acct))
         self.store.put("settlements", settlement["setl_id"], {**settlement, "status": status})
 
     def _cancel_settlement(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
         d = data["data"]
-        settlement = self.store.get("settlements", d["setl_id"])
+        settlement = self.store.peek("settlements", d["setl_id"])
         if settlement is None or settlement["mdtrt_id"] != d["mdtrt_id"] or settlement["psn_no"] != d["psn_no"]:
             raise BusinessError(f"结算ID {d['setl_id']} 不存在或与就诊ID、人员编号不符")
         if settlement["status"] != "settled":
@@ -591,14 +619,14 @@ class InsuranceMock(MockService):
         for key, value in info.items():
             if isinstance(value, float) and key not in ("age", "pool_prop_selfpay", "balc"):
                 info[key] = -value if value else 0.0
-        info.update(setl_id=d["setl_id"], setl_time=self._stamp(), balc=amount(self.balance(d["psn_no"])))
+        info.update(setl_id=d["setl_id"], setl_time=self._stamp(), balc=yuan(self._balance(d["psn_no"])))
         detail = [{**row, "fund_payamt": -row["fund_payamt"] or 0.0, "inscp_scp_amt": -row["inscp_scp_amt"] or 0.0}
                   for row in original["setldetail"]]
         return Answer({"setlinfo": info, "setldetail": detail})
 
     def _reverse(self, body: dict[str, Any], data: dict[str, Any]) -> Answer:
         d = data["data"]
-        original = self.store.get("messages", d["omsgid"])
+        original = self.store.peek("messages", d["omsgid"])
         if original is None or original["status"] == "error":
             raise BusinessError(f"原交易不存在：omsgid {d['omsgid']} 未被成功处理，无需冲正")
         if original["infno"] != d["oinfno"]:
@@ -607,7 +635,7 @@ class InsuranceMock(MockService):
             return Answer(warn=f"原交易 {d['omsgid']} 已冲正")
         infno, ref = variant_base(self.contract, original["infno"]), original["ref"]
         if infno == "2207":
-            settlement = self.store.get("settlements", ref)
+            settlement = self.store.peek("settlements", ref)
             if settlement["psn_no"] != d["psn_no"]:
                 raise BusinessError(f"人员编号 {d['psn_no']} 与原交易不符")
             if settlement["status"] == "refunded":
@@ -617,9 +645,7 @@ class InsuranceMock(MockService):
             visit = self._visit(ref, d["psn_no"])
             if self.settlements(ref, "settled"):
                 raise BusinessError(f"就诊ID {ref} 已结算，请先冲正或撤销结算")
-            visit["status"] = "reversed"
-            visit["fees"] = {}
-            self.store.put("visits", ref, visit)
+            self.store.put("visits", ref, {**visit, "status": "reversed", "fees": {}})
             # a reversed registration never happened: its outpatient number may be used again
             self.store.delete("otp_numbers", f"{original.get('fixmedins_code', '')}:{visit['ipt_otp_no']}")
         elif infno == "2204":
@@ -628,9 +654,8 @@ class InsuranceMock(MockService):
                 mine = [sn for sn, f in visit["fees"].items() if f["msgid"] == d["omsgid"]]
                 if any(visit["fees"][sn]["setl_id"] for sn in mine):
                     raise BusinessError(f"原交易 {d['omsgid']} 的费用明细已结算，不能冲正")
-                for sn in mine:
-                    del visit["fees"][sn]
-                self.store.put("visits", mdtrt_id, visit)
+                fees = {sn: f for sn, f in visit["fees"].items() if sn not in mine}
+                self.store.put("visits", mdtrt_id, {**visit, "fees": fees})
         else:
             raise BusinessError(f"交易 {original['infno']} 不支持冲正（可冲正：2201、2204、2207 及其 A 版）")
         self.store.put("messages", d["omsgid"], {**original, "reversed": True})

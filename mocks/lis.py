@@ -10,6 +10,7 @@ contract errors are answered AE/AR with ERR segments by the transport and change
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 from harness.contract.hl7.message import Message, parse
@@ -42,6 +43,10 @@ class LisMock(Hl7PartnerMock):
         self.order_type = "OML^O21" if "OML^O21" in contract.operations else "ORM^O01"
         self.response_type = "ORL^O22" if self.order_type == "OML^O21" else "ORR^O02"
 
+    def share(self, index: int, workers: int, state: Path) -> None:
+        super().share(index, workers, state)
+        self._filler = itertools.count(index + 1, workers)
+
     # -- what the hospital sends ------------------------------------------------------------------------
     def process(self, message: Message, key: str | None, exchange: MllpExchange, code: str) -> Reply | None:
         if code != "AA":
@@ -56,7 +61,7 @@ class LisMock(Hl7PartnerMock):
     def _order(self, message: Message, exchange: MllpExchange) -> Reply:
         control = message.get("ORC-1")
         placer = message.get("ORC-2.1") or message.get("OBR-2.1")
-        held: dict[str, Any] | None = self.store.get("orders", placer)
+        held: dict[str, Any] | None = self.store.peek("orders", placer)  # read-only: a change puts a new order
         patient = patient_of(message)
         exchange.meta["order"] = placer
         if control == "NW":
@@ -77,9 +82,9 @@ class LisMock(Hl7PartnerMock):
                                     f"no order {placer} is held")
             if held["status"] in ("final", "corrected"):
                 return self._answer(message, "UC", held, f"order {placer} already has a final result")
-            held["status"] = "cancelled"
-            self.store.put("orders", placer, held)
-            return self._answer(message, "CR", held)
+            cancelled = {**held, "status": "cancelled"}
+            self.store.put("orders", placer, cancelled)
+            return self._answer(message, "CR", cancelled)
         return self._answer(message, "UA", {"placer_no": placer, "filler_no": ""}, f"ORC-1 {control} not handled")
 
     def _answer(self, message: Message, order_control: str, order: dict[str, Any], text: str = "",

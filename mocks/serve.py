@@ -16,7 +16,7 @@ from harness.contract.loader import ContractStore
 from harness.errors import UsageError
 from mocks.base import MockService
 from mocks.registry import MOCKS, mock_class
-from mocks.state import open_store
+from mocks.state import DEFAULT_MAX_ROWS, open_store
 from mocks.transport.admin import admin_app
 from mocks.transport.journal import DEFAULT_MAX_BYTES
 from mocks.transport.origin import HostAllowList
@@ -49,6 +49,10 @@ class ServeOptions:
     """Host names the consoles and the admin API answer to, beside the loopback names and the bound host."""
     journal_bytes: int = DEFAULT_MAX_BYTES
     """Each mock's journal bound, in bytes."""
+    max_rows: int = DEFAULT_MAX_ROWS
+    """Rows each growing table of a mock keeps in memory (finished visits and orders go first)."""
+    workers: int = 1
+    """Processes serving the mocks (`mocks.workers`): more than 1 uses more cores, the state shared in SQLite."""
 
 
 def _address(name: str, value: str) -> tuple[str, int]:
@@ -64,6 +68,25 @@ def _state_path(base: Path, interface: str, many: bool) -> Path:
     return base if not many else base.with_name(f"{base.stem}.{interface}{base.suffix or '.sqlite'}")
 
 
+def run_until_stopped(stop: threading.Event, every_s: float, tick: Callable[[], bool | None]) -> None:
+    """Block until `stop` is set, SIGINT or SIGTERM arrives (on the main thread), or `tick()`, called every
+    `every_s` seconds, returns False."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.wait(every_s):
+            if tick() is False:
+                return
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def serve(options: ServeOptions, announce: Callable[[str], None], stop: threading.Event | None = None) -> None:
     """Start the mocks and the admin API, announce each endpoint, block until `stop` is set or SIGINT/SIGTERM."""
     store = ContractStore(options.contracts_dir)
@@ -76,6 +99,8 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
             raise UsageError(f"--push {name}: the {name} mock does not send messages to the hospital")
     if options.journal_bytes < 2**20:
         raise UsageError(f"--journal-mib {options.journal_bytes / 2**20:g}: give at least 1 (MiB)")
+    if options.max_rows < 100:
+        raise UsageError(f"--max-rows {options.max_rows}: give at least 100")
     if options.push_every_s <= 0:
         raise UsageError(f"--push-every {options.push_every_s:g}: give a number of seconds above 0")
     for name in [*options.ports, *options.contracts, *pushes]:
@@ -84,6 +109,12 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
     token = os.environ.get("HIH_ADMIN_TOKEN")
     if not is_loopback(options.host) and not token:
         raise UsageError(f"--host {options.host} is not loopback: set HIH_ADMIN_TOKEN so the admin API asks for it")
+    if options.workers != 1:
+        from mocks.workers import serve_workers
+
+        versions = {name: store.load(name, options.contracts.get(name)).version for name in names}
+        serve_workers(options, names, versions, announce, stop)
+        return
     runtime = Runtime().start()
     mocks: dict[str, MockService] = {}
     try:
@@ -92,6 +123,7 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
             path = _state_path(options.state, name, len(names) > 1) if options.state else None
             mock = mock_class(name)(contract, open_store(path))
             mock.journal.max_bytes = options.journal_bytes
+            mock.limit_state(options.max_rows)
             mock.extra_hosts = tuple(options.allowed_hosts)
             endpoint = mock.start(runtime, options.host, options.ports.get(name, 0))
             mocks[name] = mock
@@ -120,20 +152,7 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
         # generations they make every full collection walk all of it: a 70 ms stall at p99 under load. Each second
         # the survivors are frozen out of its reach; young cycles (tracebacks, transports) are still collected.
         gc.freeze()
-        stop = stop or threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        previous = {}
-        if threading.current_thread() is threading.main_thread():
-            previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            while not stop.wait(1.0):
-                gc.freeze()
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        run_until_stopped(stop or threading.Event(), 1.0, gc.freeze)
     finally:
         for mock in mocks.values():
             stop_pushing = getattr(mock, "stop_pushing", None)

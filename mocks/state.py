@@ -7,20 +7,31 @@ be read is left out and listed in `problems`, so the mock shows it rather than s
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.contract import jsonsafe
 from harness.errors import UsageError
 
 _ABSENT = object()
+_T = TypeVar("_T")
 TABLE = "docs"
+DEFAULT_MAX_ROWS = 50_000
+"""Rows a table that grows with traffic keeps in memory (`Store.bound`; `hih mock serve --max-rows`)."""
+EVICT_SCAN = 64
+"""Oldest rows looked at per eviction for a finished one before the table's hard limit (twice the bound) applies."""
+
+
+class Conflict(Exception):
+    """Another process changed what this transaction read (`mocks.shared_state`): its writes were undone, and
+    `Store.atomic` runs it again on the fresh state."""
 
 
 class StateError(UsageError):
@@ -48,7 +59,8 @@ def _copy(value: Any) -> Any:
 class Store:
     """In-memory tables of JSON-ready documents.
 
-    Reads return copies, and `put` takes ownership of the value it is given (the caller must not change it
+    Reads return copies (`peek` returns the stored document, for callers that never change it), and `put` takes
+    ownership of the value it is given (the caller must not change it
     afterwards), so only `put` and `delete` change the store. Writes inside `transaction()` are undone when the
     block raises, so a refused request leaves nothing behind.
     """
@@ -62,6 +74,38 @@ class Store:
         """Rows read from a state file that could not be loaded."""
         self.revision = 0
         """Counts changes (writes, deletes, clears, rollbacks): a page that shows the state knows when to refresh."""
+        self._bounds: dict[str, tuple[int, Callable[[Any], bool] | None]] = {}
+        self.evicted: dict[str, int] = {}
+        """Rows each bounded table has let go of since the start."""
+
+    def bound(self, table: str, max_rows: int, finished: Callable[[Any], bool] | None = None) -> None:
+        """Keep at most `max_rows` rows of `table` in memory, letting the oldest go first: the oldest *finished*
+        ones (`finished(row)`; any row when None); rows that never finish (visits nobody settles) are let go oldest
+        first beyond twice the bound, so that no kind of traffic grows the mock without limit. Rows go after the transaction
+        that added them commits (a rolled-back one restores them as they were)."""
+        if max_rows < 1:
+            raise ValueError("a table keeps at least one row")
+        self._bounds[table] = (max_rows, finished)
+
+    def _evict(self) -> None:
+        for table, (limit, finished) in self._bounds.items():
+            rows = self._tables.get(table)
+            if rows is None or len(rows) <= limit:
+                continue
+            over = len(rows) - limit
+            gone = list(itertools.islice(rows, len(rows) - 2 * limit)) if len(rows) > 2 * limit else []
+            if finished is None:
+                gone = list(itertools.islice(rows, over))
+            elif not gone:
+                gone = [key for key, value in itertools.islice(rows.items(), over + EVICT_SCAN) if finished(value)][:over]
+            for key in gone:
+                del rows[key]
+                self._forgot(table, key)
+            if gone:
+                self.evicted[table] = self.evicted.get(table, 0) + len(gone)
+
+    def _forgot(self, table: str, key: str) -> None:
+        """A row left memory (SqliteStore: it stays in the file)."""
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -82,11 +126,25 @@ class Store:
             finally:
                 self._depth -= 1
 
+    def atomic(self, work: Callable[[], _T]) -> _T:
+        """`work()` in one transaction; run again (up to 100 times) when the store reports a `Conflict` with a
+        concurrent writer (only stores shared between processes do). `work` must change nothing but the store."""
+        for _ in range(99):
+            try:
+                with self.transaction():
+                    return work()
+            except Conflict:
+                continue
+        with self.transaction():
+            return work()
+
     def _begin(self) -> None:
         """Start of an outermost transaction (SQLite opens one)."""
 
     def _commit(self) -> None:
         self._undo = []
+        if self._bounds:
+            self._evict()
 
     def _rollback(self) -> None:
         self.revision += 1
@@ -106,11 +164,20 @@ class Store:
         with self._lock:
             return _copy(self._tables.get(table, {}).get(key))
 
+    def peek(self, table: str, key: str) -> Any:
+        """The stored document itself, not a copy: read-only for the caller, who puts a new document to change it.
+
+        The mocks' hot paths read this way (a settlement reads a visit with all its fees); a copy on every read was
+        a tenth of a settlement's CPU."""
+        return self._tables.get(table, {}).get(key)
+
     def put(self, table: str, key: str, value: Any) -> None:
         with self._lock:
             self._remember(table, key)
             self.revision += 1
             self._tables.setdefault(table, {})[key] = value
+            if not self._depth and table in self._bounds:
+                self._evict()
 
     def delete(self, table: str, key: str) -> None:
         with self._lock:
@@ -146,7 +213,8 @@ class Store:
 class SqliteStore(Store):
     """The same tables kept in a SQLite file in WAL mode; every write is committed before the mock answers.
 
-    Reads are served from an in-memory copy loaded at start, so the file is only written, never re-read.
+    Reads are served from an in-memory copy loaded at start, so the file is only written, never re-read; rows that
+    a bounded table let go of (`Store.bound`) stay in the file and are read from it when asked for.
     """
 
     def __init__(self, path: Path) -> None:
@@ -175,6 +243,25 @@ class SqliteStore(Store):
     def _rollback(self) -> None:
         self._db.execute("ROLLBACK")
         super()._rollback()
+
+    def get(self, table: str, key: str) -> Any:
+        value = super().get(table, key)
+        return self._from_file(table, key) if value is None and self.evicted.get(table) else value
+
+    def peek(self, table: str, key: str) -> Any:
+        value = super().peek(table, key)
+        return self._from_file(table, key) if value is None and self.evicted.get(table) else value
+
+    def _from_file(self, table: str, key: str) -> Any:
+        """A row of a bounded table that left memory: it is still in the file (read, not kept)."""
+        with self._lock:
+            row = self._db.execute(f"SELECT value FROM {TABLE} WHERE tbl = ? AND key = ?", (table, key)).fetchone()
+        if row is None:
+            return None
+        try:
+            return jsonsafe.loads(row[0].encode("utf-8") if isinstance(row[0], str) else bytes(row[0]))
+        except (jsonsafe.JsonRefused, TypeError, ValueError):
+            return None
 
     def put(self, table: str, key: str, value: Any) -> None:
         with self.transaction():

@@ -18,12 +18,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from harness.contract.findings import Finding, Severity
 from harness.contract.model import ClockSkew, ClockStamp
 
 RULE = "clock_skew"
+_FIXED_FORMS = {"%Y-%m-%d %H:%M:%S": re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})"),
+                "%Y%m%d%H%M%S": re.compile(r"(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})")}
+"""The contracts' two usual forms, read without `strptime` (ten times slower; it runs on every request)."""
 _HL7_DTM = re.compile(r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d{1,4})?([+-]\d{4})?")
 
 
@@ -47,12 +51,18 @@ def read_time(value: str, form: str) -> datetime | date | None:
                 return date.fromisoformat(value[:10])
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
             return moment.astimezone().replace(tzinfo=None) if moment.tzinfo else moment
+        fixed = _FIXED_FORMS.get(form)
+        if fixed is not None and (match := fixed.fullmatch(value)) is not None:
+            year, month, day, hour, minute, second = map(int, match.groups())
+            return datetime(year, month, day, hour, minute, second)
         return datetime.strptime(value, form)
     except ValueError:
         return None
 
 
+@lru_cache(maxsize=1024)
 def _hl7(value: str) -> datetime | date | None:
+    """An HL7 DTM as local time, remembered: a receiver reads the same MSH-7 for every message of a second."""
     match = _HL7_DTM.fullmatch(value)
     if match is None or match.group(3) is None:
         return None

@@ -52,6 +52,40 @@ def _walk_refs(node: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
             yield from _walk_refs(value, f"{pointer}/{index}")
 
 
+_META_FORMATS = {"regex", "uri", "uri-reference"}
+"""The formats the 2020-12 meta-schema uses; jsonschema checks those it has a checker for."""
+
+
+def _patterns(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            elif key == "patternProperties" and isinstance(value, dict):
+                yield from value
+            yield from _patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _patterns(value)
+
+
+def check_schema(document: dict[str, Any]) -> None:
+    """`Draft202012Validator.check_schema`, a few hundred times faster for a valid schema: the native meta-schema
+    check, then every regular expression compiled as jsonschema's `regex` format check does. Anything either
+    doubts (or a format checker beyond `regex` installed) goes to jsonschema, whose SchemaError names the place."""
+    fast = (jsonschema_rs is not None
+            and _META_FORMATS & set(Draft202012Validator.FORMAT_CHECKER.checkers) <= {"regex"}
+            and jsonschema_rs.meta.is_valid(document))
+    if fast:
+        try:
+            for pattern in _patterns(document):
+                re.compile(pattern)
+        except (re.error, TypeError, RecursionError):
+            fast = False
+    if not fast:
+        Draft202012Validator.check_schema(document)
+
+
 class SchemaSet:
     """Every JSON schema file of a contract folder, registered under `hih://<interface>/<version>/<relpath>`."""
 
@@ -92,7 +126,7 @@ class SchemaSet:
                 problems.append(ContractProblem(path, 1, "a JSON schema must be an object"))
                 continue
             try:
-                Draft202012Validator.check_schema(source.data)
+                check_schema(source.data)
             except jsonschema.SchemaError as exc:
                 pointer = "".join(f"/{escape_pointer_token(str(p))}" for p in exc.absolute_path)
                 problems.append(source.problem(pointer, f"invalid JSON Schema: {exc.message}"))

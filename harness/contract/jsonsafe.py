@@ -13,6 +13,8 @@ import re
 from itertools import accumulate
 from typing import Any
 
+import orjson
+
 from harness.contract.refused import InputRefused
 
 DEFAULT_MAX_DEPTH = 64
@@ -53,11 +55,32 @@ def _constant(name: str) -> Any:
 
 _DECODER = json.JSONDecoder(parse_constant=_constant)
 """One decoder: `json.loads(text, parse_constant=...)` would build a new one for every call."""
+_NUMBER_SKELETON = bytes(ord("0") if chr(b).isdigit() and b < 128 else ord(":") if b in b":[," else ord("x")
+                         for b in range(256))
+_LONG_NUMBER = b":" + b"0" * 19
+
+
+def _long_integer(raw: bytes) -> bool:
+    """Whether `raw` may hold a number token of 19 digits or more, which orjson would read as a float where Python
+    keeps the integer. Digits in the skeleton are 0, value starts (`:`, `[`, `,`) are `:`, blanks and minus signs
+    are dropped: a number token is then `:` and its digits (or the text's start). A translate and a substring search
+    cost a fifth of a regular expression here; digits inside strings may match, which only costs the fast path."""
+    skeleton = raw.translate(_NUMBER_SKELETON, b" \t\r\n-")
+    return _LONG_NUMBER in skeleton or skeleton.startswith(_LONG_NUMBER[1:])
 
 
 def loads(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
-    """Parse UTF-8 JSON bytes within the depth limit; JsonRefused on anything that is not such JSON."""
+    """Parse UTF-8 JSON bytes within the depth limit; JsonRefused on anything that is not such JSON.
+
+    orjson parses what it reads exactly as `json` does, several times faster; what it refuses (a lone surrogate, a
+    number out of a double's range, a syntax error) and integers too long for it go to `json`, which keeps the
+    answers and the error positions the findings quote."""
     check_depth(raw, max_depth)
+    if not _long_integer(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from harness.contract.clock import clock_skew
 from harness.contract.errors import ContractError, ContractProblem
 from harness.contract.model import CodeTable, Contract, Format, Limits
+from harness.contract.sla import sla_of
 from harness.contract.source import SourceFile, escape_pointer_token, load_source
 from harness.contract.versions import VersionDates, in_force, newest, parse_day, upcoming, version_key
 from harness.errors import UsageError
@@ -121,6 +122,7 @@ def _load_contract(folder: Path) -> Contract:
         contract.formats[name] = Format(name, fmt["pattern"], fmt.get("description", ""))
     contract.clock_skew = clock_skew(data.get("clock_skew"))
     problems.extend(loader(source, contract))
+    contract.sla = sla_of(source, data.get("sla"), contract, problems)
     if problems:
         raise ContractError(problems)
     return contract

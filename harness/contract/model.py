@@ -107,6 +107,24 @@ class ClockSkew:
 
 
 @dataclass(frozen=True)
+class Sla:
+    """A response time the partner's users are promised: `transaction`'s `percentile` latency at most `max_ms`
+    while it runs at `at_rate` a second or more, with at most `max_errors_pct` of its calls failing (`hih load`)."""
+
+    transaction: str
+    percentile: float
+    max_ms: float
+    at_rate: float
+    max_errors_pct: float = 0.0
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        shown = "max" if self.percentile >= 100 else f"p{self.percentile:g}"
+        return f"{self.transaction} {shown} <= {self.max_ms:g} ms at {self.at_rate:g}/s"
+
+
+@dataclass(frozen=True)
 class HttpSettings:
     base_path: str
     single_endpoint: str | None = None
@@ -137,6 +155,8 @@ class Contract:
     envelope: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     clock_skew: ClockSkew | None = None
+    sla: tuple[Sla, ...] = ()
+    """Response times under load (contract.yaml `sla:`), checked by `hih load`."""
     schemas: dict[str, Any] = field(default_factory=dict)
     """Every schema document by its path relative to the folder (JSON Schema dicts, XSD trees, HL7 profiles)."""
     extra: dict[str, Any] = field(default_factory=dict)

@@ -11,6 +11,15 @@ class PdfUnavailable(Exception):
     """WeasyPrint or the system libraries it needs (Pango) are not installed."""
 
 
+def preload() -> None:
+    """Import WeasyPrint ahead of time (a run does it while its scenarios run); silent when it cannot be loaded,
+    which `render_pdf` reports."""
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError):
+        pass
+
+
 def render_pdf(html: str, target: Path) -> int:
     """Write `html` (self-contained: inline CSS, no fetches) to `target` as PDF; returns the number of pages."""
     try:

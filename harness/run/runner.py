@@ -11,6 +11,7 @@ writes a partial report whose decision is `incomplete` (exit 2), never `pass`.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from rich.console import Console
 from harness.contract.loader import ContractStore
 from harness.errors import UsageError
 from harness.report import manifest_line, write_reports
+from harness.report.pdf import preload as preload_pdf
 from harness.run.child import DEADLINE_LOG, Beside, execute, interface_for
 from harness.run.combine import add_failures
 from harness.run.fallback import from_junit
@@ -68,6 +70,8 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
         p = selection.narrow(p)
         select_file = selecting.write(selection, p, work)
     started = datetime.now()
+    # WeasyPrint takes ~0.7 s to import: done while the scenarios run, not after them, for the sign-off PDF.
+    threading.Thread(target=preload_pdf, name="hih-preload-pdf", daemon=True).start()
     recorded = interface_durations(history_path(p.options.report_dir), list(p.feature_dirs))
     store = ContractStore(p.options.contracts_dir)
     kinds = {name: store.transport(name, version) for name, version in p.versions.items()}

@@ -29,9 +29,8 @@ MockEndpoint = Callable[[Request, MockService], Awaitable[Response]]
 MAX_LIMIT = 10_000
 
 
-def admin_app(mocks: dict[str, MockService], token: str | None = None, hosts: HostAllowList | None = None) -> ASGIApp:
-    """Routes under /__hih/. With a token, every call must carry `Authorization: Bearer <token>`. `hosts`: the names
-    it answers to (default: the loopback names)."""
+def bearer_check(token: str | None) -> Callable[[Request], Response | None]:
+    """A request's refusal (401) when `token` is set and the request does not carry `Authorization: Bearer <token>`."""
 
     def denied(request: Request) -> Response | None:
         if token is None:
@@ -40,6 +39,14 @@ def admin_app(mocks: dict[str, MockService], token: str | None = None, hosts: Ho
         if not hmac.compare_digest(given.encode(), token.encode()):
             return JSONResponse({"error": "missing or wrong token"}, 401)
         return None
+
+    return denied
+
+
+def admin_app(mocks: dict[str, MockService], token: str | None = None, hosts: HostAllowList | None = None) -> ASGIApp:
+    """Routes under /__hih/. With a token, every call must carry `Authorization: Bearer <token>`. `hosts`: the names
+    it answers to (default: the loopback names)."""
+    denied = bearer_check(token)
 
     def for_mock(handler: MockEndpoint) -> Callable[[Request], Awaitable[Response]]:
         """The token check and the `{interface}` lookup every per-mock route starts with."""

@@ -387,9 +387,9 @@ class MllpServer:
         finally:
             self.connections.discard(conn)
 
-    def start(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> Listener:
+    def start(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False) -> Listener:
         """Listen on host:port on the runtime's loop; stopping the listener also closes open connections."""
-        listener = runtime.serve_tcp(self, host, port, limit=2**16)
+        listener = runtime.serve_tcp(self, host, port, limit=2**16, reuse_port=reuse_port)
         stop_listening = listener.stop
 
         async def stop() -> None:

@@ -22,8 +22,11 @@ T = TypeVar("T")
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port (0 picks a free port); a clear UsageError when it cannot be had."""
+def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket on host:port (0 picks a free port); a clear UsageError when it cannot be had.
+
+    `reuse_port`: several processes listen on the same port (SO_REUSEPORT) and the kernel spreads the connections
+    over them (`hih mock serve --workers`)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -31,6 +34,8 @@ def bind(host: str, port: int) -> socket.socket:
     family, _, _, _, address = infos[0]
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind(address)
         sock.listen(2048)
@@ -74,10 +79,10 @@ class Runtime:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def serve_http(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0,
-                   limits: InputLimits | None = None) -> Listener:
+                   limits: InputLimits | None = None, reuse_port: bool = False) -> Listener:
         """Serve an ASGI app with uvicorn (httptools when installed) on host:port; request heads over `limits`
         (default: `InputLimits()`) are refused by the server before the app sees them."""
-        sock = bind(host, port)
+        sock = bind(host, port, reuse_port)
         config = uvicorn.Config(
             app, lifespan="off", access_log=False, log_level="warning", timeout_graceful_shutdown=1,
             timeout_keep_alive=30, backlog=2048, **uvicorn_options(limits or InputLimits()),
@@ -113,9 +118,10 @@ class Runtime:
         host: str = "127.0.0.1",
         port: int = 0,
         limit: int = 2**20,
+        reuse_port: bool = False,
     ) -> Listener:
         """Serve a stream handler (MLLP) on host:port."""
-        sock = bind(host, port)
+        sock = bind(host, port, reuse_port)
 
         async def start() -> asyncio.base_events.Server:
             return await asyncio.start_server(handler, sock=sock, limit=limit)

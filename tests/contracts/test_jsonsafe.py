@@ -75,3 +75,14 @@ def test_the_depth_scan_stays_linear_on_hostile_strings(raw: bytes) -> None:
     started = time.process_time()
     jsonsafe.depth(raw)
     assert time.process_time() - started < 2.0, "the scan backtracked"
+
+
+@given(JSON, st.integers(min_value=10**17, max_value=10**40), st.booleans())
+def test_the_fast_parser_reads_what_json_reads(value: Any, big: int, ascii_only: bool) -> None:
+    """orjson is tried first: every value, long integers (which orjson would make floats) and escaped lone
+    surrogates (which it refuses) included, comes back exactly as Python's json reads it."""
+    for doc in (value, [value, big, -big], {"n": big, "s": "\ud800"}):
+        raw = json.dumps(doc, ensure_ascii=ascii_only or doc is not value).encode()
+        expected = json.loads(raw)
+        parsed = jsonsafe.loads(raw)
+        assert parsed == expected and json.dumps(parsed) == json.dumps(expected)

@@ -134,3 +134,63 @@ def test_the_insurance_ledger_survives_a_restart_with_sqlite_state(tmp_path: Pat
         assert restarted.store.get("sessions", sign_no)["active"] is True
     finally:
         restarted.store.close()
+
+
+# -- bounded tables -------------------------------------------------------------------------------------------------
+def test_a_bounded_table_lets_the_oldest_finished_rows_go_first() -> None:
+    store = Store()
+    store.bound("visits", 100, finished=lambda v: v["status"] != "registered")
+    for n in range(100):
+        store.put("visits", f"V{n:03d}", {"status": "registered" if n % 10 == 0 else "settled"})
+    with store.transaction():
+        for n in range(100, 130):
+            store.put("visits", f"V{n:03d}", {"status": "settled"})
+        assert store.count("visits") == 130, "nothing goes before the transaction commits"
+    kept = {k for k, _ in store.items("visits")}
+    assert len(kept) == 100 and store.evicted == {"visits": 30}
+    assert {f"V{n:03d}" for n in range(0, 100, 10)} <= kept, "open visits stay"
+    assert "V001" not in kept and "V129" in kept
+
+
+def test_a_bounded_table_never_grows_past_twice_its_bound_whatever_its_rows() -> None:
+    store = Store()
+    store.bound("visits", 100, finished=lambda v: False)
+    for n in range(500):
+        store.put("visits", f"V{n:03d}", {"status": "registered"})
+    assert store.count("visits") == 200
+    assert store.peek("visits", "V499") is not None and store.peek("visits", "V299") is None
+
+
+def test_a_rolled_back_transaction_evicts_nothing() -> None:
+    store = Store()
+    store.bound("messages", 100)
+    for n in range(100):
+        store.put("messages", f"M{n}", {"n": n})
+    with pytest.raises(RuntimeError), store.transaction():
+        store.put("messages", "M-new", {"n": -1})
+        raise RuntimeError("refused")
+    assert store.count("messages") == 100 and store.peek("messages", "M0") == {"n": 0}
+
+
+def test_a_state_file_keeps_what_memory_let_go(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.sqlite")
+    store.bound("messages", 100)
+    for n in range(250):
+        store.put("messages", f"M{n}", {"n": n})
+    assert len(store.items("messages")) == 100
+    assert store.get("messages", "M0") == {"n": 0} and store.peek("messages", "M5") == {"n": 5}, "read from the file"
+    store.close()
+    reopened = SqliteStore(tmp_path / "state.sqlite")
+    assert reopened.count("messages") == 250
+    reopened.close()
+
+
+def test_the_insurance_ledger_stays_bounded_under_many_settlements(contract_2024: Contract) -> None:
+    mock = InsuranceMock(contract_2024)
+    mock.limit_state(100)
+    for n in range(400):
+        with mock.store.transaction():
+            mock.store.put("visits", f"V{n}", {"status": "settled" if n % 2 else "registered", "fees": {}})
+            mock.store.put("messages", f"M{n}", {"infno": "2207"})
+    assert mock.store.count("visits") <= 200 and mock.store.count("messages") == 100
+    assert all(v["status"] == "registered" for _, v in mock.store.items("visits")[:50]), "open visits are kept longest"

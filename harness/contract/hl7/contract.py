@@ -206,6 +206,11 @@ class HL7Validator:
             if isinstance(profile, Profile):
                 self._profiles[key] = ProfileValidator(profile, self.settings.limits)
 
+    def warm(self) -> None:
+        """Compile every message profile's checks now, for the contract's versions (see `ProfileValidator.warm`)."""
+        for validator in self._profiles.values():
+            validator.warm(self.settings.versions)
+
     # -- bytes and text ---------------------------------------------------------------------------------
     def decode(self, raw: bytes) -> Message:
         """Bytes to a parsed Message by MSH-18 and the contract's charset policy; findings on the message."""

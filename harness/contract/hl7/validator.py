@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.contract.findings import Finding, Severity
 from harness.contract.hl7 import datatypes, standard
-from harness.contract.hl7.escape import Separators, escape_problems, unescape
+from harness.contract.hl7.escape import DEFAULT, Separators, escape_problems, unescape
 from harness.contract.hl7.message import HEADERS, Message, Segment
 from harness.contract.hl7.profile import UNBOUNDED, ElementDef, GroupDef, Profile, SegmentDef, SegRef
 from harness.contract.hl7.segment_regex import (
@@ -117,6 +117,24 @@ class ProfileValidator:
         self.plans: dict[tuple[Separators, str | None], dict[str, Plan | None]] = shared.setdefault("plans", {})
         self.defs: dict[str | None, dict[str, SegmentDef | None]] = shared.setdefault("defs", {})
         """Per standard version (None: none known): the profile's segment definitions completed by the standard's."""
+
+    def warm(self, versions: tuple[str, ...]) -> None:
+        """Compile now what the first message would: each segment definition of the profile, completed by the
+        standard of each of `versions`, and its check for the default delimiters (~0.1 s a profile). A receiver
+        that warms when it starts answers its first message as fast as the next; one that does not takes the
+        compilation on the first message, where a connector's short timeout may give up and send again."""
+        if not self.fast:
+            return
+        for version in versions or (None,):
+            lib = standard.library_version(version) if version else None
+            defs = self.defs.setdefault(lib, {})
+            plans = self._plans(DEFAULT, lib)
+            for name in self.profile.segments:
+                if name not in defs:
+                    defs[name] = self._complete(name, lib)
+                sdef = defs[name]
+                if plans is not None and name not in plans and sdef is not None and sdef.fields:
+                    plans[name] = compile_plan(sdef, DEFAULT, name in HEADERS)
 
     def validate(self, msg: Message) -> list[Finding]:
         segs = msg.segments

@@ -1,0 +1,63 @@
+"""Start-up cost of the `hih` command: `hih --help` against a bare interpreter, and what `hih run` adds to the
+time its scenarios take (wall time less the scenarios' own durations from summary.json).
+
+```sh
+.venv/bin/python bench/startup.py                       # 21 runs of --help, 3 of `hih run --interface insurance`
+.venv/bin/python bench/startup.py --runs 41 --run-args "--interface lis"
+```
+Prints medians and minima in milliseconds. Targets: `hih --help` ≤ 60 ms, `hih run` adds ≤ 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def wall_ms(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return (time.perf_counter() - started) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=21, help="runs of `hih --help` and of the bare interpreter")
+    parser.add_argument("--gate-runs", type=int, default=3, help="runs of `hih run`")
+    parser.add_argument("--run-args", default="--interface insurance", help="arguments of `hih run`")
+    args = parser.parse_args()
+    hih = str(VENV_BIN / "hih")
+    bare = [wall_ms([sys.executable, "-c", "pass"]) for _ in range(args.runs)]
+    helped = [wall_ms([hih, "--help"]) for _ in range(args.runs)]
+    print(f"load average {os.getloadavg()[0]:.2f}")
+    print(f"bare python -c pass: median {statistics.median(bare):.1f} ms, min {min(bare):.1f} ms")
+    print(f"hih --help:          median {statistics.median(helped):.1f} ms, min {min(helped):.1f} ms")
+    added = []
+    for _ in range(args.gate_runs):
+        with tempfile.TemporaryDirectory() as folder:
+            started = time.perf_counter()
+            subprocess.run([hih, "run", *shlex.split(args.run_args), "--report-dir", folder],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+                           env={**os.environ, "HIH_HISTORY": "off"})
+            wall = time.perf_counter() - started
+            summary = json.loads((Path(folder) / "summary.json").read_text(encoding="utf-8"))
+            scenarios = sum(s["duration_s"] for s in summary["scenarios"])
+            added.append(wall - scenarios)
+            print(f"hih run {args.run_args}: wall {wall:.2f} s, scenarios {scenarios:.2f} s, added {wall - scenarios:.2f} s")
+    if added:
+        print(f"hih run adds: median {statistics.median(added):.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

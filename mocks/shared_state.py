@@ -1,0 +1,333 @@
+"""State that several serving processes share (`hih mock serve --workers N`): each worker's tables kept in step
+through one SQLite file (WAL), and the signature nonces remembered there too.
+
+The workers see one ledger: a visit registered through one worker is settled through another, a msgid used on one
+is refused on the other, and two settlements of one account cannot both spend its balance (the second is run again
+on the first's result). The file holds the rows in the `--state` format, so a state file can be served either way.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from harness.contract import jsonsafe
+from mocks.state import TABLE, Conflict, StateError, Store, _open
+
+BUSY_WAIT_S = 0.0002
+LOCK_TIMEOUT_S = 10.0
+
+
+class WriterLock:
+    """One writer at a time across the workers: an flock on `<state>.lock`, taken before SQLite's write lock.
+
+    A worker waiting for it sleeps in the kernel and wakes the moment the other lets go; SQLite's busy handler
+    instead polls after 1, 2, 5, 10 ms ..., so a worker would wait milliseconds for a lock held a tenth of that."""
+
+    def __init__(self, state: Path) -> None:
+        self._fd = os.open(f"{state}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._held = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._held.acquire()
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._held.release()
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def _begin(db: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE; under the writer lock it succeeds at once unless a process outside hih holds the file, which
+    is waited for in steps of 0.2 ms."""
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    while True:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise StateError(f"the shared state stayed locked for {LOCK_TIMEOUT_S:g} s") from None
+            time.sleep(BUSY_WAIT_S)
+
+
+class SharedSqliteStore(Store):
+    """The mock's tables in memory in each worker, kept in step through a shared SQLite file.
+
+    Every committed change is appended to the file's `log`, which is folded into `docs` (the `--state` format) every
+    FOLD_EVERY rows: a commit writes one log page, not the pages of every row it changed. A transaction first applies what the other workers logged since, then runs on memory, recording what it read;
+    its commit takes the writer lock, applies what was logged meanwhile and, when that touched anything the
+    transaction read, undoes it and raises `Conflict` (`Store.atomic` runs it again); otherwise it logs its
+    writes. Reads cost a dictionary lookup and only the commit is serialised, so two workers run their requests
+    side by side and still keep one ledger: two settlements of one patient's account cannot both pass.
+    """
+
+    FOLD_EVERY = 2_000
+    """Log rows between two folds of the log into `docs`."""
+    KEEP_LOG = 200_000
+    """Log rows kept behind the last fold, for a worker that fell behind (further behind, it reloads)."""
+
+    def __init__(self, path: Path, durable: bool = True) -> None:
+        super().__init__()
+        self.path = path
+        self.writer = WriterLock(path)
+        self._db = _open(path)
+        self._db.execute("PRAGMA busy_timeout=0")
+        if not durable:  # a scratch file for one serving session: a crash loses it anyway
+            self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, "
+                         "key TEXT NOT NULL, value TEXT)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        self._seen = 0
+        self._read: set[tuple[str, str | None]] = set()
+        self._written: dict[tuple[str, str], Any] = {}
+        self.conflicts = 0
+        """Transactions run again because another worker changed what they read."""
+        self._reload()
+
+    # -- keeping in step ----------------------------------------------------------------------------------
+    def _reload(self) -> None:
+        """Every row: `docs` as last folded, then the log since (the log position they stand for)."""
+        self._db.execute("BEGIN")
+        try:
+            rows = self._db.execute(f"SELECT tbl, key, value FROM {TABLE}").fetchall()
+            folded = self._folded()
+            logged = self._db.execute("SELECT seq, tbl, key, value FROM log WHERE seq > ? ORDER BY seq", (folded,)).fetchall()
+        finally:
+            self._db.execute("COMMIT")
+        self._tables = {}
+        for tbl, key, value in rows:
+            self._tables.setdefault(str(tbl), {})[str(key)] = _decode(value)
+        self._seen = folded
+        self._apply([(int(seq), str(t), str(k), None if v is None else _decode(v)) for seq, t, k, v in logged])
+
+    def _folded(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'folded'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _fold(self, upto: int) -> None:
+        """Bring `docs` up to log position `upto` (the latest write of each row since the last fold, in one go: a
+        few pages for thousands of rows), then drop the log rows older than KEEP_LOG. Under the writer lock."""
+        folded = self._folded()
+        latest = self._db.execute("SELECT tbl, key, value FROM log WHERE seq IN (SELECT MAX(seq) FROM log WHERE seq > ? "
+                                  "AND seq <= ? GROUP BY tbl, key)", (folded, upto)).fetchall()
+        self._db.executemany(f"INSERT OR REPLACE INTO {TABLE} (tbl, key, value) VALUES (?, ?, ?)",
+                             [row for row in latest if row[2] is not None])
+        self._db.executemany(f"DELETE FROM {TABLE} WHERE tbl = ? AND key = ?",
+                             [(tbl, key) for tbl, key, value in latest if value is None])
+        self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('folded', ?)", (upto,))
+        self._db.execute("DELETE FROM log WHERE seq <= ?", (upto - self.KEEP_LOG,))
+
+    def _logged(self) -> list[tuple[int, str, str, Any]]:
+        """What the others logged since this worker last looked (a full reload when the log was trimmed past it)."""
+        rows = self._db.execute("SELECT seq, tbl, key, value FROM log WHERE seq > ? ORDER BY seq", (self._seen,)).fetchall()
+        if rows and rows[0][0] != self._seen + 1:
+            self._reload()
+            return []
+        return [(int(seq), str(tbl), str(key), None if value is None else _decode(value)) for seq, tbl, key, value in rows]
+
+    def _apply(self, rows: list[tuple[int, str, str, Any]], skip: dict[tuple[str, str], Any] | None = None) -> None:
+        for seq, tbl, key, value in rows:
+            if skip is None or (tbl, key) not in skip:
+                table = self._tables.setdefault(tbl, {})
+                if value is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = value
+            self._seen = seq
+
+    # -- transactions -------------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            self._depth += 1
+            if self._depth == 1:
+                self._undo, self._read, self._written = [], set(), {}
+                self._apply(self._logged())
+            try:
+                yield
+            except BaseException:
+                if self._depth == 1:
+                    super()._rollback()
+                raise
+            else:
+                if self._depth == 1 and self._written:
+                    self._publish()
+            finally:
+                self._depth -= 1
+
+    def _publish(self) -> None:
+        with self.writer:
+            _begin(self._db)
+            try:
+                meanwhile = self._logged()
+                if any((tbl, key) in self._read or (tbl, None) in self._read for _, tbl, key, _ in meanwhile):
+                    self._db.execute("ROLLBACK")
+                    super()._rollback()
+                    self._apply(meanwhile)
+                    self.conflicts += 1
+                    raise Conflict("another worker changed what this transaction read")
+                self._apply(meanwhile, skip=self._written)
+                rows = [(tbl, key, None if value is _GONE else orjson.dumps(value).decode("utf-8"))
+                        for (tbl, key), value in self._written.items()]
+                # under the writer lock and caught up, this worker's rows take the next sequence numbers
+                self._db.executemany("INSERT INTO log (tbl, key, value) VALUES (?, ?, ?)", rows)
+                last = self._seen + len(rows)
+                if last // self.FOLD_EVERY != self._seen // self.FOLD_EVERY:
+                    self._fold(last)
+                self._db.execute("COMMIT")
+                self._seen = last
+            except Conflict:
+                raise
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                super()._rollback()
+                raise
+        self._undo = []
+        if self._bounds:
+            self._evict()
+
+    # -- reading and writing ------------------------------------------------------------------------------
+    def _note(self, table: str, key: str | None) -> None:
+        if self._depth:
+            self._read.add((table, key))
+
+    def get(self, table: str, key: str) -> Any:
+        with self.transaction():
+            self._note(table, key)
+            value = super().get(table, key)
+            return self._from_file(table, key) if value is None and self.evicted.get(table) else value
+
+    def peek(self, table: str, key: str) -> Any:
+        if not self._depth:
+            return self.get(table, key)
+        self._read.add((table, key))
+        value = self._tables.get(table, {}).get(key)
+        return self._from_file(table, key) if value is None and self.evicted.get(table) else value
+
+    def _from_file(self, table: str, key: str) -> Any:
+        """A row memory let go of (`Store.bound`): it is still in the file."""
+        row = self._db.execute(f"SELECT value FROM {TABLE} WHERE tbl = ? AND key = ?", (table, key)).fetchone()
+        return None if row is None else _decode(row[0])
+
+    def items(self, table: str) -> list[tuple[str, Any]]:
+        with self.transaction():
+            self._note(table, None)
+            return super().items(table)
+
+    def count(self, table: str) -> int:
+        with self.transaction():
+            self._note(table, None)
+            return super().count(table)
+
+    def put(self, table: str, key: str, value: Any) -> None:
+        if not self._depth:
+            with self.transaction():
+                self.put(table, key, value)
+            return
+        self._remember(table, key)  # inside a transaction already: no context manager per write
+        self._tables.setdefault(table, {})[key] = value
+        self._written[(table, key)] = value
+
+    def delete(self, table: str, key: str) -> None:
+        if not self._depth:
+            with self.transaction():
+                self.delete(table, key)
+            return
+        self._remember(table, key)
+        self._tables.get(table, {}).pop(key, None)
+        self._written[(table, key)] = _GONE
+
+    def clear(self) -> None:
+        with self.transaction():
+            for table, rows in self._tables.items():
+                for key in list(rows):
+                    self._remember(table, key)
+                    self._written[(table, key)] = _GONE
+                rows.clear()
+            self.problems = []
+
+    def dump(self) -> dict[str, dict[str, Any]]:
+        with self.transaction():
+            return super().dump()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+            self.writer.close()
+
+
+_GONE = object()
+"""A deletion in the write set."""
+
+
+def _decode(value: str | bytes) -> Any:
+    return jsonsafe.loads(value.encode("utf-8") if isinstance(value, str) else bytes(value))
+
+
+class SharedNonces:
+    """The TIF nonce window (`harness.contract.signing.NonceWindow`'s interface) kept in the shared SQLite file, so a
+    request replayed to another worker is refused as one replayed to the same worker is."""
+
+    def __init__(self, path: Path, capacity: int = 1_000_000) -> None:
+        self.capacity = capacity
+        self.writer = WriterLock(path)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=LOCK_TIMEOUT_S)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=OFF")  # nonces outlive no restart: the replay window is minutes
+        self._db.execute("PRAGMA busy_timeout=0")
+        self._db.execute("CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires INTEGER NOT NULL)")
+        self._lock = threading.Lock()
+        self._purged = 0.0
+        self._count = 0
+        """Nonces kept, as counted at the last purge (the capacity is a backstop, checked once a second)."""
+
+    def __len__(self) -> int:
+        with self._lock:
+            (n,) = self._db.execute("SELECT COUNT(*) FROM nonces").fetchone()
+        return int(n)
+
+    def seen(self, nonce: str, now: float) -> bool:
+        with self._lock:
+            if now - self._purged > 1.0:  # forget expired nonces once a second
+                self._purged = now
+                with self.writer:
+                    _begin(self._db)
+                    try:
+                        self._db.execute("DELETE FROM nonces WHERE expires < ?", (int(now),))
+                    finally:
+                        self._db.execute("COMMIT")
+                (self._count,) = self._db.execute("SELECT COUNT(*) FROM nonces").fetchone()
+            return self._db.execute("SELECT 1 FROM nonces WHERE nonce = ? AND expires >= ?",
+                                    (nonce, int(now))).fetchone() is not None
+
+    def full(self) -> bool:
+        return self._count >= self.capacity
+
+    def add(self, nonce: str, expires: int) -> None:
+        with self._lock, self.writer:
+            _begin(self._db)
+            try:
+                self._db.execute("INSERT OR REPLACE INTO nonces (nonce, expires) VALUES (?, ?)", (nonce, expires))
+            finally:
+                self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+            self.writer.close()

@@ -1,0 +1,219 @@
+"""`hih mock serve --workers N`: the same mocks served by N processes, so a mock uses every core.
+
+Each worker is a process of its own (`python -m mocks.workers CONFIG`) that listens on the mock's port with
+SO_REUSEPORT (the kernel spreads connections over the workers) and keeps its state in one SQLite file all workers
+share (`mocks.shared_state`): the `--state` file when given, else a scratch file removed at the end. The parent
+holds each port from the start (bound, not listening), watches the workers, and serves the admin API, which asks
+every worker and merges their answers (`mocks.transport.admin_workers`). Only mocks whose state is all in their
+store can be served so (insurance, lis, pacs); pushing results to a hospital stays with one process (`--push`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import os
+import secrets
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import UsageError
+
+if TYPE_CHECKING:
+    from mocks.serve import ServeOptions
+
+SHAREABLE = ("insurance", "lis", "pacs")
+MAX_WORKERS = 16
+READY_TIMEOUT_S = 90.0
+
+
+def _reserve(host: str, port: int) -> socket.socket:
+    """Hold host:port for the workers: bound with SO_REUSEPORT but not listening, so it takes no connection."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+class _Worker:
+    def __init__(self, index: int, config: dict[str, Any]) -> None:
+        self.index = index
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - read back when the worker fails
+        self.proc = subprocess.Popen([sys.executable, "-m", "mocks.workers", json.dumps({**config, "index": index})],
+                                     stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL,
+                                     env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
+                                         str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]))})
+        self.admin_port = 0
+
+    def wait_ready(self, deadline: float) -> None:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        seen = b""
+        while b"\n" not in seen:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.proc.poll() is not None:
+                raise UsageError(f"worker {self.index + 1} did not start: {self.failure()}")
+            ready, _, _ = select.select([fd], [], [], min(left, 0.5))
+            if ready:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    raise UsageError(f"worker {self.index + 1} did not start: {self.failure()}")
+                seen += chunk
+        line = seen.split(b"\n", 1)[0].decode("utf-8", "replace").split()
+        if len(line) != 2 or line[0] != "ready" or not line[1].isdigit():
+            raise UsageError(f"worker {self.index + 1} said {' '.join(line)!r} instead of being ready")
+        self.admin_port = int(line[1])
+
+    def failure(self) -> str:
+        self.log.seek(0)
+        lines = [x for x in self.log.read().decode("utf-8", "replace").splitlines() if x.strip()]
+        return lines[-1] if lines else f"exit code {self.proc.poll()}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.log.close()
+
+
+def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, str], announce: Callable[[str], None],
+                  stop: threading.Event | None = None) -> None:
+    """Serve `names` from `options.workers` processes until `stop` is set or SIGINT/SIGTERM."""
+    from mocks.serve import ADMIN, _state_path, is_loopback
+    from mocks.transport.admin_workers import fanout_app
+    from mocks.transport.origin import HostAllowList
+    from mocks.transport.runtime import Runtime
+
+    refused = [n for n in names if n not in SHAREABLE]
+    if refused:
+        raise UsageError(f"--workers {options.workers}: the {', '.join(refused)} mock keeps state outside its store and "
+                         f"is served by one process (--workers serves: {', '.join(SHAREABLE)})")
+    if options.push:
+        raise UsageError("--workers and --push: results are pushed by one process; serve the pushing mock without --workers")
+    if not 2 <= options.workers <= MAX_WORKERS:
+        raise UsageError(f"--workers {options.workers}: give 2 to {MAX_WORKERS} (1 is the default, one process)")
+    token = os.environ.get("HIH_ADMIN_TOKEN")
+    scratch = Path(tempfile.mkdtemp(prefix="hih-workers-"))
+    held: list[socket.socket] = []
+    workers: list[_Worker] = []
+    runtime = Runtime()
+    try:
+        interfaces = {}
+        for name in names:
+            sock = _reserve(options.host, options.ports.get(name, 0))
+            held.append(sock)
+            state = _state_path(options.state, name, len(names) > 1) if options.state else scratch / f"{name}.sqlite"
+            interfaces[name] = {"port": sock.getsockname()[1], "state": str(state), "durable": options.state is not None,
+                                "contract": versions[name]}
+        secret = secrets.token_urlsafe(24)
+        config = {"workers": options.workers, "host": options.host, "interfaces": interfaces, "admin_token": secret,
+                  "contracts_dir": str(options.contracts_dir) if options.contracts_dir else None,
+                  "journal_bytes": options.journal_bytes, "allowed_hosts": options.allowed_hosts}
+        # the first worker makes the state file (schema, seed); the others start when it is ready
+        workers.append(_Worker(0, config))
+        workers[0].wait_ready(time.monotonic() + READY_TIMEOUT_S)
+        workers.extend(_Worker(i, config) for i in range(1, options.workers))
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        for worker in workers[1:]:
+            worker.wait_ready(deadline)
+        shown = f"[{options.host}]" if ":" in options.host else options.host
+        for name, spec in interfaces.items():
+            scheme = "http" if name == "insurance" else "mllp"
+            kept = f", state in {spec['state']}" if options.state else ""
+            announce(f"{name}\t{scheme}://{shown}:{spec['port']}\t(contract {spec['contract']}, "
+                     f"{options.workers} workers{kept})")
+        hosts = HostAllowList.for_bind(options.host, options.allowed_hosts)
+        admin = runtime.start().serve_http(
+            fanout_app([w.admin_port for w in workers], secret, token if not is_loopback(options.host) else None, hosts),
+            options.host, options.ports.get(ADMIN, 0))
+        announce(f"{ADMIN}\thttp://{shown}:{admin.port}/__hih/")
+        announce("ready: press Ctrl-C to stop")
+        _wait(stop or threading.Event(), workers, announce)
+    finally:
+        for worker in workers:
+            worker.stop()
+        runtime.stop()
+        for sock in held:
+            sock.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _wait(stop: threading.Event, workers: list[_Worker], announce: Callable[[str], None]) -> None:
+    from mocks.serve import run_until_stopped
+
+    def check() -> bool:
+        gone = [w for w in workers if w.proc.poll() is not None]
+        if gone:
+            announce(f"worker {gone[0].index + 1} stopped ({gone[0].failure()}): stopping")
+        return not gone
+
+    run_until_stopped(stop, 0.5, check)
+
+
+# -- a worker ----------------------------------------------------------------------------------------------------
+def worker_main(config: dict[str, Any]) -> None:
+    """Serve each mock of `config` on its shared port, then the worker's private admin API; print `ready PORT`."""
+    from harness.contract.loader import ContractStore
+    from mocks.registry import mock_class
+    from mocks.shared_state import SharedSqliteStore
+    from mocks.transport.admin import admin_app
+    from mocks.transport.origin import HostAllowList
+    from mocks.transport.runtime import Runtime
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    store = ContractStore(Path(config["contracts_dir"]) if config["contracts_dir"] else None)
+    runtime = Runtime().start()
+    mocks = {}
+    try:
+        for name, spec in config["interfaces"].items():
+            shared = SharedSqliteStore(Path(spec["state"]), durable=spec["durable"])
+            mock = mock_class(name)(store.load(name, spec["contract"]), shared)
+            mock.share(config["index"], config["workers"], Path(spec["state"]))
+            mock.journal.max_bytes = config["journal_bytes"]
+            mock.extra_hosts = tuple(config["allowed_hosts"])
+            mock.reuse_port = True
+            mock.start(runtime, config["host"], spec["port"])
+            mocks[name] = mock
+        admin = runtime.serve_http(admin_app(mocks, config["admin_token"], HostAllowList.for_bind("127.0.0.1")),
+                                   "127.0.0.1", 0)
+        print(f"ready {admin.port}", flush=True)
+        gc.freeze()  # see serve(): long-lived state out of the collector's walks
+        parent = os.getppid()
+        while not stop.wait(1.0):
+            if os.getppid() != parent:  # the serving process is gone (killed): so is its port, stop serving it
+                break
+            gc.freeze()
+    finally:
+        runtime.stop()
+        for mock in mocks.values():
+            with contextlib.suppress(Exception):
+                mock.store.close()
+
+
+if __name__ == "__main__":
+    worker_main(json.loads(sys.argv[1]))

@@ -1,0 +1,236 @@
+"""`hih mock serve --workers 2`: two processes on one port (SO_REUSEPORT) keep one ledger in a shared SQLite file,
+and the admin API merges what both saw. Every call goes over a new connection, so the kernel spreads them."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from harness.contract.loader import ContractStore
+from harness.contract.signing import tif_headers
+from harness.errors import UsageError
+from mocks.insurance import TEST_PAASID, TEST_SECRET
+from mocks.serve import ServeOptions, serve
+from mocks.shared_state import SharedSqliteStore
+from tests.conftest import CONTRACTS, envelope
+
+pytestmark = pytest.mark.slow
+
+
+class Served:
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        fields = {line.split("\t")[0]: line.split("\t") for line in lines if "\t" in line}
+        self.url = fields["insurance"][1]
+        self.description = fields["insurance"][2]
+        self.admin = fields["admin"][1]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    stop = threading.Event()
+    lines: list[str] = []
+    errors: list[BaseException] = []
+    options = ServeOptions(interfaces=["insurance"], workers=2, contracts_dir=CONTRACTS, state=tmp_path / "ledger.sqlite")
+
+    def target() -> None:
+        try:
+            serve(options, lines.append, stop)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 90
+    while not any(line.startswith("ready") for line in lines):
+        assert not errors, errors
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.05)
+    try:
+        yield Served(lines)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not errors
+
+
+def call(served: Served, infno: str, data: dict[str, Any], sign_no: str = "", headers: dict[str, str] | None = None,
+         insuplc: str | None = None, msgid: str | None = None) -> dict[str, Any]:
+    contract = ContractStore(CONTRACTS).load("insurance")
+    path = f"/fsi/api/{contract.operations[infno].path}"
+    body = envelope(infno, data, msgid, sign_no, insuplc)
+    sent = headers or {**tif_headers(contract.signing, TEST_PAASID, TEST_SECRET), "Content-Type": "application/json"}
+    with httpx.Client(timeout=10) as client:  # a new connection for every call
+        reply: dict[str, Any] = client.post(served.url + path, content=json.dumps(body).encode(), headers=sent).json()
+    return reply
+
+
+def test_two_workers_keep_one_ledger(served: Served, tmp_path: Path) -> None:
+    assert served.description == "(contract 2025.1, 2 workers, state in " + str(tmp_path / "ledger.sqlite") + ")"
+    sign_no = call(served, "9001", {"signIn": {"opter_no": "1", "ip": "10.0.0.1"}})["output"]["signinoutb"]["sign_no"]
+    from mocks.population import generate
+
+    person = next(p for p in generate() if p.role == "employee")
+    visits = []
+    for n in range(30):  # over 30 new connections both workers take some (all on one: 2 in a billion)
+        reply = call(served, "2201", {"data": {
+            "psn_no": person.psn_no, "insutype": person.insutype, "begntime": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "mdtrt_cert_type": "02", "mdtrt_cert_no": person.certno, "ipt_otp_no": f"W{n:04d}", "atddr_no": "D001",
+            "dr_name": "李医生", "dept_code": "A03", "dept_name": "内科", "caty": "A03"}}, sign_no, insuplc=person.insuplc_admdvs)
+        assert reply["infcode"] == 0, reply
+        visits.append(reply["output"]["data"]["mdtrt_id"])
+    assert len(set(visits)) == 30, "no two workers made the same visit id"
+    again = call(served, "2201", {"data": {
+        "psn_no": person.psn_no, "insutype": person.insutype, "begntime": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "mdtrt_cert_type": "02", "mdtrt_cert_no": person.certno, "ipt_otp_no": "W0003", "atddr_no": "D001",
+        "dr_name": "李医生", "dept_code": "A03", "dept_name": "内科", "caty": "A03"}}, sign_no, insuplc=person.insuplc_admdvs)
+    assert again["infcode"] == -1 and "已登记" in again["err_msg"], "an outpatient number is unique across workers"
+
+    journal = httpx.get(f"{served.admin}insurance/journal", params={"limit": 100}, timeout=10).json()
+    assert journal["workers"] == 2 and journal["total"] == 32
+    assert {e["worker"] for e in journal["entries"]} == {1, 2}, "the kernel spread the connections over both"
+    assert len({e["id"] for e in journal["entries"]}) == 32
+    assert [e["operation"] for e in journal["entries"]][0] == "9001"
+
+    store = SharedSqliteStore(tmp_path / "ledger.sqlite")
+    try:
+        assert {v["mdtrt_id"] for _, v in store.items("visits")} == set(visits)
+    finally:
+        store.close()
+
+
+def test_a_request_replayed_to_the_other_worker_is_refused(served: Served) -> None:
+    contract = ContractStore(CONTRACTS).load("insurance")
+    headers = {**tif_headers(contract.signing, TEST_PAASID, TEST_SECRET), "Content-Type": "application/json"}
+    first = call(served, "9001", {"signIn": {"opter_no": "1", "ip": "10.0.0.1"}}, headers=headers)
+    assert first["infcode"] == 0
+    # 30 new connections: the chance that the kernel gives them all to one worker is 2 in a billion
+    replays = [call(served, "9001", {"signIn": {"opter_no": "1", "ip": "10.0.0.1"}}, headers=headers) for _ in range(30)]
+    assert all(r["infcode"] == -1 and "nonce already used" in r["err_msg"] for r in replays), replays
+    journal = httpx.get(f"{served.admin}insurance/journal", timeout=10).json()
+    original = journal["entries"][0]["worker"]
+    assert any(e["worker"] != original for e in journal["entries"][1:]), "a replay reached the other worker"
+
+
+def test_a_fault_armed_through_the_admin_api_reaches_every_worker(served: Served) -> None:
+    armed = httpx.post(f"{served.admin}insurance/faults", json={"kind": "error_reply", "operation": "9001", "times": 50},
+                       timeout=10)
+    assert armed.status_code == 201
+    listed = httpx.get(f"{served.admin}insurance/faults", timeout=10).json()
+    assert len(listed["armed"]) == 2 and listed["workers"] == 2
+    replies = [call(served, "9001", {"signIn": {"opter_no": "1", "ip": "10.0.0.1"}}) for _ in range(30)]
+    assert all(r["infcode"] == -1 for r in replies)
+    assert len(httpx.get(f"{served.admin}insurance/faults", timeout=10).json()["fired"]) == 30
+    journal = httpx.get(f"{served.admin}insurance/journal", timeout=10).json()["entries"]
+    assert {e["worker"] for e in journal if e["fault"] == "error_reply"} == {1, 2}, "both workers applied the fault"
+    assert httpx.delete(f"{served.admin}insurance/faults", timeout=10).status_code == 204
+    assert call(served, "9001", {"signIn": {"opter_no": "1", "ip": "10.0.0.1"}})["infcode"] == 0
+
+
+@pytest.mark.parametrize(("options", "says"), [
+    (ServeOptions(interfaces=["blood-center"], workers=2), "the blood-center mock keeps state outside its store"),
+    (ServeOptions(interfaces=["lis"], workers=2, push={"lis": "127.0.0.1:9"}), "--workers and --push"),
+    (ServeOptions(interfaces=["insurance"], workers=99), "--workers 99: give 2 to 16"),
+])
+def test_what_workers_cannot_serve_is_a_usage_error(options: ServeOptions, says: str) -> None:
+    options.contracts_dir = CONTRACTS
+    with pytest.raises(UsageError, match=says.replace("-", "\\-").replace("(", "\\(")):
+        serve(options, lambda line: None, threading.Event())
+
+
+# -- the shared store, two workers in one process -------------------------------------------------------------------
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_two_workers_spending_one_balance_both_count(tmp_path: Path, interleaved: bool) -> None:
+    path = tmp_path / "shared.sqlite"
+    first, second = SharedSqliteStore(path), SharedSqliteStore(path)
+    try:
+        first.put("balances", "P1", 100)
+        runs: list[str] = []
+
+        def spend(store: SharedSqliteStore, amount: int, name: str) -> None:
+            def work() -> None:
+                runs.append(name)
+                balance = store.peek("balances", "P1")
+                if interleaved and runs.count(name) == 1 and name == "second":
+                    first.atomic(lambda: first.put("balances", "P1", first.peek("balances", "P1") - 30))  # meanwhile
+                store.put("balances", "P1", balance - amount)
+
+            store.atomic(work)
+
+        spend(second, 20, "second")
+        spend(first, 5, "first")
+        expected = 100 - 20 - 5 - (30 if interleaved else 0)
+        assert first.get("balances", "P1") == second.get("balances", "P1") == expected
+        assert runs.count("second") == (2 if interleaved else 1), "the transaction that read a stale balance ran again"
+        assert second.conflicts == (1 if interleaved else 0)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_what_one_worker_writes_the_other_reads_and_a_restart_finds(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite"
+    first, second = SharedSqliteStore(path), SharedSqliteStore(path)
+    with first.transaction():
+        first.put("visits", "V1", {"status": "registered"})
+        first.put("visits", "V2", {"status": "registered"})
+    second.delete("visits", "V2")
+    assert first.get("visits", "V1") == {"status": "registered"} and first.get("visits", "V2") is None
+    assert second.items("visits") == [("V1", {"status": "registered"})]
+    first.close()
+    second.close()
+    again = SharedSqliteStore(path)
+    assert again.dump() == {"visits": {"V1": {"status": "registered"}}}
+    again.close()
+
+
+def test_two_lis_workers_hold_one_set_of_orders(tmp_path: Path) -> None:
+    from harness.contract.hl7.mllp_client import MllpSyncClient
+    from tests.contracts.hl7 import messages as m
+
+    stop = threading.Event()
+    lines: list[str] = []
+    errors: list[BaseException] = []
+    options = ServeOptions(interfaces=["lis"], workers=2, contracts_dir=CONTRACTS)
+    thread = threading.Thread(target=lambda: _serve_into(options, lines, stop, errors), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 90
+        while not any(line.startswith("ready") for line in lines):
+            assert not errors and time.monotonic() < deadline, (errors, lines)
+            time.sleep(0.05)
+        fields = {line.split("\t")[0]: line.split("\t") for line in lines if "\t" in line}
+        host, port = fields["lis"][1].removeprefix("mllp://").rsplit(":", 1)
+        admin = fields["admin"][1]
+
+        def order(placer: str, control: str) -> tuple[str, str]:
+            text = m.lis_oml(control=control).replace("HIS20240105001", placer)
+            with MllpSyncClient(host, int(port), timeout=5.0) as client:  # a new connection each time
+                reply = client.send(text).message
+            assert reply is not None
+            return reply.get("MSA-1"), reply.get("ORC-1")
+
+        placed = [order(f"P{n:04d}", f"C{n:04d}") for n in range(30)]
+        assert placed == [("AA", "OK")] * 30
+        again = [order(f"P{n:04d}", f"D{n:04d}") for n in range(30)]
+        assert again == [("AA", "UA")] * 30, "every worker knows every order: a placer number held is refused"
+        journal = httpx.get(f"{admin}lis/journal", params={"limit": 100}, timeout=10).json()
+        assert journal["total"] == 60 and {e["worker"] for e in journal["entries"]} == {1, 2}
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not errors
+
+
+def _serve_into(options: ServeOptions, lines: list[str], stop: threading.Event, errors: list[BaseException]) -> None:
+    try:
+        serve(options, lines.append, stop)
+    except BaseException as exc:  # noqa: BLE001 - reported by the test
+        errors.append(exc)
