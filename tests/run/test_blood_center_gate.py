@@ -26,16 +26,16 @@ def gate(tmp_path: Path, **options: Any) -> tuple[int, dict[str, Any], str]:
     return code, json.loads((report_dir / "summary.json").read_text(encoding="utf-8")), printed
 
 
-def test_the_reference_connector_opens_the_gate(tmp_path: Path) -> None:
-    code, document, printed = gate(tmp_path)
+def test_the_reference_connector_opens_the_gate(parallel_run: Path) -> None:
+    document = json.loads((parallel_run / "summary.json").read_text(encoding="utf-8"))
 
-    assert code == 0, printed
+    assert document["decision"] == "pass"
     row = document["interfaces"]["blood-center"]
     assert (row["contract"], row["connector"]) == ("2025.1", "connectors.blood_center:reference")
     assert row["failed"] == 0 and row["skipped"] == 0 and row["passed"] >= 25
-    assert {s["interface"] for s in document["scenarios"]} == {"blood-center"}
+    assert len([s for s in document["scenarios"] if s["interface"] == "blood-center"]) == row["passed"]
     for name in ("evidence.json", "report.html", "junit.xml"):
-        text = (tmp_path / "reports" / name).read_text(encoding="utf-8")
+        text = (parallel_run / name).read_text(encoding="utf-8")
         assert "PatientName" in text or name != "evidence.json", "the cross-match answers are in the evidence"
         for secret in ("张秀英", "ZY2025000123", TEST_TOKEN):
             assert secret not in text, f"{secret!r} shows in {name}"

@@ -1,4 +1,6 @@
-"""Real `hih run`s of the project's features whose report directories several report tests read (run once each)."""
+"""Real `hih run`s of the project's features whose report directories several tests read, run once per test
+process. Under pytest-xdist every test that reads one is sent to the same worker (`xdist_group`, with
+`--dist loadgroup` in ./scripts/test), so that each run happens once in the whole suite, not once per worker."""
 
 from __future__ import annotations
 
@@ -31,3 +33,22 @@ def parallel_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def failing_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The report directory of a serial run whose connector the platform refuses: tracebacks in every log."""
     return _run(tmp_path_factory.mktemp("failing") / "reports", connectors={"insurance": DEFECTIVE})
+
+
+FULL_RUNS = ("parallel_run", "failing_run")
+
+
+def group_of(item: pytest.Item) -> str | None:
+    """The full run a test reads, by fixture or by a parameter naming one (the first when it reads several)."""
+    names = list(getattr(item, "fixturenames", ()))
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        names += [value for value in callspec.params.values() if isinstance(value, str)]
+    return next((name for name in names if name in FULL_RUNS), None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = group_of(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
