@@ -1,5 +1,5 @@
-"""`hih run --interface blood-center`: the reference connector opens the gate; each planted defect (an unchecked
-DIN, a double receipt, a return without receipt) closes it and the failing scenario is named."""
+"""`hih run`: the blood centre's reference connector opens the gate, and no artefact shows a patient's name or ID or
+the centre's token. Its planted defects are run in tests/run/test_defects_specific.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from rich.console import Console
 
 from harness.run.options import RunOptions
@@ -39,19 +38,3 @@ def test_the_reference_connector_opens_the_gate(parallel_run: Path) -> None:
         assert "PatientName" in text or name != "evidence.json", "the cross-match answers are in the evidence"
         for secret in ("张秀英", "ZY2025000123", TEST_TOKEN):
             assert secret not in text, f"{secret!r} shows in {name}"
-
-
-@pytest.mark.parametrize(("defect", "named"), [
-    ("blood_center_unchecked_din", ["校验位错误的献血码报告为无效，不确认入库"]),
-    ("blood_center_double_receipt", ["同一张发血单不能重复入库", "重启后同一张发血单不能再入库一次"]),
-    ("blood_center_return_unreceived", ["没有入库的血袋不能退血"]),
-])
-def test_a_planted_defect_closes_the_gate_naming_its_scenario(tmp_path: Path, defect: str, named: list[str]) -> None:
-    connector = f"tests.data.connectors.{defect}:make"
-    code, document, printed = gate(tmp_path, connectors={"blood-center": connector})
-
-    assert code == 1, printed
-    failed = [s["name"] for s in document["scenarios"] if s["status"] == "failed"]
-    assert sorted(failed) == sorted(named), failed
-    assert all(name in printed for name in named) and "GATE CLOSED" in printed
-    assert document["interfaces"]["blood-center"]["passed"] > 0

@@ -1,7 +1,6 @@
 """`hih run --interface mch-platform`: the reference connector opens the gate on both contract versions, and no report
-artefact shows a mother's, father's or baby's identifiers or the password; planted
-connector defects (a record sent twice after a lost reply, no session renewal, a bad ID number not caught) close
-it and the failing scenario is named. Each run starts pytest-bdd in a child process (a few seconds each)."""
+artefact shows a mother's, father's or baby's identifiers or the password. Its planted defects are run in
+tests/run/test_defects_specific.py."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from rich.console import Console
 
 from features.steps.mch_samples import BAD_CHECK_ID, FATHER_ID, MOTHER_ID
@@ -49,18 +47,3 @@ def check_reference_run(report_dir: Path, version: str) -> None:
     leaked = {name: [v for v in SECRETS if v in path.read_text(encoding="utf-8", errors="replace")]
               for path in report_dir.rglob("*") if path.is_file() for name in [path.name]}
     assert not {k: v for k, v in leaked.items() if v}, "mothers', fathers' and babies' identifiers and the password are masked"
-
-
-@pytest.mark.parametrize(("connector", "named"), [
-    ("tests.data.connectors.mch_resend_connector:make", "上传应答丢失后不重复上传"),
-    ("tests.data.connectors.mch_no_renewal_connector:make", "会话过期后连接器重新登录并完成上传"),
-    ("tests.data.connectors.mch_no_id_check_connector:make", "母亲身份证号校验位错误在发送前被发现"),
-])
-def test_planted_defects_close_the_gate_and_are_named(tmp_path: Path, connector: str, named: str) -> None:
-    code, document, printed = gate(tmp_path, connectors={INTERFACE: connector})
-
-    assert code == 1, printed
-    failed = [s["name"] for s in document["scenarios"] if s["status"] == "failed"]
-    assert named in failed, failed
-    assert named in printed and "GATE CLOSED" in printed
-    assert any(s["status"] == "passed" for s in document["scenarios"]), "the defect is specific"

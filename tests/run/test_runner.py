@@ -22,7 +22,6 @@ from tests.conftest import DATA, ROOT
 
 FEATURES = DATA / "features"
 PROJECT_FEATURES = ROOT / "features"
-DEFECTIVE = "tests.data.connectors.unsigned_connector:make"
 TINY = {
     "The employee is found by ID card": "passed",
     "A visit is settled and adds up": "passed",
@@ -70,47 +69,6 @@ def test_the_project_features_open_the_gate(tmp_path: Path) -> None:
     assert "GATE OPEN" in printed
 
 
-def test_a_defective_connector_closes_the_gate(tmp_path: Path) -> None:
-    """A connector that sends no TIF signature: the platform refuses it, scenarios fail and are named."""
-    code, document, printed = gate(tmp_path, features_dir=PROJECT_FEATURES, interfaces=["insurance"],
-                                   connectors={"insurance": DEFECTIVE})
-
-    assert code == 1
-    assert document["decision"] == "fail"
-    row = document["interfaces"]["insurance"]
-    assert row["connector"] == DEFECTIVE and row["failed"] > 0
-    failed = [s for s in document["scenarios"] if s["status"] == "failed"]
-    assert len(failed) == row["failed"]
-    assert all(s["name"] and s["feature"] for s in failed)
-    assert any("签名校验失败" in s.get("message", "") for s in failed)
-    assert "GATE CLOSED" in printed and failed[0]["name"] in printed
-
-    failures = [c for c in junit_cases(tmp_path) if c.find("failure") is not None or c.find("error") is not None]
-    assert len(failures) == row["failed"]
-
-
-@pytest.mark.parametrize(("connector", "named", "said"), [
-    ("tests.data.connectors.double_charge_connector:make", "结算应答丢失", ""),
-    ("tests.data.connectors.missing_field_connector:make", "", "pub_hosp_rfom_flag"),
-])
-def test_planted_defects_close_the_gate_and_are_named(tmp_path: Path, connector: str, named: str, said: str) -> None:
-    """A second charge after a lost reply; a missing required field: each closes the gate, naming scenarios."""
-    code, document, printed = gate(tmp_path, features_dir=PROJECT_FEATURES, interfaces=["insurance"],
-                                   connectors={"insurance": connector})
-
-    assert code == 1, printed
-    failed = [s for s in document["scenarios"] if s["status"] == "failed"]
-    assert failed and document["interfaces"]["insurance"]["failed"] == len(failed)
-    assert all(s["name"] in printed for s in failed[:3])
-    if named:
-        assert any(named in s["name"] for s in failed), [s["name"] for s in failed]
-    if said:
-        assert any(said in s.get("message", "") for s in failed), [s.get("message") for s in failed]
-    passed = [s for s in document["scenarios"] if s["status"] == "passed"]
-    assert passed, "the defect is specific: scenarios that do not touch it still pass"
-
-
-# -- the tiny feature folder of these tests (tests/data/features/insurance) --------------------------------------
 def test_a_passing_run_reports_statuses_steps_and_masked_evidence(tmp_path: Path) -> None:
     code, document, printed = gate(tmp_path)
 

@@ -1,0 +1,94 @@
+"""Planted defects against every scenario of their interface, not only the tagged ones the planted-defect suite
+runs (tests/run/test_planted_defects.py): the gate closes, the scenario meant to catch the defect fails and is
+printed, and the defect is specific (scenarios that do not touch it still pass; for the blood centre exactly the
+named scenarios fail).
+
+One `hih run` per round carries one defect of each interface (connectors are per interface), so the three rounds
+cost three child runs, not twelve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from tests.conftest import ROOT
+from tests.run.test_runner import gate
+
+pytestmark = pytest.mark.slow
+CONNECTORS = "tests.data.connectors."
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What one interface's defect must do to its scenarios."""
+
+    factory: str
+    named: tuple[str, ...] = ()
+    """Parts of scenario names each of which some failing scenario holds."""
+    exactly: bool = False
+    """The failing scenarios are exactly those named (full names)."""
+    said: str = ""
+    """Words some failure message holds."""
+
+
+def hl7(module: str, lis: str, pacs: str) -> dict[str, Expect]:
+    return {"lis": Expect(f"{CONNECTORS}{module}:make_lis", (lis,)),
+            "pacs": Expect(f"{CONNECTORS}{module}:make_pacs", (pacs,))}
+
+
+ROUNDS: dict[str, dict[str, Expect]] = {
+    "lost replies, unchecked DIN, ACK before store": {
+        "insurance": Expect(f"{CONNECTORS}double_charge_connector:make", ("结算应答丢失",)),
+        "blood-center": Expect(f"{CONNECTORS}blood_center_unchecked_din:make", ("校验位错误的献血码报告为无效，不确认入库",),
+                               exactly=True),
+        "mch-platform": Expect(f"{CONNECTORS}mch_resend_connector:make", ("上传应答丢失后不重复上传",)),
+        **hl7("hl7_ack_before_store", "医院确认前均已保存", "医院确认前均已保存"),
+    },
+    "missing field, double receipt, duplicates stored": {
+        "insurance": Expect(f"{CONNECTORS}missing_field_connector:make", said="pub_hosp_rfom_flag"),
+        "blood-center": Expect(f"{CONNECTORS}blood_center_double_receipt:make",
+                               ("同一张发血单不能重复入库", "重启后同一张发血单不能再入库一次"), exactly=True),
+        "mch-platform": Expect(f"{CONNECTORS}mch_no_renewal_connector:make", ("会话过期后连接器重新登录并完成上传",)),
+        **hl7("hl7_duplicate_stored_twice", "同一结果重复发送", "重复的报告"),
+    },
+    "unsigned, return unreceived, bad ID, wrong MSA-2": {
+        "insurance": Expect(f"{CONNECTORS}unsigned_connector:make", said="签名校验失败"),
+        "blood-center": Expect(f"{CONNECTORS}blood_center_return_unreceived:make", ("没有入库的血袋不能退血",), exactly=True),
+        "mch-platform": Expect(f"{CONNECTORS}mch_no_id_check_connector:make", ("母亲身份证号校验位错误在发送前被发现",)),
+        **hl7("hl7_wrong_ack_accepted", "确认的 MSA-2 不是所发的 MSH-10", "确认的 MSA-2 不符"),
+    },
+}
+
+
+@pytest.mark.parametrize("expected", ROUNDS.values(), ids=ROUNDS.keys())
+def test_each_defect_fails_its_scenarios_and_only_those(tmp_path: Path, expected: dict[str, Expect]) -> None:
+    code, document, printed = gate(tmp_path, features_dir=ROOT / "features",
+                                   connectors={name: e.factory for name, e in expected.items()})
+
+    assert code == 1, printed
+    assert "GATE CLOSED" in printed and document["decision"] == "fail"
+    assert set(document["interfaces"]) == set(expected)
+    for interface, expect in expected.items():
+        row = document["interfaces"][interface]
+        mine = [s for s in document["scenarios"] if s["interface"] == interface]
+        failed = [s for s in mine if s["status"] == "failed"]
+        assert row["connector"] == expect.factory and failed and row["failed"] == len(failed), (interface, row)
+        names = [s["name"] for s in failed]
+        for part in expect.named:
+            assert any(part in name and name in printed for name in names), (interface, part, names)
+        if expect.exactly:
+            assert sorted(names) == sorted(expect.named), (interface, names)
+        if expect.said:
+            assert any(expect.said in s.get("message", "") for s in failed), (interface, [s.get("message") for s in failed])
+        assert any(s["status"] == "passed" for s in mine), f"{interface}: the defect is specific, other scenarios pass"
+    assert failed_cases(tmp_path) == sum(row["failed"] for row in document["interfaces"].values())
+
+
+def failed_cases(tmp_path: Path) -> int:
+    root: Any = etree.parse(str(tmp_path / "reports" / "junit.xml")).getroot()
+    return sum(1 for c in root.iter("testcase") if c.find("failure") is not None or c.find("error") is not None)
