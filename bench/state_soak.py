@@ -156,8 +156,9 @@ def main() -> int:
         mock.stop()
     result["args"] = vars(args)
     print(f"RSS start {result['rss_start_mib']} MiB, after warm-up {result['rss_after_warmup_mib']} MiB, peak after "
-          f"warm-up {result['rss_peak_after_warmup_mib']} MiB: {'flat' if result['flat_within_10pct'] else 'GROWING'} "
-          f"(within 10 %); {result['settled']:,} settlements, {result['errors']} errors")
+          f"warm-up {result['rss_peak_after_warmup_mib']} MiB: "
+          f"{'flat (within 10 %)' if result['flat_within_10pct'] else 'GROWING (more than 10 %)'}; "
+          f"{result['settled']:,} settlements, {result['errors']} errors")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1))
