@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +43,8 @@ class MockService:
         """The Host names the mock's console (where it has one) answers to; `start` adds the bound host."""
         self.extra_hosts: tuple[str, ...] = ()
         """More names for `allowed_hosts` (`hih mock serve --allow-host`), set before `start`."""
+        self.front: Callable[[Any], Any] | None = None
+        """An ASGI layer put in front of the partner's app when it starts (`hih mock serve --replay`)."""
         self.seed()
 
     # -- state ------------------------------------------------------------------------------------------
@@ -74,7 +77,8 @@ class MockService:
     def start(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
         """Listen on host:port (0: a free port) on the shared runtime, request heads bounded by the contract."""
         self.allowed_hosts = HostAllowList.for_bind(host, self.extra_hosts)
-        listener = runtime.serve_http(self.asgi_app(), host, port, InputLimits.of(self.contract))
+        app = self.asgi_app()
+        listener = runtime.serve_http(self.front(app) if self.front else app, host, port, InputLimits.of(self.contract))
         self._listener = listener
         shown = f"[{host}]" if ":" in host else host
         self.endpoint = Endpoint(self.interface, host, listener.port, f"http://{shown}:{listener.port}")

@@ -16,6 +16,7 @@ from harness.contract.loader import ContractStore
 from harness.errors import UsageError
 from mocks.base import MockService
 from mocks.registry import MOCKS, mock_class
+from mocks.replay.serve import recordings, replay_on
 from mocks.state import open_store
 from mocks.transport.admin import admin_app
 from mocks.transport.journal import DEFAULT_MAX_BYTES
@@ -49,6 +50,12 @@ class ServeOptions:
     """Host names the consoles and the admin API answer to, beside the loopback names and the bound host."""
     journal_bytes: int = DEFAULT_MAX_BYTES
     """Each mock's journal bound, in bytes."""
+    replay: list[Path] = field(default_factory=list)
+    """Recordings of `hih proxy` to answer from, each for the interface it recorded (mocks.replay)."""
+    unrecorded: str = "error"
+    """What a request without a recorded answer gets: `error` or `contract` (the mock's own behaviour)."""
+    mask: Callable[[str, str], str] | None = None
+    """Masks a request as the recordings were masked (hih.toml's rules), to match it against them."""
 
 
 def _address(name: str, value: str) -> tuple[str, int]:
@@ -84,6 +91,7 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
     token = os.environ.get("HIH_ADMIN_TOKEN")
     if not is_loopback(options.host) and not token:
         raise UsageError(f"--host {options.host} is not loopback: set HIH_ADMIN_TOKEN so the admin API asks for it")
+    replays = recordings(options.replay, options.unrecorded, names)
     runtime = Runtime().start()
     mocks: dict[str, MockService] = {}
     try:
@@ -93,10 +101,13 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
             mock = mock_class(name)(contract, open_store(path))
             mock.journal.max_bytes = options.journal_bytes
             mock.extra_hosts = tuple(options.allowed_hosts)
+            replaying = replay_on(mock, replays[name], options.unrecorded, options.mask) if name in replays else ""
             endpoint = mock.start(runtime, options.host, options.ports.get(name, 0))
             mocks[name] = mock
             kept = f", state in {path}" if path else ""
             announce(f"{name}\t{endpoint.url}\t(contract {contract.version}{kept})")
+            if replaying:
+                announce(f"{name} replay\t{replaying}")
             extra = getattr(mock, "extra_endpoints", None)  # e.g. the blood centre's WSDL and trainer console
             for label, where in (extra() if callable(extra) else {}).items():
                 announce(f"{name} {label}\t{where}")

@@ -29,9 +29,11 @@ MockEndpoint = Callable[[Request, MockService], Awaitable[Response]]
 MAX_LIMIT = 10_000
 
 
-def admin_app(mocks: dict[str, MockService], token: str | None = None, hosts: HostAllowList | None = None) -> ASGIApp:
+def admin_app(mocks: dict[str, MockService], token: str | None = None, hosts: HostAllowList | None = None,
+              view: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> ASGIApp:
     """Routes under /__hih/. With a token, every call must carry `Authorization: Bearer <token>`. `hosts`: the names
-    it answers to (default: the loopback names)."""
+    it answers to (default: the loopback names). `view`: what a journal entry is shown as (`hih proxy` masks the
+    identifiers of real traffic); as recorded by default."""
 
     def denied(request: Request) -> Response | None:
         if token is None:
@@ -71,7 +73,7 @@ def admin_app(mocks: dict[str, MockService], token: str | None = None, hosts: Ho
             return JSONResponse({"error": f"limit is from 1 to {MAX_LIMIT}"}, 400)
         entries = [e for e in mock.journal.entries(request.query_params.get("operation")) if e.id > since]
         return JSONResponse({"total": len(mock.journal), "dropped": mock.journal.dropped,
-                             "entries": [e.to_dict() for e in entries[-limit:]]})
+                             "entries": [view(e.to_dict()) if view else e.to_dict() for e in entries[-limit:]]})
 
     async def faults(request: Request, mock: MockService) -> Response:
         if request.method == "DELETE":
