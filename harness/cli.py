@@ -373,6 +373,34 @@ def _ports(values: list[str]) -> dict[str, int]:
     return ports
 
 
+# -- compare -----------------------------------------------------------------------------------------------
+@app.command()
+def compare(
+    interface: Annotated[str, typer.Option("--interface", help="the interface whose connectors are compared")],
+    connector: Annotated[str, typer.Option("--connector", metavar="NAME=OLD", help="the connector in production (module:factory)")],
+    against: Annotated[str, typer.Option("--against", metavar="NAME=NEW", help="the version to release (module:factory)")],
+    report_dir: Annotated[Path, typer.Option("--report-dir", help="where the two runs' reports and the comparison go")] = Path("reports/compare"),
+    allow: Annotated[Path | None, typer.Option("--allow", metavar="FILE", help="differences the upgrade is meant to make (YAML, each with a reason)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    tags: Annotated[str | None, typer.Option("--tags", help="Gherkin tag expression selecting the scenarios")] = None,
+    contract: Annotated[list[str], typer.Option("--contract", metavar="NAME=VERSION", help="contract version (default: the newest in force)")] = [],  # noqa: B006
+    workers: Annotated[str | None, typer.Option("--workers", metavar="N|auto", help="pytest processes of each run")] = None,
+    contracts_dir: ContractsDir = None,
+) -> None:
+    """Run the scenarios with each connector and show what changed on the wire; exit 0 same, 1 different."""
+    from harness.compare.command import CompareOptions, connector_of
+    from harness.compare.command import compare as run_compare
+    from harness.run.options import parse_pairs, parse_workers
+
+    chosen = parse_workers(workers)
+    options = CompareOptions(interface=interface, old=connector_of(connector, "--connector", interface),
+                             new=connector_of(against, "--against", interface), report_dir=report_dir, allow=allow,
+                             fmt=fmt, tags=tags, contracts=parse_pairs(contract, "--contract"),
+                             contracts_dir=contracts_dir, workers=chosen if isinstance(chosen, int) else None)
+    progress = Console(stderr=True, highlight=False, soft_wrap=True) if fmt == "json" else out
+    raise typer.Exit(run_compare(options, progress, out))
+
+
 # -- reports -----------------------------------------------------------------------------------------------
 report_app = typer.Typer(help="Check and merge report directories.", rich_markup_mode=None)
 app.add_typer(report_app, name="report")

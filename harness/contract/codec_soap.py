@@ -8,6 +8,7 @@ a change inside a record is named by the record's own field.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from lxml import etree
@@ -80,14 +81,35 @@ def _record(value: str) -> etree._Element | None:
 
 
 def fields(text: str) -> dict[str, str]:
+    """Leaves by element path. A message the hardened parser refuses (broken, or carrying a DTD) is read by a
+    recovering parser that still loads no DTD and expands no entity, so that its fields can be compared too."""
+    body = re.sub(r"^\s*<\?xml[^>]*\?>", "", text).encode("utf-8")
     try:
-        root = xmlsafe.parse(text.encode("utf-8") if not text.lstrip().startswith("<?xml") else
-                             re.sub(r"^\s*<\?xml[^>]*\?>", "", text).encode("utf-8"), 16 * 2**20)
+        root = xmlsafe.parse(body, 16 * 2**20)
     except xmlsafe.XmlRefused:
-        return {"": text}
+        root = _recovered(body)
+        if root is None:
+            return {"": text}
     out: dict[str, str] = {}
     _flatten(root, out, 0)
     return out
+
+
+def _recovered(body: bytes) -> etree._Element | None:
+    """The message's tree as a recovering parser reads it, from its first element that parses (text before the
+    root, a DTD: hostile messages carry both)."""
+    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, load_dtd=False,
+                             dtd_validation=False, huge_tree=False)
+    body = body[: 16 * 2**20]
+    starts = [0, *(m.start() for m in itertools.islice(re.finditer(rb"<[A-Za-z_]", body), 8))]
+    for start in starts:
+        try:
+            root = etree.fromstring(body[start:], parser)
+        except etree.XMLSyntaxError:
+            continue
+        if root is not None:
+            return root
+    return None
 
 
 def _action(wire: Wire) -> str | None:

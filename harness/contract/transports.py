@@ -41,7 +41,7 @@ class Transport:
     proxy: str
     replay: str
     volatile: tuple[str, ...] = ()
-    """Fields its protocol makes afresh for every message (HL7: MSH-7 date/time, MSH-10 control id)."""
+    """Fields its protocol makes afresh for every message (HL7: the date/time and control id of MSH, FHS and BHS)."""
     separator: str = "/"
     """What separates the steps of its field paths (`/` for JSON pointers and XML paths, `.` for HL7)."""
 
@@ -54,7 +54,7 @@ TRANSPORTS: dict[str, Transport] = {t.name: t for t in (
               "harness.contract.codec_soap", "harness.proxy.http:HttpProxy", "mocks.replay.http:install"),
     Transport("hl7v2-mllp", "mllp", "mllp", "hl7-mllp.schema.json", "mocks.transport.mllp:MllpServer",
               "harness.contract.hl7.mllp_client:MllpSyncClient", "harness.contract.codec_hl7",
-              "harness.proxy.mllp:MllpProxy", "mocks.replay.mllp:install", volatile=("MSH-7", "MSH-10"),
+              "harness.proxy.mllp:MllpProxy", "mocks.replay.mllp:install", volatile=("MSH-7", "MSH-10", "FHS-7", "FHS-11", "BHS-7", "BHS-11"),
               separator="."),
 )}
 """Every transport hih speaks, by contract format: the one place they are listed."""
