@@ -127,7 +127,7 @@ def tcp_upstream(value: str) -> tuple[str, int]:
     """`HOST:PORT` checked."""
     host, sep, port = value.removeprefix("mllp://").rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or "/" in host or not port.isdigit() or not 0 < int(port) < 65536:
         raise UsageError(f"--upstream {value!r}: an MLLP interface's upstream is HOST:PORT, such as 10.0.0.5:2575")
     return host, int(port)
 

@@ -139,9 +139,10 @@ class HttpProxy(Proxy):
         if answer.errors:
             exchange.meta["refused"] = "strict"
             first = answer.errors[0]
-            return self.protocol_error(502, f"hih proxy (--strict): 上游应答不符合接口合同，未转交：{first.location} "
-                                            f"{first.message}")
-        return reply
+            return replace(self.protocol_error(502, f"hih proxy (--strict): 上游应答不符合接口合同，未转交："
+                                                    f"{first.location} {first.message}"),
+                           findings=exchange.response_findings)
+        return replace(reply, findings=exchange.response_findings)
 
     def error_reply(self, request: HttpRequest, operation: str | None, message: str) -> HttpReply:
         return self.protocol_error(200, message)
@@ -180,8 +181,8 @@ class HttpProxy(Proxy):
     def _unreachable(self, exchange: Exchange, status: int, exc: BaseException, zh: str) -> HttpReply:
         finding = unreachable(self.base, exc)
         exchange.meta["unreachable"] = finding.message
-        exchange.response_findings = [finding]
-        return self.protocol_error(status, f"hih proxy: {zh}")
+        # the transport journals the reply's findings as the response's
+        return replace(self.protocol_error(status, f"hih proxy: {zh}"), findings=[finding])
 
     def _rewritten(self, request: HttpRequest, reply: HttpReply) -> HttpReply:
         """A WSDL or XSD that names the upstream names the proxy instead (as the hospital addressed it)."""
