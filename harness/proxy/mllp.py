@@ -27,6 +27,7 @@ import struct
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.contract.codec import Seen, Wire
 from harness.contract.codec_hl7 import validator
@@ -74,6 +75,8 @@ class _Link:
     up_reader: asyncio.StreamReader | None = None
     up_writer: asyncio.StreamWriter | None = None
     waiting: deque[_Waiting] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a message starts waiting for the upstream's reply (the reply's deadline starts then)."""
     closed: bool = False
 
 
@@ -187,8 +190,10 @@ class MllpProxy(Proxy):
             seen = self.codec.check_request(self.contract, payload, Wire(), self.direction)
             side.findings = seen.findings
             if seen.errors:
-                self._answer(link, message, "AR", seen.errors, "strict")
-                self._journal(link, side, seen, operation, None, None, refused="strict")
+                sent = self._answer(link, message, "AR", seen.errors, "strict")
+                self._journal(link, side, seen, operation, sent, None, refused="strict")
+                if self.recorder is not None:
+                    self.recorder.record(operation, side, None, self.senders)
                 return
         fault = self.faults.take(operation)
         waiting = _Waiting(side, seen, operation, message.control_id, time.perf_counter(), fault)
@@ -203,6 +208,7 @@ class MllpProxy(Proxy):
             self._close(link)
             return
         link.waiting.append(waiting)
+        link.wake.set()
         link.up_writer.write(SB + payload + END)
 
     def _apply_unforwarded(self, link: _Link, waiting: _Waiting, message: Message) -> None:
@@ -226,29 +232,59 @@ class MllpProxy(Proxy):
     async def _outbound(self, link: _Link) -> None:
         assert link.up_reader is not None
         deframer = Deframer(self.hl7.max_frame_bytes)
-        while not link.closed:
-            limit = self.options.timeout_s if link.waiting else IDLE_TIMEOUT_S
+        read: asyncio.Future[bytes] | None = None
+        idle_since = time.perf_counter()
+        try:
+            while not link.closed:
+                if read is None:
+                    read = asyncio.ensure_future(link.up_reader.read(READ_BYTES))
+                data = await self._upstream_data(link, read, idle_since)
+                if data is None:
+                    if link.waiting:
+                        problem = Finding(Severity.ERROR, "", f"the upstream did not reply within "
+                                          f"{self.options.timeout_s:g} s (--timeout); both connections closed",
+                                          "upstream")
+                        for waiting in list(link.waiting):
+                            self._settle(link, waiting, None, problem)
+                        link.waiting.clear()
+                    self._close(link)
+                    return
+                read, idle_since = None, time.perf_counter()
+                if not data:
+                    self._close(link)
+                    return
+                for frame in deframer.feed(data):
+                    if frame.problem and (frame.oversized or frame.problem != "end block without CR"):
+                        self._note(link, frame.payload, Finding(Severity.ERROR, "", f"MLLP from the upstream: "
+                                                                f"{frame.problem}; not passed on", "framing"))
+                        continue
+                    await self._reply(link, frame.payload)
+                await _drain(link.writer)
+        finally:
+            if read is not None:
+                read.cancel()
+
+    async def _upstream_data(self, link: _Link, read: asyncio.Future[bytes], idle_since: float) -> bytes | None:
+        """What the upstream sent next (b"" when it closed), or None when the wait ran out: the oldest waiting
+        message's --timeout, or the idle limit while none waits. A message that starts waiting during an idle wait
+        wakes it, so its own deadline applies from then on."""
+        while True:
+            if link.waiting:
+                left = link.waiting[0].started + self.options.timeout_s - time.perf_counter()
+                done, _ = await asyncio.wait({read}, timeout=max(0.0, left))
+                return read.result() if done else None
+            link.wake.clear()
+            woken: asyncio.Future[Any] = asyncio.ensure_future(link.wake.wait())
+            pending: set[asyncio.Future[Any]] = {read, woken}
             try:
-                data = await asyncio.wait_for(link.up_reader.read(READ_BYTES), limit)
-            except TimeoutError:
-                if link.waiting:
-                    problem = Finding(Severity.ERROR, "", f"the upstream did not reply within "
-                                      f"{self.options.timeout_s:g} s (--timeout); both connections closed", "upstream")
-                    for waiting in list(link.waiting):
-                        self._settle(link, waiting, None, problem)
-                    link.waiting.clear()
-                self._close(link)
-                return
-            if not data:
-                self._close(link)
-                return
-            for frame in deframer.feed(data):
-                if frame.problem and (frame.oversized or frame.problem != "end block without CR"):
-                    self._note(link, frame.payload, Finding(Severity.ERROR, "", f"MLLP from the upstream: "
-                                                            f"{frame.problem}; not passed on", "framing"))
-                    continue
-                await self._reply(link, frame.payload)
-            await _drain(link.writer)
+                await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED,
+                                   timeout=max(0.0, idle_since + IDLE_TIMEOUT_S - time.perf_counter()))
+            finally:
+                woken.cancel()
+            if read.done():
+                return read.result()
+            if not link.waiting:
+                return None
 
     async def _reply(self, link: _Link, payload: bytes) -> None:
         reply = validator(self.contract).decode(payload)

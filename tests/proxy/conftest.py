@@ -162,4 +162,20 @@ def blood_center_flow(wsdl_url: str, tmp_path: Path) -> dict[str, Any]:
         connector.close()
 
 
+def mch_flow(wsdl_url: str, tmp_path: Path) -> dict[str, Any]:
+    """Log in, upload a birth-defect record, read its audit state: a day's reporting to the provincial platform."""
+    from connectors.mch_platform import MchPlatformConnector
+    from features.steps.mch_samples import sample
+    from harness.ports.mch_platform import MchSettings
+    from mocks.mch_platform import TEST_ORG_CODE, TEST_PASSWORD
 
+    contract = ContractStore(CONTRACTS).load("mch-platform")
+    connector = MchPlatformConnector(MchSettings(wsdl_url, TEST_ORG_CODE, TEST_PASSWORD, str(tmp_path / "outbox.sqlite"),
+                                                 timeout_s=5, contract_folder=str(contract.folder)))
+    try:
+        uploaded = connector.upload(sample("BIRTH_DEFECT", "QX9001"))
+        assert uploaded.record_id is not None, uploaded
+        audit = connector.query(uploaded.record_id)
+        return {"status": uploaded.status, "record_id": uploaded.record_id, "audit": audit.record_no}
+    finally:
+        connector.close()

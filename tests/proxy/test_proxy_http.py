@@ -18,7 +18,14 @@ from harness.contract.signing import tif_headers
 from harness.proxy.core import Proxy
 from mocks.insurance import TEST_PAASID, TEST_SECRET
 from tests.conftest import CONTRACTS, envelope
-from tests.proxy.conftest import blood_center_flow, insurance_flow, mock_serve, proxy_serve, recorded
+from tests.proxy.conftest import (
+    blood_center_flow,
+    insurance_flow,
+    mch_flow,
+    mock_serve,
+    proxy_serve,
+    recorded,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -174,6 +181,21 @@ def test_the_blood_centre_through_the_proxy_with_the_wsdl_pointing_at_the_proxy(
     assert [str(f) for e in exchanges for m in (e.request, e.reply) if m for f in m.findings] == []
     assert all("***" in dict(e.request.headers).get("x-token", "***") for e in exchanges)
     assert "hih-blood-center-test-token" not in (tmp_path / "rec" / recording.LINES).read_text(encoding="utf-8")
+
+
+def test_the_maternal_child_platform_through_the_proxy_records_without_findings(
+        tmp_path: Path, proxy_on: Callable[..., Proxy]) -> None:
+    with mock_serve("mch-platform", tmp_path) as upstream:
+        proxy = proxy_on("mch-platform", upstream.where, record=tmp_path / "rec")
+        result = mch_flow(f"{url_of(proxy)}/MchPlatformService?wsdl", tmp_path)
+        upstream_saw = [e["operation"] for e in upstream.journal("mch-platform") if e["operation"]]
+    proxy.recorder.close()  # type: ignore[union-attr]
+
+    assert result["status"] == "ACCEPTED" and result["audit"] == "QX9001"
+    exchanges = recorded(tmp_path / "rec")
+    assert [e.transaction for e in exchanges] == upstream_saw and "UploadRecord" in upstream_saw
+    assert [str(f) for e in exchanges for m in (e.request, e.reply) if m for f in m.findings] == []
+    assert recording.read_meta(tmp_path / "rec").interface == "mch-platform"
 
 
 @pytest.mark.parametrize(("argv", "said"), [
