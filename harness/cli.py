@@ -236,6 +236,9 @@ def validate(
         if recording.is_recording(file):
             errors += _validate_recording(contract, file)
             continue
+        if file.is_dir():
+            raise UsageError(f"{file}: a folder without {recording.LINES}, so not a recording of hih proxy; give "
+                             "a recording's folder or message files")
         try:
             raw = file.read_bytes()
         except OSError as exc:
