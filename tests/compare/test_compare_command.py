@@ -112,3 +112,40 @@ def test_usage_errors_exit_2_with_one_line(argv: list[str], said: str, tmp_path:
     error = capsys.readouterr().err
     assert code == 2 and said in error and error.count("\n") == 1
     assert not (tmp_path / "old").exists(), "nothing ran"
+
+
+def test_the_allow_file_on_the_command_line_makes_an_allowed_change_exit_0(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    listed = tmp_path / "allow.yaml"
+    listed.write_text('- transaction: "2201"\n  field: /input/data/caty\n  reason: 科室编码改报二级科室\n',
+                      encoding="utf-8")
+
+    code = hih_compare(tmp_path / "allowed", REFERENCE, UPGRADED, "--allow", str(listed), "--format", "json")
+
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert document["decision"] == "same" and document["differences"] == 0 and document["allowed"] >= 1
+    page = (tmp_path / "allowed" / "report.html").read_text(encoding="utf-8")
+    assert "线上报文变化" in page and "科室编码改报二级科室" in page
+
+
+def test_a_missing_allow_file_is_a_usage_error_before_anything_runs(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    code = hih_compare(tmp_path / "out", REFERENCE, UPGRADED, "--allow", str(tmp_path / "absent.yaml"))
+
+    error = capsys.readouterr().err
+    assert code == 2 and "absent.yaml" in error and error.count("\n") == 1
+    assert not (tmp_path / "out" / "old").exists(), "nothing ran"
+
+
+@pytest.mark.parametrize(("interface", "reference"), [("lis", "connectors.lis:reference"),
+                                                       ("blood-center", "connectors.blood_center:reference")])
+def test_each_transports_reference_connector_against_itself_changes_nothing(
+        interface: str, reference: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["compare", "--interface", interface, "--connector", f"{interface}={reference}", "--against",
+                 f"{interface}={reference}", "--report-dir", str(tmp_path), "--tags", "@smoke", "--format", "json"])
+
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0, document
+    assert document["decision"] == "same" and document["differences"] == 0
+    assert document["scenarios_compared"] >= 1
