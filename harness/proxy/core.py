@@ -8,13 +8,11 @@ proxy (named by its transport descriptor) forwards, checks and records; this mod
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +28,7 @@ from harness.errors import UsageError
 from harness.proxy.record import Recorder, journal_view
 from harness.report.masking import Masker
 from mocks.base import MockService
-from mocks.serve import is_loopback
+from mocks.serve import is_loopback, wait_until_stopped
 from mocks.transport.admin import admin_app
 from mocks.transport.journal import DEFAULT_MAX_BYTES
 from mocks.transport.origin import HostAllowList
@@ -204,7 +202,7 @@ def serve(options: ProxyOptions, announce: Callable[[str], None], stop: threadin
         shown = f"[{options.host}]" if ":" in options.host else options.host
         announce(f"{ADMIN}\thttp://{shown}:{admin.port}/__hih/")
         announce("ready: press Ctrl-C to stop")
-        wait(stop or threading.Event())
+        wait_until_stopped(stop or threading.Event())
     finally:
         runtime.stop()
         if proxy is not None:
@@ -213,23 +211,6 @@ def serve(options: ProxyOptions, announce: Callable[[str], None], stop: threadin
                 proxy.recorder.close()
                 if proxy.recorder.stopped():
                     announce(f"{options.interface}\t{proxy.recorder.stopped()}")
-
-
-def wait(stop: threading.Event) -> None:
-    """Block until `stop` is set, or SIGINT/SIGTERM when called on the main thread."""
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        while not stop.wait(1.0):
-            pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def elapsed_ms(started: float) -> float:

@@ -20,7 +20,7 @@ from mocks.base import MockService
 from mocks.replay.answers import Answers, describe_unrecorded, no_answer_text
 from mocks.transport.http import META_SCOPE_KEY, HttpReply, HttpRequest, HttpTransport
 from mocks.transport.journal import Exchange
-from mocks.transport.limits import InputLimits, Refusal
+from mocks.transport.limits import InputLimits, Refusal, receive_again
 from mocks.transport.words import protocol_error
 
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
@@ -95,7 +95,7 @@ class ReplayApp:
                 return
             body.extend(message.get("body", b""))
             more = bool(message.get("more_body", False))
-        again = _receive_again(bytes(body), more, receive)
+        again = receive_again(bytes(body), more, receive)
         if not more and self.unrecorded == "contract":
             headers = tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", []))
             wire = Wire("POST", scope.get("path", ""), scope.get("query_string", b"").decode("latin-1"), headers)
@@ -106,20 +106,6 @@ class ReplayApp:
                 await self.inner(marked, again, send)
                 return
         await self.transport(scope, again, send)
-
-
-def _receive_again(body: bytes, more: bool, receive: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
-    """A `receive` that gives the body already read, then goes on reading the connection."""
-    given = False
-
-    async def again() -> Any:
-        nonlocal given
-        if not given:
-            given = True
-            return {"type": "http.request", "body": body, "more_body": more}
-        return await receive()
-
-    return again
 
 
 def install(mock: MockService, answers: Answers, unrecorded: str) -> None:
