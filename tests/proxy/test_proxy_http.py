@@ -112,6 +112,25 @@ def test_strict_refuses_a_request_that_breaks_the_contract_and_never_forwards_it
     assert entry.meta["refused"] == "strict"
 
 
+def test_strict_refuses_an_invalid_soap_request_with_a_client_fault(tmp_path: Path,
+                                                                  proxy_on: Callable[..., Proxy]) -> None:
+    body = (b'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+            b'xmlns:b="urn:hih:blood-center:service"><s:Body><b:SubmitBloodOrder><b:order><b:orderNo>X1</b:orderNo>'
+            b'</b:order></b:SubmitBloodOrder></s:Body></s:Envelope>')
+    with mock_serve("blood-center", tmp_path) as upstream:
+        proxy = proxy_on("blood-center", upstream.where, strict=True)
+        reply = httpx.post(f"{url_of(proxy)}/BloodCenterService", content=body, timeout=5,
+                           headers={"Content-Type": "text/xml; charset=utf-8", "X-Token": "hih-blood-center-test-token"})
+        upstream_saw = upstream.journal("blood-center")
+
+    assert reply.status_code == 500 and "<faultcode>soap-env:Client</faultcode>" in reply.text
+    assert "hih proxy (--strict): 请求不符合接口合同，未转发" in reply.text
+    assert upstream_saw == [], "the partner never saw it"
+    [entry] = proxy.journal.entries()
+    assert entry.operation == "SubmitBloodOrder" and entry.meta["refused"] == "strict"
+    assert any(f.location.endswith("/order/orderNo") for f in entry.request_findings)
+
+
 def test_without_strict_an_invalid_request_is_forwarded_and_its_findings_journaled(
         tmp_path: Path, proxy_on: Callable[..., Proxy]) -> None:
     body = envelope("1101", {"data": {"mdtrt_cert_type": "02"}}, sign_no="20260101000000000001")
