@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -289,13 +290,21 @@ def validate(
     transaction: Annotated[str | None, typer.Option("--transaction", metavar="CODE",
                                                     help="the transaction a JSON reply answers (2207A ...)")] = None,
 ) -> None:
-    """Validate captured messages; prints `FILE: SEVERITY LOCATION message`, exit 1 when any error finding."""
+    """Validate captured messages, or recordings of `hih proxy` (a DIR); prints `FILE: SEVERITY LOCATION message`,
+    exit 1 when any error finding."""
+    from harness.contract import recording
     from harness.contract.findings import Severity
     from harness.contract.validate import validate_capture
 
     contract = _store(contracts_dir).load(interface, contract_version)
     errors = 0
     for file in files:
+        if recording.is_recording(file):
+            errors += _validate_recording(contract, file)
+            continue
+        if file.is_dir():
+            raise UsageError(f"{file}: a folder without {recording.LINES}, so not a recording of hih proxy; give "
+                             "a recording's folder or message files")
         try:
             raw = file.read_bytes()
         except OSError as exc:
@@ -307,6 +316,29 @@ def validate(
         if not checked.findings:
             typer.echo(f"{file}: ok {checked.kind} {checked.operation or ''}".rstrip())
     raise typer.Exit(1 if errors else 0)
+
+
+def _validate_recording(contract: Any, folder: Path) -> int:
+    """Print the findings of every message of a recording; the number of error findings."""
+    from harness.contract.findings import Severity
+    from harness.contract.recording_check import check
+
+    checked = check(contract, folder)
+    errors = 0
+    for message in checked.messages:
+        for finding in message.findings:
+            errors += finding.severity is Severity.ERROR
+            typer.echo(f"{message.where}: {finding}")
+        if not message.findings:
+            typer.echo(f"{message.where}: ok {message.direction} {message.transaction or ''}".rstrip())
+    if not checked.messages:
+        typer.echo(f"{folder}: no exchange recorded")
+    if checked.masked_left_out:
+        typer.echo(f"{folder}: note: {checked.masked_left_out} findings about values masked in the recording left out "
+                   "(the proxy's findings, made before masking, are shown for them)")
+    if checked.meta.stopped:
+        typer.echo(f"{folder}: note: {checked.meta.stopped}")
+    return errors
 
 
 # -- history ---------------------------------------------------------------------------------------------------
@@ -349,22 +381,99 @@ def mock_serve(
     journal_mib: Annotated[int, typer.Option("--journal-mib", metavar="MIB", help="each mock's journal bound")] = 64,
     workers: Annotated[int, typer.Option("--workers", metavar="N", help="serve from N processes sharing the state (insurance, lis, pacs)")] = 1,
     max_rows: Annotated[int, typer.Option("--max-rows", metavar="N", help="rows each growing table keeps in memory (finished visits and orders go first)")] = 50_000,
+    replay: Annotated[list[Path], typer.Option("--replay", metavar="DIR", help="answer from this recording of hih proxy (repeatable, one per interface)")] = [],  # noqa: B006
+    unrecorded: Annotated[str, typer.Option("--unrecorded", metavar="error|contract", help="with --replay: what a request without a recorded answer gets")] = "error",
 ) -> None:
     """Serve mock partners until Ctrl-C; prints each endpoint on start."""
     from harness.run.options import parse_pairs
     from mocks.serve import ServeOptions, serve
 
+    options = ServeOptions(interfaces=interface, host=host, ports=_ports(port), state=state,
+                           contracts=parse_pairs(contract, "--contract"), contracts_dir=contracts_dir,
+                           push=parse_pairs(push, "--push"), push_every_s=push_every, allowed_hosts=allow_host,
+                           journal_bytes=journal_mib * 2**20, workers=workers, max_rows=max_rows, replay=replay,
+                           unrecorded=unrecorded, mask=_masking() if replay else None)
+    serve(options, lambda line: print(line, flush=True))
+    print("stopped", flush=True)
+
+
+def _masking() -> Callable[[str, str], str]:
+    """hih.toml's masking rules as a function of (text, kind): what a replaying mock matches requests with."""
+    from harness.config import load_config
+    from harness.report.masking import Masker
+
+    masker = Masker.from_config(load_config().masking)
+    return lambda text, kind: masker.scoped().raw(text, kind)
+
+
+# -- proxy -------------------------------------------------------------------------------------------------
+@app.command()
+def proxy(
+    interface: Annotated[str, typer.Option("--interface", help="the interface whose traffic goes through")],
+    upstream: Annotated[str, typer.Option("--upstream", metavar="URL|HOST:PORT", help="the partner's test environment (HTTP: a URL; MLLP: HOST:PORT)")],
+    port: Annotated[list[str], typer.Option("--port", metavar="NAME=PORT", help="the proxy's port, or admin=PORT")] = [],  # noqa: B006
+    record: Annotated[Path | None, typer.Option("--record", metavar="DIR", help="record every exchange to DIR (JSON lines, identifiers masked)")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="refuse messages that break the contract instead of forwarding them")] = False,
+    host: Annotated[str, typer.Option("--host", help="address to bind (loopback unless told otherwise)")] = "127.0.0.1",
+    contract: Annotated[str | None, typer.Option("--contract-version", metavar="VERSION", help="the contract to check against (default: the one in force)")] = None,
+    contracts_dir: ContractsDir = None,
+    upstream_role: Annotated[str, typer.Option("--upstream-role", metavar="partner|hospital", help="MLLP: the upstream is the partner (default) or the hospital's own listener")] = "partner",
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="longest wait for the upstream's reply")] = 30.0,
+    connect_timeout: Annotated[float, typer.Option("--connect-timeout", metavar="SECONDS", help="longest wait to connect to the upstream")] = 5.0,
+    allow_host: Annotated[list[str], typer.Option("--allow-host", metavar="NAME", help="another host name the admin API answers to (repeatable)")] = [],  # noqa: B006
+    journal_mib: Annotated[int, typer.Option("--journal-mib", metavar="MIB", help="the journal's bound")] = 64,
+    record_mib: Annotated[int, typer.Option("--record-mib", metavar="MIB", help="the recording's bound")] = 512,
+) -> None:
+    """Forward between a hospital system and a partner, check every message against the contract, record it."""
+    from harness.proxy.core import ProxyOptions, serve
+
+    options = ProxyOptions(interface=interface, upstream=upstream, host=host, ports=_ports(port), record=record,
+                           strict=strict, contract=contract, contracts_dir=contracts_dir, upstream_role=upstream_role,
+                           timeout_s=timeout, connect_timeout_s=connect_timeout, allowed_hosts=allow_host,
+                           journal_bytes=journal_mib * 2**20, record_bytes=record_mib * 2**20)
+    serve(options, lambda line: print(line, flush=True))
+    print("stopped", flush=True)
+
+
+def _ports(values: list[str]) -> dict[str, int]:
+    from harness.run.options import parse_pairs
+
     ports: dict[str, int] = {}
-    for name, value in parse_pairs(port, "--port").items():
+    for name, value in parse_pairs(values, "--port").items():
         if not value.isdigit() or not 0 <= int(value) <= 65535:
             raise UsageError(f"--port {name}={value}: a port is a number from 0 to 65535")
         ports[name] = int(value)
-    options = ServeOptions(interfaces=interface, host=host, ports=ports, state=state,
-                           contracts=parse_pairs(contract, "--contract"), contracts_dir=contracts_dir,
-                           push=parse_pairs(push, "--push"), push_every_s=push_every, allowed_hosts=allow_host,
-                           journal_bytes=journal_mib * 2**20, workers=workers, max_rows=max_rows)
-    serve(options, lambda line: print(line, flush=True))
-    print("stopped", flush=True)
+    return ports
+
+
+# -- compare -----------------------------------------------------------------------------------------------
+@app.command()
+def compare(
+    interface: Annotated[str, typer.Option("--interface", help="the interface whose connectors are compared")],
+    connector: Annotated[str, typer.Option("--connector", metavar="NAME=OLD", help="the connector in production (module:factory)")],
+    against: Annotated[str, typer.Option("--against", metavar="NAME=NEW", help="the version to release (module:factory)")],
+    report_dir: Annotated[Path, typer.Option("--report-dir", help="where the two runs' reports and the comparison go")] = Path("reports/compare"),
+    allow: Annotated[Path | None, typer.Option("--allow", metavar="FILE", help="differences the upgrade is meant to make (YAML, each with a reason)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    tags: Annotated[str | None, typer.Option("--tags", help="Gherkin tag expression selecting the scenarios")] = None,
+    contract: Annotated[list[str], typer.Option("--contract", metavar="NAME=VERSION", help="contract version (default: the newest in force)")] = [],  # noqa: B006
+    workers: Annotated[str | None, typer.Option("--workers", metavar="N|auto", help="pytest processes of each run")] = None,
+    contracts_dir: ContractsDir = None,
+) -> None:
+    """Run the scenarios with each connector and show what changed on the wire; exit 0 same, 1 different."""
+    from rich.console import Console
+
+    from harness.compare.command import CompareOptions, connector_of
+    from harness.compare.command import compare as run_compare
+    from harness.run.options import parse_pairs, parse_workers
+
+    chosen = parse_workers(workers)
+    options = CompareOptions(interface=interface, old=connector_of(connector, "--connector", interface),
+                             new=connector_of(against, "--against", interface), report_dir=report_dir, allow=allow,
+                             fmt=fmt, tags=tags, contracts=parse_pairs(contract, "--contract"),
+                             contracts_dir=contracts_dir, workers=chosen if isinstance(chosen, int) else None)
+    progress = Console(stderr=True, highlight=False, soft_wrap=True) if fmt == "json" else out
+    raise typer.Exit(run_compare(options, progress, out))
 
 
 # -- reports -----------------------------------------------------------------------------------------------

@@ -40,11 +40,10 @@ def _fixture(interface: str) -> Callable[..., Any]:
     return pytest.fixture(scope="session", name=fixture.__name__)(fixture)
 
 
-hih_insurance_container = _fixture("insurance")
-hih_blood_center_container = _fixture("blood-center")
-hih_mch_platform_container = _fixture("mch-platform")
-hih_lis_container = _fixture("lis")
-hih_pacs_container = _fixture("pacs")
+# One fixture per partner of the image, named hih_<interface>_container (hih_blood_center_container ...).
+for _name in IMAGE_PORTS:
+    if _name != "admin":
+        globals()[f"hih_{_name.replace('-', '_')}_container"] = _fixture(_name)
 
 FIXTURES = {name: f"hih_{name.replace('-', '_')}_container" for name in IMAGE_PORTS if name != "admin"}
 """The fixture of each partner, by interface name."""

@@ -27,12 +27,15 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness.contract.interfaces import INTERFACES
+from harness.contract.transports import TRANSPORTS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 DEFAULT_TAG = "hih-mocks:dev"
-#: The ports the image binds (and EXPOSEs): one per partner, and the admin API.
-IMAGE_PORTS = {"insurance": 8080, "admin": 8081, "blood-center": 8082, "mch-platform": 8083, "lis": 2575, "pacs": 2576}
-MLLP = ("lis", "pacs")
+IMAGE_PORTS = {**{name: i.port for name, i in INTERFACES.items()}, "admin": 8081}
+"""The ports the image binds (and EXPOSEs): one per partner (its interface descriptor's `port`), and the admin API."""
+MLLP = tuple(name for name, i in INTERFACES.items() if TRANSPORTS[i.transport].wire == "mllp")
 """The partners that speak MLLP (an address, not a URL)."""
 
 

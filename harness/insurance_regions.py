@@ -19,9 +19,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import UsageError
+
+if TYPE_CHECKING:
+    from harness.contract.model import Contract
 
 REGION = re.compile(r"^(\d{2}|\d{4}|\d{6}|\*)$")
 VARIANT = re.compile(r"^[0-9A-Z]{4}[A-Z]$")
@@ -63,3 +66,26 @@ def parse_insurance(path: Path, table: Any) -> InsuranceConfig:
                              f"[\"2203A\", \"2206A\", \"2207A\"], not {names!r}")
         out[region] = tuple(names)
     return InsuranceConfig(out)
+
+
+def region_variants(contract: Contract, admdvs: str) -> tuple[str, ...]:
+    """The variant transactions hih.toml names for region `admdvs`, each checked to be a variant in `contract`."""
+    from harness.config import load_config
+
+    names = load_config().insurance.variants_for(admdvs)
+    offered = sorted(k for k, op in contract.operations.items() if op.extra.get("variant_of"))
+    for name in names:
+        if name not in offered:
+            raise UsageError(f"hih.toml insurance.regions names {name} for region {admdvs}, but contract "
+                             f"{contract.ref} has no such variant (its variants: {', '.join(offered) or 'none'})")
+    return tuple(names)
+
+
+MOCK_ADMDVS = "330100"
+"""The region of the insurance mock's platform in a `hih run` (InsuranceMock's default `admdvs`; mocks may not import
+this module, so the value is written twice)."""
+
+
+def check_run_contract(contract: Contract) -> None:
+    """Before a run: the variants hih.toml names for the mock's region exist in `contract` (a UsageError otherwise)."""
+    region_variants(contract, MOCK_ADMDVS)

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from harness.bindings import BINDINGS, binding, load_factory
+from harness.bindings import connector_settings, default_connector, load_factory
 from harness.config import load_config
+from harness.contract.interfaces import INTERFACES, by_features
 from harness.contract.loader import ContractStore
 from harness.contract.model import Contract
 from harness.contract.versions import satisfies
@@ -86,7 +87,7 @@ class HihSession:
         return self.versions.get(interface) or self.store.default(interface)
 
     def connector_spec(self, interface: str) -> str:
-        return self.connectors.get(interface) or binding(interface).default_connector
+        return self.connectors.get(interface) or default_connector(interface)
 
     def mock(self, interface: str) -> Any:
         """The session's mock for `interface`, started on a free loopback port the first time it is asked for."""
@@ -156,11 +157,13 @@ def masked_nodeid(item: pytest.Item) -> str:
 
 
 def _interface_of(item: pytest.Item) -> str | None:
+    """The interface whose features folder holds `item` (features/<folder>/...), by its descriptor."""
     parts = Path(str(item.path)).parts
     if "features" in parts:
         index = len(parts) - 1 - parts[::-1].index("features")
         if index + 1 < len(parts) - 1:
-            return parts[index + 1].replace("_", "-")
+            found = by_features(parts[index + 1])
+            return found.name if found is not None else parts[index + 1].replace("_", "-")
     return None
 
 
@@ -205,7 +208,7 @@ def _connector(request: pytest.FixtureRequest, interface: str, mock: Any) -> Ite
     workdir = Path(tempfile.mkdtemp(prefix=f"hih-{interface}-"))
     try:
         factory = load_factory(spec)
-        settings = binding(interface).settings(mock, session.contract(interface), session.timeout_s, workdir)
+        settings = connector_settings(interface)(mock, session.contract(interface), session.timeout_s, workdir)
     except HihError as exc:
         shutil.rmtree(workdir, ignore_errors=True)
         pytest.fail(str(exc), pytrace=False)
@@ -244,8 +247,8 @@ def _fixtures_for(interface: str) -> tuple[Callable[..., Any], Callable[..., Any
     return pytest.fixture(name=mock_name)(mock_fixture), pytest.fixture(name=interface.replace("-", "_"))(connector_fixture)
 
 
-# One pair of fixtures per bound interface: adding an interface to harness/bindings.py is enough to use it in steps.
-for _interface in BINDINGS:
+# One pair of fixtures per interface: its descriptor (harness/contract/interfaces.py) is enough to use it in steps.
+for _interface in INTERFACES:
     globals()[f"_{_interface.replace('-', '_')}_mock_fixture"], globals()[f"_{_interface.replace('-', '_')}_fixture"] = (
         _fixtures_for(_interface))
 

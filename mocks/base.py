@@ -49,6 +49,8 @@ class MockService:
         self.reuse_port = False
         """Listen with SO_REUSEPORT beside other processes serving the same mock (`--workers`), set before `start`."""
         self.limit_state(DEFAULT_MAX_ROWS)
+        self.front: Callable[[Any], Any] | None = None
+        """An ASGI layer put in front of the partner's app when it starts (`hih mock serve --replay`)."""
         self.seed()
 
     # -- state ------------------------------------------------------------------------------------------
@@ -91,7 +93,9 @@ class MockService:
     def start(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> Endpoint:
         """Listen on host:port (0: a free port) on the shared runtime, request heads bounded by the contract."""
         self.allowed_hosts = HostAllowList.for_bind(host, self.extra_hosts)
-        listener = runtime.serve_http(self.asgi_app(), host, port, InputLimits.of(self.contract), self.reuse_port)
+        app = self.asgi_app()
+        listener = runtime.serve_http(self.front(app) if self.front else app, host, port, InputLimits.of(self.contract),
+                                      self.reuse_port)
         self._listener = listener
         shown = f"[{host}]" if ":" in host else host
         self.endpoint = Endpoint(self.interface, host, listener.port, f"http://{shown}:{listener.port}")

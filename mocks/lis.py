@@ -97,7 +97,7 @@ class LisMock(Hl7PartnerMock):
         header = "|".join(["MSH", "^~\\&", "", "", "", "", "", "", f"{kind}^{structure}", "", "", version])
         msa = f"MSA|AA||{esc(text)}" if text else "MSA|AA|"
         pid = pid_segment(patient or patient_of(message), version)
-        orc = f"ORC|{order_control}|{esc(order['placer_no'])}|{esc(order.get('filler_no', ''))}||{status}"
+        orc = f"ORC|{order_control}|{esc(order['placer_no'])}|{esc(order.get('filler_no', ''))}||{status}||||{now_ts()}"
         return Reply("AA", text=text, response=parse(er7(header, msa, pid, orc)))
 
     def catalogue(self) -> dict[str, Any]:
@@ -131,7 +131,7 @@ class LisMock(Hl7PartnerMock):
                 pid_segment(patient, version),
                 "|".join(["PV1", "1", patient.get("patient_class") or "O", *[""] * 16,
                           esc(patient.get("visit_no") or placer_no)]),
-                f"ORC|RE|{esc(placer_no)}|{esc(order['filler_no'])}||CM",
+                f"ORC|RE|{esc(placer_no)}|{esc(order['filler_no'])}||CM||||{now_ts()}",
                 "|".join(["OBR", "1", esc(placer_no), esc(order["filler_no"]), f"{esc(code)}^{esc(test_name)}^L",
                           "", "", now_ts(), *[""] * 14, now_ts(), "", "", status])]
         for index, (acode, aname, unit, ref, normal) in enumerate(ANALYTES.get(code, ANALYTES["CBC"]), 1):

@@ -129,7 +129,7 @@ class PacsMock(Hl7PartnerMock):
             pid_segment(patient, version),
             "|".join(["PV1", "1", patient.get("patient_class") or "O", *[""] * 16,
                       esc(patient.get("visit_no") or placer_no)]),
-            f"ORC|RE|{esc(placer_no)}|{esc(order['accession_no'])}||CM",
+            f"ORC|RE|{esc(placer_no)}|{esc(order['accession_no'])}||CM||||{now_ts()}",
             "|".join(["OBR", "1", esc(placer_no), esc(order["accession_no"]), f"{esc(code)}^{esc(proc)}^L", "", "",
                       now_ts(), *[""] * 14, now_ts(), "", "", status]),
             f"OBX|1|TX|59776-5^检查所见^LN||{esc(findings)}||||||{status}",

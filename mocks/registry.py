@@ -1,29 +1,24 @@
-"""Which mock class plays which interface's partner; adding an interface adds a line here."""
+"""Which mock class plays which interface's partner: each interface's descriptor names it
+(`harness.contract.interfaces`); this module resolves and starts it."""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
+from harness.contract.interfaces import INTERFACES, resolve
 from harness.contract.model import Contract
 from harness.errors import UsageError
 from mocks.base import MockService
 from mocks.state import open_store
 
-MOCKS: dict[str, str] = {
-    "insurance": "mocks.insurance:InsuranceMock",
-    "mch-platform": "mocks.mch_platform:MchPlatformMock",
-    "blood-center": "mocks.blood_center:BloodCenterMock",
-    "lis": "mocks.lis:LisMock",
-    "pacs": "mocks.pacs:PacsMock",
-}
+MOCKS: dict[str, str] = {name: described.mock for name, described in INTERFACES.items()}
+"""Interface -> its mock class as `module:Class` (from the descriptors)."""
 
 
 def mock_class(interface: str) -> type[MockService]:
     if interface not in MOCKS:
         raise UsageError(f"no mock for interface {interface!r} (mocks exist for: {', '.join(sorted(MOCKS))})")
-    module, _, name = MOCKS[interface].partition(":")
-    cls: type[MockService] = getattr(importlib.import_module(module), name)
+    cls: type[MockService] = resolve(MOCKS[interface])
     return cls
 
 

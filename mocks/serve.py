@@ -16,6 +16,7 @@ from harness.contract.loader import ContractStore
 from harness.errors import UsageError
 from mocks.base import MockService
 from mocks.registry import MOCKS, mock_class
+from mocks.replay.serve import recordings, replay_on
 from mocks.state import DEFAULT_MAX_ROWS, open_store
 from mocks.transport.admin import admin_app
 from mocks.transport.journal import DEFAULT_MAX_BYTES
@@ -53,6 +54,12 @@ class ServeOptions:
     """Rows each growing table of a mock keeps in memory (finished visits and orders go first)."""
     workers: int = 1
     """Processes serving the mocks (`mocks.workers`): more than 1 uses more cores, the state shared in SQLite."""
+    replay: list[Path] = field(default_factory=list)
+    """Recordings of `hih proxy` to answer from, each for the interface it recorded (mocks.replay)."""
+    unrecorded: str = "error"
+    """What a request without a recorded answer gets: `error` or `contract` (the mock's own behaviour)."""
+    mask: Callable[[str, str], str] | None = None
+    """Masks a request as the recordings were masked (hih.toml's rules), to match it against them."""
 
 
 def _address(name: str, value: str) -> tuple[str, int]:
@@ -109,7 +116,10 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
     token = os.environ.get("HIH_ADMIN_TOKEN")
     if not is_loopback(options.host) and not token:
         raise UsageError(f"--host {options.host} is not loopback: set HIH_ADMIN_TOKEN so the admin API asks for it")
+    replays = recordings(options.replay, options.unrecorded, names)
     if options.workers != 1:
+        if replays:
+            raise UsageError("--replay answers from one process: leave out --workers")
         from mocks.workers import serve_workers
 
         versions = {name: store.load(name, options.contracts.get(name)).version for name in names}
@@ -125,10 +135,13 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
             mock.journal.max_bytes = options.journal_bytes
             mock.limit_state(options.max_rows)
             mock.extra_hosts = tuple(options.allowed_hosts)
+            replaying = replay_on(mock, replays[name], options.unrecorded, options.mask) if name in replays else ""
             endpoint = mock.start(runtime, options.host, options.ports.get(name, 0))
             mocks[name] = mock
             kept = f", state in {path}" if path else ""
             announce(f"{name}\t{endpoint.url}\t(contract {contract.version}{kept})")
+            if replaying:
+                announce(f"{name} replay\t{replaying}")
             extra = getattr(mock, "extra_endpoints", None)  # e.g. the blood centre's WSDL and trainer console
             for label, where in (extra() if callable(extra) else {}).items():
                 announce(f"{name} {label}\t{where}")

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.bindings import region_variants
 from harness.config import load_config
 from harness.contract.loader import ContractStore
 from harness.errors import UsageError
-from harness.insurance_regions import InsuranceConfig, parse_insurance
+from harness.insurance_regions import InsuranceConfig, parse_insurance, region_variants
 from tests.conftest import ROOT
 
 

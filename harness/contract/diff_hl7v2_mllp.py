@@ -22,10 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.contract import diff_impact
 from harness.contract.diff import Change, Classification, Target, TransportDiff, register_differ, show
 from harness.contract.hl7.contract import TRANSPORT, HL7Settings, settings
 from harness.contract.hl7.profile import UNBOUNDED, ElementDef, GroupDef, Profile, SegRef
+from harness.contract.interfaces import INTERFACES
 from harness.contract.model import Contract, Operation
 
 BREAKING, COMPATIBLE, INFO = Classification.BREAKING, Classification.COMPATIBLE, Classification.INFO
@@ -638,31 +638,11 @@ def diff_hl7(old: Contract, new: Contract) -> TransportDiff:
     _bindings(new, result)
     for table, targets in result.bindings.items():
         result.bindings[table] = list(dict.fromkeys(targets))
-    folder = _FEATURES / new.interface.replace("-", "_")
+    described = INTERFACES.get(new.interface)
+    folder = _FEATURES / (described.features if described is not None else new.interface.replace("-", "_"))
     if not (folder.is_dir() and any(folder.rglob("*.feature"))):
         result.notes.append(f"no features for {new.interface} yet: no scenario can be listed as impacted")
     return result
 
 
 register_differ(TRANSPORT, diff_hl7, operations_key="messages")
-
-# What the LIS and PACS steps (features/steps/lis.py, pacs.py, hl7.py) exchange, recognised by their step texts.
-diff_impact.register_step_vocabulary("lis", diff_impact.StepVocabulary(
-    steps=(
-        (r'"ADT\^A01"', ("ADT^A01",)),
-        (r'"ADT\^A04"', ("ADT^A04",)),
-        (r'"ADT\^A08"', ("ADT^A08",)),
-        (r"检验医嘱", ("ORM^O01", "OML^O21", "ORR^O02", "ORL^O22")),
-        (r"结果|LIS 发送一条|LIS 再次发送", ("ORU^R01",)),
-    ),
-    implied=("ACK",),
-))
-diff_impact.register_step_vocabulary("pacs", diff_impact.StepVocabulary(
-    steps=(
-        (r"检查申请 \"[^\"]+\"（HL7 \"2\.4\"）", ("ORM^O01",)),
-        (r"(开立|撤销)检查申请", ("OMI^O23",)),
-        (r"检查状态", ("OMG^O19",)),
-        (r"报告|PACS 发送一条|PACS 再次发送", ("ORU^R01",)),
-    ),
-    implied=("ACK",),
-))

@@ -6,8 +6,8 @@ Two sources, both used when available, each hit saying which one found it:
   each request and response carried), joined to the feature files by feature and scenario name. It knows what
   really crossed the wire, including what a connector sends without the step text saying so.
 - **static**: a scan of `features/<interface>/*.feature`: operation codes and field names in the step text,
-  tables and examples, and the operations the steps are known to perform (a per-interface vocabulary, see
-  `register_step_vocabulary`). It also covers scenarios the history lacks: new ones, ones skipped on the contract
+  tables and examples, and the operations the steps are known to perform (a per-interface vocabulary, the
+  interface descriptor's `vocabulary`). It also covers scenarios the history lacks: new ones, ones skipped on the contract
   version that was run, and ones whose messages never reached the partner (a connector that refuses to send).
 
 A change concerns an operation as a whole (a newly required request field: every request of it) or a field
@@ -24,60 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.contract.diff import Change, Classification, ContractDiff, Target
+from harness.contract.interfaces import INTERFACES, StepVocabulary
 
 
-# -- the step vocabulary ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class StepVocabulary:
-    """Operations an interface's steps perform, recognised by patterns of the step text.
-
-    `implied` are operations every scenario that exchanges anything also performs (the insurance connector signs
-    in with 9001 before its first transaction).
-    """
-
-    steps: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    implied: tuple[str, ...] = ()
-
-    def operations(self, step_text: str) -> set[str]:
-        return {op for pattern, ops in self.steps if re.search(pattern, step_text) for op in ops}
-
-
-_VOCABULARIES: dict[str, StepVocabulary] = {}
-
-
-def register_step_vocabulary(interface: str, vocabulary: StepVocabulary) -> None:
-    """Teach the static scan which operations an interface's steps perform."""
-    _VOCABULARIES[interface] = vocabulary
-
-
-register_step_vocabulary("insurance", StepVocabulary(
-    steps=(
-        (r"签到", ("9001",)),
-        (r"签退", ("9002",)),
-        (r"查询参保人信息|人员查询", ("1101",)),
-        (r"(?<!撤销)门诊挂号", ("2201",)),
-        (r"撤销(门诊)?挂号", ("2202",)),
-        (r"上传就诊信息", ("2203",)),
-        (r"上传收费批次|费用上传", ("2204",)),
-        (r"撤销收费批次|撤销明细", ("2205",)),
-        (r"预结算", ("2206",)),
-        (r"(?<!预)结算收费批次", ("2207",)),
-        (r"撤销(该)?结算", ("2208",)),
-        (r"冲正", ("2601",)),
-    ),
-    implied=("9001",),
-))
-
-register_step_vocabulary("mch-platform", StepVocabulary(
-    steps=(
-        (r"(?<!批量)上传|平台已收到", ("UploadRecord",)),
-        (r"批量上传|待发记录", ("UploadBatch",)),
-        (r"查询记录|审核|应答丢失|应答损坏|待发记录", ("QueryUploadResult",)),
-        (r"撤回", ("WithdrawRecord",)),
-        (r"登录|会话|密码", ("Login",)),
-    ),
-    implied=("Login",),
-))
+# -- the step vocabulary: each interface's descriptor carries its own (harness.contract.interfaces) ---------------
+def vocabulary_of(interface: str) -> StepVocabulary:
+    """The operations `interface`'s step texts are known to perform (none for an interface without a descriptor)."""
+    described = INTERFACES.get(interface)
+    return described.vocabulary if described is not None else StepVocabulary()
 
 
 # -- the static scan ----------------------------------------------------------------------------------------------
@@ -113,7 +67,7 @@ def scan_features(folder: Path, interface: str, operations: Iterable[str]) -> li
     from pytest_bdd.parser import FeatureParser
 
     known = set(operations)
-    vocabulary = _VOCABULARIES.get(interface, StepVocabulary())
+    vocabulary = vocabulary_of(interface)
     codes = re.compile(r"(?<![\w.])(" + "|".join(re.escape(k) for k in sorted(known, key=len, reverse=True)) + r")(?![\w.])"
                        ) if known else None
     found: list[SpecScenario] = []

@@ -123,9 +123,30 @@ def _load_contract(folder: Path) -> Contract:
     contract.clock_skew = clock_skew(data.get("clock_skew"))
     problems.extend(loader(source, contract))
     contract.sla = sla_of(source, data.get("sla"), contract, problems)
+    problems.extend(_field_lists(source, contract))
     if problems:
         raise ContractError(problems)
     return contract
+
+
+def _field_lists(source: SourceFile, contract: Contract) -> list[ContractProblem]:
+    """`volatile:` and `correlation:`: operation (or `*` for every one) -> field patterns of its messages."""
+    from harness.contract.codec import pattern_problem
+
+    problems: list[ContractProblem] = []
+    for key, target in (("volatile", contract.volatile), ("correlation", contract.correlation)):
+        for operation, patterns in (source.data.get(key) or {}).items():
+            pointer = f"/{key}/{escape_pointer_token(str(operation))}"
+            if operation != "*" and operation not in contract.operations:
+                problems.append(source.problem(pointer, f"{key}: {operation!r} is not an operation of this contract "
+                                                        f"(known: {', '.join(contract.operations)}, or * for every one)"))
+                continue
+            for index, pattern in enumerate(patterns):
+                problem = pattern_problem(pattern, contract.transport)
+                if problem is not None:
+                    problems.append(source.problem(f"{pointer}/{index}", f"{key}: {problem}"))
+            target[str(operation)] = tuple(p.strip() for p in patterns)
+    return problems
 
 
 def _ensure_formats() -> None:

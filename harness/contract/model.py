@@ -157,6 +157,12 @@ class Contract:
     clock_skew: ClockSkew | None = None
     sla: tuple[Sla, ...] = ()
     """Response times under load (contract.yaml `sla:`), checked by `hih load`."""
+    volatile: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """`volatile:` of contract.yaml: operation (or `*`, every one) -> field patterns that differ on every exchange by
+    design (ids and times made afresh); replay and `hih compare` ignore them (`harness.contract.volatile`)."""
+    correlation: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """`correlation:` of contract.yaml: operation -> the fields that say which business object a request is about;
+    replay answers a request whose other fields changed by the recorded exchange these fields match."""
     schemas: dict[str, Any] = field(default_factory=dict)
     """Every schema document by its path relative to the folder (JSON Schema dicts, XSD trees, HL7 profiles)."""
     extra: dict[str, Any] = field(default_factory=dict)

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.bindings import binding, load_factory
+from harness.bindings import connector_settings, default_connector, load_factory
 from harness.contract.loader import ContractStore
 from harness.errors import HihError, UsageError
 from harness.load import engine, report
@@ -71,7 +71,7 @@ class _Connectors:
     """Makes connectors for the workers, each with a work folder of its own, and removes the folders at the end."""
 
     def __init__(self, options: LoadOptions, contract: Any, mock: Any, root: Path) -> None:
-        self.spec = options.connector or binding(options.interface).default_connector
+        self.spec = options.connector or default_connector(options.interface)
         self.factory: Callable[[Any], Any] | None = None
         self.options, self.contract, self.mock, self.root = options, contract, mock, root
         self.count = 0
@@ -82,7 +82,7 @@ class _Connectors:
         self.count += 1
         folder = self.root / f"connector-{self.count}"
         folder.mkdir(parents=True)
-        settings = binding(self.options.interface).settings(self.mock, self.contract, self.options.timeout_s, folder)
+        settings = connector_settings(self.options.interface)(self.mock, self.contract, self.options.timeout_s, folder)
         try:
             return self.factory(settings)
         except HihError:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from harness.errors import HihError
 
@@ -261,3 +262,11 @@ class BloodCenterPort(Protocol):
     def notices(self, since: datetime) -> list[Notice]: ...
     def recalled_in_stock(self, since: datetime) -> list[str]: ...
     def close(self) -> None: ...
+
+
+def settings_for(mock: Any, contract: Any, timeout_s: float, workdir: Path | None = None) -> BloodCenterSettings:
+    """The settings for a connector to the started blood-centre mock `mock` (the interface descriptor's
+    `settings`): its WSDL, the hospital's registration, the blood bank's store in the scenario's work folder."""
+    return BloodCenterSettings(wsdl_url=f"{mock.service_url}?wsdl", hospital_code=mock.hospital, token=mock.token,
+                               timeout_s=timeout_s, contract_folder=str(contract.folder),
+                               store_path=str(workdir / "blood-bank.sqlite") if workdir else "")

@@ -4,6 +4,8 @@ and the errors a connector reports when an HL7 v2 message it sent was not acknow
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from harness.errors import HihError
 
@@ -110,3 +112,10 @@ class WrongAck(AckError):
         self.got = got
         super().__init__(control_id, reason or f"{control_id}: acknowledgement for {got!r}")
 
+
+def settings_for(mock: Any, contract: Any, timeout_s: float, workdir: Path | None = None) -> Hl7Settings:
+    """The settings for a connector to the started LIS or PACS mock `mock` (the interface descriptor's `settings`);
+    the listener's store goes into the scenario's work folder."""
+    return Hl7Settings(host=mock.endpoint.host, port=mock.endpoint.port, timeout_s=timeout_s,
+                       contract_version=contract.version, contract_folder=str(contract.folder),
+                       store_path=str(workdir / "received.sqlite") if workdir else "")

@@ -202,3 +202,14 @@ class InsurancePort(Protocol):
     def reverse(self, visit: Visit, msgid: str, infno: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+def settings_for(mock: Any, contract: Any, timeout_s: float, workdir: Any = None) -> InsuranceSettings:
+    """The settings for a connector to the started insurance mock `mock` under `contract` (the interface
+    descriptor's `settings`): its URL, a credential it accepts, its region and the variants hih.toml names for it."""
+    from harness.insurance_regions import region_variants
+
+    paasid, secret = next(iter(mock.credentials.items()))
+    return InsuranceSettings(base_url=mock.endpoint.url, paasid=paasid, secret=secret, timeout_s=timeout_s,
+                             contract_version=contract.version, contract_folder=str(contract.folder),
+                             mdtrtarea_admvs=mock.admdvs, transactions=region_variants(contract, mock.admdvs))

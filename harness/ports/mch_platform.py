@@ -9,6 +9,7 @@ platform answered per record.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from harness.errors import HihError
@@ -159,3 +160,16 @@ class MchPlatformPort(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def settings_for(mock: Any, contract: Any, timeout_s: float, workdir: Path | None = None) -> MchSettings:
+    """The settings for a connector to the started platform mock `mock` (the interface descriptor's `settings`):
+    its WSDL, an organisation it knows, the outbox in the scenario's work folder (else a temporary one removed on
+    close)."""
+    import tempfile
+
+    org_code, password = next(iter(mock.credentials.items()))
+    folder = workdir or Path(tempfile.mkdtemp(prefix="hih-mch-outbox-"))
+    return MchSettings(wsdl_url=f"{mock.service_url}?wsdl", org_code=org_code, password=password,
+                       outbox_path=str(folder / "outbox.sqlite"), timeout_s=timeout_s, contract_version=contract.version,
+                       contract_folder=str(contract.folder), remove_outbox_on_close=workdir is None)

@@ -143,6 +143,10 @@ def _hl7_rules(patterns: Iterable[str]) -> dict[str, list[tuple[int, int | None,
     return rules
 
 
+LEARNED_SCAN = 64
+"""Up to this many learnt values, a text is first searched for each of them before the learnt pattern runs."""
+
+
 def _trie_regex(words: Iterable[str]) -> str:
     """One regex alternation for many literal words, branching on shared prefixes (fast on long texts)."""
     trie: dict[str, Any] = {}
@@ -449,9 +453,12 @@ class Masker:
         text = _LANDLINE.sub(lambda m: m.group(1) + mask_value(m.group(2)), text)
         for pattern in self.text_patterns:
             text = pattern.sub(self._configured_match, text)
-        learned = self._learned_pattern()
-        if learned is not None:
-            text = learned.sub(lambda m: mask_value(m.group(0)), text)
+        # Most texts hold none of the values learnt: a substring test spares building and compiling the pattern
+        # (in a proxy each exchange learns afresh, so that pattern would otherwise be compiled for every exchange).
+        if self._learned and (len(self._learned) > LEARNED_SCAN or any(w in text for w in self._learned)):
+            learned = self._learned_pattern()
+            if learned is not None:
+                text = learned.sub(lambda m: mask_value(m.group(0)), text)
         return text
 
     def nodeid(self, nodeid: str) -> str:

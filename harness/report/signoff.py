@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 from harness.config import SignoffConfig
+from harness.contract.interfaces import INTERFACES
 from harness.report.changes import InterfaceChanges, compare
 from harness.report.failures import BusinessFailure, business_failure
 from harness.report.manifest import connector_entry
@@ -29,9 +30,9 @@ SIGNOFF_PDF = "signoff.pdf"
 FAILURE_LIMIT = 12
 """Failures told in full; more are listed one line each (report.html has every one)."""
 FAILURE_LINE_LIMIT = 40
-DEPARTMENTS = {"insurance": "医保办", "blood-center": "输血科", "mch-platform": "妇产科（妇幼保健）",
-               "lis": "检验科", "pacs": "放射科（医学影像科）"}
-"""The clinical department that owns each interface by default; hih.toml `[signoff] departments` overrides."""
+DEPARTMENTS = {name: described.department for name, described in INTERFACES.items()}
+"""The clinical department that owns each interface by default (its descriptor's `department`); hih.toml
+`[signoff] departments` overrides."""
 IDENTITY_KINDS = {"files-sha256": ("文件校验值", "SHA-256 of its files"), "version": ("版本", "version"),
                   "env": ("环境变量", "environment"), "listener": ("外部监听端口", "black-box listener")}
 

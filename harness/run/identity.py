@@ -29,7 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from harness.bindings import binding, connector_label, module_file, outside_listener
+from harness.bindings import connector_label, default_connector, module_file, outside_listener
 from harness.errors import UsageError
 from harness.report.manifest import sha256_file
 
@@ -78,7 +78,7 @@ def identify(interface: str, spec: str, factory: Callable[..., Any]) -> Connecto
     """The identity of the connector `spec` (already imported as `factory`) for `interface`."""
     name = connector_label(interface, spec)
     listener = outside_listener(interface)
-    reference = spec == binding(interface).default_connector
+    reference = spec == default_connector(interface)
     label = f"listener {listener[0]}:{listener[1]}" if listener else REFERENCE if reference else spec
     module_name = spec.partition(":")[0]
     module = sys.modules.get(module_name)

@@ -10,8 +10,9 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from harness.bindings import BINDINGS, binding, load_factory, outside_listener
+from harness.bindings import contract_check, default_connector, load_factory, outside_listener
 from harness.config import load_config
+from harness.contract.interfaces import INTERFACES, interface
 from harness.contract.loader import ContractStore
 from harness.contract.model import Contract
 from harness.contract.versions import upcoming
@@ -125,13 +126,16 @@ class RunPlan:
         store = ContractStore(self.options.contracts_dir, as_of=self.as_of)
         for name, version in self.versions.items():
             contract = self.contracts.setdefault(name, store.load(name, version))
-            check = binding(name).check
+            check = contract_check(name)
             if check is not None:
                 check(contract)
 
 
-def feature_dir(features: Path, interface: str) -> Path:
-    return features / interface.replace("-", "_")
+def feature_dir(features: Path, name: str) -> Path:
+    """Where the specs of interface `name` are: its descriptor's folder under `features` (its name with `_` for
+    `-` when it has no descriptor)."""
+    described = INTERFACES.get(name)
+    return features / (described.features if described is not None else name.replace("-", "_"))
 
 
 def cpu_count() -> int:
@@ -159,8 +163,8 @@ def plan(options: RunOptions, check_contracts: bool = True) -> RunPlan:
     config = load_config()  # a broken hih.toml stops the run here, with its own one-line reason
     as_of = options.as_of or date.today()
     store = ContractStore(options.contracts_dir, as_of=as_of)
-    known = [i for i in store.interfaces() if i in BINDINGS and feature_dir(options.features_dir, i).is_dir()]
     notes: list[str] = []
+    known = _runnable(store, options.features_dir, options.interfaces, notes)
     since = _changed_since_pairs(options.changed_since)
     for flag, names in (("--contract", options.contracts), ("--connector", options.connectors),
                         ("--changed-since", [n for n in since if n])):
@@ -171,7 +175,7 @@ def plan(options: RunOptions, check_contracts: bool = True) -> RunPlan:
     for name in chosen:
         if name not in store.interfaces():
             raise UsageError(f"unknown interface {name!r} (known: {', '.join(known) or 'none'})")
-        binding(name)
+        interface(name)  # a UsageError naming the file to add it to
         if not feature_dir(options.features_dir, name).is_dir():
             raise UsageError(f"interface {name!r} has no features in {feature_dir(options.features_dir, name)}")
     named_only = [n for n in since if n]
@@ -191,7 +195,7 @@ def plan(options: RunOptions, check_contracts: bool = True) -> RunPlan:
         notes.insert(0, f"note: not selected in this run, so ignored: {', '.join(ignored)}")
     changed_since = _check_changed_since(store, {k: v for k, v in since.items() if k in interfaces})
     contracts = {name: store.load(name, versions[name]) for name in interfaces} if check_contracts else {}
-    connectors = {name: options.connectors.get(name) or binding(name).default_connector for name in interfaces}
+    connectors = {name: options.connectors.get(name) or default_connector(name) for name in interfaces}
     identities = {}
     for name, spec in connectors.items():
         factory = load_factory(spec)
@@ -213,6 +217,21 @@ def plan(options: RunOptions, check_contracts: bool = True) -> RunPlan:
                    workers if workers is not None else auto_workers(len(interfaces)),
                    scenario_timeout or DEFAULT_SCENARIO_TIMEOUT_S, timeout, notes, effective,
                    {name: versions[name] for name in interfaces})
+
+
+def _runnable(store: ContractStore, features: Path, chosen: list[str], notes: list[str]) -> list[str]:
+    """The interfaces a run can take: contracts, a descriptor and features. One with contracts and no descriptor is
+    not left out in silence: a note says so (named by --interface, it stops the run with the reason)."""
+    known = []
+    for name in store.interfaces():
+        if name not in INTERFACES:
+            if name not in chosen:
+                notes.append(f"note: {name} has contracts but no descriptor in harness/contract/interfaces.py: not "
+                             "run (docs/adding-an-interface.md)")
+            continue
+        if feature_dir(features, name).is_dir():  # a features folder of its own may hold some interfaces only
+            known.append(name)
+    return known
 
 
 def _seconds(flag: str, given: float | None, configured: float | None, default: float | None) -> float | None:

@@ -43,9 +43,11 @@ def bearer_check(token: str | None) -> Callable[[Request], Response | None]:
     return denied
 
 
-def admin_app(mocks: dict[str, MockService], token: str | None = None, hosts: HostAllowList | None = None) -> ASGIApp:
+def admin_app(mocks: dict[str, MockService], token: str | None = None, hosts: HostAllowList | None = None,
+              view: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> ASGIApp:
     """Routes under /__hih/. With a token, every call must carry `Authorization: Bearer <token>`. `hosts`: the names
-    it answers to (default: the loopback names)."""
+    it answers to (default: the loopback names). `view`: what a journal entry is shown as (`hih proxy` masks the
+    identifiers of real traffic); as recorded by default."""
     denied = bearer_check(token)
 
     def for_mock(handler: MockEndpoint) -> Callable[[Request], Awaitable[Response]]:
@@ -78,7 +80,7 @@ def admin_app(mocks: dict[str, MockService], token: str | None = None, hosts: Ho
             return JSONResponse({"error": f"limit is from 1 to {MAX_LIMIT}"}, 400)
         entries = [e for e in mock.journal.entries(request.query_params.get("operation")) if e.id > since]
         return JSONResponse({"total": len(mock.journal), "dropped": mock.journal.dropped,
-                             "entries": [e.to_dict() for e in entries[-limit:]]})
+                             "entries": [view(e.to_dict()) if view else e.to_dict() for e in entries[-limit:]]})
 
     async def faults(request: Request, mock: MockService) -> Response:
         if request.method == "DELETE":

@@ -21,6 +21,8 @@ from mocks.transport.journal import Exchange, Journal
 from mocks.transport.limits import InputLimits, Refusal, read_body
 
 NO_REPLY_CAP_S = 600.0
+META_SCOPE_KEY = "hih.meta"
+"""An ASGI scope key whose dict goes into the exchange's journal `meta` (a layer in front says who answered)."""
 
 
 class SimulatedReset(ConnectionResetError):
@@ -165,7 +167,7 @@ class HttpTransport:
             return
         started = time.perf_counter()
         exchange = Exchange(self.handler.interface, "http", self.handler.identify(req), req.body, peer=req.peer)
-        exchange.meta = {"method": req.method, "path": req.path}
+        exchange.meta = {"method": req.method, "path": req.path, **scope.get(META_SCOPE_KEY, {})}
         fault = self.faults.take(exchange.operation)
         recorded = False
 

@@ -189,6 +189,20 @@ async def send_plain(send: Callable[[Any], Awaitable[None]], status: int, text: 
     await send({"type": "http.response.body", "body": body})
 
 
+def receive_again(body: bytes, more: bool, receive: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+    """An ASGI `receive` that gives the body already read first, then goes on reading the connection."""
+    given = False
+
+    async def again() -> Any:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": more}
+        return await receive()
+
+    return again
+
+
 def guard(app: ASGIApp, limits: InputLimits) -> ASGIApp:
     """Wrap a small Starlette app (console, admin API): head and body limits checked before it runs, the body read
     here, within its limit, and handed on whole, so the app never reads more than the limit."""
@@ -210,15 +224,6 @@ def guard(app: ASGIApp, limits: InputLimits) -> ASGIApp:
         if refusal is not None:
             await send_plain(send, refusal.status, f"{refusal.zh}: {refusal.message}\n", refusal.close)
             return
-        delivered = False
-
-        async def replay() -> Any:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await app(scope, replay, send)
+        await app(scope, receive_again(body, False, receive), send)
 
     return guarded

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from connectors.blood_center import BloodCenterConnector, reference
-from harness.bindings import binding
+from harness.bindings import connector_settings
 from harness.ports.blood_center import (
     AlreadyReceived,
     AuthRefused,
@@ -35,7 +35,7 @@ ORDER = BloodOrder("ORD2001", "URGENT", datetime(2026, 1, 1, 10), "ICU", "周医
 
 @pytest.fixture
 def settings(centre: BloodCenterMock) -> BloodCenterSettings:  # noqa: F811
-    configured: BloodCenterSettings = binding("blood-center").settings(centre, centre.contract, 1.0)
+    configured: BloodCenterSettings = connector_settings("blood-center")(centre, centre.contract, 1.0)
     return configured
 
 
