@@ -34,6 +34,8 @@ class MockService:
     transport = "http"
     growing: dict[str, Callable[[Any], bool] | None] = {}
     """Tables that grow with traffic, each with what makes a row finished (None: any row), bounded in memory."""
+    shares_state = False
+    """All its state is in `store`, so several processes can serve it over one shared store (`--workers`)."""
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000) -> None:
         self.contract = contract

@@ -115,6 +115,7 @@ class Hl7PartnerMock(MockService):
     """Base of the MLLP partner mocks (LIS, PACS)."""
 
     transport = "mllp"
+    shares_state = True
     growing = {"orders": lambda order: order.get("status") in ("final", "corrected", "cancelled"),
                "patients": None}
     application = ("HIH", "HIH")

@@ -86,6 +86,7 @@ class InsuranceMock(MockService):
 
     interface = "insurance"
     transport = "http"
+    shares_state = True
     growing = {
         "visits": lambda visit: visit.get("status") != "registered",  # settled, cancelled or reversed
         "settlements": None, "messages": None, "otp_numbers": None,

@@ -33,7 +33,6 @@ from harness.errors import UsageError
 if TYPE_CHECKING:
     from mocks.serve import ServeOptions
 
-SHAREABLE = ("insurance", "lis", "pacs")
 MAX_WORKERS = 16
 READY_TIMEOUT_S = 90.0
 
@@ -102,15 +101,17 @@ class _Worker:
 def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, str], announce: Callable[[str], None],
                   stop: threading.Event | None = None) -> None:
     """Serve `names` from `options.workers` processes until `stop` is set or SIGINT/SIGTERM."""
+    from mocks.registry import MOCKS, mock_class
     from mocks.serve import ADMIN, _state_path, is_loopback
     from mocks.transport.admin_workers import fanout_app
     from mocks.transport.origin import HostAllowList
     from mocks.transport.runtime import Runtime
 
-    refused = [n for n in names if n not in SHAREABLE]
+    refused = [n for n in names if not mock_class(n).shares_state]
     if refused:
+        shareable = [n for n in MOCKS if mock_class(n).shares_state]
         raise UsageError(f"--workers {options.workers}: the {', '.join(refused)} mock keeps state outside its store and "
-                         f"is served by one process (--workers serves: {', '.join(SHAREABLE)})")
+                         f"is served by one process (--workers serves: {', '.join(shareable)})")
     if options.push:
         raise UsageError("--workers and --push: results are pushed by one process; serve the pushing mock without --workers")
     if not 2 <= options.workers <= MAX_WORKERS:
