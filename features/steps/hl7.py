@@ -315,6 +315,26 @@ def then_distinct_controls(hl7: Hl7World, partner: str) -> None:
            expected="不同的消息，不同的 MSH-10", actual=f"重复的 MSH-10 {sorted(set(reused))}")
 
 
+PATIENT_FIELDS = (("name", "姓名"), ("id_card", "身份证号"), ("sex", "性别"), ("birth_date", "出生日期"),
+                  ("patient_class", "患者类别"), ("visit_no", "就诊号"))
+
+
+@then(parsers.re(PARTNER + r' 登记的患者 "(?P<mrn>[^"]+)" 与医院的一致（姓名、身份证号、性别、出生日期、患者类别、就诊号）'))
+def then_patient_same(ctx: dict[str, Any], hl7: Hl7World, partner: str, mrn: str) -> None:
+    """What the partner read from PID and PV1 is what the hospital holds: a visit number or an ID card number in
+    the wrong field files the order under another visit or none."""
+    ours = patient_dict(held(ctx, "patient", "医院的患者信息"))
+    expect(ours["mrn"] == mrn, "场景里的病历号与医院的患者不一致", expected=mrn, actual=ours["mrn"])
+    theirs = hl7.mock.patient(mrn)
+    expect(theirs is not None, f"{partner} 没有登记病历号为 {mrn} 的患者", expected=mrn,
+           actual=sorted(p.get("mrn", "") for p in hl7.mock.patients()))
+    assert theirs is not None
+    wrong = {what: (ours[key], theirs.get(key, "")) for key, what in PATIENT_FIELDS if ours[key] != theirs.get(key, "")}
+    expect(not wrong, f"{partner} 登记的患者 {mrn} 与医院的不一致（{'、'.join(wrong)}）",
+           expected={what: pair[0] for what, pair in wrong.items()},
+           actual={what: pair[1] for what, pair in wrong.items()})
+
+
 # -- Then: what the connector's listener stored ----------------------------------------------------------------
 @then(parsers.re(r'连接器保存了 (?P<n>\d+) 条(?P<kind>结果|报告|状态)'))
 def then_stored_count(hl7: Hl7World, n: str, kind: str) -> None:
