@@ -156,6 +156,12 @@ def given_patient(ctx: dict[str, Any], name: str, mrn: str) -> None:
     ctx["patient"] = Patient(mrn, name, "110101199003071234", "F", "19900307", "O", f"V{mrn}")
 
 
+@given(parsers.re(r'患者 "(?P<name>[^"]*)"，病历号 "(?P<mrn>[^"]+)"，没有身份证号（(?P<why>[^）]+)）'))
+def given_patient_without_id(ctx: dict[str, Any], name: str, mrn: str, why: str) -> None:
+    """A newborn or a foreign patient: no resident ID card number to send."""
+    ctx["patient"] = Patient(mrn, name, "", "M", "20261201", "I", f"V{mrn}")
+
+
 @given(parsers.re(PARTNER + r' 对' + TARGET + r'注入故障 "(?P<kind>\w+)"（(?P<phase>处理前|处理后)）'))
 def given_fault(hl7: Hl7World, hih: Any, partner: str, target: str, kind: str, phase: str) -> None:
     hold = {"delay_s": no_reply_hold_s(hih)} if kind == "no_reply" else {}
