@@ -248,6 +248,20 @@ def given_issued_one_expired(ctx: dict[str, Any], blood_center: Any, blood_cente
     nonempty(ctx["notes"], f"预约单 {number} 已发血，医院却没有下载到发血单", transaction="DownloadIssuedUnits")
 
 
+@given(parsers.parse('预约单 "{number}" 已发血，血液中心记录的第 {n:d} 袋血型为代码表之外的 "{abo}"'))
+def given_issued_bad_group(blood_center_mock: Any, number: str, n: int, abo: str) -> None:
+    """A record the centre keeps wrongly: its issue note then breaks the contract (ABO outside the code table)."""
+    centre = blood_center_mock.centre
+    centre.accept(_key(blood_center_mock, number))
+    issue = centre.issue(_key(blood_center_mock, number))
+    expect(1 <= n <= len(issue["dins"]), f"发血单上没有第 {n} 袋", expected=f"第 {n} 袋", actual=f"共 {len(issue['dins'])} 袋")
+    din = issue["dins"][n - 1]
+    with centre.store.transaction():
+        bag = centre.store.get("inventory", din)
+        bag["abo"] = abo
+        centre.store.put("inventory", din, bag)
+
+
 @when(parsers.parse('查询预约单 "{number}" 的反馈'))
 def when_feedback(ctx: dict[str, Any], blood_center: Any, number: str) -> None:
     ctx["feedback"] = _attempt(ctx, lambda: blood_center.order_feedback(number))
