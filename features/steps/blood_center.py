@@ -697,6 +697,11 @@ def when_crossmatch(ctx: dict[str, Any], blood_center: Any) -> None:
     _attempt(ctx, lambda: blood_center.crossmatch_results())
 
 
+@when(parsers.parse('查询标本 "{sample}" 的血站配型结果'))
+def when_crossmatch_of(ctx: dict[str, Any], blood_center: Any, sample: str) -> None:
+    _attempt(ctx, lambda: blood_center.crossmatch_results(sample))
+
+
 @then(parsers.parse('配型结果共 {count:d} 份，标本 "{sample}" 的抗体筛查为 "{screen}"，结论包含 "{text}"'))
 def then_crossmatch(ctx: dict[str, Any], count: int, sample: str, screen: str, text: str) -> None:
     samples = success(ctx)
