@@ -218,6 +218,15 @@ def upload_listed(mch_platform: Any, ctx: dict[str, Any], record_type: str, numb
         _remember(ctx, results)
 
 
+@when(_p('批量上传不同类型的记录 "{pairs:q}"'))
+def upload_mixed(mch_platform: Any, ctx: dict[str, Any], pairs: str) -> None:
+    """`TYPE 编号, TYPE 编号`: the platform's batch carries one record type, so this batch must not leave."""
+    records = [_record(ctx, *pair.split()) for pair in pairs.split(",")]
+    results = _attempt(ctx, lambda: mch_platform.upload_batch(records))
+    if results is not None:
+        _remember(ctx, results)
+
+
 @when(_p('以更正方式上传 "{record_type:q}" 记录 "{record_no:q}"，其中 "{element:q}" 为 "{value:q}"'))
 def correct(mch_platform: Any, ctx: dict[str, Any], record_type: str, record_no: str, element: str, value: str) -> None:
     record = _record(ctx, record_type, record_no, {element: _value(value)})
