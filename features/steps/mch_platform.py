@@ -227,6 +227,13 @@ def upload_mixed(mch_platform: Any, ctx: dict[str, Any], pairs: str) -> None:
         _remember(ctx, results)
 
 
+@when(_p('上传 "{record_type:q}" 记录 "{record_no:q}"，其中 "{element:q}" 为 "{value:q}"，"{other:q}" 为 "{other_value:q}"'))
+def upload_two_changes(mch_platform: Any, ctx: dict[str, Any], record_type: str, record_no: str, element: str, value: str,
+                       other: str, other_value: str) -> None:
+    record = _record(ctx, record_type, record_no, {element: _value(value), other: _value(other_value)})
+    _attempt(ctx, lambda: mch_platform.upload(record))
+
+
 @when(_p('以更正方式上传 "{record_type:q}" 记录 "{record_no:q}"，其中 "{element:q}" 为 "{value:q}"'))
 def correct(mch_platform: Any, ctx: dict[str, Any], record_type: str, record_no: str, element: str, value: str) -> None:
     record = _record(ctx, record_type, record_no, {element: _value(value)})
@@ -338,6 +345,16 @@ def batch_rejected(ctx: dict[str, Any], record_no: str, code: str) -> None:
            actual=found[0].status)
     same_items([e.code for e in found[0].errors][:1], [code], f"记录 {record_no} 被拒绝的错误代码不对",
                transaction="UploadBatch")
+
+
+@then(_p("连接器在发送前拒绝该记录，错误信息说明第一处问题并注明另有 {more:d} 处"))
+def refused_message(ctx: dict[str, Any], more: int) -> None:
+    """What the operator reads: the first problem (its element and why, together) and how many more there are."""
+    error = failure(ctx, InvalidRecord)
+    first = nonempty(error.findings, "连接器拒绝了记录，却没有列出问题")[0]
+    wanted = f"{first.location}: {first.message} (and {more} more)"
+    expect(len(error.findings) == more + 1 and wanted in str(error), "连接器拒绝记录的说明与它列出的问题不一致",
+           expected=wanted, actual=f"{error}（共列出 {len(error.findings)} 处）"[:500])
 
 
 @then(_p('连接器在发送前拒绝该记录，指出 "{text:q}"'))
