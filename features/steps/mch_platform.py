@@ -221,7 +221,7 @@ def upload_listed(mch_platform: Any, ctx: dict[str, Any], record_type: str, numb
 @when(_p('批量上传不同类型的记录 "{pairs:q}"'))
 def upload_mixed(mch_platform: Any, ctx: dict[str, Any], pairs: str) -> None:
     """`TYPE 编号, TYPE 编号`: the platform's batch carries one record type, so this batch must not leave."""
-    records = [_record(ctx, *pair.split()) for pair in pairs.split(",")]
+    records = [_record(ctx, kind, number) for kind, number in (pair.split() for pair in pairs.split(","))]
     results = _attempt(ctx, lambda: mch_platform.upload_batch(records))
     if results is not None:
         _remember(ctx, results)
