@@ -6,11 +6,13 @@ sentences other interfaces share are in `features.steps.common`."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
 import httpx
+import pytest
 from pytest_bdd import given, parsers, then, when
 
 from features.steps.common import *  # noqa: F403 - the shared sentences are registered through this import
@@ -126,6 +128,19 @@ def _upload_body(record_type: str, payload: str) -> str:
 
 
 # -- Given ----------------------------------------------------------------------------------------------------
+@given(parsers.parse("平台发放的会话有效期只有 {seconds:d} 秒"))
+def short_sessions(request: pytest.FixtureRequest, mch_platform_mock: Any, seconds: int) -> None:
+    """Shorter than the connector's margin (30 s): it must log in again before each call, not wait to be refused."""
+    before = mch_platform_mock.session_ttl_s
+    mch_platform_mock.session_ttl_s = seconds
+    request.addfinalizer(lambda: setattr(mch_platform_mock, "session_ttl_s", before))
+
+
+@given(parsers.parse("登录后已过去 {seconds:g} 秒"))
+def time_passes(seconds: float) -> None:
+    time.sleep(seconds)
+
+
 @given("医院已登录妇幼平台")
 def logged_in(mch_platform: Any) -> None:
     mch_platform.login()
