@@ -33,6 +33,8 @@ PHASES = {"处理前": "before", "处理后": "after"}
 PARTNER = r"(?P<partner>LIS|PACS)"
 TARGET = r"(?P<target>检验医嘱|检查申请|患者消息|批量)"
 NONE = "无"
+ACK_WAIT_S = 1.0
+"""How long a partner waits for an answer that must not come (an ACK of an ACK)."""
 
 
 @dataclass
@@ -209,6 +211,20 @@ def when_no_control_id(ctx: dict[str, Any], hl7: Hl7World, partner: str) -> None
     push(ctx, hl7, blank(ctx["template"](), "MSH-10"))
 
 
+@when(parsers.re(PARTNER + r' 向医院发送一个确认消息（ACK）'))
+def when_ack_to_hospital(ctx: dict[str, Any], hl7: Hl7World, partner: str) -> None:
+    """An acknowledgement sent to the listener (a partner confused about direction): it must get no answer, or the
+    two systems would acknowledge each other's acknowledgements for ever. The wait for an answer is shortened."""
+    mock = hl7.mock
+    text = "\r".join([mock.msh("ACK^R01^ACK", mock.new_control_id(), mock.charset), "MSA|AA|H261206000000000001", ""])
+    before = mock.push_timeout_s
+    mock.push_timeout_s = ACK_WAIT_S
+    try:
+        push(ctx, hl7, text)
+    finally:
+        mock.push_timeout_s = before
+
+
 @when(parsers.re(PARTNER + r' 发送一条声明 "(?P<declared>[^"]+)" 实为 "(?P<actual>[^"]+)" 编码的消息'))
 def when_wrong_charset(ctx: dict[str, Any], hl7: Hl7World, partner: str, declared: str, actual: str) -> None:
     text = ctx["template"]()
@@ -231,6 +247,13 @@ def then_hospital_ack(ctx: dict[str, Any], hl7: Hl7World, code: str, err: str | 
     if err:
         expect(err in pushed.errors, "医院确认的错误码不对", transaction=pushed.message_type, expected=err,
                actual=pushed.errors)
+
+
+@then("医院没有回确认")
+def then_no_hospital_ack(ctx: dict[str, Any]) -> None:
+    pushed = held(ctx, "push", "对方发给医院的消息")
+    expect(not pushed.code and not pushed.exchange.response_raw, f"医院对确认消息 {pushed.control_id} 回了确认：两边的确认会来回反弹",
+           transaction=pushed.message_type, expected="没有回答", actual=pushed.code or (pushed.exchange.response_raw or b"")[:200])
 
 
 @then("两次确认相同")
