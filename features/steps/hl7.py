@@ -355,9 +355,9 @@ def then_patient_same(ctx: dict[str, Any], hl7: Hl7World, partner: str, mrn: str
     ours = patient_dict(held(ctx, "patient", "医院的患者信息"))
     expect(ours["mrn"] == mrn, "场景里的病历号与医院的患者不一致", expected=mrn, actual=ours["mrn"])
     theirs = hl7.mock.patient(mrn)
-    expect(theirs is not None, f"{partner} 没有登记病历号为 {mrn} 的患者", expected=mrn,
-           actual=sorted(p.get("mrn", "") for p in hl7.mock.patients()))
-    assert theirs is not None
+    if theirs is None:
+        raise SpecFailure(f"{partner} 没有登记病历号为 {mrn} 的患者", expected=mrn,
+                          actual=sorted(p.get("mrn", "") for p in hl7.mock.patients()))
     wrong = {what: (ours[key], theirs.get(key, "")) for key, what in PATIENT_FIELDS if ours[key] != theirs.get(key, "")}
     expect(not wrong, f"{partner} 登记的患者 {mrn} 与医院的不一致（{'、'.join(wrong)}）",
            expected={what: pair[0] for what, pair in wrong.items()},

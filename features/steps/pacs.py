@@ -21,6 +21,7 @@ from features.steps.hl7 import (
     result_of,
 )
 from features.steps.outcome import count_of, expect, nonempty
+from harness.failure import SpecFailure
 from harness.ports.pacs import ImagingOrder
 
 ORDER_STATUS = {"已登记": "scheduled", "检查中": "in progress", "已完成": "completed", "已撤销": "cancelled",
@@ -128,9 +129,9 @@ def then_batch_types(ctx: dict[str, Any], hl7: Hl7World) -> None:
     by_control = {o["control_id"]: o for o in hl7.mock.orders()}
     for delivery in deliveries:
         order = by_control.get(delivery.control_id)
-        expect(order is not None, f"连接器报告的确认 {delivery.control_id} 不对应 PACS 登记的任何检查申请",
-               expected=sorted(by_control), actual=delivery.control_id)
-        assert order is not None
+        if order is None:
+            raise SpecFailure(f"连接器报告的确认 {delivery.control_id} 不对应 PACS 登记的任何检查申请",
+                              expected=sorted(by_control), actual=delivery.control_id)
         expect(delivery.message_type == order["message_type"],
                f"连接器报告检查申请 {order['placer_no']} 的消息类型与 PACS 收到的不一致",
                expected=order["message_type"], actual=delivery.message_type)
