@@ -52,17 +52,26 @@ class LisMock(Hl7PartnerMock):
         if code != "AA":
             return None
         if key in ("ADT^A01", "ADT^A04", "ADT^A08"):
-            self._keep_patient(patient_of(message), key)
+            self._keep_patient(self._patient(message), key)
             return None
         if key == self.order_type:
             return self._order(message, exchange)
         return None
 
+    @staticmethod
+    def _patient(message: Message) -> dict[str, str]:
+        """The patient as this LIS reads them: on HL7 v2.4 (contract 2023.1) the installed LIS takes the resident
+        ID card number from PID-19 only, so one sent in PID-3 is not seen."""
+        patient = patient_of(message)
+        if message.version == "2.4":
+            patient["id_card"] = message.get("PID-19")
+        return patient
+
     def _order(self, message: Message, exchange: MllpExchange) -> Reply:
         control = message.get("ORC-1")
         placer = message.get("ORC-2.1") or message.get("OBR-2.1")
         held: dict[str, Any] | None = self.store.peek("orders", placer)  # read-only: a change puts a new order
-        patient = patient_of(message)
+        patient = self._patient(message)
         exchange.meta["order"] = placer
         if control == "NW":
             if held is not None and held["status"] != "cancelled":
@@ -72,7 +81,10 @@ class LisMock(Hl7PartnerMock):
             order = {"placer_no": placer, "filler_no": f"L{now_ts()[2:8]}{next(self._filler):05d}",
                      "patient": patient, "tests": tests, "status": "received", "control_id": message.control_id,
                      "sender": list(message.sender), "results": [],
-                     "specimen": message.get("SPM-4.1") or message.get("OBR-15.1")}
+                     "specimen": message.get("SPM-4.1") or message.get("OBR-15.1"),
+                     "ordering_provider": [message.get("OBR-16.1"), message.get("OBR-16.2")],
+                     "set_ids": [message.get(f"OBR[{seg.index}]-1") for seg in message.all("OBR")],
+                     "requested_at": message.get("TQ1-7.1") or message.get("ORC-7.4")}
             self.store.put("orders", placer, order)
             self._keep_patient(patient, self.order_type)
             return self._answer(message, "OK", order, patient=patient)

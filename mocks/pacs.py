@@ -55,6 +55,7 @@ class PacsMock(Hl7PartnerMock):
             order: dict[str, Any] = {"placer_no": placer, "accession_no": accession, "study_uid": study,
                      "procedure": [message.get("OBR-4.1"), message.get("OBR-4.2")],
                      "modality": message.get("IPC-5.1") or message.get("OBR-24"),
+                     "ordering_provider": [message.get("OBR-16.1"), message.get("OBR-16.2")],
                      "patient": patient, "status": "scheduled", "version": message.version,
                      "message_type": key, "control_id": message.control_id, "sender": list(message.sender),
                      "reports": [], "statuses": []}

@@ -22,3 +22,9 @@
   场景: 批量中有一条本地校验不通过时整批不发送
     当 批量上传 "HEARING_SCREENING" 记录 "TLB0001, T1, TLB0003"
     那么 连接器在发送前拒绝该记录，指出 "recordNo"
+
+  场景: 一批中混有两种记录类型时，连接器不发送
+    当 批量上传不同类型的记录 "DELIVERY FMX0001, HEARING_SCREENING TLX0001"
+    那么 连接器报告错误 "MchError"
+    而且 错误信息包含 "one type"
+    而且 平台收到的操作依次为 "Login"

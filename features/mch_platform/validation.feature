@@ -28,6 +28,11 @@
       | PRENATAL_FIRST    | motherEthnicity  | 57    |
       | NEWBORN_SCREENING | sex              | 3     |
 
+  场景: 一条记录有两处问题时，连接器说明第一处并注明另有一处
+    当 上传 "DELIVERY" 记录 "FM0504"，其中 "lastMenstrualPeriod" 为 "2099-01-01"，"motherIdCard" 为 "410105199203150021"
+    那么 连接器在发送前拒绝该记录，错误信息说明第一处问题并注明另有 1 处
+    而且 连接器在发送前拒绝该记录，指出 "motherIdCard"
+
   场景: 分娩日期早于末次月经在发送前被拒绝
     当 上传 "DELIVERY" 记录 "FM0503"，其中 "lastMenstrualPeriod" 为 "2099-01-01"
     那么 连接器在发送前拒绝该记录，指出 "deliveryDateTime"

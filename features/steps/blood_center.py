@@ -236,16 +236,28 @@ def given_issued_and_downloaded(ctx: dict[str, Any], blood_center: Any, blood_ce
 def given_issued_one_expired(ctx: dict[str, Any], blood_center: Any, blood_center_mock: Any, number: str, n: int) -> None:
     """The bag was issued near the end of its shelf life and expired before the hospital scanned it in."""
     centre = blood_center_mock.centre
+    _issue_with_bag(blood_center_mock, number, n, expiresAt=(centre.now() - timedelta(minutes=5)).isoformat())
+    ctx["notes"] = blood_center.issue_notes(number)
+    nonempty(ctx["notes"], f"预约单 {number} 已发血，医院却没有下载到发血单", transaction="DownloadIssuedUnits")
+
+
+@given(parsers.parse('预约单 "{number}" 已发血，血液中心记录的第 {n:d} 袋血型为代码表之外的 "{abo}"'))
+def given_issued_bad_group(blood_center_mock: Any, number: str, n: int, abo: str) -> None:
+    """A record the centre keeps wrongly: its issue note then breaks the contract (ABO outside the code table)."""
+    _issue_with_bag(blood_center_mock, number, n, abo=abo)
+
+
+def _issue_with_bag(blood_center_mock: Any, number: str, n: int, **changes: str) -> None:
+    """Accept and issue an order, then change what the centre records of the n-th bag issued."""
+    centre = blood_center_mock.centre
     centre.accept(_key(blood_center_mock, number))
     issue = centre.issue(_key(blood_center_mock, number))
     expect(1 <= n <= len(issue["dins"]), f"发血单上没有第 {n} 袋", expected=f"第 {n} 袋", actual=f"共 {len(issue['dins'])} 袋")
     din = issue["dins"][n - 1]
     with centre.store.transaction():
         bag = centre.store.get("inventory", din)
-        bag["expiresAt"] = (centre.now() - timedelta(minutes=5)).isoformat()
+        bag.update(changes)
         centre.store.put("inventory", din, bag)
-    ctx["notes"] = blood_center.issue_notes(number)
-    nonempty(ctx["notes"], f"预约单 {number} 已发血，医院却没有下载到发血单", transaction="DownloadIssuedUnits")
 
 
 @when(parsers.parse('查询预约单 "{number}" 的反馈'))
@@ -681,6 +693,11 @@ def then_fees_without(ctx: dict[str, Any], n: int) -> None:
 @when("查询血站配型结果")
 def when_crossmatch(ctx: dict[str, Any], blood_center: Any) -> None:
     _attempt(ctx, lambda: blood_center.crossmatch_results())
+
+
+@when(parsers.parse('查询标本 "{sample}" 的血站配型结果'))
+def when_crossmatch_of(ctx: dict[str, Any], blood_center: Any, sample: str) -> None:
+    _attempt(ctx, lambda: blood_center.crossmatch_results(sample))
 
 
 @then(parsers.parse('配型结果共 {count:d} 份，标本 "{sample}" 的抗体筛查为 "{screen}"，结论包含 "{text}"'))

@@ -33,6 +33,8 @@ PHASES = {"处理前": "before", "处理后": "after"}
 PARTNER = r"(?P<partner>LIS|PACS)"
 TARGET = r"(?P<target>检验医嘱|检查申请|患者消息|批量)"
 NONE = "无"
+ACK_WAIT_S = 1.0
+"""How long a partner waits for an answer that must not come (an ACK of an ACK)."""
 
 
 @dataclass
@@ -156,6 +158,12 @@ def given_patient(ctx: dict[str, Any], name: str, mrn: str) -> None:
     ctx["patient"] = Patient(mrn, name, "110101199003071234", "F", "19900307", "O", f"V{mrn}")
 
 
+@given(parsers.re(r'患者 "(?P<name>[^"]*)"，病历号 "(?P<mrn>[^"]+)"，没有身份证号（(?P<why>[^）]+)）'))
+def given_patient_without_id(ctx: dict[str, Any], name: str, mrn: str, why: str) -> None:
+    """A newborn or a foreign patient: no resident ID card number to send."""
+    ctx["patient"] = Patient(mrn, name, "", "M", "20261201", "I", f"V{mrn}")
+
+
 @given(parsers.re(PARTNER + r' 对' + TARGET + r'注入故障 "(?P<kind>\w+)"（(?P<phase>处理前|处理后)）'))
 def given_fault(hl7: Hl7World, hih: Any, partner: str, target: str, kind: str, phase: str) -> None:
     hold = {"delay_s": no_reply_hold_s(hih)} if kind == "no_reply" else {}
@@ -203,6 +211,20 @@ def when_no_control_id(ctx: dict[str, Any], hl7: Hl7World, partner: str) -> None
     push(ctx, hl7, blank(ctx["template"](), "MSH-10"))
 
 
+@when(parsers.re(PARTNER + r' 向医院发送一个确认消息（ACK）'))
+def when_ack_to_hospital(ctx: dict[str, Any], hl7: Hl7World, partner: str) -> None:
+    """An acknowledgement sent to the listener (a partner confused about direction): it must get no answer, or the
+    two systems would acknowledge each other's acknowledgements for ever. The wait for an answer is shortened."""
+    mock = hl7.mock
+    text = "\r".join([mock.msh("ACK^R01^ACK", mock.new_control_id(), mock.charset), "MSA|AA|H261206000000000001", ""])
+    before = mock.push_timeout_s
+    mock.push_timeout_s = ACK_WAIT_S
+    try:
+        push(ctx, hl7, text)
+    finally:
+        mock.push_timeout_s = before
+
+
 @when(parsers.re(PARTNER + r' 发送一条声明 "(?P<declared>[^"]+)" 实为 "(?P<actual>[^"]+)" 编码的消息'))
 def when_wrong_charset(ctx: dict[str, Any], hl7: Hl7World, partner: str, declared: str, actual: str) -> None:
     text = ctx["template"]()
@@ -225,6 +247,13 @@ def then_hospital_ack(ctx: dict[str, Any], hl7: Hl7World, code: str, err: str | 
     if err:
         expect(err in pushed.errors, "医院确认的错误码不对", transaction=pushed.message_type, expected=err,
                actual=pushed.errors)
+
+
+@then("医院没有回确认")
+def then_no_hospital_ack(ctx: dict[str, Any]) -> None:
+    pushed = held(ctx, "push", "对方发给医院的消息")
+    expect(not pushed.code and not pushed.exchange.response_raw, f"医院对确认消息 {pushed.control_id} 回了确认：两边的确认会来回反弹",
+           transaction=pushed.message_type, expected="没有回答", actual=pushed.code or (pushed.exchange.response_raw or b"")[:200])
 
 
 @then("两次确认相同")
@@ -313,6 +342,26 @@ def then_distinct_controls(hl7: Hl7World, partner: str) -> None:
         seen.setdefault(control, exchange.request_raw)
     expect(not reused, f"连接器把同一个 MSH-10 用在了不同的消息上：{partner} 会把后一条当作重复消息，不再处理",
            expected="不同的消息，不同的 MSH-10", actual=f"重复的 MSH-10 {sorted(set(reused))}")
+
+
+PATIENT_FIELDS = (("name", "姓名"), ("id_card", "身份证号"), ("sex", "性别"), ("birth_date", "出生日期"),
+                  ("patient_class", "患者类别"), ("visit_no", "就诊号"))
+
+
+@then(parsers.re(PARTNER + r' 登记的患者 "(?P<mrn>[^"]+)" 与医院的一致（姓名、身份证号、性别、出生日期、患者类别、就诊号）'))
+def then_patient_same(ctx: dict[str, Any], hl7: Hl7World, partner: str, mrn: str) -> None:
+    """What the partner read from PID and PV1 is what the hospital holds: a visit number or an ID card number in
+    the wrong field files the order under another visit or none."""
+    ours = patient_dict(held(ctx, "patient", "医院的患者信息"))
+    expect(ours["mrn"] == mrn, "场景里的病历号与医院的患者不一致", expected=mrn, actual=ours["mrn"])
+    theirs = hl7.mock.patient(mrn)
+    if theirs is None:
+        raise SpecFailure(f"{partner} 没有登记病历号为 {mrn} 的患者", expected=mrn,
+                          actual=sorted(p.get("mrn", "") for p in hl7.mock.patients()))
+    wrong = {what: (ours[key], theirs.get(key, "")) for key, what in PATIENT_FIELDS if ours[key] != theirs.get(key, "")}
+    expect(not wrong, f"{partner} 登记的患者 {mrn} 与医院的不一致（{'、'.join(wrong)}）",
+           expected={what: pair[0] for what, pair in wrong.items()},
+           actual={what: pair[1] for what, pair in wrong.items()})
 
 
 # -- Then: what the connector's listener stored ----------------------------------------------------------------

@@ -3,6 +3,7 @@ LIS to the connector's listener. The steps both interfaces share are in features
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -94,6 +95,36 @@ def _held_order(hl7: Hl7World, placer: str) -> dict[str, Any]:
     orders = {o["placer_no"]: o for o in hl7.mock.orders()}
     expect(placer in orders, f"LIS 上没有医嘱 {placer}", expected=placer, actual=sorted(orders))
     return orders[placer]
+
+
+@then(parsers.parse('LIS 登记的医嘱 "{placer}" 的检验项目、标本类型和申请时间与医院开立的一致'))
+def then_order_same(ctx: dict[str, Any], hl7: Hl7World, placer: str) -> None:
+    """Each test in its own OBR numbered from 1 (OBR-1), the specimen type, and a requested time (TQ1-7 in v2.5.1,
+    ORC-7.4 in v2.4) close to now: the LIS schedules the collection from it."""
+    held = _held_order(hl7, placer)
+    order: LabOrder = ctx["orders"][placer]
+    numbers = [str(n) for n in range(1, len(order.tests) + 1)]
+    ours = {"检验项目": [list(t) for t in order.tests], "OBR 序号": numbers, "标本类型": order.specimen}
+    theirs = {"检验项目": [list(t) for t in held["tests"]], "OBR 序号": held["set_ids"], "标本类型": held["specimen"]}
+    wrong = [what for what in ours if ours[what] != theirs[what]]
+    expect(not wrong, f"LIS 登记的医嘱 {placer} 与医院开立的不一致（{'、'.join(wrong)}）",
+           expected={w: ours[w] for w in wrong}, actual={w: theirs[w] for w in wrong})
+    requested = held["requested_at"]
+    try:
+        moment = datetime.strptime(requested[:14], "%Y%m%d%H%M%S")
+    except ValueError:
+        moment = None
+    expect(moment is not None and abs((moment - datetime.now()).total_seconds()) < 3600,
+           f"LIS 登记的医嘱 {placer} 没有可用的申请时间（TQ1-7 / ORC-7.4），无法安排采样",
+           expected="一小时之内的申请时间", actual=requested or "没有")
+
+
+@then(parsers.parse('LIS 登记的医嘱 "{placer}" 的开单医生（OBR-16）与医院开立的一致'))
+def then_order_doctor(ctx: dict[str, Any], hl7: Hl7World, placer: str) -> None:
+    held = _held_order(hl7, placer)
+    order: LabOrder = ctx["orders"][placer]
+    expect(list(held["ordering_provider"]) == list(order.doctor), f"LIS 登记的医嘱 {placer} 的开单医生与医院开立的不一致",
+           expected=list(order.doctor), actual=held["ordering_provider"])
 
 
 @then(parsers.parse('LIS 上医嘱 "{placer}" 的状态为 "{status}"'))

@@ -6,11 +6,13 @@ sentences other interfaces share are in `features.steps.common`."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
 import httpx
+import pytest
 from pytest_bdd import given, parsers, then, when
 
 from features.steps.common import *  # noqa: F403 - the shared sentences are registered through this import
@@ -126,6 +128,19 @@ def _upload_body(record_type: str, payload: str) -> str:
 
 
 # -- Given ----------------------------------------------------------------------------------------------------
+@given(parsers.parse("平台发放的会话有效期只有 {seconds:d} 秒"))
+def short_sessions(request: pytest.FixtureRequest, mch_platform_mock: Any, seconds: int) -> None:
+    """Shorter than the connector's margin (30 s): it must log in again before each call, not wait to be refused."""
+    before = mch_platform_mock.session_ttl_s
+    mch_platform_mock.session_ttl_s = seconds
+    request.addfinalizer(lambda: setattr(mch_platform_mock, "session_ttl_s", before))
+
+
+@given(parsers.parse("登录后已过去 {seconds:g} 秒"))
+def time_passes(seconds: float) -> None:
+    time.sleep(seconds)
+
+
 @given("医院已登录妇幼平台")
 def logged_in(mch_platform: Any) -> None:
     mch_platform.login()
@@ -216,6 +231,22 @@ def upload_listed(mch_platform: Any, ctx: dict[str, Any], record_type: str, numb
     results = _attempt(ctx, lambda: mch_platform.upload_batch(records))
     if results is not None:
         _remember(ctx, results)
+
+
+@when(_p('批量上传不同类型的记录 "{pairs:q}"'))
+def upload_mixed(mch_platform: Any, ctx: dict[str, Any], pairs: str) -> None:
+    """`TYPE 编号, TYPE 编号`: the platform's batch carries one record type, so this batch must not leave."""
+    records = [_record(ctx, kind, number) for kind, number in (pair.split() for pair in pairs.split(","))]
+    results = _attempt(ctx, lambda: mch_platform.upload_batch(records))
+    if results is not None:
+        _remember(ctx, results)
+
+
+@when(_p('上传 "{record_type:q}" 记录 "{record_no:q}"，其中 "{element:q}" 为 "{value:q}"，"{other:q}" 为 "{other_value:q}"'))
+def upload_two_changes(mch_platform: Any, ctx: dict[str, Any], record_type: str, record_no: str, element: str, value: str,
+                       other: str, other_value: str) -> None:
+    record = _record(ctx, record_type, record_no, {element: _value(value), other: _value(other_value)})
+    _attempt(ctx, lambda: mch_platform.upload(record))
 
 
 @when(_p('以更正方式上传 "{record_type:q}" 记录 "{record_no:q}"，其中 "{element:q}" 为 "{value:q}"'))
@@ -329,6 +360,16 @@ def batch_rejected(ctx: dict[str, Any], record_no: str, code: str) -> None:
            actual=found[0].status)
     same_items([e.code for e in found[0].errors][:1], [code], f"记录 {record_no} 被拒绝的错误代码不对",
                transaction="UploadBatch")
+
+
+@then(_p("连接器在发送前拒绝该记录，错误信息说明第一处问题并注明另有 {more:d} 处"))
+def refused_message(ctx: dict[str, Any], more: int) -> None:
+    """What the operator reads: the first problem (its element and why, together) and how many more there are."""
+    error = failure(ctx, InvalidRecord)
+    first = nonempty(error.findings, "连接器拒绝了记录，却没有列出问题")[0]
+    wanted = f"{first.location}: {first.message} (and {more} more)"
+    expect(len(error.findings) == more + 1 and wanted in str(error), "连接器拒绝记录的说明与它列出的问题不一致",
+           expected=wanted, actual=f"{error}（共列出 {len(error.findings)} 处）"[:500])
 
 
 @then(_p('连接器在发送前拒绝该记录，指出 "{text:q}"'))

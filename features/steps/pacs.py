@@ -20,7 +20,8 @@ from features.steps.hl7 import (
     push,
     result_of,
 )
-from features.steps.outcome import count_of, expect
+from features.steps.outcome import count_of, expect, nonempty
+from harness.failure import SpecFailure
 from harness.ports.pacs import ImagingOrder
 
 ORDER_STATUS = {"已登记": "scheduled", "检查中": "in progress", "已完成": "completed", "已撤销": "cancelled",
@@ -68,10 +69,10 @@ def when_cancel(ctx: dict[str, Any], hl7: Hl7World, placer: str, version: str | 
     attempt(ctx, lambda: hl7.connector.cancel_order(order, version or "2.5.1"))
 
 
-@when(parsers.parse('医院以批量方式开立检查申请 "{placers}"'))
-def when_batch(ctx: dict[str, Any], hl7: Hl7World, placers: str) -> None:
+@when(parsers.re(r'医院以批量方式开立检查申请 "(?P<placers>[^"]+)"' + VERSION + "$"))
+def when_batch(ctx: dict[str, Any], hl7: Hl7World, placers: str, version: str | None) -> None:
     orders = [_order(ctx, p) for p in codes(placers)]
-    attempt(ctx, lambda: hl7.connector.place_orders(orders))
+    attempt(ctx, lambda: hl7.connector.place_orders(orders, version or "2.5.1"))
 
 
 def _held_order(hl7: Hl7World, placer: str) -> dict[str, Any]:
@@ -101,12 +102,39 @@ def then_order_registered(ctx: dict[str, Any], hl7: Hl7World, placer: str, name:
            transaction=held["message_type"], expected=list(order.procedure), actual=held["procedure"])
     expect(held["modality"] == order.modality, f"PACS 登记的检查申请 {placer} 的检查设备类型不对",
            transaction=held["message_type"], expected=order.modality, actual=held["modality"])
+    expect(list(held["ordering_provider"]) == list(order.doctor),
+           f"PACS 登记的检查申请 {placer} 的开单医生（OBR-16）与医院开立的不一致", transaction=held["message_type"],
+           expected=list(order.doctor), actual=held["ordering_provider"])
     expect(delivery.message_type == held["message_type"], "连接器报告的所发消息类型与 PACS 收到的不一致",
            expected=held["message_type"], actual=delivery.message_type)
     expect(held["accession_no"] and held["study_uid"], f"PACS 登记的检查申请 {placer} 缺少检查号或 Study Instance UID",
            expected="检查号和 Study Instance UID", actual=f"检查号 {held['accession_no']}，UID {held['study_uid']}")
     expect(held["patient"]["name"] == name, f"PACS 登记的检查申请 {placer} 的患者姓名不对", expected=name,
            actual=held["patient"]["name"])
+
+
+@then(parsers.parse('PACS 登记的检查申请 "{placers}" 的检查号和 Study Instance UID 各不相同'))
+def then_orders_distinct(hl7: Hl7World, placers: str) -> None:
+    held = [_held_order(hl7, p) for p in nonempty(codes(placers), "场景没有列出要比较的检查申请")]
+    for key, what in (("accession_no", "检查号"), ("study_uid", "Study Instance UID")):
+        values = [o[key] for o in held]
+        expect(len(set(values)) == len(values), f"PACS 登记的几条检查申请的{what}有重复，影像会挂到别的申请上",
+               expected=f"{len(values)} 个不同的{what}", actual=dict(zip(codes(placers), values, strict=True)))
+
+
+@then("连接器报告的每条检查申请的消息类型与 PACS 登记的一致")
+def then_batch_types(ctx: dict[str, Any], hl7: Hl7World) -> None:
+    result = result_of(ctx)
+    deliveries = nonempty(result if isinstance(result, list) else [result], "连接器没有报告任何一条检查申请的确认")
+    by_control = {o["control_id"]: o for o in hl7.mock.orders()}
+    for delivery in deliveries:
+        order = by_control.get(delivery.control_id)
+        if order is None:
+            raise SpecFailure(f"连接器报告的确认 {delivery.control_id} 不对应 PACS 登记的任何检查申请",
+                              expected=sorted(by_control), actual=delivery.control_id)
+        expect(delivery.message_type == order["message_type"],
+               f"连接器报告检查申请 {order['placer_no']} 的消息类型与 PACS 收到的不一致",
+               expected=order["message_type"], actual=delivery.message_type)
 
 
 # -- the PACS sends -------------------------------------------------------------------------------------------

@@ -133,3 +133,18 @@ def test_an_incoming_ack_is_never_acknowledged(lis: LisConnector) -> None:
     finally:
         peer.close()
     assert [s.control_id for s in lis.stored_results()] == ["AFTERACK"]
+
+
+def test_study_uids_made_in_one_millisecond_differ_and_stay_under_64_characters(
+        store: ContractStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Orders without a Study Instance UID get one under the hospital's root; two made within one millisecond
+    (a batch) must still differ, or the PACS files both studies under one UID (DICOM caps a UID at 64)."""
+    contract = store.load("pacs")
+    connector = PacsConnector(Hl7Settings("127.0.0.1", 9, contract_folder=str(contract.folder)))
+    try:
+        monkeypatch.setattr("connectors.pacs.time.time_ns", lambda: 1_765_000_000_123_456_789)
+        uids = [connector.new_study_uid() for _ in range(3)]
+        assert len(set(uids)) == 3, uids
+        assert all(u.startswith("1.2.156.112605.14038013507.1.1765000000123.") and len(u) <= 64 for u in uids), uids
+    finally:
+        connector.close()

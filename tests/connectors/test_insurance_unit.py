@@ -325,6 +325,18 @@ def test_connect_error_is_retried_for_any_transaction(signed_connector: Insuranc
     assert settlement.msgid == bodies[1]["msgid"], "the msgid the platform settled is the one to reverse later"
 
 
+def test_a_settlement_that_could_not_connect_twice_is_sent_a_third_time(signed_connector: InsuranceConnector,
+                                                                       platform: Platform) -> None:
+    """A request that never left may be resent whatever the transaction: RETRIES resends, the same msgid."""
+    platform.on("2207", script(httpx.ConnectError("refused"), httpx.ConnectError("refused"), answer("2207")))
+
+    settlement = signed_connector.settle(VISIT, CERT, "B001", Decimal("75.00"))
+
+    bodies = platform.bodies("2207")
+    assert len(bodies) == 3
+    assert {b["msgid"] for b in bodies} == {settlement.msgid}
+
+
 def test_connect_error_on_every_try_is_unavailable_with_nothing_to_reverse(signed_connector: InsuranceConnector,
                                                                            platform: Platform) -> None:
     platform.on("1101", script(httpx.ConnectError("connection refused")))
