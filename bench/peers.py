@@ -221,8 +221,8 @@ def main() -> int:
     if args.write:
         command = "python bench/peers.py " + shlex.join(sys.argv[1:])
         block = [START, (f"Taken on {datetime.now():%Y-%m-%d %H:%M} at commit `{commit()}` with `{command}`; load average "
-                 f"{load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end (the machine has 2 cores; other "
-                 f"sessions were using it). Median of {args.repeats} interleaved runs, {args.warmup:g} s warm-up and "
+                 f"{load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end (the machine has 2 cores). "
+                 f"Median of {args.repeats} interleaved runs, {args.warmup:g} s warm-up and "
                  f"{args.duration:g} s measured per level; hih served by {args.workers} process(es)."), "", *rows, END]
         results_md = HERE / "RESULTS.md"
         text = results_md.read_text(encoding="utf-8")
