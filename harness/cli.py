@@ -66,7 +66,7 @@ def run(
     contract: Annotated[list[str], typer.Option("--contract", metavar="NAME=VERSION", help="contract version (default: the newest in force)")] = [],  # noqa: B006
     connector: Annotated[list[str], typer.Option("--connector", metavar="NAME=module:factory", help="connector under test")] = [],  # noqa: B006
     report_dir: Annotated[Path, typer.Option("--report-dir", help="where the reports go")] = Path("reports/latest"),
-    workers: Annotated[str | None, typer.Option("--workers", metavar="N|auto", help="pytest processes sharing the run (default auto: one per interface, up to twice the cores, at most 4)")] = None,
+    workers: Annotated[str | None, typer.Option("--workers", metavar="N|auto", help="pytest processes sharing the run (default auto: one per interface, up to three times the cores, at most 5)")] = None,
     tags: Annotated[str | None, typer.Option("--tags", help="Gherkin tag expression, e.g. '@smoke and not @fault'")] = None,
     contracts_dir: ContractsDir = None,
     changed_since: Annotated[list[str], typer.Option("--changed-since", metavar="[NAME=]VERSION", help="run only the scenarios that exercise what changed since this contract version")] = [],  # noqa: B006

@@ -71,7 +71,7 @@ def test_built_in_defaults(here: Path) -> None:
     checked = plan(RunOptions(features_dir=FEATURES, report_dir=here / "r"))
     assert checked.scenario_timeout_s == DEFAULT_SCENARIO_TIMEOUT_S == 60.0 and checked.timeout_s is None
     assert checked.workers == 1, "one interface: one worker (no xdist start-up for nothing)"
-    assert auto_workers(5) == min(5, 2 * cpu_count(), 4) and auto_workers(0) == 1
+    assert auto_workers(5) == min(5, 3 * cpu_count(), 5) and auto_workers(0) == 1
 
 
 @pytest.mark.parametrize(("value", "parsed"), [(None, None), ("auto", "auto"), (" AUTO ", "auto"), ("2", 2)])
