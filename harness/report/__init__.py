@@ -24,14 +24,20 @@ REPORT_HTML = "report.html"
 CUCUMBER_JSON = "cucumber.json"
 
 
-def _contracts(summary: dict[str, Any]) -> dict[str, Any]:
-    """The contracts the run used, by interface (missing ones left out: the report still renders)."""
+def _contracts(summary: dict[str, Any], loaded: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The contracts the run used, by interface (missing ones left out: the report still renders). `loaded`: those
+    the caller holds already (`hih run` loaded them before its scenarios), used where the version is the run's:
+    loading the five again costs ≈ 2 s of YAML and profile parsing."""
     from harness.contract.loader import ContractStore
 
     root = summary.get("contracts_dir")
     store = ContractStore(Path(root) if root else None)
     found = {}
     for name, row in (summary.get("interfaces") or {}).items():
+        held = (loaded or {}).get(name)
+        if held is not None and held.version == str(row.get("contract")):
+            found[name] = held
+            continue
         try:
             found[name] = store.load(name, str(row.get("contract")) or None)
         except HihError:
@@ -94,13 +100,15 @@ def _rewrite(path: Path, masked: str, original: str) -> None:
         path.write_text(masked, encoding="utf-8")
 
 
-def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]]) -> list[Path]:
+def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
+                  contracts: dict[str, Any] | None = None) -> list[Path]:
     """Write the reports derived from a finished run (or merged shards); returns the files written: report.html,
-    manifest.json, then the sign-off pack that prints the manifest's SHA-256 and the seal over that pack."""
+    manifest.json, then the sign-off pack that prints the manifest's SHA-256 and the seal over that pack.
+    `contracts`: the run's contracts by interface where the caller has them loaded (else loaded here)."""
     config = load_config()
     masker = Masker.from_config(config.masking)
     scrub_logs(report_dir, masker)
-    contracts = _contracts(summary)
+    contracts = _contracts(summary, contracts)
     html = report_dir / REPORT_HTML
     html.write_text(render_html(summary, evidence, masker, contracts, hih_version()), encoding="utf-8")
     for name in WRITTEN_AFTER:  # a pack left from an earlier run in this directory is not this run's
