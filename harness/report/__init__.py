@@ -101,16 +101,17 @@ def _rewrite(path: Path, masked: str, original: str) -> None:
 
 
 def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
-                  contracts: dict[str, Any] | None = None) -> list[Path]:
+                  contracts: dict[str, Any] | None = None, evidence_masked: bool = False) -> list[Path]:
     """Write the reports derived from a finished run (or merged shards); returns the files written: report.html,
     manifest.json, then the sign-off pack that prints the manifest's SHA-256 and the seal over that pack.
-    `contracts`: the run's contracts by interface where the caller has them loaded (else loaded here)."""
+    `contracts`: the run's contracts by interface where the caller has them loaded (else loaded here).
+    `evidence_masked`: the evidence was masked where it was captured, by this configuration's rules (`hih run`)."""
     config = load_config()
     masker = Masker.from_config(config.masking)
     scrub_logs(report_dir, masker)
     contracts = _contracts(summary, contracts)
     html = report_dir / REPORT_HTML
-    html.write_text(render_html(summary, evidence, masker, contracts, hih_version()), encoding="utf-8")
+    html.write_text(render_html(summary, evidence, masker, contracts, hih_version(), evidence_masked), encoding="utf-8")
     for name in WRITTEN_AFTER:  # a pack left from an earlier run in this directory is not this run's
         (report_dir / name).unlink(missing_ok=True)
     manifest = write_manifest(report_dir, summary, {name: c.folder for name, c in contracts.items()})

@@ -65,3 +65,24 @@ def test_the_run_manifest_verifies(parallel_run: Path) -> None:
     assert sorted(pairs) == sorted((name, row["contract"]) for name, row in summary["interfaces"].items())
     assert ("insurance", "2025.1") in pairs
     assert manifest["contracts"][0]["sha256"] and manifest["connectors"][0]["sha256"]
+
+
+@pytest.mark.parametrize("run", ["parallel_run", "failing_run"])
+def test_the_exchanges_a_run_masked_come_out_the_same_when_masked_again(run: str, request: pytest.FixtureRequest) -> None:
+    """report.html shows a run's evidence as the plugin masked it (`evidence_masked`); masking every exchange again by
+    the same rules, as for merged shards, gives the same page. Were masking not idempotent on real messages, skipping
+    the second pass would show something the first left."""
+    from harness.config import load_config
+    from harness.report.html import render_html
+    from harness.report.masking import Masker
+
+    directory: Path = request.getfixturevalue(run)
+    summary = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
+    evidence = json.loads((directory / "evidence.json").read_text(encoding="utf-8"))
+    assert sum(len(entries) for entries in evidence.values()) > 0
+
+    def page(evidence_masked: bool) -> str:
+        masker = Masker.from_config(load_config().masking)
+        return render_html(summary, evidence, masker, None, "test", evidence_masked)
+
+    assert page(True) == page(False)
