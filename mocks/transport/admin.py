@@ -43,6 +43,18 @@ def bearer_check(token: str | None) -> Callable[[Request], Response | None]:
     return denied
 
 
+def journal_query(request: Request) -> tuple[int, int] | Response:
+    """`limit` and `since` of a journal request, or the refusal (400) of values that are not whole numbers in range."""
+    try:
+        limit = int(request.query_params.get("limit", "100")[:12])
+        since = int(request.query_params.get("since", "0")[:20])
+    except ValueError:
+        return JSONResponse({"error": "limit and since are whole numbers"}, 400)
+    if not 1 <= limit <= MAX_LIMIT:
+        return JSONResponse({"error": f"limit is from 1 to {MAX_LIMIT}"}, 400)
+    return limit, since
+
+
 def admin_app(mocks: dict[str, MockService], token: str | None = None, hosts: HostAllowList | None = None,
               view: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> ASGIApp:
     """Routes under /__hih/. With a token, every call must carry `Authorization: Bearer <token>`. `hosts`: the names
@@ -71,13 +83,10 @@ def admin_app(mocks: dict[str, MockService], token: str | None = None, hosts: Ho
         if request.method == "DELETE":
             mock.journal.clear()
             return Response(status_code=204)
-        try:
-            limit = int(request.query_params.get("limit", "100")[:12])
-            since = int(request.query_params.get("since", "0")[:20])
-        except ValueError:
-            return JSONResponse({"error": "limit and since are whole numbers"}, 400)
-        if not 1 <= limit <= MAX_LIMIT:
-            return JSONResponse({"error": f"limit is from 1 to {MAX_LIMIT}"}, 400)
+        asked = journal_query(request)
+        if isinstance(asked, Response):
+            return asked
+        limit, since = asked
         entries = [e for e in mock.journal.entries(request.query_params.get("operation")) if e.id > since]
         return JSONResponse({"total": len(mock.journal), "dropped": mock.journal.dropped,
                              "entries": [view(e.to_dict()) if view else e.to_dict() for e in entries[-limit:]]})

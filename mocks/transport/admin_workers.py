@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from harness.contract import jsonsafe
-from mocks.transport.admin import MAX_LIMIT, bearer_check
+from mocks.transport.admin import MAX_LIMIT, bearer_check, journal_query
 from mocks.transport.limits import FORM_BODY_BYTES, ASGIApp, InputLimits, guard
 from mocks.transport.origin import HostAllowList, guard_origin
 
@@ -66,13 +66,10 @@ def fanout_app(ports: list[int], secret: str, token: str | None = None, hosts: H
         name = request.path_params["interface"]
         if request.method == "DELETE":
             return relay(await each("DELETE", f"/__hih/{name}/journal"))
-        try:
-            limit = int(request.query_params.get("limit", "100")[:12])
-            since = int(request.query_params.get("since", "0")[:20])
-        except ValueError:
-            return JSONResponse({"error": "limit and since are whole numbers"}, 400)
-        if not 1 <= limit <= MAX_LIMIT:
-            return JSONResponse({"error": f"limit is from 1 to {MAX_LIMIT}"}, 400)
+        asked = journal_query(request)
+        if isinstance(asked, Response):
+            return asked
+        limit, since = asked
         params = {"limit": str(MAX_LIMIT)}
         if "operation" in request.query_params:
             params["operation"] = request.query_params["operation"]
