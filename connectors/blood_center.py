@@ -92,7 +92,10 @@ def _dec(value: Any) -> Decimal:
 
 
 def _naive(value: datetime) -> datetime:
-    return value.replace(tzinfo=None) if value.tzinfo else value
+    """A time from the centre as this machine's local time without an offset, as `datetime.now()` gives it: a time
+    with an offset (`+08:00`, `Z`) is converted first, so that a centre in another zone or on UTC is not read hours
+    off; a time without one is taken as local already."""
+    return value.astimezone().replace(tzinfo=None) if value.tzinfo else value
 
 
 class BloodCenterConnector:

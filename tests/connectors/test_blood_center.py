@@ -134,3 +134,17 @@ def test_receipt_checks_dins_and_remembers_received_bags(connector: BloodCenterC
 def test_an_unreachable_wsdl_is_unavailable() -> None:
     with pytest.raises(Unavailable, match="cannot read the WSDL"):
         reference(BloodCenterSettings("http://127.0.0.1:9/BloodCenterService?wsdl", "H32010200001", "t", timeout_s=0.5))
+
+
+def test_a_time_with_an_offset_is_read_as_local_time_not_with_its_offset_dropped() -> None:
+    """A centre that writes `+08:00` or `Z`: the expiry of a bag and a notice's time are compared with the local
+    clock, so the instant is kept whatever zone the centre or this machine is in."""
+    from datetime import UTC, timezone
+
+    from connectors.blood_center import _naive
+
+    local_now = datetime.now().replace(microsecond=0)
+    instant = local_now.astimezone()  # the same instant, with this machine's offset
+    for zone in (UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))):
+        assert _naive(instant.astimezone(zone)) == local_now, zone
+    assert _naive(local_now) == local_now, "a time without an offset is local already"
