@@ -119,6 +119,21 @@ def test_the_pacs_listener_refuses_a_lis_order(store: ContractStore, tmp_path: P
         connector.close()
 
 
+@pytest.mark.parametrize("variant", ["clean", "with a warning"])
+def test_a_valid_message_the_listener_does_not_take_is_refused_and_not_stored(lis: LisConnector, variant: str) -> None:
+    """An ORL^O22 (the LIS's answer to an order, which comes back on the order's own connection) sent to the
+    hospital's listener: valid for the contract, but not what the listener takes, so AR with ERR 200 (table 0357:
+    unsupported message type) and nothing stored, also when the message carries findings that are only warnings
+    (here a name longer than PID-5 allows)."""
+    text = m.lis_orl(control="ORLHERE")
+    if variant == "with a warning":
+        text = text.replace("张三", "张" * 300)
+    with MllpSyncClient(*lis.listener(), timeout=2.0) as client:
+        ack = client.send(text)
+    assert (ack.code, ack.errors) == ("AR", ["200"])
+    assert lis.stored() == []
+
+
 def test_an_incoming_ack_is_never_acknowledged(lis: LisConnector) -> None:
     """An acknowledgement sent to the hospital's listener (a partner confused about direction) gets no answer: an ACK
     of an ACK would bounce between the systems. The connection stays usable and nothing is stored."""
