@@ -10,10 +10,9 @@ clinical department owning each interface and the vendor. It is built from summa
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
@@ -23,6 +22,9 @@ from harness.report.changes import InterfaceChanges, compare
 from harness.report.failures import BusinessFailure, business_failure
 from harness.report.manifest import connector_entry
 from harness.report.masking import Masker
+
+if TYPE_CHECKING:
+    from harness.run.identity import ConnectorIdentity
 
 HERE = Path(__file__).parent
 SIGNOFF_HTML = "signoff.html"
@@ -35,15 +37,6 @@ DEPARTMENTS = {name: described.department for name, described in INTERFACES.item
 `[signoff] departments` overrides."""
 IDENTITY_KINDS = {"files-sha256": ("文件校验值", "SHA-256 of its files"), "version": ("版本", "version"),
                   "env": ("环境变量", "environment"), "listener": ("外部监听端口", "black-box listener")}
-
-
-@dataclass
-class ConnectorIdentity:
-    name: str
-    label: str
-    kind: str
-    value: str
-    git_commit: str | None = None
 
 
 @dataclass
@@ -86,20 +79,10 @@ class SignoffView:
     """(department, the interfaces it signs for), in interface order."""
 
 
-def _git_commit(path: Path) -> str | None:
-    """HEAD of the git checkout holding `path`, when it is in one and git answers within a few seconds."""
-    folder = path if path.is_dir() else path.parent
-    try:
-        done = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and len(commit) == 40 else None
-
-
 def connector_identity(interface: str, row: dict[str, Any]) -> ConnectorIdentity:
     """summary.json's `connector_identity` when the run wrote one; else the SHA-256 of the connector's module."""
+    from harness.run.identity import ConnectorIdentity, git_commit
+
     given = row.get("connector_identity")
     label = str(row.get("connector", ""))
     if isinstance(given, dict) and given.get("value"):
@@ -112,7 +95,7 @@ def connector_identity(interface: str, row: dict[str, Any]) -> ConnectorIdentity
         return ConnectorIdentity(spec, label, "listener", label.rsplit(" ", 1)[-1])
     module = entry.get("module_file")
     return ConnectorIdentity(spec, label, "files-sha256", str(entry.get("sha256") or "?"),
-                             _git_commit(Path(module)) if module else None)
+                             git_commit(Path(module).parent) if module else None)
 
 
 def _operations(contract: Any) -> dict[str, str]:
