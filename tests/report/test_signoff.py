@@ -177,3 +177,21 @@ def test_a_signoff_html_of_another_manifest_does_not_verify(parallel_run: Path, 
     for name in ("signoff.html", "signoff.pdf", "signoff.sha256"):
         shutil.copy(failing_run / name, copy / name)
     assert differences(copy)[0] == ["changed: signoff.html (names another manifest.json)"]
+
+
+def test_an_older_summary_without_an_identity_names_the_connector_by_its_files_and_commit() -> None:
+    """A summary written before runs recorded `connector_identity` (or merged from one): the pack falls back on the
+    SHA-256 of the connector's module and the commit of the checkout holding it."""
+    import subprocess
+
+    from harness.report.signoff import connector_identity
+    from harness.run.identity import git_commit
+    from tests.conftest import ROOT
+
+    identity = connector_identity("insurance", {"connector": "connectors.insurance:reference"})
+
+    assert (identity.kind, identity.name) == ("files-sha256", "connectors.insurance:reference")
+    assert len(identity.value) == 64 and int(identity.value, 16) >= 0
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=False).stdout.strip()
+    assert identity.git_commit == git_commit(ROOT / "connectors") == (head or None)
