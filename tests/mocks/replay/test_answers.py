@@ -95,3 +95,16 @@ def test_a_recording_of_another_interface_or_masked_without_rules_is_refused(tmp
         Answers(lis, folder)
     with pytest.raises(UsageError, match="no masking rules"):
         Answers(contract, folder)
+
+
+def test_replay_is_served_by_one_process(tmp_path: Path, contract: Contract) -> None:
+    """`--replay` with `--workers`: each worker would keep its own place in the recording, so it is refused before
+    anything starts (one line, exit 2), not served out of step."""
+    from harness.cli import main
+
+    folder = write(tmp_path / "rec", contract, [(person_query("330106199001011234"), {"infcode": 0, "output": {}})])
+    with pytest.raises(UsageError, match="--replay answers from one process: leave out --workers"):
+        from mocks.serve import ServeOptions, serve
+
+        serve(ServeOptions(interfaces=["insurance"], workers=2, replay=[folder], contracts_dir=CONTRACTS), print)
+    assert main(["mock", "serve", "--interface", "insurance", "--workers", "2", "--replay", str(folder)]) == 2
