@@ -84,10 +84,11 @@ def _pdf_text(path: Path) -> str:
 
 
 def readable_texts(directory: Path) -> dict[str, str]:
-    """Every file of `directory` as text a reader sees: JSON also decoded, escapes read back, PDFs as text."""
+    """Every file of `directory` as text a reader sees: JSON also decoded, escapes read back, PDFs as text.
+    Python's bytecode caches (`__pycache__/`, beside feature step modules) are no one's reading."""
     texts: dict[str, str] = {}
     for path in sorted(directory.rglob("*")):
-        if not path.is_file():
+        if not path.is_file() or "__pycache__" in path.relative_to(directory).parts:
             continue
         name = path.relative_to(directory).as_posix()
         text = _pdf_text(path) if path.suffix == ".pdf" else path.read_text(encoding="utf-8")

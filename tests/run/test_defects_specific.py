@@ -4,11 +4,12 @@ printed, and the defect is specific (scenarios that do not touch it still pass; 
 named scenarios fail).
 
 One `hih run` per round carries one defect of each interface (connectors are per interface), so the three rounds
-cost three child runs, not twelve.
+cost three child runs, not twelve; the third is the suite's shared failing run (tests/full_runs.py).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from lxml import etree
 
 from tests.conftest import ROOT
+from tests.full_runs import FAILING, console_of
 from tests.run.test_runner import gate
 
 pytestmark = pytest.mark.slow
@@ -65,13 +67,25 @@ ROUNDS: dict[str, dict[str, Expect]] = {
 }
 
 
-@pytest.mark.parametrize("expected", ROUNDS.values(), ids=ROUNDS.keys())
-def test_each_defect_fails_its_scenarios_and_only_those(tmp_path: Path, expected: dict[str, Expect]) -> None:
-    code, document, printed = gate(tmp_path, features_dir=ROOT / "features",
-                                   connectors={name: e.factory for name, e in expected.items()})
+def shared_run(expected: dict[str, Expect]) -> str | None:
+    """The shared full run (a fixture of tests/full_runs.py) whose connectors are this round's, if any."""
+    return "failing_run" if {name: e.factory for name, e in expected.items()} == FAILING else None
 
-    assert code == 1, printed
-    assert "GATE CLOSED" in printed and document["decision"] == "fail"
+
+@pytest.mark.parametrize(("expected", "shared"), [(e, shared_run(e)) for e in ROUNDS.values()], ids=ROUNDS.keys())
+def test_each_defect_fails_its_scenarios_and_only_those(tmp_path: Path, expected: dict[str, Expect], shared: str | None,
+                                                        request: pytest.FixtureRequest) -> None:
+    if shared is None:
+        code, document, said = gate(tmp_path, features_dir=ROOT / "features",
+                                    connectors={name: e.factory for name, e in expected.items()})
+        report_dir = tmp_path / "reports"
+    else:
+        report_dir = request.getfixturevalue(shared)
+        code, said = console_of(report_dir)
+        document = json.loads((report_dir / "summary.json").read_text(encoding="utf-8"))
+
+    assert code == 1, said
+    assert "GATE CLOSED" in said and document["decision"] == "fail"
     assert set(document["interfaces"]) == set(expected)
     for interface, expect in expected.items():
         row = document["interfaces"][interface]
@@ -80,15 +94,19 @@ def test_each_defect_fails_its_scenarios_and_only_those(tmp_path: Path, expected
         assert row["connector"] == expect.factory and failed and row["failed"] == len(failed), (interface, row)
         names = [s["name"] for s in failed]
         for part in expect.named:
-            assert any(part in name and name in printed for name in names), (interface, part, names)
+            assert any(part in name and name in said for name in names), (interface, part, names)
         if expect.exactly:
             assert sorted(names) == sorted(expect.named), (interface, names)
         if expect.said:
             assert any(expect.said in s.get("message", "") for s in failed), (interface, [s.get("message") for s in failed])
         assert any(s["status"] == "passed" for s in mine), f"{interface}: the defect is specific, other scenarios pass"
-    assert failed_cases(tmp_path) == sum(row["failed"] for row in document["interfaces"].values())
+    assert failed_cases(report_dir) == sum(row["failed"] for row in document["interfaces"].values())
 
 
-def failed_cases(tmp_path: Path) -> int:
-    root: Any = etree.parse(str(tmp_path / "reports" / "junit.xml")).getroot()
+def test_one_round_is_the_shared_failing_run() -> None:
+    assert [shared_run(e) for e in ROUNDS.values()].count("failing_run") == 1
+
+
+def failed_cases(report_dir: Path) -> int:
+    root: Any = etree.parse(str(report_dir / "junit.xml")).getroot()
     return sum(1 for c in root.iter("testcase") if c.find("failure") is not None or c.find("error") is not None)
