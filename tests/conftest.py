@@ -32,7 +32,7 @@ collect_ignore = ["data"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
-pytest_plugins = ["tests.full_runs"]  # the full runs several test modules read, each run once
+pytest_plugins = ["tests.full_runs", "tests.scheduling"]  # shared full runs; slow tests dealt first
 CONTRACTS = ROOT / "contracts"
 FIXMEDINS = "H33010600001"
 

@@ -4,7 +4,8 @@ and what happened (a Chinese reason, 期望 and 实际; never a bare exception o
 the gate on every interface.
 
 One `hih run` per round takes one defect of each interface at once (the connectors are per interface), so that the
-suite costs a dozen child runs, not sixty.
+suite costs a dozen child runs, not sixty. A round runs the scenarios its defects' tags select, on each of its
+interfaces; the defects are dealt into rounds so that those runs hold few scenarios beyond what each defect needs.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.mark.expression import Expression
+from pytest_bdd.parser import FeatureParser
 
+from harness.contract.interfaces import interface as interface_of
 from harness.failure import parse_failure
 from tests.conftest import ROOT
 from tests.data.connectors.defects import KINDS, Defect, blood_center, hl7, insurance, mch_platform
@@ -29,15 +34,72 @@ BARE = re.compile(r"^\s*(?:[\w.]+\.)?(?:AssertionError|IndexError|KeyError|TypeE
                   r"StopIteration|SpecFailure)\b|^\s*assert ")
 
 
+@cache
+def scenario_tags(interface: str) -> tuple[frozenset[str], ...]:
+    """The tags of each runnable scenario of the interface's features (an outline: one per example row)."""
+    found: list[frozenset[str]] = []
+    for path in sorted((ROOT / "features" / interface_of(interface).features).rglob("*.feature")):
+        feature = FeatureParser(str(path.parent), path.name).parse()
+        for scenario in feature.scenarios.values():
+            rows = sum(len(list(examples.as_contexts())) for examples in scenario.examples) or 1
+            found += [frozenset(tag.lstrip("@") for tag in {*feature.tags, *scenario.tags})] * rows
+    return tuple(found)
+
+
+def round_tags(planted: list[Defect | None]) -> str:
+    """The tag expression of a round's run: every scenario one of its defects needs."""
+    return " or ".join(f"({tags})" for tags in sorted({d.tags for d in planted if d is not None}))
+
+
+@cache
+def _selected(interface: str, tags: str) -> int:
+    """The scenarios of the interface a tag expression selects, one bit each."""
+    expression = Expression.compile(re.sub(r"@([\w.:-]+)", r"\1", tags))
+    return sum(1 << i for i, found in enumerate(scenario_tags(interface))
+               if expression.evaluate(found.__contains__))
+
+
+def _size(planted: list[Defect | None]) -> int:
+    """How many scenarios a round's run holds: on each of its interfaces, those one of its defects' tags select."""
+    present = [d for d in planted if d is not None]
+    return sum(_count(d.interface, frozenset(p.tags for p in present)) for d in present)
+
+
+@cache
+def _count(interface: str, tags: frozenset[str]) -> int:
+    union = 0
+    for expression in tags:
+        union |= _selected(interface, expression)
+    return union.bit_count()
+
+
 def rounds() -> list[list[Defect]]:
-    """Round i runs the i-th defect of each interface; each interface's defects in the order of their kind, so
-    that a round's defects tend to share tags and its run stays small."""
+    """As many rounds as an interface has defects; round i starts with the i-th defect of each interface in the order
+    of their kind, then two defects of one interface change rounds wherever that makes the two runs smaller, until
+    no exchange does (deterministic, so every xdist worker collects the same rounds)."""
     order = list(KINDS)
-    by_interface: dict[str, list[Defect]] = defaultdict(list)
-    for defect in sorted(DEFECTS, key=lambda d: (order.index(d.kind), d.tags)):
+    by_interface: dict[str, list[Defect | None]] = defaultdict(list)
+    for defect in sorted(DEFECTS, key=lambda d: (order.index(d.kind), d.tags, d.factory)):
         by_interface[defect.interface].append(defect)
     depth = max(len(found) for found in by_interface.values())
-    return [[found[i] for found in by_interface.values() if i < len(found)] for i in range(depth)]
+    for found in by_interface.values():
+        found += [None] * (depth - len(found))
+    grid = [[found[i] for found in by_interface.values()] for i in range(depth)]
+    sizes = [_size(planted) for planted in grid]
+    improved = True
+    while improved:
+        improved = False
+        for column in range(len(by_interface)):
+            for a in range(depth):
+                for b in range(a + 1, depth):
+                    grid[a][column], grid[b][column] = grid[b][column], grid[a][column]
+                    after = _size(grid[a]), _size(grid[b])
+                    if sum(after) < sizes[a] + sizes[b]:
+                        sizes[a], sizes[b] = after
+                        improved = True
+                    else:
+                        grid[a][column], grid[b][column] = grid[b][column], grid[a][column]
+    return [[d for d in planted if d is not None] for planted in grid]
 
 
 def failure_text_problems(message: str) -> list[str]:
@@ -67,6 +129,17 @@ def test_the_suite_covers_each_class_of_defect_on_every_interface_where_it_appli
     assert all(isinstance(d.caught_by, tuple) and d.caught_by and d.story for d in DEFECTS)
 
 
+def test_the_rounds_hold_every_defect_once_and_at_most_one_per_interface() -> None:
+    dealt = rounds()
+    assert sorted(d.factory for planted in dealt for d in planted) == sorted(d.factory for d in DEFECTS)
+    assert all(len({d.interface for d in planted}) == len(planted) for planted in dealt)
+    assert len(dealt) == max(sum(d.interface == i for d in DEFECTS) for i in INTERFACES)
+    assert all(_selected(d.interface, d.tags) for d in DEFECTS), "every defect's tags select scenarios"
+    smoke = [t for t in scenario_tags("insurance") if "smoke" in t]
+    assert _count("insurance", frozenset({"@smoke"})) == len(smoke) > 0
+    assert _count("insurance", frozenset({"@smoke", "@fault"})) > len(smoke)
+
+
 def test_failure_texts_are_checked_for_what_a_reviewer_reads() -> None:
     assert failure_text_problems("余额不符\n期望: 1500.00\n实际: 1486.50") == []
     assert failure_text_problems("AssertionError: balance 1486.50")
@@ -78,7 +151,7 @@ def test_failure_texts_are_checked_for_what_a_reviewer_reads() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("planted", rounds(), ids=lambda r: "+".join(d.factory.rsplit(":", 1)[-1] for d in r))
 def test_every_planted_defect_closes_the_gate_and_is_told_in_business_words(tmp_path: Path, planted: list[Defect]) -> None:
-    tags = " or ".join(f"({d.tags})" for d in planted)
+    tags = round_tags(list(planted))
     code, document, printed = gate(tmp_path, features_dir=ROOT / "features", interfaces=[d.interface for d in planted],
                                    connectors={d.interface: d.factory for d in planted}, tags=tags)
 
