@@ -19,6 +19,7 @@ from harness.run.child import Files, pytest_command
 from harness.run.options import RunOptions
 from harness.run.runner import run
 from tests.conftest import DATA, ROOT
+from tests.full_runs import console_of
 
 FEATURES = DATA / "features"
 PROJECT_FEATURES = ROOT / "features"
@@ -44,9 +45,10 @@ def junit_cases(tmp_path: Path) -> list[Any]:
     return cases
 
 
-# -- the project's own insurance features (features/insurance) -------------------------------------------------------------
-def test_the_project_features_open_the_gate(tmp_path: Path) -> None:
-    code, document, printed = gate(tmp_path, features_dir=PROJECT_FEATURES, interfaces=["insurance"])
+# -- the project's own features (the suite's shared run of all five interfaces, tests/full_runs.py) -------------------
+def test_the_project_features_open_the_gate(parallel_run: Path) -> None:
+    code, printed = console_of(parallel_run)
+    document = json.loads((parallel_run / "summary.json").read_text(encoding="utf-8"))
 
     assert code == 0, printed
     assert document["decision"] == "pass"
@@ -54,16 +56,18 @@ def test_the_project_features_open_the_gate(tmp_path: Path) -> None:
     assert datetime.fromisoformat(document["started"]) <= datetime.fromisoformat(document["finished"])
     row = document["interfaces"]["insurance"]
     assert (row["contract"], row["connector"]) == ("2025.1", "connectors.insurance:reference")
-    assert row["failed"] == 0 and row["passed"] > 0
+    rows = document["interfaces"]
+    assert all(r["failed"] == 0 and r["passed"] > 0 for r in rows.values()), rows
     scenarios = document["scenarios"]
-    assert len(scenarios) == row["passed"] + row["failed"] + row["skipped"]
+    assert len(scenarios) == sum(r["passed"] + r["failed"] + r["skipped"] for r in rows.values())
     for s in scenarios:
         assert {"interface", "feature", "name", "status", "duration_s"} <= set(s)
-        assert s["interface"] == "insurance" and s["feature"] and s["name"]
+        assert s["interface"] in rows and s["feature"] and s["name"]
         assert s["status"] in ("passed", "skipped") and isinstance(s["duration_s"], float)
-    assert sum(s["status"] == "passed" for s in scenarios) == row["passed"]
+    for name, r in rows.items():
+        assert sum(s["status"] == "passed" for s in scenarios if s["interface"] == name) == r["passed"], name
 
-    cases = junit_cases(tmp_path)
+    cases: list[Any] = etree.parse(str(parallel_run / "junit.xml")).getroot().findall(".//testcase")
     assert len(cases) == len(scenarios)
     assert not [c.get("name") for c in cases if c.find("failure") is not None or c.find("error") is not None]
     assert "GATE OPEN" in printed
