@@ -62,7 +62,9 @@ def timed_run(cmd: list[str], timeout: float, env: dict[str, str] | None = None)
     try:
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
                               env=env, check=False)
-        code, tail = done.returncode, "\n".join((done.stdout + done.stderr).strip().splitlines()[-4:])
+        lines = (done.stdout + done.stderr).strip().splitlines()
+        failed = [line for line in lines[:-4] if line.startswith(("FAILED ", "ERROR "))]  # every one, not the last
+        code, tail = done.returncode, "\n".join([*failed, *lines[-4:]])
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout if isinstance(exc.stdout, str) else (exc.stdout or b"").decode("utf-8", "replace")
         code, tail = 124, out[-600:]
