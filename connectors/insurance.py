@@ -204,7 +204,8 @@ class InsuranceConnector:
                     continue
                 raise Unavailable(infno, lost.reason, msgid) from None
             except Refused as refused:
-                if not renewed and infno != "9001" and any(t in refused.message for t in SESSION_GONE):
+                # sign-in has no session to renew; signing in again to sign out would only open a session to close
+                if not renewed and infno not in ("9001", "9002") and any(t in refused.message for t in SESSION_GONE):
                     renewed = True
                     self.sign_in()
                     msgid = self.msgids.next()
@@ -219,8 +220,14 @@ class InsuranceConnector:
         return SignIn(out["sign_no"], out["sign_time"])
 
     def sign_out(self) -> None:
+        """End the session. When the platform answers that it has none to end (expired, forgotten, already signed
+        out: 签到流水号无效 / 已签退), the session is over all the same: done, without signing in again."""
         if self.sign_no:
-            self._call("9002", {"signOut": {"sign_no": self.sign_no, "opter_no": self.settings.opter}})
+            try:
+                self._call("9002", {"signOut": {"sign_no": self.sign_no, "opter_no": self.settings.opter}})
+            except Refused as refused:
+                if not any(t in refused.message for t in SESSION_GONE):
+                    raise
             self.sign_no = None
 
     # -- people and visits -----------------------------------------------------------------------------------

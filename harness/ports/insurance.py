@@ -178,7 +178,13 @@ class InsurancePort(Protocol):
 
     def sign_in(self) -> SignIn: ...
 
-    def sign_out(self) -> None: ...
+    def sign_out(self) -> None:
+        """End the session (9002). When the platform refuses because it has no such session any more (its err_msg
+        says the sign_no is invalid, expired, unknown or already signed out), the session is over all the same: the
+        connector forgets its sign_no and returns normally, without signing in again just to sign out. Any other
+        refusal is `Refused` with the platform's err_msg (the session may still be open: a later call may retry);
+        a lost reply is `Unavailable`. The next business call signs in afresh."""
+        ...
 
     def query_person(self, cert: Certificate) -> Person: ...
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.insurance import InsuranceConnector, MsgIdSource
-from harness.ports.insurance import Certificate, FeeItem, InsuranceSettings, Settlement, Visit
+from harness.ports.insurance import Certificate, FeeItem, InsuranceSettings, Refused, Settlement, Visit
 from tests.data.connectors.defects import Defect, planted
 
 
@@ -98,6 +98,23 @@ class NoUndoOfLostRegistration(InsuranceConnector):
         return None if infno == "2201" else super()._undo(psn_no, insuplc_admdvs, msgid, infno)
 
 
+class SignsInToSignOut(InsuranceConnector):
+    """Told at sign-out that the platform no longer knows its session, signs in again only to sign out the old
+    number, which the platform refuses: the charge desk sees an error at closing time and a new session is left
+    open on the platform."""
+
+    def sign_out(self) -> None:
+        if not self.sign_no:
+            return
+        data = {"signOut": {"sign_no": self.sign_no, "opter_no": self.settings.opter}}
+        try:
+            self._call("9002", data)
+        except Refused:
+            self.sign_in()
+            self._call("9002", data)
+        self.sign_no = None
+
+
 DEFECTS = [
     planted("insurance", ShiftedClock, "clock", "@clock", "时钟一致时"),
     planted("insurance", MsgIdFromOne, "restart", "@restart", "同一秒内重启"),
@@ -107,6 +124,7 @@ DEFECTS = [
     planted("insurance", SlowToGiveUp, "time", "@fault", "不无限等待"),
     planted("insurance", TooManyResends, "time", "@fault", "不无限等待"),
     planted("insurance", CachedSettlement, "after", "@reversal", "冲正后可以重新结算"),
+    planted("insurance", SignsInToSignOut, "after", "@flow", "不为签退而重新签到"),
     planted("insurance", NoUndoOfLostRegistration, "after", "@fault",
             "连接器冲正这笔挂号"),
     Defect("insurance", "tests.data.connectors.double_charge_connector:make", "money",
