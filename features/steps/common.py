@@ -13,6 +13,8 @@ decides which connector and which partner mock a sentence acts on (fixtures `con
   10 ms a step (identifiers with a time part share the second; the monotonic clock of timeouts runs on).
 - 假如 <partner> 的时钟比医院快|慢 N 分钟|小时|天 / 那么 <partner> 发现报文时间与其时钟不符: the partner's clock is shifted
   (the `clock` fault) and its contract's `clock_skew` rule flags the hospital's timestamps.
+- 假如 <partner> 的端口拒绝连接 / 当 <partner> 恢复接受连接: nothing listens on the partner's port (connection refused
+  at once, open connections closed) until the scenario lets it listen again (the `refuse` fault).
 - 假如 平台对 "OP" 注入故障 "kind"（处理前|处理后）[，连续 N 次]: a fault on the platform mock of the scenario.
 """
 
@@ -118,6 +120,20 @@ def then_clock_flagged(partner: Any, who: str) -> None:
     flagged = [f"{e.operation} {f.location}" for e in partner.journal.entries()
                for f in (*e.request_findings, *e.response_findings) if f.rule == CLOCK_RULE]
     nonempty(flagged, f"{who}的时钟与医院相差超过合同允许的偏差，却没有发现任何报文时间不符")
+
+
+# -- the partner's port refuses connections ----------------------------------------------------------------------
+@given(parsers.re(r"(?P<who>平台|血液中心|LIS|PACS) ?的端口拒绝连接"))
+def given_refusing(partner: Any, who: str) -> None:
+    """Nothing listens on the partner's port (the `refuse` fault) until the scenario says it accepts again."""
+    partner.inject("refuse", times=None)
+
+
+@when(parsers.re(r"(?P<who>平台|血液中心|LIS|PACS) ?恢复接受连接"))
+def when_accepting_again(partner: Any, who: str) -> None:
+    refusing = partner.faults.refusing()
+    expect(refusing is not None, f"{who}并没有在拒绝连接，无从恢复", expected="端口正在拒绝连接", actual="端口照常接受连接")
+    partner.faults.discard(refusing)
 
 
 # -- faults on a platform (insurance, maternal-child) ---------------------------------------------------------------

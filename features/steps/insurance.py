@@ -383,6 +383,18 @@ def then_not_completed(ctx: dict[str, Any], insurance_mock: Any, outcome: str) -
            expected=sent["msgid"], actual=error.msgid)
 
 
+@then("连接器报告结算未完成，平台没有收到结算")
+def then_not_completed_never_sent(ctx: dict[str, Any], insurance_mock: Any) -> None:
+    """No connection could be made: the settlement never reached the platform, so the patient was not charged and
+    there is nothing to reverse (no 2601 either)."""
+    error = failure(ctx, port.SettlementNotCompleted)
+    expect(not error.reversed, "连接器对结算是否已冲正的判断与平台不符", transaction="2207", expected="平台未处理",
+           actual="已冲正")
+    arrived = [code for code in _received(insurance_mock) if code in ("2207", "2601")]
+    expect(not arrived, "平台不接受连接，却收到了结算或冲正", transaction="2207", expected="没有 2207、2601",
+           actual=arrived)
+
+
 @then("连接器报告结算状态不确定")
 def then_uncertain(ctx: dict[str, Any], insurance_mock: Any) -> None:
     error = failure(ctx, port.SettlementUncertain)
