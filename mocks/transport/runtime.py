@@ -89,11 +89,11 @@ class Runtime:
             app, lifespan="off", access_log=False, log_level="warning", timeout_graceful_shutdown=1,
             timeout_keep_alive=30, backlog=2048, **uvicorn_options(limits or InputLimits()),
         )
-        live = [uvicorn.Server(config), sock]  # the server and its socket, both replaced by `reopen`
+        servers, socks = [uvicorn.Server(config)], [sock]  # replaced by `reopen`
         tasks: list[asyncio.Future[None]] = []
 
         async def start() -> None:
-            server, listening = live
+            server, listening = servers[0], socks[0]
             tasks[:] = [asyncio.ensure_future(server.serve(sockets=[listening]))]
             for _ in range(500):
                 if server.started:
@@ -102,16 +102,16 @@ class Runtime:
             raise UsageError(f"the HTTP server on {host}:{listening.getsockname()[1]} did not start")
 
         async def stop() -> None:
-            live[0].should_exit = True
+            servers[0].should_exit = True
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(tasks[0], 5)
             with contextlib.suppress(OSError):
-                live[1].close()
+                socks[0].close()
 
         bound = sock.getsockname()[1]
 
         async def reopen() -> None:
-            live[:] = [uvicorn.Server(config), bind(host, bound, reuse_port)]
+            servers[0], socks[0] = uvicorn.Server(config), bind(host, bound, reuse_port)
             await start()
 
         self.start()
