@@ -65,6 +65,8 @@ class Score:
     killed: int = 0
     survived: int = 0
     incompetent: int = 0
+    timed_out: int = 0
+    """Killed mutants whose run hit the timeout (counted as killed; a loaded machine can put a survivor here)."""
     seconds: float = 0.0
     survivors: list[dict[str, Any]] = field(default_factory=list)
     contracts: str = "newest"
@@ -208,6 +210,7 @@ def collect(session: Path, score: Score) -> None:
                                         "diff": result.diff})
             else:
                 score.killed += 1
+                score.timed_out += result.output == "timeout"
 
 
 def measure(module: str, keep: int | None, seed: int, timeout: float, workdir: Path, contracts: str = "newest") -> Score:
@@ -271,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             shown = f"{score.score:.0%}" if score.score is not None else "n/a"
             print(f"{module:16} specs {','.join(score.interfaces):22} contracts {score.contracts:6} mutants {score.mutants:4}  "
                   f"annotations {score.annotations:3}  tested {score.tested:4}  "
-                  f"killed {score.killed:4}  survived {score.survived:3}  incompetent {score.incompetent:2}  "
+                  f"killed {score.killed:4} (timeout {score.timed_out})  survived {score.survived:3}  incompetent {score.incompetent:2}  "
                   f"score {shown:>4}  {score.seconds:.0f} s", flush=True)
             for survivor in score.survivors:
                 print(f"  survived: line {survivor['line']} {survivor['operator']} #{survivor['occurrence']}")
