@@ -109,6 +109,9 @@ class Refusal:
 
     async def _go_down(self) -> None:
         await self.listener.stop()
+        # A connection the kernel accepted just before the listening socket closed reaches its handler (and the
+        # server's list of open connections) a moment later: close again now that nothing new can come in.
+        await self.listener.stop()
         try:
             self._held = placeholder(self.listener.host, self.listener.port, self.reuse_port)
         except OSError as exc:  # the port was taken in the instant between: it refuses all the same, for now
