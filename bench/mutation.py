@@ -17,6 +17,7 @@ random (`--seed`), and the rest are recorded as skipped.
   .venv/bin/pip install -e '.[mutation]'
   .venv/bin/python bench/mutation.py --module sequence.py --sample 20
   .venv/bin/python bench/mutation.py --module insurance.py --sample 40 --seed 7 --json bench/results/mutation.json
+  .venv/bin/python bench/mutation.py --module lis.py --sample 30 --contracts all   # the older contracts' specs too
   .venv/bin/python bench/mutation.py                      # every module, every mutant
 """
 
@@ -27,6 +28,7 @@ import ast
 import json
 import os
 import random
+import shlex
 import shutil
 import subprocess
 import sys
@@ -63,8 +65,12 @@ class Score:
     killed: int = 0
     survived: int = 0
     incompetent: int = 0
+    timed_out: int = 0
+    """Killed mutants whose run hit the timeout (counted as killed; a loaded machine can put a survivor here)."""
     seconds: float = 0.0
     survivors: list[dict[str, Any]] = field(default_factory=list)
+    contracts: str = "newest"
+    """Which contract versions' specs ran: newest, older or all (a mutant is killed when any run fails)."""
 
     @property
     def score(self) -> float | None:
@@ -85,18 +91,42 @@ def copy_project(into: Path) -> Path:
     return project
 
 
-def test_command(interfaces: tuple[str, ...], reports: Path) -> str:
-    selected = " ".join(f"--interface {name}" for name in interfaces)
-    return f"{sys.executable} -m harness.cli run {selected} --report-dir {reports}"
+CONTRACT_CHOICES = ("newest", "older", "all")
 
 
-def config(module: str, interfaces: tuple[str, ...], reports: Path, timeout: float) -> str:
+def versions(interface: str) -> list[str]:
+    """The interface's contract versions, oldest first (the folder names under contracts/)."""
+    folders = [f.name for f in (ROOT / "contracts" / interface).iterdir() if f.is_dir() and (f / "contract.yaml").exists()]
+    return sorted(folders, key=lambda v: [int(part) if part.isdigit() else part for part in v.split(".")])
+
+
+def spec_runs(interfaces: tuple[str, ...], contracts: str) -> list[str]:
+    """The `hih run` arguments a mutant is tested with: the newest contracts together (one run), and/or one run per
+    older contract version of each interface (`--contract NAME=VERSION`)."""
+    runs = []
+    if contracts in ("newest", "all"):
+        runs.append(" ".join(f"--interface {name}" for name in interfaces))
+    if contracts in ("older", "all"):
+        runs += [f"--interface {name} --contract {name}={version}" for name in interfaces for version in versions(name)[:-1]]
+    return runs
+
+
+def test_command(interfaces: tuple[str, ...], reports: Path, contracts: str = "newest") -> str:
+    """One shell command: every spec run in turn, stopping at the first that closes the gate (the mutant is killed)."""
+    runs = [f"{sys.executable} -m harness.cli run {selected} --report-dir {reports}"
+            for selected in spec_runs(interfaces, contracts)]
+    if len(runs) == 1:
+        return runs[0]
+    return "sh -c '" + " && ".join(runs) + "'"
+
+
+def config(module: str, interfaces: tuple[str, ...], reports: Path, timeout: float, contracts: str = "newest") -> str:
     return "\n".join([
         "[cosmic-ray]",
         f'module-path = "connectors/{module}"',
         f"timeout = {timeout}",
         "excluded-modules = []",
-        f'test-command = "{test_command(interfaces, reports)}"',
+        f'test-command = "{test_command(interfaces, reports, contracts)}"',
         "",
         "[cosmic-ray.distributor]",
         'name = "local"',
@@ -180,17 +210,21 @@ def collect(session: Path, score: Score) -> None:
                                         "diff": result.diff})
             else:
                 score.killed += 1
+                score.timed_out += result.output == "timeout"
 
 
-def measure(module: str, keep: int | None, seed: int, timeout: float, workdir: Path) -> Score:
+def measure(module: str, keep: int | None, seed: int, timeout: float, workdir: Path, contracts: str = "newest") -> Score:
     interfaces = MODULES[module]
+    if not spec_runs(interfaces, contracts):
+        raise SystemExit(f"{module}: no older contract version of {', '.join(interfaces)} to run")
     folder = Path(tempfile.mkdtemp(prefix=f"hih-mutation-{module}-", dir=workdir))
     project = copy_project(folder)
     env = {**os.environ, "PYTHONPATH": str(project), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTEST_ADDOPTS", None)
-    (folder / "cosmic-ray.toml").write_text(config(module, interfaces, folder / "reports", timeout), encoding="utf-8")
+    (folder / "cosmic-ray.toml").write_text(config(module, interfaces, folder / "reports", timeout, contracts),
+                                            encoding="utf-8")
     session = folder / "session.sqlite"
-    baseline = run(test_command(interfaces, folder / "baseline").split(), project, env, timeout)
+    baseline = run(shlex.split(test_command(interfaces, folder / "baseline", contracts)), project, env, timeout)
     if baseline.returncode != 0:
         raise SystemExit(f"{module}: the unmutated specs do not pass (hih run exit {baseline.returncode}):\n"
                          f"{baseline.stdout[-800:]}{baseline.stderr[-800:]}")
@@ -203,7 +237,7 @@ def measure(module: str, keep: int | None, seed: int, timeout: float, workdir: P
 
     with use_db(str(session), WorkDB.Mode.open) as db:
         total = db.num_work_items
-    score = Score(module, interfaces, total)
+    score = Score(module, interfaces, total, contracts=contracts)
     score.annotations = set_aside_annotations(session, (project / "connectors" / module).read_text(encoding="utf-8"))
     sample(session, keep, seed)
     done = run([sys.executable, "-m", "cosmic_ray.cli", "exec", str(folder / "cosmic-ray.toml"), str(session)],
@@ -223,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds before a mutant's run counts as killed")
     parser.add_argument("--json", type=Path, default=None, help="write the scores and survivors here")
     parser.add_argument("--keep", action="store_true", help="keep the copies and sessions (printed) for inspection")
+    parser.add_argument("--contracts", choices=CONTRACT_CHOICES, default="newest",
+                        help="the specs of the newest contracts (default), of every older version, or of all of them")
     args = parser.parse_args(argv)
     try:
         import cosmic_ray  # noqa: F401
@@ -233,12 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     scores = []
     try:
         for module in args.module or sorted(MODULES):
-            score = measure(module, args.sample, args.seed, args.timeout, workdir)
+            score = measure(module, args.sample, args.seed, args.timeout, workdir, args.contracts)
             scores.append(score)
             shown = f"{score.score:.0%}" if score.score is not None else "n/a"
-            print(f"{module:16} specs {','.join(score.interfaces):22} mutants {score.mutants:4}  "
+            print(f"{module:16} specs {','.join(score.interfaces):22} contracts {score.contracts:6} mutants {score.mutants:4}  "
                   f"annotations {score.annotations:3}  tested {score.tested:4}  "
-                  f"killed {score.killed:4}  survived {score.survived:3}  incompetent {score.incompetent:2}  "
+                  f"killed {score.killed:4} (timeout {score.timed_out})  survived {score.survived:3}  incompetent {score.incompetent:2}  "
                   f"score {shown:>4}  {score.seconds:.0f} s", flush=True)
             for survivor in score.survivors:
                 print(f"  survived: line {survivor['line']} {survivor['operator']} #{survivor['occurrence']}")

@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.sqlite_wal import immediate, open_wal
@@ -22,7 +23,24 @@ SCHEMA = (
     ("CREATE TABLE IF NOT EXISTS returns (return_no TEXT PRIMARY KEY, dins TEXT NOT NULL, status TEXT NOT NULL, "
     "updated REAL NOT NULL)"),
 )
+SAFETY_COLUMNS = {"product_code": "TEXT NOT NULL DEFAULT ''", "abo": "TEXT NOT NULL DEFAULT ''",
+                  "rhd": "TEXT NOT NULL DEFAULT ''", "volume": "INTEGER NOT NULL DEFAULT 0",
+                  "collected_on": "TEXT NOT NULL DEFAULT ''"}
+"""The safety fields of a received bag beside its expiry (added to a store made before they were kept)."""
 DECIDED = ("APPROVED", "REJECTED")
+
+
+@dataclass(frozen=True)
+class Bag:
+    """One received bag as the store keeps it (dates as ISO text)."""
+
+    din: str
+    product_code: str
+    abo: str
+    rhd: str
+    volume: int
+    collected_on: str
+    expires_at: str
 
 
 class BloodBank:
@@ -32,17 +50,30 @@ class BloodBank:
         self.path = path
         self._lock = threading.Lock()
         self._db = open_wal(path, SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(received)")}
+        for column, declared in SAFETY_COLUMNS.items():
+            if column not in present:
+                self._db.execute(f"ALTER TABLE received ADD COLUMN {column} {declared}")
 
     def _write(self, statement: str, rows: Iterable[tuple[object, ...]]) -> None:
         with self._lock, immediate(self._db):
             self._db.executemany(statement, rows)
 
     # -- stock ----------------------------------------------------------------------------------------------
-    def receive(self, issue_no: str, bags: dict[str, str]) -> None:
-        """Record bags (DIN -> expiry, ISO) of one issue note as received."""
+    def receive(self, issue_no: str, bags: list[Bag]) -> None:
+        """Record bags of one issue note as received, with their safety fields."""
         now = time.time()
-        self._write("INSERT INTO received (din, issue_no, expires_at, received_at) VALUES (?, ?, ?, ?)",
-                    [(din, issue_no, expires, now) for din, expires in bags.items()])
+        self._write("INSERT INTO received (din, issue_no, expires_at, received_at, product_code, abo, rhd, volume, "
+                    "collected_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(b.din, issue_no, b.expires_at, now, b.product_code, b.abo, b.rhd, b.volume, b.collected_on)
+                     for b in bags])
+
+    def bag(self, din: str) -> tuple[str, Bag] | None:
+        """(issue number, the bag as stored) of a received bag; None when it was never received."""
+        with self._lock:
+            row = self._db.execute("SELECT issue_no, din, product_code, abo, rhd, volume, collected_on, expires_at "
+                                   "FROM received WHERE din = ?", (din,)).fetchone()
+        return (row[0], Bag(*row[1:])) if row else None
 
     def received(self) -> dict[str, str]:
         """Every bag ever received: DIN -> issue number."""

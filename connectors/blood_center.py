@@ -31,7 +31,7 @@ from zeep.exceptions import Fault, TransportError
 from zeep.plugins import Plugin
 from zeep.transports import Transport
 
-from connectors.blood_bank import DECIDED, BloodBank
+from connectors.blood_bank import DECIDED, Bag, BloodBank
 from harness.contract.findings import Severity
 from harness.contract.isbt128 import din_problem
 from harness.contract.loader import load_contract
@@ -59,6 +59,7 @@ from harness.ports.blood_center import (
     ReturnAck,
     ReturnStatus,
     ScannedBag,
+    StoredBag,
     Unavailable,
     UnitFee,
 )
@@ -211,9 +212,28 @@ class BloodCenterConnector:
                            receivedBy=self.settings.received_by, unit=units, discrepancy=reported)
         discrepancies = tuple(Discrepancy(d.din, d.type, d.note) for d in reply.discrepancy) + tuple(expired)
         extra = {d.din for d in discrepancies if d.kind == "EXTRA"}
-        self.bank.receive(issue.issue_no, {bag.din: on_note[bag.din].expires_at.isoformat() if bag.din in on_note else ""
-                                           for bag in valid if bag.din not in extra})
+        self.bank.receive(issue.issue_no, [self._stock_card(bag, on_note.get(bag.din)) for bag in valid
+                                           if bag.din not in extra])
         return Receipt(reply.receiptNo, int(reply.accepted or 0), discrepancies)
+
+    @staticmethod
+    def _stock_card(scanned: ScannedBag, unit: IssuedUnit | None) -> Bag:
+        """What the blood bank keeps of a received bag: the issue note's safety fields (a bag not on the note, which
+        the centre did not call EXTRA, keeps the group its label was scanned as and nothing else)."""
+        if unit is None:
+            return Bag(scanned.din, "", scanned.abo, scanned.rhd, 0, "", "")
+        return Bag(unit.din, unit.product_code, unit.abo, unit.rhd, unit.volume, unit.collected_on.isoformat(),
+                   _naive(unit.expires_at).isoformat())
+
+    def stored_bag(self, din: str) -> StoredBag:
+        """What the blood bank stored for a received bag, read back from its store."""
+        found = self.bank.bag(din)
+        if found is None:
+            raise NotReceived(f"the blood bank holds no record of {din}: never received")
+        issue_no, bag = found
+        return StoredBag(bag.din, issue_no, bag.product_code, bag.abo, bag.rhd, bag.volume,
+                         date.fromisoformat(bag.collected_on) if bag.collected_on else None,
+                         datetime.fromisoformat(bag.expires_at) if bag.expires_at else None)
 
     @staticmethod
     def _din_problems(scanned: list[ScannedBag]) -> dict[str, str]:

@@ -202,9 +202,10 @@ class InsuranceConnector:
                     time.sleep(0.05 * attempts)
                     msgid = self.msgids.next()
                     continue
-                raise Unavailable(infno, lost.reason, msgid) from None
+                raise Unavailable(infno, lost.reason, msgid, sent=lost.sent) from None
             except Refused as refused:
-                if not renewed and infno != "9001" and any(t in refused.message for t in SESSION_GONE):
+                # sign-in has no session to renew; signing in again to sign out would only open a session to close
+                if not renewed and infno not in ("9001", "9002") and any(t in refused.message for t in SESSION_GONE):
                     renewed = True
                     self.sign_in()
                     msgid = self.msgids.next()
@@ -219,8 +220,14 @@ class InsuranceConnector:
         return SignIn(out["sign_no"], out["sign_time"])
 
     def sign_out(self) -> None:
+        """End the session. When the platform answers that it has none to end (expired, forgotten, already signed
+        out: 签到流水号无效 / 已签退), the session is over all the same: done, without signing in again."""
         if self.sign_no:
-            self._call("9002", {"signOut": {"sign_no": self.sign_no, "opter_no": self.settings.opter}})
+            try:
+                self._call("9002", {"signOut": {"sign_no": self.sign_no, "opter_no": self.settings.opter}})
+            except Refused as refused:
+                if not any(t in refused.message for t in SESSION_GONE):
+                    raise
             self.sign_no = None
 
     # -- people and visits -----------------------------------------------------------------------------------
@@ -254,7 +261,8 @@ class InsuranceConnector:
         try:
             reply, _ = self._call("2201", data, person.insuplc_admdvs)
         except Unavailable as lost:
-            self._undo(person.psn_no, person.insuplc_admdvs, lost.msgid, "2201")
+            if lost.sent:  # a registration that never reached the platform has nothing to undo
+                self._undo(person.psn_no, person.insuplc_admdvs, lost.msgid, "2201")
             raise
         out = reply["output"]["data"]
         return Visit(out["mdtrt_id"], person.psn_no, ipt_otp_no, person.insutype, person.insuplc_admdvs)
@@ -292,7 +300,8 @@ class InsuranceConnector:
         try:
             reply, _ = self._call("2204", {"feedetail": lines}, visit.insuplc_admdvs)
         except Unavailable as lost:
-            self._undo(visit.psn_no, visit.insuplc_admdvs, lost.msgid, "2204")
+            if lost.sent:
+                self._undo(visit.psn_no, visit.insuplc_admdvs, lost.msgid, "2204")
             raise
         return [FeeResult(r["feedetl_sn"], _dec(r["det_item_fee_sumamt"]), r["chrgitm_lv"], _dec(r["selfpay_prop"]),
                           _dec(r["inscp_scp_amt"])) for r in reply["output"]["result"]]
@@ -333,6 +342,8 @@ class InsuranceConnector:
         try:
             reply, msgid = self._call(infno, {"data": data}, visit.insuplc_admdvs)
         except Unavailable as lost:
+            if not lost.sent:  # no connection was made: certainly not charged, nothing to reverse
+                raise SettlementNotCompleted(lost.msgid, lost.reason, reversed=False) from None
             # The platform may have charged the patient: reverse by msgid before anyone tries again.
             undone = self._undo(visit.psn_no, visit.insuplc_admdvs, lost.msgid, infno)
             if undone is None:

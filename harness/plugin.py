@@ -33,7 +33,7 @@ from harness.plugin_masking import (
 from harness.report.masking import Masker
 from harness.slot import ConnectorSlot
 
-pytest_plugins = ["harness.guards"]  # the scenario guards: unread errors, contract findings, failure texts
+pytest_plugins = ["harness.guards", "harness.held_clock"]  # scenario guards; the wall clock held in one second
 CONTRACT_TAG = "contract"
 EVIDENCE_SECTION = "hih evidence"
 CONNECTOR_ERROR = "hih_connector_error"

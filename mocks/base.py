@@ -14,6 +14,7 @@ from mocks.transport.faults import Fault, FaultPlan
 from mocks.transport.journal import Exchange, Journal
 from mocks.transport.limits import InputLimits
 from mocks.transport.origin import HostAllowList
+from mocks.transport.refusal import Refusal
 from mocks.transport.runtime import Listener, Runtime
 
 
@@ -99,6 +100,7 @@ class MockService:
         listener = runtime.serve_http(self.front(app) if self.front else app, host, port, InputLimits.of(self.contract),
                                       self.reuse_port)
         self._listener = listener
+        Refusal.watch(runtime, listener, self.faults, self.reuse_port)
         shown = f"[{host}]" if ":" in host else host
         self.endpoint = Endpoint(self.interface, host, listener.port, f"http://{shown}:{listener.port}")
         return self.endpoint

@@ -31,6 +31,7 @@ from mocks.base import Endpoint, MockService
 from mocks.clock_checks import hl7_stamps
 from mocks.state import Store
 from mocks.transport.mllp import ContractHandler, MllpConfig, MllpExchange, MllpServer, Reply
+from mocks.transport.refusal import Refusal
 from mocks.transport.runtime import Runtime
 
 ERROR = Severity.ERROR
@@ -150,6 +151,7 @@ class Hl7PartnerMock(MockService):
         self.validator.warm()  # the first message is answered as fast as the next (see ProfileValidator.warm)
         listener = self.server.start(runtime, host, port, self.reuse_port)
         self._listener = listener
+        Refusal.watch(runtime, listener, self.faults, self.reuse_port)
         shown = f"[{host}]" if ":" in host else host
         self.endpoint = Endpoint(self.interface, host, listener.port, f"mllp://{shown}:{listener.port}")
         return self.endpoint

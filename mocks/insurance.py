@@ -192,6 +192,14 @@ class InsuranceMock(MockService):
                     expired += 1
         return expired
 
+    def forget_sessions(self) -> int:
+        """Lose every sign-in, as a platform restarted without its session table does; returns how many."""
+        with self.store.transaction():
+            gone = [sign_no for sign_no, _ in self.store.items("sessions")]
+            for sign_no in gone:
+                self.store.delete("sessions", sign_no)
+        return len(gone)
+
     def transaction_of(self, operation: str | None) -> str | None:
         """The transaction `operation` is a form of (2207 for 2207A), `operation` itself for any other."""
         return variant_base(self.contract, operation)
@@ -400,7 +408,11 @@ class InsuranceMock(MockService):
         sign_no = data["signOut"]["sign_no"]
         session = self.store.get("sessions", sign_no)
         if session is None:
-            raise BusinessError(f"签到流水号 {sign_no} 不存在")
+            raise BusinessError(f"签到流水号无效：sign_no {sign_no} 不存在")
+        if session.get("expired"):
+            raise BusinessError(f"签到流水号无效：sign_no {sign_no} 会话已过期")
+        if not session["active"]:
+            raise BusinessError(f"签到流水号已签退：sign_no {sign_no}")
         self.store.put("sessions", sign_no, {**session, "active": False})
         return Answer({"signoutoutb": {"sign_time": self._stamp()}})
 

@@ -30,11 +30,13 @@ from features.steps.outcome import (
     table_rows,
 )
 from harness.contract.isbt128 import din_problem
+from harness.failure import SpecFailure
 from harness.ports.blood_center import (
     BloodCenterError,
     BloodOrder,
     FeeReconciliation,
     IssueNote,
+    NotReceived,
     OrderItem,
     Receipt,
     Refused,
@@ -380,25 +382,71 @@ def then_issued_quantity(ctx: dict[str, Any], blood_center_mock: Any, line: int,
            expected=f"{quantity} {unit}", actual=f"{total} {unit}")
 
 
+def _centre_record(mock: Any, din: str, transaction: str) -> dict[str, Any]:
+    """The centre's record of a bag (its inventory), which must exist."""
+    bag = mock.centre.store.get("inventory", din)
+    expect(bag is not None, "医院持有的血袋血液中心没有记录", transaction=transaction, expected="血液中心登记的献血码",
+           actual=din)
+    return dict(bag)
+
+
+def _safety_fields(bag: dict[str, Any]) -> dict[str, Any]:
+    """The safety fields of the centre's record of a bag, by their business names."""
+    return {"产品": bag["productCode"], "ABO 血型": bag["abo"], "RhD 血型": bag["rhd"], "容量": bag["volume"],
+            "采血日期": date.fromisoformat(bag["collectedOn"]), "失效时间": datetime.fromisoformat(bag["expiresAt"])}
+
+
+def _compare(din: str, hospital: dict[str, Any], centre: dict[str, Any], where: str, transaction: str) -> None:
+    for label, wanted in centre.items():
+        expect(hospital[label] == wanted, f"{where}血袋 {din} 的{label}与血液中心记录不一致", transaction=transaction,
+               expected=wanted, actual=hospital[label])
+
+
 @then("发血单的血袋与血液中心记录一致")
 def then_note_matches_centre(ctx: dict[str, Any], blood_center_mock: Any) -> None:
     """Every safety field of every bag, as the hospital holds it, against the centre's record of the bag."""
     note = _note(ctx)
     for unit in _units(ctx):
-        bag = blood_center_mock.centre.store.get("inventory", unit.din)
-        expect(bag is not None, "发血单上的血袋血液中心没有记录", transaction="DownloadIssuedUnits",
-               expected="血液中心登记的献血码", actual=unit.din)
+        bag = _centre_record(blood_center_mock, unit.din, "DownloadIssuedUnits")
         expect(bag["status"] == "ISSUED" and bag["issueNo"] == note.issue_no, f"血袋 {unit.din} 不是这张发血单发出的",
                transaction="DownloadIssuedUnits", expected=f"已发出，发血单 {note.issue_no}",
                actual=f"{bag['status']}，发血单 {bag.get('issueNo')}")
-        centre = {"产品": bag["productCode"], "ABO 血型": bag["abo"], "RhD 血型": bag["rhd"], "容量": bag["volume"],
-                  "价格": Decimal(bag["price"]), "采血日期": date.fromisoformat(bag["collectedOn"]),
-                  "失效时间": datetime.fromisoformat(bag["expiresAt"])}
         hospital = {"产品": unit.product_code, "ABO 血型": unit.abo, "RhD 血型": unit.rhd, "容量": unit.volume,
                     "价格": unit.price, "采血日期": unit.collected_on, "失效时间": _naive(unit.expires_at)}
-        for label, wanted in centre.items():
-            expect(hospital[label] == wanted, f"医院收到的血袋 {unit.din} 的{label}与血液中心记录不一致",
-                   transaction="DownloadIssuedUnits", expected=wanted, actual=hospital[label])
+        _compare(unit.din, hospital, {**_safety_fields(bag), "价格": Decimal(bag["price"])}, "医院收到的",
+                 "DownloadIssuedUnits")
+
+
+@then("医院库存中每袋入库血的安全信息与血液中心发出的一致")
+def then_stock_matches_centre(ctx: dict[str, Any], blood_center: Any, blood_center_mock: Any) -> None:
+    """What the blood bank stored at receipt (read back through the port) against what the centre issued, for every
+    bag of the note the centre recorded as received: product, ABO/Rh, volume, collection date and expiry."""
+    note = _note(ctx)
+    received = nonempty([u.din for u in note.units if blood_center_mock.centre.store.get("received", u.din) is not None],
+                        "血液中心没有记录发血单上的任何血袋入库，无从比较医院库存", transaction="ConfirmReceipt")
+    for din in received:
+        try:
+            stored = blood_center.stored_bag(din)
+        except BloodCenterError as exc:
+            raise SpecFailure(f"医院库存中查不到已入库的血袋 {din}", expected="入库时保存的血袋信息",
+                              actual=describe(exc)) from exc
+        expect(stored.issue_no == note.issue_no, f"医院库存中血袋 {din} 的发血单号与血液中心不一致",
+               transaction="ConfirmReceipt", expected=note.issue_no, actual=stored.issue_no)
+        hospital = {"产品": stored.product_code, "ABO 血型": stored.abo, "RhD 血型": stored.rhd, "容量": stored.volume,
+                    "采血日期": stored.collected_on, "失效时间": stored.expires_at}
+        _compare(din, hospital, _safety_fields(_centre_record(blood_center_mock, din, "ConfirmReceipt")), "医院库存中",
+                 "ConfirmReceipt")
+
+
+@then(parsers.parse("医院库存中没有第 {n:d} 袋"))
+def then_not_in_stock(blood_center: Any, ctx: dict[str, Any], n: int) -> None:
+    din = _bag(ctx, n)
+    try:
+        stored = blood_center.stored_bag(din)
+    except NotReceived:
+        return
+    raise SpecFailure(f"拒收的第 {n} 袋不应进入医院库存，医院却保存了它", expected=f"{din} 不在库存中（NotReceived）",
+                      actual=f"库存中有 {din}，失效时间 {stored.expires_at}")
 
 
 @when("扫描发血单上的全部血袋入库")

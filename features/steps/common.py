@@ -9,15 +9,17 @@ decides which connector and which partner mock a sentence acts on (fixtures `con
 - 当 连接器重启: the hospital's system restarts; the connector is closed and built again on the same durable state.
 - 那么 连接器在 N 倍超时时间内放弃: the last call gave up (a port error) within N × the configured timeout, plus a
   margin for the machine; a connector without timeouts, or one that resends more than it says, does not.
-- 假如 接下来的步骤在同一秒内完成: the next steps run within one second (identifiers with a time part share it).
+- 假如 接下来的步骤在同一秒内完成: the wall clock is held in the current second for the rest of the scenario, moving on
+  10 ms a step (identifiers with a time part share the second; the monotonic clock of timeouts runs on).
 - 假如 <partner> 的时钟比医院快|慢 N 分钟|小时|天 / 那么 <partner> 发现报文时间与其时钟不符: the partner's clock is shifted
   (the `clock` fault) and its contract's `clock_skew` rule flags the hospital's timestamps.
+- 假如 <partner> 的端口拒绝连接 / 当 <partner> 恢复接受连接: nothing listens on the partner's port (connection refused
+  at once, open connections closed) until the scenario lets it listen again (the `refuse` fault).
 - 假如 平台对 "OP" 注入故障 "kind"（处理前|处理后）[，连续 N 次]: a fault on the platform mock of the scenario.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -25,6 +27,7 @@ from pytest_bdd import given, parsers, then, when
 
 from features.steps.outcome import describe, expect, failure, nonempty, success
 from harness.failure import SpecFailure
+from harness.held_clock import HeldClock
 from harness.slot import ConnectorSlot
 
 PHASES = {"处理前": "before", "处理后": "after"}
@@ -95,18 +98,11 @@ def then_gave_up_in_time(ctx: dict[str, Any], hih: Any, n: int) -> None:
            expected=f"{n} × 超时 {hih.timeout_s:g} 秒，至多 {bound:.2f} 秒", actual=f"{took:.2f} 秒后报告 {describe(ctx['error'])}")
 
 
-SAME_SECOND_S = 0.85
-"""What the steps after 接下来的步骤在同一秒内完成 may take: less than that left of the second, and it waits for the next."""
-
-
 @given("接下来的步骤在同一秒内完成")
-def given_same_second() -> None:
+def given_same_second(held_clock: HeldClock) -> None:
     """What the scenario sends next goes out within one second: identifiers with a time part then share it, and a
-    connector that restarts its sequence on restart repeats one (no accident of timing hides it). Waits for the
-    next second only when less than SAME_SECOND_S of this one is left."""
-    left = 1 - time.time() % 1
-    if left < SAME_SECOND_S:
-        time.sleep(left + 0.001)
+    connector that restarts its sequence on restart repeats one. The wall clock is held in this second for the rest
+    of the scenario (`harness.held_clock`), so no accident of timing on a loaded machine hides such a repeat."""
 
 
 # -- the partner's clock ------------------------------------------------------------------------------------------
@@ -124,6 +120,20 @@ def then_clock_flagged(partner: Any, who: str) -> None:
     flagged = [f"{e.operation} {f.location}" for e in partner.journal.entries()
                for f in (*e.request_findings, *e.response_findings) if f.rule == CLOCK_RULE]
     nonempty(flagged, f"{who}的时钟与医院相差超过合同允许的偏差，却没有发现任何报文时间不符")
+
+
+# -- the partner's port refuses connections ----------------------------------------------------------------------
+@given(parsers.re(r"(?P<who>平台|血液中心|LIS|PACS) ?的端口拒绝连接"))
+def given_refusing(partner: Any, who: str) -> None:
+    """Nothing listens on the partner's port (the `refuse` fault) until the scenario says it accepts again."""
+    partner.inject("refuse", times=None)
+
+
+@when(parsers.re(r"(?P<who>平台|血液中心|LIS|PACS) ?恢复接受连接"))
+def when_accepting_again(partner: Any, who: str) -> None:
+    refusing = partner.faults.refusing()
+    expect(refusing is not None, f"{who}并没有在拒绝连接，无从恢复", expected="端口正在拒绝连接", actual="端口照常接受连接")
+    partner.faults.discard(refusing)
 
 
 # -- faults on a platform (insurance, maternal-child) ---------------------------------------------------------------

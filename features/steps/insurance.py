@@ -383,6 +383,18 @@ def then_not_completed(ctx: dict[str, Any], insurance_mock: Any, outcome: str) -
            expected=sent["msgid"], actual=error.msgid)
 
 
+@then("连接器报告结算未完成，平台没有收到结算")
+def then_not_completed_never_sent(ctx: dict[str, Any], insurance_mock: Any) -> None:
+    """No connection could be made: the settlement never reached the platform, so the patient was not charged and
+    there is nothing to reverse (no 2601 either)."""
+    error = failure(ctx, port.SettlementNotCompleted)
+    expect(not error.reversed, "连接器对结算是否已冲正的判断与平台不符", transaction="2207", expected="平台未处理",
+           actual="已冲正")
+    arrived = [code for code in _received(insurance_mock) if code in ("2207", "2601")]
+    expect(not arrived, "平台不接受连接，却收到了结算或冲正", transaction="2207", expected="没有 2207、2601",
+           actual=arrived)
+
+
 @then("连接器报告结算状态不确定")
 def then_uncertain(ctx: dict[str, Any], insurance_mock: Any) -> None:
     error = failure(ctx, port.SettlementUncertain)
@@ -557,6 +569,21 @@ def then_no_open_visit(ctx: dict[str, Any], insurance_mock: Any) -> None:
 @given("平台的签到会话已过期")
 def given_sessions_expired(insurance_mock: Any) -> None:
     expect(insurance_mock.expire_sessions() >= 1, "平台上没有可以过期的签到会话", expected="至少一个签到会话", actual="没有")
+
+
+@given("平台重启后已不记得医院的签到会话")
+def given_sessions_forgotten(insurance_mock: Any) -> None:
+    expect(insurance_mock.forget_sessions() >= 1, "平台上没有可以忘记的签到会话", expected="至少一个签到会话", actual="没有")
+
+
+@then("平台上没有仍然有效的签到会话")
+def then_no_open_session(insurance_mock: Any) -> None:
+    """Every session the hospital's requests carried (sign_no) is over on the platform."""
+    used = nonempty(sorted({str(sign_no) for e in _journal(insurance_mock) if (sign_no := _sent(e).get("sign_no"))}),
+                    "医院的请求都没有携带签到流水号，无从检查会话是否已结束")
+    still_open = [sign_no for sign_no in used if (insurance_mock.store.peek("sessions", sign_no) or {}).get("active")]
+    expect(not still_open, "签退后平台上还留着有效的签到会话（连接器为签退重新签到，却没有结束新的会话）",
+           transaction="9002", expected="医院用过的签到会话都已结束", actual=f"仍然有效的签到流水号 {still_open}")
 
 
 @then(parsers.parse('平台上该就诊的费用明细为 "{sns}"'))

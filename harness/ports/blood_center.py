@@ -137,6 +137,24 @@ class Receipt:
 
 
 @dataclass(frozen=True)
+class StoredBag:
+    """What the hospital's blood bank recorded for a bag it received (its stock card), as it will use it: the
+    safety fields of the issue note, kept so that a nurse, a cross-match or a restarted system reads them from the
+    hospital's own store, not from the centre."""
+
+    din: str
+    issue_no: str
+    product_code: str
+    abo: str
+    rhd: str
+    volume: int
+    collected_on: date | None
+    """None only for a bag received that was not on its issue note (nothing to take it from)."""
+    expires_at: datetime | None
+    """Local time without an offset, as `datetime.now()` gives it (None as `collected_on`)."""
+
+
+@dataclass(frozen=True)
 class ReturnAck:
     return_no: str
     status: str
@@ -251,6 +269,11 @@ class BloodCenterPort(Protocol):
     def issue_notes(self, order_no: str) -> list[IssueNote]: ...
     def receive(self, issue: IssueNote, scanned: list[ScannedBag]) -> Receipt:
         """Confirm the scanned bags; a bad DIN is INVALID_DIN and a bag past its expiry is EXPIRED, neither confirmed."""
+        ...
+    def stored_bag(self, din: str) -> StoredBag:
+        """What the blood bank stored at receipt for a bag it confirmed received (product, ABO/Rh, volume,
+        collection date, expiry), read back from its durable store; `NotReceived` for a bag it never received
+        (refused at receipt, or unknown). A returned bag keeps its record."""
         ...
     def submit_return(self, return_no: str, dins: list[str], reason: str, remark: str | None = None) -> ReturnAck: ...
     def return_status(self, return_no: str) -> ReturnStatus: ...

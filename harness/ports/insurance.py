@@ -140,12 +140,15 @@ class InvalidInput(InsuranceError):
 
 
 class Unavailable(InsuranceError):
-    """No usable answer (timeout, reset, HTTP error, malformed body); `msgid` names the attempt whose reply was lost."""
+    """No usable answer (timeout, reset, HTTP error, malformed body, connection refused); `msgid` names the attempt
+    whose reply was lost. `sent` is False when no attempt reached the platform (every connection was refused):
+    nothing happened there, so there is nothing to reverse."""
 
-    def __init__(self, infno: str, reason: str, msgid: str = "") -> None:
+    def __init__(self, infno: str, reason: str, msgid: str = "", sent: bool = True) -> None:
         self.infno = infno
         self.reason = reason
         self.msgid = msgid
+        self.sent = sent
         super().__init__(f"{infno} unavailable: {reason}")
 
 
@@ -153,7 +156,8 @@ class SettlementNotCompleted(InsuranceError):
     """The settlement's reply was lost; the connector made sure the patient was not charged.
 
     `reversed` is True when the platform had settled and a 2601 reversal undid it, False when the platform had not
-    processed the settlement at all. Either way the HIS may settle again with a new msgid.
+    processed the settlement at all (the reversal said so, or no connection to the platform could be made: then no
+    2601 is sent). Either way the HIS may settle again with a new msgid.
     """
 
     def __init__(self, msgid: str, reason: str, reversed: bool) -> None:
@@ -178,7 +182,13 @@ class InsurancePort(Protocol):
 
     def sign_in(self) -> SignIn: ...
 
-    def sign_out(self) -> None: ...
+    def sign_out(self) -> None:
+        """End the session (9002). When the platform refuses because it has no such session any more (its err_msg
+        says the sign_no is invalid, expired, unknown or already signed out), the session is over all the same: the
+        connector forgets its sign_no and returns normally, without signing in again just to sign out. Any other
+        refusal is `Refused` with the platform's err_msg (the session may still be open: a later call may retry);
+        a lost reply is `Unavailable`. The next business call signs in afresh."""
+        ...
 
     def query_person(self, cert: Certificate) -> Person: ...
 

@@ -36,7 +36,7 @@ SECURITY_HEADERS = {
                                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'",
 }
 FAULT_KINDS = {"latency": "延迟应答", "no_reply": "不应答", "reset": "连接重置", "http_status": "HTTP 错误",
-               "error_reply": "SOAP 故障", "malformed": "应答损坏"}
+               "error_reply": "SOAP 故障", "malformed": "应答损坏", "refuse": "拒绝连接", "clock": "时钟偏移"}
 """How the console names each fault kind (an `error_reply` with code Server.Busy is 血站繁忙)."""
 BUSY = "Server.Busy"
 PHASES = {"before": "处理前", "after": "处理后"}
@@ -75,9 +75,11 @@ class Console:
             kind = "血站繁忙" if fault.kind == "error_reply" and fault.code == BUSY else FAULT_KINDS.get(fault.kind, fault.kind)
             if fault.kind == "latency":
                 kind += f" {fault.delay_s:g} 秒"
+            if fault.kind == "refuse":  # the whole port, console included: armed over the admin API
+                kind += f" {fault.window_s:g} 秒" if fault.window_s else "（直到清除）"
             rows.append({"operation": "全部操作" if fault.operation is None else
                          f"{self.mock.labels.operation(fault.operation)} {fault.operation}",
-                         "kind": kind, "times": "持续" if fault.times is None else f"剩 {fault.times} 次",
+                         "kind": kind, "times": "持续" if fault.times is None or fault.kind == "refuse" else f"剩 {fault.times} 次",
                          "phase": PHASES.get(fault.phase, fault.phase)})
         return rows
 

@@ -6,6 +6,7 @@ import asyncio
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -27,14 +28,17 @@ KINDS = {
     "garbage": "send bytes before the start block",
     # the partner itself, not one exchange
     "clock": "shift the partner's clock by `shift_s` seconds (negative: behind); stays until cleared",
+    "refuse": "refuse connections: nothing listens on the partner's port (a connect gets RST, 'connection refused') "
+              "and open connections are closed, for `window_s` seconds (0: until cleared); for the whole port",
 }
-PASSIVE = frozenset({"clock"})
+PASSIVE = frozenset({"clock", "refuse"})
 """Kinds that change the partner rather than an exchange: never taken by the transports."""
 PHASES = ("before", "after")
 MAX_FIRED = 1_000
 """The fired faults a plan remembers (the newest)."""
 _TYPE_NAMES = {"kind": "string", "operation": "string or null", "times": "whole number or null", "phase": "string",
-               "delay_s": "number", "status": "whole number", "message": "string", "code": "string"}
+               "delay_s": "number", "status": "whole number", "message": "string", "code": "string",
+               "window_s": "number"}
 
 
 @dataclass
@@ -53,11 +57,14 @@ class Fault:
     message: str = ""
     code: str = ""
     shift_s: float = 0.0
+    window_s: float = 0.0
+    """`refuse`: how long nothing listens (0: until the fault is cleared)."""
 
     def __post_init__(self) -> None:
         # from the admin API the values are whatever JSON a caller sent: check their types before their ranges
         for name, wanted in (("kind", str), ("operation", (str, type(None))), ("times", (int, type(None))),
-                             ("phase", str), ("delay_s", (int, float)), ("status", int), ("message", str), ("code", str)):
+                             ("phase", str), ("delay_s", (int, float)), ("status", int), ("message", str), ("code", str),
+                             ("window_s", (int, float))):
             value = getattr(self, name)
             if not isinstance(value, wanted) or isinstance(value, bool):
                 raise UsageError(f"bad fault: {name} {value!r:.40} is not a {_TYPE_NAMES[name]}")
@@ -73,6 +80,11 @@ class Fault:
             raise UsageError(f"fault delay_s must be between 0 and 3600, not {self.delay_s}")
         if abs(self.shift_s) > 7 * 86400:
             raise UsageError(f"fault shift_s must be within a week either way, not {self.shift_s}")
+        if not math.isfinite(self.window_s) or not 0 <= self.window_s <= 3600:
+            raise UsageError(f"fault window_s must be between 0 and 3600, not {self.window_s}")
+        if self.kind == "refuse" and self.operation is not None:
+            raise UsageError("a refuse fault is for the whole port (connections are refused before any operation "
+                             "is known): leave out operation")
         if self.kind == "http_status" and not 400 <= self.status <= 599:
             raise UsageError(f"http_status fault needs a 4xx or 5xx status, not {self.status}")
 
@@ -102,16 +114,44 @@ class FaultPlan:
         self.fired: list[Fault] = []
         self.families: dict[str, str] = {}
         """Operation -> the one it is a form of (`2207A` -> `2207`): a fault armed for the one fires on both."""
+        self._watchers: list[Callable[[], None]] = []
+
+    def watch(self, changed: Callable[[], None]) -> None:
+        """Call `changed()` (outside the plan's lock) whenever faults are armed, cleared or discarded."""
+        self._watchers.append(changed)
+
+    def _changed(self) -> None:
+        for changed in self._watchers:
+            changed()
 
     def add(self, fault: Fault) -> Fault:
         with self._lock:
             self._faults.append(fault)
+        self._changed()
         return fault
 
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
             self.fired.clear()
+        self._changed()
+
+    def discard(self, fault: Fault) -> None:
+        """Take one armed fault away (a `refuse` fault whose window is over)."""
+        with self._lock:
+            self._faults[:] = [f for f in self._faults if f is not fault]
+        self._changed()
+
+    def refusing(self) -> Fault | None:
+        """The armed `refuse` fault, if any: the port is to refuse connections while it is armed."""
+        with self._lock:
+            return next((f for f in self._faults if f.kind == "refuse"), None)
+
+    def mark_fired(self, fault: Fault) -> None:
+        """Count a fault the plan did not hand out itself as fired (a refusal that took effect)."""
+        with self._lock:
+            self.fired.append(fault)
+            del self.fired[:-MAX_FIRED]
 
     def armed(self) -> list[Fault]:
         with self._lock:

@@ -53,6 +53,8 @@ class Listener:
     host: str
     port: int
     stop: Callable[[], Coroutine[Any, Any, None]]
+    reopen: Callable[[], Coroutine[Any, Any, None]] | None = None
+    """Listen again on the same port after `stop` (a `refuse` fault's window is over: mocks.transport.refusal)."""
 
 
 class Runtime:
@@ -87,28 +89,34 @@ class Runtime:
             app, lifespan="off", access_log=False, log_level="warning", timeout_graceful_shutdown=1,
             timeout_keep_alive=30, backlog=2048, **uvicorn_options(limits or InputLimits()),
         )
-        server = uvicorn.Server(config)
-
+        servers, socks = [uvicorn.Server(config)], [sock]  # replaced by `reopen`
         tasks: list[asyncio.Future[None]] = []
 
         async def start() -> None:
-            tasks.append(asyncio.ensure_future(server.serve(sockets=[sock])))
+            server, listening = servers[0], socks[0]
+            tasks[:] = [asyncio.ensure_future(server.serve(sockets=[listening]))]
             for _ in range(500):
                 if server.started:
                     return
                 await asyncio.sleep(0.01)
-            raise UsageError(f"the HTTP server on {host}:{sock.getsockname()[1]} did not start")
+            raise UsageError(f"the HTTP server on {host}:{listening.getsockname()[1]} did not start")
 
         async def stop() -> None:
-            server.should_exit = True
+            servers[0].should_exit = True
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(tasks[0], 5)
             with contextlib.suppress(OSError):
-                sock.close()
+                socks[0].close()
+
+        bound = sock.getsockname()[1]
+
+        async def reopen() -> None:
+            servers[0], socks[0] = uvicorn.Server(config), bind(host, bound, reuse_port)
+            await start()
 
         self.start()
         self.call(start())
-        listener = Listener(host, sock.getsockname()[1], stop)
+        listener = Listener(host, bound, stop, reopen)
         self._listeners.append(listener)
         return listener
 
@@ -123,18 +131,23 @@ class Runtime:
         """Serve a stream handler (MLLP) on host:port."""
         sock = bind(host, port, reuse_port)
 
-        async def start() -> asyncio.base_events.Server:
-            return await asyncio.start_server(handler, sock=sock, limit=limit)
+        async def start(listening: socket.socket) -> asyncio.base_events.Server:
+            return await asyncio.start_server(handler, sock=listening, limit=limit)
 
         self.start()
-        server = self.call(start())
+        live = [self.call(start(sock))]  # replaced by `reopen`
 
         async def stop() -> None:
-            server.close()
+            live[0].close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 2)
+                await asyncio.wait_for(live[0].wait_closed(), 2)
 
-        listener = Listener(host, sock.getsockname()[1], stop)
+        bound = sock.getsockname()[1]
+
+        async def reopen() -> None:
+            live[0] = await start(bind(host, bound, reuse_port))
+
+        listener = Listener(host, bound, stop, reopen)
         self._listeners.append(listener)
         return listener
 

@@ -3,14 +3,17 @@ operation is idempotent, strict checks of what it sends and receives, DIN checks
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connectors.blood_bank import Bag, BloodBank
 from connectors.blood_center import BloodCenterConnector, reference
 from harness.bindings import connector_settings
 from harness.ports.blood_center import (
@@ -122,7 +125,14 @@ def test_receipt_checks_dins_and_remembers_received_bags(connector: BloodCenterC
     receipt = connector.receive(note, [garbled, *scanned[1:]])
     assert ("INVALID_DIN", garbled.din) in {(d.kind, d.din) for d in receipt.discrepancies}
     assert note.units[0].din not in connector.received
+    with pytest.raises(NotReceived):
+        connector.stored_bag(garbled.din)
     connector.receive(note, scanned[:1])
+    unit = note.units[0]
+    stored = connector.stored_bag(unit.din)
+    assert (stored.issue_no, stored.product_code, stored.abo, stored.rhd, stored.volume, stored.collected_on,
+            stored.expires_at) == (note.issue_no, unit.product_code, unit.abo, unit.rhd, unit.volume, unit.collected_on,
+                                   unit.expires_at.replace(tzinfo=None))
     with pytest.raises(AlreadyReceived):
         connector.receive(note, scanned)
     assert connector.submit_return("TH2001", [note.units[0].din], "QUALITY").status == "PENDING"
@@ -148,3 +158,24 @@ def test_a_time_with_an_offset_is_read_as_local_time_not_with_its_offset_dropped
     for zone in (UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))):
         assert _naive(instant.astimezone(zone)) == local_now, zone
     assert _naive(local_now) == local_now, "a time without an offset is local already"
+
+
+def test_a_store_made_before_the_safety_fields_were_kept_is_extended_and_still_read(tmp_path: Path) -> None:
+    """A blood-bank store written by an earlier version (DIN, issue, expiry only) opens, keeps its bags and reads
+    them back with the fields it never had left empty; new receipts keep every safety field."""
+    path = tmp_path / "blood-bank.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE received (din TEXT PRIMARY KEY, issue_no TEXT NOT NULL, expires_at TEXT NOT NULL, "
+                "received_at REAL NOT NULL)")
+    old.execute("INSERT INTO received VALUES ('B3201261001730', 'FX1', '2026-12-30T08:00:00', 0)")
+    old.commit()
+    old.close()
+    bank = BloodBank(path)
+    try:
+        assert bank.bag("B3201261001730") == ("FX1", Bag("B3201261001730", "", "", "", 0, "", "2026-12-30T08:00:00"))
+        bank.receive("FX2", [Bag("B3201261001731", "E0001", "A", "POS", 200, "2026-12-01", "2026-12-31T08:00:00")])
+        assert bank.bag("B3201261001731") == ("FX2", Bag("B3201261001731", "E0001", "A", "POS", 200, "2026-12-01",
+                                                         "2026-12-31T08:00:00"))
+        assert bank.bag("B3201261009999") is None
+    finally:
+        bank.close()

@@ -39,7 +39,7 @@ def one_change(target: Target, classification: Classification = Classification.B
 
 # -- the static scan ----------------------------------------------------------------------------------------------
 def test_the_scan_renders_outlines_and_knows_the_steps_transactions(scanned: dict[str, Any]) -> None:
-    assert len(scanned) == 77
+    assert len(scanned) == 80
     policy = scanned["2024.1 起社会保障卡未带卡识别码时，连接器在发送 2207 前拒绝"]
     assert policy.feature == "政策版本" and policy.file.name == "policy_versions.feature"
     assert policy.template == "2024.1 起社会保障卡未带卡识别码时，连接器在发送 <交易> 前拒绝"
@@ -194,12 +194,12 @@ def test_changed_since_2023_runs_only_the_card_sn_and_settlement_scenarios(
 
     assert code == 0, printed
     assert "changed since: insurance 2023.1 → 2024.1: 5 breaking, 0 compatible, 12 info change(s)" in printed
-    assert f"selected {len(expected)} of 77 scenarios:" in printed
+    assert f"selected {len(expected)} of 80 scenarios:" in printed
     assert "2024.1 起门诊结算携带公立医院改革标志 — 2207 input /data/pub_hosp_rfom_flag (static)" in printed
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text(encoding="utf-8"))
     ran = {s["name"] for s in summary["scenarios"]}
     # what ran is what was selected (skipped 2023.1-only outlines are reported under their template name)
-    assert len(summary["scenarios"]) == len(expected) < 77
+    assert len(summary["scenarios"]) == len(expected) < 80
     assert ran - expected_names == {"2023.1 接受未带卡识别码的社会保障卡办理 <交易>"}
     assert {"2024.1 起门诊结算携带公立医院改革标志", "社会保障卡带卡识别码时 2201 在各版本都被接受",
             "2024.1 起社会保障卡未带卡识别码时，连接器在发送 1101 前拒绝", "持社会保障卡完成结算，每笔凭证交易都携带卡识别码",
@@ -207,6 +207,6 @@ def test_changed_since_2023_runs_only_the_card_sn_and_settlement_scenarios(
     assert not ran & {"撤销尚未收费的门诊挂号", "以居民身份证号查询参保人信息", "签退后再办理业务，连接器先重新签到"}
     assert all(s["feature"] == "政策版本" for s in summary["scenarios"] if s["status"] == "skipped")
     assert summary["selection"] == {"changed_since": {"insurance": "2023.1"}, "new": {"insurance": "2024.1"},
-                                    "selected": len(expected), "of": 77, "methods": {"insurance": ["static"]}}
+                                    "selected": len(expected), "of": 80, "methods": {"insurance": ["static"]}}
     recorded = history.query(tmp_path / "history.sqlite")
     assert recorded["interfaces"]["insurance"]["runs"][0]["selection"]["selected"] == len(expected)

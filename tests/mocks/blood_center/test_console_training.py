@@ -20,6 +20,7 @@ import zeep.exceptions
 from mocks.blood_center import BloodCenterMock
 from mocks.blood_center import console_training as training_routes
 from mocks.blood_center import snapshots as snapshot_module
+from tests.conftest import wait_for
 from tests.mocks.blood_center.conftest import Caller, order
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -346,3 +347,14 @@ def test_pages_allow_only_their_own_script(web: httpx.Client) -> None:
     assert "default-src 'none'" in policy and "script-src 'self'" in policy and "unsafe-eval" not in policy
     assert "'unsafe-inline'" not in policy.split("script-src", 1)[1].split(";", 1)[0]
     assert web.get("/console/static/console.js").headers["content-type"].startswith("text/javascript")
+
+
+def test_a_refusal_armed_over_the_admin_api_is_named_in_the_console_once_the_port_is_back(
+        centre: BloodCenterMock, web: httpx.Client) -> None:
+    """The console shares the centre's port, so it cannot show a refusal while it lasts; it lists it among the
+    fired faults by its Chinese name and window once the centre listens again."""
+    centre.inject("refuse", window_s=0.3)
+    with pytest.raises(httpx.ConnectError):
+        web.get("/console/faults")
+    wait_for(lambda: centre.faults.armed() == [])
+    assert "拒绝连接 0.3 秒" in text_of(web.get("/console/faults").text)

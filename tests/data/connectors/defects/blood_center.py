@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.blood_bank import BloodBank
+from connectors.blood_bank import Bag, BloodBank
 from connectors.blood_center import BloodCenterConnector
-from harness.ports.blood_center import BloodCenterSettings, IssueNote, Receipt, ScannedBag
+from harness.ports.blood_center import BloodCenterSettings, IssuedUnit, IssueNote, Receipt, ScannedBag
 from tests.data.connectors.defects import Defect, planted
 
 
@@ -63,6 +63,19 @@ class CollectedOnMisread(BloodCenterConnector):
                 for n in super().issue_notes(order_no)]
 
 
+class StockExpiryInUtc(BloodCenterConnector):
+    """Reads the issue note right but writes each bag's expiry to the blood bank's stock in UTC (8 hours earlier),
+    and its collection date as the day it was received: the nurse's screen and the expiry alarms read the stock."""
+
+    @staticmethod
+    def _stock_card(scanned: ScannedBag, unit: IssuedUnit | None) -> Bag:
+        card = BloodCenterConnector._stock_card(scanned, unit)
+        if not card.expires_at:
+            return card
+        utc = datetime.fromisoformat(card.expires_at) - timedelta(hours=8)
+        return replace(card, expires_at=utc.isoformat(), collected_on=date.today().isoformat())
+
+
 class ReceiptTimeInUtc(BloodCenterConnector):
     """Reports the receipt time in UTC (8 hours behind the centre's Beijing time)."""
 
@@ -96,6 +109,7 @@ DEFECTS = [
     planted("blood-center", ExpiryInUtc, "safety", "@safety", "安全信息与血液中心记录一致"),
     planted("blood-center", CollectedOnMisread, "safety", "@safety",
             "安全信息与血液中心记录一致"),
+    planted("blood-center", StockExpiryInUtc, "safety", "@safety", "医院库存中每袋血的安全信息"),
     planted("blood-center", ReceiptTimeInUtc, "clock", "@order", "从预约、确认、发血到入库"),
     planted("blood-center", SlowToGiveUp, "time", "@fault", "不无限等待"),
     planted("blood-center", RecallListsReturned, "after", "@return",

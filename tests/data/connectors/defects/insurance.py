@@ -8,7 +8,16 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.insurance import InsuranceConnector, MsgIdSource
-from harness.ports.insurance import Certificate, FeeItem, InsuranceSettings, Settlement, Visit
+from harness.ports.insurance import (
+    Certificate,
+    FeeItem,
+    InsuranceSettings,
+    Refused,
+    Settlement,
+    SettlementNotCompleted,
+    SettlementUncertain,
+    Visit,
+)
 from tests.data.connectors.defects import Defect, planted
 
 
@@ -98,6 +107,37 @@ class NoUndoOfLostRegistration(InsuranceConnector):
         return None if infno == "2201" else super()._undo(psn_no, insuplc_admdvs, msgid, infno)
 
 
+class SignsInToSignOut(InsuranceConnector):
+    """Told at sign-out that the platform no longer knows its session, signs in again only to sign out the old
+    number, which the platform refuses: the charge desk sees an error at closing time and a new session is left
+    open on the platform."""
+
+    def sign_out(self) -> None:
+        if not self.sign_no:
+            return
+        data = {"signOut": {"sign_no": self.sign_no, "opter_no": self.settings.opter}}
+        try:
+            self._call("9002", data)
+        except Refused:
+            self.sign_in()
+            self._call("9002", data)
+        self.sign_no = None
+
+
+class ReversesWhatNeverLeft(InsuranceConnector):
+    """Treats a settlement it could not even connect for like one whose reply was lost: sends a 2601 reversal
+    (refused as well) and reports the settlement uncertain, so the cashier is told to check by hand a charge that
+    cannot have happened."""
+
+    def settle(self, visit: Visit, cert: Certificate, batch: str, total: Decimal, use_account: bool = True) -> Settlement:
+        try:
+            return super().settle(visit, cert, batch, total, use_account)
+        except SettlementNotCompleted as lost:
+            if "cannot connect" in lost.reason and self._undo(visit.psn_no, visit.insuplc_admdvs, lost.msgid, "2207") is None:
+                raise SettlementUncertain(lost.msgid, f"{lost.reason}; the reversal did not get through either") from None
+            raise
+
+
 DEFECTS = [
     planted("insurance", ShiftedClock, "clock", "@clock", "时钟一致时"),
     planted("insurance", MsgIdFromOne, "restart", "@restart", "同一秒内重启"),
@@ -107,6 +147,8 @@ DEFECTS = [
     planted("insurance", SlowToGiveUp, "time", "@fault", "不无限等待"),
     planted("insurance", TooManyResends, "time", "@fault", "不无限等待"),
     planted("insurance", CachedSettlement, "after", "@reversal", "冲正后可以重新结算"),
+    planted("insurance", SignsInToSignOut, "after", "@flow", "不为签退而重新签到"),
+    planted("insurance", ReversesWhatNeverLeft, "contract", "@fault", "平台拒绝连接时"),
     planted("insurance", NoUndoOfLostRegistration, "after", "@fault",
             "连接器冲正这笔挂号"),
     Defect("insurance", "tests.data.connectors.double_charge_connector:make", "money",
