@@ -35,6 +35,8 @@ class MockService:
     growing: dict[str, Callable[[Any], bool] | None] = {}
     """Tables that grow with traffic, each with what makes a row finished (None: any row), bounded in memory."""
     shares_state = False
+    lean_http = False
+    """Served by the mocks' lean HTTP server (`mocks.transport.lean_http`) instead of uvicorn."""
     """All its state is in `store`, so several processes can serve it over one shared store (`--workers`)."""
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000) -> None:
@@ -97,7 +99,7 @@ class MockService:
         self.allowed_hosts = HostAllowList.for_bind(host, self.extra_hosts)
         app = self.asgi_app()
         listener = runtime.serve_http(self.front(app) if self.front else app, host, port, InputLimits.of(self.contract),
-                                      self.reuse_port)
+                                      self.reuse_port, lean=self.lean_http)
         self._listener = listener
         shown = f"[{host}]" if ":" in host else host
         self.endpoint = Endpoint(self.interface, host, listener.port, f"http://{shown}:{listener.port}")
