@@ -64,7 +64,7 @@ class Cycle:
     """One request: its scope, its body as it arrives, and the reply the app sends (ASGI `receive` and `send`)."""
 
     __slots__ = ("conn", "transport", "scope", "chunks", "buffered", "complete", "waiter", "started", "finished",
-                 "status", "headers", "chunked", "close", "expect_continue", "head_only", "given")
+                 "status", "headers", "chunked", "close", "expect_continue", "head_only", "given", "discard")
 
     def __init__(self, conn: LeanHttpProtocol, scope: dict[str, Any], close: bool, expect_continue: bool) -> None:
         self.conn = conn
@@ -84,6 +84,8 @@ class Cycle:
         self.head_only = scope["method"] == "HEAD"
         self.given = False
         """The whole body went to the app."""
+        self.discard = False
+        """Answered before its body was read: what is left of the body is dropped as it comes."""
 
     def _wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -325,7 +327,7 @@ class LeanHttpProtocol(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         cycle = self.parsing
-        if cycle is None or self.refused:
+        if cycle is None or self.refused or cycle.discard:
             return
         cycle.chunks.append(body)
         cycle.buffered += len(body)
@@ -377,9 +379,12 @@ class LeanHttpProtocol(asyncio.Protocol):
         if cycle.close or self.server.closing:
             self.transport.close()
             return
-        if not cycle.complete:  # the app answered before reading the whole body: the rest cannot be skipped safely
-            self.transport.close()
-            return
+        if not cycle.complete:
+            # answered before the whole body came (a refusal by its head): the rest is read and dropped, and the
+            # connection stays open, as uvicorn does; closing with unread data would reset it under the reply
+            cycle.discard = True
+            cycle.chunks.clear()
+            self.body_drained()
         if self.queue:
             self._start(self.queue.popleft())
             self.body_drained()

@@ -19,8 +19,8 @@ def test_spellings_of_one_number_are_different_nonces() -> None:
         assert not window.seen(other, NOW), other
 
 
-@given(st.lists(st.one_of(st.text(max_size=40), st.from_regex(r"[0-9a-fA-F]{32}", fullmatch=True)), unique=True,
-                min_size=2, max_size=20))
+@given(st.lists(st.one_of(st.text(max_size=40), st.text(alphabet="0123456789abcdefABCDEF", min_size=31, max_size=33)),
+                unique=True, min_size=2, max_size=20))
 def test_only_the_nonces_added_are_seen(nonces: list[str]) -> None:
     window = NonceWindow()
     kept, other = nonces[: len(nonces) // 2], nonces[len(nonces) // 2:]

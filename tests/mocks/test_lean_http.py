@@ -21,7 +21,12 @@ disconnects: list[str] = []
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Echoes the body; `/stream` answers in three chunks, `/fail` raises, `/hold` waits for the client to go."""
+    """Echoes the body; `/stream` answers in three chunks, `/fail` raises, `/hold` waits for the client to go,
+    `/early` answers without reading the body (as a refusal by the head does)."""
+    if scope["path"] == "/early":
+        await send({"type": "http.response.start", "status": 415, "headers": [(b"content-length", b"5")]})
+        await send({"type": "http.response.body", "body": b"early"})
+        return
     body = b""
     while True:
         message = await receive()
@@ -95,6 +100,17 @@ def test_keep_alive_and_pipelined_requests_answered_in_order(lean: Listener) -> 
     assert seen[0]["client"][0] == "127.0.0.1"
     assert seen[0]["headers"][b"host"] == b"x"  # names in lower case, as ASGI says
     assert callable(getattr(seen[0]["transport"], "abort", None))  # what the reset fault reaches the socket through
+
+
+def test_a_reply_before_the_body_is_read_keeps_the_connection(lean: Listener) -> None:
+    with socket.create_connection(("127.0.0.1", lean.port)) as sock:
+        sock.sendall(post("/early", b"y" * 200_000))
+        first = _read_replies(sock, 1)
+        sock.sendall(post("/after", b"next"))  # the rest of the first body was dropped, not taken as a request
+        second = _read_replies(sock, 1)
+    assert first[0].startswith(b"HTTP/1.1 415 ") and first[0].endswith(b"early")
+    assert second[0].endswith(b"echo:next")
+    assert [s["path"] for s in seen] == ["/after"]
 
 
 def test_a_body_in_pieces_is_read_whole(lean: Listener) -> None:
