@@ -200,7 +200,8 @@ class LeanHttpProtocol(asyncio.Protocol):
         self.running: Cycle | None = None
         self.queue: deque[Cycle] = deque()
         self.paused = False
-        self.idle: asyncio.TimerHandle | None = None
+        self.idle_since: float | None = None
+        """When the connection last fell idle (no request in progress or begun); None while busy."""
         self.client: tuple[str, int] | None = None
         self.local: tuple[str, int] | None = None
 
@@ -212,24 +213,21 @@ class LeanHttpProtocol(asyncio.Protocol):
         sock = transport.get_extra_info("sockname")
         self.client = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else None
         self.local = (str(sock[0]), int(sock[1])) if isinstance(sock, tuple) else None
-        self._arm_idle()
+        self.idle_since = self.loop.time()
+        self.server.watch_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         self.server.connections.discard(self)
-        if self.idle is not None:
-            self.idle.cancel()
         for cycle in (self.running, self.parsing, *self.queue):
             if cycle is not None:
                 cycle._wake()
 
-    def _arm_idle(self) -> None:
-        if self.idle is not None:
-            self.idle.cancel()
-        self.idle = self.loop.call_later(KEEP_ALIVE_S, self._idle_timeout)
-
-    def _idle_timeout(self) -> None:
-        if self.running is None and not self.queue and self.in_head and not self.lost:
+    def close_if_idle(self, before: float) -> None:
+        """Close the connection when it has been idle since before `before` (the keep-alive timeout)."""
+        since = self.idle_since
+        if (since is not None and since < before and self.in_head and self.running is None and not self.queue
+                and not self.lost):
             self.transport.close()
 
     def _refuse(self, answer: bytes) -> None:
@@ -280,9 +278,7 @@ class LeanHttpProtocol(asyncio.Protocol):
             self._refuse(_BAD_REQUEST)
 
     def on_message_begin(self) -> None:
-        if self.idle is not None:
-            self.idle.cancel()
-            self.idle = None
+        self.idle_since = None
         self.url = b""
         self.headers = []
         self.headers_seen = 0
@@ -389,7 +385,7 @@ class LeanHttpProtocol(asyncio.Protocol):
             self._start(self.queue.popleft())
             self.body_drained()
         else:
-            self._arm_idle()
+            self.idle_since = self.loop.time()
 
 
 class LeanServer:
@@ -404,6 +400,21 @@ class LeanServer:
         self.connections: set[LeanHttpProtocol] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.closing = False
+        self._sweeping: asyncio.TimerHandle | None = None
+
+    def watch_idle(self) -> None:
+        """Look for idle connections every tenth of the keep-alive timeout while there are any connections (one
+        timer per server, not one per request)."""
+        if self._sweeping is None and not self.closing:
+            self._sweeping = self.loop.call_later(KEEP_ALIVE_S / 10, self._sweep)
+
+    def _sweep(self) -> None:
+        self._sweeping = None
+        before = self.loop.time() - KEEP_ALIVE_S
+        for conn in list(self.connections):
+            conn.close_if_idle(before)
+        if self.connections:
+            self.watch_idle()
 
     def __call__(self) -> LeanHttpProtocol:
         return LeanHttpProtocol(self)
@@ -411,6 +422,8 @@ class LeanServer:
     async def shutdown(self, server: asyncio.AbstractServer, grace_s: float = 1.0) -> None:
         """Stop accepting, close idle connections, let replies in progress finish for `grace_s`, then cut the rest."""
         self.closing = True
+        if self._sweeping is not None:
+            self._sweeping.cancel()
         server.close()
         for conn in list(self.connections):
             if conn.running is None:
