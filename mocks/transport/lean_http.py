@@ -360,13 +360,17 @@ class LeanHttpProtocol(asyncio.Protocol):
         task.add_done_callback(self.server.tasks.discard)
 
     async def _run(self, cycle: Cycle) -> None:
+        failed = False
         try:
             await self.app(cycle.scope, cycle.receive, cycle.send)
         except Exception:
             log.exception("the mock's app failed on %s %s", cycle.scope["method"], cycle.scope["path"])
-            if not cycle.started and not self.lost:
-                self.transport.write(_SERVER_ERROR)
-            cycle.close = True
+            failed = cycle.close = True
+        if not cycle.started and not self.lost and not self.transport.is_closing():
+            if not failed:
+                log.error("the mock's app answered nothing to %s %s", cycle.scope["method"], cycle.scope["path"])
+            self.transport.write(_SERVER_ERROR)
+            cycle.started = True
         if not cycle.finished:
             cycle.close = True  # a reply cut short: the client cannot tell where the next one starts
         self.running = None

@@ -37,6 +37,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                  "headers": dict(scope["headers"]), "transport": getattr(receive.__self__, "transport", None)})
     if scope["path"] == "/fail":
         raise RuntimeError("the app failed")
+    if scope["path"] == "/silent":
+        return
     if scope["path"] == "/hold":
         message = await receive()
         disconnects.append(message["type"])
@@ -153,9 +155,10 @@ def test_a_reply_without_length_goes_chunked(lean: Listener) -> None:
     assert body == b"4\r\none,\r\n4\r\ntwo,\r\n5\r\nthree\r\n0\r\n\r\n"
 
 
-def test_a_failing_app_is_answered_500(lean: Listener) -> None:
-    answer = raw_exchange(lean.port, post("/fail", b""))
-    assert answer.startswith(b"HTTP/1.1 500 ")
+def test_a_failing_or_silent_app_is_answered_500(lean: Listener) -> None:
+    for path in ("/fail", "/silent"):
+        answer = raw_exchange(lean.port, post(path, b""))
+        assert answer.startswith(b"HTTP/1.1 500 "), path
 
 
 def test_the_app_hears_the_client_hang_up(lean: Listener) -> None:
