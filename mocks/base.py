@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +37,9 @@ class MockService:
     growing: dict[str, Callable[[Any], bool] | None] = {}
     """Tables that grow with traffic, each with what makes a row finished (None: any row), bounded in memory."""
     shares_state = False
+    lean_http = False
+    """Served by the mocks' lean HTTP server (`mocks.transport.lean_http`) instead of uvicorn (unless the environment
+    says HIH_MOCK_HTTP=uvicorn: a way back should a client need something only uvicorn does)."""
     """All its state is in `store`, so several processes can serve it over one shared store (`--workers`)."""
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000) -> None:
@@ -75,7 +79,8 @@ class MockService:
 
     def clock(self) -> datetime:
         """The partner's clock: real time, shifted by an armed `clock` fault (naive local time, like the hospital's)."""
-        return datetime.now() + timedelta(seconds=self.faults.clock_shift_s())
+        shift = self.faults.clock_shift_s()
+        return datetime.now() + timedelta(seconds=shift) if shift else datetime.now()
 
     def share(self, index: int, workers: int, state: Path) -> None:
         """Serve as worker `index` (0-based) of `workers` processes that share the state file `state`
@@ -98,7 +103,7 @@ class MockService:
         self.allowed_hosts = HostAllowList.for_bind(host, self.extra_hosts)
         app = self.asgi_app()
         listener = runtime.serve_http(self.front(app) if self.front else app, host, port, InputLimits.of(self.contract),
-                                      self.reuse_port)
+                                      self.reuse_port, lean=self.lean_http and os.environ.get("HIH_MOCK_HTTP") != "uvicorn")
         self._listener = listener
         Refusal.watch(runtime, listener, self.faults, self.reuse_port)
         shown = f"[{host}]" if ":" in host else host

@@ -10,6 +10,7 @@ are computed on the exact integers and rounded once, like the `Decimal` expressi
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 Fixed = tuple[int, int]
@@ -57,8 +58,15 @@ def to_fen(value: Any) -> int:
     """A JSON amount (number or decimal string) in whole fen, rounded half up."""
     if type(value) is int:
         return value * 100
-    if type(value) is str and value[-3:-2] == "." and value[-2:].isdigit() and value[:-3].lstrip("-").isdigit():
-        return int(value[:-3] + value[-2:])  # the ledger's own "70.00": already whole fen
+    if type(value) is str and len(value) <= 24:
+        return _text_fen(value)  # the ledger's own texts ("70.00") come back on every settlement
+    return at_fen(fixed(value))
+
+
+@lru_cache(maxsize=8192)
+def _text_fen(value: str) -> int:
+    if value[-3:-2] == "." and value[-2:].isdigit() and value[:-3].lstrip("-").isdigit():
+        return int(value[:-3] + value[-2:])  # already whole fen
     return at_fen(fixed(value))
 
 

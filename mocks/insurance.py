@@ -87,6 +87,7 @@ class InsuranceMock(MockService):
     interface = "insurance"
     transport = "http"
     shares_state = True
+    lean_http = True
     growing = {
         "visits": lambda visit: visit.get("status") != "registered",  # settled, cancelled or reversed
         "settlements": None, "messages": None, "otp_numbers": None,

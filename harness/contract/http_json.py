@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from harness.contract import jsonsafe
@@ -102,6 +103,7 @@ register_format(TRANSPORT, _load, "http-json.schema.json")
 _STAMP = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})[ T]?(\d{2}):?(\d{2}):?(\d{2})")
 
 
+@lru_cache(maxsize=4096)  # the stamps of one second recur in every message of that second
 def _valid_stamp(text: str, fmt: str = "") -> bool:
     """True when `text` (yyyyMMddHHmmss or yyyy-MM-dd HH:mm:ss) is a real moment; strptime is ten times slower."""
     match = _STAMP.fullmatch(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +53,36 @@ def _walk_refs(node: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
             yield from _walk_refs(value, f"{pointer}/{index}")
 
 
+_SCHEMA_MAPS = {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
+"""Keywords whose value maps names to subschemas (a property may be called `minimum`)."""
+_DATA = {"enum", "const", "default", "examples"}
+"""Keywords whose value is data, not schema."""
+
+
+def tightened(node: Any) -> Any:
+    """`node` with every fractional `minimum` raised and `maximum` lowered to a whole number: a stricter schema (what
+    it accepts the original accepts). jsonschema-rs compares a float to a fractional bound about ten times slower
+    than to a whole one (≈ 1 µs each: 30 µs for the 2207 output's amounts); the exact bound is asked only of what the
+    stricter schema refuses (`SchemaSet.is_valid`)."""
+    if isinstance(node, list):
+        return [tightened(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: tightened(sub) for name, sub in value.items()}
+        elif key in _DATA:
+            out[key] = value
+        elif key == "minimum" and isinstance(value, float) and math.isfinite(value):
+            out[key] = math.ceil(value)
+        elif key == "maximum" and isinstance(value, float) and math.isfinite(value):
+            out[key] = math.floor(value)
+        else:
+            out[key] = tightened(value)
+    return out
+
+
 _META_FORMATS = {"regex", "uri", "uri-reference"}
 """The formats the 2020-12 meta-schema uses; jsonschema checks those it has a checker for."""
 
@@ -96,8 +127,9 @@ class SchemaSet:
         self.documents: dict[str, Any] = {}
         self._tables = tables
         self._validators: dict[str, Draft202012Validator] = {}
-        self._fast: dict[str, Any] = {}
+        self._fast: dict[str, tuple[Any, Any]] = {}
         self._fast_registry: Any = None
+        self._tight_registry: Any = None
         self.registry: referencing.Registry[Any] = referencing.Registry()
 
     def uri(self, relpath: str) -> str:
@@ -142,6 +174,8 @@ class SchemaSet:
         problems.extend(self._check_refs())
         if jsonschema_rs is not None and not problems:
             self._fast_registry = jsonschema_rs.Registry([(self.uri(rel), doc) for rel, doc in self.documents.items()])
+            self._tight_registry = jsonschema_rs.Registry([(self.uri(rel), tightened(doc))
+                                                           for rel, doc in self.documents.items()])
         return problems
 
     def _check_refs(self) -> list[ContractProblem]:
@@ -167,11 +201,14 @@ class SchemaSet:
         """The native validator's verdict, or None when it is not available."""
         if self._fast_registry is None:
             return None
-        fast = self._fast.get(relpath)
-        if fast is None:
-            fast = jsonschema_rs.validator_for({"$ref": self.uri(relpath)}, registry=self._fast_registry)
-            self._fast[relpath] = fast
-        return bool(fast.is_valid(instance))
+        pair = self._fast.get(relpath)
+        if pair is None:
+            ref = {"$ref": self.uri(relpath)}
+            pair = (jsonschema_rs.validator_for(ref, registry=self._tight_registry),
+                    jsonschema_rs.validator_for(ref, registry=self._fast_registry))
+            self._fast[relpath] = pair
+        tight, exact = pair
+        return bool(tight.is_valid(instance) or exact.is_valid(instance))
 
     def validate(self, instance: Any, relpath: str, base: str = "") -> list[Finding]:
         """Findings for `instance` against the schema file `relpath`, located as JSON pointers under `base`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from harness.contract.findings import Finding, Severity
@@ -12,11 +13,16 @@ from harness.contract.model import Rule
 _MISSING = object()
 
 
+@lru_cache(maxsize=1024)
+def _tokens(pointer: str) -> tuple[str, ...]:
+    """A JSON pointer's reference tokens, unescaped (rules name a few pointers, resolved on every message)."""
+    return tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")) if pointer else ()
+
+
 def resolve_pointer(document: Any, pointer: str) -> Any:
     """The value at a JSON pointer, or `_MISSING`."""
     node = document
-    for token in pointer.lstrip("/").split("/") if pointer else []:
-        token = token.replace("~1", "/").replace("~0", "~")
+    for token in _tokens(pointer):
         if isinstance(node, dict) and token in node:
             node = node[token]
         elif isinstance(node, list) and token.isdigit() and int(token) < len(node):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -43,20 +44,32 @@ class SignatureProblem:
     message: str
 
 
+_HEX_NONCE = re.compile(r"[0-9a-f]{32}")
+
+
+def _nonce_key(nonce: str) -> int | str:
+    """What the window keeps of a nonce: the 32 lower-case hex digits TIF clients send (`secrets.token_hex(16)`) as
+    the number they spell (48 bytes instead of an 81-byte string; one number per such text, so nothing is confused),
+    any other nonce as it is."""
+    return int(nonce, 16) if len(nonce) == 32 and _HEX_NONCE.fullmatch(nonce) else nonce
+
+
 class NonceWindow:
     """The nonces of accepted requests, each kept until its timestamp can no longer pass the skew check.
 
     A timestamp `stamp` is accepted while |now - stamp| <= skew, so its nonce is remembered until stamp + skew: a
     request signed up to `skew` seconds ahead cannot be replayed once its nonce would have been forgotten. Memory is
-    bounded by time (the requests of one window, at most 2 x skew seconds of them); `capacity` is a backstop: when
-    it is reached new requests are refused, never an unexpired nonce forgotten.
+    bounded by time (the requests of one window, at most 2 x skew seconds of them, ≈ 100 bytes each); `capacity` is a
+    backstop: when it is reached new requests are refused, never an unexpired nonce forgotten.
     """
 
-    def __init__(self, capacity: int = 1_000_000) -> None:
+    def __init__(self, capacity: int = 3_000_000) -> None:
         self.capacity = capacity
-        self._expiry: dict[str, int] = {}
-        self._buckets: dict[int, list[str]] = {}
+        self._expiry: dict[int | str, int] = {}
+        self._buckets: dict[int, list[int | str]] = {}
         self._heap: list[int] = []
+        self._stamp = 0
+        """The last expiry second added: the nonces of one second share one int object."""
 
     def __len__(self) -> int:
         return len(self._expiry)
@@ -70,24 +83,29 @@ class NonceWindow:
 
     def seen(self, nonce: str, now: float) -> bool:
         self._expire(now)
-        return nonce in self._expiry
+        return _nonce_key(nonce) in self._expiry
 
     def full(self) -> bool:
         return len(self._expiry) >= self.capacity
 
     def add(self, nonce: str, expires: int) -> None:
-        self._expiry[nonce] = expires
+        if expires == self._stamp:
+            expires = self._stamp
+        else:
+            self._stamp = expires
+        key = _nonce_key(nonce)
+        self._expiry[key] = expires
         bucket = self._buckets.get(expires)
         if bucket is None:
             bucket = self._buckets[expires] = []
             heapq.heappush(self._heap, expires)
-        bucket.append(nonce)
+        bucket.append(key)
 
 
 class TifVerifier:
     """Checks TIF headers: known paasid, timestamp within the allowed skew, unused nonce, matching signature."""
 
-    def __init__(self, signing: Signing, credentials: dict[str, str], nonce_memory: int = 1_000_000) -> None:
+    def __init__(self, signing: Signing, credentials: dict[str, str], nonce_memory: int = 3_000_000) -> None:
         self.signing = signing
         self.names = {**TIF_HEADERS, **signing.headers}
         self.credentials = credentials

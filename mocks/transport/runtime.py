@@ -81,10 +81,13 @@ class Runtime:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def serve_http(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0,
-                   limits: InputLimits | None = None, reuse_port: bool = False) -> Listener:
+                   limits: InputLimits | None = None, reuse_port: bool = False, lean: bool = False) -> Listener:
         """Serve an ASGI app with uvicorn (httptools when installed) on host:port; request heads over `limits`
-        (default: `InputLimits()`) are refused by the server before the app sees them."""
+        (default: `InputLimits()`) are refused by the server before the app sees them. `lean`: the mocks' own
+        server instead (`mocks.transport.lean_http`), a fraction of uvicorn's CPU per request."""
         sock = bind(host, port, reuse_port)
+        if lean:
+            return self._serve_lean(app, sock, host, limits or InputLimits())
         config = uvicorn.Config(
             app, lifespan="off", access_log=False, log_level="warning", timeout_graceful_shutdown=1,
             timeout_keep_alive=30, backlog=2048, **uvicorn_options(limits or InputLimits()),
@@ -117,6 +120,26 @@ class Runtime:
         self.start()
         self.call(start())
         listener = Listener(host, bound, stop, reopen)
+        self._listeners.append(listener)
+        return listener
+
+    def _serve_lean(self, app: ASGIApp, sock: socket.socket, host: str, limits: InputLimits) -> Listener:
+        from mocks.transport.lean_http import LeanServer
+
+        lean = LeanServer(app, limits, self.loop)
+
+        async def start() -> asyncio.AbstractServer:
+            return await self.loop.create_server(lean, sock=sock, backlog=2048)
+
+        self.start()
+        server = self.call(start())
+
+        async def stop() -> None:
+            await lean.shutdown(server)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+        listener = Listener(host, sock.getsockname()[1], stop)
         self._listeners.append(listener)
         return listener
 
