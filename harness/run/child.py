@@ -26,8 +26,8 @@ from typing import Any
 from rich.console import Console
 
 from harness.run.combine import combine_cucumber, combine_junit
-from harness.run.deadline import EXIT_STUCK
 from harness.run.events import EventReader
+from harness.run.exits import EXIT_STUCK
 from harness.run.lanes import Lane
 from harness.run.options import PROJECT_ROOT, RunPlan
 from harness.run.progress import RunProgress
@@ -68,7 +68,7 @@ def pytest_command(p: RunPlan, files: Files, deadline_log: Path, lane: Lane | No
             "--junitxml", str(files.junit), "-o", "junit_suite_name=hih", "-q", "-rfE",
             "--cucumberjson", str(files.cucumber),
             "-p", "harness.run.deadline", "--hih-scenario-timeout", f"{p.scenario_timeout_s:g}",
-            "--hih-deadline-log", str(deadline_log), "--hih-parent-pid", str(os.getpid())]
+            "--hih-deadline-log", str(deadline_log), "--hih-parent-pid", str(os.getpid()), "--hih-quick-exit"]
     if files.done is not None:
         args += ["--hih-done", str(files.done)]
     for name in lane.interfaces:

@@ -19,7 +19,6 @@ from rich.console import Console
 
 from harness.contract.loader import ContractStore
 from harness.errors import UsageError
-from harness.report import manifest_line, write_reports
 from harness.report.pdf import preload as preload_pdf
 from harness.run.child import DEADLINE_LOG, Beside, execute, interface_for
 from harness.run.combine import add_failures
@@ -86,6 +85,9 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
     if selection is not None:
         document["selection"] = selection.summary()
     evidence = {r.nodeid: r.evidence for r in outcome.results.values()}
+    # imported after the scenarios: the pytest processes start sooner
+    from harness.report.writer import manifest_line, write_reports
+
     write_json(work / "summary.json", document)
     write_json(work / "evidence.json", evidence)
     write_reports(work, document, evidence, p.contracts, evidence_masked=True)  # the plugin masked it
