@@ -6,6 +6,7 @@ masked once more here by shape, since a collection error or an internal error ne
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -118,6 +119,7 @@ class QuickExit:
     @pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: every other sessionfinish has run when it resumes
     def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
         yield
+        atexit._run_exitfuncs()
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             if stream is not None:
                 stream.flush()
