@@ -100,6 +100,16 @@ def _rewrite(path: Path, masked: str, original: str) -> None:
         path.write_text(masked, encoding="utf-8")
 
 
+def preload() -> None:
+    """What writing the reports needs, loaded ahead of time (`hih run` does it in a thread while its scenarios run):
+    the templates compiled, WeasyPrint imported with its fonts ready."""
+    from harness.report import html, pdf, signoff
+
+    html.preload()
+    signoff.preload()
+    pdf.preload()
+
+
 def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
                   contracts: dict[str, Any] | None = None, evidence_masked: bool = False) -> list[Path]:
     """Write the reports derived from a finished run (or merged shards); returns the files written: report.html,
