@@ -102,15 +102,21 @@ def run(interface: list[str], contract: list[str], connector: list[str], report_
         scenario_timeout: float | None, timeout: float | None, as_of: str | None, operator: str | None,
         release: str | None) -> None:
     """Run the specs against in-process mocks and the chosen connectors; the exit code is the release gate."""
+    from harness.run import warm
     from harness.run.options import RunOptions, parse_pairs, parse_workers
-    from harness.run.runner import run as run_gate
 
     options = RunOptions(interfaces=interface, contracts=parse_pairs(contract, "--contract"),
                          connectors=parse_pairs(connector, "--connector"), report_dir=report_dir,
                          workers=parse_workers(workers), tags=tags, contracts_dir=contracts_dir,
                          changed_since=changed_since, scenario_timeout_s=scenario_timeout, timeout_s=timeout,
                          as_of=_day("--as-of", as_of), operator=operator, release=release)
-    raise Exit(run_gate(options, _console()))
+    warm.prestart()  # pytest imports itself and the plugins while the run is planned
+    try:
+        from harness.run.runner import run as run_gate
+
+        raise Exit(run_gate(options, _console()))
+    finally:
+        warm.discard()
 
 
 # -- load ----------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Any
 
 from rich.console import Console
 
+from harness.run import warm
 from harness.run.combine import combine_cucumber, combine_junit
 from harness.run.events import EventReader
 from harness.run.exits import EXIT_STUCK
@@ -109,15 +110,15 @@ class Runner:
         files = self.files(self.segment)
         files.events.touch()
         self.readers.append(EventReader(files.events))
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(),
-                                                                         os.environ.get("PYTHONPATH")]))}
-        env.pop("PYTEST_ADDOPTS", None)
+        command = pytest_command(p, files, work / DEADLINE_LOG, self.lane, select)
+        self.process = warm.take(command[3:], files.log)  # the one `hih run` started at once, when still there
+        if self.process is not None:
+            return
         with files.log.open("wb") as log:
             # its own process group: a cancel stops pytest and its xdist workers together, and a Ctrl-C on the
             # terminal reaches hih first, which then stops pytest in order
-            self.process = subprocess.Popen(pytest_command(p, files, work / DEADLINE_LOG, self.lane, select),
-                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            cwd=os.getcwd(), env=env, start_new_session=True)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            cwd=os.getcwd(), env=warm.child_env(), start_new_session=True)
 
     @property
     def running(self) -> bool:
