@@ -34,6 +34,7 @@ from mocks.transport.faults import FaultPlan
 from mocks.transport.http import HttpReply, HttpRequest, HttpTransport
 from mocks.transport.journal import Exchange, Journal
 from mocks.transport.limits import Refusal, content_type_problem
+from mocks.transport.soap_reply import ReplyTemplates
 
 FAULT_NS = "urn:hih:soap:fault"
 """Namespace of the findings hih puts in a Fault's detail."""
@@ -190,6 +191,7 @@ class SoapHandler:
             if op.input:
                 self._by_local.setdefault(local_name(op.input), name)
         self._settings = self.spec.document.settings
+        self._replies: dict[str, ReplyTemplates] = {}
 
     def _context(self) -> XmlParserContext:
         # What XmlParserContext(settings) builds, without its `settings or Settings()`: zeep's Settings answers
@@ -363,7 +365,8 @@ class SoapHandler:
         return self.encode(operation, data if isinstance(data, etree._Element) else data or {})
 
     def encode(self, operation: str, data: dict[str, Any] | etree._Element) -> HttpReply:
-        """The response envelope for `data` (zeep), validated strictly like a request; encoding errors are Server faults.
+        """The response envelope for `data` (zeep, or the template zeep's first answer left: mocks.transport.soap_reply),
+        validated strictly like a request; encoding errors are Server faults.
 
         `data` may be the response element built with lxml (a behaviour's hot path): it goes in the Body as it is.
         """
@@ -372,14 +375,20 @@ class SoapHandler:
             return HttpReply(202, b"", self.spec.content_type, parsed={"operation": operation, "one_way": True})
         if isinstance(data, etree._Element):
             return self._encode_element(operation, data)
-        try:
-            message = zeep_op.output.serialize(**data)
-        except Exception as exc:  # noqa: BLE001 - zeep raises TypeError, ValidationError ...: the mock's own bug
-            finding = Finding(Severity.ERROR, "/Envelope/Body", f"the mock's answer does not fit the WSDL: {exc}", "encode")
-            reply = self._fault("Server", finding.message, [finding])
-            reply.findings = [finding]
-            return reply
-        envelope = message.content
+        templates = self._replies.get(operation)
+        if templates is None:
+            templates = self._replies[operation] = ReplyTemplates(zeep_op.output)
+        envelope = templates.build(data)
+        if envelope is None:
+            try:
+                message = zeep_op.output.serialize(**data)
+            except Exception as exc:  # noqa: BLE001 - zeep raises TypeError, ValidationError ...: the mock's own bug
+                finding = Finding(Severity.ERROR, "/Envelope/Body", f"the mock's answer does not fit the WSDL: {exc}", "encode")
+                reply = self._fault("Server", finding.message, [finding])
+                reply.findings = [finding]
+                return reply
+            envelope = message.content
+            templates.learn(data, envelope)
         body = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
         checked = self.validator.check_response(envelope, operation)
         return HttpReply(200, body, self.spec.content_type, parsed={"operation": operation, "body": plain(data)},
