@@ -84,14 +84,20 @@ Authenticator = Callable[[dict[str, str], SoapContext], "str | None"]
 """Checks the auth header's credentials; returns why they are refused, or None."""
 
 
+_AS_IS = frozenset({type(None), str, bool, int, float})
+
+
 def plain(value: Any) -> Any:
     """zeep values as JSON-ready data for the journal: objects to dicts, decimals and dates to strings."""
-    if value is None or isinstance(value, str | bool | int | float):
+    kind = type(value)
+    if kind in _AS_IS:  # the common case first, without isinstance's walk of the class hierarchy
         return value
     if isinstance(value, CompoundValue):
         return {k: plain(v) for k, v in value.__values__.items()}
-    if isinstance(value, list):
+    if kind is list:
         return [plain(v) for v in value]
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date | time):
