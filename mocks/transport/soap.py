@@ -4,6 +4,8 @@
 HTTP transport. For each POST the handler parses the envelope with the hardened parser, validates it strictly
 (lxml XMLSchema), checks the auth header, decodes the body with zeep into a typed request, calls the behaviour's
 handler for the operation, and encodes its answer with zeep (`op.output.serialize(**data)`), validating that too.
+Common request and reply shapes skip zeep's generic machinery with the same result (mocks.transport.soap_decode,
+mocks.transport.soap_reply).
 Requests that break the contract get a SOAP Fault `Client` (auth problems `Client.Auth`) with the findings in its
 detail; injected faults and handler crashes get `Server`. `GET ?wsdl` serves the WSDL with the address pointing
 at the mock, `GET ?xsd=<path>` the schemas it imports.
@@ -34,6 +36,7 @@ from mocks.transport.faults import FaultPlan
 from mocks.transport.http import HttpReply, HttpRequest, HttpTransport
 from mocks.transport.journal import Exchange, Journal
 from mocks.transport.limits import Refusal, content_type_problem
+from mocks.transport.soap_decode import UNSUPPORTED, RequestDecoder
 from mocks.transport.soap_reply import ReplyTemplates
 
 FAULT_NS = "urn:hih:soap:fault"
@@ -198,6 +201,7 @@ class SoapHandler:
                 self._by_local.setdefault(local_name(op.input), name)
         self._settings = self.spec.document.settings
         self._replies: dict[str, ReplyTemplates] = {}
+        self._decoders: dict[str, RequestDecoder] = {}
 
     def _context(self) -> XmlParserContext:
         # What XmlParserContext(settings) builds, without its `settings or Settings()`: zeep's Settings answers
@@ -349,8 +353,13 @@ class SoapHandler:
         spec = self.spec
         operation = context.operation
         zeep_op = spec.zeep_operation(operation)
+        decoder = self._decoders.get(operation)
+        if decoder is None:
+            decoder = self._decoders[operation] = RequestDecoder(zeep_op.input.body)
         try:
-            typed = zeep_op.input.body.parse(checked.content, zeep_op.input.wsdl.types, context=self._context())
+            typed = decoder.decode(checked.content)
+            if typed is UNSUPPORTED:
+                typed = zeep_op.input.body.parse(checked.content, zeep_op.input.wsdl.types, context=self._context())
         except Exception as exc:  # noqa: BLE001 - zeep's decoding errors have many types; all are the request's fault
             finding = Finding(Severity.ERROR, "/Envelope/Body", f"cannot decode the body: {exc}", "decode")
             exchange.request_findings = [*checked.findings, finding]
