@@ -9,22 +9,22 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 from click.exceptions import Exit
 
-from harness.cli_parts import Group
-from harness.contract.errors import ContractError
+from harness.cli_parts import Group, PathType
 from harness.errors import HihError, UsageError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.console import Console
 
     from harness.contract.loader import ContractStore
 
-PATH = click.Path(path_type=Path)
+PATH = PathType()
 
 
 @click.group(cls=Group,
@@ -86,7 +86,7 @@ def _store(contracts_dir: Path | None) -> ContractStore:
 @click.option("--interface", multiple=True, callback=_listed, metavar="NAME", help="interface to run (repeatable; default: all)")
 @click.option("--contract", multiple=True, callback=_listed, metavar="NAME=VERSION", help="contract version (default: the newest in force)")
 @click.option("--connector", multiple=True, callback=_listed, metavar="NAME=module:factory", help="connector under test")
-@click.option("--report-dir", type=PATH, default=Path("reports/latest"), show_default=True, metavar="DIR",
+@click.option("--report-dir", type=PATH, default="reports/latest", show_default=True, metavar="DIR",
               help="where the reports go")
 @click.option("--workers", default=None, metavar="N|auto", help="pytest processes sharing the run (default auto: one per interface, up to three times the cores, at most 5)")
 @click.option("--tags", default=None, metavar="EXPR", help="Gherkin tag expression, e.g. '@smoke and not @fault'")
@@ -130,7 +130,7 @@ def run(interface: list[str], contract: list[str], connector: list[str], report_
 @click.option("--warmup", type=float, default=0.0, show_default=True, metavar="SECONDS", help="seconds of load before the measured part")
 @click.option("--concurrency", type=int, default=16, show_default=True, metavar="N", help="worker threads, each with its own connector")
 @click.option("--listener", default=None, metavar="HOST:PORT", help="LIS/PACS pushes go to this hospital listener (black-box)")
-@click.option("--report-dir", type=PATH, default=Path("reports/load"), show_default=True, metavar="DIR", help="where load.json, load.html and junit.xml go")
+@click.option("--report-dir", type=PATH, default="reports/load", show_default=True, metavar="DIR", help="where load.json, load.html and junit.xml go")
 @click.option("--timeout", type=float, default=5.0, show_default=True, metavar="SECONDS", help="the connector's timeout per call")
 @contracts_dir_option
 def load(interface: str, profile: str, rate: float, duration: float, connector: str | None, contract: str | None,
@@ -254,6 +254,7 @@ def contract_show(ref: str, fmt: str, contracts_dir: Path | None) -> None:
 @contracts_dir_option
 def contract_check(path: Path | None, contracts_dir: Path | None) -> None:
     """Check contract files, their CHANGELOG and `supersedes`; every problem is printed as path:line: message (exit 2 when any)."""
+    from harness.contract.errors import ContractError
     from harness.contract.loader import CONTRACT_FILE, find_contract_folders, load_contract
 
     target = path or _store(contracts_dir).root
@@ -486,7 +487,7 @@ def _ports(values: list[str]) -> dict[str, int]:
 @click.option("--interface", required=True, metavar="NAME", help="the interface whose connectors are compared")
 @click.option("--connector", required=True, metavar="NAME=OLD", help="the connector in production (module:factory)")
 @click.option("--against", required=True, metavar="NAME=NEW", help="the version to release (module:factory)")
-@click.option("--report-dir", type=PATH, default=Path("reports/compare"), show_default=True, metavar="DIR", help="where the two runs' reports and the comparison go")
+@click.option("--report-dir", type=PATH, default="reports/compare", show_default=True, metavar="DIR", help="where the two runs' reports and the comparison go")
 @click.option("--allow", type=PATH, default=None, metavar="FILE", help="differences the upgrade is meant to make (YAML, each with a reason)")
 @format_option
 @click.option("--tags", default=None, metavar="EXPR", help="Gherkin tag expression selecting the scenarios")
@@ -546,11 +547,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors become one line on stderr, never a traceback (set HIH_DEBUG=1 to see one)."""
     try:
         result = app.main(args=argv if argv is not None else sys.argv[1:], prog_name="hih", standalone_mode=False)
-    except ContractError as exc:
-        for problem in exc.problems[1:]:
+    except HihError as exc:  # a ContractError names its other problems first, one a line
+        for problem in getattr(exc, "problems", [])[1:]:
             sys.stderr.write(f"{problem}\n")
-        return _fail(str(exc), 2)
-    except HihError as exc:
         return _fail(str(exc), 2)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
