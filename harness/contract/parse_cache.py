@@ -83,7 +83,7 @@ def put(text: str, data: Any, lines: dict[str, int]) -> None:
     except ValueError:  # a ruamel scalar subclass (formatted int, timestamp): parsed each time instead
         return
     try:
-        where.mkdir(parents=True, exist_ok=True)
+        where.mkdir(parents=True, exist_ok=True, mode=0o700)  # readable and writable by its owner only
         handle, tmp = tempfile.mkstemp(dir=where, prefix=".writing-")
         with os.fdopen(handle, "wb") as out:
             out.write(payload)
