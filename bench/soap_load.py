@@ -10,6 +10,7 @@ then a measured window; calls/s, p50/p99/max latency, errors and the server's CP
 reply) without HTTP, in calls per CPU second.
 
     .venv/bin/python bench/soap_load.py                           # C = 1, 8, 64; 2 s warm-up + 5 s
+    .venv/bin/python bench/soap_load.py --conns 8,64 --workers 2  # two serving processes on one port (both cores)
     .venv/bin/python bench/soap_load.py --conns 8 --duration 10 --inprocess --json bench/results/soap.json
 """
 
@@ -61,12 +62,13 @@ def authenticate(credentials: dict[str, str], context: SoapContext) -> str | Non
     return None if credentials == {"HospitalCode": HOSPITAL, "Token": TOKEN} else "bad credentials"
 
 
-def serve(folder: str, ready: Any) -> None:
+def serve(folder: str, ready: Any, port: int = 0, reuse_port: bool = False) -> None:
     from mocks.transport.runtime import Runtime
 
     contract = load_contract(Path(folder))
     runtime = Runtime().start()
-    listener = runtime.serve_http(soap_app(contract, handlers(), Journal(1000), FaultPlan(), authenticate=authenticate))
+    listener = runtime.serve_http(soap_app(contract, handlers(), Journal(1000), FaultPlan(), authenticate=authenticate),
+                                  port=port, reuse_port=reuse_port)
     ready.send(listener.port)
     while True:
         time.sleep(3600)
@@ -98,7 +100,11 @@ class Conn:
         return status, await self.reader.readexactly(length)
 
 
-async def level(port: int, conns: int, warmup: float, duration: float, server_pid: int) -> dict[str, Any]:
+def cpu_all(pids: list[int]) -> float:
+    return sum(cpu_s(pid) for pid in pids)
+
+
+async def level(port: int, conns: int, warmup: float, duration: float, server_pids: list[int]) -> dict[str, Any]:
     connections = [await Conn(port).open() for _ in range(conns)]
     latencies: list[float] = []
     errors = 0
@@ -118,10 +124,10 @@ async def level(port: int, conns: int, warmup: float, duration: float, server_pi
     tasks = [asyncio.ensure_future(loop(c)) for c in connections]
     await asyncio.sleep(warmup)
     measuring = True
-    cpu0, t0 = cpu_s(server_pid), time.perf_counter()
+    cpu0, t0 = cpu_all(server_pids), time.perf_counter()
     await asyncio.sleep(duration)
     measuring = False
-    cpu1, t1 = cpu_s(server_pid), time.perf_counter()
+    cpu1, t1 = cpu_all(server_pids), time.perf_counter()
     stop = True
     await asyncio.gather(*tasks)
     for c in connections:
@@ -162,29 +168,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--inprocess", action="store_true", help="also time the handler alone, without HTTP")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="serving processes sharing the port (SO_REUSEPORT); server CPU is their sum (100 %% = one core)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     contract = load_contract(Path(args.contract))
-    results: dict[str, Any] = {"contract": contract.ref, "operation": "SubmitOrder", "levels": []}
+    results: dict[str, Any] = {"contract": contract.ref, "operation": "SubmitOrder", "workers": args.workers,
+                               "load_average": os.getloadavg()[0], "levels": []}
+    print(f"load average {os.getloadavg()[0]:.2f}")
     if args.inprocess:
         results["inprocess"] = inprocess(contract, 3.0)
         r = results["inprocess"]
         print(f"handler alone: {r['calls_per_cpu_s']:,.0f} calls per CPU second ({r['cpu_ms_per_call']:.3f} ms CPU per call)")
-    here, there = multiprocessing.Pipe()
-    child = multiprocessing.Process(target=serve, args=(args.contract, there), daemon=True)
-    child.start()
+    children: list[multiprocessing.Process] = []
+    port = 0
     try:
-        port = here.recv()
+        for _ in range(args.workers):  # the first picks the port; the others listen on it too (SO_REUSEPORT)
+            here, there = multiprocessing.Pipe()
+            child = multiprocessing.Process(target=serve, args=(args.contract, there, port, args.workers > 1), daemon=True)
+            child.start()
+            children.append(child)
+            port = here.recv()
+        pids = [c.pid for c in children if c.pid is not None]
+        print(f"{args.workers} serving process(es) on port {port}")
         print(f"{'conns':>5} {'calls/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6} {'server CPU':>10}")
         for conns in (int(c) for c in args.conns.split(",")):
-            assert child.pid is not None
-            r = asyncio.run(level(port, conns, args.warmup, args.duration, child.pid))
+            r = asyncio.run(level(port, conns, args.warmup, args.duration, pids))
             results["levels"].append(r)
             print(f"{r['conns']:>5} {r['calls_per_s']:>9,.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['max_ms']:>7.1f} "
                   f"{r['errors']:>6} {r['server_cpu']:>9.0%}")
     finally:
-        child.terminate()
-        child.join(5)
+        for child in children:
+            child.terminate()
+            child.join(5)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))

@@ -30,14 +30,13 @@ from harness.plugin_masking import (
     masked_steps_json,
     scenario_masker,
 )
+from harness.properties import CONNECTOR_ERROR
 from harness.report.masking import Masker
 from harness.slot import ConnectorSlot
 
 pytest_plugins = ["harness.guards", "harness.held_clock"]  # scenario guards; the wall clock held in one second
 CONTRACT_TAG = "contract"
 EVIDENCE_SECTION = "hih evidence"
-CONNECTOR_ERROR = "hih_connector_error"
-"""User property of a scenario whose connector factory raised (the runner stops with exit 2)."""
 _STEPS = pytest.StashKey[list[dict[str, Any]]]()
 _SCENARIO = pytest.StashKey[dict[str, str]]()
 _MOCKS = pytest.StashKey[list[Any]]()

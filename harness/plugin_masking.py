@@ -23,13 +23,11 @@ from typing import Any
 
 import pytest
 
+from harness.properties import KEY_PROPERTY
 from harness.report.masking import GENERIC_NAMES, Masker
 
 SCENARIO_PROPERTIES = ("hih_feature", "hih_scenario")
 NODEID_PROPERTY = "hih_nodeid"
-KEY_PROPERTY = "hih_key"
-"""A scenario's key: a digest of its real node id, which names no patient; the runner matches what was collected,
-what reported, what a restart leaves out and what the deadline ended by it."""
 _SCOPED = pytest.StashKey[Masker]()
 _CODE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.:^-]*")
 

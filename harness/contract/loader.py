@@ -9,10 +9,7 @@ from collections.abc import Callable
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from harness.contract.clock import clock_skew
 from harness.contract.errors import ContractError, ContractProblem
@@ -21,6 +18,9 @@ from harness.contract.sla import sla_of
 from harness.contract.source import SourceFile, escape_pointer_token, load_source
 from harness.contract.versions import VersionDates, in_force, newest, parse_day, upcoming, version_key
 from harness.errors import UsageError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 CONTRACT_FILE = "contract.yaml"
 META = Path(__file__).parent / "meta"
@@ -38,6 +38,9 @@ def register_format(transport: str, loader: FormatLoader, meta_schema: str | Non
 
 @cache
 def _meta_validator(name: str) -> Draft202012Validator:
+    import jsonschema  # ~45 ms to import: only when a contract is loaded, not when one is only found
+    from jsonschema import Draft202012Validator
+
     schema = json.loads((META / name).read_text(encoding="utf-8"))
     return Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 

@@ -7,10 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
-
+from harness.contract import parse_cache
 from harness.contract.errors import ContractError, ContractProblem
 
 
@@ -46,33 +43,40 @@ def escape_pointer_token(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-def _plain(node: Any, pointer: str, lines: dict[str, int]) -> Any:
+def _plain(root: Any, pointer: str, lines: dict[str, int]) -> Any:
     """Turn ruamel's round-trip nodes into dicts/lists, recording where each key and item stands."""
-    if isinstance(node, CommentedMap):
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            child = f"{pointer}/{escape_pointer_token(str(key))}"
-            try:
-                lines[child] = node.lc.key(key)[0] + 1
-            except (KeyError, TypeError):  # keys from merges carry no position
-                pass
-            out[str(key)] = _plain(value, child, lines)
-        return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for index, value in enumerate(node):
-            child = f"{pointer}/{index}"
-            try:
-                lines[child] = node.lc.item(index)[0] + 1
-            except (KeyError, TypeError):
-                pass
-            items.append(_plain(value, child, lines))
-        return items
-    return node
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    def plain(node: Any, pointer: str) -> Any:
+        if isinstance(node, CommentedMap):
+            out: dict[str, Any] = {}
+            for key, value in node.items():
+                child = f"{pointer}/{escape_pointer_token(str(key))}"
+                try:
+                    lines[child] = node.lc.key(key)[0] + 1
+                except (KeyError, TypeError):  # keys from merges carry no position
+                    pass
+                out[str(key)] = plain(value, child)
+            return out
+        if isinstance(node, CommentedSeq):
+            items = []
+            for index, value in enumerate(node):
+                child = f"{pointer}/{index}"
+                try:
+                    lines[child] = node.lc.item(index)[0] + 1
+                except (KeyError, TypeError):
+                    pass
+                items.append(plain(value, child))
+            return items
+        return node
+
+    return plain(root, pointer)
 
 
 def _locate(path: Path, text: str) -> dict[str, int]:
     """Line numbers for a JSON document, read through the YAML parser (JSON is YAML 1.2)."""
+    from ruamel.yaml import YAML
+
     lines: dict[str, int] = {"": 1}
     try:
         _plain(YAML(typ="rt").load(text), "", lines)
@@ -82,7 +86,8 @@ def _locate(path: Path, text: str) -> dict[str, int]:
 
 
 def load_source(path: Path) -> SourceFile:
-    """Parse a `.yaml`/`.yml`/`.json` file; a syntax error becomes a ContractError at its line."""
+    """Parse a `.yaml`/`.yml`/`.json` file; a syntax error becomes a ContractError at its line. YAML parsed before
+    from the same text comes from harness.contract.parse_cache."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -95,6 +100,12 @@ def load_source(path: Path) -> SourceFile:
         except json.JSONDecodeError as exc:
             raise ContractError([ContractProblem(path, exc.lineno, f"invalid JSON: {exc.msg}")]) from None
         return SourceFile(path, data, {}, text)
+    cached = parse_cache.get(text)
+    if cached is not None:
+        return SourceFile(path, cached[0], cached[1])
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
     lines: dict[str, int] = {"": 1}
     try:
         node = YAML(typ="rt").load(text)
@@ -105,4 +116,6 @@ def load_source(path: Path) -> SourceFile:
         raise ContractError([ContractProblem(path, line, f"invalid YAML: {reason}")]) from None
     except Exception as exc:  # noqa: BLE001 - ruamel raises several unrelated types for bad input
         raise ContractError([ContractProblem(path, 0, f"invalid YAML: {exc}")]) from None
-    return SourceFile(path, _plain(node, "", lines), lines)
+    data = _plain(node, "", lines)
+    parse_cache.put(text, data, lines)
+    return SourceFile(path, data, lines)

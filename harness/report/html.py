@@ -12,6 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -191,11 +192,18 @@ def build_view(summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]
     }
 
 
+@cache
 def _environment() -> jinja2.Environment:
+    """One per process: a template is compiled once (`hih run` does it while its scenarios run, `preload`)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(STATUS_LABEL=STATUS_LABEL, SEVERITY_LABEL=SEVERITY_LABEL)
     return env
+
+
+def preload() -> None:
+    """Compile the page's template ahead of time."""
+    _environment().get_template("report.html.j2")
 
 
 def render_html(summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]], masker: Masker,

@@ -11,13 +11,27 @@ class PdfUnavailable(Exception):
     """WeasyPrint or the system libraries it needs (Pango) are not installed."""
 
 
+WARM_UP = '<html><body><p>签收 sign-off <b>签收</b> <code>0</code></p><table><tr><td>表</td></tr></table></body></html>'
+
+
 def preload() -> None:
-    """Import WeasyPrint ahead of time (a run does it while its scenarios run); silent when it cannot be loaded,
-    which `render_pdf` reports."""
+    """Import WeasyPrint and lay out a line of Chinese and English ahead of time (a run does it while its scenarios
+    run), so that fontconfig, Pango and the CJK font are ready for the sign-off; silent when WeasyPrint cannot be
+    loaded, which `render_pdf` reports."""
     try:
-        import weasyprint  # noqa: F401
+        import weasyprint
     except (ImportError, OSError):
+        return
+    _quiet()
+    try:
+        weasyprint.HTML(string=WARM_UP, base_url=None, url_fetcher=_no_fetch).render().write_pdf()
+    except Exception:  # noqa: BLE001 - only a warm-up: the sign-off's own rendering reports what is wrong
         pass
+
+
+def _quiet() -> None:
+    for name in ("weasyprint", "fontTools"):  # CSS it skips and font subsetting chatter are not the user's business
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def render_pdf(html: str, target: Path) -> int:
@@ -26,8 +40,7 @@ def render_pdf(html: str, target: Path) -> int:
         import weasyprint
     except (ImportError, OSError) as exc:  # OSError: Pango missing from the system
         raise PdfUnavailable(f"WeasyPrint cannot be loaded ({exc}); ./scripts/setup installs what it needs") from None
-    for name in ("weasyprint", "fontTools"):  # CSS it skips and font subsetting chatter are not the user's business
-        logging.getLogger(name).setLevel(logging.ERROR)
+    _quiet()
     document = weasyprint.HTML(string=html, base_url=None, url_fetcher=_no_fetch).render()
     tmp = target.with_name(target.name + ".writing")
     document.write_pdf(tmp)

@@ -11,6 +11,7 @@ clinical department owning each interface and the vendor. It is built from summa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,11 +142,18 @@ def build_signoff(summary: dict[str, Any], evidence: dict[str, list[dict[str, An
         departments=list(departments.items()))
 
 
+@cache
 def _environment() -> jinja2.Environment:
+    """One per process: a template is compiled once (`hih run` does it while its scenarios run, `preload`)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(IDENTITY_KINDS=IDENTITY_KINDS)
     return env
+
+
+def preload() -> None:
+    """Compile the sign-off's template ahead of time."""
+    _environment().get_template("signoff.html.j2")
 
 
 def render_signoff(view: SignoffView) -> str:

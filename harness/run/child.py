@@ -25,9 +25,10 @@ from typing import Any
 
 from rich.console import Console
 
+from harness.run import warm
 from harness.run.combine import combine_cucumber, combine_junit
-from harness.run.deadline import EXIT_STUCK
 from harness.run.events import EventReader
+from harness.run.exits import EXIT_STUCK
 from harness.run.lanes import Lane
 from harness.run.options import PROJECT_ROOT, RunPlan
 from harness.run.progress import RunProgress
@@ -68,7 +69,7 @@ def pytest_command(p: RunPlan, files: Files, deadline_log: Path, lane: Lane | No
             "--junitxml", str(files.junit), "-o", "junit_suite_name=hih", "-q", "-rfE",
             "--cucumberjson", str(files.cucumber),
             "-p", "harness.run.deadline", "--hih-scenario-timeout", f"{p.scenario_timeout_s:g}",
-            "--hih-deadline-log", str(deadline_log), "--hih-parent-pid", str(os.getpid())]
+            "--hih-deadline-log", str(deadline_log), "--hih-parent-pid", str(os.getpid()), "--hih-quick-exit"]
     if files.done is not None:
         args += ["--hih-done", str(files.done)]
     for name in lane.interfaces:
@@ -109,15 +110,15 @@ class Runner:
         files = self.files(self.segment)
         files.events.touch()
         self.readers.append(EventReader(files.events))
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(),
-                                                                         os.environ.get("PYTHONPATH")]))}
-        env.pop("PYTEST_ADDOPTS", None)
+        command = pytest_command(p, files, work / DEADLINE_LOG, self.lane, select)
+        self.process = warm.take(command[3:], files.log)  # the one `hih run` started at once, when still there
+        if self.process is not None:
+            return
         with files.log.open("wb") as log:
             # its own process group: a cancel stops pytest and its xdist workers together, and a Ctrl-C on the
             # terminal reaches hih first, which then stops pytest in order
-            self.process = subprocess.Popen(pytest_command(p, files, work / DEADLINE_LOG, self.lane, select),
-                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            cwd=os.getcwd(), env=env, start_new_session=True)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            cwd=os.getcwd(), env=warm.child_env(), start_new_session=True)
 
     @property
     def running(self) -> bool:

@@ -37,9 +37,8 @@ from typing import Any, TypeVar
 import pytest
 
 from harness.failure import SpecFailure
+from harness.run.exits import EXIT_STUCK
 
-EXIT_STUCK = 70
-"""Exit status of a process ended by the watchdog (EX_SOFTWARE)."""
 RESEND_S = 1.0
 T = TypeVar("T")
 

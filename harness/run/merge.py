@@ -20,8 +20,8 @@ from typing import Any
 from rich.console import Console
 
 from harness.errors import UsageError
-from harness.report import write_reports
 from harness.report.manifest import MANIFEST, differences
+from harness.report.writer import write_reports
 from harness.run.combine import combine_cucumber, combine_junit
 from harness.run.history import already_recorded, history_path, record_run
 from harness.run.progress import print_summary

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.bindings import connector_label
-from harness.plugin import CONNECTOR_ERROR
-from harness.plugin_masking import KEY_PROPERTY
+from harness.properties import CONNECTOR_ERROR, KEY_PROPERTY
 from harness.run.options import RunPlan
 
 STATUS_ORDER = {"failed": 3, "skipped": 1, "passed": 2}

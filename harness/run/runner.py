@@ -19,8 +19,6 @@ from rich.console import Console
 
 from harness.contract.loader import ContractStore
 from harness.errors import UsageError
-from harness.report import manifest_line, write_reports
-from harness.report.pdf import preload as preload_pdf
 from harness.run.child import DEADLINE_LOG, Beside, execute, interface_for
 from harness.run.combine import add_failures
 from harness.run.fallback import from_junit
@@ -70,8 +68,9 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
         p = selection.narrow(p)
         select_file = selecting.write(selection, p, work)
     started = datetime.now()
-    # WeasyPrint takes ~0.7 s to import: done while the scenarios run, not after them, for the sign-off PDF.
-    threading.Thread(target=preload_pdf, name="hih-preload-pdf", daemon=True).start()
+    # the report templates and WeasyPrint (~0.7 s to import) made ready while the scenarios run, not after them
+    preloading = threading.Thread(target=_preload_reports, name="hih-preload-reports", daemon=True)
+    preloading.start()
     recorded = interface_durations(history_path(p.options.report_dir), list(p.feature_dirs))
     store = ContractStore(p.options.contracts_dir)
     kinds = {name: store.transport(name, version) for name, version in p.versions.items()}
@@ -86,6 +85,11 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
     if selection is not None:
         document["selection"] = selection.summary()
     evidence = {r.nodeid: r.evidence for r in outcome.results.values()}
+    # imported after the scenarios: the pytest processes start sooner
+    from harness.report.writer import manifest_line, write_reports
+
+    preloading.join()  # WeasyPrint is not used from two threads at once
+
     write_json(work / "summary.json", document)
     write_json(work / "evidence.json", evidence)
     write_reports(work, document, evidence, p.contracts, evidence_masked=True)  # the plugin masked it
@@ -94,6 +98,12 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
     print_summary(console, document, report_dir)
     console.print(manifest_line(report_dir), markup=False, highlight=False)
     return {"pass": 0, "fail": 1}.get(document["decision"], EXIT_INCOMPLETE)
+
+
+def _preload_reports() -> None:
+    from harness.report.writer import preload
+
+    preload()
 
 
 # -- after pytest -------------------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@
 HTTP transport. For each POST the handler parses the envelope with the hardened parser, validates it strictly
 (lxml XMLSchema), checks the auth header, decodes the body with zeep into a typed request, calls the behaviour's
 handler for the operation, and encodes its answer with zeep (`op.output.serialize(**data)`), validating that too.
+Common request and reply shapes skip zeep's generic machinery with the same result (mocks.transport.soap_decode,
+mocks.transport.soap_reply).
 Requests that break the contract get a SOAP Fault `Client` (auth problems `Client.Auth`) with the findings in its
 detail; injected faults and handler crashes get `Server`. `GET ?wsdl` serves the WSDL with the address pointing
 at the mock, `GET ?xsd=<path>` the schemas it imports.
@@ -34,6 +36,8 @@ from mocks.transport.faults import FaultPlan
 from mocks.transport.http import HttpReply, HttpRequest, HttpTransport
 from mocks.transport.journal import Exchange, Journal
 from mocks.transport.limits import Refusal, content_type_problem
+from mocks.transport.soap_decode import UNSUPPORTED, RequestDecoder
+from mocks.transport.soap_reply import ReplyTemplates
 
 FAULT_NS = "urn:hih:soap:fault"
 """Namespace of the findings hih puts in a Fault's detail."""
@@ -83,14 +87,20 @@ Authenticator = Callable[[dict[str, str], SoapContext], "str | None"]
 """Checks the auth header's credentials; returns why they are refused, or None."""
 
 
+_AS_IS = frozenset({type(None), str, bool, int, float})
+
+
 def plain(value: Any) -> Any:
     """zeep values as JSON-ready data for the journal: objects to dicts, decimals and dates to strings."""
-    if value is None or isinstance(value, str | bool | int | float):
+    kind = type(value)
+    if kind in _AS_IS:  # the common case first, without isinstance's walk of the class hierarchy
         return value
     if isinstance(value, CompoundValue):
         return {k: plain(v) for k, v in value.__values__.items()}
-    if isinstance(value, list):
+    if kind is list:
         return [plain(v) for v in value]
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date | time):
@@ -190,6 +200,8 @@ class SoapHandler:
             if op.input:
                 self._by_local.setdefault(local_name(op.input), name)
         self._settings = self.spec.document.settings
+        self._replies: dict[str, ReplyTemplates] = {}
+        self._decoders: dict[str, RequestDecoder] = {}
 
     def _context(self) -> XmlParserContext:
         # What XmlParserContext(settings) builds, without its `settings or Settings()`: zeep's Settings answers
@@ -341,8 +353,13 @@ class SoapHandler:
         spec = self.spec
         operation = context.operation
         zeep_op = spec.zeep_operation(operation)
+        decoder = self._decoders.get(operation)
+        if decoder is None:
+            decoder = self._decoders[operation] = RequestDecoder(zeep_op.input.body)
         try:
-            typed = zeep_op.input.body.parse(checked.content, zeep_op.input.wsdl.types, context=self._context())
+            typed = decoder.decode(checked.content)
+            if typed is UNSUPPORTED:
+                typed = zeep_op.input.body.parse(checked.content, zeep_op.input.wsdl.types, context=self._context())
         except Exception as exc:  # noqa: BLE001 - zeep's decoding errors have many types; all are the request's fault
             finding = Finding(Severity.ERROR, "/Envelope/Body", f"cannot decode the body: {exc}", "decode")
             exchange.request_findings = [*checked.findings, finding]
@@ -363,7 +380,8 @@ class SoapHandler:
         return self.encode(operation, data if isinstance(data, etree._Element) else data or {})
 
     def encode(self, operation: str, data: dict[str, Any] | etree._Element) -> HttpReply:
-        """The response envelope for `data` (zeep), validated strictly like a request; encoding errors are Server faults.
+        """The response envelope for `data` (zeep, or the template zeep's first answer left: mocks.transport.soap_reply),
+        validated strictly like a request; encoding errors are Server faults.
 
         `data` may be the response element built with lxml (a behaviour's hot path): it goes in the Body as it is.
         """
@@ -372,14 +390,20 @@ class SoapHandler:
             return HttpReply(202, b"", self.spec.content_type, parsed={"operation": operation, "one_way": True})
         if isinstance(data, etree._Element):
             return self._encode_element(operation, data)
-        try:
-            message = zeep_op.output.serialize(**data)
-        except Exception as exc:  # noqa: BLE001 - zeep raises TypeError, ValidationError ...: the mock's own bug
-            finding = Finding(Severity.ERROR, "/Envelope/Body", f"the mock's answer does not fit the WSDL: {exc}", "encode")
-            reply = self._fault("Server", finding.message, [finding])
-            reply.findings = [finding]
-            return reply
-        envelope = message.content
+        templates = self._replies.get(operation)
+        if templates is None:
+            templates = self._replies[operation] = ReplyTemplates(zeep_op.output)
+        envelope = templates.build(data)
+        if envelope is None:
+            try:
+                message = zeep_op.output.serialize(**data)
+            except Exception as exc:  # noqa: BLE001 - zeep raises TypeError, ValidationError ...: the mock's own bug
+                finding = Finding(Severity.ERROR, "/Envelope/Body", f"the mock's answer does not fit the WSDL: {exc}", "encode")
+                reply = self._fault("Server", finding.message, [finding])
+                reply.findings = [finding]
+                return reply
+            envelope = message.content
+            templates.learn(data, envelope)
         body = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
         checked = self.validator.check_response(envelope, operation)
         return HttpReply(200, body, self.spec.content_type, parsed={"operation": operation, "body": plain(data)},

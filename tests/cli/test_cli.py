@@ -33,13 +33,16 @@ def one_line_error(err: str) -> str:
 
 # -- usage errors: exit 2 and one line ---------------------------------------------------------------------------
 @pytest.mark.parametrize(("args", "expected"), [
-    (["--bogus"], "hih: No such option: --bogus (see 'hih --help')"),
+    (["--bogus"], "hih: No such option '--bogus'. (see 'hih --help')"),
+    (["run", "--bogus"], "hih run: No such option '--bogus'. Did you mean '--tags'? (see 'hih run --help')"),
+    (["hist"], "hih: No such command 'hist'. Did you mean 'history'? (see 'hih --help')"),
+    (["contract"], "hih contract: Missing command. (see 'hih contract --help')"),
     ([], "hih: Missing command. (see 'hih --help')"),
     (["frobnicate"], "No such command 'frobnicate'"),
     (["run", "--workers", "abc"], "--workers 'abc': expected a number of at least 1, or auto"),
     (["run", "--workers", "0"], "--workers '0': expected a number of at least 1, or auto"),
     (["run", "--scenario-timeout", "0"], "--scenario-timeout must be a number of seconds above 0, not 0"),
-    (["run", "--timeout", "soon"], "hih run: Invalid value for '--timeout'"),
+    (["run", "--timeout", "soon"], "hih run: Invalid value for '--timeout': 'soon' is not a valid float."),
     (["run", "--as-of", "2027-02-30"], "--as-of '2027-02-30': expected a day as YYYY-MM-DD"),
     (["run", "--tags", "@smoke and ("], "--tags '@smoke and (': expected not OR left parenthesis OR identifier"),
     (["run", "--interface", "lab"], "unknown interface 'lab'"),
@@ -97,7 +100,25 @@ def test_mock_serve_on_a_port_already_in_use(capsys: pytest.CaptureFixture[str])
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "--help")
-    assert code == 0 and "run" in out and "validate" in out and "contract" in out
+    assert code == 0
+    listed = [line.split()[0] for line in out.split("Commands:\n", 1)[1].splitlines() if line.strip()]
+    assert listed == ["run", "load", "validate", "history", "proxy", "compare", "contract", "mock", "report"]
+
+
+def test_help_of_a_command_names_its_options_and_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "run", "--help")
+    assert code == 0 and out.startswith("Usage: hih run [OPTIONS]")
+    words = " ".join(out.split())
+    assert "--interface NAME" in words and "--report-dir DIR where the reports go [default: reports/latest]" in words
+
+
+def test_help_imports_no_command(tmp_path: Path) -> None:
+    """`hih --help` loads the command line and nothing the commands use (each costs start-up time)."""
+    probe = ("import sys; from harness.cli import main; code = main(['--help']); "
+             "print(code, sorted(m for m in sys.modules if m.startswith(('harness.run', 'harness.report', 'rich', "
+             "'typer', 'pydantic', 'pytest', 'mocks', 'connectors', 'lxml', 'jsonschema'))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "0 []"
 
 
 # -- contract list / show / check --------------------------------------------------------------------------------

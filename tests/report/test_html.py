@@ -8,10 +8,10 @@ from typing import Any
 
 from lxml import html as lxml_html
 
-from harness.report import write_reports
 from harness.report.formats import pretty, sniff
 from harness.report.html import render_html
 from harness.report.masking import Masker
+from harness.report.writer import write_reports
 
 HOSTILE = "<script>alert('x')</script>"
 

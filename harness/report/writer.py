@@ -1,0 +1,135 @@
+"""Reports of a run, written next to summary.json and junit.xml: every writer is called by the runner.
+
+`write_reports` masks the logs pytest wrote once more, writes report.html and cucumber.json's companions, and
+writes manifest.json last, over every file of the directory.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from harness.config import load_config
+from harness.errors import HihError
+from harness.report.formats import parse_xml
+from harness.report.html import render_html
+from harness.report.manifest import WRITTEN_AFTER, hih_version, sha256_file, write_manifest
+from harness.report.masking import Masker
+from harness.report.signoff import write_signoff
+
+REPORT_HTML = "report.html"
+CUCUMBER_JSON = "cucumber.json"
+
+
+def _contracts(summary: dict[str, Any], loaded: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The contracts the run used, by interface (missing ones left out: the report still renders). `loaded`: those
+    the caller holds already (`hih run` loaded them before its scenarios), used where the version is the run's:
+    loading the five again costs ≈ 2 s of YAML and profile parsing."""
+    from harness.contract.loader import ContractStore
+
+    root = summary.get("contracts_dir")
+    store = ContractStore(Path(root) if root else None)
+    found = {}
+    for name, row in (summary.get("interfaces") or {}).items():
+        held = (loaded or {}).get(name)
+        if held is not None and held.version == str(row.get("contract")):
+            found[name] = held
+            continue
+        try:
+            found[name] = store.load(name, str(row.get("contract")) or None)
+        except HihError:
+            continue
+    return found
+
+
+def scrub_logs(report_dir: Path, masker: Masker) -> None:
+    """pytest.log, junit.xml and cucumber.json masked again, every string of them. They were written from reports
+    masked where they were made (names and node ids too), but a warning or an internal error can carry text that
+    masking never saw. Names already masked come out the same, so every artefact still names a scenario alike."""
+    log = report_dir / "pytest.log"
+    if log.is_file():
+        _rewrite(log, masker.text(text := log.read_text(encoding="utf-8", errors="replace")), text)
+    junit = report_dir / "junit.xml"
+    if junit.is_file():
+        text = junit.read_text(encoding="utf-8", errors="replace")
+        try:
+            _rewrite(junit, _masked_junit(text, masker), text)
+        except etree.XMLSyntaxError:
+            _rewrite(junit, masker.text(text), text)
+    cucumber = report_dir / CUCUMBER_JSON
+    if cucumber.is_file():
+        text = cucumber.read_text(encoding="utf-8")
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return
+        _rewrite(cucumber, json.dumps(masker.strings(document)), json.dumps(document))
+
+
+SOURCE_PROPERTIES = {"hih_interface"}
+
+
+def _masked_junit(text: str, masker: Masker) -> str:
+    _, root = parse_xml(text)
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if element.tag in ("testsuites", "testsuite"):
+            continue  # the suite's name, counts, times
+        if element.tag == "testcase":
+            for name in ("name", "classname"):
+                if element.get(name):
+                    element.set(name, masker.nodeid(element.get(name, "")))
+            continue
+        if element.tag == "property":
+            if element.get("name") not in SOURCE_PROPERTIES and element.get("value"):
+                element.set("value", masker.text(element.get("value", "")))
+            continue
+        for name, value in element.attrib.items():
+            element.set(name, masker.text(value))
+        if element.text:
+            element.text = masker.text(element.text)
+    return '<?xml version="1.0" encoding="utf-8"?>' + etree.tostring(root, encoding="unicode")
+
+
+def _rewrite(path: Path, masked: str, original: str) -> None:
+    if masked != original:
+        path.write_text(masked, encoding="utf-8")
+
+
+def preload() -> None:
+    """What writing the reports needs, loaded ahead of time (`hih run` does it in a thread while its scenarios run):
+    the templates compiled, WeasyPrint imported with its fonts ready."""
+    from harness.report import html, pdf, signoff
+
+    html.preload()
+    signoff.preload()
+    pdf.preload()
+
+
+def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
+                  contracts: dict[str, Any] | None = None, evidence_masked: bool = False) -> list[Path]:
+    """Write the reports derived from a finished run (or merged shards); returns the files written: report.html,
+    manifest.json, then the sign-off pack that prints the manifest's SHA-256 and the seal over that pack.
+    `contracts`: the run's contracts by interface where the caller has them loaded (else loaded here).
+    `evidence_masked`: the evidence was masked where it was captured, by this configuration's rules (`hih run`)."""
+    config = load_config()
+    masker = Masker.from_config(config.masking)
+    scrub_logs(report_dir, masker)
+    contracts = _contracts(summary, contracts)
+    html = report_dir / REPORT_HTML
+    html.write_text(render_html(summary, evidence, masker, contracts, hih_version(), evidence_masked), encoding="utf-8")
+    for name in WRITTEN_AFTER:  # a pack left from an earlier run in this directory is not this run's
+        (report_dir / name).unlink(missing_ok=True)
+    manifest = write_manifest(report_dir, summary, {name: c.folder for name, c in contracts.items()})
+    pack = write_signoff(report_dir, summary, evidence, masker, contracts, config.signoff, sha256_file(manifest))
+    return [html, manifest, *pack]
+
+
+def manifest_line(report_dir: Path) -> str:
+    """The line `hih run` ends with: the manifest's SHA-256, to copy onto the signed sheet."""
+    path = report_dir / "manifest.json"
+    return f"manifest.json sha256 {sha256_file(path)} (sign-off pack: {report_dir / 'signoff.pdf'})" if path.is_file() else ""

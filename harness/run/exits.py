@@ -1,0 +1,8 @@
+"""Exit statuses of a run's pytest processes that the runner tells apart from pytest's own (0, 1, 2, 5), in a
+module of their own so that the runner learns them without importing the pytest plugins that use them."""
+
+from __future__ import annotations
+
+EXIT_STUCK = 70
+"""The deadline's watchdog ended the process (EX_SOFTWARE): a scenario ignored its interruption
+(harness.run.deadline)."""

@@ -1,0 +1,121 @@
+"""A pytest process started before its command line is known, so that importing pytest and the run's plugins
+(≈ 0.3 s) happens while `hih run` is still reading its options and contracts, not after.
+
+`hih run` starts one at once (`prestart`); the first pytest process of the run is that one when it is still
+waiting (`take`), told its command line and log file on its standard input as one JSON line. It then sends its
+output to the log, as a process started with the command line would, and runs pytest. A warm process nobody
+takes (a usage error, an empty selection) reads end-of-file and exits (`discard`, or the parent's exit). Only
+the first process of a run is started warm; the others, and restarted segments, start as before.
+
+    python harness/run/warm.py
+
+It runs as a script, not as `-m harness.run.warm`: pytest rewrites the assertions of hih's modules as it imports
+them, which it cannot do for a package imported already, so the warm process imports nothing of hih's before
+pytest does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import subprocess
+import sys
+from pathlib import Path
+
+WAIT_S = 600.0
+"""How long a warm process waits for its command line before it gives up."""
+PRELOAD = ("pytest", "_pytest.python", "_pytest.fixtures", "_pytest.junitxml", "_pytest.terminal", "mako.lookup",
+           "gherkin.parser", "parse_type", "jsonschema", "lxml.etree", "sqlite3", "ssl", "asyncio",
+           "email.message", "http.client")
+"""What a run's pytest process imports before its first scenario, less the pytest plugins and hih's own modules:
+pytest rewrites the assertions of those as it imports them, which it cannot do for a module imported already."""
+
+_WARM: list[subprocess.Popen[bytes]] = []
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a run's pytest processes: the project and the working folder importable (connectors named
+    by `module:factory`), and no PYTEST_ADDOPTS of the user's that would change the run."""
+    from harness.run.options import PROJECT_ROOT
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def prestart() -> None:
+    """Start a warm process (nothing when one is waiting already or when it cannot be started)."""
+    if _WARM:
+        return
+    try:
+        _WARM.append(subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=os.getcwd(),
+                                      env=child_env(), start_new_session=True))
+    except OSError:
+        pass
+
+
+def take(argv: list[str], log: Path) -> subprocess.Popen[bytes] | None:
+    """The warm process, now running pytest with `argv` and writing to `log`; None when there is none left or it
+    has died (the caller then starts one with the command line)."""
+    while _WARM:
+        process = _WARM.pop()
+        if process.poll() is not None or process.stdin is None:
+            if process.stdin is not None:
+                process.stdin.close()
+            continue
+        try:
+            process.stdin.write(json.dumps({"argv": argv, "log": str(log)}).encode("utf-8") + b"\n")
+            process.stdin.close()
+        except OSError:  # it died while importing: its exit status is of no interest
+            process.kill()
+            process.wait()
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+            continue
+        return process
+    return None
+
+
+def discard() -> None:
+    """End a warm process nobody took (it has run nothing yet)."""
+    while _WARM:
+        process = _WARM.pop()
+        process.kill()
+        if process.stdin is not None:
+            process.stdin.close()
+        process.wait()
+
+
+def main() -> int:
+    import importlib
+
+    sys.path[0] = os.getcwd()  # as `python -m pytest` has it, not this script's folder
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - what cannot be imported now fails in pytest, which says so in the log
+            pass
+    ready, _, _ = select.select([sys.stdin], [], [], WAIT_S)
+    line = sys.stdin.buffer.readline() if ready else b""
+    if not line:
+        return 0  # not needed, or the parent is gone
+    order = json.loads(line)
+    log = os.open(order["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    import pytest
+
+    return int(pytest.main(order["argv"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Requests decoded into zeep's typed values without zeep's generic decoder: the same objects for half a SOAP
+mock's time per call.
+
+zeep decodes a request element by matching each child against the type's particles through its indicator
+machinery and building every value object through its keyword-argument processing; that is about half of what a
+SOAP mock spends on a call. A request reaches the decoder only after strict XSD validation, so for the common
+shape (a complex type that is one sequence of elements, each simple-typed or of such a complex type, once or
+repeated) the decoder here walks the children in order, converts texts with the element's own XSD type
+(`pythonvalue`, what zeep calls) and builds the same value classes with the same fields in the same order.
+
+Anything it is not sure to decode as zeep does is left to zeep (`UNSUPPORTED`): attributes (xsi:type, xsi:nil,
+declared ones), choices, groups, wildcards, simple content, arrays, default values, elements out of order or in
+another namespace, comments, a text zeep could not convert. A test decodes every request shape of every SOAP
+contract both ways and compares.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+UNSUPPORTED: Any = object()
+"""`decode`'s answer when zeep must decode the element."""
+
+
+class _Unsupported(Exception):
+    pass
+
+
+@dataclass
+class _Field:
+    name: str
+    tag: str
+    local: str
+    multiple: bool
+    max_occurs: int | None
+    optional: bool
+    simple: Any = None
+    """The zeep simple type (converts texts), or None for a complex one (`plan`)."""
+    plan: _Plan | None = None
+
+
+@dataclass
+class _Plan:
+    value_class: Any
+    fields: list[_Field] = field(default_factory=list)
+
+
+class RequestDecoder:
+    """Decodes the request element of one operation (zeep's `operation.input.body`) as zeep does, or says it cannot."""
+
+    def __init__(self, body: Any) -> None:
+        self._plans: dict[int, _Plan | None] = {}
+        try:
+            self.plan = self._compile(body.type) if body is not None else None
+        except _Unsupported:
+            self.plan = None
+
+    def decode(self, element: etree._Element) -> Any:
+        """zeep's value of `element`, or UNSUPPORTED."""
+        if self.plan is None:
+            return UNSUPPORTED
+        try:
+            return _complex(element, self.plan, top=True)
+        except _Unsupported:
+            return UNSUPPORTED
+
+    def _compile(self, xsd_type: Any) -> _Plan:
+        from zeep.xsd.elements.element import Element
+        from zeep.xsd.elements.indicators import Sequence
+        from zeep.xsd.types.complex import ComplexType
+        from zeep.xsd.types.simple import AnySimpleType
+
+        if id(xsd_type) in self._plans:  # a recursive type: the plan being built
+            plan = self._plans[id(xsd_type)]
+            if plan is None:
+                raise _Unsupported
+            return plan
+        if (not isinstance(xsd_type, ComplexType) or getattr(xsd_type, "_extension", None) is not None
+                or getattr(xsd_type, "_restriction", None) is not None):
+            raise _Unsupported  # a derived type (extension, restriction) is left to zeep
+        nested = list(xsd_type.elements_nested)
+        if (list(xsd_type.attributes) or getattr(xsd_type, "_array_type", None) is not None or len(nested) != 1
+                or type(nested[0][1]) is not Sequence or nested[0][1].max_occurs != 1 or nested[0][1].min_occurs != 1):
+            raise _Unsupported
+        plan = _Plan(xsd_type._value_class)
+        self._plans[id(xsd_type)] = plan
+        for name, element in nested[0][1].elements:
+            if type(element) is not Element or element.default is not None:
+                raise _Unsupported
+            qname = element.qname
+            max_occurs = None if element.max_occurs == "unbounded" else int(element.max_occurs)
+            entry = _Field(name, qname.text, qname.localname, bool(element.accepts_multiple), max_occurs,
+                           bool(element.is_optional))
+            if isinstance(element.type, AnySimpleType):
+                entry.simple = element.type
+            elif isinstance(element.type, ComplexType):
+                entry.plan = self._compile(element.type)
+            else:
+                raise _Unsupported
+            plan.fields.append(entry)
+        return plan
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _complex(element: etree._Element, plan: _Plan, top: bool = False) -> Any:
+    if element.attrib:
+        raise _Unsupported
+    children = list(element)
+    if not children and not top:
+        return None  # zeep: an empty element of a complex type, with no attributes, is None below the top
+    values: OrderedDict[str, Any] = OrderedDict()
+    at, end = 0, len(children)
+    for entry in plan.fields:
+        found: list[Any] = []
+        while at < end and (entry.max_occurs is None or len(found) < entry.max_occurs):
+            child = children[at]
+            tag = child.tag
+            if not isinstance(tag, str):
+                raise _Unsupported  # a comment or processing instruction
+            if tag != entry.tag:
+                if _local(tag) == entry.local:
+                    raise _Unsupported  # the same name in another namespace: zeep's own rules
+                break
+            found.append(_complex(child, entry.plan) if entry.plan is not None else _simple(child, entry.simple))
+            at += 1
+        if not found and not entry.optional and at < end:
+            raise _Unsupported  # zeep raises its own error
+        values[entry.name] = found if entry.multiple else (found[0] if found else None)
+    if at < end:
+        raise _Unsupported
+    value = plan.value_class.__new__(plan.value_class)
+    value.__values__ = values
+    return value
+
+
+def _simple(element: etree._Element, simple: Any) -> Any:
+    if element.attrib or len(element):
+        raise _Unsupported
+    text = element.text
+    if text is None:
+        return None
+    try:
+        return simple.pythonvalue(text)
+    except (TypeError, ValueError):
+        raise _Unsupported from None  # zeep logs it and decodes None: left to zeep

@@ -1,0 +1,87 @@
+"""The pytest process `hih run` starts before its command line is known: it runs the command it is given, with
+its output in the log, exactly as one started with that command (no assertion left unrewritten); one nobody takes
+is ended, and one whose parent is gone ends by itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.run import warm
+
+
+@pytest.fixture(autouse=True)
+def nothing_left() -> Iterator[None]:
+    yield
+    warm.discard()
+
+
+def specs(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "test_specs.py").write_text(
+        "import harness.errors\n"
+        "def test_passes():\n    assert harness.errors.UsageError\n"
+        "def test_fails():\n    value = 1\n    assert value == 2\n", encoding="utf-8")
+    return folder
+
+
+def test_the_warm_process_runs_the_command_it_is_given(tmp_path: Path) -> None:
+    warm.prestart()
+    log = tmp_path / "pytest.log"
+    process = warm.take(["-p", "no:cacheprovider", "-p", "no:randomly", "-q", str(specs(tmp_path / "specs"))], log)
+    assert process is not None
+    assert process.wait(120) == 1
+    text = log.read_text(encoding="utf-8")
+    assert "1 failed, 1 passed" in text
+    assert "assert 1 == 2" in text  # the test module's assertion was rewritten: pytest shows the values
+    assert "cannot be rewritten" not in text and "Warning" not in text
+    assert warm.take(["-q"], log) is None  # one per run: the next pytest process starts with its command line
+
+
+def test_hih_run_uses_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.cli import main
+
+    taken: list[subprocess.Popen[bytes] | None] = []
+    original = warm.take
+
+    def spy(argv: list[str], log: Path) -> subprocess.Popen[bytes] | None:
+        taken.append(original(argv, log))
+        return taken[-1]
+
+    monkeypatch.setattr(warm, "take", spy)
+    monkeypatch.setenv("HIH_HISTORY", "off")
+    code = main(["run", "--interface", "blood-center", "--tags", "@auth", "--report-dir", str(tmp_path / "r")])
+    assert code == 0
+    assert taken and taken[0] is not None
+    log = (tmp_path / "r" / "pytest.log").read_text(encoding="utf-8")
+    assert " passed" in log and "cannot be rewritten" not in log
+    assert not warm._WARM
+
+
+def test_one_nobody_takes_is_ended() -> None:
+    warm.prestart()
+    (process,) = warm._WARM
+    warm.discard()
+    assert process.poll() is not None and not warm._WARM
+
+
+def test_one_that_died_is_passed_over(tmp_path: Path) -> None:
+    warm.prestart()
+    (process,) = warm._WARM
+    process.kill()
+    process.wait()
+    assert warm.take(["-q"], tmp_path / "pytest.log") is None
+
+
+def test_it_ends_when_its_parent_is_gone() -> None:
+    started = subprocess.Popen([sys.executable, warm.__file__], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=warm.child_env())
+    assert started.stdin is not None
+    time.sleep(0.2)
+    started.stdin.close()  # what the parent's exit does
+    assert started.wait(60) == 0
