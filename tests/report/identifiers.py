@@ -89,7 +89,6 @@ def readable_texts(directory: Path) -> dict[str, str]:
     texts: dict[str, str] = {}
     for path in sorted(directory.rglob("*")):
         if not path.is_file() or "__pycache__" in path.relative_to(directory).parts:
-        if not path.is_file() or "__pycache__" in path.parts:  # Python's byte-code caches are no one's reading
             continue
         name = path.relative_to(directory).as_posix()
         text = _pdf_text(path) if path.suffix == ".pdf" else path.read_text(encoding="utf-8")
