@@ -138,6 +138,26 @@ class Runtime:
         self._listeners.append(listener)
         return listener
 
+    def serve_protocol(self, factory: Callable[[], asyncio.Protocol], host: str = "127.0.0.1", port: int = 0,
+                       reuse_port: bool = False) -> Listener:
+        """Serve an asyncio protocol (one instance per connection, MLLP) on host:port."""
+        sock = bind(host, port, reuse_port)
+
+        async def start() -> asyncio.base_events.Server:
+            return await self.loop.create_server(factory, sock=sock)
+
+        self.start()
+        server = self.call(start())
+
+        async def stop() -> None:
+            server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 2)
+
+        listener = Listener(host, sock.getsockname()[1], stop)
+        self._listeners.append(listener)
+        return listener
+
     def stop(self) -> None:
         """Stop every server and the loop; safe to call twice."""
         if not self._started:
