@@ -33,7 +33,7 @@ from harness.contract.findings import Finding, Severity
 from harness.contract.hl7.ack_mode import ORIGINAL, AckMode, AckPlan, is_ack, mode_findings, plan, unsent
 from harness.contract.hl7.batch import split_capture
 from harness.contract.hl7.charsets import CharsetPolicy, Decoded, canonical, decode_message
-from harness.contract.hl7.message import Message, parse
+from harness.contract.hl7.message import Head, Message, parse
 from harness.contract.hl7.mllp import DEFAULT_MAX_FRAME, EB, END, SB, Deframer, Frame
 from harness.contract.hl7.mllp_ack import ACCEPT_OF, AckBuilder, ack_code, encode, summary
 from harness.contract.model import Contract
@@ -286,9 +286,24 @@ class _Seen:
     """A (sender, MSH-10) already processed: its exchange, a checksum of its bytes, the ACK payloads sent."""
 
     crc: int
-    done: asyncio.Future[None]
+    finished: bool = False
     exchange_id: int = 0
     acks: list[bytes] = field(default_factory=list)
+    waiter: asyncio.Future[None] | None = None
+    """Made when a duplicate arrives while the original is still in progress (rare): it waits on this."""
+
+    def finish(self, exchange_id: int, acks: list[bytes]) -> None:
+        self.finished = True
+        self.exchange_id = exchange_id
+        self.acks = acks
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def wait(self) -> None:
+        if not self.finished:
+            if self.waiter is None:
+                self.waiter = asyncio.get_running_loop().create_future()
+            await self.waiter
 
 
 class _Duplicates:
@@ -351,10 +366,8 @@ class _Outcome:
     def resolve(self) -> None:
         """Let duplicates waiting for this message go on (with its genuine ACKs)."""
         seen = self.seen
-        if seen is not None and not seen.done.done():
-            seen.exchange_id = self.exchange.id
-            seen.acks = self.genuine
-            seen.done.set_result(None)
+        if seen is not None and not seen.finished:
+            seen.finish(self.exchange.id, self.genuine)
 
 
 def _is_hl7(msg: Message | None) -> bool:
@@ -455,8 +468,9 @@ class MllpServer:
         charset = exchange.charset = decoded.charset
         hl7 = _is_hl7(msg)
         outcome = _Outcome(exchange, [], charset, declared=bool(decoded.declared), in_batch=in_batch)
-        if hl7:
-            mtype, control, version, sender, receiver, _ = msg.head()
+        head = msg.head() if hl7 else None
+        if head is not None:
+            mtype, control, version, sender, receiver, _ = head
             outcome.plan = plan(cfg.ack_mode, msg)
             exchange.operation = handler.identify(msg) or mtype or None
             exchange.request = {
@@ -475,24 +489,24 @@ class MllpServer:
             fault = self.take_fault(exchange.operation)
         exchange.fault = fault.kind if fault is not None else None
         outcome.fault = fault
-        if not hl7:
+        if head is None:
             errors = [f for f in exchange.request_findings if f.severity is ERROR] or [
                 Finding(ERROR, "", "not an HL7 v2 message", "parse")]
             outcome.acks = [self.acks.ack(None, "AR", errors)]
             return outcome
         try:
-            return await self._process(msg, raw, outcome, decoded, fault, in_batch)
+            return await self._process(msg, head, raw, outcome, decoded, fault, in_batch)
         finally:
             self._note_mode(outcome, msg)
 
-    async def _process(self, msg: Message, raw: bytes, outcome: _Outcome, decoded: Decoded, fault: Fault | None,
-                       in_batch: bool) -> _Outcome:
-        """Acceptance, duplicates and the handler, for a message with an MSH."""
+    async def _process(self, msg: Message, head: Head, raw: bytes, outcome: _Outcome, decoded: Decoded,
+                       fault: Fault | None, in_batch: bool) -> _Outcome:
+        """Acceptance, duplicates and the handler, for a message with an MSH (`head`: what it says)."""
         cfg = self.config
         handler = self.handler
         exchange = outcome.exchange
         charset = outcome.charset
-        _, control, _, sender, _, _ = msg.head()
+        _, control, _, sender, _, _ = head
         # 1. acceptance: a usable header, a message the handler takes, text that decodes as declared
         rejects = [Finding(ERROR, f"MSH-{n}", f"required field MSH-{n} is empty", "usage")
                    for n in cfg.required_msh if not msg.segments[0].field(n).strip()]
@@ -514,8 +528,8 @@ class MllpServer:
         crc = zlib.crc32(raw)
         seen = self.duplicates.get(key)
         if seen is not None:
-            if not seen.done.done():
-                await seen.done
+            if not seen.finished:
+                await seen.wait()
             exchange.meta["duplicate_of"] = seen.exchange_id
             exchange.request_findings.append(Finding(
                 INFO, "MSH-10", f"duplicate of exchange {seen.exchange_id} (same MSH-3/4 and MSH-10): not processed "
@@ -533,7 +547,7 @@ class MllpServer:
             return outcome
         if fault is not None and fault.kind == "latency" and fault.delay_s and not in_batch:
             await wait_at_least(fault.delay_s)
-        outcome.seen = _Seen(crc, asyncio.get_running_loop().create_future())
+        outcome.seen = _Seen(crc)
         self.duplicates.add(key, outcome.seen)
         try:
             try:
