@@ -75,8 +75,10 @@ def oru_parts() -> tuple[bytes, bytes]:
 
 def oml_parts() -> tuple[bytes, bytes]:
     """(head, tail) of one framed OML^O21 v2.5.1 (valid against lis 2024.1) whose placer number is its MSH-10:
-    `{CONTROL}` in the tail is replaced by the control id, so every order is a new one for the mock LIS."""
-    head = SB + b"MSH|^~\\&|HIS|HOSP|LIS|LAB|20240105101500||OML^O21^OML_O21|"
+    `{CONTROL}` in the tail is replaced by the control id, so every order is a new one for the mock LIS. MSH-7 is
+    the time the level starts, as a hospital's sender stamps it (the mock checks it against its clock: a stamp
+    hours off would earn every order a clock-skew finding, which is not the traffic it is meant to carry)."""
+    head = SB + b"MSH|^~\\&|HIS|HOSP|LIS|LAB|" + time.strftime("%Y%m%d%H%M%S").encode() + b"||OML^O21^OML_O21|"
     segments = [
         "|P|2.5.1|||||CHN|UNICODE UTF-8",
         "PID|1||0001234567^^^HOSP^MR~110101199003071234^^^CHN^NNCHN||张三||19900307|M",
