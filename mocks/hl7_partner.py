@@ -29,6 +29,7 @@ from harness.contract.hl7.mllp_client import MllpError, MllpSyncClient
 from harness.contract.model import Contract
 from mocks.base import Endpoint, MockService
 from mocks.clock_checks import hl7_stamps
+from mocks.shared_batched import BatchedSharedStore
 from mocks.state import Store
 from mocks.transport.mllp import ContractHandler, MllpConfig, MllpExchange, MllpServer, Reply
 from mocks.transport.runtime import Runtime
@@ -150,6 +151,9 @@ class Hl7PartnerMock(MockService):
 
     transport = "mllp"
     shares_state = True
+    shared_store = BatchedSharedStore
+    """With `--workers`: orders and patients are written whole by one handler at a time, so their writes reach the
+    shared file once per event-loop turn (`mocks.shared_batched`), not in a commit of their own each."""
     growing = {"orders": lambda order: order.get("status") in ("final", "corrected", "cancelled"),
                "patients": None}
     application = ("HIH", "HIH")
