@@ -25,6 +25,7 @@ import socket
 import struct
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Coroutine, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -311,7 +312,9 @@ class _Duplicates:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._seen: dict[tuple[str, str, str], _Seen] = {}
+        # an OrderedDict: letting the oldest go is O(1); a dict's first key, after many deletions at its front, is
+        # found by walking the deleted slots (18 µs a message at 10,000 keys, against 1.4)
+        self._seen: OrderedDict[tuple[str, str, str], _Seen] = OrderedDict()
 
     def get(self, key: tuple[str, str, str]) -> _Seen | None:
         return self._seen.get(key)
@@ -319,8 +322,7 @@ class _Duplicates:
     def add(self, key: tuple[str, str, str], seen: _Seen) -> None:
         self._seen[key] = seen
         while len(self._seen) > self.capacity:
-            oldest = next(iter(self._seen))
-            del self._seen[oldest]
+            self._seen.popitem(last=False)
 
     def forget(self, key: tuple[str, str, str]) -> None:
         self._seen.pop(key, None)
