@@ -135,31 +135,19 @@ async def round_protocol(server: Any, batch: list[tuple[bytes, bytes]], per_turn
 
 async def round_streams(server: Any, batch: list[tuple[bytes, bytes]]) -> list[bytes]:
     """The same for a checkout whose server is a stream handler only."""
-    out: list[bytes] = []
+    transport = MemoryTransport()
 
     class Writer:
-        transport = MemoryTransport()
+        """The face of asyncio.StreamWriter the stream entry uses, over the same memory transport."""
 
-        def write(self, data: bytes) -> None:
-            out.append(data)
+        def __init__(self) -> None:
+            self.transport = transport
+            self.write, self.is_closing, self.close = transport.write, transport.is_closing, transport.close
+            self.can_write_eof, self.write_eof = transport.can_write_eof, transport.write_eof
+            self.get_extra_info = transport.get_extra_info
 
         async def drain(self) -> None:
             return None
-
-        def is_closing(self) -> bool:
-            return False
-
-        def close(self) -> None:
-            return None
-
-        def can_write_eof(self) -> bool:
-            return True
-
-        def write_eof(self) -> None:
-            return None
-
-        def get_extra_info(self, name: str, default: Any = None) -> Any:
-            return ("127.0.0.1", 40000) if name == "peername" else default
 
         async def wait_closed(self) -> None:
             return None
@@ -175,7 +163,7 @@ async def round_streams(server: Any, batch: list[tuple[bytes, bytes]]) -> list[b
     feeding = asyncio.ensure_future(feed())
     await server(reader, Writer())
     await feeding
-    return out
+    return transport.out
 
 
 def main() -> int:

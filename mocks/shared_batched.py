@@ -18,15 +18,10 @@ file, so a state file is served either way.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from mocks.shared_state import _GONE, SharedSqliteStore, _begin
-from mocks.state import Store
 
 
 class BatchedSharedStore(SharedSqliteStore):
@@ -56,30 +51,14 @@ class BatchedSharedStore(SharedSqliteStore):
                 else:
                     self._tables.setdefault(tbl, {})[key] = value
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._lock:
-            self._depth += 1
-            if self._depth == 1:
-                self._undo, self._read, self._written = [], set(), {}
-                self._catch_up()
-            try:
-                yield
-            except BaseException:
-                if self._depth == 1:
-                    Store._rollback(self)
-                raise
-            else:
-                if self._depth == 1:
-                    self._undo = []
-                    if self._written:
-                        self._pending.update(self._written)
-                        self._written = {}
-                        self._schedule()
-                    if self._bounds:
-                        self._evict()
-            finally:
-                self._depth -= 1
+    def _publish(self) -> None:
+        """The end of a transaction that wrote: its writes wait for the end of the loop's turn."""
+        self._pending.update(self._written)
+        self._written = {}
+        self._undo = []
+        self._schedule()
+        if self._bounds:
+            self._evict()
 
     def _schedule(self) -> None:
         """Log the pending writes at the end of this turn of the running event loop (at once outside one)."""
@@ -105,14 +84,7 @@ class BatchedSharedStore(SharedSqliteStore):
                 _begin(self._db)
                 try:
                     self._apply(self._logged(), skip=written)
-                    rows = [(tbl, key, None if value is _GONE else orjson.dumps(value).decode("utf-8"))
-                            for (tbl, key), value in written.items()]
-                    self._db.executemany("INSERT INTO log (tbl, key, value) VALUES (?, ?, ?)", rows)
-                    last = self._seen + len(rows)
-                    if last // self.FOLD_EVERY != self._seen // self.FOLD_EVERY:
-                        self._fold(last)
-                    self._db.execute("COMMIT")
-                    self._seen = last
+                    self._log(written)
                     # still under the writer lock: every other worker's commit so far is applied
                     self._version = self._data_version()
                 except BaseException:
