@@ -1057,7 +1057,8 @@ class _Connection(asyncio.Protocol):
         self.busy = True
         outcome: _Outcome | None = None
         try:
-            if frame.payload.lstrip(b"\r\n\t ")[:3] in (b"FHS", b"BHS"):
+            payload = frame.payload
+            if not payload.startswith(b"MSH") and payload.lstrip(b"\r\n\t ")[:3] in (b"FHS", b"BHS"):
                 outcome = await self._batch(frame.payload, meta, findings)
             else:
                 outcome = await self.server.process(frame.payload, self.peer, meta, findings)
