@@ -233,7 +233,8 @@ def main() -> int:
         if start in text and end in text:
             text = text[: text.index(start)] + "\n".join(block) + text[text.index(end) + len(end):]
         else:
-            text += "\n## Side by side with the peers (`bench/peers.py`)\n\n" + "\n".join(block) + "\n"
+            heading = "Side by side with the peers" + (f" ({args.block})" if args.block != "peers" else "")
+            text += f"\n## {heading} (`bench/peers.py`)\n\n" + "\n".join(block) + "\n"
         results_md.write_text(text, encoding="utf-8")
         print(f"written into {results_md}")
     return 0
