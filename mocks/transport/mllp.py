@@ -1,9 +1,11 @@
 """The MLLP mock transport: an asyncio server for HL7 v2 over MLLP that journals every exchange and applies faults.
 
-`MllpServer(handler, journal, faults, config)` is a stream handler for `Runtime.serve_tcp` (or any
-`asyncio.start_server`); `MllpServer.start(runtime)` does both and closes open connections on stop. A partner
-behaviour (mock LIS, mock PACS) or a hospital-side listener gives it an `MllpHandler`; journal and faults are
-optional, so a connector's listener can use the same server without them.
+`MllpServer(handler, journal, faults, config)` makes one asyncio protocol per connection (`server.protocol`, for
+`Runtime.serve_protocol` or `loop.create_server`) and is also a stream handler (`asyncio.start_server`, a connection
+fed from memory); `MllpServer.start(runtime)` listens and closes open connections on stop. A frame that never has to
+wait is answered inside `data_received`; one that waits (a fault's delay, a duplicate's original) goes on in a task
+with the later frames behind it. A partner behaviour (mock LIS, mock PACS) or a hospital-side listener gives it an
+`MllpHandler`; journal and faults are optional, so a connector's listener can use the same server without them.
 
 On each connection, for as long as the peer keeps it: bytes are cut into frames whatever the read boundaries
 (`harness.contract.hl7.mllp.Deframer`), bytes before a start block are skipped (a warning on the next exchange),
