@@ -200,6 +200,9 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1, help="hih mock serve --workers for the hih side")
     ap.add_argument("--write", action="store_true", help="write the table into bench/RESULTS.md")
+    ap.add_argument("--block", default="peers",
+                    help="the marked block of RESULTS.md to write (`<!-- BLOCK:start -->` ... `<!-- BLOCK:end -->`; "
+                         "default peers, the table of record; another name keeps that one, e.g. for one pair)")
     args = ap.parse_args()
     jar, mb = install(args.scratch)
     pairs = [p.strip() for p in args.pairs.split(",") if p.strip()]
@@ -220,16 +223,18 @@ def main() -> int:
     print("\n".join(rows))
     if args.write:
         command = "python bench/peers.py " + shlex.join(sys.argv[1:])
-        block = [START, (f"Taken on {datetime.now():%Y-%m-%d %H:%M} at commit `{commit()}` with `{command}`; load average "
+        start, end = (START, END) if args.block == "peers" else (f"<!-- {args.block}:start -->", f"<!-- {args.block}:end -->")
+        block = [start, (f"Taken on {datetime.now():%Y-%m-%d %H:%M} at commit `{commit()}` with `{command}`; load average "
                  f"{load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end (the machine has 2 cores). "
                  f"Median of {args.repeats} interleaved runs, {args.warmup:g} s warm-up and "
-                 f"{args.duration:g} s measured per level; hih served by {args.workers} process(es)."), "", *rows, END]
+                 f"{args.duration:g} s measured per level; hih served by {args.workers} process(es)."), "", *rows, end]
         results_md = HERE / "RESULTS.md"
         text = results_md.read_text(encoding="utf-8")
-        if START in text and END in text:
-            text = text[: text.index(START)] + "\n".join(block) + text[text.index(END) + len(END):]
+        if start in text and end in text:
+            text = text[: text.index(start)] + "\n".join(block) + text[text.index(end) + len(end):]
         else:
-            text += "\n## Side by side with the peers (`bench/peers.py`)\n\n" + "\n".join(block) + "\n"
+            heading = "Side by side with the peers" + (f" ({args.block})" if args.block != "peers" else "")
+            text += f"\n## {heading} (`bench/peers.py`)\n\n" + "\n".join(block) + "\n"
         results_md.write_text(text, encoding="utf-8")
         print(f"written into {results_md}")
     return 0

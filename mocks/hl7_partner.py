@@ -22,13 +22,14 @@ from harness.contract.findings import Finding, Severity
 from harness.contract.hl7.ack import ack_problems
 from harness.contract.hl7.charsets import encode_message
 from harness.contract.hl7.contract import HL7Validator, settings
-from harness.contract.hl7.escape import DEFAULT, escape
-from harness.contract.hl7.message import Message, parse
+from harness.contract.hl7.escape import DEFAULT, escape, unescape
+from harness.contract.hl7.message import HEADERS, Message, Segment, parse, parse_path
 from harness.contract.hl7.mllp_ack import summary
 from harness.contract.hl7.mllp_client import MllpError, MllpSyncClient
 from harness.contract.model import Contract
 from mocks.base import Endpoint, MockService
 from mocks.clock_checks import hl7_stamps
+from mocks.shared_batched import BatchedSharedStore
 from mocks.state import Store
 from mocks.transport.mllp import ContractHandler, MllpConfig, MllpExchange, MllpServer, Reply
 from mocks.transport.refusal import Refusal
@@ -49,24 +50,58 @@ def er7(*segments: str) -> str:
     return "\r".join(segments) + "\r"
 
 
+_STAMP: list[Any] = [-1, ""]
+
+
 def now_ts() -> str:
-    return time.strftime("%Y%m%d%H%M%S")
+    """Local time as YYYYMMDDHHMMSS, formatted once a second (a busy mock stamps several fields per message)."""
+    second = int(time.time())
+    stamp = _STAMP
+    if stamp[0] != second:
+        _STAMP[:] = stamp = [second, time.strftime("%Y%m%d%H%M%S", time.localtime(second))]
+    text: str = stamp[1]
+    return text
 
 
-def patient_of(msg: Message) -> dict[str, str]:
-    """The patient a message's PID describes: MRN, name, ID card number, sex, birth date (and PV1 class, visit)."""
+PID_5_1, PID_5_2, PID_7_1, PID_8, PID_19 = map(parse_path, ("PID-5.1", "PID-5.2", "PID-7.1", "PID-8", "PID-19"))
+PV1_2, PV1_19_1 = map(parse_path, ("PV1-2", "PV1-19.1"))
+
+
+def patient_of(msg: Message, firsts: dict[str, Segment] | None = None) -> dict[str, str]:
+    """The patient a message's PID describes: MRN, name, ID card number, sex, birth date (and PV1 class, visit).
+
+    `firsts`: `msg.firsts()` when the caller has it already."""
+    first = firsts if firsts is not None else msg.firsts()
+    pid, pv1 = first.get("PID"), first.get("PV1")
+    seps = msg.seps
     mrn = id_card = ""
-    for index in range(1, len(msg.repetitions("PID-3")) + 1):
-        kind = msg.get(f"PID-3({index}).5")
-        number = msg.get(f"PID-3({index}).1")
+    ids = pid.field(3) if pid is not None else ""
+    for rep in ids.split(seps.repetition) if ids else ():  # PID-3(n).5 the kind of identifier, PID-3(n).1 the number
+        comps = rep.split(seps.component)
+        kind = unescape(comps[4], seps) if len(comps) > 4 else ""
         if kind == "NNCHN":
-            id_card = id_card or number
+            id_card = id_card or unescape(comps[0], seps)
         elif not mrn:
-            mrn = number
-    name = msg.get("PID-5.1") + msg.get("PID-5.2")
-    return {"mrn": mrn, "name": name, "id_card": id_card or msg.get("PID-19"), "sex": msg.get("PID-8"),
-            "birth_date": msg.get("PID-7.1"), "patient_class": msg.get("PV1-2") or "O",
-            "visit_no": msg.get("PV1-19.1")}
+            mrn = unescape(comps[0], seps)
+    get = msg.get_in
+    return {"mrn": mrn, "name": get(pid, PID_5_1) + get(pid, PID_5_2), "id_card": id_card or get(pid, PID_19),
+            "sex": get(pid, PID_8), "birth_date": get(pid, PID_7_1), "patient_class": get(pv1, PV1_2) or "O",
+            "visit_no": get(pv1, PV1_19_1)}
+
+
+def segments_of(*lines: str) -> Message:
+    """A message built from ER7 segment lines with the default delimiters, as `parse(er7(*lines))` gives it (the
+    lines are the mock's own, escaped and well formed), without parsing the text again."""
+    segments = []
+    counts: dict[str, int] = {}
+    for line in lines:
+        fields = line.split("|")
+        name = fields[0]
+        if name in HEADERS:
+            fields.insert(1, "|")
+        index = counts[name] = counts.get(name, 0) + 1
+        segments.append(Segment(name, fields, index))
+    return Message(segments)
 
 
 def pid_segment(patient: dict[str, Any], version: str) -> str:
@@ -117,6 +152,9 @@ class Hl7PartnerMock(MockService):
 
     transport = "mllp"
     shares_state = True
+    shared_store = BatchedSharedStore
+    """With `--workers`: orders and patients are written whole by one handler at a time, so their writes reach the
+    shared file once per event-loop turn (`mocks.shared_batched`), not in a commit of their own each."""
     growing = {"orders": lambda order: order.get("status") in ("final", "corrected", "cancelled"),
                "patients": None}
     application = ("HIH", "HIH")

@@ -13,9 +13,19 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from harness.contract.hl7.message import Message, parse
+from harness.contract.hl7.message import Message, Segment, parse_path
 from harness.contract.model import Contract
-from mocks.hl7_partner import Address, Hl7PartnerMock, Push, er7, esc, now_ts, patient_of, pid_segment
+from mocks.hl7_partner import (
+    Address,
+    Hl7PartnerMock,
+    Push,
+    er7,
+    esc,
+    now_ts,
+    patient_of,
+    pid_segment,
+    segments_of,
+)
 from mocks.state import Store
 from mocks.transport.mllp import MllpExchange, Reply
 
@@ -28,6 +38,10 @@ ANALYTES: dict[str, list[tuple[str, str, str, str, str]]] = {
 }
 CRITICAL_VALUES = {"HH": {"WBC": "35.2", "K": "7.1", "GLU": "28.4"}, "LL": {"WBC": "0.8", "K": "2.4", "GLU": "1.9"}}
 STATUS = {"P": "preliminary", "F": "final", "C": "corrected"}
+ORC_1, ORC_2_1, ORC_7_4, OBR_1, OBR_2_1, OBR_4_1, OBR_4_2, OBR_15_1, OBR_16_1, OBR_16_2, SPM_4_1, TQ1_7_1 = map(
+    parse_path, ("ORC-1", "ORC-2.1", "ORC-7.4", "OBR-1", "OBR-2.1", "OBR-4.1", "OBR-4.2", "OBR-15.1", "OBR-16.1",
+                 "OBR-16.2", "SPM-4.1", "TQ1-7.1"))
+"""The order's fields the LIS reads, parsed once."""
 
 
 class LisMock(Hl7PartnerMock):
@@ -59,32 +73,35 @@ class LisMock(Hl7PartnerMock):
         return None
 
     @staticmethod
-    def _patient(message: Message) -> dict[str, str]:
+    def _patient(message: Message, firsts: dict[str, Segment] | None = None) -> dict[str, str]:
         """The patient as this LIS reads them: on HL7 v2.4 (contract 2023.1) the installed LIS takes the resident
         ID card number from PID-19 only, so one sent in PID-3 is not seen."""
-        patient = patient_of(message)
+        patient = patient_of(message, firsts)
         if message.version == "2.4":
             patient["id_card"] = message.get("PID-19")
         return patient
 
     def _order(self, message: Message, exchange: MllpExchange) -> Reply:
-        control = message.get("ORC-1")
-        placer = message.get("ORC-2.1") or message.get("OBR-2.1")
+        first = message.firsts()
+        get = message.get_in
+        orc, obr = first.get("ORC"), first.get("OBR")
+        control = get(orc, ORC_1)
+        placer = get(orc, ORC_2_1) or get(obr, OBR_2_1)
         held: dict[str, Any] | None = self.store.peek("orders", placer)  # read-only: a change puts a new order
-        patient = self._patient(message)
+        patient = self._patient(message, first)
         exchange.meta["order"] = placer
         if control == "NW":
             if held is not None and held["status"] != "cancelled":
                 return self._answer(message, "UA", held, f"placer order number {placer} is already held")
-            tests = [(message.get(f"OBR[{seg.index}]-4.1"), message.get(f"OBR[{seg.index}]-4.2"))
-                     for seg in message.all("OBR")]
+            requests = message.all("OBR")
             order = {"placer_no": placer, "filler_no": f"L{now_ts()[2:8]}{next(self._filler):05d}",
-                     "patient": patient, "tests": tests, "status": "received", "control_id": message.control_id,
+                     "patient": patient, "tests": [(get(seg, OBR_4_1), get(seg, OBR_4_2)) for seg in requests],
+                     "status": "received", "control_id": message.control_id,
                      "sender": list(message.sender), "results": [],
-                     "specimen": message.get("SPM-4.1") or message.get("OBR-15.1"),
-                     "ordering_provider": [message.get("OBR-16.1"), message.get("OBR-16.2")],
-                     "set_ids": [message.get(f"OBR[{seg.index}]-1") for seg in message.all("OBR")],
-                     "requested_at": message.get("TQ1-7.1") or message.get("ORC-7.4")}
+                     "specimen": get(first.get("SPM"), SPM_4_1) or get(obr, OBR_15_1),
+                     "ordering_provider": [get(obr, OBR_16_1), get(obr, OBR_16_2)],
+                     "set_ids": [get(seg, OBR_1) for seg in requests],
+                     "requested_at": get(first.get("TQ1"), TQ1_7_1) or get(orc, ORC_7_4)}
             self.store.put("orders", placer, order)
             self._keep_patient(patient, self.order_type)
             return self._answer(message, "OK", order, patient=patient)
@@ -110,7 +127,7 @@ class LisMock(Hl7PartnerMock):
         msa = f"MSA|AA||{esc(text)}" if text else "MSA|AA|"
         pid = pid_segment(patient or patient_of(message), version)
         orc = f"ORC|{order_control}|{esc(order['placer_no'])}|{esc(order.get('filler_no', ''))}||{status}||||{now_ts()}"
-        return Reply("AA", text=text, response=parse(er7(header, msa, pid, orc)))
+        return Reply("AA", text=text, response=segments_of(header, msa, pid, orc))
 
     def catalogue(self) -> dict[str, Any]:
         """The tests it reports analytes for (any other test code is reported as a blood count), and the values it

@@ -14,7 +14,7 @@ import itertools
 from typing import Any
 
 from harness.contract.findings import Finding, Severity
-from harness.contract.hl7.message import Message
+from harness.contract.hl7.message import Message, parse_path
 from harness.contract.model import Contract
 from mocks.hl7_partner import Address, Hl7PartnerMock, Push, er7, esc, now_ts, patient_of, pid_segment
 from mocks.state import Store
@@ -25,6 +25,10 @@ STUDY_ROOT = "1.2.156.112605.14038013507"
 FINDINGS = "双肺纹理清晰，未见明确实质性病变。纵隔居中，心影不大。"
 IMPRESSION = "胸部CT平扫未见明显异常。"
 STATUS_OF_REPORT = {"P": "preliminary", "F": "final", "C": "corrected"}
+ORC_1, ORC_2_1, OBR_2_1, OBR_4_1, OBR_4_2, OBR_16_1, OBR_16_2, OBR_18, OBR_24 = map(
+    parse_path, ("ORC-1", "ORC-2.1", "OBR-2.1", "OBR-4.1", "OBR-4.2", "OBR-16.1", "OBR-16.2", "OBR-18", "OBR-24"))
+IPC_1_1, IPC_3_1, IPC_5_1, ZDS_1_1 = map(parse_path, ("IPC-1.1", "IPC-3.1", "IPC-5.1", "ZDS-1.1"))
+"""The order's fields the PACS reads, parsed once."""
 
 
 class PacsMock(Hl7PartnerMock):
@@ -42,20 +46,24 @@ class PacsMock(Hl7PartnerMock):
     def process(self, message: Message, key: str | None, exchange: MllpExchange, code: str) -> Reply | None:
         if code != "AA" or key not in ORDER_TYPES:
             return None
-        control = message.get("ORC-1")
-        placer = message.get("ORC-2.1") or message.get("OBR-2.1")
-        held: dict[str, Any] | None = self.store.get("orders", placer)
+        first = message.firsts()
+        get = message.get_in
+        orc, obr, ipc = first.get("ORC"), first.get("OBR"), first.get("IPC")
+        control = get(orc, ORC_1)
+        placer = get(orc, ORC_2_1) or get(obr, OBR_2_1)
+        held: dict[str, Any] | None = self.store.peek("orders", placer)  # read-only: a change puts a new order
         exchange.meta["order"] = placer
         if control == "NW":
             if held is not None and held["status"] != "cancelled":
                 return self._refuse("ORC-2", f"placer order number {placer} is already held", "duplicate_key")
-            accession = message.get("IPC-1.1") or message.get("OBR-18") or f"ACC{now_ts()[2:8]}{next(self._accession):05d}"
-            study = message.get("IPC-3.1") or message.get("ZDS-1.1") or f"{STUDY_ROOT}.{now_ts()}.{next(self._accession)}"
-            patient = patient_of(message)
+            accession = get(ipc, IPC_1_1) or get(obr, OBR_18) or f"ACC{now_ts()[2:8]}{next(self._accession):05d}"
+            study = get(ipc, IPC_3_1) or get(first.get("ZDS"), ZDS_1_1) or \
+                f"{STUDY_ROOT}.{now_ts()}.{next(self._accession)}"
+            patient = patient_of(message, first)
             order: dict[str, Any] = {"placer_no": placer, "accession_no": accession, "study_uid": study,
-                     "procedure": [message.get("OBR-4.1"), message.get("OBR-4.2")],
-                     "modality": message.get("IPC-5.1") or message.get("OBR-24"),
-                     "ordering_provider": [message.get("OBR-16.1"), message.get("OBR-16.2")],
+                     "procedure": [get(obr, OBR_4_1), get(obr, OBR_4_2)],
+                     "modality": get(ipc, IPC_5_1) or get(obr, OBR_24),
+                     "ordering_provider": [get(obr, OBR_16_1), get(obr, OBR_16_2)],
                      "patient": patient, "status": "scheduled", "version": message.version,
                      "message_type": key, "control_id": message.control_id, "sender": list(message.sender),
                      "reports": [], "statuses": []}
@@ -68,8 +76,7 @@ class PacsMock(Hl7PartnerMock):
             if held["status"] in ("completed", "preliminary", "final", "corrected"):
                 return self._refuse("ORC-2", f"the exam of order {placer} is already done; it cannot be cancelled",
                                     "application")
-            held["status"] = "cancelled"
-            self.store.put("orders", placer, held)
+            self.store.put("orders", placer, {**held, "status": "cancelled"})
         return None
 
     @staticmethod

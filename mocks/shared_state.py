@@ -157,7 +157,7 @@ class SharedSqliteStore(Store):
             self._depth += 1
             if self._depth == 1:
                 self._undo, self._read, self._written = [], set(), {}
-                self._apply(self._logged())
+                self._catch_up()
             try:
                 yield
             except BaseException:
@@ -169,6 +169,10 @@ class SharedSqliteStore(Store):
                     self._publish()
             finally:
                 self._depth -= 1
+
+    def _catch_up(self) -> None:
+        """At the start of a transaction: apply what the other workers logged since."""
+        self._apply(self._logged())
 
     def _publish(self) -> None:
         with self.writer:
@@ -182,15 +186,7 @@ class SharedSqliteStore(Store):
                     self.conflicts += 1
                     raise Conflict("another worker changed what this transaction read")
                 self._apply(meanwhile, skip=self._written)
-                rows = [(tbl, key, None if value is _GONE else orjson.dumps(value).decode("utf-8"))
-                        for (tbl, key), value in self._written.items()]
-                # under the writer lock and caught up, this worker's rows take the next sequence numbers
-                self._db.executemany("INSERT INTO log (tbl, key, value) VALUES (?, ?, ?)", rows)
-                last = self._seen + len(rows)
-                if last // self.FOLD_EVERY != self._seen // self.FOLD_EVERY:
-                    self._fold(last)
-                self._db.execute("COMMIT")
-                self._seen = last
+                self._log(self._written)
             except Conflict:
                 raise
             except BaseException:
@@ -201,6 +197,18 @@ class SharedSqliteStore(Store):
         self._undo = []
         if self._bounds:
             self._evict()
+
+    def _log(self, written: dict[tuple[str, str], Any]) -> None:
+        """Log `written` and commit: under the writer lock and caught up, this worker's rows take the next
+        sequence numbers."""
+        rows = [(tbl, key, None if value is _GONE else orjson.dumps(value).decode("utf-8"))
+                for (tbl, key), value in written.items()]
+        self._db.executemany("INSERT INTO log (tbl, key, value) VALUES (?, ?, ?)", rows)
+        last = self._seen + len(rows)
+        if last // self.FOLD_EVERY != self._seen // self.FOLD_EVERY:
+            self._fold(last)
+        self._db.execute("COMMIT")
+        self._seen = last
 
     # -- reading and writing ------------------------------------------------------------------------------
     def _note(self, table: str, key: str | None) -> None:

@@ -192,7 +192,8 @@ def worker_main(config: dict[str, Any]) -> None:
     mocks = {}
     try:
         for name, spec in config["interfaces"].items():
-            shared = SharedSqliteStore(Path(spec["state"]), durable=spec["durable"])
+            kind = getattr(mock_class(name), "shared_store", SharedSqliteStore)  # a mock may log its writes in batches
+            shared = kind(Path(spec["state"]), durable=spec["durable"])
             mock = mock_class(name)(store.load(name, spec["contract"]), shared)
             mock.share(config["index"], config["workers"], Path(spec["state"]))
             mock.journal.max_bytes = config["journal_bytes"]

@@ -151,11 +151,23 @@ class Runtime:
         limit: int = 2**20,
         reuse_port: bool = False,
     ) -> Listener:
-        """Serve a stream handler (MLLP) on host:port."""
+        """Serve a stream handler (the MLLP proxy) on host:port."""
+        return self._serve_socket(lambda sock: asyncio.start_server(handler, sock=sock, limit=limit), host, port,
+                                  reuse_port)
+
+    def serve_protocol(self, factory: Callable[[], asyncio.Protocol], host: str = "127.0.0.1", port: int = 0,
+                       reuse_port: bool = False) -> Listener:
+        """Serve an asyncio protocol (one instance per connection: the MLLP mocks) on host:port."""
+        return self._serve_socket(lambda sock: self.loop.create_server(factory, sock=sock), host, port, reuse_port)
+
+    def _serve_socket(self, make: Callable[[socket.socket], Awaitable[asyncio.base_events.Server]], host: str,
+                      port: int, reuse_port: bool) -> Listener:
         sock = bind(host, port, reuse_port)
 
         async def start(listening: socket.socket) -> asyncio.base_events.Server:
             return await asyncio.start_server(handler, sock=listening, limit=limit)
+        async def start() -> asyncio.base_events.Server:
+            return await make(sock)
 
         self.start()
         live = [self.call(start(sock))]  # replaced by `reopen`

@@ -100,7 +100,7 @@ class Head(NamedTuple):
 class Message:
     """A parsed HL7 v2 message: segments in order, separators, parse findings, the charset it was decoded with."""
 
-    __slots__ = ("charset", "findings", "segments", "seps")
+    __slots__ = ("_memo", "charset", "findings", "segments", "seps")
 
     def __init__(self, segments: list[Segment], seps: Separators = DEFAULT, findings: list[Finding] | None = None,
                  charset: str = "UNICODE UTF-8") -> None:
@@ -108,6 +108,9 @@ class Message:
         self.seps = seps
         self.findings = findings if findings is not None else []
         self.charset = charset
+        self._memo: dict[int, tuple[str, list[str], Separators, str]] = {}
+        """MSH values already read (a receiver asks for MSH-9 and MSH-12 a dozen times per message), each kept with
+        the field text and field list it came from, so a value written since is read afresh."""
 
     # -- segments ---------------------------------------------------------------------------------------
     def segment(self, name: str, index: int = 1) -> Segment | None:
@@ -121,6 +124,15 @@ class Message:
 
     def names(self) -> list[str]:
         return [seg.name for seg in self.segments]
+
+    def firsts(self) -> dict[str, Segment]:
+        """The first segment of each name, in one pass: for a reader that takes several values from a few segments
+        (`get_in(firsts["PID"], PID_5_1)`) instead of looking each path's segment up again."""
+        found: dict[str, Segment] = {}
+        for seg in self.segments:
+            if seg.name not in found:
+                found[seg.name] = seg
+        return found
 
     # -- values by path ---------------------------------------------------------------------------------
     def raw(self, path: str | HL7Path) -> str:
@@ -156,9 +168,12 @@ class Message:
         """The value at `path` with escape sequences decoded; "" when absent."""
         return unescape(self.raw(path), self.seps)
 
-    def get_in(self, seg: Segment, path: str | HL7Path) -> str:
+    def get_in(self, seg: Segment | None, path: str | HL7Path) -> str:
         """Like `get`, in a segment already at hand: `path`'s field, repetition and components are read from `seg`
-        (its segment name and number are not looked up), e.g. `get_in(obx, "OBX-5")` for each OBX in turn."""
+        (its segment name and number are not looked up), e.g. `get_in(obx, "OBX-5")` for each OBX in turn; "" when
+        `seg` is None."""
+        if seg is None:
+            return ""
         return unescape(self._raw_in(seg, parse_path(path) if isinstance(path, str) else path), self.seps)
 
     def repetitions(self, path: str | HL7Path) -> list[str]:
@@ -219,15 +234,25 @@ class Message:
                     (part(3, 0), part(4, 0)), (part(5, 0), part(6, 0)), enhanced)
 
     def _msh(self, field: int, component: int = 1) -> str:
-        seg = self.segments[0] if self.segments and self.segments[0].name == "MSH" else None
-        if seg is None:
+        segments = self.segments
+        seg = segments[0] if segments else None
+        if seg is None or seg.name != "MSH":
             return ""
-        value = seg.field(field)
-        if self.seps.repetition in value:
-            value = value.split(self.seps.repetition)[0]
+        fields = seg.fields
+        raw = fields[field] if 0 < field < len(fields) else ""
+        key = field * 16 + component
+        seps = self.seps
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is raw and hit[1] is fields and hit[2] is seps:
+            return hit[3]
+        value = raw
+        if seps.repetition in value:
+            value = value.split(seps.repetition)[0]
         if component:
-            value = value.split(self.seps.component)[component - 1] if component <= value.count(self.seps.component) + 1 else ""
-        return value.strip()
+            value = value.split(seps.component)[component - 1] if component <= value.count(seps.component) + 1 else ""
+        value = value.strip()
+        self._memo[key] = (raw, fields, seps, value)
+        return value
 
     @property
     def message_type(self) -> str:
