@@ -180,7 +180,6 @@ class FaultPlan:
     def clock_shift_s(self) -> float:
         """How far the partner's clock is off real time: the sum of the armed `clock` faults."""
         if not self._faults:  # the common case, several times per exchange: no lock needed to see an empty list
-        if not self._faults:  # read on every message a mock checks the time of; nothing armed is the common case
             return 0.0
         with self._lock:
             return sum(f.shift_s for f in self._faults if f.kind == "clock")

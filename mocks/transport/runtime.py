@@ -165,9 +165,7 @@ class Runtime:
         sock = bind(host, port, reuse_port)
 
         async def start(listening: socket.socket) -> asyncio.base_events.Server:
-            return await asyncio.start_server(handler, sock=listening, limit=limit)
-        async def start() -> asyncio.base_events.Server:
-            return await make(sock)
+            return await make(listening)
 
         self.start()
         live = [self.call(start(sock))]  # replaced by `reopen`
