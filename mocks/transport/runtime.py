@@ -87,7 +87,7 @@ class Runtime:
         server instead (`mocks.transport.lean_http`), a fraction of uvicorn's CPU per request."""
         sock = bind(host, port, reuse_port)
         if lean:
-            return self._serve_lean(app, sock, host, limits or InputLimits())
+            return self._serve_lean(app, sock, host, limits or InputLimits(), reuse_port)
         config = uvicorn.Config(
             app, lifespan="off", access_log=False, log_level="warning", timeout_graceful_shutdown=1,
             timeout_keep_alive=30, backlog=2048, **uvicorn_options(limits or InputLimits()),
@@ -123,23 +123,31 @@ class Runtime:
         self._listeners.append(listener)
         return listener
 
-    def _serve_lean(self, app: ASGIApp, sock: socket.socket, host: str, limits: InputLimits) -> Listener:
+    def _serve_lean(self, app: ASGIApp, sock: socket.socket, host: str, limits: InputLimits,
+                    reuse_port: bool) -> Listener:
         from mocks.transport.lean_http import LeanServer
 
-        lean = LeanServer(app, limits, self.loop)
+        # replaced by `reopen` (the refuse fault stops the port and listens on it again)
+        live: list[tuple[LeanServer, socket.socket, asyncio.AbstractServer]] = []
 
-        async def start() -> asyncio.AbstractServer:
-            return await self.loop.create_server(lean, sock=sock, backlog=2048)
-
-        self.start()
-        server = self.call(start())
+        async def start(listening: socket.socket) -> None:
+            lean = LeanServer(app, limits, self.loop)
+            live[:] = [(lean, listening, await self.loop.create_server(lean, sock=listening, backlog=2048))]
 
         async def stop() -> None:
+            lean, listening, server = live[0]
             await lean.shutdown(server)
             with contextlib.suppress(OSError):
-                sock.close()
+                listening.close()
 
-        listener = Listener(host, sock.getsockname()[1], stop)
+        bound = sock.getsockname()[1]
+
+        async def reopen() -> None:
+            await start(bind(host, bound, reuse_port))
+
+        self.start()
+        self.call(start(sock))
+        listener = Listener(host, bound, stop, reopen)
         self._listeners.append(listener)
         return listener
 
