@@ -202,6 +202,8 @@ class LeanHttpProtocol(asyncio.Protocol):
         self.paused = False
         self.idle_since: float | None = None
         """When the connection last fell idle (no request in progress or begun); None while busy."""
+        self.heard = 0.0
+        """When bytes last arrived: a head begun and then left unfinished is closed like an idle connection."""
         self.client: tuple[str, int] | None = None
         self.local: tuple[str, int] | None = None
 
@@ -224,10 +226,11 @@ class LeanHttpProtocol(asyncio.Protocol):
                 cycle._wake()
 
     def close_if_idle(self, before: float) -> None:
-        """Close the connection when it has been idle since before `before` (the keep-alive timeout)."""
+        """Close the connection when it has been idle since before `before` (the keep-alive timeout), or has begun a
+        request head and sent nothing more since then (a client that stalls mid-head must not hold it for ever)."""
         since = self.idle_since
-        if (since is not None and since < before and self.in_head and self.running is None and not self.queue
-                and not self.lost):
+        quiet = since < before if since is not None else self.heard < before  # idle, or a head left unfinished
+        if quiet and self.in_head and self.running is None and not self.queue and not self.lost:
             self.transport.close()
 
     def _refuse(self, answer: bytes) -> None:
@@ -247,6 +250,7 @@ class LeanHttpProtocol(asyncio.Protocol):
 
     # -- reading ---------------------------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
+        self.heard = self.loop.time()
         if self.refused:
             return
         if self.in_head:

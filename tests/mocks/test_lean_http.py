@@ -188,6 +188,21 @@ def test_an_idle_connection_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
         runtime.stop()
 
 
+def test_a_head_left_unfinished_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that starts a request head and then sends nothing more is closed after the keep-alive timeout."""
+    monkeypatch.setattr(lean_http, "KEEP_ALIVE_S", 0.2)
+    runtime = Runtime().start()
+    try:
+        listener = runtime.serve_http(app, lean=True)
+        with socket.create_connection(("127.0.0.1", listener.port), timeout=5) as sock:
+            sock.sendall(b"POST /i HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-")
+            started = time.monotonic()
+            assert sock.recv(10) == b""  # closed by the server, not held open
+            assert time.monotonic() - started < 3
+    finally:
+        runtime.stop()
+
+
 def test_stopping_lets_a_reply_in_progress_finish() -> None:
     async def slow(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await receive()
