@@ -5,6 +5,11 @@ uvicorn with httptools keeps reading a header line, or yet another header, for a
 of each request head as they arrive and the headers as they are parsed, and over either limit answers
 `431 Request Header Fields Too Large` and closes the connection; the app never sees the request. Without httptools
 (uvicorn falls back to h11) the h11 parser's own incomplete-event limit does the same job.
+
+uvicorn also times out only a connection idle after a reply: one that connects and says nothing, or sends half a
+request line and goes silent, would hold its socket for ever. The protocol closes such a connection once nothing
+more has arrived for uvicorn's keep-alive timeout (`timeout_keep_alive`), as the lean server does
+(`mocks.transport.lean_http`): a head that is still arriving, however slowly, is bounded by its size.
 """
 
 from __future__ import annotations
@@ -48,7 +53,30 @@ def bounded_protocol(limits: InputLimits, base: type[Any]) -> type[asyncio.Proto
             self._head_bytes = 0
             self._headers_seen = 0
             self._refused = False
+            self._head_timer: asyncio.TimerHandle | None = None
             super().connection_made(transport)
+            self._await_head()  # a connection that never sends a request is closed like an idle one
+
+        def _await_head(self) -> None:
+            """(Re)arm the close of a connection whose request head does not arrive in time."""
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+            self._head_timer = self.loop.call_later(self.timeout_keep_alive, self._head_timed_out)
+
+        def _head_timed_out(self) -> None:
+            self._head_timer = None
+            if self.transport.is_closing() or not self._still_in_head():
+                return
+            if self.cycle is not None and not self.cycle.response_complete:
+                self._await_head()  # a reply is in progress (the next request was pipelined early): wait for it
+                return
+            self.transport.close()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+            super().connection_lost(exc)
 
         def _still_in_head(self) -> bool:
             # a method, not the attribute, so that type checkers see it may have changed during the feed
@@ -77,6 +105,8 @@ def bounded_protocol(limits: InputLimits, base: type[Any]) -> type[asyncio.Proto
                 else:
                     self._head_bytes += len(data)
             super().data_received(data)
+            if self._still_in_head() and self._head_bytes and not self._refused and not self.transport.is_closing():
+                self._await_head()  # part of a head arrived: the rest must follow within the timeout
 
         def on_message_begin(self) -> None:
             if self._refused:
@@ -97,6 +127,9 @@ def bounded_protocol(limits: InputLimits, base: type[Any]) -> type[asyncio.Proto
             if self._refused:
                 return
             self._in_head = False
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
             super().on_headers_complete()
 
         def on_body(self, body: bytes) -> None:

@@ -19,6 +19,8 @@ from mocks.transport.bounded_http import uvicorn_options
 from mocks.transport.limits import InputLimits
 
 T = TypeVar("T")
+KEEP_ALIVE_S = 30
+"""How long a uvicorn-served port keeps a connection that is idle, or has left a request head unfinished."""
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
 
@@ -90,7 +92,7 @@ class Runtime:
             return self._serve_lean(app, sock, host, limits or InputLimits(), reuse_port)
         config = uvicorn.Config(
             app, lifespan="off", access_log=False, log_level="warning", timeout_graceful_shutdown=1,
-            timeout_keep_alive=30, backlog=2048, **uvicorn_options(limits or InputLimits()),
+            timeout_keep_alive=KEEP_ALIVE_S, backlog=2048, **uvicorn_options(limits or InputLimits()),
         )
         servers, socks = [uvicorn.Server(config)], [sock]  # replaced by `reopen`
         tasks: list[asyncio.Future[None]] = []
