@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -38,7 +39,7 @@ from urllib.parse import quote, urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.procstat import machine_busy_s, proc_cpu_s  # noqa: E402
+from bench.procstat import machine_busy_s, tree_cpu_s  # noqa: E402
 from mocks.blood_center.service import TEST_HOSPITAL, TEST_TOKEN  # noqa: E402
 
 PATH = "/BloodCenterService"
@@ -54,47 +55,60 @@ DOWNLOAD = "<t:DownloadIssuedUnits><t:orderNo>BENCH0000001</t:orderNo></t:Downlo
 OK = b"<ns0:ResultCode>0</ns0:ResultCode>"
 
 
-def serve(state: str | None) -> tuple[subprocess.Popen[str], str]:
+def serve(state: str | None, workers: str = "1", interface: str = "blood-center") -> tuple[subprocess.Popen[str], str]:
+    """`hih mock serve --interface INTERFACE` (`--workers`, `--state`) in a child process; it and the URL it serves."""
     hih = Path(sys.executable).with_name("hih")
-    command = [str(hih), "mock", "serve", "--interface", "blood-center"] + (["--state", state] if state else [])
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HIH_ADMIN", "HIH_CONSOLE", "HIH_BLOOD"))}
+    command = [str(hih), "mock", "serve", "--interface", interface, "--workers", workers] + (["--state", state] if state else [])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HIH_ADMIN", "HIH_CONSOLE", "HIH_BLOOD", "HIH_MCH"))}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or []], daemon=True).start()
     url = ""
     while True:
         line = lines.get(timeout=30)
-        if line.startswith("blood-center\t"):
+        if line.startswith(interface + "\t"):
             url = line.split("\t")[1]
         if line.startswith("ready"):
             return process, url
 
 
+def post(path: str, action: str, envelope: str) -> bytes:
+    """An HTTP/1.1 SOAP request (the Host header is the load's loopback address)."""
+    raw = envelope.encode()
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml; charset=utf-8\r\n"
+            f'SOAPAction: "{action}"\r\nContent-Length: {len(raw)}\r\n\r\n').encode() + raw
+
+
+def blood_request(operation: str, numbers: itertools.count[int]) -> Callable[[], bytes]:
+    """The next request of `operation`: SubmitBloodOrder with a new order number each time, or DownloadIssuedUnits."""
+    def build() -> bytes:
+        body = ORDER.format(no=f"B{next(numbers):011d}") if operation == "SubmitBloodOrder" else DOWNLOAD
+        return post(PATH, f"urn:hih:blood-center:{operation}", HEAD + body + "</s:Body></s:Envelope>")
+
+    return build
+
+
 class Conn:
-    def __init__(self, host: str, port: int, operation: str, numbers: itertools.count[int]) -> None:
-        self.host, self.port, self.operation, self.numbers = host, port, operation, numbers
+    def __init__(self, host: str, port: int, build: Callable[[], bytes]) -> None:
+        self.host, self.port, self.build = host, port, build
 
     async def open(self) -> Conn:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         return self
 
-    def request(self) -> bytes:
-        body = ORDER.format(no=f"B{next(self.numbers):011d}") if self.operation == "SubmitBloodOrder" else DOWNLOAD
-        raw = (HEAD + body + "</s:Body></s:Envelope>").encode()
-        return (f"POST {PATH} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: text/xml; charset=utf-8\r\n"
-                f'SOAPAction: "urn:hih:blood-center:{self.operation}"\r\nContent-Length: {len(raw)}\r\n\r\n').encode() + raw
-
     async def call(self) -> tuple[int, bytes]:
-        self.writer.write(self.request())
+        self.writer.write(self.build())
         head = await self.reader.readuntil(b"\r\n\r\n")
         length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
                        if line.lower().startswith(b"content-length:")), 0)
         return int(head.split(b" ", 2)[1]), await self.reader.readexactly(length)
 
 
-async def level(host: str, port: int, operation: str, conns: int, warmup: float, duration: float, rate: float,
-                pid: int, numbers: itertools.count[int]) -> dict[str, Any]:
-    connections = [await Conn(host, port, operation, numbers).open() for _ in range(conns)]
+async def level(host: str, port: int, operation: str, build: Callable[[], bytes], ok: bytes, conns: int, warmup: float,
+                duration: float, rate: float, pid: int) -> dict[str, Any]:
+    """C connections calling `build()`'s requests, each reply checked (HTTP 200 and `ok` in the body); the server's
+    CPU is the serving process's and its workers'."""
+    connections = [await Conn(host, port, build).open() for _ in range(conns)]
     latencies: list[float] = []
     errors = 0
     measuring = stop = False
@@ -112,7 +126,7 @@ async def level(host: str, port: int, operation: str, conns: int, warmup: float,
             status, body = await conn.call()
             if measuring:
                 latencies.append(time.perf_counter() - started)
-                if status != 200 or OK not in body:
+                if status != 200 or ok not in body:
                     errors += 1
 
     tasks = [asyncio.ensure_future(loop(i, c)) for i, c in enumerate(connections)]
@@ -121,10 +135,10 @@ async def level(host: str, port: int, operation: str, conns: int, warmup: float,
     gc.freeze()
     gc.disable()  # the load generator's own collector stays out of the measured window
     measuring = True
-    cpu0, busy0, t0 = proc_cpu_s(pid) or 0.0, machine_busy_s(), time.perf_counter()
+    cpu0, busy0, t0 = tree_cpu_s(pid) or 0.0, machine_busy_s(), time.perf_counter()
     await asyncio.sleep(duration)
     measuring = False
-    cpu1, busy1, t1 = proc_cpu_s(pid) or 0.0, machine_busy_s(), time.perf_counter()
+    cpu1, busy1, t1 = tree_cpu_s(pid) or 0.0, machine_busy_s(), time.perf_counter()
     gc.enable()
     stop = True
     await asyncio.gather(*tasks)
@@ -165,21 +179,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--rate", type=float, default=0.0, help="open loop: calls per second offered over all connections")
     parser.add_argument("--state", help="SQLite state file for the server (default: in memory)")
+    parser.add_argument("--workers", default="1", help="hih mock serve --workers (N or auto)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    process, base = serve(args.state)
+    process, base = serve(args.state, args.workers)
     results: list[dict[str, Any]] = []
     try:
         prepare(base)
         where = urlsplit(base)
         numbers = itertools.count(1)
         mode = f"open loop, {args.rate:,.0f}/s offered" if args.rate else "closed loop"
-        print(f"{mode}; state {'SQLite ' + args.state if args.state else 'in memory'}")
+        print(f"{mode}; state {'SQLite ' + args.state if args.state else 'in memory'}; --workers {args.workers}; "
+              f"load average {os.getloadavg()[0]:.2f}")
         print(f"{'operation':<20} {'conns':>5} {'calls/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6} {'server CPU':>10} {'machine':>8}")
         for operation in args.operations.split(","):
             for conns in (int(c) for c in args.conns.split(",")):
-                r = asyncio.run(level(where.hostname or "127.0.0.1", where.port or 80, operation, conns, args.warmup,
-                                      args.duration, args.rate, process.pid, numbers))
+                r = asyncio.run(level(where.hostname or "127.0.0.1", where.port or 80, operation,
+                                      blood_request(operation, numbers), OK, conns, args.warmup, args.duration, args.rate,
+                                      process.pid))
                 results.append(r)
                 print(f"{operation:<20} {conns:>5} {r['calls_per_s']:>9,.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} "
                       f"{r['max_ms']:>7.1f} {r['errors']:>6} {r['server_cpu']:>9.0%} {r['machine_busy']:>7.0%}", flush=True)
@@ -188,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         process.wait(10)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"state": args.state, "rate": args.rate, "levels": results}, indent=2))
+        args.json.write_text(json.dumps({"state": args.state, "rate": args.rate, "workers": args.workers,
+                                         "levels": results}, indent=2))
     return 1 if any(r["errors"] for r in results) else 0
 
 

@@ -38,7 +38,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from procstat import machine_busy_s, proc_cpu_s  # bench/ is the script directory
+from procstat import machine_busy_s, tree_cpu_s  # bench/ is the script directory
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -254,25 +254,6 @@ class Sender(asyncio.Protocol):
             self.lost = True
             if self.load.running:
                 self.load.error(f"connection lost: {exc!r}")
-
-
-def tree_cpu_s(pid: int | None) -> float | None:
-    """user+sys CPU seconds of process `pid` and of its children (the workers of `hih mock serve --workers`)."""
-    own = proc_cpu_s(pid)
-    if own is None or pid is None:
-        return own
-    children = [pid]
-    found: list[int] = []
-    while children:
-        parent = children.pop()
-        try:
-            with open(f"/proc/{parent}/task/{parent}/children", "rb") as fh:
-                kids = [int(k) for k in fh.read().split()]
-        except OSError:
-            kids = []
-        found.extend(kids)
-        children.extend(kids)
-    return own + sum(proc_cpu_s(kid) or 0.0 for kid in found)
 
 
 def percentile(values: list[int], q: float) -> float:

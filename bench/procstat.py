@@ -23,3 +23,22 @@ def proc_cpu_s(pid: int | None) -> float | None:
         return None
     fields = stat[stat.rfind(b")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int | None) -> float | None:
+    """user+sys CPU seconds of process `pid` and of its children (the workers of `hih mock serve --workers`)."""
+    own = proc_cpu_s(pid)
+    if own is None or pid is None:
+        return own
+    children = [pid]
+    found: list[int] = []
+    while children:
+        parent = children.pop()
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children", "rb") as fh:
+                kids = [int(k) for k in fh.read().split()]
+        except OSError:
+            kids = []
+        found.extend(kids)
+        children.extend(kids)
+    return own + sum(proc_cpu_s(kid) or 0.0 for kid in found)

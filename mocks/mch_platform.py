@@ -17,6 +17,7 @@ import os
 import secrets
 import time
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -30,6 +31,7 @@ from harness.contract.soap_validate import Payload
 from harness.contract.soap_wsdl import local_name
 from mocks.base import MockService
 from mocks.clock_checks import xml_stamps
+from mocks.shared_checked import CheckedSharedStore
 from mocks.state import Store
 from mocks.transport.soap import Behaviour, SoapContext, soap_app
 
@@ -63,6 +65,11 @@ class MchPlatformMock(MockService):
 
     interface = "mch-platform"
     transport = "http"
+    shares_state = True
+    shared_store = CheckedSharedStore
+    """With `--workers`: sessions, records and the duplicate keys in one shared file, each call committed before it
+    is answered, a call run again when another worker changed what it read (`mocks.shared_checked`)."""
+    auto_workers = True
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000,
                  credentials: dict[str, str] | None = None, session_ttl_s: float = SESSION_TTL_S) -> None:
@@ -74,6 +81,10 @@ class MchPlatformMock(MockService):
         self.spec = spec_of(contract)
         self.audit_returns: dict[str, str] = {}
         """recordNo -> reason: records the next audit returns for correction (set by scenarios)."""
+        self._stride: tuple[int, int] | None = None
+        """(index, workers) when this is one of several serving processes (`share`)."""
+        self._floor: dict[str, int] = {}
+        """Per counter, the highest number drawn by any process when this one started serving."""
         super().__init__(contract, store, journal_capacity)
 
     # -- serving ----------------------------------------------------------------------------------------------
@@ -90,6 +101,30 @@ class MchPlatformMock(MockService):
 
     def today(self) -> date:
         return self.clock().date()
+
+    def share(self, index: int, workers: int, state: Path) -> None:
+        """Draw record and batch numbers from this worker's own counter row, every `workers`-th number: two
+        uploads on two workers never read the same counter, so they never run again for it."""
+        self._stride = (index, workers)
+        self._floor = {name: self._drawn(name) for name in ("record", "batch")}
+
+    def _drawn(self, counter: str) -> int:
+        """The highest number of `counter` drawn so far, by one process (its row) or several (a row each)."""
+        return max((int(value) for key, value in self.store.items("counters")
+                    if key == counter or key.startswith(counter + "@")), default=0)
+
+    def _next(self, counter: str) -> int:
+        """The next number of `counter` (in the caller's transaction)."""
+        if self._stride is None:
+            number = self._drawn(counter) + 1
+            self.store.put("counters", counter, number)
+            return number
+        index, workers = self._stride
+        own = f"{counter}@{index}"
+        last = max(int(self.store.get("counters", own) or 0), self._floor.get(counter, 0))
+        number = last + 1 + (index - (last + 1)) % workers  # the next above `last` that is this worker's
+        self.store.put("counters", own, number)
+        return number
 
     def _stamps(self, context: SoapContext) -> None:
         """The records' reportDate read against the platform's date (the contract's clock_skew)."""
@@ -135,13 +170,15 @@ class MchPlatformMock(MockService):
 
     def expire_sessions(self) -> int:
         """End every open session now (the platform's session window has passed); returns how many."""
-        count = 0
-        with self.store.transaction():
+        def work() -> int:
+            count = 0
             for key, session in self.store.items("sessions"):
                 if session["expires"] > time.time():
                     self.store.put("sessions", key, {**session, "expires": 0})
                     count += 1
-        return count
+            return count
+
+        return self.store.atomic(work)
 
     def login(self, request: Any, context: SoapContext) -> dict[str, Any]:
         if self.credentials.get(request.orgCode) != request.password:
@@ -152,9 +189,7 @@ class MchPlatformMock(MockService):
 
     # -- uploads ----------------------------------------------------------------------------------------------
     def _next_id(self) -> str:
-        counter = int(self.store.get("counters", "record") or 0) + 1
-        self.store.put("counters", "record", counter)
-        return f"MCH{self.today():%Y%m%d}{counter:08d}"
+        return f"MCH{self.today():%Y%m%d}{self._next('record'):08d}"
 
     def _accept(self, org: str, record_type: str, payload: Payload, index: int) -> dict[str, Any]:
         """Check one record and keep it when it passes; its per-record result."""
@@ -200,8 +235,8 @@ class MchPlatformMock(MockService):
             errors = _payload_errors(context.findings) or [_error("1002", "/Envelope/Body/UploadRecord", "no record")]
             result: dict[str, Any] = {"index": 1, "status": REJECTED, "error": errors}
         else:
-            with self.store.transaction():
-                result = self._accept(org, request.recordType, context.payloads[0], 1)
+            payload = context.payloads[0]
+            result = self.store.atomic(lambda: self._accept(org, request.recordType, payload, 1))
         if result["status"] == ACCEPTED:
             return {"ResultCode": "0", "ResultMessage": "成功", "result": result}
         return {"ResultCode": "1", "ResultMessage": f"记录被拒绝：{result['error'][0]['message']}", "result": result}
@@ -214,12 +249,10 @@ class MchPlatformMock(MockService):
             errors = _payload_errors(context.findings)
             results = [{"index": i + 1, "status": REJECTED, "error": errors} for i in range(len(request.payload or []))]
         for index, payload in enumerate(context.payloads, start=1):
-            with self.store.transaction():
-                results.append(self._accept(org, request.recordType, payload, index))
+            results.append(self.store.atomic(lambda: self._accept(org, request.recordType, payload, index)))  # noqa: B023 - called at once
         accepted = sum(r["status"] == ACCEPTED for r in results)
         rejected = len(results) - accepted
-        counter = int(self.store.get("counters", "batch") or 0) + 1
-        self.store.put("counters", "batch", counter)
+        counter = self.store.atomic(lambda: self._next("batch"))
         return {"ResultCode": "0" if not rejected else "1", "ResultMessage": f"接收 {accepted} 条，拒绝 {rejected} 条",
                 "batchId": f"B{self.today():%Y%m%d}{counter:06d}", "accepted": accepted, "rejected": rejected,
                 "result": results}
@@ -238,7 +271,8 @@ class MchPlatformMock(MockService):
 
     def audit(self, record_id: str) -> dict[str, Any] | None:
         """Audit one pending record now (the query does it when the hospital asks); the record after it."""
-        with self.store.transaction():
+
+        def work() -> dict[str, Any] | None:
             record: dict[str, Any] | None = self.store.get("records", record_id)
             if record is None or record["status"] != PENDING or record["audited"]:
                 return record
@@ -246,6 +280,8 @@ class MchPlatformMock(MockService):
             record.update(status=RETURNED if reasons else PASSED, reasons=reasons, audited=True)
             self.store.put("records", record_id, record)
             return record
+
+        return self.store.atomic(work)
 
     def query(self, request: Any, context: SoapContext) -> dict[str, Any]:
         org = (context.credentials or {}).get("orgCode", "")
@@ -261,7 +297,8 @@ class MchPlatformMock(MockService):
 
     def withdraw(self, request: Any, context: SoapContext) -> dict[str, Any]:
         org = (context.credentials or {}).get("orgCode", "")
-        with self.store.transaction():
+
+        def work() -> dict[str, Any]:
             record = self.store.get("records", request.recordId)
             if record is None or record["org"] != org:
                 return {"ResultCode": "4001", "ResultMessage": "记录不存在"}
@@ -270,7 +307,9 @@ class MchPlatformMock(MockService):
             record.update(status=WITHDRAWN, reasons=[request.reason])
             self.store.put("records", record["id"], record)
             self.store.delete("keys", f"{org}|{record['type']}|{record['recordNo']}")
-        return {"ResultCode": "0", "ResultMessage": "成功", "recordId": record["id"], "status": WITHDRAWN}
+            return {"ResultCode": "0", "ResultMessage": "成功", "recordId": record["id"], "status": WITHDRAWN}
+
+        return self.store.atomic(work)
 
     # -- for steps and tests ----------------------------------------------------------------------------------
     def records(self, record_type: str | None = None, record_no: str | None = None,

@@ -35,6 +35,19 @@ if TYPE_CHECKING:
 
 MAX_WORKERS = 16
 READY_TIMEOUT_S = 90.0
+SAY = "say "
+"""A worker's line for the parent to announce (before `ready PORT`)."""
+
+
+def auto_workers(names: list[str]) -> int:
+    """`--workers auto`: one process per core when every mock served is one measured to gain from it on a 2-core
+    machine with the load client beside it (`MockService.auto_workers`), else one process."""
+    from mocks.registry import mock_class
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cores < 2 or not names or not all(mock_class(name).auto_workers for name in names):
+        return 1
+    return min(cores, MAX_WORKERS)
 
 
 def _reserve(host: str, port: int) -> socket.socket:
@@ -60,12 +73,18 @@ class _Worker:
                                      env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
                                          str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]))})
         self.admin_port = 0
+        self.said: list[str] = []
+        """What the worker announced before it was ready (a console's and a WSDL's address ...), `NAME LABEL\tWHERE`."""
 
     def wait_ready(self, deadline: float) -> None:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         seen = b""
-        while b"\n" not in seen:
+        while True:
+            *complete, _ = seen.split(b"\n")
+            said = [x.decode("utf-8", "replace") for x in complete]
+            if any(not x.startswith(SAY) for x in said):
+                break
             left = deadline - time.monotonic()
             if left <= 0 or self.proc.poll() is not None:
                 raise UsageError(f"worker {self.index + 1} did not start: {self.failure()}")
@@ -75,7 +94,9 @@ class _Worker:
                 if not chunk:
                     raise UsageError(f"worker {self.index + 1} did not start: {self.failure()}")
                 seen += chunk
-        line = seen.split(b"\n", 1)[0].decode("utf-8", "replace").split()
+        last = next(x for x in said if not x.startswith(SAY))
+        self.said = [x.removeprefix(SAY) for x in said[:said.index(last)]]
+        line = last.split()
         if len(line) != 2 or line[0] != "ready" or not line[1].isdigit():
             raise UsageError(f"worker {self.index + 1} said {' '.join(line)!r} instead of being ready")
         self.admin_port = int(line[1])
@@ -107,6 +128,8 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
     from mocks.transport.origin import HostAllowList
     from mocks.transport.runtime import Runtime
 
+    count = options.workers
+    assert isinstance(count, int), "serve() resolves --workers auto"
     refused = [n for n in names if not mock_class(n).shares_state]
     if refused:
         shareable = [n for n in MOCKS if mock_class(n).shares_state]
@@ -114,7 +137,7 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
                          f"is served by one process (--workers serves: {', '.join(shareable)})")
     if options.push:
         raise UsageError("--workers and --push: results are pushed by one process; serve the pushing mock without --workers")
-    if not 2 <= options.workers <= MAX_WORKERS:
+    if not 2 <= count <= MAX_WORKERS:
         raise UsageError(f"--workers {options.workers}: give 2 to {MAX_WORKERS} (1 is the default, one process)")
     token = os.environ.get("HIH_ADMIN_TOKEN")
     scratch = Path(tempfile.mkdtemp(prefix="hih-workers-"))
@@ -136,16 +159,19 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
         # the first worker makes the state file (schema, seed); the others start when it is ready
         workers.append(_Worker(0, config))
         workers[0].wait_ready(time.monotonic() + READY_TIMEOUT_S)
-        workers.extend(_Worker(i, config) for i in range(1, options.workers))
+        workers.extend(_Worker(i, config) for i in range(1, count))
         deadline = time.monotonic() + READY_TIMEOUT_S
         for worker in workers[1:]:
             worker.wait_ready(deadline)
         shown = f"[{options.host}]" if ":" in options.host else options.host
         for name, spec in interfaces.items():
-            scheme = "http" if name == "insurance" else "mllp"
+            scheme = "mllp" if mock_class(name).transport == "mllp" else "http"
             kept = f", state in {spec['state']}" if options.state else ""
             announce(f"{name}\t{scheme}://{shown}:{spec['port']}\t(contract {spec['contract']}, "
                      f"{options.workers} workers{kept})")
+            for said in workers[0].said:  # e.g. the blood centre's console and WSDL, served by every worker
+                if said.startswith(name + " "):
+                    announce(said)
         hosts = HostAllowList.for_bind(options.host, options.allowed_hosts)
         admin = runtime.start().serve_http(
             fanout_app([w.admin_port for w in workers], secret, token if not is_loopback(options.host) else None, hosts),
@@ -201,6 +227,11 @@ def worker_main(config: dict[str, Any]) -> None:
             mock.reuse_port = True
             mock.start(runtime, config["host"], spec["port"])
             mocks[name] = mock
+            extra = getattr(mock, "extra_endpoints", None)
+            for label, where in (extra() if callable(extra) else {}).items():
+                print(f"{SAY}{name} {label}\t{where}", flush=True)
+            if accepts := mock.accepts():
+                print(f"{SAY}{name} accepts\t" + " · ".join(f"{k} {v}" for k, v in accepts.items()), flush=True)
         admin = runtime.serve_http(admin_app(mocks, config["admin_token"], HostAllowList.for_bind("127.0.0.1")),
                                    "127.0.0.1", 0)
         print(f"ready {admin.port}", flush=True)

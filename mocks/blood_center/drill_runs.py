@@ -116,6 +116,9 @@ class DrillRuns:
         drill = self.drills.get(drill_id)
         if drill is None:
             raise CentreError("1001", f"没有演练 {drill_id[:40]}")
+        if self.mock.workers > 1:  # goals are met by exchanges in this process's journal: the others' would be missed
+            raise CentreError("1001", f"演练需要单进程的血液中心：本服务由 {self.mock.workers} 个进程（--workers）共同提供，"
+                                      "医院的报文分散在各进程，演练无法跟踪；请不带 --workers 启动 hih mock serve 再开始演练")
         with self._lock:
             running = self.active()
             if running is not None:

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -25,6 +26,7 @@ from mocks.blood_center.snapshots import TRAINING_TABLES
 from mocks.blood_center.training import Training
 from mocks.blood_center.vetting import AnswerVetting, check_state
 from mocks.clock_checks import xml_stamps
+from mocks.shared_checked import CheckedSharedStore
 from mocks.state import Store
 from mocks.transport.http import HttpTransport
 from mocks.transport.runtime import Runtime
@@ -48,6 +50,11 @@ class BloodCenterMock(MockService):
 
     interface = "blood-center"
     transport = "http"
+    shares_state = True
+    shared_store = CheckedSharedStore
+    """With `--workers`: orders, issue notes, stock and the console's changes in one shared file, each call committed
+    before it is answered (`mocks.shared_checked`)."""
+    auto_workers = True
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000,
                  credentials: dict[str, str] | None = None) -> None:
@@ -60,6 +67,8 @@ class BloodCenterMock(MockService):
         self._app: Any = None
         self.vetting = AnswerVetting(SoapHandler(contract, {}))
         self.labels = Labels.of(contract)
+        self.workers = 1
+        """Processes serving this centre (`share`): drills follow one process's journal, so they need one."""
         super().__init__(contract, store, journal_capacity)
         self.training = Training(self)
 
@@ -70,12 +79,17 @@ class BloodCenterMock(MockService):
         self.credentials = dict(self._registered)
         if self.training.runs.active() is not None:
             self.training.runs.abandon()
-        with self.store.transaction():
-            kept = {table: self.store.items(table) for table in TRAINING_TABLES}
-            super().reset()
-            for table, rows in kept.items():
-                for key, value in rows:
-                    self.store.put(table, key, value)
+        self.store.atomic(self._reset_state)  # every worker resets: run again when another did meanwhile
+
+    def _reset_state(self) -> None:
+        kept = {table: self.store.items(table) for table in TRAINING_TABLES}
+        super().reset()
+        for table, rows in kept.items():
+            for key, value in rows:
+                self.store.put(table, key, value)
+
+    def share(self, index: int, workers: int, state: Path) -> None:
+        self.workers = workers
 
     def seed(self) -> None:
         """The centre over the store; records loaded from a state file are vetted, and those that cannot be served
@@ -199,12 +213,13 @@ class BloodCenterMock(MockService):
             return "令牌无效"
         return None
 
-    @staticmethod
-    def _refusals_answered(handler: Callable[[Any, str], dict[str, Any] | etree._Element]) -> Callable[[Any, SoapContext], dict[str, Any] | etree._Element]:
+    def _refusals_answered(self, handler: Callable[[Any, str], dict[str, Any] | etree._Element]) -> Callable[[Any, SoapContext], dict[str, Any] | etree._Element]:
+        shared = self.workers > 1  # another process may change what a call read: run it again on the fresh state
+
         def answer(request: Any, context: SoapContext) -> dict[str, Any] | etree._Element:
             hospital = (context.credentials or {}).get("HospitalCode", "")
             try:
-                result = handler(request, hospital)
+                result = self.store.atomic(lambda: handler(request, hospital)) if shared else handler(request, hospital)
             except CentreError as refused:
                 return {"ResultCode": refused.code, "ResultMessage": refused.message}
             return result if isinstance(result, etree._Element) else {**answers.SUCCESS, **result}
