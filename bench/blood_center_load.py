@@ -155,6 +155,12 @@ async def level(host: str, port: int, operation: str, build: Callable[[], bytes]
             "server_cpu": (cpu1 - cpu0) / (t1 - t0), "machine_busy": (busy1 - busy0) / (t1 - t0)}
 
 
+def show(r: dict[str, Any]) -> None:
+    """One row of the table `level`'s results are printed in."""
+    print(f"{r['operation']:<20} {r['conns']:>5} {r['calls_per_s']:>9,.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} "
+          f"{r['max_ms']:>7.1f} {r['errors']:>6} {r['server_cpu']:>9.0%} {r['machine_busy']:>7.0%}", flush=True)
+
+
 def prepare(base: str) -> None:
     """One issued order for DownloadIssuedUnits: submitted over SOAP, accepted and issued through the console."""
     import httpx
@@ -198,8 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                                       blood_request(operation, numbers), OK, conns, args.warmup, args.duration, args.rate,
                                       process.pid))
                 results.append(r)
-                print(f"{operation:<20} {conns:>5} {r['calls_per_s']:>9,.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} "
-                      f"{r['max_ms']:>7.1f} {r['errors']:>6} {r['server_cpu']:>9.0%} {r['machine_busy']:>7.0%}", flush=True)
+                show(r)
     finally:
         process.terminate()
         process.wait(10)

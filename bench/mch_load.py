@@ -75,7 +75,7 @@ def _call(url: str, action: str, envelope: str) -> bytes:
 
 def wire(args: argparse.Namespace) -> int:
     """The served platform under load over the wire (see the module's docstring)."""
-    from bench.blood_center_load import level, post, serve
+    from bench.blood_center_load import level, post, serve, show
 
     process, base = serve(None, args.workers, "mch-platform")
     results: list[dict[str, Any]] = []
@@ -108,8 +108,7 @@ def wire(args: argparse.Namespace) -> int:
                 r = asyncio.run(level(where.hostname or "127.0.0.1", where.port or 80, operation, builds[operation], OK,
                                       conns, args.warmup, args.duration, 0.0, process.pid))
                 results.append(r)
-                print(f"{operation:<20} {conns:>5} {r['calls_per_s']:>9,.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} "
-                      f"{r['max_ms']:>7.1f} {r['errors']:>6} {r['server_cpu']:>9.0%} {r['machine_busy']:>7.0%}", flush=True)
+                show(r)
     finally:
         process.terminate()
         process.wait(10)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import functools
 import re
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -20,8 +18,9 @@ import pytest
 from mocks import workers as workers_module
 from mocks.blood_center.service import TEST_HOSPITAL, TEST_TOKEN
 from mocks.mch_platform import TEST_ORG_CODE, TEST_PASSWORD
-from mocks.serve import ServeOptions, serve
+from mocks.serve import ServeOptions
 from tests.conftest import CONTRACTS
+from tests.mocks.serving import serving
 
 pytestmark = pytest.mark.slow
 
@@ -55,29 +54,8 @@ class Served:
 
 
 def _serve(options: ServeOptions, interface: str) -> Iterator[Served]:
-    stop = threading.Event()
-    lines: list[str] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            serve(options, lines.append, stop)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 90
-    while not any(line.startswith("ready") for line in lines):
-        assert not errors, errors
-        assert time.monotonic() < deadline, lines
-        time.sleep(0.05)
-    try:
+    with serving(options) as lines:
         yield Served(lines, interface)
-    finally:
-        stop.set()
-        thread.join(30)
-    assert not errors
 
 
 @pytest.fixture
