@@ -396,7 +396,7 @@ class Masker:
                        re.IGNORECASE),
         )
 
-    def _pairs_in_text(self, text: str) -> str:
+    def _pairs_in_text(self, text: str, shortcuts: bool = True) -> str:
         if not self._pairs:
             return text
         quoted, element, bare = self._pairs
@@ -424,11 +424,11 @@ class Masker:
             return replace
 
         # each pattern needs a character the text may not hold at all: a membership test is cheaper than a scan
-        if '"' in text or "'" in text:
+        if not shortcuts or '"' in text or "'" in text:
             text = quoted.sub(quoted_value, text)
-        if "<" in text or "&lt;" in text:
+        if not shortcuts or "<" in text or "&lt;" in text:
             text = element.sub(group_masked(1), text)
-        if "=" in text or ":" in text:
+        if not shortcuts or "=" in text or ":" in text:
             text = bare.sub(self._bare_value, text)
         return text
 
@@ -451,11 +451,13 @@ class Masker:
             self._seen[text] = masked
         return masked
 
-    def _text(self, text: str) -> str:
-        if self.hl7_rules and "|" in text and self._hl7_segment.search(text):  # a segment needs its "|"
+    def _text(self, text: str, shortcuts: bool = True) -> str:
+        """`shortcuts`: skip the patterns that need a character the text does not hold (False: run them all, which
+        gives the same text; tests/report/test_masking_shortcuts.py holds them to it)."""
+        if self.hl7_rules and (not shortcuts or "|" in text) and self._hl7_segment.search(text):  # a segment's "|"
             text = self.hl7(text)
-        text = self._pairs_in_text(text)
-        if _DIGITS.search(text):  # every shape below holds seven digits in a row (the landline's local number)
+        text = self._pairs_in_text(text, shortcuts)
+        if not shortcuts or _DIGITS.search(text):  # every shape below holds seven digits in a row (a landline's)
             text = _RESIDENT_ID.sub(lambda m: m.group(1) + "*" * 8 + m.group(3)[-1:].rjust(4, "*"), text)
             text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
             text = _LANDLINE.sub(lambda m: m.group(1) + mask_value(m.group(2)), text)
