@@ -7,6 +7,11 @@ time its scenarios take (wall time less the scenarios' own durations from summar
 ```
 Prints medians and minima in milliseconds (and the CPU time of `--help`, which other load on the machine skews
 less than the wall time), and the load average. Targets: `hih --help` ≤ 60 ms, `hih run` adds ≤ 1 s.
+
+Each `hih run` line also splits what it adds, from the times in its events.jsonl (one pytest process: the default
+for one interface): `start` from the command to pytest's collection done, `between` the time between scenarios
+(fixture set-up and tear-down, the reports of each scenario), `end` from the last scenario's result to the exit
+(pytest's files, then hih's reports), and the CPU time of hih and its children.
 """
 
 from __future__ import annotations
@@ -38,6 +43,22 @@ def wall_ms(command: list[str], cpu: list[float] | None = None) -> float:
     return wall
 
 
+def phases(events: Path, began: float, ended: float) -> str:
+    """` (start …, between …, end …)` from a run's events; empty when the run had several pytest processes."""
+    try:
+        lines = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return ""
+    collected = [e["at"] for e in lines if e.get("event") == "collected"]
+    results = [e for e in lines if e.get("event") == "result"]
+    if len(collected) != 1 or not results:
+        return ""
+    first_call = results[0]["at"] - results[0]["duration_s"]
+    between = results[-1]["at"] - first_call - sum(r["duration_s"] for r in results)
+    return (f" (start {collected[0] - began:.2f} s, collected to first scenario {first_call - collected[0]:.2f} s, "
+            f"between scenarios {between:.2f} s, end {ended - results[-1]['at']:.2f} s)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=21, help="runs of `hih --help` and of the bare interpreter")
@@ -55,19 +76,26 @@ def main() -> int:
     print(f"hih --help:          median {statistics.median(helped):.1f} ms, min {min(helped):.1f} ms "
           f"(CPU median {statistics.median(help_cpu):.1f} ms)")
     added = []
+    gate_cpu = []
     for _ in range(args.gate_runs):
         with tempfile.TemporaryDirectory() as folder:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            began = time.time()
             started = time.perf_counter()
             subprocess.run([hih, "run", *shlex.split(args.run_args), "--report-dir", folder],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
                            env={**os.environ, "HIH_HISTORY": "off"})
             wall = time.perf_counter() - started
+            ended = time.time()
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            gate_cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
             summary = json.loads((Path(folder) / "summary.json").read_text(encoding="utf-8"))
             scenarios = sum(s["duration_s"] for s in summary["scenarios"])
             added.append(wall - scenarios)
-            print(f"hih run {args.run_args}: wall {wall:.2f} s, scenarios {scenarios:.2f} s, added {wall - scenarios:.2f} s")
+            print(f"hih run {args.run_args}: wall {wall:.2f} s, scenarios {scenarios:.2f} s, added {wall - scenarios:.2f} s"
+                  f"{phases(Path(folder) / 'events.jsonl', began, ended)}, CPU {gate_cpu[-1]:.2f} s")
     if added:
-        print(f"hih run adds: median {statistics.median(added):.2f} s")
+        print(f"hih run adds: median {statistics.median(added):.2f} s (CPU median {statistics.median(gate_cpu):.2f} s)")
     return 0
 
 

@@ -50,12 +50,30 @@ def _rendered_steps(item: pytest.Item, example: dict[str, str]) -> list[Any]:
         return []
 
 
-def _step_arguments(step: Any) -> list[dict[str, Any]]:
+_ARGUMENTS = pytest.StashKey[dict[tuple[Any, ...], list[dict[str, Any]]]]()
+"""Step arguments by step text, for one pytest session: most steps recur in many scenarios of a run, and each was
+matched against every step definition of the run."""
+ARGUMENTS_KEPT = 20_000
+
+
+def _step_arguments(step: Any, cache: dict[tuple[Any, ...], list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
     """What each step definition matching `step` would parse out of it (and its data table, row by row)."""
     from pytest_bdd.steps import step_function_context_registry
 
+    table = step.datatable.raw() if step.datatable is not None else []
+    # the number of definitions in the key: a module imported later adds some, and its steps are matched afresh
+    key = (len(step_function_context_registry), step.type, step.name, tuple(tuple(row) for row in table))
+    known = cache.get(key) if cache is not None else None
+    if known is None:
+        known = _parsed_arguments(step, step_function_context_registry.values(), table)
+        if cache is not None and len(cache) < ARGUMENTS_KEPT:
+            cache[key] = known
+    return [dict(arguments) for arguments in known]
+
+
+def _parsed_arguments(step: Any, contexts: Any, table: list[list[Any]]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
-    for context in list(step_function_context_registry.values()):
+    for context in list(contexts):
         if context.type not in (None, step.type):
             continue
         try:
@@ -63,7 +81,6 @@ def _step_arguments(step: Any) -> list[dict[str, Any]]:
                 found.append(dict(context.parser.parse_arguments(step.name) or {}))
         except Exception:  # noqa: BLE001, PERF203 - a parser that cannot read this step says nothing about it
             continue
-    table = step.datatable.raw() if step.datatable is not None else []
     if len(table) > 1:
         header = [str(cell) for cell in table[0]]
         found.extend(dict(zip(header, row, strict=False)) for row in table[1:])
@@ -85,8 +102,9 @@ def scenario_masker(item: pytest.Item, masker: Masker) -> Masker:
         scoped = masker.scoped()
         example = _example(item)
         scoped.learn(example)
+        cache = item.config.stash.setdefault(_ARGUMENTS, {})
         for step in _rendered_steps(item, example):
-            for arguments in _step_arguments(step):
+            for arguments in _step_arguments(step, cache):
                 scoped.learn(_learnable(arguments))
         masker.remember(scoped.learned)
         item.stash[_SCOPED] = scoped

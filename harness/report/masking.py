@@ -57,6 +57,8 @@ DEFAULT_FIELDS = frozenset(DEFAULT_JSON)
 _RESIDENT_ID = re.compile(RESIDENT_ID)
 _MOBILE = re.compile(MOBILE)
 _LANDLINE = re.compile(LANDLINE)
+_DIGITS = re.compile(r"\d{7}")
+"""What the identifier shapes have in common: no text without seven digits in a row holds one of them."""
 GENERIC_NAMES = frozenset({"name"})
 """Field names masked in JSON and XML but not as `name=value` in free text, where they mean anything
 (XML attributes in junit.xml, keyword arguments in tracebacks)."""
@@ -394,7 +396,7 @@ class Masker:
                        re.IGNORECASE),
         )
 
-    def _pairs_in_text(self, text: str) -> str:
+    def _pairs_in_text(self, text: str, shortcuts: bool = True) -> str:
         if not self._pairs:
             return text
         quoted, element, bare = self._pairs
@@ -421,9 +423,14 @@ class Masker:
                 return m.string[start:a] + self._mask(m.group(group)) + m.string[b:end]
             return replace
 
-        text = quoted.sub(quoted_value, text)
-        text = element.sub(group_masked(1), text)
-        return bare.sub(self._bare_value, text)
+        # each pattern needs a character the text may not hold at all: a membership test is cheaper than a scan
+        if not shortcuts or '"' in text or "'" in text:
+            text = quoted.sub(quoted_value, text)
+        if not shortcuts or "<" in text or "&lt;" in text:
+            text = element.sub(group_masked(1), text)
+        if not shortcuts or "=" in text or ":" in text:
+            text = bare.sub(self._bare_value, text)
+        return text
 
     def _bare_value(self, m: re.Match[str]) -> str:
         group = next(g for g in (1, 2, 3) if m.group(g) is not None)
@@ -444,13 +451,16 @@ class Masker:
             self._seen[text] = masked
         return masked
 
-    def _text(self, text: str) -> str:
-        if self.hl7_rules and self._hl7_segment.search(text):
+    def _text(self, text: str, shortcuts: bool = True) -> str:
+        """`shortcuts`: skip the patterns that need a character the text does not hold (False: run them all, which
+        gives the same text; tests/report/test_masking_shortcuts.py holds them to it)."""
+        if self.hl7_rules and (not shortcuts or "|" in text) and self._hl7_segment.search(text):  # a segment's "|"
             text = self.hl7(text)
-        text = self._pairs_in_text(text)
-        text = _RESIDENT_ID.sub(lambda m: m.group(1) + "*" * 8 + m.group(3)[-1:].rjust(4, "*"), text)
-        text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
-        text = _LANDLINE.sub(lambda m: m.group(1) + mask_value(m.group(2)), text)
+        text = self._pairs_in_text(text, shortcuts)
+        if not shortcuts or _DIGITS.search(text):  # every shape below holds seven digits in a row (a landline's)
+            text = _RESIDENT_ID.sub(lambda m: m.group(1) + "*" * 8 + m.group(3)[-1:].rjust(4, "*"), text)
+            text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+            text = _LANDLINE.sub(lambda m: m.group(1) + mask_value(m.group(2)), text)
         for pattern in self.text_patterns:
             text = pattern.sub(self._configured_match, text)
         # Most texts hold none of the values learnt: a substring test spares building and compiling the pattern

@@ -34,14 +34,16 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def render_pdf(html: str, target: Path) -> int:
-    """Write `html` (self-contained: inline CSS, no fetches) to `target` as PDF; returns the number of pages."""
+def render_pdf(html: str, target: Path, print_css: str | None = None) -> int:
+    """Write `html` (self-contained: inline CSS, no fetches) to `target` as PDF; returns the number of pages.
+    `print_css`: rules for the PDF only, on top of the page's own (a user stylesheet: the page's rules win)."""
     try:
         import weasyprint
     except (ImportError, OSError) as exc:  # OSError: Pango missing from the system
         raise PdfUnavailable(f"WeasyPrint cannot be loaded ({exc}); ./scripts/setup installs what it needs") from None
     _quiet()
-    document = weasyprint.HTML(string=html, base_url=None, url_fetcher=_no_fetch).render()
+    stylesheets = [weasyprint.CSS(string=print_css, url_fetcher=_no_fetch)] if print_css else None
+    document = weasyprint.HTML(string=html, base_url=None, url_fetcher=_no_fetch).render(stylesheets=stylesheets)
     tmp = target.with_name(target.name + ".writing")
     document.write_pdf(tmp)
     tmp.replace(target)

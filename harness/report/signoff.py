@@ -175,7 +175,7 @@ def write_signoff(report_dir: Path, summary: dict[str, Any], evidence: dict[str,
     written = [report_dir / SIGNOFF_HTML]
     written[0].write_text(html, encoding="utf-8")
     try:
-        render_pdf(html, report_dir / SIGNOFF_PDF)
+        render_pdf(html, report_dir / SIGNOFF_PDF, (HERE / "templates" / "signoff-print.css").read_text(encoding="utf-8"))
         written.append(report_dir / SIGNOFF_PDF)
     except PdfUnavailable as exc:
         sys.stderr.write(f"hih: warning: signoff.pdf not written: {exc}\n")

@@ -39,8 +39,9 @@ PARTS = "parts"
 DEADLINE_LOG = "deadline.jsonl"
 POLL_S = 0.05
 STOP_GRACE_S = 5.0
-# plugins a spec run never uses; each costs start-up time in every process
-UNUSED_PLUGINS = ("respx", "anyio", "hypothesispytest", "xdist.looponfail")
+# plugins a spec run never uses; each costs start-up time in every process (hih-containers: fixtures for a
+# hospital's own tests, which start a partner in the mocks' image; the specs use the in-process mocks)
+UNUSED_PLUGINS = ("respx", "anyio", "hypothesispytest", "xdist.looponfail", "hih-containers", "platformdirs")
 
 
 @dataclass

@@ -23,6 +23,7 @@ import select
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 WAIT_S = 600.0
 """How long a warm process waits for its command line before it gives up."""
@@ -31,6 +32,10 @@ PRELOAD = ("pytest", "_pytest.python", "_pytest.fixtures", "_pytest.junitxml", "
            "email.message", "http.client")
 """What a run's pytest process imports before its first scenario, less the pytest plugins and hih's own modules:
 pytest rewrites the assertions of those as it imports them, which it cannot do for a module imported already."""
+WHILE_WAITING = ("httpx", "uvicorn")
+"""Imported next, one at a time and only while no command line is waiting: every spec run imports them at
+collection (the connectors use httpx, the mocks' runtime uvicorn). When the command line comes first, pytest imports
+them where it would have: the process never waits on an import the run would not have made anyway."""
 
 _WARM: list[subprocess.Popen[bytes]] = []
 
@@ -90,16 +95,30 @@ def discard() -> None:
         process.wait()
 
 
-def main() -> int:
+def waiting(stream: Any) -> bool:
+    """Whether `stream` has something to read now (the command line, or end-of-file when nobody needs the process)."""
+    ready, _, _ = select.select([stream], [], [], 0)
+    return bool(ready)
+
+
+def _import(name: str) -> None:
     import importlib
 
+    try:
+        importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - what cannot be imported now fails in pytest, which says so in the log
+        pass
+
+
+def main() -> int:
     sys.path[0] = os.getcwd()  # as `python -m pytest` has it, not this script's folder
 
     for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - what cannot be imported now fails in pytest, which says so in the log
-            pass
+        _import(name)
+    for name in WHILE_WAITING:
+        if waiting(sys.stdin):
+            break
+        _import(name)
     ready, _, _ = select.select([sys.stdin], [], [], WAIT_S)
     line = sys.stdin.buffer.readline() if ready else b""
     if not line:

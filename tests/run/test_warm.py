@@ -85,3 +85,18 @@ def test_it_ends_when_its_parent_is_gone() -> None:
     time.sleep(0.2)
     started.stdin.close()  # what the parent's exit does
     assert started.wait(60) == 0
+
+
+def test_waiting_tells_a_command_line_or_end_of_file_from_nothing_yet() -> None:
+    """The imports made while waiting stop as soon as the command line (or end-of-file) can be read."""
+    import os
+
+    read, write = os.pipe()
+    with os.fdopen(read, "rb") as reader:
+        assert not warm.waiting(reader)
+        os.write(write, b'{"argv": []}\n')
+        assert warm.waiting(reader)
+        reader.readline()
+        assert not warm.waiting(reader)
+        os.close(write)
+        assert warm.waiting(reader), "end-of-file: nobody needs the process"

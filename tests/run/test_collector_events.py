@@ -1,0 +1,58 @@
+"""The collector's result events: the evidence the hih plugin serialised is written as it is, and the line is the one
+encoding the whole event would give (the runner, events.jsonl and the reports read the same bytes as before)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.run import collector
+
+texts = st.text(alphabet=st.sampled_from(list("门诊结算撤销参保人张三ab1 \"\\/\t<>&") + ["😷", "\u2028", "\x00"]), max_size=20)
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
+                    st.floats(allow_nan=False, allow_infinity=False), texts)
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
+                      max_leaves=20)
+events = st.fixed_dictionaries({"event": st.just("result"), "nodeid": texts, "when": st.sampled_from(["call", "setup"]),
+                                "status": st.sampled_from(["passed", "failed"]), "duration_s": st.floats(0, 100),
+                                "message": texts, "props": st.dictionaries(texts, values, max_size=4)})
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+@settings(max_examples=200, deadline=None)
+@given(event=events, evidence=st.lists(st.dictionaries(texts, values, max_size=5), max_size=4),
+       now=st.floats(1.0e9, 4.0e9))
+def test_the_line_is_the_whole_event_encoded(tmp_path_factory: pytest.TempPathFactory, event: dict[str, Any],
+                                             evidence: list[dict[str, Any]], now: float) -> None:
+    path = tmp_path_factory.mktemp("events") / "events.jsonl"
+    writer = collector.Collector(path)
+    real = collector.time
+    collector.time = Clock(now)  # type: ignore[assignment]
+    try:
+        writer._emit(dict(event), json.dumps(evidence, ensure_ascii=False))
+    finally:
+        collector.time = real
+        writer._out.close()
+    expected = json.dumps({**event, "evidence": evidence, "at": round(now, 4)}, ensure_ascii=False)
+    assert path.read_text(encoding="utf-8") == expected + "\n"
+
+
+def test_events_without_evidence_are_encoded_whole(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    writer = collector.Collector(path)
+    writer._emit({"event": "finished", "exitstatus": 0})
+    writer._out.close()
+    line = json.loads(path.read_text(encoding="utf-8"))
+    assert line["event"] == "finished" and line["exitstatus"] == 0 and isinstance(line["at"], float)
