@@ -1,0 +1,24 @@
+"""The artefact scanner the masking tests rely on: it finds a mobile number wherever a reader would see one, and
+not eleven digits that happen to sit inside a hex digest (which changes every run, so such a hit came and went)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.report.identifiers import unmasked
+
+DIGEST = "a1b2c3d4e5f60718293a4b5c6d7e8f9a" + "13912345678" + "bcdef0123456789abcdef"
+
+
+def test_a_mobile_number_beside_letters_or_punctuation_is_found(tmp_path: Path) -> None:
+    (tmp_path / "note.txt").write_text("联系电话:13912345678; tel13912345678x", encoding="utf-8")
+    assert unmasked(tmp_path) == ["note.txt: 13912345678"]
+
+
+def test_digits_inside_a_hex_digest_are_no_mobile_number(tmp_path: Path) -> None:
+    assert len(DIGEST) == 64
+    (tmp_path / "signoff.sha256").write_text(f"{DIGEST}  signoff.pdf\n", encoding="utf-8")
+    (tmp_path / "manifest.json").write_text(f'{{"sha256": "{DIGEST}"}}', encoding="utf-8")
+    assert unmasked(tmp_path) == []
+    (tmp_path / "leak.txt").write_text(f"{DIGEST} 13800138000", encoding="utf-8")
+    assert unmasked(tmp_path) == ["leak.txt: 13800138000"]
