@@ -37,7 +37,15 @@ import orjson
 sys.path.append(str(Path(__file__).resolve().parent))
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # appended: PYTHONPATH picks the code under test
 
-from insurance_load import FEES, Envelopes, Prepared, Settleable, check_settlement, settle_data  # noqa: E402
+from insurance_load import (  # noqa: E402
+    Envelopes,
+    Prepared,
+    Settleable,
+    check_settlement,
+    fees_data,
+    register_data,
+    settle_data,
+)
 
 import harness  # noqa: E402
 from harness.contract.loader import ContractStore  # noqa: E402
@@ -110,20 +118,10 @@ async def settleables(conn: Connection, env: Envelopes, start: int, count: int) 
     for n in range(start, start + count):
         person = people[n % len(people)]
         now = time.strftime("%Y-%m-%d %H:%M:%S")
-        reply = await call(conn, env, "2201", {"data": {
-            "psn_no": person.psn_no, "insutype": person.insutype, "begntime": now, "mdtrt_cert_type": "02",
-            "mdtrt_cert_no": person.certno, "ipt_otp_no": f"B{env.run_id}{n:09d}", "atddr_no": "D001",
-            "dr_name": "李医生", "dept_code": "A03", "dept_name": "内科", "caty": "A03"}}, person.insuplc_admdvs)
-        mdtrt_id = reply["output"]["data"]["mdtrt_id"]
-        batch = f"CB{env.run_id}{n:09d}"
-        lines = [{
-            "feedetl_sn": f"{k}", "mdtrt_id": mdtrt_id, "psn_no": person.psn_no, "chrg_bchno": batch,
-            "rx_circ_flag": "0", "fee_ocur_time": now, "med_list_codg": codg, "medins_list_codg": local,
-            "det_item_fee_sumamt": round(cnt * pric, 2), "cnt": cnt, "pric": pric, "bilg_dept_codg": "A03",
-            "bilg_dept_name": "内科", "bilg_dr_codg": "D001", "bilg_dr_name": "李医生", "hosp_appr_flag": "1",
-        } for k, (codg, local, cnt, pric) in enumerate(FEES, 1)]
-        await call(conn, env, "2204", {"feedetail": lines}, person.insuplc_admdvs)
-        made.append(Settleable(person, mdtrt_id, batch))
+        reply = await call(conn, env, "2201", register_data(env.run_id, person, n, now), person.insuplc_admdvs)
+        visit = Settleable(person, reply["output"]["data"]["mdtrt_id"], f"CB{env.run_id}{n:09d}")
+        await call(conn, env, "2204", fees_data(visit, now), person.insuplc_admdvs)
+        made.append(visit)
     return made
 
 
