@@ -448,20 +448,10 @@ class Setup:
     async def _one(self, conn: HttpConn, n: int) -> Settleable:
         person = self.people[n % len(self.people)]
         now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        reply = await self.call(conn, "2201", {"data": {
-            "psn_no": person.psn_no, "insutype": person.insutype, "begntime": now, "mdtrt_cert_type": "02",
-            "mdtrt_cert_no": person.certno, "ipt_otp_no": f"B{self.env.run_id}{n:09d}", "atddr_no": "D001",
-            "dr_name": "李医生", "dept_code": "A03", "dept_name": "内科", "caty": "A03"}}, person.insuplc_admdvs)
-        mdtrt_id = reply["output"]["data"]["mdtrt_id"]
-        batch = f"CB{self.env.run_id}{n:09d}"
-        lines = [{
-            "feedetl_sn": f"{k}", "mdtrt_id": mdtrt_id, "psn_no": person.psn_no, "chrg_bchno": batch, "rx_circ_flag": "0",
-            "fee_ocur_time": now, "med_list_codg": codg, "medins_list_codg": local, "det_item_fee_sumamt": round(cnt * pric, 2),
-            "cnt": cnt, "pric": pric, "bilg_dept_codg": "A03", "bilg_dept_name": "内科", "bilg_dr_codg": "D001",
-            "bilg_dr_name": "李医生", "hosp_appr_flag": "1",
-        } for k, (codg, local, cnt, pric) in enumerate(FEES, 1)]
-        await self.call(conn, "2204", {"feedetail": lines}, person.insuplc_admdvs)
-        return Settleable(person, mdtrt_id, batch)
+        reply = await self.call(conn, "2201", register_data(self.env.run_id, person, n, now), person.insuplc_admdvs)
+        visit = Settleable(person, reply["output"]["data"]["mdtrt_id"], f"CB{self.env.run_id}{n:09d}")
+        await self.call(conn, "2204", fees_data(visit, now), person.insuplc_admdvs)
+        return visit
 
     async def settleables(self, count: int, conns: int, deadline_s: float) -> list[Settleable]:
         """`count` fresh visits with fees, made over `conns` connections; bounded by count and time."""
@@ -485,6 +475,24 @@ class Setup:
         if len(made) < count:
             raise RuntimeError(f"setup made only {len(made)} of {count} visits in {deadline_s:.0f} s")
         return made
+
+
+def register_data(run_id: str, person: Person, n: int, now: str) -> dict[str, Any]:
+    """The input of visit `n`'s 2201 (an outpatient number unique to the run)."""
+    return {"data": {
+        "psn_no": person.psn_no, "insutype": person.insutype, "begntime": now, "mdtrt_cert_type": "02",
+        "mdtrt_cert_no": person.certno, "ipt_otp_no": f"B{run_id}{n:09d}", "atddr_no": "D001",
+        "dr_name": "李医生", "dept_code": "A03", "dept_name": "内科", "caty": "A03"}}
+
+
+def fees_data(s: Settleable, now: str) -> dict[str, Any]:
+    """The input of a visit's 2204: the FEES lines, in its batch."""
+    return {"feedetail": [{
+        "feedetl_sn": f"{k}", "mdtrt_id": s.mdtrt_id, "psn_no": s.person.psn_no, "chrg_bchno": s.chrg_bchno,
+        "rx_circ_flag": "0", "fee_ocur_time": now, "med_list_codg": codg, "medins_list_codg": local,
+        "det_item_fee_sumamt": round(cnt * pric, 2), "cnt": cnt, "pric": pric, "bilg_dept_codg": "A03",
+        "bilg_dept_name": "内科", "bilg_dr_codg": "D001", "bilg_dr_name": "李医生", "hosp_appr_flag": "1",
+    } for k, (codg, local, cnt, pric) in enumerate(FEES, 1)]}
 
 
 def settle_data(s: Settleable) -> dict[str, Any]:

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from mocks.population import Person
 
 
-def _psn_nos(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
+def _psn_nos(node: Any, found: list[str]) -> list[str]:
+    """Every `psn_no` string in a JSON document, in document order, appended to `found` (a plain recursion, not
+    nested generators: this runs on every request; the depth is bounded by the contract's JSON limits)."""
+    if type(node) is dict:
         for key, value in node.items():
-            if key == "psn_no" and isinstance(value, str):
-                yield value
-            else:
-                yield from _psn_nos(value)
-    elif isinstance(node, list):
+            if key == "psn_no" and type(value) is str:
+                found.append(value)
+            elif type(value) is dict or type(value) is list:
+                _psn_nos(value, found)
+    elif type(node) is list:
         for value in node:
-            yield from _psn_nos(value)
+            if type(value) is dict or type(value) is list:
+                _psn_nos(value, found)
+    return found
 
 
 def insured_area_problem(body: dict[str, Any], people: Mapping[str, Person]) -> str | None:
@@ -28,7 +32,7 @@ def insured_area_problem(body: dict[str, Any], people: Mapping[str, Person]) -> 
     area = body.get("insuplc_admdvs")
     if not area:
         return None  # a missing area is the contract rule psn-no-needs-insuplc's finding
-    for psn_no in dict.fromkeys(_psn_nos(body.get("input"))):
+    for psn_no in dict.fromkeys(_psn_nos(body.get("input"), [])):
         person = people.get(psn_no)
         if person is not None and person.insuplc_admdvs != area:
             return (f"参保地医保区划 insuplc_admdvs {area} 与人员 {psn_no} 的参保地 {person.insuplc_admdvs} 不符，"

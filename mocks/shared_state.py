@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from harness.contract import jsonsafe
-from mocks.state import TABLE, Conflict, StateError, Store, _open
+from mocks.state import _ABSENT, TABLE, Conflict, StateError, Store, _open
 
 BUSY_WAIT_S = 0.0002
 LOCK_TIMEOUT_S = 10.0
@@ -112,6 +112,7 @@ class SharedSqliteStore(Store):
         self._tables = {}
         for tbl, key, value in rows:
             self._tables.setdefault(str(tbl), {})[str(key)] = _decode(value)
+        self._reindex()
         self._seen = folded
         self._apply([(int(seq), str(t), str(k), None if v is None else _decode(v)) for seq, t, k, v in logged])
 
@@ -143,11 +144,13 @@ class SharedSqliteStore(Store):
     def _apply(self, rows: list[tuple[int, str, str, Any]], skip: dict[tuple[str, str], Any] | None = None) -> None:
         for seq, tbl, key, value in rows:
             if skip is None or (tbl, key) not in skip:
-                table = self._tables.setdefault(tbl, {})
+                table = self._rows(tbl)
                 if value is None:
                     table.pop(key, None)
                 else:
                     table[key] = value
+                if self._bounds:
+                    self._index(tbl, key, _ABSENT if value is None else value)
             self._seen = seq
 
     # -- transactions -------------------------------------------------------------------------------------
@@ -249,8 +252,10 @@ class SharedSqliteStore(Store):
                 self.put(table, key, value)
             return
         self._remember(table, key)  # inside a transaction already: no context manager per write
-        self._tables.setdefault(table, {})[key] = value
+        self._rows(table)[key] = value
         self._written[(table, key)] = value
+        if self._bounds:
+            self._index(table, key, value)
 
     def delete(self, table: str, key: str) -> None:
         if not self._depth:
@@ -260,6 +265,8 @@ class SharedSqliteStore(Store):
         self._remember(table, key)
         self._tables.get(table, {}).pop(key, None)
         self._written[(table, key)] = _GONE
+        if self._bounds:
+            self._index(table, key, _ABSENT)
 
     def clear(self) -> None:
         with self.transaction():
@@ -268,6 +275,7 @@ class SharedSqliteStore(Store):
                     self._remember(table, key)
                     self._written[(table, key)] = _GONE
                 rows.clear()
+            self._reindex()
             self.problems = []
 
     def dump(self) -> dict[str, dict[str, Any]]:

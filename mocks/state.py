@@ -7,10 +7,10 @@ be read is left out and listed in `problems`, so the mock shows it rather than s
 
 from __future__ import annotations
 
-import itertools
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,8 +25,6 @@ _T = TypeVar("_T")
 TABLE = "docs"
 DEFAULT_MAX_ROWS = 50_000
 """Rows a table that grows with traffic keeps in memory (`Store.bound`; `hih mock serve --max-rows`)."""
-EVICT_SCAN = 64
-"""Oldest rows looked at per eviction for a finished one before the table's hard limit (twice the bound) applies."""
 
 
 class Conflict(Exception):
@@ -45,6 +43,21 @@ class StateProblem:
     table: str
     key: str
     reason: str
+
+
+class _Bound:
+    """A bounded table's limit, what makes its rows finished, and the keys of its finished rows, longest finished
+    first: eviction pops from that index (O(1) a row) instead of looking through the table for a finished row.
+
+    Kept exact by every write that goes through `Store` (`_index`); a row changed around it is checked again as it
+    comes off the index, so a stale entry is skipped rather than evicting an open row."""
+
+    __slots__ = ("done", "finished", "limit")
+
+    def __init__(self, limit: int, finished: Callable[[Any], bool] | None) -> None:
+        self.limit = limit
+        self.finished = finished
+        self.done: OrderedDict[str, None] = OrderedDict()
 
 
 def _copy(value: Any) -> Any:
@@ -74,35 +87,81 @@ class Store:
         """Rows read from a state file that could not be loaded."""
         self.revision = 0
         """Counts changes (writes, deletes, clears, rollbacks): a page that shows the state knows when to refresh."""
-        self._bounds: dict[str, tuple[int, Callable[[Any], bool] | None]] = {}
+        self._bounds: dict[str, _Bound] = {}
         self.evicted: dict[str, int] = {}
         """Rows each bounded table has let go of since the start."""
 
     def bound(self, table: str, max_rows: int, finished: Callable[[Any], bool] | None = None) -> None:
-        """Keep at most `max_rows` rows of `table` in memory, letting the oldest go first: the oldest *finished*
-        ones (`finished(row)`; any row when None); rows that never finish (visits nobody settles) are let go oldest
-        first beyond twice the bound, so that no kind of traffic grows the mock without limit. Rows go after the transaction
-        that added them commits (a rolled-back one restores them as they were)."""
+        """Keep at most `max_rows` rows of `table` in memory, letting the oldest go first: the longest-finished ones
+        (`finished(row)`; with None, the oldest rows); rows that never finish (visits nobody settles) are let go
+        oldest first beyond twice the bound, once no finished row is left, so that no kind of traffic grows the mock
+        without limit. Rows go after the transaction that added them commits (a rolled-back one restores them as
+        they were). A commit's eviction costs O(rows it writes and lets go), however full the table."""
         if max_rows < 1:
             raise ValueError("a table keeps at least one row")
-        self._bounds[table] = (max_rows, finished)
+        with self._lock:
+            self._bounds[table] = _Bound(max_rows, finished)
+            self._reindex()
+
+    def _reindex(self) -> None:
+        """Rebuild every bounded table's index of finished rows from its rows (after rows were loaded or replaced
+        wholesale): O(rows), once."""
+        for table, bound in self._bounds.items():
+            rows = self._tables.get(table)
+            if rows is not None and type(rows) is not OrderedDict:
+                rows = self._tables[table] = OrderedDict(rows)
+            bound.done.clear()
+            if rows and bound.finished is not None:
+                finished = bound.finished
+                bound.done.update((key, None) for key, value in rows.items() if finished(value))
+
+    def _index(self, table: str, key: str, value: Any) -> None:
+        """Note that `table`'s row `key` is now `value` (`_ABSENT`: gone) in its index of finished rows. A row that
+        stays finished keeps its place; one that finishes goes to the back."""
+        bound = self._bounds.get(table)
+        if bound is None or bound.finished is None:
+            return
+        if value is not _ABSENT and bound.finished(value):
+            if key not in bound.done:
+                bound.done[key] = None
+        else:
+            bound.done.pop(key, None)
 
     def _evict(self) -> None:
-        for table, (limit, finished) in self._bounds.items():
+        for table, bound in self._bounds.items():
             rows = self._tables.get(table)
-            if rows is None or len(rows) <= limit:
+            if rows is None or len(rows) <= bound.limit:
                 continue
-            over = len(rows) - limit
-            gone = list(itertools.islice(rows, len(rows) - 2 * limit)) if len(rows) > 2 * limit else []
+            if type(rows) is not OrderedDict:
+                # a table replaced wholesale (clear, reload): an OrderedDict pops its oldest row in O(1), where a
+                # dict walks past every slot its earlier deletions left at the front
+                rows = self._tables[table] = OrderedDict(rows)
+            before = len(rows)
+            finished, done = bound.finished, bound.done
             if finished is None:
-                gone = list(itertools.islice(rows, over))
-            elif not gone:
-                gone = [key for key, value in itertools.islice(rows.items(), over + EVICT_SCAN) if finished(value)][:over]
-            for key in gone:
-                del rows[key]
-                self._forgot(table, key)
-            if gone:
-                self.evicted[table] = self.evicted.get(table, 0) + len(gone)
+                while len(rows) > bound.limit:
+                    key, _ = rows.popitem(last=False)
+                    self._forgot(table, key)
+            else:
+                while len(rows) > bound.limit and done:
+                    key, _ = done.popitem(last=False)
+                    value = rows.get(key, _ABSENT)
+                    if value is not _ABSENT and finished(value):
+                        del rows[key]
+                        self._forgot(table, key)
+                while len(rows) > 2 * bound.limit:
+                    key, _ = rows.popitem(last=False)
+                    done.pop(key, None)
+                    self._forgot(table, key)
+            if len(rows) < before:
+                self.evicted[table] = self.evicted.get(table, 0) + before - len(rows)
+
+    def _rows(self, table: str) -> dict[str, Any]:
+        """`table`'s rows, created when missing (an OrderedDict for a bounded table: see `_evict`)."""
+        rows = self._tables.get(table)
+        if rows is None:
+            rows = self._tables[table] = OrderedDict() if table in self._bounds else {}
+        return rows
 
     def _forgot(self, table: str, key: str) -> None:
         """A row left memory (SqliteStore: it stays in the file)."""
@@ -149,11 +208,13 @@ class Store:
     def _rollback(self) -> None:
         self.revision += 1
         for table, key, old in reversed(self._undo):
-            rows = self._tables.setdefault(table, {})
+            rows = self._rows(table)
             if old is _ABSENT:
                 rows.pop(key, None)
             else:
                 rows[key] = old
+            if self._bounds:
+                self._index(table, key, old)
         self._undo = []
 
     def _remember(self, table: str, key: str) -> None:
@@ -175,15 +236,19 @@ class Store:
         with self._lock:
             self._remember(table, key)
             self.revision += 1
-            self._tables.setdefault(table, {})[key] = value
-            if not self._depth and table in self._bounds:
-                self._evict()
+            self._rows(table)[key] = value
+            if table in self._bounds:
+                self._index(table, key, value)
+                if not self._depth:
+                    self._evict()
 
     def delete(self, table: str, key: str) -> None:
         with self._lock:
             self._remember(table, key)
             self.revision += 1
             self._tables.get(table, {}).pop(key, None)
+            if table in self._bounds:
+                self._index(table, key, _ABSENT)
 
     def items(self, table: str) -> list[tuple[str, Any]]:
         with self._lock:
@@ -201,6 +266,7 @@ class Store:
                 for key in list(rows):
                     self._remember(table, key)
             self._tables.clear()
+            self._reindex()
 
     def dump(self) -> dict[str, dict[str, Any]]:
         with self._lock:

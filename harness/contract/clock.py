@@ -51,13 +51,21 @@ def read_time(value: str, form: str) -> datetime | date | None:
                 return date.fromisoformat(value[:10])
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
             return moment.astimezone().replace(tzinfo=None) if moment.tzinfo else moment
-        fixed = _FIXED_FORMS.get(form)
-        if fixed is not None and (match := fixed.fullmatch(value)) is not None:
-            year, month, day, hour, minute, second = map(int, match.groups())
-            return datetime(year, month, day, hour, minute, second)
+        if form in _FIXED_FORMS:
+            return _fixed(value, form)
         return datetime.strptime(value, form)
     except ValueError:
         return None
+
+
+@lru_cache(maxsize=1024)
+def _fixed(value: str, form: str) -> datetime | None:
+    """A timestamp in one of the two usual forms, remembered: every request of a second carries the same ones."""
+    match = _FIXED_FORMS[form].fullmatch(value)
+    if match is None:
+        return datetime.strptime(value, form)  # the odd spelling strptime still reads (or ValueError)
+    year, month, day, hour, minute, second = map(int, match.groups())
+    return datetime(year, month, day, hour, minute, second)
 
 
 @lru_cache(maxsize=1024)
