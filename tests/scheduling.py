@@ -33,4 +33,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
                          for m in item.iter_markers("xdist_group")})
         if groups:
-            item._id = coerce_node_id(grouped_nodeid(item.nodeid, "_".join(groups)))  # type: ignore[attr-defined]
+            item._id = coerce_node_id(grouped_nodeid(item.nodeid, "_".join(groups)))
