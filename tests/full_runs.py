@@ -1,7 +1,9 @@
 """Real `hih run`s of the project's features whose report directories several tests read, run once per test
 process. Under pytest-xdist every test that reads one is sent to the same worker (`xdist_group`, with
 `--dist loadgroup` in ./scripts/test), so that each run happens once in the whole suite, not once per worker.
-A test that reads both runs is in the group of both: they are one group.
+A test that reads both the passing and the failing run is in the group of both: they are one group. The two other
+runs of planted defects against every scenario (`DEFECT_RUNS`) are a second group, so that the two groups' runs go
+side by side on two workers.
 
 What a run printed and its exit code are kept beside its report directory (`console_of`), for tests that check them."""
 
@@ -28,6 +30,25 @@ FAILING = {
 }
 """The failing run's connectors: a planted defect on every interface (tests/run/test_defects_specific.py checks
 that each fails its own scenarios and only those)."""
+
+LOST_REPLIES = {
+    "insurance": f"{CONNECTORS}double_charge_connector:make",
+    "blood-center": f"{CONNECTORS}blood_center_unchecked_din:make",
+    "mch-platform": f"{CONNECTORS}mch_resend_connector:make",
+    "lis": f"{CONNECTORS}hl7_ack_before_store:make_lis",
+    "pacs": f"{CONNECTORS}hl7_ack_before_store:make_pacs",
+}
+MISSING_FIELD = {
+    "insurance": f"{CONNECTORS}missing_field_connector:make",
+    "blood-center": f"{CONNECTORS}blood_center_double_receipt:make",
+    "mch-platform": f"{CONNECTORS}mch_no_renewal_connector:make",
+    "lis": f"{CONNECTORS}hl7_duplicate_stored_twice:make_lis",
+    "pacs": f"{CONNECTORS}hl7_duplicate_stored_twice:make_pacs",
+}
+DEFECT_RUNS = {"failing_run": FAILING, "lost_replies_run": LOST_REPLIES, "missing_field_run": MISSING_FIELD}
+"""The shared runs of every project feature with a planted defect on each interface, by fixture name. Both
+tests/run/test_defects_specific.py (each defect is specific) and tests/run/test_planted_defects.py (each closes the
+gate, told in business words) read them; the latter deals only the other defects into runs of its own."""
 
 
 def _run(directory: Path, **options: object) -> Path:
@@ -60,16 +81,43 @@ def failing_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _run(tmp_path_factory.mktemp("failing") / "reports", connectors=FAILING)
 
 
-FULL_RUNS = ("parallel_run", "failing_run")
+@pytest.fixture(scope="session")
+def lost_replies_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run of every project feature with the `LOST_REPLIES` defects."""
+    return _run(tmp_path_factory.mktemp("lost-replies") / "reports", connectors=LOST_REPLIES)
+
+
+@pytest.fixture(scope="session")
+def missing_field_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run of every project feature with the `MISSING_FIELD` defects."""
+    return _run(tmp_path_factory.mktemp("missing-field") / "reports", connectors=MISSING_FIELD)
+
+
+OLDER = {"insurance": "2023.1", "lis": "2023.1", "mch-platform": "2024.1"}
+"""The older contract versions still kept, one per interface that has one (insurance's 2024.1, a second older
+version of the same interface, cannot share a run: tests/run/test_older_contracts.py runs it)."""
+
+
+@pytest.fixture(scope="session")
+def older_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run of the reference connectors on the `OLDER` contract versions, the interfaces that have one together."""
+    return _run(tmp_path_factory.mktemp("older") / "reports", interfaces=list(OLDER), contracts=OLDER)
+
+
+GROUPS = {"parallel_run": "full_runs", "failing_run": "full_runs", "lost_replies_run": "defect_runs",
+          "missing_field_run": "defect_runs", "older_run": "older_run"}
+"""The xdist group of each shared run: the tests reading the runs of one group go to one worker."""
 
 
 def group_of(item: pytest.Item) -> str | None:
-    """The group of a test that reads a full run, by fixture or by a parameter naming one."""
+    """The group of a test that reads a shared run, by fixture or by a parameter naming one."""
     names = list(getattr(item, "fixturenames", ()))
     callspec = getattr(item, "callspec", None)
     if callspec is not None:
         names += [value for value in callspec.params.values() if isinstance(value, str)]
-    return "full_runs" if any(name in FULL_RUNS for name in names) else None
+    groups = {GROUPS[name] for name in names if name in GROUPS}
+    assert len(groups) <= 1, f"{item.nodeid} reads shared runs of two groups {sorted(groups)}: make them one group"
+    return groups.pop() if groups else None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

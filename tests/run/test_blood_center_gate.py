@@ -3,26 +3,10 @@ the centre's token. Its planted defects are run in tests/run/test_defects_specif
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
-from typing import Any
 
-from rich.console import Console
-
-from harness.run.options import RunOptions
-from harness.run.runner import run
 from mocks.blood_center.service import TEST_TOKEN
-from tests.conftest import ROOT
-
-
-def gate(tmp_path: Path, **options: Any) -> tuple[int, dict[str, Any], str]:
-    console = Console(file=io.StringIO(), width=200, color_system=None)
-    report_dir = tmp_path / "reports"
-    code = run(RunOptions(features_dir=ROOT / "features", report_dir=report_dir, interfaces=["blood-center"], **options),
-               console)
-    printed = console.file.getvalue()  # type: ignore[attr-defined]
-    return code, json.loads((report_dir / "summary.json").read_text(encoding="utf-8")), printed
 
 
 def test_the_reference_connector_opens_the_gate(parallel_run: Path) -> None:

@@ -4,7 +4,8 @@ printed, and the defect is specific (scenarios that do not touch it still pass; 
 named scenarios fail).
 
 One `hih run` per round carries one defect of each interface (connectors are per interface), so the three rounds
-cost three child runs, not twelve; the third is the suite's shared failing run (tests/full_runs.py).
+cost three child runs, not fifteen; each is one of the suite's shared runs (tests/full_runs.py, `DEFECT_RUNS`), which
+tests/run/test_planted_defects.py reads too.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from tests.conftest import ROOT
-from tests.full_runs import FAILING, console_of
-from tests.run.test_runner import gate
+from tests.full_runs import DEFECT_RUNS, console_of
 
 pytestmark = pytest.mark.slow
 CONNECTORS = "tests.data.connectors."
@@ -44,21 +43,21 @@ def hl7(module: str, lis: str, pacs: str) -> dict[str, Expect]:
 
 
 ROUNDS: dict[str, dict[str, Expect]] = {
-    "lost replies, unchecked DIN, ACK before store": {
+    "lost_replies_run": {
         "insurance": Expect(f"{CONNECTORS}double_charge_connector:make", ("结算应答丢失",)),
         "blood-center": Expect(f"{CONNECTORS}blood_center_unchecked_din:make", ("校验位错误的献血码报告为无效，不确认入库",),
                                exactly=True),
         "mch-platform": Expect(f"{CONNECTORS}mch_resend_connector:make", ("上传应答丢失后不重复上传",)),
         **hl7("hl7_ack_before_store", "医院确认前均已保存", "医院确认前均已保存"),
     },
-    "missing field, double receipt, duplicates stored": {
+    "missing_field_run": {
         "insurance": Expect(f"{CONNECTORS}missing_field_connector:make", said="pub_hosp_rfom_flag"),
         "blood-center": Expect(f"{CONNECTORS}blood_center_double_receipt:make",
                                ("同一张发血单不能重复入库", "重启后同一张发血单不能再入库一次"), exactly=True),
         "mch-platform": Expect(f"{CONNECTORS}mch_no_renewal_connector:make", ("会话过期后连接器重新登录并完成上传",)),
         **hl7("hl7_duplicate_stored_twice", "同一结果重复发送", "重复的报告"),
     },
-    "unsigned, return unreceived, bad ID, wrong MSA-2": {
+    "failing_run": {
         "insurance": Expect(f"{CONNECTORS}unsigned_connector:make", said="签名校验失败"),
         "blood-center": Expect(f"{CONNECTORS}blood_center_return_unreceived:make", ("没有入库的血袋不能退血",), exactly=True),
         "mch-platform": Expect(f"{CONNECTORS}mch_no_id_check_connector:make", ("母亲身份证号校验位错误在发送前被发现",)),
@@ -67,22 +66,17 @@ ROUNDS: dict[str, dict[str, Expect]] = {
 }
 
 
-def shared_run(expected: dict[str, Expect]) -> str | None:
-    """The shared full run (a fixture of tests/full_runs.py) whose connectors are this round's, if any."""
-    return "failing_run" if {name: e.factory for name, e in expected.items()} == FAILING else None
+IDS = {"lost_replies_run": "lost replies, unchecked DIN, ACK before store",
+       "missing_field_run": "missing field, double receipt, duplicates stored",
+       "failing_run": "unsigned, return unreceived, bad ID, wrong MSA-2"}
 
 
-@pytest.mark.parametrize(("expected", "shared"), [(e, shared_run(e)) for e in ROUNDS.values()], ids=ROUNDS.keys())
-def test_each_defect_fails_its_scenarios_and_only_those(tmp_path: Path, expected: dict[str, Expect], shared: str | None,
-                                                        request: pytest.FixtureRequest) -> None:
-    if shared is None:
-        code, document, said = gate(tmp_path, features_dir=ROOT / "features",
-                                    connectors={name: e.factory for name, e in expected.items()})
-        report_dir = tmp_path / "reports"
-    else:
-        report_dir = request.getfixturevalue(shared)
-        code, said = console_of(report_dir)
-        document = json.loads((report_dir / "summary.json").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("shared", ROUNDS, ids=IDS.__getitem__)
+def test_each_defect_fails_its_scenarios_and_only_those(shared: str, request: pytest.FixtureRequest) -> None:
+    expected = ROUNDS[shared]
+    report_dir = request.getfixturevalue(shared)
+    code, said = console_of(report_dir)
+    document = json.loads((report_dir / "summary.json").read_text(encoding="utf-8"))
 
     assert code == 1, said
     assert "GATE CLOSED" in said and document["decision"] == "fail"
@@ -103,8 +97,8 @@ def test_each_defect_fails_its_scenarios_and_only_those(tmp_path: Path, expected
     assert failed_cases(report_dir) == sum(row["failed"] for row in document["interfaces"].values())
 
 
-def test_one_round_is_the_shared_failing_run() -> None:
-    assert [shared_run(e) for e in ROUNDS.values()].count("failing_run") == 1
+def test_each_round_is_the_shared_run_of_its_connectors() -> None:
+    assert {name: {i: e.factory for i, e in expected.items()} for name, expected in ROUNDS.items()} == DEFECT_RUNS
 
 
 def failed_cases(report_dir: Path) -> int:

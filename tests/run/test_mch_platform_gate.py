@@ -4,34 +4,22 @@ tests/run/test_defects_specific.py."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
 
 from features.steps.mch_samples import BAD_CHECK_ID, FATHER_ID, MOTHER_ID
-from harness.run.options import RunOptions
-from harness.run.runner import run
 from mocks.mch_platform import TEST_PASSWORD
+from tests.full_runs import console_of
 
 INTERFACE = "mch-platform"
 SECRETS = (MOTHER_ID, FATHER_ID, BAD_CHECK_ID, "李秀英", "王小明", "王建国", "13812345678", "示例路1号", TEST_PASSWORD)
 
 
-def gate(tmp_path: Path, **options: Any) -> tuple[int, dict[str, Any], str]:
-    console = Console(file=io.StringIO(), width=200, color_system=None)
-    report_dir = tmp_path / "reports"
-    code = run(RunOptions(interfaces=[INTERFACE], report_dir=report_dir, **options), console)
-    printed = console.file.getvalue()  # type: ignore[attr-defined]
-    return code, json.loads((report_dir / "summary.json").read_text(encoding="utf-8")), printed
-
-
-def test_the_reference_connector_opens_the_gate_on_the_older_contract(tmp_path: Path) -> None:
-    code, _, printed = gate(tmp_path, contracts={INTERFACE: "2024.1"})
+def test_the_reference_connector_opens_the_gate_on_the_older_contract(older_run: Path) -> None:
+    """In the suite's shared run of the older contract versions (tests/full_runs.py)."""
+    code, printed = console_of(older_run)
     assert code == 0, printed
-    check_reference_run(tmp_path / "reports", "2024.1")
+    check_reference_run(older_run, "2024.1")
 
 
 def test_the_reference_connector_opens_the_gate_on_the_contract_in_force(parallel_run: Path) -> None:

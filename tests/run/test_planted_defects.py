@@ -4,8 +4,10 @@ and what happened (a Chinese reason, 期望 and 实际; never a bare exception o
 the gate on every interface.
 
 One `hih run` per round takes one defect of each interface at once (the connectors are per interface), so that the
-suite costs a dozen child runs, not sixty. A round runs the scenarios its defects' tags select, on each of its
-interfaces; the defects are dealt into rounds so that those runs hold few scenarios beyond what each defect needs.
+suite costs a dozen child runs, not sixty. The defects of the suite's shared runs of every scenario
+(tests/full_runs.py, `DEFECT_RUNS`) are checked in those runs; the others are dealt into rounds of their own. A round
+runs the scenarios its defects' tags select, on each of its interfaces; the defects are dealt into rounds so that
+those runs hold few scenarios beyond what each defect needs.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ from harness.contract.interfaces import interface as interface_of
 from harness.failure import parse_failure
 from tests.conftest import ROOT
 from tests.data.connectors.defects import KINDS, Defect, blood_center, hl7, insurance, mch_platform
+from tests.full_runs import DEFECT_RUNS, console_of
 from tests.run.test_runner import gate
 
 DEFECTS: list[Defect] = [*insurance.DEFECTS, *blood_center.DEFECTS, *mch_platform.DEFECTS, *hl7.DEFECTS]
+IN_SHARED_RUNS = {factory for connectors in DEFECT_RUNS.values() for factory in connectors.values()}
+"""The defects a shared run of every scenario carries: checked there, not dealt into rounds."""
 INTERFACES = ("insurance", "blood-center", "mch-platform", "lis", "pacs")
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 BARE = re.compile(r"^\s*(?:[\w.]+\.)?(?:AssertionError|IndexError|KeyError|TypeError|AttributeError|ValueError|"
@@ -74,12 +79,13 @@ def _count(interface: str, tags: frozenset[str]) -> int:
 
 
 def rounds() -> list[list[Defect]]:
-    """As many rounds as an interface has defects; round i starts with the i-th defect of each interface in the order
+    """As many rounds as an interface has defects outside the shared runs; round i starts with the i-th defect of each interface in the order
     of their kind, then two defects of one interface change rounds wherever that makes the two runs smaller, until
     no exchange does (deterministic, so every xdist worker collects the same rounds)."""
     order = list(KINDS)
     by_interface: dict[str, list[Defect | None]] = defaultdict(list)
-    for defect in sorted(DEFECTS, key=lambda d: (order.index(d.kind), d.tags, d.factory)):
+    own = [d for d in DEFECTS if d.factory not in IN_SHARED_RUNS]
+    for defect in sorted(own, key=lambda d: (order.index(d.kind), d.tags, d.factory)):
         by_interface[defect.interface].append(defect)
     depth = max(len(found) for found in by_interface.values())
     for found in by_interface.values():
@@ -129,11 +135,13 @@ def test_the_suite_covers_each_class_of_defect_on_every_interface_where_it_appli
     assert all(isinstance(d.caught_by, tuple) and d.caught_by and d.story for d in DEFECTS)
 
 
-def test_the_rounds_hold_every_defect_once_and_at_most_one_per_interface() -> None:
+def test_the_rounds_and_the_shared_runs_hold_every_defect_once_and_at_most_one_per_interface() -> None:
     dealt = rounds()
-    assert sorted(d.factory for planted in dealt for d in planted) == sorted(d.factory for d in DEFECTS)
+    shared = [*(d for d in DEFECTS if d.factory in IN_SHARED_RUNS)]
+    assert len(shared) == len(IN_SHARED_RUNS) == 3 * len(INTERFACES), "every shared run's connector is a planted defect"
+    assert sorted(d.factory for planted in [*dealt, shared] for d in planted) == sorted(d.factory for d in DEFECTS)
     assert all(len({d.interface for d in planted}) == len(planted) for planted in dealt)
-    assert len(dealt) == max(sum(d.interface == i for d in DEFECTS) for i in INTERFACES)
+    assert len(dealt) == max(sum(d.interface == i and d not in shared for d in DEFECTS) for i in INTERFACES)
     assert all(_selected(d.interface, d.tags) for d in DEFECTS), "every defect's tags select scenarios"
     smoke = [t for t in scenario_tags("insurance") if "smoke" in t]
     assert _count("insurance", frozenset({"@smoke"})) == len(smoke) > 0
@@ -154,7 +162,23 @@ def test_every_planted_defect_closes_the_gate_and_is_told_in_business_words(tmp_
     tags = round_tags(list(planted))
     code, document, printed = gate(tmp_path, features_dir=ROOT / "features", interfaces=[d.interface for d in planted],
                                    connectors={d.interface: d.factory for d in planted}, tags=tags)
+    check_caught(code, document, printed, planted)
 
+
+@pytest.mark.parametrize("shared", DEFECT_RUNS)
+def test_the_defects_of_the_shared_runs_close_the_gate_and_are_told_in_business_words(
+        shared: str, request: pytest.FixtureRequest) -> None:
+    """The same checks over a shared run of every scenario (more scenarios than the defects' tags select)."""
+    report_dir: Path = request.getfixturevalue(shared)
+    code, printed = console_of(report_dir)
+    document = json.loads((report_dir / "summary.json").read_text(encoding="utf-8"))
+    planted = [d for d in DEFECTS if d.factory in DEFECT_RUNS[shared].values()]
+    assert len(planted) == len(INTERFACES)
+    check_caught(code, document, printed, planted)
+
+
+def check_caught(code: int, document: dict[str, Any], printed: str, planted: list[Defect]) -> None:
+    """The gate closed; each defect failed one of the scenarios meant to catch it; every failure is in business words."""
     assert code == 1, printed
     assert "GATE CLOSED" in printed
     for defect in planted:

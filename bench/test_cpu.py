@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Where the test suite's CPU goes: CPU seconds (user+system, the test process and the children it waited for) and
+wall seconds of every test, summed per test and per file. Not part of the suite: a pytest plugin this script loads
+into a run of the suite, and the summary of what it wrote.
+
+  .venv/bin/python bench/test_cpu.py [--out DIR] [--top 40] [-- pytest args, e.g. -n 2 --dist loadgroup -m "not serial"]
+  .venv/bin/python bench/test_cpu.py --summarise DIR [--top 40]
+
+A test's set-up is counted with it, so a session fixture (a shared `hih run`) shows on the first test that asks for
+it. Each xdist worker writes its own file (`cpu-<worker>.jsonl`) in DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV_OUT = "HIH_TEST_CPU_OUT"
+
+
+def _cpu_s() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+# -- the plugin (loaded with `-p test_cpu`, bench/ on PYTHONPATH) ----------------------------------------------------
+try:
+    import pytest
+except ImportError:  # the summary needs no pytest
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item: Any, nextitem: Any) -> Iterator[None]:
+        out = os.environ.get(ENV_OUT)
+        cpu0, wall0 = _cpu_s(), time.perf_counter()
+        yield
+        if out:
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+            record = {"id": item.nodeid, "cpu": _cpu_s() - cpu0, "wall": time.perf_counter() - wall0, "worker": worker}
+            with open(Path(out) / f"cpu-{worker}.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
+
+def summarise(directory: Path, top: int) -> str:
+    records = [json.loads(line) for f in sorted(directory.glob("cpu-*.jsonl"))
+               for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    per_file: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
+    for r in records:
+        entry = per_file[r["id"].split("::")[0]]
+        entry[0] += r["cpu"]
+        entry[1] += r["wall"]
+        entry[2] += 1
+    per_worker: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for r in records:
+        per_worker[r["worker"]][0] += r["cpu"]
+        per_worker[r["worker"]][1] += r["wall"]
+    lines = [(f"{len(records)} tests, CPU {sum(r['cpu'] for r in records):.1f} s, "
+              f"wall (summed over workers) {sum(r['wall'] for r in records):.1f} s")]
+    lines += [f"  worker {w}: CPU {c:.1f} s, wall {t:.1f} s" for w, (c, t) in sorted(per_worker.items())]
+    lines.append(f"\nfiles by CPU (top {top}): CPU s, wall s, tests")
+    for name, (cpu, wall, n) in sorted(per_file.items(), key=lambda kv: -kv[1][0])[:top]:
+        lines.append(f"  {cpu:7.1f} {wall:7.1f} {int(n):5d}  {name}")
+    lines.append(f"\ntests by CPU (top {top}): CPU s, wall s")
+    for r in sorted(records, key=lambda r: -r["cpu"])[:top]:
+        lines.append(f"  {r['cpu']:7.1f} {r['wall']:7.1f}  {r['id']}")
+    lines.append(f"\ntests by wall, little CPU (top {top}): CPU s, wall s")
+    for r in sorted(records, key=lambda r: -(r["wall"] - r["cpu"]))[:top]:
+        lines.append(f"  {r['cpu']:7.1f} {r['wall']:7.1f}  {r['id']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    ap.add_argument("--out", default="/tmp/hih-test-cpu", help="directory for the per-worker files")
+    ap.add_argument("--summarise", metavar="DIR", help="only summarise what an earlier run wrote in DIR")
+    ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("pytest_args", nargs="*", help="pytest arguments (after --)")
+    args = ap.parse_args(argv)
+    if args.summarise:
+        print(summarise(Path(args.summarise), args.top))
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("cpu-*.jsonl"):
+        old.unlink()
+    env = {**os.environ, ENV_OUT: str(out),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench"), os.environ.get("PYTHONPATH")]))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    start = time.perf_counter()
+    code = subprocess.run([sys.executable, "-m", "pytest", "-p", "test_cpu", "-q", *args.pytest_args], cwd=ROOT,
+                          env=env, check=False).returncode
+    print(f"pytest exit {code}, wall {time.perf_counter() - start:.1f} s")
+    print(summarise(out, args.top))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
