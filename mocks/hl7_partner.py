@@ -22,8 +22,8 @@ from harness.contract.findings import Finding, Severity
 from harness.contract.hl7.ack import ack_problems
 from harness.contract.hl7.charsets import encode_message
 from harness.contract.hl7.contract import HL7Validator, settings
-from harness.contract.hl7.escape import DEFAULT, escape, unescape
-from harness.contract.hl7.message import HEADERS, Message, Segment, parse, parse_path
+from harness.contract.hl7.escape import DEFAULT, Separators, escape, unescape
+from harness.contract.hl7.message import HEADERS, Message, Segment, parse
 from harness.contract.hl7.mllp_ack import summary
 from harness.contract.hl7.mllp_client import MllpError, MllpSyncClient
 from harness.contract.model import Contract
@@ -63,8 +63,33 @@ def now_ts() -> str:
     return text
 
 
-PID_5_1, PID_5_2, PID_7_1, PID_8, PID_19 = map(parse_path, ("PID-5.1", "PID-5.2", "PID-7.1", "PID-8", "PID-19"))
-PV1_2, PV1_19_1 = map(parse_path, ("PV1-2", "PV1-19.1"))
+def components(seg: Segment | None, n: int, seps: Separators) -> list[str]:
+    """The components of field `n`'s first repetition in `seg` (not MSH), as written: `[""]` when absent. With
+    `part`, what `Message.get_in` gives for `SEG-n.k`, for a reader taking several components of one field."""
+    if seg is None:
+        return [""]
+    fields = seg.fields
+    value = fields[n] if n < len(fields) else ""
+    if seps.repetition in value:
+        value = value.split(seps.repetition, 1)[0]
+    return value.split(seps.component) if seps.component in value else [value]
+
+
+def part(comps: list[str], k: int, seps: Separators) -> str:
+    """Component `k` (1-based) of `components(...)`, escape sequences decoded; "" when absent."""
+    value = comps[k - 1] if k <= len(comps) else ""
+    return unescape(value, seps) if seps.escape in value else value
+
+
+def whole(seg: Segment | None, n: int, seps: Separators) -> str:
+    """Field `n`'s first repetition in `seg` (not MSH), escape sequences decoded: `Message.get_in` for `SEG-n`."""
+    if seg is None:
+        return ""
+    fields = seg.fields
+    value = fields[n] if n < len(fields) else ""
+    if seps.repetition in value:
+        value = value.split(seps.repetition, 1)[0]
+    return unescape(value, seps) if seps.escape in value else value
 
 
 def patient_of(msg: Message, firsts: dict[str, Segment] | None = None) -> dict[str, str]:
@@ -83,10 +108,11 @@ def patient_of(msg: Message, firsts: dict[str, Segment] | None = None) -> dict[s
             id_card = id_card or unescape(comps[0], seps)
         elif not mrn:
             mrn = unescape(comps[0], seps)
-    get = msg.get_in
-    return {"mrn": mrn, "name": get(pid, PID_5_1) + get(pid, PID_5_2), "id_card": id_card or get(pid, PID_19),
-            "sex": get(pid, PID_8), "birth_date": get(pid, PID_7_1), "patient_class": get(pv1, PV1_2) or "O",
-            "visit_no": get(pv1, PV1_19_1)}
+    name = components(pid, 5, seps)
+    return {"mrn": mrn, "name": part(name, 1, seps) + part(name, 2, seps),
+            "id_card": id_card or whole(pid, 19, seps), "sex": whole(pid, 8, seps),
+            "birth_date": part(components(pid, 7, seps), 1, seps), "patient_class": whole(pv1, 2, seps) or "O",
+            "visit_no": part(components(pv1, 19, seps), 1, seps)}
 
 
 def segments_of(*lines: str) -> Message:
