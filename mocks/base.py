@@ -37,6 +37,9 @@ class MockService:
     growing: dict[str, Callable[[Any], bool] | None] = {}
     """Tables that grow with traffic, each with what makes a row finished (None: any row), bounded in memory."""
     shares_state = False
+    auto_workers = 1
+    """Serving processes `hih mock serve --workers auto` gives this mock (`mocks.workers_auto`): 1 unless more won in
+    the figures of bench/RESULTS.md."""
     lean_http = False
     """Served by the mocks' lean HTTP server (`mocks.transport.lean_http`) instead of uvicorn (unless the environment
     says HIH_MOCK_HTTP=uvicorn: a way back should a client need something only uvicorn does)."""

@@ -8,7 +8,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 
@@ -54,6 +54,8 @@ class ServeOptions:
     """Rows each growing table of a mock keeps in memory (finished visits and orders go first)."""
     workers: int = 1
     """Processes serving the mocks (`mocks.workers`): more than 1 uses more cores, the state shared in SQLite."""
+    auto_workers: bool = False
+    """`--workers auto`: as many processes as win for the mocks served (`mocks.workers_auto`), instead of `workers`."""
     replay: list[Path] = field(default_factory=list)
     """Recordings of `hih proxy` to answer from, each for the interface it recorded (mocks.replay)."""
     unrecorded: str = "error"
@@ -117,6 +119,10 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
     if not is_loopback(options.host) and not token:
         raise UsageError(f"--host {options.host} is not loopback: set HIH_ADMIN_TOKEN so the admin API asks for it")
     replays = recordings(options.replay, options.unrecorded, names)
+    if options.auto_workers:
+        from mocks.workers_auto import auto_workers
+
+        options = replace(options, workers=auto_workers(names, bool(options.replay), bool(pushes)))
     if options.workers != 1:
         if replays:
             raise UsageError("--replay answers from one process: leave out --workers")
