@@ -178,6 +178,9 @@ class Hl7PartnerMock(MockService):
 
     transport = "mllp"
     shares_state = True
+    auto_workers = 1
+    """`--workers auto` serves an MLLP partner from one process: two lost to one with the load client on the same 2
+    cores (bench/RESULTS.md, "MLLP mocks: CPU per order and --workers, shared machine")."""
     shared_store = BatchedSharedStore
     """With `--workers`: orders and patients are written whole by one handler at a time, so their writes reach the
     shared file once per event-loop turn (`mocks.shared_batched`), not in a commit of their own each."""
