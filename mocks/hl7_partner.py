@@ -23,7 +23,7 @@ from harness.contract.hl7.ack import ack_problems
 from harness.contract.hl7.charsets import encode_message
 from harness.contract.hl7.contract import HL7Validator, settings
 from harness.contract.hl7.escape import DEFAULT, Separators, escape, unescape
-from harness.contract.hl7.message import HEADERS, Message, Segment, parse
+from harness.contract.hl7.message import Message, Segment, parse
 from harness.contract.hl7.mllp_ack import summary
 from harness.contract.hl7.mllp_client import MllpError, MllpSyncClient
 from harness.contract.model import Contract
@@ -115,23 +115,13 @@ def patient_of(msg: Message, firsts: dict[str, Segment] | None = None) -> dict[s
             "visit_no": part(components(pv1, 19, seps), 1, seps)}
 
 
-def segments_of(*lines: str) -> Message:
-    """A message built from ER7 segment lines with the default delimiters, as `parse(er7(*lines))` gives it (the
-    lines are the mock's own, escaped and well formed), without parsing the text again."""
-    segments = []
-    counts: dict[str, int] = {}
-    for line in lines:
-        fields = line.split("|")
-        name = fields[0]
-        if name in HEADERS:
-            fields.insert(1, "|")
-        index = counts[name] = counts.get(name, 0) + 1
-        segments.append(Segment(name, fields, index))
-    return Message(segments)
-
-
 def pid_segment(patient: dict[str, Any], version: str) -> str:
     """PID for a message to the hospital: MRN (and the ID card number in PID-3 for v2.5.1, PID-19 for v2.4)."""
+    return "|".join(pid_fields(patient, version))
+
+
+def pid_fields(patient: dict[str, Any], version: str) -> list[str]:
+    """`pid_segment`'s fields (`Segment.fields` of it), for a reply built as segments."""
     ids = f"{esc(patient.get('mrn', ''))}^^^HOSP^MR"
     card = patient.get("id_card", "")
     if card and version != "2.4":
@@ -140,7 +130,7 @@ def pid_segment(patient: dict[str, Any], version: str) -> str:
               patient.get("sex", "") or "U"]
     if card and version == "2.4":
         fields += [""] * 10 + [esc(card)]
-    return "|".join(fields)
+    return fields
 
 
 @dataclass
