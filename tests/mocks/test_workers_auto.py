@@ -3,16 +3,15 @@ process whenever one is required; an auto choice of two serves from two workers 
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from mocks.lis import LisMock
-from mocks.serve import ServeOptions, serve
+from mocks.serve import ServeOptions
 from mocks.workers_auto import auto_workers, parse_workers
 from tests.conftest import CONTRACTS
+from tests.mocks.serving import serving
 
 
 def test_the_mllp_partners_are_served_by_one_process_as_their_figures_say() -> None:
@@ -52,30 +51,9 @@ def test_an_auto_choice_of_two_serves_orders_from_two_workers(monkeypatch: pytes
 
     monkeypatch.setattr(LisMock, "auto_workers", 2)
     monkeypatch.setattr("os.cpu_count", lambda: 2)
-    lines: list[str] = []
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def target() -> None:
-        try:
-            serve(ServeOptions(interfaces=["lis"], auto_workers=True, contracts_dir=CONTRACTS), lines.append, stop)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 90
-        while not any(line.startswith("ready") for line in lines):
-            assert not errors and time.monotonic() < deadline, (errors, lines)
-            time.sleep(0.05)
-        fields = {line.split("\t")[0]: line.split("\t") for line in lines if "\t" in line}
+    with serving(ServeOptions(interfaces=["lis"], auto_workers=True, contracts_dir=CONTRACTS)) as fields:
         assert fields["lis"][2].endswith("2 workers)"), fields["lis"]
         host, port = fields["lis"][1].removeprefix("mllp://").rsplit(":", 1)
         with MllpSyncClient(host, int(port), timeout=5.0) as client:
             reply = client.send(m.lis_oml(control="AUTO0001")).message
-        assert reply is not None and (reply.get("MSA-1"), reply.get("ORC-1")) == ("AA", "OK")
-    finally:
-        stop.set()
-        thread.join(30)
-    assert not errors
+    assert reply is not None and (reply.get("MSA-1"), reply.get("ORC-1")) == ("AA", "OK")
