@@ -134,7 +134,7 @@ def insurance(side: str, args: argparse.Namespace, jar: Path, work: Path) -> dic
                                        "--server-pid", str(server.proc.pid), *timing]))
         finally:
             server.stop()
-    extra = [f"--serve-arg=--workers={args.workers}"] if args.workers > 1 else []
+    extra = [f"--serve-arg=--workers={args.workers}"] if args.workers != "1" else []
     return levels_of(run_json([py, load, "--spawn", "--workload", "settle", *extra, *timing]))
 
 
@@ -153,7 +153,7 @@ def lis(side: str, args: argparse.Namespace, mb: Path, work: Path) -> dict[int, 
     else:
         hih = Path(sys.executable).with_name("hih")
         command = [str(hih), "mock", "serve", "--interface", "lis", "--port", f"lis={port}"]
-        if args.workers > 1:
+        if args.workers != "1":
             command.append(f"--workers={args.workers}")
         server = Server(command, port, work, ready="ready")
         handler = "lis"
@@ -198,7 +198,7 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--workers", type=int, default=1, help="hih mock serve --workers for the hih side")
+    ap.add_argument("--workers", default="auto", help="hih mock serve --workers for the hih side: N or auto (default)")
     ap.add_argument("--write", action="store_true", help="write the table into bench/RESULTS.md")
     ap.add_argument("--block", default="peers",
                     help="the marked block of RESULTS.md to write (`<!-- BLOCK:start -->` ... `<!-- BLOCK:end -->`; "
@@ -227,7 +227,7 @@ def main() -> int:
         block = [start, (f"Taken on {datetime.now():%Y-%m-%d %H:%M} at commit `{commit()}` with `{command}`; load average "
                  f"{load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end (the machine has 2 cores). "
                  f"Median of {args.repeats} interleaved runs, {args.warmup:g} s warm-up and "
-                 f"{args.duration:g} s measured per level; hih served by {args.workers} process(es)."), "", *rows, end]
+                 f"{args.duration:g} s measured per level; hih served with --workers {args.workers}."), "", *rows, end]
         results_md = HERE / "RESULTS.md"
         text = results_md.read_text(encoding="utf-8")
         if start in text and end in text:

@@ -411,7 +411,7 @@ def history(interface: str | None, last: int, fmt: str, db: Path | None) -> None
 @click.option("--push-every", type=float, default=5.0, show_default=True, metavar="SECONDS", help="how often a pushing mock sends the next due message")
 @click.option("--allow-host", multiple=True, callback=_listed, metavar="NAME", help="another host name the consoles and admin API answer to (repeatable)")
 @click.option("--journal-mib", type=int, default=64, show_default=True, metavar="MIB", help="each mock's journal bound")
-@click.option("--workers", default="1", show_default=True, metavar="N|auto", help="serve from N processes sharing the state (auto: what wins on this machine)")
+@click.option("--workers", default="1", show_default=True, metavar="N|auto", help="serve from N processes sharing the state (insurance, lis, pacs); auto: as many as win for the mocks served")
 @click.option("--max-rows", type=int, default=50_000, show_default=True, metavar="N", help="rows each growing table keeps in memory (finished visits and orders go first)")
 @click.option("--replay", multiple=True, callback=_listed, type=PATH, metavar="DIR", help="answer from this recording of hih proxy (repeatable, one per interface)")
 @click.option("--unrecorded", default="error", show_default=True, metavar="error|contract", help="with --replay: what a request without a recorded answer gets")
@@ -421,12 +421,19 @@ def mock_serve(interface: list[str], host: str, port: list[str], state: Path | N
                unrecorded: str) -> None:
     """Serve mock partners until Ctrl-C; prints each endpoint on start."""
     from harness.run.options import parse_pairs
-    from mocks.serve import ServeOptions, parse_serving_workers, serve
+    from mocks.serve import ServeOptions, serve
+    from mocks.workers_auto import parse_workers
+
+    try:
+        processes = parse_workers(workers)
+    except ValueError:
+        raise UsageError(f"--workers {workers}: give a number of processes or auto") from None
 
     options = ServeOptions(interfaces=interface, host=host, ports=_ports(port), state=state,
                            contracts=parse_pairs(contract, "--contract"), contracts_dir=contracts_dir,
                            push=parse_pairs(push, "--push"), push_every_s=push_every, allowed_hosts=allow_host,
-                           journal_bytes=journal_mib * 2**20, workers=parse_serving_workers(workers), max_rows=max_rows, replay=replay,
+                           journal_bytes=journal_mib * 2**20, workers=processes if isinstance(processes, int) else 1,
+                           auto_workers=not isinstance(processes, int), max_rows=max_rows, replay=replay,
                            unrecorded=unrecorded, mask=_masking() if replay else None)
     serve(options, lambda line: print(line, flush=True))
     print("stopped", flush=True)

@@ -37,13 +37,13 @@ class MockService:
     growing: dict[str, Callable[[Any], bool] | None] = {}
     """Tables that grow with traffic, each with what makes a row finished (None: any row), bounded in memory."""
     shares_state = False
-    """All its state is in `store`, so several processes can serve it over one shared store (`--workers`)."""
+    auto_workers = 1
+    """Serving processes `hih mock serve --workers auto` gives this mock (`mocks.workers_auto`): 1 unless more won in
+    the figures of bench/RESULTS.md."""
     lean_http = False
     """Served by the mocks' lean HTTP server (`mocks.transport.lean_http`) instead of uvicorn (unless the environment
     says HIH_MOCK_HTTP=uvicorn: a way back should a client need something only uvicorn does)."""
-    auto_workers = False
-    """`--workers auto` serves it from one process per core (where measured to win on a 2-core machine with the load
-    client beside it: the SOAP mocks; see bench/RESULTS.md)."""
+    """All its state is in `store`, so several processes can serve it over one shared store (`--workers`)."""
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000) -> None:
         self.contract = contract

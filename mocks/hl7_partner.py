@@ -22,8 +22,8 @@ from harness.contract.findings import Finding, Severity
 from harness.contract.hl7.ack import ack_problems
 from harness.contract.hl7.charsets import encode_message
 from harness.contract.hl7.contract import HL7Validator, settings
-from harness.contract.hl7.escape import DEFAULT, escape, unescape
-from harness.contract.hl7.message import HEADERS, Message, Segment, parse, parse_path
+from harness.contract.hl7.escape import DEFAULT, Separators, escape, unescape
+from harness.contract.hl7.message import Message, Segment, parse
 from harness.contract.hl7.mllp_ack import summary
 from harness.contract.hl7.mllp_client import MllpError, MllpSyncClient
 from harness.contract.model import Contract
@@ -63,8 +63,33 @@ def now_ts() -> str:
     return text
 
 
-PID_5_1, PID_5_2, PID_7_1, PID_8, PID_19 = map(parse_path, ("PID-5.1", "PID-5.2", "PID-7.1", "PID-8", "PID-19"))
-PV1_2, PV1_19_1 = map(parse_path, ("PV1-2", "PV1-19.1"))
+def components(seg: Segment | None, n: int, seps: Separators) -> list[str]:
+    """The components of field `n`'s first repetition in `seg` (not MSH), as written: `[""]` when absent. With
+    `part`, what `Message.get_in` gives for `SEG-n.k`, for a reader taking several components of one field."""
+    if seg is None:
+        return [""]
+    fields = seg.fields
+    value = fields[n] if n < len(fields) else ""
+    if seps.repetition in value:
+        value = value.split(seps.repetition, 1)[0]
+    return value.split(seps.component) if seps.component in value else [value]
+
+
+def part(comps: list[str], k: int, seps: Separators) -> str:
+    """Component `k` (1-based) of `components(...)`, escape sequences decoded; "" when absent."""
+    value = comps[k - 1] if k <= len(comps) else ""
+    return unescape(value, seps) if seps.escape in value else value
+
+
+def whole(seg: Segment | None, n: int, seps: Separators) -> str:
+    """Field `n`'s first repetition in `seg` (not MSH), escape sequences decoded: `Message.get_in` for `SEG-n`."""
+    if seg is None:
+        return ""
+    fields = seg.fields
+    value = fields[n] if n < len(fields) else ""
+    if seps.repetition in value:
+        value = value.split(seps.repetition, 1)[0]
+    return unescape(value, seps) if seps.escape in value else value
 
 
 def patient_of(msg: Message, firsts: dict[str, Segment] | None = None) -> dict[str, str]:
@@ -83,29 +108,20 @@ def patient_of(msg: Message, firsts: dict[str, Segment] | None = None) -> dict[s
             id_card = id_card or unescape(comps[0], seps)
         elif not mrn:
             mrn = unescape(comps[0], seps)
-    get = msg.get_in
-    return {"mrn": mrn, "name": get(pid, PID_5_1) + get(pid, PID_5_2), "id_card": id_card or get(pid, PID_19),
-            "sex": get(pid, PID_8), "birth_date": get(pid, PID_7_1), "patient_class": get(pv1, PV1_2) or "O",
-            "visit_no": get(pv1, PV1_19_1)}
-
-
-def segments_of(*lines: str) -> Message:
-    """A message built from ER7 segment lines with the default delimiters, as `parse(er7(*lines))` gives it (the
-    lines are the mock's own, escaped and well formed), without parsing the text again."""
-    segments = []
-    counts: dict[str, int] = {}
-    for line in lines:
-        fields = line.split("|")
-        name = fields[0]
-        if name in HEADERS:
-            fields.insert(1, "|")
-        index = counts[name] = counts.get(name, 0) + 1
-        segments.append(Segment(name, fields, index))
-    return Message(segments)
+    name = components(pid, 5, seps)
+    return {"mrn": mrn, "name": part(name, 1, seps) + part(name, 2, seps),
+            "id_card": id_card or whole(pid, 19, seps), "sex": whole(pid, 8, seps),
+            "birth_date": part(components(pid, 7, seps), 1, seps), "patient_class": whole(pv1, 2, seps) or "O",
+            "visit_no": part(components(pv1, 19, seps), 1, seps)}
 
 
 def pid_segment(patient: dict[str, Any], version: str) -> str:
     """PID for a message to the hospital: MRN (and the ID card number in PID-3 for v2.5.1, PID-19 for v2.4)."""
+    return "|".join(pid_fields(patient, version))
+
+
+def pid_fields(patient: dict[str, Any], version: str) -> list[str]:
+    """`pid_segment`'s fields (`Segment.fields` of it), for a reply built as segments."""
     ids = f"{esc(patient.get('mrn', ''))}^^^HOSP^MR"
     card = patient.get("id_card", "")
     if card and version != "2.4":
@@ -114,7 +130,7 @@ def pid_segment(patient: dict[str, Any], version: str) -> str:
               patient.get("sex", "") or "U"]
     if card and version == "2.4":
         fields += [""] * 10 + [esc(card)]
-    return "|".join(fields)
+    return fields
 
 
 @dataclass
@@ -152,6 +168,9 @@ class Hl7PartnerMock(MockService):
 
     transport = "mllp"
     shares_state = True
+    auto_workers = 1
+    """`--workers auto` serves an MLLP partner from one process: two lost to one with the load client on the same 2
+    cores (bench/RESULTS.md, "MLLP mocks: CPU per order and --workers, shared machine")."""
     shared_store = BatchedSharedStore
     """With `--workers`: orders and patients are written whole by one handler at a time, so their writes reach the
     shared file once per event-loop turn (`mocks.shared_batched`), not in a commit of their own each."""

@@ -13,18 +13,21 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from harness.contract.hl7.message import Message, Segment, parse_path
+from harness.contract.hl7.message import Message, Segment
 from harness.contract.model import Contract
 from mocks.hl7_partner import (
     Address,
     Hl7PartnerMock,
     Push,
+    components,
     er7,
     esc,
     now_ts,
+    part,
     patient_of,
+    pid_fields,
     pid_segment,
-    segments_of,
+    whole,
 )
 from mocks.state import Store
 from mocks.transport.mllp import MllpExchange, Reply
@@ -38,10 +41,6 @@ ANALYTES: dict[str, list[tuple[str, str, str, str, str]]] = {
 }
 CRITICAL_VALUES = {"HH": {"WBC": "35.2", "K": "7.1", "GLU": "28.4"}, "LL": {"WBC": "0.8", "K": "2.4", "GLU": "1.9"}}
 STATUS = {"P": "preliminary", "F": "final", "C": "corrected"}
-ORC_1, ORC_2_1, ORC_7_4, OBR_1, OBR_2_1, OBR_4_1, OBR_4_2, OBR_15_1, OBR_16_1, OBR_16_2, SPM_4_1, TQ1_7_1 = map(
-    parse_path, ("ORC-1", "ORC-2.1", "ORC-7.4", "OBR-1", "OBR-2.1", "OBR-4.1", "OBR-4.2", "OBR-15.1", "OBR-16.1",
-                 "OBR-16.2", "SPM-4.1", "TQ1-7.1"))
-"""The order's fields the LIS reads, parsed once."""
 
 
 class LisMock(Hl7PartnerMock):
@@ -83,25 +82,32 @@ class LisMock(Hl7PartnerMock):
 
     def _order(self, message: Message, exchange: MllpExchange) -> Reply:
         first = message.firsts()
-        get = message.get_in
+        seps = message.seps
         orc, obr = first.get("ORC"), first.get("OBR")
-        control = get(orc, ORC_1)
-        placer = get(orc, ORC_2_1) or get(obr, OBR_2_1)
+        control = whole(orc, 1, seps)
+        placer = part(components(orc, 2, seps), 1, seps) or part(components(obr, 2, seps), 1, seps)
         held: dict[str, Any] | None = self.store.peek("orders", placer)  # read-only: a change puts a new order
         patient = self._patient(message, first)
         exchange.meta["order"] = placer
         if control == "NW":
             if held is not None and held["status"] != "cancelled":
                 return self._answer(message, "UA", held, f"placer order number {placer} is already held")
-            requests = message.all("OBR")
+            requests = [seg for seg in message.segments if seg.name == "OBR"]
+            tests = []
+            for seg in requests:
+                test = components(seg, 4, seps)
+                tests.append((part(test, 1, seps), part(test, 2, seps)))
+            provider = components(obr, 16, seps)
             order = {"placer_no": placer, "filler_no": f"L{now_ts()[2:8]}{next(self._filler):05d}",
-                     "patient": patient, "tests": [(get(seg, OBR_4_1), get(seg, OBR_4_2)) for seg in requests],
+                     "patient": patient, "tests": tests,
                      "status": "received", "control_id": message.control_id,
                      "sender": list(message.sender), "results": [],
-                     "specimen": get(first.get("SPM"), SPM_4_1) or get(obr, OBR_15_1),
-                     "ordering_provider": [get(obr, OBR_16_1), get(obr, OBR_16_2)],
-                     "set_ids": [get(seg, OBR_1) for seg in requests],
-                     "requested_at": get(first.get("TQ1"), TQ1_7_1) or get(orc, ORC_7_4)}
+                     "specimen": part(components(first.get("SPM"), 4, seps), 1, seps)
+                     or part(components(obr, 15, seps), 1, seps),
+                     "ordering_provider": [part(provider, 1, seps), part(provider, 2, seps)],
+                     "set_ids": [whole(seg, 1, seps) for seg in requests],
+                     "requested_at": part(components(first.get("TQ1"), 7, seps), 1, seps)
+                     or part(components(orc, 7, seps), 4, seps)}
             self.store.put("orders", placer, order)
             self._keep_patient(patient, self.order_type)
             return self._answer(message, "OK", order, patient=patient)
@@ -123,11 +129,14 @@ class LisMock(Hl7PartnerMock):
         structure = "O22^ORL_O22" if self.response_type == "ORL^O22" else "O02^ORR_O02"
         kind = self.response_type.split("^")[0]
         status = {"OK": "SC", "CR": "CA"}.get(order_control, "")
-        header = "|".join(["MSH", "^~\\&", "", "", "", "", "", "", f"{kind}^{structure}", "", "", version])
-        msa = f"MSA|AA||{esc(text)}" if text else "MSA|AA|"
-        pid = pid_segment(patient or patient_of(message), version)
-        orc = f"ORC|{order_control}|{esc(order['placer_no'])}|{esc(order.get('filler_no', ''))}||{status}||||{now_ts()}"
-        return Reply("AA", text=text, response=segments_of(header, msa, pid, orc))
+        # built as segments with the default delimiters, each field escaped: the message `er7` of these lines parses to
+        header = ["MSH", "|", "^~\\&", "", "", "", "", "", "", f"{kind}^{structure}", "", "", version]
+        msa = ["MSA", "AA", "", esc(text)] if text else ["MSA", "AA", ""]
+        pid = pid_fields(patient or patient_of(message), version)
+        orc = ["ORC", order_control, esc(order["placer_no"]), esc(order.get("filler_no", "")), "", status, "", "", "",
+               now_ts()]
+        return Reply("AA", text=text, response=Message([Segment("MSH", header), Segment("MSA", msa),
+                                                        Segment("PID", pid), Segment("ORC", orc)]))
 
     def catalogue(self) -> dict[str, Any]:
         """The tests it reports analytes for (any other test code is reported as a blood count), and the values it

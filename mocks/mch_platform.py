@@ -69,7 +69,8 @@ class MchPlatformMock(MockService):
     shared_store = CheckedSharedStore
     """With `--workers`: sessions, records and the duplicate keys in one shared file, each call committed before it
     is answered, a call run again when another worker changed what it read (`mocks.shared_checked`)."""
-    auto_workers = True
+    auto_workers = 2
+    """Two serving processes beat one for the SOAP mocks on 2 cores with the load client beside them (bench/RESULTS.md)."""
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000,
                  credentials: dict[str, str] | None = None, session_ttl_s: float = SESSION_TTL_S) -> None:

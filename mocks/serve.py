@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
-from typing import Literal
 
 from harness.contract.loader import ContractStore
 from harness.errors import UsageError
@@ -53,24 +52,16 @@ class ServeOptions:
     """Each mock's journal bound, in bytes."""
     max_rows: int = DEFAULT_MAX_ROWS
     """Rows each growing table of a mock keeps in memory (finished visits and orders go first)."""
-    workers: int | Literal["auto"] = 1
-    """Processes serving the mocks (`mocks.workers`): more than 1 uses more cores, the state shared in SQLite;
-    `auto` what wins on this machine (`mocks.workers.auto_workers`)."""
+    workers: int = 1
+    """Processes serving the mocks (`mocks.workers`): more than 1 uses more cores, the state shared in SQLite."""
+    auto_workers: bool = False
+    """`--workers auto`: as many processes as win for the mocks served (`mocks.workers_auto`), instead of `workers`."""
     replay: list[Path] = field(default_factory=list)
     """Recordings of `hih proxy` to answer from, each for the interface it recorded (mocks.replay)."""
     unrecorded: str = "error"
     """What a request without a recorded answer gets: `error` or `contract` (the mock's own behaviour)."""
     mask: Callable[[str, str], str] | None = None
     """Masks a request as the recordings were masked (hih.toml's rules), to match it against them."""
-
-
-def parse_serving_workers(value: str) -> int | Literal["auto"]:
-    """`--workers N|auto` of `hih mock serve`."""
-    if value == "auto":
-        return "auto"
-    if not value.isdigit() or int(value) < 1:
-        raise UsageError(f"--workers {value}: give a number of processes (1 to 16) or auto")
-    return int(value)
 
 
 def _address(name: str, value: str) -> tuple[str, int]:
@@ -128,10 +119,10 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
     if not is_loopback(options.host) and not token:
         raise UsageError(f"--host {options.host} is not loopback: set HIH_ADMIN_TOKEN so the admin API asks for it")
     replays = recordings(options.replay, options.unrecorded, names)
-    if options.workers == "auto":
-        from mocks.workers import auto_workers
+    if options.auto_workers:
+        from mocks.workers_auto import auto_workers
 
-        options = replace(options, workers=1 if replays or options.push else auto_workers(names))
+        options = replace(options, workers=auto_workers(names, bool(options.replay), bool(pushes)))
     if options.workers != 1:
         if replays:
             raise UsageError("--replay answers from one process: leave out --workers")

@@ -39,17 +39,6 @@ SAY = "say "
 """A worker's line for the parent to announce (before `ready PORT`)."""
 
 
-def auto_workers(names: list[str]) -> int:
-    """`--workers auto`: one process per core when every mock served is one measured to gain from it on a 2-core
-    machine with the load client beside it (`MockService.auto_workers`), else one process."""
-    from mocks.registry import mock_class
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if cores < 2 or not names or not all(mock_class(name).auto_workers for name in names):
-        return 1
-    return min(cores, MAX_WORKERS)
-
-
 def _reserve(host: str, port: int) -> socket.socket:
     """Hold host:port for the workers: bound with SO_REUSEPORT but not listening, so it takes no connection."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -54,7 +54,8 @@ class BloodCenterMock(MockService):
     shared_store = CheckedSharedStore
     """With `--workers`: orders, issue notes, stock and the console's changes in one shared file, each call committed
     before it is answered (`mocks.shared_checked`)."""
-    auto_workers = True
+    auto_workers = 2
+    """Two serving processes beat one for the SOAP mocks on 2 cores with the load client beside them (bench/RESULTS.md)."""
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000,
                  credentials: dict[str, str] | None = None) -> None:

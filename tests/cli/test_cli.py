@@ -66,6 +66,8 @@ def one_line_error(err: str) -> str:
     (["mock", "serve", "--port", "insurance=70000"], "a port is a number from 0 to 65535"),
     (["mock", "serve", "--port", "lab=8080"], "'lab' is not among the mocks being served (insurance, "),
     (["mock", "serve", "--interface", "lab"], "no mock for interface 'lab'"),
+    (["mock", "serve", "--workers", "some"], "--workers some: give a number of processes or auto"),
+    (["mock", "serve", "--workers", "0"], "--workers 0: give a number of processes or auto"),
 ])
 def test_usage_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                            args: list[str], expected: str) -> None:

@@ -1,5 +1,4 @@
-"""`hih mock serve` in a thread of the test, for the tests of several serving processes: started, waited for until
-it says it is ready, stopped at the end (an error it raised fails the test)."""
+"""`hih mock serve` in a thread of the test process, for tests that talk to what it announced over sockets."""
 
 from __future__ import annotations
 
@@ -12,8 +11,10 @@ from mocks.serve import ServeOptions, serve
 
 
 @contextmanager
-def serving(options: ServeOptions) -> Iterator[list[str]]:
-    """The lines `serve` announced once it was ready."""
+def serving(options: ServeOptions, timeout_s: float = 90.0) -> Iterator[dict[str, list[str]]]:
+    """Serve `options` until the block ends; yields each announced line's tab-separated fields by name
+    (`fields["lis"] == ["lis", "mllp://127.0.0.1:PORT", "(contract 2024.1, 2 workers)"]`). Whatever `serve` raised
+    fails the test."""
     stop = threading.Event()
     lines: list[str] = []
     errors: list[BaseException] = []
@@ -26,14 +27,13 @@ def serving(options: ServeOptions) -> Iterator[list[str]]:
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 90
-    while not any(line.startswith("ready") for line in lines):
-        assert not errors, errors
-        assert time.monotonic() < deadline, lines
-        time.sleep(0.05)
     try:
-        yield lines
+        deadline = time.monotonic() + timeout_s
+        while not any(line.startswith("ready") for line in lines):
+            assert not errors and time.monotonic() < deadline, (errors, lines)
+            time.sleep(0.05)
+        yield {line.split("\t")[0]: line.split("\t") for line in lines if "\t" in line}
     finally:
         stop.set()
         thread.join(30)
-    assert not errors
+    assert not errors, errors

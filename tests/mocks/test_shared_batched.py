@@ -52,6 +52,30 @@ def test_the_writes_of_one_loop_turn_are_one_commit_at_its_end(tmp_path: Path) -
     other.close()
 
 
+def test_under_load_a_commit_waits_for_the_gap_after_the_last_and_logs_every_turn_since(tmp_path: Path) -> None:
+    path = tmp_path / "lis.sqlite"
+    worker, other = BatchedSharedStore(path), BatchedSharedStore(path)
+    worker.FLUSH_GAP_S = 0.5  # wide, so that a slow machine still runs the next turns within it
+
+    async def turns() -> tuple[int, int, object, int]:
+        worker.put("orders", "P0", {"n": 0})
+        await asyncio.sleep(0)  # the first commit: at the end of its turn, as at a low rate
+        first = logged(path)
+        for n in (1, 2):
+            worker.put("orders", f"P{n}", {"n": n})
+            await asyncio.sleep(0)
+        within = logged(path)
+        seen_within = other.get("orders", "P1")
+        await asyncio.sleep(0.7)
+        return first, within, seen_within, logged(path)
+
+    first, within, seen_within, after = asyncio.run(turns())
+    assert (first, within, seen_within, after) == (1, 1, None, 3)
+    assert [other.get("orders", f"P{n}") for n in range(3)] == [{"n": n} for n in range(3)]
+    worker.close()
+    other.close()
+
+
 def test_a_row_written_on_both_sides_ends_the_same_everywhere_the_later_log_row_winning(tmp_path: Path) -> None:
     path = tmp_path / "lis.sqlite"
     first, second = BatchedSharedStore(path), BatchedSharedStore(path)

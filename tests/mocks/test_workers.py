@@ -20,14 +20,13 @@ from mocks.insurance import TEST_PAASID, TEST_SECRET
 from mocks.serve import ServeOptions, serve
 from mocks.shared_state import SharedSqliteStore
 from tests.conftest import CONTRACTS, envelope
+from tests.mocks.serving import serving
 
 pytestmark = pytest.mark.slow
 
 
 class Served:
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-        fields = {line.split("\t")[0]: line.split("\t") for line in lines if "\t" in line}
+    def __init__(self, fields: dict[str, list[str]]) -> None:
         self.url = fields["insurance"][1]
         self.description = fields["insurance"][2]
         self.admin = fields["admin"][1]
@@ -35,30 +34,9 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    stop = threading.Event()
-    lines: list[str] = []
-    errors: list[BaseException] = []
     options = ServeOptions(interfaces=["insurance"], workers=2, contracts_dir=CONTRACTS, state=tmp_path / "ledger.sqlite")
-
-    def target() -> None:
-        try:
-            serve(options, lines.append, stop)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 90
-    while not any(line.startswith("ready") for line in lines):
-        assert not errors, errors
-        assert time.monotonic() < deadline, lines
-        time.sleep(0.05)
-    try:
-        yield Served(lines)
-    finally:
-        stop.set()
-        thread.join(30)
-    assert not errors
+    with serving(options) as fields:
+        yield Served(fields)
 
 
 def call(served: Served, infno: str, data: dict[str, Any], sign_no: str = "", headers: dict[str, str] | None = None,
@@ -195,18 +173,7 @@ def test_two_lis_workers_hold_one_set_of_orders(tmp_path: Path) -> None:
     from harness.contract.hl7.mllp_client import MllpSyncClient
     from tests.contracts.hl7 import messages as m
 
-    stop = threading.Event()
-    lines: list[str] = []
-    errors: list[BaseException] = []
-    options = ServeOptions(interfaces=["lis"], workers=2, contracts_dir=CONTRACTS)
-    thread = threading.Thread(target=lambda: _serve_into(options, lines, stop, errors), daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 90
-        while not any(line.startswith("ready") for line in lines):
-            assert not errors and time.monotonic() < deadline, (errors, lines)
-            time.sleep(0.05)
-        fields = {line.split("\t")[0]: line.split("\t") for line in lines if "\t" in line}
+    with serving(ServeOptions(interfaces=["lis"], workers=2, contracts_dir=CONTRACTS)) as fields:
         host, port = fields["lis"][1].removeprefix("mllp://").rsplit(":", 1)
         admin = fields["admin"][1]
 
@@ -223,14 +190,4 @@ def test_two_lis_workers_hold_one_set_of_orders(tmp_path: Path) -> None:
         assert again == [("AA", "UA")] * 30, "every worker knows every order: a placer number held is refused"
         journal = httpx.get(f"{admin}lis/journal", params={"limit": 100}, timeout=10).json()
         assert journal["total"] == 60 and {e["worker"] for e in journal["entries"]} == {1, 2}
-    finally:
-        stop.set()
-        thread.join(30)
-    assert not errors
 
-
-def _serve_into(options: ServeOptions, lines: list[str], stop: threading.Event, errors: list[BaseException]) -> None:
-    try:
-        serve(options, lines.append, stop)
-    except BaseException as exc:  # noqa: BLE001 - reported by the test
-        errors.append(exc)

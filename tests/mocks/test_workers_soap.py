@@ -15,10 +15,10 @@ from xml.sax.saxutils import escape
 import httpx
 import pytest
 
-from mocks import workers as workers_module
 from mocks.blood_center.service import TEST_HOSPITAL, TEST_TOKEN
 from mocks.mch_platform import TEST_ORG_CODE, TEST_PASSWORD
 from mocks.serve import ServeOptions
+from mocks.workers_auto import auto_workers
 from tests.conftest import CONTRACTS
 from tests.mocks.serving import serving
 
@@ -38,9 +38,8 @@ CALLS = 16
 
 
 class Served:
-    def __init__(self, lines: list[str], interface: str) -> None:
-        fields = {line.split("\t")[0]: line.split("\t") for line in lines if "\t" in line}
-        self.lines = lines
+    def __init__(self, fields: dict[str, list[str]], interface: str) -> None:
+        self.fields = fields
         self.url = fields[interface][1]
         self.description = fields[interface][2]
         self.admin = fields["admin"][1]
@@ -54,8 +53,8 @@ class Served:
 
 
 def _serve(options: ServeOptions, interface: str) -> Iterator[Served]:
-    with serving(options) as lines:
-        yield Served(lines, interface)
+    with serving(options) as fields:
+        yield Served(fields, interface)
 
 
 @pytest.fixture
@@ -87,7 +86,7 @@ def code(reply: str) -> str:
 
 def test_an_order_taken_by_one_worker_is_known_to_both(centre: Served) -> None:
     assert centre.description == "(contract 2025.1, 2 workers)"
-    assert any(line.startswith("blood-center console\t") for line in centre.lines), centre.lines
+    assert "blood-center console" in centre.fields, centre.fields
     assert code(blood(centre, "SubmitBloodOrder", ORDER.format(no="MW0001", quantity=2))) == "0"
     for _ in range(CALLS):
         feedback = blood(centre, "QueryOrderFeedback", "<t:QueryOrderFeedback><t:orderNo>MW0001</t:orderNo></t:QueryOrderFeedback>")
@@ -178,10 +177,9 @@ def test_a_session_records_and_duplicates_are_shared(platform: Served) -> None:
     assert platform.workers_that_answered("mch-platform", "QueryUploadResult") == {1, 2}
 
 
-def test_auto_serves_the_soap_mocks_from_every_core(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(workers_module.os, "sched_getaffinity", lambda pid: {0, 1})
-    assert workers_module.auto_workers(["blood-center"]) == 2
-    assert workers_module.auto_workers(["blood-center", "mch-platform"]) == 2
-    assert workers_module.auto_workers(["blood-center", "insurance"]) == 1  # one process wins for it on 2 cores
-    monkeypatch.setattr(workers_module.os, "sched_getaffinity", lambda pid: {0})
-    assert workers_module.auto_workers(["mch-platform"]) == 1
+def test_auto_serves_the_soap_mocks_from_two_processes_where_there_are_two_cores() -> None:
+    assert auto_workers(["blood-center"], cores=2) == 2
+    assert auto_workers(["blood-center", "mch-platform"], cores=4) == 2
+    assert auto_workers(["blood-center", "insurance"], cores=2) == 1  # one process wins for the insurance mock
+    assert auto_workers(["mch-platform"], cores=1) == 1
+    assert auto_workers(["blood-center"], push=True, cores=2) == 1

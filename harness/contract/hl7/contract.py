@@ -30,6 +30,8 @@ TRANSPORT = "hl7v2-mllp"
 PROFILE_SCHEMA = "hl7-profile.schema.json"
 DIRECTIONS = ("from_hospital", "to_hospital", "both")
 _SEVERITY = {"info": Severity.INFO, "warning": Severity.WARNING, "error": Severity.ERROR}
+HEADS_KEPT = 256
+"""Headers whose checks `HL7Validator.check_message` remembers (then it starts afresh)."""
 _KEY = re.compile(r"[A-Z][A-Z0-9]{2}(?:\^[A-Z0-9]{3})?")
 
 
@@ -201,6 +203,8 @@ class HL7Validator:
         self.contract = contract
         self.settings = settings(contract)
         self._profiles: dict[str, ProfileValidator] = {}
+        self._heads: dict[tuple[Any, ...], tuple[str | None, tuple[Finding, ...]]] = {}
+        """Header checks per header seen (`check_message`)."""
         for key, op in contract.operations.items():
             profile = op.extra.get("profile")
             if isinstance(profile, Profile):
@@ -242,6 +246,30 @@ class HL7Validator:
         """
         if not msg.segments or msg.segments[0].name != "MSH":
             return None, []
+        fields = msg.segments[0].fields
+        count = len(fields)
+        # what the header checks read: MSH-9, 12, 15 and 16 as written, the delimiters and the direction
+        memo = (fields[9] if count > 9 else None, fields[12] if count > 12 else None,
+                fields[15] if count > 15 else None, fields[16] if count > 16 else None, msg.seps, direction)
+        known = self._heads.get(memo)
+        if known is None:
+            known = self._header_checks(msg, direction)
+            if known[0] != "ACK":  # an ACK's checks read MSA-1 too
+                if len(self._heads) >= HEADS_KEPT:
+                    self._heads.clear()
+                self._heads[memo] = known
+        key, found = known
+        findings = list(found)
+        if key is None:
+            return None, findings
+        header = msg.findings + findings if msg.findings else findings
+        findings.extend(_supersede(header, self._profiles[key].validate(msg)))
+        return key, findings
+
+    def _header_checks(self, msg: Message, direction: str | None) -> tuple[str | None, tuple[Finding, ...]]:
+        """The message key and the findings of the header checks (type, version, structure, acknowledgement mode,
+        direction): a function of MSH-9, 12, 15 and 16 (and MSA-1 for an ACK), so `check_message` keeps them per
+        header seen."""
         findings: list[Finding] = []
         key = self.route(msg)
         mtype = msg.message_type
@@ -258,9 +286,8 @@ class HL7Validator:
                 findings.append(Finding(Severity.ERROR, "MSH-9.1",
                                         f"message type {mtype} is not in contract {self.contract.ref} (known: {known})",
                                         "message_type"))
-            return None, findings
-        validator = self._profiles[key]
-        profile = validator.profile
+            return None, tuple(findings)
+        profile = self._profiles[key].profile
         version = msg.version
         allowed = profile.versions or self.settings.versions
         if version and version not in allowed:
@@ -273,9 +300,7 @@ class HL7Validator:
         findings.extend(self._ack_mode(msg, key))
         if direction:
             findings.extend(self.direction_findings(key, direction))
-        header = msg.findings + findings if msg.findings else findings
-        findings.extend(_supersede(header, validator.validate(msg)))
-        return key, findings
+        return key, tuple(findings)
 
     def direction_findings(self, key: str, direction: str) -> list[Finding]:
         """An error when message `key` travels the other way in this contract: ERR 200 at MSH-9.1 when no message of

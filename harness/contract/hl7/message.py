@@ -144,10 +144,12 @@ class Message:
         return self._raw_in(seg, p)
 
     def _raw_in(self, seg: Segment, p: HL7Path) -> str:
-        if not p.field:
+        n = p.field
+        if not n:
             return self.seps.field.join(seg.fields[:1] + seg.fields[2:] if seg.name in HEADERS else seg.fields)
-        value = seg.field(p.field)
-        if seg.name in HEADERS and p.field <= 2:
+        fields = seg.fields
+        value = fields[n] if n < len(fields) else ""
+        if n <= 2 and seg.name in HEADERS:
             return value
         s = self.seps
         if s.repetition in value:
@@ -174,7 +176,8 @@ class Message:
         `seg` is None."""
         if seg is None:
             return ""
-        return unescape(self._raw_in(seg, parse_path(path) if isinstance(path, str) else path), self.seps)
+        value = self._raw_in(seg, parse_path(path) if isinstance(path, str) else path)
+        return unescape(value, self.seps) if self.seps.escape in value else value
 
     def repetitions(self, path: str | HL7Path) -> list[str]:
         """Every repetition of the field at `path` (components and below ignored), as written."""
@@ -235,30 +238,41 @@ class Message:
 
     def _msh(self, field: int, component: int = 1) -> str:
         segments = self.segments
-        seg = segments[0] if segments else None
-        if seg is None or seg.name != "MSH":
+        if not segments:
             return ""
+        seg = segments[0]
         fields = seg.fields
         raw = fields[field] if 0 < field < len(fields) else ""
-        key = field * 16 + component
-        seps = self.seps
-        hit = self._memo.get(key)
-        if hit is not None and hit[0] is raw and hit[1] is fields and hit[2] is seps:
+        hit = self._memo.get(field * 16 + component)
+        if hit is not None and hit[0] is raw and hit[1] is fields and hit[2] is self.seps and seg.name == "MSH":
             return hit[3]
+        if seg.name != "MSH":
+            return ""
+        seps = self.seps
         value = raw
         if seps.repetition in value:
             value = value.split(seps.repetition)[0]
         if component:
             value = value.split(seps.component)[component - 1] if component <= value.count(seps.component) + 1 else ""
         value = value.strip()
-        self._memo[key] = (raw, fields, seps, value)
+        self._memo[field * 16 + component] = (raw, fields, seps, value)
         return value
 
     @property
     def message_type(self) -> str:
         """MSH-9 as `TYPE^TRIGGER` (`ORU^R01`), or `TYPE` alone (`ACK`) when the trigger is empty."""
+        segments = self.segments
+        if segments:
+            fields = segments[0].fields
+            hit = self._memo.get(-1)  # the pair, kept with the field text it came from, as `_msh` keeps values
+            if hit is not None and hit[1] is fields and len(fields) > 9 and hit[0] is fields[9] \
+                    and hit[2] is self.seps and segments[0].name == "MSH":
+                return hit[3]
         kind, trigger = self._msh(9, 1), self._msh(9, 2)
-        return f"{kind}^{trigger}" if trigger else kind
+        value = f"{kind}^{trigger}" if trigger else kind
+        if segments and len(segments[0].fields) > 9:
+            self._memo[-1] = (segments[0].fields[9], segments[0].fields, self.seps, value)
+        return value
 
     @property
     def structure(self) -> str:

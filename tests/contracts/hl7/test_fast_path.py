@@ -142,3 +142,18 @@ def test_get_in_reads_a_segment_at_hand_like_get() -> None:
         where = f"OBX[{index}]" if index > 1 else "OBX"
         for path in ("-3.1", "-5", "-6", "-6.1", "-8", "-3(2).1", "-99"):
             assert msg.get_in(obx, "OBX" + path) == msg.get(where + path)
+
+
+@pytest.mark.parametrize(("interface", "version", "seed"), [(*c, 7 + n) for n, c in enumerate(CONTRACTS)])
+def test_the_header_checks_kept_per_header_give_the_findings_of_a_fresh_check(
+    store: ContractStore, interface: str, version: str, seed: int
+) -> None:
+    """One validator over many messages (header checks remembered per MSH-9/12/15/16) against the same checks run
+    afresh for each message: mutants change the headers' fields, delimiters and segments."""
+    kept = HL7Validator(store.load(interface, version))
+    fresh = HL7Validator(store.load(interface, version))
+    texts = [*fuzz.seeds(), *fuzz.mutants(1500, seed=seed)]
+    for text in texts + texts:  # the second pass finds every header remembered
+        fresh._heads.clear()
+        assert _findings(kept, text) == _findings(fresh, text), text.replace("\r", "\n")
+    assert kept._heads, "headers were remembered"

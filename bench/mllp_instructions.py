@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""CPU instructions per order of the MLLP mocks, counted by valgrind (callgrind): a figure other load cannot skew.
+
+On a shared machine CPU time per order (`mllp_cpu.py`) moves by ±15 % from run to run with what else runs; the
+instructions a round executes do not. This runs `mllp_cpu.py` (same orders, journal on, every reply checked) under
+`valgrind --tool=callgrind` twice, with `--small` and `--large` orders in its measured round, and divides the
+difference of the two totals by the difference of the orders: start-up, contract loading and the warm-up cancel out.
+Instructions are not time (a cache miss costs more than an addition), so compare commits with it, not machines.
+Needs valgrind (`apt-get install valgrind`); a run takes a few minutes (valgrind runs Python ≈ 50 times slower).
+
+    .venv/bin/python bench/mllp_instructions.py                      # mock LIS, 200 and 1,200 orders
+    .venv/bin/python bench/mllp_instructions.py --shared             # with the store each --workers process has
+    PYTHONPATH=/tmp/base .venv/bin/python bench/mllp_instructions.py --root /tmp/base   # another commit's code
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COLLECTED = re.compile(r"Collected\s*:\s*([\d,]+)")
+
+
+def instructions(root: Path, orders: int, extra: list[str], timeout_s: float) -> int:
+    """Instructions valgrind counted for one `mllp_cpu.py` run of one round of `orders`."""
+    with tempfile.TemporaryDirectory(prefix="hih-callgrind-") as scratch:
+        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={scratch}/out", sys.executable,
+                   str(root / "bench" / "mllp_cpu.py"), "--rounds", "1", "--messages", str(orders), *extra]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, cwd=root,
+                              env={**os.environ, "PYTHONPATH": str(root)})
+    if done.returncode != 0 or "CPU per order" not in done.stdout:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise SystemExit(f"mllp_cpu.py under valgrind failed ({done.returncode}): {' / '.join(tail)}")
+    found = COLLECTED.search(done.stderr)
+    if found is None:
+        raise SystemExit("valgrind printed no instruction count")
+    return int(found.group(1).replace(",", ""))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--interface", choices=("lis", "pacs"), default="lis")
+    ap.add_argument("--shared", action="store_true", help="the store `hih mock serve --workers` gives each worker")
+    ap.add_argument("--small", type=int, default=200)
+    ap.add_argument("--large", type=int, default=1200)
+    ap.add_argument("--root", type=Path, default=ROOT, help="the checkout whose code and mllp_cpu.py are measured")
+    ap.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to each valgrind run")
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args()
+    if shutil.which("valgrind") is None:
+        ap.error("valgrind is not installed (apt-get install valgrind)")
+    if not 0 < a.small < a.large:
+        ap.error("give 0 < --small < --large")
+    extra = ["--interface", a.interface, *(["--shared"] if a.shared else [])]
+    small = instructions(a.root, a.small, extra, a.timeout)
+    large = instructions(a.root, a.large, extra, a.timeout)
+    per_order = (large - small) / (a.large - a.small)
+    store = "shared store" if a.shared else "memory store"
+    print(f"{a.interface} ({store}, {a.root}): {per_order:,.0f} instructions per order "
+          f"({large:,} for {a.large} orders, {small:,} for {a.small})")
+    if a.json:
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        a.json.write_text(json.dumps({"interface": a.interface, "shared": a.shared, "root": str(a.root),
+                                      "small": [a.small, small], "large": [a.large, large],
+                                      "per_order": per_order}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
