@@ -299,7 +299,16 @@ class MchPlatformConnector:
                                                                           sessionKey=self.session.key)
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
-        """One operation with the session header; Client.Auth -> log in again and repeat once; no reply -> _Lost."""
+        """One operation with the session header; Client.Auth -> log in again and repeat once; no reply -> _Lost.
+
+        A login the call needs that gets no answer is lost like the call itself, so a delivery tries again: after a
+        restart the first call logs in afresh, and a slow answer to that login must not end the recovery at once."""
+        try:
+            return self._call_once(operation, **kwargs)
+        except Unavailable as exc:
+            raise _Lost(str(exc)) from None
+
+    def _call_once(self, operation: str, **kwargs: Any) -> Any:
         for attempt in (1, 2):
             try:
                 return getattr(self._zeep().service, operation)(**kwargs, _soapheaders=[self._header()])
