@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mocks.lis import LisMock
+from mocks.pacs import PacsMock
 from mocks.serve import ServeOptions
 from mocks.workers_auto import auto_workers, parse_workers
 from tests.conftest import CONTRACTS
@@ -23,13 +24,16 @@ def test_the_mllp_partners_are_served_by_one_process_as_their_figures_say() -> N
     (["lis"], 1, False, False, 1),                    # never more processes than cores
     (["lis"], 2, True, False, 1),                     # --replay answers from one process
     (["lis"], 2, False, True, 1),                     # --push sends from one process
-    (["lis", "blood-center"], 2, False, False, 1),    # a mock with state outside its store
+    (["lis", "blood-center"], 2, False, False, 2),    # both ask for two
+    (["lis", "pacs"], 2, False, False, 1),            # a mock with state outside its store (below)
     (["lis", "insurance"], 8, False, False, 1),       # the fewest any mock served asks for
     ([], 2, False, False, 1),
 ])
 def test_auto_takes_the_fewest_asked_for_within_the_cores_and_what_must_stay_one_process(
         monkeypatch: pytest.MonkeyPatch, names: list[str], cores: int, replay: bool, push: bool, expected: int) -> None:
     monkeypatch.setattr(LisMock, "auto_workers", 2)
+    monkeypatch.setattr(PacsMock, "auto_workers", 2)
+    monkeypatch.setattr(PacsMock, "shares_state", False)  # every registered mock shares its state: PACS plays one that does not
     assert auto_workers(names, replay, push, cores) == expected
 
 
