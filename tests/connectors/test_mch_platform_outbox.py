@@ -1,6 +1,8 @@
 """The reference maternal-child connector's outbox across a crash: a real process uploads records to a mock on a
 socket, is killed with SIGKILL after the platform answered but before the outbox recorded the answer, and is
-started again on the same outbox. The platform must end with every record exactly once, none sent twice."""
+started again on the same outbox. The platform must end with every record exactly once, none sent twice. And a
+login that gets no answer in time is one lost attempt like any other call, so a delivery tries again instead of giving
+up at once (after a restart the first call logs in afresh; on a loaded machine it is the slowest)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from connectors.mch_platform import MchPlatformConnector
+from features.steps.mch_samples import sample
 from harness.contract.loader import ContractStore
-from mocks.mch_platform import MchPlatformMock
+from harness.ports.mch_platform import MchSettings, Unavailable
+from mocks.mch_platform import TEST_ORG_CODE, TEST_PASSWORD, MchPlatformMock
 from mocks.registry import create_mock
 from mocks.transport.runtime import Runtime
 from tests.conftest import ROOT
@@ -62,3 +67,47 @@ def test_a_killed_process_resumes_and_every_record_arrives_once(platform: MchPla
     assert all(r["version"] == 1 for r in platform.records())
     assert all(platform.uploads_of(n) == 1 for n in numbers), "none was sent twice"
     assert [e.operation for e in platform.journal.entries("QueryUploadResult")], "the in-flight records were confirmed"
+
+
+TIMEOUT_S = 0.3
+
+
+def connector(platform: MchPlatformMock, outbox: Path) -> MchPlatformConnector:
+    return MchPlatformConnector(MchSettings(f"{platform.service_url}?wsdl", TEST_ORG_CODE, TEST_PASSWORD, str(outbox),
+                                            timeout_s=TIMEOUT_S, contract_folder=str(platform.contract.folder)))
+
+
+def test_a_login_lost_once_after_a_restart_does_not_fail_the_recovery(platform: MchPlatformMock,
+                                                                       tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox.sqlite"
+    first = connector(platform, outbox)
+    first.login()
+    platform.inject("no_reply", operation="UploadRecord", phase="after", delay_s=3.0)
+    platform.inject("reset", phase="before", times=None)
+    with pytest.raises(Unavailable):
+        first.upload(sample("BIRTH_DEFECT", "RL0001"))
+    assert first.pending() == 1
+    first.close()
+
+    platform.faults.clear()
+    platform.inject("no_reply", operation="Login", phase="before", delay_s=3.0)  # the restarted one's first login
+    again = connector(platform, outbox)
+    try:
+        results = again.flush()
+        assert [r.status for r in results] == ["ACCEPTED"]
+        assert again.pending() == 0
+    finally:
+        again.close()
+    assert platform.uploads_of("RL0001") == 1
+    assert len(platform.records(record_no="RL0001")) == 1
+
+
+def test_a_platform_that_never_answers_a_login_is_still_unavailable(platform: MchPlatformMock, tmp_path: Path) -> None:
+    platform.inject("no_reply", operation="Login", phase="before", delay_s=3.0, times=None)
+    quiet = connector(platform, tmp_path / "outbox.sqlite")
+    try:
+        with pytest.raises(Unavailable):
+            quiet.upload(sample("BIRTH_DEFECT", "RL0002"))
+        assert quiet.pending() == 1
+    finally:
+        quiet.close()
