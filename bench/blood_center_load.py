@@ -161,6 +161,21 @@ def show(r: dict[str, Any]) -> None:
           f"{r['max_ms']:>7.1f} {r['errors']:>6} {r['server_cpu']:>9.0%} {r['machine_busy']:>7.0%}", flush=True)
 
 
+def levels(host: str, port: int, args: argparse.Namespace, request_for: Callable[[str], Callable[[], bytes]],
+           ok: bytes, pid: int) -> list[dict[str, Any]]:
+    """Every operation of `--operations` at every level of `--conns`, a table line printed as each ends."""
+    print(f"{'operation':<20} {'conns':>5} {'calls/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6} "
+          f"{'server CPU':>10} {'machine':>8}")
+    results = []
+    for operation in args.operations.split(","):
+        for conns in (int(c) for c in args.conns.split(",")):
+            r = asyncio.run(level(host, port, operation, request_for(operation), ok, conns, args.warmup, args.duration,
+                                  getattr(args, "rate", 0.0) or 0.0, pid))
+            results.append(r)
+            show(r)
+    return results
+
+
 def prepare(base: str) -> None:
     """One issued order for DownloadIssuedUnits: submitted over SOAP, accepted and issued through the console."""
     import httpx
@@ -197,14 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         mode = f"open loop, {args.rate:,.0f}/s offered" if args.rate else "closed loop"
         print(f"{mode}; state {'SQLite ' + args.state if args.state else 'in memory'}; --workers {args.workers}; "
               f"load average {os.getloadavg()[0]:.2f}")
-        print(f"{'operation':<20} {'conns':>5} {'calls/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6} {'server CPU':>10} {'machine':>8}")
-        for operation in args.operations.split(","):
-            for conns in (int(c) for c in args.conns.split(",")):
-                r = asyncio.run(level(where.hostname or "127.0.0.1", where.port or 80, operation,
-                                      blood_request(operation, numbers), OK, conns, args.warmup, args.duration, args.rate,
-                                      process.pid))
-                results.append(r)
-                show(r)
+        results += levels(where.hostname or "127.0.0.1", where.port or 80, args,
+                          lambda operation: blood_request(operation, numbers), OK, process.pid)
     finally:
         process.terminate()
         process.wait(10)

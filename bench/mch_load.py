@@ -16,7 +16,6 @@ every reply checked (HTTP 200, ResultCode 0); calls/s, p50/p99/max, the serving 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
 import json
 import multiprocessing
@@ -75,7 +74,7 @@ def _call(url: str, action: str, envelope: str) -> bytes:
 
 def wire(args: argparse.Namespace) -> int:
     """The served platform under load over the wire (see the module's docstring)."""
-    from bench.blood_center_load import level, post, serve, show
+    from bench.blood_center_load import levels, post, serve
 
     process, base = serve(None, args.workers, "mch-platform")
     results: list[dict[str, Any]] = []
@@ -102,13 +101,7 @@ def wire(args: argparse.Namespace) -> int:
                   "QueryUploadResult": lambda: post(PATH, "urn:hih:mch:QueryUploadResult", query)}
         where = urlsplit(base)
         print(f"--workers {args.workers}; load average {os.getloadavg()[0]:.2f}")
-        print(f"{'operation':<20} {'conns':>5} {'calls/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6} {'server CPU':>10} {'machine':>8}")
-        for operation in args.operations.split(","):
-            for conns in (int(c) for c in args.conns.split(",")):
-                r = asyncio.run(level(where.hostname or "127.0.0.1", where.port or 80, operation, builds[operation], OK,
-                                      conns, args.warmup, args.duration, 0.0, process.pid))
-                results.append(r)
-                show(r)
+        results += levels(where.hostname or "127.0.0.1", where.port or 80, args, builds.__getitem__, OK, process.pid)
     finally:
         process.terminate()
         process.wait(10)
