@@ -411,7 +411,7 @@ def history(interface: str | None, last: int, fmt: str, db: Path | None) -> None
 @click.option("--push-every", type=float, default=5.0, show_default=True, metavar="SECONDS", help="how often a pushing mock sends the next due message")
 @click.option("--allow-host", multiple=True, callback=_listed, metavar="NAME", help="another host name the consoles and admin API answer to (repeatable)")
 @click.option("--journal-mib", type=int, default=64, show_default=True, metavar="MIB", help="each mock's journal bound")
-@click.option("--workers", default="1", show_default=True, metavar="N|auto", help="serve from N processes sharing the state (insurance, lis, pacs); auto: as many as win for the mocks served")
+@click.option("--workers", default="1", show_default=True, metavar="N|auto", help="serve from N processes sharing the state; auto: as many as win for the mocks served")
 @click.option("--max-rows", type=int, default=50_000, show_default=True, metavar="N", help="rows each growing table keeps in memory (finished visits and orders go first)")
 @click.option("--replay", multiple=True, callback=_listed, type=PATH, metavar="DIR", help="answer from this recording of hih proxy (repeatable, one per interface)")
 @click.option("--unrecorded", default="error", show_default=True, metavar="error|contract", help="with --replay: what a request without a recorded answer gets")
