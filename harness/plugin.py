@@ -32,6 +32,7 @@ from harness.plugin_masking import (
 )
 from harness.properties import CONNECTOR_ERROR
 from harness.report.masking import Masker
+from harness.run.warm import WORK_ROOT_ENV
 from harness.slot import ConnectorSlot
 
 pytest_plugins = ["harness.guards", "harness.held_clock"]  # scenario guards; the wall clock held in one second
@@ -204,7 +205,8 @@ def _connector(request: pytest.FixtureRequest, interface: str, mock: Any) -> Ite
 
     session = request.config.stash[_SESSION]
     spec = session.connector_spec(interface)
-    workdir = Path(tempfile.mkdtemp(prefix=f"hih-{interface}-"))
+    root = os.environ.get(WORK_ROOT_ENV)  # the run's folder for this process: removed with it, whatever ends it
+    workdir = Path(tempfile.mkdtemp(prefix=f"hih-{interface}-", dir=root if root and os.path.isdir(root) else None))
     try:
         factory = load_factory(spec)
         settings = connector_settings(interface)(mock, session.contract(interface), session.timeout_s, workdir)

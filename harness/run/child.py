@@ -118,8 +118,10 @@ class Runner:
         with files.log.open("wb") as log:
             # its own process group: a cancel stops pytest and its xdist workers together, and a Ctrl-C on the
             # terminal reaches hih first, which then stops pytest in order
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            cwd=os.getcwd(), env=warm.child_env(), start_new_session=True)
+            env = warm.child_env()
+            self.process = warm.track(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                                       stdin=subprocess.DEVNULL, cwd=os.getcwd(), env=env,
+                                                       start_new_session=True), env)
 
     @property
     def running(self) -> bool:
@@ -237,6 +239,7 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
                         runner.returncodes.append(runner.process.returncode)
                         restart = outcome.incomplete is None and not outcome.connector_errors and \
                             runner.again(outcome, work)
+                        warm.release(runner.process)
                         runner.process = None
                         if restart:
                             runner.start(p, work, select)
@@ -253,6 +256,9 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
                 time.sleep(POLL_S)
         except BaseException:
             _stop_all(runners)
+            for runner in runners:
+                if runner.process is not None:
+                    warm.release(runner.process)
             raise
         finally:
             for runner in runners:

@@ -20,8 +20,10 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +40,40 @@ collection (the connectors use httpx, the mocks' runtime uvicorn). When the comm
 them where it would have: the process never waits on an import the run would not have made anyway."""
 
 _WARM: list[subprocess.Popen[bytes]] = []
+WORK_ROOT_ENV = "HIH_WORK_ROOT"
+"""A private folder of one pytest process (and its xdist workers) under which each scenario's connector keeps its
+work folder (`harness.plugin`); removed by `release` once the process has ended, so a process ended by a signal
+(a cancelled run, a connector stuck past its deadline) leaves nothing behind in the temporary folder."""
+_ROOTS: dict[int, str] = {}
 
 
 def child_env() -> dict[str, str]:
     """The environment of a run's pytest processes: the project and the working folder importable (connectors named
-    by `module:factory`), and no PYTEST_ADDOPTS of the user's that would change the run."""
+    by `module:factory`), no PYTEST_ADDOPTS of the user's that would change the run, and a work root of its own
+    (`track` ties it to the process started with this environment)."""
     from harness.run.options import PROJECT_ROOT
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(),
                                                                      os.environ.get("PYTHONPATH")]))}
     env.pop("PYTEST_ADDOPTS", None)
+    env.pop(WORK_ROOT_ENV, None)
+    with contextlib.suppress(OSError):  # without one, the scenarios' folders go straight into the temporary folder
+        env[WORK_ROOT_ENV] = tempfile.mkdtemp(prefix="hih-run-")
     return env
+
+
+def track(process: subprocess.Popen[Any], env: dict[str, str]) -> subprocess.Popen[Any]:
+    """Remember the work root of `process`, started with `env` (see `child_env`)."""
+    if WORK_ROOT_ENV in env:
+        _ROOTS[process.pid] = env[WORK_ROOT_ENV]
+    return process
+
+
+def release(process: subprocess.Popen[Any]) -> None:
+    """Remove the work root of a process that has ended (or could not be ended: nothing of it is used any more)."""
+    root = _ROOTS.pop(process.pid, None)
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def prestart() -> None:
@@ -56,9 +81,10 @@ def prestart() -> None:
     if _WARM:
         return
     try:
-        _WARM.append(subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=os.getcwd(),
-                                      env=child_env(), start_new_session=True))
+        env = child_env()
+        _WARM.append(track(subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=os.getcwd(),
+                                            env=env, start_new_session=True), env))
     except OSError:
         pass
 
@@ -71,6 +97,7 @@ def take(argv: list[str], log: Path) -> subprocess.Popen[bytes] | None:
         if process.poll() is not None or process.stdin is None:
             if process.stdin is not None:
                 process.stdin.close()
+            release(process)
             continue
         try:
             process.stdin.write(json.dumps({"argv": argv, "log": str(log)}).encode("utf-8") + b"\n")
@@ -78,6 +105,7 @@ def take(argv: list[str], log: Path) -> subprocess.Popen[bytes] | None:
         except OSError:  # it died while importing: its exit status is of no interest
             process.kill()
             process.wait()
+            release(process)
             with contextlib.suppress(OSError):
                 process.stdin.close()
             continue
@@ -93,6 +121,7 @@ def discard() -> None:
         if process.stdin is not None:
             process.stdin.close()
         process.wait()
+        release(process)
 
 
 def waiting(stream: Any) -> bool:

@@ -100,7 +100,10 @@ def test_the_run_timeout_stops_the_run_with_a_partial_report(tmp_path: Path) -> 
 def test_hih_run_cancelled_by_sigterm_exits_2(tmp_path: Path) -> None:
     """The command as CI runs it (stdout not a terminal): SIGTERM to hih, exit 2, partial report, nothing left."""
     report_dir = tmp_path / "reports"
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+           "TMPDIR": str(temporary)}
     child = subprocess.Popen(["hih", "run", "--interface", "insurance", "--connector", f"insurance={HANGING}",
                               "--report-dir", str(report_dir)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
@@ -119,3 +122,4 @@ def test_hih_run_cancelled_by_sigterm_exits_2(tmp_path: Path) -> None:
     summary = json.loads((report_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["decision"] == "incomplete"
     assert processes_mentioning(str(report_dir)) == []
+    assert sorted(p.name for p in temporary.iterdir() if p.name.startswith("hih-")) == [], "work folders left behind"

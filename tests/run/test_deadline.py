@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -90,12 +91,17 @@ def test_a_hanging_connector_fails_its_scenarios_by_name_and_the_run_goes_on(tmp
 
 @SERIAL
 @pytest.mark.parametrize(("workers", "tags"), [(1, OUTPATIENT), (2, None)], ids=["serial", "xdist"])
-def test_a_connector_that_ignores_the_interruption_is_ended_and_the_run_goes_on(tmp_path: Path, workers: int,
-                                                                                 tags: str | None) -> None:
+def test_a_connector_that_ignores_the_interruption_is_ended_and_the_run_goes_on(
+        tmp_path: Path, workers: int, tags: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
     """The process running it is ended after the grace period; serially pytest starts again for the scenario left,
     under xdist a new worker takes what the ended one held (three scenarios on two workers). Either way each is
-    failed, named, and in junit.xml."""
+    failed, named, and in junit.xml; and the ended processes' connector work folders are gone."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))  # the run's and its pytest processes' temporary folder
+    monkeypatch.setattr(tempfile, "tempdir", None)
     code, document, _ = gate(tmp_path, STUCK, workers=workers, tags=tags)
+    assert sorted(p.name for p in temporary.iterdir() if p.name.startswith("hih-")) == [], "left behind"
     ran = 3 if tags is None else 2
 
     assert code == 1
