@@ -41,6 +41,10 @@ def test_the_warm_process_runs_the_command_it_is_given(tmp_path: Path) -> None:
     assert "assert 1 == 2" in text  # the test module's assertion was rewritten: pytest shows the values
     assert "cannot be rewritten" not in text and "Warning" not in text
     assert warm.take(["-q"], log) is None  # one per run: the next pytest process starts with its command line
+    root = Path(warm._ROOTS[process.pid])
+    assert root.is_dir() and root.name.startswith("hih-run-")
+    warm.release(process)  # what the run does once the process has ended: its work root goes
+    assert not root.exists() and process.pid not in warm._ROOTS
 
 
 def test_hih_run_uses_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,8 +70,10 @@ def test_hih_run_uses_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_one_nobody_takes_is_ended() -> None:
     warm.prestart()
     (process,) = warm._WARM
+    root = Path(warm._ROOTS[process.pid])
     warm.discard()
     assert process.poll() is not None and not warm._WARM
+    assert not root.exists(), "its work root is removed with it"
 
 
 def test_one_that_died_is_passed_over(tmp_path: Path) -> None:
@@ -79,12 +85,14 @@ def test_one_that_died_is_passed_over(tmp_path: Path) -> None:
 
 
 def test_it_ends_when_its_parent_is_gone() -> None:
-    started = subprocess.Popen([sys.executable, warm.__file__], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env=warm.child_env())
+    env = warm.child_env()
+    started = warm.track(subprocess.Popen([sys.executable, warm.__file__], stdin=subprocess.PIPE,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env), env)
     assert started.stdin is not None
     time.sleep(0.2)
     started.stdin.close()  # what the parent's exit does
     assert started.wait(60) == 0
+    warm.release(started)
 
 
 def test_waiting_tells_a_command_line_or_end_of_file_from_nothing_yet() -> None:
