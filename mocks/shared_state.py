@@ -232,9 +232,13 @@ class SharedSqliteStore(Store):
         return self._from_file(table, key) if value is None and self.evicted.get(table) else value
 
     def _from_file(self, table: str, key: str) -> Any:
-        """A row memory let go of (`Store.bound`): it is still in the file."""
-        row = self._db.execute(f"SELECT value FROM {TABLE} WHERE tbl = ? AND key = ?", (table, key)).fetchone()
-        return None if row is None else _decode(row[0])
+        """A row memory let go of (`Store.bound`): it is still in the file, as its latest write in the log since the
+        last fold (at most FOLD_EVERY rows, read by sequence number) or else as folded into `docs`."""
+        row = self._db.execute("SELECT value FROM log WHERE seq > ? AND tbl = ? AND key = ? ORDER BY seq DESC LIMIT 1",
+                               (self._folded(), table, key)).fetchone()
+        if row is None:
+            row = self._db.execute(f"SELECT value FROM {TABLE} WHERE tbl = ? AND key = ?", (table, key)).fetchone()
+        return None if row is None or row[0] is None else _decode(row[0])
 
     def items(self, table: str) -> list[tuple[str, Any]]:
         with self.transaction():

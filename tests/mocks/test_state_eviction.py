@@ -160,3 +160,23 @@ def test_a_worker_evicts_the_rows_another_worker_finished(shared_pair: tuple[Sha
     kept = {k for k, _ in second.items("visits")}
     assert kept == {f"O{n}" for n in range(6)}, "the settled rows the other worker wrote went first"
     assert second.evicted == {"visits": 5}
+
+
+def test_a_row_let_go_before_the_log_is_folded_is_read_back(
+        shared_pair: tuple[SharedSqliteStore, SharedSqliteStore]) -> None:
+    """A finished row memory let go of while its write is still only in the shared log (folds come every
+    FOLD_EVERY rows) reads back as written, through the worker that let it go and through the other."""
+    first, second = shared_pair
+    for store in shared_pair:
+        store.bound("visits", 2, finished=lambda v: v["status"] != "registered")
+    first.put("visits", "S0", {"status": "registered"})
+    first.put("visits", "S0", {"status": "settled", "amount": 1})
+    for n in range(1, 4):
+        first.put("visits", f"S{n}", {"status": "settled"})
+    assert first.evicted.get("visits"), "the bound let rows go"
+    assert first.count("visits") <= 2 and "S0" not in dict(first.items("visits"))
+    assert first.get("visits", "S0") == {"status": "settled", "amount": 1}
+    second.put("visits", "S4", {"status": "settled"})  # catches up, then lets its oldest finished rows go too
+    assert second.get("visits", "S0") == {"status": "settled", "amount": 1}
+    first.delete("visits", "S1")
+    assert first.get("visits", "S1") is None and second.get("visits", "S1") is None, "a deletion reads back as gone"
