@@ -6,10 +6,12 @@ of each request head as they arrive and the headers as they are parsed, and over
 `431 Request Header Fields Too Large` and closes the connection; the app never sees the request. Without httptools
 (uvicorn falls back to h11) the h11 parser's own incomplete-event limit does the same job.
 
-uvicorn also times out only a connection idle after a reply: one that connects and says nothing, or sends half a
-request line and goes silent, would hold its socket for ever. The protocol closes such a connection once nothing
-more has arrived for uvicorn's keep-alive timeout (`timeout_keep_alive`), as the lean server does
-(`mocks.transport.lean_http`): a head that is still arriving, however slowly, is bounded by its size.
+uvicorn also times out only a connection idle after a reply: one that connects and says nothing, sends half a
+request line and goes silent, or announces a body and stops sending it, would hold its socket (and the app waiting
+for the body) for ever. The protocol closes such a connection once nothing more has arrived for uvicorn's keep-alive
+timeout (`timeout_keep_alive`), as the lean server does (`mocks.transport.lean_http`); a stalled body is first
+answered `408 Request Timeout` when no reply has begun. A head or body still arriving, however slowly, is bounded by
+its size (the head here, the body by the transport's limits).
 """
 
 from __future__ import annotations
@@ -43,13 +45,25 @@ def uvicorn_options(limits: InputLimits) -> dict[str, Any]:
     return {"http": bounded_protocol(limits, base)}
 
 
+def _answer_408() -> bytes:
+    text = b"request body stopped arriving before it was complete\n"
+    return (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: " + str(len(text)).encode() + b"\r\nconnection: close\r\n\r\n" + text)
+
+
+ANSWER_408 = _answer_408()
+"""What a client hears when the body it announced stops arriving (before the connection closes)."""
+
+
 def bounded_protocol(limits: InputLimits, base: type[Any]) -> type[asyncio.Protocol]:
-    """A subclass of uvicorn's httptools protocol (`base`) that refuses request heads over `limits`."""
+    """A subclass of uvicorn's httptools protocol (`base`) that refuses request heads over `limits` and closes a
+    connection whose head or body stops arriving."""
     answer = _answer_431(limits)
 
     class BoundedHttpToolsProtocol(base):
         def connection_made(self, transport: Any) -> None:
             self._in_head = True
+            self._in_body = False
             self._head_bytes = 0
             self._headers_seen = 0
             self._refused = False
@@ -58,14 +72,25 @@ def bounded_protocol(limits: InputLimits, base: type[Any]) -> type[asyncio.Proto
             self._await_head()  # a connection that never sends a request is closed like an idle one
 
         def _await_head(self) -> None:
-            """(Re)arm the close of a connection whose request head does not arrive in time."""
+            """(Re)arm the close of a connection whose request head or body does not arrive in time."""
             if self._head_timer is not None:
                 self._head_timer.cancel()
             self._head_timer = self.loop.call_later(self.timeout_keep_alive, self._head_timed_out)
 
         def _head_timed_out(self) -> None:
             self._head_timer = None
-            if self.transport.is_closing() or not self._still_in_head():
+            if self.transport.is_closing():
+                return
+            if self._in_body:
+                cycle = self.cycle
+                if cycle is not None and cycle.response_started and not cycle.response_complete:
+                    self._await_head()  # the app answers while the body is still coming: let it finish
+                    return
+                if cycle is None or not cycle.response_started:
+                    self.transport.write(ANSWER_408)
+                self.transport.close()  # the app waiting for the body hears of the disconnect
+                return
+            if not self._still_in_head():
                 return
             if self.cycle is not None and not self.cycle.response_complete:
                 self._await_head()  # a reply is in progress (the next request was pipelined early): wait for it
@@ -105,8 +130,9 @@ def bounded_protocol(limits: InputLimits, base: type[Any]) -> type[asyncio.Proto
                 else:
                     self._head_bytes += len(data)
             super().data_received(data)
-            if self._still_in_head() and self._head_bytes and not self._refused and not self.transport.is_closing():
-                self._await_head()  # part of a head arrived: the rest must follow within the timeout
+            waiting = (self._still_in_head() and self._head_bytes) or self._in_body
+            if waiting and not self._refused and not self.transport.is_closing():
+                self._await_head()  # part of a head or body arrived: the rest must follow within the timeout
 
         def on_message_begin(self) -> None:
             if self._refused:
@@ -127,9 +153,8 @@ def bounded_protocol(limits: InputLimits, base: type[Any]) -> type[asyncio.Proto
             if self._refused:
                 return
             self._in_head = False
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
+            self._in_body = True  # until on_message_complete, which comes in this feed when there is no body
+            self._await_head()
             super().on_headers_complete()
 
         def on_body(self, body: bytes) -> None:
@@ -140,6 +165,10 @@ def bounded_protocol(limits: InputLimits, base: type[Any]) -> type[asyncio.Proto
             if self._refused:
                 return
             super().on_message_complete()
+            self._in_body = False
+            if self._head_timer is not None:
+                self._head_timer.cancel()  # the reply's keep-alive timer, then the next head's, take over
+                self._head_timer = None
             self._in_head = True
             self._head_bytes = 0
 

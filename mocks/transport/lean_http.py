@@ -26,7 +26,7 @@ from urllib.parse import unquote
 
 import httptools
 
-from mocks.transport.bounded_http import _answer_431
+from mocks.transport.bounded_http import ANSWER_408, _answer_431
 from mocks.transport.limits import InputLimits
 
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
@@ -227,11 +227,20 @@ class LeanHttpProtocol(asyncio.Protocol):
 
     def close_if_idle(self, before: float) -> None:
         """Close the connection when it has been idle since before `before` (the keep-alive timeout), or has begun a
-        request head and sent nothing more since then (a client that stalls mid-head must not hold it for ever)."""
+        request head or body and sent nothing more since then (a client that stalls mid-request must not hold it,
+        nor an app waiting for the body, for ever)."""
         since = self.idle_since
         quiet = since < before if since is not None else self.heard < before  # idle, or a head left unfinished
         if quiet and self.in_head and self.running is None and not self.queue and not self.lost:
             self.transport.close()
+            return
+        body = self.parsing
+        # not while reading is paused (the app is behind, not the client) or a 100-continue is still owed
+        if body is not None and self.heard < before and not self.paused and not body.expect_continue \
+                and not self.lost:
+            if self.running is body and not body.started:
+                self.transport.write(ANSWER_408)
+            self.transport.close()  # the app waiting for the body hears of the disconnect
 
     def _refuse(self, answer: bytes) -> None:
         self.refused = True

@@ -1,6 +1,7 @@
-"""Every uvicorn-served port (the SOAP mocks, the blood-centre console, the admin API, a mock served by uvicorn
-instead of the lean server) closes a connection whose request head stops arriving, after the keep-alive timeout,
-as it closes an idle one; a head that keeps arriving in time is answered. Over real sockets."""
+"""Every HTTP port of the mocks (the SOAP mocks, the blood-centre console, the admin API, the insurance mock on the
+lean server or on uvicorn) closes a connection whose request head or body stops arriving, after the keep-alive
+timeout, as it closes an idle one (a stalled body is answered 408 first); a head or body that keeps arriving in time
+is answered. Over real sockets."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from harness.contract.loader import ContractStore
 from mocks.blood_center import BloodCenterMock
 from mocks.insurance import InsuranceMock
 from mocks.mch_platform import MchPlatformMock
+from mocks.transport import lean_http
 from mocks.transport import runtime as runtime_module
 from mocks.transport.admin import admin_app
 from mocks.transport.runtime import Runtime
@@ -38,6 +40,10 @@ def _admin(runtime: Runtime) -> int:
     return runtime.serve_http(admin_app({"mch-platform": mock}), "127.0.0.1", 0).port
 
 
+def _insurance(runtime: Runtime) -> int:
+    return InsuranceMock(ContractStore(CONTRACTS).load("insurance")).start(runtime).port
+
+
 def _insurance_on_uvicorn(runtime: Runtime) -> int:
     mock = InsuranceMock(ContractStore(CONTRACTS).load("insurance"))
     mock.lean_http = False  # what HIH_MOCK_HTTP=uvicorn gives
@@ -51,12 +57,14 @@ PORTS: dict[str, tuple[Callable[[Runtime], int], str]] = {
     "mch-platform SOAP": (_mch, "/MchPlatformService?wsdl"),
     "admin API": (_admin, "/__hih/"),
     "insurance on uvicorn": (_insurance_on_uvicorn, "/fsi/api/nothing"),
+    "insurance (lean server)": (_insurance, "/fsi/api/nothing"),
 }
 
 
 @pytest.fixture
 def served(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int, str]]:
     monkeypatch.setattr(runtime_module, "KEEP_ALIVE_S", TIMEOUT_S)
+    monkeypatch.setattr(lean_http, "KEEP_ALIVE_S", TIMEOUT_S)
     start, path = PORTS[request.param]
     runtime = Runtime().start()
     try:
@@ -139,3 +147,52 @@ def _status(sock: socket.socket) -> int:
         assert chunk
         body += chunk
     return int(lines[0].split()[1])
+
+
+# what listens: the path and content type of a request whose body the app reads before it answers
+BODY_PORTS: dict[str, tuple[str, str]] = {
+    "blood-center SOAP": ("/BloodCenterService", "text/xml; charset=utf-8"),
+    "mch-platform SOAP": ("/MchPlatformService", "text/xml; charset=utf-8"),
+    "admin API": ("/__hih/mch-platform/faults", "application/json"),
+    "insurance on uvicorn": ("/fsi/api/outpatientSettleService/saveSettletmentV2", "application/json"),
+    "insurance (lean server)": ("/fsi/api/outpatientSettleService/saveSettletmentV2", "application/json"),
+}
+
+
+def _post_head(name: str, length: int) -> bytes:
+    path, kind = BODY_PORTS[name]
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {kind}\r\n"
+            f"Content-Length: {length}\r\n\r\n").encode()
+
+
+@pytest.mark.parametrize("served", list(BODY_PORTS), indirect=True)
+def test_a_body_that_stops_arriving_is_answered_408_and_closed(served: tuple[int, str],
+                                                                request: pytest.FixtureRequest) -> None:
+    """A client that announces a body and stops sending it does not hold the connection, nor the app waiting for
+    the body: after the timeout a 408 names what happened and the connection closes."""
+    port, _ = served
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(_post_head(request.node.callspec.params["served"], 100) + b"<" * 10)
+        started = time.monotonic()
+        assert _status(sock) == 408
+        waited = time.monotonic() - started
+        _closed_within(sock, 5)
+    assert TIMEOUT_S * 0.8 <= waited < 3
+
+
+@pytest.mark.parametrize("served", ["blood-center SOAP", "insurance on uvicorn", "insurance (lean server)"],
+                         indirect=True)
+def test_a_body_arriving_slowly_but_in_time_is_answered(served: tuple[int, str],
+                                                        request: pytest.FixtureRequest) -> None:
+    """Each piece of the body comes within the timeout, the whole body takes longer than it: answered (whatever
+    the app makes of the body), not cut off."""
+    port, _ = served
+    body = b'{"a": "' + b"x" * 40 + b'"}'
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(_post_head(request.node.callspec.params["served"], len(body)))
+        pieces = [body[i:i + 12] for i in range(0, len(body), 12)]
+        for piece in pieces:
+            time.sleep(TIMEOUT_S / 3)
+            sock.sendall(piece)
+        assert len(pieces) * TIMEOUT_S / 3 > TIMEOUT_S
+        assert _status(sock) != 408  # a SOAP fault (500) or a JSON refusal: the app read the whole body
