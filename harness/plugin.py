@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from harness import work_folders
 from harness.bindings import connector_settings, default_connector, load_factory
 from harness.config import load_config
 from harness.contract.interfaces import INTERFACES, by_features
@@ -229,7 +230,7 @@ def _connector(request: pytest.FixtureRequest, interface: str, mock: Any) -> Ite
         yield connector
     finally:
         connector.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        work_folders.remove(workdir)  # beside the next scenario, not before it
 
 
 def _fixtures_for(interface: str) -> tuple[Callable[..., Any], Callable[..., Any]]:

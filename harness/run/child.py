@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import select as selecting
 import signal
 import subprocess
 import sys
@@ -100,6 +101,8 @@ class Runner:
     nodeids: set[str] = field(default_factory=set)
     returncodes: list[int] = field(default_factory=list)
     last_at: float | None = None
+    exit_fd: int | None = None
+    """Readable once the running process has exited (a pidfd, on Linux), so the run learns of it at once."""
 
     def files(self, segment: int) -> Files:
         tag = f"{self.lane.index}-{segment}"
@@ -113,15 +116,24 @@ class Runner:
         self.readers.append(EventReader(files.events))
         command = pytest_command(p, files, work / DEADLINE_LOG, self.lane, select)
         self.process = warm.take(command[3:], files.log)  # the one `hih run` started at once, when still there
+        if self.process is None:
+            with files.log.open("wb") as log:
+                # its own process group: a cancel stops pytest and its xdist workers together, and a Ctrl-C on the
+                # terminal reaches hih first, which then stops pytest in order
+                env = warm.child_env()
+                self.process = warm.track(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                                           stdin=subprocess.DEVNULL, cwd=os.getcwd(), env=env,
+                                                           start_new_session=True), env)
+        self.exit_fd = _pidfd(self.process.pid)
+
+    def ended(self) -> None:
+        """The process has ended (or is given up): its work root goes, and so does the watch on its exit."""
         if self.process is not None:
-            return
-        with files.log.open("wb") as log:
-            # its own process group: a cancel stops pytest and its xdist workers together, and a Ctrl-C on the
-            # terminal reaches hih first, which then stops pytest in order
-            env = warm.child_env()
-            self.process = warm.track(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                                       stdin=subprocess.DEVNULL, cwd=os.getcwd(), env=env,
-                                                       start_new_session=True), env)
+            warm.release(self.process)
+        self.process = None
+        if self.exit_fd is not None:
+            os.close(self.exit_fd)
+            self.exit_fd = None
 
     @property
     def running(self) -> bool:
@@ -239,8 +251,7 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
                         runner.returncodes.append(runner.process.returncode)
                         restart = outcome.incomplete is None and not outcome.connector_errors and \
                             runner.again(outcome, work)
-                        warm.release(runner.process)
-                        runner.process = None
+                        runner.ended()
                         if restart:
                             runner.start(p, work, select)
                 if len(outcome.nodeids) != counted and all(r.nodeids or r.process is None for r in runners):
@@ -253,12 +264,11 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
                     outcome.incomplete = reason
                     _stop_all(runners)
                 progress.tick()
-                time.sleep(POLL_S)
+                _nap(runners, POLL_S)
         except BaseException:
             _stop_all(runners)
             for runner in runners:
-                if runner.process is not None:
-                    warm.release(runner.process)
+                runner.ended()
             raise
         finally:
             for runner in runners:
@@ -274,6 +284,28 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
     collect(runners, work)
     codes = [code for r in runners for code in r.returncodes]
     return outcome, _status(codes), len(codes)
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when process `pid` exits; None where the system has none (not Linux,
+    a kernel before 5.3): the run then notices an exit at its next poll."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _nap(runners: list[Runner], seconds: float) -> None:
+    """Wait `seconds` between polls of the event streams, or less: until a running process exits. Nothing to
+    wait for once every process has ended (the run goes on to its reports at once)."""
+    running = [r for r in runners if r.process is not None]
+    if not running:
+        return
+    fds = [r.exit_fd for r in running if r.exit_fd is not None]
+    if fds:
+        selecting.select(fds, [], [], seconds)
+    else:
+        time.sleep(seconds)
 
 
 def _stop_all(runners: list[Runner]) -> None:
