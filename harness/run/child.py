@@ -148,6 +148,7 @@ class Runner:
                 if not result.interface:
                     result.interface = interface_for(result.nodeid, p)
                 progress.result(result)
+                outcome.evidence_json.add(result.nodeid, result.evidence)  # while pytest runs, not after
             self._clock(event, result.interface if result is not None else None, outcome)
 
     def _clock(self, event: dict[str, Any], interface: str | None, outcome: Outcome) -> None:

@@ -150,12 +150,12 @@ class Deadline:
             now = time.monotonic()
             kept = self.running if self.running is not None and self.running.nodeid == item.nodeid else None
             if kept is None:
-                self.running = Running(item.nodeid, phase, now + self.timeout_s, {}, **_masked(item))
+                kept = self.running = Running(item.nodeid, phase, now + self.timeout_s, {}, **_masked(item))
             else:
                 kept.phase, kept.fired = phase, None
                 if fresh:
                     kept.deadline = now + self.timeout_s
-            if self.running.deadline < self._wake_at:
+            if kept.deadline < self._wake_at:
                 self._wake.notify()
 
     def _pause(self, end: bool = False) -> None:

@@ -91,7 +91,7 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
     preloading.join()  # WeasyPrint is not used from two threads at once
 
     write_json(work / "summary.json", document)
-    write_json(work / "evidence.json", evidence)
+    outcome.evidence_json.write(work / "evidence.json", evidence)  # the parts encoded as the results came
     write_reports(work, document, evidence, p.contracts, evidence_masked=True)  # the plugin masked it
     report_dir = staging.commit()
     record_run(document, evidence, report_dir)
