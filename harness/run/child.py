@@ -103,6 +103,8 @@ class Runner:
     last_at: float | None = None
     exit_fd: int | None = None
     """Readable once the running process has exited (a pidfd, on Linux), so the run learns of it at once."""
+    said_finished: int | None = None
+    """The exit status the running segment's `finished` event gave: its last word before it exits (QuickExit)."""
 
     def files(self, segment: int) -> Files:
         tag = f"{self.lane.index}-{segment}"
@@ -125,11 +127,28 @@ class Runner:
                                                            stdin=subprocess.DEVNULL, cwd=os.getcwd(), env=env,
                                                            start_new_session=True), env)
         self.exit_fd = _pidfd(self.process.pid)
+        self.said_finished = None
+
+    @property
+    def over(self) -> bool:
+        """The running segment has exited, or said its last word (everything it writes is written)."""
+        return self.process is not None and (self.said_finished is not None or not self.running)
+
+    def returncode(self) -> int:
+        """The segment's exit status: the process's own once it has exited, else the one it said it exits with."""
+        assert self.process is not None
+        code = self.process.poll()
+        if code is None and self.said_finished is not None:
+            return self.said_finished
+        return int(code) if code is not None else 0
 
     def ended(self) -> None:
-        """The process has ended (or is given up): its work root goes, and so does the watch on its exit."""
+        """The process has ended, said its last word, or is given up: its work root goes (emptied by the process
+        before its last word), and so does the watch on its exit. One still exiting is reaped later (warm.reap)."""
         if self.process is not None:
             warm.release(self.process)
+            if self.process.poll() is None and self.said_finished is not None:
+                warm.exiting(self.process)
         self.process = None
         if self.exit_fd is not None:
             os.close(self.exit_fd)
@@ -143,6 +162,8 @@ class Runner:
         for event in self.readers[-1].poll() if self.readers else ():
             if event.get("event") == "collected" and isinstance(event.get("keys"), list):
                 self.nodeids.update(str(n) for n in event["keys"])
+            if event.get("event") == "finished" and isinstance(event.get("exitstatus"), int):
+                self.said_finished = int(event["exitstatus"])
             result = outcome.absorb(event)
             if result is not None:
                 if not result.interface:
@@ -247,9 +268,9 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
                     raise beside.error
                 for runner in runners:
                     runner.follow(outcome, progress, p)
-                    if runner.process is not None and not runner.running:
+                    if runner.over:
                         runner.follow(outcome, progress, p)
-                        runner.returncodes.append(runner.process.returncode)
+                        runner.returncodes.append(runner.returncode())
                         restart = outcome.incomplete is None and not outcome.connector_errors and \
                             runner.again(outcome, work)
                         runner.ended()

@@ -19,6 +19,7 @@ from rich.console import Console
 
 from harness.contract.loader import ContractStore
 from harness.errors import UsageError
+from harness.run import warm
 from harness.run.child import DEADLINE_LOG, Beside, execute, interface_for
 from harness.run.combine import add_failures
 from harness.run.fallback import from_junit
@@ -47,6 +48,8 @@ def run(options: RunOptions, console: Console | None = None) -> int:
         if kept is not None:
             raise UsageError(f"{exc} (pytest's log: {kept / 'pytest.log'})") from None
         raise
+    finally:
+        warm.reap()  # pytest processes that said their last word before they exited: long gone by now
 
 
 class SeeTheLog(UsageError):

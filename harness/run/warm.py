@@ -83,6 +83,26 @@ def release(process: subprocess.Popen[Any]) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
+_EXITING: list[subprocess.Popen[Any]] = []
+REAP_S = 5.0
+
+
+def exiting(process: subprocess.Popen[Any]) -> None:
+    """A pytest process that has said its last word and is being taken down by the system: reaped by `reap`."""
+    _EXITING.append(process)
+
+
+def reap() -> None:
+    """Wait for the processes handed to `exiting` (killed if one is somehow still there after `REAP_S`)."""
+    while _EXITING:
+        process = _EXITING.pop()
+        try:
+            process.wait(REAP_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def prestart() -> None:
     """Start a warm process (nothing when one is waiting already or when it cannot be started)."""
     if _WARM:
@@ -121,7 +141,8 @@ def take(argv: list[str], log: Path) -> subprocess.Popen[bytes] | None:
 
 
 def discard() -> None:
-    """End a warm process nobody took (it has run nothing yet)."""
+    """End a warm process nobody took (it has run nothing yet); reap the run's exiting pytest processes."""
+    reap()
     while _WARM:
         process = _WARM.pop()
         process.kill()
