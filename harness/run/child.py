@@ -39,6 +39,9 @@ INI = Path(__file__).with_name("pytest-run.ini")
 PARTS = "parts"
 DEADLINE_LOG = "deadline.jsonl"
 POLL_S = 0.05
+SETTLING_POLL_S = 0.005
+"""Once every collected scenario has its result, the processes are writing their last files: the run reads their
+events this often, to take each one's last word (`finished`) as soon as it is written."""
 STOP_GRACE_S = 5.0
 # plugins a spec run never uses; each costs start-up time in every process (hih-containers: fixtures for a
 # hospital's own tests, which start a partner in the mocks' image; the specs use the in-process mocks)
@@ -286,7 +289,8 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
                     outcome.incomplete = reason
                     _stop_all(runners)
                 progress.tick()
-                _nap(runners, POLL_S)
+                settling = bool(outcome.nodeids) and len(outcome.done) >= len(outcome.nodeids)
+                _nap(runners, SETTLING_POLL_S if settling else POLL_S)
         except BaseException:
             _stop_all(runners)
             for runner in runners:
