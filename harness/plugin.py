@@ -133,6 +133,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(_SESSION, None)
     if session is not None:
         session.close()
+    work_folders.finish()  # also where no atexit handler runs after (an xdist worker)
     if config in _CONFIG:
         _CONFIG.remove(config)
 
