@@ -4,6 +4,7 @@ time its scenarios take (wall time less the scenarios' own durations from summar
 ```sh
 .venv/bin/python bench/startup.py                       # 21 runs of --help, 3 of `hih run --interface insurance`
 .venv/bin/python bench/startup.py --runs 41 --run-args "--interface lis"
+.venv/bin/python bench/startup.py --gate-runs 8 --against /tmp/base   # each run alternated with another checkout's
 ```
 Prints medians and minima in milliseconds (and the CPU time of `--help`, which other load on the machine skews
 less than the wall time), and the load average. Targets: `hih --help` ≤ 60 ms, `hih run` adds ≤ 1 s.
@@ -12,6 +13,10 @@ Each `hih run` line also splits what it adds, from the times in its events.jsonl
 for one interface): `start` from the command to pytest's collection done, `between` the time between scenarios
 (fixture set-up and tear-down, the reports of each scenario), `end` from the last scenario's result to the exit
 (pytest's files, then hih's reports), and the CPU time of hih and its children.
+
+`--against DIR` runs each `hih run` twice, first with the code of another checkout (`git worktree add` or `git
+archive` of the commit to compare; run with this venv and `PYTHONPATH=DIR`, from DIR), then with this one, and
+gives the medians of both: on a shared machine only such interleaved pairs say which is quicker.
 """
 
 from __future__ import annotations
@@ -59,11 +64,36 @@ def phases(events: Path, began: float, ended: float) -> str:
             f"between scenarios {between:.2f} s, end {ended - results[-1]['at']:.2f} s)")
 
 
+def gate_run(hih: str, run_args: str, cwd: str | None = None, pythonpath: str | None = None) -> tuple[float, float]:
+    """One `hih run`: prints its line, returns (what it added to its scenarios, CPU of hih and its children)."""
+    env = {**os.environ, "HIH_HISTORY": "off"}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    with tempfile.TemporaryDirectory() as folder:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        began = time.time()
+        started = time.perf_counter()
+        subprocess.run([hih, "run", *shlex.split(run_args), "--report-dir", folder],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env, cwd=cwd)
+        wall = time.perf_counter() - started
+        ended = time.time()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        summary = json.loads((Path(folder) / "summary.json").read_text(encoding="utf-8"))
+        scenarios = sum(s["duration_s"] for s in summary["scenarios"])
+        label = f"[{pythonpath}] " if pythonpath else ""
+        print(f"{label}hih run {run_args}: wall {wall:.2f} s, scenarios {scenarios:.2f} s, added {wall - scenarios:.2f} s"
+              f"{phases(Path(folder) / 'events.jsonl', began, ended)}, CPU {cpu:.2f} s", flush=True)
+        return wall - scenarios, cpu
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=21, help="runs of `hih --help` and of the bare interpreter")
     parser.add_argument("--gate-runs", type=int, default=3, help="runs of `hih run`")
     parser.add_argument("--run-args", default="--interface insurance", help="arguments of `hih run`")
+    parser.add_argument("--against", default=None, metavar="DIR",
+                        help="another checkout: each `hih run` is first run with its code, then with this one's")
     args = parser.parse_args()
     hih = str(VENV_BIN / "hih")
     bare_cpu: list[float] = []
@@ -75,27 +105,19 @@ def main() -> int:
           f"(CPU median {statistics.median(bare_cpu):.1f} ms)")
     print(f"hih --help:          median {statistics.median(helped):.1f} ms, min {min(helped):.1f} ms "
           f"(CPU median {statistics.median(help_cpu):.1f} ms)")
-    added = []
-    gate_cpu = []
+    runs: dict[str, list[tuple[float, float]]] = {"this checkout": []}
+    if args.against:
+        runs = {args.against: [], "this checkout": []}
     for _ in range(args.gate_runs):
-        with tempfile.TemporaryDirectory() as folder:
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            began = time.time()
-            started = time.perf_counter()
-            subprocess.run([hih, "run", *shlex.split(args.run_args), "--report-dir", folder],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
-                           env={**os.environ, "HIH_HISTORY": "off"})
-            wall = time.perf_counter() - started
-            ended = time.time()
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            gate_cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-            summary = json.loads((Path(folder) / "summary.json").read_text(encoding="utf-8"))
-            scenarios = sum(s["duration_s"] for s in summary["scenarios"])
-            added.append(wall - scenarios)
-            print(f"hih run {args.run_args}: wall {wall:.2f} s, scenarios {scenarios:.2f} s, added {wall - scenarios:.2f} s"
-                  f"{phases(Path(folder) / 'events.jsonl', began, ended)}, CPU {gate_cpu[-1]:.2f} s")
-    if added:
-        print(f"hih run adds: median {statistics.median(added):.2f} s (CPU median {statistics.median(gate_cpu):.2f} s)")
+        if args.against:
+            runs[args.against].append(gate_run(hih, args.run_args, cwd=args.against, pythonpath=args.against))
+        runs["this checkout"].append(gate_run(hih, args.run_args))
+    print(f"load average {os.getloadavg()[0]:.2f}")
+    for label, pairs in runs.items():
+        if pairs:
+            added, cpu = [a for a, _ in pairs], [c for _, c in pairs]
+            print(f"hih run adds ({label}): median {statistics.median(added):.2f} s "
+                  f"({min(added):.2f}–{max(added):.2f}; CPU median {statistics.median(cpu):.2f} s)")
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from harness import work_folders
 from harness.bindings import connector_settings, default_connector, load_factory
 from harness.config import load_config
 from harness.contract.interfaces import INTERFACES, by_features
@@ -132,6 +133,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(_SESSION, None)
     if session is not None:
         session.close()
+    work_folders.finish()  # also where no atexit handler runs after (an xdist worker)
     if config in _CONFIG:
         _CONFIG.remove(config)
 
@@ -229,7 +231,7 @@ def _connector(request: pytest.FixtureRequest, interface: str, mock: Any) -> Ite
         yield connector
     finally:
         connector.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        work_folders.remove(workdir)  # beside the next scenario, not before it
 
 
 def _fixtures_for(interface: str) -> tuple[Callable[..., Any], Callable[..., Any]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import select as selecting
 import signal
 import subprocess
 import sys
@@ -38,6 +39,9 @@ INI = Path(__file__).with_name("pytest-run.ini")
 PARTS = "parts"
 DEADLINE_LOG = "deadline.jsonl"
 POLL_S = 0.05
+SETTLING_POLL_S = 0.005
+"""Once every collected scenario has its result, the processes are writing their last files: the run reads their
+events this often, to take each one's last word (`finished`) as soon as it is written."""
 STOP_GRACE_S = 5.0
 # plugins a spec run never uses; each costs start-up time in every process (hih-containers: fixtures for a
 # hospital's own tests, which start a partner in the mocks' image; the specs use the in-process mocks)
@@ -100,6 +104,10 @@ class Runner:
     nodeids: set[str] = field(default_factory=set)
     returncodes: list[int] = field(default_factory=list)
     last_at: float | None = None
+    exit_fd: int | None = None
+    """Readable once the running process has exited (a pidfd, on Linux), so the run learns of it at once."""
+    said_finished: int | None = None
+    """The exit status the running segment's `finished` event gave: its last word before it exits (QuickExit)."""
 
     def files(self, segment: int) -> Files:
         tag = f"{self.lane.index}-{segment}"
@@ -113,15 +121,41 @@ class Runner:
         self.readers.append(EventReader(files.events))
         command = pytest_command(p, files, work / DEADLINE_LOG, self.lane, select)
         self.process = warm.take(command[3:], files.log)  # the one `hih run` started at once, when still there
+        if self.process is None:
+            with files.log.open("wb") as log:
+                # its own process group: a cancel stops pytest and its xdist workers together, and a Ctrl-C on the
+                # terminal reaches hih first, which then stops pytest in order
+                env = warm.child_env()
+                self.process = warm.track(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                                           stdin=subprocess.DEVNULL, cwd=os.getcwd(), env=env,
+                                                           start_new_session=True), env)
+        self.exit_fd = _pidfd(self.process.pid)
+        self.said_finished = None
+
+    @property
+    def over(self) -> bool:
+        """The running segment has exited, or said its last word (everything it writes is written)."""
+        return self.process is not None and (self.said_finished is not None or not self.running)
+
+    def returncode(self) -> int:
+        """The segment's exit status: the process's own once it has exited, else the one it said it exits with."""
+        assert self.process is not None
+        code = self.process.poll()
+        if code is None and self.said_finished is not None:
+            return self.said_finished
+        return int(code) if code is not None else 0
+
+    def ended(self) -> None:
+        """The process has ended, said its last word, or is given up: its work root goes (emptied by the process
+        before its last word), and so does the watch on its exit. One still exiting is reaped later (warm.reap)."""
         if self.process is not None:
-            return
-        with files.log.open("wb") as log:
-            # its own process group: a cancel stops pytest and its xdist workers together, and a Ctrl-C on the
-            # terminal reaches hih first, which then stops pytest in order
-            env = warm.child_env()
-            self.process = warm.track(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                                       stdin=subprocess.DEVNULL, cwd=os.getcwd(), env=env,
-                                                       start_new_session=True), env)
+            warm.release(self.process)
+            if self.process.poll() is None and self.said_finished is not None:
+                warm.exiting(self.process)
+        self.process = None
+        if self.exit_fd is not None:
+            os.close(self.exit_fd)
+            self.exit_fd = None
 
     @property
     def running(self) -> bool:
@@ -131,11 +165,14 @@ class Runner:
         for event in self.readers[-1].poll() if self.readers else ():
             if event.get("event") == "collected" and isinstance(event.get("keys"), list):
                 self.nodeids.update(str(n) for n in event["keys"])
+            if event.get("event") == "finished" and isinstance(event.get("exitstatus"), int):
+                self.said_finished = int(event["exitstatus"])
             result = outcome.absorb(event)
             if result is not None:
                 if not result.interface:
                     result.interface = interface_for(result.nodeid, p)
                 progress.result(result)
+                outcome.evidence_json.add(result.nodeid, result.evidence)  # while pytest runs, not after
             self._clock(event, result.interface if result is not None else None, outcome)
 
     def _clock(self, event: dict[str, Any], interface: str | None, outcome: Outcome) -> None:
@@ -234,13 +271,12 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
                     raise beside.error
                 for runner in runners:
                     runner.follow(outcome, progress, p)
-                    if runner.process is not None and not runner.running:
+                    if runner.over:
                         runner.follow(outcome, progress, p)
-                        runner.returncodes.append(runner.process.returncode)
+                        runner.returncodes.append(runner.returncode())
                         restart = outcome.incomplete is None and not outcome.connector_errors and \
                             runner.again(outcome, work)
-                        warm.release(runner.process)
-                        runner.process = None
+                        runner.ended()
                         if restart:
                             runner.start(p, work, select)
                 if len(outcome.nodeids) != counted and all(r.nodeids or r.process is None for r in runners):
@@ -253,12 +289,12 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
                     outcome.incomplete = reason
                     _stop_all(runners)
                 progress.tick()
-                time.sleep(POLL_S)
+                settling = bool(outcome.nodeids) and len(outcome.done) >= len(outcome.nodeids)
+                _nap(runners, SETTLING_POLL_S if settling else POLL_S)
         except BaseException:
             _stop_all(runners)
             for runner in runners:
-                if runner.process is not None:
-                    warm.release(runner.process)
+                runner.ended()
             raise
         finally:
             for runner in runners:
@@ -274,6 +310,28 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
     collect(runners, work)
     codes = [code for r in runners for code in r.returncodes]
     return outcome, _status(codes), len(codes)
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when process `pid` exits; None where the system has none (not Linux,
+    a kernel before 5.3): the run then notices an exit at its next poll."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _nap(runners: list[Runner], seconds: float) -> None:
+    """Wait `seconds` between polls of the event streams, or less: until a running process exits. Nothing to
+    wait for once every process has ended (the run goes on to its reports at once)."""
+    running = [r for r in runners if r.process is not None]
+    if not running:
+        return
+    fds = [r.exit_fd for r in running if r.exit_fd is not None]
+    if fds:
+        selecting.select(fds, [], [], seconds)
+    else:
+        time.sleep(seconds)
 
 
 def _stop_all(runners: list[Runner]) -> None:

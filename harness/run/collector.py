@@ -24,6 +24,9 @@ from harness.config import load_config
 from harness.plugin import EVIDENCE_SECTION, masked_nodeid
 from harness.plugin_masking import KEY_PROPERTY, nodeid_key
 from harness.report.masking import Masker
+from harness.run.warm import leave_out
+
+leave_out()  # loaded with -p, before pytest-bdd and the connectors: what they would import for nothing stays out
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,9 +57,11 @@ def _short(report: pytest.TestReport) -> str:
 class Collector:
     """Writes one JSON object a line: collected (with the node ids), collect_error, result, finished."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, last_word: bool = False) -> None:
         self._out: IO[str] = path.open("a", encoding="utf-8")
         self._masker = Masker.from_config(load_config().masking)
+        self._last_word = last_word
+        """`finished` is said by QuickExit once everything is written, not at the session's finish."""
 
     def _emit(self, event: dict[str, Any], evidence: str | None = None) -> None:
         """One event a line. `evidence`: the scenario's evidence as the hih plugin serialised it (a JSON array,
@@ -115,7 +120,12 @@ class Collector:
         }, evidence or "[]")
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        self._emit({"event": "finished", "exitstatus": int(exitstatus)})
+        if not self._last_word:
+            self.finish(int(exitstatus))
+
+    def finish(self, exitstatus: int) -> None:
+        """The last event: nothing of this process is written after it."""
+        self._emit({"event": "finished", "exitstatus": exitstatus})
         self._out.close()
 
 
@@ -123,7 +133,14 @@ class QuickExit:
     """Ends the process with the session's exit status once everything of the session is written (events,
     junit.xml, cucumber.json, pytest's summary in the log): what follows would only stop the mock servers, hunt
     for unraisable exceptions with repeated full garbage collections and tear the interpreter down, ≈ 0.4 s after
-    the last scenario that the run waits for and nobody reads."""
+    the last scenario that the run waits for and nobody reads.
+
+    With the run's events, the `finished` event is its last word, said just before it exits: `hih run` takes it as
+    the process's end and goes on to its reports while the system takes the process down (tens of milliseconds for
+    a few hundred megabytes)."""
+
+    def __init__(self, collector: Collector | None = None) -> None:
+        self.collector = collector
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: every other sessionfinish has run when it resumes
     def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
@@ -132,15 +149,20 @@ class QuickExit:
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             if stream is not None:
                 stream.flush()
+        if self.collector is not None:
+            self.collector.finish(int(session.exitstatus))
         os._exit(int(session.exitstatus))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("--hih-quick-exit") and not hasattr(config, "workerinput"):
-        config.pluginmanager.register(QuickExit(), "hih-quick-exit")
+    controller = not hasattr(config, "workerinput")  # only the controller writes; xdist workers forward reports
+    quick = bool(config.getoption("--hih-quick-exit")) and controller
     path = config.getoption("--hih-events")
-    if path and not hasattr(config, "workerinput"):  # only the controller writes; xdist workers forward reports
-        config.pluginmanager.register(Collector(Path(path)), "hih-collector")
+    collector = Collector(Path(path), last_word=quick) if path and controller else None
+    if collector is not None:
+        config.pluginmanager.register(collector, "hih-collector")
+    if quick:
+        config.pluginmanager.register(QuickExit(collector), "hih-quick-exit")
     parent = config.getoption("--hih-parent-pid")
     if parent and not hasattr(config, "workerinput"):
         threading.Thread(target=_stop_when_orphaned, args=(parent,), name="hih-parent", daemon=True).start()

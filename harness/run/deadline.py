@@ -131,6 +131,9 @@ class Deadline:
         if self._signals:
             self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
         self._stopped = False
+        self._wake_at = 0.0
+        """When the watchdog wakes next by itself (monotonic): a deadline armed later than that needs no wake-up call,
+        which spares the scenario a switch to the watchdog's thread at every phase."""
         self._thread = threading.Thread(target=self._watch, name="hih-deadline", daemon=True)
         self._thread.start()
 
@@ -147,22 +150,23 @@ class Deadline:
             now = time.monotonic()
             kept = self.running if self.running is not None and self.running.nodeid == item.nodeid else None
             if kept is None:
-                self.running = Running(item.nodeid, phase, now + self.timeout_s, {}, **_masked(item))
+                kept = self.running = Running(item.nodeid, phase, now + self.timeout_s, {}, **_masked(item))
             else:
                 kept.phase, kept.fired = phase, None
                 if fresh:
                     kept.deadline = now + self.timeout_s
-            self._wake.notify()
+            if kept.deadline < self._wake_at:
+                self._wake.notify()
 
     def _pause(self, end: bool = False) -> None:
-        """Between phases nothing is interrupted; after the teardown the scenario is over."""
+        """Between phases nothing is interrupted; after the teardown the scenario is over. The watchdog is not woken:
+        at its next wake it finds nothing to interrupt."""
         with self._wake:
             if self.running is not None:
                 self.running.phase, self.running.fired, self.running.step = "between", None, None
                 self.running.calls.clear()
                 if end:
                     self.running = None
-            self._wake.notify()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
@@ -233,7 +237,9 @@ class Deadline:
                 now = time.monotonic()
                 if running is None or running.phase not in ("setup", "call", "teardown") or now < running.deadline:
                     wait = None if running is None else max(0.01, running.deadline - now)
-                    self._wake.wait(min(wait, 1.0) if wait is not None and wait != float("inf") else 1.0)
+                    wait = min(wait, 1.0) if wait is not None and wait != float("inf") else 1.0
+                    self._wake_at = now + wait
+                    self._wake.wait(wait)
                     continue
                 if running.fired is None or now - running.fired >= RESEND_S:
                     if running.fired is None:
@@ -241,6 +247,7 @@ class Deadline:
                     self._interrupt()
                 if now >= running.deadline + self.grace_s or not self._signals:
                     self._give_up(running)
+                self._wake_at = now + 0.1
                 self._wake.wait(0.1)
 
     def _interrupt(self) -> None:

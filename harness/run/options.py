@@ -18,8 +18,7 @@ from harness.contract.model import Contract
 from harness.contract.versions import upcoming
 from harness.errors import UsageError
 from harness.run.identity import ConnectorIdentity, identify
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from harness.run.warm import PROJECT_ROOT
 
 
 def parse_pairs(values: list[str], flag: str) -> dict[str, str]:

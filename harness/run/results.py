@@ -10,6 +10,7 @@ from typing import Any
 
 from harness.bindings import connector_label
 from harness.properties import CONNECTOR_ERROR, KEY_PROPERTY
+from harness.run.evidence_json import EvidenceJson
 from harness.run.options import RunPlan
 
 STATUS_ORDER = {"failed": 3, "skipped": 1, "passed": 2}
@@ -53,6 +54,8 @@ class Outcome:
     """How many pytest processes said they finished (one per lane and segment when all went well)."""
     walls: dict[str, float] = field(default_factory=dict)
     """Interface -> seconds its scenarios kept their pytest process busy (set-up, steps, reports; from the events)."""
+    evidence_json: EvidenceJson = field(default_factory=EvidenceJson)
+    """evidence.json's parts, encoded as the results arrive (harness.run.child)."""
 
     def absorb(self, event: dict[str, Any]) -> ScenarioResult | None:
         """Take one event; a malformed one is recorded as damaged, never raised."""

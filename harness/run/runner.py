@@ -19,6 +19,7 @@ from rich.console import Console
 
 from harness.contract.loader import ContractStore
 from harness.errors import UsageError
+from harness.run import warm
 from harness.run.child import DEADLINE_LOG, Beside, execute, interface_for
 from harness.run.combine import add_failures
 from harness.run.fallback import from_junit
@@ -47,6 +48,8 @@ def run(options: RunOptions, console: Console | None = None) -> int:
         if kept is not None:
             raise UsageError(f"{exc} (pytest's log: {kept / 'pytest.log'})") from None
         raise
+    finally:
+        warm.reap()  # pytest processes that said their last word before they exited: long gone by now
 
 
 class SeeTheLog(UsageError):
@@ -91,7 +94,7 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
     preloading.join()  # WeasyPrint is not used from two threads at once
 
     write_json(work / "summary.json", document)
-    write_json(work / "evidence.json", evidence)
+    outcome.evidence_json.write(work / "evidence.json", evidence)  # the parts encoded as the results came
     write_reports(work, document, evidence, p.contracts, evidence_masked=True)  # the plugin masked it
     report_dir = staging.commit()
     record_run(document, evidence, report_dir)

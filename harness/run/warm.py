@@ -39,6 +39,15 @@ WHILE_WAITING = ("httpx", "uvicorn")
 collection (the connectors use httpx, the mocks' runtime uvicorn). When the command line comes first, pytest imports
 them where it would have: the process never waits on an import the run would not have made anyway."""
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout (or installed tree) holding harness/, features/ and contracts/. Defined here, a module that imports
+nothing of the run's planning, so that `hih run` starts the warm process before it imports and parses anything."""
+LEFT_OUT = ("httpx._main", "mako.ext.pygmentplugin")
+"""Modules a spec run's pytest process would import and never use: httpx's command-line client (with rich behind it,
+imported by `import httpx` whenever rich and click are installed, as they are with hih) and mako's Pygments
+highlighting of template tracebacks (pytest-bdd imports mako for `--generate-missing`). Marked not importable (None
+in sys.modules, which the import system documents), each library takes its own fallback: ≈ 30 ms of each process's
+start-up."""
 _WARM: list[subprocess.Popen[bytes]] = []
 WORK_ROOT_ENV = "HIH_WORK_ROOT"
 """A private folder of one pytest process (and its xdist workers) under which each scenario's connector keeps its
@@ -51,8 +60,6 @@ def child_env() -> dict[str, str]:
     """The environment of a run's pytest processes: the project and the working folder importable (connectors named
     by `module:factory`), no PYTEST_ADDOPTS of the user's that would change the run, and a work root of its own
     (`track` ties it to the process started with this environment)."""
-    from harness.run.options import PROJECT_ROOT
-
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(),
                                                                      os.environ.get("PYTHONPATH")]))}
     env.pop("PYTEST_ADDOPTS", None)
@@ -74,6 +81,26 @@ def release(process: subprocess.Popen[Any]) -> None:
     root = _ROOTS.pop(process.pid, None)
     if root is not None:
         shutil.rmtree(root, ignore_errors=True)
+
+
+_EXITING: list[subprocess.Popen[Any]] = []
+REAP_S = 5.0
+
+
+def exiting(process: subprocess.Popen[Any]) -> None:
+    """A pytest process that has said its last word and is being taken down by the system: reaped by `reap`."""
+    _EXITING.append(process)
+
+
+def reap() -> None:
+    """Wait for the processes handed to `exiting` (killed if one is somehow still there after `REAP_S`)."""
+    while _EXITING:
+        process = _EXITING.pop()
+        try:
+            process.wait(REAP_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def prestart() -> None:
@@ -114,7 +141,8 @@ def take(argv: list[str], log: Path) -> subprocess.Popen[bytes] | None:
 
 
 def discard() -> None:
-    """End a warm process nobody took (it has run nothing yet)."""
+    """End a warm process nobody took (it has run nothing yet); reap the run's exiting pytest processes."""
+    reap()
     while _WARM:
         process = _WARM.pop()
         process.kill()
@@ -130,6 +158,13 @@ def waiting(stream: Any) -> bool:
     return bool(ready)
 
 
+def leave_out() -> None:
+    """Keep the modules of `LEFT_OUT` from being imported in this process (those imported already stay)."""
+    for name in LEFT_OUT:
+        if name not in sys.modules:
+            sys.modules[name] = None  # type: ignore[assignment]  # the import system's "not importable" mark
+
+
 def _import(name: str) -> None:
     import importlib
 
@@ -141,6 +176,7 @@ def _import(name: str) -> None:
 
 def main() -> int:
     sys.path[0] = os.getcwd()  # as `python -m pytest` has it, not this script's folder
+    leave_out()
 
     for name in PRELOAD:
         _import(name)

@@ -4,6 +4,9 @@ encoding the whole event would give (the runner, events.jsonl and the reports re
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +59,31 @@ def test_events_without_evidence_are_encoded_whole(tmp_path: Path) -> None:
     writer._out.close()
     line = json.loads(path.read_text(encoding="utf-8"))
     assert line["event"] == "finished" and line["exitstatus"] == 0 and isinstance(line["at"], float)
+
+
+def test_with_quick_exit_finished_is_the_last_word(tmp_path: Path) -> None:
+    """`hih run` takes `finished` as the process's end and reads its files at once: by then junit.xml and pytest's
+    summary in the log are complete, and `finished` is the last event."""
+    (tmp_path / "test_two.py").write_text("def test_a():\n    pass\n\ndef test_b():\n    pass\n", encoding="utf-8")
+    events, junit, log = tmp_path / "events.jsonl", tmp_path / "junit.xml", tmp_path / "pytest.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "harness.run.collector", "--hih-events", str(events),
+             "--hih-quick-exit", "--junitxml", str(junit), "-p", "no:cacheprovider", "-p", "no:randomly",
+             "-p", "no:xdist", str(tmp_path / "test_two.py")],
+            stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    seen: list[dict[str, Any]] = []
+    try:
+        for _ in range(3000):  # 60 s at most
+            lines = events.read_text(encoding="utf-8").splitlines() if events.exists() else []
+            seen = [json.loads(line) for line in lines if line.endswith("}")]
+            if seen and seen[-1]["event"] == "finished":
+                break
+            time.sleep(0.02)
+        # read the moment `finished` is there, as the runner does: everything the process writes is written
+        assert seen and seen[-1] == {**seen[-1], "event": "finished", "exitstatus": 0}
+        assert [e["event"] for e in seen].count("finished") == 1
+        assert 'tests="2"' in junit.read_text(encoding="utf-8")
+        assert "2 passed" in log.read_text(encoding="utf-8")
+    finally:
+        assert process.wait(60) == 0

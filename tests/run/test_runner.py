@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,8 @@ from lxml import etree
 from rich.console import Console
 
 from harness.errors import UsageError
-from harness.run.child import Files, pytest_command
+from harness.run.child import Files, Runner, _nap, _pidfd, pytest_command
+from harness.run.lanes import Lane
 from harness.run.options import RunOptions
 from harness.run.runner import run
 from tests.conftest import DATA, ROOT
@@ -167,3 +171,25 @@ def test_lanes_share_the_interfaces_and_each_runs_only_its_own(tmp_path: Path) -
     args = pytest_command(p, Files.in_folder(tmp_path), tmp_path / "d.jsonl", Lane(1, ["lis", "pacs"]))
     assert [args[i + 1] for i, a in enumerate(args) if a == "--hih-contract"] == ["lis=2024.1", "pacs=2024.1"]
     assert args[-2:] == [str(PROJECT_FEATURES / "lis"), str(PROJECT_FEATURES / "pacs")] and "-n" not in args
+
+
+def test_the_run_learns_of_a_pytest_process_exit_at_once() -> None:
+    """Between polls the run waits on the processes' exits (a pidfd on Linux), not a fixed sleep; with none left
+    it does not wait at all."""
+    runner = Runner(Lane(0, ["insurance"]), Path("unused"))
+    runner.process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    runner.exit_fd = _pidfd(runner.process.pid)
+    try:
+        started = time.monotonic()
+        while runner.process.poll() is None and time.monotonic() - started < 30:
+            _nap([runner], 20.0)
+        waited = time.monotonic() - started
+        assert runner.process.poll() == 0
+        if runner.exit_fd is not None:  # a system with pidfds: woken by the exit, not by the 20 s timeout
+            assert waited < 10, f"waited {waited:.1f} s for a process that exited after 0.3 s"
+    finally:
+        runner.ended()
+    assert not runner.running and [r for r in [runner] if r.process is not None or r.exit_fd is not None] == []
+    started = time.monotonic()
+    _nap([runner], 20.0)
+    assert time.monotonic() - started < 5, "waited with no process left"
