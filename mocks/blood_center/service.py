@@ -56,6 +56,9 @@ class BloodCenterMock(MockService):
     before it is answered (`mocks.shared_checked`)."""
     auto_workers = 2
     """Two serving processes beat one for the SOAP mocks on 2 cores with the load client beside them (bench/RESULTS.md)."""
+    lean_http = True
+    """The lean HTTP server (`mocks.transport.lean_http`) serves the SOAP service and the console: same limits and
+    timeouts as uvicorn, less CPU per call; the console's Host allow-list is the console's own."""
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000,
                  credentials: dict[str, str] | None = None) -> None:

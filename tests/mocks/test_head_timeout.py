@@ -1,5 +1,5 @@
-"""Every uvicorn-served port (the SOAP mocks, the blood-centre console, the admin API, a mock served by uvicorn
-instead of the lean server) closes a connection whose request head stops arriving, after the keep-alive timeout,
+"""Every mock port, on the lean server (the SOAP mocks, the blood-centre console beside them) or on uvicorn (the admin
+API, a mock served by uvicorn instead of the lean server), closes a connection whose request head stops arriving, after the keep-alive timeout,
 as it closes an idle one; a head that keeps arriving in time is answered. Over real sockets."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from harness.contract.loader import ContractStore
 from mocks.blood_center import BloodCenterMock
 from mocks.insurance import InsuranceMock
 from mocks.mch_platform import MchPlatformMock
+from mocks.transport import lean_http
 from mocks.transport import runtime as runtime_module
 from mocks.transport.admin import admin_app
 from mocks.transport.runtime import Runtime
@@ -44,6 +45,12 @@ def _insurance_on_uvicorn(runtime: Runtime) -> int:
     return mock.start(runtime).port
 
 
+def _blood_center_on_uvicorn(runtime: Runtime) -> int:
+    mock = BloodCenterMock(ContractStore(CONTRACTS).load("blood-center"))
+    mock.lean_http = False  # what HIH_MOCK_HTTP=uvicorn gives
+    return mock.start(runtime).port
+
+
 # (what listens, a request that port answers with 200 .. 499, the path its head names)
 PORTS: dict[str, tuple[Callable[[Runtime], int], str]] = {
     "blood-center SOAP": (_blood_center, "/BloodCenterService?wsdl"),
@@ -51,12 +58,14 @@ PORTS: dict[str, tuple[Callable[[Runtime], int], str]] = {
     "mch-platform SOAP": (_mch, "/MchPlatformService?wsdl"),
     "admin API": (_admin, "/__hih/"),
     "insurance on uvicorn": (_insurance_on_uvicorn, "/fsi/api/nothing"),
+    "blood-center on uvicorn": (_blood_center_on_uvicorn, "/BloodCenterService?wsdl"),
 }
 
 
 @pytest.fixture
 def served(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int, str]]:
     monkeypatch.setattr(runtime_module, "KEEP_ALIVE_S", TIMEOUT_S)
+    monkeypatch.setattr(lean_http, "KEEP_ALIVE_S", TIMEOUT_S)
     start, path = PORTS[request.param]
     runtime = Runtime().start()
     try:

@@ -107,3 +107,31 @@ def test_what_the_decoder_is_not_sure_of_is_left_to_zeep(attr: str, middle: str,
     if decoded:
         assert result == op.input.body.parse(content, op.input.wsdl.types)
         assert result.order.item[0].quantity == 2 and result.order.remark is None
+
+
+def _converted(convert: Any, text: str) -> tuple[str, Any]:
+    try:
+        value = convert(text)
+    except ValueError:
+        return ("refused", None)
+    return (type(value).__name__, (value, getattr(value, "tzinfo", None)))
+
+
+DATE_TEXTS = st.one_of(
+    st.datetimes().map(lambda d: d.replace(microsecond=0).isoformat()),
+    st.dates().map(lambda d: d.isoformat()),
+    st.from_regex(r"\A\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d)?\Z"),
+    st.from_regex(r"\A[0-9T:. +-]{8,26}\Z"))
+
+
+@given(text=DATE_TEXTS)
+@settings(max_examples=300, deadline=None)
+def test_dates_and_times_convert_as_zeep_converts_them(text: str) -> None:
+    """The standard library's quick path for dateTime and date texts: the same value, type and zone as zeep's
+    `pythonvalue` (or refused by both), whatever the text."""
+    from zeep.xsd.types.builtins import Date, DateTime
+
+    from mocks.transport.soap_decode import converter
+
+    for simple in (DateTime(), Date()):
+        assert _converted(converter(simple), text) == _converted(simple.pythonvalue, text), (type(simple).__name__, text)
