@@ -5,7 +5,7 @@ HTTP transport. For each POST the handler parses the envelope with the hardened 
 (lxml XMLSchema), checks the auth header, decodes the body with zeep into a typed request, calls the behaviour's
 handler for the operation, and encodes its answer with zeep (`op.output.serialize(**data)`), validating that too.
 Common request and reply shapes skip zeep's generic machinery with the same result (mocks.transport.soap_decode,
-mocks.transport.soap_reply).
+mocks.transport.soap_reply for flat replies, mocks.transport.soap_encode for nested ones).
 Requests that break the contract get a SOAP Fault `Client` (auth problems `Client.Auth`) with the findings in its
 detail; injected faults and handler crashes get `Server`. `GET ?wsdl` serves the WSDL with the address pointing
 at the mock, `GET ?xsd=<path>` the schemas it imports.
@@ -37,6 +37,7 @@ from mocks.transport.http import HttpReply, HttpRequest, HttpTransport
 from mocks.transport.journal import Exchange, Journal
 from mocks.transport.limits import Refusal, content_type_problem
 from mocks.transport.soap_decode import UNSUPPORTED, RequestDecoder
+from mocks.transport.soap_encode import ReplyEncoder
 from mocks.transport.soap_reply import ReplyTemplates
 
 FAULT_NS = "urn:hih:soap:fault"
@@ -202,6 +203,7 @@ class SoapHandler:
         self._settings = self.spec.document.settings
         self._replies: dict[str, ReplyTemplates] = {}
         self._decoders: dict[str, RequestDecoder] = {}
+        self._encoders: dict[str, ReplyEncoder] = {}
 
     def _context(self) -> XmlParserContext:
         # What XmlParserContext(settings) builds, without its `settings or Settings()`: zeep's Settings answers
@@ -394,6 +396,13 @@ class SoapHandler:
         if templates is None:
             templates = self._replies[operation] = ReplyTemplates(zeep_op.output)
         envelope = templates.build(data)
+        if envelope is None and templates.elements:
+            pass  # flat: zeep's first answer of each set of fields becomes the template
+        elif envelope is None:
+            encoder = self._encoders.get(operation)
+            if encoder is None:
+                encoder = self._encoders[operation] = ReplyEncoder(zeep_op.output, self.spec.envelope_ns)
+            envelope = encoder.build(data)
         if envelope is None:
             try:
                 message = zeep_op.output.serialize(**data)
