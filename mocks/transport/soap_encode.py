@@ -54,7 +54,7 @@ class ReplyEncoder:
 
     def __init__(self, output: Any, envelope_ns: str) -> None:
         self.envelope_ns = envelope_ns
-        self.body = getattr(output, "body", None)
+        self.body: Any = getattr(output, "body", None)
         self.plan: _Plan | None = None
         header = getattr(output, "header", None)
         if self.body is None or (header is not None and list(getattr(header.type, "elements", []) or [])):
