@@ -89,6 +89,9 @@ Authenticator = Callable[[dict[str, str], SoapContext], "str | None"]
 
 
 _AS_IS = frozenset({type(None), str, bool, int, float})
+_LEAVES: dict[type, Callable[[Any], Any]] = {Decimal: str, datetime: datetime.isoformat, date: date.isoformat,
+                                             time: time.isoformat}
+_values_of = object.__getattribute__  # zeep's value objects answer attribute reads in Python: the slot directly
 
 
 def plain(value: Any) -> Any:
@@ -97,9 +100,13 @@ def plain(value: Any) -> Any:
     if kind in _AS_IS:  # the common case first, without isinstance's walk of the class hierarchy
         return value
     if isinstance(value, CompoundValue):
-        return {k: plain(v) for k, v in value.__values__.items()}
+        # a request's fields are mostly strings and numbers: kept without a call each
+        return {k: v if type(v) in _AS_IS else plain(v) for k, v in _values_of(value, "__values__").items()}
     if kind is list:
-        return [plain(v) for v in value]
+        return [v if type(v) in _AS_IS else plain(v) for v in value]
+    leaf = _LEAVES.get(kind)
+    if leaf is not None:
+        return leaf(value)
     if value is None or isinstance(value, str | bool | int | float):
         return value
     if isinstance(value, Decimal):

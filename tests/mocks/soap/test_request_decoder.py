@@ -135,3 +135,18 @@ def test_dates_and_times_convert_as_zeep_converts_them(text: str) -> None:
 
     for simple in (DateTime(), Date()):
         assert _converted(converter(simple), text) == _converted(simple.pythonvalue, text), (type(simple).__name__, text)
+
+
+def test_a_decoded_request_is_journaled_as_json_ready_data() -> None:
+    """`plain`: value objects to dicts at every level, decimals to strings, dates and times in ISO form, texts and
+    numbers as they are (the journal and the reports read these)."""
+    op = spec_of(load_contract(EXAMPLE)).zeep_operation("SubmitOrder")
+    content = example_content(ORDER.format(attr="", middle=""))
+    decoded = RequestDecoder(op.input.body).decode(content)
+    assert decoded is not UNSUPPORTED
+    journaled = plain(decoded)
+    assert journaled["order"]["orderNo"] == "ORD1" and journaled["order"]["urgency"] == "URGENT"
+    assert journaled["order"]["wantedAt"] == "2025-01-01T10:30:00+08:00"
+    assert journaled["order"]["item"] == [{"productCode": "E0001", "aboGroup": "A", "quantity": 2}]
+    assert plain([Decimal("2.50"), dt.date(2025, 1, 2), dt.time(10, 30), b"x", None, ("a", 1)]) == [
+        "2.50", "2025-01-02", "10:30:00", "x", None, ["a", 1]]
