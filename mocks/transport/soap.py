@@ -433,7 +433,8 @@ class SoapHandler:
         body = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
         checked = self.validator.check_response(envelope, operation)
         # the journal keeps the top-level fields (ResultCode, ResultMessage ...); the raw reply has the rest
-        summary = {etree.QName(child).localname: child.text for child in element if len(child) == 0}
+        summary = {child.tag.rpartition("}")[2]: child.text for child in element
+                   if len(child) == 0 and isinstance(child.tag, str)}
         return HttpReply(200, body, self.spec.content_type, parsed={"operation": operation, "body": summary},
                          findings=checked.findings)
 

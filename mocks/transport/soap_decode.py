@@ -147,16 +147,26 @@ def _complex(element: etree._Element, plan: _Plan, top: bool = False) -> Any:
     at, end = 0, len(children)
     for entry in plan.fields:
         found: list[Any] = []
-        while at < end and (entry.max_occurs is None or len(found) < entry.max_occurs):
+        simple, limit = entry.simple, entry.max_occurs
+        while at < end and (limit is None or len(found) < limit):
             child = children[at]
             tag = child.tag
-            if not isinstance(tag, str):
-                raise _Unsupported  # a comment or processing instruction
             if tag != entry.tag:
+                if not isinstance(tag, str):
+                    raise _Unsupported  # a comment or processing instruction
                 if _local(tag) == entry.local:
                     raise _Unsupported  # the same name in another namespace: zeep's own rules
                 break
-            found.append(_complex(child, entry.plan) if entry.plan is not None else _simple(child, entry.simple))  # type: ignore[arg-type]
+            if simple is None:
+                found.append(_complex(child, entry.plan))  # type: ignore[arg-type]
+            else:  # a simple element, inline: most of a request's elements
+                if child.attrib or len(child):
+                    raise _Unsupported
+                text = child.text
+                try:
+                    found.append(None if text is None else simple(text))
+                except (TypeError, ValueError):
+                    raise _Unsupported from None  # zeep logs it and decodes None: left to zeep
             at += 1
         if not found and not entry.optional and at < end:
             raise _Unsupported  # zeep raises its own error
@@ -166,15 +176,3 @@ def _complex(element: etree._Element, plan: _Plan, top: bool = False) -> Any:
     value = plan.value_class.__new__(plan.value_class)
     value.__values__ = values
     return value
-
-
-def _simple(element: etree._Element, simple: Callable[[str], Any]) -> Any:
-    if element.attrib or len(element):
-        raise _Unsupported
-    text = element.text
-    if text is None:
-        return None
-    try:
-        return simple(text)
-    except (TypeError, ValueError):
-        raise _Unsupported from None  # zeep logs it and decodes None: left to zeep
