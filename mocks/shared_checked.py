@@ -17,10 +17,13 @@ answered the hospital.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from mocks.shared_state import SharedSqliteStore
+
+_INSIDE = contextlib.nullcontext()
 
 
 class CheckedSharedStore(SharedSqliteStore):
@@ -30,6 +33,13 @@ class CheckedSharedStore(SharedSqliteStore):
         self._changes = 0
         super().__init__(path, durable)
         self._version = self._data_version()
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        """As `SharedSqliteStore.transaction`; inside one already held by this thread (a read within a call's
+        transaction: several a call), nothing to do, so no generator and no lock round trip for it."""
+        if self._depth and self._lock._is_owned():  # type: ignore[attr-defined]
+            return _INSIDE
+        return super().transaction()
 
     def _data_version(self) -> int:
         row = self._db.execute("PRAGMA data_version").fetchone()

@@ -109,3 +109,25 @@ def test_a_commit_applies_what_another_worker_logged_after_this_transaction_bega
     second.put("orders", "H1/B3", {"n": 3})  # and its next commit does not apply it twice, nor miss a row
     assert first.get("orders", "H1/B1") == {"n": 1} and first.get("orders", "H1/B3") == {"n": 3}
     assert first.revision >= 3 and second.revision >= 3
+
+
+def test_a_transaction_inside_another_is_part_of_it_and_another_thread_waits_for_it(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
+    import threading
+
+    first, second = pair
+    seen: list[object] = []
+    with first.transaction():
+        first.put("orders", "H1/B1", {"n": 1})
+        with pytest.raises(ValueError), first.transaction():  # a nested one: its error does not undo the outer
+            first.put("orders", "H1/B2", {"n": 2})
+            raise ValueError("refused")
+        reader = threading.Thread(target=lambda: seen.append(first.get("orders", "H1/B2")))
+        reader.start()
+        reader.join(0.2)
+        assert reader.is_alive(), "another thread's read waits for the transaction to end"
+        assert logged(first.path) == []
+    reader.join(5)
+    assert seen == [{"n": 2}]
+    assert logged(first.path) == [("orders", "H1/B1"), ("orders", "H1/B2")], "one commit, when the outer one ends"
+    assert second.get("orders", "H1/B2") == {"n": 2}
