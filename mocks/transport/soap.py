@@ -79,6 +79,9 @@ class SoapContext:
     payloads: list[Payload] = field(default_factory=list)
     """The records carried as string payloads, parsed, each with its own findings (invalid ones too)."""
     findings: list[Finding] = field(default_factory=list)
+    body: Any = None
+    """The typed request as the journal keeps it (JSON-ready: `plain`), for a behaviour that wants plain data. The
+    journal's own object: read it, do not change it."""
 
 
 Behaviour = Callable[[Any, SoapContext], "dict[str, Any] | etree._Element | Awaitable[dict[str, Any] | etree._Element]"]
@@ -373,7 +376,8 @@ class SoapHandler:
             finding = Finding(Severity.ERROR, "/Envelope/Body", f"cannot decode the body: {exc}", "decode")
             exchange.request_findings = [*checked.findings, finding]
             return self._fault("Client", finding.message, [finding])
-        exchange.request = {"operation": operation, "auth": _masked(context.credentials), "body": plain(typed),
+        context.body = plain(typed)
+        exchange.request = {"operation": operation, "auth": _masked(context.credentials), "body": context.body,
                             "payloads": payload_summary(checked.payloads)}
         handler = self.handlers.get(operation)
         if handler is None:

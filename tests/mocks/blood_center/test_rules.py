@@ -62,6 +62,17 @@ def test_an_order_kept_by_an_earlier_version_keeps_its_content_digest(call: Call
     assert other.ResultCode == "2001"
 
 
+def test_the_journal_keeps_the_order_as_sent_while_the_centre_keeps_it_normalised(call: Caller,
+                                                                                 centre: BloodCenterMock) -> None:
+    data = order()
+    data["item"][1]["quantity"] = Decimal("200.0")
+    assert call("SubmitBloodOrder", order=data).ResultCode == "0"
+    (exchange,) = centre.exchanges("SubmitBloodOrder")
+    assert [i["quantity"] for i in exchange.request["body"]["order"]["item"]] == ["2", "200.0"]
+    stored = centre.centre.store.get("orders", f"{centre.hospital}/ORD1001")
+    assert [i["requested"] for i in stored["items"]] == ["2", "200"]
+
+
 def test_a_unit_that_does_not_fit_the_product_is_refused(call: Caller, centre: BloodCenterMock) -> None:
     data = order()
     data["item"][1]["unit"] = "U"
