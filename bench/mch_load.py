@@ -23,6 +23,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -74,31 +75,12 @@ def _call(url: str, action: str, envelope: str) -> bytes:
 
 def wire(args: argparse.Namespace) -> int:
     """The served platform under load over the wire (see the module's docstring)."""
-    from bench.blood_center_load import levels, post, serve
+    from bench.blood_center_load import levels, serve
 
     process, base = serve(None, args.workers, "mch-platform")
     results: list[dict[str, Any]] = []
     try:
-        url = base + PATH
-        login = (f"{OPEN}<s:Body><t:Login><t:orgCode>{TEST_ORG_CODE}</t:orgCode><t:password>{TEST_PASSWORD}</t:password>"
-                 "</t:Login></s:Body></s:Envelope>")
-        answer = _call(url, "Login", login)
-        key = answer.split(b"<ns0:sessionKey>")[1].split(b"<")[0].decode()
-        head = (f"{OPEN}<s:Header><t:SessionHeader><t:orgCode>{TEST_ORG_CODE}</t:orgCode><t:sessionKey>{key}</t:sessionKey>"
-                "</t:SessionHeader></s:Header><s:Body>")
-        template = escape(_record("W{no:09d}"))
-
-        def upload(no: int) -> str:
-            return (f"{head}<t:UploadRecord><t:recordType>DELIVERY</t:recordType><t:payload>{template.format(no=no)}"
-                    "</t:payload></t:UploadRecord></s:Body></s:Envelope>")
-
-        assert OK in _call(url, "UploadRecord", upload(0)), "the first upload was refused"
-        query = (f"{head}<t:QueryUploadResult><t:recordType>DELIVERY</t:recordType><t:recordNo>W000000000</t:recordNo>"
-                 "</t:QueryUploadResult></s:Body></s:Envelope>")
-        assert OK in _call(url, "QueryUploadResult", query), "the uploaded record was not found"
-        numbers = itertools.count(1)
-        builds = {"UploadRecord": lambda: post(PATH, "urn:hih:mch:UploadRecord", upload(next(numbers))),
-                  "QueryUploadResult": lambda: post(PATH, "urn:hih:mch:QueryUploadResult", query)}
+        builds = requests(base)
         where = urlsplit(base)
         print(f"--workers {args.workers}; load average {os.getloadavg()[0]:.2f}")
         results += levels(where.hostname or "127.0.0.1", where.port or 80, args, builds.__getitem__, OK, process.pid)
@@ -109,6 +91,33 @@ def wire(args: argparse.Namespace) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"workers": args.workers, "levels": results}, indent=2))
     return 1 if any(r["errors"] for r in results) else 0
+
+
+def requests(base: str) -> dict[str, Callable[[], bytes]]:
+    """The wire requests of the platform served at `base`, by operation: UploadRecord (a delivery record with a new
+    record number each call) and QueryUploadResult (one record, uploaded here first); logs in for the session."""
+    from bench.blood_center_load import post
+
+    url = base + PATH
+    login = (f"{OPEN}<s:Body><t:Login><t:orgCode>{TEST_ORG_CODE}</t:orgCode><t:password>{TEST_PASSWORD}</t:password>"
+             "</t:Login></s:Body></s:Envelope>")
+    answer = _call(url, "Login", login)
+    key = answer.split(b"<ns0:sessionKey>")[1].split(b"<")[0].decode()
+    head = (f"{OPEN}<s:Header><t:SessionHeader><t:orgCode>{TEST_ORG_CODE}</t:orgCode><t:sessionKey>{key}</t:sessionKey>"
+            "</t:SessionHeader></s:Header><s:Body>")
+    template = escape(_record("W{no:09d}"))
+
+    def upload(no: int) -> str:
+        return (f"{head}<t:UploadRecord><t:recordType>DELIVERY</t:recordType><t:payload>{template.format(no=no)}"
+                "</t:payload></t:UploadRecord></s:Body></s:Envelope>")
+
+    assert OK in _call(url, "UploadRecord", upload(0)), "the first upload was refused"
+    query = (f"{head}<t:QueryUploadResult><t:recordType>DELIVERY</t:recordType><t:recordNo>W000000000</t:recordNo>"
+             "</t:QueryUploadResult></s:Body></s:Envelope>")
+    assert OK in _call(url, "QueryUploadResult", query), "the uploaded record was not found"
+    numbers = itertools.count(1)
+    return {"UploadRecord": lambda: post(PATH, "urn:hih:mch:UploadRecord", upload(next(numbers))),
+            "QueryUploadResult": lambda: post(PATH, "urn:hih:mch:QueryUploadResult", query)}
 
 
 def _record(number: str) -> str:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """SOAP calls per second through the SOAP mock transport, with the example contract of the tests.
 
-The server runs in a child process: `HttpTransport(SoapHandler(...))` under uvicorn on the shared Runtime, serving
+The server runs in a child process: `HttpTransport(SoapHandler(...))` on the shared Runtime (the mocks' lean HTTP
+server, as the SOAP mocks are served; `--server uvicorn` for uvicorn), serving
 tests/data/soap/example (SubmitOrder: auth header, XSD-validated request and reply, zeep decode and encode). The
 client keeps C keep-alive HTTP/1.1 connections (raw asyncio streams, one request in flight each) posting a fixed,
 valid SubmitOrder envelope, and checks every reply (HTTP 200 and ResultCode 0). Per level: warm-up (discarded),
@@ -62,13 +63,13 @@ def authenticate(credentials: dict[str, str], context: SoapContext) -> str | Non
     return None if credentials == {"HospitalCode": HOSPITAL, "Token": TOKEN} else "bad credentials"
 
 
-def serve(folder: str, ready: Any, port: int = 0, reuse_port: bool = False) -> None:
+def serve(folder: str, ready: Any, port: int = 0, reuse_port: bool = False, lean: bool = True) -> None:
     from mocks.transport.runtime import Runtime
 
     contract = load_contract(Path(folder))
     runtime = Runtime().start()
     listener = runtime.serve_http(soap_app(contract, handlers(), Journal(1000), FaultPlan(), authenticate=authenticate),
-                                  port=port, reuse_port=reuse_port)
+                                  port=port, reuse_port=reuse_port, lean=lean)
     ready.send(listener.port)
     while True:
         time.sleep(3600)
@@ -170,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inprocess", action="store_true", help="also time the handler alone, without HTTP")
     parser.add_argument("--workers", type=int, default=1,
                         help="serving processes sharing the port (SO_REUSEPORT); server CPU is their sum (100 %% = one core)")
+    parser.add_argument("--server", choices=("lean", "uvicorn"), default="lean",
+                        help="the HTTP server: the mocks' lean one (what the SOAP mocks are served by) or uvicorn")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     contract = load_contract(Path(args.contract))
@@ -185,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for _ in range(args.workers):  # the first picks the port; the others listen on it too (SO_REUSEPORT)
             here, there = multiprocessing.Pipe()
-            child = multiprocessing.Process(target=serve, args=(args.contract, there, port, args.workers > 1), daemon=True)
+            lean = args.server == "lean"
+            child = multiprocessing.Process(target=serve, args=(args.contract, there, port, args.workers > 1, lean),
+                                            daemon=True)
             child.start()
             children.append(child)
             port = here.recv()

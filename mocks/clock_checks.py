@@ -42,7 +42,8 @@ def xml_stamps(contract: Contract, operation: str | None, elements: Iterable[etr
 
         def read(at: str, root: etree._Element = root) -> str | None:
             for element in root.iter():
-                if isinstance(element.tag, str) and etree.QName(element).localname == at and element.text:
+                tag = element.tag
+                if isinstance(tag, str) and tag.rpartition("}")[2] == at and element.text:
                     return element.text
             return None
 

@@ -71,6 +71,8 @@ class MchPlatformMock(MockService):
     is answered, a call run again when another worker changed what it read (`mocks.shared_checked`)."""
     auto_workers = 2
     """Two serving processes beat one for the SOAP mocks on 2 cores with the load client beside them (bench/RESULTS.md)."""
+    lean_http = True
+    """The lean HTTP server (`mocks.transport.lean_http`): same limits and timeouts as uvicorn, less CPU per call."""
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000,
                  credentials: dict[str, str] | None = None, session_ttl_s: float = SESSION_TTL_S) -> None:

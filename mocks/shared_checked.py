@@ -17,10 +17,13 @@ answered the hospital.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from mocks.shared_state import SharedSqliteStore
+
+_INSIDE = contextlib.nullcontext()
 
 
 class CheckedSharedStore(SharedSqliteStore):
@@ -30,6 +33,13 @@ class CheckedSharedStore(SharedSqliteStore):
         self._changes = 0
         super().__init__(path, durable)
         self._version = self._data_version()
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        """As `SharedSqliteStore.transaction`; inside one already held by this thread (a read within a call's
+        transaction: several a call), nothing to do, so no generator and no lock round trip for it."""
+        if self._depth and self._lock._is_owned():  # type: ignore[attr-defined]
+            return _INSIDE
+        return super().transaction()
 
     def _data_version(self) -> int:
         row = self._db.execute("PRAGMA data_version").fetchone()
@@ -45,11 +55,18 @@ class CheckedSharedStore(SharedSqliteStore):
         super()._apply(rows, skip)
         self._changes += len(rows)
 
+    def _meanwhile(self) -> list[tuple[int, str, str, Any]]:
+        # Under the writer lock and in the write transaction: no other worker commits until this one has, so the
+        # version read now is the one after this commit too (a connection's own commits leave its data_version as it
+        # was), and when it is the one this worker last caught up to, nobody logged anything since: no query of the
+        # log. Read after the lock is let go, it could count a commit of another worker that nobody applied.
+        version = self._data_version()
+        if version == self._version:
+            return []
+        self._version = version
+        return self._logged()
+
     def _log(self, written: dict[tuple[str, str], Any]) -> None:
-        # Under the writer lock, every other worker's commit so far applied: the version read now is the one after
-        # this commit too (a connection's own commits leave its data_version as it was). Read after the lock is let
-        # go, it could count a commit of another worker that nobody applied.
-        self._version = self._data_version()
         super()._log(written)
         self._changes += len(written)
 

@@ -181,7 +181,7 @@ class SharedSqliteStore(Store):
         with self.writer:
             _begin(self._db)
             try:
-                meanwhile = self._logged()
+                meanwhile = self._meanwhile()
                 if any((tbl, key) in self._read or (tbl, None) in self._read for _, tbl, key, _ in meanwhile):
                     self._db.execute("ROLLBACK")
                     super()._rollback()
@@ -200,6 +200,10 @@ class SharedSqliteStore(Store):
         self._undo = []
         if self._bounds:
             self._evict()
+
+    def _meanwhile(self) -> list[tuple[int, str, str, Any]]:
+        """Under the writer lock, in the write transaction: what the others logged since this worker last looked."""
+        return self._logged()
 
     def _log(self, written: dict[tuple[str, str], Any]) -> None:
         """Log `written` and commit: under the writer lock and caught up, this worker's rows take the next

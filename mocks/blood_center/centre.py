@@ -14,6 +14,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from harness.contract.isbt128 import din_problem
 from mocks.blood_center.inventory import PRODUCTS, seed_bags
 from mocks.state import Store
@@ -42,8 +44,21 @@ class CentreError(Exception):
 
 
 def fingerprint(content: Any) -> str:
-    """What makes two submissions of the same order number 'the same content'."""
+    """What makes two submissions of the same order number 'the same content': a digest of its JSON, keys sorted."""
+    try:
+        return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+    except TypeError:  # what orjson does not write (an integer over 64 bits ...): the standard library does
+        return _json_fingerprint(content)
+
+
+def _json_fingerprint(content: Any) -> str:
+    """The digest as the standard library's JSON writes it: how state files written before orjson hold it."""
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+def same_content(known: str, content: Any, digest: str | None = None) -> bool:
+    """Whether `content` is what the stored digest `known` was made of (either way of writing it)."""
+    return known == (digest or fingerprint(content)) or known == _json_fingerprint(content)
 
 
 def _key(hospital: str, number: str) -> str:
@@ -103,7 +118,7 @@ class BloodCentre:
         with self.store.transaction():
             known = self._get("orders", key)
             if known is not None:
-                if known["fingerprint"] != print_:
+                if not same_content(known["fingerprint"], order, print_):
                     raise CentreError("2001", f"预约单号 {order['orderNo']} 已用于内容不同的预约单")
                 answer: dict[str, Any] = known["answer"]
                 return answer
@@ -337,7 +352,7 @@ class BloodCentre:
         with self.store.transaction():
             known = self._get("returns", key)
             if known is not None:
-                if known["fingerprint"] != fingerprint(content):
+                if not same_content(known["fingerprint"], content):
                     raise CentreError("2202", f"退血单号 {return_no} 已用于内容不同的退血申请")
                 return known
             for din in dins:

@@ -45,6 +45,10 @@ def _is_loopback(host: str) -> bool:
 
 
 
+_READ_JOURNALED = frozenset({"SubmitBloodOrder"})
+"""Operations whose handler reads the request as the journal keeps it (plain data), not zeep's typed values."""
+
+
 class BloodCenterMock(MockService):
     """A regional blood centre: orders, issue notes, receipts, returns, cross-match results, fees and notices."""
 
@@ -56,6 +60,9 @@ class BloodCenterMock(MockService):
     before it is answered (`mocks.shared_checked`)."""
     auto_workers = 2
     """Two serving processes beat one for the SOAP mocks on 2 cores with the load client beside them (bench/RESULTS.md)."""
+    lean_http = True
+    """The lean HTTP server (`mocks.transport.lean_http`) serves the SOAP service and the console: same limits and
+    timeouts as uvicorn, less CPU per call; the console's Host allow-list is the console's own."""
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000,
                  credentials: dict[str, str] | None = None) -> None:
@@ -192,17 +199,19 @@ class BloodCenterMock(MockService):
             "SubmitReturn": self._submit_return, "QueryReturnStatus": self._return_status,
             "QueryCrossmatchResults": self._crossmatch, "QueryUnitFees": self._fees, "QueryNotices": self._notices,
         }
-        return soap_app(self.contract, {k: self._answering(v) for k, v in handlers.items()}, self.journal, self.faults,
-                        authenticate=self.authenticate)
+        return soap_app(self.contract, {k: self._answering(v, journaled=k in _READ_JOURNALED) for k, v in handlers.items()},
+                        self.journal, self.faults, authenticate=self.authenticate)
 
-    def _answering(self, handler: Callable[[Any, str], dict[str, Any] | etree._Element]) -> Callable[[Any, SoapContext], dict[str, Any] | etree._Element]:
-        """The handler, after the hospital's timestamps are read against the centre's clock."""
+    def _answering(self, handler: Callable[[Any, str], dict[str, Any] | etree._Element],
+                   journaled: bool = False) -> Callable[[Any, SoapContext], dict[str, Any] | etree._Element]:
+        """The handler, after the hospital's timestamps are read against the centre's clock. `journaled`: it is given
+        the request as the journal keeps it (plain data, made once a call) instead of zeep's typed values."""
         answer = self._refusals_answered(handler)
 
         def checked(request: Any, context: SoapContext) -> dict[str, Any] | etree._Element:
             context.exchange.request_findings = [*context.exchange.request_findings, *xml_stamps(
                 self.contract, context.operation, [context.content], self.clock())]
-            return answer(request, context)
+            return answer(context.body if journaled else request, context)
 
         return checked
 
@@ -228,11 +237,11 @@ class BloodCenterMock(MockService):
         return answer
 
     # -- the operations ---------------------------------------------------------------------------------------
-    def _submit_order(self, request: Any, hospital: str) -> etree._Element:
-        """Built with lxml like the issue notes: ordering is the hot write of the interface."""
-        order = plain(request.order)
-        for item in order["item"]:
-            item["quantity"] = answers.quantity(item["quantity"])
+    def _submit_order(self, request: dict[str, Any], hospital: str) -> etree._Element:
+        """Built with lxml like the issue notes: ordering is the hot write of the interface. `request` is the journal's
+        plain form (`_READ_JOURNALED`): copied where it changes."""
+        order = {**request["order"], "item": [{**item, "quantity": answers.quantity(item["quantity"])}
+                                              for item in request["order"]["item"]]}
         answer = self.centre.submit_order(hospital, order)
         reply = etree.Element(f"{{{answers.SERVICE_NS}}}SubmitBloodOrderResponse", nsmap={"ns0": answers.SERVICE_NS})
         for name, value in (*answers.SUCCESS.items(), ("orderNo", answer["orderNo"]), ("status", answer["status"]),

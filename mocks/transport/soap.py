@@ -5,7 +5,7 @@ HTTP transport. For each POST the handler parses the envelope with the hardened 
 (lxml XMLSchema), checks the auth header, decodes the body with zeep into a typed request, calls the behaviour's
 handler for the operation, and encodes its answer with zeep (`op.output.serialize(**data)`), validating that too.
 Common request and reply shapes skip zeep's generic machinery with the same result (mocks.transport.soap_decode,
-mocks.transport.soap_reply).
+mocks.transport.soap_reply for flat replies, mocks.transport.soap_encode for nested ones).
 Requests that break the contract get a SOAP Fault `Client` (auth problems `Client.Auth`) with the findings in its
 detail; injected faults and handler crashes get `Server`. `GET ?wsdl` serves the WSDL with the address pointing
 at the mock, `GET ?xsd=<path>` the schemas it imports.
@@ -37,6 +37,7 @@ from mocks.transport.http import HttpReply, HttpRequest, HttpTransport
 from mocks.transport.journal import Exchange, Journal
 from mocks.transport.limits import Refusal, content_type_problem
 from mocks.transport.soap_decode import UNSUPPORTED, RequestDecoder
+from mocks.transport.soap_encode import ReplyEncoder
 from mocks.transport.soap_reply import ReplyTemplates
 
 FAULT_NS = "urn:hih:soap:fault"
@@ -78,6 +79,9 @@ class SoapContext:
     payloads: list[Payload] = field(default_factory=list)
     """The records carried as string payloads, parsed, each with its own findings (invalid ones too)."""
     findings: list[Finding] = field(default_factory=list)
+    body: Any = None
+    """The typed request as the journal keeps it (JSON-ready: `plain`), for a behaviour that wants plain data. The
+    journal's own object: read it, do not change it."""
 
 
 Behaviour = Callable[[Any, SoapContext], "dict[str, Any] | etree._Element | Awaitable[dict[str, Any] | etree._Element]"]
@@ -88,6 +92,9 @@ Authenticator = Callable[[dict[str, str], SoapContext], "str | None"]
 
 
 _AS_IS = frozenset({type(None), str, bool, int, float})
+_LEAVES: dict[type, Callable[[Any], Any]] = {Decimal: str, datetime: datetime.isoformat, date: date.isoformat,
+                                             time: time.isoformat}
+_values_of = object.__getattribute__  # zeep's value objects answer attribute reads in Python: the slot directly
 
 
 def plain(value: Any) -> Any:
@@ -96,9 +103,13 @@ def plain(value: Any) -> Any:
     if kind in _AS_IS:  # the common case first, without isinstance's walk of the class hierarchy
         return value
     if isinstance(value, CompoundValue):
-        return {k: plain(v) for k, v in value.__values__.items()}
+        # a request's fields are mostly strings and numbers: kept without a call each
+        return {k: v if type(v) in _AS_IS else plain(v) for k, v in _values_of(value, "__values__").items()}
     if kind is list:
-        return [plain(v) for v in value]
+        return [v if type(v) in _AS_IS else plain(v) for v in value]
+    leaf = _LEAVES.get(kind)
+    if leaf is not None:
+        return leaf(value)
     if value is None or isinstance(value, str | bool | int | float):
         return value
     if isinstance(value, Decimal):
@@ -202,6 +213,7 @@ class SoapHandler:
         self._settings = self.spec.document.settings
         self._replies: dict[str, ReplyTemplates] = {}
         self._decoders: dict[str, RequestDecoder] = {}
+        self._encoders: dict[str, ReplyEncoder] = {}
 
     def _context(self) -> XmlParserContext:
         # What XmlParserContext(settings) builds, without its `settings or Settings()`: zeep's Settings answers
@@ -364,7 +376,8 @@ class SoapHandler:
             finding = Finding(Severity.ERROR, "/Envelope/Body", f"cannot decode the body: {exc}", "decode")
             exchange.request_findings = [*checked.findings, finding]
             return self._fault("Client", finding.message, [finding])
-        exchange.request = {"operation": operation, "auth": _masked(context.credentials), "body": plain(typed),
+        context.body = plain(typed)
+        exchange.request = {"operation": operation, "auth": _masked(context.credentials), "body": context.body,
                             "payloads": payload_summary(checked.payloads)}
         handler = self.handlers.get(operation)
         if handler is None:
@@ -394,6 +407,13 @@ class SoapHandler:
         if templates is None:
             templates = self._replies[operation] = ReplyTemplates(zeep_op.output)
         envelope = templates.build(data)
+        if envelope is None and templates.elements:
+            pass  # flat: zeep's first answer of each set of fields becomes the template
+        elif envelope is None:
+            encoder = self._encoders.get(operation)
+            if encoder is None:
+                encoder = self._encoders[operation] = ReplyEncoder(zeep_op.output, self.spec.envelope_ns)
+            envelope = encoder.build(data)
         if envelope is None:
             try:
                 message = zeep_op.output.serialize(**data)
@@ -417,7 +437,8 @@ class SoapHandler:
         body = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
         checked = self.validator.check_response(envelope, operation)
         # the journal keeps the top-level fields (ResultCode, ResultMessage ...); the raw reply has the rest
-        summary = {etree.QName(child).localname: child.text for child in element if len(child) == 0}
+        summary = {child.tag.rpartition("}")[2]: child.text for child in element
+                   if len(child) == 0 and isinstance(child.tag, str)}
         return HttpReply(200, body, self.spec.content_type, parsed={"operation": operation, "body": summary},
                          findings=checked.findings)
 

@@ -1,7 +1,7 @@
-"""Every HTTP port of the mocks (the SOAP mocks, the blood-centre console, the admin API, the insurance mock on the
-lean server or on uvicorn) closes a connection whose request head or body stops arriving, after the keep-alive
-timeout, as it closes an idle one (a stalled body is answered 408 first); a head or body that keeps arriving in time
-is answered. Over real sockets."""
+"""Every HTTP port of the mocks, on the lean server (the insurance and SOAP mocks, the blood-centre console beside
+them) or on uvicorn (the admin API, a mock served by uvicorn instead of the lean server), closes a connection whose
+request head or body stops arriving, after the keep-alive timeout, as it closes an idle one (a stalled body is
+answered 408 first); a head or body that keeps arriving in time is answered. Over real sockets."""
 
 from __future__ import annotations
 
@@ -50,6 +50,12 @@ def _insurance_on_uvicorn(runtime: Runtime) -> int:
     return mock.start(runtime).port
 
 
+def _blood_center_on_uvicorn(runtime: Runtime) -> int:
+    mock = BloodCenterMock(ContractStore(CONTRACTS).load("blood-center"))
+    mock.lean_http = False  # what HIH_MOCK_HTTP=uvicorn gives
+    return mock.start(runtime).port
+
+
 # (what listens, a request that port answers with 200 .. 499, the path its head names)
 PORTS: dict[str, tuple[Callable[[Runtime], int], str]] = {
     "blood-center SOAP": (_blood_center, "/BloodCenterService?wsdl"),
@@ -58,6 +64,7 @@ PORTS: dict[str, tuple[Callable[[Runtime], int], str]] = {
     "admin API": (_admin, "/__hih/"),
     "insurance on uvicorn": (_insurance_on_uvicorn, "/fsi/api/nothing"),
     "insurance (lean server)": (_insurance, "/fsi/api/nothing"),
+    "blood-center on uvicorn": (_blood_center_on_uvicorn, "/BloodCenterService?wsdl"),
 }
 
 
@@ -152,6 +159,7 @@ def _status(sock: socket.socket) -> int:
 # what listens: the path and content type of a request whose body the app reads before it answers
 BODY_PORTS: dict[str, tuple[str, str]] = {
     "blood-center SOAP": ("/BloodCenterService", "text/xml; charset=utf-8"),
+    "blood-center on uvicorn": ("/BloodCenterService", "text/xml; charset=utf-8"),
     "mch-platform SOAP": ("/MchPlatformService", "text/xml; charset=utf-8"),
     "admin API": ("/__hih/mch-platform/faults", "application/json"),
     "insurance on uvicorn": ("/fsi/api/outpatientSettleService/saveSettletmentV2", "application/json"),

@@ -47,6 +47,32 @@ def test_an_order_number_is_idempotent_for_the_same_content_and_refused_for_othe
     assert centre.centre.store.count("orders") == 1
 
 
+def test_an_order_kept_by_an_earlier_version_keeps_its_content_digest(call: Caller, centre: BloodCenterMock,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A state file written before the digest was made with orjson holds the standard library's digest: the same
+    content is still the same order, other content still 2001."""
+    from mocks.blood_center import centre as centre_module
+
+    with monkeypatch.context() as earlier:
+        earlier.setattr(centre_module, "fingerprint", centre_module._json_fingerprint)
+        first = call("SubmitBloodOrder", order=order())
+    again = call("SubmitBloodOrder", order=order())
+    assert (again.ResultCode, again.receivedAt) == ("0", first.receivedAt)
+    other = call("SubmitBloodOrder", order=order(urgency="EMERGENCY"))
+    assert other.ResultCode == "2001"
+
+
+def test_the_journal_keeps_the_order_as_sent_while_the_centre_keeps_it_normalised(call: Caller,
+                                                                                 centre: BloodCenterMock) -> None:
+    data = order()
+    data["item"][1]["quantity"] = Decimal("200.0")
+    assert call("SubmitBloodOrder", order=data).ResultCode == "0"
+    (exchange,) = centre.exchanges("SubmitBloodOrder")
+    assert [i["quantity"] for i in exchange.request["body"]["order"]["item"]] == ["2", "200.0"]
+    stored = centre.centre.store.get("orders", f"{centre.hospital}/ORD1001")
+    assert [i["requested"] for i in stored["items"]] == ["2", "200"]
+
+
 def test_a_unit_that_does_not_fit_the_product_is_refused(call: Caller, centre: BloodCenterMock) -> None:
     data = order()
     data["item"][1]["unit"] = "U"

@@ -107,3 +107,46 @@ def test_what_the_decoder_is_not_sure_of_is_left_to_zeep(attr: str, middle: str,
     if decoded:
         assert result == op.input.body.parse(content, op.input.wsdl.types)
         assert result.order.item[0].quantity == 2 and result.order.remark is None
+
+
+def _converted(convert: Any, text: str) -> tuple[str, Any]:
+    try:
+        value = convert(text)
+    except ValueError:
+        return ("refused", None)
+    return (type(value).__name__, (value, getattr(value, "tzinfo", None)))
+
+
+DATE_TEXTS = st.one_of(
+    st.datetimes().map(lambda d: d.replace(microsecond=0).isoformat()),
+    st.dates().map(lambda d: d.isoformat()),
+    st.from_regex(r"\A\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d)?\Z"),
+    st.from_regex(r"\A[0-9T:. +-]{8,26}\Z"))
+
+
+@given(text=DATE_TEXTS)
+@settings(max_examples=300, deadline=None)
+def test_dates_and_times_convert_as_zeep_converts_them(text: str) -> None:
+    """The standard library's quick path for dateTime and date texts: the same value, type and zone as zeep's
+    `pythonvalue` (or refused by both), whatever the text."""
+    from zeep.xsd.types.builtins import Date, DateTime
+
+    from mocks.transport.soap_decode import converter
+
+    for simple in (DateTime(), Date()):
+        assert _converted(converter(simple), text) == _converted(simple.pythonvalue, text), (type(simple).__name__, text)
+
+
+def test_a_decoded_request_is_journaled_as_json_ready_data() -> None:
+    """`plain`: value objects to dicts at every level, decimals to strings, dates and times in ISO form, texts and
+    numbers as they are (the journal and the reports read these)."""
+    op = spec_of(load_contract(EXAMPLE)).zeep_operation("SubmitOrder")
+    content = example_content(ORDER.format(attr="", middle=""))
+    decoded = RequestDecoder(op.input.body).decode(content)
+    assert decoded is not UNSUPPORTED
+    journaled = plain(decoded)
+    assert journaled["order"]["orderNo"] == "ORD1" and journaled["order"]["urgency"] == "URGENT"
+    assert journaled["order"]["wantedAt"] == "2025-01-01T10:30:00+08:00"
+    assert journaled["order"]["item"] == [{"productCode": "E0001", "aboGroup": "A", "quantity": 2}]
+    assert plain([Decimal("2.50"), dt.date(2025, 1, 2), dt.time(10, 30), b"x", None, ("a", 1)]) == [
+        "2.50", "2025-01-02", "10:30:00", "x", None, ["a", 1]]

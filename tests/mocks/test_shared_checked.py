@@ -1,0 +1,133 @@
+"""The SOAP partners' shared store for `--workers`: every transaction committed before it ends, a transaction run
+again when another worker changed what it read, the log read only when another worker committed. Two stores on one
+SQLite file stand for two serving processes (each its own connection and lock descriptor)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mocks.shared_checked import CheckedSharedStore
+from mocks.state import Conflict
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[CheckedSharedStore, CheckedSharedStore]]:
+    path = tmp_path / "blood-center.sqlite"
+    first, second = CheckedSharedStore(path), CheckedSharedStore(path)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def logged(path: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as db:
+        return [(str(t), str(k)) for t, k in db.execute("SELECT tbl, key FROM log ORDER BY seq")]
+
+
+def count_log_reads(store: CheckedSharedStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    reads: list[int] = []
+    original = store._logged
+
+    def counted() -> list[tuple[int, str, str, object]]:
+        reads.append(1)
+        return original()
+
+    monkeypatch.setattr(store, "_logged", counted)
+    return reads
+
+
+def test_each_transaction_is_committed_before_it_ends_and_read_by_the_other(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
+    first, second = pair
+    with first.transaction():
+        first.put("orders", "H1/B1", {"status": "RECEIVED"})
+        assert logged(first.path) == [], "nothing is logged before the transaction ends"
+    assert logged(first.path) == [("orders", "H1/B1")]
+    assert second.get("orders", "H1/B1") == {"status": "RECEIVED"}
+    second.put("orders", "H1/B1", {"status": "CANCELLED"})
+    assert first.get("orders", "H1/B1") == {"status": "CANCELLED"}
+
+
+def test_a_transaction_whose_reads_another_worker_changed_is_run_again_and_nothing_is_lost(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
+    first, second = pair
+    first.put("stock", "E0001", {"left": 10})
+    runs: list[int] = []
+
+    def take_one() -> int:
+        left = int(second.get("stock", "E0001")["left"])
+        if not runs:  # the other worker takes a unit between this read and this commit
+            first.put("stock", "E0001", {"left": int(first.get("stock", "E0001")["left"]) - 1})
+        runs.append(left)
+        second.put("stock", "E0001", {"left": left - 1})
+        return left - 1
+
+    assert second.atomic(take_one) == 8
+    assert runs == [10, 9], "run again on the other worker's result"
+    assert second.conflicts == 1
+    assert first.get("stock", "E0001") == {"left": 8}, "both units taken, as both workers see"
+
+
+def test_a_conflicting_commit_is_undone(pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
+    first, second = pair
+    first.put("orders", "H1/B1", {"status": "RECEIVED"})
+    with pytest.raises(Conflict), second.transaction():
+        assert second.get("orders", "H1/B1") == {"status": "RECEIVED"}
+        first.put("orders", "H1/B1", {"status": "CANCELLED"})
+        second.put("orders", "H1/B1", {"status": "ISSUED"})
+        second.put("orders", "H1/B2", {"status": "RECEIVED"})
+    assert second.get("orders", "H1/B1") == {"status": "CANCELLED"}
+    assert second.get("orders", "H1/B2") is None
+    assert logged(first.path) == [("orders", "H1/B1"), ("orders", "H1/B1")]
+
+
+def test_the_log_is_read_only_when_another_worker_committed(pair: tuple[CheckedSharedStore, CheckedSharedStore],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = pair
+    reads = count_log_reads(second, monkeypatch)
+    for n in range(5):
+        second.put("orders", f"H1/B{n}", {"n": n})
+        assert second.get("orders", f"H1/B{n}") == {"n": n}
+    assert reads == [], "its own commits alone: the file's data_version says nobody else wrote"
+    first.put("orders", "H1/X", {"n": 99})
+    assert second.get("orders", "H1/X") == {"n": 99}
+    assert len(reads) == 1
+
+
+def test_a_commit_applies_what_another_worker_logged_after_this_transaction_began(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
+    first, second = pair
+    with second.transaction():
+        second.put("orders", "H1/B1", {"n": 1})
+        first.put("orders", "H1/B2", {"n": 2})  # committed while the second's transaction runs, on another row
+    assert second._tables["orders"]["H1/B2"] == {"n": 2}, "applied under the writer lock, without a read of its own"
+    assert logged(first.path) == [("orders", "H1/B2"), ("orders", "H1/B1")]
+    second.put("orders", "H1/B3", {"n": 3})  # and its next commit does not apply it twice, nor miss a row
+    assert first.get("orders", "H1/B1") == {"n": 1} and first.get("orders", "H1/B3") == {"n": 3}
+    assert first.revision >= 3 and second.revision >= 3
+
+
+def test_a_transaction_inside_another_is_part_of_it_and_another_thread_waits_for_it(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
+    import threading
+
+    first, second = pair
+    seen: list[object] = []
+    with first.transaction():
+        first.put("orders", "H1/B1", {"n": 1})
+        with pytest.raises(ValueError), first.transaction():  # a nested one: its error does not undo the outer
+            first.put("orders", "H1/B2", {"n": 2})
+            raise ValueError("refused")
+        reader = threading.Thread(target=lambda: seen.append(first.get("orders", "H1/B2")))
+        reader.start()
+        reader.join(0.2)
+        assert reader.is_alive(), "another thread's read waits for the transaction to end"
+        assert logged(first.path) == []
+    reader.join(5)
+    assert seen == [{"n": 2}]
+    assert logged(first.path) == [("orders", "H1/B1"), ("orders", "H1/B2")], "one commit, when the outer one ends"
+    assert second.get("orders", "H1/B2") == {"n": 2}
