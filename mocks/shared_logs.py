@@ -38,12 +38,10 @@ from typing import Any, TypeVar
 
 import orjson
 
-from mocks.shared_state import WriterLock, _begin
-from mocks.state import _ABSENT, TABLE, StateProblem, Store, _open
+from mocks.shared_state import _GONE, WriterLock, WriteSet, _begin
+from mocks.state import _ABSENT, TABLE, StateProblem, _open
 
 _T = TypeVar("_T")
-_GONE = object()
-"""A deletion among a transaction's writes."""
 _LENGTH = struct.Struct("<I")
 READ_CHUNK = 1 << 16
 """Bytes asked of a log in one read: Python allocates the whole size for each read, and above 128 KiB that is an
@@ -68,7 +66,7 @@ class _Reader:
     partial: bytes = b""
 
 
-class WorkerLogStore(Store):
+class WorkerLogStore(WriteSet):
     """The mock's tables in each worker's memory, kept in step through per-worker append-only logs (see the module's
     docstring)."""
 
@@ -206,15 +204,12 @@ class WorkerLogStore(Store):
                     self._depth -= 1
                 return
             self._begin_work()
+            done = False
             try:
                 yield
-            except BaseException:
-                self._abandon()
-                raise
-            else:
-                self._end_work()
+                done = True
             finally:
-                self._depth = 0
+                self._end(done)
 
     def atomic(self, work: Callable[[], _T]) -> _T:
         """`work()` in one transaction (never run again: nothing here conflicts), without a context manager."""
@@ -222,15 +217,12 @@ class WorkerLogStore(Store):
             if self._depth:
                 return work()
             self._begin_work()
+            done = False
             try:
                 result = work()
-            except BaseException:
-                self._abandon()
-                raise
-            else:
-                self._end_work()
+                done = True
             finally:
-                self._depth = 0
+                self._end(done)
             return result
 
     def _begin_work(self) -> None:
@@ -239,17 +231,24 @@ class WorkerLogStore(Store):
         self._written = {}
         self._catch_up()
 
-    def _abandon(self) -> None:
-        self._written = {}
-        super()._rollback()
-
-    def _end_work(self) -> None:
+    def _end(self, done: bool) -> None:
+        """The end of the outermost transaction: its writes logged when `done`, undone otherwise (and when they
+        cannot be logged: memory never holds what the others will not read)."""
         written, self._written = self._written, {}
-        self._undo = []
-        if written:
-            self._append(written)
-            if self._bounds:
+        try:
+            if done and written:
+                try:
+                    self._append(written)
+                except BaseException:
+                    super()._rollback()
+                    raise
+            elif not done:
+                super()._rollback()
+            self._undo = []
+            if done and written and self._bounds:
                 self._evict()
+        finally:
+            self._depth = 0
 
     def _append(self, written: dict[tuple[str, str], Any]) -> None:
         """Log `written` as one record in one write, stamped past every stamp this worker saw of its rows."""
@@ -361,39 +360,6 @@ class WorkerLogStore(Store):
             if not self._depth:
                 self._catch_up()
             return super().dump()
-
-    def put(self, table: str, key: str, value: Any) -> None:
-        if not self._depth:
-            self.atomic(lambda: self.put(table, key, value))
-            return
-        self._remember(table, key)
-        self.revision += 1
-        self._rows(table)[key] = value
-        self._written[(table, key)] = value
-        if self._bounds:
-            self._index(table, key, value)
-
-    def delete(self, table: str, key: str) -> None:
-        if not self._depth:
-            self.atomic(lambda: self.delete(table, key))
-            return
-        self._remember(table, key)
-        self.revision += 1
-        self._tables.get(table, {}).pop(key, None)
-        self._written[(table, key)] = _GONE
-        if self._bounds:
-            self._index(table, key, _ABSENT)
-
-    def clear(self) -> None:
-        with self.transaction():
-            for table, rows in self._tables.items():
-                for key in list(rows):
-                    self._remember(table, key)
-                    self._written[(table, key)] = _GONE
-                rows.clear()
-            self.revision += 1
-            self._reindex()
-            self.problems = []
 
     def close(self) -> None:
         """Write what waits for the state file; close (and remove) this worker's log."""

@@ -185,3 +185,22 @@ def test_two_workers_hold_what_one_store_holds_for_any_sequence_of_writes(tmp_pa
         assert {t: dict(rows) for t, rows in store.dump().items() if rows} == expected
     for store in workers:
         store.close()
+
+
+def test_a_write_the_log_refuses_is_undone_in_memory_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = pair(tmp_path / "lis.sqlite")
+    first.put("orders", "P1", {"n": 1})
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("mocks.shared_logs.os.write", full)
+        with pytest.raises(OSError), first.transaction():
+            first.put("orders", "P1", {"n": 2})
+            first.put("orders", "P2", {"n": 2})
+    assert first.dump() == second.dump() == {"orders": {"P1": {"n": 1}}}, "no worker holds what was not logged"
+    first.put("orders", "P2", {"n": 3})
+    assert second.get("orders", "P2") == {"n": 3}
+    first.close()
+    second.close()
