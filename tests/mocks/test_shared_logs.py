@@ -75,14 +75,20 @@ def test_a_row_both_wrote_before_reading_the_other_ends_the_same_everywhere(tmp_
     second.close()
 
 
+def fill(writer: WorkerLogStore, orders: int, generation_bytes: int, reader: WorkerLogStore | None = None) -> None:
+    """`orders` orders written through `writer`, whose log generations hold `generation_bytes`; `reader` reads
+    after every seventh."""
+    writer.MAX_LOG_BYTES = generation_bytes
+    for n in range(orders):
+        writer.put("orders", f"P{n:03d}", {"n": n, "text": "x" * 100})
+        if reader is not None and n % 7 == 0:
+            reader.sync()
+
+
 def test_a_log_goes_on_in_generations_and_the_reader_follows(tmp_path: Path) -> None:
     path = tmp_path / "lis.sqlite"
     first, second = pair(path)
-    first.MAX_LOG_BYTES = 2_000
-    for n in range(60):
-        first.put("orders", f"P{n:03d}", {"n": n, "text": "x" * 100})
-        if n % 7 == 0:
-            second.sync()
+    fill(first, 60, 2_000, second)
     assert first._generation >= 3
     kept = sorted(p.name for p in tmp_path.glob("lis.sqlite.w0.*.log"))
     assert kept == [log_path(path, 0, g).name for g in (first._generation - 1, first._generation)], \
@@ -96,9 +102,7 @@ def test_a_log_goes_on_in_generations_and_the_reader_follows(tmp_path: Path) -> 
 def test_a_reader_more_than_a_generation_behind_says_so_and_reads_on(tmp_path: Path) -> None:
     path = tmp_path / "lis.sqlite"
     first, second = pair(path)
-    first.MAX_LOG_BYTES = 500
-    for n in range(40):
-        first.put("orders", f"P{n:03d}", {"n": n, "text": "x" * 40})
+    fill(first, 40, 500)
     second.sync()
     assert second.problems and "日志" in second.problems[0].reason
     first.put("orders", "LAST", {"n": 99})
