@@ -300,11 +300,14 @@ class WorkerLogStore(WriteSet):
         loop.call_later(self.DURABLE_FLUSH_S, self.flush)
 
     def flush(self) -> None:
-        """Write the rows that changed here into the state file, in one commit (durable state only)."""
+        """Write the rows that changed here into the state file, in one commit (durable state only). What the others
+        logged is read first: a row another worker wrote later is theirs to write, not this worker's older value."""
         with self._lock:
             self._flush_due = False
             if self._db is None or self.writer is None or not self._pending:
                 return
+            if not self._depth:
+                self._catch_up()
             pending, self._pending = self._pending, {}
             with self.writer:
                 _begin(self._db)

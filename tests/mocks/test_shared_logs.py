@@ -4,6 +4,8 @@ file kept, the same rows as one store would hold."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
 from functools import partial
 from pathlib import Path
@@ -125,6 +127,24 @@ def test_with_a_state_file_the_rows_reach_it_and_a_restart_finds_them(tmp_path: 
     third = WorkerLogStore(path, durable=True)
     assert third.get("orders", "P2") == {"status": "received"}
     third.close()
+
+
+def test_the_state_file_keeps_the_later_write_of_a_row_whoever_commits_first(tmp_path: Path) -> None:
+    path = tmp_path / "lis.sqlite"
+    first, second = pair(path, durable=True)
+
+    async def both() -> None:
+        first.put("orders", "P1", {"by": "first"})  # waits DURABLE_FLUSH_S for the state file
+        second.put("orders", "P1", {"by": "second"})
+        second.flush()
+        await asyncio.sleep(first.DURABLE_FLUSH_S * 2)
+
+    asyncio.run(both())
+    with sqlite3.connect(path) as db:
+        kept = db.execute("SELECT value FROM docs WHERE tbl = 'orders' AND key = 'P1'").fetchone()
+    assert json.loads(kept[0]) == {"by": "second"}
+    first.close()
+    second.close()
 
 
 def test_a_bound_lets_the_other_workers_rows_go_too(tmp_path: Path) -> None:
