@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from harness.contract import jsonsafe
 from mocks.shared_state import _GONE, WriterLock, WriteSet, _begin
 from mocks.state import _ABSENT, TABLE, StateProblem, _open
 
@@ -48,6 +49,11 @@ READ_CHUNK = 1 << 16
 mmap of its own (≈ 23 µs a read with 1 MiB, against ≈ 1 µs)."""
 STAMPS_KEPT = 200_000
 """Rows whose last stamp is remembered (older rows take any newer record: races last milliseconds)."""
+
+
+def _document(value: str | bytes) -> Any:
+    """A row of the state file (which a user gives: read with the depth and size guards)."""
+    return jsonsafe.loads(value.encode("utf-8") if isinstance(value, str) else bytes(value))
 
 
 def log_path(state: Path, worker: int, generation: int) -> Path:
@@ -107,8 +113,8 @@ class WorkerLogStore(WriteSet):
         assert self._db is not None
         for tbl, key, value in self._db.execute(f"SELECT tbl, key, value FROM {TABLE}").fetchall():
             try:
-                self._tables.setdefault(str(tbl), {})[str(key)] = orjson.loads(value)
-            except (orjson.JSONDecodeError, TypeError) as exc:
+                self._tables.setdefault(str(tbl), {})[str(key)] = _document(value)
+            except (jsonsafe.JsonRefused, TypeError, ValueError) as exc:
                 self.problems.append(StateProblem(str(tbl), str(key), f"记录无法读取（{exc}）"))
         self._reindex()
 
@@ -330,7 +336,10 @@ class WorkerLogStore(WriteSet):
             return None
         self.flush()
         row = self._db.execute(f"SELECT value FROM {TABLE} WHERE tbl = ? AND key = ?", (table, key)).fetchone()
-        return None if row is None else orjson.loads(row[0])
+        try:
+            return None if row is None else _document(row[0])
+        except (jsonsafe.JsonRefused, TypeError, ValueError):
+            return None
 
     # -- reading and writing ----------------------------------------------------------------------------------
     def get(self, table: str, key: str) -> Any:

@@ -228,3 +228,16 @@ def test_a_write_the_log_refuses_is_undone_in_memory_too(tmp_path: Path, monkeyp
     assert second.get("orders", "P2") == {"n": 3}
     first.close()
     second.close()
+
+
+def test_a_state_file_row_that_cannot_be_read_is_listed_not_served(tmp_path: Path) -> None:
+    path = tmp_path / "lis.sqlite"
+    kept = SqliteStore(path)
+    kept.put("orders", "P1", {"status": "received"})
+    kept.close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO docs (tbl, key, value) VALUES ('orders', 'BAD', ?)", ("[" * 10_000 + "]" * 10_000,))
+    store = WorkerLogStore(path, durable=True)
+    assert store.get("orders", "P1") == {"status": "received"} and store.get("orders", "BAD") is None
+    assert [(p.table, p.key) for p in store.problems] == [("orders", "BAD")]
+    store.close()
