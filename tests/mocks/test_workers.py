@@ -230,3 +230,4 @@ def test_an_order_one_lis_worker_answered_the_other_knows_at_once_and_a_restart_
     orders = dict(kept.items("orders"))
     kept.close()
     assert sorted(orders) == sorted(f"Q{n}" for n in range(20)) and {o["status"] for o in orders.values()} == {"received"}
+    assert not list(tmp_path.glob("*.log")), "each worker removes its log when it stops"
