@@ -16,6 +16,11 @@ collector's long-lived objects are frozen between rounds, as `hih mock serve` do
     PYTHONPATH=/tmp/base .venv/bin/python /tmp/base/bench/mllp_cpu.py   # another commit, from `git archive`
     .venv/bin/python bench/mllp_cpu.py --profile /tmp/lis.prof          # cProfile of one round
     .venv/bin/python bench/mllp_cpu.py --shared                         # with the store each --workers process has
+    .venv/bin/python bench/mllp_cpu.py --workers 2                      # two workers' mocks on one state, in turn
+
+`--workers N` plays what `hih mock serve --workers N` does in one process: N mocks, each with its worker's store on
+one state file (`share` called as a worker calls it), the orders dealt to them in turns of `--per-turn` (each
+worker's loop turning between them), so each also catches up with what the others kept. CPU per order over all.
 """
 
 from __future__ import annotations
@@ -133,6 +138,27 @@ async def round_protocol(server: Any, batch: list[tuple[bytes, bytes]], per_turn
     return transport.out
 
 
+async def round_workers(servers: list[Any], batch: list[tuple[bytes, bytes]], per_turn: int) -> list[bytes]:
+    """`batch` dealt to the workers' servers (one connection each) in turns of `per_turn` orders; the replies in the
+    order of `batch`."""
+    transports = [MemoryTransport() for _ in servers]
+    conns = [server.protocol() for server in servers]
+    for conn, transport in zip(conns, transports, strict=True):
+        conn.connection_made(transport)
+    replies = []
+    for start in range(0, len(batch), per_turn):
+        worker = (start // per_turn) % len(servers)
+        for _, frame in batch[start : start + per_turn]:
+            conns[worker].data_received(frame)
+        replies.extend(transports[worker].out)
+        transports[worker].out.clear()
+        await asyncio.sleep(0)
+    for conn in conns:
+        conn.connection_lost(None)
+    await asyncio.sleep(0)
+    return replies
+
+
 async def round_streams(server: Any, batch: list[tuple[bytes, bytes]]) -> list[bytes]:
     """The same for a checkout whose server is a stream handler only."""
     transport = MemoryTransport()
@@ -173,6 +199,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--shared", action="store_true",
                     help="the store `hih mock serve --workers` gives each worker (a SQLite file in a scratch folder)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="mocks sharing one state as --workers processes do (implies --shared), orders dealt in turns")
     ap.add_argument("--per-turn", type=int, default=0,
                     help="messages between two turns of the event loop (default: none within a round; 4 with --shared)")
     ap.add_argument("--profile", type=Path, help="write a cProfile of one more round here")
@@ -180,55 +208,69 @@ def main() -> int:
     a = ap.parse_args()
     contract = ContractStore().load(a.interface, "2024.1")
     scratch = tempfile.TemporaryDirectory(prefix="hih-mllp-cpu-")
-    if a.shared:
+    mocks: list[Any] = []
+    if a.shared or a.workers > 1:
         from mocks.registry import mock_class
         from mocks.shared_state import SharedSqliteStore
 
         kind = mock_class(a.interface)
         store_class = getattr(kind, "shared_store", SharedSqliteStore)
-        mock: Any = kind(contract, store_class(Path(scratch.name) / "state.sqlite", durable=False))
-        mock.limit_state(50_000)
+        state = Path(scratch.name) / "state.sqlite"
+        for index in range(a.workers):
+            placed = {"worker": (index, a.workers)} if getattr(store_class, "per_worker", False) else {}
+            mocks.append(kind(contract, store_class(state, durable=False, **placed)))
+            mocks[-1].share(index, a.workers, state)
+            mocks[-1].limit_state(50_000)
         a.per_turn = a.per_turn or 4
     else:
         store_class = None
-        mock = create_mock(contract)
-    mock.validator.warm()
+        mocks.append(create_mock(contract))
+    mock = mocks[0]
+    for each in mocks:
+        each.validator.warm()
     server = mock.server
     turns = {"per_turn": a.per_turn} if a.per_turn else {}
-    entry = partial(round_protocol, per_turn=a.per_turn) if hasattr(server, "protocol") else round_streams
+    if len(mocks) > 1:
+        entry: Any = partial(round_workers, [m.server for m in mocks], per_turn=a.per_turn)
+    elif hasattr(server, "protocol"):
+        entry = partial(round_protocol, server, per_turn=a.per_turn)
+    else:
+        entry = partial(round_streams, server)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(entry(server, frames(a.interface, 0, 200)))  # first-use compilation out of the way
+    loop.run_until_complete(entry(frames(a.interface, 0, 200)))  # first-use compilation out of the way
     rounds = []
     for number in range(1, a.rounds + 1):
         batch = frames(a.interface, number * a.messages, a.messages)
         gc.collect()
         gc.freeze()
         start = time.process_time()
-        replies = loop.run_until_complete(entry(server, batch))
+        replies = loop.run_until_complete(entry(batch))
         rounds.append((time.process_time() - start) / a.messages * 1e6)
         check(replies, batch)
-    flagged = [e for e in mock.journal.entries()[-a.messages:] if not e.request_valid]
+    flagged = [e for m in mocks for e in m.journal.entries()[-a.messages:] if not e.request_valid]
     if flagged:
         raise SystemExit(f"{len(flagged)} orders journaled with errors, e.g. {[str(f) for f in flagged[0].request_findings]}")
     if a.profile:
         import cProfile
 
         batch = frames(a.interface, (a.rounds + 1) * a.messages, a.messages)
-        cProfile.runctx("loop.run_until_complete(entry(server, batch))", globals(), locals(), str(a.profile))
+        cProfile.runctx("loop.run_until_complete(entry(batch))", globals(), locals(), str(a.profile))
     best = min(rounds)
     name = "protocol" if hasattr(server, "protocol") else "streams"
     kept = f"; store {store_class.__name__}" if store_class is not None else ""
     print(f"{a.interface}: {best:.1f} µs CPU per order (best of {a.rounds} rounds of {a.messages:,}; "
           f"rounds {', '.join(f'{r:.1f}' for r in rounds)}); {1e6 / best:,.0f} orders per CPU second; "
-          f"entry {name}{kept}{f'; loop turns every {a.per_turn}' if a.per_turn else ''}")
+          f"entry {name}{kept}{f'; loop turns every {a.per_turn}' if a.per_turn else ''}"
+          f"{f'; {a.workers} workers' if a.workers > 1 else ''}")
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps({"interface": a.interface, "python": platform.python_version(),
                                       "messages": a.messages, "rounds_us": rounds, "best_us": best, "entry": name,
                                       "store": store_class.__name__ if store_class is not None else "memory",
-                                      **turns}, indent=2))
-    mock.store.close()
+                                      "workers": a.workers, **turns}, indent=2))
+    for each in mocks:
+        each.store.close()
     scratch.cleanup()
     return 0
 

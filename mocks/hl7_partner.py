@@ -29,7 +29,7 @@ from harness.contract.hl7.mllp_client import MllpError, MllpSyncClient
 from harness.contract.model import Contract
 from mocks.base import Endpoint, MockService
 from mocks.clock_checks import hl7_stamps
-from mocks.shared_batched import BatchedSharedStore
+from mocks.shared_logs import WorkerLogStore
 from mocks.state import Store
 from mocks.transport.mllp import ContractHandler, MllpConfig, MllpExchange, MllpServer, Reply
 from mocks.transport.refusal import Refusal
@@ -169,11 +169,13 @@ class Hl7PartnerMock(MockService):
     transport = "mllp"
     shares_state = True
     auto_workers = 1
-    """`--workers auto` serves an MLLP partner from one process: two lost to one with the load client on the same 2
-    cores (bench/RESULTS.md, "MLLP mocks: CPU per order and --workers, shared machine")."""
-    shared_store = BatchedSharedStore
-    """With `--workers`: orders and patients are written whole by one handler at a time, so their writes reach the
-    shared file once per event-loop turn (`mocks.shared_batched`), not in a commit of their own each."""
+    """`--workers auto` serves an MLLP partner from one process: two have not yet won over one with the load client
+    on the same 2 cores (bench/RESULTS.md, "MLLP mocks: per-worker logs"; the quiet machine's `bench/peers.py
+    --pairs lis --workers 1|2` decides)."""
+    shared_store = WorkerLogStore
+    """With `--workers`: orders and patients are written whole by one handler at a time and need no transaction
+    checked against the other workers', so each worker appends its writes to a log of its own and reads the others'
+    (`mocks.shared_logs`): no lock across the processes on an order's path."""
     growing = {"orders": lambda order: order.get("status") in ("final", "corrected", "cancelled"),
                "patients": None}
     application = ("HIH", "HIH")

@@ -65,7 +65,49 @@ def _begin(db: sqlite3.Connection) -> None:
             time.sleep(BUSY_WAIT_S)
 
 
-class SharedSqliteStore(Store):
+class WriteSet(Store):
+    """The writes of a store that keeps each transaction's write set (`_written`, `_GONE` for a deletion) and logs it
+    when the transaction ends (`SharedSqliteStore`, `mocks.shared_logs.WorkerLogStore`)."""
+
+    _written: dict[tuple[str, str], Any]
+
+    def put(self, table: str, key: str, value: Any) -> None:
+        if not self._depth:
+            with self.transaction():
+                self.put(table, key, value)
+            return
+        self._remember(table, key)  # inside a transaction already: no context manager per write
+        self.revision += 1
+        self._rows(table)[key] = value
+        self._written[(table, key)] = value
+        if self._bounds:
+            self._index(table, key, value)
+
+    def delete(self, table: str, key: str) -> None:
+        if not self._depth:
+            with self.transaction():
+                self.delete(table, key)
+            return
+        self._remember(table, key)
+        self.revision += 1
+        self._tables.get(table, {}).pop(key, None)
+        self._written[(table, key)] = _GONE
+        if self._bounds:
+            self._index(table, key, _ABSENT)
+
+    def clear(self) -> None:
+        with self.transaction():
+            for table, rows in self._tables.items():
+                for key in list(rows):
+                    self._remember(table, key)
+                    self._written[(table, key)] = _GONE
+                rows.clear()
+            self.revision += 1
+            self._reindex()
+            self.problems = []
+
+
+class SharedSqliteStore(WriteSet):
     """The mock's tables in memory in each worker, kept in step through a shared SQLite file.
 
     Every committed change is appended to the file's `log`, which is folded into `docs` (the `--state` format) every
@@ -253,38 +295,6 @@ class SharedSqliteStore(Store):
         with self.transaction():
             self._note(table, None)
             return super().count(table)
-
-    def put(self, table: str, key: str, value: Any) -> None:
-        if not self._depth:
-            with self.transaction():
-                self.put(table, key, value)
-            return
-        self._remember(table, key)  # inside a transaction already: no context manager per write
-        self._rows(table)[key] = value
-        self._written[(table, key)] = value
-        if self._bounds:
-            self._index(table, key, value)
-
-    def delete(self, table: str, key: str) -> None:
-        if not self._depth:
-            with self.transaction():
-                self.delete(table, key)
-            return
-        self._remember(table, key)
-        self._tables.get(table, {}).pop(key, None)
-        self._written[(table, key)] = _GONE
-        if self._bounds:
-            self._index(table, key, _ABSENT)
-
-    def clear(self) -> None:
-        with self.transaction():
-            for table, rows in self._tables.items():
-                for key in list(rows):
-                    self._remember(table, key)
-                    self._written[(table, key)] = _GONE
-                rows.clear()
-            self._reindex()
-            self.problems = []
 
     def dump(self) -> dict[str, dict[str, Any]]:
         with self.transaction():

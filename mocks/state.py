@@ -188,6 +188,24 @@ class Store:
     def atomic(self, work: Callable[[], _T]) -> _T:
         """`work()` in one transaction; run again (up to 100 times) when the store reports a `Conflict` with a
         concurrent writer (only stores shared between processes do). `work` must change nothing but the store."""
+        if type(self).transaction is Store.transaction:  # never conflicts: `transaction()` inline, no generator
+            with self._lock:
+                self._depth += 1
+                try:
+                    if self._depth == 1:
+                        self._undo = []
+                        self._begin()
+                    try:
+                        result = work()
+                    except BaseException:
+                        if self._depth == 1:
+                            self._rollback()
+                        raise
+                    if self._depth == 1:
+                        self._commit()
+                    return result
+                finally:
+                    self._depth -= 1
         for _ in range(99):
             try:
                 with self.transaction():

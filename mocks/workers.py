@@ -208,7 +208,8 @@ def worker_main(config: dict[str, Any]) -> None:
     try:
         for name, spec in config["interfaces"].items():
             kind = getattr(mock_class(name), "shared_store", SharedSqliteStore)  # a mock may log its writes in batches
-            shared = kind(Path(spec["state"]), durable=spec["durable"])
+            placed = {"worker": (config["index"], config["workers"])} if getattr(kind, "per_worker", False) else {}
+            shared = kind(Path(spec["state"]), durable=spec["durable"], **placed)
             mock = mock_class(name)(store.load(name, spec["contract"]), shared)
             mock.share(config["index"], config["workers"], Path(spec["state"]))
             mock.journal.max_bytes = config["journal_bytes"]
@@ -229,6 +230,10 @@ def worker_main(config: dict[str, Any]) -> None:
         while not stop.wait(1.0):
             if os.getppid() != parent:  # the serving process is gone (killed): so is its port, stop serving it
                 break
+            for mock in mocks.values():  # a store of per-worker logs reads the others' at least once a second
+                sync = getattr(mock.store, "sync", None)
+                if callable(sync):
+                    sync()
             gc.freeze()
     finally:
         runtime.stop()

@@ -197,3 +197,37 @@ def test_two_lis_workers_hold_one_set_of_orders(tmp_path: Path) -> None:
         journal = httpx.get(f"{admin}lis/journal", params={"limit": 100}, timeout=10).json()
         assert journal["total"] == 60 and {e["worker"] for e in journal["entries"]} == {1, 2}
 
+
+
+def test_an_order_one_lis_worker_answered_the_other_knows_at_once_and_a_restart_keeps(tmp_path: Path) -> None:
+    """No pause between the ACK and the next message: placed, placed again, cancelled and cancelled again, each over
+    a new connection (so through either worker), right after the previous answer."""
+    from harness.contract.hl7.mllp_client import MllpSyncClient
+    from tests.contracts.hl7 import messages as m
+
+    state = tmp_path / "lis.sqlite"
+    options = ServeOptions(interfaces=["lis"], workers=2, contracts_dir=CONTRACTS, state=state)
+    with serving(options) as fields:
+        host, port = fields["lis"][1].removeprefix("mllp://").rsplit(":", 1)
+        admin = fields["admin"][1]
+
+        def send(control: str, placer: str, order_control: str = "NW") -> str:
+            text = m.lis_oml(order_control, control).replace("HIS20240105001", placer)
+            with MllpSyncClient(host, int(port), timeout=5.0) as client:
+                reply = client.send(text).message
+            assert reply is not None and reply.get("MSA-1") == "AA"
+            return reply.get("ORC-1")
+
+        answers = [(send(f"A{n}", f"Q{n}"), send(f"B{n}", f"Q{n}"), send(f"C{n}", f"Q{n}", "CA"),
+                    send(f"D{n}", f"Q{n}", "CA"), send(f"E{n}", f"Q{n}")) for n in range(20)]
+        assert answers == [("OK", "UA", "CR", "CR", "OK")] * 20, \
+            "the second worker refuses a placer number held, and a cancelled one may be ordered again"
+        journal = httpx.get(f"{admin}lis/journal", params={"limit": 100}, timeout=10).json()
+        assert {e["worker"] for e in journal["entries"]} == {1, 2}
+    from mocks.state import SqliteStore
+
+    kept = SqliteStore(state)
+    orders = dict(kept.items("orders"))
+    kept.close()
+    assert sorted(orders) == sorted(f"Q{n}" for n in range(20)) and {o["status"] for o in orders.values()} == {"received"}
+    assert not list(tmp_path.glob("*.log")), "each worker removes its log when it stops"

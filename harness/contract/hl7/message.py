@@ -360,6 +360,10 @@ class Message:
         return f"Message({self.message_type or '?'} {self.control_id!r}, {len(self.segments)} segments)"
 
 
+_STANDARD = "|^~\\&|"
+"""MSH-1 and MSH-2 as HL7 writes them by default: `_separators` finds nothing to say about them."""
+
+
 def _separators(header: str, findings: list[Finding]) -> Separators:
     """Separators from an MSH/FHS/BHS line; findings for odd or missing ones."""
     if len(header) < 4:
@@ -421,7 +425,10 @@ def parse(text: str, charset: str = "UNICODE UTF-8") -> Message:
         shown = text[:20].encode("unicode_escape").decode("ascii")
         findings.append(Finding(Severity.ERROR, "", f"not an HL7 v2 message: it starts with {shown!r}, not MSH", "parse"))
         return Message([], DEFAULT, findings, charset)
-    seps = _separators(text[: text.find("\r")] if "\r" in text else text, findings)
+    if text[3:9] == _STANDARD:  # `|^~\&|`: the delimiters nearly every sender uses, nothing to report
+        seps = DEFAULT
+    else:
+        seps = _separators(text[: text.find("\r")] if "\r" in text else text, findings)
     fs = seps.field
     segments: list[Segment] = []
     counts: dict[str, int] = {}
