@@ -5,7 +5,7 @@ worker wrote.
 The blood centre and the maternal-child platform answer from rules over what they hold: an order number used with
 other content is refused, a unit issued once is not issued again, a record number uploaded twice is a duplicate.
 So each transaction commits under the writer lock and is run again when another worker changed what it read
-(`SharedSqliteStore`), unlike the LIS's batched log (`mocks.shared_batched`), where the later write simply wins.
+(`SharedSqliteStore`), unlike the LIS workers' own logs (`mocks.shared_logs`), where the later write simply wins.
 What this store adds is the cost of a read: `SharedSqliteStore` asks the log for rows at the start of every
 transaction, a query even when nothing changed; here the start of a transaction reads `PRAGMA data_version` (the
 file header: did any other connection commit?) and queries the log only when it says yes. Most SOAP calls read
