@@ -54,7 +54,7 @@ def _reserve() -> socket.socket:
 
 
 def _worker(root: Path, interface: str, port: int, scratch: Path, timeout_s: float) -> subprocess.Popen[bytes]:
-    """`python -m mocks.workers CONFIG` (worker 1 of 2) under callgrind, once it says it is ready."""
+    """`python -m mocks.workers` (worker 1 of 2) under callgrind, once it says it is ready."""
     from harness.contract.loader import ContractStore
     from mocks.transport.journal import DEFAULT_MAX_BYTES
 
@@ -62,10 +62,15 @@ def _worker(root: Path, interface: str, port: int, scratch: Path, timeout_s: flo
               "journal_bytes": DEFAULT_MAX_BYTES, "allowed_hosts": [],
               "interfaces": {interface: {"port": port, "state": str(scratch / "state.sqlite"), "durable": False,
                                          "contract": ContractStore().load(interface).version}}}
+    # the configuration on stdin, as `hih mock serve` gives it, and on the command line for a checkout from before
+    # it moved there (`--root`); the token here is no secret
     command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={scratch}/cg.out", sys.executable, "-m",
                "mocks.workers", json.dumps(config)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=root,
-                               env={**os.environ, "PYTHONPATH": str(root)})
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.PIPE,
+                               cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    assert process.stdin is not None
+    with process.stdin:
+        process.stdin.write(json.dumps(config).encode("utf-8"))
     ready = threading.Event()
 
     def read() -> None:

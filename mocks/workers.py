@@ -1,11 +1,11 @@
 """`hih mock serve --workers N`: the same mocks served by N processes, so a mock uses every core.
 
-Each worker is a process of its own (`python -m mocks.workers CONFIG`) that listens on the mock's port with
+Each worker is a process of its own (`python -m mocks.workers`, its configuration on stdin) that listens on the mock's port with
 SO_REUSEPORT (the kernel spreads connections over the workers) and keeps its state in one SQLite file all workers
 share (`mocks.shared_state`): the `--state` file when given, else a scratch file removed at the end. The parent
 holds each port from the start (bound, not listening), watches the workers, and serves the admin API, which asks
 every worker and merges their answers (`mocks.transport.admin_workers`). Only mocks whose state is all in their
-store can be served so (insurance, lis, pacs); pushing results to a hospital stays with one process (`--push`).
+store can be served so (insurance, lis, the blood centre, the maternal-child platform); pushing results to a hospital stays with one process (`--push`).
 """
 
 from __future__ import annotations
@@ -57,10 +57,14 @@ class _Worker:
     def __init__(self, index: int, config: dict[str, Any]) -> None:
         self.index = index
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - read back when the worker fails
-        self.proc = subprocess.Popen([sys.executable, "-m", "mocks.workers", json.dumps({**config, "index": index})],
-                                     stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL,
+        # the configuration (the admin API's secret with it) goes through a pipe: a command line is anyone's to read
+        self.proc = subprocess.Popen([sys.executable, "-m", "mocks.workers"],
+                                     stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.PIPE,
                                      env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
                                          str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]))})
+        assert self.proc.stdin is not None
+        with self.proc.stdin:
+            self.proc.stdin.write(json.dumps({**config, "index": index}).encode("utf-8"))
         self.admin_port = 0
         self.said: list[str] = []
         """What the worker announced before it was ready (a console's and a WSDL's address ...), `NAME LABEL\tWHERE`."""
@@ -243,4 +247,4 @@ def worker_main(config: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    worker_main(json.loads(sys.argv[1]))
+    worker_main(json.loads(sys.stdin.buffer.read()))

@@ -4,6 +4,7 @@ and the admin API merges what both saw. Every call goes over a new connection, s
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -83,6 +84,19 @@ def test_two_workers_keep_one_ledger(served: Served, tmp_path: Path) -> None:
         assert {v["mdtrt_id"] for _, v in store.items("visits")} == set(visits)
     finally:
         store.close()
+
+
+def test_no_worker_shows_its_configuration_on_its_command_line(served: Served) -> None:
+    """The workers' configuration holds the secret the admin API reaches them with; a command line is readable by
+    every local user (`ps`), so it goes through a pipe."""
+    # a thread of this process started them: each thread's children are listed under its own task
+    children = [pid for task in Path(f"/proc/{os.getpid()}/task").iterdir()
+                for pid in (task / "children").read_text().split()]
+    lines = [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ") for pid in children]
+    workers = [line for line in lines if b"mocks.workers" in line]
+    assert len(workers) == 2, f"expected the two workers among this process's children, found {lines}"
+    shown = [line for line in workers if b"admin_token" in line or b"{" in line]
+    assert not shown, f"{len(shown)} of the workers show their configuration on their command line"
 
 
 def test_a_request_replayed_to_the_other_worker_is_refused(served: Served) -> None:
