@@ -52,7 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Where to write the serial files, taken out of the environment of a process that collects (an xdist worker, or
     a run without xdist), so that the suites and runs its tests start do not write there too; an xdist controller
     keeps it for the workers it starts."""
-    if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(config.option, "numprocesses", None):
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
         target = os.environ.pop(SERIAL_FILES_ENV, None)
         if target:
             _serial_target.append(Path(target))
