@@ -8,7 +8,7 @@ suite costs a dozen child runs, not sixty. The defects of the suite's shared run
 (tests/full_runs.py, `DEFECT_RUNS`) are checked in those runs; the others are dealt into rounds of their own. A round
 runs the scenarios its defects' tags select, on each of its interfaces; the defects are dealt into rounds so that
 those runs hold few scenarios beyond what each defect needs. A round runs in one pytest process (`workers=1`): its
-few scenarios cost less than the start of a process per interface (≈ 5 s of CPU a round against ≈ 8 s), and whether
+few scenarios cost less than the start of a process per interface (≈ 5.4 s of CPU a round against ≈ 7.0 s, bench/RESULTS.md), and whether
 a defect is caught does not depend on how the scenarios are shared out (tests/run/test_parallel.py proves that).
 """
 
