@@ -8,6 +8,10 @@ into a run of the suite, and the summary of what it wrote.
 
 A test's set-up is counted with it, so a session fixture (a shared `hih run`) shows on the first test that asks for
 it. Each xdist worker writes its own file (`cpu-<worker>.jsonl`) in DIR.
+
+It also counts the Python processes each test starts, its own and its children's (bench/cpu_probe/sitecustomize.py,
+on their PYTHONPATH, writes one line per process to DIR/procs.tsv): how many `hih run`s (a run's first pytest
+process), how many pytest processes of runs, xdist workers, `hih` commands and others, per file.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_OUT = "HIH_TEST_CPU_OUT"
+ENV_TEST, ENV_PROBE = "BENCH_CPU_PROBE_TEST", "BENCH_CPU_PROBE_OUT"
+"""The node id of the test running and DIR, in the environment its processes inherit (bench/cpu_probe reads them;
+not named HIH_…, which some tests leave out of the environment of the processes they start)."""
 
 
 def _cpu_s() -> float:
@@ -44,12 +51,45 @@ if pytest is not None:
     def pytest_runtest_protocol(item: Any, nextitem: Any) -> Iterator[None]:
         out = os.environ.get(ENV_OUT)
         cpu0, wall0 = _cpu_s(), time.perf_counter()
-        yield
+        if out:
+            os.environ[ENV_TEST] = item.nodeid
+        try:
+            yield
+        finally:
+            os.environ.pop(ENV_TEST, None)
         if out:
             worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
             record = {"id": item.nodeid, "cpu": _cpu_s() - cpu0, "wall": time.perf_counter() - wall0, "worker": worker}
             with open(Path(out) / f"cpu-{worker}.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
+
+
+def kind(argv: list[str]) -> str:
+    """What a Python process the suite started was, by its command line."""
+    if any(a.startswith("--hih-events") for a in argv):
+        events = argv[argv.index("--hih-events") + 1] if "--hih-events" in argv else ""
+        return "hih run" if Path(events).name == "events.0-0.jsonl" else "run's other pytest"
+    if any(a.endswith("harness/run/warm.py") for a in argv):
+        return "run's warm pytest"
+    if len(argv) > 2 and argv[1] == "-c" and "execnet" in argv[2]:
+        return "xdist worker"
+    if len(argv) > 1 and Path(argv[1]).name == "hih":
+        return f"hih {argv[2] if len(argv) > 2 else ''}".strip()
+    if len(argv) > 2 and argv[1] == "-m":
+        return f"-m {argv[2]}"
+    return Path(argv[1]).name if len(argv) > 1 else "python"
+
+
+def processes(directory: Path) -> dict[str, dict[str, int]]:
+    """Per test: how many processes of each kind it started (see `kind`)."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    probe = directory / "procs.tsv"
+    if probe.exists():
+        for line in probe.read_text(encoding="utf-8").splitlines():
+            fields = line.split("\t", 3)
+            if len(fields) == 4:
+                counts[fields[0]][kind(fields[3].split("\x1f"))] += 1
+    return counts
 
 
 def summarise(directory: Path, top: int) -> str:
@@ -68,12 +108,24 @@ def summarise(directory: Path, top: int) -> str:
     lines = [(f"{len(records)} tests, CPU {sum(r['cpu'] for r in records):.1f} s, "
               f"wall (summed over workers) {sum(r['wall'] for r in records):.1f} s")]
     lines += [f"  worker {w}: CPU {c:.1f} s, wall {t:.1f} s" for w, (c, t) in sorted(per_worker.items())]
-    lines.append(f"\nfiles by CPU (top {top}): CPU s, wall s, tests")
+    procs = processes(directory)
+    per_file_procs: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for test, kinds in procs.items():
+        for k, n in kinds.items():
+            per_file_procs[test.split("::")[0]][k] += n
+    runs = sum(k.get("hih run", 0) for k in procs.values())
+    lines.append(f"processes started: {sum(sum(k.values()) for k in procs.values())}, of them {runs} `hih run`s")
+    lines.append(f"\nfiles by CPU (top {top}): CPU s, wall s, tests, runs, processes (by kind)")
     for name, (cpu, wall, n) in sorted(per_file.items(), key=lambda kv: -kv[1][0])[:top]:
-        lines.append(f"  {cpu:7.1f} {wall:7.1f} {int(n):5d}  {name}")
-    lines.append(f"\ntests by CPU (top {top}): CPU s, wall s")
+        kinds = per_file_procs.get(name, {})
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]))
+        lines.append(f"  {cpu:7.1f} {wall:7.1f} {int(n):5d} {kinds.get('hih run', 0):4d} {sum(kinds.values()):4d}"
+                     f"  {name}{f'  ({detail})' if detail else ''}")
+    lines.append(f"\ntests by CPU (top {top}): CPU s, wall s, runs, processes")
     for r in sorted(records, key=lambda r: -r["cpu"])[:top]:
-        lines.append(f"  {r['cpu']:7.1f} {r['wall']:7.1f}  {r['id']}")
+        kinds = procs.get(r["id"], {})
+        lines.append(f"  {r['cpu']:7.1f} {r['wall']:7.1f} {kinds.get('hih run', 0):4d} {sum(kinds.values()):4d}"
+                     f"  {r['id']}")
     lines.append(f"\ntests by wall, little CPU (top {top}): CPU s, wall s")
     for r in sorted(records, key=lambda r: -(r["wall"] - r["cpu"]))[:top]:
         lines.append(f"  {r['cpu']:7.1f} {r['wall']:7.1f}  {r['id']}")
@@ -92,10 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("cpu-*.jsonl"):
-        old.unlink()
-    env = {**os.environ, ENV_OUT: str(out),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench"), os.environ.get("PYTHONPATH")]))}
+    for old in [*out.glob("cpu-*.jsonl"), out / "procs.tsv"]:
+        old.unlink(missing_ok=True)
+    env = {**os.environ, ENV_OUT: str(out), ENV_PROBE: str(out),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench"), str(ROOT / "bench" / "cpu_probe"),
+                                                       os.environ.get("PYTHONPATH")]))}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.perf_counter()
     code = subprocess.run([sys.executable, "-m", "pytest", "-p", "test_cpu", "-q", *args.pytest_args], cwd=ROOT,

@@ -12,7 +12,7 @@ from pathlib import Path
 from _pytest.nodeid import coerce_node_id
 
 from tests.conftest import ROOT
-from tests.scheduling import grouped_nodeid
+from tests.scheduling import SERIAL_FILES_ENV, grouped_nodeid
 
 SUITE = '''
 import os
@@ -46,18 +46,46 @@ def test_last(n: int) -> None:
 '''
 
 
-def test_a_group_runs_on_one_worker(tmp_path: Path) -> None:
+SERIAL = '''
+import pytest
+
+
+@pytest.mark.serial
+def test_timed() -> None:
+    pass
+
+
+def test_free() -> None:
+    pass
+'''
+
+
+def run_suite(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """pytest on two xdist workers over the suite written in tmp_path, with tests/scheduling.py as its plugin."""
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["tests.scheduling"]\n'
+                                          'def pytest_configure(config):\n'
+                                          '    config.addinivalue_line("markers", "serial: alone")\n', encoding="utf-8")
+    environment = {**os.environ, **env,
+                   "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    if SERIAL_FILES_ENV not in env:  # the outer ./scripts/test's
+        environment.pop(SERIAL_FILES_ENV, None)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadgroup", "-p", "no:randomly",
+                           "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", str(tmp_path), *args,
+                           str(tmp_path)], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+def test_a_group_runs_on_one_worker_and_the_serial_tests_files_are_named(tmp_path: Path) -> None:
     """Grouped tests first and last in the collection order: dealt in order as plain tests, they would be split
-    between the two workers."""
+    between the two workers. The parallel pass (`-m "not serial"`) names the files that hold serial tests: what
+    ./scripts/test's serial pass then collects, instead of the whole suite."""
     (tmp_path / "test_where.py").write_text(SUITE, encoding="utf-8")
-    (tmp_path / "conftest.py").write_text('pytest_plugins = ["tests.scheduling"]\n', encoding="utf-8")
-    out = tmp_path / "where.txt"
-    env = {**os.environ, "WHERE_OUT": str(out),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadgroup", "-p", "no:randomly",
-                           "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", str(tmp_path), str(tmp_path)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    (tmp_path / "test_timed.py").write_text(SERIAL, encoding="utf-8")
+    out, listed = tmp_path / "where.txt", tmp_path / "serial-files.txt"
+    done = run_suite(tmp_path, "-m", "not serial", WHERE_OUT=str(out), **{SERIAL_FILES_ENV: str(listed)})
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "27 passed" in done.stdout, "the serial test deselected"
+    assert listed.read_text(encoding="utf-8").splitlines() == ["test_timed.py"]
 
     workers: dict[str, set[str]] = defaultdict(set)
     for line in out.read_text(encoding="utf-8").splitlines():
@@ -75,3 +103,4 @@ def test_the_grouped_node_id_is_what_the_scheduler_splits_and_pytest_keeps() -> 
     assert grouped_nodeid(grouped, "full_runs") == grouped, "never suffixed twice"
     assert str(coerce_node_id(grouped)) == grouped
     assert grouped_nodeid("tests/a.py::test_b", "g") == "tests/a.py::test_b@g"
+

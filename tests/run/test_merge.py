@@ -1,7 +1,9 @@
 """`hih report merge`: shard report directories into one, with one gate decision. Five shards (one per interface)
 merge into what one run of all five writes: the same decision, counts, scenarios, junit cases and cucumber
 elements. (Both sides run the scenarios tagged @smoke or @policy, which every interface has, to keep the six runs
-short; the merge does not look at tags.)"""
+short; the merge does not look at tags. The full run is one pytest process, as each shard is: a process per
+interface would cost more CPU than its few scenarios, and tests/run/test_parallel.py shows that the sharing of
+scenarios among processes does not change what a run reports.)"""
 
 from __future__ import annotations
 
@@ -63,7 +65,7 @@ def test_five_shards_merge_into_what_one_full_run_writes(tmp_path: Path, monkeyp
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("HIH_HISTORY", "off")
     features = ROOT / "features"
-    assert gate(tmp_path / "full", features_dir=features, tags=TAGS) == 0
+    assert gate(tmp_path / "full", features_dir=features, tags=TAGS, workers=1) == 0
     full = summary(tmp_path / "full")
     shards = []
     for name in full["interfaces"]:
