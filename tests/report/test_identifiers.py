@@ -1,5 +1,6 @@
 """The artefact scanner the masking tests rely on: it finds a mobile number wherever a reader would see one, and
-not eleven digits that happen to sit inside a hex digest (which changes every run, so such a hit came and went)."""
+not eleven digits that happen to sit inside a hex digest or be a step's duration in nanoseconds (both change every
+run, so such a hit came and went)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,14 @@ def test_digits_inside_a_hex_digest_are_no_mobile_number(tmp_path: Path) -> None
     assert unmasked(tmp_path) == []
     (tmp_path / "leak.txt").write_text(f"{DIGEST} 13800138000", encoding="utf-8")
     assert unmasked(tmp_path) == ["leak.txt: 13800138000"]
+
+
+def test_a_step_duration_in_nanoseconds_is_no_mobile_number(tmp_path: Path) -> None:
+    """A step of 17.8 s on a loaded machine: cucumber.json says `"duration": 17812341673`."""
+    step = '{"result": {"status": "failed", "duration": 17812341673}}'
+    (tmp_path / "cucumber.json").write_text(f"[{step}]", encoding="utf-8")
+    assert unmasked(tmp_path) == []
+    (tmp_path / "cucumber.json").write_text(f'[{step}, {{"name": "手机 17812341673", "phone": "13800138000"}}]',
+                                            encoding="utf-8")
+    assert unmasked(tmp_path) == sorted(f"cucumber.json{how}: {number}" for how in ("", " (decoded)")
+                                        for number in ("13800138000", "17812341673"))
