@@ -537,13 +537,14 @@ class SpawnedMock:
         while not any(line.startswith(b"ready") for line in out.splitlines()):
             left = deadline - time.monotonic()
             if left <= 0 or self.proc.poll() is not None:
-                self.stop()
+                self.stop(keep_log=True)
                 raise RuntimeError(f"mock did not become ready: {out[-500:]!r} (log {self.log.name})")
             ready, _, _ = select.select([fd], [], [], min(left, 1.0))
             if ready:
                 out += os.read(fd, 65536)
 
-    def stop(self) -> None:
+    def stop(self, keep_log: bool = False) -> None:
+        """Stop the mock; its log is removed unless `keep_log` (the mock failed and the log says why)."""
         if self.proc.poll() is None:
             os.killpg(self.pid, signal.SIGTERM)  # the session this script started for the mock
             try:
@@ -554,6 +555,8 @@ class SpawnedMock:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self.log.close()
+        if not keep_log:
+            Path(self.log.name).unlink(missing_ok=True)
 
 
 # -- the run ---------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -21,7 +22,12 @@ class StockInMemory(BloodCenterConnector):
     def __init__(self, settings: BloodCenterSettings) -> None:
         super().__init__(settings)
         self.bank.close()
-        self.bank = BloodBank(Path(tempfile.mkdtemp(prefix="hih-defect-")) / "stock.sqlite")
+        self._private = tempfile.mkdtemp(prefix="hih-defect-")
+        self.bank = BloodBank(Path(self._private) / "stock.sqlite")
+
+    def close(self) -> None:
+        super().close()
+        shutil.rmtree(self._private, ignore_errors=True)
 
 
 class BillCountsReturnedAsStock(BloodCenterConnector):
