@@ -72,7 +72,7 @@ def check_bytes(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
     """Refuse what must not reach the parser: too large, empty, or declaring a DTD."""
     if len(raw) > max_bytes:
         raise XmlRefused("size", f"document of {len(raw)} bytes is over the limit of {max_bytes} bytes")
-    if not raw.strip():
+    if not raw or raw.isspace():  # what strip() would leave empty, without copying the document
         raise XmlRefused("empty", "empty document")
     offset = _doctype_offset(raw)
     if offset >= 0:
