@@ -60,6 +60,11 @@ def deadlines(contract: Contract) -> dict[str, Deadline]:
 _ID_CARDS = etree.XPath("descendant-or-self::*[contains(local-name(), 'IdCard')]")
 
 
+def _id_cards(root: etree._Element) -> list[etree._Element]:
+    """`root` and the elements under it whose local name ends in IdCard, in document order."""
+    return [e for e in _ID_CARDS(root) if e.tag.endswith("IdCard")]
+
+
 def _child(parent: etree._Element, name: str) -> etree._Element | None:
     """The first element child of `parent` with local name `name`, in any namespace or none (a lookup in libxml2)."""
     return parent.find("{*}" + name)
@@ -77,10 +82,8 @@ def record_rules(record_type: str, root: etree._Element, today: date, limits: di
                  prefix: str = "") -> list[Finding]:
     """Findings (errors) for one XSD-valid record; locations as the validator's, after `prefix` (e.g. `payload#`)."""
     findings: list[Finding] = []
-    for element in _ID_CARDS(root):
+    for element in _id_cards(root):
         name = element.tag.rpartition("}")[2]
-        if not name.endswith("IdCard"):
-            continue
         parent = element.getparent()
         id_type = _child(parent, name[: -len("IdCard")] + "IdType") if parent is not None else None
         if id_type is None or (id_type.text or "").strip() == RESIDENT_ID_CARD:
