@@ -58,6 +58,8 @@ def parser() -> etree.XMLParser:
 
 def _doctype_offset(raw: bytes) -> int:
     """Offset of a `<!DOCTYPE` in the prolog (before the root element), or -1. Cheap: reads only the prolog."""
+    if b"<!" not in raw:  # no comment, CDATA or declaration at all (most requests): one search in C
+        return -1
     pos = len(_UTF8_BOM) if raw.startswith(_UTF8_BOM) else 0
     end = len(raw)
     while pos < end:
