@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from harness.contract.loader import ContractStore
-from harness.contract.mch_rules import ORDER, _child, _id_cards, deadlines, record_rules
+from harness.contract.mch_rules import ORDER, _id_cards, child_named, deadlines, record_rules
 
 LIMITS = deadlines(ContractStore().load("mch-platform"))
 NAMESPACES = ("urn:hih:mch:records", "urn:other", "")
 NAMES = sorted({n for rules in ORDER.values() for a, b, _ in rules for n in (a, b)} | {d.element for d in LIMITS.values()}
-               | {"lateReason", "motherIdCard", "motherIdType", "IdCard", "IdType", "IdCardNo", "childIdCard", "remark"})
+               | {"lateReason", "motherIdCard", "motherIdType", "IdCard", "IdType", "IdCardNo", "childIdCard", "remark", "recordNo", "operation", "uploadSerial"})
 
 
 def _local(tag: str) -> str:
@@ -60,7 +60,7 @@ def test_the_lookups_find_what_the_scan_by_local_name_finds(root: etree._Element
     for element in root.iter():
         if isinstance(element.tag, str):
             for name in NAMES:
-                assert _child(element, name) is _scan_child(element, name), (element.tag, name)
+                assert child_named(element, name) is _scan_child(element, name), (element.tag, name)
 
 
 def test_the_rules_read_ids_dates_and_deadlines_through_them() -> None:
