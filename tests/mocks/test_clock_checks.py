@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from lxml import etree
 
 from harness.contract.clock import clock_findings
 from harness.contract.loader import ContractStore
 from mocks.clock_checks import xml_stamps
 from tests.conftest import CONTRACTS
+from tests.xml_trees import xml_trees
 
 NOW = datetime(2026, 12, 1, 10, 0, 0)
 RECEIPT = ('<t:ConfirmReceipt xmlns:t="urn:hih:blood-center:service"><!-- a note --><t:issueNo>I1</t:issueNo>'
@@ -47,26 +47,13 @@ _NAMESPACES = ("urn:hih:blood-center:service", "urn:other", "")
 _TIMES = ("2026-12-01T08:00:00", "2026-12-01T10:01:00", "", "later")
 
 
-@st.composite
-def _bodies(draw: st.DrawFn) -> etree._Element:
-    """Bodies with receivedAt elements anywhere: namespaced or not, nested, repeated, empty, beside comments."""
-    root = etree.Element("{urn:hih:blood-center:service}ConfirmReceipt")
-    parents = [root]
-    for _ in range(draw(st.integers(0, 10))):
-        parent = draw(st.sampled_from(parents))
-        if draw(st.integers(0, 7)) == 0:
-            parent.append(etree.Comment("receivedAt"))
-            continue
-        namespace = draw(st.sampled_from(_NAMESPACES))
-        name = draw(st.sampled_from(["receivedAt", "receivedBy", "item", "xreceivedAt"]))
-        child = etree.SubElement(parent, f"{{{namespace}}}{name}" if namespace else name)
-        child.text = draw(st.sampled_from(_TIMES)) or None
-        parents.append(child)
-    return root
+_BODIES = xml_trees(["{urn:hih:blood-center:service}ConfirmReceipt"], ["receivedAt", "receivedBy", "item", "xreceivedAt"],
+                    _NAMESPACES, _TIMES, max_elements=10)
+"""Bodies with receivedAt elements anywhere: namespaced or not, nested, repeated, empty, beside comments."""
 
 
 @settings(max_examples=300, deadline=None)
-@given(_bodies())
+@given(_BODIES)
 def test_the_stamp_read_is_the_first_of_its_local_name_with_text(body: etree._Element) -> None:
     contract = ContractStore(CONTRACTS).load("blood-center")
     expected = clock_findings(contract.clock_skew, "ConfirmReceipt", lambda at: _scan(body, at), NOW)
