@@ -41,9 +41,9 @@ def xml_stamps(contract: Contract, operation: str | None, elements: Iterable[etr
     for root in elements:
 
         def read(at: str, root: etree._Element = root) -> str | None:
-            for element in root.iter():
-                tag = element.tag
-                if isinstance(tag, str) and tag.rpartition("}")[2] == at and element.text:
+            # `{*}name`: the elements of that local name in any namespace or none, matched in libxml2's walk
+            for element in root.iter("{*}" + at):
+                if element.text:
                     return element.text
             return None
 

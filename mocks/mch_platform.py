@@ -24,7 +24,7 @@ from lxml import etree
 
 from harness.contract import xmlsafe
 from harness.contract.findings import Finding, Severity
-from harness.contract.mch_rules import CORRECTION, RULE_CODES, deadlines, record_rules
+from harness.contract.mch_rules import CORRECTION, RULE_CODES, child_named, deadlines, record_rules
 from harness.contract.model import Contract
 from harness.contract.soap import spec_of
 from harness.contract.soap_validate import Payload
@@ -43,12 +43,8 @@ PENDING, PASSED, RETURNED, WITHDRAWN = "PENDING", "PASSED", "RETURNED", "WITHDRA
 
 
 def _text(root: etree._Element | None, name: str) -> str | None:
-    if root is None:
-        return None
-    for child in root:
-        if isinstance(child.tag, str) and local_name(child.tag) == name:
-            return (child.text or "").strip()
-    return None
+    child = child_named(root, name) if root is not None else None
+    return (child.text or "").strip() if child is not None else None
 
 
 def _error(code: str, location: str, message: str) -> dict[str, str]:

@@ -16,7 +16,6 @@ from harness.contract.findings import Finding, Severity
 from harness.contract.identifiers import resident_id_problem
 from harness.contract.model import Contract
 from harness.contract.soap_validate import location_of
-from harness.contract.soap_wsdl import local_name
 
 RESIDENT_ID_CARD = "01"
 """身份证件类别 01 居民身份证: the only type whose number has a GB 11643 check character."""
@@ -56,11 +55,19 @@ def deadlines(contract: Contract) -> dict[str, Deadline]:
     return {t: Deadline(events.values[t], int(d)) for t, d in days.values.items() if t in events.values}
 
 
-def _child(root: etree._Element, name: str) -> etree._Element | None:
-    for child in root:
-        if isinstance(child.tag, str) and local_name(child.tag) == name:
-            return child
-    return None
+# Elements whose local name holds IdCard, anywhere in the record: one walk in libxml2 (cheaper than a tag split per
+# element in Python, and than testing the suffix in XPath); the few it finds are tested for the suffix in Python.
+_ID_CARDS = etree.XPath("descendant-or-self::*[contains(local-name(), 'IdCard')]")
+
+
+def _id_cards(root: etree._Element) -> list[etree._Element]:
+    """`root` and the elements under it whose local name ends in IdCard, in document order."""
+    return [e for e in _ID_CARDS(root) if e.tag.endswith("IdCard")]
+
+
+def child_named(parent: etree._Element, name: str) -> etree._Element | None:
+    """The first element child of `parent` with local name `name`, in any namespace or none (a lookup in libxml2)."""
+    return parent.find("{*}" + name)
 
 
 def _date(element: etree._Element | None) -> date | None:
@@ -75,18 +82,16 @@ def record_rules(record_type: str, root: etree._Element, today: date, limits: di
                  prefix: str = "") -> list[Finding]:
     """Findings (errors) for one XSD-valid record; locations as the validator's, after `prefix` (e.g. `payload#`)."""
     findings: list[Finding] = []
-    for element in root.iter():
-        if not isinstance(element.tag, str) or not local_name(element.tag).endswith("IdCard"):
-            continue
-        name = local_name(element.tag)
+    for element in _id_cards(root):
+        name = element.tag.rpartition("}")[2]
         parent = element.getparent()
-        id_type = _child(parent, name[: -len("IdCard")] + "IdType") if parent is not None else None
+        id_type = child_named(parent, name[: -len("IdCard")] + "IdType") if parent is not None else None
         if id_type is None or (id_type.text or "").strip() == RESIDENT_ID_CARD:
             problem = resident_id_problem((element.text or "").strip())
             if problem:
                 findings.append(Finding(Severity.ERROR, prefix + location_of(element), f"{name}: {problem}", "id-check"))
     for earlier, later, equal in ORDER.get(record_type, ()):
-        first, second = _child(root, earlier), _child(root, later)
+        first, second = child_named(root, earlier), child_named(root, later)
         a, b = _date(first), _date(second)
         if a is not None and b is not None and (a > b or (a == b and not equal)):
             assert second is not None
@@ -94,13 +99,13 @@ def record_rules(record_type: str, root: etree._Element, today: date, limits: di
                                     f"{later} ({b}) must be {'on or ' if equal else ''}after {earlier} ({a})", "date-order"))
     limit = limits.get(record_type)
     if limit is not None:
-        event_el = _child(root, limit.element)
+        event_el = child_named(root, limit.element)
         event = _date(event_el)
         if event is not None and event_el is not None:
             if event > today:
                 findings.append(Finding(Severity.ERROR, prefix + location_of(event_el),
                                         f"{limit.element} ({event}) is in the future", "future-date"))
-            elif (today - event).days > limit.days and _child(root, "lateReason") is None:
+            elif (today - event).days > limit.days and child_named(root, "lateReason") is None:
                 findings.append(Finding(Severity.ERROR, prefix + location_of(root) + "/lateReason",
                                         f"reported {(today - event).days} days after {limit.element} (limit {limit.days}): "
                                         "lateReason is required", "deadline"))

@@ -104,11 +104,9 @@ def _plain_path(path: str) -> str:
 
 
 def _find(element: etree._Element, path: tuple[str, ...]) -> list[etree._Element]:
-    """Elements at `path` (local names) under `element`, every repeat included."""
-    nodes = [element]
-    for step in path:
-        nodes = [c for n in nodes for c in n if isinstance(c.tag, str) and local_name(c.tag) == step]
-    return nodes
+    """Elements at `path` (local names, any namespace or none) under `element`, every repeat included, in document
+    order: one ElementPath search in lxml."""
+    return element.findall("/".join("{*}" + step for step in path)) if path else [element]
 
 
 def _payload_bytes(text: str) -> bytes:
@@ -208,8 +206,8 @@ class SoapValidator:
             return checked
         operation, found = self.identify(content.tag, soap_action)
         checked.findings.extend(found)
-        where = location_of(content)
         if operation is None:
+            where = location_of(content)
             if content.tag in self.spec.by_output:
                 message = f"{local_name(content.tag)} is a response element, not a request"
             else:
@@ -220,7 +218,7 @@ class SoapValidator:
         checked.operation = operation
         op = self.spec.operations[operation]
         if op.input is not None and content.tag != op.input:
-            checked.findings.append(Finding(Severity.ERROR, where, f"{operation} carries {local_name(op.input)}, not "
+            checked.findings.append(Finding(Severity.ERROR, location_of(content), f"{operation} carries {local_name(op.input)}, not "
                                                                    f"{local_name(content.tag)}", "operation"))
             return checked
         self._content(checked, content)

@@ -24,6 +24,7 @@ DEFAULT_MAX_DEPTH = 64
 # What may come before the root element: a BOM, the XML declaration, comments, processing instructions, blanks.
 _PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.S)
 _UTF8_BOM = b"\xef\xbb\xbf"
+_STARTS_WITH_LT = (b"<", _UTF8_BOM + b"<")
 _POSITION = re.compile(r"(, line \d+)?, line \d+, column \d+$")
 
 
@@ -57,6 +58,8 @@ def parser() -> etree.XMLParser:
 
 def _doctype_offset(raw: bytes) -> int:
     """Offset of a `<!DOCTYPE` in the prolog (before the root element), or -1. Cheap: reads only the prolog."""
+    if b"<!" not in raw:  # no comment, CDATA or declaration at all (most requests): one search in C
+        return -1
     pos = len(_UTF8_BOM) if raw.startswith(_UTF8_BOM) else 0
     end = len(raw)
     while pos < end:
@@ -71,7 +74,7 @@ def check_bytes(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
     """Refuse what must not reach the parser: too large, empty, or declaring a DTD."""
     if len(raw) > max_bytes:
         raise XmlRefused("size", f"document of {len(raw)} bytes is over the limit of {max_bytes} bytes")
-    if not raw.strip():
+    if not raw or raw.isspace():  # what strip() would leave empty, without copying the document
         raise XmlRefused("empty", "empty document")
     offset = _doctype_offset(raw)
     if offset >= 0:
@@ -83,6 +86,18 @@ def check_bytes(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
 def _deeper_than(levels: int) -> etree.XPath:
     # libxml2 walks the tree in C: cheaper than any walk in Python, and the parser has already capped the depth at 256
     return etree.XPath(f"boolean({'/*' * (levels + 1)})")
+
+
+def _may_be_deeper(raw: bytes, levels: int) -> bool:
+    """False when a well-formed `raw` cannot nest elements more than `levels` deep, by counting its `<` bytes.
+
+    Nesting deeper than `levels` takes `levels + 1` start tags and an end tag for each of the outer `levels` (an
+    element holding a child cannot be self-closing): `2 * levels + 1` markup `<` at least, each a `<` byte. Counted
+    only in a document that starts with `<` (after a UTF-8 BOM): one in another encoding (UTF-16 with its BOM,
+    EBCDIC) gets the tree walk."""
+    if not raw.startswith(_STARTS_WITH_LT):
+        return True
+    return raw.count(b"<") > 2 * levels
 
 
 def parse(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES, base_url: str | None = None,
@@ -99,7 +114,7 @@ def parse(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES, base_url: str | None =
     except ValueError as exc:  # e.g. an encoding declaration lxml cannot honour
         raise XmlRefused("syntax", f"not well-formed XML: {exc}") from None
     _check_tree(root)
-    if _deeper_than(max_depth)(root):
+    if _may_be_deeper(raw, max_depth) and _deeper_than(max_depth)(root):
         raise XmlRefused("depth", f"elements nested more than {max_depth} levels deep")
     return root
 

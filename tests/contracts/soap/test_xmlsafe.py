@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lxml import etree
 
 from harness.contract import xmlsafe
 
@@ -75,3 +78,29 @@ def test_nesting_beyond_the_limit_is_refused(levels: int, limit: int, refused: b
 def test_ordinary_documents_parse() -> None:
     root = xmlsafe.parse('<?xml version="1.0" encoding="UTF-8"?><a x="1">中文 &amp; &#x4e2d;</a>'.encode())
     assert (root.tag, root.get("x"), root.text) == ("a", "1", "中文 & 中")
+
+
+_LEAVES = st.sampled_from(["<e/>", "<e>t</e>", "<e><![CDATA[<<]]></e>", "<e>&lt;</e>"])
+_TREES = st.recursive(_LEAVES, lambda inner: st.tuples(st.sampled_from(["", "<!--<-->", " x "]), st.lists(inner, min_size=1, max_size=3))
+                      .map(lambda parts: f"<e>{parts[0]}{''.join(parts[1])}</e>"), max_leaves=16)
+"""Well-formed elements, nested up to 16 deep: children, self-closing leaves, text with `<` escaped, comments and
+CDATA holding `<`, so the count of `<` bytes is sometimes more, never less, than the markup's."""
+
+
+def _depth(element: etree._Element) -> int:
+    return 1 + max((_depth(c) for c in element if isinstance(c.tag, str)), default=0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TREES, st.integers(1, 14), st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]), st.booleans())
+def test_the_depth_limit_refuses_exactly_the_documents_nested_deeper(tree: str, limit: int, encoding: str,
+                                                                     declared: bool) -> None:
+    text = (f'<?xml version="1.0" encoding="{encoding.replace("-sig", "")}"?>' if declared else "") + tree
+    raw = text.encode(encoding)
+    deeper = _depth(etree.fromstring(tree)) > limit
+    if deeper:
+        with pytest.raises(xmlsafe.XmlRefused) as caught:
+            xmlsafe.parse(raw, max_depth=limit)
+        assert caught.value.reason == "depth"
+    else:
+        assert xmlsafe.parse(raw, max_depth=limit).tag == "e"
