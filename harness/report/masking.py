@@ -54,11 +54,20 @@ LANDLINE = r"(?<![\d-])(0\d{2,3}-)(\d{7,8})(?![\d-])"
 DEFAULT_FIELDS = frozenset(DEFAULT_JSON)
 """The built-in JSON field names (kept for callers that list them)."""
 
-_RESIDENT_ID = re.compile(RESIDENT_ID)
-_MOBILE = re.compile(MOBILE)
-_LANDLINE = re.compile(LANDLINE)
+# The same shapes, each look-behind moved past the first character it guards (`(?<!\d)1` is `1(?<!\d1)`): a
+# pattern that starts with a literal or a class lets the regex engine skip to where it can match, where a leading
+# look-behind is tried at every position of the text. RESIDENT_ID, MOBILE and LANDLINE stay the reference forms
+# (tests/report/test_masking_fast.py holds these to them).
+_RESIDENT_ID = re.compile(r"(\d(?<![0-9A-Za-z]\d)\d{5})(\d{8})(\d{3}[\dXx])(?![0-9A-Za-z])")
+_MOBILE = re.compile(r"(1(?<!\d1)[3-9]\d)(\d{4})(\d{4})(?!\d)")
+_LANDLINE = re.compile(r"(0(?<![\d-]0)\d{2,3}-)(\d{7,8})(?![\d-])")
+_REFERENCE_SHAPES = (re.compile(RESIDENT_ID), re.compile(MOBILE), re.compile(LANDLINE))
 _DIGITS = re.compile(r"\d{7}")
 """What the identifier shapes have in common: no text without seven digits in a row holds one of them."""
+_LANDLINE_NEEDS = re.compile(r"-\d{7}")
+"""A landline number's dash and the seven digits after it: most texts with seven digits in a row have no such."""
+LONG_SEEN_CHARS = 4_000_000
+"""Characters of long texts (and their masked forms) a masker keeps to answer a text it has masked already."""
 GENERIC_NAMES = frozenset({"name"})
 """Field names masked in JSON and XML but not as `name=value` in free text, where they mean anything
 (XML attributes in junit.xml, keyword arguments in tracebacks)."""
@@ -186,6 +195,8 @@ class Masker:
         self._learned: set[str] = set()
         self._learned_regex: re.Pattern[str] | None = None
         self._seen: dict[str, str] = {}
+        self._long_seen: dict[str, str] = {}
+        self._long_chars = 0
         # Chinese labels name table columns and JSON keys, not XML elements: `<姓名>` is a Gherkin placeholder
         self._pairs = self._pair_regexes(frozenset(n for n in self.json_paths.names | self.xml_paths.names if n.isascii()),
                                           self.json_paths.names - GENERIC_NAMES)
@@ -202,6 +213,8 @@ class Masker:
         fresh._learned = set()
         fresh._learned_regex = None
         fresh._seen = {}
+        fresh._long_seen = {}
+        fresh._long_chars = 0
         return fresh
 
     def remember(self, values: Iterable[str]) -> None:
@@ -239,6 +252,8 @@ class Masker:
                 self._learned.add(value)
                 self._learned_regex = None
                 self._seen.clear()
+                self._long_seen.clear()
+                self._long_chars = 0
         return mask_value(value) if value else value
 
     def _learned_pattern(self) -> re.Pattern[str] | None:
@@ -443,12 +458,22 @@ class Masker:
         """Free text (logs, error messages, malformed messages) with every identifier it can recognise masked."""
         if len(text) < 2:
             return text
-        known = self._seen.get(text)
+        # What a text becomes depends on the text, the rules and the values learnt (any value learnt empties both
+        # caches; one learnt while masking this text is learnt before the learnt values are masked, so the result
+        # kept is the one the text gives from then on). Short values repeat (codes, dates, amounts); long ones are
+        # an exchange's raw text, masked a second time once the exchange's reply has taught its values, mostly
+        # none new (tests/report/test_masking_fast.py holds the cached to the uncached).
+        short = len(text) <= 200
+        known = self._seen.get(text) if short else self._long_seen.get(text)
         if known is not None:
             return known
         masked = self._text(text)
-        if len(text) <= 200 and len(self._seen) < 100_000:  # short values repeat: codes, dates, amounts
-            self._seen[text] = masked
+        if short:
+            if len(self._seen) < 100_000:
+                self._seen[text] = masked
+        elif self._long_chars + len(text) + len(masked) <= LONG_SEEN_CHARS:
+            self._long_seen[text] = masked
+            self._long_chars += len(text) + len(masked)
         return masked
 
     def _text(self, text: str, shortcuts: bool = True) -> str:
@@ -458,9 +483,11 @@ class Masker:
             text = self.hl7(text)
         text = self._pairs_in_text(text, shortcuts)
         if not shortcuts or _DIGITS.search(text):  # every shape below holds seven digits in a row (a landline's)
-            text = _RESIDENT_ID.sub(lambda m: m.group(1) + "*" * 8 + m.group(3)[-1:].rjust(4, "*"), text)
-            text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
-            text = _LANDLINE.sub(lambda m: m.group(1) + mask_value(m.group(2)), text)
+            resident_id, mobile, landline = (_RESIDENT_ID, _MOBILE, _LANDLINE) if shortcuts else _REFERENCE_SHAPES
+            text = resident_id.sub(lambda m: m.group(1) + "*" * 8 + m.group(3)[-1:].rjust(4, "*"), text)
+            text = mobile.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+            if not shortcuts or _LANDLINE_NEEDS.search(text):
+                text = landline.sub(lambda m: m.group(1) + mask_value(m.group(2)), text)
         for pattern in self.text_patterns:
             text = pattern.sub(self._configured_match, text)
         # Most texts hold none of the values learnt: a substring test spares building and compiling the pattern
