@@ -130,15 +130,24 @@ class PathMatcher:
         self.names = frozenset(p.rsplit("/", 1)[-1].lower() for p in self.patterns
                                if not _GLOB.search(p.rsplit("/", 1)[-1]))
         """Literal last names (`psn_name` of `**/psn_name`), for masking `"name": value` pairs in free text."""
+        self._by_last: dict[str, bool] = {}
+
+    def _last_matches(self, last: str) -> bool:
+        return last.lower() in self._anywhere or (self._last is not None and self._last.match(last) is not None)
 
     def matches(self, path: tuple[str, ...]) -> bool:
         if not path:
             return False
         last = str(path[-1])
-        if last.lower() in self._anywhere or (self._last is not None and self._last.match(last)):
+        if self._full is None:  # the last name decides: a document's keys recur, in every message of a run
+            known = self._by_last.get(last)
+            if known is None:
+                known = self._last_matches(last)
+                if len(self._by_last) < LAST_NAMES_KEPT:
+                    self._by_last[last] = known
+            return known
+        if self._last_matches(last):
             return True
-        if self._full is None:
-            return False
         joined = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
         return self._full.match(joined) is not None
 
@@ -154,6 +163,8 @@ def _hl7_rules(patterns: Iterable[str]) -> dict[str, list[tuple[int, int | None,
     return rules
 
 
+LAST_NAMES_KEPT = 4096
+"""Names a PathMatcher remembers the answer for, when the last name of a path decides it."""
 LEARNED_SCAN = 64
 """Up to this many learnt values, a text is first searched for each of them before the learnt pattern runs."""
 
@@ -274,11 +285,22 @@ class Masker:
         if path and matcher.matches(path):
             return self._mask_all(node)
         if isinstance(node, dict):
-            return {k: self.json(v, (*path, str(k)), matcher) for k, v in node.items()}
+            return {k: self._json_child(v, (*path, str(k)), matcher) for k, v in node.items()}
         if isinstance(node, list):
-            return [self.json(v, (*path, str(i)), matcher) for i, v in enumerate(node)]
+            return [self._json_child(v, (*path, str(i)), matcher) for i, v in enumerate(node)]
         if isinstance(node, str):
             return self.text(node)
+        return node
+
+    def _json_child(self, node: Any, path: tuple[str, ...], matcher: PathMatcher) -> Any:
+        """`json` of a value inside a document, its leaves handled here: most values of a message are leaves, and a
+        call less for each is most of the time the walk takes."""
+        if matcher.matches(path):
+            return self._mask_all(node)
+        if isinstance(node, str):
+            return self.text(node)
+        if isinstance(node, dict | list):
+            return self.json(node, path, matcher)
         return node
 
     def learn(self, node: Any, path: tuple[str, ...] = (), depth: int = 0) -> None:

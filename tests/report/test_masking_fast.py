@@ -86,3 +86,49 @@ def test_a_value_learnt_empties_the_long_texts_kept() -> None:
     assert masker.text(text) == text
     masker.remember(["WANGWU88"])
     assert "WANGWU88" not in masker.text(text)
+
+
+def _json_reference(masker: Masker, node: object, path: tuple[str, ...] = (), matcher: object = None) -> object:
+    """`Masker.json` as it was written first, one call per value: the oracle of the quicker walk."""
+    from harness.report.masking import PathMatcher
+
+    matcher = matcher or masker.json_paths
+    assert isinstance(matcher, PathMatcher)
+    if path and matcher.matches(path):
+        return masker._mask_all(node)
+    if isinstance(node, dict):
+        return {k: _json_reference(masker, v, (*path, str(k)), matcher) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_json_reference(masker, v, (*path, str(i)), matcher) for i, v in enumerate(node)]
+    if isinstance(node, str):
+        return masker.text(node)
+    return node
+
+
+keys = st.sampled_from(["psn_name", "PSN_NAME", "certno", "data", "input", "output", "items", "tel", "amount", "0",
+                        "addr", "id_card_no", "MotherName", "remark", "姓名", "name"])
+leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | long_pieces | st.text(max_size=12)
+documents = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=5),
+                         max_leaves=25)
+json_rules = st.sampled_from([("certno", "psn_name", "tel"), ("/input/data/certno", "**/psn_name", "*_no", "姓名"),
+                              ("//addr", "/output/*/name", "id_card*")])
+
+
+@settings(max_examples=400, deadline=None)
+@given(document=documents, rules=json_rules)
+def test_the_json_walk_gives_what_the_reference_walk_gives(document: object, rules: tuple[str, ...]) -> None:
+    walked, reference = Masker(json=rules), Masker(json=rules)
+    assert walked.json(document) == _json_reference(reference, document)
+    assert walked.learned == reference.learned
+    assert walked.json(document, matcher=walked.xml_paths) == _json_reference(reference, document, (), reference.xml_paths)
+
+
+@settings(max_examples=300, deadline=None)
+@given(paths=st.lists(st.lists(keys, min_size=1, max_size=4).map(tuple), min_size=1, max_size=12), rules=json_rules)
+def test_a_path_matcher_answers_a_name_again_as_it_first_did(paths: list[tuple[str, ...]],
+                                                             rules: tuple[str, ...]) -> None:
+    from harness.report.masking import PathMatcher
+
+    remembering = PathMatcher(rules)
+    for path in paths + paths:
+        assert remembering.matches(path) == PathMatcher(rules).matches(path)
