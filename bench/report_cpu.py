@@ -63,6 +63,11 @@ def main() -> int:
         def render() -> None:
             html.render_html(summary, evidence, Masker.from_config(config.masking), contracts, hih_version(), True)
 
+        def render_prepared() -> None:  # `hih run` lays out each scenario's messages as its result arrives
+            for scenario in evidence.values():
+                html.prepare_exchanges(scenario)
+            render()
+
         def make_pdf() -> None:
             if css is None:  # a version of hih before the PDF's own stylesheet
                 pdf.render_pdf(signoff_html, out / "signoff.pdf")
@@ -73,6 +78,8 @@ def main() -> int:
             f"mask the evidence ({len(entries)} exchanges)": mask,
             "write evidence.json": lambda: write_json(out / "evidence.json", evidence),
             "render report.html": render,
+            **({"render report.html, messages prepared": render_prepared}
+               if hasattr(html, "prepare_exchanges") else {}),
             "make signoff.pdf": make_pdf,
         }
         for name, work in pieces.items():

@@ -76,10 +76,32 @@ FORMATTERS: dict[str, Callable[[str], str]] = {"json": pretty_json, "xml": prett
 def register(kind: str, formatter: Callable[[str], str]) -> None:
     """Show messages of `kind` with `formatter` (text in, text out; raise ValueError when it cannot)."""
     FORMATTERS[kind] = formatter
+    _PREPARED.clear()
+
+
+PREPARED_CHARS = 16_000_000
+"""Characters of messages (and their forms for a reader) `prepare` keeps, at most."""
+_PREPARED: dict[tuple[str, str | None], tuple[str, str, bool]] = {}
+_prepared_chars = [0]
+
+
+def prepare(text: str, transport: str | None = None) -> None:
+    """Work out `pretty(text, transport)` now, for a later call to answer at once: `hih run` prepares each exchange
+    as its scenario's result arrives, while the pytest process runs the next one, rather than after the last."""
+    if (text, transport) in _PREPARED or _prepared_chars[0] + 2 * len(text) > PREPARED_CHARS:
+        return
+    shown = _pretty(text, transport)
+    _PREPARED[(text, transport)] = shown
+    _prepared_chars[0] += len(text) + len(shown[1])
 
 
 def pretty(text: str, transport: str | None = None) -> tuple[str, str, bool]:
     """(kind, text for a reader, whether it parsed): a message that does not parse as its kind is shown as it came."""
+    known = _PREPARED.get((text, transport))
+    return known if known is not None else _pretty(text, transport)
+
+
+def _pretty(text: str, transport: str | None) -> tuple[str, str, bool]:
     kind = sniff(text, transport)
     try:
         return kind, FORMATTERS.get(kind, _as_is)(text), True

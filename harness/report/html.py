@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-from harness.report.formats import pretty
+from harness.report.formats import prepare, pretty
 from harness.report.masking import Masker
 
 HERE = Path(__file__).parent
@@ -95,6 +95,15 @@ def _time(iso: str | None) -> str:
         return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S %z")
     except ValueError:
         return iso
+
+
+def prepare_exchanges(exchanges: list[dict[str, Any]]) -> None:
+    """Lay out a scenario's messages for the reader ahead of `render_html` (`hih run`: as its result arrives)."""
+    for entry in exchanges:
+        for side in ("request", "response"):
+            raw = entry.get(f"{side}_raw")
+            if isinstance(raw, dict) and isinstance(raw.get("text"), str):
+                prepare(raw["text"], entry.get("transport"))
 
 
 def _side(entry: dict[str, Any], side: str, label: tuple[str, str]) -> Side | None:

@@ -54,11 +54,20 @@ LANDLINE = r"(?<![\d-])(0\d{2,3}-)(\d{7,8})(?![\d-])"
 DEFAULT_FIELDS = frozenset(DEFAULT_JSON)
 """The built-in JSON field names (kept for callers that list them)."""
 
-_RESIDENT_ID = re.compile(RESIDENT_ID)
-_MOBILE = re.compile(MOBILE)
-_LANDLINE = re.compile(LANDLINE)
+# The same shapes, each look-behind moved past the first character it guards (`(?<!\d)1` is `1(?<!\d1)`): a
+# pattern that starts with a literal or a class lets the regex engine skip to where it can match, where a leading
+# look-behind is tried at every position of the text. RESIDENT_ID, MOBILE and LANDLINE stay the reference forms
+# (tests/report/test_masking_fast.py holds these to them).
+_RESIDENT_ID = re.compile(r"(\d(?<![0-9A-Za-z]\d)\d{5})(\d{8})(\d{3}[\dXx])(?![0-9A-Za-z])")
+_MOBILE = re.compile(r"(1(?<!\d1)[3-9]\d)(\d{4})(\d{4})(?!\d)")
+_LANDLINE = re.compile(r"(0(?<![\d-]0)\d{2,3}-)(\d{7,8})(?![\d-])")
+_REFERENCE_SHAPES = (re.compile(RESIDENT_ID), re.compile(MOBILE), re.compile(LANDLINE))
 _DIGITS = re.compile(r"\d{7}")
 """What the identifier shapes have in common: no text without seven digits in a row holds one of them."""
+_LANDLINE_NEEDS = re.compile(r"-\d{7}")
+"""A landline number's dash and the seven digits after it: most texts with seven digits in a row have no such."""
+LONG_SEEN_CHARS = 4_000_000
+"""Characters of long texts (and their masked forms) a masker keeps to answer a text it has masked already."""
 GENERIC_NAMES = frozenset({"name"})
 """Field names masked in JSON and XML but not as `name=value` in free text, where they mean anything
 (XML attributes in junit.xml, keyword arguments in tracebacks)."""
@@ -121,15 +130,24 @@ class PathMatcher:
         self.names = frozenset(p.rsplit("/", 1)[-1].lower() for p in self.patterns
                                if not _GLOB.search(p.rsplit("/", 1)[-1]))
         """Literal last names (`psn_name` of `**/psn_name`), for masking `"name": value` pairs in free text."""
+        self._by_last: dict[str, bool] = {}
+
+    def _last_matches(self, last: str) -> bool:
+        return last.lower() in self._anywhere or (self._last is not None and self._last.match(last) is not None)
 
     def matches(self, path: tuple[str, ...]) -> bool:
         if not path:
             return False
         last = str(path[-1])
-        if last.lower() in self._anywhere or (self._last is not None and self._last.match(last)):
+        if self._full is None:  # the last name decides: a document's keys recur, in every message of a run
+            known = self._by_last.get(last)
+            if known is None:
+                known = self._last_matches(last)
+                if len(self._by_last) < LAST_NAMES_KEPT:
+                    self._by_last[last] = known
+            return known
+        if self._last_matches(last):
             return True
-        if self._full is None:
-            return False
         joined = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
         return self._full.match(joined) is not None
 
@@ -145,6 +163,8 @@ def _hl7_rules(patterns: Iterable[str]) -> dict[str, list[tuple[int, int | None,
     return rules
 
 
+LAST_NAMES_KEPT = 4096
+"""Names a PathMatcher remembers the answer for, when the last name of a path decides it."""
 LEARNED_SCAN = 64
 """Up to this many learnt values, a text is first searched for each of them before the learnt pattern runs."""
 
@@ -186,6 +206,8 @@ class Masker:
         self._learned: set[str] = set()
         self._learned_regex: re.Pattern[str] | None = None
         self._seen: dict[str, str] = {}
+        self._long_seen: dict[str, str] = {}
+        self._long_chars = 0
         # Chinese labels name table columns and JSON keys, not XML elements: `<姓名>` is a Gherkin placeholder
         self._pairs = self._pair_regexes(frozenset(n for n in self.json_paths.names | self.xml_paths.names if n.isascii()),
                                           self.json_paths.names - GENERIC_NAMES)
@@ -202,6 +224,8 @@ class Masker:
         fresh._learned = set()
         fresh._learned_regex = None
         fresh._seen = {}
+        fresh._long_seen = {}
+        fresh._long_chars = 0
         return fresh
 
     def remember(self, values: Iterable[str]) -> None:
@@ -239,6 +263,8 @@ class Masker:
                 self._learned.add(value)
                 self._learned_regex = None
                 self._seen.clear()
+                self._long_seen.clear()
+                self._long_chars = 0
         return mask_value(value) if value else value
 
     def _learned_pattern(self) -> re.Pattern[str] | None:
@@ -259,11 +285,22 @@ class Masker:
         if path and matcher.matches(path):
             return self._mask_all(node)
         if isinstance(node, dict):
-            return {k: self.json(v, (*path, str(k)), matcher) for k, v in node.items()}
+            return {k: self._json_child(v, (*path, str(k)), matcher) for k, v in node.items()}
         if isinstance(node, list):
-            return [self.json(v, (*path, str(i)), matcher) for i, v in enumerate(node)]
+            return [self._json_child(v, (*path, str(i)), matcher) for i, v in enumerate(node)]
         if isinstance(node, str):
             return self.text(node)
+        return node
+
+    def _json_child(self, node: Any, path: tuple[str, ...], matcher: PathMatcher) -> Any:
+        """`json` of a value inside a document, its leaves handled here: most values of a message are leaves, and a
+        call less for each is most of the time the walk takes."""
+        if matcher.matches(path):
+            return self._mask_all(node)
+        if isinstance(node, str):
+            return self.text(node)
+        if isinstance(node, dict | list):
+            return self.json(node, path, matcher)
         return node
 
     def learn(self, node: Any, path: tuple[str, ...] = (), depth: int = 0) -> None:
@@ -443,12 +480,22 @@ class Masker:
         """Free text (logs, error messages, malformed messages) with every identifier it can recognise masked."""
         if len(text) < 2:
             return text
-        known = self._seen.get(text)
+        # What a text becomes depends on the text, the rules and the values learnt (any value learnt empties both
+        # caches; one learnt while masking this text is learnt before the learnt values are masked, so the result
+        # kept is the one the text gives from then on). Short values repeat (codes, dates, amounts); long ones are
+        # an exchange's raw text, masked a second time once the exchange's reply has taught its values, mostly
+        # none new (tests/report/test_masking_fast.py holds the cached to the uncached).
+        short = len(text) <= 200
+        known = self._seen.get(text) if short else self._long_seen.get(text)
         if known is not None:
             return known
         masked = self._text(text)
-        if len(text) <= 200 and len(self._seen) < 100_000:  # short values repeat: codes, dates, amounts
-            self._seen[text] = masked
+        if short:
+            if len(self._seen) < 100_000:
+                self._seen[text] = masked
+        elif self._long_chars + len(text) + len(masked) <= LONG_SEEN_CHARS:
+            self._long_seen[text] = masked
+            self._long_chars += len(text) + len(masked)
         return masked
 
     def _text(self, text: str, shortcuts: bool = True) -> str:
@@ -458,9 +505,11 @@ class Masker:
             text = self.hl7(text)
         text = self._pairs_in_text(text, shortcuts)
         if not shortcuts or _DIGITS.search(text):  # every shape below holds seven digits in a row (a landline's)
-            text = _RESIDENT_ID.sub(lambda m: m.group(1) + "*" * 8 + m.group(3)[-1:].rjust(4, "*"), text)
-            text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
-            text = _LANDLINE.sub(lambda m: m.group(1) + mask_value(m.group(2)), text)
+            resident_id, mobile, landline = (_RESIDENT_ID, _MOBILE, _LANDLINE) if shortcuts else _REFERENCE_SHAPES
+            text = resident_id.sub(lambda m: m.group(1) + "*" * 8 + m.group(3)[-1:].rjust(4, "*"), text)
+            text = mobile.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+            if not shortcuts or _LANDLINE_NEEDS.search(text):
+                text = landline.sub(lambda m: m.group(1) + mask_value(m.group(2)), text)
         for pattern in self.text_patterns:
             text = pattern.sub(self._configured_match, text)
         # Most texts hold none of the values learnt: a substring test spares building and compiling the pattern

@@ -162,6 +162,8 @@ class Runner:
         return self.process is not None and self.process.poll() is None
 
     def follow(self, outcome: Outcome, progress: RunProgress, p: RunPlan) -> None:
+        from harness.report.html import prepare_exchanges  # the reports' thread imports it as the run starts
+
         for event in self.readers[-1].poll() if self.readers else ():
             if event.get("event") == "collected" and isinstance(event.get("keys"), list):
                 self.nodeids.update(str(n) for n in event["keys"])
@@ -173,6 +175,7 @@ class Runner:
                     result.interface = interface_for(result.nodeid, p)
                 progress.result(result)
                 outcome.evidence_json.add(result.nodeid, result.evidence)  # while pytest runs, not after
+                prepare_exchanges(result.evidence)  # report.html's forms of its messages, likewise
             self._clock(event, result.interface if result is not None else None, outcome)
 
     def _clock(self, event: dict[str, Any], interface: str | None, outcome: Outcome) -> None:

@@ -1,0 +1,134 @@
+"""The quicker forms of free-text masking give exactly what the reference forms give: the identifier shapes with
+their look-behinds moved past the first character, the landline pattern skipped without a dash and seven digits,
+and long texts answered from what the masker has masked already (until it learns a value)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.config import MaskingConfig
+from harness.report import masking
+from harness.report.masking import LANDLINE, MOBILE, RESIDENT_ID, Masker
+
+shape_pieces = st.sampled_from([
+    "0", "1", "3", "8", "9", "X", "x", "a", "Z", "_", "-", " ", "\n", "|", '"', "０", "１", "张", "*",
+    "13812345678", "330106199001011234", "11010519491231002X", "0571-88886666", "010-1234567", "1234567",
+    "20261206164112", "0571-", "-12345678",
+])
+shape_texts = st.lists(shape_pieces, max_size=16).map("".join) | st.text(alphabet="0123456789-Xx1a ", max_size=40)
+
+
+def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[str | None, ...]]:
+    return [m.groups() + (str(m.span()),) for m in pattern.finditer(text)]
+
+
+@settings(max_examples=800, deadline=None)
+@given(text=shape_texts)
+def test_the_shapes_match_where_the_reference_forms_match(text: str) -> None:
+    for fast, reference in ((masking._RESIDENT_ID, RESIDENT_ID), (masking._MOBILE, MOBILE), (masking._LANDLINE, LANDLINE)):
+        assert _spans(fast, text) == _spans(re.compile(reference), text)
+    if re.search(LANDLINE, text):
+        assert masking._LANDLINE_NEEDS.search(text)
+
+
+long_pieces = st.sampled_from([
+    '{"psn_name": "张三", "certno": "330106199001011234"}', "'mrn': 'MRN0001'", "tel: 13812345678",
+    "<Phone>0571-88886666</Phone>", "\rPID|1||MRN0002^^^H||李^四||19900101|F", '"settl_id": "2026120616411200001"',
+    "病历号=MRN0003", "MRN0001", "张三丰", "王五", " ", "x" * 120, "0571-8888666", '"name": "王五"',
+])
+long_texts = st.lists(long_pieces, min_size=1, max_size=12).map("".join)
+steps = st.lists(st.one_of(st.tuples(st.just("text"), long_texts),
+                           st.tuples(st.just("again"), st.integers(min_value=0, max_value=20)),
+                           st.tuples(st.just("remember"), st.sampled_from(["MRN0001", "王五", "13812345678", "xx"]))),
+                 min_size=1, max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=steps)
+def test_masking_a_text_again_gives_what_masking_it_afresh_gives(steps: list[tuple[str, object]]) -> None:
+    """A masker that answers texts it has seen (short and long) against one that runs every pattern every time, the
+    two taught the same values in the same order (values the texts themselves teach included)."""
+    config = MaskingConfig(text=(r"工号(\d{4})",))
+    cached, fresh = Masker.from_config(config), Masker.from_config(config)
+    shown: list[str] = []
+    for kind, value in steps:
+        if kind == "remember":
+            cached.remember([str(value)])
+            fresh.remember([str(value)])
+            continue
+        if kind == "again":
+            if not shown:
+                continue
+            text = shown[int(str(value)) % len(shown)]
+        else:
+            text = str(value)
+            shown.append(text)
+        assert cached.text(text) == fresh._text(text, shortcuts=False)
+        assert cached.learned == fresh.learned
+
+
+def test_long_texts_kept_are_bounded_by_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(masking, "LONG_SEEN_CHARS", 1_000)
+    masker = Masker()
+    for i in range(20):
+        masker.text(f"{i:03d}" + "y" * 300)
+    assert 0 < masker._long_chars <= 1_000
+    assert len(masker._long_seen) == 1
+
+
+def test_a_value_learnt_empties_the_long_texts_kept() -> None:
+    masker = Masker()
+    text = "患者 WANGWU88 复诊 " + "z" * 300
+    assert masker.text(text) == text
+    masker.remember(["WANGWU88"])
+    assert "WANGWU88" not in masker.text(text)
+
+
+def _json_reference(masker: Masker, node: object, path: tuple[str, ...] = (), matcher: object = None) -> object:
+    """`Masker.json` as it was written first, one call per value: the oracle of the quicker walk."""
+    from harness.report.masking import PathMatcher
+
+    matcher = matcher or masker.json_paths
+    assert isinstance(matcher, PathMatcher)
+    if path and matcher.matches(path):
+        return masker._mask_all(node)
+    if isinstance(node, dict):
+        return {k: _json_reference(masker, v, (*path, str(k)), matcher) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_json_reference(masker, v, (*path, str(i)), matcher) for i, v in enumerate(node)]
+    if isinstance(node, str):
+        return masker.text(node)
+    return node
+
+
+keys = st.sampled_from(["psn_name", "PSN_NAME", "certno", "data", "input", "output", "items", "tel", "amount", "0",
+                        "addr", "id_card_no", "MotherName", "remark", "姓名", "name"])
+leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | long_pieces | st.text(max_size=12)
+documents = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=5),
+                         max_leaves=25)
+json_rules = st.sampled_from([("certno", "psn_name", "tel"), ("/input/data/certno", "**/psn_name", "*_no", "姓名"),
+                              ("//addr", "/output/*/name", "id_card*")])
+
+
+@settings(max_examples=400, deadline=None)
+@given(document=documents, rules=json_rules)
+def test_the_json_walk_gives_what_the_reference_walk_gives(document: object, rules: tuple[str, ...]) -> None:
+    walked, reference = Masker(json=rules), Masker(json=rules)
+    assert walked.json(document) == _json_reference(reference, document)
+    assert walked.learned == reference.learned
+    assert walked.json(document, matcher=walked.xml_paths) == _json_reference(reference, document, (), reference.xml_paths)
+
+
+@settings(max_examples=300, deadline=None)
+@given(paths=st.lists(st.lists(keys, min_size=1, max_size=4).map(tuple), min_size=1, max_size=12), rules=json_rules)
+def test_a_path_matcher_answers_a_name_again_as_it_first_did(paths: list[tuple[str, ...]],
+                                                             rules: tuple[str, ...]) -> None:
+    from harness.report.masking import PathMatcher
+
+    remembering = PathMatcher(rules)
+    for path in paths + paths:
+        assert remembering.matches(path) == PathMatcher(rules).matches(path)
