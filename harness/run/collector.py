@@ -7,6 +7,7 @@ masked once more here by shape, since a collection error or an internal error ne
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import os
 import re
@@ -79,6 +80,10 @@ class Collector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # the warm process (harness.run.warm) started without cyclic collection; what start-up made lives as long
+        # as the process, so it is frozen out of the collector's walks before the scenarios run
+        gc.freeze()
+        gc.enable()
         if not session.config.pluginmanager.hasplugin("dsession"):
             # keys, and node ids as the results will carry them (masked): the runner tells what did not run
             self._emit({"event": "collected", "count": len(session.items),

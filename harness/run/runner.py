@@ -10,6 +10,7 @@ writes a partial report whose decision is `incomplete` (exit 2), never `pass`.
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from datetime import datetime
@@ -92,6 +93,9 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
     from harness.report.writer import manifest_line, write_reports
 
     preloading.join()  # WeasyPrint is not used from two threads at once
+    # what the run holds (contracts, results, WeasyPrint and the templates) lives until the exit: frozen out of the
+    # cyclic collector's walks, which the reports' many short-lived objects would otherwise set off again and again
+    gc.freeze()
 
     write_json(work / "summary.json", document)
     outcome.evidence_json.write(work / "evidence.json", evidence)  # the parts encoded as the results came

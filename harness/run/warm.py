@@ -17,6 +17,7 @@ pytest does.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import select
@@ -175,6 +176,10 @@ def _import(name: str) -> None:
 
 
 def main() -> int:
+    # No cyclic garbage collection until the scenarios are collected (harness.run.collector turns it back on, with
+    # what the imports made frozen out of its walks): start-up makes tens of thousands of long-lived objects and
+    # little garbage, and each collection would walk them all again.
+    gc.disable()
     sys.path[0] = os.getcwd()  # as `python -m pytest` has it, not this script's folder
     leave_out()
 
