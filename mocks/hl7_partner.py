@@ -169,9 +169,8 @@ class Hl7PartnerMock(MockService):
     transport = "mllp"
     shares_state = True
     auto_workers = 1
-    """`--workers auto` serves an MLLP partner from one process: two have not yet won over one with the load client
-    on the same 2 cores (bench/RESULTS.md, "MLLP mocks: per-worker logs"; the quiet machine's `bench/peers.py
-    --pairs lis --workers 1|2` decides)."""
+    """`--workers auto` serves an MLLP partner from one process unless its class says two won (the LIS does; PACS
+    keeps state outside its store and is served by one process anyway)."""
     shared_store = WorkerLogStore
     """With `--workers`: orders and patients are written whole by one handler at a time and need no transaction
     checked against the other workers', so each worker appends its writes to a log of its own and reads the others'

@@ -49,6 +49,9 @@ class LisMock(Hl7PartnerMock):
     interface = "lis"
     application = ("LIS", "LAB")
     id_prefix = "LIS"
+    auto_workers = 2
+    """Two processes won on the quiet 2-core machine, load client included (bench/RESULTS.md, figures of record:
+    `bench/peers.py --pairs lis --workers 2` against the default run of one)."""
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000) -> None:
         self._filler = itertools.count(1)

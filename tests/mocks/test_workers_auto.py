@@ -15,8 +15,11 @@ from tests.conftest import CONTRACTS
 from tests.mocks.serving import serving
 
 
-def test_the_mllp_partners_are_served_by_one_process_as_their_figures_say() -> None:
-    assert auto_workers(["lis"], cores=2) == auto_workers(["pacs"], cores=8) == 1
+def test_each_mllp_partner_is_served_as_its_figures_say() -> None:
+    """Two LIS processes won on the 2-core machine; PACS keeps state outside its store: one process."""
+    assert auto_workers(["lis"], cores=2) == 2
+    assert auto_workers(["lis"], cores=1) == 1
+    assert auto_workers(["pacs"], cores=8) == 1
 
 
 @pytest.mark.parametrize(("names", "cores", "replay", "push", "expected"), [
