@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +23,9 @@ disconnects: list[str] = []
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Echoes the body; `/stream` answers in three chunks, `/fail` raises, `/hold` waits for the client to go,
-    `/early` answers without reading the body (as a refusal by the head does)."""
+    `/early` answers without reading the body (as a refusal by the head does), `/late` reads it only after a second."""
+    if scope["path"] == "/late":
+        await asyncio.sleep(1.0)
     if scope["path"] == "/early":
         await send({"type": "http.response.start", "status": 415, "headers": [(b"content-length", b"5")]})
         await send({"type": "http.response.body", "body": b"early"})
@@ -199,6 +202,24 @@ def test_a_head_left_unfinished_is_closed(monkeypatch: pytest.MonkeyPatch) -> No
             started = time.monotonic()
             assert sock.recv(10) == b""  # closed by the server, not held open
             assert time.monotonic() - started < 3
+    finally:
+        runtime.stop()
+
+
+def test_a_body_held_back_by_a_slow_app_is_not_taken_for_a_stalled_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past HIGH_WATER the server stops reading until the app takes the body: the client's bytes wait in the kernel,
+    none arrive, and that is not the client stalling. An app that reads a second late still gets the whole body."""
+    monkeypatch.setattr(lean_http, "KEEP_ALIVE_S", 0.2)
+    body = b"x" * (3 * lean_http.HIGH_WATER)
+    runtime = Runtime().start()
+    try:
+        listener = runtime.serve_http(app, lean=True)
+        with socket.create_connection(("127.0.0.1", listener.port), timeout=10) as sock:
+            sending = threading.Thread(target=sock.sendall, args=(post("/late", body),), daemon=True)
+            sending.start()
+            reply = _read_replies(sock, 1, timeout=10)[0]
+            sending.join(10)
+        assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"echo:" + body)
     finally:
         runtime.stop()
 
