@@ -16,7 +16,9 @@ for one interface): `start` from the command to pytest's collection done, `betwe
 
 `--against DIR` runs each `hih run` twice, first with the code of another checkout (`git worktree add` or `git
 archive` of the commit to compare; run with this venv and `PYTHONPATH=DIR`, from DIR), then with this one, and
-gives the medians of both: on a shared machine only such interleaved pairs say which is quicker.
+gives the medians of both: on a shared machine only such interleaved pairs say which is quicker. Each side then runs
+its own checkout's console-script entry point (`[project.scripts] hih` of its pyproject.toml, as the installed
+script would: `python -c "from MODULE import FUNC; FUNC()"`), so a change of entry point is measured too.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 VENV_BIN = Path(sys.executable).parent
@@ -64,7 +67,15 @@ def phases(events: Path, began: float, ended: float) -> str:
             f"between scenarios {between:.2f} s, end {ended - results[-1]['at']:.2f} s)")
 
 
-def gate_run(hih: str, run_args: str, cwd: str | None = None, pythonpath: str | None = None) -> tuple[float, float]:
+def entry_command(checkout: Path) -> list[str]:
+    """The `hih` command as `checkout`'s console script runs it (its pyproject.toml's entry point)."""
+    target = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]["hih"]
+    module, func = target.split(":")
+    return [sys.executable, "-c", f"import sys; sys.argv[0] = 'hih'; from {module} import {func}; sys.exit({func}())"]
+
+
+def gate_run(hih: list[str], run_args: str, cwd: str | None = None,
+             pythonpath: str | None = None) -> tuple[float, float]:
     """One `hih run`: prints its line, returns (what it added to its scenarios, CPU of hih and its children)."""
     env = {**os.environ, "HIH_HISTORY": "off"}
     if pythonpath:
@@ -73,7 +84,7 @@ def gate_run(hih: str, run_args: str, cwd: str | None = None, pythonpath: str | 
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.time()
         started = time.perf_counter()
-        subprocess.run([hih, "run", *shlex.split(run_args), "--report-dir", folder],
+        subprocess.run([*hih, "run", *shlex.split(run_args), "--report-dir", folder],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env, cwd=cwd)
         wall = time.perf_counter() - started
         ended = time.time()
@@ -110,8 +121,11 @@ def main() -> int:
         runs = {args.against: [], "this checkout": []}
     for _ in range(args.gate_runs):
         if args.against:
-            runs[args.against].append(gate_run(hih, args.run_args, cwd=args.against, pythonpath=args.against))
-        runs["this checkout"].append(gate_run(hih, args.run_args))
+            runs[args.against].append(gate_run(entry_command(Path(args.against)), args.run_args, cwd=args.against,
+                                               pythonpath=args.against))
+            runs["this checkout"].append(gate_run(entry_command(Path(__file__).resolve().parents[1]), args.run_args))
+        else:
+            runs["this checkout"].append(gate_run([hih], args.run_args))
     print(f"load average {os.getloadavg()[0]:.2f}")
     for label, pairs in runs.items():
         if pairs:

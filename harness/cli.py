@@ -576,20 +576,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    """Console-script entry point. For `hih run`, the warm pytest process starts first of all (before the options
-    are parsed and the planning modules imported): its start-up is what the run waits for before its scenarios."""
-    argv = sys.argv[1:]
-    if argv[:1] != ["run"] or {"--help", "-h"} & set(argv):
-        quick_exit(main())
-        return
-    from harness.run import warm
+    """Console-script entry point of earlier installs; `harness.launch.entry` is the one a new install uses."""
+    from harness.launch import entry as launch
 
-    warm.prestart()
-    try:
-        code = main()
-    finally:
-        warm.discard()  # one nobody took (a usage error)
-    quick_exit(code)
+    launch()
 
 
 def quick_exit(code: int) -> None:
