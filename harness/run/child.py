@@ -43,9 +43,13 @@ SETTLING_POLL_S = 0.005
 """Once every collected scenario has its result, the processes are writing their last files: the run reads their
 events this often, to take each one's last word (`finished`) as soon as it is written."""
 STOP_GRACE_S = 5.0
-# plugins a spec run never uses; each costs start-up time in every process (hih-containers: fixtures for a
-# hospital's own tests, which start a partner in the mocks' image; the specs use the in-process mocks)
-UNUSED_PLUGINS = ("respx", "anyio", "hypothesispytest", "xdist.looponfail", "hih-containers", "platformdirs")
+PLUGINS = ("pytest_bdd.plugin", "harness.guards", "harness.held_clock", "harness.plugin")
+"""The installed pytest plugins a spec run uses (and pytest-xdist's, when a lane has several workers), named with -p:
+the run's pytest processes load no plugin from entry points (`--disable-plugin-autoload`). Reading every installed
+distribution's entry points, and marking each plugin's package for assertion rewriting, cost each process ≈ 11 ms;
+and a plugin the specs never use (respx, anyio, Hypothesis', hih-containers: fixtures for a hospital's own tests)
+costs nothing. Each of hih's plugin modules is named before a module that imports it (harness.plugin imports the
+first two, harness.run.collector imports harness.plugin): pytest rewrites a plugin's assertions as it imports it."""
 
 
 @dataclass
@@ -69,8 +73,8 @@ def pytest_command(p: RunPlan, files: Files, deadline_log: Path, lane: Lane | No
                    select: Path | None = None) -> list[str]:
     """The command line of one pytest process: the lane's interfaces (all of the plan's by default)."""
     lane = lane or Lane(0, list(p.versions), p.workers)
-    args = [sys.executable, "-m", "pytest", "-c", str(INI), "--rootdir", str(PROJECT_ROOT),
-            "-p", "harness.run.collector", "--hih-events", str(files.events),
+    args = [sys.executable, "-m", "pytest", "-c", str(INI), "--rootdir", str(PROJECT_ROOT), "--disable-plugin-autoload",
+            *[arg for plugin in PLUGINS for arg in ("-p", plugin)], "-p", "harness.run.collector", "--hih-events", str(files.events),
             "--junitxml", str(files.junit), "-o", "junit_suite_name=hih", "-q", "-rfE",
             "--cucumberjson", str(files.cucumber),
             "-p", "harness.run.deadline", "--hih-scenario-timeout", f"{p.scenario_timeout_s:g}",
@@ -85,9 +89,8 @@ def pytest_command(p: RunPlan, files: Files, deadline_log: Path, lane: Lane | No
         args += ["-m", p.markexpr]
     if select is not None:  # --changed-since: the child keeps only the scenarios listed in this file
         args += ["-p", "harness.run.selection", "--hih-select", str(select)]
-    for plugin in UNUSED_PLUGINS:
-        args += ["-p", f"no:{plugin}"]
-    args += ["-n", str(lane.workers), "--dist", "load"] if lane.workers > 1 else ["-p", "no:xdist"]
+    if lane.workers > 1:
+        args += ["-p", "xdist.plugin", "-n", str(lane.workers), "--dist", "load"]
     args += [str(p.feature_dirs[name]) for name in lane.interfaces]
     return args
 
