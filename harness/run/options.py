@@ -120,6 +120,17 @@ class RunPlan:
         if not self.versions:
             self.versions = {name: contract.version for name, contract in self.contracts.items()}
 
+    def check(self) -> None:
+        """The checks `plan` was told to leave: the connectors, then the contracts."""
+        self.check_connectors()
+        self.check_contracts()
+
+    def check_connectors(self) -> None:
+        """Import each connector's factory and identify it (a UsageError when one cannot be imported)."""
+        for name, spec in self.connectors.items():
+            if name not in self.identities:
+                self.identities[name] = identify(name, spec, load_factory(spec))
+
     def check_contracts(self) -> None:
         """Load and check every contract of the run (a ContractError or UsageError when one is broken)."""
         store = ContractStore(self.options.contracts_dir, as_of=self.as_of)
@@ -154,11 +165,12 @@ def auto_workers(interfaces: int) -> int:
     return max(1, min(interfaces, 3 * cpu_count(), MAX_AUTO_WORKERS))
 
 
-def plan(options: RunOptions, check_contracts: bool = True) -> RunPlan:
+def plan(options: RunOptions, check_contracts: bool = True, check_connectors: bool = True) -> RunPlan:
     """Check everything a run needs; any problem is a UsageError (exit 2) with a one-line reason.
 
-    `check_contracts=False` leaves loading and checking the contract files to `RunPlan.check_contracts()`, which
-    the runner does while pytest starts (it is the slowest check).
+    `check_contracts=False` leaves loading and checking the contract files to `RunPlan.check_contracts()`, and
+    `check_connectors=False` importing and identifying the connectors to `RunPlan.check_connectors()`: the runner
+    does both while pytest starts (they are the slowest checks: a connector's import brings its HTTP or SOAP stack).
     """
     config = load_config()  # a broken hih.toml stops the run here, with its own one-line reason
     as_of = options.as_of or date.today()
@@ -196,11 +208,8 @@ def plan(options: RunOptions, check_contracts: bool = True) -> RunPlan:
     changed_since = _check_changed_since(store, {k: v for k, v in since.items() if k in interfaces})
     contracts = {name: store.load(name, versions[name]) for name in interfaces} if check_contracts else {}
     connectors = {name: options.connectors.get(name) or default_connector(name) for name in interfaces}
-    identities = {}
-    for name, spec in connectors.items():
-        factory = load_factory(spec)
+    for name in connectors:
         outside_listener(name)  # a malformed HIH_<IF>_LISTENER stops the run here, with its own one-line reason
-        identities[name] = identify(name, spec, factory)
     workers = config.run.workers if options.workers is None else None if options.workers == "auto" else options.workers
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be at least 1, not {workers}")
@@ -211,12 +220,15 @@ def plan(options: RunOptions, check_contracts: bool = True) -> RunPlan:
     for name in interfaces:
         dates = next(d for d in store.dates(name) if d.version == versions[name])
         effective[name] = dates.in_force_from.isoformat() if dates.in_force_from != date.min else ""
-    return RunPlan(options, contracts, connectors,
-                   {name: feature_dir(options.features_dir, name) for name in interfaces},
-                   tags_to_markexpr(options.tags) if options.tags else None, changed_since, identities, as_of,
-                   workers if workers is not None else auto_workers(len(interfaces)),
-                   scenario_timeout or DEFAULT_SCENARIO_TIMEOUT_S, timeout, notes, effective,
-                   {name: versions[name] for name in interfaces})
+    checked = RunPlan(options, contracts, connectors,
+                      {name: feature_dir(options.features_dir, name) for name in interfaces},
+                      tags_to_markexpr(options.tags) if options.tags else None, changed_since, {}, as_of,
+                      workers if workers is not None else auto_workers(len(interfaces)),
+                      scenario_timeout or DEFAULT_SCENARIO_TIMEOUT_S, timeout, notes, effective,
+                      {name: versions[name] for name in interfaces})
+    if check_connectors:
+        checked.check_connectors()
+    return checked
 
 
 def _runnable(store: ContractStore, features: Path, chosen: list[str], notes: list[str]) -> list[str]:

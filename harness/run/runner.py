@@ -38,7 +38,8 @@ EXIT_INCOMPLETE = 2
 def run(options: RunOptions, console: Console | None = None) -> int:
     """Run the gate; 0 pass, 1 fail, 2 incomplete. Usage and configuration problems raise UsageError (exit 2)."""
     console = console or Console(stderr=False)
-    p = plan(options, check_contracts=False)  # checked beside pytest's start-up (Beside), the slowest check
+    # the slowest checks (contract files, connector imports) are made beside pytest's start-up (Beside)
+    p = plan(options, check_contracts=False, check_connectors=False)
     for note in p.notes:
         console.print(note, markup=False, highlight=False)
     staging = Staging(options.report_dir)
@@ -79,7 +80,7 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
     store = ContractStore(p.options.contracts_dir)
     kinds = {name: store.transport(name, version) for name, version in p.versions.items()}
     outcome, returncode, processes = execute(p, deal(p.feature_dirs, p.workers, recorded, kinds), work, select_file,
-                                             console, Beside(p.check_contracts))
+                                             console, Beside(p.check))
     if outcome.connector_errors:
         raise UsageError(outcome.connector_errors[0])
     finished = datetime.now()
