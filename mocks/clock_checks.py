@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lxml import etree
+if TYPE_CHECKING:  # annotations only: a JSON or HL7 mock never imports lxml
+    from lxml import etree
 
 from harness.contract.clock import clock_findings
 from harness.contract.findings import Finding

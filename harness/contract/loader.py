@@ -80,13 +80,13 @@ def load_contract(folder: Path) -> Contract:
 
 
 def _load_contract(folder: Path) -> Contract:
-    _ensure_formats()
     source = load_source(folder / CONTRACT_FILE)
     problems = _meta_problems(source, "contract.schema.json")
     if problems:
         raise ContractError(problems)
     data: dict[str, Any] = source.data
     transport = data["transport"]
+    _ensure_formats(transport)
     if transport not in _FORMATS:
         known = ", ".join(sorted(_FORMATS))
         raise ContractError([source.problem("/transport", f"unknown transport {transport!r} (known: {known})")])
@@ -152,10 +152,20 @@ def _field_lists(source: SourceFile, contract: Contract) -> list[ContractProblem
     return problems
 
 
-def _ensure_formats() -> None:
-    # Importing a transport module registers its format; done lazily so harness.contract stays cheap to import.
-    from harness.contract import http_json, soap  # noqa: F401
-    from harness.contract.hl7 import contract as hl7_contract  # noqa: F401
+_TRANSPORT_MODULES = {"http-json": "harness.contract.http_json", "soap": "harness.contract.soap",
+                      "hl7v2-mllp": "harness.contract.hl7.contract"}
+
+
+def _ensure_formats(transport: object = None) -> None:
+    """Import the module that registers `transport`'s format (every one's, for a transport not named here).
+
+    Importing a transport module registers its format; done lazily so harness.contract stays cheap to import, and
+    only for the transport a contract has: a JSON or HL7 contract does not bring SOAP's lxml and WSDL reader."""
+    import importlib
+
+    module = _TRANSPORT_MODULES.get(transport) if isinstance(transport, str) else None
+    for name in [module] if module else _TRANSPORT_MODULES.values():
+        importlib.import_module(name)
 
 
 def default_root() -> Path:

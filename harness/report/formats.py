@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from lxml import etree
+if TYPE_CHECKING:
+    from lxml import etree
 
 MLLP_FRAME = "\x0b\x1c"
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>\s*")
@@ -30,9 +32,17 @@ def sniff(text: str, transport: str | None = None) -> str:
     return TRANSPORT_KINDS.get((transport or "").lower(), "text")
 
 
+def _etree() -> Any:
+    """lxml's etree, imported with the first XML text: a run whose messages are all JSON or HL7 (its pytest
+    processes mask each scenario's messages) never imports it, ≈ 20 ms of each process's start-up."""
+    from lxml import etree
+
+    return etree
+
+
 def hardened_parser() -> etree.XMLParser:
     """lxml parser for untrusted XML: no DTD, no entity expansion, no network, no huge trees."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+    return _etree().XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                            huge_tree=False, remove_blank_text=False)
 
 
@@ -42,7 +52,7 @@ def parse_xml(text: str) -> tuple[str, etree._Element]:
     declaration = match.group(0).strip() if match else ""
     body = text[match.end():] if match else text.lstrip("\ufeff")
     # a str with an encoding declaration is refused by lxml: the text is already decoded, so parse it without one
-    return declaration, etree.fromstring(body.encode("utf-8"), hardened_parser())
+    return declaration, _etree().fromstring(body.encode("utf-8"), hardened_parser())
 
 
 def pretty_json(text: str) -> str:
@@ -56,7 +66,7 @@ def pretty_xml(text: str) -> str:
             element.text = None
         if element.tail is not None and not element.tail.strip():
             element.tail = None
-    body = etree.tostring(root, encoding="unicode", pretty_print=True).rstrip("\n")
+    body = _etree().tostring(root, encoding="unicode", pretty_print=True).rstrip("\n")
     return f"{declaration}\n{body}" if declaration else body
 
 
@@ -105,5 +115,5 @@ def _pretty(text: str, transport: str | None) -> tuple[str, str, bool]:
     kind = sniff(text, transport)
     try:
         return kind, FORMATTERS.get(kind, _as_is)(text), True
-    except (ValueError, etree.XMLSyntaxError):
+    except (ValueError, SyntaxError):  # lxml's XMLSyntaxError is a SyntaxError (the JSON error a ValueError)
         return kind, text, False

@@ -22,8 +22,6 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from lxml import etree
-
 from harness.config import MaskingConfig
 from harness.report.formats import MLLP_FRAME, parse_xml, sniff
 
@@ -336,6 +334,8 @@ class Masker:
     # -- XML --------------------------------------------------------------------------------------------------
     def xml(self, text: str) -> str:
         """An XML text with matching elements and attributes masked (string payloads holding XML too)."""
+        from lxml import etree  # with the first XML text: a run of JSON or HL7 messages never imports lxml
+
         try:
             declaration, root = parse_xml(text)
         except etree.XMLSyntaxError:
@@ -347,7 +347,7 @@ class Masker:
     def _mask_tree(self, element: Any, parent: tuple[str, ...]) -> None:
         if not isinstance(element.tag, str):  # comments, processing instructions
             return
-        path = (*parent, etree.QName(element).localname)
+        path = (*parent, _local(element.tag))
         if path[-1].lower() in SECRET_XML and len(element) == 0:
             if element.text:
                 element.text = "***"
@@ -362,7 +362,7 @@ class Masker:
                     inner.set(name, self._mask(value))
             return
         for name, value in element.attrib.items():
-            if self.xml_paths.matches((*path, "@" + etree.QName(name).localname)):
+            if self.xml_paths.matches((*path, "@" + _local(name))):
                 element.set(name, self._mask(value))
         if element.text and element.text.strip():
             element.text = self.raw(element.text) if element.text.lstrip()[:1] in "<{" else self.text(element.text)
@@ -612,3 +612,8 @@ def _escaped(char: str) -> str:
 def _decode(data: bytes) -> str:
     """Bytes that are not UTF-8: GB18030 (a superset of GBK and GB2312) is what Chinese systems send."""
     return data.decode("gb18030", errors="replace")
+
+
+def _local(name: str) -> str:
+    """The local part of an element's or attribute's name as lxml gives it (`{namespace}local`, or `local`)."""
+    return name.rpartition("}")[2]

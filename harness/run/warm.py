@@ -31,7 +31,7 @@ from typing import Any
 WAIT_S = 600.0
 """How long a warm process waits for its command line before it gives up."""
 PRELOAD = ("pytest", "_pytest.python", "_pytest.fixtures", "_pytest.junitxml", "_pytest.terminal", "mako.lookup",
-           "gherkin.parser", "parse_type", "jsonschema", "lxml.etree", "sqlite3", "ssl", "asyncio",
+           "gherkin.parser", "parse_type", "jsonschema", "sqlite3", "ssl", "asyncio",
            "email.message", "http.client")
 """What a run's pytest process imports before its first scenario, less the pytest plugins and hih's own modules:
 pytest rewrites the assertions of those as it imports them, which it cannot do for a module imported already."""

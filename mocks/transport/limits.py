@@ -16,7 +16,7 @@ from functools import lru_cache
 from itertools import chain
 from typing import Any
 
-from harness.contract import jsonsafe, xmlsafe
+from harness.contract import jsonsafe
 from harness.contract.findings import Finding, Severity
 from harness.contract.model import Contract
 
@@ -69,6 +69,7 @@ class InputLimits:
             media, charset = parse_content_type(contract.http.content_type)
             base = replace(base, content_types=(media,), charset=charset or "utf-8", json_depth=True)
         elif contract.transport == "soap":
+            from harness.contract import xmlsafe  # lxml: imported by SOAP runs only
             from harness.contract.soap import spec_of
 
             spec = spec_of(contract)
