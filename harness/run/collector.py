@@ -25,9 +25,6 @@ from harness.config import load_config
 from harness.plugin import EVIDENCE_SECTION, masked_nodeid
 from harness.plugin_masking import KEY_PROPERTY, nodeid_key
 from harness.report.masking import Masker
-from harness.run.warm import leave_out
-
-leave_out()  # loaded with -p, before pytest-bdd and the connectors: what they would import for nothing stays out
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

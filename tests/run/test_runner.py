@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -148,10 +149,34 @@ def test_pytest_command(tmp_path: Path) -> None:
     assert args[args.index("--hih-deadline-log") + 1] == str(tmp_path / "deadline.jsonl")
     assert "--disable-plugin-autoload" in args, "only the plugins a spec run uses, named with -p"
     plugins = [args[i + 1] for i, arg in enumerate(args) if arg == "-p"]
-    assert plugins[:6] == ["pytest_bdd.plugin", "harness.feature_cache", "harness.guards", "harness.held_clock",
-                           "harness.plugin", "harness.run.collector"]
+    assert plugins[:7] == ["harness.run.lean", "pytest_bdd.plugin", "harness.feature_cache", "harness.guards",
+                           "harness.held_clock", "harness.plugin", "harness.run.collector"]
     assert "xdist.plugin" in plugins
     assert args[-1] == str(FEATURES / "insurance")
+
+
+def test_a_process_started_with_its_command_line_leaves_out_what_it_would_not_use(tmp_path: Path) -> None:
+    """Another lane, a restarted segment or an xdist worker is not the warm process: the first plugin it loads keeps
+    out what pytest-bdd's plugin and httpx would import for nothing, and no plugin is loaded from entry points."""
+    from harness.run.options import plan
+    from harness.run.warm import LEFT_OUT, WORK_ROOT_ENV, child_env
+
+    p = plan(RunOptions(features_dir=PROJECT_FEATURES, report_dir=tmp_path, interfaces=["insurance"]),
+             check_contracts=False, check_connectors=False)
+    args = pytest_command(p, Files.in_folder(tmp_path), tmp_path / "deadline.jsonl")
+    args = [a for a in args if a != "--hih-quick-exit"]
+    del args[args.index("--hih-parent-pid"):args.index("--hih-parent-pid") + 2]
+    probe = ("import sys, pytest; code = pytest.main(sys.argv[1:] + ['--collect-only']); "
+             f"print({{n: sys.modules.get(n) is not None for n in {LEFT_OUT!r}}}, 'respx' in sys.modules, "
+             "'anyio.pytest_plugin' in sys.modules, code)")
+    env = child_env()
+    try:
+        done = subprocess.run([sys.executable, "-c", probe, *args[3:]], capture_output=True, text=True, timeout=120,
+                              cwd=ROOT, env=env)
+    finally:
+        shutil.rmtree(env[WORK_ROOT_ENV], ignore_errors=True)
+    last = done.stdout.strip().splitlines()[-1]
+    assert last == f"{dict.fromkeys(LEFT_OUT, False)} False False 0", done.stdout[-2000:] + done.stderr[-2000:]
 
 
 def test_lanes_share_the_interfaces_and_each_runs_only_its_own(tmp_path: Path) -> None:

@@ -1,0 +1,10 @@
+"""pytest plugin named first on the command line of a run's pytest processes: it keeps out the modules that the
+run's libraries would import for nothing (`harness.run.warm.LEFT_OUT`: httpx's command-line client, mako's Pygments
+highlighting, which pytest-bdd's plugin brings), before any other plugin is imported. A warm process has done it
+already; a process started with its command line (another lane, a restarted segment, an xdist worker) does it here."""
+
+from __future__ import annotations
+
+from harness.run.warm import leave_out
+
+leave_out()
