@@ -13,6 +13,7 @@ from pytest_bdd.gherkin_parser import get_gherkin_document
 
 from harness import feature_cache
 from harness.contract import parse_cache
+from tests.parse_cache_dirs import entries, own_cache
 
 FEATURES = Path(__file__).resolve().parents[1] / "features"
 SHIPPED = sorted(FEATURES.rglob("*.feature"))
@@ -20,13 +21,7 @@ SHIPPED = sorted(FEATURES.rglob("*.feature"))
 
 @pytest.fixture
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("HIH_CACHE_DIR", str(folder))
-    return folder
-
-
-def entries(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*" + parse_cache.SUFFIX)) if folder.is_dir() else []
+    return own_cache(tmp_path, monkeypatch)
 
 
 def test_every_shipped_feature_comes_back_as_pytest_bdd_parses_it(cache_dir: Path,

@@ -13,17 +13,12 @@ from harness.contract.errors import ContractError
 from harness.contract.loader import load_contract
 from harness.contract.source import load_source
 from tests.conftest import CONTRACTS
+from tests.parse_cache_dirs import entries, own_cache
 
 
 @pytest.fixture
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("HIH_CACHE_DIR", str(folder))
-    return folder
-
-
-def entries(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*" + parse_cache.SUFFIX)) if folder.is_dir() else []
+    return own_cache(tmp_path, monkeypatch)
 
 
 def parsed_fresh(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, dict[str, int]]:
