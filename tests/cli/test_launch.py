@@ -1,0 +1,40 @@
+"""The console script's entry point (harness.launch): `hih run` starts its warm pytest process before the command
+line's modules are imported; other commands, and `hih run --help`, start none."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+PROBE = """
+import sys
+from harness.run import warm
+
+def prestart():
+    print("started", *(name in sys.modules for name in ("click", "rich", "harness.cli", "harness.run.runner")))
+    sys.stdout.flush()
+
+warm.prestart = prestart
+sys.argv = ["hih", *sys.argv[1:]]
+from harness.launch import entry
+entry()
+"""
+
+
+def launched(*argv: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=120)
+    return done.stdout.splitlines()
+
+
+def test_hih_run_starts_the_warm_process_before_the_command_line_is_imported() -> None:
+    lines = launched("run", "--interface", "no-such-interface")
+    assert lines[:1] == ["started False False False False"], lines
+
+
+@pytest.mark.parametrize("argv", [["run", "--help"], ["--help"], ["contract", "--help"]])
+def test_other_commands_start_no_pytest_process(argv: list[str]) -> None:
+    lines = launched(*argv)
+    assert lines and not any(line.startswith("started") for line in lines), lines
+    assert any("Usage:" in line for line in lines)
