@@ -12,6 +12,7 @@ Paths: `PID-3` (field 3 of the first PID, first repetition), `PID-3.1` (componen
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -358,6 +359,17 @@ class Message:
 
     def __repr__(self) -> str:
         return f"Message({self.message_type or '?'} {self.control_id!r}, {len(self.segments)} segments)"
+
+
+def from_fields(segments: Sequence[list[str]], seps: Separators = DEFAULT) -> Message:
+    """A message built from its segments' fields (`fields[0]` the name; MSH-1 and MSH-2 in `fields[1]` and
+    `fields[2]`), each segment numbered by its occurrence as `parse` numbers them."""
+    counts: dict[str, int] = {}
+    out = []
+    for fields in segments:
+        index = counts[fields[0]] = counts.get(fields[0], 0) + 1
+        out.append(Segment(fields[0], fields, index))
+    return Message(out, seps)
 
 
 _STANDARD = "|^~\\&|"

@@ -23,7 +23,7 @@ from functools import lru_cache
 from harness.contract.findings import Finding, Severity
 from harness.contract.hl7.charsets import TABLE_0211, canonical
 from harness.contract.hl7.escape import DEFAULT, Separators, escape
-from harness.contract.hl7.message import HL7Path, Message, Segment, parse_path
+from harness.contract.hl7.message import HEADERS, HL7Path, Message, Segment, from_fields, parse_path
 from harness.contract.hl7.validator import error_code
 
 TABLE_0357 = {
@@ -244,6 +244,39 @@ class AckBuilder:
             response.charset = charset
         return response
 
+    def complete_text(self, segments: Sequence[list[str]], original: Message, code: str, charset: str = ""
+                      ) -> tuple[str, AckSummary]:
+        """What `complete` makes of a response given as its segments' fields (default delimiters; `fields[0]` the
+        segment name, MSH-1 and MSH-2 in `fields[1]` and `fields[2]`), as ER7 text, with its `summary`: for a
+        handler whose response needs no parsed form, without building one. The lists given are not changed."""
+        if not segments or segments[0][0] != "MSH":
+            response = from_fields(segments)
+            return response.to_er7(), summary(response)
+        template = self._header(original, DEFAULT, charset, False).fields
+        header = list(segments[0])
+        if len(header) < len(template):
+            header += [""] * (len(template) - len(header))
+        for n in (3, 4, 5, 6, 7, 10, 11, 12, 18):
+            if n < len(template) and not header[n]:
+                header[n] = template[n]
+        fs = DEFAULT.field
+        lines = [fs.join([header[0], *header[2:]])]
+        code_out = acked = ""
+        msa_seen = False
+        errs = []
+        for fields in segments[1:]:
+            name = fields[0]
+            if name == "MSA" and not msa_seen:
+                msa_seen = True
+                fields = list(fields) + [""] * (3 - len(fields)) if len(fields) < 3 else list(fields)
+                fields[1] = fields[1] or code
+                fields[2] = original.segments[0].field(10)
+                code_out, acked = fields[1], fields[2]
+            elif name == "ERR":
+                errs.append(fields)
+            lines.append(fs.join([name, *fields[2:]]) if name in HEADERS else fs.join(fields))
+        return "\r".join(lines) + "\r", AckSummary(code_out, header[10], acked, _error_codes(errs, DEFAULT))
+
     def batch(self, envelope: Sequence[Segment], acks: Sequence[Message], seps: Separators = DEFAULT) -> str:
         """The batch acknowledgement (ER7 text) of a batch whose FHS/BHS are `envelope`: the same envelope
         with sender and receiver swapped, a new control id in FHS-11/BHS-11 and the original's in FHS-12/BHS-12,
@@ -275,18 +308,26 @@ def summary(ack: Message) -> AckSummary:
     msa = ack.segment("MSA")
     code = msa.field(1) if msa is not None else ""
     acked = msa.field(2) if msa is not None else ""
-    errors = []
-    comp = ack.seps.component
-    for seg in ack.segments:
-        if seg.name == "ERR":
-            if seg.field(3):
-                errors.append(seg.field(3).split(comp)[0])
-            elif seg.field(1):
-                for rep in seg.field(1).split(ack.seps.repetition):
-                    parts = rep.split(comp)
-                    if len(parts) > 3:
-                        errors.append(parts[3].split(ack.seps.subcomponent)[0])
+    errors = _error_codes((seg.fields for seg in ack.segments if seg.name == "ERR"), ack.seps)
     return AckSummary(code, ack.segments[0].field(10) if ack.segments else "", acked, errors)
+
+
+def _error_codes(errs: Iterable[list[str]], seps: Separators) -> list[str]:
+    """The Table 0357 codes of ERR segments (their fields): ERR-3.1 (v2.5), else each ERR-1 repetition's 4th
+    component (v2.4 and earlier)."""
+    errors = []
+    comp = seps.component
+    for fields in errs:
+        err3 = fields[3] if len(fields) > 3 else ""
+        err1 = fields[1] if len(fields) > 1 else ""
+        if err3:
+            errors.append(err3.split(comp)[0])
+        elif err1:
+            for rep in err1.split(seps.repetition):
+                parts = rep.split(comp)
+                if len(parts) > 3:
+                    errors.append(parts[3].split(seps.subcomponent)[0])
+    return errors
 
 
 @lru_cache(maxsize=64)
