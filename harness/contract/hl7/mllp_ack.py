@@ -227,13 +227,7 @@ class AckBuilder:
         """
         if not response.segments or response.segments[0].name != "MSH":
             return response
-        template = self._header(original, response.seps, charset, False).fields
-        fields = response.segments[0].fields
-        while len(fields) < len(template):
-            fields.append("")
-        for n in (3, 4, 5, 6, 7, 10, 11, 12, 18):
-            if n < len(template) and not fields[n]:
-                fields[n] = template[n]
+        self._fill(response.segments[0].fields, original, charset)
         msa = response.segment("MSA")
         if msa is not None:
             while len(msa.fields) < 3:
@@ -244,6 +238,25 @@ class AckBuilder:
             response.charset = charset
         return response
 
+    def _fill(self, fields: list[str], original: Message, charset: str) -> None:
+        """A response's MSH fields (changed in place) extended to the length of the ACK header `_header` would
+        build for `original` (original mode) and their empty MSH-3..6, 7, 10, 11, 12 and 18 taken from it, without
+        building it: what `complete` does to a handler's response."""
+        first = original.segments[0] if original.segments else None
+        o: list[str] = first.fields if first is not None and first.name == "MSH" else []
+        if len(o) < 18:
+            o = o + [""] * (18 - len(o))
+        msh18 = charset if original.declared_charset else ""
+        # the ACK header drops its trailing empty fields down to MSH-12 (MSH-15/16 are empty in original mode)
+        width = 19 if msh18 else 18 if o[17] else 13
+        if len(fields) < width:
+            fields += [""] * (width - len(fields))
+        filled = ((3, o[5] or self.application), (4, o[6] or self.facility), (5, o[3]), (6, o[4]), (7, self.now()),
+                  (10, self.new_control_id()), (11, o[11] or "P"), (12, o[12] or self.version), (18, msh18))
+        for n, value in filled:
+            if n < width and not fields[n]:
+                fields[n] = value
+
     def complete_text(self, segments: Sequence[list[str]], original: Message, code: str, charset: str = ""
                       ) -> tuple[str, AckSummary]:
         """What `complete` makes of a response given as its segments' fields (default delimiters; `fields[0]` the
@@ -252,13 +265,8 @@ class AckBuilder:
         if not segments or segments[0][0] != "MSH":
             response = from_fields(segments)
             return response.to_er7(), summary(response)
-        template = self._header(original, DEFAULT, charset, False).fields
         header = list(segments[0])
-        if len(header) < len(template):
-            header += [""] * (len(template) - len(header))
-        for n in (3, 4, 5, 6, 7, 10, 11, 12, 18):
-            if n < len(template) and not header[n]:
-                header[n] = template[n]
+        self._fill(header, original, charset)
         fs = DEFAULT.field
         lines = [fs.join([header[0], *header[2:]])]
         code_out = acked = ""
