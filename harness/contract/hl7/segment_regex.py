@@ -316,22 +316,33 @@ KNOWN_LENGTH = 64
 
 
 class FieldCheck:
-    """One field position's piece of a segment's expression (see `field_checks`)."""
+    """One field position's piece of a segment's expression (see `field_checks`), compiled when a value first
+    needs it: most of a standard segment's fields are never valued, and a receiver's first message should not wait
+    for their expressions."""
 
-    __slots__ = ("checks", "empty", "known", "pure", "regex")
+    __slots__ = ("checks", "empty", "known", "names", "pure", "regex", "source")
 
-    def __init__(self, regex: re.Pattern[str], checks: tuple[tuple[int, int, Any], ...], empty: bool | None) -> None:
-        self.regex = regex
-        self.checks = checks
-        """The captures it leaves to Python (`ProfileValidator._checks`)."""
-        self.empty = empty
+    def __init__(self, source: str, names: list[tuple[str, int, Any]]) -> None:
+        self.source = source
+        self.names = names
+        self.regex: re.Pattern[str] | None = None
+        self.checks: tuple[tuple[int, int, Any], ...] = ()
+        """The captures it leaves to Python (`ProfileValidator._checks`), by group number once compiled."""
+        self.empty: bool | None = True
         """Whether an empty value passes; None when the captures decide."""
-        self.pure = all(kind in (IN, PATTERN) for _, kind, _ in checks)
+        self.pure = all(kind in (IN, PATTERN) for _, kind, _ in names)
         """Whether the answer depends on the value alone (not on another field, as a typed field's does)."""
         self.known: set[str] = set()
         """Values seen to pass (at most KNOWN_VALUES of at most KNOWN_LENGTH characters): coded values (MSH-9,
         a department, a test code, a doctor) recur from message to message, and a set lookup costs a small
         fraction of a match. Only values whose answer depends on them alone (`pure`)."""
+
+    def compile(self) -> re.Pattern[str]:
+        """The expression (re.error and the like when it cannot be compiled)."""
+        regex = re.compile(self.source)
+        self.checks = tuple((regex.groupindex[name], kind, arg) for name, kind, arg in self.names)
+        self.regex = regex  # last: a reader that sees the expression sees its checks
+        return regex
 
 
 def field_checks(sdef: SegmentDef, by_pos: dict[int, ElementDef], seps: Separators, header: bool
@@ -343,8 +354,10 @@ def field_checks(sdef: SegmentDef, by_pos: dict[int, ElementDef], seps: Separato
     empty: a segment is checked with one short match per valued field (none for a value already seen to pass)
     instead of one long match over its whole text, and an empty field (most of them) with a flag. Each piece
     keeps every length check (the whole expression for short segments drops those no short text can break).
+    An empty value passes every piece but those of required fields (R, RE: the walk reports them missing or
+    empty), which are compiled here to say how; the others are compiled when first valued.
     None when two fields are checked together (a field whose data type another gives, compiled as one branch per
-    type), and when a piece cannot be compiled."""
+    type), and when a required field's piece cannot be compiled."""
     start = 3 if header else 1
     last = max(by_pos)
     if last < start:
@@ -359,13 +372,14 @@ def field_checks(sdef: SegmentDef, by_pos: dict[int, ElementDef], seps: Separato
             builder = _Builder(seps)
             if pos in typed and builder.types(f):  # f names the type of a later field: they are checked together
                 return None
-            regex, checks = builder.compile(builder.field(f))
-            if regex.pattern == f"[^{builder.fs}]*+":
+            source = builder.field(f)
+            if source == f"[^{builder.fs}]*+":
                 continue
-            match = regex.fullmatch("")
-            empty = False if match is None else (
-                True if all(match.group(group) is None for group, _, _ in checks) else None)
-            out[pos] = FieldCheck(regex, checks, empty)
+            check = out[pos] = FieldCheck(source, builder.checks)
+            if f.usage in ("R", "RE"):
+                match = check.compile().fullmatch("")
+                check.empty = False if match is None else (
+                    True if all(match.group(group) is None for group, _, _ in check.checks) else None)
     except (re.error, OverflowError, RecursionError):
         return None
     return out

@@ -558,7 +558,7 @@ class ProfileValidator:
         for pos in plan.required:  # an empty or missing value that may not pass, or whose captures decide
             if pos >= count or not fields[pos]:
                 check = table[pos]
-                assert check is not None
+                assert check is not None and check.regex is not None  # compiled with the plan
                 if check.empty is False:
                     return False
                 match = check.regex.fullmatch("")
@@ -575,7 +575,13 @@ class ProfileValidator:
             known = check.known
             if value in known:
                 continue
-            match = check.regex.fullmatch(value)
+            regex = check.regex
+            if regex is None:
+                try:
+                    regex = check.compile()
+                except (re.error, OverflowError, RecursionError):
+                    return False  # the walk decides
+            match = regex.fullmatch(value)
             if match is None:
                 return False
             if check.checks:
