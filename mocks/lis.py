@@ -132,14 +132,13 @@ class LisMock(Hl7PartnerMock):
         structure = "O22^ORL_O22" if self.response_type == "ORL^O22" else "O02^ORR_O02"
         kind = self.response_type.split("^")[0]
         status = {"OK": "SC", "CR": "CA"}.get(order_control, "")
-        # built as segments with the default delimiters, each field escaped: the message `er7` of these lines parses to
+        # the segments' fields with the default delimiters, each field escaped: the message `er7` of these lines parses to
         header = ["MSH", "|", "^~\\&", "", "", "", "", "", "", f"{kind}^{structure}", "", "", version]
         msa = ["MSA", "AA", "", esc(text)] if text else ["MSA", "AA", ""]
         pid = pid_fields(patient or patient_of(message), version)
         orc = ["ORC", order_control, esc(order["placer_no"]), esc(order.get("filler_no", "")), "", status, "", "", "",
                now_ts()]
-        return Reply("AA", text=text, response=Message([Segment("MSH", header), Segment("MSA", msa),
-                                                        Segment("PID", pid), Segment("ORC", orc)]))
+        return Reply("AA", text=text, segments=[header, msa, pid, orc])
 
     def catalogue(self) -> dict[str, Any]:
         """The tests it reports analytes for (any other test code is reported as a blood count), and the values it

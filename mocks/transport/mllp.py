@@ -36,9 +36,9 @@ from harness.contract.findings import Finding, Severity
 from harness.contract.hl7.ack_mode import ORIGINAL, AckMode, AckPlan, is_ack, mode_findings, plan, unsent
 from harness.contract.hl7.batch import split_capture
 from harness.contract.hl7.charsets import CharsetPolicy, Decoded, canonical, decode_message
-from harness.contract.hl7.message import Head, Message, parse
+from harness.contract.hl7.message import Head, Message, from_fields, parse
 from harness.contract.hl7.mllp import DEFAULT_MAX_FRAME, EB, END, SB, Deframer, Frame
-from harness.contract.hl7.mllp_ack import ACCEPT_OF, AckBuilder, ack_code, encode, summary
+from harness.contract.hl7.mllp_ack import ACCEPT_OF, AckBuilder, AckSummary, ack_code, encode, summary
 from harness.contract.model import Contract
 from mocks.transport.faults import Fault, FaultPlan, wait_at_least
 from mocks.transport.journal import Exchange, Journal
@@ -70,6 +70,10 @@ class Reply:
     errors: list[Finding] = field(default_factory=list)
     text: str = ""
     response: Message | None = None
+    segments: list[list[str]] | None = None
+    """The response as its segments' fields instead of a `Message` (default delimiters; MSH-1 and MSH-2 in
+    `fields[1]` and `fields[2]`), completed by the same rules: where no fault or acknowledgement mode needs the
+    parsed form, the transport writes it out without building one."""
 
 
 @dataclass(eq=False)
@@ -357,6 +361,9 @@ class _Outcome:
     seen: _Seen | None = None
     genuine: list[bytes] = field(default_factory=list)
     payloads: list[bytes] = field(default_factory=list)
+    summaries: list[AckSummary] | None = None
+    """The ACKs' summaries when `genuine` was written without parsed ACKs (`acks` empty: the journal parses the
+    payloads when asked)."""
 
     @property
     def enhanced(self) -> bool:
@@ -582,6 +589,14 @@ class MllpServer:
         msg = outcome.exchange.message
         assert msg is not None
         text = reply.text if reply is not None else ""
+        if reply is not None and reply.segments is not None and reply.response is None:
+            if not outcome.plan.enhanced and outcome.fault is None and not outcome.in_batch:
+                # the common case: one response, nothing to change in it: its text straight from the fields
+                er7, done = self.acks.complete_text(reply.segments, msg, code, outcome.label)
+                outcome.genuine = [encode(er7, outcome.charset)]
+                outcome.summaries = [done]
+                return []
+            reply.response = from_fields(reply.segments)
 
         def application() -> Message:
             if reply is not None and reply.response is not None:
@@ -659,12 +674,13 @@ class MllpServer:
     def finish(self, outcome: _Outcome, wire: bytes | None, started: float) -> None:
         """Fill the exchange's reply side and journal it; let waiting duplicates go on."""
         exchange = outcome.exchange
-        exchange.acks = outcome.acks
+        if outcome.summaries is None:
+            exchange.acks = outcome.acks
         exchange.ack_payloads = outcome.payloads
         exchange.charset = exchange.charset or outcome.charset
         exchange.response_raw = wire
-        if outcome.acks:
-            sums = [summary(a) for a in outcome.acks]
+        sums = outcome.summaries if outcome.summaries is not None else [summary(a) for a in outcome.acks]
+        if sums:
             code = sums[-1].code if len(sums) == 1 else next(
                 (s.code for s in sums if s.code not in ("AA", "CA")), sums[-1].code)
             exchange.response = {"code": code, "acks": [s.to_dict() for s in sums]}

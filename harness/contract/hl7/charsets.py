@@ -103,16 +103,17 @@ def declared_charset(raw: bytes) -> str:
     start = raw.find(b"MSH")
     if start < 0 or len(raw) < start + 8:
         return ""
-    end = len(raw)
-    for stop in (b"\r", b"\n"):
-        pos = raw.find(stop, start)
-        if 0 <= pos < end:
-            end = pos
+    end = raw.find(b"\r", start)
+    if end < 0:
+        end = len(raw)
+    lf = raw.find(b"\n", start, end)  # only up to the first CR: not a scan of the whole message for an LF
+    if lf >= 0:
+        end = lf
     line = raw[start:end]
     sep = line[3:4]
     if not sep:
         return ""
-    parts = line.split(sep)
+    parts = line.split(sep, 18)  # MSH-18 is the 18th piece: the fields after it need no splitting
     if len(parts) < 18:
         return ""
     value = parts[17]

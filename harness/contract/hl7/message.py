@@ -12,6 +12,7 @@ Paths: `PID-3` (field 3 of the first PID, first repetition), `PID-3.1` (componen
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -223,18 +224,31 @@ class Message:
         """The values of `message_type`, `control_id`, `version`, `sender`, `receiver` and `enhanced_mode`, read
         from MSH in one pass (a receiver's hot path). The message must start with MSH."""
         rep, comp = self.seps.repetition, self.seps.component
-        values = [v.split(rep, 1)[0] if rep in v else v for v in self.segments[0].fields[:17]]
-        if len(values) < 17:
-            values += [""] * (17 - len(values))
+        fields = self.segments[0].fields
+        count = len(fields)
 
-        def part(n: int, k: int) -> str:
-            parts = values[n].split(comp)
+        def first(n: int, k: int) -> str:
+            """Component k (0-based) of field n's first repetition, stripped."""
+            value = fields[n] if n < count else ""
+            if not value:
+                return ""
+            if rep in value:
+                value = value.split(rep, 1)[0]
+            if comp not in value:
+                return value.strip() if k == 0 else ""
+            parts = value.split(comp)
             return parts[k].strip() if k < len(parts) else ""
 
-        kind, trigger = part(9, 0), part(9, 1)
-        enhanced = bool(values[15].strip() or values[16].strip())
-        return Head(f"{kind}^{trigger}" if trigger else kind, values[10].strip(), part(12, 0),
-                    (part(3, 0), part(4, 0)), (part(5, 0), part(6, 0)), enhanced)
+        def blank(n: int) -> bool:
+            value = fields[n] if n < count else ""
+            return not value or not (value.split(rep, 1)[0] if rep in value else value).strip()
+
+        kind, trigger = first(9, 0), first(9, 1)
+        control = fields[10] if count > 10 else ""
+        if rep in control:
+            control = control.split(rep, 1)[0]
+        return Head(f"{kind}^{trigger}" if trigger else kind, control.strip(), first(12, 0),
+                    (first(3, 0), first(4, 0)), (first(5, 0), first(6, 0)), not (blank(15) and blank(16)))
 
     def _msh(self, field: int, component: int = 1) -> str:
         segments = self.segments
@@ -358,6 +372,17 @@ class Message:
 
     def __repr__(self) -> str:
         return f"Message({self.message_type or '?'} {self.control_id!r}, {len(self.segments)} segments)"
+
+
+def from_fields(segments: Sequence[list[str]], seps: Separators = DEFAULT) -> Message:
+    """A message built from its segments' fields (`fields[0]` the name; MSH-1 and MSH-2 in `fields[1]` and
+    `fields[2]`), each segment numbered by its occurrence as `parse` numbers them."""
+    counts: dict[str, int] = {}
+    out = []
+    for fields in segments:
+        index = counts[fields[0]] = counts.get(fields[0], 0) + 1
+        out.append(Segment(fields[0], fields, index))
+    return Message(out, seps)
 
 
 _STANDARD = "|^~\\&|"

@@ -23,7 +23,7 @@ from functools import lru_cache
 from harness.contract.findings import Finding, Severity
 from harness.contract.hl7.charsets import TABLE_0211, canonical
 from harness.contract.hl7.escape import DEFAULT, Separators, escape
-from harness.contract.hl7.message import HL7Path, Message, Segment, parse_path
+from harness.contract.hl7.message import HEADERS, HL7Path, Message, Segment, from_fields, parse_path
 from harness.contract.hl7.validator import error_code
 
 TABLE_0357 = {
@@ -227,13 +227,7 @@ class AckBuilder:
         """
         if not response.segments or response.segments[0].name != "MSH":
             return response
-        template = self._header(original, response.seps, charset, False).fields
-        fields = response.segments[0].fields
-        while len(fields) < len(template):
-            fields.append("")
-        for n in (3, 4, 5, 6, 7, 10, 11, 12, 18):
-            if n < len(template) and not fields[n]:
-                fields[n] = template[n]
+        self._fill(response.segments[0].fields, original, charset)
         msa = response.segment("MSA")
         if msa is not None:
             while len(msa.fields) < 3:
@@ -243,6 +237,53 @@ class AckBuilder:
         if charset:
             response.charset = charset
         return response
+
+    def _fill(self, fields: list[str], original: Message, charset: str) -> None:
+        """A response's MSH fields (changed in place) extended to the length of the ACK header `_header` would
+        build for `original` (original mode) and their empty MSH-3..6, 7, 10, 11, 12 and 18 taken from it, without
+        building it: what `complete` does to a handler's response."""
+        first = original.segments[0] if original.segments else None
+        o: list[str] = first.fields if first is not None and first.name == "MSH" else []
+        if len(o) < 18:
+            o = o + [""] * (18 - len(o))
+        msh18 = charset if original.declared_charset else ""
+        # the ACK header drops its trailing empty fields down to MSH-12 (MSH-15/16 are empty in original mode)
+        width = 19 if msh18 else 18 if o[17] else 13
+        if len(fields) < width:
+            fields += [""] * (width - len(fields))
+        filled = ((3, o[5] or self.application), (4, o[6] or self.facility), (5, o[3]), (6, o[4]), (7, self.now()),
+                  (10, self.new_control_id()), (11, o[11] or "P"), (12, o[12] or self.version), (18, msh18))
+        for n, value in filled:
+            if n < width and not fields[n]:
+                fields[n] = value
+
+    def complete_text(self, segments: Sequence[list[str]], original: Message, code: str, charset: str = ""
+                      ) -> tuple[str, AckSummary]:
+        """What `complete` makes of a response given as its segments' fields (default delimiters; `fields[0]` the
+        segment name, MSH-1 and MSH-2 in `fields[1]` and `fields[2]`), as ER7 text, with its `summary`: for a
+        handler whose response needs no parsed form, without building one. The lists given are not changed."""
+        if not segments or segments[0][0] != "MSH":
+            response = from_fields(segments)
+            return response.to_er7(), summary(response)
+        header = list(segments[0])
+        self._fill(header, original, charset)
+        fs = DEFAULT.field
+        lines = [fs.join([header[0], *header[2:]])]
+        code_out = acked = ""
+        msa_seen = False
+        errs = []
+        for fields in segments[1:]:
+            name = fields[0]
+            if name == "MSA" and not msa_seen:
+                msa_seen = True
+                fields = list(fields) + [""] * (3 - len(fields)) if len(fields) < 3 else list(fields)
+                fields[1] = fields[1] or code
+                fields[2] = original.segments[0].field(10)
+                code_out, acked = fields[1], fields[2]
+            elif name == "ERR":
+                errs.append(fields)
+            lines.append(fs.join([name, *fields[2:]]) if name in HEADERS else fs.join(fields))
+        return "\r".join(lines) + "\r", AckSummary(code_out, header[10], acked, _error_codes(errs, DEFAULT))
 
     def batch(self, envelope: Sequence[Segment], acks: Sequence[Message], seps: Separators = DEFAULT) -> str:
         """The batch acknowledgement (ER7 text) of a batch whose FHS/BHS are `envelope`: the same envelope
@@ -275,18 +316,26 @@ def summary(ack: Message) -> AckSummary:
     msa = ack.segment("MSA")
     code = msa.field(1) if msa is not None else ""
     acked = msa.field(2) if msa is not None else ""
-    errors = []
-    comp = ack.seps.component
-    for seg in ack.segments:
-        if seg.name == "ERR":
-            if seg.field(3):
-                errors.append(seg.field(3).split(comp)[0])
-            elif seg.field(1):
-                for rep in seg.field(1).split(ack.seps.repetition):
-                    parts = rep.split(comp)
-                    if len(parts) > 3:
-                        errors.append(parts[3].split(ack.seps.subcomponent)[0])
+    errors = _error_codes((seg.fields for seg in ack.segments if seg.name == "ERR"), ack.seps)
     return AckSummary(code, ack.segments[0].field(10) if ack.segments else "", acked, errors)
+
+
+def _error_codes(errs: Iterable[list[str]], seps: Separators) -> list[str]:
+    """The Table 0357 codes of ERR segments (their fields): ERR-3.1 (v2.5), else each ERR-1 repetition's 4th
+    component (v2.4 and earlier)."""
+    errors = []
+    comp = seps.component
+    for fields in errs:
+        err3 = fields[3] if len(fields) > 3 else ""
+        err1 = fields[1] if len(fields) > 1 else ""
+        if err3:
+            errors.append(err3.split(comp)[0])
+        elif err1:
+            for rep in err1.split(seps.repetition):
+                parts = rep.split(comp)
+                if len(parts) > 3:
+                    errors.append(parts[3].split(seps.subcomponent)[0])
+    return errors
 
 
 @lru_cache(maxsize=64)

@@ -34,10 +34,12 @@ higher (none of its values can break them): each such check is a look-ahead, and
 class Plan:
     """One segment definition compiled for one set of separators (see `ProfileValidator._quiet`)."""
 
-    __slots__ = ("by_pos", "fs", "full", "header", "sdef", "seps", "short_checks", "short_regex", "typed", "width")
+    __slots__ = ("by_pos", "fields", "fs", "full", "header", "required", "sdef", "seps", "short_checks",
+                 "short_regex", "start", "typed", "width")
 
     def __init__(self, sdef: SegmentDef, by_pos: dict[int, ElementDef], seps: Separators, header: bool,
-                 short_regex: re.Pattern[str], short_checks: tuple[tuple[int, int, Any], ...]) -> None:
+                 short_regex: re.Pattern[str], short_checks: tuple[tuple[int, int, Any], ...],
+                 fields: list[FieldCheck | None] | None = None) -> None:
         self.sdef = sdef
         self.by_pos = by_pos
         self.seps = seps
@@ -51,6 +53,14 @@ class Plan:
         self.width = required_width(sdef, header)
         """The last field position the expression needs: shorter segments are padded with empty fields."""
         self.typed: dict[tuple[int, str], tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None] = {}
+        self.fields = fields
+        """The same expression cut at the field separators (`field_checks`), by field position up to the last one
+        the definition has (None: anything but a separator); None when two fields are checked together (a field
+        typed by another: OBX-5 by OBX-2), which keeps the whole expression."""
+        self.required = tuple(pos for pos, check in enumerate(fields or ()) if check is not None and
+                              check.empty is not True)
+        """The positions where an empty (or missing) field may not pass."""
+        self.start = 3 if header else 1
 
     def compile_full(self) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None:
         """The expression for segments longer than `SHORT` (None when it cannot be compiled: walk them)."""
@@ -297,7 +307,82 @@ def compile_plan(sdef: SegmentDef, seps: Separators, header: bool) -> Plan | Non
         short = _segment_regex(_Builder(seps, SHORT), sdef, by_pos, header)
     except (re.error, OverflowError, RecursionError):
         return None
-    return Plan(sdef, by_pos, seps, header, *short)
+    return Plan(sdef, by_pos, seps, header, *short, field_checks(sdef, by_pos, seps, header))
+
+
+KNOWN_VALUES = 256
+"""Values remembered per field position as passing (`FieldCheck.known`); longer values are not remembered."""
+KNOWN_LENGTH = 64
+
+
+class FieldCheck:
+    """One field position's piece of a segment's expression (see `field_checks`), compiled when a value first
+    needs it: most of a standard segment's fields are never valued, and a receiver's first message should not wait
+    for their expressions."""
+
+    __slots__ = ("checks", "empty", "known", "names", "pure", "regex", "source")
+
+    def __init__(self, source: str, names: list[tuple[str, int, Any]]) -> None:
+        self.source = source
+        self.names = names
+        self.regex: re.Pattern[str] | None = None
+        self.checks: tuple[tuple[int, int, Any], ...] = ()
+        """The captures it leaves to Python (`ProfileValidator._checks`), by group number once compiled."""
+        self.empty: bool | None = True
+        """Whether an empty value passes; None when the captures decide."""
+        self.pure = all(kind in (IN, PATTERN) for _, kind, _ in names)
+        """Whether the answer depends on the value alone (not on another field, as a typed field's does)."""
+        self.known: set[str] = set()
+        """Values seen to pass (at most KNOWN_VALUES of at most KNOWN_LENGTH characters): coded values (MSH-9,
+        a department, a test code, a doctor) recur from message to message, and a set lookup costs a small
+        fraction of a match. Only values whose answer depends on them alone (`pure`)."""
+
+    def compile(self) -> re.Pattern[str]:
+        """The expression (re.error and the like when it cannot be compiled)."""
+        regex = re.compile(self.source)
+        self.checks = tuple((regex.groupindex[name], kind, arg) for name, kind, arg in self.names)
+        self.regex = regex  # last: a reader that sees the expression sees its checks
+        return regex
+
+
+def field_checks(sdef: SegmentDef, by_pos: dict[int, ElementDef], seps: Separators, header: bool
+                 ) -> list[FieldCheck | None] | None:
+    """The segment's expression cut at the field separators: one expression per defined field position.
+
+    Every piece of the whole expression stops at a field separator (none of them can match one), so the whole
+    expression matches a segment exactly when each field's piece matches that field, a missing field read as
+    empty: a segment is checked with one short match per valued field (none for a value already seen to pass)
+    instead of one long match over its whole text, and an empty field (most of them) with a flag. Each piece
+    keeps every length check (the whole expression for short segments drops those no short text can break).
+    An empty value passes every piece but those of required fields (R, RE: the walk reports them missing or
+    empty), which are compiled here to say how; the others are compiled when first valued.
+    None when two fields are checked together (a field whose data type another gives, compiled as one branch per
+    type), and when a required field's piece cannot be compiled."""
+    start = 3 if header else 1
+    last = max(by_pos)
+    if last < start:
+        return None
+    typed = {f.type_from for f in sdef.fields if f.type_from and start <= f.type_from < f.pos}
+    out: list[FieldCheck | None] = [None] * (last + 1)
+    try:
+        for pos in range(start, last + 1):
+            f = by_pos.get(pos)
+            if f is None:
+                continue  # a position the definition leaves out: anything but a field separator
+            builder = _Builder(seps)
+            if pos in typed and builder.types(f):  # f names the type of a later field: they are checked together
+                return None
+            source = builder.field(f)
+            if source == f"[^{builder.fs}]*+":
+                continue
+            check = out[pos] = FieldCheck(source, builder.checks)
+            if f.usage in ("R", "RE"):
+                match = check.compile().fullmatch("")
+                check.empty = False if match is None else (
+                    True if all(match.group(group) is None for group, _, _ in check.checks) else None)
+    except (re.error, OverflowError, RecursionError):
+        return None
+    return out
 
 
 def _segment_regex(builder: _Builder, sdef: SegmentDef, by_pos: dict[int, ElementDef], header: bool

@@ -24,12 +24,15 @@ from harness.contract.hl7.message import HEADERS, Message, Segment
 from harness.contract.hl7.profile import UNBOUNDED, ElementDef, GroupDef, Profile, SegmentDef, SegRef
 from harness.contract.hl7.segment_regex import (
     IN,
+    KNOWN_LENGTH,
+    KNOWN_VALUES,
     MAX_SEPARATORS,
     MAX_SHAPES,
     MAX_TYPES,
     PATTERN,
     SHORT,
     TYPE_FROM,
+    FieldCheck,
     Plan,
     compile_plan,
     compile_value,
@@ -523,10 +526,13 @@ class ProfileValidator:
     def _quiet(self, seg: Segment, plan: Plan, msg: Message) -> bool:
         """True when the field walk would report nothing about `seg` (False: let the walk say)."""
         fields = seg.fields
+        if plan.header and (len(fields) < 3 or not fields[1] or not fields[2]):
+            return False
+        by_field = plan.fields
+        if by_field is not None:
+            return self._quiet_fields(seg, fields, by_field, plan, msg)
         fs = plan.fs
         if plan.header:
-            if len(fields) < 3 or not fields[1] or not fields[2]:
-                return False
             text = fs.join(fields[3:])
         else:
             text = fs.join(fields)
@@ -544,6 +550,52 @@ class ProfileValidator:
         if match is None:
             return False
         return not checks or self._checks(match, checks, seg, msg, plan)
+
+    def _quiet_fields(self, seg: Segment, fields: list[str], table: list[FieldCheck | None], plan: Plan,
+                      msg: Message) -> bool:
+        """`_quiet` field by field (`Plan.fields`): the same answer as the segment's whole expression."""
+        count = len(fields)
+        for pos in plan.required:  # an empty or missing value that may not pass, or whose captures decide
+            if pos >= count or not fields[pos]:
+                check = table[pos]
+                assert check is not None and check.regex is not None  # compiled with the plan
+                if check.empty is False:
+                    return False
+                match = check.regex.fullmatch("")
+                if match is None or (check.checks and not self._checks(match, check.checks, seg, msg, plan)):
+                    return False
+        limit = len(table)
+        for pos in range(plan.start, count if count < limit else limit):
+            value = fields[pos]
+            if not value:
+                continue  # passes: the positions where it may not were looked at above
+            check = table[pos]
+            if check is None:
+                continue
+            known = check.known
+            if value in known:
+                continue
+            regex = check.regex
+            if regex is None:
+                try:
+                    regex = check.compile()
+                except (re.error, OverflowError, RecursionError):
+                    return False  # the walk decides
+            match = regex.fullmatch(value)
+            if match is None:
+                return False
+            if check.checks:
+                if not self._checks(match, check.checks, seg, msg, plan):
+                    return False
+                if not check.pure:
+                    continue
+            if len(known) < KNOWN_VALUES and len(value) <= KNOWN_LENGTH:
+                known.add(value)
+        if count > limit and plan.sdef.limit:  # beyond the definition's fields only empty ones pass
+            for value in fields[limit:]:
+                if value:
+                    return False
+        return True
 
     def _checks(self, match: re.Match[str], checks: tuple[tuple[int, int, Any], ...], seg: Segment, msg: Message,
                 plan: Plan) -> bool:

@@ -7,6 +7,8 @@ lis 2024.1 accepts UTF-8 only, and a blank MSH-18 on non-ASCII bytes is an error
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.contract.hl7.charsets import (
     CharsetPolicy,
@@ -136,3 +138,36 @@ def test_encode_and_codec_names() -> None:
         codec("EBCDIC")
     with pytest.raises(UnicodeEncodeError):
         encode_message("张三", "8859/1")
+
+
+def _declared_by_every_field(raw: bytes) -> str:
+    """MSH-18 read the plain way (every field of the MSH line split, both ends of line looked for in the whole
+    message): the oracle of `declared_charset`."""
+    start = raw.find(b"MSH")
+    if start < 0 or len(raw) < start + 8:
+        return ""
+    end = len(raw)
+    for stop in (b"\r", b"\n"):
+        pos = raw.find(stop, start)
+        if 0 <= pos < end:
+            end = pos
+    line = raw[start:end]
+    sep = line[3:4]
+    if not sep:
+        return ""
+    parts = line.split(sep)
+    if len(parts) < 18:
+        return ""
+    value = parts[17]
+    if len(parts[1]) >= 2:
+        value = value.split(parts[1][1:2])[0]
+    return value.decode("latin-1").strip()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b"MSH", b"|", b"^~\\&", b"~", b"\r", b"\n", b"\r\n", b"UNICODE UTF-8", b"GB 18030",
+                                 b" ", b"#", b"PID", b"\xe5\xbc\xa0", b"x" * 30]), max_size=40).map(b"".join))
+def test_declared_charset_reads_msh_18_as_every_field_split_does(raw: bytes) -> None:
+    assert declared_charset(raw) == _declared_by_every_field(raw)
+    framed = b"MSH|^~\\&|A|B|C|D|20240105||ADT^A01|1|P|2.5.1|||||CHN|" + raw
+    assert declared_charset(framed) == _declared_by_every_field(framed)

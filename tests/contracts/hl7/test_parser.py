@@ -6,12 +6,14 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.contract.findings import Severity
 from harness.contract.hl7 import mllp
 from harness.contract.hl7.batch import split_capture
 from harness.contract.hl7.escape import DEFAULT, Separators, escape, escape_problems, unescape
-from harness.contract.hl7.message import HL7Path, parse, parse_path
+from harness.contract.hl7.message import Head, HL7Path, Message, parse, parse_path
 from tests.contracts.hl7 import messages as m
 
 ORU = m.lis_oru(obx_count=3)
@@ -260,3 +262,30 @@ def test_a_framed_capture_is_deframed_first() -> None:
     assert [(f.severity.value, f.message) for f in junk.findings] == [("warning", "4 bytes outside MLLP blocks skipped")]
     assert len(cut.messages) == 3
     assert [(f.severity.value, f.message) for f in cut.findings] == [("error", "MLLP block 3: stream ended inside a frame")]
+
+
+def _head_by_every_field(msg: Message) -> Head:
+    """`Message.head` the plain way (every one of the first 17 fields cut at its first repetition, then at its
+    components): its oracle."""
+    rep, comp = msg.seps.repetition, msg.seps.component
+    values = [v.split(rep, 1)[0] if rep in v else v for v in msg.segments[0].fields[:17]]
+    values += [""] * (17 - len(values))
+
+    def part(n: int, k: int) -> str:
+        parts = values[n].split(comp)
+        return parts[k].strip() if k < len(parts) else ""
+
+    kind, trigger = part(9, 0), part(9, 1)
+    return Head(f"{kind}^{trigger}" if trigger else kind, values[10].strip(), part(12, 0), (part(3, 0), part(4, 0)),
+                (part(5, 0), part(6, 0)), bool(values[15].strip() or values[16].strip()))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.just(""), st.text(alphabet="AB12 ^~&.", max_size=8)), max_size=20),
+       st.sampled_from(["|^~\\&", "#$*@!"]))
+def test_head_reads_what_every_field_split_gives(values: list[str], delimiters: str) -> None:
+    if delimiters != "|^~\\&":
+        values = [v.translate(str.maketrans("^~&", "$*!")) for v in values]
+    msg = parse(delimiters[0].join(["MSH", delimiters[1:], *values]) + "\r")
+    assert msg.segments and msg.segments[0].name == "MSH"
+    assert msg.head() == _head_by_every_field(msg)

@@ -1,0 +1,92 @@
+"""A response given as its segments' fields and completed as text (`AckBuilder.complete_text`, the MLLP
+transport's path when no fault or acknowledgement mode needs the parsed form) is the text and summary of the same
+response built as a message and completed by `AckBuilder.complete` (the general path), for any original header
+and any response fields: the general path is the oracle, and it fills the header as the ACK header built for the
+original would (`by_template`, the rule as written)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.contract.hl7.message import Message, from_fields, parse
+from harness.contract.hl7.mllp_ack import AckBuilder, summary
+
+TEXT = st.text(st.sampled_from(list("AZ09 -.张三^&\\")), max_size=8)
+MSH_FIELD = st.one_of(st.just(""), TEXT)
+
+
+@st.composite
+def originals(draw: Any) -> str:
+    """An original message's header: any sender, receiver, type, version, mode and charset (some left empty)."""
+    values = ["MSH", "^~\\&", draw(MSH_FIELD), draw(MSH_FIELD), draw(MSH_FIELD), draw(MSH_FIELD),
+              "20240105080000", "", draw(st.sampled_from(["OML^O21^OML_O21", "OML^O21", "ORM^O01", "OML", ""])),
+              draw(TEXT), draw(st.sampled_from(["P", "T", ""])), draw(st.sampled_from(["2.5.1", "2.4", "2.3", ""])),
+              "", "", draw(st.sampled_from(["", "AL"])), draw(st.sampled_from(["", "NE"])), "CHN",
+              draw(st.sampled_from(["", "UNICODE UTF-8", "GB 18030-2000"]))]
+    return "|".join(values[: draw(st.integers(10, len(values)))]) + "\rPID|1||X^^^HOSP^MR\r"
+
+
+@st.composite
+def responses(draw: Any) -> list[list[str]]:
+    """A response: an MSH with some fields given, then MSA (maybe short, maybe with a code), other segments,
+    sometimes ERR segments of v2.5 or v2.4 shape, sometimes a second MSA; now and then no MSH first."""
+    header = ["MSH", "|", "^~\\&", *[draw(MSH_FIELD) for _ in range(draw(st.integers(0, 17)))]]
+    msa = ["MSA", *draw(st.lists(st.one_of(st.just(""), st.sampled_from(["AA", "AE"]), TEXT), max_size=3))]
+    rest = draw(st.lists(st.one_of(
+        st.builds(lambda v: ["PID", "1", "", v], TEXT),
+        st.builds(lambda v: ["ORC", "OK", v, "", "", "SC"], TEXT),
+        st.builds(lambda c: ["ERR", "", "PID^1^3", f"{c}^Required field missing^HL70357", "E"],
+                  st.sampled_from(["101", "102", "207"])),
+        st.builds(lambda c: ["ERR", f"PID^1^3^{c}&Data type error&HL70357"], st.sampled_from(["101", "102"])),
+        st.just(["MSA", "AE", "X"]),
+    ), max_size=4))
+    segments = [header, msa, *rest]
+    return segments[1:] if draw(st.integers(0, 15)) == 0 else segments
+
+
+class Stopped(AckBuilder):
+    """An ACK builder whose clock stands still, so that two builders stamp alike."""
+
+    def now(self) -> str:
+        return "20240105080000"
+
+
+def by_template(builder: AckBuilder, response: Message, original: Message, code: str, charset: str) -> Message:
+    """`complete` as it reads in the rules: the ACK header `_header` builds for the original is the template whose
+    length the response's MSH takes and whose MSH-3..6, 7, 10, 11, 12 and 18 fill its empty ones."""
+    if not response.segments or response.segments[0].name != "MSH":
+        return response
+    template = builder._header(original, response.seps, charset, False).fields
+    fields = response.segments[0].fields
+    while len(fields) < len(template):
+        fields.append("")
+    for n in (3, 4, 5, 6, 7, 10, 11, 12, 18):
+        if n < len(template) and not fields[n]:
+            fields[n] = template[n]
+    msa = response.segment("MSA")
+    if msa is not None:
+        while len(msa.fields) < 3:
+            msa.fields.append("")
+        msa.fields[1] = msa.fields[1] or code
+        msa.fields[2] = original.segments[0].field(10)
+    return response
+
+
+@settings(max_examples=400, deadline=None)
+@given(original=originals(), segments=responses(), code=st.sampled_from(["AA", "AE", "AR"]),
+       charset=st.sampled_from(["", "UNICODE UTF-8", "GB 18030-2000"]))
+def test_same_text_and_summary_as_the_completed_message(original: str, segments: list[list[str]], code: str,
+                                                         charset: str) -> None:
+    msg = parse(original)
+    general, fast, rules = (Stopped("LIS", "LAB", "2.5.1") for _ in range(3))
+    given_fields = copy.deepcopy(segments)
+    completed = general.complete(from_fields(copy.deepcopy(segments)), msg, code, charset)
+    assert completed.to_er7() == by_template(rules, from_fields(copy.deepcopy(segments)), msg, code, charset).to_er7()
+    text, done = fast.complete_text(segments, msg, code, charset)
+    assert text == completed.to_er7()
+    assert done == summary(completed)
+    assert segments == given_fields  # the caller's lists are left as they were
