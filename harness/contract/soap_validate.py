@@ -125,6 +125,8 @@ class SoapValidator:
         self.contract = contract
         self.spec: SoapSpec = spec_of(contract)
         self.max_depth = contract.limits.max_depth or xmlsafe.DEFAULT_MAX_DEPTH
+        env = self.spec.envelope_ns
+        self._tags = (f"{{{env}}}Envelope", f"{{{env}}}Header", f"{{{env}}}Body")
 
     # -- parsing ----------------------------------------------------------------------------------------------
     def parse(self, raw: bytes) -> tuple[etree._Element | None, list[Finding]]:
@@ -137,6 +139,10 @@ class SoapValidator:
 
     def _envelope(self, root: etree._Element, checked: SoapChecked) -> bool:
         """Envelope shape: version, Header then Body, one element in the Body. False when it cannot go on."""
+        return self._plain_envelope(root, checked) or self._any_envelope(root, checked)
+
+    def _any_envelope(self, root: etree._Element, checked: SoapChecked) -> bool:
+        """`_envelope` for any document: what is wrong with it, as findings."""
         spec = self.spec
         findings = checked.findings
         ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
@@ -165,6 +171,31 @@ class SoapValidator:
             findings.append(Finding(Severity.ERROR, "/Envelope/Body", f"the Body must hold exactly one element (document/literal), "
                                                                       f"not {len(content)}", "envelope"))
             return False
+        checked.content = content[0]
+        return True
+
+    def _plain_envelope(self, root: etree._Element, checked: SoapChecked) -> bool:
+        """The common envelope, told with few reads of lxml's properties (each builds a Python string): this SOAP
+        version's Envelope holding a Header and a Body or a Body alone, and nothing else (no comment, no text), the Body
+        one element with blanks around it at most. True: `checked` has the header and content, and nothing is wrong.
+        False: the general check decides (and finds what is wrong, if anything)."""
+        envelope_tag, header_tag, body_tag = self._tags
+        if root.tag != envelope_tag:
+            return False
+        parts = list(root)
+        if len(parts) == 2 and parts[0].tag == header_tag and parts[1].tag == body_tag:
+            header, body = parts
+        elif len(parts) == 1 and parts[0].tag == body_tag:
+            header, body = None, parts[0]
+        else:
+            return False
+        content = list(body)
+        if len(content) != 1 or not isinstance(content[0].tag, str):
+            return False
+        before, after = body.text, content[0].tail
+        if (before is not None and not before.isspace()) or (after is not None and not after.isspace()):
+            return False
+        checked.header = header
         checked.content = content[0]
         return True
 
