@@ -61,12 +61,18 @@ def location_of(element: etree._Element) -> str:
     steps = []
     node: etree._Element | None = element
     while node is not None:
-        name = local_name(node.tag)
+        tag = node.tag
+        name = local_name(tag)
         parent = node.getparent()
         if parent is not None:
-            same = [c for c in parent if c.tag == node.tag]
-            if len(same) > 1:
-                name = f"{name}[{same.index(node) + 1}]"
+            if isinstance(tag, str):  # same-named siblings counted by lxml's sibling iterators, matching in C
+                before = sum(1 for _ in node.itersiblings(tag, preceding=True))
+                if before or next(node.itersiblings(tag), None) is not None:
+                    name = f"{name}[{before + 1}]"
+            else:
+                same = [c for c in parent if c.tag == tag]
+                if len(same) > 1:
+                    name = f"{name}[{same.index(node) + 1}]"
         steps.append(name)
         node = parent
     return "/" + "/".join(reversed(steps))
