@@ -66,8 +66,9 @@ def _id_cards(root: etree._Element) -> list[etree._Element]:
 
 
 def child_named(parent: etree._Element, name: str) -> etree._Element | None:
-    """The first element child of `parent` with local name `name`, in any namespace or none (a lookup in libxml2)."""
-    return parent.find("{*}" + name)
+    """The first element child of `parent` with local name `name`, in any namespace or none: lxml's child iterator
+    matching the name in C (`find` would go through ElementPath's selectors in Python first)."""
+    return next(parent.iterchildren("{*}" + name), None)
 
 
 def _date(element: etree._Element | None) -> date | None:

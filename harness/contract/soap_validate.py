@@ -61,12 +61,18 @@ def location_of(element: etree._Element) -> str:
     steps = []
     node: etree._Element | None = element
     while node is not None:
-        name = local_name(node.tag)
+        tag = node.tag
+        name = local_name(tag)
         parent = node.getparent()
         if parent is not None:
-            same = [c for c in parent if c.tag == node.tag]
-            if len(same) > 1:
-                name = f"{name}[{same.index(node) + 1}]"
+            if isinstance(tag, str):  # same-named siblings counted by lxml's sibling iterators, matching in C
+                before = sum(1 for _ in node.itersiblings(tag, preceding=True))
+                if before or next(node.itersiblings(tag), None) is not None:
+                    name = f"{name}[{before + 1}]"
+            else:
+                same = [c for c in parent if c.tag == tag]
+                if len(same) > 1:
+                    name = f"{name}[{same.index(node) + 1}]"
         steps.append(name)
         node = parent
     return "/" + "/".join(reversed(steps))
@@ -105,8 +111,13 @@ def _plain_path(path: str) -> str:
 
 def _find(element: etree._Element, path: tuple[str, ...]) -> list[etree._Element]:
     """Elements at `path` (local names, any namespace or none) under `element`, every repeat included, in document
-    order: one ElementPath search in lxml."""
-    return element.findall("/".join("{*}" + step for step in path)) if path else [element]
+    order: lxml's child iterator matching each step's name in C (ElementPath's `findall` first builds its selectors
+    in Python)."""
+    nodes = [element]
+    for step in path:
+        wanted = "{*}" + step
+        nodes = [child for node in nodes for child in node.iterchildren(wanted)]
+    return nodes
 
 
 def _payload_bytes(text: str) -> bytes:
@@ -125,6 +136,8 @@ class SoapValidator:
         self.contract = contract
         self.spec: SoapSpec = spec_of(contract)
         self.max_depth = contract.limits.max_depth or xmlsafe.DEFAULT_MAX_DEPTH
+        env = self.spec.envelope_ns
+        self._tags = (f"{{{env}}}Envelope", f"{{{env}}}Header", f"{{{env}}}Body")
 
     # -- parsing ----------------------------------------------------------------------------------------------
     def parse(self, raw: bytes) -> tuple[etree._Element | None, list[Finding]]:
@@ -137,6 +150,10 @@ class SoapValidator:
 
     def _envelope(self, root: etree._Element, checked: SoapChecked) -> bool:
         """Envelope shape: version, Header then Body, one element in the Body. False when it cannot go on."""
+        return self._plain_envelope(root, checked) or self._any_envelope(root, checked)
+
+    def _any_envelope(self, root: etree._Element, checked: SoapChecked) -> bool:
+        """`_envelope` for any document: what is wrong with it, as findings."""
         spec = self.spec
         findings = checked.findings
         ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
@@ -165,6 +182,31 @@ class SoapValidator:
             findings.append(Finding(Severity.ERROR, "/Envelope/Body", f"the Body must hold exactly one element (document/literal), "
                                                                       f"not {len(content)}", "envelope"))
             return False
+        checked.content = content[0]
+        return True
+
+    def _plain_envelope(self, root: etree._Element, checked: SoapChecked) -> bool:
+        """The common envelope, told with few reads of lxml's properties (each builds a Python string): this SOAP
+        version's Envelope holding a Header and a Body or a Body alone, and nothing else (no comment, no text), the Body
+        one element with blanks around it at most. True: `checked` has the header and content, and nothing is wrong.
+        False: the general check decides (and finds what is wrong, if anything)."""
+        envelope_tag, header_tag, body_tag = self._tags
+        if root.tag != envelope_tag:
+            return False
+        parts = list(root)
+        if len(parts) == 2 and parts[0].tag == header_tag and parts[1].tag == body_tag:
+            header, body = parts
+        elif len(parts) == 1 and parts[0].tag == body_tag:
+            header, body = None, parts[0]
+        else:
+            return False
+        content = list(body)
+        if len(content) != 1 or not isinstance(content[0].tag, str):
+            return False
+        before, after = body.text, content[0].tail
+        if (before is not None and not before.isspace()) or (after is not None and not after.isspace()):
+            return False
+        checked.header = header
         checked.content = content[0]
         return True
 
@@ -356,7 +398,8 @@ class SoapValidator:
         results = self.spec.results
         if results is None:
             return
-        code_el = next((c for c in content if isinstance(c.tag, str) and local_name(c.tag) == results.code), None)
+        # the first child of that local name, any namespace or none: matched by lxml's child iterator in C
+        code_el = next(content.iterchildren("{*}" + results.code), None)
         if code_el is None:
             return  # the XSD says whether it is required
         code = (code_el.text or "").strip()
@@ -366,7 +409,7 @@ class SoapValidator:
                 checked.findings.append(Finding(Severity.WARNING, location_of(code_el), f"result code {code!r} is not in code table "
                                                                                         f"{results.table!r}", "result-code"))
         if code not in results.success and results.message:
-            message_el = next((c for c in content if isinstance(c.tag, str) and local_name(c.tag) == results.message), None)
+            message_el = next(content.iterchildren("{*}" + results.message), None)
             if message_el is None or not (message_el.text or "").strip():
                 checked.findings.append(Finding(Severity.WARNING, location_of(message_el if message_el is not None else content),
                                                 f"result code {code!r} is a failure: {results.message} should say why", "result-message"))

@@ -46,7 +46,8 @@ def _is_loopback(host: str) -> bool:
 
 
 _READ_JOURNALED = frozenset({"SubmitBloodOrder"})
-"""Operations whose handler reads the request as the journal keeps it (plain data), not zeep's typed values."""
+"""Operations whose handler reads the request as the journal keeps it (plain data, decoded straight into that form:
+`SoapHandler(plain_requests=...)`), not zeep's typed values."""
 
 
 class BloodCenterMock(MockService):
@@ -199,19 +200,18 @@ class BloodCenterMock(MockService):
             "SubmitReturn": self._submit_return, "QueryReturnStatus": self._return_status,
             "QueryCrossmatchResults": self._crossmatch, "QueryUnitFees": self._fees, "QueryNotices": self._notices,
         }
-        return soap_app(self.contract, {k: self._answering(v, journaled=k in _READ_JOURNALED) for k, v in handlers.items()},
-                        self.journal, self.faults, authenticate=self.authenticate)
+        return soap_app(self.contract, {k: self._answering(v) for k, v in handlers.items()},
+                        self.journal, self.faults, authenticate=self.authenticate, plain_requests=_READ_JOURNALED)
 
-    def _answering(self, handler: Callable[[Any, str], dict[str, Any] | etree._Element],
-                   journaled: bool = False) -> Callable[[Any, SoapContext], dict[str, Any] | etree._Element]:
-        """The handler, after the hospital's timestamps are read against the centre's clock. `journaled`: it is given
-        the request as the journal keeps it (plain data, made once a call) instead of zeep's typed values."""
+    def _answering(self, handler: Callable[[Any, str], dict[str, Any] | etree._Element]
+                   ) -> Callable[[Any, SoapContext], dict[str, Any] | etree._Element]:
+        """The handler, after the hospital's timestamps are read against the centre's clock."""
         answer = self._refusals_answered(handler)
 
         def checked(request: Any, context: SoapContext) -> dict[str, Any] | etree._Element:
             context.exchange.request_findings = [*context.exchange.request_findings, *xml_stamps(
                 self.contract, context.operation, [context.content], self.clock())]
-            return answer(context.body if journaled else request, context)
+            return answer(request, context)
 
         return checked
 

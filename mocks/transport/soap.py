@@ -188,11 +188,13 @@ class SoapHandler:
     `payload_errors`: "handler" lets the behaviour answer invalid string-carried records itself (per-record
     results, partial success), "fault" answers them with a Client fault like any other invalid request.
     `faults`: the mock's fault plan, read for the `code` of an injected `error_reply` (default `Server`).
+    `plain_requests`: operations whose handler is given the request as the journal keeps it (`plain` data, also
+    `context.body`) instead of zeep's typed values: decoded straight into that form, without value objects.
     """
 
     def __init__(self, contract: Contract, handlers: dict[str, Behaviour], *, interface: str | None = None,
                  authenticate: Authenticator | None = None, payload_errors: str = "handler",
-                 faults: FaultPlan | None = None) -> None:
+                 faults: FaultPlan | None = None, plain_requests: frozenset[str] = frozenset()) -> None:
         if payload_errors not in ("handler", "fault"):
             raise ValueError("payload_errors is 'handler' or 'fault'")
         self.contract = contract
@@ -206,6 +208,7 @@ class SoapHandler:
         self.authenticate = authenticate
         self.payload_errors = payload_errors
         self.faults = faults
+        self.plain_requests = plain_requests
         self._by_local: dict[str, str] = {}
         for name, op in self.spec.operations.items():
             if op.input:
@@ -369,14 +372,21 @@ class SoapHandler:
         if decoder is None:
             decoder = self._decoders[operation] = RequestDecoder(zeep_op.input.body)
         try:
-            typed = decoder.decode(checked.content)
-            if typed is UNSUPPORTED:
-                typed = zeep_op.input.body.parse(checked.content, zeep_op.input.wsdl.types, context=self._context())
+            journaled = decoder.decode_plain(checked.content) if operation in self.plain_requests else UNSUPPORTED
+            if journaled is not UNSUPPORTED:
+                typed = journaled
+            else:
+                typed = decoder.decode(checked.content)
+                if typed is UNSUPPORTED:
+                    typed = zeep_op.input.body.parse(checked.content, zeep_op.input.wsdl.types, context=self._context())
+                journaled = plain(typed)
+                if operation in self.plain_requests:
+                    typed = journaled
         except Exception as exc:  # noqa: BLE001 - zeep's decoding errors have many types; all are the request's fault
             finding = Finding(Severity.ERROR, "/Envelope/Body", f"cannot decode the body: {exc}", "decode")
             exchange.request_findings = [*checked.findings, finding]
             return self._fault("Client", finding.message, [finding])
-        context.body = plain(typed)
+        context.body = journaled
         exchange.request = {"operation": operation, "auth": _masked(context.credentials), "body": context.body,
                             "payloads": payload_summary(checked.payloads)}
         handler = self.handlers.get(operation)

@@ -12,6 +12,10 @@ Anything it is not sure to decode as zeep does is left to zeep (`UNSUPPORTED`): 
 declared ones), choices, groups, wildcards, simple content, arrays, default values, elements out of order or in
 another namespace, comments, a text zeep could not convert. A test decodes every request shape of every SOAP
 contract both ways and compares.
+
+`decode_plain` gives the same request as the journal keeps it (`mocks.transport.soap.plain` of zeep's value: dicts,
+lists, strings, numbers; decimals, dates and times as their text) in one walk, without the value objects, for a
+behaviour that reads plain data (`SoapHandler(plain_requests=...)`). A test holds it to `plain` of zeep's value.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 from lxml import etree
@@ -29,6 +34,7 @@ UNSUPPORTED: Any = object()
 """`decode`'s answer when zeep must decode the element."""
 _PLAIN_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
 _PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_AS_IS = frozenset({type(None), str, bool, int, float})
 
 
 class _Unsupported(Exception):
@@ -45,6 +51,8 @@ class _Field:
     optional: bool
     simple: Callable[[str], Any] | None = None
     """Converts the element's text as its zeep simple type does, or None for a complex type (`plan`)."""
+    plain: Callable[[str], Any] | None = None
+    """Converts the text as `simple` then `plain` do (the journal's form of the value)."""
     plan: _Plan | None = None
 
 
@@ -69,7 +77,16 @@ class RequestDecoder:
         if self.plan is None:
             return UNSUPPORTED
         try:
-            return _complex(element, self.plan, top=True)
+            return _complex(element, self.plan, True, False)
+        except _Unsupported:
+            return UNSUPPORTED
+
+    def decode_plain(self, element: etree._Element) -> Any:
+        """`plain` of zeep's value of `element` (the journal's form), or UNSUPPORTED."""
+        if self.plan is None:
+            return UNSUPPORTED
+        try:
+            return _complex(element, self.plan, True, True)
         except _Unsupported:
             return UNSUPPORTED
 
@@ -102,6 +119,7 @@ class RequestDecoder:
                            bool(element.is_optional))
             if isinstance(element.type, AnySimpleType):
                 entry.simple = converter(element.type)
+                entry.plain = plain_converter(element.type, entry.simple)
             elif isinstance(element.type, ComplexType):
                 entry.plan = self._compile(element.type)
             else:
@@ -133,21 +151,69 @@ def converter(simple: Any) -> Callable[[str], Any]:
     return pythonvalue
 
 
+def plain_converter(simple: Any, convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """The text-to-journal function of a zeep simple type: the text itself for a string (zeep's `String` keeps it as
+    it is) and for the plain dateTime and date texts (`isoformat` of what they parse to writes them back unchanged,
+    once the standard library has accepted them), `int` for integers, else `convert` then the journal's form of
+    the value (a Decimal's text, a date's ISO form); a value of any other kind is left to zeep and `plain`."""
+    from zeep.xsd.types.builtins import Date, DateTime, Integer, String
+
+    pythonvalue = type(simple).pythonvalue
+    if pythonvalue is String.pythonvalue:
+        return _same
+    if pythonvalue is Integer.pythonvalue:
+        return int
+    if type(simple) is DateTime:
+        def plain_datetime(text: str) -> Any:
+            if _PLAIN_DATETIME.fullmatch(text):
+                datetime.fromisoformat(text)  # refuses what zeep would not decode either (a 30 February)
+                return text
+            return _journal_form(convert(text))
+
+        return plain_datetime
+    if type(simple) is Date:
+        def plain_date(text: str) -> Any:
+            if _PLAIN_DATE.fullmatch(text):
+                date.fromisoformat(text)
+                return text
+            return _journal_form(convert(text))
+
+        return plain_date
+    return lambda text: _journal_form(convert(text))
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _journal_form(value: Any) -> Any:
+    """What `mocks.transport.soap.plain` makes of a simple value; anything else is left to zeep (`_Unsupported`)."""
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is Decimal:
+        return str(value)
+    if kind in (datetime, date, time):
+        return value.isoformat()
+    raise _Unsupported
+
+
 def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
-def _complex(element: etree._Element, plan: _Plan, top: bool = False) -> Any:
+def _complex(element: etree._Element, plan: _Plan, top: bool, journal: bool) -> Any:
+    """zeep's value of `element` (`journal`: its `plain` form)."""
     if element.attrib:
         raise _Unsupported
     children = list(element)
     if not children and not top:
         return None  # zeep: an empty element of a complex type, with no attributes, is None below the top
-    values: OrderedDict[str, Any] = OrderedDict()
+    values: dict[str, Any] = {} if journal else OrderedDict()
     at, end = 0, len(children)
     for entry in plan.fields:
         found: list[Any] = []
-        simple, limit = entry.simple, entry.max_occurs
+        simple, limit = (entry.plain if journal else entry.simple), entry.max_occurs
         while at < end and (limit is None or len(found) < limit):
             child = children[at]
             tag = child.tag
@@ -158,7 +224,7 @@ def _complex(element: etree._Element, plan: _Plan, top: bool = False) -> Any:
                     raise _Unsupported  # the same name in another namespace: zeep's own rules
                 break
             if simple is None:
-                found.append(_complex(child, entry.plan))  # type: ignore[arg-type]
+                found.append(_complex(child, entry.plan, False, journal))  # type: ignore[arg-type]
             else:  # a simple element, inline: most of a request's elements
                 if child.attrib or len(child):
                     raise _Unsupported
@@ -173,6 +239,8 @@ def _complex(element: etree._Element, plan: _Plan, top: bool = False) -> Any:
         values[entry.name] = found if entry.multiple else (found[0] if found else None)
     if at < end:
         raise _Unsupported
+    if journal:
+        return values
     value = plan.value_class.__new__(plan.value_class)
     value.__values__ = values
     return value

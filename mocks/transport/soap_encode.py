@@ -41,6 +41,11 @@ class _Field:
     optional: bool
     plan: _Plan | None = None
     """The nested type's plan, or None for a simple type."""
+    bounds: tuple[int, int | None] | None = None
+    """(minOccurs, maxOccurs or None) when zeep's `validate` of the element refuses nothing but a None or a count
+    out of bounds (its own types' `validate` only refuses None): those checks done here. None: zeep's is called."""
+    as_is: bool = False
+    """A string element (zeep's `String`, not a subtype): a `str` value is its text as it is (what `xmlvalue` gives)."""
 
 
 @dataclass
@@ -83,6 +88,8 @@ class ReplyEncoder:
 def _compile(xsd_type: Any, building: set[int]) -> _Plan:
     from zeep.xsd.elements.element import Element
     from zeep.xsd.elements.indicators import Sequence
+    from zeep.xsd.types.base import Type
+    from zeep.xsd.types.builtins import String
     from zeep.xsd.types.complex import ComplexType
     from zeep.xsd.types.simple import AnySimpleType
 
@@ -102,6 +109,10 @@ def _compile(xsd_type: Any, building: set[int]) -> _Plan:
         if type(element) is not Element or element.default is not None or element.nillable:
             raise _Fallback
         entry = _Field(name, element.qname.text, element, bool(element.accepts_multiple), bool(element.is_optional))
+        if type(element.type).validate in (Type.validate, AnySimpleType.validate):
+            entry.bounds = (int(element.min_occurs),
+                            None if element.max_occurs == "unbounded" else int(element.max_occurs))
+        entry.as_is = type(element.type) is String
         if isinstance(element.type, ComplexType):
             entry.plan = _compile(element.type, building)
         elif not isinstance(element.type, AnySimpleType):
@@ -130,10 +141,16 @@ def _render(parent: etree._Element, plan: _Plan, data: dict[str, Any]) -> None:
         for item in items:
             if entry.plan is None and type(item) not in _PLAIN or entry.plan is not None and type(item) is not dict:
                 raise _Fallback
-        entry.element.validate(value, [entry.name])  # what zeep's Element.render does first
+        bounds = entry.bounds
+        if bounds is None:
+            entry.element.validate(value, [entry.name])  # what zeep's Element.render does first
+        elif entry.multiple and (len(items) < bounds[0] or bounds[1] is not None and len(items) > bounds[1]):
+            raise _Fallback  # zeep's validate refuses it, in its own words
         for item in items:
             node = etree.SubElement(parent, entry.tag)
-            if entry.plan is None:
-                node.text = entry.element.type.xmlvalue(item)
-            else:
+            if entry.plan is not None:
                 _render(node, entry.plan, item)
+            elif entry.as_is and type(item) is str:
+                node.text = item
+            else:
+                node.text = entry.element.type.xmlvalue(item)

@@ -92,7 +92,7 @@ def test_the_log_is_read_only_when_another_worker_committed(pair: tuple[CheckedS
     for n in range(5):
         second.put("orders", f"H1/B{n}", {"n": n})
         assert second.get("orders", f"H1/B{n}") == {"n": n}
-    assert reads == [], "its own commits alone: the file's data_version says nobody else wrote"
+    assert reads == [], "its own commits alone: the commit counters say nobody else wrote"
     first.put("orders", "H1/X", {"n": 99})
     assert second.get("orders", "H1/X") == {"n": 99}
     assert len(reads) == 1
@@ -131,3 +131,57 @@ def test_a_transaction_inside_another_is_part_of_it_and_another_thread_waits_for
     assert seen == [{"n": 2}]
     assert logged(first.path) == [("orders", "H1/B1"), ("orders", "H1/B2")], "one commit, when the outer one ends"
     assert second.get("orders", "H1/B2") == {"n": 2}
+
+
+def test_a_commit_under_way_is_not_taken_for_caught_up(pair: tuple[CheckedSharedStore, CheckedSharedStore],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transaction that starts while another worker is between `started` and `done` queries the log, and the one
+    after it queries again (the commit may not have been visible yet): the row is never missed."""
+    first, second = pair
+    reads = count_log_reads(second, monkeypatch)
+    count = first._counters.start()  # the first worker is about to commit
+    assert second.get("orders", "H1/B1") is None
+    assert len(reads) == 1, "counters unequal: a commit under way, so the log is asked"
+    with first.transaction():
+        first.put("orders", "H1/B1", {"n": 1})
+    first._counters.finish(count + 1)
+    assert second.get("orders", "H1/B1") == {"n": 1}
+
+
+def test_a_worker_killed_between_its_commit_and_done_hides_nothing(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore], monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = pair
+    assert second.get("orders", "H1/B1") is None
+    monkeypatch.setattr(first._counters, "finish", lambda count: None)  # committed, then gone before `done`
+    first.put("orders", "H1/B1", {"n": 1})
+    assert second.get("orders", "H1/B1") == {"n": 1}
+    monkeypatch.undo()
+    runs: list[int] = []
+
+    def read_then_write() -> None:
+        runs.append(1)
+        value = second.get("orders", "H1/B1")
+        if len(runs) == 1:
+            first.put("orders", "H1/B1", {"n": 2})  # changed under the second's feet
+        second.put("orders", "H1/B2", {"copy": value})
+
+    second.atomic(read_then_write)
+    assert runs == [1, 1] and second.get("orders", "H1/B2") == {"copy": {"n": 2}}, "the conflict is still seen"
+    assert second._counters.settled() is not None, "the next commit settles the counters again"
+
+
+def test_the_counters_live_in_the_lock_file_and_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "mch.sqlite"
+    store = CheckedSharedStore(path)
+    store.put("records", "R1", {"n": 1})
+    store.put("records", "R2", {"n": 2})
+    store.close()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(("-wal", "-shm"))) == \
+        ["mch.sqlite", "mch.sqlite.lock"]
+    assert (tmp_path / "mch.sqlite.lock").stat().st_size == 16
+    again, other = CheckedSharedStore(path), CheckedSharedStore(path)
+    assert again._counters.settled() == 2
+    other.put("records", "R3", {"n": 3})
+    assert again.get("records", "R3") == {"n": 3} and again.get("records", "R1") == {"n": 1}
+    again.close()
+    other.close()

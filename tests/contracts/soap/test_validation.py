@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
 from lxml import etree
 
 from harness.cli import main
@@ -12,8 +13,10 @@ from harness.contract.findings import Finding, Severity
 from harness.contract.model import Contract
 from harness.contract.soap import spec_of
 from harness.contract.soap_validate import SoapValidator, location_of
+from harness.contract.soap_wsdl import local_name
 from harness.contract.validate import validate_capture
 from tests.contracts.soap.conftest import EXAMPLE
+from tests.xml_trees import xml_trees
 
 CAPTURES = Path(__file__).resolve().parents[2] / "data" / "soap" / "captures"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -248,3 +251,29 @@ def test_hih_validate_exits_0_when_all_are_valid_and_refuses_hostile_files(capsy
     assert "WARNING /Envelope/Body/SubmitOrderResponse/ResultCode" in capsys.readouterr().out
     assert main([*args, str(CAPTURES / "xxe.xml")]) == 1
     assert capsys.readouterr().out.strip() == f"{CAPTURES / 'xxe.xml'}: ERROR / a DOCTYPE (DTD) is not allowed (line 2)"
+
+
+def _location_by_scan(element: etree._Element) -> str:
+    """`location_of` as first written: each parent's children scanned in Python for the same tag."""
+    steps = []
+    node: etree._Element | None = element
+    while node is not None:
+        name = local_name(node.tag)
+        parent = node.getparent()
+        if parent is not None:
+            same = [c for c in parent if c.tag == node.tag]
+            if len(same) > 1:
+                name = f"{name}[{same.index(node) + 1}]"
+        steps.append(name)
+        node = parent
+    return "/" + "/".join(reversed(steps))
+
+
+@given(tree=xml_trees(roots=("Envelope", "{urn:a}Envelope"), names=("Body", "payload", "item", "x"),
+                      namespaces=("urn:a", "urn:b", ""), max_elements=30))
+@settings(max_examples=200, deadline=None)
+def test_location_of_matches_a_scan_of_the_siblings(tree: etree._Element) -> None:
+    """Same-named siblings counted by lxml's iterators give the path a scan of every parent's children gives, with
+    namespaces and no namespace, repeats, nesting and comments among the siblings."""
+    for element in tree.iter(etree.Element):
+        assert location_of(element) == _location_by_scan(element)

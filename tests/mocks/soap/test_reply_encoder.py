@@ -60,3 +60,43 @@ def test_what_the_encoder_is_not_sure_of_is_left_to_zeep() -> None:
     assert encoder.build({"ResultCode": "0", "ResultMessage": object(), "result": result}) is None
     assert encoder.build({"ResultCode": "0", "ResultMessage": "成功", "result": {**result, "error": "x"}}) is None
     assert encoder.build({"ResultCode": "0", "ResultMessage": "成功", "result": {**result, "nope": 1}}) is None
+
+
+def _repeated(plan: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    found = []
+    for entry in plan.fields:
+        if entry.multiple:
+            found.append(((*path, entry.name), entry))
+        if entry.plan is not None and not entry.multiple:
+            found += _repeated(entry.plan, (*path, entry.name))
+    return found
+
+
+@pytest.mark.parametrize(("folder", "operation"), ENCODED, ids=[f"{f.parent.name}@{f.name}:{o}" for f, o in ENCODED])
+def test_a_repeated_part_out_of_its_bounds_is_left_to_zeep_which_refuses_it(folder: Path, operation: str) -> None:
+    """The encoder checks occurrence bounds itself (zeep's `validate` is not called for plain types): a count zeep
+    refuses is never rendered."""
+    op, encoder = encoder_of(folder, operation)
+    assert encoder.plan is not None
+    for path, entry in _repeated(encoder.plan):
+        low, high = entry.bounds if entry.bounds is not None else (int(entry.element.min_occurs), None)
+        counts = ([low - 1] if low > 0 else []) + ([high + 1] if high is not None else [])
+        for count in counts:
+            fields = _example(op.output.body.type)
+            item = _example(entry.element.type) if entry.plan is not None else "1"
+            holder = fields
+            for step in path[:-1]:
+                holder = holder[step]
+            holder[path[-1]] = [item] * count
+            with pytest.raises(Exception):  # noqa: B017 - zeep's ValidationError, in its words
+                op.output.serialize(**fields)
+            assert encoder.build(fields) is None, (path, count)
+
+
+def _example(xsd_type: Any) -> Any:
+    """Every element present once, strings "1" (a value every simple type of these contracts writes)."""
+    from zeep.xsd.types.complex import ComplexType
+
+    if not isinstance(xsd_type, ComplexType):
+        return "1"
+    return {name: ([_example(e.type)] if e.accepts_multiple else _example(e.type)) for name, e in xsd_type.elements}

@@ -71,15 +71,29 @@ def test_a_request_decodes_as_zeep_decodes_it(folder: Path, operation: str, data
     try:
         expected = op.input.body.parse(content, op.input.wsdl.types)
     except Exception as refused:  # noqa: BLE001 - e.g. a decimal that is not one: the request is answered with it
-        with pytest.raises(type(refused)) as raised:
-            if decoder.decode(content) is UNSUPPORTED:
-                raise refused
-        assert str(raised.value) == str(refused)
+        for decode in (decoder.decode, decoder.decode_plain):
+            with pytest.raises(type(refused)) as raised:
+                if decode(content) is UNSUPPORTED:
+                    raise refused
+            assert str(raised.value) == str(refused)
         return
     decoded = decoder.decode(content)
     if decoded is not UNSUPPORTED:
         assert decoded == expected
         assert plain(decoded) == plain(expected)
+    journaled = decoder.decode_plain(content)
+    assert (journaled is UNSUPPORTED) == (decoded is UNSUPPORTED), "both walks decode the same requests"
+    if journaled is not UNSUPPORTED:
+        assert journaled == plain(expected)
+        assert [type(v) for v in _leaves(journaled)] == [type(v) for v in _leaves(plain(expected))]
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
 
 
 def example_content(envelope: str) -> etree._Element:
@@ -135,6 +149,30 @@ def test_dates_and_times_convert_as_zeep_converts_them(text: str) -> None:
 
     for simple in (DateTime(), Date()):
         assert _converted(converter(simple), text) == _converted(simple.pythonvalue, text), (type(simple).__name__, text)
+
+
+@given(text=st.one_of(DATE_TEXTS, TEXT, st.from_regex(r"\A ?-?[0-9]{1,12}(\.[0-9]{1,4})? ?\Z")))
+@settings(max_examples=300, deadline=None)
+def test_a_text_is_journaled_as_plain_journals_zeeps_value_of_it(text: str) -> None:
+    """`plain_converter`'s shortcuts (a string as it is, an integer by `int`, a plain dateTime or date as its own
+    text once parsed): what `plain` makes of zeep's value, or refused, for every simple type the contracts use."""
+    from zeep.xsd.types.builtins import Boolean, Date, DateTime, Integer, Long, String
+    from zeep.xsd.types.builtins import Decimal as XsdDecimal
+
+    from mocks.transport.soap_decode import _Unsupported, converter, plain_converter
+
+    for simple in (DateTime(), Date(), String(), Integer(), Long(), XsdDecimal(), Boolean()):
+        try:
+            value = plain(simple.pythonvalue(text))
+            expected: Any = (type(value), value)
+        except Exception:  # noqa: BLE001 - zeep refuses the text
+            expected = "refused"
+        try:
+            journaled = plain_converter(simple, converter(simple))(text)
+            got: Any = (type(journaled), journaled)
+        except (_Unsupported, Exception):  # noqa: BLE001
+            got = "refused"
+        assert got == expected, (type(simple).__name__, text)
 
 
 def test_a_decoded_request_is_journaled_as_json_ready_data() -> None:

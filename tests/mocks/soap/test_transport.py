@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 import suds.client
@@ -9,6 +11,8 @@ import zeep
 from lxml import etree
 
 from harness.contract.model import Contract
+from mocks.transport.faults import FaultPlan
+from mocks.transport.journal import Journal
 from mocks.transport.runtime import Runtime
 from mocks.transport.soap import FAULT_NS
 from tests.mocks.soap.conftest import (
@@ -258,3 +262,33 @@ def test_soap_1_2_answers_and_faults(server12: ExampleServer) -> None:
     assert server12.last("SubmitOrder").status == 400
     response = httpx.post(server12.url, content=b"<a/>", headers={"Content-Type": "text/xml"})
     assert response.status_code == 415 and response.headers["content-type"].startswith("application/soap+xml")
+
+
+# -- handlers that read plain data ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("wanted", ["<ex:wantedAt>", ('<ex:wantedAt xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+                                    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xsd:dateTime">')])
+def test_plain_requests_hand_the_journals_form_to_the_handler(runtime: Runtime, example_contract: Contract,
+                                                                wanted: str) -> None:
+    """`plain_requests`: the handler gets the request as the journal keeps it, the very object of `context.body`,
+    whether the body was decoded straight into that form or (an attribute in it) by zeep and then made plain."""
+    from mocks.transport.soap import SoapContext, soap_app
+
+    seen: list[tuple[Any, Any]] = []
+
+    def submit(request: Any, context: SoapContext) -> dict[str, Any]:
+        seen.append((request, context.body))
+        return {"ResultCode": "0", "ResultMessage": "成功", "orderId": "EX1", "status": "RECEIVED"}
+
+    journal = Journal()
+    app = soap_app(example_contract, {"SubmitOrder": submit}, journal, FaultPlan(), plain_requests=frozenset({"SubmitOrder"}))
+    listener = runtime.serve_http(app)
+    body = ENVELOPE.replace("<ex:wantedAt>", wanted, 1)
+    response = httpx.post(f"http://127.0.0.1:{listener.port}/ExampleService", content=body.encode(), timeout=5,
+                          headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"urn:hih:example:SubmitOrder"'})
+    assert response.status_code == 200, response.text
+    (request, journaled), = seen
+    assert request is journaled and type(request) is dict
+    assert request == {"order": {"orderNo": "ORDRAW00001", "urgency": "ROUTINE", "wantedAt": "2025-01-01T10:00:00",
+                                 "item": [{"productCode": "E0001", "aboGroup": "B", "quantity": 1}], "remark": None}}
+    exchange = journal.last("SubmitOrder")
+    assert exchange is not None and exchange.request["body"] is request
