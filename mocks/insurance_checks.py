@@ -24,7 +24,12 @@ def _psn_nos(node: Any, found: list[str]) -> list[str]:
     return found
 
 
-def insured_area_problem(body: dict[str, Any], people: Mapping[str, Person]) -> str | None:
+def people_named(body: dict[str, Any]) -> list[str]:
+    """The person numbers a request's input names, each once, in document order."""
+    return list(dict.fromkeys(_psn_nos(body.get("input"), [])))
+
+
+def insured_area_problem(body: dict[str, Any], people: Mapping[str, Person], named: list[str] | None = None) -> str | None:
     """Why the envelope's insuplc_admdvs does not fit the person the input names (None when it does).
 
     The platform routes a visit to the insured area's fund: a hospital that sends its own area (mdtrtarea_admvs)
