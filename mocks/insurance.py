@@ -105,6 +105,7 @@ class InsuranceMock(MockService):
         }
         self.verifier = TifVerifier(contract.signing, self.credentials) if contract.signing and contract.signing.scheme == "tif" else None
         self._serial = itertools.count(1)
+        self._publish_nonces: Callable[[], None] | None = None
         self._second: tuple[tuple[int, ...], str, str] = ((), "", "")
         """The last second `_texts` formatted (one tuple, replaced whole: other threads may read it meanwhile)."""
         self.population: list[Person] = generate()
@@ -233,6 +234,7 @@ class InsuranceMock(MockService):
         self._serial = itertools.count(index + 1, workers)
         if self.verifier is not None and isinstance(self.store, InsuranceLogStore):
             self.verifier.nonces = LogNonces(self.store)  # type: ignore[assignment]  # a replay to another worker is refused too
+            self._publish_nonces = self.store.flush_nonces
 
     def _now(self) -> datetime:
         return self.clock()
@@ -329,6 +331,12 @@ class InsuranceMock(MockService):
         self._inspect(request, exchange, remember=False)
 
     async def handle(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
+        reply = self._handle(request, exchange)
+        if self._publish_nonces is not None:  # served by several processes: the others refuse this nonce from now on
+            self._publish_nonces()
+        return reply
+
+    def _handle(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
         received = self._now()
         inspected = self._inspect(request, exchange)
         if isinstance(inspected, HttpReply):

@@ -17,9 +17,11 @@ CPU on a settlement (bench/RESULTS.md). Here a settlement costs one `pread` per 
   at the same moment cannot both spend its balance: the second reads the first's result. Transactions of different
   people take different bytes (or, one time in 4,096, the same byte: a short wait, never a wrong answer); a sign-in
   (no person) takes none.
-- **A nonce used at one worker is refused at every other.** An accepted request's nonce is appended to the worker's
-  log (its own record) before the request is acted on; a worker that does not know a nonce reads the others' logs
-  before it accepts it. Each worker keeps every nonce of the replay window (`NonceWindow`, bounded by time and by
+- **A nonce used at one worker is refused at every other.** An accepted request's nonce goes to the worker's log in
+  the same `write` as the request's transaction (a record of its own in front of it), or on its own when the
+  request changes nothing, before the reply leaves (`flush_nonces`); a worker that does not know a nonce reads the
+  others' logs before it accepts it. (A copy sent to another worker while the first is still being handled is
+  refused there as a repeated msgid, its transaction waiting on the same person.) Each worker keeps every nonce of the replay window (`NonceWindow`, bounded by time and by
   its capacity).
 """
 
@@ -58,6 +60,8 @@ class InsuranceLogStore(WorkerLogStore):
                  nonce_capacity: int = 3_000_000) -> None:
         self.nonce_window = NonceWindow(nonce_capacity)
         """Every worker's nonces of the replay window: this worker's as it accepts them, the others' as read."""
+        self._nonces: list[Any] = []
+        """Nonces accepted here and not yet logged: `[nonce, expires, nonce, expires, ...]`."""
         super().__init__(path, durable, worker)
         self._people = os.open(f"{path}.persons.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
@@ -98,11 +102,30 @@ class InsuranceLogStore(WorkerLogStore):
         return self.nonce_window.seen(nonce, now)
 
     def add_nonce(self, nonce: str, expires: int) -> None:
-        """Remember `nonce` here and append it to this worker's log, so that every other worker refuses it too."""
-        data = orjson.dumps([0, NONCES, nonce, expires])
+        """Remember `nonce` here; it reaches this worker's log with the next write or `flush_nonces`."""
         with self._lock:
             self.nonce_window.add(nonce, expires)
-            self._write(_LENGTH.pack(len(data)) + data)
+            self._nonces += (nonce, expires)
+
+    def flush_nonces(self) -> None:
+        """Log the nonces accepted since the last write (before a reply leaves: every other worker then refuses
+        them)."""
+        if self._nonces:
+            with self._lock:
+                if self._nonces:
+                    self._write(b"")
+
+    def _write(self, data: bytes) -> None:
+        if self._nonces:  # in front of the transaction's record, in the same `write`
+            nonces, self._nonces = self._nonces, []
+            frame = orjson.dumps([0, NONCES, *nonces])
+            try:
+                super()._write(_LENGTH.pack(len(frame)) + frame + data)
+            except BaseException:
+                self._nonces = nonces + self._nonces
+                raise
+        elif data:
+            super()._write(data)
 
     def close(self) -> None:
         with self._lock:

@@ -4,6 +4,7 @@ seen by every worker, and two workers holding the ledger one process holds for a
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +40,8 @@ def test_a_nonce_one_worker_accepted_the_other_sees_until_it_expires(tmp_path: P
         now = time.time()
         assert not second.nonce_seen("N1", now)
         first.add_nonce("N1", int(now) + 300)
+        assert first.nonce_seen("N1", now)
+        first.flush_nonces()
         assert second.nonce_seen("N1", now), "read from the other worker's log on a miss"
         assert first.nonce_seen("N1", now) and len(second.nonce_window) == 1
         assert not second.nonce_seen("N1", now + 301), "forgotten once its timestamp can no longer pass"
@@ -84,6 +87,23 @@ def test_one_persons_transactions_wait_for_the_other_process_and_read_its_result
         assert first.get("balances", "P2") == 95
     finally:
         first.close()
+
+
+def test_a_nonce_goes_to_the_log_in_the_write_of_the_transaction_that_follows(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = pair(tmp_path / "ins.sqlite")
+    writes: list[int] = []
+    real = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: writes.append(fd) or real(fd, data))
+    try:
+        first.add_nonce("N1", int(time.time()) + 300)
+        first.atomic_for(["P1"], lambda: first.put("visits", "V1", {"status": "registered"}))
+        first.flush_nonces()
+        assert len(writes) == 1, "the nonce and the transaction in one write; nothing left to flush"
+        assert second.nonce_seen("N1", time.time()) and second.get("visits", "V1") == {"status": "registered"}
+    finally:
+        first.close()
+        second.close()
 
 
 # -- two workers hold the ledger one process holds ----------------------------------------------------------------
