@@ -20,33 +20,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from callgrind_count import callgrind_instructions  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-COLLECTED = re.compile(r"Collected\s*:\s*([\d,]+)")
 
 
 def instructions(root: Path, settlements: int, workers: int, timeout_s: float) -> int:
     """Instructions valgrind counted for the timed settlements of one `settle_proto_cpu.py` round."""
-    with tempfile.TemporaryDirectory(prefix="hih-callgrind-") as scratch:
-        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={scratch}/out",
-                   sys.executable, str(root / "bench" / "settle_proto_cpu.py"), "--callgrind", "--rounds", "1",
-                   "--settlements", str(settlements), *(["--workers", str(workers)] if workers > 1 else [])]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, cwd=root / "bench",
-                              env={**os.environ, "PYTHONPATH": str(root)})
-    if done.returncode != 0 or "CPU per settlement" not in done.stdout:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise SystemExit(f"settle_proto_cpu.py under valgrind failed ({done.returncode}): {' / '.join(tail)}")
-    found = COLLECTED.search(done.stderr)
-    if found is None:
-        raise SystemExit("valgrind printed no instruction count")
-    return int(found.group(1).replace(",", ""))
+    script = [str(root / "bench" / "settle_proto_cpu.py"), "--callgrind", "--rounds", "1", "--settlements",
+              str(settlements), *(["--workers", str(workers)] if workers > 1 else [])]
+    return callgrind_instructions(script, root, root / "bench", "CPU per settlement", timeout_s, ("--instr-atstart=no",))
 
 
 def main() -> int:

@@ -91,9 +91,9 @@ class InsuranceMock(MockService):
     shared_store = InsuranceLogStore
     lean_http = True
     auto_workers = 2
-    """Two workers spend ≈ 1.3 times one process's instructions per settlement between them and ≈ 1.45 times its
-    server CPU over a socket (bench/RESULTS.md, "Insurance mock: per-worker logs"), below the ≈ 1.7 times at which
-    two LIS processes still won on the quiet 2-core machine with the load client on it."""
+    """Two workers spend ≈ 1.3 times one process's instructions per settlement between them and 1.45–1.85 times its
+    server CPU over a socket on the shared machine (bench/RESULTS.md, "Insurance mock: per-worker logs"), about the
+    share at which two LIS processes still won on the quiet 2-core machine with the load client on it."""
     growing = {
         "visits": lambda visit: visit.get("status") != "registered",  # settled, cancelled or reversed
         "settlements": None, "messages": None, "otp_numbers": None,
