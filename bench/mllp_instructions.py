@@ -18,32 +18,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from callgrind_count import callgrind_instructions  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-COLLECTED = re.compile(r"Collected\s*:\s*([\d,]+)")
 
 
 def instructions(root: Path, orders: int, extra: list[str], timeout_s: float) -> int:
     """Instructions valgrind counted for one `mllp_cpu.py` run of one round of `orders`."""
-    with tempfile.TemporaryDirectory(prefix="hih-callgrind-") as scratch:
-        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={scratch}/out", sys.executable,
-                   str(root / "bench" / "mllp_cpu.py"), "--rounds", "1", "--messages", str(orders), *extra]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, cwd=root,
-                              env={**os.environ, "PYTHONPATH": str(root)})
-    if done.returncode != 0 or "CPU per order" not in done.stdout:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise SystemExit(f"mllp_cpu.py under valgrind failed ({done.returncode}): {' / '.join(tail)}")
-    found = COLLECTED.search(done.stderr)
-    if found is None:
-        raise SystemExit("valgrind printed no instruction count")
-    return int(found.group(1).replace(",", ""))
+    script = [str(root / "bench" / "mllp_cpu.py"), "--rounds", "1", "--messages", str(orders), *extra]
+    return callgrind_instructions(script, root, root, "CPU per order", timeout_s)
 
 
 def main() -> int:

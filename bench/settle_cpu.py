@@ -46,13 +46,17 @@ async def call(app: Any, path: str, body: dict[str, Any], headers: dict[str, str
 async def round_us(count: int, profile: str | None, shared: bool = False) -> float:
     contract = ContractStore().load("insurance")
     store = None
-    if shared:  # the store of `hih mock serve --workers`: every read and write through one SQLite file
+    state = None
+    if shared:  # the store a `hih mock serve --workers` worker has: its own log, and the nonces in it (one worker here)
         import tempfile
 
-        from mocks.shared_state import SharedSqliteStore
+        from mocks.insurance_store import InsuranceLogStore
 
-        store = SharedSqliteStore(Path(tempfile.mkdtemp(prefix="hih-settle-")) / "state.sqlite", durable=False)
+        state = Path(tempfile.mkdtemp(prefix="hih-settle-")) / "state.sqlite"
+        store = InsuranceLogStore(state, durable=False)
     mock = InsuranceMock(contract, store)
+    if state is not None:
+        mock.share(0, 1, state)
     app = mock.asgi_app()
     paths = {key: f"{BASE}/{op.path}" for key, op in contract.operations.items()}
     extra = {"content-type": "application/json;charset=utf-8", "host": "127.0.0.1:8080", "user-agent": "bench"}
@@ -103,7 +107,7 @@ def main() -> int:
     parser.add_argument("--settlements", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", help="write a cProfile of one round here")
-    parser.add_argument("--shared", action="store_true", help="the SQLite store several workers share (--workers)")
+    parser.add_argument("--shared", action="store_true", help="the store each --workers process has (its own log, one worker here)")
     args = parser.parse_args()
     if args.profile:
         print(f"{asyncio.run(round_us(args.settlements, args.profile, args.shared)):.1f} us (profiled)")

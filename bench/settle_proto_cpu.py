@@ -11,10 +11,13 @@ the best round is reported in µs of this process's CPU per settlement. Compare 
 .venv/bin/python bench/settle_proto_cpu.py                                   # 5 rounds of 3,000
 PYTHONPATH=/tmp/base .venv/bin/python bench/settle_proto_cpu.py              # a `git archive` of another commit
 .venv/bin/python bench/settle_proto_cpu.py --profile /tmp/settle.prof        # then: python -m pstats /tmp/settle.prof
+.venv/bin/python bench/settle_proto_cpu.py --workers 2                       # two workers' stores, in turns, summed
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/settle.cg \
   .venv/bin/python bench/settle_proto_cpu.py --callgrind --rounds 1 --settlements 300   # instructions, see below
 ```
-With `--callgrind` (under valgrind as shown), only the timed settlements are counted: `callgrind_annotate
+With `--workers N` the settlements go in turns to N mocks that keep one ledger as `hih mock serve --workers N`
+does (`mocks.insurance_store`, one state, one process here): the figure is their CPU together, so catching up
+with the others' writes counts. With `--callgrind` (under valgrind as shown), only the timed settlements are counted: `callgrind_annotate
 /tmp/settle.cg | head` gives the instructions (Ir), to divide by the settlements; on a machine shared with other
 work this is the figure to compare commits by (CPU time there swings by half from run to run).
 """
@@ -26,8 +29,10 @@ import asyncio
 import cProfile
 import gc
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -50,6 +55,7 @@ from insurance_load import (  # noqa: E402
 import harness  # noqa: E402
 from harness.contract.loader import ContractStore  # noqa: E402
 from mocks.insurance import TEST_PAASID, TEST_SECRET, InsuranceMock  # noqa: E402
+from mocks.insurance_store import InsuranceLogStore  # noqa: E402
 from mocks.population import generate  # noqa: E402
 from mocks.state import DEFAULT_MAX_ROWS  # noqa: E402
 from mocks.transport.lean_http import LeanServer  # noqa: E402
@@ -127,10 +133,17 @@ async def settleables(conn: Connection, env: Envelopes, start: int, count: int) 
 
 async def rounds(args: argparse.Namespace) -> list[float]:
     contract = ContractStore().load("insurance")
-    mock = InsuranceMock(contract)
-    mock.limit_state(args.max_rows)
-    server = LeanServer(mock.asgi_app(), InputLimits.of(contract), asyncio.get_running_loop())
-    conn = Connection(server)
+    mocks = []
+    scratch = Path(tempfile.mkdtemp(prefix="hih-settle-"))
+    for index in range(args.workers):
+        shared = InsuranceLogStore(scratch / "state.sqlite", durable=False, worker=(index, args.workers))
+        mock = InsuranceMock(contract, shared if args.workers > 1 else None)
+        if args.workers > 1:
+            mock.share(index, args.workers, scratch / "state.sqlite")
+        mock.limit_state(args.max_rows)
+        mocks.append(mock)
+    conns = [Connection(LeanServer(m.asgi_app(), InputLimits.of(contract), asyncio.get_running_loop())) for m in mocks]
+    conn = conns[0]
     env = Envelopes(contract, "127.0.0.1", 8080, TEST_PAASID, TEST_SECRET)
     reply = await call(conn, env, "9001", {"signIn": {"opter_no": "100234", "mac": "00-16-3E-00-00-01", "ip": "127.0.0.1"}})
     env.sign_no = reply["output"]["signinoutb"]["sign_no"]
@@ -142,6 +155,8 @@ async def rounds(args: argparse.Namespace) -> list[float]:
         now = time.time()
         prepared: list[Prepared] = [env.build("2207", settle_data(v), v.person.insuplc_admdvs, now) for v in visits]
         replies = []
+        for mock in mocks[1:]:  # the others read the setup's writes now, as `hih mock serve` has each worker do once a second
+            mock.store.sync()  # type: ignore[attr-defined]
         gc.freeze()  # as `hih mock serve` does every second: the ledger out of the collector's reach
         profile = cProfile.Profile() if args.profile and n == args.rounds else None
         if args.callgrind:
@@ -149,8 +164,8 @@ async def rounds(args: argparse.Namespace) -> list[float]:
         started = time.process_time()
         if profile is not None:
             profile.enable()
-        for item in prepared:
-            replies.append(await conn.exchange(item.raw))
+        for at, item in enumerate(prepared):
+            replies.append(await conns[at % len(conns)].exchange(item.raw))
         if args.callgrind:
             subprocess.run(["callgrind_control", "--instr=off", str(os.getpid())], check=True, capture_output=True)
         if profile is not None:
@@ -165,7 +180,10 @@ async def rounds(args: argparse.Namespace) -> list[float]:
                 raise SystemExit(f"a settlement failed: {detail}")
         results.append(used / len(prepared) * 1e6)
         print(f"  round: {results[-1]:.1f} us CPU per settlement ({len(prepared)} settlements; "
-              f"{mock.store.count('visits')} visits kept)", flush=True)
+              f"{mocks[-1].store.count('visits')} visits kept)", flush=True)
+    for mock in mocks:
+        mock.store.close()
+    shutil.rmtree(scratch, ignore_errors=True)
     return results
 
 
@@ -174,6 +192,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--settlements", type=int, default=3000)
     ap.add_argument("--max-rows", type=int, default=DEFAULT_MAX_ROWS)
+    ap.add_argument("--workers", type=int, default=1, help="mocks keeping one ledger as --workers processes do")
     ap.add_argument("--profile", help="write a cProfile of one more round to this file")
     ap.add_argument("--callgrind", action="store_true",
                     help="under `valgrind --tool=callgrind --instr-atstart=no`: count instructions of the settlements "

@@ -24,15 +24,21 @@ def _psn_nos(node: Any, found: list[str]) -> list[str]:
     return found
 
 
-def insured_area_problem(body: dict[str, Any], people: Mapping[str, Person]) -> str | None:
+def people_named(body: dict[str, Any]) -> list[str]:
+    """The person numbers a request's input names, each once, in document order."""
+    return list(dict.fromkeys(_psn_nos(body.get("input"), [])))
+
+
+def insured_area_problem(body: dict[str, Any], people: Mapping[str, Person], named: list[str] | None = None) -> str | None:
     """Why the envelope's insuplc_admdvs does not fit the person the input names (None when it does).
 
     The platform routes a visit to the insured area's fund: a hospital that sends its own area (mdtrtarea_admvs)
-    or a stale one for a patient insured elsewhere is refused, whatever the schema says."""
+    or a stale one for a patient insured elsewhere is refused, whatever the schema says. `named`: `people_named(body)`,
+    when the caller has it already."""
     area = body.get("insuplc_admdvs")
     if not area:
         return None  # a missing area is the contract rule psn-no-needs-insuplc's finding
-    for psn_no in dict.fromkeys(_psn_nos(body.get("input"), [])):
+    for psn_no in people_named(body) if named is None else named:
         person = people.get(psn_no)
         if person is not None and person.insuplc_admdvs != area:
             return (f"参保地医保区划 insuplc_admdvs {area} 与人员 {psn_no} 的参保地 {person.insuplc_admdvs} 不符，"

@@ -1,9 +1,11 @@
 """State that several serving processes share (`hih mock serve --workers N`): each worker's tables kept in step
-through one SQLite file (WAL), and the signature nonces remembered there too.
+through one SQLite file (WAL), for the mocks whose transactions are checked against the others' (the SOAP partners,
+`mocks.shared_checked`; the insurance ledger and the LIS keep per-worker logs: `mocks.insurance_store`,
+`mocks.shared_logs`).
 
-The workers see one ledger: a visit registered through one worker is settled through another, a msgid used on one
-is refused on the other, and two settlements of one account cannot both spend its balance (the second is run again
-on the first's result). The file holds the rows in the `--state` format, so a state file can be served either way.
+The workers see one set of rows: what one worker committed the next transaction of another reads, and a transaction
+that read a row another worker changed meanwhile is run again on the fresh state. The file holds the rows in the
+`--state` format, so a state file can be served either way.
 """
 
 from __future__ import annotations
@@ -312,56 +314,3 @@ _GONE = object()
 
 def _decode(value: str | bytes) -> Any:
     return jsonsafe.loads(value.encode("utf-8") if isinstance(value, str) else bytes(value))
-
-
-class SharedNonces:
-    """The TIF nonce window (`harness.contract.signing.NonceWindow`'s interface) kept in the shared SQLite file, so a
-    request replayed to another worker is refused as one replayed to the same worker is."""
-
-    def __init__(self, path: Path, capacity: int = 1_000_000) -> None:
-        self.capacity = capacity
-        self.writer = WriterLock(path)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=LOCK_TIMEOUT_S)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=OFF")  # nonces outlive no restart: the replay window is minutes
-        self._db.execute("PRAGMA busy_timeout=0")
-        self._db.execute("CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires INTEGER NOT NULL)")
-        self._lock = threading.Lock()
-        self._purged = 0.0
-        self._count = 0
-        """Nonces kept, as counted at the last purge (the capacity is a backstop, checked once a second)."""
-
-    def __len__(self) -> int:
-        with self._lock:
-            (n,) = self._db.execute("SELECT COUNT(*) FROM nonces").fetchone()
-        return int(n)
-
-    def seen(self, nonce: str, now: float) -> bool:
-        with self._lock:
-            if now - self._purged > 1.0:  # forget expired nonces once a second
-                self._purged = now
-                with self.writer:
-                    _begin(self._db)
-                    try:
-                        self._db.execute("DELETE FROM nonces WHERE expires < ?", (int(now),))
-                    finally:
-                        self._db.execute("COMMIT")
-                (self._count,) = self._db.execute("SELECT COUNT(*) FROM nonces").fetchone()
-            return self._db.execute("SELECT 1 FROM nonces WHERE nonce = ? AND expires >= ?",
-                                    (nonce, int(now))).fetchone() is not None
-
-    def full(self) -> bool:
-        return self._count >= self.capacity
-
-    def add(self, nonce: str, expires: int) -> None:
-        with self._lock, self.writer:
-            _begin(self._db)
-            try:
-                self._db.execute("INSERT OR REPLACE INTO nonces (nonce, expires) VALUES (?, ?)", (nonce, expires))
-            finally:
-                self._db.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-            self.writer.close()

@@ -42,16 +42,26 @@ def as_decimal(value: Any) -> Decimal | None:
 
 
 def _contains_key(node: Any, key: str) -> bool:
+    """Whether `key` is a key of any object in the JSON document `node` (a plain recursion into objects and arrays
+    only, not a generator per level: a mock runs it on every request)."""
     if isinstance(node, dict):
-        return key in node or any(_contains_key(v, key) for v in node.values())
-    if isinstance(node, list):
-        return any(_contains_key(v, key) for v in node)
+        if key in node:
+            return True
+        children: Any = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return False
+    for child in children:
+        if isinstance(child, (dict, list)) and _contains_key(child, key):
+            return True
     return False
 
 
 def _required_when_present(rule: Rule, message: Any, request: Any) -> list[Finding]:
     field, key = rule.params["field"], rule.params["when_present"]
-    if _contains_key(resolve_pointer(message, "/input"), key) and resolve_pointer(message, field) in (_MISSING, None, ""):
+    # the field is looked up first: when it is there (as in every good message) the input need not be searched
+    if resolve_pointer(message, field) in (_MISSING, None, "") and _contains_key(resolve_pointer(message, "/input"), key):
         return [Finding(Severity.ERROR, field, rule.message or f"required when the input carries {key}", rule.id)]
     return []
 

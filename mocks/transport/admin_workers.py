@@ -4,7 +4,9 @@ worker's own admin API (loopback, a token of this run) and merging what they say
 A journal is the workers' entries merged by time, each entry's `id` made unique across workers (`(id - 1) × N +
 worker`, so ids still grow with time within a worker) and its worker named in `worker`; `since` and `limit` apply
 to the merged list. Faults, resets and clearing go to every worker: an armed fault fires on the next matching
-exchange each worker handles (with N workers up to N times; arm it with `times` divided accordingly)."""
+exchange each worker handles (with N workers up to N times; arm it with `times` divided accordingly). The
+population and ledger (`population`) is the first worker's: every worker holds every row, the others' read from
+their logs before it answers."""
 
 from __future__ import annotations
 
@@ -31,11 +33,11 @@ def fanout_app(ports: list[int], secret: str, token: str | None = None, hosts: H
     count = len(ports)
     denied = bearer_check(token)
 
-    async def each(method: str, path: str, **kwargs: Any) -> list[httpx.Response]:
+    async def each(method: str, path: str, of: list[int] | None = None, **kwargs: Any) -> list[httpx.Response]:
         headers = {"authorization": f"Bearer {secret}", "host": "127.0.0.1"}
         async with httpx.AsyncClient(timeout=TIMEOUT_S, headers=headers) as client:
             return list(await asyncio.gather(*(client.request(method, f"http://127.0.0.1:{port}{path}", **kwargs)
-                                               for port in ports)))
+                                               for port in (ports if of is None else of))))
 
     def relay(answers: list[httpx.Response]) -> Response:
         first = answers[0]
@@ -112,11 +114,15 @@ def fanout_app(ports: list[int], secret: str, token: str | None = None, hosts: H
         first = await each("POST", f"/__hih/{name}/reset")
         return relay(first)
 
+    async def population(request: Request) -> Response:
+        return relay(await each("GET", f"/__hih/{request.path_params['interface']}/population", of=ports[:1]))
+
     routes = Starlette(routes=[
         Route("/__hih/", route(index)),
         Route("/__hih/{interface}/journal", route(journal), methods=["GET", "DELETE"]),
         Route("/__hih/{interface}/faults", route(faults), methods=["GET", "POST", "DELETE"]),
         Route("/__hih/{interface}/reset", route(reset), methods=["POST"]),
+        Route("/__hih/{interface}/population", route(population)),
     ])
     limits = InputLimits(max_body_bytes=FORM_BODY_BYTES, json_depth=True, max_depth=jsonsafe.DEFAULT_MAX_DEPTH)
     return guard_origin(guard(routes, limits), hosts or HostAllowList.for_bind("127.0.0.1"))

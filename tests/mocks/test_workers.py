@@ -1,5 +1,5 @@
-"""`hih mock serve --workers 2`: two processes on one port (SO_REUSEPORT) keep one ledger in a shared SQLite file,
-and the admin API merges what both saw. Every call goes over a new connection, so the kernel spreads them."""
+"""`hih mock serve --workers 2`: two processes on one port (SO_REUSEPORT) keep one ledger (per-worker logs, the
+`--state` file written behind), and the admin API merges what both saw. Every call goes over a new connection, so the kernel spreads them."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from mocks.insurance import TEST_PAASID, TEST_SECRET
 from mocks.pacs import PacsMock
 from mocks.serve import ServeOptions, serve
 from mocks.shared_state import SharedSqliteStore
-from tests.conftest import CONTRACTS, envelope
+from mocks.state import SqliteStore
+from tests.conftest import CONTRACTS, envelope, wait_for
 from tests.mocks.serving import serving
 
 pytestmark = pytest.mark.slow
@@ -79,11 +80,14 @@ def test_two_workers_keep_one_ledger(served: Served, tmp_path: Path) -> None:
     assert len({e["id"] for e in journal["entries"]}) == 32
     assert [e["operation"] for e in journal["entries"]][0] == "9001"
 
-    store = SharedSqliteStore(tmp_path / "ledger.sqlite")
-    try:
-        assert {v["mdtrt_id"] for _, v in store.items("visits")} == set(visits)
-    finally:
-        store.close()
+    def kept() -> set[str]:  # the workers write the state file off the request's path, within 0.2 s
+        store = SqliteStore(tmp_path / "ledger.sqlite")
+        try:
+            return {v["mdtrt_id"] for _, v in store.items("visits")}
+        finally:
+            store.close()
+
+    wait_for(lambda: kept() == set(visits), timeout=5.0)
 
 
 def test_no_worker_shows_its_configuration_on_its_command_line(served: Served) -> None:

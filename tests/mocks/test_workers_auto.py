@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mocks.insurance import InsuranceMock
 from mocks.lis import LisMock
 from mocks.pacs import PacsMock
 from mocks.serve import ServeOptions
@@ -20,6 +21,12 @@ def test_each_mllp_partner_is_served_as_its_figures_say() -> None:
     assert auto_workers(["lis"], cores=2) == 2
     assert auto_workers(["lis"], cores=1) == 1
     assert auto_workers(["pacs"], cores=8) == 1
+
+
+def test_the_insurance_ledger_is_served_by_two_workers_where_two_cores_are() -> None:
+    assert auto_workers(["insurance"], cores=2) == 2
+    assert auto_workers(["insurance"], cores=1) == 1
+    assert auto_workers(["insurance", "lis"], cores=4) == 2
 
 
 @pytest.mark.parametrize(("names", "cores", "replay", "push", "expected"), [
@@ -36,6 +43,7 @@ def test_auto_takes_the_fewest_asked_for_within_the_cores_and_what_must_stay_one
         monkeypatch: pytest.MonkeyPatch, names: list[str], cores: int, replay: bool, push: bool, expected: int) -> None:
     monkeypatch.setattr(LisMock, "auto_workers", 2)
     monkeypatch.setattr(PacsMock, "auto_workers", 2)
+    monkeypatch.setattr(InsuranceMock, "auto_workers", 1)  # a mock that asks for one
     monkeypatch.setattr(PacsMock, "shares_state", False)  # every registered mock shares its state: PACS plays one that does not
     assert auto_workers(names, replay, push, cores) == expected
 

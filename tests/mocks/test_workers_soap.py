@@ -180,6 +180,6 @@ def test_a_session_records_and_duplicates_are_shared(platform: Served) -> None:
 def test_auto_serves_the_soap_mocks_from_two_processes_where_there_are_two_cores() -> None:
     assert auto_workers(["blood-center"], cores=2) == 2
     assert auto_workers(["blood-center", "mch-platform"], cores=4) == 2
-    assert auto_workers(["blood-center", "insurance"], cores=2) == 1  # one process wins for the insurance mock
+    assert auto_workers(["blood-center", "pacs"], cores=2) == 1  # PACS asks for one process
     assert auto_workers(["mch-platform"], cores=1) == 1
     assert auto_workers(["blood-center"], push=True, cores=2) == 1
