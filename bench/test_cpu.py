@@ -50,7 +50,7 @@ if pytest is not None:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(item: Any, nextitem: Any) -> Iterator[None]:
         out = os.environ.get(ENV_OUT)
-        cpu0, wall0 = _cpu_s(), time.perf_counter()
+        cpu0, wall0, start = _cpu_s(), time.perf_counter(), time.time()
         if out:
             os.environ[ENV_TEST] = item.nodeid
         try:
@@ -59,7 +59,8 @@ if pytest is not None:
             os.environ.pop(ENV_TEST, None)
         if out:
             worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-            record = {"id": item.nodeid, "cpu": _cpu_s() - cpu0, "wall": time.perf_counter() - wall0, "worker": worker}
+            record = {"id": item.nodeid, "cpu": _cpu_s() - cpu0, "wall": time.perf_counter() - wall0, "worker": worker,
+                      "start": start}
             with open(Path(out) / f"cpu-{worker}.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
 
@@ -92,6 +93,29 @@ def processes(directory: Path) -> dict[str, dict[str, int]]:
     return counts
 
 
+def timeline(records: list[dict[str, Any]]) -> list[str]:
+    """When each worker started its first test and ended its last (seconds from the first start), and the xdist groups
+    it ran, by their span: a group that ends long after the other workers is the pass's tail."""
+    timed = [r for r in records if "start" in r]
+    if not timed:
+        return []
+    origin = min(r["start"] for r in timed)
+    lines = ["timeline (s from the first test): worker, first start, last end; its groups: group first start-last end"]
+    for worker in sorted({r["worker"] for r in timed}):
+        mine = [r for r in timed if r["worker"] == worker]
+        end = max(r["start"] + r["wall"] for r in mine) - origin
+        groups: dict[str, list[float]] = {}
+        for r in mine:
+            if "@" in r["id"].rsplit("]", 1)[-1]:  # `<node id>@<group>` (tests/scheduling.py)
+                span = groups.setdefault(r["id"].rsplit("@", 1)[1], [float("inf"), 0.0])
+                span[0] = min(span[0], r["start"] - origin)
+                span[1] = max(span[1], r["start"] + r["wall"] - origin)
+        detail = "; ".join(f"{g} {a:.0f}-{b:.0f}" for g, (a, b) in sorted(groups.items(), key=lambda kv: kv[1][0]))
+        lines.append(f"  {worker}: {min(r['start'] for r in mine) - origin:.0f}-{end:.0f}"
+                     + (f"; {detail}" if detail else ""))
+    return lines
+
+
 def summarise(directory: Path, top: int) -> str:
     records = [json.loads(line) for f in sorted(directory.glob("cpu-*.jsonl"))
                for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -108,6 +132,7 @@ def summarise(directory: Path, top: int) -> str:
     lines = [(f"{len(records)} tests, CPU {sum(r['cpu'] for r in records):.1f} s, "
               f"wall (summed over workers) {sum(r['wall'] for r in records):.1f} s")]
     lines += [f"  worker {w}: CPU {c:.1f} s, wall {t:.1f} s" for w, (c, t) in sorted(per_worker.items())]
+    lines += timeline(records)
     procs = processes(directory)
     per_file_procs: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for test, kinds in procs.items():
