@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     runs: list[Timed] = []
     for i in range(1, args.runs + 1):
-        run = timed_run([str(ROOT / "scripts" / "test"), "-q", *args.extra], args.timeout)
+        # No arguments of our own: with none, the serial pass collects only the files that hold serial tests, as in CI.
+        run = timed_run([str(ROOT / "scripts" / "test"), *args.extra], args.timeout)
         runs.append(run)
         print(f"run {i}: {run.wall_s:.1f} s, CPU {run.cpu_s:.0f} s, other CPU {100 * run.other_cpu:.0f} %, "
               f"exit {run.code}" + ("" if run.code == 0 else f"\n    {run.tail.replace(chr(10), chr(10) + '    ')}"),
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report("`./scripts/test`", runs))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"cmd": "./scripts/test -q", "runs": [asdict(r) for r in runs],
+        Path(args.json).write_text(json.dumps({"cmd": " ".join(["./scripts/test", *args.extra]), "runs": [asdict(r) for r in runs],
                                                "median_s": statistics.median(r.wall_s for r in runs)}, indent=1))
     return 0 if all(r.code == 0 for r in runs) else 1
 
