@@ -12,6 +12,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
+
+
+def _pump(stream: TextIO | None, lines: queue.Queue[str]) -> None:
+    """Hand the server's output lines to the test until the stream ends or is closed under the reader."""
+    try:
+        for line in stream or []:
+            lines.put(line)
+    except ValueError:
+        pass  # closed by `running`'s clean-up while a line was awaited: nothing more to hand over
 
 
 @contextmanager
@@ -19,7 +29,8 @@ def running(command: list[str], env: dict[str, str], cwd: Path,
             timeout: float = 30) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or []], daemon=True).start()
+    reader = threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True)
+    reader.start()
     banner: dict[str, str] = {}
     try:
         deadline = time.monotonic() + timeout
@@ -38,6 +49,9 @@ def running(command: list[str], env: dict[str, str], cwd: Path,
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        # The reader ends at the stream's end once the process is gone (unless a child still holds the pipe); closing
+        # the stream under it would raise in its thread, which pytest pins on whichever test comes next.
+        reader.join(5)
         for stream in (process.stdout, process.stderr):
             if stream:
                 stream.close()
