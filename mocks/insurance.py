@@ -90,10 +90,10 @@ class InsuranceMock(MockService):
     shares_state = True
     shared_store = InsuranceLogStore
     lean_http = True
-    auto_workers = 2
-    """Two workers spend ≈ 1.3 times one process's instructions per settlement between them and 1.45–1.85 times its
-    server CPU over a socket on the shared machine (bench/RESULTS.md, "Insurance mock: per-worker logs"), about the
-    share at which two LIS processes still won on the quiet 2-core machine with the load client on it."""
+    auto_workers = 1
+    """Two workers served no more settlements than one on the 2-core machine with the load client on it (64
+    connections, interleaved: 3,806 and 3,931/s against 3,582 and 3,915/s, p99 worse) while using 1.6 times the CPU
+    (bench/RESULTS.md, "Insurance mock: one or two workers"); `--workers 2` stays available."""
     growing = {
         "visits": lambda visit: visit.get("status") != "registered",  # settled, cancelled or reversed
         "settlements": None, "messages": None, "otp_numbers": None,
