@@ -23,7 +23,21 @@ RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])(\d{17})([\dXx])(?![0-9A-Za-z])")
 MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 # SHA-256 and other hex digests (manifest, signoff.sha256, contract and connector identities): eleven digits in a row
 # inside one are chance, not a mobile number, and a digest changes every run.
-HEX_DIGEST = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32,}(?![0-9A-Za-z])")
+# The sign-off PDF prints a digest or a git commit in a narrow column, so its text comes out wrapped over lines: the
+# fragments are joined back when each holds a hex letter (a number on a line of its own is still scanned).
+HEX_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]+(?:\n[0-9a-f]+)*(?![0-9A-Za-z])")
+_HEX_LETTER = re.compile(r"[a-f]")
+
+
+def _digest_or_itself(match: re.Match[str]) -> str:
+    parts = match.group(0).split("\n")
+    whole = sum(map(len, parts)) >= 32 and (len(parts) == 1 or all(_HEX_LETTER.search(part) for part in parts))
+    return " " if whole else match.group(0)
+
+
+def without_digests(text: str) -> str:
+    """`text` with every hex digest of 32 characters or more (wrapped over lines or not) blanked out."""
+    return HEX_RUN.sub(_digest_or_itself, text)
 # cucumber.json's step durations, in nanoseconds: a step of 13 to 20 s (a loaded machine, a timeout) is eleven digits
 # that begin 13..19, which is the shape of a mobile number but no one's; a number kept as a JSON string is scanned.
 DURATION = re.compile(r'"duration": ?\d+')
@@ -117,6 +131,6 @@ def unmasked(directory: Path) -> list[str]:
     for name, text in readable_texts(directory).items():
         found += [f"{name}: {m.group(0)}" for m in RESIDENT_ID.finditer(text)
                   if resident_id_check_char(m.group(1)) == m.group(2).upper()]
-        found += [f"{name}: {m.group(0)}" for m in MOBILE.finditer(HEX_DIGEST.sub(" ", DURATION.sub(" ", text)))]
+        found += [f"{name}: {m.group(0)}" for m in MOBILE.finditer(without_digests(DURATION.sub(" ", text)))]
         found += [f"{name}: {m.group(0)}" for m in names.finditer(text)]
     return sorted(set(found))

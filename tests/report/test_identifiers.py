@@ -25,6 +25,17 @@ def test_digits_inside_a_hex_digest_are_no_mobile_number(tmp_path: Path) -> None
     assert unmasked(tmp_path) == ["leak.txt: 13800138000"]
 
 
+def test_digits_inside_a_digest_the_pdf_wrapped_are_no_mobile_number(tmp_path: Path) -> None:
+    """The sign-off PDF's text gives a 40-character git commit as two lines; a commit like `dca85c17496723099d58...`
+    holds eleven digits that begin 17."""
+    commit = "git commit dca85c17496723099d58dafb7a652\nc254cc3fb04\n"
+    digest = "fe961de23e5e81\nb8c9ea6ef1b5d0801bacd449c50fe3b502f21\ndaaa13912345678\n"
+    (tmp_path / "signoff.txt").write_text(commit + digest, encoding="utf-8")
+    assert unmasked(tmp_path) == []
+    (tmp_path / "leak.txt").write_text("c254cc3fb04\n13800138000\nabc", encoding="utf-8")  # a number on its own line
+    assert unmasked(tmp_path) == ["leak.txt: 13800138000"]
+
+
 def test_a_step_duration_in_nanoseconds_is_no_mobile_number(tmp_path: Path) -> None:
     """A step of 17.8 s on a loaded machine: cucumber.json says `"duration": 17812341673`."""
     step = '{"result": {"status": "failed", "duration": 17812341673}}'
