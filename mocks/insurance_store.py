@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 import zlib
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -56,6 +57,10 @@ class InsuranceLogStore(WorkerLogStore):
     """`WorkerLogStore` with transactions serialised per person across the workers and the nonce window kept in
     the logs (see the module)."""
 
+    person_wait_s = 5.0
+    """Longest wait for another worker's transaction of the same person (one commit long when all is well): past it
+    the request fails with `TimeoutError` instead of hanging behind a stopped worker."""
+
     def __init__(self, path: Path, durable: bool = True, worker: tuple[int, int] = (0, 1),
                  nonce_capacity: int = 3_000_000) -> None:
         self.nonce_window = NonceWindow(nonce_capacity)
@@ -82,13 +87,30 @@ class InsuranceLogStore(WorkerLogStore):
         with self._lock:  # POSIX record locks belong to the process: this lock keeps its threads apart
             if self._depth:
                 return work()
-            for slot in slots:
-                fcntl.lockf(self._people, fcntl.LOCK_EX, 1, slot)
+            held: list[int] = []
             try:
+                for slot in slots:
+                    self._lock_slot(slot)
+                    held.append(slot)
                 return self.atomic(work)
             finally:
-                for slot in slots:
+                for slot in held:
                     fcntl.lockf(self._people, fcntl.LOCK_UN, 1, slot)
+
+    def _lock_slot(self, slot: int) -> None:
+        """Take byte `slot` of the person lock file, waiting at most `person_wait_s` for the worker that holds it."""
+        deadline = time.monotonic() + self.person_wait_s
+        pause = 0.0002
+        while True:
+            try:
+                fcntl.lockf(self._people, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, slot)
+                return
+            except OSError:  # EAGAIN or EACCES: another worker holds it
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"insurance mock: another worker held person lock {slot} for more than "
+                                       f"{self.person_wait_s:g} s") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.01)
 
     # -- nonces ------------------------------------------------------------------------------------------------
     def nonce_seen(self, nonce: str, now: float) -> bool:

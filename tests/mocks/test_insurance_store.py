@@ -89,6 +89,28 @@ def test_one_persons_transactions_wait_for_the_other_process_and_read_its_result
         first.close()
 
 
+def test_a_wait_for_a_person_another_worker_holds_is_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "ins.sqlite"
+    first = InsuranceLogStore(path, durable=False, worker=(0, 2))
+    first.person_wait_s = 0.2  # the other process holds the person for 0.6 s
+    try:
+        first.put("balances", "P1", 100)
+        context = multiprocessing.get_context("fork")
+        ready = context.Event()
+        other = context.Process(target=_spend_slowly, args=(path, "P1", ready, 30))
+        other.start()
+        assert ready.wait(10)
+        with pytest.raises(TimeoutError, match="person lock"):  # had it waited the 0.6 s out, it would have run
+            first.atomic_for(["P1"], lambda: first.put("balances", "P1", 0))
+        other.join(10)
+        assert other.exitcode == 0
+        assert first.get("balances", "P1") == 70, "the refused transaction changed nothing"
+        first.atomic_for(["P1"], lambda: first.put("balances", "P1", first.peek("balances", "P1") - 5))
+        assert first.get("balances", "P1") == 65
+    finally:
+        first.close()
+
+
 def test_a_nonce_goes_to_the_log_in_the_write_of_the_transaction_that_follows(tmp_path: Path,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     first, second = pair(tmp_path / "ins.sqlite")
