@@ -335,6 +335,10 @@ class InsuranceMock(MockService):
         self._inspect(request, exchange, remember=False)
 
     async def handle(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
+        return self.handle_now(request, exchange)
+
+    def handle_now(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
+        """`handle` as a plain call: nothing in a transaction waits (the lean server's direct path)."""
         reply = self._handle(request, exchange)
         if self._publish_nonces is not None:  # served by several processes: the others refuse this nonce from now on
             self._publish_nonces()
