@@ -69,7 +69,7 @@ class Served:
         self.partner = Partner()
         self.journal = Journal()
         self.faults = FaultPlan()
-        self.transport = HttpTransport(self.partner, self.journal, self.faults, LIMITS)  # type: ignore[arg-type]
+        self.transport = HttpTransport(self.partner, self.journal, self.faults, LIMITS)
         transport = self.transport
 
         async def asgi_only(scope: dict[str, Any], receive: Any, send: Any) -> None:
