@@ -213,13 +213,13 @@ class HttpTransport:
 
     def direct(self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]], body: bytes,
                client: tuple[str, int] | None) -> HttpReply | None:
-        """The exchange as `__call__` makes it, by a plain call from the lean server with the whole body in hand; None
-        (nothing done, nothing journaled) when it takes the ASGI path instead: a handler without `handle_now`, a
-        fault armed, or a request the input limits refuse. No scope, receive or send, no task per request: under
+        """The exchange as `__call__` makes it, by a plain call from the lean server with the whole body of a request
+        whose head `direct_accepts` in hand; None (nothing done, nothing journaled) when it takes the ASGI path
+        instead: a handler without `handle_now`, a fault armed, or a body the input limits refuse. No scope, receive or send, no task per request: under
         load that glue cost a tenth of a settlement's CPU."""
         handle_now = getattr(self.handler, "handle_now", None)
-        if handle_now is None or self.faults.busy() or not self.direct_accepts(method, query, headers) \
-                or len(body) > self.limits.max_body_bytes or self.limits.check_body(body) is not None:
+        if handle_now is None or self.faults.busy() or len(body) > self.limits.max_body_bytes \
+                or self.limits.check_body(body) is not None:
             return None
         req = HttpRequest(method, path, query.decode("latin-1"),
                           {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}, body,
