@@ -311,7 +311,8 @@ class InsuranceMock(MockService):
                                              *self._stamps(request.body)]
                 return self._gateway_error(f"签名校验失败：{problem.message}")
         try:
-            body = jsonsafe.loads(request.body, self.contract.limits.max_depth or jsonsafe.DEFAULT_MAX_DEPTH)
+            limit = self.contract.limits.max_depth or jsonsafe.DEFAULT_MAX_DEPTH
+            body = jsonsafe.loads(request.body, limit, depth_checked=0 < request.depth_checked <= limit)
         except jsonsafe.JsonRefused as exc:
             exchange.request_findings = [Finding(Severity.ERROR, "", exc.message, "json")]
             return self._gateway_error(f"交易报文不正确：{_JSON_REFUSED_ZH[exc.reason].format(line=exc.line, column=exc.column)}")

@@ -41,6 +41,8 @@ class HttpRequest:
     headers: dict[str, str]
     body: bytes
     peer: str = ""
+    depth_checked: int = 0
+    """The JSON nesting depth the transport already held the body to (`InputLimits.check_body`); 0: none."""
 
 
 @dataclass
@@ -174,6 +176,7 @@ class HttpTransport:
             headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]},
             body=body,
             peer=f"{client[0]}:{client[1]}" if client else "",
+            depth_checked=self.limits.max_depth if refusal is None and self.limits.json_depth else 0,
         )
         if refusal is not None:
             await self._refuse(req, refusal, send)
@@ -223,7 +226,7 @@ class HttpTransport:
             return None
         req = HttpRequest(method, path, query.decode("latin-1"),
                           {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}, body,
-                          f"{client[0]}:{client[1]}" if client else "")
+                          f"{client[0]}:{client[1]}" if client else "", self.limits.max_depth if self.limits.json_depth else 0)
         started = time.perf_counter()
         exchange = Exchange(self.handler.interface, "http", self.handler.identify(req), body, peer=req.peer)
         exchange.meta = {"method": method, "path": path}
