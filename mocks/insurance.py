@@ -93,7 +93,9 @@ class InsuranceMock(MockService):
     auto_workers = 1
     """Two workers served no more settlements than one on the 2-core machine with the load client on it (64
     connections, interleaved: 3,806 and 3,931/s against 3,582 and 3,915/s, p99 worse) while using 1.6 times the CPU
-    (bench/RESULTS.md, "Re-measured after the evening's work"); `--workers 2` stays available."""
+    (bench/RESULTS.md, "Re-measured after the evening's work"); with the direct path they still cost 1.6–1.9 times
+    one process's CPU per settlement over a socket (1.33 times its instructions), so one stays the default
+    ("Insurance mock: the direct path ..."); `--workers 2` stays available."""
     growing = {
         "visits": lambda visit: visit.get("status") != "registered",  # settled, cancelled or reversed
         "settlements": None, "messages": None, "otp_numbers": None,
