@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HOT = ("mocks/insurance.py mocks/fen.py mocks/insurance_checks.py mocks/clock_checks.py harness/contract/http_json.py "
        "harness/contract/rules.py harness/contract/signing.py harness/contract/clock.py harness/contract/jsonsafe.py "
        "mocks/transport/http.py mocks/transport/lean_http.py mocks/transport/journal.py mocks/transport/limits.py")
-"""The modules a settlement runs through (`mocks/state.py` is left out: mypyc 1.x fails on it, an internal error)."""
+"""The modules a settlement runs through (`mocks/state.py` is left out: mypyc 2.4 fails on it with an internal error)."""
 PATCHES = {
     "mocks/transport/http.py": [
         ("from harness.contract.findings import Finding\n",
