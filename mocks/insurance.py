@@ -93,7 +93,9 @@ class InsuranceMock(MockService):
     auto_workers = 1
     """Two workers served no more settlements than one on the 2-core machine with the load client on it (64
     connections, interleaved: 3,806 and 3,931/s against 3,582 and 3,915/s, p99 worse) while using 1.6 times the CPU
-    (bench/RESULTS.md, "Re-measured after the evening's work"); `--workers 2` stays available."""
+    (bench/RESULTS.md, "Re-measured after the evening's work"); with the direct path they still cost 1.6–1.9 times
+    one process's CPU per settlement over a socket (1.33 times its instructions), so one stays the default
+    ("Insurance mock: the direct path ..."); `--workers 2` stays available."""
     growing = {
         "visits": lambda visit: visit.get("status") != "registered",  # settled, cancelled or reversed
         "settlements": None, "messages": None, "otp_numbers": None,
@@ -311,7 +313,8 @@ class InsuranceMock(MockService):
                                              *self._stamps(request.body)]
                 return self._gateway_error(f"签名校验失败：{problem.message}")
         try:
-            body = jsonsafe.loads(request.body, self.contract.limits.max_depth or jsonsafe.DEFAULT_MAX_DEPTH)
+            limit = self.contract.limits.max_depth or jsonsafe.DEFAULT_MAX_DEPTH
+            body = jsonsafe.loads(request.body, limit, depth_checked=0 < request.depth_checked <= limit)
         except jsonsafe.JsonRefused as exc:
             exchange.request_findings = [Finding(Severity.ERROR, "", exc.message, "json")]
             return self._gateway_error(f"交易报文不正确：{_JSON_REFUSED_ZH[exc.reason].format(line=exc.line, column=exc.column)}")
@@ -335,6 +338,10 @@ class InsuranceMock(MockService):
         self._inspect(request, exchange, remember=False)
 
     async def handle(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
+        return self.handle_now(request, exchange)
+
+    def handle_now(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
+        """`handle` as a plain call: nothing in a transaction waits (the lean server's direct path)."""
         reply = self._handle(request, exchange)
         if self._publish_nonces is not None:  # served by several processes: the others refuse this nonce from now on
             self._publish_nonces()

@@ -69,13 +69,15 @@ def _long_integer(raw: bytes) -> bool:
     return _LONG_NUMBER in skeleton or skeleton.startswith(_LONG_NUMBER[1:])
 
 
-def loads(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
-    """Parse UTF-8 JSON bytes within the depth limit; JsonRefused on anything that is not such JSON.
+def loads(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH, depth_checked: bool = False) -> Any:
+    """Parse UTF-8 JSON bytes within the depth limit; JsonRefused on anything that is not such JSON. `depth_checked`:
+    the caller has already held `raw` to `max_depth` (`check_depth`), which is not counted again.
 
     orjson parses what it reads exactly as `json` does, several times faster; what it refuses (a lone surrogate, a
     number out of a double's range, a syntax error) and integers too long for it go to `json`, which keeps the
     answers and the error positions the findings quote."""
-    check_depth(raw, max_depth)
+    if not depth_checked:
+        check_depth(raw, max_depth)
     if not _long_integer(raw):
         try:
             return orjson.loads(raw)

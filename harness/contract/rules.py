@@ -66,9 +66,32 @@ def _required_when_present(rule: Rule, message: Any, request: Any) -> list[Findi
     return []
 
 
+_CENTS_BOUND = 2**50
+"""Amounts up to this many cents (≈ 11 trillion yuan): a double's spacing there is under a fifth of a cent."""
+
+
+def cents(value: Any) -> int | None:
+    """A JSON number with at most two decimals (what amounts are), times 100, exactly; None for anything else.
+
+    A float is taken only when it is the double nearest to a whole number of cents below `_CENTS_BOUND`: then the
+    shortest text that spells it (what `as_decimal` reads) is that number of cents, since no other number of cents
+    lies within the double's spacing. So two such values compare as their `Decimal`s do, at a tenth of the cost."""
+    if type(value) is int:
+        return value * 100
+    if type(value) is float and -_CENTS_BOUND < value * 100 < _CENTS_BOUND:  # NaN and infinities fail too
+        scaled = round(value * 100)
+        if scaled / 100 == value:
+            return scaled
+    return None
+
+
 def _sum(rule: Rule, message: Any, request: Any) -> list[Finding]:
-    total = as_decimal(resolve_pointer(message, rule.params["total"]))
-    parts = [as_decimal(resolve_pointer(message, p)) for p in rule.params["parts"]]
+    values = [resolve_pointer(message, p) for p in (rule.params["total"], *rule.params["parts"])]
+    whole = [cents(v) for v in values]
+    if None not in whole and whole[0] == sum(whole[1:]):  # type: ignore[arg-type]  # no None: checked
+        return []  # the common case (amounts in whole cents that add up), decided exactly without Decimal
+    total = as_decimal(values[0])
+    parts = [as_decimal(v) for v in values[1:]]
     if total is None or any(p is None for p in parts):
         return []  # absent or mistyped values are the schema's finding, not this rule's
     added = sum((p for p in parts if p is not None), Decimal(0))

@@ -153,6 +153,10 @@ class FaultPlan:
             self.fired.append(fault)
             del self.fired[:-MAX_FIRED]
 
+    def busy(self) -> bool:
+        """Whether any fault is armed (passive ones included): read without the lock, on every exchange."""
+        return bool(self._faults)
+
     def armed(self) -> list[Fault]:
         with self._lock:
             return list(self._faults)

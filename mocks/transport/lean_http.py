@@ -27,9 +27,11 @@ from urllib.parse import unquote
 import httptools
 
 from mocks.transport.bounded_http import ANSWER_408, _answer_431
+from mocks.transport.http import HttpReply, reply_headers
 from mocks.transport.limits import InputLimits
 
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+DirectCall = Callable[[str, str, bytes, list[tuple[bytes, bytes]], bytes, tuple[str, int] | None], HttpReply | None]
 KEEP_ALIVE_S = 30.0
 MAX_PIPELINED = 16
 """Requests parsed ahead of the one being answered before reading pauses."""
@@ -64,7 +66,7 @@ class Cycle:
     """One request: its scope, its body as it arrives, and the reply the app sends (ASGI `receive` and `send`)."""
 
     __slots__ = ("conn", "transport", "scope", "chunks", "buffered", "complete", "waiter", "started", "finished",
-                 "status", "headers", "chunked", "close", "expect_continue", "head_only", "given", "discard")
+                 "status", "headers", "chunked", "close", "expect_continue", "head_only", "given", "discard", "direct")
 
     def __init__(self, conn: LeanHttpProtocol, scope: dict[str, Any], close: bool, expect_continue: bool) -> None:
         self.conn = conn
@@ -86,6 +88,8 @@ class Cycle:
         """The whole body went to the app."""
         self.discard = False
         """Answered before its body was read: what is left of the body is dropped as it comes."""
+        self.direct = False
+        """Running, to be answered by the app's direct call once the whole body is in (no task meanwhile)."""
 
     def _wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -328,7 +332,7 @@ class LeanHttpProtocol(asyncio.Protocol):
         cycle = Cycle(self, scope, not keep, expect)
         self.parsing = cycle
         if self.running is None:
-            self._start(cycle)
+            self._begin(cycle)
         else:
             self.queue.append(cycle)
             if len(self.queue) >= MAX_PIPELINED:
@@ -341,6 +345,8 @@ class LeanHttpProtocol(asyncio.Protocol):
         cycle.chunks.append(body)
         cycle.buffered += len(body)
         if cycle.buffered > HIGH_WATER:
+            if cycle.direct:  # too much to hold for the direct call: the app reads it as it comes (and may refuse it)
+                self._start(cycle)
             self._pause()
         cycle._wake()
 
@@ -348,12 +354,14 @@ class LeanHttpProtocol(asyncio.Protocol):
         if self.refused:
             return
         cycle = self.parsing
-        if cycle is not None:
-            cycle.complete = True
-            cycle._wake()
         self.parsing = None
         self.in_head = True
         self.head_bytes = 0
+        if cycle is not None:
+            cycle.complete = True
+            cycle._wake()
+            if cycle.direct:
+                self._direct(cycle)
 
     def _pause(self) -> None:
         if not self.paused:
@@ -366,7 +374,67 @@ class LeanHttpProtocol(asyncio.Protocol):
             self.transport.resume_reading()
 
     # -- answering -------------------------------------------------------------------------------------------
+    def _begin(self, cycle: Cycle) -> None:
+        """Answer `cycle` next: by the app's direct call when it has one and the request allows (its body is then
+        awaited here, not by a task), through the ASGI app otherwise."""
+        if self.lost or self.transport.is_closing():
+            return  # pipelined behind a reply that closed the connection: never answered, as on the ASGI path
+        accepts = self.server.direct_accepts
+        scope = cycle.scope
+        if accepts is None or cycle.expect_continue or cycle.head_only or cycle.buffered > HIGH_WATER \
+                or not accepts(scope["method"], scope["query_string"], scope["headers"]):
+            self._start(cycle)
+            return
+        self.running = cycle
+        cycle.direct = True
+        if cycle.complete:
+            self._direct(cycle)
+
+    def _direct(self, cycle: Cycle) -> None:
+        """The app's direct call for a whole request; the ASGI app when the call declines (None)."""
+        assert self.server.direct is not None
+        cycle.direct = False
+        scope = cycle.scope
+        body = cycle.chunks[0] if len(cycle.chunks) == 1 else b"".join(cycle.chunks)  # kept for the ASGI app
+        try:
+            reply = self.server.direct(scope["method"], scope["path"], scope["query_string"], scope["headers"], body,
+                                       self.client)
+        except Exception:
+            log.exception("the mock's app failed on %s %s", scope["method"], scope["path"])
+            if not self.lost and not self.transport.is_closing():
+                self.transport.write(_SERVER_ERROR)
+            cycle.started = cycle.close = True
+            self._done(cycle)
+            return
+        if reply is None:
+            self._start(cycle)
+            return
+        cycle.chunks.clear()
+        cycle.buffered = 0
+        cycle.given = cycle.started = cycle.finished = True
+        if not self.lost:
+            self.transport.write(self._reply_head(cycle, reply) + reply.body)
+        self._done(cycle)
+
+    def _reply_head(self, cycle: Cycle, reply: HttpReply) -> bytes:
+        """The head `Cycle.send` writes for this reply after the transport's `_send`, byte for byte: a prefix per
+        status and content type, made once, when the reply brings no headers of its own."""
+        if reply.headers:
+            cycle.status = reply.status
+            cycle.headers = reply_headers(reply.body, reply.content_type, reply.headers)
+            return cycle._head(reply.body, False)
+        key = (reply.status, reply.content_type)
+        prefix = self.server.heads.get(key)
+        if prefix is None:
+            prefix = b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: " % (
+                reply.status, _REASONS.get(reply.status, b""), reply.content_type.encode("latin-1"))
+            if len(self.server.heads) < 64:
+                self.server.heads[key] = prefix
+        close = b"connection: close\r\n\r\n" if cycle.close else b"\r\n"
+        return b"%s%d\r\n%s%s" % (prefix, len(reply.body), self.clock.line(), close)
+
     def _start(self, cycle: Cycle) -> None:
+        cycle.direct = False
         self.running = cycle
         task = self.loop.create_task(self._run(cycle))
         self.server.tasks.add(task)
@@ -386,6 +454,10 @@ class LeanHttpProtocol(asyncio.Protocol):
             cycle.started = True
         if not cycle.finished:
             cycle.close = True  # a reply cut short: the client cannot tell where the next one starts
+        self._done(cycle)
+
+    def _done(self, cycle: Cycle) -> None:
+        """After a reply: close the connection, or go on with the next request."""
         self.running = None
         if self.lost:
             return
@@ -399,7 +471,7 @@ class LeanHttpProtocol(asyncio.Protocol):
             cycle.chunks.clear()
             self.body_drained()
         if self.queue:
-            self._start(self.queue.popleft())
+            self._begin(self.queue.popleft())
             self.body_drained()
         else:
             self.idle_since = self.loop.time()
@@ -414,6 +486,11 @@ class LeanServer:
         self.loop = loop
         self.clock = _Clock()
         self.answer_431 = _answer_431(limits)
+        self.direct: DirectCall | None = getattr(app, "direct", None)
+        """The app's plain-call path (`HttpTransport.direct`), when it has one."""
+        self.direct_accepts: Callable[[str, bytes, list[tuple[bytes, bytes]]], bool] | None = \
+            getattr(app, "direct_accepts", None) if self.direct is not None else None
+        self.heads: dict[tuple[int, str], bytes] = {}
         self.connections: set[LeanHttpProtocol] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.closing = False

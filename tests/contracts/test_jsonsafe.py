@@ -86,3 +86,13 @@ def test_the_fast_parser_reads_what_json_reads(value: Any, big: int, ascii_only:
         expected = json.loads(raw)
         parsed = jsonsafe.loads(raw)
         assert parsed == expected and json.dumps(parsed) == json.dumps(expected)
+
+
+def test_a_depth_the_caller_checked_is_not_counted_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    counted: list[bytes] = []
+    original = jsonsafe.check_depth
+    monkeypatch.setattr(jsonsafe, "check_depth", lambda raw, limit=64: (counted.append(raw), original(raw, limit))[1])
+    assert jsonsafe.loads(b'{"a":[1]}', 8, depth_checked=True) == {"a": [1]} and counted == []
+    with pytest.raises(jsonsafe.JsonRefused) as refused:
+        jsonsafe.loads(b"[" * 9 + b"]" * 9, 8)
+    assert refused.value.reason == "depth" and len(counted) == 1

@@ -1,15 +1,18 @@
 """The cross-field rules' fast paths against the plain definitions they replace (an oracle): `_contains_key` as a
-plain recursion, and `required_when_present` looking at the field before searching the input."""
+plain recursion, `required_when_present` looking at the field before searching the input, and `sum` deciding
+amounts that add up in whole cents."""
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.contract.model import Rule
-from harness.contract.rules import _MISSING, _contains_key, check_rules, resolve_pointer
+from harness.contract.rules import _MISSING, _contains_key, as_decimal, cents, check_rules, resolve_pointer
 
 KEYS = st.sampled_from(["psn_no", "mdtrt_id", "data", "feedetail", "x"])
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=3) | st.floats(allow_nan=False),
@@ -43,3 +46,36 @@ def test_required_when_present_finds_what_the_plain_definition_finds(inputs: Any
     expected = contains_key_oracle(inputs, "psn_no") and resolve_pointer(message, "/insuplc_admdvs") in (_MISSING, None, "")
     findings = check_rules([RULE], "request", "2207", message)
     assert [f.location for f in findings] == (["/insuplc_admdvs"] if expected else [])
+
+
+# -- the `sum` rule in whole cents ------------------------------------------------------------------------------
+AMOUNTS = (st.decimals(min_value=-10**13, max_value=10**13, places=2, allow_nan=False).map(float)
+           | st.integers(-10**15, 10**15) | st.floats(allow_nan=True, allow_infinity=True)
+           | st.sampled_from([0.1, 0.2, 0.3, 0.30000000000000004, -0.0, 1e16, 2.675, True, None, "1.00"]))
+SUM = Rule(id="setl-sum", kind="sum", where="response", applies_to=("2207",),
+           params={"total": "/t", "parts": ["/a", "/b"]}, message="")
+
+
+def sum_oracle(message: dict[str, Any]) -> list[str]:
+    """The rule's definition in `Decimal` (the general path, written out)."""
+    values = [as_decimal(message.get(k)) for k in ("t", "a", "b")]
+    if any(v is None for v in values):
+        return []
+    return ["/t"] if values[0] != sum((v for v in values[1:] if v is not None), Decimal(0)) else []
+
+
+@settings(max_examples=600)
+@given(value=AMOUNTS)
+def test_cents_is_the_decimal_amount_times_100_or_nothing(value: Any) -> None:
+    whole = cents(value)
+    if whole is not None:
+        assert Decimal(whole) == as_decimal(value) * 100  # type: ignore[operator]  # a number: as_decimal reads it
+
+
+@settings(max_examples=600)
+@given(total=AMOUNTS, a=AMOUNTS, b=AMOUNTS, add_up=st.booleans())
+def test_the_sum_rule_finds_what_decimal_arithmetic_finds(total: Any, a: Any, b: Any, add_up: bool) -> None:
+    if add_up and all(type(v) is float and math.isfinite(v) for v in (a, b)):
+        total = float(Decimal(str(a)) + Decimal(str(b)))  # amounts that add up, the common case, often
+    message = {"t": total, "a": a, "b": b}
+    assert [f.location for f in check_rules([SUM], "response", "2207", message)] == sum_oracle(message)
