@@ -149,8 +149,8 @@ def test_pytest_command(tmp_path: Path) -> None:
     assert args[args.index("--hih-deadline-log") + 1] == str(tmp_path / "deadline.jsonl")
     assert "--disable-plugin-autoload" in args, "only the plugins a spec run uses, named with -p"
     plugins = [args[i + 1] for i, arg in enumerate(args) if arg == "-p"]
-    assert plugins[:7] == ["harness.run.lean", "pytest_bdd.plugin", "harness.feature_cache", "harness.guards",
-                           "harness.held_clock", "harness.plugin", "harness.run.collector"]
+    assert plugins[:8] == ["harness.run.lean", "pytest_bdd.plugin", "harness.feature_cache", "harness.guards",
+                           "harness.held_clock", "harness.plugin", "harness.step_cache", "harness.run.collector"]
     assert "xdist.plugin" in plugins
     assert args[-1] == str(FEATURES / "insurance")
 

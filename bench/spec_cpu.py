@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""CPU of the pytest process of a run of every scenario: the command line `hih run` gives its pytest child (one
+lane, one worker, every interface), run directly, so the figure is the scenarios' own cost — pytest-bdd's step
+lookup, pytest's fixtures, hih's plugins, the mocks, the connectors, validation — without hih's start or reports.
+
+Each round runs the command once per checkout given (this one first, then every `--base DIR`, e.g. a `git archive`
+of another commit), interleaved, so a busy machine weighs on both alike; CPU (user+system of the process and
+everything it started), not wall. Prints each round and the median per checkout; `--profile FILE` runs this
+checkout once under cProfile (CPU time) instead (read it with `python -m pstats FILE`).
+
+  .venv/bin/python bench/spec_cpu.py [--rounds 5] [--base /tmp/base]... [--interface NAME]... [--profile FILE]
+  git archive COMMIT | tar -x -C /tmp/base      # a checkout of another commit to compare with
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from procstat import machine_busy_s
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The flags that tie the child to a parent `hih run` (its pid, a quick os._exit that would skip cProfile's output)
+LEFT_OUT = {"--hih-parent-pid": 1, "--hih-quick-exit": 0}
+
+
+PROFILED = """
+import cProfile, sys, time
+import pytest
+out = sys.argv.pop(1)
+profile = cProfile.Profile(time.process_time)
+try:
+    code = profile.runcall(pytest.main, sys.argv[1:])
+finally:
+    profile.dump_stats(out)
+sys.exit(code)
+"""
+"""pytest under cProfile timed by the process's CPU clock: waits for a socket or a thread cost nothing."""
+
+
+COMMAND = """
+import json, sys
+from pathlib import Path
+from harness.run import child
+from harness.run.options import RunOptions, plan
+folder = Path(sys.argv[1])
+p = plan(RunOptions(interfaces=sys.argv[2:], workers=1))
+print(json.dumps(child.pytest_command(p, child.Files.in_folder(folder), folder / child.DEADLINE_LOG)))
+"""
+"""The checkout's own `hih run` pytest command line (its plugins, ini, feature folders), from its own code."""
+
+
+def command(checkout: Path, interfaces: list[str], folder: Path) -> list[str]:
+    """The pytest child's command line of `checkout` for a run of `interfaces` (all by default), writing into
+    `folder`, less the flags that tie it to a parent `hih run`."""
+    env = dict(os.environ, PYTHONPATH=str(checkout))
+    out = subprocess.run([sys.executable, "-c", COMMAND, str(folder), *interfaces], cwd=checkout, env=env,
+                         capture_output=True, check=True, timeout=120).stdout
+    kept: list[str] = []
+    skip = 0
+    for arg in json.loads(out):
+        if skip:
+            skip -= 1
+        elif arg in LEFT_OUT:
+            skip = LEFT_OUT[arg]
+        else:
+            kept.append(arg)
+    return kept
+
+
+def cpu_of(args: list[str], checkout: Path) -> tuple[float, float, int]:
+    """CPU seconds of the command run from `checkout` (its modules first on the path), wall seconds, exit code."""
+    env = dict(os.environ, PYTHONPATH=str(checkout))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(args, cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=900, check=False)
+    if done.returncode:
+        print(done.stdout.decode(errors="replace")[-3000:], file=sys.stderr)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, time.perf_counter() - started, done.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--base", type=Path, action="append", default=[], help="another checkout to compare with")
+    parser.add_argument("--interface", action="append", default=[])
+    parser.add_argument("--profile", type=Path, help="run this checkout once under cProfile, writing FILE")
+    a = parser.parse_args()
+    checkouts = [ROOT, *[b.resolve() for b in a.base]]
+    with tempfile.TemporaryDirectory(prefix="hih-spec-cpu-") as folder:
+        if a.profile:
+            args = command(ROOT, a.interface, Path(folder))
+            profiled = [args[0], "-c", PROFILED, str(a.profile.resolve()), *args[3:]]
+            cpu, wall, code = cpu_of(profiled, ROOT)
+            print(f"profiled: cpu {cpu:.2f} s, wall {wall:.1f} s, exit {code} -> {a.profile}")
+            return 0 if code == 0 else 1
+        figures: dict[Path, list[float]] = {c: [] for c in checkouts}
+        for n in range(a.rounds):
+            for checkout in checkouts:
+                busy = machine_busy_s()
+                cpu, wall, code = cpu_of(command(checkout, a.interface, Path(folder)), checkout)
+                other = max(0.0, (machine_busy_s() - busy - cpu) / (wall * (os.cpu_count() or 1)))
+                figures[checkout].append(cpu)
+                print(f"round {n + 1} {checkout}: cpu {cpu:.2f} s, wall {wall:.1f} s, exit {code}, "
+                      f"other cpu {other:.0%}", flush=True)
+        for checkout, cpus in figures.items():
+            print(f"{checkout}: median cpu {statistics.median(cpus):.2f} s (min {min(cpus):.2f}, "
+                  f"max {max(cpus):.2f}) over {len(cpus)} rounds")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

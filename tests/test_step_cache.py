@@ -1,0 +1,237 @@
+"""harness.step_cache: pytest-bdd binds the same step definition with the same arguments as without the cache, and a
+step that no definition matches, or two, ends the same way. Each case runs a real pytest process twice (with and
+without the plugin) on a small project of features and steps, and compares what each step bound; the shipped
+features are checked step by step against pytest-bdd's own search, so a pytest-bdd upgrade that changes how steps
+are found fails here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness import step_cache
+from tests.conftest import ROOT
+
+STEPS = '''
+from __future__ import annotations
+import json, os
+from pytest_bdd import given, parsers, then, when
+
+def said(what: str, **args: object) -> None:
+    with open(os.environ["BOUND_LOG"], "a", encoding="utf-8") as log:
+        log.write(json.dumps([os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0], what, args]) + "\\n")
+'''
+
+CONFTEST = STEPS + '''
+@given("a shared start")
+def shared_start() -> None:
+    said("conftest shared start")
+
+@given("a start the module overrides")
+def overridden_start() -> None:
+    said("conftest start")
+
+@then(parsers.parse("the total is {total:d} yuan"))
+def total(total: int) -> None:
+    said("conftest total", total=total)
+'''
+
+MODULE_A = STEPS + '''
+from pytest_bdd import scenarios
+
+@given("a start the module overrides")
+def own_start() -> None:
+    said("a start")
+
+@when(parsers.parse("{count:d} items are sold"))
+def sold(count: int) -> None:
+    said("a sold", count=count)
+
+@when("the same sentence means two things")
+def first_meaning() -> None:
+    said("a first meaning")
+
+@when("the same sentence means two things")
+def second_meaning() -> None:
+    said("a second meaning")
+
+scenarios("a.feature")
+'''
+
+MODULE_B = STEPS + '''
+from pytest_bdd import scenarios
+
+@when(parsers.parse("{count:d} items are sold"))
+def sold_elsewhere(count: int) -> None:
+    said("b sold", count=count * 10)
+
+scenarios("b.feature")
+'''
+
+FEATURE_A = '''Feature: a
+  Scenario: shared and overridden
+    Given a shared start
+    And a start the module overrides
+    When 3 items are sold
+    Then the total is 30 yuan
+
+  Scenario Outline: many counts
+    Given a shared start
+    When <count> items are sold
+    Then the total is <total> yuan
+
+    Examples:
+      | count | total |
+      | 1     | 10    |
+      | 2     | 20    |
+      | 1     | 10    |
+
+  Scenario: two meanings
+    When the same sentence means two things
+
+  Scenario: unknown
+    Given a shared start
+    When nobody wrote this step
+'''
+
+FEATURE_B = '''Feature: b
+  Scenario: same words, another module
+    Given a start the module overrides
+    When 3 items are sold
+    Then the total is 30 yuan
+'''
+
+
+def project(folder: Path) -> Path:
+    files = {"conftest.py": CONFTEST, "test_a.py": MODULE_A, "test_b.py": MODULE_B, "a.feature": FEATURE_A,
+             "b.feature": FEATURE_B}
+    for name, text in files.items():
+        (folder / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    return folder
+
+
+def run(folder: Path, cached: bool) -> tuple[list[list[object]], dict[str, str], str]:
+    """What each step bound (in order), each test's outcome, and pytest's failure lines."""
+    log = folder / f"bound-{cached}.jsonl"
+    junit = folder / f"junit-{cached}.xml"
+    plugins = ["-p", "pytest_bdd.plugin"] + (["-p", "harness.step_cache"] if cached else [])
+    env = dict(os.environ, BOUND_LOG=str(log), PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--disable-plugin-autoload",
+                           *plugins, "-rf", f"--junitxml={junit}", "-o", "junit_family=xunit1", str(folder)],
+                          cwd=folder, env=env, capture_output=True, text=True, timeout=120, check=False)
+    from lxml import etree
+
+    outcomes = {}
+    for case in etree.parse(str(junit)).getroot().iter("testcase"):
+        failure = case.find("failure")
+        outcomes[f"{case.get('classname')}::{case.get('name')}"] = (
+            "passed" if failure is None else f"failed: {failure.get('message')}")
+    bound = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+    failures = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
+    return bound, outcomes, "\n".join(failures)
+
+
+def test_every_step_binds_the_same_definition_with_the_same_arguments_with_and_without_the_cache(
+        tmp_path: Path) -> None:
+    folder = project(tmp_path)
+    bound, outcomes, failures = run(folder, cached=True)
+    assert (bound, outcomes, failures) == run(folder, cached=False)
+
+    steps = [(test.split("::")[-1], what, args) for test, what, args in bound]
+    assert steps, "the steps ran"
+    assert ("test_shared_and_overridden", "a start", {}) in steps, "the module's definition wins over the conftest's"
+    assert ("test_same_words_another_module", "conftest start", {}) in steps, "another module sees the conftest's"
+    assert ("test_same_words_another_module", "b sold", {"count": 30}) in steps, "the same text, its module's step"
+    assert ("test_shared_and_overridden", "a sold", {"count": 3}) in steps
+    sold = [args for test, what, args in steps if what == "a sold" and test.startswith("test_many_counts")]
+    assert sold == [{"count": 1}, {"count": 2}, {"count": 1}], "each example's own arguments, a repeated text too"
+    totals = [args["total"] for _, what, args in steps if what == "conftest total"]
+    assert totals == [30, 10, 20, 10, 30]
+
+
+def test_a_step_no_definition_matches_fails_the_same_with_the_cache(tmp_path: Path) -> None:
+    folder = project(tmp_path)
+    _, outcomes, failures = run(folder, cached=True)
+    unknown = [outcome for name, outcome in outcomes.items() if name.endswith("test_unknown")]
+    assert len(unknown) == 1 and unknown[0].startswith("failed"), outcomes
+    assert "Step definition is not found" in unknown[0] and "nobody wrote this step" in unknown[0]
+    assert "StepDefinitionNotFound" in failures
+    assert (outcomes, failures) == run(folder, cached=False)[1:]
+
+
+def test_a_step_two_definitions_match_binds_as_pytest_bdd_does(tmp_path: Path) -> None:
+    """pytest-bdd 9 binds the definition registered last of two in one module; the cache changes nothing of it."""
+    folder = project(tmp_path)
+    bound, outcomes, _ = run(folder, cached=True)
+    meanings = [what for test, what, _ in bound if test.endswith("test_two_meanings")]
+    assert meanings == ["a second meaning"]
+    assert run(folder, cached=False)[0] == bound
+    assert [o for n, o in outcomes.items() if n.endswith("test_two_meanings")] == ["passed"]
+
+
+CHECKER = '''
+from __future__ import annotations
+import json, os
+import pytest
+from pytest_bdd.scenario import scenario_wrapper_template_registry
+from harness import step_cache
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    manager = session._fixturemanager
+    checked, different = 0, []
+    for item in session.items:
+        template = scenario_wrapper_template_registry[item.obj]
+        callspec = getattr(item, "callspec", None)
+        scenario = template.render(callspec.params.get("_pytest_bdd_example", {}) if callspec else {})
+        for step in scenario.steps:
+            cached = list(step_cache.find_fixturedefs_for_step(step, manager, item))
+            again = list(step_cache.find_fixturedefs_for_step(step, manager, item))
+            own = list(step_cache.SEARCH(step=step, fixturemanager=manager, node=item))
+            checked += 1
+            if not (cached == again == own) or len(own) != 1:
+                different.append(f"{item.nodeid}: {step.type} {step.name}: {cached} {own}")
+    with open(os.environ["CHECKED"], "w", encoding="utf-8") as out:
+        json.dump({"checked": checked, "items": len(session.items), "different": different[:10]}, out)
+'''
+
+
+def test_every_shipped_step_finds_what_pytest_bdds_own_search_finds(tmp_path: Path) -> None:
+    """Every step of every shipped scenario, under its own test module: exactly one definition, the one pytest-bdd's
+    search finds, asked twice (the second answer from the cache)."""
+    (tmp_path / "stepcheck.py").write_text(CHECKER, encoding="utf-8")
+    checked = tmp_path / "checked.json"
+    env = dict(os.environ, CHECKED=str(checked), PYTHONPATH=os.pathsep.join([str(ROOT), str(tmp_path)]))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "harness" / "run" / "pytest-run.ini"),
+                           "--rootdir", str(ROOT), "--disable-plugin-autoload", "-p", "pytest_bdd.plugin",
+                           "-p", "harness.plugin", "-p", "harness.step_cache", "-p", "stepcheck", "--collect-only",
+                           "-q", str(ROOT / "features")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(checked.read_text(encoding="utf-8"))
+    assert result["items"] > 250 and result["checked"] > 1500, result
+    assert result["different"] == []
+
+
+def test_pytest_bdd_still_searches_through_the_module_function_the_plugin_replaces() -> None:
+    """The seam the plugin uses: pytest-bdd's scenario module looks `find_fixturedefs_for_step` up at call time."""
+    import inspect
+
+    source = inspect.getsource(step_cache.SCENARIO.inject_fixturedefs_for_step)
+    assert "find_fixturedefs_for_step(step=step, fixturemanager=fixturemanager, node=node)" in source
+    assert step_cache.SEARCH.__module__ == "pytest_bdd.scenario"
+
+
+def test_the_plugin_puts_pytest_bdds_search_back_when_the_session_ends(pytestconfig: pytest.Config) -> None:
+    before = step_cache.SCENARIO.find_fixturedefs_for_step
+    step_cache.pytest_configure(pytestconfig)
+    try:
+        assert step_cache.SCENARIO.find_fixturedefs_for_step is step_cache.find_fixturedefs_for_step
+    finally:
+        step_cache.pytest_unconfigure(pytestconfig)
+    assert step_cache.SCENARIO.find_fixturedefs_for_step is before is step_cache.SEARCH
