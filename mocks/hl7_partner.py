@@ -272,7 +272,7 @@ class Hl7PartnerMock(MockService):
             return
         known = self.store.peek("patients", patient["mrn"]) or {"events": []}  # read-only: a new record is put
         self.store.put("patients", patient["mrn"], {**known, **{k: v for k, v in patient.items() if v},
-                                                    "events": [*known.get("events", []), event][-EVENTS_KEPT:]})
+                                                    "events": (*known.get("events", ()), event)[-EVENTS_KEPT:]})
 
     # -- pushing to the hospital ------------------------------------------------------------------------
     def new_control_id(self) -> str:

@@ -101,14 +101,16 @@ class LisMock(Hl7PartnerMock):
                 test = components(seg, 4, seps)
                 tests.append((part(test, 1, seps), part(test, 2, seps)))
             provider = components(obr, 16, seps)
+            # the order's arrays as tuples: a kept order is then strings and tuples only, which the collector stops
+            # walking (a list it walks on every full pass, and a busy LIS keeps tens of thousands); reads give lists
             order = {"placer_no": placer, "filler_no": f"L{now_ts()[2:8]}{next(self._filler):05d}",
-                     "patient": patient, "tests": tests,
+                     "patient": patient, "tests": tuple(tests),
                      "status": "received", "control_id": message.control_id,
-                     "sender": list(message.sender), "results": [],
+                     "sender": message.sender, "results": (),
                      "specimen": part(components(first.get("SPM"), 4, seps), 1, seps)
                      or part(components(obr, 15, seps), 1, seps),
-                     "ordering_provider": [part(provider, 1, seps), part(provider, 2, seps)],
-                     "set_ids": [whole(seg, 1, seps) for seg in requests],
+                     "ordering_provider": (part(provider, 1, seps), part(provider, 2, seps)),
+                     "set_ids": tuple([whole(seg, 1, seps) for seg in requests]),
                      "requested_at": part(components(first.get("TQ1"), 7, seps), 1, seps)
                      or part(components(orc, 7, seps), 4, seps)}
             self.store.put("orders", placer, order)

@@ -82,12 +82,13 @@ class MllpExchange(Exchange):
 
     `request_raw` is the message's bytes as received (no framing), decoded as `charset`; `response_raw` the bytes
     written back on the wire for it (framing, faults and all; None when nothing was written); `ack_payloads` the
-    acknowledgements in it, unframed. `message` and `acks` are their parsed forms: the journal keeps only bytes,
+    acknowledgements in it, unframed (a tuple once journaled by the server: the journal keeps thousands of exchanges,
+    and the collector stops walking a tuple of bytes, where it walks a list on every full pass). `message` and `acks` are their parsed forms: the journal keeps only bytes,
     and parses again on first access (a journal of parsed messages would cost the process long GC pauses).
     """
 
     charset: str = ""
-    ack_payloads: list[bytes] = field(default_factory=list, repr=False)
+    ack_payloads: Sequence[bytes] = field(default_factory=list, repr=False)
     _message: Message | None = field(default=None, repr=False)
     _acks: list[Message] | None = field(default=None, repr=False)
 
@@ -288,21 +289,22 @@ class ContractHandler:
 
 
 # -- duplicate detection -------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class _Seen:
-    """A (sender, MSH-10) already processed: its exchange, a checksum of its bytes, the ACK payloads sent."""
+    """A (sender, MSH-10) already processed: its exchange, a checksum of its bytes, the ACK payloads sent (a tuple:
+    the collector stops walking it, and ten thousand are kept)."""
 
     crc: int
     finished: bool = False
     exchange_id: int = 0
-    acks: list[bytes] = field(default_factory=list)
+    acks: tuple[bytes, ...] = ()
     waiter: asyncio.Future[None] | None = None
     """Made when a duplicate arrives while the original is still in progress (rare): it waits on this."""
 
-    def finish(self, exchange_id: int, acks: list[bytes]) -> None:
+    def finish(self, exchange_id: int, acks: Sequence[bytes]) -> None:
         self.finished = True
         self.exchange_id = exchange_id
-        self.acks = acks
+        self.acks = tuple(acks)
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
@@ -676,7 +678,7 @@ class MllpServer:
         exchange = outcome.exchange
         if outcome.summaries is None:
             exchange.acks = outcome.acks
-        exchange.ack_payloads = outcome.payloads
+        exchange.ack_payloads = tuple(outcome.payloads)
         exchange.charset = exchange.charset or outcome.charset
         exchange.response_raw = wire
         sums = outcome.summaries if outcome.summaries is not None else [summary(a) for a in outcome.acks]
