@@ -510,7 +510,9 @@ class MllpServer:
         try:
             return await self._process(msg, head, raw, outcome, decoded, fault, in_batch)
         finally:
-            self._note_mode(outcome, msg)
+            # original mode declared and MSH-15/16 empty (the head read them): nothing to note, by `mode_findings`
+            if cfg.ack_mode.enhanced or head.enhanced_mode:
+                self._note_mode(outcome, msg)
 
     async def _process(self, msg: Message, head: Head, raw: bytes, outcome: _Outcome, decoded: Decoded,
                        fault: Fault | None, in_batch: bool) -> _Outcome:
