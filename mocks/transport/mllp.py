@@ -265,8 +265,9 @@ class ContractHandler:
             return findings
         profile = self.contract.operations[key].extra.get("profile")
         allowed = getattr(profile, "versions", ()) or self.validator.settings.versions
-        if message.version and message.version not in allowed:
-            return [Finding(ERROR, "MSH-12", f"HL7 version {message.version} is not accepted for {key} "
+        version = message.version
+        if version and version not in allowed:
+            return [Finding(ERROR, "MSH-12", f"HL7 version {version} is not accepted for {key} "
                             f"(accepted: {', '.join(allowed)})", "version")]
         return self.validator.direction_findings(key, self.direction)
 
