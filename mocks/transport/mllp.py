@@ -1086,7 +1086,14 @@ class _Connection(asyncio.Protocol):
             else:
                 outcome = await self.server.process(frame.payload, self.peer, meta, findings)
                 self.server.settle(outcome)
-            await self._send(outcome, started, more)
+            if outcome.fault is None and outcome.payloads:  # the common case, with no coroutine of its own
+                wire = _framed(outcome.payloads)
+                self.server.finish(outcome, wire, started)
+                self._write(wire)
+                if not self.closed and self.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+                    await self._drain()
+            else:
+                await self._send(outcome, started, more)
         finally:
             if outcome is not None:
                 outcome.resolve()
