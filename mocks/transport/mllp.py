@@ -475,7 +475,7 @@ class MllpServer:
         exchange = MllpExchange(handler.interface, "mllp", None, raw, peer=peer, meta=meta)
         decoded = decode_message(raw, cfg.charset)
         msg = parse(decoded.text, decoded.charset)
-        if msg.segments:
+        if decoded.findings and msg.segments:
             msg.findings[:0] = decoded.findings
         exchange.message = msg
         exchange.request_findings = findings + msg.findings
@@ -485,7 +485,8 @@ class MllpServer:
         head = msg.head() if hl7 else None
         if head is not None:
             mtype, control, version, sender, receiver, _ = head
-            outcome.plan = plan(cfg.ack_mode, msg)
+            if cfg.ack_mode.enhanced:  # original mode owes one acknowledgement whatever the header says
+                outcome.plan = plan(cfg.ack_mode, msg)
             exchange.operation = handler.identify(msg) or mtype or None
             exchange.request = {
                 "message_type": mtype, "control_id": control, "version": version,
@@ -493,7 +494,7 @@ class MllpServer:
                 "declared_charset": decoded.declared, "mode": "enhanced" if outcome.enhanced else "original",
                 "segments": len(msg.segments),
             }
-            if is_ack(msg):  # an acknowledgement is journaled, never itself acknowledged (nor faulted)
+            if mtype.split("^", 1)[0] == "ACK":  # `is_ack`: journaled, never itself acknowledged (nor faulted)
                 handler.inspect(msg, exchange)
                 exchange.request_findings.append(Finding(
                     WARNING, "MSH-9", f"an acknowledgement (MSA-2 {msg.get('MSA-2')!r}) arrived as a message: "
@@ -524,8 +525,10 @@ class MllpServer:
         charset = outcome.charset
         _, control, _, sender, _, _ = head
         # 1. acceptance: a usable header, a message the handler takes, text that decodes as declared
+        fields = msg.segments[0].fields
+        count = len(fields)
         rejects = [Finding(ERROR, f"MSH-{n}", f"required field MSH-{n} is empty", "usage")
-                   for n in cfg.required_msh if not msg.segments[0].field(n).strip()]
+                   for n in cfg.required_msh if not (0 < n < count and fields[n].strip())]
         if not rejects:
             rejects = [f for f in handler.screen(msg) if f.severity is ERROR]
         if rejects:
