@@ -30,7 +30,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Coroutine, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from harness.contract.findings import Finding, Severity
 from harness.contract.hl7.ack_mode import ORIGINAL, AckMode, AckPlan, is_ack, mode_findings, plan, unsent
@@ -82,15 +82,41 @@ class MllpExchange(Exchange):
 
     `request_raw` is the message's bytes as received (no framing), decoded as `charset`; `response_raw` the bytes
     written back on the wire for it (framing, faults and all; None when nothing was written); `ack_payloads` the
-    acknowledgements in it, unframed (a tuple once journaled by the server: the journal keeps thousands of exchanges,
-    and the collector stops walking a tuple of bytes, where it walks a list on every full pass). `message` and `acks` are their parsed forms: the journal keeps only bytes,
+    acknowledgements in it, unframed. `message` and `acks` are their parsed forms: the journal keeps only bytes,
     and parses again on first access (a journal of parsed messages would cost the process long GC pauses).
+
+    What the server journals it keeps as strings, bytes and tuples, which the garbage collector stops walking (a
+    journal holds ten thousand exchanges, and the collector walks a list or a dict on every full pass): the ACK
+    payloads as a tuple, and `response` (`{"code", "acks": [{"code", "control_id", "acknowledged", "errors"}]}`)
+    as the ACKs' summaries, made into that dict each time it is read.
     """
 
     charset: str = ""
     ack_payloads: Sequence[bytes] = field(default_factory=list, repr=False)
     _message: Message | None = field(default=None, repr=False)
     _acks: list[Message] | None = field(default=None, repr=False)
+    _summaries: tuple[str, tuple[tuple[str, str, str, tuple[str, ...]], ...]] | None = field(default=None, repr=False)
+    """`keep_response`'s code and summaries; None when `response` was set as a value."""
+    _response: ClassVar[Any] = None
+    """`response` set as a value (an instance attribute once set)."""
+
+    @property  # type: ignore[misc]  # the dataclass field of Exchange, kept as summaries here
+    def response(self) -> Any:
+        kept = self._summaries
+        if kept is not None:
+            return {"code": kept[0], "acks": [{"code": c, "control_id": i, "acknowledged": a, "errors": list(e)}
+                                              for c, i, a, e in kept[1]]}
+        return self._response
+
+    @response.setter
+    def response(self, value: Any) -> None:
+        self._summaries = None
+        self._response = value  # type: ignore[misc]  # the instance's own, over the class's None
+
+    def keep_response(self, code: str, summaries: Sequence[AckSummary]) -> None:
+        """`response` from the ACKs' summaries: `{"code": code, "acks": [summary.to_dict(), ...]}` when read."""
+        self._summaries = (code, tuple([(s.code, s.control_id, s.acknowledged, tuple(s.errors)) for s in summaries]))
+        self._response = None  # type: ignore[misc]
 
     @property
     def message(self) -> Message | None:
@@ -691,7 +717,7 @@ class MllpServer:
         if sums:
             code = sums[-1].code if len(sums) == 1 else next(
                 (s.code for s in sums if s.code not in ("AA", "CA")), sums[-1].code)
-            exchange.response = {"code": code, "acks": [s.to_dict() for s in sums]}
+            exchange.keep_response(code, sums)
         self.record(exchange, started)
         outcome.resolve()
         exchange.forget_parsed()
