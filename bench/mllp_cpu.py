@@ -17,6 +17,7 @@ collector's long-lived objects are frozen between rounds, as `hih mock serve` do
     .venv/bin/python bench/mllp_cpu.py --profile /tmp/lis.prof          # cProfile of one round
     .venv/bin/python bench/mllp_cpu.py --shared                         # with the store each --workers process has
     .venv/bin/python bench/mllp_cpu.py --workers 2                      # two workers' mocks on one state, in turn
+    .venv/bin/python bench/mllp_cpu.py --gc                             # also the garbage collector's share
 
 `--workers N` plays what `hih mock serve --workers N` does in one process: N mocks, each with its worker's store on
 one state file (`share` called as a worker calls it), the orders dealt to them in turns of `--per-turn` (each
@@ -192,6 +193,29 @@ async def round_streams(server: Any, batch: list[tuple[bytes, bytes]]) -> list[b
     return transport.out
 
 
+class _CollectorClock:
+    """CPU time of the garbage collector's passes while `running` (a gc callback at each pass's start and end)."""
+
+    def __init__(self) -> None:
+        self.running = False
+        self.seconds = 0.0
+        self.passes = [0, 0, 0]
+        self._started = 0.0
+        gc.callbacks.append(self._tick)
+
+    def _tick(self, phase: str, info: dict[str, Any]) -> None:
+        if not self.running:
+            return
+        if phase == "start":
+            self._started = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._started
+            self.passes[info["generation"]] += 1
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._tick)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--interface", choices=sorted(ORDERS), default="lis")
@@ -204,6 +228,9 @@ def main() -> int:
     ap.add_argument("--per-turn", type=int, default=0,
                     help="messages between two turns of the event loop (default: none within a round; 4 with --shared)")
     ap.add_argument("--profile", type=Path, help="write a cProfile of one more round here")
+    ap.add_argument("--gc", action="store_true",
+                    help="also report the CPU time the garbage collector's passes took per order (gc.callbacks), "
+                         "over all measured rounds: the cost of the objects an order leaves behind")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     contract = ContractStore().load(a.interface, "2024.1")
@@ -240,13 +267,18 @@ def main() -> int:
     asyncio.set_event_loop(loop)
     loop.run_until_complete(entry(frames(a.interface, 0, 200)))  # first-use compilation out of the way
     rounds = []
+    collector = _CollectorClock() if a.gc else None
     for number in range(1, a.rounds + 1):
         batch = frames(a.interface, number * a.messages, a.messages)
         gc.collect()
         gc.freeze()
+        if collector is not None:
+            collector.running = True
         start = time.process_time()
         replies = loop.run_until_complete(entry(batch))
         rounds.append((time.process_time() - start) / a.messages * 1e6)
+        if collector is not None:
+            collector.running = False
         check(replies, batch)
     flagged = [e for m in mocks for e in m.journal.entries()[-a.messages:] if not e.request_valid]
     if flagged:
@@ -263,6 +295,11 @@ def main() -> int:
           f"rounds {', '.join(f'{r:.1f}' for r in rounds)}); {1e6 / best:,.0f} orders per CPU second; "
           f"entry {name}{kept}{f'; loop turns every {a.per_turn}' if a.per_turn else ''}"
           f"{f'; {a.workers} workers' if a.workers > 1 else ''}")
+    if collector is not None:
+        collector.stop()
+        passes = "/".join(str(n) for n in collector.passes)
+        print(f"garbage collector: {collector.seconds / (a.rounds * a.messages) * 1e6:.1f} µs CPU per order "
+              f"(passes of generation 0/1/2: {passes} in {a.rounds} rounds)")
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps({"interface": a.interface, "python": platform.python_version(),

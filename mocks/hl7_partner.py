@@ -29,6 +29,7 @@ from harness.contract.hl7.mllp_client import MllpError, MllpSyncClient
 from harness.contract.model import Contract
 from mocks.base import Endpoint, MockService
 from mocks.clock_checks import hl7_stamps
+from mocks.hl7_clock import PartnerClock
 from mocks.shared_logs import WorkerLogStore
 from mocks.state import Store
 from mocks.transport.mllp import ContractHandler, MllpConfig, MllpExchange, MllpServer, Reply
@@ -154,12 +155,15 @@ class _Behaviour(ContractHandler):
     def __init__(self, mock: Hl7PartnerMock, contract: Contract) -> None:
         super().__init__(contract, "from_hospital")
         self.mock = mock
+        self.clock = PartnerClock()
 
     async def process(self, message: Message, key: str | None, exchange: MllpExchange, code: str) -> Reply | None:
         reply = self.mock.store.atomic(lambda: self.mock.process(message, key, exchange, code))
         if reply is None:  # decided before the clock is read: a skewed MSH-7 is the journal's finding, not an AE
             reply = Reply(code, [f for f in exchange.request_findings if f.severity is ERROR])
-        exchange.request_findings.extend(hl7_stamps(self.mock.contract, key, message, self.mock.clock()))
+        skewed = self.clock.findings(self.mock.contract, key, message, self.mock.clock())
+        if skewed:
+            exchange.request_findings.extend(skewed)
         return reply
 
 
@@ -272,7 +276,7 @@ class Hl7PartnerMock(MockService):
             return
         known = self.store.peek("patients", patient["mrn"]) or {"events": []}  # read-only: a new record is put
         self.store.put("patients", patient["mrn"], {**known, **{k: v for k, v in patient.items() if v},
-                                                    "events": [*known.get("events", []), event][-EVENTS_KEPT:]})
+                                                    "events": (*known.get("events", ()), event)[-EVENTS_KEPT:]})
 
     # -- pushing to the hospital ------------------------------------------------------------------------
     def new_control_id(self) -> str:

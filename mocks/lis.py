@@ -41,6 +41,8 @@ ANALYTES: dict[str, list[tuple[str, str, str, str, str]]] = {
 }
 CRITICAL_VALUES = {"HH": {"WBC": "35.2", "K": "7.1", "GLU": "28.4"}, "LL": {"WBC": "0.8", "K": "2.4", "GLU": "1.9"}}
 STATUS = {"P": "preliminary", "F": "final", "C": "corrected"}
+ORDER_STATUS = {"OK": "SC", "CR": "CA"}
+"""ORC-5 of an answer by its ORC-1 (OK: scheduled; CR: cancelled); empty for a refusal."""
 
 
 class LisMock(Hl7PartnerMock):
@@ -58,6 +60,9 @@ class LisMock(Hl7PartnerMock):
         super().__init__(contract, store, journal_capacity)
         self.order_type = "OML^O21" if "OML^O21" in contract.operations else "ORM^O01"
         self.response_type = "ORL^O22" if self.order_type == "OML^O21" else "ORR^O02"
+        structure = "O22^ORL_O22" if self.response_type == "ORL^O22" else "O02^ORR_O02"
+        self._response_msh9 = f"{self.response_type.split('^')[0]}^{structure}"
+        """MSH-9 of every answer to an order."""
 
     def share(self, index: int, workers: int, state: Path) -> None:
         super().share(index, workers, state)
@@ -101,14 +106,16 @@ class LisMock(Hl7PartnerMock):
                 test = components(seg, 4, seps)
                 tests.append((part(test, 1, seps), part(test, 2, seps)))
             provider = components(obr, 16, seps)
+            # the order's arrays as tuples: a kept order is then strings and tuples only, which the collector stops
+            # walking (a list it walks on every full pass, and a busy LIS keeps tens of thousands); reads give lists
             order = {"placer_no": placer, "filler_no": f"L{now_ts()[2:8]}{next(self._filler):05d}",
-                     "patient": patient, "tests": tests,
+                     "patient": patient, "tests": tuple(tests),
                      "status": "received", "control_id": message.control_id,
-                     "sender": list(message.sender), "results": [],
+                     "sender": message.sender, "results": (),
                      "specimen": part(components(first.get("SPM"), 4, seps), 1, seps)
                      or part(components(obr, 15, seps), 1, seps),
-                     "ordering_provider": [part(provider, 1, seps), part(provider, 2, seps)],
-                     "set_ids": [whole(seg, 1, seps) for seg in requests],
+                     "ordering_provider": (part(provider, 1, seps), part(provider, 2, seps)),
+                     "set_ids": tuple([whole(seg, 1, seps) for seg in requests]),
                      "requested_at": part(components(first.get("TQ1"), 7, seps), 1, seps)
                      or part(components(orc, 7, seps), 4, seps)}
             self.store.put("orders", placer, order)
@@ -129,11 +136,9 @@ class LisMock(Hl7PartnerMock):
                 patient: dict[str, Any] | None = None) -> Reply:
         """ORL^O22 (v2.5.1) or ORR^O02 (v2.4): MSA, PID, ORC with the order control and the filler number."""
         version = message.version or self.version
-        structure = "O22^ORL_O22" if self.response_type == "ORL^O22" else "O02^ORR_O02"
-        kind = self.response_type.split("^")[0]
-        status = {"OK": "SC", "CR": "CA"}.get(order_control, "")
+        status = ORDER_STATUS.get(order_control, "")
         # the segments' fields with the default delimiters, each field escaped: the message `er7` of these lines parses to
-        header = ["MSH", "|", "^~\\&", "", "", "", "", "", "", f"{kind}^{structure}", "", "", version]
+        header = ["MSH", "|", "^~\\&", "", "", "", "", "", "", self._response_msh9, "", "", version]
         msa = ["MSA", "AA", "", esc(text)] if text else ["MSA", "AA", ""]
         pid = pid_fields(patient or patient_of(message), version)
         orc = ["ORC", order_control, esc(order["placer_no"]), esc(order.get("filler_no", "")), "", status, "", "", "",

@@ -45,8 +45,9 @@ from mocks.state import _ABSENT, TABLE, StateProblem, _open
 _T = TypeVar("_T")
 _LENGTH = struct.Struct("<I")
 READ_CHUNK = 1 << 16
-"""Bytes asked of a log in one read: Python allocates the whole size for each read, and above 128 KiB that is an
-mmap of its own (≈ 23 µs a read with 1 MiB, against ≈ 1 µs)."""
+"""Bytes asked of a log in one read, into a buffer the store keeps (`os.pread` would allocate the whole size for
+each read, a transaction's start in every worker; above 128 KiB that is an mmap of its own: ≈ 23 µs a read with
+1 MiB, against ≈ 1 µs)."""
 STAMPS_KEPT = 200_000
 """Rows whose last stamp is remembered (older rows take any newer record: races last milliseconds)."""
 
@@ -54,6 +55,18 @@ STAMPS_KEPT = 200_000
 def _document(value: str | bytes) -> Any:
     """A row of the state file (which a user gives: read with the depth and size guards)."""
     return jsonsafe.loads(value.encode("utf-8") if isinstance(value, str) else bytes(value))
+
+
+def _read(fd: int, buffer: bytearray, offset: int) -> int:
+    """Bytes of `fd` from `offset` read into `buffer` (at most its size): their count, 0 at the end."""
+    if _PREADV is not None:
+        return _PREADV(fd, [buffer], offset)
+    chunk = os.pread(fd, len(buffer), offset)  # a system without preadv
+    buffer[: len(chunk)] = chunk
+    return len(chunk)
+
+
+_PREADV = getattr(os, "preadv", None)
 
 
 def log_path(state: Path, worker: int, generation: int) -> Path:
@@ -107,6 +120,8 @@ class WorkerLogStore(WriteSet):
         self._out_bytes = 0
         self._readers = [_Reader(other, 0, os.open(log_path(path, other, 0), os.O_RDONLY | os.O_CREAT, 0o600))
                          for other in range(self.workers) if other != self.index]
+        self._buffer = bytearray(READ_CHUNK)
+        self._view = memoryview(self._buffer)
 
     def _load(self) -> None:
         """The rows the state file holds (each worker at its start)."""
@@ -122,11 +137,13 @@ class WorkerLogStore(WriteSet):
     def _catch_up(self) -> None:
         """Apply what the other workers appended since this one last read (under the lock)."""
         applied = False
+        buffer, view = self._buffer, self._view
         for reader in self._readers:
-            chunk = os.pread(reader.fd, READ_CHUNK, reader.offset)
-            while chunk:
-                reader.offset += len(chunk)
-                data = reader.partial + chunk if reader.partial else chunk
+            got = _read(reader.fd, buffer, reader.offset)
+            while got:
+                reader.offset += got
+                # the buffer is read again for the next chunk: what is kept of it (a record cut off) is copied
+                data: bytes | memoryview = reader.partial + view[:got] if reader.partial else view[:got]
                 at, end = 0, len(data)
                 moved = -1
                 while at + 4 <= end:
@@ -142,12 +159,12 @@ class WorkerLogStore(WriteSet):
                     applied = True
                 if moved >= 0:
                     self._follow(reader, moved)
-                elif len(chunk) < READ_CHUNK:
-                    reader.partial = data[at:]
+                elif got < READ_CHUNK:
+                    reader.partial = bytes(data[at:])
                     break
                 else:
-                    reader.partial = data[at:]
-                chunk = os.pread(reader.fd, READ_CHUNK, reader.offset)
+                    reader.partial = bytes(data[at:])
+                got = _read(reader.fd, buffer, reader.offset)
         if applied and self._bounds:
             self._evict()
 
@@ -178,7 +195,10 @@ class WorkerLogStore(WriteSet):
                 continue  # this worker (or a third) wrote the row later
             stamps[row] = stamp
             if value is not None:
-                self._rows(tbl)[key] = value
+                rows = tables.get(tbl)
+                if rows is None:
+                    rows = self._rows(tbl)
+                rows[key] = value
             else:
                 value = _ABSENT
                 tables.get(tbl, {}).pop(key, None)
@@ -259,7 +279,11 @@ class WorkerLogStore(WriteSet):
     def _append(self, written: dict[tuple[str, str], Any]) -> None:
         """Log `written` as one record in one write, stamped past every stamp this worker saw of its rows."""
         stamps = self._stamps
-        known = max(stamps.get(row, 0) for row in written)
+        known = 0
+        for row in written:
+            seen = stamps.get(row, 0)
+            if seen > known:
+                known = seen
         stamp = (max(time.time_ns() // 1000, (known >> 6) + 1) << 6) | self.index
         record: list[Any] = [stamp]
         for row, value in written.items():
@@ -274,9 +298,11 @@ class WorkerLogStore(WriteSet):
             self._schedule()
 
     def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._out, view):]
+        done = os.write(self._out, data)
+        if done < len(data):  # a regular file takes it whole, but a short write must not lose the rest
+            view = memoryview(data)[done:]
+            while view:
+                view = view[os.write(self._out, view):]
         self._out_bytes += len(data)
         if self._out_bytes > self.MAX_LOG_BYTES:
             self._rotate()

@@ -61,10 +61,13 @@ class _Bound:
 
 
 def _copy(value: Any) -> Any:
-    """A private copy of a JSON-ready document, so callers can change what they read without touching the store."""
+    """A private copy of a JSON-ready document, so callers can change what they read without touching the store.
+
+    A tuple comes back as a list, as from a store that keeps JSON: a hot path may store a document's fixed arrays as
+    tuples (the collector stops walking a tuple of strings, where it walks a list on every full pass)."""
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_copy(v) for v in value]
     return value
 

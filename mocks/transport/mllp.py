@@ -30,7 +30,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Coroutine, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from harness.contract.findings import Finding, Severity
 from harness.contract.hl7.ack_mode import ORIGINAL, AckMode, AckPlan, is_ack, mode_findings, plan, unsent
@@ -84,12 +84,39 @@ class MllpExchange(Exchange):
     written back on the wire for it (framing, faults and all; None when nothing was written); `ack_payloads` the
     acknowledgements in it, unframed. `message` and `acks` are their parsed forms: the journal keeps only bytes,
     and parses again on first access (a journal of parsed messages would cost the process long GC pauses).
+
+    What the server journals it keeps as strings, bytes and tuples, which the garbage collector stops walking (a
+    journal holds ten thousand exchanges, and the collector walks a list or a dict on every full pass): the ACK
+    payloads as a tuple, and `response` (`{"code", "acks": [{"code", "control_id", "acknowledged", "errors"}]}`)
+    as the ACKs' summaries, made into that dict each time it is read.
     """
 
     charset: str = ""
-    ack_payloads: list[bytes] = field(default_factory=list, repr=False)
+    ack_payloads: Sequence[bytes] = field(default_factory=list, repr=False)
     _message: Message | None = field(default=None, repr=False)
     _acks: list[Message] | None = field(default=None, repr=False)
+    _summaries: tuple[str, tuple[tuple[str, str, str, tuple[str, ...]], ...]] | None = field(default=None, repr=False)
+    """`keep_response`'s code and summaries; None when `response` was set as a value."""
+    _response: ClassVar[Any] = None
+    """`response` set as a value (an instance attribute once set)."""
+
+    @property  # type: ignore[misc]  # the dataclass field of Exchange, kept as summaries here
+    def response(self) -> Any:
+        kept = self._summaries
+        if kept is not None:
+            return {"code": kept[0], "acks": [{"code": c, "control_id": i, "acknowledged": a, "errors": list(e)}
+                                              for c, i, a, e in kept[1]]}
+        return self._response
+
+    @response.setter
+    def response(self, value: Any) -> None:
+        self._summaries = None
+        self._response = value  # type: ignore[misc]  # the instance's own, over the class's None
+
+    def keep_response(self, code: str, summaries: Sequence[AckSummary]) -> None:
+        """`response` from the ACKs' summaries: `{"code": code, "acks": [summary.to_dict(), ...]}` when read."""
+        self._summaries = (code, tuple([(s.code, s.control_id, s.acknowledged, tuple(s.errors)) for s in summaries]))
+        self._response = None  # type: ignore[misc]
 
     @property
     def message(self) -> Message | None:
@@ -264,8 +291,9 @@ class ContractHandler:
             return findings
         profile = self.contract.operations[key].extra.get("profile")
         allowed = getattr(profile, "versions", ()) or self.validator.settings.versions
-        if message.version and message.version not in allowed:
-            return [Finding(ERROR, "MSH-12", f"HL7 version {message.version} is not accepted for {key} "
+        version = message.version
+        if version and version not in allowed:
+            return [Finding(ERROR, "MSH-12", f"HL7 version {version} is not accepted for {key} "
                             f"(accepted: {', '.join(allowed)})", "version")]
         return self.validator.direction_findings(key, self.direction)
 
@@ -288,21 +316,22 @@ class ContractHandler:
 
 
 # -- duplicate detection -------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class _Seen:
-    """A (sender, MSH-10) already processed: its exchange, a checksum of its bytes, the ACK payloads sent."""
+    """A (sender, MSH-10) already processed: its exchange, a checksum of its bytes, the ACK payloads sent (a tuple:
+    the collector stops walking it, and ten thousand are kept)."""
 
     crc: int
     finished: bool = False
     exchange_id: int = 0
-    acks: list[bytes] = field(default_factory=list)
+    acks: tuple[bytes, ...] = ()
     waiter: asyncio.Future[None] | None = None
     """Made when a duplicate arrives while the original is still in progress (rare): it waits on this."""
 
-    def finish(self, exchange_id: int, acks: list[bytes]) -> None:
+    def finish(self, exchange_id: int, acks: Sequence[bytes]) -> None:
         self.finished = True
         self.exchange_id = exchange_id
-        self.acks = acks
+        self.acks = tuple(acks)
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
@@ -472,7 +501,7 @@ class MllpServer:
         exchange = MllpExchange(handler.interface, "mllp", None, raw, peer=peer, meta=meta)
         decoded = decode_message(raw, cfg.charset)
         msg = parse(decoded.text, decoded.charset)
-        if msg.segments:
+        if decoded.findings and msg.segments:
             msg.findings[:0] = decoded.findings
         exchange.message = msg
         exchange.request_findings = findings + msg.findings
@@ -482,7 +511,8 @@ class MllpServer:
         head = msg.head() if hl7 else None
         if head is not None:
             mtype, control, version, sender, receiver, _ = head
-            outcome.plan = plan(cfg.ack_mode, msg)
+            if cfg.ack_mode.enhanced:  # original mode owes one acknowledgement whatever the header says
+                outcome.plan = plan(cfg.ack_mode, msg)
             exchange.operation = handler.identify(msg) or mtype or None
             exchange.request = {
                 "message_type": mtype, "control_id": control, "version": version,
@@ -490,7 +520,7 @@ class MllpServer:
                 "declared_charset": decoded.declared, "mode": "enhanced" if outcome.enhanced else "original",
                 "segments": len(msg.segments),
             }
-            if is_ack(msg):  # an acknowledgement is journaled, never itself acknowledged (nor faulted)
+            if mtype.split("^", 1)[0] == "ACK":  # `is_ack`: journaled, never itself acknowledged (nor faulted)
                 handler.inspect(msg, exchange)
                 exchange.request_findings.append(Finding(
                     WARNING, "MSH-9", f"an acknowledgement (MSA-2 {msg.get('MSA-2')!r}) arrived as a message: "
@@ -508,7 +538,9 @@ class MllpServer:
         try:
             return await self._process(msg, head, raw, outcome, decoded, fault, in_batch)
         finally:
-            self._note_mode(outcome, msg)
+            # original mode declared and MSH-15/16 empty (the head read them): nothing to note, by `mode_findings`
+            if cfg.ack_mode.enhanced or head.enhanced_mode:
+                self._note_mode(outcome, msg)
 
     async def _process(self, msg: Message, head: Head, raw: bytes, outcome: _Outcome, decoded: Decoded,
                        fault: Fault | None, in_batch: bool) -> _Outcome:
@@ -519,8 +551,10 @@ class MllpServer:
         charset = outcome.charset
         _, control, _, sender, _, _ = head
         # 1. acceptance: a usable header, a message the handler takes, text that decodes as declared
+        fields = msg.segments[0].fields
+        count = len(fields)
         rejects = [Finding(ERROR, f"MSH-{n}", f"required field MSH-{n} is empty", "usage")
-                   for n in cfg.required_msh if not msg.segments[0].field(n).strip()]
+                   for n in cfg.required_msh if not (0 < n < count and fields[n].strip())]
         if not rejects:
             rejects = [f for f in handler.screen(msg) if f.severity is ERROR]
         if rejects:
@@ -676,14 +710,14 @@ class MllpServer:
         exchange = outcome.exchange
         if outcome.summaries is None:
             exchange.acks = outcome.acks
-        exchange.ack_payloads = outcome.payloads
+        exchange.ack_payloads = tuple(outcome.payloads)
         exchange.charset = exchange.charset or outcome.charset
         exchange.response_raw = wire
         sums = outcome.summaries if outcome.summaries is not None else [summary(a) for a in outcome.acks]
         if sums:
             code = sums[-1].code if len(sums) == 1 else next(
                 (s.code for s in sums if s.code not in ("AA", "CA")), sums[-1].code)
-            exchange.response = {"code": code, "acks": [s.to_dict() for s in sums]}
+            exchange.keep_response(code, sums)
         self.record(exchange, started)
         outcome.resolve()
         exchange.forget_parsed()
@@ -1081,7 +1115,14 @@ class _Connection(asyncio.Protocol):
             else:
                 outcome = await self.server.process(frame.payload, self.peer, meta, findings)
                 self.server.settle(outcome)
-            await self._send(outcome, started, more)
+            if outcome.fault is None and outcome.payloads:  # the common case, with no coroutine of its own
+                wire = _framed(outcome.payloads)
+                self.server.finish(outcome, wire, started)
+                self._write(wire)
+                if not self.closed and self.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+                    await self._drain()
+            else:
+                await self._send(outcome, started, more)
         finally:
             if outcome is not None:
                 outcome.resolve()

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mocks import shared_logs
 from mocks.shared_logs import WorkerLogStore, log_path
 from mocks.state import SqliteStore, Store
 
@@ -36,6 +37,26 @@ def test_what_one_worker_wrote_the_other_reads_at_once_with_no_loop_turn(tmp_pat
     assert first.items("patients") == [("MRN1", {"events": ["OML^O21"]})]
     second.delete("orders", "P1")
     assert first.get("orders", "P1") is None and first.count("orders") == 0
+    first.close()
+    second.close()
+
+
+@pytest.mark.parametrize("preadv", [True, False], ids=["preadv", "pread"])
+def test_records_cut_by_the_read_buffer_and_records_larger_than_it_are_read_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preadv: bool) -> None:
+    """The reader's buffer (READ_CHUNK) is filled again for each read: a record cut at its end is kept and joined
+    with the next read, and one larger than the buffer takes several reads (with preadv, and without it)."""
+    if not preadv:
+        monkeypatch.setattr(shared_logs, "_PREADV", None)
+    first, second = pair(tmp_path / "lis.sqlite")
+    rows = {f"P{n}": {"n": n, "text": "医嘱" * (n % 700)} for n in range(400)}
+    rows["BIG"] = {"text": "x" * (shared_logs.READ_CHUNK * 2 + 17)}
+    for key, value in rows.items():
+        first.put("orders", key, value)
+    assert sum(len(json.dumps(v)) for v in rows.values()) > 4 * shared_logs.READ_CHUNK
+    assert dict(second.items("orders")) == rows
+    first.put("orders", "P1", {"n": -1})
+    assert second.get("orders", "P1") == {"n": -1}, "read on from where the cut record ended"
     first.close()
     second.close()
 

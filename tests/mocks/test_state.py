@@ -40,6 +40,16 @@ def test_tables_of_documents(any_store: Store) -> None:
     assert any_store.dump() == {}
 
 
+def test_a_document_stored_with_tuples_is_read_with_lists_as_from_json(any_store: Store) -> None:
+    """A hot path may keep a document's fixed arrays as tuples; every store reads them back as JSON gives them."""
+    any_store.put("orders", "P1", {"tests": (("CBC", "血常规"),), "results": (), "sender": ("HIS", "HOSP")})
+    read = any_store.get("orders", "P1")
+    assert read == {"tests": [["CBC", "血常规"]], "results": [], "sender": ["HIS", "HOSP"]}
+    read["results"].append({"status": "F"})  # a reader's copy takes changes; the store's does not
+    assert any_store.get("orders", "P1")["results"] == []
+    assert any_store.items("orders") == [("P1", {"tests": [["CBC", "血常规"]], "results": [], "sender": ["HIS", "HOSP"]})]
+
+
 def test_a_failed_transaction_leaves_nothing_behind(any_store: Store) -> None:
     """`transaction()` makes a group of writes atomic: an exception inside undoes all of them."""
     any_store.put("balances", "P1", "1500.00")

@@ -247,8 +247,17 @@ class Message:
         control = fields[10] if count > 10 else ""
         if rep in control:
             control = control.split(rep, 1)[0]
-        return Head(f"{kind}^{trigger}" if trigger else kind, control.strip(), first(12, 0),
+        head = Head(f"{kind}^{trigger}" if trigger else kind, control.strip(), first(12, 0),
                     (first(3, 0), first(4, 0)), (first(5, 0), first(6, 0)), not (blank(15) and blank(16)))
+        if count > 12 and self.segments[0].name == "MSH":
+            # what the properties read of MSH, remembered as `_msh` remembers it: a receiver asks for them again
+            memo, seps = self._memo, self.seps
+            memo[-1] = (fields[9], fields, seps, head.message_type)
+            memo[10 * 16] = (fields[10], fields, seps, head.control_id)
+            memo[12 * 16 + 1] = (fields[12], fields, seps, head.version)
+            memo[3 * 16 + 1] = (fields[3], fields, seps, head.sender[0])
+            memo[4 * 16 + 1] = (fields[4], fields, seps, head.sender[1])
+        return head
 
     def _msh(self, field: int, component: int = 1) -> str:
         segments = self.segments

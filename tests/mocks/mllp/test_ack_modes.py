@@ -105,7 +105,7 @@ def test_an_incoming_ack_is_journaled_and_never_answered(serve: Callable[..., Se
     assert (ack.get("MSA-1"), ack.get("MSA-2")) == ("AA", "A2")
     assert peer.read(1, timeout=0.2) == []
     first = served.wait_exchanges(2)[0]
-    assert first.operation == "ACK" and first.response_raw is None and first.ack_payloads == []
+    assert first.operation == "ACK" and first.response_raw is None and not first.ack_payloads
     assert [(f.severity, f.rule) for f in first.request_findings] == [(Severity.WARNING, "ack")]
     assert "never acknowledged" in first.request_findings[0].message
 
