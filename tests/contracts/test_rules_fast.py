@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 
 from harness.contract.model import Rule
 from harness.contract.rules import _MISSING, _contains_key, as_decimal, cents, check_rules, resolve_pointer
+from tests.strategies import one_of
 
 KEYS = st.sampled_from(["psn_no", "mdtrt_id", "data", "feedetail", "x"])
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=3) | st.floats(allow_nan=False),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4), max_leaves=30)
+JSON = st.recursive(one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=3), st.floats(allow_nan=False)),
+                    lambda inner: one_of(st.lists(inner, max_size=4), st.dictionaries(KEYS, inner, max_size=4)),
+                    max_leaves=30)
 
 
 def contains_key_oracle(node: Any, key: str) -> bool:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from harness.config import MaskingConfig
 from harness.report import masking
 from harness.report.masking import LANDLINE, MOBILE, RESIDENT_ID, Masker
+from tests.strategies import one_of
 
 shape_pieces = st.sampled_from([
     "0", "1", "3", "8", "9", "X", "x", "a", "Z", "_", "-", " ", "\n", "|", '"', "０", "１", "张", "*",
@@ -107,8 +108,8 @@ def _json_reference(masker: Masker, node: object, path: tuple[str, ...] = (), ma
 
 keys = st.sampled_from(["psn_name", "PSN_NAME", "certno", "data", "input", "output", "items", "tel", "amount", "0",
                         "addr", "id_card_no", "MotherName", "remark", "姓名", "name"])
-leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | long_pieces | st.text(max_size=12)
-documents = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=5),
+leaves = one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), long_pieces, st.text(max_size=12))
+documents = st.recursive(leaves, lambda inner: one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=5)),
                          max_leaves=25)
 json_rules = st.sampled_from([("certno", "psn_name", "tel"), ("/input/data/certno", "**/psn_name", "*_no", "姓名"),
                               ("//addr", "/output/*/name", "id_card*")])

@@ -10,13 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.run.evidence_json import EvidenceJson
+from tests.strategies import one_of
 
 # Exchange-like values: Chinese text, escapes, line and paragraph separators, nesting, empty containers.
 texts = st.text(alphabet=st.sampled_from(list("门诊结算撤销张三ab1 \"\\/\n\t{}[],:") + ["😷", "\u2028"]), max_size=20)
-leaves = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False) | texts
-values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+leaves = one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False), texts)
+values = st.recursive(leaves, lambda inner: one_of(st.lists(inner, max_size=3), st.dictionaries(texts, inner, max_size=3)),
                       max_leaves=12)
-exchanges = st.lists(st.dictionaries(texts, values, max_size=4), max_size=4)
+# A result's part is its list of exchanges: empty, one, or several joined by a separator; two exchanges of up to
+# three fields reach each of those (and every kind of value nests in them), at half the draws of four of four.
+exchanges = st.lists(st.dictionaries(texts, values, max_size=3), max_size=2)
+# up to six results: every index `ahead` and `changed` name can be met
 evidence_maps = st.dictionaries(texts, exchanges, max_size=6)
 
 

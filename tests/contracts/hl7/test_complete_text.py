@@ -14,19 +14,33 @@ from hypothesis import strategies as st
 
 from harness.contract.hl7.message import Message, from_fields, parse
 from harness.contract.hl7.mllp_ack import AckBuilder, summary
+from tests.strategies import one_of
 
 TEXT = st.text(st.sampled_from(list("AZ09 -.张三^&\\")), max_size=8)
-MSH_FIELD = st.one_of(st.just(""), TEXT)
+MSH_FIELD = one_of(st.just(""), TEXT)
+# Built once: Hypothesis validates a strategy it has not met on every draw, and `sampled_from` over a list is a new
+# strategy each time it is written inside a `@composite`.
+TYPES = st.sampled_from(["OML^O21^OML_O21", "OML^O21", "ORM^O01", "OML", ""])
+MODES, VERSIONS = st.sampled_from(["P", "T", ""]), st.sampled_from(["2.5.1", "2.4", "2.3", ""])
+ACCEPT, APPLICATION = st.sampled_from(["", "AL"]), st.sampled_from(["", "NE"])
+CHARSETS = st.sampled_from(["", "UNICODE UTF-8", "GB 18030-2000"])
+MSA_FIELDS = st.lists(one_of(st.just(""), st.sampled_from(["AA", "AE"]), TEXT), max_size=3)
+OTHER_SEGMENTS = st.lists(one_of(
+    st.builds(lambda v: ["PID", "1", "", v], TEXT),
+    st.builds(lambda v: ["ORC", "OK", v, "", "", "SC"], TEXT),
+    st.builds(lambda c: ["ERR", "", "PID^1^3", f"{c}^Required field missing^HL70357", "E"],
+              st.sampled_from(["101", "102", "207"])),
+    st.builds(lambda c: ["ERR", f"PID^1^3^{c}&Data type error&HL70357"], st.sampled_from(["101", "102"])),
+    st.just(["MSA", "AE", "X"]),
+), max_size=4)
 
 
 @st.composite
 def originals(draw: Any) -> str:
     """An original message's header: any sender, receiver, type, version, mode and charset (some left empty)."""
     values = ["MSH", "^~\\&", draw(MSH_FIELD), draw(MSH_FIELD), draw(MSH_FIELD), draw(MSH_FIELD),
-              "20240105080000", "", draw(st.sampled_from(["OML^O21^OML_O21", "OML^O21", "ORM^O01", "OML", ""])),
-              draw(TEXT), draw(st.sampled_from(["P", "T", ""])), draw(st.sampled_from(["2.5.1", "2.4", "2.3", ""])),
-              "", "", draw(st.sampled_from(["", "AL"])), draw(st.sampled_from(["", "NE"])), "CHN",
-              draw(st.sampled_from(["", "UNICODE UTF-8", "GB 18030-2000"]))]
+              "20240105080000", "", draw(TYPES), draw(TEXT), draw(MODES), draw(VERSIONS), "", "", draw(ACCEPT),
+              draw(APPLICATION), "CHN", draw(CHARSETS)]
     return "|".join(values[: draw(st.integers(10, len(values)))]) + "\rPID|1||X^^^HOSP^MR\r"
 
 
@@ -35,15 +49,8 @@ def responses(draw: Any) -> list[list[str]]:
     """A response: an MSH with some fields given, then MSA (maybe short, maybe with a code), other segments,
     sometimes ERR segments of v2.5 or v2.4 shape, sometimes a second MSA; now and then no MSH first."""
     header = ["MSH", "|", "^~\\&", *[draw(MSH_FIELD) for _ in range(draw(st.integers(0, 17)))]]
-    msa = ["MSA", *draw(st.lists(st.one_of(st.just(""), st.sampled_from(["AA", "AE"]), TEXT), max_size=3))]
-    rest = draw(st.lists(st.one_of(
-        st.builds(lambda v: ["PID", "1", "", v], TEXT),
-        st.builds(lambda v: ["ORC", "OK", v, "", "", "SC"], TEXT),
-        st.builds(lambda c: ["ERR", "", "PID^1^3", f"{c}^Required field missing^HL70357", "E"],
-                  st.sampled_from(["101", "102", "207"])),
-        st.builds(lambda c: ["ERR", f"PID^1^3^{c}&Data type error&HL70357"], st.sampled_from(["101", "102"])),
-        st.just(["MSA", "AE", "X"]),
-    ), max_size=4))
+    msa = ["MSA", *draw(MSA_FIELDS)]
+    rest = draw(OTHER_SEGMENTS)
     segments = [header, msa, *rest]
     return segments[1:] if draw(st.integers(0, 15)) == 0 else segments
 

@@ -22,6 +22,7 @@ from harness.contract.hl7.validator import ProfileValidator
 from harness.contract.loader import ContractStore
 from tests.contracts.hl7 import fuzz
 from tests.contracts.hl7 import messages as m
+from tests.strategies import one_of
 
 CONTRACTS = (("lis", "2024.1"), ("lis", "2023.1"), ("pacs", "2024.1"))
 
@@ -105,14 +106,21 @@ TYPED = st.sampled_from(["20240105", "20240105083000", "2024010508", "20240230",
                          "NNCHN", "UNICODE UTF-8", "GB 18030-2000", "张三", "血常规", "x" * 80, "0" * 21])
 
 
-@st.composite
-def _segment(draw: Any, names: list[str]) -> str:
-    """A segment of one of `names`: each field empty, a typed-looking value, or pieces joined by separators."""
-    name = draw(st.sampled_from(names))
-    piece = st.one_of(TYPED, SEPARATED, st.text(alphabet="AZaz09 .-+^~&\\", max_size=6))
-    field = st.one_of(st.just(""), TYPED, st.lists(piece, min_size=1, max_size=4).map("".join))
-    values = draw(st.lists(field, min_size=0, max_size=34))
-    return "|".join([name, *values])
+PIECE = one_of(TYPED, SEPARATED, st.text(alphabet="AZaz09 .-+^~&\\", max_size=6))
+FIELD = one_of(st.just(""), TYPED, st.lists(PIECE, min_size=1, max_size=4).map("".join))
+FIELDS = st.lists(FIELD, min_size=0, max_size=34)
+_SEGMENTS: dict[tuple[str, ...], st.SearchStrategy[str]] = {}
+
+
+def _segment(names: list[str]) -> st.SearchStrategy[str]:
+    """A segment of one of `names`: each field empty, a typed-looking value, or pieces joined by separators.
+
+    Built once per set of names: Hypothesis validates a strategy met for the first time on every draw of it, and a
+    strategy rebuilt for every example cost more than drawing from it."""
+    key = tuple(names)
+    if key not in _SEGMENTS:
+        _SEGMENTS[key] = st.tuples(st.sampled_from(key), FIELDS).map(lambda nv: "|".join([nv[0], *nv[1]]))
+    return _SEGMENTS[key]
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
