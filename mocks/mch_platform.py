@@ -227,7 +227,9 @@ class MchPlatformMock(MockService):
         self.store.put("records", existing, record)
         return {**result, "status": ACCEPTED, "recordId": existing, "version": record["version"]}
 
-    def upload_record(self, request: Any, context: SoapContext) -> dict[str, Any]:
+    async def upload_record(self, request: Any, context: SoapContext) -> dict[str, Any]:
+        """One record: checked, kept when it passes; answered once it is committed (with `--workers`, together with
+        the other uploads of the same turn of the loop: `CheckedSharedStore.atomic_soon`)."""
         self._stamps(context)
         org = (context.credentials or {}).get("orgCode", "")
         if not context.payloads:
@@ -235,7 +237,7 @@ class MchPlatformMock(MockService):
             result: dict[str, Any] = {"index": 1, "status": REJECTED, "error": errors}
         else:
             payload = context.payloads[0]
-            result = self.store.atomic(lambda: self._accept(org, request.recordType, payload, 1))
+            result = await self.store.atomic_soon(lambda: self._accept(org, request.recordType, payload, 1))
         if result["status"] == ACCEPTED:
             return {"ResultCode": "0", "ResultMessage": "成功", "result": result}
         return {"ResultCode": "1", "ResultMessage": f"记录被拒绝：{result['error'][0]['message']}", "result": result}
