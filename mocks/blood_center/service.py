@@ -247,11 +247,7 @@ class BloodCenterMock(MockService):
         order = {**request["order"], "item": [{**item, "quantity": answers.quantity(item["quantity"])}
                                               for item in request["order"]["item"]]}
         answer = self.centre.submit_order(hospital, order)
-        reply = etree.Element(f"{{{answers.SERVICE_NS}}}SubmitBloodOrderResponse", nsmap={"ns0": answers.SERVICE_NS})
-        for name, value in (*answers.SUCCESS.items(), ("orderNo", answer["orderNo"]), ("status", answer["status"]),
-                            ("receivedAt", answer["receivedAt"])):
-            answers.leaf(reply, name, value)
-        return reply
+        return answers.submitted(answer["orderNo"], answer["status"], answer["receivedAt"])
 
     def _feedback(self, request: Any, hospital: str) -> dict[str, Any]:
         return answers.feedback(self.centre.order(hospital, request.orderNo))
