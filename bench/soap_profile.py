@@ -46,14 +46,15 @@ def _app_call(app: Any, path: str, action: str) -> Callable[[bytes], tuple[int, 
     """A function posting an envelope to the ASGI app `app` and giving (status, body); with CONCURRENT > 1 it posts
     that many at once and gives the worst."""
     def call(envelope: bytes) -> tuple[int, bytes]:
-        if CONCURRENT == 1:
+        if CONCURRENT == 1 or next_envelope is None:  # a single call (the platform's login)
             return LOOP.run_until_complete(one(envelope))
         answers = LOOP.run_until_complete(together(envelope))
         return next((a for a in answers if a[0] != 200 or OK not in a[1]), answers[0])
 
-    next_envelope: Callable[[], bytes] = lambda: b""  # noqa: E731 - set by `setup` once the request builder exists
+    next_envelope: Callable[[], bytes] | None = None  # the next calls' envelopes: set by `more`
 
     async def together(envelope: bytes) -> list[tuple[int, bytes]]:
+        assert next_envelope is not None
         return list(await asyncio.gather(one(envelope), *(one(next_envelope()) for _ in range(CONCURRENT - 1))))
 
     async def one(envelope: bytes) -> tuple[int, bytes]:
@@ -87,7 +88,8 @@ def setup(interface: str, folder: Path) -> tuple[Any, Call]:
 
     state = folder / "state.sqlite"
     kind = mock_class(interface)
-    store = kind.shared_store(state, durable=False)
+    shared: Any = getattr(kind, "shared_store", None)  # the store a `--workers` worker gives this mock
+    store = shared(state, durable=False)
     mock = kind(ContractStore().load(interface), store)
     mock.share(0, 2, state)
     app = mock.asgi_app()

@@ -212,7 +212,7 @@ class MchPlatformMock(MockService):
         if correction and not existing:
             return {**result, "status": REJECTED, "error": [_error(
                 "2002", f"{payload.location}#/{local_name(root.tag)}/operation", f"更正的记录 {record_no} 不存在或已撤回")]}
-        text = etree.tostring(root, encoding="unicode")
+        text = payload.text if payload.text is not None else etree.tostring(root, encoding="unicode")  # kept as received
         serial = _text(root, "uploadSerial")
         if existing:
             record = self.store.get("records", existing)
