@@ -24,7 +24,14 @@ from lxml import etree
 
 from harness.contract import xmlsafe
 from harness.contract.findings import Finding, Severity
-from harness.contract.mch_rules import CORRECTION, RULE_CODES, child_named, deadlines, record_rules
+from harness.contract.mch_rules import (
+    CORRECTION,
+    RULE_CODES,
+    child_named,
+    deadlines,
+    id_card_names,
+    record_rules,
+)
 from harness.contract.model import Contract
 from harness.contract.soap import spec_of
 from harness.contract.soap_validate import Payload
@@ -77,6 +84,8 @@ class MchPlatformMock(MockService):
         self._seeded_credentials = dict(self.credentials)
         self.session_ttl_s = session_ttl_s
         self.limits = deadlines(contract)
+        self.id_cards = id_card_names(contract.folder)
+        """The ID-card elements its record schemas declare, by local name: found by name in each record."""
         self.spec = spec_of(contract)
         self.audit_returns: dict[str, str] = {}
         """recordNo -> reason: records the next audit returns for correction (set by scenarios)."""
@@ -198,7 +207,7 @@ class MchPlatformMock(MockService):
         if not errors and root is not None:
             prefix = f"{payload.location}#" if payload.location else ""
             errors = [_error(RULE_CODES.get(f.rule, "3002"), f.location, f.message)
-                      for f in record_rules(record_type, root, self.today(), self.limits, prefix)]
+                      for f in record_rules(record_type, root, self.today(), self.limits, prefix, self.id_cards)]
         result: dict[str, Any] = {"index": index, "recordNo": record_no}
         if errors or root is None or record_no is None:
             return {**result, "status": REJECTED, "error": errors or [_error("1001", payload.location, "no record")]}
