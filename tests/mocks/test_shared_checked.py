@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -231,56 +231,44 @@ def test_a_later_request_of_the_window_reads_an_earlier_ones_writes(
     assert first.conflicts == 0
 
 
-def test_a_window_whose_reads_another_worker_changed_is_run_again_and_answered_from_that_run(
-        pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
-    first, second = pair
-    first.put("stock", "E0001", {"left": 10})
-    runs: list[int] = []
+def stock_taker(store: CheckedSharedStore, runs: list[int]) -> Callable[[], int]:
+    """Ten units in stock; a transaction taking one, noting each run's reading in `runs`."""
+    store.put("stock", "E0001", {"left": 10})
 
     def take_one() -> int:
-        left = int(first.get("stock", "E0001")["left"])
+        left = int(store.get("stock", "E0001")["left"])
         runs.append(left)
-        first.put("stock", "E0001", {"left": left - 1})
+        store.put("stock", "E0001", {"left": left - 1})
         return left - 1
+
+    return take_one
+
+
+@pytest.mark.parametrize("read_meanwhile", [False, True], ids=["at-its-commit", "caught-up-by-a-read"])
+def test_a_window_whose_reads_another_worker_changed_is_run_again_and_answered_from_that_run(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore], read_meanwhile: bool) -> None:
+    """The other worker's change is found when the window commits, or earlier, when a read on the loop catches up
+    (which reads a row the window did not write without committing the window)."""
+    first, second = pair
+    runs: list[int] = []
+    take_one = stock_taker(first, runs)
 
     async def main() -> int:
         task = asyncio.ensure_future(first.atomic_soon(take_one))
         await asyncio.sleep(0)  # the request has run on memory; its window commits on the next turn
         assert runs == [10] and not task.done()
+        second.put("sessions", "S1", {"org": "H1"})
         second.put("stock", "E0001", {"left": 5})  # the other worker takes five meanwhile
+        if read_meanwhile:
+            before = logged(first.path)
+            assert first.get("sessions", "S1") == {"org": "H1"}, "the other worker's session, caught up at once"
+            assert logged(first.path) == before, "a row the window did not write: read without committing the window"
+            assert first._tables["stock"]["E0001"] == {"left": 9}, "a row the window wrote: held back until it commits"
         return await task
 
     assert asyncio.run(main()) == 4
     assert runs == [10, 5], "run again on the other worker's result"
     assert first.conflicts == 1 and first.windows == 0
-    assert second.get("stock", "E0001") == {"left": 4}
-
-
-def test_a_read_on_the_loop_catches_up_without_committing_the_window_and_a_change_to_its_reads_runs_it_again(
-        pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
-    first, second = pair
-    first.put("stock", "E0001", {"left": 10})
-    runs: list[int] = []
-
-    def take_one() -> int:
-        left = int(first.get("stock", "E0001")["left"])
-        runs.append(left)
-        first.put("stock", "E0001", {"left": left - 1})
-        return left - 1
-
-    async def main() -> int:
-        task = asyncio.ensure_future(first.atomic_soon(take_one))
-        await asyncio.sleep(0)
-        second.put("sessions", "S1", {"org": "H1"})
-        second.put("stock", "E0001", {"left": 5})
-        before = logged(first.path)
-        assert first.get("sessions", "S1") == {"org": "H1"}, "the other worker's session, caught up at once"
-        assert logged(first.path) == before, "a row the window did not write: read without committing the window"
-        assert first._tables["stock"]["E0001"] == {"left": 9}, "a row the window wrote: held back until it commits"
-        return await task
-
-    assert asyncio.run(main()) == 4
-    assert runs == [10, 5]
     assert second.get("stock", "E0001") == {"left": 4}
 
 
