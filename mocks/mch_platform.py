@@ -24,7 +24,14 @@ from lxml import etree
 
 from harness.contract import xmlsafe
 from harness.contract.findings import Finding, Severity
-from harness.contract.mch_rules import CORRECTION, RULE_CODES, child_named, deadlines, record_rules
+from harness.contract.mch_rules import (
+    CORRECTION,
+    RULE_CODES,
+    child_named,
+    deadlines,
+    id_card_names,
+    record_rules,
+)
 from harness.contract.model import Contract
 from harness.contract.soap import spec_of
 from harness.contract.soap_validate import Payload
@@ -77,6 +84,8 @@ class MchPlatformMock(MockService):
         self._seeded_credentials = dict(self.credentials)
         self.session_ttl_s = session_ttl_s
         self.limits = deadlines(contract)
+        self.id_cards = id_card_names(contract.folder)
+        """The ID-card elements its record schemas declare, by local name: found by name in each record."""
         self.spec = spec_of(contract)
         self.audit_returns: dict[str, str] = {}
         """recordNo -> reason: records the next audit returns for correction (set by scenarios)."""
@@ -198,7 +207,7 @@ class MchPlatformMock(MockService):
         if not errors and root is not None:
             prefix = f"{payload.location}#" if payload.location else ""
             errors = [_error(RULE_CODES.get(f.rule, "3002"), f.location, f.message)
-                      for f in record_rules(record_type, root, self.today(), self.limits, prefix)]
+                      for f in record_rules(record_type, root, self.today(), self.limits, prefix, self.id_cards)]
         result: dict[str, Any] = {"index": index, "recordNo": record_no}
         if errors or root is None or record_no is None:
             return {**result, "status": REJECTED, "error": errors or [_error("1001", payload.location, "no record")]}
@@ -212,7 +221,7 @@ class MchPlatformMock(MockService):
         if correction and not existing:
             return {**result, "status": REJECTED, "error": [_error(
                 "2002", f"{payload.location}#/{local_name(root.tag)}/operation", f"更正的记录 {record_no} 不存在或已撤回")]}
-        text = etree.tostring(root, encoding="unicode")
+        text = payload.text if payload.text is not None else etree.tostring(root, encoding="unicode")  # kept as received
         serial = _text(root, "uploadSerial")
         if existing:
             record = self.store.get("records", existing)
@@ -227,7 +236,9 @@ class MchPlatformMock(MockService):
         self.store.put("records", existing, record)
         return {**result, "status": ACCEPTED, "recordId": existing, "version": record["version"]}
 
-    def upload_record(self, request: Any, context: SoapContext) -> dict[str, Any]:
+    async def upload_record(self, request: Any, context: SoapContext) -> dict[str, Any]:
+        """One record: checked, kept when it passes; answered once it is committed (with `--workers`, together with
+        the other uploads of the same turn of the loop: `CheckedSharedStore.atomic_soon`)."""
         self._stamps(context)
         org = (context.credentials or {}).get("orgCode", "")
         if not context.payloads:
@@ -235,7 +246,7 @@ class MchPlatformMock(MockService):
             result: dict[str, Any] = {"index": 1, "status": REJECTED, "error": errors}
         else:
             payload = context.payloads[0]
-            result = self.store.atomic(lambda: self._accept(org, request.recordType, payload, 1))
+            result = await self.store.atomic_soon(lambda: self._accept(org, request.recordType, payload, 1))
         if result["status"] == ACCEPTED:
             return {"ResultCode": "0", "ResultMessage": "成功", "result": result}
         return {"ResultCode": "1", "ResultMessage": f"记录被拒绝：{result['error'][0]['message']}", "result": result}

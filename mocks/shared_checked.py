@@ -20,20 +20,40 @@ its `done`) leaves them unequal, and the log is queried (by sequence number: not
 
 `revision` counts the other workers' changes too, so a console served by one worker refreshes when another worker
 answered the hospital.
+
+The commit window (`atomic_soon`): a request answered on the event loop runs its transaction at once on memory, but
+its writes are committed together with those of the other requests of the same turn of the loop, in one SQLite
+transaction under one writer lock, and its result is handed back only after that commit: no reply goes out before
+its writes are in the shared file. What the requests of a window read they read as the worker's serial order has it
+(a later request sees an earlier one's writes, as if each had committed). A transaction outside the window (the
+console, a scenario's check, a write not on the hot path) first commits the window, and so does a read of a row the
+window wrote: nothing uncommitted is shown. When another worker changed a row a request of the window read, the
+window's writes are undone and each of its requests is run again on the fresh state through `atomic` (committed one
+by one, retried as any transaction); its answer is the one from that run. A window holds at most `WINDOW_MAX`
+requests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import mmap
 import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from mocks.shared_state import SharedSqliteStore
+from mocks.shared_state import SharedSqliteStore, _begin, _decode
+from mocks.state import Store
 
 _INSIDE = contextlib.nullcontext()
 _COUNTERS = 16
+_T = TypeVar("_T")
+WINDOW_MAX = 64
+"""Requests whose writes one commit of the window takes at most (more in one turn of the loop: the window commits
+and a new one opens)."""
 """Bytes of the lock file the counters take: `started` then `done`, 8 bytes each, little-endian."""
 
 
@@ -69,13 +89,49 @@ class CommitCounters:
         self._map.close()
 
 
+@dataclass
+class _Member:
+    """One request's transaction in the commit window: run on memory, waiting for the window's commit."""
+
+    work: Callable[[], Any]
+    future: asyncio.Future[Any]
+    read: set[tuple[str, str | None]]
+    written: dict[tuple[str, str], Any]
+    undo: list[tuple[str, str, Any]]
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _Window:
+    """The requests of one turn of the event loop whose writes are committed together."""
+
+    loop: asyncio.AbstractEventLoop
+    thread: int
+    members: list[_Member] = field(default_factory=list)
+    written: dict[tuple[str, str], Any] = field(default_factory=dict)
+    """Every member's writes, the latest value of each row."""
+    read: set[tuple[str, str | None]] = field(default_factory=set)
+    stale: bool = False
+    """Another worker's commit, caught up while the window was open, changed a row a member read."""
+    deferred: list[tuple[int, str, str, Any]] = field(default_factory=list)
+    """Rows another worker logged for rows the window wrote, held back from memory while the window is open."""
+
+
 class CheckedSharedStore(SharedSqliteStore):
-    """A `SharedSqliteStore` that looks at the log only when another process committed (see the module)."""
+    """A `SharedSqliteStore` that looks at the log only when another process committed, and commits the requests of
+    one turn of the event loop together (`atomic_soon`; see the module)."""
 
     def __init__(self, path: Path, durable: bool = True) -> None:
         self._changes = 0
         self._counters = CommitCounters(path)
         self._version: int | None = self._counters.settled()  # read before the load: a commit after it is noticed
+        self._window: _Window | None = None
+        self._joining = False
+        self.windows = 0
+        """Commits of the window (each one SQLite transaction for all its requests)."""
+        self.windowed = 0
+        """Requests committed through the window."""
         super().__init__(path, durable)
 
     def transaction(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
@@ -85,7 +141,165 @@ class CheckedSharedStore(SharedSqliteStore):
             return _INSIDE
         return super().transaction()
 
+    # -- the commit window ------------------------------------------------------------------------------------
+    async def atomic_soon(self, work: Callable[[], _T]) -> _T:
+        """`atomic(work)`, committed with the other requests of this turn of the loop; its result after the commit
+        (or the error it raised, once the commit shows it stands)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._depth:
+                return self.atomic(work)  # inside a transaction already: part of it
+            window = self._window
+            if window is not None and (window.loop is not loop or len(window.members) >= WINDOW_MAX):
+                self._commit_window()
+                window = None
+            if window is None:
+                window = self._window = _Window(loop, threading.get_ident())
+                loop.call_soon(self._commit_window)
+            member = self._join(window, work, loop.create_future())
+        return await member.future
+
+    def _join(self, window: _Window, work: Callable[[], Any], future: asyncio.Future[Any]) -> _Member:
+        """Run `work` as the window's next member: on memory, its reads and writes kept for the window's commit."""
+        self._depth += 1
+        self._undo, self._read, self._written = [], set(), {}
+        self._joining = True
+        try:
+            self._catch_up()
+            member = _Member(work, future, self._read, self._written, self._undo)
+            try:
+                member.result = work()
+            except Exception as exc:  # noqa: BLE001 - the request's refusal: given to it once the window commits
+                Store._rollback(self)
+                member.error, member.written = exc, {}
+            except BaseException:
+                Store._rollback(self)
+                raise
+        finally:
+            self._joining = False
+            self._depth -= 1
+            self._undo, self._read, self._written = [], set(), {}
+        window = self._window or window  # a catch-up past a trimmed log committed the window and opened none
+        if self._window is None:
+            window = self._window = _Window(window.loop, window.thread)
+            window.loop.call_soon(self._commit_window)
+        window.members.append(member)
+        window.written.update(member.written)
+        window.read |= member.read
+        return member
+
+    def _catch_up_open(self, window: _Window) -> None:
+        """Catch up while the window is open: other workers' rows applied, except those of rows the window wrote
+        (held back: the window's commit decides); a row a member read marks the window stale."""
+        rows = self._db.execute("SELECT seq, tbl, key, value FROM log WHERE seq > ? ORDER BY seq", (self._seen,)).fetchall()
+        if rows and rows[0][0] != self._seen + 1:  # trimmed past this worker: commit the window, then reload
+            self._version = None
+            self._commit_window()
+            super()._catch_up()
+            return
+        for seq, tbl, key, value in rows:
+            row = (int(seq), str(tbl), str(key), None if value is None else _decode(value))
+            if (row[1], row[2]) in window.read or (row[1], None) in window.read:
+                window.stale = True
+            if (row[1], row[2]) in window.written:
+                window.deferred.append(row)
+                self._seen = row[0]
+                self._changes += 1
+            else:
+                self._apply([row])
+
+    def _commit_window(self) -> None:
+        """Commit the open window (nothing when none is open) and hand each member its outcome."""
+        with self._lock:
+            window = self._window
+            if window is None:
+                return
+            self._window = None
+            depth, state = self._depth, (self._undo, self._read, self._written)
+            self._depth = 0  # a transaction that found the window open at its start: resumed after
+            try:
+                outcomes = self._commit_members(window)
+            except BaseException as exc:
+                self._undo = [u for m in window.members for u in m.undo]
+                Store._rollback(self)
+                outcomes = [(None, exc)] * len(window.members)
+                if not isinstance(exc, Exception):
+                    _deliver(window, outcomes)
+                    raise
+            finally:
+                self._depth = depth
+                self._undo, self._read, self._written = state
+            _deliver(window, outcomes)
+
+    def _commit_members(self, window: _Window) -> list[tuple[Any, BaseException | None]]:
+        members = window.members
+        written = window.written
+        committed = False
+        if written:
+            with self.writer:
+                _begin(self._db)
+                try:
+                    meanwhile = self._meanwhile()
+                    clash = window.stale or any((tbl, key) in window.read or (tbl, None) in window.read
+                                                for _, tbl, key, _ in meanwhile)
+                    if clash:
+                        self._db.execute("ROLLBACK")
+                        self._undo = [u for m in members for u in m.undo]
+                        Store._rollback(self)
+                        seen = self._seen
+                        self._apply(window.deferred)
+                        self._seen = seen
+                        self._apply(meanwhile)
+                    else:
+                        self._apply(meanwhile, skip=written)
+                        self._log(written)
+                        committed = True
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+        else:  # nothing written: each answer was true of the state it read, at the time it read it
+            committed = True
+        if committed:
+            self.windows += written != {}
+            self.windowed += len(members)
+            self._undo = []
+            if self._bounds:
+                self._evict()
+            return [(m.result, m.error) for m in members]
+        self.conflicts += 1
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        for member in members:  # one by one, each committed (and retried) as any transaction
+            try:
+                outcomes.append((self.atomic(member.work), None))
+            except Exception as exc:  # noqa: BLE001 - that request's refusal
+                outcomes.append((None, exc))
+        return outcomes
+
+    def get(self, table: str, key: str) -> Any:
+        """As `SharedSqliteStore.get`; on the window's own loop, a row the open window did not write is read without
+        committing the window (the session every maternal-child call looks up)."""
+        window = self._window
+        if window is not None and not self._depth and (table, key) not in window.written \
+                and window.thread == threading.get_ident():
+            with self._lock:
+                if self._window is window and not self._depth:
+                    self._catch_up()
+                    if self._window is window:
+                        value = Store.get(self, table, key)
+                        return self._from_file(table, key) if value is None and self.evicted.get(table) else value
+        return super().get(table, key)
+
     def _catch_up(self) -> None:
+        window = self._window
+        if window is not None:
+            if self._joining or (not self._depth and window.thread == threading.get_ident()):
+                version = self._counters.settled()
+                if version is None or version != self._version:
+                    self._version = version
+                    self._catch_up_open(window)
+                return
+            self._commit_window()  # a transaction outside the window: it sees nothing uncommitted
         version = self._counters.settled()
         if version is None or version != self._version:
             # read before the query: every commit `done` counts is in what the query sees; one under way is not
@@ -127,5 +341,25 @@ class CheckedSharedStore(SharedSqliteStore):
 
     def close(self) -> None:
         with self._lock:
+            self._commit_window()
             super().close()
             self._counters.close()
+
+
+def _deliver(window: _Window, outcomes: list[tuple[Any, BaseException | None]]) -> None:
+    """Each member's result or error to its waiting request, on the window's loop."""
+    here = threading.get_ident() == window.thread
+    for member, (result, error) in zip(window.members, outcomes, strict=True):
+        if here:
+            _settle(member.future, result, error)
+        elif not window.loop.is_closed():
+            window.loop.call_soon_threadsafe(_settle, member.future, result, error)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # the request was cancelled (its client went away)
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

@@ -218,6 +218,12 @@ class Store:
         with self.transaction():
             return work()
 
+    async def atomic_soon(self, work: Callable[[], _T]) -> _T:
+        """`atomic(work)` for a request being answered on an event loop: its result once its writes are committed.
+        A store shared between serving processes commits the calls of one turn of the loop together
+        (`mocks.shared_checked`); the others commit it at once."""
+        return self.atomic(work)
+
     def _begin(self) -> None:
         """Start of an outermost transaction (SQLite opens one)."""
 

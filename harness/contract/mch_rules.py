@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from lxml import etree
 
+from harness.contract import xmlsafe
 from harness.contract.findings import Finding, Severity
 from harness.contract.identifiers import resident_id_problem
 from harness.contract.model import Contract
@@ -60,8 +62,27 @@ def deadlines(contract: Contract) -> dict[str, Deadline]:
 _ID_CARDS = etree.XPath("descendant-or-self::*[contains(local-name(), 'IdCard')]")
 
 
-def _id_cards(root: etree._Element) -> list[etree._Element]:
-    """`root` and the elements under it whose local name ends in IdCard, in document order."""
+_XS = "{http://www.w3.org/2001/XMLSchema}"
+
+
+def id_card_names(folder: Path) -> tuple[str, ...] | None:
+    """The local names ending in IdCard that the schemas under a contract's `folder` declare (read once per contract,
+    so that a record's ID cards are found by name: `record_rules(id_cards=...)`); None when a schema lets a record
+    carry elements it does not declare (a wildcard), so that any element may be one."""
+    names: set[str] = set()
+    for path in sorted(folder.rglob("*.xsd")):
+        schema = xmlsafe.parse_file(path).getroot()
+        if next(schema.iter(f"{_XS}any"), None) is not None:
+            return None
+        names.update(n for e in schema.iter(f"{_XS}element") if (n := e.get("name", "")).endswith("IdCard"))
+    return tuple(sorted(names))
+
+
+def _id_cards(root: etree._Element, names: tuple[str, ...] | None = None) -> list[etree._Element]:
+    """`root` and the elements under it whose local name ends in IdCard, in document order: with `names` (all such
+    names the record's schema declares), by lxml's tag matching in C; without, by one XPath walk of every element."""
+    if names is not None:
+        return list(root.iter(*("{*}" + name for name in names))) if names else []
     return [e for e in _ID_CARDS(root) if e.tag.endswith("IdCard")]
 
 
@@ -80,10 +101,11 @@ def _date(element: etree._Element | None) -> date | None:
 
 
 def record_rules(record_type: str, root: etree._Element, today: date, limits: dict[str, Deadline],
-                 prefix: str = "") -> list[Finding]:
-    """Findings (errors) for one XSD-valid record; locations as the validator's, after `prefix` (e.g. `payload#`)."""
+                 prefix: str = "", id_cards: tuple[str, ...] | None = None) -> list[Finding]:
+    """Findings (errors) for one XSD-valid record; locations as the validator's, after `prefix` (e.g. `payload#`).
+    `id_cards`: `id_card_names` of the record's contract (None: every element is looked at)."""
     findings: list[Finding] = []
-    for element in _id_cards(root):
+    for element in _id_cards(root, id_cards):
         name = element.tag.rpartition("}")[2]
         parent = element.getparent()
         id_type = child_named(parent, name[: -len("IdCard")] + "IdType") if parent is not None else None

@@ -37,6 +37,9 @@ class Payload:
     type: str | None
     root: etree._Element | None
     findings: list[Finding] = field(default_factory=list)
+    text: str | None = None
+    """The record as it came in a text payload (its XML declaration, if any, naming UTF-8), for a party that keeps it
+    as received rather than serialising the parsed tree again; None for a base64 payload or a record on its own."""
 
     @property
     def valid(self) -> bool:
@@ -120,13 +123,13 @@ def _find(element: etree._Element, path: tuple[str, ...]) -> list[etree._Element
     return nodes
 
 
-def _payload_bytes(text: str) -> bytes:
+def _payload_text(text: str) -> str:
     # The record came as characters: whatever encoding its declaration names, it is parsed from UTF-8 now.
     declaration = _XML_DECL.match(text)
     if declaration:
         fixed = re.sub(r"""encoding\s*=\s*(["'])[^"']*\1""", 'encoding="UTF-8"', declaration.group(0))
         text = fixed + text[declaration.end():]
-    return text.encode("utf-8")
+    return text
 
 
 class SoapValidator:
@@ -337,9 +340,11 @@ class SoapValidator:
                 raw = base64.b64decode("".join(text.split()), validate=True)
             except (binascii.Error, ValueError):
                 return Payload(where, type_name, None, [Finding(Severity.ERROR, where, "payload is not valid base64", "payload")])
-        else:
-            raw = _payload_bytes(text)
-        return self.validate_record(raw, type_name, where, op)
+            return self.validate_record(raw, type_name, where, op)
+        received = _payload_text(text)
+        payload = self.validate_record(received.encode("utf-8"), type_name, where, op)
+        payload.text = received
+        return payload
 
     def validate_record(self, raw: bytes, type_name: str | None = None, where: str = "",
                         op: SoapOperation | None = None) -> Payload:

@@ -7,7 +7,7 @@ auth). The mock's ASGI app serves the SOAP service and, under `/console/`, the t
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -204,11 +204,11 @@ class BloodCenterMock(MockService):
                         self.journal, self.faults, authenticate=self.authenticate, plain_requests=_READ_JOURNALED)
 
     def _answering(self, handler: Callable[[Any, str], dict[str, Any] | etree._Element]
-                   ) -> Callable[[Any, SoapContext], dict[str, Any] | etree._Element]:
+                   ) -> Callable[[Any, SoapContext], Awaitable[dict[str, Any] | etree._Element]]:
         """The handler, after the hospital's timestamps are read against the centre's clock."""
         answer = self._refusals_answered(handler)
 
-        def checked(request: Any, context: SoapContext) -> dict[str, Any] | etree._Element:
+        def checked(request: Any, context: SoapContext) -> Awaitable[dict[str, Any] | etree._Element]:
             context.exchange.request_findings = [*context.exchange.request_findings, *xml_stamps(
                 self.contract, context.operation, [context.content], self.clock())]
             return answer(request, context)
@@ -223,13 +223,17 @@ class BloodCenterMock(MockService):
             return "令牌无效"
         return None
 
-    def _refusals_answered(self, handler: Callable[[Any, str], dict[str, Any] | etree._Element]) -> Callable[[Any, SoapContext], dict[str, Any] | etree._Element]:
+    def _refusals_answered(self, handler: Callable[[Any, str], dict[str, Any] | etree._Element]
+                           ) -> Callable[[Any, SoapContext], Awaitable[dict[str, Any] | etree._Element]]:
         shared = self.workers > 1  # another process may change what a call read: run it again on the fresh state
 
-        def answer(request: Any, context: SoapContext) -> dict[str, Any] | etree._Element:
+        async def answer(request: Any, context: SoapContext) -> dict[str, Any] | etree._Element:
+            """The centre's answer; with `--workers`, once committed with the other calls of the same turn of the
+            loop (`CheckedSharedStore.atomic_soon`)."""
             hospital = (context.credentials or {}).get("HospitalCode", "")
             try:
-                result = self.store.atomic(lambda: handler(request, hospital)) if shared else handler(request, hospital)
+                result = (await self.store.atomic_soon(lambda: handler(request, hospital)) if shared
+                          else handler(request, hospital))
             except CentreError as refused:
                 return {"ResultCode": refused.code, "ResultMessage": refused.message}
             return result if isinstance(result, etree._Element) else {**answers.SUCCESS, **result}
@@ -243,11 +247,7 @@ class BloodCenterMock(MockService):
         order = {**request["order"], "item": [{**item, "quantity": answers.quantity(item["quantity"])}
                                               for item in request["order"]["item"]]}
         answer = self.centre.submit_order(hospital, order)
-        reply = etree.Element(f"{{{answers.SERVICE_NS}}}SubmitBloodOrderResponse", nsmap={"ns0": answers.SERVICE_NS})
-        for name, value in (*answers.SUCCESS.items(), ("orderNo", answer["orderNo"]), ("status", answer["status"]),
-                            ("receivedAt", answer["receivedAt"])):
-            answers.leaf(reply, name, value)
-        return reply
+        return answers.submitted(answer["orderNo"], answer["status"], answer["receivedAt"])
 
     def _feedback(self, request: Any, hospital: str) -> dict[str, Any]:
         return answers.feedback(self.centre.order(hospital, request.orderNo))

@@ -13,10 +13,18 @@ sequence's order, an absent optional element left out. Anything it is not sure t
 string, number, boolean, date or time (or a dictionary, or a list where the element repeats), occurrences out of
 bounds, attributes, choices, groups, wildcards, derived or recursive types, default values, nillable elements,
 header parts. A test renders every reply shape of every SOAP contract both ways and compares the bytes.
+
+Creating elements is most of that rendering's cost (each `SubElement` resolves its namespace and allocates a node), so
+the tree rendered for one shape of answer (which optional parts are there, how many times each repeated part) is
+kept as a template: the next answer of the same shape is checked as before, field by field, then rendered as a copy
+of the template with each element's text set. At most `MAX_SHAPES` templates per operation; answers of further
+shapes are rendered afresh. Every reply is still validated against the schema by the transport, however built.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -25,6 +33,10 @@ from typing import Any
 from lxml import etree
 
 _PLAIN = frozenset({str, int, float, bool, Decimal, date, datetime, time})
+MAX_SHAPES = 64
+"""Templates kept per operation (shapes of answer: a batch's answer has one per number of records)."""
+_ENVELOPE_TEXTS = (None, None, None)
+"""The texts of the Envelope, the Body and the reply element: none."""
 
 
 class _Fallback(Exception):
@@ -61,6 +73,8 @@ class ReplyEncoder:
         self.envelope_ns = envelope_ns
         self.body: Any = getattr(output, "body", None)
         self.plan: _Plan | None = None
+        self.templates: dict[tuple[int, ...], etree._Element] = {}
+        """Shape (the number of each element, in document order) -> the envelope rendered for it, texts blank."""
         header = getattr(output, "header", None)
         if self.body is None or (header is not None and list(getattr(header.type, "elements", []) or [])):
             return
@@ -73,15 +87,31 @@ class ReplyEncoder:
         """The reply envelope for `data` (the answer's fields), or None when zeep must encode it."""
         if self.plan is None or type(data) is not dict:
             return None
-        env = self.envelope_ns
-        envelope = etree.Element(f"{{{env}}}Envelope", nsmap={"soap-env": env})
-        body = etree.SubElement(envelope, f"{{{env}}}Body")
+        shape: list[int] = []
+        texts: list[str | None] = []
         try:
-            _render(etree.SubElement(body, self.body.qname.text), self.plan, data)
+            _walk(self.plan, data, shape, texts)
         except _Fallback:
             return None
         except Exception:  # noqa: BLE001 - zeep's validate raised: zeep encodes it and says so in its own words
             return None
+        key = tuple(shape)
+        template = self.templates.get(key)
+        if template is not None:
+            envelope = copy.deepcopy(template)
+            for node, text in zip(envelope.iter(), (*_ENVELOPE_TEXTS, *texts), strict=True):
+                if text is not None:
+                    node.text = text
+            return envelope
+        env = self.envelope_ns
+        envelope = etree.Element(f"{{{env}}}Envelope", nsmap={"soap-env": env})
+        body = etree.SubElement(envelope, f"{{{env}}}Body")
+        _grow(etree.SubElement(body, self.body.qname.text), self.plan, iter(shape), iter(texts))
+        if len(self.templates) < MAX_SHAPES:
+            blank = copy.deepcopy(envelope)
+            for node in blank.iter():
+                node.text = None
+            self.templates[key] = blank
         return envelope
 
 
@@ -123,13 +153,16 @@ def _compile(xsd_type: Any, building: set[int]) -> _Plan:
     return plan
 
 
-def _render(parent: etree._Element, plan: _Plan, data: dict[str, Any]) -> None:
+def _walk(plan: _Plan, data: dict[str, Any], shape: list[int], texts: list[str | None]) -> None:
+    """Check `data` against `plan` as zeep's renderer would, and note its shape (how many of each element, in document
+    order) and each element's text (None for a nested one), in document order."""
     if not plan.names.issuperset(data):
         raise _Fallback  # zeep names the unknown field in its error
     for entry in plan.fields:
         value = data.get(entry.name)
         if value is None:
             if entry.optional:
+                shape.append(0)
                 continue
             raise _Fallback  # zeep renders or refuses a required element left out in ways of its own
         if entry.multiple:
@@ -146,11 +179,24 @@ def _render(parent: etree._Element, plan: _Plan, data: dict[str, Any]) -> None:
             entry.element.validate(value, [entry.name])  # what zeep's Element.render does first
         elif entry.multiple and (len(items) < bounds[0] or bounds[1] is not None and len(items) > bounds[1]):
             raise _Fallback  # zeep's validate refuses it, in its own words
+        shape.append(len(items))
         for item in items:
-            node = etree.SubElement(parent, entry.tag)
             if entry.plan is not None:
-                _render(node, entry.plan, item)
+                texts.append(None)
+                _walk(entry.plan, item, shape, texts)
             elif entry.as_is and type(item) is str:
-                node.text = item
+                texts.append(item)
             else:
-                node.text = entry.element.type.xmlvalue(item)
+                texts.append(entry.element.type.xmlvalue(item))
+
+
+def _grow(parent: etree._Element, plan: _Plan, shape: Iterator[int], texts: Iterator[str | None]) -> None:
+    """The elements under `parent` for a shape and texts `_walk` noted."""
+    for entry in plan.fields:
+        for _ in range(next(shape)):
+            node = etree.SubElement(parent, entry.tag)
+            text = next(texts)
+            if entry.plan is not None:
+                _grow(node, entry.plan, shape, texts)
+            else:
+                node.text = text

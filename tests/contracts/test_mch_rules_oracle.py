@@ -5,12 +5,13 @@ comments, names that only contain IdCard), and so the rules' findings rest on th
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from hypothesis import given, settings
 from lxml import etree
 
 from harness.contract.loader import ContractStore
-from harness.contract.mch_rules import ORDER, _id_cards, child_named, deadlines, record_rules
+from harness.contract.mch_rules import ORDER, _id_cards, child_named, deadlines, id_card_names, record_rules
 from tests.xml_trees import tag, xml_trees
 
 LIMITS = deadlines(ContractStore().load("mch-platform"))
@@ -43,6 +44,8 @@ RECORDS = xml_trees([tag(n, r) for n in NAMESPACES for r in ("Record", "childIdC
 @given(RECORDS)
 def test_the_lookups_find_what_the_scan_by_local_name_finds(root: etree._Element) -> None:
     assert _id_cards(root) == _scan_id_cards(root)
+    declared = tuple(n for n in NAMES if n.endswith("IdCard"))  # what a schema declaring these elements gives
+    assert _id_cards(root, declared) == _scan_id_cards(root), "found by the declared names: the same elements"
     for element in root.iter():
         if isinstance(element.tag, str):
             for name in NAMES:
@@ -63,3 +66,15 @@ def test_the_rules_read_ids_dates_and_deadlines_through_them() -> None:
                                                       ("deadline", "/DeliveryRecord/lateReason")], found
     etree.SubElement(root, tag(NAMESPACES[1], "lateReason")).text = "转诊"
     assert [f.rule for f in record_rules("DELIVERY", root, date(2026, 12, 6), LIMITS)] == ["id-check", "date-order"]
+
+
+def test_the_id_card_names_are_read_from_the_contracts_schemas(tmp_path: Path) -> None:
+    for version in ("2024.1", "2025.1"):
+        assert id_card_names(ContractStore().load("mch-platform", version).folder) == ("fatherIdCard", "motherIdCard")
+    xs = 'xmlns:xs="http://www.w3.org/2001/XMLSchema"'
+    (tmp_path / "a.xsd").write_text(f'<xs:schema {xs}><xs:element name="remark" type="xs:string"/></xs:schema>')
+    assert id_card_names(tmp_path) == ()
+    (tmp_path / "b.xsd").write_text(f'<xs:schema {xs}><xs:element name="childIdCard" type="xs:string"/>'
+                                    '<xs:complexType name="Open"><xs:sequence><xs:any processContents="lax"/>'
+                                    "</xs:sequence></xs:complexType></xs:schema>")
+    assert id_card_names(tmp_path) is None, "a wildcard: any element may be an ID card, every one is looked at"

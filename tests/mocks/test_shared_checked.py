@@ -4,8 +4,9 @@ SQLite file stand for two serving processes (each its own connection and lock de
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,126 @@ def test_the_counters_live_in_the_lock_file_and_survive_a_restart(tmp_path: Path
     assert again.get("records", "R3") == {"n": 3} and again.get("records", "R1") == {"n": 1}
     again.close()
     other.close()
+
+
+# -- the commit window (`atomic_soon`) ------------------------------------------------------------------------------
+
+def test_the_requests_of_one_turn_of_the_loop_are_committed_together_and_answered_after_the_commit(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
+    first, second = pair
+    answered: list[tuple[int, bool]] = []
+
+    async def request(n: int) -> None:
+        def work() -> int:
+            first.put("orders", f"H1/B{n}", {"n": n})
+            assert logged(first.path) == [], "no request of the window is committed while it runs"
+            return n
+
+        result = await first.atomic_soon(work)
+        answered.append((result, ("orders", f"H1/B{n}") in logged(first.path)))
+
+    async def main() -> None:
+        await asyncio.gather(*(request(n) for n in range(5)))
+
+    asyncio.run(main())
+    assert sorted(answered) == [(n, True) for n in range(5)], "each answer comes after its row is in the file"
+    assert (first.windows, first.windowed) == (1, 5), "five requests, one commit"
+    assert [second.get("orders", f"H1/B{n}") for n in range(5)] == [{"n": n} for n in range(5)]
+
+
+def test_a_later_request_of_the_window_reads_an_earlier_ones_writes(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
+    first, second = pair
+    first.put("counters", "record", 0)
+
+    def draw() -> int:
+        number = int(first.get("counters", "record")) + 1
+        first.put("counters", "record", number)
+        return number
+
+    async def main() -> list[int]:
+        return list(await asyncio.gather(*(first.atomic_soon(draw) for _ in range(4))))
+
+    assert asyncio.run(main()) == [1, 2, 3, 4]
+    assert second.get("counters", "record") == 4
+    assert first.conflicts == 0
+
+
+def stock_taker(store: CheckedSharedStore, runs: list[int]) -> Callable[[], int]:
+    """Ten units in stock; a transaction taking one, noting each run's reading in `runs`."""
+    store.put("stock", "E0001", {"left": 10})
+
+    def take_one() -> int:
+        left = int(store.get("stock", "E0001")["left"])
+        runs.append(left)
+        store.put("stock", "E0001", {"left": left - 1})
+        return left - 1
+
+    return take_one
+
+
+@pytest.mark.parametrize("read_meanwhile", [False, True], ids=["at-its-commit", "caught-up-by-a-read"])
+def test_a_window_whose_reads_another_worker_changed_is_run_again_and_answered_from_that_run(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore], read_meanwhile: bool) -> None:
+    """The other worker's change is found when the window commits, or earlier, when a read on the loop catches up
+    (which reads a row the window did not write without committing the window)."""
+    first, second = pair
+    runs: list[int] = []
+    take_one = stock_taker(first, runs)
+
+    async def main() -> int:
+        task = asyncio.ensure_future(first.atomic_soon(take_one))
+        await asyncio.sleep(0)  # the request has run on memory; its window commits on the next turn
+        assert runs == [10] and not task.done()
+        second.put("sessions", "S1", {"org": "H1"})
+        second.put("stock", "E0001", {"left": 5})  # the other worker takes five meanwhile
+        if read_meanwhile:
+            before = logged(first.path)
+            assert first.get("sessions", "S1") == {"org": "H1"}, "the other worker's session, caught up at once"
+            assert logged(first.path) == before, "a row the window did not write: read without committing the window"
+            assert first._tables["stock"]["E0001"] == {"left": 9}, "a row the window wrote: held back until it commits"
+        return await task
+
+    assert asyncio.run(main()) == 4
+    assert runs == [10, 5], "run again on the other worker's result"
+    assert first.conflicts == 1 and first.windows == 0
+    assert second.get("stock", "E0001") == {"left": 4}
+
+
+def test_a_read_of_a_row_the_window_wrote_or_a_transaction_outside_it_commits_the_window_first(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
+    first, _ = pair
+
+    async def main() -> None:
+        task = asyncio.ensure_future(first.atomic_soon(lambda: first.put("orders", "H1/B1", {"n": 1})))
+        await asyncio.sleep(0)
+        assert logged(first.path) == []
+        assert first.get("orders", "H1/B1") == {"n": 1}
+        assert logged(first.path) == [("orders", "H1/B1")], "committed before its row was shown"
+        await task
+        task = asyncio.ensure_future(first.atomic_soon(lambda: first.put("orders", "H1/B2", {"n": 2})))
+        await asyncio.sleep(0)
+        assert [key for key, _ in first.items("orders")] == ["H1/B1", "H1/B2"]
+        assert logged(first.path)[-1] == ("orders", "H1/B2")
+        await task
+
+    asyncio.run(main())
+    assert first.windows == 2
+
+
+def test_a_refused_request_of_the_window_leaves_nothing_and_gets_its_refusal_after_the_commit(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
+    first, second = pair
+
+    def refused() -> None:
+        first.put("orders", "H1/BAD", {"n": 0})
+        raise ValueError("订单内容不符")
+
+    async def main() -> list[object]:
+        return list(await asyncio.gather(first.atomic_soon(lambda: first.put("orders", "H1/B1", {"n": 1})),
+                                         first.atomic_soon(refused), return_exceptions=True))
+
+    ok, error = asyncio.run(main())
+    assert ok is None and isinstance(error, ValueError) and str(error) == "订单内容不符"
+    assert logged(first.path) == [("orders", "H1/B1")]
+    assert second.get("orders", "H1/BAD") is None and first.get("orders", "H1/BAD") is None

@@ -147,3 +147,19 @@ def test_records_survive_a_restart_with_a_state_file(tmp_path: Path) -> None:
         connector.close()
     finally:
         runtime.stop()
+
+
+def test_a_record_is_kept_as_it_came_and_audited_from_that_text(client: suds.client.Client, platform: MchPlatformMock,
+                                                                build: Callable[..., str]) -> None:
+    """The platform keeps the record's text as received (not the parsed tree written out again); a declaration naming
+    another encoding is kept naming UTF-8, the encoding the characters are stored and read back in."""
+    login(client)
+    caesarean = build(with_changes(sample("DELIVERY", "K0001"), deliveryMode="3"))
+    body = caesarean.split("?>", 1)[1] if caesarean.startswith("<?xml") else caesarean
+    sent = "<?xml version='1.0' encoding='GBK'?>\n<!-- 来自院内系统 -->" + body
+    reply = client.service.UploadRecord(recordType="DELIVERY", payload=sent)
+    assert (reply.ResultCode, reply.result.status) == ("0", "ACCEPTED")
+    stored = platform.records(record_no="K0001")[0]["payload"]
+    assert stored == "<?xml version='1.0' encoding=\"UTF-8\"?>\n<!-- 来自院内系统 -->" + body
+    audited = client.service.QueryUploadResult(recordId=reply.result.recordId)
+    assert audited.status == "RETURNED" and "剖宫产指征" in audited.reason[0], "read back from the kept text"
