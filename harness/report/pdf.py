@@ -69,13 +69,22 @@ def _open_arrays() -> None:
 def render_pdf(html: str, target: Path, print_css: str | None = None) -> int:
     """Write `html` (self-contained: inline CSS, no fetches) to `target` as PDF; returns the number of pages.
     `print_css`: rules for the PDF only, on top of the page's own (a user stylesheet: the page's rules win)."""
+    return write(lay_out(html, print_css), target)
+
+
+def lay_out(html: str, print_css: str | None = None) -> Any:
+    """`html` laid out in pages (a WeasyPrint document), not yet drawn; see `render_pdf`."""
     try:
         import weasyprint
     except (ImportError, OSError) as exc:  # OSError: Pango missing from the system
         raise PdfUnavailable(f"WeasyPrint cannot be loaded ({exc}); ./scripts/setup installs what it needs") from None
     _quiet()
     stylesheets = [weasyprint.CSS(string=print_css, url_fetcher=_no_fetch)] if print_css else None
-    document = weasyprint.HTML(string=html, base_url=None, url_fetcher=_no_fetch).render(stylesheets=stylesheets)
+    return weasyprint.HTML(string=html, base_url=None, url_fetcher=_no_fetch).render(stylesheets=stylesheets)
+
+
+def write(document: Any, target: Path) -> int:
+    """A laid-out document drawn into `target` (written beside it, then moved into place); returns its pages."""
     tmp = target.with_name(target.name + ".writing")
     document.write_pdf(tmp)
     tmp.replace(target)

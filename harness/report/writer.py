@@ -18,7 +18,7 @@ from harness.report.formats import parse_xml
 from harness.report.html import render_html
 from harness.report.manifest import WRITTEN_AFTER, hih_version, sha256_file, write_manifest
 from harness.report.masking import Masker
-from harness.report.signoff import write_signoff
+from harness.report.signoff import signoff_ahead, write_signoff
 
 REPORT_HTML = "report.html"
 CUCUMBER_JSON = "cucumber.json"
@@ -111,21 +111,31 @@ def preload() -> None:
 
 
 def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
-                  contracts: dict[str, Any] | None = None, evidence_masked: bool = False) -> list[Path]:
+                  contracts: dict[str, Any] | None = None, evidence_masked: bool = False,
+                  lay_out_ahead: bool = False) -> list[Path]:
     """Write the reports derived from a finished run (or merged shards); returns the files written: report.html,
     manifest.json, then the sign-off pack that prints the manifest's SHA-256 and the seal over that pack.
     `contracts`: the run's contracts by interface where the caller has them loaded (else loaded here).
-    `evidence_masked`: the evidence was masked where it was captured, by this configuration's rules (`hih run`)."""
+    `evidence_masked`: the evidence was masked where it was captured, by this configuration's rules (`hih run`).
+    `lay_out_ahead`: lay signoff.pdf out in a side process while the other reports are written (`hih run`, which
+    has WeasyPrint loaded by now); the same PDF, sooner on a machine with a core to spare."""
     config = load_config()
     masker = Masker.from_config(config.masking)
-    scrub_logs(report_dir, masker)
     contracts = _contracts(summary, contracts)
-    html = report_dir / REPORT_HTML
-    html.write_text(render_html(summary, evidence, masker, contracts, hih_version(), evidence_masked), encoding="utf-8")
-    for name in WRITTEN_AFTER:  # a pack left from an earlier run in this directory is not this run's
-        (report_dir / name).unlink(missing_ok=True)
-    manifest = write_manifest(report_dir, summary, {name: c.folder for name, c in contracts.items()})
-    pack = write_signoff(report_dir, summary, evidence, masker, contracts, config.signoff, sha256_file(manifest))
+    ahead = signoff_ahead(report_dir, summary, evidence, masker, contracts, config.signoff) if lay_out_ahead else None
+    try:
+        scrub_logs(report_dir, masker)
+        html = report_dir / REPORT_HTML
+        html.write_text(render_html(summary, evidence, masker, contracts, hih_version(), evidence_masked),
+                        encoding="utf-8")
+        for name in WRITTEN_AFTER:  # a pack left from an earlier run in this directory is not this run's
+            (report_dir / name).unlink(missing_ok=True)
+        manifest = write_manifest(report_dir, summary, {name: c.folder for name, c in contracts.items()})
+        pack = write_signoff(report_dir, summary, evidence, masker, contracts, config.signoff, sha256_file(manifest),
+                             ahead)
+    finally:
+        if ahead is not None:
+            ahead.close()
     return [html, manifest, *pack]
 
 
