@@ -10,12 +10,15 @@ or when the side process fails, stalls or cannot be started, `finish` says so an
 as it did before: the document is the same either way (tests/report/test_pdf_ahead.py holds the two to the byte).
 
 Linux and macOS (`os.fork`): the side process shares what the parent loaded (WeasyPrint, its fonts, the
-templates) without importing or reading anything again. It is started only when WeasyPrint is imported already.
+templates) without importing or reading anything again. It is started only when WeasyPrint is imported already and
+the machine has a core to spare (`spare_core`): the side process costs ≈ 60–90 ms of CPU more than laying the PDF
+out in the parent (copy-on-write pages), which only a core otherwise idle repays.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import select
@@ -47,7 +50,7 @@ class PdfAhead:
     @classmethod
     def start(cls, html: str, placeholder: str, target: Path, print_css: str | None = None) -> PdfAhead | None:
         """Fork a process that lays `html` out now; None when none can be started (no fork, no WeasyPrint yet)."""
-        if not hasattr(os, "fork") or "weasyprint" not in sys.modules or placeholder not in html:
+        if not hasattr(os, "fork") or "weasyprint" not in sys.modules or placeholder not in html or not spare_core():
             return None
         orders_r, orders_w = os.pipe()
         answers_r, answers_w = os.pipe()
@@ -58,6 +61,7 @@ class PdfAhead:
                 os.close(fd)
             return None
         if pid == 0:  # pragma: no cover - the side process; its work is measured by what the parent receives
+            gc.disable()  # it lives for one PDF: a collection would walk (and copy) the parent's objects for nothing
             code = 0
             try:
                 os.close(orders_w)
@@ -102,6 +106,16 @@ class PdfAhead:
             os.kill(self.pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
+
+
+def spare_core() -> bool:
+    """Whether the machine's load (1-minute average of runnable processes, this run's included) leaves a core
+    for a side process: below the number of cores plus one. Where the system gives no load average, yes."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return True
+    return load < (os.cpu_count() or 1) + 1
 
 
 def _write_all(fd: int, data: bytes) -> None:

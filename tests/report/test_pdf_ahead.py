@@ -34,8 +34,9 @@ def _page(digest: str, face: str = MONO, note: str = "患者信息均已脱敏")
 
 
 @pytest.fixture(autouse=True)
-def _warm() -> None:
+def _warm(monkeypatch: pytest.MonkeyPatch) -> None:
     pdf.preload()  # as `hih run` has it: WeasyPrint imported before the side process is started
+    monkeypatch.setattr(pdf_ahead, "spare_core", lambda: True)  # whatever else runs on the machine now
 
 
 def _pdf_text(path: Path) -> str:
@@ -106,9 +107,21 @@ def test_a_side_process_that_fails_or_stalls_is_ended_and_left_to_the_caller(tmp
     assert _gone(ahead.pid)
 
 
-def test_none_is_started_without_weasyprint_loaded_or_a_placeholder(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_busy_machine_has_no_core_to_spare(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (7.9, 6.0, 5.0))
+    assert not pdf_ahead.spare_core()
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.6, 1.0, 1.0))  # this run's own processes
+    assert pdf_ahead.spare_core()
+
+
+def test_none_is_started_on_a_busy_machine_without_weasyprint_or_a_placeholder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert PdfAhead.start(_page(VALUE), PLACEHOLDER, tmp_path / "x.pdf") is None
+    monkeypatch.setattr(pdf_ahead, "spare_core", lambda: False)
+    assert PdfAhead.start(_page(PLACEHOLDER), PLACEHOLDER, tmp_path / "x.pdf") is None
+    monkeypatch.setattr(pdf_ahead, "spare_core", lambda: True)
     monkeypatch.delitem(__import__("sys").modules, "weasyprint")
     assert PdfAhead.start(_page(PLACEHOLDER), PLACEHOLDER, tmp_path / "x.pdf") is None
 
