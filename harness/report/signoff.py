@@ -189,10 +189,11 @@ def signoff_ahead(report_dir: Path, summary: dict[str, Any], evidence: dict[str,
 
 def write_signoff(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]], masker: Masker,
                   contracts: dict[str, Any], config: SignoffConfig, manifest_sha256: str,
-                  ahead: PdfAhead | None = None) -> list[Path]:
+                  ahead: PdfAhead | None = None, pdf: bool = True) -> list[Path]:
     """signoff.html and signoff.pdf (when WeasyPrint can be loaded; else a one-line warning), then the seal.
     `ahead`: the PDF laid out already (`signoff_ahead`); it is written from this page's layout only when the page
-    is the one it laid out, else here as without it."""
+    is the one it laid out, else here as without it. `pdf`: False when no PDF was asked for (signoff.html alone;
+    WeasyPrint is not imported)."""
     import sys
 
     from harness.report.manifest import write_seal
@@ -203,6 +204,8 @@ def write_signoff(report_dir: Path, summary: dict[str, Any], evidence: dict[str,
     html = render_signoff(build_signoff(summary, evidence, masker, contracts, config, previous, manifest_sha256))
     written = [report_dir / SIGNOFF_HTML]
     written[0].write_text(html, encoding="utf-8")
+    if not pdf:
+        return [*written, write_seal(report_dir)]
     try:
         if ahead is None or ahead.finish(html, manifest_sha256) is None:
             render_pdf(html, report_dir / SIGNOFF_PDF, _print_css())
