@@ -82,6 +82,11 @@ def _store(contracts_dir: Path | None) -> ContractStore:
 
 
 # -- run ---------------------------------------------------------------------------------------------------
+signoff_pdf_option = click.option("--signoff-pdf/--no-signoff-pdf", "signoff_pdf", default=None,
+                                  help="write signoff.pdf beside signoff.html (default: hih.toml [report] signoff_pdf, "
+                                       "else yes); --no-signoff-pdf for shard jobs and local runs")
+
+
 @app.command()
 @click.option("--interface", multiple=True, callback=_listed, metavar="NAME", help="interface to run (repeatable; default: all)")
 @click.option("--contract", multiple=True, callback=_listed, metavar="NAME=VERSION", help="contract version (default: the newest in force)")
@@ -97,10 +102,11 @@ def _store(contracts_dir: Path | None) -> ContractStore:
 @click.option("--as-of", default=None, metavar="YYYY-MM-DD", help="run the contracts in force on this day (default: today)")
 @click.option("--operator", default=None, metavar="NAME", help="who runs the gate, for the sign-off (default: the CI user or login name)")
 @click.option("--release", default=None, metavar="NAME", help="the release being gated, for the sign-off")
+@signoff_pdf_option
 def run(interface: list[str], contract: list[str], connector: list[str], report_dir: Path,
         workers: str | None, tags: str | None, contracts_dir: Path | None, changed_since: list[str],
         scenario_timeout: float | None, timeout: float | None, as_of: str | None, operator: str | None,
-        release: str | None) -> None:
+        release: str | None, signoff_pdf: bool | None) -> None:
     """Run the specs against in-process mocks and the chosen connectors; the exit code is the release gate."""
     from harness.run import warm
     from harness.run.options import RunOptions, parse_pairs, parse_workers
@@ -109,7 +115,7 @@ def run(interface: list[str], contract: list[str], connector: list[str], report_
                          connectors=parse_pairs(connector, "--connector"), report_dir=report_dir,
                          workers=parse_workers(workers), tags=tags, contracts_dir=contracts_dir,
                          changed_since=changed_since, scenario_timeout_s=scenario_timeout, timeout_s=timeout,
-                         as_of=_day("--as-of", as_of), operator=operator, release=release)
+                         as_of=_day("--as-of", as_of), operator=operator, release=release, signoff_pdf=signoff_pdf)
     warm.prestart()  # pytest imports itself and the plugins while the run is planned
     try:
         from harness.run.runner import run as run_gate
@@ -501,8 +507,10 @@ def _ports(values: list[str]) -> dict[str, int]:
 @click.option("--contract", multiple=True, callback=_listed, metavar="NAME=VERSION", help="contract version (default: the newest in force)")
 @click.option("--workers", default=None, metavar="N|auto", help="pytest processes of each run")
 @contracts_dir_option
+@signoff_pdf_option
 def compare(interface: str, connector: str, against: str, report_dir: Path, allow: Path | None, fmt: str,
-            tags: str | None, contract: list[str], workers: str | None, contracts_dir: Path | None) -> None:
+            tags: str | None, contract: list[str], workers: str | None, contracts_dir: Path | None,
+            signoff_pdf: bool | None) -> None:
     """Run the scenarios with each connector and show what changed on the wire; exit 0 same, 1 different."""
     from rich.console import Console
 
@@ -514,7 +522,8 @@ def compare(interface: str, connector: str, against: str, report_dir: Path, allo
     options = CompareOptions(interface=interface, old=connector_of(connector, "--connector", interface),
                              new=connector_of(against, "--against", interface), report_dir=report_dir, allow=allow,
                              fmt=fmt, tags=tags, contracts=parse_pairs(contract, "--contract"),
-                             contracts_dir=contracts_dir, workers=chosen if isinstance(chosen, int) else None)
+                             contracts_dir=contracts_dir, workers=chosen if isinstance(chosen, int) else None,
+                             signoff_pdf=signoff_pdf)
     progress = Console(stderr=True, highlight=False, soft_wrap=True) if fmt == "json" else out
     raise Exit(run_compare(options, progress, out))
 
@@ -528,11 +537,13 @@ def report_app() -> None:
 @report_app.command("merge")
 @click.argument("directories", nargs=-1, callback=_listed, required=True, type=PATH, metavar="DIR...", help="the shards' report directories")
 @click.option("--into", type=PATH, required=True, metavar="DIR", help="the merged report directory (replaced as a whole)")
-def report_merge(directories: list[Path], into: Path) -> None:
+@click.option("--no-signoff-pdf", "no_signoff_pdf", is_flag=True, default=False,
+              help="the merged sign-off pack without signoff.pdf (default: made, whatever the shards did)")
+def report_merge(directories: list[Path], into: Path, no_signoff_pdf: bool) -> None:
     """One report directory with one gate decision from CI shards' directories; exit 0 pass, 1 fail, 2 incomplete."""
     from harness.run.merge import merge
 
-    raise Exit(merge(directories, into, out))
+    raise Exit(merge(directories, into, out, signoff_pdf=not no_signoff_pdf))
 
 
 @report_app.command("verify")

@@ -1,6 +1,6 @@
 """The project configuration file: `hih.toml` in the directory hih runs from (or the file `$HIH_CONFIG` names).
 
-Every setting has a built-in default, so the file is optional. It holds up to five tables. `[masking]`:
+Every setting has a built-in default, so the file is optional. It holds up to six tables. `[masking]`:
 
     [masking]
     defaults = true                       # keep the built-in rules and add these (false: only these)
@@ -30,6 +30,11 @@ instead of the newest version in force; `--contract` wins):
 
     [contracts]
     insurance = "2023.1"
+
+`[report]`, what `hih run` writes besides the reports every run has (`--no-signoff-pdf` wins):
+
+    [report]
+    signoff_pdf = true                    # false: signoff.html only, no signoff.pdf (shard jobs, local runs)
 
 A problem in the file is a UsageError naming the file and the key, so `hih` stops with exit code 2.
 """
@@ -85,6 +90,14 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """Defaults of the reports `hih run` writes, from `[report]`."""
+
+    signoff_pdf: bool = True
+    """False: the sign-off pack is signoff.html alone (WeasyPrint is not even imported)."""
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     """The settings of one project; `path` is the file they came from (None: built-in defaults only)."""
 
@@ -95,6 +108,7 @@ class ProjectConfig:
     run: RunConfig = field(default_factory=RunConfig)
     contracts: dict[str, str] = field(default_factory=dict)
     """Interface -> pinned contract version, from `[contracts]`."""
+    report: ReportConfig = field(default_factory=ReportConfig)
 
 
 def config_path(cwd: Path | None = None) -> Path | None:
@@ -120,13 +134,15 @@ def load_config(path: Path | None = None, cwd: Path | None = None) -> ProjectCon
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from None
-    unknown = sorted(set(document) - {"contracts", "insurance", "masking", "run", "signoff"})
+    unknown = sorted(set(document) - {"contracts", "insurance", "masking", "report", "run", "signoff"})
     if unknown:
-        raise UsageError(f"{path}: unknown table or key {unknown[0]!r} (known: contracts, insurance, masking, run, signoff)")
+        raise UsageError(f"{path}: unknown table or key {unknown[0]!r} "
+                         "(known: contracts, insurance, masking, report, run, signoff)")
     return ProjectConfig(path=path, masking=_masking(path, document.get("masking", {})),
                          signoff=_signoff(path, document.get("signoff", {})),
                          insurance=parse_insurance(path, document.get("insurance", {})),
-                         run=_run(path, document.get("run", {})), contracts=_pins(path, document.get("contracts", {})))
+                         run=_run(path, document.get("run", {})), contracts=_pins(path, document.get("contracts", {})),
+                         report=_report(path, document.get("report", {})))
 
 
 def _signoff(path: Path, table: Any) -> SignoffConfig:
@@ -166,6 +182,18 @@ def _run(path: Path, table: Any) -> RunConfig:
         seconds[key] = None if value is None else float(value)
     return RunConfig(workers=None if workers == "auto" else workers, scenario_timeout_s=seconds["scenario_timeout"],
                      timeout_s=seconds["timeout"])
+
+
+def _report(path: Path, table: Any) -> ReportConfig:
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [report] must be a table")
+    unknown = sorted(set(table) - {"signoff_pdf"})
+    if unknown:
+        raise UsageError(f"{path}: [report] unknown key {unknown[0]!r} (known: signoff_pdf)")
+    value = table.get("signoff_pdf", True)
+    if not isinstance(value, bool):
+        raise UsageError(f"{path}: [report] signoff_pdf must be true or false, not {value!r}")
+    return ReportConfig(signoff_pdf=value)
 
 
 def _pins(path: Path, table: Any) -> dict[str, str]:

@@ -5,7 +5,9 @@ A test that reads both the passing and the failing run is in the group of both: 
 runs of planted defects against every scenario (`DEFECT_RUNS`) are a second group, so that the two groups' runs go
 side by side on two workers.
 
-What a run printed and its exit code are kept beside its report directory (`console_of`), for tests that check them."""
+What a run printed and its exit code are kept beside its report directory (`console_of`), for tests that check them.
+The passing and the failing run make the sign-off PDF (the sign-off, masking-scan, `report verify` and browser tests
+read their packs); the others make none (`hih run --no-signoff-pdf`), as nothing reads one."""
 
 from __future__ import annotations
 
@@ -51,9 +53,11 @@ tests/run/test_defects_specific.py (each defect is specific) and tests/run/test_
 gate, told in business words) read them; the latter deals only the other defects into runs of its own."""
 
 
-def _run(directory: Path, **options: object) -> Path:
+def _run(directory: Path, *, signoff_pdf: bool, **options: object) -> Path:
+    """`signoff_pdf`: whether the run makes signoff.pdf (True for runs whose sign-off PDF a test reads)."""
     console = Console(file=io.StringIO(), width=200, color_system=None)
-    code = run(RunOptions(features_dir=ROOT / "features", report_dir=directory, **options), console)  # type: ignore[arg-type]
+    code = run(RunOptions(features_dir=ROOT / "features", report_dir=directory, signoff_pdf=signoff_pdf,
+                          **options), console)  # type: ignore[arg-type]
     printed = console.file.getvalue()  # type: ignore[attr-defined]
     directory.with_name(CONSOLE).write_text(json.dumps({"code": code, "printed": printed}), encoding="utf-8")
     return directory
@@ -71,26 +75,27 @@ def console_of(report_dir: Path) -> tuple[int, str]:
 @pytest.fixture(scope="session")
 def parallel_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The report directory of a passing run of every project feature on two workers."""
-    return _run(tmp_path_factory.mktemp("parallel") / "reports", workers=2, operator="张工", release="HIS 5.2.1")
+    return _run(tmp_path_factory.mktemp("parallel") / "reports", signoff_pdf=True, workers=2, operator="张工",
+                release="HIS 5.2.1")
 
 
 @pytest.fixture(scope="session")
 def failing_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The report directory of a run of every project feature with a defective connector on each interface (the
     insurance one is refused by the platform: tracebacks in every log)."""
-    return _run(tmp_path_factory.mktemp("failing") / "reports", connectors=FAILING)
+    return _run(tmp_path_factory.mktemp("failing") / "reports", signoff_pdf=True, connectors=FAILING)
 
 
 @pytest.fixture(scope="session")
 def lost_replies_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run of every project feature with the `LOST_REPLIES` defects."""
-    return _run(tmp_path_factory.mktemp("lost-replies") / "reports", connectors=LOST_REPLIES)
+    return _run(tmp_path_factory.mktemp("lost-replies") / "reports", signoff_pdf=False, connectors=LOST_REPLIES)
 
 
 @pytest.fixture(scope="session")
 def missing_field_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run of every project feature with the `MISSING_FIELD` defects."""
-    return _run(tmp_path_factory.mktemp("missing-field") / "reports", connectors=MISSING_FIELD)
+    return _run(tmp_path_factory.mktemp("missing-field") / "reports", signoff_pdf=False, connectors=MISSING_FIELD)
 
 
 OLDER = {"insurance": "2023.1", "lis": "2023.1", "mch-platform": "2024.1"}
@@ -101,7 +106,8 @@ version of the same interface, cannot share a run: tests/run/test_older_contract
 @pytest.fixture(scope="session")
 def older_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run of the reference connectors on the `OLDER` contract versions, the interfaces that have one together."""
-    return _run(tmp_path_factory.mktemp("older") / "reports", interfaces=list(OLDER), contracts=OLDER)
+    return _run(tmp_path_factory.mktemp("older") / "reports", signoff_pdf=False, interfaces=list(OLDER),
+                contracts=OLDER)
 
 
 GROUPS = {"parallel_run": "full_runs", "failing_run": "full_runs", "lost_replies_run": "defect_runs",

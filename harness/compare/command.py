@@ -46,6 +46,8 @@ class CompareOptions:
     contracts: dict[str, str] = field(default_factory=dict)
     contracts_dir: Path | None = None
     workers: int | None = None
+    signoff_pdf: bool | None = None
+    """Each side's signoff.pdf (`hih run --no-signoff-pdf`: False); None: hih.toml `[report]`, else made."""
 
 
 def connector_of(value: str, flag: str, interface: str) -> str:
@@ -73,7 +75,7 @@ def compare(options: CompareOptions, console: Console, out: Console) -> int:
         run_options = RunOptions(interfaces=[options.interface], connectors={options.interface: spec},
                                  contracts=options.contracts, report_dir=options.report_dir / side, tags=options.tags,
                                  contracts_dir=options.contracts_dir, workers=options.workers,
-                                 release=f"hih compare {side}")
+                                 release=f"hih compare {side}", signoff_pdf=options.signoff_pdf)
         outcomes[side] = run(run_options, console)
         if outcomes[side] not in (0, 1):
             raise UsageError(f"the {side.upper()} run ({spec}) did not complete (exit {outcomes[side]}); its report: "

@@ -6,7 +6,9 @@ and the SHA-256 of its module file, or of its package's .py files).
 
 The sign-off pack (signoff.html, signoff.pdf) prints the manifest's SHA-256, so it is written after the manifest
 and is not listed in it: `signoff.sha256` seals it instead (the lines `sha256sum` prints, so `sha256sum -c
-signoff.sha256` checks it too), and the manifest names those files under `signoff`.
+signoff.sha256` checks it too), and the manifest names those files under `signoff`. A run told to write no
+signoff.pdf (`--no-signoff-pdf`, hih.toml `[report] signoff_pdf = false`) names signoff.html alone there, with
+`"pdf": false`: a signoff.pdf found beside it is then an added file, and `hih report verify` says no PDF was asked.
 
 A folder's SHA-256 is the SHA-256 of the lines `<sha256>  <path>\\n` of its files sorted by relative path, the
 output of `find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs -d '\\n' sha256sum` run inside it.
@@ -98,8 +100,14 @@ def contract_entry(interface: str, version: str, folder: Path | None) -> dict[st
     return entry
 
 
-def build_manifest(report_dir: Path, summary: dict[str, Any], contract_folders: dict[str, Path | None]) -> dict[str, Any]:
-    """The manifest of `report_dir` as it is now (write it last)."""
+def signoff_files(pdf: bool = True) -> tuple[str, ...]:
+    """The files of the sign-off pack: signoff.html, and signoff.pdf when it was asked for."""
+    return SIGNOFF_FILES if pdf else SIGNOFF_FILES[:1]
+
+
+def build_manifest(report_dir: Path, summary: dict[str, Any], contract_folders: dict[str, Path | None],
+                   signoff_pdf: bool = True) -> dict[str, Any]:
+    """The manifest of `report_dir` as it is now (write it last); `signoff_pdf`: whether signoff.pdf was asked for."""
     interfaces = summary.get("interfaces") or {}
     return {
         "format": FORMAT,
@@ -114,13 +122,14 @@ def build_manifest(report_dir: Path, summary: dict[str, Any], contract_folders: 
         "connectors": [connector_entry(name, str(row.get("connector", ""))) for name, row in interfaces.items()],
         "files": {name: {"sha256": sha256_file(path), "bytes": path.stat().st_size}
                   for name, path in _files(report_dir) if name != MANIFEST and name not in WRITTEN_AFTER},
-        "signoff": {"files": list(SIGNOFF_FILES), "seal": SEAL},
+        "signoff": {"files": list(signoff_files(signoff_pdf)), "seal": SEAL, "pdf": signoff_pdf},
     }
 
 
-def write_manifest(report_dir: Path, summary: dict[str, Any], contract_folders: dict[str, Path | None]) -> Path:
+def write_manifest(report_dir: Path, summary: dict[str, Any], contract_folders: dict[str, Path | None],
+                   signoff_pdf: bool = True) -> Path:
     path = report_dir / MANIFEST
-    document = build_manifest(report_dir, summary, contract_folders)
+    document = build_manifest(report_dir, summary, contract_folders, signoff_pdf)
     tmp = path.with_name(MANIFEST + ".writing")
     tmp.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
@@ -140,7 +149,7 @@ def differences(report_dir: Path) -> tuple[list[str], int, str]:
         sealed = [str(name) for name in (document.get("signoff") or {}).get("files", [])]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UsageError(f"{path}: not a hih manifest ({type(exc).__name__}: {exc})") from None
-    after = WRITTEN_AFTER if sealed else frozenset()
+    after = {*sealed, SEAL} if sealed else set()  # a sign-off file the manifest does not name is an added file
     present = {name: p for name, p in _files(report_dir) if name != MANIFEST and name not in after}
     lines = []
     for name in sorted(set(listed) | set(present), key=lambda n: n.encode("utf-8")):
@@ -154,6 +163,23 @@ def differences(report_dir: Path) -> tuple[list[str], int, str]:
     if sealed:
         lines += _seal_differences(report_dir, sealed, digest)
     return lines, len(listed) + sum((report_dir / n).is_file() for n in sealed), digest
+
+
+def pdf_note(report_dir: Path) -> str:
+    """What `hih report verify` says of a sign-off pack without signoff.pdf: not asked for, or asked for and not
+    written (the run warned why); "" when the PDF is there or the directory has no sign-off pack."""
+    if (report_dir / SIGNOFF_FILES[1]).is_file():
+        return ""
+    try:
+        signoff = json.loads((report_dir / MANIFEST).read_text(encoding="utf-8")).get("signoff")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    if not isinstance(signoff, dict):
+        return ""
+    if signoff.get("pdf") is False:
+        return ("no signoff.pdf: the run was told to write none (--no-signoff-pdf or hih.toml [report] signoff_pdf = "
+                "false); signoff.html is the sign-off page")
+    return "warning: no signoff.pdf: it was asked for and the run could not write it (its warning said why)"
 
 
 def write_seal(report_dir: Path) -> Path:
@@ -199,4 +225,7 @@ def verify(report_dir: Path, echo: Callable[[str], None]) -> int:
     echo(f"verified {count} files (manifest.json sha256 {digest})")
     if (report_dir / SEAL).is_file():
         echo(f"sign-off pack sealed by {SEAL} (sha256 {sha256_file(report_dir / SEAL)})")
+    note = pdf_note(report_dir)
+    if note:
+        echo(note)
     return 0

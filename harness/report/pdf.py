@@ -4,7 +4,9 @@ fontconfig finds (./scripts/setup installs one), so the Chinese text is text in 
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
+from typing import Any
 
 
 class PdfUnavailable(Exception):
@@ -32,18 +34,57 @@ def preload() -> None:
 def _quiet() -> None:
     for name in ("weasyprint", "fontTools"):  # CSS it skips and font subsetting chatter are not the user's business
         logging.getLogger(name).setLevel(logging.ERROR)
+    _open_arrays()
+
+
+_SIZED_ARRAY = re.compile(r"^\s*([A-Za-z_][\w ]*?)\s*\[(\d+)\]\s*$")
+
+
+def _open_arrays() -> None:
+    """WeasyPrint's font subsetting asks cffi for arrays typed by their length (`hb_codepoint_t[1234]`, twice a
+    font), and cffi parses each new type string with pycparser: ≈ 3 ms of CPU a length, ≈ 30 ms a sign-off, and
+    lengths seldom repeat. An array of a declared length that is given exactly that many items, or none, is made
+    as the same array of open length (`hb_codepoint_t[]`, parsed once): the same C type of items, the same length
+    and contents. Any other request goes to cffi unchanged."""
+    from weasyprint.text.ffi import ffi
+
+    new = ffi.new
+    if getattr(new, "hih_open_arrays", False):
+        return
+
+    def open_new(cdecl: Any, init: Any = None) -> Any:
+        sized = _SIZED_ARRAY.match(cdecl) if isinstance(cdecl, str) else None
+        if sized is not None:
+            length = int(sized.group(2))
+            if init is None:
+                return new(f"{sized.group(1)}[]", length)
+            if isinstance(init, list | tuple) and len(init) == length:
+                return new(f"{sized.group(1)}[]", init)
+        return new(cdecl, init)
+
+    open_new.hih_open_arrays = True  # type: ignore[attr-defined]
+    ffi.new = open_new
 
 
 def render_pdf(html: str, target: Path, print_css: str | None = None) -> int:
     """Write `html` (self-contained: inline CSS, no fetches) to `target` as PDF; returns the number of pages.
     `print_css`: rules for the PDF only, on top of the page's own (a user stylesheet: the page's rules win)."""
+    return write(lay_out(html, print_css), target)
+
+
+def lay_out(html: str, print_css: str | None = None) -> Any:
+    """`html` laid out in pages (a WeasyPrint document), not yet drawn; see `render_pdf`."""
     try:
         import weasyprint
     except (ImportError, OSError) as exc:  # OSError: Pango missing from the system
         raise PdfUnavailable(f"WeasyPrint cannot be loaded ({exc}); ./scripts/setup installs what it needs") from None
     _quiet()
     stylesheets = [weasyprint.CSS(string=print_css, url_fetcher=_no_fetch)] if print_css else None
-    document = weasyprint.HTML(string=html, base_url=None, url_fetcher=_no_fetch).render(stylesheets=stylesheets)
+    return weasyprint.HTML(string=html, base_url=None, url_fetcher=_no_fetch).render(stylesheets=stylesheets)
+
+
+def write(document: Any, target: Path) -> int:
+    """A laid-out document drawn into `target` (written beside it, then moved into place); returns its pages."""
     tmp = target.with_name(target.name + ".writing")
     document.write_pdf(tmp)
     tmp.replace(target)

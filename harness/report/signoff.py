@@ -25,6 +25,7 @@ from harness.report.manifest import connector_entry
 from harness.report.masking import Masker
 
 if TYPE_CHECKING:
+    from harness.report.pdf_ahead import PdfAhead
     from harness.run.identity import ConnectorIdentity
 
 HERE = Path(__file__).parent
@@ -161,9 +162,38 @@ def render_signoff(view: SignoffView) -> str:
     return _environment().get_template("signoff.html.j2").render(view=view, css=css)
 
 
+def _print_css() -> str:
+    return (HERE / "templates" / "signoff-print.css").read_text(encoding="utf-8")
+
+
+MANIFEST_PLACEHOLDER = "0" * 64
+"""What the sign-off laid out ahead shows in place of the manifest's SHA-256: 64 hexadecimal digits, as wide in
+the monospaced face as any digest."""
+
+
+def signoff_ahead(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
+                  masker: Masker, contracts: dict[str, Any], config: SignoffConfig) -> PdfAhead | None:
+    """signoff.pdf laid out in a side process now, before manifest.json exists (harness.report.pdf_ahead), from
+    the page as `write_signoff` is expected to render it; `write_signoff` hands it the page it renders then.
+    `masker` is not changed (a copy of it masks here)."""
+    from harness.report.pdf_ahead import PdfAhead
+    from harness.run.history import history_path, previous_runs
+
+    predicting = masker.scoped()
+    predicting.remember(masker.learned)
+    previous = previous_runs(history_path(report_dir), list(summary.get("interfaces") or {}), summary.get("started"))
+    html = render_signoff(build_signoff(summary, evidence, predicting, contracts, config, previous,
+                                        MANIFEST_PLACEHOLDER))
+    return PdfAhead.start(html, MANIFEST_PLACEHOLDER, report_dir / SIGNOFF_PDF, _print_css())
+
+
 def write_signoff(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]], masker: Masker,
-                  contracts: dict[str, Any], config: SignoffConfig, manifest_sha256: str) -> list[Path]:
-    """signoff.html and signoff.pdf (when WeasyPrint can be loaded; else a one-line warning), then the seal."""
+                  contracts: dict[str, Any], config: SignoffConfig, manifest_sha256: str,
+                  ahead: PdfAhead | None = None, pdf: bool = True) -> list[Path]:
+    """signoff.html and signoff.pdf (when WeasyPrint can be loaded; else a one-line warning), then the seal.
+    `ahead`: the PDF laid out already (`signoff_ahead`); it is written from this page's layout only when the page
+    is the one it laid out, else here as without it. `pdf`: False when no PDF was asked for (signoff.html alone;
+    WeasyPrint is not imported)."""
     import sys
 
     from harness.report.manifest import write_seal
@@ -174,8 +204,11 @@ def write_signoff(report_dir: Path, summary: dict[str, Any], evidence: dict[str,
     html = render_signoff(build_signoff(summary, evidence, masker, contracts, config, previous, manifest_sha256))
     written = [report_dir / SIGNOFF_HTML]
     written[0].write_text(html, encoding="utf-8")
+    if not pdf:
+        return [*written, write_seal(report_dir)]
     try:
-        render_pdf(html, report_dir / SIGNOFF_PDF, (HERE / "templates" / "signoff-print.css").read_text(encoding="utf-8"))
+        if ahead is None or ahead.finish(html, manifest_sha256) is None:
+            render_pdf(html, report_dir / SIGNOFF_PDF, _print_css())
         written.append(report_dir / SIGNOFF_PDF)
     except PdfUnavailable as exc:
         sys.stderr.write(f"hih: warning: signoff.pdf not written: {exc}\n")

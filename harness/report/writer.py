@@ -18,7 +18,7 @@ from harness.report.formats import parse_xml
 from harness.report.html import render_html
 from harness.report.manifest import WRITTEN_AFTER, hih_version, sha256_file, write_manifest
 from harness.report.masking import Masker
-from harness.report.signoff import write_signoff
+from harness.report.signoff import SIGNOFF_HTML, SIGNOFF_PDF, signoff_ahead, write_signoff
 
 REPORT_HTML = "report.html"
 CUCUMBER_JSON = "cucumber.json"
@@ -100,36 +100,57 @@ def _rewrite(path: Path, masked: str, original: str) -> None:
         path.write_text(masked, encoding="utf-8")
 
 
-def preload() -> None:
+def preload(signoff_pdf: bool = True) -> None:
     """What writing the reports needs, loaded ahead of time (`hih run` does it in a thread while its scenarios run):
-    the templates compiled, WeasyPrint imported with its fonts ready."""
-    from harness.report import html, pdf, signoff
+    the templates compiled, WeasyPrint imported with its fonts ready (only when the run writes signoff.pdf)."""
+    from harness.report import html, signoff
 
     html.preload()
     signoff.preload()
-    pdf.preload()
+    if signoff_pdf:
+        from harness.report import pdf
+
+        pdf.preload()
 
 
 def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
-                  contracts: dict[str, Any] | None = None, evidence_masked: bool = False) -> list[Path]:
+                  contracts: dict[str, Any] | None = None, evidence_masked: bool = False,
+                  lay_out_ahead: bool = False, signoff_pdf: bool = True) -> list[Path]:
     """Write the reports derived from a finished run (or merged shards); returns the files written: report.html,
     manifest.json, then the sign-off pack that prints the manifest's SHA-256 and the seal over that pack.
     `contracts`: the run's contracts by interface where the caller has them loaded (else loaded here).
-    `evidence_masked`: the evidence was masked where it was captured, by this configuration's rules (`hih run`)."""
+    `evidence_masked`: the evidence was masked where it was captured, by this configuration's rules (`hih run`).
+    `lay_out_ahead`: lay signoff.pdf out in a side process while the other reports are written (`hih run`, which
+    has WeasyPrint loaded by now); the same PDF, sooner on a machine with a core to spare.
+    `signoff_pdf`: False when signoff.pdf was not asked for (`--no-signoff-pdf`): signoff.html alone, WeasyPrint not
+    imported, and the manifest says so (`hih report verify` tells it)."""
     config = load_config()
     masker = Masker.from_config(config.masking)
-    scrub_logs(report_dir, masker)
     contracts = _contracts(summary, contracts)
-    html = report_dir / REPORT_HTML
-    html.write_text(render_html(summary, evidence, masker, contracts, hih_version(), evidence_masked), encoding="utf-8")
-    for name in WRITTEN_AFTER:  # a pack left from an earlier run in this directory is not this run's
-        (report_dir / name).unlink(missing_ok=True)
-    manifest = write_manifest(report_dir, summary, {name: c.folder for name, c in contracts.items()})
-    pack = write_signoff(report_dir, summary, evidence, masker, contracts, config.signoff, sha256_file(manifest))
+    ahead = (signoff_ahead(report_dir, summary, evidence, masker, contracts, config.signoff)
+             if lay_out_ahead and signoff_pdf else None)
+    try:
+        scrub_logs(report_dir, masker)
+        html = report_dir / REPORT_HTML
+        html.write_text(render_html(summary, evidence, masker, contracts, hih_version(), evidence_masked),
+                        encoding="utf-8")
+        for name in WRITTEN_AFTER:  # a pack left from an earlier run in this directory is not this run's
+            (report_dir / name).unlink(missing_ok=True)
+        manifest = write_manifest(report_dir, summary, {name: c.folder for name, c in contracts.items()}, signoff_pdf)
+        pack = write_signoff(report_dir, summary, evidence, masker, contracts, config.signoff, sha256_file(manifest),
+                             ahead, signoff_pdf)
+    finally:
+        if ahead is not None:
+            ahead.close()
     return [html, manifest, *pack]
 
 
 def manifest_line(report_dir: Path) -> str:
-    """The line `hih run` ends with: the manifest's SHA-256, to copy onto the signed sheet."""
+    """The line `hih run` ends with: the manifest's SHA-256, to copy onto the signed sheet, and the sign-off pack
+    to print (signoff.html when the run wrote no signoff.pdf)."""
     path = report_dir / "manifest.json"
-    return f"manifest.json sha256 {sha256_file(path)} (sign-off pack: {report_dir / 'signoff.pdf'})" if path.is_file() else ""
+    if not path.is_file():
+        return ""
+    pdf = report_dir / SIGNOFF_PDF
+    pack = f"sign-off pack: {pdf}" if pdf.is_file() else f"sign-off page: {report_dir / SIGNOFF_HTML}, no PDF"
+    return f"manifest.json sha256 {sha256_file(path)} ({pack})"

@@ -4,7 +4,9 @@ Each shard directory must be a report `hih run` wrote and that has not changed s
 checked, as `hih report verify` does); no interface may appear in two shards. The merged directory holds the same
 files a single run writes (summary.json, evidence.json, junit.xml, cucumber.json, pytest.log, report.html,
 manifest.json; the sign-off pack too, as every writer in `write_reports` runs), so a merged report reads and
-verifies like a run's. The decision: `incomplete` when a shard is incomplete or missing, else `fail` when any
+verifies like a run's. The merged sign-off pack has its signoff.pdf whether or not the shards wrote theirs (shard
+jobs run `hih run --no-signoff-pdf`: their packs are not the one signed); `--no-signoff-pdf` leaves it out here
+too. hih.toml's `[report] signoff_pdf` is the shards' setting and does not apply to the merge. The decision: `incomplete` when a shard is incomplete or missing, else `fail` when any
 shard failed, else `pass`. Shards that `hih run` already recorded in the run history are not recorded again;
 otherwise the merged run is recorded (the CI templates keep the history in the merging job only).
 """
@@ -138,8 +140,9 @@ def merge_logs(shards: list[Shard], target: Path) -> None:
                 out.write(path.read_text(encoding="utf-8", errors="replace").rstrip("\n") + "\n")
 
 
-def merge(folders: list[Path], into: Path, console: Console) -> int:
-    """Write the merged report into `into` (atomically) and print its summary; the exit code is the gate's."""
+def merge(folders: list[Path], into: Path, console: Console, signoff_pdf: bool = True) -> int:
+    """Write the merged report into `into` (atomically) and print its summary; the exit code is the gate's.
+    `signoff_pdf`: the merged sign-off pack has signoff.pdf (whatever the shards did)."""
     if not folders:
         raise UsageError("hih report merge needs at least one shard directory")
     resolved = {f.resolve() for f in folders}
@@ -157,7 +160,7 @@ def merge(folders: list[Path], into: Path, console: Console) -> int:
         merge_logs(shards, work / "pytest.log")
         write_json(work / "summary.json", document)
         write_json(work / "evidence.json", evidence)
-        write_reports(work, document, evidence)
+        write_reports(work, document, evidence, signoff_pdf=signoff_pdf)
         staging.commit()
     except BaseException:
         staging.discard()

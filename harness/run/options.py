@@ -90,6 +90,8 @@ class RunOptions:
     """Who runs the gate, for the sign-off (default: the CI user or the login name)."""
     release: str | None = None
     """The release being gated, for the sign-off."""
+    signoff_pdf: bool | None = None
+    """Whether the sign-off pack has signoff.pdf (`--no-signoff-pdf`: False); None: hih.toml `[report]`, else yes."""
 
 
 @dataclass
@@ -115,6 +117,8 @@ class RunPlan:
     """Interface -> the day its contract version is in force from (YYYY-MM-DD)."""
     versions: dict[str, str] = field(default_factory=dict)
     """Interface -> the contract version the run uses (the selected interfaces, in order)."""
+    signoff_pdf: bool = True
+    """Whether the run writes signoff.pdf (and so imports WeasyPrint): the option, else hih.toml, else yes."""
 
     def __post_init__(self) -> None:
         if not self.versions:
@@ -225,7 +229,8 @@ def plan(options: RunOptions, check_contracts: bool = True, check_connectors: bo
                       tags_to_markexpr(options.tags) if options.tags else None, changed_since, {}, as_of,
                       workers if workers is not None else auto_workers(len(interfaces)),
                       scenario_timeout or DEFAULT_SCENARIO_TIMEOUT_S, timeout, notes, effective,
-                      {name: versions[name] for name in interfaces})
+                      {name: versions[name] for name in interfaces},
+                      config.report.signoff_pdf if options.signoff_pdf is None else options.signoff_pdf)
     if check_connectors:
         checked.check_connectors()
     return checked

@@ -73,8 +73,10 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
         p = selection.narrow(p)
         select_file = selecting.write(selection, p, work)
     started = datetime.now()
-    # the report templates and WeasyPrint (~0.7 s to import) made ready while the scenarios run, not after them
-    preloading = threading.Thread(target=_preload_reports, name="hih-preload-reports", daemon=True)
+    # the report templates and WeasyPrint (~0.7 s to import) made ready while the scenarios run, not after them;
+    # without signoff.pdf (--no-signoff-pdf) WeasyPrint is never imported
+    preloading = threading.Thread(target=_preload_reports, args=(p.signoff_pdf,), name="hih-preload-reports",
+                                  daemon=True)
     preloading.start()
     recorded = interface_durations(history_path(p.options.report_dir), list(p.feature_dirs))
     store = ContractStore(p.options.contracts_dir)
@@ -100,7 +102,9 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
 
     write_json(work / "summary.json", document)
     outcome.evidence_json.write(work / "evidence.json", evidence)  # the parts encoded as the results came
-    write_reports(work, document, evidence, p.contracts, evidence_masked=True)  # the plugin masked it
+    # the plugin masked the evidence; signoff.pdf is laid out beside the other reports, on the other core
+    write_reports(work, document, evidence, p.contracts, evidence_masked=True, lay_out_ahead=True,
+                  signoff_pdf=p.signoff_pdf)
     report_dir = staging.commit()
     record_run(document, evidence, report_dir)
     print_summary(console, document, report_dir)
@@ -108,10 +112,10 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
     return {"pass": 0, "fail": 1}.get(document["decision"], EXIT_INCOMPLETE)
 
 
-def _preload_reports() -> None:
+def _preload_reports(signoff_pdf: bool) -> None:
     from harness.report.writer import preload
 
-    preload()
+    preload(signoff_pdf)
 
 
 # -- after pytest -------------------------------------------------------------------------------------------------

@@ -29,7 +29,9 @@ GITLAB = CI / "gitlab-ci.yml"
 GITHUB = CI / "github-actions.yml"
 JENKINS = CI / "Jenkinsfile"
 SCHEMAS = {GITLAB: "vendor.gitlab-ci", GITHUB: "vendor.github-workflows"}
-HIH_RUN = 'hih run --interface "$IFACE" --report-dir "reports/$IFACE" --workers "$HIH_WORKERS" --timeout "$HIH_TIMEOUT"'
+HIH_RUN = ('hih run --interface "$IFACE" --report-dir "reports/$IFACE" --workers "$HIH_WORKERS" --timeout "$HIH_TIMEOUT" '
+           "--no-signoff-pdf")
+"""The shards' command: no sign-off PDF (the merged report's is the one signed)."""
 DEFECTIVE = "tests.data.connectors.unsigned_connector:make"
 
 
@@ -363,6 +365,7 @@ def test_the_shard_command_closes_the_gate_and_still_writes_the_reports(tmp_path
     assert summary["decision"] == "fail" and summary["tags"] == "@smoke and not @fault"
     assert summary["interfaces"]["insurance"]["connector"] == DEFECTIVE and summary["timeout_s"] == 600
     assert (reports / "report.html").is_file() and (reports / "manifest.json").is_file()
+    assert (reports / "signoff.html").is_file() and not (reports / "signoff.pdf").exists(), "the merge makes the PDF"
     cases = etree.parse(str(reports / "junit.xml")).getroot().findall(".//testcase")
     assert cases and any(c.find("failure") is not None for c in cases)
     assert shlex.split(command)[:3] == ["hih", "run", "--interface"]

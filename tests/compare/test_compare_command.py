@@ -19,9 +19,11 @@ UPGRADED = "tests.data.connectors.upgraded_insurance:make"
 pytestmark = pytest.mark.slow
 
 
-def hih_compare(report_dir: Path, old: str, new: str, *more: str) -> int:
+def hih_compare(report_dir: Path, old: str, new: str, *more: str, signoff_pdf: bool = False) -> int:
+    """`hih compare` of the insurance smoke scenarios; each side's signoff.pdf only when `signoff_pdf`."""
     return main(["compare", "--interface", "insurance", "--connector", f"insurance={old}", "--against",
-                 f"insurance={new}", "--report-dir", str(report_dir), "--tags", "@smoke", *more])
+                 f"insurance={new}", "--report-dir", str(report_dir), "--tags", "@smoke", *more,
+                 "--signoff-pdf" if signoff_pdf else "--no-signoff-pdf"])
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def upgraded(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
 
 def test_the_reference_connector_against_itself_changes_nothing(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    code = hih_compare(tmp_path / "same", REFERENCE, REFERENCE, "--format", "json")
+    code = hih_compare(tmp_path / "same", REFERENCE, REFERENCE, "--format", "json", signoff_pdf=True)
 
     document = json.loads(capsys.readouterr().out)
     assert code == 0
@@ -50,6 +52,8 @@ def test_a_changed_copy_is_named_by_the_field_it_changed(upgraded: tuple[int, Pa
 
     assert code == 1
     assert document["decision"] == "differs"
+    assert not (folder / "old" / "signoff.pdf").exists() and (folder / "new" / "signoff.html").is_file(), \
+        "hih compare --no-signoff-pdf reaches each side's run"
     assert document["scenarios"], "the differing scenarios are listed"
     changed = {(m["transaction"], f["field"], f["old"], f["new"])
                for s in document["scenarios"] for m in s["messages"] for f in m["fields"]}
@@ -143,7 +147,8 @@ def test_a_missing_allow_file_is_a_usage_error_before_anything_runs(tmp_path: Pa
 def test_each_transports_reference_connector_against_itself_changes_nothing(
         interface: str, reference: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["compare", "--interface", interface, "--connector", f"{interface}={reference}", "--against",
-                 f"{interface}={reference}", "--report-dir", str(tmp_path), "--tags", "@smoke", "--format", "json"])
+                 f"{interface}={reference}", "--report-dir", str(tmp_path), "--tags", "@smoke", "--format", "json",
+                 "--no-signoff-pdf"])
 
     document = json.loads(capsys.readouterr().out)
     assert code == 0, document

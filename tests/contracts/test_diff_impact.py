@@ -171,7 +171,7 @@ def test_the_selection_reaches_the_pytest_child(tmp_path: Path) -> None:
 def _gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **options: Any) -> tuple[int, str]:
     monkeypatch.setenv("HIH_HISTORY", str(tmp_path / "history.sqlite"))
     console = Console(file=io.StringIO(), width=300, color_system=None)
-    code = run(RunOptions(features_dir=FEATURES, report_dir=tmp_path / "reports", **options), console)
+    code = run(RunOptions(features_dir=FEATURES, report_dir=tmp_path / "reports", signoff_pdf=False, **options), console)
     return code, console.file.getvalue()  # type: ignore[attr-defined]
 
 

@@ -65,7 +65,8 @@ def signal_once_running(tmp_path: Path, signum: int) -> threading.Thread:
 def partial(tmp_path: Path, **options: Any) -> tuple[int, dict[str, Any], str]:
     console = Console(file=io.StringIO(), width=120, color_system=None)
     code = run(RunOptions(features_dir=FEATURES, report_dir=tmp_path / "reports", workers=1,
-                          connectors={"insurance": HANGING}, scenario_timeout_s=60, **options), console)
+                          connectors={"insurance": HANGING}, scenario_timeout_s=60, signoff_pdf=False, **options),
+               console)
     document = json.loads((tmp_path / "reports" / "summary.json").read_text(encoding="utf-8"))
     return code, document, console.file.getvalue()  # type: ignore[attr-defined]
 
@@ -105,7 +106,7 @@ def test_hih_run_cancelled_by_sigterm_exits_2(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
            "TMPDIR": str(temporary)}
     child = subprocess.Popen(["hih", "run", "--interface", "insurance", "--connector", f"insurance={HANGING}",
-                              "--report-dir", str(report_dir)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              "--report-dir", str(report_dir), "--no-signoff-pdf"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None

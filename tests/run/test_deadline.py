@@ -56,7 +56,8 @@ def gate(tmp_path: Path, connector: str, workers: int, tags: str | None = None) 
     console = Console(file=io.StringIO(), width=120, color_system=None)
     started = time.monotonic()
     code = run(RunOptions(features_dir=FEATURES, report_dir=tmp_path / "reports", workers=workers, tags=tags,
-                          connectors={"insurance": connector}, scenario_timeout_s=TIMEOUT_S), console)
+                          connectors={"insurance": connector}, scenario_timeout_s=TIMEOUT_S, signoff_pdf=False),
+               console)
     elapsed = time.monotonic() - started
     return code, json.loads((tmp_path / "reports" / "summary.json").read_text(encoding="utf-8")), elapsed
 

@@ -40,7 +40,7 @@ def test_damaged_events_fall_back_on_junit(tmp_path: Path, monkeypatch: pytest.M
     connectors = {"insurance": connector} if connector else {}
 
     assert runner.run(RunOptions(features_dir=FEATURES, report_dir=tmp_path / "r", workers=1,
-                                 connectors=connectors), console) == code
+                                 connectors=connectors, signoff_pdf=False), console) == code
 
     document = json.loads((tmp_path / "r" / "summary.json").read_text(encoding="utf-8"))
     assert document["decision"] == decision

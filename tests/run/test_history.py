@@ -309,7 +309,7 @@ def test_a_connector_whose_code_changed_is_not_called_flaky(tmp_path: Path, monk
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("HIH_HISTORY", str(tmp_path / "history.sqlite"))
     options = RunOptions(features_dir=DATA / "features", report_dir=tmp_path / "reports", workers=1,
-                         connectors={"insurance": "hisadapt_e2e.adapter:make"})
+                         connectors={"insurance": "hisadapt_e2e.adapter:make"}, signoff_pdf=False)
 
     assert run(options, Console(file=io.StringIO())) == 0
     (package / "adapter.py").write_text("from tests.data.connectors.unsigned_connector import make\n", encoding="utf-8")

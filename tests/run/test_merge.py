@@ -1,7 +1,8 @@
 """`hih report merge`: shard report directories into one, with one gate decision. Five shards (one per interface)
 merge into what one run of all five writes: the same decision, counts, scenarios, junit cases and cucumber
 elements. (Both sides run the scenarios tagged @smoke or @policy, which every interface has, to keep the six runs
-short; the merge does not look at tags. The full run is one pytest process, as each shard is: a process per
+short; the merge does not look at tags. The shards, as in CI, and the full run write no sign-off PDF: the merge
+makes its own. The full run is one pytest process, as each shard is: a process per
 interface would cost more CPU than its few scenarios, and tests/run/test_parallel.py shows that the sharing of
 scenarios among processes does not change what a run reports.)"""
 
@@ -65,13 +66,14 @@ def test_five_shards_merge_into_what_one_full_run_writes(tmp_path: Path, monkeyp
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("HIH_HISTORY", "off")
     features = ROOT / "features"
-    assert gate(tmp_path / "full", features_dir=features, tags=TAGS, workers=1) == 0
+    assert gate(tmp_path / "full", features_dir=features, tags=TAGS, workers=1, signoff_pdf=False) == 0
     full = summary(tmp_path / "full")
     shards = []
     for name in full["interfaces"]:
         shards.append(tmp_path / "shards" / name)
-        assert gate(shards[-1], features_dir=features, interfaces=[name], tags=TAGS) == 0
+        assert gate(shards[-1], features_dir=features, interfaces=[name], tags=TAGS, signoff_pdf=False) == 0
     assert len(shards) == 5 and all(row["passed"] for row in full["interfaces"].values())
+    assert not [s for s in shards if (s / "signoff.pdf").exists()] and all((s / "signoff.html").is_file() for s in shards)
 
     assert main(["report", "merge", *map(str, shards), "--into", str(tmp_path / "merged")]) == 0
     printed = capsys.readouterr().out
@@ -89,7 +91,8 @@ def test_five_shards_merge_into_what_one_full_run_writes(tmp_path: Path, monkeyp
     assert [s["folder"] for s in merged["shards"]] == [str(s) for s in shards]
     assert (merged_dir / "report.html").is_file()
     assert verify(merged_dir, lambda line: None) == 0
-    # one sign-off pack over every shard: each interface's verdict on one sheet, sealed with the merged manifest
+    # one sign-off pack over every shard, its PDF made though no shard made one: each interface's verdict on one
+    # sheet, sealed with the merged manifest
     html = (merged_dir / "signoff.html").read_text(encoding="utf-8")
     assert all(name in html for name in full["interfaces"]) and "放行" in html
     manifest_sha = hashlib.sha256((merged_dir / "manifest.json").read_bytes()).hexdigest()
@@ -100,17 +103,20 @@ def test_five_shards_merge_into_what_one_full_run_writes(tmp_path: Path, monkeyp
 
 @pytest.fixture(scope="module")
 def shard(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One finished shard of the tiny features (insurance), recorded in its own history."""
+    """One finished shard of the tiny features (insurance), recorded in its own history; no sign-off PDF, as in CI."""
     folder = tmp_path_factory.mktemp("shard") / "reports" / "insurance"
-    assert gate(folder, features_dir=FEATURES, workers=1) == 0
+    assert gate(folder, features_dir=FEATURES, workers=1, signoff_pdf=False) == 0
     return folder
 
 
 def test_a_missing_shard_makes_the_merge_incomplete(shard: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "reports" / "lis"
-    assert main(["report", "merge", str(shard), str(missing), "--into", str(tmp_path / "merged")]) == 2
+    assert main(["report", "merge", str(shard), str(missing), "--into", str(tmp_path / "merged"),
+                 "--no-signoff-pdf"]) == 2
     out = capsys.readouterr().out
+    assert (tmp_path / "merged" / "signoff.html").is_file() and not (tmp_path / "merged" / "signoff.pdf").exists()
+    assert verify(tmp_path / "merged", lambda line: None) == 0
     assert f"warning: {missing}: no summary.json (the shard did not write a report)" in out
     assert "GATE NOT DECIDED" in out
     merged = summary(tmp_path / "merged")
@@ -139,11 +145,11 @@ def test_the_merge_is_recorded_in_the_history_once(shard: Path, tmp_path: Path, 
     monkeypatch.delenv("HIH_HISTORY", raising=False)
     copy = tmp_path / "ci" / "downloaded" / "insurance"
     shutil.copytree(shard, copy)
-    assert main(["report", "merge", str(copy), "--into", str(tmp_path / "ci" / "merged")]) == 0
+    assert main(["report", "merge", str(copy), "--into", str(tmp_path / "ci" / "merged"), "--no-signoff-pdf"]) == 0
     recorded = query(tmp_path / "ci" / "history.sqlite")
     assert recorded["runs_recorded"] == 1 and recorded["interfaces"]["insurance"]["runs"][0]["gate"] == "pass"
 
     shard_history = shard.parent / "history.sqlite"
     before = query(shard_history)["runs_recorded"]
-    assert main(["report", "merge", str(shard), "--into", str(shard.parent / "merged")]) == 0
+    assert main(["report", "merge", str(shard), "--into", str(shard.parent / "merged"), "--no-signoff-pdf"]) == 0
     assert query(shard_history)["runs_recorded"] == before

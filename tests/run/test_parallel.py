@@ -31,7 +31,7 @@ def gate(report_dir: Path, workers: int, connectors: dict[str, str], interfaces:
          tags: str) -> tuple[int, dict[str, Any], list[str]]:
     console = Console(file=io.StringIO(), width=200, color_system=None)
     options = RunOptions(features_dir=ROOT / "features", report_dir=report_dir, workers=workers, connectors=connectors,
-                         interfaces=interfaces, tags=tags)
+                         interfaces=interfaces, tags=tags, signoff_pdf=False)
     code = run(options, console)
     summary = json.loads((report_dir / "summary.json").read_text(encoding="utf-8"))
     cases = etree.parse(str(report_dir / "junit.xml")).getroot().findall(".//testcase")

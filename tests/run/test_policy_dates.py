@@ -51,7 +51,7 @@ def no_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def options(root: Path, **kwargs: object) -> RunOptions:
     return RunOptions(features_dir=FEATURES, contracts_dir=root, report_dir=root.parent / "reports",
-                      **kwargs)  # type: ignore[arg-type]
+                      signoff_pdf=False, **kwargs)  # type: ignore[arg-type]
 
 
 def test_the_store_defaults_to_the_newest_version_in_force(contracts: Path) -> None:

@@ -51,7 +51,7 @@ def test_a_ci_log_gets_a_line_per_interface_and_never_stays_quiet(tmp_path: Path
     started = time.monotonic()
 
     code = run(RunOptions(features_dir=FEATURES, report_dir=tmp_path / "reports", workers=1,
-                          connectors={"insurance": SLOW}), console)
+                          connectors={"insurance": SLOW}, signoff_pdf=False), console)
 
     assert code == 0
     texts = [text for _, text in log.lines]
@@ -68,7 +68,8 @@ def test_a_ci_log_gets_a_line_per_interface_and_never_stays_quiet(tmp_path: Path
 def test_a_terminal_gets_a_progress_bar_not_heartbeat_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(progress, "HEARTBEAT_S", 0.1)
     console = Console(file=io.StringIO(), width=100, force_terminal=True, color_system=None)
-    assert run(RunOptions(features_dir=FEATURES, report_dir=tmp_path / "reports", workers=1), console) == 0
+    assert run(RunOptions(features_dir=FEATURES, report_dir=tmp_path / "reports", workers=1, signoff_pdf=False),
+               console) == 0
     printed = console.file.getvalue()  # type: ignore[attr-defined]
     assert " of 4 scenarios done" not in printed and "GATE OPEN" in printed
 

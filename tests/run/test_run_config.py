@@ -49,7 +49,10 @@ def test_run_and_contracts_tables(here: Path) -> None:
     ("[run]\nretries = 2\n", r"\[run\] unknown key 'retries' \(known: scenario_timeout, timeout, workers\)"),
     ("run = 3\n", r"\[run\] must be a table"),
     ('[contracts]\ninsurance = 2024.1\n', r"\[contracts\] insurance must be a version string such as \"2024.1\""),
-    ("[runs]\n", r"unknown table or key 'runs' \(known: contracts, insurance, masking, run, signoff\)"),
+    ("[report]\nsignoff_pdf = \"no\"\n", r"\[report\] signoff_pdf must be true or false, not 'no'"),
+    ("[report]\npdf = false\n", r"\[report\] unknown key 'pdf' \(known: signoff_pdf\)"),
+    ("report = false\n", r"\[report\] must be a table"),
+    ("[runs]\n", r"unknown table or key 'runs' \(known: contracts, insurance, masking, report, run, signoff\)"),
 ])
 def test_problems_are_one_line_usage_errors(here: Path, text: str, message: str) -> None:
     write(here, text)
@@ -65,6 +68,19 @@ def test_the_run_takes_hih_toml_defaults_and_flags_win(here: Path) -> None:
     flagged = plan(RunOptions(features_dir=FEATURES, report_dir=here / "r", workers="auto", scenario_timeout_s=5,
                               timeout_s=60))
     assert (flagged.workers, flagged.scenario_timeout_s, flagged.timeout_s) == (1, 5, 60)
+
+
+@pytest.mark.parametrize(("toml", "option", "made"), [
+    (None, None, True), ("[report]\n", None, True), ("[report]\nsignoff_pdf = false\n", None, False),
+    ("[report]\nsignoff_pdf = false\n", True, True), ("[report]\nsignoff_pdf = true\n", False, False),
+    (None, False, False),
+])
+def test_the_signoff_pdf_from_the_option_else_hih_toml_else_made(here: Path, toml: str | None, option: bool | None,
+                                                                 made: bool) -> None:
+    if toml is not None:
+        write(here, toml)
+    assert load_config().report.signoff_pdf is ("signoff_pdf = false" not in (toml or ""))
+    assert plan(RunOptions(features_dir=FEATURES, report_dir=here / "r", signoff_pdf=option)).signoff_pdf is made
 
 
 def test_built_in_defaults(here: Path) -> None:

@@ -36,10 +36,14 @@ TINY = {
 }
 
 
-def gate(tmp_path: Path, features_dir: Path = FEATURES, **options: Any) -> tuple[int, dict[str, Any], str]:
+def gate(tmp_path: Path, features_dir: Path = FEATURES, signoff_pdf: bool = False,
+         **options: Any) -> tuple[int, dict[str, Any], str]:
+    """A real `hih run` into `tmp_path/reports`: (exit code, summary.json, what it printed). No sign-off PDF unless
+    `signoff_pdf` (these runs test the gate, not the printable pack; tests/run/test_no_signoff_pdf.py both ways)."""
     console = Console(file=io.StringIO(), width=200, color_system=None)
     report_dir = tmp_path / "reports"
-    code = run(RunOptions(features_dir=features_dir, report_dir=report_dir, **options), console)
+    code = run(RunOptions(features_dir=features_dir, report_dir=report_dir, signoff_pdf=signoff_pdf, **options),
+               console)
     printed = console.file.getvalue()  # type: ignore[attr-defined]
     return code, json.loads((report_dir / "summary.json").read_text(encoding="utf-8")), printed
 

@@ -28,7 +28,7 @@ def previous(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished report directory of the tiny features (made once; each test copies it)."""
     folder = tmp_path_factory.mktemp("previous") / "reports"
     console = Console(file=io.StringIO(), width=120, color_system=None)
-    assert run(RunOptions(features_dir=FEATURES, report_dir=folder, workers=1), console) == 0
+    assert run(RunOptions(features_dir=FEATURES, report_dir=folder, workers=1, signoff_pdf=False), console) == 0
     return folder
 
 
@@ -85,7 +85,8 @@ def test_a_finished_run_replaces_the_previous_report_whole(previous: Path, tmp_p
     (reports / "left-over.txt").write_text("from an older run", encoding="utf-8")
     console = Console(file=io.StringIO(), width=120, color_system=None)
 
-    assert run(RunOptions(features_dir=FEATURES, report_dir=reports, workers=1, tags="@tiny"), console) == 0
+    assert run(RunOptions(features_dir=FEATURES, report_dir=reports, workers=1, tags="@tiny", signoff_pdf=False),
+               console) == 0
 
     assert not (reports / "left-over.txt").exists()
     assert json.loads((reports / "summary.json").read_text(encoding="utf-8"))["tags"] == "@tiny"

@@ -59,7 +59,8 @@ def test_hih_run_uses_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(warm, "take", spy)
     monkeypatch.setenv("HIH_HISTORY", "off")
-    code = main(["run", "--interface", "blood-center", "--tags", "@auth", "--report-dir", str(tmp_path / "r")])
+    code = main(["run", "--interface", "blood-center", "--tags", "@auth", "--report-dir", str(tmp_path / "r"),
+                 "--no-signoff-pdf"])
     assert code == 0
     assert taken and taken[0] is not None
     log = (tmp_path / "r" / "pytest.log").read_text(encoding="utf-8")

@@ -1,0 +1,195 @@
+"""harness.report.pdf_ahead: a PDF laid out in a side process with a placeholder, filled in once the value is known,
+is byte for byte the PDF laid out from the final page; whatever the side process cannot do, the caller does."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.report import pdf, pdf_ahead, writer
+from harness.report.manifest import differences, sha256_file
+from harness.report.pdf_ahead import PdfAhead
+
+pytest.importorskip("weasyprint", reason="WeasyPrint (with Pango) is installed by ./scripts/setup")
+
+PLACEHOLDER = "0" * 64
+VALUE = hashlib.sha256(b"manifest").hexdigest()
+MONO = "font-family: 'DejaVu Sans Mono'; font-weight: bold; word-break: break-all; overflow-wrap: anywhere"
+
+
+def _page(digest: str, face: str = MONO, note: str = "患者信息均已脱敏") -> str:
+    """A page whose digest wraps over three lines of a narrow cell, after enough text to need a second page."""
+    filler = "".join(f"<p>第 {i} 项 接口放行 item {i}</p>" for i in range(60))
+    return (f'<html><head><meta name="hih-manifest-sha256" content="{digest}"></head><body>'
+            f"<h1>接口放行签字单</h1>{filler}<table style='width: 40mm'><tr><th>报告清单校验值</th>"
+            f"<td class='sha' style=\"{face}\">{digest}</td></tr></table><p>{note}</p></body></html>")
+
+
+@pytest.fixture(autouse=True)
+def _warm(monkeypatch: pytest.MonkeyPatch) -> None:
+    pdf.preload()  # as `hih run` has it: WeasyPrint imported before the side process is started
+    monkeypatch.setattr(pdf_ahead, "spare_core", lambda: True)  # whatever else runs on the machine now
+
+
+def _pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, text=True, check=True,
+                          timeout=60).stdout
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_the_value_filled_in_gives_the_pdf_of_the_final_page_byte_for_byte(tmp_path: Path) -> None:
+    ahead = PdfAhead.start(_page(PLACEHOLDER), PLACEHOLDER, tmp_path / "ahead.pdf")
+    assert ahead is not None
+    pages = ahead.finish(_page(VALUE), VALUE)
+    assert pages == pdf.render_pdf(_page(VALUE), tmp_path / "fresh.pdf")
+    assert pages is not None and pages >= 2, "the digest is laid out on a later page"
+    assert (tmp_path / "ahead.pdf").read_bytes() == (tmp_path / "fresh.pdf").read_bytes()
+    assert VALUE[:16] in "".join(_pdf_text(tmp_path / "ahead.pdf").split())
+    assert _gone(ahead.pid)
+
+
+def test_a_final_page_that_differs_elsewhere_is_left_to_the_caller(tmp_path: Path) -> None:
+    ahead = PdfAhead.start(_page(PLACEHOLDER), PLACEHOLDER, tmp_path / "ahead.pdf")
+    assert ahead is not None
+    assert ahead.finish(_page(VALUE, note="另一行 another line"), VALUE) is None
+    assert not (tmp_path / "ahead.pdf").exists()
+    assert _gone(ahead.pid)
+
+
+def test_a_value_wider_than_the_placeholder_is_left_to_the_caller(tmp_path: Path) -> None:
+    proportional = "font-family: 'DejaVu Sans'; word-break: break-all"
+    wide = "m" * 64  # as long as the placeholder, wider in a proportional face
+    ahead = PdfAhead.start(_page(PLACEHOLDER, proportional), PLACEHOLDER, tmp_path / "ahead.pdf")
+    assert ahead is not None
+    assert ahead.finish(_page(wide, proportional), wide) is None
+    assert not (tmp_path / "ahead.pdf").exists()
+
+
+def test_a_placeholder_inside_a_longer_text_is_left_to_the_caller(tmp_path: Path) -> None:
+    page = _page(PLACEHOLDER).replace("患者信息均已脱敏", f"清单 {PLACEHOLDER}")
+    ahead = PdfAhead.start(page, PLACEHOLDER, tmp_path / "ahead.pdf")
+    assert ahead is not None
+    assert ahead.finish(page.replace(PLACEHOLDER, VALUE), VALUE) is None
+
+
+def test_a_side_process_that_fails_or_stalls_is_ended_and_left_to_the_caller(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def fails(*args: Any) -> None:
+        raise RuntimeError("layout failed")
+
+    monkeypatch.setattr(pdf_ahead, "_side", fails)  # the forked process runs the module as it is now
+    ahead = PdfAhead.start(_page(PLACEHOLDER), PLACEHOLDER, tmp_path / "ahead.pdf")
+    assert ahead is not None and ahead.finish(_page(VALUE), VALUE) is None
+    assert _gone(ahead.pid)
+
+    monkeypatch.setattr(pdf_ahead, "_side", lambda *args: time.sleep(60))
+    monkeypatch.setattr(pdf_ahead, "ANSWER_S", 0.3)
+    ahead = PdfAhead.start(_page(PLACEHOLDER), PLACEHOLDER, tmp_path / "ahead.pdf")
+    assert ahead is not None
+    started = time.monotonic()
+    assert ahead.finish(_page(VALUE), VALUE) is None
+    assert time.monotonic() - started < 10
+    assert _gone(ahead.pid)
+
+
+def test_a_busy_machine_has_no_core_to_spare(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (7.9, 6.0, 5.0))
+    assert not pdf_ahead.spare_core()
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.6, 1.0, 1.0))  # this run's own processes
+    assert pdf_ahead.spare_core()
+
+
+def test_none_is_started_on_a_busy_machine_without_weasyprint_or_a_placeholder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert PdfAhead.start(_page(VALUE), PLACEHOLDER, tmp_path / "x.pdf") is None
+    monkeypatch.setattr(pdf_ahead, "spare_core", lambda: False)
+    assert PdfAhead.start(_page(PLACEHOLDER), PLACEHOLDER, tmp_path / "x.pdf") is None
+    monkeypatch.setattr(pdf_ahead, "spare_core", lambda: True)
+    monkeypatch.delitem(__import__("sys").modules, "weasyprint")
+    assert PdfAhead.start(_page(PLACEHOLDER), PLACEHOLDER, tmp_path / "x.pdf") is None
+
+
+# -- the sign-off pack, as `hih run` writes it ------------------------------------------------------------------------
+SUMMARY = {"decision": "fail", "release": "HIS 5.2.1", "operator": "13812345678", "host": "ci-01",
+           "started": "2026-12-06T20:00:00+08:00", "finished": "2026-12-06T20:00:09+08:00",
+           "totals": {"passed": 1, "failed": 1, "skipped": 0},
+           "interfaces": {"lis": {"contract": "2024.1", "connector": "connectors.lis:reference", "passed": 1,
+                                  "failed": 1, "skipped": 0,
+                                  "connector_identity": {"name": "LIS 接口 v3", "label": "x", "kind": "version",
+                                                         "value": "3.2.0", "git_commit": None}}},
+           "scenarios": [{"interface": "lis", "feature": "检验申请", "name": "患者 110105194912310029",
+                          "status": "failed", "nodeid": "features/lis/a.feature::b", "duration_s": 0.2,
+                          "message": "SpecFailure: 姓名不符\n期望: 张三\n实际: 李四"},
+                         {"interface": "lis", "feature": "检验申请", "name": "回执", "status": "passed",
+                          "nodeid": "features/lis/a.feature::c", "duration_s": 0.1, "message": ""}]}
+
+
+def _reports(folder: Path, ahead: bool) -> tuple[int, str]:
+    folder.mkdir()
+    (folder / "summary.json").write_text(json.dumps(SUMMARY, ensure_ascii=False), encoding="utf-8")
+    (folder / "pytest.log").write_text("1 failed, 1 passed\n", encoding="utf-8")
+    writer.write_reports(folder, SUMMARY, {}, lay_out_ahead=ahead)
+    assert differences(folder)[0] == []
+    digest = sha256_file(folder / "manifest.json")
+    pages = int(subprocess.run(["pdfinfo", str(folder / "signoff.pdf")], capture_output=True, text=True, check=True,
+                               timeout=60).stdout.split("Pages:")[1].split()[0])
+    return pages, "".join(_pdf_text(folder / "signoff.pdf").split()).replace(digest, "<manifest>")
+
+
+def test_the_signoff_laid_out_ahead_reads_as_the_one_laid_out_last(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HIH_HISTORY", "off")
+    answers: list[int | None] = []
+    finish = PdfAhead.finish
+
+    def told(self: PdfAhead, html: str, value: str) -> int | None:
+        answers.append(finish(self, html, value))
+        return answers[-1]
+
+    monkeypatch.setattr(PdfAhead, "finish", told)
+    ahead = _reports(tmp_path / "ahead", ahead=True)
+    assert answers and answers[0] == ahead[0], "the side process wrote the PDF"
+    last = _reports(tmp_path / "last", ahead=False)
+    assert len(answers) == 1
+    assert ahead == last
+    assert "<manifest>" in ahead[1] and "13812345678" not in ahead[1]
+
+
+def test_a_pdf_that_cannot_be_made_is_still_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HIH_HISTORY", "off")
+
+    def broken(html: str, print_css: str | None = None) -> Any:
+        raise RuntimeError("the layout engine failed")
+
+    monkeypatch.setattr(pdf, "lay_out", broken)  # in the side process (forked after this) and in this one
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    with pytest.raises(RuntimeError, match="the layout engine failed"):
+        writer.write_reports(folder, SUMMARY, {}, lay_out_ahead=True)
+    assert not (folder / "signoff.pdf").exists()
+
+    def unavailable(html: str, print_css: str | None = None) -> Any:
+        raise pdf.PdfUnavailable("WeasyPrint cannot be loaded (no Pango)")
+
+    monkeypatch.setattr(pdf, "lay_out", unavailable)
+    shutil.rmtree(folder)
+    folder.mkdir()
+    written = writer.write_reports(folder, SUMMARY, {}, lay_out_ahead=True)
+    assert folder / "signoff.pdf" not in written and (folder / "signoff.html") in written
