@@ -8,7 +8,7 @@ a shared machine skews far less than wall time.
 ```
 Each round asks `hih` for the pytest process's command line (as bench/start_cpu.py does), then runs that process
 through harness/run/warm.py with a probe plugin. The probe reads the process's CPU time (all its threads: the mocks'
-server thread too) when collection is finished, around each scenario's call (`pytest_runtest_call`, the part a
+server thread too) when the test loop starts (every plugin's collection work done), around each scenario's call (`pytest_runtest_call`, the part a
 scenario's `duration_s` covers) and when the session finishes (before junit.xml and the other files are written).
 Printed per side: CPU until collected; CPU from collected to the session's end less the calls' CPU ("between");
 the calls' CPU; scenarios run. Each side runs with this venv and `PYTHONPATH=DIR`, from DIR, through its own
@@ -34,8 +34,8 @@ from start_cpu import PARENT  # noqa: E402 - the same way of asking `hih` for th
 PROBE = """
 import json, os, time, pytest
 _T = {"calls": 0.0, "n": 0}
-@pytest.hookimpl(trylast=True)
-def pytest_collection_finish(session):
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):  # after every plugin's pytest_collection_finish (the masked node ids among them)
     _T["collected"] = time.process_time()
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_call(item):

@@ -9,7 +9,8 @@ starts it) until its scenarios are collected. CPU time, which a shared machine s
 On a quiet 2-core machine the two processes run side by side (the pytest process starts first of all), so the
 `start` phase of bench/startup.py is about the larger of the two plus the pytest process's own start. Here the
 pytest process gets its command line as soon as it is ready (as when `hih` is the quicker, on a quiet machine),
-and runs with `--collect-only` and a probe plugin that writes its CPU time once collection is finished. Each side
+and runs with `--collect-only` and a probe plugin that writes its CPU time when the test loop starts (every
+plugin's collection work done: the masked node ids too). Each side
 runs with this venv and `PYTHONPATH=DIR`, from DIR, through its own console-script entry point. Run it after a
 `hih run` of each side, so that .pyc files and the parse cache are written.
 """
@@ -41,8 +42,8 @@ from %(module)s import %(func)s
 """
 PROBE = """
 import os, time, pytest
-@pytest.hookimpl(trylast=True)
-def pytest_collection_finish(session):
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):  # after every plugin's pytest_collection_finish (the masked node ids among them)
     with open(os.environ["HIH_START_CPU_OUT"], "w") as out:
         out.write(str(time.process_time() * 1000))
 """

@@ -38,6 +38,35 @@ def _example(item: pytest.Item) -> dict[str, str]:
     return {str(k): str(v) for k, v in example.items()} if isinstance(example, dict) else {}
 
 
+@dataclasses.dataclass(frozen=True)
+class StepText:
+    """A scenario's step as pytest-bdd renders it for an example row, reduced to what its arguments are parsed
+    from: its type, its name and its data table's cells (`datatable.raw()`, as pytest-bdd's DataTable has it)."""
+
+    type: str
+    name: str
+    rows: tuple[tuple[Any, ...], ...] | None
+
+    @property
+    def datatable(self) -> StepText | None:
+        return self if self.rows is not None else None
+
+    def raw(self) -> list[list[Any]]:
+        return [list(row) for row in self.rows or ()]
+
+
+def rendered_steps(template: Any, example: dict[str, str]) -> list[StepText]:
+    """The steps (background first) of pytest-bdd's `template.render(example)`, without the deep copy of each data
+    table it makes: at collection every scenario's steps are rendered once for its masker, before the first
+    scenario runs (tests/test_plugin_masking_steps.py holds it to pytest-bdd's own rendering)."""
+    from pytest_bdd.parser import render_string
+
+    return [StepText(step.type, render_string(step.name, example),
+                     tuple(tuple(render_string(cell.value, example) for cell in row.cells)
+                           for row in step.datatable.rows) if step.datatable else None)
+            for step in template.all_background_steps + template._steps]
+
+
 def _rendered_steps(item: pytest.Item, example: dict[str, str]) -> list[Any]:
     from pytest_bdd.scenario import scenario_wrapper_template_registry
 
@@ -45,7 +74,7 @@ def _rendered_steps(item: pytest.Item, example: dict[str, str]) -> list[Any]:
     if template is None:
         return []
     try:
-        return list(template.render(example).steps)
+        return rendered_steps(template, example)
     except Exception:  # noqa: BLE001 - a scenario pytest-bdd cannot render fails on its own; learn nothing
         return []
 
@@ -109,6 +138,11 @@ def scenario_masker(item: pytest.Item, masker: Masker) -> Masker:
         masker.remember(scoped.learned)
         item.stash[_SCOPED] = scoped
     return scoped
+
+
+def has_scenario_masker(item: pytest.Item) -> bool:
+    """`scenario_masker` of the item was made (at collection, in a run): asking for it again uses nothing else."""
+    return _SCOPED in item.stash
 
 
 def mask_step(step: dict[str, Any], scoped: Masker, masker: Masker) -> dict[str, Any]:
