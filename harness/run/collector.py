@@ -37,6 +37,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="the hih process that started this run: when it is gone, the run stops")
     group.addoption("--hih-quick-exit", action="store_true", default=False,
                     help="end the process as soon as the session has finished and its reports are written")
+    group.addoption("--hih-reports-inline", action="store_true", default=False,
+                    help="finish each scenario's report where it is made, not on the report thread beside the next "
+                         "scenario (the same events, later)")
 
 
 # Failures whose text is the whole story (pytest.fail, a deadline, a SpecFailure): the reports show it without the
@@ -188,7 +191,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if path and controller:
         # a process without xdist workers finishes its passed scenarios' reports on a thread (under xdist a worker
         # sends each report to the controller as soon as it is made)
-        beside = None if config.getoption("numprocesses", None) else ReportThread()
+        inline = config.getoption("numprocesses", None) or config.getoption("--hih-reports-inline")
+        beside = None if inline else ReportThread()
         collector = Collector(Path(path), last_word=quick, beside=beside)
         if beside is not None:
             config.stash[REPORT_THREAD] = beside
