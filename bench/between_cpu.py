@@ -24,12 +24,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(HERE / "bench"))
-from start_cpu import PARENT  # noqa: E402 - the same way of asking `hih` for the command line
+from start_cpu import hih_order  # noqa: E402 - the same way of asking `hih` for the command line
 
 PROBE = """
 import json, os, time, pytest
@@ -56,16 +55,7 @@ def pytest_sessionfinish(session):
 
 def side(checkout: Path, interface: str, scratch: Path) -> dict[str, float]:
     """The probe's figures for one pytest process of `checkout`."""
-    target = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]["hih"]
-    module, func = target.split(":")
-    env = {**os.environ, "PYTHONPATH": str(checkout), "HIH_HISTORY": "off"}
-    script = PARENT % {"interface": interface, "report": str(scratch / "report"), "module": module, "func": func}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=checkout,
-                          timeout=120, check=True)
-    argv: list[str] = json.loads(done.stdout.strip().splitlines()[-1])["argv"]
-    if "--hih-parent-pid" in argv:  # that process is gone: the pytest process would stop at once
-        at = argv.index("--hih-parent-pid")
-        del argv[at:at + 2]
+    _, argv, env = hih_order(checkout, interface, scratch)
     for option in ("--hih-events", "--junitxml", "--cucumberjson", "--hih-deadline-log"):
         Path(argv[argv.index(option) + 1]).parent.mkdir(parents=True, exist_ok=True)
     (scratch / "hih_between_cpu_probe.py").write_text(PROBE, encoding="utf-8")

@@ -49,8 +49,9 @@ def pytest_runtestloop(session):  # after every plugin's pytest_collection_finis
 """
 
 
-def side(checkout: Path, interface: str, scratch: Path) -> tuple[float, float]:
-    """(CPU ms of `hih` until the order, CPU ms of the pytest process until collected) for one checkout."""
+def hih_order(checkout: Path, interface: str, scratch: Path) -> tuple[float, list[str], dict[str, str]]:
+    """What `hih run --interface INTERFACE` of `checkout` tells its warm pytest process: (the CPU ms `hih` took until
+    then, the pytest command line without the parent to watch, the environment to run it in)."""
     target = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]["hih"]
     module, func = target.split(":")
     env = {**os.environ, "PYTHONPATH": str(checkout), "HIH_HISTORY": "off"}
@@ -62,13 +63,19 @@ def side(checkout: Path, interface: str, scratch: Path) -> tuple[float, float]:
     if "--hih-parent-pid" in argv:  # that process is gone: the pytest process would stop at once
         at = argv.index("--hih-parent-pid")
         del argv[at:at + 2]
+    return float(told["cpu_ms"]), argv, env
+
+
+def side(checkout: Path, interface: str, scratch: Path) -> tuple[float, float]:
+    """(CPU ms of `hih` until the order, CPU ms of the pytest process until collected) for one checkout."""
+    parent_ms, argv, env = hih_order(checkout, interface, scratch)
     (scratch / "hih_start_cpu_probe.py").write_text(PROBE, encoding="utf-8")
     out = scratch / "cpu.txt"
     order = {"argv": [*argv, "--collect-only", "-p", "hih_start_cpu_probe"], "log": str(scratch / "pytest.log")}
     child_env = {**env, "PYTHONPATH": os.pathsep.join([str(checkout), str(scratch)]), "HIH_START_CPU_OUT": str(out)}
     subprocess.run([sys.executable, str(checkout / "harness" / "run" / "warm.py")], input=json.dumps(order) + "\n",
                    text=True, env=child_env, cwd=checkout, timeout=120, check=False, capture_output=True)
-    return float(told["cpu_ms"]), float(out.read_text(encoding="utf-8"))
+    return parent_ms, float(out.read_text(encoding="utf-8"))
 
 
 def main() -> int:

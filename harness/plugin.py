@@ -5,6 +5,7 @@ Loaded through the `pytest11` entry point; inert unless a test asks for its fixt
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -165,7 +166,12 @@ def masked_nodeid(item: pytest.Item) -> str:
 
 def _interface_of(item: pytest.Item) -> str | None:
     """The interface whose features folder holds `item` (features/<folder>/...), by its descriptor."""
-    parts = Path(str(item.path)).parts
+    return _interface_of_file(str(item.path))
+
+
+@functools.lru_cache(maxsize=1024)  # asked for each report of each scenario: a few files in a run
+def _interface_of_file(path: str) -> str | None:
+    parts = Path(path).parts
     if "features" in parts:
         index = len(parts) - 1 - parts[::-1].index("features")
         if index + 1 < len(parts) - 1:

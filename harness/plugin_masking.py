@@ -15,6 +15,7 @@ Uses pytest-bdd 9 internals (its step and scenario registries), hence its pin.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -173,6 +174,7 @@ def mask_report(item: pytest.Item, report: pytest.TestReport, masker: Masker) ->
     _mask_cucumber(report, scoped)
 
 
+@functools.lru_cache(maxsize=4096)  # asked for each report of each scenario
 def nodeid_key(nodeid: str) -> str:
     """The key of the scenario whose real node id is `nodeid` (see KEY_PROPERTY)."""
     return hashlib.sha256(nodeid.encode("utf-8")).hexdigest()[:24]
