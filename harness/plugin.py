@@ -30,8 +30,9 @@ from harness.plugin_masking import (
     has_scenario_masker,
     mask_cucumber_data,
     mask_report,
-    masked_steps_json,
     scenario_masker,
+    scoped_steps,
+    steps_json,
 )
 from harness.properties import CONNECTOR_ERROR
 from harness.report.masking import Masker
@@ -353,15 +354,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report.user_properties.append(("hih_scenario", scenario["scenario"]))
     if beside is not None:  # a passed scenario without captured output: its evidence is masked beside the next one
         entries = [e.to_dict() for mock in item.stash.get(_MOCKS, []) for e in mock.journal.entries()]
-        steps = list(item.stash.get(_STEPS, None) or ())
+        # the scenario's masker masks the steps here, before the report's names, as in place (it may learn)
+        steps = scoped_steps(item.stash.get(_STEPS, []), scoped)
         mask_report(item, report, session.masker)  # scoped text only: it uses nothing the evidence teaches
         if getattr(item.config.option, "cucumber_json_path", None):
             _attach_scenario_report(item, report, scoped)
-        beside.submit(lambda: _add_evidence(report, entries, steps, scoped, session.masker))
+        beside.submit(lambda: _add_evidence(report, entries, steps, session.masker))
         return report
     if evidence_phase:
         entries = [e.to_dict() for mock in item.stash.get(_MOCKS, []) for e in mock.journal.entries()]
-        _add_evidence(report, entries, item.stash.get(_STEPS, []), scoped, session.masker)
+        _add_evidence(report, entries, scoped_steps(item.stash.get(_STEPS, []), scoped), session.masker)
     mask_report(item, report, session.masker)
     if getattr(item.config.option, "cucumber_json_path", None):
         _attach_scenario_report(item, report, scoped)
@@ -369,13 +371,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def _add_evidence(report: pytest.TestReport, entries: list[dict[str, Any]], steps: list[dict[str, Any]],
-                  scoped: Masker, masker: Masker) -> None:
-    """The scenario's exchanges (first: the masker learns the identifiers the messages carry) and steps, masked, on
-    its report: the steps as a property after the scenario's name, the exchanges as the evidence section."""
+                  masker: Masker) -> None:
+    """The scenario's exchanges (first: the masker learns the identifiers the messages carry) and steps (masked by
+    the scenario's masker already), masked by the run's masker, on its report: the steps as a property after the
+    scenario's name, the exchanges as the evidence section."""
     evidence = [masker.exchange(entry) for entry in entries]
     at = next((i + 1 for i, (k, _) in enumerate(report.user_properties) if k == "hih_scenario"),
               len(report.user_properties))
-    report.user_properties.insert(at, ("hih_steps", masked_steps_json(steps, scoped, masker)))
+    report.user_properties.insert(at, ("hih_steps", steps_json(steps, masker)))
     if evidence:
         report.sections.append((EVIDENCE_SECTION, json.dumps(evidence, ensure_ascii=False)))
 

@@ -146,12 +146,22 @@ def has_scenario_masker(item: pytest.Item) -> bool:
     return _SCOPED in item.stash
 
 
-def mask_step(step: dict[str, Any], scoped: Masker, masker: Masker) -> dict[str, Any]:
-    """A step's record (keyword, name, status, error) with its text masked."""
-    out = {**step, "name": masker.text(scoped.text(str(step.get("name", ""))))}
-    if step.get("error"):
-        out["error"] = masker.text(str(step["error"]))
-    return out
+def scoped_steps(steps: list[dict[str, Any]], scoped: Masker) -> list[dict[str, Any]]:
+    """Steps' records (keyword, name, status, error) with their names masked by the scenario's own masker: the first
+    of the two maskings of a step's text (then `steps_json`), done where the scenario's report is made."""
+    return [{**step, "name": scoped.text(str(step.get("name", "")))} for step in steps]
+
+
+def steps_json(steps: list[dict[str, Any]], masker: Masker) -> str:
+    """`scoped_steps`' records masked by the run's masker (name and error), as the JSON the reports read. The two
+    maskers learn nothing from each other here, so this may run after the scenario masker's later texts."""
+    masked = []
+    for step in steps:
+        out = {**step, "name": masker.text(str(step["name"]))}
+        if step.get("error"):
+            out["error"] = masker.text(str(step["error"]))
+        masked.append(out)
+    return json.dumps(masked, ensure_ascii=False)
 
 
 def mask_report(item: pytest.Item, report: pytest.TestReport, masker: Masker) -> None:
@@ -223,7 +233,3 @@ def scrub(node: Any, mask: Callable[[str], str], seen: set[int]) -> Any:
         for name, value in list(vars(node).items()):
             setattr(node, name, scrub(value, mask, seen))
     return node
-
-
-def masked_steps_json(steps: list[dict[str, Any]], scoped: Masker, masker: Masker) -> str:
-    return json.dumps([mask_step(step, scoped, masker) for step in steps], ensure_ascii=False)

@@ -130,9 +130,8 @@ class Collector:
         else:
             self._result(report)
 
-    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Every report finished and its event written before the session's own files are."""
+        """Every report finished and its event written as the session finishes."""
         if self._beside is not None:
             self._beside.settle()
         if not self._last_word:
