@@ -9,7 +9,8 @@ starts it) until its scenarios are collected. CPU time, which a shared machine s
 On a quiet 2-core machine the two processes run side by side (the pytest process starts first of all), so the
 `start` phase of bench/startup.py is about the larger of the two plus the pytest process's own start. Here the
 pytest process gets its command line as soon as it is ready (as when `hih` is the quicker, on a quiet machine),
-and runs with `--collect-only` and a probe plugin that writes its CPU time once collection is finished. Each side
+and runs with `--collect-only` and a probe plugin that writes its CPU time when the test loop starts (every
+plugin's collection work done: the masked node ids too). Each side
 runs with this venv and `PYTHONPATH=DIR`, from DIR, through its own console-script entry point. Run it after a
 `hih run` of each side, so that .pyc files and the parse cache are written.
 """
@@ -41,15 +42,16 @@ from %(module)s import %(func)s
 """
 PROBE = """
 import os, time, pytest
-@pytest.hookimpl(trylast=True)
-def pytest_collection_finish(session):
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):  # after every plugin's pytest_collection_finish (the masked node ids among them)
     with open(os.environ["HIH_START_CPU_OUT"], "w") as out:
         out.write(str(time.process_time() * 1000))
 """
 
 
-def side(checkout: Path, interface: str, scratch: Path) -> tuple[float, float]:
-    """(CPU ms of `hih` until the order, CPU ms of the pytest process until collected) for one checkout."""
+def hih_order(checkout: Path, interface: str, scratch: Path) -> tuple[float, list[str], dict[str, str]]:
+    """What `hih run --interface INTERFACE` of `checkout` tells its warm pytest process: (the CPU ms `hih` took until
+    then, the pytest command line without the parent to watch, the environment to run it in)."""
     target = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]["hih"]
     module, func = target.split(":")
     env = {**os.environ, "PYTHONPATH": str(checkout), "HIH_HISTORY": "off"}
@@ -61,13 +63,19 @@ def side(checkout: Path, interface: str, scratch: Path) -> tuple[float, float]:
     if "--hih-parent-pid" in argv:  # that process is gone: the pytest process would stop at once
         at = argv.index("--hih-parent-pid")
         del argv[at:at + 2]
+    return float(told["cpu_ms"]), argv, env
+
+
+def side(checkout: Path, interface: str, scratch: Path) -> tuple[float, float]:
+    """(CPU ms of `hih` until the order, CPU ms of the pytest process until collected) for one checkout."""
+    parent_ms, argv, env = hih_order(checkout, interface, scratch)
     (scratch / "hih_start_cpu_probe.py").write_text(PROBE, encoding="utf-8")
     out = scratch / "cpu.txt"
     order = {"argv": [*argv, "--collect-only", "-p", "hih_start_cpu_probe"], "log": str(scratch / "pytest.log")}
     child_env = {**env, "PYTHONPATH": os.pathsep.join([str(checkout), str(scratch)]), "HIH_START_CPU_OUT": str(out)}
     subprocess.run([sys.executable, str(checkout / "harness" / "run" / "warm.py")], input=json.dumps(order) + "\n",
                    text=True, env=child_env, cwd=checkout, timeout=120, check=False, capture_output=True)
-    return float(told["cpu_ms"]), float(out.read_text(encoding="utf-8"))
+    return parent_ms, float(out.read_text(encoding="utf-8"))
 
 
 def main() -> int:

@@ -5,6 +5,7 @@ Loaded through the `pytest11` entry point; inert unless a test asks for its fixt
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -26,13 +27,16 @@ from harness.errors import HihError
 from harness.guards import as_spec_failure
 from harness.plugin_masking import (
     MaskedNodeids,
+    has_scenario_masker,
     mask_cucumber_data,
     mask_report,
-    masked_steps_json,
     scenario_masker,
+    scoped_steps,
+    steps_json,
 )
 from harness.properties import CONNECTOR_ERROR
 from harness.report.masking import Masker
+from harness.run.report_thread import ReportThread
 from harness.run.warm import WORK_ROOT_ENV
 from harness.slot import ConnectorSlot
 
@@ -110,6 +114,9 @@ class HihSession:
 
 SESSION = pytest.StashKey[HihSession]()
 """The run's HihSession in `config.stash`."""
+REPORT_THREAD = pytest.StashKey[ReportThread]()
+"""Set by the process's reader of finished reports (harness.run.collector, in a `hih run` process without xdist
+workers): a passed scenario's evidence is then masked and its event written beside the next scenario."""
 _SESSION = SESSION
 
 
@@ -160,7 +167,12 @@ def masked_nodeid(item: pytest.Item) -> str:
 
 def _interface_of(item: pytest.Item) -> str | None:
     """The interface whose features folder holds `item` (features/<folder>/...), by its descriptor."""
-    parts = Path(str(item.path)).parts
+    return _interface_of_file(str(item.path))
+
+
+@functools.lru_cache(maxsize=1024)  # asked for each report of each scenario: a few files in a run
+def _interface_of_file(path: str) -> str | None:
+    parts = Path(path).parts
     if "features" in parts:
         index = len(parts) - 1 - parts[::-1].index("features")
         if index + 1 < len(parts) - 1:
@@ -325,21 +337,50 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if scenario is None:
         return report
     session = item.config.stash[_SESSION]
+    beside = item.config.stash.get(REPORT_THREAD, None)
+    evidence_phase = report.when == "call" or (report.when == "setup" and not report.passed)
+    # what uses the run's masker here: the evidence and steps, a report that did not pass (its failure, its
+    # arguments), captured output, a scenario masker not made yet
+    uses_masker = evidence_phase or not report.passed or bool(report.sections) or not has_scenario_masker(item)
+    defer = (beside is not None and report.when == "call" and report.passed and not report.sections
+             and has_scenario_masker(item))  # then only the evidence and steps use it: they go to the thread
+    if beside is not None and not defer:
+        if uses_masker:
+            beside.settle()  # after what the thread holds: every text masked with the values learnt before it
+        beside = None
     scoped = scenario_masker(item, session.masker)
     report.user_properties.append(("hih_interface", _interface_of(item) or ""))
     report.user_properties.append(("hih_feature", scenario["feature"]))
     report.user_properties.append(("hih_scenario", scenario["scenario"]))
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        evidence: list[dict[str, Any]] = []
-        for mock in item.stash.get(_MOCKS, []):  # first: the masker learns the identifiers the messages carry
-            evidence.extend(session.masker.exchange(e.to_dict()) for e in mock.journal.entries())
-        report.user_properties.append(("hih_steps", masked_steps_json(item.stash.get(_STEPS, []), scoped, session.masker)))
-        if evidence:
-            report.sections.append((EVIDENCE_SECTION, json.dumps(evidence, ensure_ascii=False)))
+    if beside is not None:  # a passed scenario without captured output: its evidence is masked beside the next one
+        entries = [e.to_dict() for mock in item.stash.get(_MOCKS, []) for e in mock.journal.entries()]
+        # the scenario's masker masks the steps here, before the report's names, as in place (it may learn)
+        steps = scoped_steps(item.stash.get(_STEPS, []), scoped)
+        mask_report(item, report, session.masker)  # scoped text only: it uses nothing the evidence teaches
+        if getattr(item.config.option, "cucumber_json_path", None):
+            _attach_scenario_report(item, report, scoped)
+        beside.submit(lambda: _add_evidence(report, entries, steps, session.masker))
+        return report
+    if evidence_phase:
+        entries = [e.to_dict() for mock in item.stash.get(_MOCKS, []) for e in mock.journal.entries()]
+        _add_evidence(report, entries, scoped_steps(item.stash.get(_STEPS, []), scoped), session.masker)
     mask_report(item, report, session.masker)
     if getattr(item.config.option, "cucumber_json_path", None):
         _attach_scenario_report(item, report, scoped)
     return report
+
+
+def _add_evidence(report: pytest.TestReport, entries: list[dict[str, Any]], steps: list[dict[str, Any]],
+                  masker: Masker) -> None:
+    """The scenario's exchanges (first: the masker learns the identifiers the messages carry) and steps (masked by
+    the scenario's masker already), masked by the run's masker, on its report: the steps as a property after the
+    scenario's name, the exchanges as the evidence section."""
+    evidence = [masker.exchange(entry) for entry in entries]
+    at = next((i + 1 for i, (k, _) in enumerate(report.user_properties) if k == "hih_scenario"),
+              len(report.user_properties))
+    report.user_properties.insert(at, ("hih_steps", steps_json(steps, masker)))
+    if evidence:
+        report.sections.append((EVIDENCE_SECTION, json.dumps(evidence, ensure_ascii=False)))
 
 
 # -- cucumber.json under xdist, with skipped scenarios --------------------------------------------------------

@@ -15,6 +15,7 @@ Uses pytest-bdd 9 internals (its step and scenario registries), hence its pin.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -38,6 +39,35 @@ def _example(item: pytest.Item) -> dict[str, str]:
     return {str(k): str(v) for k, v in example.items()} if isinstance(example, dict) else {}
 
 
+@dataclasses.dataclass(frozen=True)
+class StepText:
+    """A scenario's step as pytest-bdd renders it for an example row, reduced to what its arguments are parsed
+    from: its type, its name and its data table's cells (`datatable.raw()`, as pytest-bdd's DataTable has it)."""
+
+    type: str
+    name: str
+    rows: tuple[tuple[Any, ...], ...] | None
+
+    @property
+    def datatable(self) -> StepText | None:
+        return self if self.rows is not None else None
+
+    def raw(self) -> list[list[Any]]:
+        return [list(row) for row in self.rows or ()]
+
+
+def rendered_steps(template: Any, example: dict[str, str]) -> list[StepText]:
+    """The steps (background first) of pytest-bdd's `template.render(example)`, without the deep copy of each data
+    table it makes: at collection every scenario's steps are rendered once for its masker, before the first
+    scenario runs (tests/test_plugin_masking_steps.py holds it to pytest-bdd's own rendering)."""
+    from pytest_bdd.parser import render_string
+
+    return [StepText(step.type, render_string(step.name, example),
+                     tuple(tuple(render_string(cell.value, example) for cell in row.cells)
+                           for row in step.datatable.rows) if step.datatable else None)
+            for step in template.all_background_steps + template._steps]
+
+
 def _rendered_steps(item: pytest.Item, example: dict[str, str]) -> list[Any]:
     from pytest_bdd.scenario import scenario_wrapper_template_registry
 
@@ -45,7 +75,7 @@ def _rendered_steps(item: pytest.Item, example: dict[str, str]) -> list[Any]:
     if template is None:
         return []
     try:
-        return list(template.render(example).steps)
+        return rendered_steps(template, example)
     except Exception:  # noqa: BLE001 - a scenario pytest-bdd cannot render fails on its own; learn nothing
         return []
 
@@ -111,12 +141,27 @@ def scenario_masker(item: pytest.Item, masker: Masker) -> Masker:
     return scoped
 
 
-def mask_step(step: dict[str, Any], scoped: Masker, masker: Masker) -> dict[str, Any]:
-    """A step's record (keyword, name, status, error) with its text masked."""
-    out = {**step, "name": masker.text(scoped.text(str(step.get("name", ""))))}
-    if step.get("error"):
-        out["error"] = masker.text(str(step["error"]))
-    return out
+def has_scenario_masker(item: pytest.Item) -> bool:
+    """`scenario_masker` of the item was made (at collection, in a run): asking for it again uses nothing else."""
+    return _SCOPED in item.stash
+
+
+def scoped_steps(steps: list[dict[str, Any]], scoped: Masker) -> list[dict[str, Any]]:
+    """Steps' records (keyword, name, status, error) with their names masked by the scenario's own masker: the first
+    of the two maskings of a step's text (then `steps_json`), done where the scenario's report is made."""
+    return [{**step, "name": scoped.text(str(step.get("name", "")))} for step in steps]
+
+
+def steps_json(steps: list[dict[str, Any]], masker: Masker) -> str:
+    """`scoped_steps`' records masked by the run's masker (name and error), as the JSON the reports read. The two
+    maskers learn nothing from each other here, so this may run after the scenario masker's later texts."""
+    masked = []
+    for step in steps:
+        out = {**step, "name": masker.text(str(step["name"]))}
+        if step.get("error"):
+            out["error"] = masker.text(str(step["error"]))
+        masked.append(out)
+    return json.dumps(masked, ensure_ascii=False)
 
 
 def mask_report(item: pytest.Item, report: pytest.TestReport, masker: Masker) -> None:
@@ -139,6 +184,7 @@ def mask_report(item: pytest.Item, report: pytest.TestReport, masker: Masker) ->
     _mask_cucumber(report, scoped)
 
 
+@functools.lru_cache(maxsize=4096)  # asked for each report of each scenario
 def nodeid_key(nodeid: str) -> str:
     """The key of the scenario whose real node id is `nodeid` (see KEY_PROPERTY)."""
     return hashlib.sha256(nodeid.encode("utf-8")).hexdigest()[:24]
@@ -187,7 +233,3 @@ def scrub(node: Any, mask: Callable[[str], str], seen: set[int]) -> Any:
         for name, value in list(vars(node).items()):
             setattr(node, name, scrub(value, mask, seen))
     return node
-
-
-def masked_steps_json(steps: list[dict[str, Any]], scoped: Masker, masker: Masker) -> str:
-    return json.dumps([mask_step(step, scoped, masker) for step in steps], ensure_ascii=False)

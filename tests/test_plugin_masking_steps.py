@@ -58,3 +58,47 @@ def test_a_step_definition_added_later_is_matched() -> None:
 
     assert len(step_function_context_registry) == size + 1
     assert {"mrn": "MRN7788"} in _step_arguments(one, cache)
+
+
+def _feature_templates() -> list[Any]:
+    from pathlib import Path
+
+    from pytest_bdd.parser import FeatureParser
+
+    root = Path(__file__).resolve().parents[1] / "features"
+    templates = []
+    for path in sorted(root.rglob("*.feature")):
+        feature = FeatureParser(str(path.parent), path.name).parse()
+        templates.extend(feature.scenarios.values())
+    return templates
+
+
+def _as_parsed(steps: list[Any]) -> list[tuple[Any, ...]]:
+    return [(s.type, s.name, s.datatable.raw() if s.datatable is not None else None) for s in steps]
+
+
+def test_steps_rendered_for_the_masker_are_pytest_bdds_rendering() -> None:
+    from harness.plugin_masking import rendered_steps
+
+    templates = _feature_templates()
+    assert len(templates) > 100  # every interface's features
+    compared = with_table = with_example = 0
+    for template in templates:
+        examples = [context for block in template.examples for context in block.as_contexts()] or [{}]
+        for example in examples:
+            ours = _as_parsed(rendered_steps(template, example))
+            assert ours == _as_parsed(template.render(example).steps), (template.name, example)
+            compared += 1
+            with_table += any(table is not None for _, _, table in ours)
+            with_example += bool(example)
+    assert compared > 200 and with_table > 10 and with_example > 10  # outlines and data tables were among them
+
+
+def test_a_placeholder_without_a_value_is_left_as_written() -> None:
+    from harness.plugin_masking import StepText, rendered_steps
+
+    outline = next(t for t in _feature_templates() if t.examples)
+    assert any("<" in s.name for s in rendered_steps(outline, {}))
+    assert _as_parsed(rendered_steps(outline, {})) == _as_parsed(outline.render({}).steps)
+    assert StepText("given", "x", None).datatable is None
+    assert StepText("given", "x", (("a", "b"), ("1", "2"))).raw() == [["a", "b"], ["1", "2"]]

@@ -22,9 +22,10 @@ from typing import IO, Any
 import pytest
 
 from harness.config import load_config
-from harness.plugin import EVIDENCE_SECTION, masked_nodeid
+from harness.plugin import EVIDENCE_SECTION, REPORT_THREAD, masked_nodeid
 from harness.plugin_masking import KEY_PROPERTY, nodeid_key
 from harness.report.masking import Masker
+from harness.run.report_thread import ReportThread
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,6 +37,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="the hih process that started this run: when it is gone, the run stops")
     group.addoption("--hih-quick-exit", action="store_true", default=False,
                     help="end the process as soon as the session has finished and its reports are written")
+    group.addoption("--hih-reports-inline", action="store_true", default=False,
+                    help="finish each scenario's report where it is made, not on the report thread beside the next "
+                         "scenario (the same events, later)")
 
 
 # Failures whose text is the whole story (pytest.fail, a deadline, a SpecFailure): the reports show it without the
@@ -55,11 +59,14 @@ def _short(report: pytest.TestReport) -> str:
 class Collector:
     """Writes one JSON object a line: collected (with the node ids), collect_error, result, finished."""
 
-    def __init__(self, path: Path, last_word: bool = False) -> None:
+    def __init__(self, path: Path, last_word: bool = False, beside: ReportThread | None = None) -> None:
         self._out: IO[str] = path.open("a", encoding="utf-8")
         self._masker = Masker.from_config(load_config().masking)
         self._last_word = last_word
         """`finished` is said by QuickExit once everything is written, not at the session's finish."""
+        self._beside = beside
+        """The thread that finishes passed scenarios' reports: a result's event is then written there, after its
+        report's evidence, and every event in the order the reports came."""
 
     def _emit(self, event: dict[str, Any], evidence: str | None = None) -> None:
         """One event a line. `evidence`: the scenario's evidence as the hih plugin serialised it (a JSON array,
@@ -72,6 +79,13 @@ class Collector:
         else:
             line = (f'{json.dumps(event, ensure_ascii=False)[:-1]}, "evidence": {evidence}, '
                     f'"at": {json.dumps(at)}}}')
+        beside = self._beside
+        if beside is not None and beside.started and not beside.runs_here():
+            beside.submit(lambda: self._put(line))  # after the events of the reports it holds
+        else:
+            self._put(line)
+
+    def _put(self, line: str) -> None:
         self._out.write(line + "\n")
         self._out.flush()
 
@@ -111,6 +125,19 @@ class Collector:
             report.when == "teardown" and report.failed)
         if not final:
             return
+        if self._beside is not None:
+            self._beside.submit(lambda: self._result(report))
+        else:
+            self._result(report)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Every report finished and its event written as the session finishes."""
+        if self._beside is not None:
+            self._beside.settle()
+        if not self._last_word:
+            self.finish(int(exitstatus))
+
+    def _result(self, report: pytest.TestReport) -> None:
         props = {k: self._masker.text(v) if isinstance(v, str) and k not in ("hih_steps", KEY_PROPERTY) else v
                  for k, v in report.user_properties if isinstance(k, str) and k.startswith("hih_")}
         evidence = next((content for title, content in report.sections if title == EVIDENCE_SECTION), None)
@@ -121,12 +148,11 @@ class Collector:
             "props": props,
         }, evidence or "[]")
 
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not self._last_word:
-            self.finish(int(exitstatus))
-
     def finish(self, exitstatus: int) -> None:
         """The last event: nothing of this process is written after it."""
+        if self._beside is not None:
+            beside, self._beside = self._beside, None
+            beside.close()
         self._emit({"event": "finished", "exitstatus": exitstatus})
         self._out.close()
 
@@ -160,8 +186,15 @@ def pytest_configure(config: pytest.Config) -> None:
     controller = not hasattr(config, "workerinput")  # only the controller writes; xdist workers forward reports
     quick = bool(config.getoption("--hih-quick-exit")) and controller
     path = config.getoption("--hih-events")
-    collector = Collector(Path(path), last_word=quick) if path and controller else None
-    if collector is not None:
+    collector = None
+    if path and controller:
+        # a process without xdist workers finishes its passed scenarios' reports on a thread (under xdist a worker
+        # sends each report to the controller as soon as it is made)
+        inline = config.getoption("numprocesses", None) or config.getoption("--hih-reports-inline")
+        beside = None if inline else ReportThread()
+        collector = Collector(Path(path), last_word=quick, beside=beside)
+        if beside is not None:
+            config.stash[REPORT_THREAD] = beside
         config.pluginmanager.register(collector, "hih-collector")
     if quick:
         config.pluginmanager.register(QuickExit(collector), "hih-quick-exit")

@@ -259,6 +259,9 @@ class Deadline:
 
     def _give_up(self, running: Running) -> None:
         """The scenario ignores the interruption: log why and end this process (xdist replaces a worker)."""
+        from harness.run.report_thread import settle_all
+
+        settle_all(GIVE_UP_SETTLE_S)  # the scenarios before this one have their events; its masker is free
         message = timeout_text(self.timeout_s, running, stuck=True)
         message = running.mask(message)
         note = {"key": running.key, "nodeid": running.shown or running.nodeid, "message": message,
@@ -276,6 +279,8 @@ class Deadline:
 
 
 _ACTIVE: list[Deadline] = []
+GIVE_UP_SETTLE_S = 5.0
+"""How long a process giving up on a stuck scenario lets its report thread finish the reports before it."""
 
 
 @contextmanager
