@@ -6,6 +6,7 @@ segment goes through the walk, which says what is wrong. See `ProfileValidator._
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -31,21 +32,36 @@ _TEXT = frozenset({"ST", "TX", "FT"})
 higher (none of its values can break them): each such check is a look-ahead, and most segments are short."""
 
 
+PATTERNS = 2048
+"""Compiled expressions kept for the process (`pattern`): a few hundred for every HL7 contract of a release."""
+
+
+@functools.lru_cache(maxsize=PATTERNS)
+def pattern(source: str) -> re.Pattern[str]:
+    """`source` compiled, once per process: the profiles of a contract, its versions and the contracts of one
+    interface share most segment definitions, so most of their expressions are alike, and `re`'s own cache (512
+    expressions, shared with every other module's) is emptied by a run's other expressions long before the next
+    contract is loaded. A compiled expression is immutable; what a caller remembers beside it (the captures to
+    check, values seen to pass) stays its own."""
+    return re.compile(source)
+
+
 class Plan:
     """One segment definition compiled for one set of separators (see `ProfileValidator._quiet`)."""
 
-    __slots__ = ("by_pos", "fields", "fs", "full", "header", "required", "sdef", "seps", "short_checks",
-                 "short_regex", "start", "typed", "width")
+    __slots__ = ("by_pos", "fields", "fs", "full", "header", "required", "sdef", "seps", "short", "start",
+                 "typed", "width")
 
     def __init__(self, sdef: SegmentDef, by_pos: dict[int, ElementDef], seps: Separators, header: bool,
-                 short_regex: re.Pattern[str], short_checks: tuple[tuple[int, int, Any], ...],
+                 short: tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None,
                  fields: list[FieldCheck | None] | None = None) -> None:
         self.sdef = sdef
         self.by_pos = by_pos
         self.seps = seps
-        self.short_regex = short_regex
-        """For a segment text of at most `SHORT` characters (most segments)."""
-        self.short_checks = short_checks
+        self.short = short
+        """The whole expression for a segment text of at most `SHORT` characters (most segments), with its
+        captures; None when `fields` is given, which checks every segment instead (the whole expression of a
+        segment is most of the cost of compiling it, so it is not compiled when nothing would use it)."""
         self.full: tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None = None
         """For longer segments: compiled when the first one comes (`compile_full`)."""
         self.fs = seps.field
@@ -294,7 +310,7 @@ class _Builder:
         return self.valued + "(?:" + "|".join(alternatives) + ")"
 
     def compile(self, regex: str) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]]:
-        compiled = re.compile(regex)
+        compiled = pattern(regex)
         return compiled, tuple((compiled.groupindex[name], kind, arg) for name, kind, arg in self.checks)
 
 
@@ -303,11 +319,14 @@ def compile_plan(sdef: SegmentDef, seps: Separators, header: bool) -> Plan | Non
     by_pos = {f.pos: f for f in sdef.fields}
     if header and any(by_pos[pos].usage == "X" for pos in (1, 2) if pos in by_pos):
         return None
+    fields = field_checks(sdef, by_pos, seps, header)
+    if fields is not None:  # checked field by field: the whole expression would never be matched
+        return Plan(sdef, by_pos, seps, header, None, fields)
     try:
         short = _segment_regex(_Builder(seps, SHORT), sdef, by_pos, header)
     except (re.error, OverflowError, RecursionError):
         return None
-    return Plan(sdef, by_pos, seps, header, *short, field_checks(sdef, by_pos, seps, header))
+    return Plan(sdef, by_pos, seps, header, short)
 
 
 KNOWN_VALUES = 256
@@ -339,7 +358,7 @@ class FieldCheck:
 
     def compile(self) -> re.Pattern[str]:
         """The expression (re.error and the like when it cannot be compiled)."""
-        regex = re.compile(self.source)
+        regex = pattern(self.source)
         self.checks = tuple((regex.groupindex[name], kind, arg) for name, kind, arg in self.names)
         self.regex = regex  # last: a reader that sees the expression sees its checks
         return regex

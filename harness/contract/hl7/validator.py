@@ -538,9 +538,9 @@ class ProfileValidator:
             text = fs.join(fields)
         if len(fields) <= plan.width:
             text += fs * (plan.width + 1 - len(fields))
-        if len(text) <= SHORT:
-            match = plan.short_regex.fullmatch(text)
-            checks = plan.short_checks
+        if len(text) <= SHORT and plan.short is not None:  # always set when `plan.fields` is not
+            match = plan.short[0].fullmatch(text)
+            checks = plan.short[1]
         else:
             full = plan.full or plan.compile_full()
             if full is None:
