@@ -44,15 +44,22 @@ async def call(app: Any, path: str, body: dict[str, Any], headers: dict[str, str
 
 
 async def round_us(count: int, profile: str | None, shared: bool = False) -> float:
+    if not shared:
+        return await _round_us(count, profile, None)
+    # the store a `hih mock serve --workers` worker has: its own log, and the nonces in it (one worker here); its
+    # folder goes when the round ends, however it ends
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="hih-settle-") as scratch:
+        return await _round_us(count, profile, Path(scratch) / "state.sqlite")
+
+
+async def _round_us(count: int, profile: str | None, state: Path | None) -> float:
     contract = ContractStore().load("insurance")
     store = None
-    state = None
-    if shared:  # the store a `hih mock serve --workers` worker has: its own log, and the nonces in it (one worker here)
-        import tempfile
-
+    if state is not None:
         from mocks.insurance_store import InsuranceLogStore
 
-        state = Path(tempfile.mkdtemp(prefix="hih-settle-")) / "state.sqlite"
         store = InsuranceLogStore(state, durable=False)
     mock = InsuranceMock(contract, store)
     if state is not None:
