@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.config_tables import checked_table
 from harness.errors import UsageError
 from harness.insurance_regions import InsuranceConfig, parse_insurance
 
@@ -146,12 +147,7 @@ def load_config(path: Path | None = None, cwd: Path | None = None) -> ProjectCon
 
 
 def _signoff(path: Path, table: Any) -> SignoffConfig:
-    if not isinstance(table, dict):
-        raise UsageError(f"{path}: [signoff] must be a table")
-    known = {"hospital", "vendor", "information_department", "departments"}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise UsageError(f"{path}: [signoff] unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    table = checked_table(path, "signoff", table, {"hospital", "vendor", "information_department", "departments"})
     texts = {}
     for key in ("hospital", "vendor", "information_department"):
         value = table.get(key, getattr(SignoffConfig, key))
@@ -165,12 +161,7 @@ def _signoff(path: Path, table: Any) -> SignoffConfig:
 
 
 def _run(path: Path, table: Any) -> RunConfig:
-    if not isinstance(table, dict):
-        raise UsageError(f"{path}: [run] must be a table")
-    known = {"workers", "scenario_timeout", "timeout"}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise UsageError(f"{path}: [run] unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    table = checked_table(path, "run", table, {"workers", "scenario_timeout", "timeout"})
     workers = table.get("workers", "auto")
     if workers != "auto" and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise UsageError(f"{path}: [run] workers must be \"auto\" or a number of at least 1, not {workers!r}")
@@ -185,11 +176,7 @@ def _run(path: Path, table: Any) -> RunConfig:
 
 
 def _report(path: Path, table: Any) -> ReportConfig:
-    if not isinstance(table, dict):
-        raise UsageError(f"{path}: [report] must be a table")
-    unknown = sorted(set(table) - {"signoff_pdf"})
-    if unknown:
-        raise UsageError(f"{path}: [report] unknown key {unknown[0]!r} (known: signoff_pdf)")
+    table = checked_table(path, "report", table, {"signoff_pdf"})
     value = table.get("signoff_pdf", True)
     if not isinstance(value, bool):
         raise UsageError(f"{path}: [report] signoff_pdf must be true or false, not {value!r}")
@@ -206,12 +193,7 @@ def _pins(path: Path, table: Any) -> dict[str, str]:
 
 
 def _masking(path: Path, table: Any) -> MaskingConfig:
-    if not isinstance(table, dict):
-        raise UsageError(f"{path}: [masking] must be a table")
-    known = {"defaults", "json", "xml", "hl7", "text", "exclude"}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise UsageError(f"{path}: [masking] unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    table = checked_table(path, "masking", table, {"defaults", "json", "xml", "hl7", "text", "exclude"})
     defaults = table.get("defaults", True)
     if not isinstance(defaults, bool):
         raise UsageError(f"{path}: [masking] defaults must be true or false")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.config_tables import checked_table
 from harness.errors import UsageError
 
 if TYPE_CHECKING:
@@ -48,11 +49,7 @@ class InsuranceConfig:
 
 def parse_insurance(path: Path, table: Any) -> InsuranceConfig:
     """Check `[insurance]`; a UsageError naming the file and the key for anything wrong."""
-    if not isinstance(table, dict):
-        raise UsageError(f"{path}: [insurance] must be a table")
-    unknown = sorted(set(table) - {"regions"})
-    if unknown:
-        raise UsageError(f"{path}: [insurance] unknown key {unknown[0]!r} (known: regions)")
+    table = checked_table(path, "insurance", table, {"regions"})
     regions = table.get("regions", {})
     if not isinstance(regions, dict):
         raise UsageError(f"{path}: [insurance.regions] must be a table of region = [transactions]")
