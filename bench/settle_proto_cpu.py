@@ -133,58 +133,60 @@ async def settleables(conn: Connection, env: Envelopes, start: int, count: int) 
 
 async def rounds(args: argparse.Namespace) -> list[float]:
     contract = ContractStore().load("insurance")
-    mocks = []
     scratch = Path(tempfile.mkdtemp(prefix="hih-settle-"))
-    for index in range(args.workers):
-        shared = InsuranceLogStore(scratch / "state.sqlite", durable=False, worker=(index, args.workers))
-        mock = InsuranceMock(contract, shared if args.workers > 1 else None)
-        if args.workers > 1:
-            mock.share(index, args.workers, scratch / "state.sqlite")
-        mock.limit_state(args.max_rows)
-        mocks.append(mock)
-    conns = [Connection(LeanServer(m.asgi_app(), InputLimits.of(contract), asyncio.get_running_loop())) for m in mocks]
-    conn = conns[0]
-    env = Envelopes(contract, "127.0.0.1", 8080, TEST_PAASID, TEST_SECRET)
-    reply = await call(conn, env, "9001", {"signIn": {"opter_no": "100234", "mac": "00-16-3E-00-00-01", "ip": "127.0.0.1"}})
-    env.sign_no = reply["output"]["signinoutb"]["sign_no"]
-    results = []
-    made = 0
-    for n in range(args.rounds + (1 if args.profile else 0)):
-        visits = await settleables(conn, env, made, args.settlements)
-        made += len(visits)
-        now = time.time()
-        prepared: list[Prepared] = [env.build("2207", settle_data(v), v.person.insuplc_admdvs, now) for v in visits]
-        replies = []
-        for mock in mocks[1:]:  # the others read the setup's writes now, as `hih mock serve` has each worker do once a second
-            mock.store.sync()  # type: ignore[attr-defined]
-        gc.freeze()  # as `hih mock serve` does every second: the ledger out of the collector's reach
-        profile = cProfile.Profile() if args.profile and n == args.rounds else None
-        if args.callgrind:
-            subprocess.run(["callgrind_control", "--instr=on", str(os.getpid())], check=True, capture_output=True)
-        started = time.process_time()
-        if profile is not None:
-            profile.enable()
-        for at, item in enumerate(prepared):
-            replies.append(await conns[at % len(conns)].exchange(item.raw))
-        if args.callgrind:
-            subprocess.run(["callgrind_control", "--instr=off", str(os.getpid())], check=True, capture_output=True)
-        if profile is not None:
-            profile.disable()
-            profile.dump_stats(args.profile)
-            print(f"  profile of one round written to {args.profile}")
-            continue
-        used = time.process_time() - started
-        for item, (status, body) in zip(prepared, replies, strict=True):
-            verdict, detail = check_settlement(status, body, item.msgid)
-            if verdict != "ok":
-                raise SystemExit(f"a settlement failed: {detail}")
-        results.append(used / len(prepared) * 1e6)
-        print(f"  round: {results[-1]:.1f} us CPU per settlement ({len(prepared)} settlements; "
-              f"{mocks[-1].store.count('visits')} visits kept)", flush=True)
-    for mock in mocks:
-        mock.store.close()
-    shutil.rmtree(scratch, ignore_errors=True)
-    return results
+    mocks: list[InsuranceMock] = []
+    try:
+        for index in range(args.workers):
+            shared = InsuranceLogStore(scratch / "state.sqlite", durable=False, worker=(index, args.workers))
+            mock = InsuranceMock(contract, shared if args.workers > 1 else None)
+            if args.workers > 1:
+                mock.share(index, args.workers, scratch / "state.sqlite")
+            mock.limit_state(args.max_rows)
+            mocks.append(mock)
+        conns = [Connection(LeanServer(m.asgi_app(), InputLimits.of(contract), asyncio.get_running_loop())) for m in mocks]
+        conn = conns[0]
+        env = Envelopes(contract, "127.0.0.1", 8080, TEST_PAASID, TEST_SECRET)
+        reply = await call(conn, env, "9001", {"signIn": {"opter_no": "100234", "mac": "00-16-3E-00-00-01", "ip": "127.0.0.1"}})
+        env.sign_no = reply["output"]["signinoutb"]["sign_no"]
+        results = []
+        made = 0
+        for n in range(args.rounds + (1 if args.profile else 0)):
+            visits = await settleables(conn, env, made, args.settlements)
+            made += len(visits)
+            now = time.time()
+            prepared: list[Prepared] = [env.build("2207", settle_data(v), v.person.insuplc_admdvs, now) for v in visits]
+            replies = []
+            for mock in mocks[1:]:  # the others read the setup's writes now, as `hih mock serve` has each worker do once a second
+                mock.store.sync()  # type: ignore[attr-defined]
+            gc.freeze()  # as `hih mock serve` does every second: the ledger out of the collector's reach
+            profile = cProfile.Profile() if args.profile and n == args.rounds else None
+            if args.callgrind:
+                subprocess.run(["callgrind_control", "--instr=on", str(os.getpid())], check=True, capture_output=True)
+            started = time.process_time()
+            if profile is not None:
+                profile.enable()
+            for at, item in enumerate(prepared):
+                replies.append(await conns[at % len(conns)].exchange(item.raw))
+            if args.callgrind:
+                subprocess.run(["callgrind_control", "--instr=off", str(os.getpid())], check=True, capture_output=True)
+            if profile is not None:
+                profile.disable()
+                profile.dump_stats(args.profile)
+                print(f"  profile of one round written to {args.profile}")
+                continue
+            used = time.process_time() - started
+            for item, (status, body) in zip(prepared, replies, strict=True):
+                verdict, detail = check_settlement(status, body, item.msgid)
+                if verdict != "ok":
+                    raise SystemExit(f"a settlement failed: {detail}")
+            results.append(used / len(prepared) * 1e6)
+            print(f"  round: {results[-1]:.1f} us CPU per settlement ({len(prepared)} settlements; "
+                  f"{mocks[-1].store.count('visits')} visits kept)", flush=True)
+        return results
+    finally:  # the scratch folder goes whatever happened (a failed settlement, ^C)
+        for mock in mocks:
+            mock.store.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main() -> int:

@@ -175,12 +175,12 @@ class AckBuilder:
         version = o[12] or self.version
         trigger = o[9].split(seps.repetition)[0].split(comp)
         event = trigger[1] if len(trigger) > 1 else ""
+        # From 2.4 on MSH-9.3 (message structure) is required, whether or not the trigger event is known
+        structured = version_tuple(version.split(comp)[0]) >= (2, 4)
         if event:
-            kind = f"ACK{comp}{event}"
-            if version_tuple(version.split(comp)[0]) >= (2, 4):
-                kind += f"{comp}ACK"
+            kind = f"ACK{comp}{event}" + (f"{comp}ACK" if structured else "")
         else:
-            kind = "ACK"
+            kind = f"ACK{comp}{comp}ACK" if structured else "ACK"
         if enhanced is None:
             enhanced = original is not None and original.enhanced_mode
         if declared is None:

@@ -59,3 +59,14 @@ def test_a_length_error_is_104_from_v27_and_102_before() -> None:
         codes[version] = (ack.get("ERR-2"), ack.get("ERR-3.1"), ack.get("ERR-3.2"))
     assert codes == {"2.5.1": ("PID^1^5^1^1", "102", "Data type error"),
                      "2.7": ("PID^1^5^1^1", "104", "Value too long"), "2.8": ("PID^1^5^1^1", "104", "Value too long")}
+
+
+def test_an_ar_to_bytes_that_were_no_hl7_names_its_message_structure() -> None:
+    """MSH-9.3 is required from v2.4 on, also when no original tells the trigger event; before 2.4 it is absent."""
+    from harness.contract.findings import Finding, Severity
+    from harness.contract.hl7.mllp_ack import AckBuilder
+
+    garbage = [Finding(Severity.ERROR, "", "not an HL7 v2 message", "parse")]
+    types = {version: AckBuilder(version=version).ack(None, "AR", garbage).get("MSH-9")
+             for version in ("2.3.1", "2.4", "2.5.1")}
+    assert types == {"2.3.1": "ACK", "2.4": "ACK^^ACK", "2.5.1": "ACK^^ACK"}
