@@ -141,11 +141,14 @@ SUMMARY = {"decision": "fail", "release": "HIS 5.2.1", "operator": "13812345678"
                           "nodeid": "features/lis/a.feature::c", "duration_s": 0.1, "message": ""}]}
 
 
-def _reports(folder: Path, ahead: bool) -> tuple[int, str]:
+def _reports(folder: Path, ahead: bool, started: bool = False) -> tuple[int, str]:
+    """The reports of SUMMARY; `started`: the side process started before any file is written, as `hih run` does."""
     folder.mkdir()
+    begun = writer.start_signoff_pdf(folder, SUMMARY, {}) if started else None
+    assert begun is not None or not started
     (folder / "summary.json").write_text(json.dumps(SUMMARY, ensure_ascii=False), encoding="utf-8")
     (folder / "pytest.log").write_text("1 failed, 1 passed\n", encoding="utf-8")
-    writer.write_reports(folder, SUMMARY, {}, lay_out_ahead=ahead)
+    writer.write_reports(folder, SUMMARY, {}, lay_out_ahead=ahead, ahead=begun)
     assert differences(folder)[0] == []
     digest = sha256_file(folder / "manifest.json")
     pages = int(subprocess.run(["pdfinfo", str(folder / "signoff.pdf")], capture_output=True, text=True, check=True,
@@ -170,6 +173,41 @@ def test_the_signoff_laid_out_ahead_reads_as_the_one_laid_out_last(tmp_path: Pat
     assert len(answers) == 1
     assert ahead == last
     assert "<manifest>" in ahead[1] and "13812345678" not in ahead[1]
+
+
+def test_the_side_process_started_before_any_report_gives_the_same_pack(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hih run` forks the side process before it writes summary.json and evidence.json: the pack is the same."""
+    monkeypatch.setenv("HIH_HISTORY", "off")
+    answers: list[int | None] = []
+    finish = PdfAhead.finish
+
+    def told(self: PdfAhead, html: str, value: str) -> int | None:
+        answers.append(finish(self, html, value))
+        return answers[-1]
+
+    monkeypatch.setattr(PdfAhead, "finish", told)
+    started = _reports(tmp_path / "started", ahead=False, started=True)
+    assert answers and answers[0] == started[0], "the side process wrote the PDF"
+    assert started == _reports(tmp_path / "last", ahead=False)
+    assert "<manifest>" in started[1] and "13812345678" not in started[1]
+
+
+def test_a_side_process_handed_to_reports_that_fail_is_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HIH_HISTORY", "off")
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    begun = writer.start_signoff_pdf(folder, SUMMARY, {})
+    assert begun is not None
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writer, "scrub_logs", broken)
+    with pytest.raises(OSError, match="disk full"):
+        writer.write_reports(folder, SUMMARY, {}, ahead=begun)
+    assert begun.done and _gone(begun.pid), "ended and reaped, not left waiting for a page"
+    assert not (folder / "signoff.pdf").exists()
 
 
 def test_a_pdf_that_cannot_be_made_is_still_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
