@@ -19,9 +19,13 @@ from harness.run.history_beside import RecordBeside
 from harness.run.options import RunOptions
 from harness.run.runner import run
 from tests.conftest import DATA
-from tests.run.test_history import EVIDENCE, A, run_summary
+from tests.run.test_history import A, run_summary
 
 TABLES = ("runs", "run_interfaces", "scenario_results")
+EVIDENCE: dict[str, list[dict[str, Any]]] = {
+    A: [{"operation": "2207", "request": {"infno": "2207", "input": {"data": {"card_sn": "X"}}},
+         "response": {"infcode": 0, "output": {"setlinfo": {"balc": 1}}}},
+        {"operation": "2601", "request": {"infno": "2601"}, "response": None, "fault": "reset"}]}
 
 
 def _rows(db: Path, but: tuple[str, ...] = ("recorded",)) -> dict[str, list[tuple[Any, ...]]]:
