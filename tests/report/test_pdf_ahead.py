@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.report import pdf, pdf_ahead, writer
+from harness.report import pdf, pdf_ahead, signoff, writer
 from harness.report.manifest import differences, sha256_file
 from harness.report.pdf_ahead import PdfAhead
 
@@ -191,6 +191,21 @@ def test_the_side_process_started_before_any_report_gives_the_same_pack(tmp_path
     assert answers and answers[0] == started[0], "the side process wrote the PDF"
     assert started == _reports(tmp_path / "last", ahead=False)
     assert "<manifest>" in started[1] and "13812345678" not in started[1]
+
+
+def test_without_a_core_to_spare_the_page_is_not_rendered_ahead(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HIH_HISTORY", "off")
+    monkeypatch.setattr(pdf_ahead, "spare_core", lambda: False)
+
+    def rendered(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("rendered for a side process that is not started")
+
+    monkeypatch.setattr(signoff, "render_signoff", rendered)
+    assert writer.start_signoff_pdf(tmp_path, SUMMARY, {}) is None
+    monkeypatch.setattr(pdf_ahead, "spare_core", lambda: True)
+    with pytest.raises(AssertionError, match="rendered for a side process"):
+        writer.start_signoff_pdf(tmp_path, SUMMARY, {})
 
 
 def test_a_side_process_handed_to_reports_that_fail_is_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
