@@ -156,8 +156,8 @@ def _reports(folder: Path, ahead: bool, started: bool = False) -> tuple[int, str
     return pages, "".join(_pdf_text(folder / "signoff.pdf").split()).replace(digest, "<manifest>")
 
 
-def test_the_signoff_laid_out_ahead_reads_as_the_one_laid_out_last(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def _answers(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """What each side process answered (its PDF's pages, None when the caller had to write the PDF itself)."""
     monkeypatch.setenv("HIH_HISTORY", "off")
     answers: list[int | None] = []
     finish = PdfAhead.finish
@@ -167,6 +167,12 @@ def test_the_signoff_laid_out_ahead_reads_as_the_one_laid_out_last(tmp_path: Pat
         return answers[-1]
 
     monkeypatch.setattr(PdfAhead, "finish", told)
+    return answers
+
+
+def test_the_signoff_laid_out_ahead_reads_as_the_one_laid_out_last(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = _answers(monkeypatch)
     ahead = _reports(tmp_path / "ahead", ahead=True)
     assert answers and answers[0] == ahead[0], "the side process wrote the PDF"
     last = _reports(tmp_path / "last", ahead=False)
@@ -178,15 +184,7 @@ def test_the_signoff_laid_out_ahead_reads_as_the_one_laid_out_last(tmp_path: Pat
 def test_the_side_process_started_before_any_report_gives_the_same_pack(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """`hih run` forks the side process before it writes summary.json and evidence.json: the pack is the same."""
-    monkeypatch.setenv("HIH_HISTORY", "off")
-    answers: list[int | None] = []
-    finish = PdfAhead.finish
-
-    def told(self: PdfAhead, html: str, value: str) -> int | None:
-        answers.append(finish(self, html, value))
-        return answers[-1]
-
-    monkeypatch.setattr(PdfAhead, "finish", told)
+    answers = _answers(monkeypatch)
     started = _reports(tmp_path / "started", ahead=False, started=True)
     assert answers and answers[0] == started[0], "the side process wrote the PDF"
     assert started == _reports(tmp_path / "last", ahead=False)
