@@ -7,7 +7,14 @@ machine's load (`hih run` starts it only with a core to spare). Wall time, and C
 ```sh
 HIH_HISTORY=off .venv/bin/hih run --interface insurance --report-dir /tmp/insurance-run
 .venv/bin/python bench/end_reports.py /tmp/insurance-run --rounds 9
+HIH_HISTORY=off .venv/bin/hih run --interface insurance --report-dir /tmp/insurance-run
+.venv/bin/python bench/end_reports.py /tmp/insurance-run --rounds 9 --runner-order
 ```
+`--runner-order` compares instead the two orders of `hih run`'s end, both with the side process and a run history
+(one per order, in a temporary folder, growing over the rounds, as a default run records): "history after" writes
+summary.json and evidence.json, then the reports, then records the run (as before); "history beside" starts the side
+process, then the history's thread (harness.run.history_beside), then writes the files and the reports, then waits for
+the record (as `hih run` does now).
 Each round copies the report directory as the run left it before its reports (summary.json, evidence.json and
 pytest's files; the reports of the copy are written afresh). The side process gains only with a core to spare: on a
 machine whose other work keeps both cores busy, the two sides are the same or the side process costs its own CPU.
@@ -30,10 +37,14 @@ from pathlib import Path
 KEPT = ("summary.json", "evidence.json", "junit.xml", "cucumber.json", "events.jsonl", "pytest.log")
 
 
-def one(source: Path, scratch: Path, ahead: bool) -> tuple[float, float, float]:
+def one(source: Path, scratch: Path, ahead: bool, history: Path | None = None,
+        beside: bool = False) -> tuple[float, float, float]:
     """(wall ms, CPU ms of this process, CPU ms of the side process) of write_reports over a fresh copy of the
-    run's own files."""
-    from harness.report.writer import write_reports
+    run's own files; with `history`, the end of `hih run` (summary.json and evidence.json written, the run recorded
+    into `history`), in its order of now (`beside`) or before."""
+    from harness.report.writer import start_signoff_pdf, write_reports
+    from harness.run.history import record_run
+    from harness.run.history_beside import RecordBeside
 
     folder = scratch / f"r{time.monotonic_ns()}"
     folder.mkdir()
@@ -41,11 +52,28 @@ def one(source: Path, scratch: Path, ahead: bool) -> tuple[float, float, float]:
         if (source / name).is_file():
             shutil.copy(source / name, folder / name)
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    evidence = json.loads((folder / "evidence.json").read_text(encoding="utf-8"))
+    evidence_text = (folder / "evidence.json").read_text(encoding="utf-8")
+    evidence = json.loads(evidence_text)
+    if history is not None:
+        os.environ["HIH_HISTORY"] = str(history)
     before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    write_reports(folder, summary, evidence, evidence_masked=True, lay_out_ahead=ahead)
+    if history is None:
+        write_reports(folder, summary, evidence, evidence_masked=True, lay_out_ahead=ahead)
+    elif beside:
+        begun = start_signoff_pdf(folder, summary, evidence)
+        recording = RecordBeside(summary, evidence, folder)
+        (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+        (folder / "evidence.json").write_text(evidence_text, encoding="utf-8")
+        write_reports(folder, summary, evidence, evidence_masked=True, ahead=begun)
+        recording.keep()
+    else:
+        (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+        (folder / "evidence.json").write_text(evidence_text, encoding="utf-8")
+        write_reports(folder, summary, evidence, evidence_masked=True, lay_out_ahead=True)
+        record_run(summary, evidence, folder)
     wall = (time.perf_counter() - started) * 1000
+    os.environ["HIH_HISTORY"] = "off"
     after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     own, side = ((a.ru_utime - b.ru_utime + a.ru_stime - b.ru_stime) * 1000 for a, b in zip(after, before, strict=True))
     shutil.rmtree(folder)
@@ -56,6 +84,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("report_dir", type=Path, help="a report directory `hih run` wrote")
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--runner-order", action="store_true",
+                        help="compare the end of `hih run` with its history recorded after the reports and beside them")
     args = parser.parse_args()
     os.environ.setdefault("HIH_HISTORY", "off")
     from harness.report import pdf_ahead
@@ -65,13 +95,18 @@ def main() -> int:
 
     preload()
     gc.freeze()  # as `hih run` does before its reports
-    figures: dict[str, list[tuple[float, float, float]]] = {"laid out last": [], "laid out ahead": []}
+    kinds = {"laid out last": (False, False), "laid out ahead": (True, False)}
+    if args.runner_order:
+        kinds = {"history after": (True, False), "history beside": (True, True)}
+    figures: dict[str, list[tuple[float, float, float]]] = {label: [] for label in kinds}
     with tempfile.TemporaryDirectory() as scratch:
-        one(args.report_dir, Path(scratch), False)  # the first write of each kind warms caches
-        one(args.report_dir, Path(scratch), True)
+        histories = {label: Path(scratch) / f"history-{n}.sqlite" if args.runner_order else None
+                     for n, label in enumerate(kinds)}
+        for label, (ahead, beside) in kinds.items():  # the first write of each kind warms caches
+            one(args.report_dir, Path(scratch), ahead, histories[label], beside)
         for _ in range(args.rounds):
-            for label, ahead in (("laid out last", False), ("laid out ahead", True)):
-                wall, own, side = one(args.report_dir, Path(scratch), ahead)
+            for label, (ahead, beside) in kinds.items():
+                wall, own, side = one(args.report_dir, Path(scratch), ahead, histories[label], beside)
                 figures[label].append((wall, own, side))
                 print(f"{label}: wall {wall:.0f} ms, CPU {own + side:.0f} ms (side process {side:.0f})", flush=True)
     print(f"load average {os.getloadavg()[0]:.2f}")

@@ -16,7 +16,9 @@ for one interface): `start` from the command to pytest's collection done, `betwe
 
 `--against DIR` runs each `hih run` twice, first with the code of another checkout (`git worktree add` or `git
 archive` of the commit to compare; run with this venv and `PYTHONPATH=DIR`, from DIR), then with this one, and
-gives the medians of both: on a shared machine only such interleaved pairs say which is quicker. Each side then runs
+gives the medians of both: on a shared machine only such interleaved pairs say which is quicker. `--history` has the
+runs record into a run history (one per side, growing over its runs) as a default `hih run` does; without it no
+history is written (HIH_HISTORY=off). Each side then runs
 its own checkout's console-script entry point (`[project.scripts] hih` of its pyproject.toml, as the installed
 script would: `python -c "from MODULE import FUNC; FUNC()"`), so a change of entry point is measured too.
 """
@@ -75,9 +77,10 @@ def entry_command(checkout: Path) -> list[str]:
 
 
 def gate_run(hih: list[str], run_args: str, cwd: str | None = None,
-             pythonpath: str | None = None) -> tuple[float, float]:
-    """One `hih run`: prints its line, returns (what it added to its scenarios, CPU of hih and its children)."""
-    env = {**os.environ, "HIH_HISTORY": "off"}
+             pythonpath: str | None = None, history: Path | None = None) -> tuple[float, float]:
+    """One `hih run`: prints its line, returns (what it added to its scenarios, CPU of hih and its children).
+    `history`: the run history the run records into (default: none, HIH_HISTORY=off)."""
+    env = {**os.environ, "HIH_HISTORY": str(history) if history is not None else "off"}
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     with tempfile.TemporaryDirectory() as folder:
@@ -105,7 +108,14 @@ def main() -> int:
     parser.add_argument("--run-args", default="--interface insurance", help="arguments of `hih run`")
     parser.add_argument("--against", default=None, metavar="DIR",
                         help="another checkout: each `hih run` is first run with its code, then with this one's")
+    parser.add_argument("--history", action="store_true",
+                        help="record the runs in a run history (one per side, in a temporary folder, kept for the "
+                             "side's later runs), as a default `hih run` does; without it HIH_HISTORY=off")
     args = parser.parse_args()
+    scratch = tempfile.TemporaryDirectory()
+    histories = {"against": Path(scratch.name) / "against.sqlite", "this": Path(scratch.name) / "this.sqlite"}
+    if not args.history:
+        histories = {}
     hih = str(VENV_BIN / "hih")
     bare_cpu: list[float] = []
     help_cpu: list[float] = []
@@ -122,16 +132,18 @@ def main() -> int:
     for _ in range(args.gate_runs):
         if args.against:
             runs[args.against].append(gate_run(entry_command(Path(args.against)), args.run_args, cwd=args.against,
-                                               pythonpath=args.against))
-            runs["this checkout"].append(gate_run(entry_command(Path(__file__).resolve().parents[1]), args.run_args))
+                                               pythonpath=args.against, history=histories.get("against")))
+            runs["this checkout"].append(gate_run(entry_command(Path(__file__).resolve().parents[1]), args.run_args,
+                                                  history=histories.get("this")))
         else:
-            runs["this checkout"].append(gate_run([hih], args.run_args))
+            runs["this checkout"].append(gate_run([hih], args.run_args, history=histories.get("this")))
     print(f"load average {os.getloadavg()[0]:.2f}")
     for label, pairs in runs.items():
         if pairs:
             added, cpu = [a for a, _ in pairs], [c for _, c in pairs]
             print(f"hih run adds ({label}): median {statistics.median(added):.2f} s "
                   f"({min(added):.2f}–{max(added):.2f}; CPU median {statistics.median(cpu):.2f} s)")
+    scratch.cleanup()
     return 0
 
 

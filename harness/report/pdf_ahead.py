@@ -47,10 +47,16 @@ class PdfAhead:
     """The pipe the side process answers on: one JSON line, `{"pages": N}` or `{"redo": reason}`."""
     done: bool = False
 
+    @staticmethod
+    def possible() -> bool:
+        """Whether a side process would be started now (fork, WeasyPrint imported, a core to spare): the caller
+        need not render the page it would lay out otherwise."""
+        return hasattr(os, "fork") and "weasyprint" in sys.modules and spare_core()
+
     @classmethod
     def start(cls, html: str, placeholder: str, target: Path, print_css: str | None = None) -> PdfAhead | None:
         """Fork a process that lays `html` out now; None when none can be started (no fork, no WeasyPrint yet)."""
-        if not hasattr(os, "fork") or "weasyprint" not in sys.modules or placeholder not in html or not spare_core():
+        if placeholder not in html or not cls.possible():
             return None
         orders_r, orders_w = os.pipe()
         answers_r, answers_w = os.pipe()

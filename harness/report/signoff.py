@@ -179,6 +179,8 @@ def signoff_ahead(report_dir: Path, summary: dict[str, Any], evidence: dict[str,
     from harness.report.pdf_ahead import PdfAhead
     from harness.run.history import history_path, previous_runs
 
+    if not PdfAhead.possible():  # the page would be rendered for nothing
+        return None
     predicting = masker.scoped()
     predicting.remember(masker.learned)
     previous = previous_runs(history_path(report_dir), list(summary.get("interfaces") or {}), summary.get("started"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
@@ -19,6 +19,9 @@ from harness.report.html import render_html
 from harness.report.manifest import WRITTEN_AFTER, hih_version, sha256_file, write_manifest
 from harness.report.masking import Masker
 from harness.report.signoff import SIGNOFF_HTML, SIGNOFF_PDF, signoff_ahead, write_signoff
+
+if TYPE_CHECKING:
+    from harness.report.pdf_ahead import PdfAhead
 
 REPORT_HTML = "report.html"
 CUCUMBER_JSON = "cucumber.json"
@@ -113,9 +116,20 @@ def preload(signoff_pdf: bool = True) -> None:
         pdf.preload()
 
 
+def start_signoff_pdf(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
+                      contracts: dict[str, Any] | None = None) -> PdfAhead | None:
+    """signoff.pdf laid out now in a side process (`signoff_ahead`), for `write_reports(..., ahead=...)` to finish:
+    `hih run` starts it as soon as its summary is final, before it writes summary.json and evidence.json, so that
+    the laying out (the longest part of the end of a run) begins that much sooner. None when no side process is
+    started (then `write_reports` writes the PDF itself)."""
+    config = load_config()
+    return signoff_ahead(report_dir, summary, evidence, Masker.from_config(config.masking),
+                         _contracts(summary, contracts), config.signoff)
+
+
 def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
                   contracts: dict[str, Any] | None = None, evidence_masked: bool = False,
-                  lay_out_ahead: bool = False, signoff_pdf: bool = True) -> list[Path]:
+                  lay_out_ahead: bool = False, signoff_pdf: bool = True, ahead: PdfAhead | None = None) -> list[Path]:
     """Write the reports derived from a finished run (or merged shards); returns the files written: report.html,
     manifest.json, then the sign-off pack that prints the manifest's SHA-256 and the seal over that pack.
     `contracts`: the run's contracts by interface where the caller has them loaded (else loaded here).
@@ -123,13 +137,15 @@ def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str,
     `lay_out_ahead`: lay signoff.pdf out in a side process while the other reports are written (`hih run`, which
     has WeasyPrint loaded by now); the same PDF, sooner on a machine with a core to spare.
     `signoff_pdf`: False when signoff.pdf was not asked for (`--no-signoff-pdf`): signoff.html alone, WeasyPrint not
-    imported, and the manifest says so (`hih report verify` tells it)."""
-    config = load_config()
-    masker = Masker.from_config(config.masking)
-    contracts = _contracts(summary, contracts)
-    ahead = (signoff_ahead(report_dir, summary, evidence, masker, contracts, config.signoff)
-             if lay_out_ahead and signoff_pdf else None)
+    imported, and the manifest says so (`hih report verify` tells it).
+    `ahead`: the side process `start_signoff_pdf` started for this summary and evidence (then `lay_out_ahead` is
+    not needed); closed here whatever happens."""
     try:
+        config = load_config()
+        masker = Masker.from_config(config.masking)
+        contracts = _contracts(summary, contracts)
+        if ahead is None and lay_out_ahead and signoff_pdf:  # the prediction masks with a copy of this masker
+            ahead = signoff_ahead(report_dir, summary, evidence, masker, contracts, config.signoff)
         scrub_logs(report_dir, masker)
         html = report_dir / REPORT_HTML
         html.write_text(render_html(summary, evidence, masker, contracts, hih_version(), evidence_masked),

@@ -24,7 +24,7 @@ from harness.run import warm
 from harness.run.child import DEADLINE_LOG, Beside, execute, interface_for
 from harness.run.combine import add_failures
 from harness.run.fallback import from_junit
-from harness.run.history import history_path, interface_durations, record_run
+from harness.run.history import history_path, interface_durations
 from harness.run.lanes import deal
 from harness.run.metadata import run_metadata
 from harness.run.options import RunOptions, RunPlan, plan
@@ -93,20 +93,31 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
         document["selection"] = selection.summary()
     evidence = {r.nodeid: r.evidence for r in outcome.results.values()}
     # imported after the scenarios: the pytest processes start sooner
-    from harness.report.writer import manifest_line, write_reports
+    from harness.report.writer import manifest_line, start_signoff_pdf, write_reports
+    from harness.run.history_beside import RecordBeside
 
     preloading.join()  # WeasyPrint is not used from two threads at once
     # what the run holds (contracts, results, WeasyPrint and the templates) lives until the exit: frozen out of the
     # cyclic collector's walks, which the reports' many short-lived objects would otherwise set off again and again
     gc.freeze()
 
-    write_json(work / "summary.json", document)
-    outcome.evidence_json.write(work / "evidence.json", evidence)  # the parts encoded as the results came
-    # the plugin masked the evidence; signoff.pdf is laid out beside the other reports, on the other core
-    write_reports(work, document, evidence, p.contracts, evidence_masked=True, lay_out_ahead=True,
-                  signoff_pdf=p.signoff_pdf)
-    report_dir = staging.commit()
-    record_run(document, evidence, report_dir)
+    # signoff.pdf is laid out by a side process on the other core from now, the longest part of what follows (forked
+    # before the history's thread starts); the history records the run meanwhile, mostly waiting on the disk
+    ahead = start_signoff_pdf(work, document, evidence, p.contracts) if p.signoff_pdf else None
+    recording = RecordBeside(document, evidence, staging.target)
+    try:
+        write_json(work / "summary.json", document)
+        outcome.evidence_json.write(work / "evidence.json", evidence)  # the parts encoded as the results came
+        # the plugin masked the evidence
+        write_reports(work, document, evidence, p.contracts, evidence_masked=True, signoff_pdf=p.signoff_pdf,
+                      ahead=ahead)
+        report_dir = staging.commit()
+    except BaseException:
+        if ahead is not None:
+            ahead.close()
+        recording.drop()
+        raise
+    recording.keep()
     print_summary(console, document, report_dir)
     console.print(manifest_line(report_dir), markup=False, highlight=False)
     return {"pass": 0, "fail": 1}.get(document["decision"], EXIT_INCOMPLETE)

@@ -166,6 +166,18 @@ def leave_out() -> None:
             sys.modules[name] = None  # type: ignore[assignment]  # the import system's "not importable" mark
 
 
+def line_buffered_log() -> None:
+    """pytest's output (its log file) written a line at a time, also where PYTHONUNBUFFERED asks for every write at
+    once: pytest writes a progress character per scenario, and each unbuffered write is a system call during which
+    the interpreter lock goes to another thread (the mock's server, the report thread), which the scenarios then
+    wait for (up to the 5 ms switch interval each time). A line, a failure's text, is in the log as soon as it ends;
+    the session's end flushes the rest (harness.run.collector.QuickExit, or the interpreter's own exit)."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        with contextlib.suppress(ValueError, OSError):
+            reconfigure(write_through=False, line_buffering=True)
+
+
 def _import(name: str) -> None:
     import importlib
 
@@ -201,6 +213,7 @@ def main() -> int:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+    line_buffered_log()
     import pytest
 
     return int(pytest.main(order["argv"]))

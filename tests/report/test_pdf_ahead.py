@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.report import pdf, pdf_ahead, writer
+from harness.report import pdf, pdf_ahead, signoff, writer
 from harness.report.manifest import differences, sha256_file
 from harness.report.pdf_ahead import PdfAhead
 
@@ -141,11 +141,14 @@ SUMMARY = {"decision": "fail", "release": "HIS 5.2.1", "operator": "13812345678"
                           "nodeid": "features/lis/a.feature::c", "duration_s": 0.1, "message": ""}]}
 
 
-def _reports(folder: Path, ahead: bool) -> tuple[int, str]:
+def _reports(folder: Path, ahead: bool, started: bool = False) -> tuple[int, str]:
+    """The reports of SUMMARY; `started`: the side process started before any file is written, as `hih run` does."""
     folder.mkdir()
+    begun = writer.start_signoff_pdf(folder, SUMMARY, {}) if started else None
+    assert begun is not None or not started
     (folder / "summary.json").write_text(json.dumps(SUMMARY, ensure_ascii=False), encoding="utf-8")
     (folder / "pytest.log").write_text("1 failed, 1 passed\n", encoding="utf-8")
-    writer.write_reports(folder, SUMMARY, {}, lay_out_ahead=ahead)
+    writer.write_reports(folder, SUMMARY, {}, lay_out_ahead=ahead, ahead=begun)
     assert differences(folder)[0] == []
     digest = sha256_file(folder / "manifest.json")
     pages = int(subprocess.run(["pdfinfo", str(folder / "signoff.pdf")], capture_output=True, text=True, check=True,
@@ -153,8 +156,8 @@ def _reports(folder: Path, ahead: bool) -> tuple[int, str]:
     return pages, "".join(_pdf_text(folder / "signoff.pdf").split()).replace(digest, "<manifest>")
 
 
-def test_the_signoff_laid_out_ahead_reads_as_the_one_laid_out_last(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def _answers(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """What each side process answered (its PDF's pages, None when the caller had to write the PDF itself)."""
     monkeypatch.setenv("HIH_HISTORY", "off")
     answers: list[int | None] = []
     finish = PdfAhead.finish
@@ -164,12 +167,60 @@ def test_the_signoff_laid_out_ahead_reads_as_the_one_laid_out_last(tmp_path: Pat
         return answers[-1]
 
     monkeypatch.setattr(PdfAhead, "finish", told)
+    return answers
+
+
+def test_the_signoff_laid_out_ahead_reads_as_the_one_laid_out_last(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = _answers(monkeypatch)
     ahead = _reports(tmp_path / "ahead", ahead=True)
     assert answers and answers[0] == ahead[0], "the side process wrote the PDF"
     last = _reports(tmp_path / "last", ahead=False)
     assert len(answers) == 1
     assert ahead == last
     assert "<manifest>" in ahead[1] and "13812345678" not in ahead[1]
+
+
+def test_the_side_process_started_before_any_report_gives_the_same_pack(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hih run` forks the side process before it writes summary.json and evidence.json: the pack is the same."""
+    answers = _answers(monkeypatch)
+    started = _reports(tmp_path / "started", ahead=False, started=True)
+    assert answers and answers[0] == started[0], "the side process wrote the PDF"
+    assert started == _reports(tmp_path / "last", ahead=False)
+    assert "<manifest>" in started[1] and "13812345678" not in started[1]
+
+
+def test_without_a_core_to_spare_the_page_is_not_rendered_ahead(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HIH_HISTORY", "off")
+    monkeypatch.setattr(pdf_ahead, "spare_core", lambda: False)
+
+    def rendered(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("rendered for a side process that is not started")
+
+    monkeypatch.setattr(signoff, "render_signoff", rendered)
+    assert writer.start_signoff_pdf(tmp_path, SUMMARY, {}) is None
+    monkeypatch.setattr(pdf_ahead, "spare_core", lambda: True)
+    with pytest.raises(AssertionError, match="rendered for a side process"):
+        writer.start_signoff_pdf(tmp_path, SUMMARY, {})
+
+
+def test_a_side_process_handed_to_reports_that_fail_is_ended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HIH_HISTORY", "off")
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    begun = writer.start_signoff_pdf(folder, SUMMARY, {})
+    assert begun is not None
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writer, "scrub_logs", broken)
+    with pytest.raises(OSError, match="disk full"):
+        writer.write_reports(folder, SUMMARY, {}, ahead=begun)
+    assert begun.done and _gone(begun.pid), "ended and reaped, not left waiting for a page"
+    assert not (folder / "signoff.pdf").exists()
 
 
 def test_a_pdf_that_cannot_be_made_is_still_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -152,10 +152,13 @@ def test_pytest_command(tmp_path: Path) -> None:
     assert args[args.index("--hih-scenario-timeout") + 1] == "45"
     assert args[args.index("--hih-deadline-log") + 1] == str(tmp_path / "deadline.jsonl")
     assert "--disable-plugin-autoload" in args, "only the plugins a spec run uses, named with -p"
-    plugins = [args[i + 1] for i, arg in enumerate(args) if arg == "-p"]
+    plugins = [args[i + 1] for i, arg in enumerate(args) if arg == "-p" and not args[i + 1].startswith("no:")]
     assert plugins[:8] == ["harness.run.lean", "pytest_bdd.plugin", "harness.feature_cache", "harness.guards",
                            "harness.held_clock", "harness.plugin", "harness.step_cache", "harness.run.collector"]
     assert "xdist.plugin" in plugins
+    blocked = [args[i + 1] for i, arg in enumerate(args) if arg == "-p" and args[i + 1].startswith("no:")]
+    assert {"no:unittest", "no:debugging", "no:doctest", "no:cacheprovider"} <= set(blocked)
+    assert args.index("-p") < args.index("harness.run.lean"), "blocked before any plugin is named"
     assert args[-1] == str(FEATURES / "insurance")
 
 
@@ -172,7 +175,9 @@ def test_a_process_started_with_its_command_line_leaves_out_what_it_would_not_us
     del args[args.index("--hih-parent-pid"):args.index("--hih-parent-pid") + 2]
     probe = ("import sys, pytest; code = pytest.main(sys.argv[1:] + ['--collect-only']); "
              f"print({{n: sys.modules.get(n) is not None for n in {LEFT_OUT!r}}}, 'respx' in sys.modules, "
-             "'anyio.pytest_plugin' in sys.modules, code)")
+             "'anyio.pytest_plugin' in sys.modules, "
+             "[n for n in ('pdb', '_pytest.unittest', '_pytest.stepwise', '_pytest.pastebin') "
+             "if n in sys.modules], code)")
     env = child_env()
     try:
         done = subprocess.run([sys.executable, "-c", probe, *args[3:]], capture_output=True, text=True, timeout=120,
@@ -180,7 +185,8 @@ def test_a_process_started_with_its_command_line_leaves_out_what_it_would_not_us
     finally:
         shutil.rmtree(env[WORK_ROOT_ENV], ignore_errors=True)
     last = done.stdout.strip().splitlines()[-1]
-    assert last == f"{dict.fromkeys(LEFT_OUT, False)} False False 0", done.stdout[-2000:] + done.stderr[-2000:]
+    # nor are pytest's own plugins that a spec run never uses (harness.run.child.BLOCKED), nor pdb behind --pdb
+    assert last == f"{dict.fromkeys(LEFT_OUT, False)} False False [] 0", done.stdout[-2000:] + done.stderr[-2000:]
 
 
 def test_lanes_share_the_interfaces_and_each_runs_only_its_own(tmp_path: Path) -> None:

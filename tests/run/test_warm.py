@@ -109,3 +109,30 @@ def test_waiting_tells_a_command_line_or_end_of_file_from_nothing_yet() -> None:
         assert not warm.waiting(reader)
         os.close(write)
         assert warm.waiting(reader), "end-of-file: nobody needs the process"
+
+
+def test_pytest_writes_its_log_a_line_at_a_time_even_when_told_unbuffered(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under PYTHONUNBUFFERED each progress character would be a system call (the interpreter lock handed to the
+    mock's thread each time); a line at a time keeps every finished line in the log as soon as it ends."""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    (probe / "test_probe.py").write_text(
+        "import sys\n"
+        "def test_stdout():\n"
+        "    print(sys.__stdout__.write_through, sys.__stdout__.line_buffering, file=sys.__stderr__)\n",
+        encoding="utf-8")
+    monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    warm.prestart()
+    log = tmp_path / "pytest.log"
+    process = warm.take(["-p", "no:cacheprovider", "-p", "no:randomly", "-p", "harness.run.lean", "-q", "-s",
+                         str(probe)], log)
+    assert process is not None
+    assert process.wait(120) == 0
+    text = log.read_text(encoding="utf-8")
+    assert "False True" in text, text
+    assert "1 passed" in text, "the session's last line is in the log"
+    script = "import sys, harness.run.lean; print(sys.stdout.write_through, sys.stdout.line_buffering)"
+    done = subprocess.run([sys.executable, "-u", "-c", script],
+                          check=True, capture_output=True, text=True, timeout=60, cwd=Path(warm.__file__).parents[2])
+    assert done.stdout.split() == ["False", "True"], "a process started with its command line does it in its lean plugin"
