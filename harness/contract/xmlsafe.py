@@ -8,7 +8,6 @@ before parsing and a nesting limit checked after (64 levels by default, a contra
 
 from __future__ import annotations
 
-import contextlib
 import re
 import threading
 from dataclasses import dataclass
@@ -101,63 +100,12 @@ def _may_be_deeper(raw: bytes, levels: int) -> bool:
     return raw.count(b"<") > 2 * levels
 
 
-# Character data between a `>` and the next `<` holding many escaped characters (a record carried as text in a SOAP
-# envelope: a hundred `&lt;`/`&gt;` in a small one), each a separate reference for libxml2 to resolve and a separate
-# piece of text to append: a twentieth of such a call's instructions. Written as one CDATA section instead, it is
-# the same text, read in one go.
-_ESCAPED_RUN = re.compile(rb">([^<>]*?&(?:lt|gt);[^<>]*)(?=<)")
-_NAMED_REFS = (b"&lt;", b"&gt;", b"&amp;", b"&quot;", b"&apos;")
-_MIN_REFS = 16
-"""References a run needs before it is worth rewriting (fewer cost libxml2 less than the rewrite)."""
-_UTF8_DECLARATION = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']utf-?8[\"']", re.I)
-
-
-def _as_cdata(raw: bytes) -> bytes | None:
-    """`raw` with each run of escaped character data written as a CDATA section, or None when there is none to
-    rewrite or the rewrite cannot be sure to keep the document's meaning.
-
-    Sure means: a UTF-8 document starting with `<` with no comment, CDATA, DOCTYPE or processing instruction (but
-    its XML declaration), so that every byte between a `>` and the next `<` with no other `>` between them is
-    character data (an attribute value cannot hold `<`: a run inside one would leave a `<` in it, which no parser
-    takes); and a run only of the five named references (no character reference: `&#13;` is a CR that line-end
-    normalisation would take from a CDATA section), no `]]&gt;` (it would end the section). With the parser's
-    `strip_cdata` (lxml's default) the section becomes the same one text node the references give. A document the
-    rewritten form makes the parser refuse is parsed again as it came, so a refusal says what it always said."""
-    if b"&lt;" not in raw or b"<!" in raw or not raw.startswith(b"<"):
-        return None
-    if raw.startswith(b"<?"):
-        end = raw.find(b"?>")
-        if end < 0 or b"<?" in raw[2:] or (b"encoding" in raw[:end] and not _UTF8_DECLARATION.match(raw, 0, end + 2)):
-            return None
-    pieces: list[bytes] = []
-    done = 0
-    for match in _ESCAPED_RUN.finditer(raw):
-        run = match.group(1)
-        refs = sum(run.count(ref) for ref in _NAMED_REFS)
-        if refs < _MIN_REFS or run.count(b"&") != refs or b"]]&gt;" in run:
-            continue
-        text = run.replace(b"&lt;", b"<").replace(b"&gt;", b">").replace(b"&quot;", b'"').replace(
-            b"&apos;", b"'").replace(b"&amp;", b"&")
-        pieces += (raw[done:match.start(1)], b"<![CDATA[", text, b"]]>")
-        done = match.end(1)
-    if not pieces:
-        return None
-    pieces.append(raw[done:])
-    return b"".join(pieces)
-
-
 def parse(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES, base_url: str | None = None,
           max_depth: int = DEFAULT_MAX_DEPTH) -> etree._Element:
     """Parse a whole document with the hardened parser; the root element, or XmlRefused."""
     check_bytes(raw, max_bytes)
-    quicker = _as_cdata(raw)
-    root: etree._Element | None = None
-    if quicker is not None:
-        with contextlib.suppress(etree.XMLSyntaxError, ValueError):
-            root = etree.fromstring(quicker, parser(), base_url=base_url)
     try:
-        if root is None:
-            root = etree.fromstring(raw, parser(), base_url=base_url)
+        root = etree.fromstring(raw, parser(), base_url=base_url)
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (exc.lineno or 0, 0)
         message = _POSITION.sub("", (exc.msg or str(exc)).strip())
