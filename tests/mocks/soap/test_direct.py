@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 from xml.sax.saxutils import escape
@@ -16,12 +14,12 @@ import pytest
 
 from harness.contract.model import Contract
 from mocks.transport.faults import Fault, FaultPlan
-from mocks.transport.http import HttpTransport
 from mocks.transport.journal import Journal
 from mocks.transport.runtime import Runtime
 from mocks.transport.soap import SoapContext
 from tests.mocks.soap.conftest import birth_notice
 from tests.mocks.soap.example import HOSPITAL, TOKEN, ExampleBehaviour, example_app
+from tests.mocks.test_lean_direct import _exchange, asgi_calls
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 _DATE = re.compile(rb"date: [^\r]*\r\n")
@@ -106,18 +104,6 @@ CASES: dict[str, tuple[list[bytes], list[int]]] = {
 }
 
 
-def _exchange(port: int, pieces: list[bytes]) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        for piece in pieces:
-            sock.sendall(piece)
-            time.sleep(0.05)
-        sock.shutdown(socket.SHUT_WR)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    return _DATE.sub(b"date: -\r\n", received)
-
-
 def _comparable(entries: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     # a behaviour's crash keeps its trace in the journal: the same frames from where it is caught down, on either path
     return [(*e[:8], {k: v for k, v in e[8].items() if k != "error"} | {"error": "error" in e[8]}, *e[9:]) for e in entries]
@@ -147,14 +133,7 @@ def test_a_crash_after_waiting_is_a_server_fault_with_its_trace(pair: tuple[Serv
 def test_the_direct_path_is_taken_unless_a_fault_is_armed(pair: tuple[Served, Served],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     direct, _ = pair
-    calls: list[str] = []
-    original = HttpTransport.__call__
-
-    async def counted(self: HttpTransport, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        calls.append(scope["path"])
-        await original(self, scope, receive, send)
-
-    monkeypatch.setattr(HttpTransport, "__call__", counted)
+    calls = asgi_calls(monkeypatch)
     answer = _exchange(direct.port, [_order("ORD00006") + _upload(birth_notice("BN9"))])
     assert answer.count(b"HTTP/1.1 200 ") == 2 and calls == []
     direct.faults.add(Fault(kind="error_reply", operation="SubmitOrder", message="系统繁忙"))
