@@ -106,7 +106,9 @@ class MchPlatformMock(MockService):
     def asgi_app(self) -> Any:
         handlers: dict[str, Behaviour] = {"Login": self.login, "UploadRecord": self.upload_record, "UploadBatch": self.upload_batch,
                     "QueryUploadResult": self.query, "WithdrawRecord": self.withdraw}
-        return soap_app(self.contract, handlers, self.journal, self.faults, authenticate=self.authenticate)
+        # an upload's handler reads the journal's plain form of its request (two strings): no zeep value objects
+        return soap_app(self.contract, handlers, self.journal, self.faults, authenticate=self.authenticate,
+                        plain_requests=frozenset({"UploadRecord"}))
 
     def reset(self) -> None:
         self.audit_returns.clear()
@@ -254,7 +256,8 @@ class MchPlatformMock(MockService):
             result: dict[str, Any] = {"index": 1, "status": REJECTED, "error": errors}
         else:
             payload = context.payloads[0]
-            result = await self.store.atomic_soon(lambda: self._accept(org, request.recordType, payload, 1))
+            record_type = request["recordType"]  # the journal's plain form (`plain_requests`)
+            result = await self.store.atomic_soon(lambda: self._accept(org, record_type, payload, 1))
         if result["status"] == ACCEPTED:
             return {"ResultCode": "0", "ResultMessage": "成功", "result": result}
         return {"ResultCode": "1", "ResultMessage": f"记录被拒绝：{result['error'][0]['message']}", "result": result}
