@@ -493,8 +493,16 @@ class SoapHandler:
 
     def _encode_element(self, operation: str, element: etree._Element) -> HttpReply:
         env = self.spec.envelope_ns
-        envelope = etree.Element(f"{{{env}}}Envelope", nsmap={"soap-env": env})
-        etree.SubElement(envelope, f"{{{env}}}Body").append(element)
+        body = element.getparent()
+        envelope = body.getparent() if body is not None else None
+        # an answer copied from a template already inside its envelope (this SOAP version's Envelope, as the root,
+        # holding only a Body holding only the answer) goes as it is: no envelope made and the answer moved into it
+        if envelope is None or body is None or envelope.getparent() is not None \
+                or envelope.tag != f"{{{env}}}Envelope" or body.tag != f"{{{env}}}Body" or len(envelope) != 1 \
+                or len(body) != 1 or envelope.text or body.text or element.tail or body.tail \
+                or dict(envelope.nsmap) != {"soap-env": env} or envelope.attrib or body.attrib:
+            envelope = etree.Element(f"{{{env}}}Envelope", nsmap={"soap-env": env})
+            etree.SubElement(envelope, f"{{{env}}}Body").append(element)
         body = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
         checked = self.validator.check_response(envelope, operation)
         # the journal keeps the top-level fields (ResultCode, ResultMessage ...); the raw reply has the rest
