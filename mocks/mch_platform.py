@@ -17,6 +17,7 @@ import os
 import secrets
 import time
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,12 @@ PENDING, PASSED, RETURNED, WITHDRAWN = "PENDING", "PASSED", "RETURNED", "WITHDRA
 def _text(root: etree._Element | None, name: str) -> str | None:
     child = child_named(root, name) if root is not None else None
     return (child.text or "").strip() if child is not None else None
+
+
+@lru_cache(maxsize=8)
+def _compact(day: date) -> str:
+    """`YYYYMMDD` of a date, as record and batch numbers carry it (strftime once a day, not once a record)."""
+    return f"{day:%Y%m%d}"
 
 
 def _error(code: str, location: str, message: str) -> dict[str, str]:
@@ -99,7 +106,9 @@ class MchPlatformMock(MockService):
     def asgi_app(self) -> Any:
         handlers: dict[str, Behaviour] = {"Login": self.login, "UploadRecord": self.upload_record, "UploadBatch": self.upload_batch,
                     "QueryUploadResult": self.query, "WithdrawRecord": self.withdraw}
-        return soap_app(self.contract, handlers, self.journal, self.faults, authenticate=self.authenticate)
+        # an upload's handler reads the journal's plain form of its request (two strings): no zeep value objects
+        return soap_app(self.contract, handlers, self.journal, self.faults, authenticate=self.authenticate,
+                        plain_requests=frozenset({"UploadRecord"}))
 
     def reset(self) -> None:
         self.audit_returns.clear()
@@ -169,7 +178,7 @@ class MchPlatformMock(MockService):
 
     # -- sessions ---------------------------------------------------------------------------------------------
     def authenticate(self, credentials: dict[str, str], context: SoapContext) -> str | None:
-        session = self.store.get("sessions", credentials.get("sessionKey", ""))
+        session = self.store.peek("sessions", credentials.get("sessionKey", ""))  # read only: no copy
         if session is None or session["org"] != credentials.get("orgCode"):
             return "会话无效，请先登录"
         if session["expires"] <= time.time():
@@ -196,18 +205,19 @@ class MchPlatformMock(MockService):
         return {"ResultCode": "0", "ResultMessage": "成功", "sessionKey": key, "expiresIn": int(self.session_ttl_s)}
 
     # -- uploads ----------------------------------------------------------------------------------------------
-    def _next_id(self) -> str:
-        return f"MCH{self.today():%Y%m%d}{self._next('record'):08d}"
+    def _next_id(self, today: date) -> str:
+        return f"MCH{_compact(today)}{self._next('record'):08d}"
 
     def _accept(self, org: str, record_type: str, payload: Payload, index: int) -> dict[str, Any]:
         """Check one record and keep it when it passes; its per-record result."""
         root = payload.root
         record_no = _text(root, "recordNo")
         errors = _payload_errors(payload.findings)
+        today = self.today()  # once a record: the clock read, its date made, for the rules, the number, the record
         if not errors and root is not None:
             prefix = f"{payload.location}#" if payload.location else ""
             errors = [_error(RULE_CODES.get(f.rule, "3002"), f.location, f.message)
-                      for f in record_rules(record_type, root, self.today(), self.limits, prefix, self.id_cards)]
+                      for f in record_rules(record_type, root, today, self.limits, prefix, self.id_cards)]
         result: dict[str, Any] = {"index": index, "recordNo": record_no}
         if errors or root is None or record_no is None:
             return {**result, "status": REJECTED, "error": errors or [_error("1001", payload.location, "no record")]}
@@ -228,10 +238,10 @@ class MchPlatformMock(MockService):
             record.update(version=record["version"] + 1, payload=text, serial=serial, status=PENDING, reasons=[],
                           audited=False)
         else:
-            existing = self._next_id()
+            existing = self._next_id(today)
             record = {"id": existing, "org": org, "type": record_type, "recordNo": record_no, "version": 1,
                       "payload": text, "serial": serial, "status": PENDING, "reasons": [], "audited": False,
-                      "uploaded": self.today().isoformat()}
+                      "uploaded": today.isoformat()}
             self.store.put("keys", key, existing)
         self.store.put("records", existing, record)
         return {**result, "status": ACCEPTED, "recordId": existing, "version": record["version"]}
@@ -246,7 +256,8 @@ class MchPlatformMock(MockService):
             result: dict[str, Any] = {"index": 1, "status": REJECTED, "error": errors}
         else:
             payload = context.payloads[0]
-            result = await self.store.atomic_soon(lambda: self._accept(org, request.recordType, payload, 1))
+            record_type = request["recordType"]  # the journal's plain form (`plain_requests`)
+            result = await self.store.atomic_soon(lambda: self._accept(org, record_type, payload, 1))
         if result["status"] == ACCEPTED:
             return {"ResultCode": "0", "ResultMessage": "成功", "result": result}
         return {"ResultCode": "1", "ResultMessage": f"记录被拒绝：{result['error'][0]['message']}", "result": result}
@@ -264,7 +275,7 @@ class MchPlatformMock(MockService):
         rejected = len(results) - accepted
         counter = self.store.atomic(lambda: self._next("batch"))
         return {"ResultCode": "0" if not rejected else "1", "ResultMessage": f"接收 {accepted} 条，拒绝 {rejected} 条",
-                "batchId": f"B{self.today():%Y%m%d}{counter:06d}", "accepted": accepted, "rejected": rejected,
+                "batchId": f"B{_compact(self.today())}{counter:06d}", "accepted": accepted, "rejected": rejected,
                 "result": results}
 
     # -- audit, query, withdrawal -------------------------------------------------------------------------------

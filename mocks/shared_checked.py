@@ -46,9 +46,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mocks.shared_state import SharedSqliteStore, _begin, _decode
-from mocks.state import Store
+from mocks.state import Store, _copy
 
 _INSIDE = contextlib.nullcontext()
+_ASK = object()
+"""`_outside`: the read is left to a transaction."""
 _COUNTERS = 16
 _T = TypeVar("_T")
 WINDOW_MAX = 64
@@ -277,18 +279,39 @@ class CheckedSharedStore(SharedSqliteStore):
         return outcomes
 
     def get(self, table: str, key: str) -> Any:
-        """As `SharedSqliteStore.get`; on the window's own loop, a row the open window did not write is read without
-        committing the window (the session every maternal-child call looks up)."""
-        window = self._window
-        if window is not None and not self._depth and (table, key) not in window.written \
-                and window.thread == threading.get_ident():
-            with self._lock:
-                if self._window is window and not self._depth:
-                    self._catch_up()
-                    if self._window is window:
-                        value = Store.get(self, table, key)
-                        return self._from_file(table, key) if value is None and self.evicted.get(table) else value
+        """As `SharedSqliteStore.get`, without a transaction of its own when none is open (`_outside`)."""
+        if not self._depth:
+            value = self._outside(table, key, _copy)
+            if value is not _ASK:
+                return value
         return super().get(table, key)
+
+    def peek(self, table: str, key: str) -> Any:
+        """As `SharedSqliteStore.peek` (the stored document itself: read-only for the caller), outside a transaction
+        too (`_outside`): the session every maternal-child call looks up, read without a transaction or a copy."""
+        if not self._depth:
+            value = self._outside(table, key, _as_is)
+            if value is not _ASK:
+                return value
+            return super().get(table, key)
+        return super().peek(table, key)
+
+    def _outside(self, table: str, key: str, give: Callable[[Any], Any]) -> Any:
+        """A row read outside any transaction as a transaction of its own would read it, without one: caught up
+        first (the log queried only when another worker committed), and with the commit window open on this
+        thread, a row the window did not write read without committing the window. `_ASK` when the transaction
+        must decide: a row the open window wrote (the window commits first: nothing uncommitted is shown), a window
+        of another thread, or a transaction begun meanwhile."""
+        with self._lock:
+            window = self._window
+            if self._depth or window is not None and (
+                    (table, key) in window.written or window.thread != threading.get_ident()):
+                return _ASK
+            self._catch_up()
+            if self._window is not window:  # a catch-up past a trimmed log committed the window
+                return _ASK
+            value = self._tables.get(table, {}).get(key)
+            return self._from_file(table, key) if value is None and self.evicted.get(table) else give(value)
 
     def _catch_up(self) -> None:
         window = self._window
@@ -344,6 +367,10 @@ class CheckedSharedStore(SharedSqliteStore):
             self._commit_window()
             super().close()
             self._counters.close()
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def _deliver(window: _Window, outcomes: list[tuple[Any, BaseException | None]]) -> None:

@@ -31,15 +31,19 @@ def leaf(parent: etree._Element, name: str, text: str) -> None:
 
 SUBMITTED = ("ResultCode", "ResultMessage", "orderNo", "status", "receivedAt")
 """SubmitBloodOrderResponse's elements, in the schema's order."""
-_SUBMITTED = etree.Element(f"{_NS}SubmitBloodOrderResponse", nsmap={"ns0": SERVICE_NS})
+_SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+_SUBMITTED = etree.Element(f"{{{_SOAP11}}}Envelope", nsmap={"soap-env": _SOAP11})
+_SUBMITTED_REPLY = etree.SubElement(etree.SubElement(_SUBMITTED, f"{{{_SOAP11}}}Body"), f"{_NS}SubmitBloodOrderResponse",
+                                    nsmap={"ns0": SERVICE_NS})
 for _name in SUBMITTED:
-    etree.SubElement(_SUBMITTED, _NS + _name)
+    etree.SubElement(_SUBMITTED_REPLY, _NS + _name)
 
 
 def submitted(order_no: str, status: str, received_at: str) -> etree._Element:
     """SubmitBloodOrder's answer for an order taken: a copy of the answer's shape with its texts set (the hot write of
-    the interface; creating its elements one by one cost several times the copy)."""
-    reply = copy.deepcopy(_SUBMITTED)
+    the interface; creating its elements one by one cost several times the copy), inside the SOAP 1.1 envelope it
+    goes out in, so that the transport sends that envelope as it is (it makes its own for another SOAP version)."""
+    reply = copy.deepcopy(_SUBMITTED)[0][0]
     for node, text in zip(reply, (SUCCESS["ResultCode"], SUCCESS["ResultMessage"], order_no, status, received_at),
                           strict=True):
         node.text = text

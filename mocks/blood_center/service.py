@@ -6,6 +6,7 @@ auth). The mock's ASGI app serves the SOAP service and, under `/console/`, the t
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
@@ -28,7 +29,7 @@ from mocks.blood_center.vetting import AnswerVetting, check_state
 from mocks.clock_checks import xml_stamps
 from mocks.shared_checked import CheckedSharedStore
 from mocks.state import Store
-from mocks.transport.http import HttpTransport
+from mocks.transport.http import HttpReply, HttpTransport
 from mocks.transport.runtime import Runtime
 from mocks.transport.soap import SoapContext, SoapHandler, plain, soap_app
 
@@ -181,17 +182,7 @@ class BloodCenterMock(MockService):
     def asgi_app(self) -> Any:
         from mocks.blood_center.console import console_app
 
-        soap = self.soap_app()
-        console = console_app(self)
-
-        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            path = scope.get("path", "") if scope["type"] == "http" else ""
-            if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
-                await console(scope, receive, send)
-            else:
-                await soap(scope, receive, send)
-
-        return app
+        return _Routed(self.soap_app(), console_app(self))
 
     def soap_app(self) -> HttpTransport:
         handlers = {
@@ -285,3 +276,30 @@ class BloodCenterMock(MockService):
     def _notices(self, request: Any, hospital: str) -> dict[str, Any]:
         since: datetime = request.since
         return answers.notices(self.centre.notices(since.replace(tzinfo=None)))
+
+
+def _on_console(path: str) -> bool:
+    return path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
+
+
+class _Routed:
+    """The centre's port: the console's pages under CONSOLE_PREFIX, the SOAP service elsewhere. An ASGI app, with the
+    SOAP transport's direct path (`HttpTransport.direct`) for the service's requests on the lean server."""
+
+    def __init__(self, soap: HttpTransport, console: Any) -> None:
+        self.soap = soap
+        self.console = console
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and _on_console(scope.get("path", "")):
+            await self.console(scope, receive, send)
+        else:
+            await self.soap(scope, receive, send)
+
+    def direct_accepts(self, method: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
+        return self.soap.direct_accepts(method, query, headers)
+
+    def direct(self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]], body: bytes,
+               client: tuple[str, int] | None) -> HttpReply | asyncio.Future[HttpReply] | None:
+        """The service's request by a plain call; None (the ASGI app answers) for the console's."""
+        return None if _on_console(path) else self.soap.direct(method, path, query, headers, body, client)

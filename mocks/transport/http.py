@@ -85,8 +85,9 @@ class HttpHandler(Protocol):
 class DirectHandler(HttpHandler, Protocol):
     """A handler that answers by a plain call (no await inside): the lean server's direct path can use it."""
 
-    def handle_now(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
-        """What `handle` answers, as a plain call."""
+    def handle_now(self, request: HttpRequest, exchange: Exchange) -> HttpReply | asyncio.Future[HttpReply]:
+        """What `handle` answers, as a plain call: the reply, or a future of it when the answer must wait (the SOAP
+        partners' commit window)."""
 
 
 def _connection_of(receive: Any) -> asyncio.Transport | None:
@@ -215,11 +216,12 @@ class HttpTransport:
             {"headers": headers, "query_string": query, "method": method}) is None
 
     def direct(self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]], body: bytes,
-               client: tuple[str, int] | None) -> HttpReply | None:
+               client: tuple[str, int] | None) -> HttpReply | asyncio.Future[HttpReply] | None:
         """The exchange as `__call__` makes it, by a plain call from the lean server with the whole body of a request
         whose head `direct_accepts` in hand; None (nothing done, nothing journaled) when it takes the ASGI path
         instead: a handler without `handle_now`, a fault armed, or a body the input limits refuse. No scope, receive or send, no task per request: under
-        load that glue cost a tenth of a settlement's CPU."""
+        load that glue cost a tenth of a settlement's CPU. A handler's future of its reply is given back as it is, and
+        the exchange journaled when it is done (before the lean server's own callback writes the reply)."""
         handle_now = getattr(self.handler, "handle_now", None)
         if handle_now is None or self.faults.busy() or len(body) > self.limits.max_body_bytes \
                 or self.limits.check_body(body) is not None:
@@ -231,15 +233,28 @@ class HttpTransport:
         exchange = Exchange(self.handler.interface, "http", self.handler.identify(req), body, peer=req.peer)
         exchange.meta = {"method": method, "path": path}
         try:
-            reply: HttpReply = handle_now(req, exchange)
+            reply = handle_now(req, exchange)
+        except BaseException:
+            self._journal(exchange, started, None)
+            raise
+        if isinstance(reply, asyncio.Future):
+            reply.add_done_callback(lambda done: self._journal(exchange, started, done))
+            return reply
+        self._journal(exchange, started, reply)
+        return reply
+
+    def _journal(self, exchange: Exchange, started: float, reply: HttpReply | asyncio.Future[HttpReply] | None) -> None:
+        """Journal a direct call's exchange with its reply (a failure without one), before the reply reaches the
+        client, as `__call__` does."""
+        if isinstance(reply, asyncio.Future):
+            reply = reply.result() if not reply.cancelled() and reply.exception() is None else None
+        if reply is not None:
             exchange.status = reply.status
             exchange.response_raw = reply.body
             exchange.response = reply.parsed
             exchange.response_findings = reply.findings
-        finally:  # journaled before the reply reaches the client, as `__call__` does; a failure journaled too
-            exchange.duration_ms = (time.perf_counter() - started) * 1000
-            self.journal.record(exchange)
-        return reply
+        exchange.duration_ms = (time.perf_counter() - started) * 1000
+        self.journal.record(exchange)
 
     async def _refuse(self, req: HttpRequest, refusal: Refusal, send: Any) -> None:
         """Answer a request the limits refused, in the protocol's own words, and journal it with its finding."""

@@ -31,7 +31,8 @@ from mocks.transport.http import HttpReply, reply_headers
 from mocks.transport.limits import InputLimits
 
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
-DirectCall = Callable[[str, str, bytes, list[tuple[bytes, bytes]], bytes, tuple[str, int] | None], HttpReply | None]
+DirectCall = Callable[[str, str, bytes, list[tuple[bytes, bytes]], bytes, tuple[str, int] | None],
+                      "HttpReply | asyncio.Future[HttpReply] | None"]
 KEEP_ALIVE_S = 30.0
 MAX_PIPELINED = 16
 """Requests parsed ahead of the one being answered before reading pauses."""
@@ -400,20 +401,44 @@ class LeanHttpProtocol(asyncio.Protocol):
             reply = self.server.direct(scope["method"], scope["path"], scope["query_string"], scope["headers"], body,
                                        self.client)
         except Exception:
-            log.exception("the mock's app failed on %s %s", scope["method"], scope["path"])
-            if not self.lost and not self.transport.is_closing():
-                self.transport.write(_SERVER_ERROR)
-            cycle.started = cycle.close = True
-            self._done(cycle)
+            self._failed(cycle)
             return
         if reply is None:
             self._start(cycle)
             return
         cycle.chunks.clear()
         cycle.buffered = 0
+        if isinstance(reply, asyncio.Future):
+            # the answer waits (a commit window): the connection stays on this request until it is in
+            self.server.tasks.add(reply)
+            reply.add_done_callback(lambda done: self._deferred(cycle, done))
+            return
+        self._write(cycle, reply)
+
+    def _deferred(self, cycle: Cycle, done: asyncio.Future[HttpReply]) -> None:
+        self.server.tasks.discard(done)
+        if done.cancelled():  # the server is shutting down: its connections are cut
+            cycle.started = cycle.close = True
+            self._done(cycle)
+        elif done.exception() is not None:
+            self._failed(cycle, done.exception())
+        else:
+            self._write(cycle, done.result())
+
+    def _write(self, cycle: Cycle, reply: HttpReply) -> None:
         cycle.given = cycle.started = cycle.finished = True
         if not self.lost:
             self.transport.write(self._reply_head(cycle, reply) + reply.body)
+        self._done(cycle)
+
+    def _failed(self, cycle: Cycle, error: BaseException | None = None) -> None:
+        """The app failed on a direct call: a `500`, and the connection closed."""
+        scope = cycle.scope
+        log.error("the mock's app failed on %s %s", scope["method"], scope["path"],
+                  exc_info=error if error is not None else True)
+        if not self.lost and not self.transport.is_closing():
+            self.transport.write(_SERVER_ERROR)
+        cycle.started = cycle.close = True
         self._done(cycle)
 
     def _reply_head(self, cycle: Cycle, reply: HttpReply) -> bytes:
@@ -492,7 +517,8 @@ class LeanServer:
             getattr(app, "direct_accepts", None) if self.direct is not None else None
         self.heads: dict[tuple[int, str], bytes] = {}
         self.connections: set[LeanHttpProtocol] = set()
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Future[Any]] = set()
+        """Requests being answered: ASGI tasks, and direct calls' replies still to come."""
         self.closing = False
         self._sweeping: asyncio.TimerHandle | None = None
 

@@ -13,6 +13,7 @@ at the mock, `GET ?xsd=<path>` the schemas it imports.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
 import traceback
@@ -63,6 +64,14 @@ class SoapFault(Exception):
         self.message = message
         self.findings = findings or []
         self.detail = detail
+
+
+@dataclass
+class _Pending:
+    """A behaviour called: its operation and what it gave (the answer, or an awaitable of it)."""
+
+    operation: str
+    result: Any
 
 
 @dataclass
@@ -248,16 +257,35 @@ class SoapHandler:
             self._check(request, exchange)
 
     async def handle(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
-        if request.method in ("GET", "HEAD"):
-            return self._get(request)
         if request.method != "POST":
-            reply = self._fault("Client", f"method {request.method} not allowed: POST a SOAP envelope", status=405)
-            reply.headers["allow"] = "GET, POST"
-            return reply
+            return self._not_posted(request)
         checked = self._check(request, exchange)
         if isinstance(checked, HttpReply):
             return checked
         return await self._call(exchange, *checked)
+
+    def handle_now(self, request: HttpRequest, exchange: Exchange) -> HttpReply | asyncio.Future[HttpReply]:
+        """What `handle` answers, by a plain call (the lean server's direct path: no ASGI scope, receive or send):
+        the reply, or a future of it when the behaviour waits (a commit window), run as one task from the behaviour
+        down rather than from the ASGI app down."""
+        if request.method != "POST":
+            return self._not_posted(request)
+        checked = self._check(request, exchange)
+        if isinstance(checked, HttpReply):
+            return checked
+        started = self._start_call(exchange, *checked)
+        if not isinstance(started, _Pending):
+            return started
+        if not inspect.isawaitable(started.result):
+            return self._answer(exchange, started.operation, started.result)
+        return asyncio.ensure_future(self._finish(exchange, started.operation, started.result))
+
+    def _not_posted(self, request: HttpRequest) -> HttpReply:
+        if request.method in ("GET", "HEAD"):
+            return self._get(request)
+        reply = self._fault("Client", f"method {request.method} not allowed: POST a SOAP envelope", status=405)
+        reply.headers["allow"] = "GET, POST"
+        return reply
 
     def error_reply(self, request: HttpRequest, operation: str | None, message: str) -> HttpReply:
         """An injected SOAP Fault: `Server` unless the armed fault names a `code` (e.g. `Server.Busy`, `Client`)."""
@@ -365,6 +393,16 @@ class SoapHandler:
         return checked, context
 
     async def _call(self, exchange: Exchange, checked: SoapChecked, context: SoapContext) -> HttpReply:
+        started = self._start_call(exchange, checked, context)
+        if not isinstance(started, _Pending):
+            return started
+        if inspect.isawaitable(started.result):
+            return await self._finish(exchange, started.operation, started.result)
+        return self._answer(exchange, started.operation, started.result)
+
+    def _start_call(self, exchange: Exchange, checked: SoapChecked, context: SoapContext) -> HttpReply | _Pending:
+        """Decode the body, journal the request and call the behaviour: a fault reply, or what the behaviour gave
+        (its answer, or an awaitable of it)."""
         spec = self.spec
         operation = context.operation
         zeep_op = spec.zeep_operation(operation)
@@ -388,19 +426,32 @@ class SoapHandler:
             return self._fault("Client", finding.message, [finding])
         context.body = journaled
         exchange.request = {"operation": operation, "auth": _masked(context.credentials), "body": context.body,
-                            "payloads": payload_summary(checked.payloads)}
+                            "payloads": exchange.request["payloads"]}
         handler = self.handlers.get(operation)
         if handler is None:
             return self._fault("Server", f"operation {operation} is not implemented by this mock")
         try:
-            result = handler(typed, context)
-            data = await result if inspect.isawaitable(result) else result
-        except SoapFault as fault:
-            return self._fault(fault.code, fault.message, fault.findings, detail=fault.detail)
-        except Exception as exc:  # noqa: BLE001 - a behaviour's crash is the mock's fault: answer Server, keep the trace
-            exchange.meta["error"] = traceback.format_exc(limit=8)
-            return self._fault("Server", f"internal error in the mock's {operation}: {type(exc).__name__}: {exc}")
+            return _Pending(operation, handler(typed, context))
+        except Exception as exc:  # noqa: BLE001 - a behaviour's refusal or crash: answered as `_failed` says
+            return self._failed(exchange, operation, exc)
+
+    async def _finish(self, exchange: Exchange, operation: str, result: Awaitable[Any]) -> HttpReply:
+        """The reply once the behaviour's awaitable answer is in."""
+        try:
+            data = await result
+        except Exception as exc:  # noqa: BLE001 - a behaviour's refusal or crash: answered as `_failed` says
+            return self._failed(exchange, operation, exc)
+        return self._answer(exchange, operation, data)
+
+    def _answer(self, exchange: Exchange, operation: str, data: Any) -> HttpReply:
         return self.encode(operation, data if isinstance(data, etree._Element) else data or {})
+
+    def _failed(self, exchange: Exchange, operation: str, exc: Exception) -> HttpReply:
+        """A `SoapFault` raised by the behaviour as its Fault; any other error as a Server fault, its trace kept."""
+        if isinstance(exc, SoapFault):
+            return self._fault(exc.code, exc.message, exc.findings, detail=exc.detail)
+        exchange.meta["error"] = "".join(traceback.format_exception(exc, limit=8))
+        return self._fault("Server", f"internal error in the mock's {operation}: {type(exc).__name__}: {exc}")
 
     def encode(self, operation: str, data: dict[str, Any] | etree._Element) -> HttpReply:
         """The response envelope for `data` (zeep, or the template zeep's first answer left: mocks.transport.soap_reply),
@@ -442,8 +493,16 @@ class SoapHandler:
 
     def _encode_element(self, operation: str, element: etree._Element) -> HttpReply:
         env = self.spec.envelope_ns
-        envelope = etree.Element(f"{{{env}}}Envelope", nsmap={"soap-env": env})
-        etree.SubElement(envelope, f"{{{env}}}Body").append(element)
+        body = element.getparent()
+        envelope = body.getparent() if body is not None else None
+        # an answer copied from a template already inside its envelope (this SOAP version's Envelope, as the root,
+        # holding only a Body holding only the answer) goes as it is: no envelope made and the answer moved into it
+        if envelope is None or body is None or envelope.getparent() is not None \
+                or envelope.tag != f"{{{env}}}Envelope" or body.tag != f"{{{env}}}Body" or len(envelope) != 1 \
+                or len(body) != 1 or envelope.text or body.text or element.tail or body.tail \
+                or dict(envelope.nsmap) != {"soap-env": env} or envelope.attrib or body.attrib:
+            envelope = etree.Element(f"{{{env}}}Envelope", nsmap={"soap-env": env})
+            etree.SubElement(envelope, f"{{{env}}}Body").append(element)
         body = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
         checked = self.validator.check_response(envelope, operation)
         # the journal keeps the top-level fields (ResultCode, ResultMessage ...); the raw reply has the rest

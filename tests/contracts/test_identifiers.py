@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.contract.identifiers import is_resident_id, resident_id_check_char, resident_id_problem
 from mocks.population import generate
@@ -54,3 +56,10 @@ def test_every_synthetic_person_has_a_valid_number_matching_sex_and_birth_date()
         assert is_resident_id(person.certno), person.certno
         assert person.certno[6:14] == person.brdy.replace("-", "")
         assert person.gend == ("1" if int(person.certno[16]) % 2 else "2")
+
+
+@given(st.text(st.characters(categories=["Nd"]), min_size=17, max_size=17) | st.from_regex(r"\A[0-9]{17}\Z"))
+def test_the_check_character_is_iso_7064_mod_11_2_for_any_digits(first17: str) -> None:
+    # the formula as the standard writes it, digit by digit (any script's decimal digits, as `\d` takes them)
+    expected = "10X98765432"[sum(int(d) * (2 ** (17 - i) % 11) for i, d in enumerate(first17)) % 11]
+    assert resident_id_check_char(first17) == expected

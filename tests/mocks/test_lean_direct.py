@@ -121,6 +121,19 @@ def _exchange(port: int, pieces: list[bytes]) -> bytes:
     return _DATE.sub(b"date: -\r\n", received)
 
 
+def asgi_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the requests that go through the ASGI app (`HttpTransport.__call__`) from now on."""
+    calls: list[str] = []
+    original = HttpTransport.__call__
+
+    async def counted(self: HttpTransport, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        calls.append(scope["path"])
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(HttpTransport, "__call__", counted)
+    return calls
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_direct_path_answers_and_journals_as_the_asgi_path(pair: tuple[Served, Served], case: str) -> None:
     direct, asgi = pair
@@ -134,14 +147,7 @@ def test_the_direct_path_answers_and_journals_as_the_asgi_path(pair: tuple[Serve
 def test_the_direct_path_is_taken_when_the_request_allows(pair: tuple[Served, Served],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     direct, _ = pair
-    calls: list[str] = []
-    original = HttpTransport.__call__
-
-    async def counted(self: HttpTransport, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        calls.append(scope["path"])
-        await original(self, scope, receive, send)
-
-    monkeypatch.setattr(HttpTransport, "__call__", counted)
+    calls = asgi_calls(monkeypatch)
     assert _exchange(direct.port, [_post("/ok", b"{}") + _post("/ok", b"{}", content_type="text/plain")]).count(
         b"HTTP/1.1 ") == 2
     assert calls == ["/ok"]  # only the refused one went through the ASGI app

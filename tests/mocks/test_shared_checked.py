@@ -309,3 +309,35 @@ def test_a_refused_request_of_the_window_leaves_nothing_and_gets_its_refusal_aft
     assert ok is None and isinstance(error, ValueError) and str(error) == "订单内容不符"
     assert logged(first.path) == [("orders", "H1/B1")]
     assert second.get("orders", "H1/BAD") is None and first.get("orders", "H1/BAD") is None
+
+
+def test_a_read_outside_a_transaction_sees_the_other_workers_commit_and_asks_the_log_only_then(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore], monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = pair
+    first.put("sessions", "k1", {"org": "A", "expires": 1})
+    reads = count_log_reads(second, monkeypatch)
+    assert second.peek("sessions", "k1") == {"org": "A", "expires": 1} and len(reads) == 1
+    assert second.get("sessions", "k1") == {"org": "A", "expires": 1} and len(reads) == 1  # nothing new: no query
+    first.put("sessions", "k1", {"org": "A", "expires": 0})
+    assert second.peek("sessions", "k1") == {"org": "A", "expires": 0} and len(reads) == 2
+    copy = second.get("sessions", "k1")
+    copy["expires"] = 99  # a copy: the store keeps its own
+    assert second.peek("sessions", "k1") == {"org": "A", "expires": 0}
+    assert second.peek("sessions", "nobody") is None and second.get("sessions", "nobody") is None
+
+
+def test_a_peek_shows_nothing_the_open_window_has_not_committed(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
+    first, _ = pair
+    first.put("sessions", "k1", {"org": "A"})
+
+    async def main() -> None:
+        task = asyncio.ensure_future(first.atomic_soon(lambda: first.put("orders", "H1/B1", {"n": 1})))
+        await asyncio.sleep(0)
+        assert first.peek("sessions", "k1") == {"org": "A"}
+        assert logged(first.path) == [("sessions", "k1")], "a row the window did not write: read without committing it"
+        assert first.peek("orders", "H1/B1") == {"n": 1}
+        assert logged(first.path)[-1] == ("orders", "H1/B1"), "committed before its row was shown"
+        await task
+
+    asyncio.run(main())

@@ -49,3 +49,34 @@ def test_an_element_answer_is_sent_validated_and_journaled(runtime: Runtime, exa
         assert exchange.response["body"]["status"] == status
         assert (not exchange.response_findings) is valid, exchange.response_findings
         runtime.call(listener.stop())
+
+
+def _reply(values: tuple[str, ...]) -> etree._Element:
+    reply = etree.Element(f"{{{NS}}}SubmitOrderResponse", nsmap={"ns0": NS})
+    for name, value in zip(("ResultCode", "ResultMessage", "orderId", "status"), values, strict=True):
+        etree.SubElement(reply, f"{{{NS}}}{name}").text = value
+    return reply
+
+
+def _inside(reply: etree._Element, env: str = "http://schemas.xmlsoap.org/soap/envelope/", header: bool = False,
+            prefix: str = "soap-env") -> etree._Element:
+    envelope = etree.Element(f"{{{env}}}Envelope", nsmap={prefix: env})
+    if header:
+        etree.SubElement(envelope, f"{{{env}}}Header")
+    etree.SubElement(envelope, f"{{{env}}}Body").append(reply)
+    return reply
+
+
+def test_an_answer_already_in_its_envelope_is_sent_as_the_bare_answer_would_be(example_contract: Contract) -> None:
+    handler = soap_app(example_contract, {"SubmitOrder": answer("RECEIVED")}, Journal(), FaultPlan()).handler
+    values = ("0", "成功", "ORD1", "RECEIVED")
+    bare = handler.encode("SubmitOrder", _reply(values))
+    assert bare.status == 200 and not bare.findings and b"<ns0:orderId>ORD1</ns0:orderId>" in bare.body
+    for inside, as_it_is in ((_inside(_reply(values)), True),
+                             (_inside(_reply(values), header=True), False),  # not the shape: wrapped anew
+                             (_inside(_reply(values), prefix="s"), False),
+                             (_inside(_reply(values), env="http://www.w3.org/2003/05/soap-envelope"), False)):
+        body = inside.getparent()
+        sent = handler.encode("SubmitOrder", inside)
+        assert (sent.status, sent.body, sent.parsed, sent.findings) == (bare.status, bare.body, bare.parsed, bare.findings)
+        assert (inside.getparent() is body) is as_it_is  # a new envelope takes the answer out of the one it was in
