@@ -96,7 +96,7 @@ def fetch(url: str, transport: Transport) -> bytes:
     if urlsplit(url).scheme not in ("http", "https"):
         content = transport.load(url)  # a local file, as zeep reads one
         if len(content) > MAX_DOCUMENT_BYTES:
-            raise WsdlTooLarge(f"{url}: over {MAX_DOCUMENT_BYTES} bytes")
+            raise WsdlTooLarge(f"the document at {url} is over {MAX_DOCUMENT_BYTES} bytes")
         return bytes(content)
     with transport.session.get(url, timeout=transport.load_timeout, stream=True) as response:
         response.raise_for_status()
@@ -105,7 +105,7 @@ def fetch(url: str, transport: Transport) -> bytes:
         for chunk in response.iter_content(64 * 1024):
             size += len(chunk)
             if size > MAX_DOCUMENT_BYTES:
-                raise WsdlTooLarge(f"{url}: over {MAX_DOCUMENT_BYTES} bytes")
+                raise WsdlTooLarge(f"the document at {url} is over {MAX_DOCUMENT_BYTES} bytes")
             chunks.append(chunk)
     return b"".join(chunks)
 
@@ -135,6 +135,7 @@ class _Recording(Transport):
         """Forget the documents and the connector's transport: the Document kept in the cache holds neither."""
         self.fetched.clear()
         self.through = None
+        self.session.close()
 
 
 Marked = tuple[tuple[str, str], ...]

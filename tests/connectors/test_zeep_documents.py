@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import requests
 import zeep
+from hypothesis import given
+from hypothesis import strategies as st
 from zeep.transports import Transport
 
 from connectors import zeep_documents
@@ -344,3 +346,22 @@ def test_an_origin_is_no_prefix_of_a_longer_port() -> None:
     assert origin.mark_text("http://127.0.0.1:8080/echo") == "http://127.0.0.1:8080/echo"
     assert origin.mark_bytes(b'location="http://127.0.0.1:80"') == b'location="\x00origin\x00"'
     assert zeep_documents._Origin("/tmp/echo.wsdl").mark_text("/tmp/echo.wsdl") == "/tmp/echo.wsdl"
+
+
+# Text around an origin: no NUL, no ':' (so no other origin), and after each origin a character a host cannot go on with
+_TEXT = st.text(st.sampled_from("abcxyz019 /?=<>\"'"), max_size=12)
+
+
+@given(st.lists(st.tuples(_TEXT, st.sampled_from("/?\"'< ")), min_size=1, max_size=5),
+       st.integers(1, 65535), st.integers(1, 65535), st.sampled_from(["127.0.0.1", "localhost", "mock.example"]))
+def test_documents_that_differ_only_in_their_origin_compare_equal_and_map_back(
+        pieces: list[tuple[str, str]], port: int, other: int, host: str) -> None:
+    first, second = (zeep_documents._Origin(f"http://{host}:{p}/svc?wsdl") for p in (port, other))
+
+    def text(origin: str) -> str:
+        return "".join(f"{before}{origin}{after}" for before, after in pieces)
+
+    one, two = text(first.value), text(second.value)
+    assert first.mark_text(one) == second.mark_text(two)
+    assert first.mark_bytes(one.encode()) == second.mark_bytes(two.encode())
+    assert second.unmark(first.mark_text(one)) == two, "an address of the first maps to the second's"
