@@ -31,6 +31,7 @@ from zeep.exceptions import Fault, TransportError
 from zeep.plugins import Plugin
 from zeep.transports import Transport
 
+from connectors import zeep_documents
 from connectors.blood_bank import DECIDED, Bag, BloodBank
 from harness.contract.findings import Severity
 from harness.contract.isbt128 import din_problem
@@ -114,7 +115,7 @@ class BloodCenterConnector:
         transport = Transport(session=self._session, timeout=max(settings.timeout_s, 5.0), operation_timeout=settings.timeout_s)
         zeep_settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True)
         try:
-            self.client = zeep.Client(settings.wsdl_url, transport=transport, plugins=plugins, settings=zeep_settings)
+            self.client = zeep_documents.client(settings.wsdl_url, transport, zeep_settings, plugins)
         except (requests.RequestException, ZeepError, etree.XMLSyntaxError) as exc:
             self._session.close()
             raise Unavailable(f"cannot read the WSDL at {settings.wsdl_url}: {exc}") from None

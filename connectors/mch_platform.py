@@ -30,6 +30,7 @@ import zeep.exceptions
 from lxml import etree
 from zeep.transports import Transport
 
+from connectors import zeep_documents
 from connectors.sqlite_wal import immediate, open_wal
 from harness.contract import xmlsafe
 from harness.contract.findings import Severity
@@ -269,8 +270,9 @@ class MchPlatformConnector:
             transport = Transport(timeout=max(timeout, 5.0), operation_timeout=timeout)
             settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True)
             try:
-                self._client = zeep.Client(self.settings.wsdl_url, transport=transport, settings=settings)
+                self._client = zeep_documents.client(self.settings.wsdl_url, transport, settings)
             except (requests.RequestException, zeep.exceptions.Error, etree.XMLSyntaxError) as exc:
+                transport.session.close()
                 raise Unavailable(f"cannot read the platform's WSDL at {self.settings.wsdl_url}: {exc}") from None
         return self._client
 

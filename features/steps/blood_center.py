@@ -11,10 +11,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from lxml import etree
 from pytest_bdd import given, parsers, then, when
 
+from features.steps import raw_http
 from features.steps.common import *  # noqa: F403 - the shared sentences are registered through this import
 from features.steps.common import no_reply_hold_s
 from features.steps.outcome import (
@@ -846,8 +846,8 @@ def when_raw_breach(ctx: dict[str, Any], blood_center_mock: Any, breach: str) ->
                 f"<s:Header><tns:AuthHeader><tns:HospitalCode>{blood_center_mock.hospital}</tns:HospitalCode>"
                 f"<tns:Token>{blood_center_mock.token}</tns:Token></tns:AuthHeader></s:Header>"
                 f"<s:Body>{body.replace(old, new)}</s:Body></s:Envelope>")
-    response = httpx.post(blood_center_mock.service_url, content=envelope.encode(), timeout=10, headers={
-        "Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"urn:hih:blood-center:{operation}"'})
+    response = raw_http.post(blood_center_mock.service_url, envelope.encode(), {
+        "Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"urn:hih:blood-center:{operation}"'}, 10.0)
     fault = etree.fromstring(response.content).find(f"{{{SOAP11}}}Body/{{{SOAP11}}}Fault")
     ctx["raw"] = (response.status_code, fault)
 

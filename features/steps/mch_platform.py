@@ -15,6 +15,7 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from features.steps import raw_http
 from features.steps.common import *  # noqa: F403 - the shared sentences are registered through this import
 from features.steps.common import no_reply_hold_s
 from features.steps.mch_samples import BAD_CHECK_ID, sample, with_changes
@@ -117,8 +118,8 @@ def _login_raw(mock: Any) -> str:
 
 
 def _post(mock: Any, action: str, body: bytes) -> httpx.Response:
-    return httpx.post(mock.service_url, content=body, timeout=5.0,
-                      headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f"urn:hih:mch:{action}"})
+    return raw_http.post(mock.service_url, body, {"Content-Type": "text/xml; charset=utf-8",
+                                                  "SOAPAction": f"urn:hih:mch:{action}"}, 5.0)
 
 
 def _upload_body(record_type: str, payload: str) -> str:
