@@ -117,7 +117,7 @@ DEFECTS = [
             "安全信息与血液中心记录一致"),
     planted("blood-center", StockExpiryInUtc, "safety", "@safety", "医院库存中每袋血的安全信息"),
     planted("blood-center", ReceiptTimeInUtc, "clock", "@order", "从预约、确认、发血到入库"),
-    planted("blood-center", SlowToGiveUp, "time", "@fault", "不无限等待"),
+    planted("blood-center", SlowToGiveUp, "time", "@no_answer", "不无限等待"),
     planted("blood-center", RecallListsReturned, "after", "@return",
             "已退回的血袋被召回时"),
     Defect("blood-center", "tests.data.connectors.blood_center_unchecked_din:make", "data",

@@ -157,7 +157,7 @@ SCENARIOS = {
     "private_store": ("restart", "@restart", "重启前保存的结果仍在", "重启前保存的报告仍在"),
     "write_behind": ("store-ack", "@results or @reports", "被其他写入者锁住", "被其他写入者锁住"),
     "shifted_msh7": ("clock", "@orders", "开立检验医嘱，LIS 接受并登记", "开立检查申请，PACS 登记"),
-    "slow_to_give_up": ("time", "@fault", "始终不应答", "始终不应答"),
+    "slow_to_give_up": ("time", "@no_answer", "始终不应答", "始终不应答"),
     "no_critical_flags": ("safety", "@results or @reports", "危急值", "危急影像发现"),
     "remembers_placers": ("after", "@orders", "撤销后重新开立同一医嘱号", "撤销后重新开立同一申请单号"),
 }

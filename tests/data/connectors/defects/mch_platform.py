@@ -75,7 +75,7 @@ DEFECTS = [
     planted("mch-platform", ReportDateYesterday, "clock", "@clock", "上报日期是平台的今天"),
     planted("mch-platform", SexCodeSwapped, "safety", "@records", "新生儿听力筛查"),
     planted("mch-platform", TimesInUtc, "safety", "@records", "出生医学证明首次签发"),
-    planted("mch-platform", SlowToGiveUp, "time", "@faults", "长时间不可用"),
+    planted("mch-platform", SlowToGiveUp, "time", "@no_answer", "长时间不可用"),
     Defect("mch-platform", "tests.data.connectors.mch_resend_connector:make", "contract",
             "Sends a record again after a lost reply without asking the platform whether it arrived.", "@faults", ("上传应答丢失后不重复上传",)),
     Defect("mch-platform", "tests.data.connectors.mch_no_renewal_connector:make", "contract",
