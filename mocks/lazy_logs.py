@@ -41,7 +41,7 @@ _OPEN, _FINISHED, _UNJUDGED = b"\x00", b"\x01", b"\x02"
 
 def _decoded(raw: bytes) -> Any:
     """The document a row kept as bytes holds (its first byte is the finished flag)."""
-    return orjson.loads(memoryview(raw)[1:])
+    return orjson.loads(raw[1:])
 
 
 class LazyLogStore(WorkerLogStore):
