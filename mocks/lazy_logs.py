@@ -3,8 +3,8 @@ stay bytes until something reads them.
 
 Why: with two LIS workers each applied every order the other took (its record decoded into dicts and lists, put in
 the tables, walked by the garbage collector until the next `gc.freeze()`), ≈ 30 % of one process's CPU per order
-for rows that, at an order a second per patient, nobody reads again (bench/RESULTS.md, "MLLP mocks: instructions per
-order, fourth pass"). Here a worker still reads the others' logs at the start of every transaction and read (so an
+for rows that only a duplicate, a cancel or an admin view reads again (bench/RESULTS.md, "MLLP mocks: instructions
+per order, fourth pass"). Here a worker still reads the others' logs at the start of every transaction and read (so an
 order another worker answered is known before this one answers anything), and still takes each row's stamp (the
 later write wins, as in `WorkerLogStore`), but it keeps another worker's row as the bytes of its JSON:
 
