@@ -30,7 +30,7 @@ from harness.contract.model import Contract
 from mocks.base import Endpoint, MockService
 from mocks.clock_checks import hl7_stamps
 from mocks.hl7_clock import PartnerClock
-from mocks.shared_logs import WorkerLogStore
+from mocks.lazy_logs import LazyLogStore
 from mocks.state import Store
 from mocks.transport.mllp import ContractHandler, MllpConfig, MllpExchange, MllpServer, Reply
 from mocks.transport.refusal import Refusal
@@ -175,10 +175,11 @@ class Hl7PartnerMock(MockService):
     auto_workers = 1
     """`--workers auto` serves an MLLP partner from one process unless its class says two won (the LIS does; PACS
     keeps state outside its store and is served by one process anyway)."""
-    shared_store = WorkerLogStore
+    shared_store = LazyLogStore
     """With `--workers`: orders and patients are written whole by one handler at a time and need no transaction
     checked against the other workers', so each worker appends its writes to a log of its own and reads the others'
-    (`mocks.shared_logs`): no lock across the processes on an order's path."""
+    (`mocks.shared_logs`): no lock across the processes on an order's path. The others' rows stay bytes until read
+    (`mocks.lazy_logs`): an order is decoded by a worker only when it looks that order up."""
     growing = {"orders": lambda order: order.get("status") in ("final", "corrected", "cancelled"),
                "patients": None}
     application = ("HIH", "HIH")

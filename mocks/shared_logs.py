@@ -30,7 +30,7 @@ import os
 import struct
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,12 +150,10 @@ class WorkerLogStore(WriteSet):
                     (size,) = _LENGTH.unpack_from(data, at)
                     if at + 4 + size > end:
                         break
-                    record = orjson.loads(data[at + 4 : at + 4 + size])
+                    moved = self._record(data[at + 4 : at + 4 + size])
                     at += 4 + size
-                    if type(record[0]) is str:  # ["next", N]: the writer went on in its generation N
-                        moved = record[1]
+                    if moved >= 0:  # the writer went on in its generation `moved`
                         break
-                    self._apply(record)
                     applied = True
                 if moved >= 0:
                     self._follow(reader, moved)
@@ -181,24 +179,36 @@ class WorkerLogStore(WriteSet):
             reader.generation = newest
             reader.fd = os.open(log_path(self.path, reader.worker, newest), os.O_RDONLY | os.O_CREAT, 0o600)
 
+    def _record(self, payload: bytes | memoryview) -> int:
+        """Apply one record of another worker's log; the generation it names when it is the end of a generation
+        (`["next", N]`), else -1."""
+        record = orjson.loads(payload)
+        if type(record[0]) is str:
+            return int(record[1])
+        self._apply(record)
+        return -1
+
     def _apply(self, record: list[Any]) -> None:
         """One transaction of another worker: `[stamp, table, key, value, table, key, value, ...]` (value None: the
         row was deleted)."""
-        stamp = record[0]
+        self._merge(record[0], zip(record[1::3], record[2::3], record[3::3], strict=True))
+
+    def _merge(self, stamp: int, rows: Iterable[tuple[str, str, Any]]) -> None:
+        """Another worker's writes of one transaction, `(table, key, value)` (None: deleted), stamped `stamp`: each
+        row takes its value unless a later stamp wrote it."""
         stamps = self._stamps
         bounds = self._bounds
         tables = self._tables
-        for at in range(1, len(record), 3):
-            tbl, key, value = record[at], record[at + 1], record[at + 2]
+        for tbl, key, value in rows:
             row = (tbl, key)
             if stamp < stamps.get(row, 0):
                 continue  # this worker (or a third) wrote the row later
             stamps[row] = stamp
             if value is not None:
-                rows = tables.get(tbl)
-                if rows is None:
-                    rows = self._rows(tbl)
-                rows[key] = value
+                kept = tables.get(tbl)
+                if kept is None:
+                    kept = self._rows(tbl)
+                kept[key] = value
             else:
                 value = _ABSENT
                 tables.get(tbl, {}).pop(key, None)
@@ -285,17 +295,22 @@ class WorkerLogStore(WriteSet):
             if seen > known:
                 known = seen
         stamp = (max(time.time_ns() // 1000, (known >> 6) + 1) << 6) | self.index
-        record: list[Any] = [stamp]
-        for row, value in written.items():
+        for row in written:
             stamps[row] = stamp
-            record += (row[0], row[1], None if value is _GONE else value)
         while len(stamps) > STAMPS_KEPT:
             stamps.popitem(last=False)
-        data = orjson.dumps(record)
-        self._write(_LENGTH.pack(len(data)) + data)
+        self._write(self._encode(stamp, written))
         if self._db is not None:
             self._pending.update(written)
             self._schedule()
+
+    def _encode(self, stamp: int, written: dict[tuple[str, str], Any]) -> bytes:
+        """One transaction's record as the log holds it, its length in front: `[stamp, table, key, value, ...]`."""
+        record: list[Any] = [stamp]
+        for row, value in written.items():
+            record += (row[0], row[1], None if value is _GONE else value)
+        data = orjson.dumps(record)
+        return _LENGTH.pack(len(data)) + data
 
     def _write(self, data: bytes) -> None:
         done = os.write(self._out, data)

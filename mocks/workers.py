@@ -3,7 +3,7 @@
 Each worker is a process of its own (`python -m mocks.workers`, its configuration on stdin) that listens on the mock's port with
 SO_REUSEPORT (the kernel spreads connections over the workers) and keeps its state in step with the others through
 the store its mock names (`shared_store`): per-worker logs beside the state file for the insurance ledger and the
-LIS (`mocks.insurance_store`, `mocks.shared_logs`), one SQLite file all workers share for the SOAP partners
+LIS (`mocks.insurance_store`, `mocks.shared_logs`, `mocks.lazy_logs`), one SQLite file all workers share for the SOAP partners
 (`mocks.shared_state`); the state is the `--state` file when given, else a scratch one removed at the end. The parent
 holds each port from the start (bound, not listening), watches the workers, and serves the admin API, which asks
 every worker and merges their answers (`mocks.transport.admin_workers`). Only mocks whose state is all in their

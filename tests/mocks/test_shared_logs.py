@@ -16,17 +16,28 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mocks import shared_logs
+from mocks.lazy_logs import LazyLogStore
 from mocks.shared_logs import WorkerLogStore, log_path
 from mocks.state import SqliteStore, Store
 
+Kind = type[WorkerLogStore]
+STORES: list[Kind] = [WorkerLogStore, LazyLogStore]
+"""Every test runs on both: the rows of the other workers applied as read (eager) and kept as bytes until read."""
 
-def pair(path: Path, durable: bool = False) -> tuple[WorkerLogStore, WorkerLogStore]:
-    first = WorkerLogStore(path, durable=durable, worker=(0, 2))
-    return first, WorkerLogStore(path, durable=durable, worker=(1, 2))
+
+@pytest.fixture(params=STORES, ids=["eager", "lazy"])
+def kind(request: pytest.FixtureRequest) -> Kind:
+    store: Kind = request.param
+    return store
 
 
-def test_what_one_worker_wrote_the_other_reads_at_once_with_no_loop_turn(tmp_path: Path) -> None:
-    first, second = pair(tmp_path / "lis.sqlite")
+def pair(kind: Kind, path: Path, durable: bool = False) -> tuple[WorkerLogStore, WorkerLogStore]:
+    first = kind(path, durable=durable, worker=(0, 2))
+    return first, kind(path, durable=durable, worker=(1, 2))
+
+
+def test_what_one_worker_wrote_the_other_reads_at_once_with_no_loop_turn(kind: Kind, tmp_path: Path) -> None:
+    first, second = pair(kind, tmp_path / "lis.sqlite")
     first.put("orders", "P1", {"status": "received"})
     assert second.peek("orders", "P1") == {"status": "received"}, "in the log before the writer answered"
     with second.transaction():
@@ -42,13 +53,13 @@ def test_what_one_worker_wrote_the_other_reads_at_once_with_no_loop_turn(tmp_pat
 
 
 @pytest.mark.parametrize("preadv", [True, False], ids=["preadv", "pread"])
-def test_records_cut_by_the_read_buffer_and_records_larger_than_it_are_read_whole(
+def test_records_cut_by_the_read_buffer_and_records_larger_than_it_are_read_whole(kind: type[WorkerLogStore],
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, preadv: bool) -> None:
     """The reader's buffer (READ_CHUNK) is filled again for each read: a record cut at its end is kept and joined
     with the next read, and one larger than the buffer takes several reads (with preadv, and without it)."""
     if not preadv:
         monkeypatch.setattr(shared_logs, "_PREADV", None)
-    first, second = pair(tmp_path / "lis.sqlite")
+    first, second = pair(kind, tmp_path / "lis.sqlite")
     rows = {f"P{n}": {"n": n, "text": "医嘱" * (n % 700)} for n in range(400)}
     rows["BIG"] = {"text": "x" * (shared_logs.READ_CHUNK * 2 + 17)}
     for key, value in rows.items():
@@ -61,9 +72,9 @@ def test_records_cut_by_the_read_buffer_and_records_larger_than_it_are_read_whol
     second.close()
 
 
-def test_a_scratch_state_makes_no_sqlite_file_and_a_closed_worker_leaves_no_log(tmp_path: Path) -> None:
+def test_a_scratch_state_makes_no_sqlite_file_and_a_closed_worker_leaves_no_log(kind: Kind, tmp_path: Path) -> None:
     path = tmp_path / "lis.sqlite"
-    first, second = pair(path)
+    first, second = pair(kind, path)
     first.put("orders", "P1", {"n": 1})
     assert not path.exists()
     assert log_path(path, 0, 0).stat().st_size > 0 and log_path(path, 1, 0).exists()
@@ -72,9 +83,9 @@ def test_a_scratch_state_makes_no_sqlite_file_and_a_closed_worker_leaves_no_log(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_rolled_back_transaction_logs_nothing(tmp_path: Path) -> None:
+def test_a_rolled_back_transaction_logs_nothing(kind: Kind, tmp_path: Path) -> None:
     path = tmp_path / "lis.sqlite"
-    first, second = pair(path)
+    first, second = pair(kind, path)
     with pytest.raises(RuntimeError), first.transaction():
         first.put("orders", "P1", {"n": 1})
         raise RuntimeError("refused")
@@ -84,9 +95,9 @@ def test_a_rolled_back_transaction_logs_nothing(tmp_path: Path) -> None:
     second.close()
 
 
-def test_a_row_both_wrote_before_reading_the_other_ends_the_same_everywhere(tmp_path: Path,
+def test_a_row_both_wrote_before_reading_the_other_ends_the_same_everywhere(kind: Kind, tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    first, second = pair(tmp_path / "lis.sqlite")
+    first, second = pair(kind, tmp_path / "lis.sqlite")
     first.put("orders", "P1", {"by": "first"})
     with monkeypatch.context() as patched:  # the second writes before it has read the first's record
         patched.setattr(second, "_catch_up", lambda: None)
@@ -108,9 +119,9 @@ def fill(writer: WorkerLogStore, orders: int, generation_bytes: int, reader: Wor
             reader.sync()
 
 
-def test_a_log_goes_on_in_generations_and_the_reader_follows(tmp_path: Path) -> None:
+def test_a_log_goes_on_in_generations_and_the_reader_follows(kind: Kind, tmp_path: Path) -> None:
     path = tmp_path / "lis.sqlite"
-    first, second = pair(path)
+    first, second = pair(kind, path)
     fill(first, 60, 2_000, second)
     assert first._generation >= 3
     kept = sorted(p.name for p in tmp_path.glob("lis.sqlite.w0.*.log"))
@@ -122,9 +133,9 @@ def test_a_log_goes_on_in_generations_and_the_reader_follows(tmp_path: Path) -> 
     second.close()
 
 
-def test_a_reader_more_than_a_generation_behind_says_so_and_reads_on(tmp_path: Path) -> None:
+def test_a_reader_more_than_a_generation_behind_says_so_and_reads_on(kind: Kind, tmp_path: Path) -> None:
     path = tmp_path / "lis.sqlite"
-    first, second = pair(path)
+    first, second = pair(kind, path)
     fill(first, 40, 500)
     second.sync()
     assert second.problems and "日志" in second.problems[0].reason
@@ -134,9 +145,9 @@ def test_a_reader_more_than_a_generation_behind_says_so_and_reads_on(tmp_path: P
     second.close()
 
 
-def test_with_a_state_file_the_rows_reach_it_and_a_restart_finds_them(tmp_path: Path) -> None:
+def test_with_a_state_file_the_rows_reach_it_and_a_restart_finds_them(kind: Kind, tmp_path: Path) -> None:
     path = tmp_path / "lis.sqlite"
-    first, second = pair(path, durable=True)
+    first, second = pair(kind, path, durable=True)
     first.put("orders", "P1", {"status": "received"})
     second.put("orders", "P2", {"status": "received"})
     second.delete("orders", "P1")
@@ -145,14 +156,14 @@ def test_with_a_state_file_the_rows_reach_it_and_a_restart_finds_them(tmp_path: 
     again = SqliteStore(path)  # the `--state` format: one process serves it too
     assert again.dump() == {"orders": {"P2": {"status": "received"}}}
     again.close()
-    third = WorkerLogStore(path, durable=True)
+    third = kind(path, durable=True)
     assert third.get("orders", "P2") == {"status": "received"}
     third.close()
 
 
-def test_the_state_file_keeps_the_later_write_of_a_row_whoever_commits_first(tmp_path: Path) -> None:
+def test_the_state_file_keeps_the_later_write_of_a_row_whoever_commits_first(kind: Kind, tmp_path: Path) -> None:
     path = tmp_path / "lis.sqlite"
-    first, second = pair(path, durable=True)
+    first, second = pair(kind, path, durable=True)
 
     async def both() -> None:
         first.put("orders", "P1", {"by": "first"})  # waits DURABLE_FLUSH_S for the state file
@@ -168,8 +179,8 @@ def test_the_state_file_keeps_the_later_write_of_a_row_whoever_commits_first(tmp
     second.close()
 
 
-def test_a_bound_lets_the_other_workers_rows_go_too(tmp_path: Path) -> None:
-    first, second = pair(tmp_path / "lis.sqlite")
+def test_a_bound_lets_the_other_workers_rows_go_too(kind: Kind, tmp_path: Path) -> None:
+    first, second = pair(kind, tmp_path / "lis.sqlite")
     second.bound("orders", 5, lambda row: row.get("status") == "final")
     for n in range(12):
         first.put("orders", f"P{n:02d}", {"status": "final"})
@@ -178,8 +189,8 @@ def test_a_bound_lets_the_other_workers_rows_go_too(tmp_path: Path) -> None:
     second.close()
 
 
-def test_a_reset_of_one_worker_empties_the_others(tmp_path: Path) -> None:
-    first, second = pair(tmp_path / "lis.sqlite")
+def test_a_reset_of_one_worker_empties_the_others(kind: Kind, tmp_path: Path) -> None:
+    first, second = pair(kind, tmp_path / "lis.sqlite")
     first.put("orders", "P1", {"n": 1})
     second.put("patients", "M1", {"n": 2})
     first.clear()
@@ -188,14 +199,14 @@ def test_a_reset_of_one_worker_empties_the_others(tmp_path: Path) -> None:
     second.close()
 
 
-def test_a_state_file_of_another_program_is_refused_in_one_line(tmp_path: Path) -> None:
+def test_a_state_file_of_another_program_is_refused_in_one_line(kind: Kind, tmp_path: Path) -> None:
     path = tmp_path / "other.sqlite"
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE accounts (id INTEGER)")
     from mocks.state import StateError
 
     with pytest.raises(StateError, match="another program"):
-        WorkerLogStore(path, durable=True)
+        kind(path, durable=True)
 
 
 def write(store: Store, op: str, table: str, key: str, value: dict[str, int]) -> None:
@@ -212,12 +223,13 @@ OPS = st.lists(st.tuples(st.integers(0, 1), st.sampled_from(["put", "delete", "f
                          st.sampled_from(["orders", "patients"]), KEYS, st.integers(0, 99)), max_size=40)
 
 
+@pytest.mark.parametrize("kind", STORES, ids=["eager", "lazy"])
 @settings(max_examples=60, deadline=None)
 @given(ops=OPS)
-def test_two_workers_hold_what_one_store_holds_for_any_sequence_of_writes(tmp_path_factory: pytest.TempPathFactory,
-                                                                         ops: list[tuple[int, str, str, str, int]]) -> None:
+def test_two_workers_hold_what_one_store_holds_for_any_sequence_of_writes(
+        kind: Kind, tmp_path_factory: pytest.TempPathFactory, ops: list[tuple[int, str, str, str, int]]) -> None:
     path = tmp_path_factory.mktemp("logs") / "lis.sqlite"
-    workers = pair(path)
+    workers = pair(kind, path)
     one = Store()
     for worker, op, table, key, value in ops:
         for store in (workers[worker], one):
@@ -232,8 +244,9 @@ def test_two_workers_hold_what_one_store_holds_for_any_sequence_of_writes(tmp_pa
         store.close()
 
 
-def test_a_write_the_log_refuses_is_undone_in_memory_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first, second = pair(tmp_path / "lis.sqlite")
+def test_a_write_the_log_refuses_is_undone_in_memory_too(kind: Kind, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = pair(kind, tmp_path / "lis.sqlite")
     first.put("orders", "P1", {"n": 1})
 
     def full(fd: int, data: bytes) -> int:
@@ -251,14 +264,14 @@ def test_a_write_the_log_refuses_is_undone_in_memory_too(tmp_path: Path, monkeyp
     second.close()
 
 
-def test_a_state_file_row_that_cannot_be_read_is_listed_not_served(tmp_path: Path) -> None:
+def test_a_state_file_row_that_cannot_be_read_is_listed_not_served(kind: Kind, tmp_path: Path) -> None:
     path = tmp_path / "lis.sqlite"
     kept = SqliteStore(path)
     kept.put("orders", "P1", {"status": "received"})
     kept.close()
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO docs (tbl, key, value) VALUES ('orders', 'BAD', ?)", ("[" * 10_000 + "]" * 10_000,))
-    store = WorkerLogStore(path, durable=True)
+    store = kind(path, durable=True)
     assert store.get("orders", "P1") == {"status": "received"} and store.get("orders", "BAD") is None
     assert [(p.table, p.key) for p in store.problems] == [("orders", "BAD")]
     store.close()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -249,3 +250,57 @@ def test_an_order_one_lis_worker_answered_the_other_knows_at_once_and_a_restart_
     kept.close()
     assert sorted(orders) == sorted(f"Q{n}" for n in range(20)) and {o["status"] for o in orders.values()} == {"received"}
     assert not list(tmp_path.glob("*.log")), "each worker removes its log when it stops"
+
+
+def test_each_lis_worker_finds_the_others_orders_when_a_message_looks_them_up(tmp_path: Path) -> None:
+    """The other worker's orders are kept as bytes until looked up: over one connection to each worker, an order
+    placed on one is refused as a duplicate on the other, cancelled there (its status read), ordered again on the
+    first, and the admin view and the patient's events hold what both wrote."""
+    from harness.contract.hl7.mllp_client import MllpSyncClient
+    from tests.contracts.hl7 import messages as m
+
+    with serving(ServeOptions(interfaces=["lis"], workers=2, contracts_dir=CONTRACTS)) as fields:
+        host, port = fields["lis"][1].removeprefix("mllp://").rsplit(":", 1)
+        admin = fields["admin"][1]
+        sent = itertools.count()
+
+        def send(client: MllpSyncClient, placer: str, order_control: str = "NW") -> str:
+            text = m.lis_oml(order_control, f"K{next(sent):05d}").replace("HIS20240105001", placer)
+            reply = client.send(text).message
+            assert reply is not None and reply.get("MSA-1") == "AA"
+            return reply.get("ORC-1")
+
+        def worker_of(placer: str) -> int:
+            entries = httpx.get(f"{admin}lis/journal", params={"limit": 1000}, timeout=10).json()["entries"]
+            return next(e["worker"] for e in entries if e["meta"].get("order") == placer)
+
+        on: dict[int, MllpSyncClient] = {}
+        opened: list[MllpSyncClient] = []
+        try:
+            for n in range(60):  # the kernel spreads connections over the workers: keep the first to each
+                client = MllpSyncClient(host, int(port), timeout=5.0)
+                opened.append(client)
+                assert send(client, f"PROBE{n}") == "OK"
+                on.setdefault(worker_of(f"PROBE{n}"), client)
+                if len(on) == 2:
+                    break
+            assert sorted(on) == [1, 2], "sixty connections all went to one worker"
+            placed = len(opened)
+            for one, two in ((1, 2), (2, 1)):
+                first, other = on[one], on[two]
+                for n in range(8):
+                    placer = f"X{one}-{n}"
+                    assert send(first, placer) == "OK"
+                    assert send(other, placer) == "UA", "the duplicate of an order the other worker took"
+                    assert send(other, placer, "CA") == "CR", "a cancel reads the other worker's order"
+                    assert send(first, placer) == "OK", "the first worker reads the cancel and takes it again"
+                    assert send(other, f"NONE{placer}", "CA") == "UC"
+                    placed += 2
+        finally:
+            for client in opened:
+                client.close()
+        population = httpx.get(f"{admin}lis/population", timeout=10).json()
+        orders = {o["placer_no"]: o["status"] for o in population["orders"]}
+        assert len(orders) == 16 + len(opened) and {s for k, s in orders.items() if k.startswith("X")} == {"received"}
+        [patient] = population["patients"]
+        assert len(patient["events"]) == min(placed, 50), "each order's event, whichever worker took it"

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""One serving process or several, over the wire: the mock LIS served by `hih mock serve --interface lis --workers W`
+and loaded by `mllp_load.py --handler lis` (OML^O21 orders validated, kept, answered ORL^O22, every reply checked),
+W and the checkouts interleaved, repeated. With `--perf`, `perf stat` also counts the serving processes' system
+calls and context switches per order over the measured window (less one second at each end).
+
+On a shared machine the rates move with the other tenants' load; the server CPU per order (its whole process tree,
+from /proc) moves less, and is what this compares: a worker count or a change that costs more CPU per order loses
+on a quiet machine too. The table gives, per checkout and W, the median of the runs: orders/s, p99, server CPU per
+order, and the other tenants' CPU.
+
+    .venv/bin/python bench/mllp_workers.py                                   # this checkout, W = 1 and 2, 3 runs
+    .venv/bin/python bench/mllp_workers.py --against /tmp/base --repeats 3    # and another commit's `git archive`
+    .venv/bin/python bench/mllp_workers.py --perf                             # system calls per order (perf, root)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from peers import ROOT, Server, free_port, run_json  # bench/ is the script directory
+
+PERF_EVENTS = ("raw_syscalls:sys_enter", "context-switches")
+
+
+def counted(server: Server, warmup: float, duration: float) -> subprocess.Popen[str]:
+    """`perf stat` of the server's processes over the measured window, less one second at each end."""
+    children = [pid for task in Path(f"/proc/{server.proc.pid}/task").iterdir()
+                for pid in (task / "children").read_text().split()]  # the workers, whichever thread started them
+    pids = ",".join([str(server.proc.pid), *children])
+    window = max(duration - 2.0, 1.0)
+    return subprocess.Popen(["sh", "-c", (f"sleep {warmup + 1.0}; exec perf stat -x, -e {','.join(PERF_EVENTS)} "
+                             f"-p {pids} -- sleep {window}")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def per_order(perf: subprocess.Popen[str], rate: float, duration: float) -> dict[str, float]:
+    """The events `perf stat` counted, per order (the orders of its window at the level's rate)."""
+    _, err = perf.communicate(timeout=60)
+    orders = rate * max(duration - 2.0, 1.0)
+    found: dict[str, float] = {}
+    for line in err.splitlines():
+        fields = line.split(",")
+        if len(fields) > 2 and fields[2] in PERF_EVENTS and fields[0].isdigit() and orders:
+            found[fields[2]] = int(fields[0]) / orders
+    return found
+
+
+def once(root: Path, workers: int, conns: int, warmup: float, duration: float, perf: bool = False) -> dict[str, Any]:
+    """One served mock LIS from `root`'s code with `workers` processes, loaded once: mllp_load.py's level (with
+    `perf`, also the system calls and context switches per order)."""
+    port = free_port()
+    command = [sys.executable, "-m", "harness.cli", "mock", "serve", "--interface", "lis", "--port", f"lis={port}"]
+    if workers > 1:
+        command.append(f"--workers={workers}")
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(root)  # the served code is `root`'s (the workers inherit it)
+    try:
+        server = Server(command, port, root, ready="ready")
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
+    try:
+        stat = counted(server, warmup, duration) if perf else None
+        result = run_json([sys.executable, str(ROOT / "bench" / "mllp_load.py"), "--port", str(port), "--server-pid",
+                           str(server.proc.pid), "--handler", "lis", "--conns", str(conns), "--warmup", str(warmup),
+                           "--duration", str(duration)])
+    finally:
+        server.stop()
+    level: dict[str, Any] = result["levels"][0]
+    if stat is not None:
+        counts = per_order(stat, float(level["rate"]), duration)
+        level["syscalls_per_order"] = counts.get(PERF_EVENTS[0])
+        level["switches_per_order"] = counts.get(PERF_EVENTS[1])
+    return level
+
+
+def perf_text(level: dict[str, Any]) -> str:
+    return (f", {level.get('syscalls_per_order') or 0:.2f} system calls and "
+            f"{level.get('switches_per_order') or 0:.2f} context switches per order")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--against", type=Path, action="append", default=[],
+                    help="another checkout (a `git archive`) measured in turn with this one")
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--conns", type=int, default=8)
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--duration", type=float, default=5.0)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--perf", action="store_true", help="count system calls and context switches (perf stat)")
+    a = ap.parse_args()
+    roots = [*a.against, ROOT]
+    counts = [int(w) for w in a.workers.split(",")]
+    runs: dict[tuple[Path, int], list[dict[str, Any]]] = {(r, w): [] for r in roots for w in counts}
+    for repeat in range(a.repeats):
+        for workers in counts:
+            for root in roots:
+                level = once(root, workers, a.conns, a.warmup, a.duration, a.perf)
+                runs[(root, workers)].append(level)
+                print(f"run {repeat + 1} {root} W={workers}: {level['rate']:,.0f}/s p99 {level['p99_ms']:.2f} ms "
+                      f"server {level['server_us_per_msg'] or 0:.0f} µs/order, other CPU {level['other_cpu_pct'] or 0:.0f} %"
+                      f"{', errors ' + str(level['errors']) if level['errors'] else ''}"
+                      f"{perf_text(level) if a.perf else ''}", flush=True)
+    print("\n| checkout | W | orders/s | p99 ms | server CPU per order | other CPU | runs |"
+          f"{' system calls, context switches per order |' if a.perf else ''}\n|---|---:|---:|---:|---:|---:|---:|"
+          f"{'---:|' if a.perf else ''}")
+    for (root, workers), levels in runs.items():
+        med = {k: statistics.median(float(x.get(k) or 0) for x in levels)
+               for k in ("rate", "p99_ms", "server_us_per_msg", "other_cpu_pct", "syscalls_per_order",
+                         "switches_per_order")}
+        counted_text = f" {med['syscalls_per_order']:.2f}, {med['switches_per_order']:.2f} |" if a.perf else ""
+        print(f"| {root} | {workers} | {med['rate']:,.0f} | {med['p99_ms']:.2f} | {med['server_us_per_msg']:.0f} µs | "
+              f"{med['other_cpu_pct']:.0f} % | {len(levels)} |{counted_text}")
+    return 1 if any(x["errors"] for levels in runs.values() for x in levels) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The MLLP partners' store for `--workers`: per-worker logs (`mocks.shared_logs`) whose rows from the other workers
+stay bytes until something reads them.
+
+Why: with two LIS workers each applied every order the other took (its record decoded into dicts and lists, put in
+the tables, walked by the garbage collector until the next `gc.freeze()`), ≈ 30 % of one process's CPU per order
+for rows that only a duplicate, a cancel or an admin view reads again (bench/RESULTS.md, "MLLP mocks: instructions
+per order, fourth pass"). Here a worker still reads the others' logs at the start of every transaction and read (so an
+order another worker answered is known before this one answers anything), and still takes each row's stamp (the
+later write wins, as in `WorkerLogStore`), but it keeps another worker's row as the bytes of its JSON:
+
+- a row read on an order's path (`peek`: the duplicate check of a placer number, a cancel, a patient's events) is
+  decoded then, from its bytes alone (each row of a record is encoded on its own, so the order's patient is read
+  without decoding the order);
+- the admin and console views (`items`, `dump`, `get`) decode what they show;
+- a bounded table lets rows go by whether they are finished: the writer puts that in front of each row's bytes
+  (one byte: 0 open, 1 finished, 2 not judged, the writer bounding no such table), so eviction needs no decoding
+  when the workers bound the same tables (every worker of a mock does).
+
+A record is `b"R"`, its header's length, the header `[stamp, table, key, size, ...]` (JSON; size -1: the row was
+deleted) and the rows' bytes one after the other, each its finished byte then its JSON; the end of a log generation
+stays `["next", N]`. A row kept as bytes is a `bytes` object (a document is never one), which the collector does not
+track.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from mocks.shared_logs import _LENGTH, WorkerLogStore
+from mocks.shared_state import _GONE
+from mocks.state import _copy
+
+_TAG = ord("R")
+_HEAD = b"R"
+_OPEN, _FINISHED, _UNJUDGED = b"\x00", b"\x01", b"\x02"
+"""A row's first byte: open or finished by the writer's bound of its table, or the writer bounds no such table."""
+
+
+def _decoded(raw: bytes) -> Any:
+    """The document a row kept as bytes holds (its first byte is the finished flag)."""
+    return orjson.loads(raw[1:])
+
+
+class LazyLogStore(WorkerLogStore):
+    """`WorkerLogStore` that keeps the other workers' rows as bytes until read (see the module's docstring)."""
+
+    def bound(self, table: str, max_rows: int, finished: Callable[[Any], bool] | None = None) -> None:
+        if finished is not None:
+            judged = finished
+
+            def finished(value: Any) -> bool:  # a row kept as bytes says so in its first byte, when its writer knew
+                if type(value) is bytes:
+                    return value[0] == 1 if value[0] != 2 else judged(_decoded(value))
+                return judged(value)
+
+        super().bound(table, max_rows, finished)
+
+    # -- the log's records --------------------------------------------------------------------------------------
+    def _encode(self, stamp: int, written: dict[tuple[str, str], Any]) -> bytes:
+        header: list[Any] = [stamp]
+        parts: list[bytes] = []
+        bounds = self._bounds
+        for (table, key), value in written.items():
+            if value is _GONE:
+                header += (table, key, -1)
+                continue
+            bound = bounds.get(table) if bounds else None
+            if bound is None or bound.finished is None:
+                flag = _UNJUDGED
+            else:
+                flag = _FINISHED if bound.finished(value) else _OPEN
+            data = flag + orjson.dumps(value)
+            parts.append(data)
+            header += (table, key, len(data))
+        head = orjson.dumps(header)
+        payload = b"".join([_HEAD, _LENGTH.pack(len(head)), head, *parts])
+        return _LENGTH.pack(len(payload)) + payload
+
+    def _record(self, payload: bytes | memoryview) -> int:
+        if payload[0] != _TAG:  # the end of a generation, `["next", N]`
+            return super()._record(payload)
+        (size,) = _LENGTH.unpack_from(payload, 1)
+        at = 5 + size
+        header = orjson.loads(payload[5:at])
+        rows: list[tuple[str, str, Any]] = []
+        for index in range(1, len(header), 3):
+            size = header[index + 2]
+            if size < 0:
+                rows.append((header[index], header[index + 1], None))
+            else:
+                rows.append((header[index], header[index + 1], bytes(payload[at : at + size])))
+                at += size
+        self._merge(header[0], rows)
+        return -1
+
+    # -- reading ---------------------------------------------------------------------------------------------
+    def get(self, table: str, key: str) -> Any:
+        with self._lock:
+            if not self._depth:
+                self._catch_up()
+            value = self._tables.get(table, {}).get(key)
+            if type(value) is bytes:
+                return _decoded(value)
+            if value is None and self.evicted.get(table):
+                return self._from_file(table, key)
+            return _copy(value)
+
+    def peek(self, table: str, key: str) -> Any:
+        if not self._depth:
+            return self.get(table, key)
+        value = self._tables.get(table, {}).get(key)
+        if type(value) is bytes:
+            return _decoded(value)
+        return self._from_file(table, key) if value is None and self.evicted.get(table) else value
+
+    def items(self, table: str) -> list[tuple[str, Any]]:
+        with self._lock:
+            if not self._depth:
+                self._catch_up()
+            return [(k, _decoded(v) if type(v) is bytes else _copy(v)) for k, v in self._tables.get(table, {}).items()]
+
+    def dump(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            if not self._depth:
+                self._catch_up()
+            return {t: {k: _decoded(v) if type(v) is bytes else _copy(v) for k, v in rows.items()}
+                    for t, rows in self._tables.items()}
