@@ -102,7 +102,9 @@ def test_the_other_workers_orders_leave_nothing_for_the_collector_until_read(tmp
                                                   "tests": [["CBC", "血常规"]]}
         first.close()
         second.close()
-    assert tracked[WorkerLogStore] >= 2_000 * 3, tracked
+    # about three tracked objects an order (the row, its tests and their inner list; a dict of strings alone is
+    # untracked); objects freed elsewhere in the process meanwhile lower the difference, hence two
+    assert tracked[WorkerLogStore] >= 2_000 * 2, tracked
     assert tracked[LazyLogStore] < 200, tracked
 
 
