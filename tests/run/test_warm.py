@@ -129,6 +129,7 @@ def test_pytest_writes_its_log_a_line_at_a_time_even_when_told_unbuffered(tmp_pa
                          str(probe)], log)
     assert process is not None
     assert process.wait(120) == 0
+    warm.release(process)  # its work root goes, as after a run
     text = log.read_text(encoding="utf-8")
     assert "False True" in text, text
     assert "1 passed" in text, "the session's last line is in the log"
