@@ -1,4 +1,5 @@
-"""A lean HTTP/1.1 server for the JSON mocks' ports: httptools on an asyncio protocol, serving the same ASGI app.
+"""A lean HTTP/1.1 server for the HTTP mocks' ports (insurance, SOAP): httptools on an asyncio protocol, serving the
+same ASGI app.
 
 Under load uvicorn's per-request machinery (its cycle object, flow control, proxy-header middleware, the message
 dictionaries it checks) cost as much CPU as the insurance mock's own settlement. This server does what the mocks
@@ -8,7 +9,10 @@ bounded by bytes and header count (`431` and close, the app never sees it), bodi
 what does not parse, a `500` when the app fails before answering. The ASGI surface the mocks' layers rely on is
 kept: `receive` is a bound method of an object with the connection's `transport` (the `reset` and `no_reply`
 faults reach the socket through it, `mocks.transport.http`), and it answers `http.disconnect` once the client is
-gone. Only the mocks' own ports use it (`Runtime.serve_http(lean=True)`); consoles and admin APIs stay on uvicorn.
+gone. An app with a plain-call path (`HttpTransport.direct`) is handed a whole request by that call instead, no
+task per request, when nothing needs the ASGI surface (no fault armed, no refusal, no `Expect` or `HEAD`). Only the
+mocks' own ports use it (`Runtime.serve_http(lean=True)`: the blood centre's console, on its port, too); the admin
+APIs stay on uvicorn.
 """
 
 from __future__ import annotations
