@@ -17,7 +17,6 @@ console-script entry point. Run it after a `hih run` of each side, so that .pyc 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -28,6 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(HERE / "bench"))
+from interleaved import checkout_parser, interleave, sides  # noqa: E402
 from start_cpu import hih_order  # noqa: E402 - the same way of asking `hih` for the command line
 
 PROBE = """
@@ -70,22 +70,17 @@ def side(checkout: Path, interface: str, scratch: Path) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--interface", default="insurance")
-    parser.add_argument("--against", type=Path, default=None, metavar="DIR", help="another checkout, run first")
-    args = parser.parse_args()
-    sides = ([args.against] if args.against else []) + [HERE]
-    figures: dict[Path, list[dict[str, float]]] = {s: [] for s in sides}
+    args = checkout_parser(__doc__.split("\n\n")[0], rounds=7).parse_args()
+
+    def measure(checkout: Path) -> dict[str, float]:
+        with tempfile.TemporaryDirectory() as scratch:
+            return side(checkout, args.interface, Path(scratch))
+
     print(f"load average {os.getloadavg()[0]:.2f}")
-    for _ in range(args.rounds):
-        for checkout in sides:
-            with tempfile.TemporaryDirectory() as scratch:
-                got = side(checkout, args.interface, Path(scratch))
-            figures[checkout].append(got)
-            print(f"[{checkout}] until collected {got['collected_ms']:.0f} ms CPU, between scenarios "
-                  f"{got['between_ms']:.0f} ms CPU, calls {got['calls_ms']:.0f} ms CPU ({got['scenarios']:.0f} "
-                  "scenarios)", flush=True)
+    figures = interleave(args.rounds, sides(args.against, HERE), measure,
+                         lambda _, checkout, got: f"[{checkout}] until collected {got['collected_ms']:.0f} ms CPU, "
+                                                  f"between scenarios {got['between_ms']:.0f} ms CPU, calls "
+                                                  f"{got['calls_ms']:.0f} ms CPU ({got['scenarios']:.0f} scenarios)")
     print(f"load average {os.getloadavg()[0]:.2f}")
     for checkout, runs in figures.items():
         def median(key: str, runs: list[dict[str, float]] = runs) -> float:

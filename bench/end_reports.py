@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from interleaved import interleave
+
 KEPT = ("summary.json", "evidence.json", "junit.xml", "cucumber.json", "events.jsonl", "pytest.log")
 
 
@@ -98,17 +100,19 @@ def main() -> int:
     kinds = {"laid out last": (False, False), "laid out ahead": (True, False)}
     if args.runner_order:
         kinds = {"history after": (True, False), "history beside": (True, True)}
-    figures: dict[str, list[tuple[float, float, float]]] = {label: [] for label in kinds}
     with tempfile.TemporaryDirectory() as scratch:
         histories = {label: Path(scratch) / f"history-{n}.sqlite" if args.runner_order else None
                      for n, label in enumerate(kinds)}
-        for label, (ahead, beside) in kinds.items():  # the first write of each kind warms caches
-            one(args.report_dir, Path(scratch), ahead, histories[label], beside)
-        for _ in range(args.rounds):
-            for label, (ahead, beside) in kinds.items():
-                wall, own, side = one(args.report_dir, Path(scratch), ahead, histories[label], beside)
-                figures[label].append((wall, own, side))
-                print(f"{label}: wall {wall:.0f} ms, CPU {own + side:.0f} ms (side process {side:.0f})", flush=True)
+
+        def measure(label: str) -> tuple[float, float, float]:
+            ahead, beside = kinds[label]
+            return one(args.report_dir, Path(scratch), ahead, histories[label], beside)
+
+        for label in kinds:  # the first write of each kind warms caches
+            measure(label)
+        figures = interleave(args.rounds, list(kinds), measure,
+                             lambda _, label, got: f"{label}: wall {got[0]:.0f} ms, CPU {got[1] + got[2]:.0f} ms "
+                                                   f"(side process {got[2]:.0f})")
     print(f"load average {os.getloadavg()[0]:.2f}")
     for label, rows in figures.items():
         walls, cpus = [w for w, _, _ in rows], [o + s for _, o, s in rows]

@@ -19,12 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from interleaved import interleave, spread
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = "builds:"
@@ -101,15 +102,10 @@ def main() -> int:
             per = (_instructions(checkout, a.builds) - _instructions(checkout, 0)) / (2 * a.builds)
             print(f"{checkout}: {per:,.0f} instructions per connector built (callgrind, {a.builds} of each)")
         return 0
-    figures: dict[Path, list[float]] = {c: [] for c in checkouts}
-    for n in range(a.rounds):
-        for checkout in checkouts:
-            ms = _run(checkout, a.builds) / (2 * a.builds) * 1000
-            figures[checkout].append(ms)
-            print(f"round {n + 1} {checkout}: {ms:.2f} ms of CPU per connector built", flush=True)
+    figures = interleave(a.rounds, checkouts, lambda checkout: _run(checkout, a.builds) / (2 * a.builds) * 1000,
+                         lambda n, checkout, ms: f"round {n} {checkout}: {ms:.2f} ms of CPU per connector built")
     for checkout, values in figures.items():
-        print(f"{checkout}: median {statistics.median(values):.2f} ms per connector built (min {min(values):.2f}, "
-              f"max {max(values):.2f}) over {len(values)} rounds of {a.builds} of each")
+        print(f"{checkout}: {spread(values, 2)} ms per connector built over {len(values)} rounds of {a.builds} of each")
     return 0
 
 

@@ -18,13 +18,13 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from interleaved import interleave, spread
 from procstat import machine_busy_s
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,18 +106,16 @@ def main() -> int:
             cpu, wall, code = cpu_of(profiled, ROOT)
             print(f"profiled: cpu {cpu:.2f} s, wall {wall:.1f} s, exit {code} -> {a.profile}")
             return 0 if code == 0 else 1
-        figures: dict[Path, list[float]] = {c: [] for c in checkouts}
-        for n in range(a.rounds):
-            for checkout in checkouts:
-                busy = machine_busy_s()
-                cpu, wall, code = cpu_of(command(checkout, a.interface, Path(folder)), checkout)
-                other = max(0.0, (machine_busy_s() - busy - cpu) / (wall * (os.cpu_count() or 1)))
-                figures[checkout].append(cpu)
-                print(f"round {n + 1} {checkout}: cpu {cpu:.2f} s, wall {wall:.1f} s, exit {code}, "
-                      f"other cpu {other:.0%}", flush=True)
-        for checkout, cpus in figures.items():
-            print(f"{checkout}: median cpu {statistics.median(cpus):.2f} s (min {min(cpus):.2f}, "
-                  f"max {max(cpus):.2f}) over {len(cpus)} rounds")
+        def measure(checkout: Path) -> tuple[float, float, int, float]:
+            busy = machine_busy_s()
+            cpu, wall, code = cpu_of(command(checkout, a.interface, Path(folder)), checkout)
+            return cpu, wall, code, max(0.0, (machine_busy_s() - busy - cpu) / (wall * (os.cpu_count() or 1)))
+
+        figures = interleave(a.rounds, checkouts, measure,
+                             lambda n, checkout, got: f"round {n} {checkout}: cpu {got[0]:.2f} s, wall {got[1]:.1f} s, "
+                                                      f"exit {got[2]}, other cpu {got[3]:.0%}")
+        for checkout, runs in figures.items():
+            print(f"{checkout}: cpu {spread((run[0] for run in runs), 2)} s over {len(runs)} rounds")
     return 0
 
 

@@ -17,7 +17,6 @@ runs with this venv and `PYTHONPATH=DIR`, from DIR, through its own console-scri
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -26,6 +25,8 @@ import sys
 import tempfile
 import tomllib
 from pathlib import Path
+
+from interleaved import checkout_parser, interleave, sides, spread
 
 HERE = Path(__file__).resolve().parents[1]
 PARENT = r"""
@@ -79,25 +80,19 @@ def side(checkout: Path, interface: str, scratch: Path) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--interface", default="insurance")
-    parser.add_argument("--against", type=Path, default=None, metavar="DIR", help="another checkout, run first")
-    args = parser.parse_args()
-    sides = ([args.against] if args.against else []) + [HERE]
-    figures: dict[Path, list[tuple[float, float]]] = {s: [] for s in sides}
-    for _ in range(args.rounds):
-        for checkout in sides:
-            with tempfile.TemporaryDirectory() as scratch:
-                parent, child = side(checkout, args.interface, Path(scratch))
-            figures[checkout].append((parent, child))
-            print(f"[{checkout}] hih until the order {parent:.0f} ms CPU, pytest process until collected "
-                  f"{child:.0f} ms CPU", flush=True)
+    args = checkout_parser(__doc__.split("\n\n")[0], rounds=7).parse_args()
+
+    def measure(checkout: Path) -> tuple[float, float]:
+        with tempfile.TemporaryDirectory() as scratch:
+            return side(checkout, args.interface, Path(scratch))
+
+    figures = interleave(args.rounds, sides(args.against, HERE), measure,
+                         lambda _, checkout, got: f"[{checkout}] hih until the order {got[0]:.0f} ms CPU, pytest "
+                                                  f"process until collected {got[1]:.0f} ms CPU")
     print(f"load average {os.getloadavg()[0]:.2f}")
     for checkout, pairs in figures.items():
         print(f"{checkout}: hih until the order: median {statistics.median(p for p, _ in pairs):.0f} ms CPU; "
-              f"pytest process until collected: median {statistics.median(c for _, c in pairs):.0f} ms CPU "
-              f"(min {min(c for _, c in pairs):.0f})")
+              f"pytest process until collected: {spread(c for _, c in pairs)} ms CPU")
     return 0
 
 
