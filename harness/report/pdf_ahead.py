@@ -145,7 +145,8 @@ def _write_all(fd: int, data: bytes, deadline: float) -> bool:
 
 
 def _read_line(fd: int, timeout_s: float) -> bytes:
-    """Everything up to end-of-file or `timeout_s`, whichever is first (at most 1 MB)."""
+    """Everything up to end-of-file (at most 1 MB: a longer order is cut short, fails to parse, and the parent
+    writes the PDF itself); nothing when `timeout_s` passes first."""
     chunks: list[bytes] = []
     deadline = time.monotonic() + timeout_s
     size = 0
