@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 ANSWER_S = 30.0
-"""How long the parent waits for the side process's PDF once it has sent the final HTML; then it writes the PDF
-itself (a PDF takes well under a second; only a side process that is stuck would take this long)."""
+"""How long the parent waits for the side process to take the final HTML and answer with its PDF; then it writes
+the PDF itself (a PDF takes well under a second; only a side process that is stuck would take this long)."""
 ORDER_S = 600.0
 """How long the side process waits for the final HTML before it gives up (the parent died, or forgot it)."""
 
@@ -85,11 +85,15 @@ class PdfAhead:
         None when it did not write it (the caller writes it, from the start)."""
         try:
             order = json.dumps({"html": html, "value": value}).encode("utf-8")
+            deadline = time.monotonic() + ANSWER_S
+            sent = False
             with contextlib.suppress(OSError):  # a side process that is gone: no answer below
-                _write_all(self.orders, order)
+                sent = _write_all(self.orders, order, deadline)
+            if not sent:  # gone, or stuck in its layout while the page fills the pipe
+                return None
             os.close(self.orders)
             self.orders = -1
-            answer = _read_line(self.answers, ANSWER_S)
+            answer = _read_line(self.answers, max(0.0, deadline - time.monotonic()))
             pages = json.loads(answer).get("pages") if answer else None
             return pages if isinstance(pages, int) and pages > 0 else None
         except ValueError:
@@ -124,14 +128,25 @@ def spare_core() -> bool:
     return load < (os.cpu_count() or 1) + 1
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes, deadline: float) -> bool:
+    """`data` down the pipe `fd` (made non-blocking), as far as the reader takes it before `deadline` (monotonic):
+    True when all of it went. A pipe holds ≈ 64 KB; the side process reads only once it has laid its page out."""
+    os.set_blocking(fd, False)
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        _, ready, _ = select.select([], [fd], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            return False
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            continue
+    return True
 
 
 def _read_line(fd: int, timeout_s: float) -> bytes:
-    """Everything up to end-of-file or `timeout_s`, whichever is first (at most 1 MB)."""
+    """Everything up to end-of-file (at most 1 MB: a longer order is cut short, fails to parse, and the parent
+    writes the PDF itself); nothing when `timeout_s` passes first."""
     chunks: list[bytes] = []
     deadline = time.monotonic() + timeout_s
     size = 0
@@ -165,7 +180,7 @@ def _side(html: str, placeholder: str, target: Path, print_css: str | None, orde
         answer: dict[str, Any] = {"pages": pdf.write(document, target)}
     else:
         answer = {"redo": reason}
-    _write_all(answers, json.dumps(answer).encode("utf-8"))
+    _write_all(answers, json.dumps(answer).encode("utf-8"), time.monotonic() + ANSWER_S)
 
 
 def fill_in(document: Any, html: str, placeholder: str, value: str) -> str | None:

@@ -107,6 +107,21 @@ def test_a_side_process_that_fails_or_stalls_is_ended_and_left_to_the_caller(tmp
     assert _gone(ahead.pid)
 
 
+def test_a_stalled_side_process_does_not_hold_a_page_larger_than_the_pipe(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The final page goes down a pipe the side process reads only once it has laid the page out: a side process
+    stuck in its layout is given up on after ANSWER_S, not waited for while the page fills the pipe."""
+    monkeypatch.setattr(pdf_ahead, "_side", lambda *args: time.sleep(60))
+    monkeypatch.setattr(pdf_ahead, "ANSWER_S", 0.3)
+    large = _page(PLACEHOLDER, note="患者信息均已脱敏" * 40_000)  # ≈ 1 MB of UTF-8, many pipe buffers
+    ahead = PdfAhead.start(large, PLACEHOLDER, tmp_path / "ahead.pdf")
+    assert ahead is not None
+    started = time.monotonic()
+    assert ahead.finish(large.replace(PLACEHOLDER, VALUE), VALUE) is None
+    assert time.monotonic() - started < 10
+    assert _gone(ahead.pid)
+
+
 def test_a_busy_machine_has_no_core_to_spare(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.undo()
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
