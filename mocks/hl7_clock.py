@@ -3,8 +3,9 @@
 A hospital stamps MSH-7 to the second, so a busy partner reads the same MSH-7 text for every message of a second and
 checks it against a clock that moved by microseconds. Where the rule is the usual one (one HL7 timestamp at MSH-7,
 for every message), `PartnerClock` remembers, for each MSH-7 text that passed, the span of the partner's clock in
-which it passes (a millisecond inside each end); a message whose MSH-7 is remembered and whose `now` falls inside
-has no finding, without reading the field again. Anything else, and every finding, comes from
+which it passes (a millisecond inside each end) and the delimiters it was read with (MSH-2 decides what a `~` or an
+escape in it means); a message whose MSH-7 is remembered with its own delimiters and whose `now` falls inside has no
+finding, without reading the field again. Anything else, and every finding, comes from
 `mocks.clock_checks.hl7_stamps`, the general check (the oracle of this one in the tests).
 """
 
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 
 from harness.contract.clock import read_time
 from harness.contract.findings import Finding
+from harness.contract.hl7.escape import Separators
 from harness.contract.hl7.message import Message
 from harness.contract.model import ClockSkew, Contract
 from mocks.clock_checks import hl7_stamps
@@ -31,7 +33,7 @@ class PartnerClock:
         self._rule: ClockSkew | None = None
         self._fast = False
         self._margin = timedelta(0)
-        self._spans: dict[str, tuple[datetime, datetime]] = {}
+        self._spans: dict[str, tuple[Separators, datetime, datetime]] = {}
 
     def _follow(self, rule: ClockSkew | None) -> None:
         """Take the contract's rule (again after a reset to another contract): remember spans only for the usual one."""
@@ -55,7 +57,7 @@ class PartnerClock:
             fields = segments[0].fields
             raw = fields[7] if len(fields) > 7 else ""
             span = self._spans.get(raw)
-            if span is not None and span[0] < now < span[1]:
+            if span is not None and span[1] < now < span[2] and (span[0] is message.seps or span[0] == message.seps):
                 return []
         found = hl7_stamps(contract, operation, message, now)
         if not found and raw:
@@ -63,5 +65,5 @@ class PartnerClock:
             if isinstance(moment, datetime) and self._margin > timedelta(0):
                 if len(self._spans) >= KEPT:
                     self._spans = {}
-                self._spans[raw] = (moment - self._margin, moment + self._margin)
+                self._spans[raw] = (message.seps, moment - self._margin, moment + self._margin)
         return found

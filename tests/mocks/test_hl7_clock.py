@@ -33,23 +33,25 @@ FORMS = st.sampled_from(["second", "second", "second", "fraction", "minute", "da
 # the sender's offset (a few recurring ones near the 300 s bound, so that a remembered MSH-7 meets a clock that has
 # moved past it) and the receiver's clock moving on between messages
 OFFSETS = st.sampled_from([-301_000, -300_000, -299_500, -298_000, 0, 298_000, 299_500, 300_000, 301_000])
-CALLS = st.lists(st.tuples(OFFSETS | st.integers(-400_000, 400_000), FORMS, st.integers(0, 1_500_000)),
+# MSH-2 of the message: the same MSH-7 text reads otherwise when `~` is no repetition separator
+ENCODINGS = st.sampled_from(["^~\\&", "^~\\&", "^#\\&"])
+CALLS = st.lists(st.tuples(OFFSETS | st.integers(-400_000, 400_000), FORMS, st.integers(0, 1_500_000), ENCODINGS),
                  min_size=1, max_size=25)
 
 
-def _agree(contract: Contract, calls: list[tuple[int, str, int]]) -> None:
+def _agree(contract: Contract, calls: list[tuple[int, str, int, str]]) -> None:
     clock = PartnerClock()
     now = NOW
-    for offset_ms, form, later_us in calls:
+    for offset_ms, form, later_us, encoding in calls:
         now += timedelta(microseconds=later_us)
         for msh7 in (_stamp(offset_ms, form), _stamp(offset_ms, form)):  # the second time from memory
-            msg = parse(f"MSH|^~\\&|HIS|HOSP|LIS|LAB|{msh7}||OML^O21^OML_O21|C1|P|2.5.1\rPID|1\r")
+            msg = parse(f"MSH|{encoding}|HIS|HOSP|LIS|LAB|{msh7}||OML^O21^OML_O21|C1|P|2.5.1\rPID|1\r")
             assert clock.findings(contract, "OML^O21", msg, now) == hl7_stamps(contract, "OML^O21", msg, now)
 
 
 @settings(max_examples=300, deadline=None)
 @given(calls=CALLS)
-def test_the_remembered_check_gives_the_general_findings(calls: list[tuple[int, str, int]]) -> None:
+def test_the_remembered_check_gives_the_general_findings(calls: list[tuple[int, str, int, str]]) -> None:
     _agree(LIS, calls)
 
 
@@ -61,7 +63,7 @@ def test_the_remembered_check_gives_the_general_findings(calls: list[tuple[int, 
     ClockSkew(0.0, (ClockStamp("MSH-7", "hl7"),)),                                   # no margin at all
     ClockSkew(300.0, (ClockStamp("MSH-7", "hl7"), ClockStamp("PID-7", "hl7"))),     # two stamps
 ]))
-def test_other_rules_take_the_general_check(calls: list[tuple[int, str, int]], rule: ClockSkew | None) -> None:
+def test_other_rules_take_the_general_check(calls: list[tuple[int, str, int, str]], rule: ClockSkew | None) -> None:
     _agree(dataclasses.replace(LIS, clock_skew=rule), calls)
 
 
@@ -71,3 +73,14 @@ def test_a_remembered_msh7_is_read_again_once_the_clock_leaves_its_span() -> Non
     assert clock.findings(LIS, "OML^O21", msg, NOW) == []
     found = clock.findings(LIS, "OML^O21", msg, NOW + timedelta(seconds=301))
     assert [f.rule for f in found] == ["clock_skew"] and "behind the receiver's clock" in found[0].message
+
+
+def test_a_remembered_msh7_is_read_again_under_other_delimiters() -> None:
+    """`~` repeats MSH-7 under `^~\\&`, and is part of its text under `^#\\&`: no valid time there."""
+    clock = PartnerClock()
+    msh7 = f"{NOW:%Y%m%d%H%M%S}~x"
+    usual = parse(f"MSH|^~\\&|HIS|HOSP|LIS|LAB|{msh7}||OML^O21^OML_O21|C1|P|2.5.1\r")
+    other = parse(f"MSH|^#\\&|HIS|HOSP|LIS|LAB|{msh7}||OML^O21^OML_O21|C2|P|2.5.1\r")
+    assert clock.findings(LIS, "OML^O21", usual, NOW) == []
+    found = clock.findings(LIS, "OML^O21", other, NOW)
+    assert [f.rule for f in found] == ["clock_skew"] and "no valid time" in found[0].message
