@@ -49,7 +49,7 @@ def pattern(source: str) -> re.Pattern[str]:
 class Plan:
     """One segment definition compiled for one set of separators (see `ProfileValidator._quiet`)."""
 
-    __slots__ = ("by_pos", "fields", "fs", "full", "header", "required", "sdef", "seps", "short", "start",
+    __slots__ = ("by_pos", "fields", "fs", "full", "header", "passed", "required", "sdef", "seps", "short", "start",
                  "typed", "width")
 
     def __init__(self, sdef: SegmentDef, by_pos: dict[int, ElementDef], seps: Separators, header: bool,
@@ -77,6 +77,12 @@ class Plan:
                               check.empty is not True)
         """The positions where an empty (or missing) field may not pass."""
         self.start = 3 if header else 1
+        self.passed: set[str] | None = set() if fields is not None and not header and all(
+            check is None or check.pure for check in fields) else None
+        """Segment texts seen to pass (at most PASSED_SEGMENTS of at most PASSED_LENGTH characters, forgotten all at
+        once past that), when the answer is a function of the text alone: field by field (`fields`), every piece
+        `pure`, and not a header (MSH-10 is new in every message). A patient's PID and visit's PV1 come again with
+        each of their orders; a set lookup of the joined text costs a fraction of a walk over its fields."""
 
     def compile_full(self) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None:
         """The expression for segments longer than `SHORT` (None when it cannot be compiled: walk them)."""
@@ -328,6 +334,10 @@ def compile_plan(sdef: SegmentDef, seps: Separators, header: bool) -> Plan | Non
         return None
     return Plan(sdef, by_pos, seps, header, short)
 
+
+PASSED_SEGMENTS = 256
+PASSED_LENGTH = 1024
+"""Bounds of `Plan.passed`."""
 
 KNOWN_VALUES = 256
 """Values remembered per field position as passing (`FieldCheck.known`); longer values are not remembered."""

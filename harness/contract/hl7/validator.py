@@ -29,6 +29,8 @@ from harness.contract.hl7.segment_regex import (
     MAX_SEPARATORS,
     MAX_SHAPES,
     MAX_TYPES,
+    PASSED_LENGTH,
+    PASSED_SEGMENTS,
     PATTERN,
     SHORT,
     TYPE_FROM,
@@ -530,7 +532,18 @@ class ProfileValidator:
             return False
         by_field = plan.fields
         if by_field is not None:
-            return self._quiet_fields(seg, fields, by_field, plan, msg)
+            passed = plan.passed
+            if passed is None:
+                return self._quiet_fields(seg, fields, by_field, plan, msg)
+            text = plan.fs.join(fields)
+            if text in passed:
+                return True
+            quiet = self._quiet_fields(seg, fields, by_field, plan, msg)
+            if quiet and len(text) <= PASSED_LENGTH:
+                if len(passed) >= PASSED_SEGMENTS:
+                    passed.clear()
+                passed.add(text)
+            return quiet
         fs = plan.fs
         if plan.header:
             text = fs.join(fields[3:])

@@ -157,3 +157,31 @@ def test_the_header_checks_kept_per_header_give_the_findings_of_a_fresh_check(
         fresh._heads.clear()
         assert _findings(kept, text) == _findings(fresh, text), text.replace("\r", "\n")
     assert kept._heads, "headers were remembered"
+
+
+def test_segments_seen_to_pass_are_remembered_by_text_within_bounds(store: ContractStore) -> None:
+    """A segment whose text passed once passes again without its fields being walked; a header never is remembered
+    (MSH-10 is new in every message), nor a segment past the length bound; the memory is bounded."""
+    fast, walk = _pair(store, "lis", "2024.1")
+    text = m.lis_oml()
+    assert _findings(fast, text) == _findings(walk, text) == []
+    pv = fast._profiles["OML^O21"]
+    msg = parse(text)
+    plans = pv._plans(msg.seps, standard.library_version(msg.version)) or {}
+    pid_plan, msh_plan = plans["PID"], plans["MSH"]
+    assert pid_plan is not None and msh_plan is not None
+    assert msh_plan.passed is None
+    pid = next(seg for seg in msg.segments if seg.name == "PID")
+    assert pid_plan.passed is not None and "|".join(pid.fields) in pid_plan.passed
+    # the same PID with a birth date that is no date: not remembered, so the walk reports it
+    broken = text.replace("||19900307|", "||19901307|")
+    assert broken != text
+    assert _findings(fast, broken) == _findings(walk, broken) != []
+    assert _findings(fast, text) == []
+    for n in range(segment_regex.PASSED_SEGMENTS + 20):  # as many patients as the bound and more
+        other = text.replace("张三", f"病人{n}")
+        assert _findings(fast, other) == _findings(walk, other) == []
+        assert len(pid_plan.passed) <= segment_regex.PASSED_SEGMENTS
+    long_name = text.replace("张三", "张" * segment_regex.PASSED_LENGTH)
+    _findings(fast, long_name)
+    assert all(len(t) <= segment_regex.PASSED_LENGTH for t in pid_plan.passed)
