@@ -93,13 +93,34 @@ def whole(seg: Segment | None, n: int, seps: Separators) -> str:
     return unescape(value, seps) if seps.escape in value else value
 
 
+PATIENTS_KEPT = 256
+"""Patients remembered by their PID and PV1 text (`patient_of`), forgotten all at once past this."""
+_PATIENTS: dict[tuple[Any, ...], dict[str, str]] = {}
+
+
 def patient_of(msg: Message, firsts: dict[str, Segment] | None = None) -> dict[str, str]:
     """The patient a message's PID describes: MRN, name, ID card number, sex, birth date (and PV1 class, visit).
 
-    `firsts`: `msg.firsts()` when the caller has it already."""
+    `firsts`: `msg.firsts()` when the caller has it already. A patient's orders come one after another with the same
+    PID and PV1: what was read from those texts (under the same delimiters) is remembered, and a new dict of it given
+    each time (callers keep or change it)."""
     first = firsts if firsts is not None else msg.firsts()
     pid, pv1 = first.get("PID"), first.get("PV1")
     seps = msg.seps
+    fs = seps.field
+    texts = (fs.join(pid.fields) if pid is not None else "", fs.join(pv1.fields) if pv1 is not None else "")
+    key = texts if seps is DEFAULT else (*texts, seps)  # the usual delimiters: no dataclass hash on the way
+    known = _PATIENTS.get(key)
+    if known is None:
+        known = read_patient(pid, pv1, seps)
+        if len(_PATIENTS) >= PATIENTS_KEPT:
+            _PATIENTS.clear()
+        _PATIENTS[key] = known
+    return dict(known)
+
+
+def read_patient(pid: Segment | None, pv1: Segment | None, seps: Separators) -> dict[str, str]:
+    """`patient_of` read afresh from the segments."""
     mrn = id_card = ""
     ids = pid.field(3) if pid is not None else ""
     for rep in ids.split(seps.repetition) if ids else ():  # PID-3(n).5 the kind of identifier, PID-3(n).1 the number

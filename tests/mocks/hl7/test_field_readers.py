@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from harness.contract.hl7.escape import Separators
 from harness.contract.hl7.message import Message, Segment, parse_path
-from mocks.hl7_partner import components, part, whole
+from mocks import hl7_partner
+from mocks.hl7_partner import components, part, patient_of, read_patient, whole
 
 DELIMITERS = st.sampled_from([Separators(), Separators("|", "^", "~", "\\", "&"), Separators("#", "$", "*", "!", "@")])
 PIECES = st.sampled_from(["", "A", "张三", " ", "\\F\\", "\\S\\", "\\E\\", "\\X41\\", "\\Z1\\", "\\", "^", "~", "&",
@@ -44,3 +45,37 @@ def test_a_whole_field_reads_as_get_in_reads_it(drawn: tuple[Segment, Separators
 def test_an_absent_segment_reads_empty() -> None:
     seps = Separators()
     assert (part(components(None, 2, seps), 1, seps), whole(None, 1, seps)) == ("", "")
+
+
+@st.composite
+def patients(draw: st.DrawFn) -> tuple[Message, Separators]:
+    """A message with a PID and a PV1 of any field texts (PID-3 with kinds of identifier), under any delimiters."""
+    seps = draw(DELIMITERS)
+    texts = st.lists(PIECES, max_size=4).map("".join)
+    ids = draw(st.lists(st.tuples(texts, st.sampled_from(["MR", "NNCHN", "", "PI"])), max_size=3))
+    pid = ["PID", "1", "", seps.repetition.join(f"{n}{seps.component * 4}{k}" for n, k in ids),
+           *draw(st.lists(texts, max_size=17))]
+    pv1 = ["PV1", *draw(st.lists(texts, max_size=20))]
+    return Message([Segment("PID", pid), Segment("PV1", pv1)], seps), seps
+
+
+@settings(max_examples=300, deadline=None)
+@given(patients())
+def test_a_patient_remembered_reads_as_one_read_afresh(drawn: tuple[Message, Separators]) -> None:
+    message, seps = drawn
+    first = message.firsts()
+    expected = read_patient(first.get("PID"), first.get("PV1"), seps)
+    given = patient_of(message)
+    assert given == expected
+    given["mrn"] = "changed by a caller"  # a caller's change is its own
+    again = patient_of(Message([Segment(s.name, list(s.fields)) for s in message.segments], seps))
+    assert again == expected
+    assert len(hl7_partner._PATIENTS) <= hl7_partner.PATIENTS_KEPT
+
+
+def test_patients_remembered_are_bounded() -> None:
+    seps = Separators()
+    for n in range(hl7_partner.PATIENTS_KEPT + 10):
+        message = Message([Segment("PID", ["PID", "1", "", f"{n}^^^HOSP^MR", "", f"病人{n}"])], seps)
+        assert patient_of(message)["mrn"] == str(n)
+        assert len(hl7_partner._PATIENTS) <= hl7_partner.PATIENTS_KEPT
