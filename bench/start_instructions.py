@@ -46,7 +46,8 @@ def count(checkout: Path, interface: str, cold: bool) -> int:
     found = COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None or "collected" not in log:
         tail = (done.stderr or log).strip().splitlines()[-3:]
-        raise SystemExit(f"the pytest process of {checkout} under valgrind failed ({done.returncode}): {' / '.join(tail)}")
+        raise SystemExit(f"the pytest process of {checkout} under valgrind failed ({done.returncode}): "
+                         f"{' / '.join(tail)}")
     return int(found.group(1).replace(",", ""))
 
 

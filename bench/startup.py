@@ -152,7 +152,8 @@ def main() -> int:
             added, cpu = [p[0] for p in pairs], [p[1] for p in pairs]
             print(f"hih run adds ({label}): median {statistics.median(added):.2f} s "
                   f"({min(added):.2f}–{max(added):.2f}; CPU median {statistics.median(cpu):.2f} s; scenarios median "
-                  f"{statistics.median(p[2] for p in pairs):.2f} s, wall median {statistics.median(p[3] for p in pairs):.2f} s)")
+                  f"{statistics.median(p[2] for p in pairs):.2f} s, wall median "
+                  f"{statistics.median(p[3] for p in pairs):.2f} s)")
     scratch.cleanup()
     return 0
 

@@ -3,12 +3,12 @@
 process's start) only to find, again, that unchanged contract files are valid.
 
 Only a pass is remembered: a check that finds a problem runs in full every time, so a refused contract is refused
-with the same messages whether or not the cache is on. The digest covers the checked files' texts, the meta-schema's,
-the versions of the libraries that decide (as `parse_cache.parser_version` names them: jsonschema, jsonschema-rs,
-referencing, the optional format checkers jsonschema uses for URIs, and the YAML reader) and the size and time of the module doing the
-check, so an edited file, another library version or another hih each check again. Entries live in the parse cache's
-folder (harness.contract.parse_cache: `HIH_CACHE_DIR=off` switches them off too); a cache that cannot be read or
-written only means the check runs.
+with the same messages whether or not the cache is on. The digest covers the checked files' texts, the
+meta-schema's, the versions of the libraries that decide (as `parse_cache.parser_version` names them: jsonschema,
+jsonschema-rs, referencing, the optional format checkers jsonschema uses for URIs, and the YAML reader) and the size
+and time of the module doing the check, so an edited file, another library version or another hih each check
+again. Entries live in the parse cache's folder (harness.contract.parse_cache: `HIH_CACHE_DIR=off` switches them
+off too); a cache that cannot be read or written only means the check runs.
 """
 
 from __future__ import annotations

@@ -70,7 +70,8 @@ BREAKAGES: dict[str, Callable[[Path], None]] = {
     "meta-schema": lambda f: edit(f / "contract.yaml", '    kind: query\n    idempotent: true\n    requires_sign_no: '
                                   'true\n  "2201":', '    kind: lookup\n    idempotent: true\n    requires_sign_no: '
                                   'true\n  "2201":'),
-    "new schema file": lambda f: (f / "schemas" / "extra.json").write_text('{"$ref": "nowhere.json"}', encoding="utf-8"),
+    "new schema file": lambda f: (f / "schemas" / "extra.json").write_text('{"$ref": "nowhere.json"}',
+                                                                           encoding="utf-8"),
 }
 
 
