@@ -18,7 +18,9 @@ for one interface): `start` from the command to pytest's collection done, `betwe
 archive` of the commit to compare; run with this venv and `PYTHONPATH=DIR`, from DIR), then with this one, and
 gives the medians of both: on a shared machine only such interleaved pairs say which is quicker. `--history` has the
 runs record into a run history (one per side, growing over its runs) as a default `hih run` does; without it no
-history is written (HIH_HISTORY=off). Each side then runs
+history is written (HIH_HISTORY=off). `--cold-cache` gives each run an empty parse cache (`HIH_CACHE_DIR`), as on a
+CI runner that keeps no cache between jobs: every contract and feature file is parsed and checked again; without it
+the runs share the user's cache, as on a workstation. Each side then runs
 its own checkout's console-script entry point (`[project.scripts] hih` of its pyproject.toml, as the installed
 script would: `python -c "from MODULE import FUNC; FUNC()"`), so a change of entry point is measured too.
 """
@@ -76,14 +78,17 @@ def entry_command(checkout: Path) -> list[str]:
     return [sys.executable, "-c", f"import sys; sys.argv[0] = 'hih'; from {module} import {func}; sys.exit({func}())"]
 
 
-def gate_run(hih: list[str], run_args: str, cwd: str | None = None,
-             pythonpath: str | None = None, history: Path | None = None) -> tuple[float, float]:
-    """One `hih run`: prints its line, returns (what it added to its scenarios, CPU of hih and its children).
-    `history`: the run history the run records into (default: none, HIH_HISTORY=off)."""
+def gate_run(hih: list[str], run_args: str, cwd: str | None = None, pythonpath: str | None = None,
+             history: Path | None = None, cold: bool = False) -> tuple[float, float, float, float]:
+    """One `hih run`: prints its line, returns (what it added to its scenarios, CPU of hih and its children, the
+    scenarios' own time, the wall time). `history`: the run history the run records into (default: none,
+    HIH_HISTORY=off); `cold`: an empty parse cache of its own."""
     env = {**os.environ, "HIH_HISTORY": str(history) if history is not None else "off"}
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as cache:
+        if cold:
+            env["HIH_CACHE_DIR"] = cache
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.time()
         started = time.perf_counter()
@@ -98,7 +103,7 @@ def gate_run(hih: list[str], run_args: str, cwd: str | None = None,
         label = f"[{pythonpath}] " if pythonpath else ""
         print(f"{label}hih run {run_args}: wall {wall:.2f} s, scenarios {scenarios:.2f} s, added {wall - scenarios:.2f} s"
               f"{phases(Path(folder) / 'events.jsonl', began, ended)}, CPU {cpu:.2f} s", flush=True)
-        return wall - scenarios, cpu
+        return wall - scenarios, cpu, scenarios, wall
 
 
 def main() -> int:
@@ -111,6 +116,8 @@ def main() -> int:
     parser.add_argument("--history", action="store_true",
                         help="record the runs in a run history (one per side, in a temporary folder, kept for the "
                              "side's later runs), as a default `hih run` does; without it HIH_HISTORY=off")
+    parser.add_argument("--cold-cache", action="store_true",
+                        help="each `hih run` with an empty parse cache of its own (HIH_CACHE_DIR), as on CI")
     args = parser.parse_args()
     scratch = tempfile.TemporaryDirectory()
     histories = {"against": Path(scratch.name) / "against.sqlite", "this": Path(scratch.name) / "this.sqlite"}
@@ -126,23 +133,27 @@ def main() -> int:
           f"(CPU median {statistics.median(bare_cpu):.1f} ms)")
     print(f"hih --help:          median {statistics.median(helped):.1f} ms, min {min(helped):.1f} ms "
           f"(CPU median {statistics.median(help_cpu):.1f} ms)")
-    runs: dict[str, list[tuple[float, float]]] = {"this checkout": []}
+    runs: dict[str, list[tuple[float, float, float, float]]] = {"this checkout": []}
     if args.against:
         runs = {args.against: [], "this checkout": []}
     for _ in range(args.gate_runs):
         if args.against:
             runs[args.against].append(gate_run(entry_command(Path(args.against)), args.run_args, cwd=args.against,
-                                               pythonpath=args.against, history=histories.get("against")))
+                                               pythonpath=args.against, history=histories.get("against"),
+                                               cold=args.cold_cache))
             runs["this checkout"].append(gate_run(entry_command(Path(__file__).resolve().parents[1]), args.run_args,
-                                                  history=histories.get("this")))
+                                                  history=histories.get("this"), cold=args.cold_cache))
         else:
-            runs["this checkout"].append(gate_run([hih], args.run_args, history=histories.get("this")))
+            runs["this checkout"].append(gate_run([hih], args.run_args, history=histories.get("this"),
+                                                  cold=args.cold_cache))
     print(f"load average {os.getloadavg()[0]:.2f}")
     for label, pairs in runs.items():
         if pairs:
-            added, cpu = [a for a, _ in pairs], [c for _, c in pairs]
+            added, cpu = [p[0] for p in pairs], [p[1] for p in pairs]
             print(f"hih run adds ({label}): median {statistics.median(added):.2f} s "
-                  f"({min(added):.2f}–{max(added):.2f}; CPU median {statistics.median(cpu):.2f} s)")
+                  f"({min(added):.2f}–{max(added):.2f}; CPU median {statistics.median(cpu):.2f} s; scenarios median "
+                  f"{statistics.median(p[2] for p in pairs):.2f} s, wall median "
+                  f"{statistics.median(p[3] for p in pairs):.2f} s)")
     scratch.cleanup()
     return 0
 

@@ -1,19 +1,19 @@
-"""JSON Schema (2020-12) documents of one contract: checked, cross-referenced, compiled, and used to validate."""
+"""JSON Schema (2020-12) documents of one contract: checked, cross-referenced, compiled, and used to validate.
+
+The pure-Python stack (jsonschema, referencing, attrs: ≈ 45 ms to import) is imported only where it is needed: to
+check a schema set that did not pass before (harness.contract.verdicts), and for the findings of an invalid message
+or a contract diff; a valid message is answered by jsonschema-rs."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-import referencing
-import referencing.exceptions
-from jsonschema import Draft202012Validator
-from referencing.jsonschema import DRAFT202012
-
+from harness.contract import verdicts
 from harness.contract.errors import ContractProblem
 from harness.contract.findings import Finding, Severity, clip
 from harness.contract.model import CodeTable
@@ -24,6 +24,10 @@ try:  # native 2020-12 validator: answers "valid?" ~500x faster; findings still 
     import jsonschema_rs
 except ImportError:  # pragma: no cover - platforms without a wheel fall back to the pure-Python validator
     jsonschema_rs = None
+
+if TYPE_CHECKING:
+    import referencing
+    from jsonschema import Draft202012Validator
 
 CODES_FILE = "codes.json"
 MAX_FINDINGS = 200
@@ -104,6 +108,8 @@ def check_schema(document: dict[str, Any]) -> None:
     """`Draft202012Validator.check_schema`, a few hundred times faster for a valid schema: the native meta-schema
     check, then every regular expression compiled as jsonschema's `regex` format check does. Anything either
     doubts (or a format checker beyond `regex` installed) goes to jsonschema, whose SchemaError names the place."""
+    from jsonschema import Draft202012Validator
+
     fast = (jsonschema_rs is not None
             and _META_FORMATS & set(Draft202012Validator.FORMAT_CHECKER.checkers) <= {"regex"}
             and jsonschema_rs.meta.is_valid(document))
@@ -115,6 +121,18 @@ def check_schema(document: dict[str, Any]) -> None:
             fast = False
     if not fast:
         Draft202012Validator.check_schema(document)
+
+
+def _schema_problem(source: SourceFile) -> ContractProblem | None:
+    """`source` against the 2020-12 meta-schema: the first problem jsonschema names, located, or None."""
+    import jsonschema
+
+    try:
+        check_schema(source.data)
+    except jsonschema.SchemaError as exc:
+        pointer = "".join(f"/{escape_pointer_token(str(p))}" for p in exc.absolute_path)
+        return source.problem(pointer, f"invalid JSON Schema: {exc.message}")
+    return None
 
 
 class SchemaSet:
@@ -130,13 +148,27 @@ class SchemaSet:
         self._fast: dict[str, tuple[Any, Any]] = {}
         self._fast_registry: Any = None
         self._tight_registry: Any = None
-        self.registry: referencing.Registry[Any] = referencing.Registry()
+        self._registry: referencing.Registry[Any] | None = None
 
     def uri(self, relpath: str) -> str:
         return self.base_uri + relpath
 
+    @property
+    def registry(self) -> referencing.Registry[Any]:
+        """Every document (the code tables' too) as a `referencing` registry, built when first asked for: by the
+        check of the references, the findings of an invalid message or a contract diff."""
+        if self._registry is None:
+            import referencing
+            from referencing.jsonschema import DRAFT202012
+
+            resources = [(self.uri(rel), DRAFT202012.create_resource(doc)) for rel, doc in self.documents.items()]
+            self._registry = referencing.Registry().with_resources(resources).crawl()
+        return self._registry
+
     def load(self, relpaths: list[str]) -> list[ContractProblem]:
-        """Read and check the named files plus every other `*.json` in their folders; report, don't raise."""
+        """Read and check the named files plus every other `*.json` in their folders; report, don't raise.
+
+        A set whose every file, code table and name is as it was when it last passed is not checked again."""
         problems: list[ContractProblem] = []
         wanted = list(dict.fromkeys(relpaths))
         for folder in {Path(p).parent for p in wanted}:
@@ -144,41 +176,56 @@ class SchemaSet:
                 rel = extra.relative_to(self.folder).as_posix()
                 if rel not in wanted:
                     wanted.append(rel)
-        resources = []
+        read: list[tuple[str, SourceFile | list[ContractProblem]]] = []
         for rel in wanted:
             path = self.folder / rel
             if not path.is_file():
                 continue  # the caller reports missing files at the line that names them
             try:
-                source = load_source(path)
+                read.append((rel, load_source(path)))
             except Exception as exc:  # ContractError from the reader: keep every problem
-                problems.extend(getattr(exc, "problems", []) or [ContractProblem(path, 0, str(exc))])
-                continue
-            if not isinstance(source.data, dict):
-                problems.append(ContractProblem(path, 1, "a JSON schema must be an object"))
-                continue
-            try:
-                check_schema(source.data)
-            except jsonschema.SchemaError as exc:
-                pointer = "".join(f"/{escape_pointer_token(str(p))}" for p in exc.absolute_path)
-                problems.append(source.problem(pointer, f"invalid JSON Schema: {exc.message}"))
-                continue
-            self.sources[rel] = source
-            self.documents[rel] = source.data
-            resources.append((self.uri(rel), DRAFT202012.create_resource(source.data)))
+                read.append((rel, getattr(exc, "problems", []) or [ContractProblem(path, 0, str(exc))]))
         codes_rel = (Path(relpaths[0]).parent / CODES_FILE).as_posix() if relpaths else CODES_FILE
         codes = codes_schema(self._tables)
+        entry = self._entry(wanted, read, codes_rel, codes)
+        checked = bool(entry) and verdicts.passed(entry)
+        for rel, got in read:
+            if isinstance(got, list):
+                problems.extend(got)
+            elif not isinstance(got.data, dict):
+                problems.append(ContractProblem(got.path, 1, "a JSON schema must be an object"))
+            elif checked or (problem := _schema_problem(got)) is None:
+                self.sources[rel] = got
+                self.documents[rel] = got.data
+            else:
+                problems.append(problem)
         self.documents[codes_rel] = codes
-        resources.append((self.uri(codes_rel), DRAFT202012.create_resource(codes)))
-        self.registry = referencing.Registry().with_resources(resources).crawl()
-        problems.extend(self._check_refs())
+        if not checked:
+            problems.extend(self._check_refs())
+            if entry and not problems:
+                verdicts.remember(entry)
         if jsonschema_rs is not None and not problems:
             self._fast_registry = jsonschema_rs.Registry([(self.uri(rel), doc) for rel, doc in self.documents.items()])
             self._tight_registry = jsonschema_rs.Registry([(self.uri(rel), tightened(doc))
                                                            for rel, doc in self.documents.items()])
         return problems
 
+    def _entry(self, wanted: list[str], read: list[tuple[str, SourceFile | list[ContractProblem]]], codes_rel: str,
+               codes: dict[str, Any]) -> str:
+        """The verdict entry of this set (harness.contract.verdicts): its names, its files' texts, the code tables;
+        none when a file could not be read (such a set is never remembered)."""
+        digests = dict.fromkeys(wanted, "absent")
+        for rel, got in read:
+            if isinstance(got, list) or not got.digest:
+                return ""
+            digests[rel] = got.digest
+        return verdicts.name("schema-set", __file__, self.base_uri, codes_rel,
+                             json.dumps(codes, ensure_ascii=False, default=repr),
+                             *(f"{rel}\0{digest}" for rel, digest in digests.items()))
+
     def _check_refs(self) -> list[ContractProblem]:
+        import referencing.exceptions
+
         problems = []
         for rel, source in self.sources.items():
             resolver = self.registry.resolver(base_uri=self.uri(rel))
@@ -192,6 +239,8 @@ class SchemaSet:
     def validator(self, relpath: str) -> Draft202012Validator:
         cached = self._validators.get(relpath)
         if cached is None:
+            from jsonschema import Draft202012Validator
+
             schema = {"$ref": self.uri(relpath)}
             cached = Draft202012Validator(schema, registry=self.registry)
             self._validators[relpath] = cached

@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.contract import verdicts
 from harness.contract.clock import clock_skew
 from harness.contract.errors import ContractError, ContractProblem
 from harness.contract.model import CodeTable, Contract, Format, Limits
@@ -37,20 +38,30 @@ def register_format(transport: str, loader: FormatLoader, meta_schema: str | Non
 
 
 @cache
+def _meta_text(name: str) -> str:
+    return (META / name).read_text(encoding="utf-8")
+
+
+@cache
 def _meta_validator(name: str) -> Draft202012Validator:
-    import jsonschema  # ~45 ms to import: only when a contract is loaded, not when one is only found
+    import jsonschema  # ~45 ms to import: only when a contract is checked, not when its check passed before
     from jsonschema import Draft202012Validator
 
-    schema = json.loads((META / name).read_text(encoding="utf-8"))
-    return Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    return Draft202012Validator(json.loads(_meta_text(name)), format_checker=jsonschema.FormatChecker())
 
 
 def _meta_problems(source: SourceFile, name: str) -> list[ContractProblem]:
+    """`source` checked against the meta-schema `name`; a pass on the same texts before is taken as it was."""
+    entry = verdicts.name("meta-schema", __file__, name, _meta_text(name), source.digest) if source.digest else ""
+    if entry and verdicts.passed(entry):
+        return []
     problems = []
     for error in _meta_validator(name).iter_errors(source.data):
         pointer = "".join(f"/{escape_pointer_token(str(p))}" for p in error.absolute_path)
         where = pointer.lstrip("/").replace("/", ".") or "contract"
         problems.append(source.problem(pointer, f"{where}: {error.message}"))
+    if entry and not problems:
+        verdicts.remember(entry)
     return sorted(problems, key=lambda p: p.line)
 
 

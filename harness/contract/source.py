@@ -9,6 +9,7 @@ from typing import Any
 
 from harness.contract import parse_cache
 from harness.contract.errors import ContractError, ContractProblem
+from harness.contract.verdicts import text_digest
 
 
 @dataclass
@@ -22,6 +23,8 @@ class SourceFile:
     data: Any
     lines: dict[str, int] = field(default_factory=dict)
     text: str | None = None
+    digest: str = ""
+    """SHA-256 of the file's text (empty for data not read from a file): what harness.contract.verdicts keys on."""
 
     def line_of(self, pointer: str) -> int:
         """Line of the nearest located ancestor of `pointer` (0 when nothing is located)."""
@@ -99,10 +102,10 @@ def load_source(path: Path) -> SourceFile:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ContractError([ContractProblem(path, exc.lineno, f"invalid JSON: {exc.msg}")]) from None
-        return SourceFile(path, data, {}, text)
+        return SourceFile(path, data, {}, text, text_digest(text))
     cached = parse_cache.get(text)
     if cached is not None:
-        return SourceFile(path, cached[0], cached[1])
+        return SourceFile(path, cached[0], cached[1], digest=text_digest(text))
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError
 
@@ -118,4 +121,4 @@ def load_source(path: Path) -> SourceFile:
         raise ContractError([ContractProblem(path, 0, f"invalid YAML: {exc}")]) from None
     data = _plain(node, "", lines)
     parse_cache.put(text, data, lines)
-    return SourceFile(path, data, lines)
+    return SourceFile(path, data, lines, digest=text_digest(text))

@@ -31,14 +31,16 @@ from typing import Any
 WAIT_S = 600.0
 """How long a warm process waits for its command line before it gives up."""
 PRELOAD = ("pytest", "_pytest.python", "_pytest.fixtures", "_pytest.junitxml", "_pytest.terminal", "mako.lookup",
-           "gherkin.parser", "parse_type", "jsonschema", "sqlite3", "ssl", "asyncio",
+           "gherkin.parser", "parse_type", "sqlite3", "ssl", "asyncio",
            "email.message", "http.client")
 """What a run's pytest process imports before its first scenario, less the pytest plugins and hih's own modules:
 pytest rewrites the assertions of those as it imports them, which it cannot do for a module imported already."""
-WHILE_WAITING = ("httpx", "uvicorn")
-"""Imported next, one at a time and only while no command line is waiting: every spec run imports them at
-collection (the connectors use httpx, the mocks' runtime uvicorn). When the command line comes first, pytest imports
-them where it would have: the process never waits on an import the run would not have made anyway."""
+WHILE_WAITING = ("httpx", "uvicorn", "jsonschema")
+"""Imported next, one at a time and only while no command line is waiting: every spec run imports httpx and uvicorn
+at collection (the connectors use httpx, the mocks' runtime uvicorn), and jsonschema where a contract is checked that
+did not pass before (harness.contract.verdicts) or a message breaks its contract (its findings come from jsonschema).
+When the command line comes first, each is imported where the run first needs it, if it does: the process never
+waits on an import the run would not have made anyway."""
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """The checkout (or installed tree) holding harness/, features/ and contracts/. Defined here, a module that imports
