@@ -1,9 +1,11 @@
 """Copied into a throw-away clone's `.venv` by bench/first_run_compiles.py (with a `.pth` line that imports it), so
-that every Python process of that `.venv` loads it: one line per compile of a `.py` file (an import without
-bytecode, pytest rewriting a module's asserts, `ast.parse` of a file) with its CPU seconds, and one line per process
-(command line, CPU at exit). Not part of hih; does nothing unless BENCH_COMPILE_PROBE_OUT names a folder."""
+that every Python process of that `.venv` loads it: one line per compile of a `.py` file with its CPU seconds and
+its variant (`plain`: an import without bytecode; `rewritten`: pytest compiling a module whose asserts it rewrote;
+`parse`: `ast.parse`, nothing kept), and one line per process (command line, CPU at exit). Not part of hih; does
+nothing unless BENCH_COMPILE_PROBE_OUT names a folder."""
 from __future__ import annotations
 
+import ast
 import atexit
 import builtins
 import os
@@ -35,7 +37,10 @@ if _out:
         finally:
             name = os.fsdecode(filename) if isinstance(filename, (str, bytes, os.PathLike)) else ""
             if name.endswith(".py"):
-                _log(f"C\t{name}\t{time.process_time() - started:.6f}")
+                flags = args[0] if args else kwargs.get("flags", 0)
+                variant = "parse" if flags & ast.PyCF_ONLY_AST else "rewritten" if isinstance(source, ast.AST) \
+                    else "plain"
+                _log(f"C\t{name}\t{time.process_time() - started:.6f}\t{variant}")
 
     builtins.compile = _timed_compile
     _log("S\t" + "\x1f".join(getattr(sys, "orig_argv", sys.argv)).replace("\t", " "))
