@@ -44,14 +44,15 @@ SETTLING_POLL_S = 0.005
 events this often, to take each one's last word (`finished`) as soon as it is written."""
 STOP_GRACE_S = 5.0
 PLUGINS = ("harness.run.lean", "pytest_bdd.plugin", "harness.feature_cache", "harness.guards", "harness.held_clock",
-           "harness.plugin", "harness.step_cache")
+           "harness.plugin", "harness.step_cache", "harness.traceback_cache")
 """The installed pytest plugins a spec run uses (and pytest-xdist's, when a lane has several workers), named with -p:
 the run's pytest processes load no plugin from entry points (`--disable-plugin-autoload`). Reading every installed
 distribution's entry points, and marking each plugin's package for assertion rewriting, cost each process ≈ 11 ms;
 and a plugin the specs never use (respx, anyio, Hypothesis', hih-containers: fixtures for a hospital's own tests)
 costs nothing. harness.run.lean comes first: it keeps out what the others would import for nothing;
 harness.feature_cache keeps the feature files' parsed Gherkin between runs; harness.step_cache finds each step text's
-definitions once per test module. Each of hih's plugin modules is named
+definitions once per test module; harness.traceback_cache parses a source file once per process for the tracebacks of
+failed scenarios. Each of hih's plugin modules is named
 before a module that imports it (harness.plugin imports harness.guards and harness.held_clock,
 harness.run.collector imports harness.plugin): pytest rewrites a plugin's assertions as it imports it."""
 

@@ -1,5 +1,9 @@
 """`hih mock serve --workers 2`: two processes on one port (SO_REUSEPORT) keep one ledger (per-worker logs, the
-`--state` file written behind), and the admin API merges what both saw. Every call goes over a new connection, so the kernel spreads them."""
+`--state` file written behind), and the admin API merges what both saw. Every call goes over a new connection, so the kernel spreads them.
+
+The insurance tests share one two-worker ledger (a module fixture; those tests are one xdist group): each reads back only
+what its own calls did (the journal entries they added, the visits they made), so they hold in any order, and the two
+serving processes start once instead of once per test."""
 
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ from tests.conftest import CONTRACTS, envelope, wait_for
 from tests.mocks.serving import serving
 
 pytestmark = pytest.mark.slow
+LEDGER = pytest.mark.xdist_group("workers_ledger")
+"""The tests of the shared ledger (`served`), kept on one xdist worker so that it starts once."""
 
 
 class Served:
@@ -36,11 +42,28 @@ class Served:
         self.admin = fields["admin"][1]
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    options = ServeOptions(interfaces=["insurance"], workers=2, contracts_dir=CONTRACTS, state=tmp_path / "ledger.sqlite")
-    with serving(options) as fields:
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("workers") / "ledger.sqlite"
+
+
+@pytest.fixture(scope="module")
+def served(ledger: Path) -> Iterator[Served]:
+    """`hih mock serve --interface insurance --workers 2 --state FILE`, for every insurance test of the module."""
+    with serving(ServeOptions(interfaces=["insurance"], workers=2, contracts_dir=CONTRACTS, state=ledger)) as fields:
         yield Served(fields)
+
+
+def journal_ids(served: Served) -> set[int]:
+    """The ids of the journal's entries so far (a test then reads the entries its own calls added)."""
+    return {e["id"] for e in httpx.get(f"{served.admin}insurance/journal", params={"limit": 1000}, timeout=10).json()["entries"]}
+
+
+def added(served: Served, earlier: set[int]) -> dict[str, Any]:
+    """The merged journal with only the entries added since `earlier` (`journal_ids`), oldest first."""
+    journal: dict[str, Any] = httpx.get(f"{served.admin}insurance/journal", params={"limit": 1000}, timeout=10).json()
+    journal["entries"] = [e for e in journal["entries"] if e["id"] not in earlier]
+    return journal
 
 
 def call(served: Served, infno: str, data: dict[str, Any], sign_no: str = "", headers: dict[str, str] | None = None,
@@ -54,8 +77,10 @@ def call(served: Served, infno: str, data: dict[str, Any], sign_no: str = "", he
     return reply
 
 
-def test_two_workers_keep_one_ledger(served: Served, tmp_path: Path) -> None:
-    assert served.description == "(contract 2025.1, 2 workers, state in " + str(tmp_path / "ledger.sqlite") + ")"
+@LEDGER
+def test_two_workers_keep_one_ledger(served: Served, ledger: Path) -> None:
+    assert served.description == "(contract 2025.1, 2 workers, state in " + str(ledger) + ")"
+    earlier = journal_ids(served)
     sign_no = call(served, "9001", {"signIn": {"opter_no": "1", "ip": "10.0.0.1"}})["output"]["signinoutb"]["sign_no"]
     from mocks.population import generate
 
@@ -75,14 +100,14 @@ def test_two_workers_keep_one_ledger(served: Served, tmp_path: Path) -> None:
         "dr_name": "李医生", "dept_code": "A03", "dept_name": "内科", "caty": "A03"}}, sign_no, insuplc=person.insuplc_admdvs)
     assert again["infcode"] == -1 and "已登记" in again["err_msg"], "an outpatient number is unique across workers"
 
-    journal = httpx.get(f"{served.admin}insurance/journal", params={"limit": 100}, timeout=10).json()
-    assert journal["workers"] == 2 and journal["total"] == 32
+    journal = added(served, earlier)
+    assert journal["workers"] == 2 and journal["total"] == len(earlier) + 32 and len(journal["entries"]) == 32
     assert {e["worker"] for e in journal["entries"]} == {1, 2}, "the kernel spread the connections over both"
     assert len({e["id"] for e in journal["entries"]}) == 32
     assert [e["operation"] for e in journal["entries"]][0] == "9001"
 
     def kept() -> set[str]:  # the workers write the state file off the request's path, within 0.2 s
-        store = SqliteStore(tmp_path / "ledger.sqlite")
+        store = SqliteStore(ledger)
         try:
             return {v["mdtrt_id"] for _, v in store.items("visits")}
         finally:
@@ -91,6 +116,7 @@ def test_two_workers_keep_one_ledger(served: Served, tmp_path: Path) -> None:
     wait_for(lambda: kept() == set(visits), timeout=5.0)
 
 
+@LEDGER
 def test_no_worker_shows_its_configuration_on_its_command_line(served: Served) -> None:
     """The workers' configuration holds the secret the admin API reaches them with; a command line is readable by
     every local user (`ps`), so it goes through a pipe."""
@@ -104,20 +130,25 @@ def test_no_worker_shows_its_configuration_on_its_command_line(served: Served) -
     assert not shown, f"{len(shown)} of the workers show their configuration on their command line"
 
 
+@LEDGER
 def test_a_request_replayed_to_the_other_worker_is_refused(served: Served) -> None:
     contract = ContractStore(CONTRACTS).load("insurance")
     headers = {**tif_headers(contract.signing, TEST_PAASID, TEST_SECRET), "Content-Type": "application/json"}
+    earlier = journal_ids(served)
     first = call(served, "9001", {"signIn": {"opter_no": "1", "ip": "10.0.0.1"}}, headers=headers)
     assert first["infcode"] == 0
     # 30 new connections: the chance that the kernel gives them all to one worker is 2 in a billion
     replays = [call(served, "9001", {"signIn": {"opter_no": "1", "ip": "10.0.0.1"}}, headers=headers) for _ in range(30)]
     assert all(r["infcode"] == -1 and "nonce already used" in r["err_msg"] for r in replays), replays
-    journal = httpx.get(f"{served.admin}insurance/journal", timeout=10).json()
+    journal = added(served, earlier)
+    assert len(journal["entries"]) == 31
     original = journal["entries"][0]["worker"]
     assert any(e["worker"] != original for e in journal["entries"][1:]), "a replay reached the other worker"
 
 
+@LEDGER
 def test_a_fault_armed_through_the_admin_api_reaches_every_worker(served: Served) -> None:
+    earlier = journal_ids(served)
     armed = httpx.post(f"{served.admin}insurance/faults", json={"kind": "error_reply", "operation": "9001", "times": 50},
                        timeout=10)
     assert armed.status_code == 201
@@ -126,7 +157,7 @@ def test_a_fault_armed_through_the_admin_api_reaches_every_worker(served: Served
     replies = [call(served, "9001", {"signIn": {"opter_no": "1", "ip": "10.0.0.1"}}) for _ in range(30)]
     assert all(r["infcode"] == -1 for r in replies)
     assert len(httpx.get(f"{served.admin}insurance/faults", timeout=10).json()["fired"]) == 30
-    journal = httpx.get(f"{served.admin}insurance/journal", timeout=10).json()["entries"]
+    journal = added(served, earlier)["entries"]
     assert {e["worker"] for e in journal if e["fault"] == "error_reply"} == {1, 2}, "both workers applied the fault"
     assert httpx.delete(f"{served.admin}insurance/faults", timeout=10).status_code == 204
     assert call(served, "9001", {"signIn": {"opter_no": "1", "ip": "10.0.0.1"}})["infcode"] == 0
