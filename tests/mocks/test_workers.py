@@ -48,10 +48,18 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(ledger: Path) -> Iterator[Served]:
+def shared_ledger(ledger: Path) -> Iterator[Served]:
     """`hih mock serve --interface insurance --workers 2 --state FILE`, for every insurance test of the module."""
     with serving(ServeOptions(interfaces=["insurance"], workers=2, contracts_dir=CONTRACTS, state=ledger)) as fields:
         yield Served(fields)
+
+
+@pytest.fixture
+def served(shared_ledger: Served) -> Iterator[Served]:
+    """The shared ledger, its faults disarmed after each test on every path: a test that fails with faults armed
+    would otherwise fail the next one's calls."""
+    yield shared_ledger
+    assert httpx.delete(f"{shared_ledger.admin}insurance/faults", timeout=10).status_code == 204
 
 
 def journal_ids(served: Served) -> set[int]:
