@@ -9,8 +9,10 @@ CPU each, about a sixth of the CPU of a run whose connector fails dozens of scen
 traceback the process lays out shares one cache of trees, so a source file is parsed once per process; what is shown
 is the same (the same trees, the same statement ranges).
 
-The cache holds the trees of at most `MAX_FILES` source files, the oldest dropped first. A source file edited while
-the run goes on would be shown with the lines of its first tree: the spec run imported it before that anyway.
+The cache holds the trees of at most `MAX_FILES` source files, the oldest dropped first; a source that is no file
+(pytest names it by a string such as `<string>`, which may stand for another text next time) is parsed each time.
+A source file edited while the run goes on would be shown with the lines of its first tree: the spec run imported
+it before that anyway.
 
 What it relies on, checked by tests/test_traceback_cache.py so that an upgrade fails loudly: pytest 9's
 `ExceptionInfo.getrepr` makes its formatter as `_pytest._code.code.ExceptionInfoFormatter(...)`, a dataclass whose
@@ -36,9 +38,14 @@ MAX_FILES = 64
 
 
 class Trees(dict[str | Path, ast.AST]):
-    """Parsed source files by path, at most `MAX_FILES` of them: adding one past that drops the oldest."""
+    """Parsed source files by path, at most `MAX_FILES` of them: adding one past that drops the oldest.
+
+    Only files are kept: pytest names a source that is no file (code made at run time, `<string>`) by that name, a
+    string, which may stand for another text in the next traceback; its tree is made again each time."""
 
     def __setitem__(self, key: str | Path, value: ast.AST) -> None:
+        if not isinstance(key, Path):
+            return
         if key not in self and len(self) >= MAX_FILES:
             del self[next(iter(self))]
         super().__setitem__(key, value)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import ast
 import importlib.util
 import inspect
+import linecache
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from _pytest._code import source as pytest_source
@@ -137,11 +139,11 @@ def test_the_plugin_puts_pytests_formatter_back_and_drops_the_trees(steps: Modul
 def test_the_trees_kept_are_bounded_the_oldest_dropped_first() -> None:
     trees = traceback_cache.Trees()
     for n in range(traceback_cache.MAX_FILES + 5):
-        trees[f"/src/{n}.py"] = ast.Module(body=[], type_ignores=[])
-    trees["/src/10.py"] = ast.Module(body=[], type_ignores=[])  # kept already: replaced, nothing dropped
+        trees[Path(f"/src/{n}.py")] = ast.Module(body=[], type_ignores=[])
+    trees[Path("/src/10.py")] = ast.Module(body=[], type_ignores=[])  # kept already: replaced, nothing dropped
 
     assert len(trees) == traceback_cache.MAX_FILES
-    assert list(trees)[0] == "/src/5.py" and "/src/4.py" not in trees
+    assert list(trees)[0] == Path("/src/5.py") and Path("/src/4.py") not in trees
 
 
 def test_pytest_still_makes_its_formatter_through_the_module_name_the_plugin_replaces() -> None:
@@ -151,3 +153,44 @@ def test_pytest_still_makes_its_formatter_through_the_module_name_the_plugin_rep
     assert "ExceptionInfoFormatter(" in getrepr
     assert "getsource(self.astcache)" in inspect.getsource(traceback_cache.FORMATTER)
     assert "astcache" in {field.name for field in traceback_cache.FORMATTER.__dataclass_fields__.values()}
+
+
+FIRST = '''def step() -> None:
+    value = 1
+    assert value == 2, (
+        "first"
+    )
+'''
+SECOND = '''def step() -> None:
+    value = 1
+    assert value == 2
+    value = 3
+    value = 4
+'''
+GENERATED = "<generated steps>"
+"""A source that is no file (code made at run time, its text in linecache): pytest names it by this string."""
+
+
+def generated_failure(source: str, monkeypatch: pytest.MonkeyPatch) -> pytest.ExceptionInfo[BaseException]:
+    monkeypatch.setitem(linecache.cache, GENERATED, (len(source), None, source.splitlines(True), GENERATED))
+    namespace: dict[str, Any] = {}
+    exec(compile(source, GENERATED, "exec"), namespace)  # noqa: S102 - the test's own text
+    with pytest.raises(AssertionError) as info:
+        namespace["step"]()
+    return info
+
+
+def test_two_generated_sources_under_one_name_are_each_laid_out_from_their_own_text(
+        pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only files are shared between tracebacks: a name such as `<string>` may stand for another text each time,
+    and the tree of an earlier one would show the later one's statements cut at the wrong lines."""
+    own = laid_out(generated_failure(SECOND, monkeypatch), "long")
+    traceback_cache.pytest_configure(pytestconfig)
+    try:
+        laid_out(generated_failure(FIRST, monkeypatch), "long")
+        shared = laid_out(generated_failure(SECOND, monkeypatch), "long")
+    finally:
+        traceback_cache.pytest_unconfigure(pytestconfig)
+
+    assert shared == own
+    assert "value = 3" not in shared, shared
