@@ -137,12 +137,6 @@ class SoapSpec:
     value_sets: dict[str, str] = field(default_factory=dict)
     """XSD simple type (Clark) -> code table name."""
     served: dict[str, bytes] = field(default_factory=dict)
-    simple_types: dict[str, etree._Element] = field(default_factory=dict)
-    """Global simple types (Clark name -> their xs:simpleType), those whose local name no element with an anonymous
-    simple type shares: zeep names such a type after its element, so only these are sure to be the type zeep names."""
-    value_free: bool = False
-    """No identity constraint (unique, key, keyref), fixed value, redefine or override in any of the schemas: whether a
-    document is valid then depends on its elements' structure and on each text against its own simple type only."""
 
     @property
     def content_type(self) -> str:
@@ -434,26 +428,7 @@ def _spec(source: SourceFile, contract: Contract, compiled: Compiled, structure:
         validators={ns: LockedSchema(s) for ns, s in compiled.by_namespace.items()},
         auth=auth, results=results, payload_types=ptypes, payload_validators=validators, payload_roots=roots,
         value_sets=value_sets, served=served_documents(folder, compiled, wsdl_rel),
-        **_type_facts(compiled),
     )
-
-
-_VALUE_BOUND = frozenset(f"{{{XS}}}{name}" for name in ("unique", "key", "keyref", "redefine", "override"))
-
-
-def _type_facts(compiled: Compiled) -> dict[str, Any]:
-    """`SoapSpec.simple_types` and `SoapSpec.value_free` of the compiled schemas."""
-    roots = [doc.root for doc in (*compiled.docs.values(), *compiled.embedded)]
-    element_names: set[str] = set()
-    value_free = True
-    for root in roots:
-        for node in root.iter():
-            if node.tag in _VALUE_BOUND or (node.get("fixed") is not None and isinstance(node.tag, str)):
-                value_free = False
-            elif node.tag == f"{{{XS}}}element" and node.get("name") and node.find(f"{{{XS}}}simpleType") is not None:
-                element_names.add(str(node.get("name")))  # zeep names this element's anonymous type after it
-    simple = {name: node for name, node in compiled.simple_types.items() if local_name(name) not in element_names}
-    return {"simple_types": simple, "value_free": value_free}
 
 
 def _declared_within(compiled: Compiled, schema_path: Path, root: str) -> bool:

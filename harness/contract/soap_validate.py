@@ -374,10 +374,7 @@ class SoapValidator:
         return Payload(where, type_name, root, [Finding(f.severity, f.location, f.message, "payload") for f in findings])
 
     # -- responses --------------------------------------------------------------------------------------------
-    def check_response(self, root: etree._Element, operation: str | None = None, envelope: bool = True,
-                       schema: bool = True) -> SoapChecked:
-        """Findings for a response envelope (or a bare response element). `schema=False`: the body's element is known
-        to be valid against its schema (a mock's reply proven so), and libxml2 does not validate it again."""
+    def check_response(self, root: etree._Element, operation: str | None = None, envelope: bool = True) -> SoapChecked:
         checked = SoapChecked("response", operation, root=root)
         content = self._operation_element(root, checked, envelope)
         if content is None:
@@ -398,8 +395,7 @@ class SoapValidator:
             checked.findings.append(Finding(Severity.ERROR, location_of(content), f"{local_name(content.tag)} answers "
                                                                                   f"{' or '.join(owners)}, not {operation}", "operation"))
         checked.operation = operation if operation in owners else owners[0]
-        if schema:
-            self._content(checked, content)
+        self._content(checked, content)
         self._result(checked, content)
         return checked
 

@@ -18,9 +18,7 @@ Creating elements is most of that rendering's cost (each `SubElement` resolves i
 the tree rendered for one shape of answer (which optional parts are there, how many times each repeated part) is
 kept as a template: the next answer of the same shape is checked as before, field by field, then rendered as a copy
 of the template with each element's text set. At most `MAX_SHAPES` templates per operation; answers of further
-shapes are rendered afresh. Every reply is still validated against the schema, however built: by libxml2, or for a
-shape libxml2 found valid once, by checking each text against its leaf's simple type (`render`, `prove`; the
-argument is in `mocks.transport.soap_proof`).
+shapes are rendered afresh. Every reply is still validated against the schema by the transport, however built.
 """
 
 from __future__ import annotations
@@ -33,8 +31,6 @@ from decimal import Decimal
 from typing import Any
 
 from lxml import etree
-
-from mocks.transport.soap_proof import TextCheck, text_check
 
 _PLAIN = frozenset({str, int, float, bool, Decimal, date, datetime, time})
 MAX_SHAPES = 64
@@ -62,18 +58,6 @@ class _Field:
     out of bounds (its own types' `validate` only refuses None): those checks done here. None: zeep's is called."""
     as_is: bool = False
     """A string element (zeep's `String`, not a subtype): a `str` value is its text as it is (what `xmlvalue` gives)."""
-    check: TextCheck | None = None
-    """A simple element's sound check of its text by its XSD type (`mocks.transport.soap_proof`); None: none."""
-
-
-@dataclass
-class Rendered:
-    """A reply `ReplyEncoder.render` made: the envelope, its shape, and whether it is valid without a validation (its
-    shape `prove`n, and every text accepted by its leaf's check)."""
-
-    envelope: etree._Element
-    shape: tuple[int, ...]
-    proven: bool
 
 
 @dataclass
@@ -85,43 +69,28 @@ class _Plan:
 class ReplyEncoder:
     """Renders the replies of one operation (zeep's `operation.output`) as zeep would, or says it cannot (None)."""
 
-    def __init__(self, output: Any, envelope_ns: str, simple_types: dict[str, etree._Element] | None = None) -> None:
-        """`simple_types`: the contract's (`SoapSpec.simple_types`) when its schemas are `value_free`, for replies
-        valid by their texts' checks once their shape is `prove`n; None: none is."""
+    def __init__(self, output: Any, envelope_ns: str) -> None:
         self.envelope_ns = envelope_ns
         self.body: Any = getattr(output, "body", None)
         self.plan: _Plan | None = None
         self.templates: dict[tuple[int, ...], etree._Element] = {}
         """Shape (the number of each element, in document order) -> the envelope rendered for it, texts blank."""
-        self.proven: set[tuple[int, ...]] = set()
-        """Shapes a reply of which libxml2 found valid (`prove`)."""
         header = getattr(output, "header", None)
         if self.body is None or (header is not None and list(getattr(header.type, "elements", []) or [])):
             return
         try:
-            self.plan = _compile(self.body.type, set(), simple_types)
+            self.plan = _compile(self.body.type, set())
         except (_Fallback, AttributeError, TypeError):
             self.plan = None
 
     def build(self, data: Any) -> etree._Element | None:
         """The reply envelope for `data` (the answer's fields), or None when zeep must encode it."""
-        rendered = self.render(data)
-        return rendered.envelope if rendered is not None else None
-
-    def prove(self, shape: tuple[int, ...]) -> None:
-        """libxml2 found a reply of `shape` valid: the structure of every reply of that shape is (see the module)."""
-        if len(self.proven) < MAX_SHAPES:
-            self.proven.add(shape)
-
-    def render(self, data: Any) -> Rendered | None:
-        """`build`'s envelope with its shape and whether it is valid without a validation; None when zeep must
-        encode it."""
         if self.plan is None or type(data) is not dict:
             return None
         shape: list[int] = []
         texts: list[str | None] = []
         try:
-            checked = _walk(self.plan, data, shape, texts)
+            _walk(self.plan, data, shape, texts)
         except _Fallback:
             return None
         except Exception:  # noqa: BLE001 - zeep's validate raised: zeep encodes it and says so in its own words
@@ -133,7 +102,7 @@ class ReplyEncoder:
             for node, text in zip(envelope.iter(), (*_ENVELOPE_TEXTS, *texts), strict=True):
                 if text is not None:
                     node.text = text
-            return Rendered(envelope, key, checked and key in self.proven)
+            return envelope
         env = self.envelope_ns
         envelope = etree.Element(f"{{{env}}}Envelope", nsmap={"soap-env": env})
         body = etree.SubElement(envelope, f"{{{env}}}Body")
@@ -143,10 +112,10 @@ class ReplyEncoder:
             for node in blank.iter():
                 node.text = None
             self.templates[key] = blank
-        return Rendered(envelope, key, checked and key in self.proven)
+        return envelope
 
 
-def _compile(xsd_type: Any, building: set[int], simple_types: dict[str, etree._Element] | None = None) -> _Plan:
+def _compile(xsd_type: Any, building: set[int]) -> _Plan:
     from zeep.xsd.elements.element import Element
     from zeep.xsd.elements.indicators import Sequence
     from zeep.xsd.types.base import Type
@@ -175,22 +144,18 @@ def _compile(xsd_type: Any, building: set[int], simple_types: dict[str, etree._E
                             None if element.max_occurs == "unbounded" else int(element.max_occurs))
         entry.as_is = type(element.type) is String
         if isinstance(element.type, ComplexType):
-            entry.plan = _compile(element.type, building, simple_types)
+            entry.plan = _compile(element.type, building)
         elif not isinstance(element.type, AnySimpleType):
             raise _Fallback
-        elif simple_types is not None:
-            entry.check = text_check(element.type, simple_types)
         plan.fields.append(entry)
     building.discard(id(xsd_type))
     plan.names = frozenset(f.name for f in plan.fields)
     return plan
 
 
-def _walk(plan: _Plan, data: dict[str, Any], shape: list[int], texts: list[str | None]) -> bool:
+def _walk(plan: _Plan, data: dict[str, Any], shape: list[int], texts: list[str | None]) -> None:
     """Check `data` against `plan` as zeep's renderer would, and note its shape (how many of each element, in document
-    order) and each element's text (None for a nested one), in document order. True when every text passed its
-    leaf's check (`_Field.check`)."""
-    checked = True
+    order) and each element's text (None for a nested one), in document order."""
     if not plan.names.issuperset(data):
         raise _Fallback  # zeep names the unknown field in its error
     for entry in plan.fields:
@@ -215,17 +180,14 @@ def _walk(plan: _Plan, data: dict[str, Any], shape: list[int], texts: list[str |
         elif entry.multiple and (len(items) < bounds[0] or bounds[1] is not None and len(items) > bounds[1]):
             raise _Fallback  # zeep's validate refuses it, in its own words
         shape.append(len(items))
-        check = entry.check
         for item in items:
             if entry.plan is not None:
                 texts.append(None)
-                checked = _walk(entry.plan, item, shape, texts) and checked
-                continue
-            text = item if entry.as_is and type(item) is str else entry.element.type.xmlvalue(item)
-            texts.append(text)
-            if checked:
-                checked = check is not None and type(text) is str and check(text)
-    return checked
+                _walk(entry.plan, item, shape, texts)
+            elif entry.as_is and type(item) is str:
+                texts.append(item)
+            else:
+                texts.append(entry.element.type.xmlvalue(item))
 
 
 def _grow(parent: etree._Element, plan: _Plan, shape: Iterator[int], texts: Iterator[str | None]) -> None:
