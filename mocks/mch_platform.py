@@ -13,6 +13,7 @@ frees its number.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import time
@@ -63,6 +64,13 @@ def _compact(day: date) -> str:
 
 def _error(code: str, location: str, message: str) -> dict[str, str]:
     return {"code": code, "location": location, "message": message}
+
+
+def _uploaded(result: dict[str, Any]) -> dict[str, Any]:
+    """UploadRecord's answer for its record's result."""
+    if result["status"] == ACCEPTED:
+        return {"ResultCode": "0", "ResultMessage": "成功", "result": result}
+    return {"ResultCode": "1", "ResultMessage": f"记录被拒绝：{result['error'][0]['message']}", "result": result}
 
 
 def _payload_errors(findings: list[Finding]) -> list[dict[str, str]]:
@@ -246,21 +254,18 @@ class MchPlatformMock(MockService):
         self.store.put("records", existing, record)
         return {**result, "status": ACCEPTED, "recordId": existing, "version": record["version"]}
 
-    async def upload_record(self, request: Any, context: SoapContext) -> dict[str, Any]:
+    def upload_record(self, request: Any, context: SoapContext) -> dict[str, Any] | asyncio.Future[dict[str, Any]]:
         """One record: checked, kept when it passes; answered once it is committed (with `--workers`, together with
-        the other uploads of the same turn of the loop: `CheckedSharedStore.atomic_soon`)."""
+        the other uploads of the same turn of the loop: `CheckedSharedStore.atomic_later`, whose future the
+        transport chains its reply to, no task per upload)."""
         self._stamps(context)
         org = (context.credentials or {}).get("orgCode", "")
         if not context.payloads:
             errors = _payload_errors(context.findings) or [_error("1002", "/Envelope/Body/UploadRecord", "no record")]
-            result: dict[str, Any] = {"index": 1, "status": REJECTED, "error": errors}
-        else:
-            payload = context.payloads[0]
-            record_type = request["recordType"]  # the journal's plain form (`plain_requests`)
-            result = await self.store.atomic_soon(lambda: self._accept(org, record_type, payload, 1))
-        if result["status"] == ACCEPTED:
-            return {"ResultCode": "0", "ResultMessage": "成功", "result": result}
-        return {"ResultCode": "1", "ResultMessage": f"记录被拒绝：{result['error'][0]['message']}", "result": result}
+            return _uploaded({"index": 1, "status": REJECTED, "error": errors})
+        payload = context.payloads[0]
+        record_type = request["recordType"]  # the journal's plain form (`plain_requests`)
+        return self.store.atomic_later(lambda: _uploaded(self._accept(org, record_type, payload, 1)))
 
     def upload_batch(self, request: Any, context: SoapContext) -> dict[str, Any]:
         self._stamps(context)

@@ -147,10 +147,15 @@ class CheckedSharedStore(SharedSqliteStore):
     async def atomic_soon(self, work: Callable[[], _T]) -> _T:
         """`atomic(work)`, committed with the other requests of this turn of the loop; its result after the commit
         (or the error it raised, once the commit shows it stands)."""
+        return await self.atomic_later(work)
+
+    def atomic_later(self, work: Callable[[], _T]) -> asyncio.Future[_T]:
+        """`atomic_soon` as the future the window's commit settles (no coroutine, no task: a caller chains a
+        callback to it)."""
         loop = asyncio.get_running_loop()
         with self._lock:
             if self._depth:
-                return self.atomic(work)  # inside a transaction already: part of it
+                return super().atomic_later(work)  # inside a transaction already: part of it
             window = self._window
             if window is not None and (window.loop is not loop or len(window.members) >= WINDOW_MAX):
                 self._commit_window()
@@ -159,7 +164,8 @@ class CheckedSharedStore(SharedSqliteStore):
                 window = self._window = _Window(loop, threading.get_ident())
                 loop.call_soon(self._commit_window)
             member = self._join(window, work, loop.create_future())
-        return await member.future
+        future: asyncio.Future[_T] = member.future
+        return future
 
     def _join(self, window: _Window, work: Callable[[], Any], future: asyncio.Future[Any]) -> _Member:
         """Run `work` as the window's next member: on memory, its reads and writes kept for the window's commit."""

@@ -7,6 +7,7 @@ be read is left out and listed in `problems`, so the mock shows it rather than s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
@@ -223,6 +224,17 @@ class Store:
         A store shared between serving processes commits the calls of one turn of the loop together
         (`mocks.shared_checked`); the others commit it at once."""
         return self.atomic(work)
+
+    def atomic_later(self, work: Callable[[], _T]) -> asyncio.Future[_T]:
+        """`atomic_soon` as a future of its result (or of the error `work` raised), for a caller on the event loop
+        that chains callbacks rather than awaits in a task. Done at once here; a shared store's is done when its
+        commit window commits."""
+        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+        try:
+            future.set_result(self.atomic(work))
+        except Exception as exc:  # noqa: BLE001 - the request's refusal, given to whoever waits for the future
+            future.set_exception(exc)
+        return future
 
     def _begin(self) -> None:
         """Start of an outermost transaction (SQLite opens one)."""

@@ -114,6 +114,8 @@ def plain(value: Any) -> Any:
     if isinstance(value, CompoundValue):
         # a request's fields are mostly strings and numbers: kept without a call each
         return {k: v if type(v) in _AS_IS else plain(v) for k, v in _values_of(value, "__values__").items()}
+    if kind is dict:  # a behaviour's answer: string keys, mostly plain values, kept without a call each
+        return {k if type(k) is str else str(k): v if type(v) in _AS_IS else plain(v) for k, v in value.items()}
     if kind is list:
         return [v if type(v) in _AS_IS else plain(v) for v in value]
     leaf = _LEAVES.get(kind)
@@ -276,9 +278,39 @@ class SoapHandler:
         started = self._start_call(exchange, *checked)
         if not isinstance(started, _Pending):
             return started
-        if not inspect.isawaitable(started.result):
-            return self._answer(exchange, started.operation, started.result)
-        return asyncio.ensure_future(self._finish(exchange, started.operation, started.result))
+        result = started.result
+        if isinstance(result, asyncio.Future):  # a behaviour's future (a commit window's): the reply chained to it
+            if result.done() and not result.cancelled():
+                return self._settled(exchange, started.operation, result)
+            reply: asyncio.Future[HttpReply] = result.get_loop().create_future()
+            result.add_done_callback(lambda done: self._chained(exchange, started.operation, done, reply))
+            return reply
+        if not inspect.isawaitable(result):
+            return self._answer(exchange, started.operation, result)
+        return asyncio.ensure_future(self._finish(exchange, started.operation, result))
+
+    def _settled(self, exchange: Exchange, operation: str, done: asyncio.Future[Any]) -> HttpReply:
+        """The reply for a behaviour's settled future, as `_finish` gives it for an awaited answer."""
+        error = done.exception()
+        if error is None:
+            return self._answer(exchange, operation, done.result())
+        if not isinstance(error, Exception):
+            raise error
+        return self._failed(exchange, operation, error)
+
+    def _chained(self, exchange: Exchange, operation: str, done: asyncio.Future[Any],
+                 reply: asyncio.Future[HttpReply]) -> None:
+        """A behaviour's future settled: its reply into `reply` (cancelled with it; nothing when `reply` was
+        cancelled meanwhile: the server is shutting down)."""
+        if reply.done():
+            return
+        if done.cancelled():
+            reply.cancel()
+            return
+        try:
+            reply.set_result(self._settled(exchange, operation, done))
+        except BaseException as exc:  # noqa: BLE001 - as a task would: the waiting server answers for it
+            reply.set_exception(exc)
 
     def _not_posted(self, request: HttpRequest) -> HttpReply:
         if request.method in ("GET", "HEAD"):
