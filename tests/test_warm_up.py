@@ -1,5 +1,5 @@
 """The first check's warm-up (tests/warm_up.py, run by scripts/test in a fresh clone): what it fills is what the
-runs then read (the parse cache's entries for the contract's YAML and the features' Gherkin, hits afterwards), it
+runs then read (the parse cache's entries for the contract's YAML, its checks' verdicts and the features' Gherkin, hits afterwards), it
 names the HL7 versions whose standard modules it imported, and a contract or feature file that does not load is
 counted and left to the tests, never raised."""
 
@@ -14,6 +14,7 @@ import pytest
 from harness import feature_cache
 from harness.contract import parse_cache
 from harness.contract.hl7 import standard
+from harness.contract.loader import load_contract
 from harness.contract.source import load_source
 from tests.parse_cache_dirs import entries, own_cache
 from tests.warm_up import ROOT, warm_up
@@ -42,10 +43,13 @@ def test_it_fills_the_parse_cache_the_runs_read_and_imports_the_hl7_standard(
     assert done.hl7_versions == ("2.5.1",)
     assert "hl7apy.v2_5_1" in sys.modules
     yaml_files = sorted((contracts / "lis" / "2024.1").rglob("*.yaml"))
-    assert len(entries(cache)) == len(yaml_files) + 1  # every YAML file of the contract, and the good feature
+    filled = set(entries(cache))
+    # every YAML file of the contract, the good feature, and the contract checks that passed (harness.contract.verdicts)
+    assert len(filled) > len(yaml_files) + 1
     for path in yaml_files:  # each is now a hit: what load_source keeps for that exact text
         assert parse_cache.get(path.read_text(encoding="utf-8")) is not None
         load_source(path)
     name = parse_cache.key(good.read_text(encoding="utf-8"), feature_cache.KIND, "gherkin")
     assert parse_cache.read(name) == feature_cache.gherkin_data(good.read_text(encoding="utf-8"))
-    assert len(entries(cache)) == len(yaml_files) + 1  # reading them back wrote nothing new
+    load_contract(contracts / "lis" / "2024.1")  # as a run loads it: its parses and its checks' verdicts all hits
+    assert set(entries(cache)) == filled  # reading them back wrote nothing new

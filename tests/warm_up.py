@@ -2,7 +2,8 @@
 process beside the collection warm-up and mypy (scripts/test runs it when it runs that warm-up):
 
 - the parse cache (harness.contract.parse_cache, `$HIH_CACHE_DIR`, else `~/.cache/hih/yaml`): every contract of the
-  project loaded, which parses and keeps each of its YAML files, and every feature file's Gherkin parsed and kept
+  project loaded, which parses and keeps each of its YAML files and remembers its checks that passed
+  (harness.contract.verdicts), and every feature file's Gherkin parsed and kept
   (harness.feature_cache). The cache is keyed by the parser's installed file, so a fresh clone's own `.venv` (and a
   CI runner's empty home) starts with none: the parallel pass's first `hih run`s all start at once and each parses
   the same files (≈ 2 s of CPU for the contracts alone, once);
