@@ -51,6 +51,14 @@ def end(process: subprocess.Popen[Any], grace_s: float = GRACE_S) -> int:
     return process.wait(5)
 
 
+def awaited(process: subprocess.Popen[Any], within_s: float) -> int:
+    """The exit status of `process`, which ends by itself, given `within_s` seconds to; ended (`end`) when it has
+    not by then, so that a test failing on its status leaves nothing running."""
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(within_s)
+    return end(process)
+
+
 @contextmanager
 def started(command: list[str], **popen: Any) -> Iterator[subprocess.Popen[Any]]:
     """`subprocess.Popen(command, **popen)` in a session of its own, ended with its group (`end`) when the block ends

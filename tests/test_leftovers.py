@@ -1,5 +1,6 @@
 """A test that fails never leaves a process of its own running after pytest ends: a server not ready in time, an
-assertion failing between start and stop, a failing fixture, Ctrl-C, and a serving process killed outright.
+assertion failing between start and stop, a failing fixture, Ctrl-C; nor does a serving process (`hih mock serve
+--workers 2`) or `hih run --workers 2` killed outright leave its children running.
 
 Each case runs in a pytest process of its own whose environment carries a mark; every process it starts inherits
 the mark, so once that pytest has exited, any process still carrying the mark (read from /proc) was left behind.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -21,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.served import running
+from tests.served import running, started
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds processes through /proc")
 
@@ -162,7 +164,8 @@ def test_ctrl_c_in_a_test_leaves_no_process_running(tmp_path: Path, mark: str) -
 
 def test_the_workers_of_a_served_mock_end_when_it_is_killed(tmp_path: Path, mark: str) -> None:
     hih = str(Path(sys.executable).with_name("hih"))
-    env = {k: v for k, v in os.environ.items() if k != "HIH_ADMIN_TOKEN"} | {MARK: mark}
+    # its scratch state folder, which a killed process cannot remove, goes under the test's own folder
+    env = {k: v for k, v in os.environ.items() if k != "HIH_ADMIN_TOKEN"} | {MARK: mark, "TMPDIR": str(tmp_path)}
     with running([hih, "mock", "serve", "--interface", "lis", "--workers", "2"], env, tmp_path, timeout=120) as (
             process, banner):
         assert banner["lis"].startswith("mllp://127.0.0.1:")
@@ -183,4 +186,22 @@ def test_a_child_asking_to_die_with_its_parent_does_so_when_the_parent_is_killed
         assert len(marked(mark)) == 2
         os.kill(process.pid, signal.SIGKILL)  # the parent alone
         assert process.wait(10) == -signal.SIGKILL
+        assert left_behind(mark, settle_s=30.0) == []
+
+
+def test_the_pytest_processes_of_hih_run_end_when_it_is_killed(tmp_path: Path, mark: str) -> None:
+    """`hih run --workers 2` killed outright while a scenario hangs: its pytest process and the xdist workers, in a
+    process group of their own, stop by themselves."""
+    hih = str(Path(sys.executable).with_name("hih"))
+    env = {**os.environ, MARK: mark, "TMPDIR": str(tmp_path)}  # the run's work folders go under the test's folder
+    command = [hih, "run", "--interface", "insurance", "--workers", "2", "--connector",
+               "insurance=tests.data.connectors.hanging_connector:make", "--report-dir", str(tmp_path / "reports"),
+               "--no-signoff-pdf"]
+    with started(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as run:
+        assert run.stdout is not None
+        readable, _, _ = select.select([run.stdout], [], [], 120)
+        assert readable and run.stdout.readline().startswith("hih run: "), "collected within 120 s"
+        assert len(marked(mark)) >= 4, "hih, its pytest process and two xdist workers"
+        os.kill(run.pid, signal.SIGKILL)  # hih alone: nothing of it gets to stop pytest
+        assert run.wait(10) == -signal.SIGKILL
         assert left_behind(mark, settle_s=30.0) == []

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.run import collector
-from tests.served import end
+from tests.served import awaited
 from tests.strategies import one_of
 
 texts = st.text(alphabet=st.sampled_from(list("门诊结算撤销参保人张三ab1 \"\\/\t<>&") + ["😷", "\u2028", "\x00"]), max_size=20)
@@ -90,5 +90,5 @@ def test_with_quick_exit_finished_is_the_last_word(tmp_path: Path) -> None:
         assert 'tests="2"' in junit.read_text(encoding="utf-8")
         assert "2 passed" in log.read_text(encoding="utf-8")
     finally:
-        code = end(process, grace_s=60)  # it exits by itself: the grace is its time to, then it is killed
+        code = awaited(process, 60)
     assert code == 0
