@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import UsageError
+from harness.lifeline import die_with_parent
 
 if TYPE_CHECKING:
     from mocks.serve import ServeOptions
@@ -55,6 +56,10 @@ def _reserve(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Stopped(Exception):
+    """Stopping was asked for while the workers were starting."""
+
+
 class _Worker:
     def __init__(self, index: int, config: dict[str, Any]) -> None:
         self.index = index
@@ -65,13 +70,18 @@ class _Worker:
                                      env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
                                          str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]))})
         assert self.proc.stdin is not None
-        with self.proc.stdin:
-            self.proc.stdin.write(json.dumps({**config, "index": index}).encode("utf-8"))
+        try:
+            with self.proc.stdin:
+                self.proc.stdin.write(json.dumps({**config, "index": index, "parent": os.getpid()}).encode("utf-8"))
+        except BaseException:  # it died at once, or we were interrupted: nobody holds this worker to stop it later
+            self.stop()
+            raise
         self.admin_port = 0
         self.said: list[str] = []
         """What the worker announced before it was ready (a console's and a WSDL's address ...), `NAME LABEL\tWHERE`."""
 
-    def wait_ready(self, deadline: float) -> None:
+    def wait_ready(self, deadline: float, stop: threading.Event) -> None:
+        """Read the worker's announcements up to its `ready PORT`; `_Stopped` when `stop` is set meanwhile."""
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         seen = b""
@@ -80,6 +90,8 @@ class _Worker:
             said = [x.decode("utf-8", "replace") for x in complete]
             if any(not x.startswith(SAY) for x in said):
                 break
+            if stop.is_set():
+                raise _Stopped
             left = deadline - time.monotonic()
             if left <= 0 or self.proc.poll() is not None:
                 raise UsageError(f"worker {self.index + 1} did not start: {self.failure()}")
@@ -152,12 +164,16 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
                   "contracts_dir": str(options.contracts_dir) if options.contracts_dir else None,
                   "journal_bytes": options.journal_bytes, "allowed_hosts": options.allowed_hosts}
         # the first worker makes the state file (schema, seed); the others start when it is ready
-        workers.append(_Worker(0, config))
-        workers[0].wait_ready(time.monotonic() + READY_TIMEOUT_S)
-        workers.extend(_Worker(i, config) for i in range(1, count))
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        for worker in workers[1:]:
-            worker.wait_ready(deadline)
+        stop = stop or threading.Event()
+        try:
+            workers.append(_Worker(0, config))
+            workers[0].wait_ready(time.monotonic() + READY_TIMEOUT_S, stop)
+            workers.extend(_Worker(i, config) for i in range(1, count))
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            for worker in workers[1:]:
+                worker.wait_ready(deadline, stop)
+        except _Stopped:
+            return  # the workers started so far are stopped below
         shown = f"[{options.host}]" if ":" in options.host else options.host
         for name, spec in interfaces.items():
             scheme = "mllp" if mock_class(name).transport == "mllp" else "http"
@@ -173,7 +189,7 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
             options.host, options.ports.get(ADMIN, 0))
         announce(f"{ADMIN}\thttp://{shown}:{admin.port}/__hih/")
         announce("ready: press Ctrl-C to stop")
-        _wait(stop or threading.Event(), workers, announce)
+        _wait(stop, workers, announce)
     finally:
         for worker in workers:
             worker.stop()
@@ -208,6 +224,10 @@ def worker_main(config: dict[str, Any]) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    # SIGTERM from the kernel when the serving process dies, even while this one is still starting
+    parent = int(config.get("parent") or os.getppid())
+    if not die_with_parent(parent):
+        return
     store = ContractStore(Path(config["contracts_dir"]) if config["contracts_dir"] else None)
     runtime = Runtime().start()
     mocks = {}
@@ -232,7 +252,6 @@ def worker_main(config: dict[str, Any]) -> None:
                                    "127.0.0.1", 0)
         print(f"ready {admin.port}", flush=True)
         gc.freeze()  # see serve(): long-lived state out of the collector's walks
-        parent = os.getppid()
         while not stop.wait(1.0):
             if os.getppid() != parent:  # the serving process is gone (killed): so is its port, stop serving it
                 break

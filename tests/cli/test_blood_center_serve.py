@@ -19,6 +19,7 @@ import zeep
 from zeep.transports import Transport
 
 from mocks.blood_center.service import TEST_HOSPITAL, TEST_TOKEN
+from tests.served import end
 
 SERVICE = "{urn:hih:blood-center:service}"
 
@@ -31,28 +32,40 @@ class Served:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HIH_ADMIN", "HIH_CONSOLE", "HIH_BLOOD"))}
         self.process = subprocess.Popen(
             [str(hih), "mock", "serve", "--interface", "blood-center", "--state", str(state)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
-        lines: queue.Queue[str] = queue.Queue()
-        self.reader = threading.Thread(target=lambda: [lines.put(line) for line in self.process.stdout or []],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, start_new_session=True)
+        self.printed: queue.Queue[str] = queue.Queue()
+        self.reader = threading.Thread(target=lambda: [self.printed.put(x) for x in self.process.stdout or []],
                                        daemon=True)
         self.reader.start()
         self.lines: dict[str, str] = {}
-        deadline = time.monotonic() + 30
-        while "ready" not in self.lines:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic())).rstrip("\n")
-            name, _, rest = line.partition("\t")
-            self.lines[name.split(":")[0]] = rest
+        try:
+            self.wait_ready(30.0)
+        except BaseException:  # not ready in time (or interrupted): nobody holds this object to stop it later
+            self.stop()
+            raise
         self.base = self.lines["blood-center"].split("\t")[0]
         self.service = f"{self.base}/BloodCenterService"
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Read the announced lines into `lines` ({label: rest}) up to `ready`; queue.Empty after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while "ready" not in self.lines:
+            line = self.printed.get(timeout=max(0.1, deadline - time.monotonic())).rstrip("\n")
+            name, _, rest = line.partition("\t")
+            self.lines[name.split(":")[0]] = rest
 
     def client(self) -> tuple[zeep.Client, Any]:
         client = zeep.Client(f"{self.service}?wsdl", transport=Transport(timeout=10, operation_timeout=10))
         return client, client.get_element(f"{SERVICE}AuthHeader")(HospitalCode=TEST_HOSPITAL, Token=TEST_TOKEN)
 
     def stop(self, sig: int = signal.SIGINT) -> int:
+        """`sig` to the server, then its group ended (`end`: what did not stop in time is killed)."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        code = self.process.wait(timeout=10)
+        try:
+            code = self.process.wait(timeout=10)
+        finally:
+            end(self.process)
         self.reader.join(5)  # it ends at the exited process's end of output; closing stdout under it would raise there
         for stream in (self.process.stdout, self.process.stderr):
             if stream:
@@ -81,9 +94,7 @@ def test_the_training_server_survives_kill_9_with_its_orders(tmp_path: Path) -> 
             assert web.post(f"/console/orders/{quote(TEST_HOSPITAL + '/TRAIN003')}/accept").status_code == 303
         issued = client.service.DownloadIssuedUnits(orderNo="TRAIN002", _soapheaders=[header]).issue[0]
     finally:
-        first.process.kill()  # SIGKILL: no clean shutdown, no chance to flush anything
-        first.process.wait(timeout=10)
-        first.stop()
+        first.stop(signal.SIGKILL)  # no clean shutdown, no chance to flush anything
 
     second = Served(state, tmp_path)
     try:

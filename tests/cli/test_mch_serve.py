@@ -3,8 +3,8 @@ outside SOAP client (suds) logs in and uploads a record, and Ctrl-C (SIGINT) sto
 
 from __future__ import annotations
 
+import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,19 +16,16 @@ from harness.contract.loader import ContractStore
 from harness.ports.mch_platform import MchSettings
 from mocks.mch_platform import TEST_ORG_CODE, TEST_PASSWORD
 from tests.conftest import ROOT
+from tests.served import running
 
 
 def test_served_platform_answers_an_outside_client(tmp_path: Path) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "mock", "serve", "--interface", "mch-platform",
-                                "--port", "mch-platform=0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        name, url, _ = first.split("\t")
-        assert (name, url.startswith("http://127.0.0.1:")) == ("mch-platform", True), first
-        label, wsdl = process.stdout.readline().rstrip("\n").split("\t")
-        assert (label, wsdl) == ("mch-platform wsdl", f"{url}/MchPlatformService?wsdl")
+    command = [sys.executable, "-m", "harness.cli", "mock", "serve", "--interface", "mch-platform",
+               "--port", "mch-platform=0"]
+    with running(command, dict(os.environ), ROOT) as (process, banner):
+        url, wsdl = banner["mch-platform"], banner["mch-platform wsdl"]
+        assert url.startswith("http://127.0.0.1:"), banner
+        assert wsdl == f"{url}/MchPlatformService?wsdl"
         client = suds.client.Client(wsdl, cache=None, timeout=10)
         reply = client.service.Login(orgCode=TEST_ORG_CODE, password=TEST_PASSWORD)
         header = client.factory.create("{urn:hih:mch:service}SessionHeader")
@@ -41,7 +38,5 @@ def test_served_platform_answers_an_outside_client(tmp_path: Path) -> None:
         connector.close()
         uploaded = client.service.UploadRecord(recordType="BIRTH_DEFECT", payload=payload)
         assert (uploaded.ResultCode, uploaded.result.status) == ("0", "ACCEPTED")
-    finally:
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=20)
-    assert process.returncode == 0, err
+        assert process.wait(timeout=20) == 0, process.stderr.read() if process.stderr else ""

@@ -7,10 +7,12 @@ up at once (after a restart the first call logs in afresh; on a loaded machine i
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from mocks.mch_platform import TEST_ORG_CODE, TEST_PASSWORD, MchPlatformMock
 from mocks.registry import create_mock
 from mocks.transport.runtime import Runtime
 from tests.conftest import ROOT
+from tests.served import started
 
 COUNT = 5
 
@@ -37,19 +40,29 @@ def platform() -> Iterator[MchPlatformMock]:
     runtime.stop()
 
 
-def child(platform: MchPlatformMock, outbox: Path, *args: str) -> subprocess.Popen[str]:
+@pytest.fixture
+def children() -> Iterator[ExitStack]:
+    """The hospital processes a test starts, each ended with its group when the test ends, whether it passed or not."""
+    with ExitStack() as stack:
+        yield stack
+
+
+def child(children: ExitStack, platform: MchPlatformMock, outbox: Path, *args: str) -> subprocess.Popen[str]:
     folder = str(platform.contract.folder)
-    return subprocess.Popen([sys.executable, "-m", "tests.connectors.mch_outbox_child", f"{platform.service_url}?wsdl",
-                             str(outbox), folder, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    return children.enter_context(started(
+        [sys.executable, "-m", "tests.connectors.mch_outbox_child", f"{platform.service_url}?wsdl", str(outbox),
+         folder, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True))
 
 
 @pytest.mark.parametrize(("mode", "stop_at"), [("single", 3), ("batch", 1)])
 def test_a_killed_process_resumes_and_every_record_arrives_once(platform: MchPlatformMock, tmp_path: Path,
-                                                                mode: str, stop_at: int) -> None:
+                                                                children: ExitStack, mode: str, stop_at: int) -> None:
     outbox = tmp_path / "outbox.sqlite"
-    first = child(platform, outbox, mode, str(COUNT), str(stop_at))
+    first = child(children, platform, outbox, mode, str(COUNT), str(stop_at))
     assert first.stdout is not None
-    line = first.stdout.readline()  # blocks until the reply arrived (or the child ended)
+    readable, _, _ = select.select([first.stdout], [], [], 60)
+    assert readable, "the child said nothing within 60 s"
+    line = first.stdout.readline()  # the reply arrived (or the child ended)
     assert line.strip() == "REPLIED", f"the child ended early: {line!r}"
     os.kill(first.pid, signal.SIGKILL)
     assert first.wait(timeout=30) == -signal.SIGKILL
@@ -57,7 +70,7 @@ def test_a_killed_process_resumes_and_every_record_arrives_once(platform: MchPla
     before = len(platform.records())
     assert before == (stop_at if mode == "single" else COUNT), "the platform kept what it answered"
 
-    second = child(platform, outbox, "resume", str(COUNT))
+    second = child(children, platform, outbox, "resume", str(COUNT))
     out, _ = second.communicate(timeout=60)
     assert second.returncode == 0, out
     assert out.strip().endswith(f"DONE {COUNT - before + (1 if mode == 'single' else COUNT)}"), out

@@ -4,7 +4,9 @@ that listener. A malformed address stops the run with one line; a dead one close
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import socket
 import sqlite3
 import subprocess
@@ -18,6 +20,7 @@ from harness.cli import main
 from tests.cli.test_cli import one_line_error
 from tests.conftest import ROOT
 from tests.run.test_runner import gate
+from tests.served import started
 
 
 @pytest.fixture
@@ -25,17 +28,17 @@ def his(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
     """A hospital receiving side in its own process; yields {interface: HOST:PORT} and its store folder."""
     folder = tmp_path / "his"
     folder.mkdir()
-    child = subprocess.Popen([sys.executable, str(ROOT / "tests" / "data" / "his_listener.py"), str(folder)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert child.stdout is not None and child.stdin is not None
-    addresses = dict(child.stdout.readline().split() for _ in range(2))
-    try:
+    with started([sys.executable, str(ROOT / "tests" / "data" / "his_listener.py"), str(folder)],
+                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                 env={**os.environ, "PYTHONPATH": str(ROOT)}) as child:
+        assert child.stdout is not None and child.stdin is not None
+        readable, _, _ = select.select([child.stdout], [], [], 60)
+        assert readable, "the listener said nothing within 60 s"
+        addresses = dict(child.stdout.readline().split() for _ in range(2))
         yield addresses, folder
-    finally:
-        child.stdin.close()
-        child.wait(10)
-        child.stdout.close()
+        child.stdin.close()  # its signal to stop; whatever has not stopped in time is ended with `started`
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(10)
 
 
 def stored(path: Path) -> list[tuple[str, str]]:

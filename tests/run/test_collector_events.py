@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.run import collector
+from tests.served import awaited
 from tests.strategies import one_of
 
 texts = st.text(alphabet=st.sampled_from(list("门诊结算撤销参保人张三ab1 \"\\/\t<>&") + ["😷", "\u2028", "\x00"]), max_size=20)
@@ -74,7 +75,7 @@ def test_with_quick_exit_finished_is_the_last_word(tmp_path: Path) -> None:
             [sys.executable, "-m", "pytest", "-p", "harness.run.collector", "--hih-events", str(events),
              "--hih-quick-exit", "--junitxml", str(junit), "-p", "no:cacheprovider", "-p", "no:randomly",
              "-p", "no:xdist", str(tmp_path / "test_two.py")],
-            stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+            stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
     seen: list[dict[str, Any]] = []
     try:
         for _ in range(3000):  # 60 s at most
@@ -89,4 +90,5 @@ def test_with_quick_exit_finished_is_the_last_word(tmp_path: Path) -> None:
         assert 'tests="2"' in junit.read_text(encoding="utf-8")
         assert "2 passed" in log.read_text(encoding="utf-8")
     finally:
-        assert process.wait(60) == 0
+        code = awaited(process, 60)
+    assert code == 0

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.run import warm
+from tests.served import awaited, end
 
 
 @pytest.fixture(autouse=True)
@@ -90,10 +91,14 @@ def test_it_ends_when_its_parent_is_gone() -> None:
     started = warm.track(subprocess.Popen([sys.executable, warm.__file__], stdin=subprocess.PIPE,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env), env)
     assert started.stdin is not None
-    time.sleep(0.2)
-    started.stdin.close()  # what the parent's exit does
-    assert started.wait(60) == 0
-    warm.release(started)
+    try:
+        time.sleep(0.2)
+        started.stdin.close()  # what the parent's exit does
+        code = awaited(started, 60)
+    finally:
+        end(started)
+        warm.release(started)
+    assert code == 0
 
 
 def test_waiting_tells_a_command_line_or_end_of_file_from_nothing_yet() -> None:

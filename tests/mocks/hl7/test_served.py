@@ -24,6 +24,7 @@ from harness.contract.hl7.mllp_ack import AckBuilder
 from harness.contract.hl7.mllp_listener import MllpListener
 from tests.contracts.hl7 import messages as m
 from tests.mocks.mllp.conftest import decoded
+from tests.served import end
 
 pytest.importorskip("hl7", reason="the hl7 package (dev extra) is not installed")
 
@@ -35,13 +36,17 @@ class Served:
         hih = Path(sys.executable).with_name("hih")
         env = {k: v for k, v in os.environ.items() if k != "HIH_ADMIN_TOKEN"}
         self.process = subprocess.Popen([str(hih), "mock", "serve", *args], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
+                                        stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, start_new_session=True)
         self.lines: queue.Queue[str] = queue.Queue()
         self.printed: list[str] = []
         self.reader = threading.Thread(
             target=lambda: [self.lines.put(line.rstrip("\n")) for line in self.process.stdout or []], daemon=True)
         self.reader.start()
-        self.wait_for(lambda line: line.startswith("ready"))
+        try:
+            self.wait_for(lambda line: line.startswith("ready"))
+        except BaseException:  # not ready in time (or interrupted): nobody holds this object to stop it later
+            self.close()
+            raise
 
     def wait_for(self, wanted: object, timeout: float = 20.0) -> str:
         deadline = time.monotonic() + timeout
@@ -63,28 +68,32 @@ class Served:
         return host, int(port)
 
     def stop(self) -> tuple[int, str]:
-        self.process.send_signal(signal.SIGINT)
+        """Ctrl-C, as a user stops it: its exit status and what it wrote to stderr."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
         try:
             code = self.process.wait(timeout=10)
         finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
+            end(self.process)  # what did not stop in time, and anything of its group left behind
         stderr = self.process.stderr.read() if self.process.stderr else ""
+        self.close()
+        return code, stderr
+
+    def close(self) -> None:
+        """End the process's group (when still running) and close its pipes once the reader has seen their end."""
+        end(self.process)
         self.reader.join(5)  # it ends at the exited process's end of output; closing stdout under it would raise there
         for stream in (self.process.stderr, self.process.stdout):
             if stream:
                 stream.close()
-        return code, stderr
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[list[Served]]:
     started: list[Served] = []
     yield started
-    for s in started:
-        if s.process.poll() is None:
-            s.stop()
+    for s in started:  # each one, even when the test failed before stopping it
+        s.close()
 
 
 def mllp_send(port: int, texts: list[str], tmp_path: Path) -> list[Message]:
