@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -23,6 +22,7 @@ def die_with_parent(parent: int, sig: int = signal.SIGTERM) -> bool:
     not, it died before the request and no signal will come, so the caller ends at once."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):  # no C library to ask: the watch on the parent remains
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            # the running program's own symbols hold the C library's `prctl`: no `find_library`, which runs ldconfig
+            libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
     return os.getppid() == parent
