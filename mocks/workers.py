@@ -147,6 +147,9 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
     if not 2 <= count <= MAX_WORKERS:
         raise UsageError(f"--workers {options.workers}: give 2 to {MAX_WORKERS} (1 is the default, one process)")
     token = os.environ.get("HIH_ADMIN_TOKEN")
+    stop = stop or threading.Event()
+    # a SIGTERM while the workers start (before `_wait` listens for it) stops them the same way, clean-up included
+    previous = _stop_on_sigterm(stop)
     scratch = Path(tempfile.mkdtemp(prefix="hih-workers-"))
     held: list[socket.socket] = []
     workers: list[_Worker] = []
@@ -164,7 +167,6 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
                   "contracts_dir": str(options.contracts_dir) if options.contracts_dir else None,
                   "journal_bytes": options.journal_bytes, "allowed_hosts": options.allowed_hosts}
         # the first worker makes the state file (schema, seed); the others start when it is ready
-        stop = stop or threading.Event()
         try:
             workers.append(_Worker(0, config))
             workers[0].wait_ready(time.monotonic() + READY_TIMEOUT_S, stop)
@@ -197,6 +199,16 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
         for sock in held:
             sock.close()
         shutil.rmtree(scratch, ignore_errors=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm(stop: threading.Event) -> Any:
+    """On the main thread, have SIGTERM set `stop`; the handler it replaces (None elsewhere: only the main thread
+    receives signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
 
 
 def _wait(stop: threading.Event, workers: list[_Worker], announce: Callable[[str], None]) -> None:

@@ -205,3 +205,22 @@ def test_the_pytest_processes_of_hih_run_end_when_it_is_killed(tmp_path: Path, m
         os.kill(run.pid, signal.SIGKILL)  # hih alone: nothing of it gets to stop pytest
         assert run.wait(10) == -signal.SIGKILL
         assert left_behind(mark, settle_s=30.0) == []
+
+
+def test_a_served_mock_stopped_while_its_workers_start_ends_them_and_removes_its_scratch(
+        tmp_path: Path, mark: str) -> None:
+    """SIGTERM (a cancelled job, `docker stop`) after the serving process made its scratch folder, before its workers
+    are ready: it stops them and removes the folder, as a stop after the start does."""
+    hih = str(Path(sys.executable).with_name("hih"))
+    env = {k: v for k, v in os.environ.items() if k != "HIH_ADMIN_TOKEN"} | {MARK: mark, "TMPDIR": str(tmp_path)}
+    with started([hih, "mock", "serve", "--interface", "lis", "--workers", "2"], cwd=tmp_path, env=env,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as serving:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob("hih-workers-*")) and time.monotonic() < deadline:
+            assert serving.poll() is None, "the serving process ended before it made its scratch folder"
+            time.sleep(0.01)
+        assert list(tmp_path.glob("hih-workers-*")), "a scratch folder within 60 s"
+        serving.send_signal(signal.SIGTERM)
+        assert serving.wait(30) != -signal.SIGTERM, "ended by its own stop, not by the signal's default"
+    assert list(tmp_path.glob("hih-workers-*")) == []
+    assert left_behind(mark, settle_s=30.0) == []
