@@ -95,10 +95,92 @@ def _step_arguments(step: Any, cache: dict[tuple[Any, ...], list[dict[str, Any]]
     key = (len(step_function_context_registry), step.type, step.name, tuple(tuple(row) for row in table))
     known = cache.get(key) if cache is not None else None
     if known is None:
-        known = _parsed_arguments(step, step_function_context_registry.values(), table)
+        known = _parsed_arguments(step, _candidates(step, step_function_context_registry), table)
         if cache is not None and len(cache) < ARGUMENTS_KEPT:
             cache[key] = known
     return [dict(arguments) for arguments in known]
+
+
+_QUANTIFIERS = frozenset("?*+{")
+_REGEX_SPECIAL = frozenset(".^$*+?{}[]\\|()")
+
+
+def literal_prefix(parser: Any) -> str:
+    """Text every step that `parser` matches starts with (empty when none can be told): a cheap first test before
+    the parser's own. Only caseless characters (Chinese, digits, punctuation), as a parser may ignore case."""
+    from parse import PARSE_RE
+    from pytest_bdd import parsers
+
+    if isinstance(parser, parsers.string):
+        text = parser.name
+    elif isinstance(parser, parsers.parse):  # cfparse too: literal text, then the first field
+        text = ""
+        for part in PARSE_RE.split(parser.name):
+            if part in ("{{", "}}"):
+                text += part[0]
+            elif part.startswith("{") and part.endswith("}"):
+                break
+            else:
+                text += part
+    elif isinstance(parser, parsers.re) and isinstance(parser.regex.pattern, str) \
+            and not parser.regex.flags & re.VERBOSE and not _alternatives_outside_groups(parser.regex.pattern):
+        source, text = parser.regex.pattern, ""
+        for at, char in enumerate(source):
+            if char in _REGEX_SPECIAL or source[at + 1:at + 2] in _QUANTIFIERS:
+                break
+            text += char
+    else:
+        return ""
+    for at, char in enumerate(text):
+        if char.lower() != char.upper():
+            return text[:at]
+    return text
+
+
+def _alternatives_outside_groups(source: str) -> bool:
+    """Whether a `|` of the expression stands outside every group (then no prefix holds for all it matches), or the
+    expression is too odd to tell (an unclosed class or group)."""
+    depth, at = 0, 0
+    while at < len(source):
+        char = source[at]
+        if char == "\\":
+            at += 2
+            continue
+        if char == "[":  # a class: up to its closing bracket (one first, or after ^, is a member)
+            at += 2 if source[at + 1:at + 2] == "^" else 1
+            at += 1 if source[at:at + 1] == "]" else 0
+            while at < len(source) and source[at] != "]":
+                at += 2 if source[at] == "\\" else 1
+            if at >= len(source):
+                return True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return True
+        at += 1
+    return depth != 0
+
+
+_INDEX: dict[tuple[int, int], dict[str | None, tuple[tuple[Any, str], ...]]] = {}
+"""Per registry (its id and size: step modules imported later add definitions) and step type: the definitions that
+may match a step of that type, in the registry's order, each with its `literal_prefix`."""
+
+
+def _candidates(step: Any, registry: Any) -> list[Any]:
+    """The step definitions of `registry` that may match `step`, in the registry's order: those of its type whose
+    literal prefix the step's text starts with (the others cannot match it, so the answer is the same)."""
+    key = (id(registry), len(registry))
+    index = _INDEX.get(key)
+    if index is None:
+        _INDEX.clear()
+        index = _INDEX[key] = {None: tuple((c, literal_prefix(c.parser)) for c in list(registry.values()))}
+    of_type = index.get(step.type)
+    if of_type is None:
+        of_type = index[step.type] = tuple((c, prefix) for c, prefix in index[None] if c.type in (None, step.type))
+    name = step.name
+    return [context for context, prefix in of_type if name.startswith(prefix)]
 
 
 def _parsed_arguments(step: Any, contexts: Any, table: list[list[Any]]) -> list[dict[str, Any]]:
