@@ -6,8 +6,13 @@ the commit that remembers them, the checks passed); then the same with one messa
 validated (its findings come from jsonschema). Instructions are
 not time, so compare commits with it, not machines. Needs valgrind; a count takes seconds.
 
+`--run-process` counts instead what a run's pytest process pays on a cold cache (a run's first): a parse cache of
+its own holding the contract's parsed YAML (the run parsed it) but no check's pass (the run is checking it at that
+moment), and, where the checkout has `verdicts.vouch`, the folder vouched for as `--hih-contracts-checked` has it.
+
     .venv/bin/python bench/contract_load_instructions.py --against /tmp/base
     .venv/bin/python bench/contract_load_instructions.py --against /tmp/base --interface insurance --version 2023.1
+    .venv/bin/python bench/contract_load_instructions.py --against /tmp/base --run-process
 """
 
 from __future__ import annotations
@@ -26,25 +31,42 @@ HERE = Path(__file__).resolve().parents[1]
 CHILD = """
 import sys
 from pathlib import Path
+from harness.contract import verdicts
 from harness.contract.loader import _ensure_formats, load_contract
 folder = Path(sys.argv[1]).resolve()
 _ensure_formats("http-json")
+if sys.argv[2:] == ["--vouched"] and hasattr(verdicts, "vouch"):
+    verdicts.vouch(folder)
 contract = load_contract(folder)
-if len(sys.argv) > 2:
+if sys.argv[2:] == ["--invalid"]:
     findings = contract.extra["schema_set"].validate({"infno": "1101"}, contract.envelope["request"])
     assert findings, "the message breaks the envelope"
 print("loaded", contract.ref, "jsonschema imported:", "jsonschema" in sys.modules)
 """
 
 
-def count(checkout: Path, folder: Path, invalid: bool) -> int:
-    """Instructions of one load in `checkout`, after a load outside valgrind (which fills the parse cache)."""
+def count(checkout: Path, folder: Path, invalid: bool, run_process: bool = False) -> int:
+    """Instructions of one load in `checkout`, after a load outside valgrind (which fills the parse cache; for
+    `run_process`, a cache of its own, the checks' passes then taken out of it)."""
     with tempfile.TemporaryDirectory(prefix="hih-contract-instr-") as scratch:
         script = Path(scratch) / "load_one.py"
         script.write_text(CHILD, encoding="utf-8")
         args = [str(script), str(checkout / folder), *(["--invalid"] if invalid else [])]
-        subprocess.run([sys.executable, *args], cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout)},
-                       capture_output=True, timeout=120, check=True)
+        env = {**os.environ, "PYTHONPATH": str(checkout)}
+        if run_process:
+            cache = Path(scratch) / "cache"
+            env["HIH_CACHE_DIR"] = str(cache)
+        subprocess.run([sys.executable, *args], cwd=checkout, env=env, capture_output=True, timeout=120, check=True)
+        if run_process:
+            for entry in cache.iterdir():
+                if entry.read_bytes() == b"T":  # marshal of True: a check's remembered pass
+                    entry.unlink()
+            args.append("--vouched")
+            os.environ["HIH_CACHE_DIR"] = str(cache)  # for the counted process
+            try:
+                return callgrind_instructions(args, checkout, checkout, "loaded", 600)
+            finally:
+                del os.environ["HIH_CACHE_DIR"]
         return callgrind_instructions(args, checkout, checkout, "loaded", 600)
 
 
@@ -53,8 +75,15 @@ def main() -> int:
     parser.add_argument("--against", type=Path, default=None, metavar="DIR", help="another checkout, counted first")
     parser.add_argument("--interface", default="insurance", help="a JSON-over-HTTP interface")
     parser.add_argument("--version", default="2024.1")
+    parser.add_argument("--run-process", action="store_true", help="as a run's pytest process on a cold cache")
     args = parser.parse_args()
     folder = Path("contracts") / args.interface / args.version
+    if args.run_process:
+        for checkout in ([args.against] if args.against else []) + [HERE]:
+            total = count(checkout, folder, False, run_process=True)
+            print(f"[{checkout}] {args.interface} {args.version}, a run's pytest process on a cold cache: {total:,} "
+                  "instructions", flush=True)
+        return 0
     for invalid in (False, True):
         for checkout in ([args.against] if args.against else []) + [HERE]:
             total = count(checkout, folder, invalid)

@@ -19,6 +19,7 @@ import pytest
 from harness import work_folders
 from harness.bindings import connector_settings, default_connector, load_factory
 from harness.config import load_config
+from harness.contract import verdicts
 from harness.contract.interfaces import INTERFACES, by_features
 from harness.contract.loader import ContractStore
 from harness.contract.model import Contract
@@ -55,6 +56,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--hih-connector", action="append", default=[], metavar="NAME=module:factory",
                     help="connector factory per interface (default: the reference connector)")
     group.addoption("--hih-contracts-dir", default=None, help="folder of contracts (default: the project's contracts/)")
+    group.addoption("--hih-contracts-checked", action="store_true", default=False,
+                    help="the contracts named by --hih-contract are checked by the `hih run` that started this process, "
+                         "which stops the run when one fails: taken as passed here (harness.contract.verdicts)")
     group.addoption("--hih-timeout", type=float, default=float(os.environ.get("HIH_TIMEOUT_S", "0.3")),
                     help="connector timeout in seconds against the in-process mocks")
 
@@ -76,6 +80,9 @@ class HihSession:
         root = config.getoption("--hih-contracts-dir")
         self.store = ContractStore(Path(root) if root else None)
         self.versions = _pairs(config.getoption("--hih-contract"), "contract")
+        if config.getoption("--hih-contracts-checked"):
+            for name, version in self.versions.items():
+                verdicts.vouch(self.store.root / name / version)
         self.connectors = _pairs(config.getoption("--hih-connector"), "connector")
         self.timeout_s: float = config.getoption("--hih-timeout")
         try:

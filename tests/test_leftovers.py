@@ -142,12 +142,13 @@ def mark() -> Iterator[str]:
 def run_inner(source: str, folder: Path, mark: str) -> subprocess.CompletedProcess[str]:
     (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     (folder / "test_inner.py").write_text(source.format(spawner=SPAWNER), encoding="utf-8")
-    env = {**os.environ, MARK: mark, "PYTHONPATH": str(ROOT)}
+    # the cases need pytest alone: none of the installed plugins (hih's, pytest-bdd, Hypothesis, xdist, ...), whose
+    # imports would be most of the inner run's CPU
+    env = {**os.environ, MARK: mark, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     env.pop("PYTEST_XDIST_WORKER", None)
     env.pop("PYTEST_ADDOPTS", None)
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-                           "-p", "no:xdist", "-rfE", "test_inner.py"], cwd=folder, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", "test_inner.py"],
+                          cwd=folder, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_failing_tests_leave_no_process_running(tmp_path: Path, mark: str) -> None:

@@ -9,6 +9,11 @@ jsonschema-rs, referencing, the optional format checkers jsonschema uses for URI
 and time of the module doing the check, so an edited file, another library version or another hih each check
 again. Entries live in the parse cache's folder (harness.contract.parse_cache: `HIH_CACHE_DIR=off` switches them
 off too); a cache that cannot be read or written only means the check runs.
+
+A process may also be told that another checks a contract folder for it (`vouch`): a run's pytest processes, whose
+`hih run` checks the run's contracts beside their start and stops the run with that check's error. Their checks of
+that folder are then taken as passed, as a remembered pass is, instead of being made a second time at the same moment
+(on a cold cache, a run's first, each pytest process would check again what its parent is checking).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 from functools import cache
+from pathlib import Path
 
 from harness.contract import parse_cache
 
@@ -55,6 +61,23 @@ def passed(entry: str) -> bool:
 def remember(entry: str) -> None:
     """Note that the check named `entry` passed."""
     parse_cache.write(entry, True)
+
+
+_VOUCHED: set[Path] = set()
+
+
+def vouch(folder: Path) -> None:
+    """Take the checks of the contract in `folder` as passed in this process: another process checks it and stops
+    what this one does when a check fails (see the module's docstring)."""
+    _VOUCHED.add(folder.resolve())
+
+
+def vouched(path: Path) -> bool:
+    """True when `path`, a contract folder or a file in one, is in a folder vouched for in this process."""
+    if not _VOUCHED:
+        return False
+    resolved = path.resolve()
+    return resolved in _VOUCHED or any(parent in _VOUCHED for parent in resolved.parents)
 
 
 def text_digest(text: str) -> str:

@@ -96,6 +96,9 @@ def pytest_command(p: RunPlan, files: Files, deadline_log: Path, lane: Lane | No
         args += ["--hih-done", str(files.done)]
     for name in lane.interfaces:
         args += ["--hih-contract", f"{name}={p.versions[name]}", "--hih-connector", f"{name}={p.connectors[name]}"]
+    # `execute` checks these contracts beside the process's start (Beside) and raises that check's error: the process
+    # need not check them again (on a cold cache it would, at the same moment)
+    args += ["--hih-contracts-checked"]
     if p.options.contracts_dir:
         args += ["--hih-contracts-dir", str(p.options.contracts_dir)]
     if p.markexpr:

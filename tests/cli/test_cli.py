@@ -241,6 +241,24 @@ def test_a_broken_contract_under_run_is_exit_2(capsys: pytest.CaptureFixture[str
     assert err.strip().splitlines()[-1].startswith(f"hih: error: {contract_copy / 'contract.yaml'}:")
 
 
+def test_a_contract_only_its_check_refuses_under_run_is_exit_2(capsys: pytest.CaptureFixture[str], contract_copy: Path,
+                                                               tmp_path: Path) -> None:
+    """The run's pytest processes take the run's own check of its contracts (`--hih-contracts-checked`) instead of
+    checking again: a fault only that check finds still ends the run with exit 2 and the check's one line."""
+    schema = contract_copy / "schemas" / "9001-input.json"
+    document = json.loads(schema.read_text(encoding="utf-8"))
+    document["properties"]["signIn"]["properties"]["ip"]["type"] = 12  # not a JSON Schema type
+    schema.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+
+    code, _, err = run_cli(capsys, "run", "--contracts-dir", str(contract_copy.parent.parent), "--no-signoff-pdf",
+                           "--report-dir", str(tmp_path / "reports"))
+
+    assert code == 2 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"hih: error: {schema}:") and "invalid JSON Schema" in last, last
+    assert not (tmp_path / "reports").exists()
+
+
 # -- validate ----------------------------------------------------------------------------------------------------
 def test_validate_valid_captures(capsys: pytest.CaptureFixture[str]) -> None:
     files = [CAPTURES / "2207-request.json", CAPTURES / "1101-response.json", CAPTURES / "gateway-error.json"]

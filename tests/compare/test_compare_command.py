@@ -26,6 +26,11 @@ def hih_compare(report_dir: Path, old: str, new: str, *more: str, signoff_pdf: b
                  "--signoff-pdf" if signoff_pdf else "--no-signoff-pdf"])
 
 
+UPGRADE = pytest.mark.xdist_group("compare_upgrade")
+"""The tests that read the `upgraded` comparison: on one xdist worker (`--dist loadgroup`), so that its two runs happen
+once, not once on every worker that gets one of them."""
+
+
 @pytest.fixture(scope="module")
 def upgraded(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
     folder = tmp_path_factory.mktemp("compare") / "upgrade"
@@ -46,6 +51,7 @@ def test_the_reference_connector_against_itself_changes_nothing(tmp_path: Path,
         assert (tmp_path / "same" / side / "signoff.pdf").is_file()
 
 
+@UPGRADE
 def test_a_changed_copy_is_named_by_the_field_it_changed(upgraded: tuple[int, Path]) -> None:
     code, folder = upgraded
     document = json.loads((folder / "compare.json").read_text(encoding="utf-8"))
@@ -63,6 +69,7 @@ def test_a_changed_copy_is_named_by_the_field_it_changed(upgraded: tuple[int, Pa
     assert "线上报文变化 / What changed on the wire" in page and "/input/data/caty" in page and "A03.01" in page
 
 
+@UPGRADE
 def test_the_text_output_names_scenario_transaction_and_values(upgraded: tuple[int, Path],
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     _, folder = upgraded
@@ -77,6 +84,7 @@ def test_the_text_output_names_scenario_transaction_and_values(upgraded: tuple[i
     assert "decision: differs" in printed
 
 
+@UPGRADE
 def test_an_allow_list_entry_with_its_reason_accepts_the_change(upgraded: tuple[int, Path], tmp_path: Path) -> None:
     _, folder = upgraded
     listed = tmp_path / "allow.yaml"
@@ -93,6 +101,7 @@ def test_an_allow_list_entry_with_its_reason_accepts_the_change(upgraded: tuple[
     assert "已获准 / allowed: 科室编码改报二级科室" in render(document)
 
 
+@UPGRADE
 def test_an_allow_entry_for_another_field_does_not_accept_it(upgraded: tuple[int, Path], tmp_path: Path) -> None:
     _, folder = upgraded
     listed = tmp_path / "allow.yaml"

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from harness.contract import json_schemas, loader
+from harness.contract import json_schemas, loader, verdicts
 from harness.contract.errors import ContractError
 from harness.contract.loader import load_contract
 from tests.conftest import edit
@@ -103,6 +105,59 @@ def test_a_damaged_verdict_means_the_check_runs(cache_dir: Path, contract_copy: 
 
     assert load_contract(contract_copy).operations
     assert calls
+
+
+@pytest.mark.parametrize("breakage", ["schema keyword", "meta-schema", "unknown $ref"])
+def test_a_folder_vouched_for_is_taken_as_passed_and_no_other(cache_dir: Path, contract_copy: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch, breakage: str) -> None:
+    """A run's pytest process (`--hih-contracts-checked`): its `hih run` checks the contract and stops the run when the
+    check fails, so the process takes that folder's checks as passed, even on a cold cache, and remembers nothing;
+    another folder with the same files is checked as ever."""
+    BREAKAGES[breakage](contract_copy)  # a fault only the checks find
+    other = tmp_path / "other" / "2024.1"
+    shutil.copytree(contract_copy, other)
+    monkeypatch.setattr(verdicts, "_VOUCHED", set())
+
+    verdicts.vouch(contract_copy)
+    fresh(monkeypatch)
+    taken = load_contract(contract_copy)
+
+    assert taken.operations
+    assert [p for p in entries(cache_dir) if p.read_bytes() == b"T"] == [], "no pass remembered (marshal of True)"
+    assert verdicts.vouched(contract_copy / "schemas" / "9001-input.json")
+    assert not verdicts.vouched(contract_copy.parent) and not verdicts.vouched(other)
+    assert refusal(other, monkeypatch), "the same files in a folder nobody vouched for"
+    monkeypatch.setattr(verdicts, "_VOUCHED", set())
+    assert refusal(contract_copy, monkeypatch), "checked again once nobody vouches for it"
+
+
+class RunOptions:
+    """The options a run gives its pytest process, as `pytest.Config.getoption` answers them."""
+
+    def __init__(self, contracts_dir: Path, checked: bool) -> None:
+        self.options: dict[str, object] = {
+            "--hih-contracts-dir": str(contracts_dir), "--hih-contract": ["insurance=2024.1"], "--hih-connector": [],
+            "--hih-timeout": 0.3, "--hih-contracts-checked": checked}
+
+    def getoption(self, name: str) -> object:
+        return self.options[name]
+
+
+@pytest.mark.parametrize("checked", [True, False])
+def test_a_runs_pytest_process_told_the_run_checks_takes_its_contracts_as_passed(
+        cache_dir: Path, contract_copy: Path, monkeypatch: pytest.MonkeyPatch, checked: bool) -> None:
+    from harness.plugin import HihSession
+
+    _bad_keyword(contract_copy)  # what only the check finds, so whether it ran shows
+    monkeypatch.setattr(verdicts, "_VOUCHED", set())
+    fresh(monkeypatch)
+    session = HihSession(cast(pytest.Config, RunOptions(contract_copy.parent.parent, checked)))
+
+    if checked:
+        assert session.contract("insurance").operations
+    else:
+        with pytest.raises(ContractError):
+            session.contract("insurance")
 
 
 CHILD = """

@@ -44,6 +44,10 @@ class Upstream:
     def fault(self, interface: str, **fault: Any) -> None:
         httpx.post(f"{self.admin}{interface}/faults", json=fault, timeout=5).raise_for_status()
 
+    def reset(self, interface: str) -> None:
+        """The partner as just started: its journal emptied, its faults disarmed, its state seeded afresh."""
+        httpx.post(f"{self.admin}{interface}/reset", timeout=5).raise_for_status()
+
     @property
     def address(self) -> tuple[str, int]:
         host, _, port = self.where.removeprefix("mllp://").removeprefix("http://").rpartition(":")
@@ -67,6 +71,38 @@ def proxy_serve(interface: str, upstream: str, tmp_path: Path, *more: str) -> It
     env = {k: v for k, v in os.environ.items() if k != "HIH_ADMIN_TOKEN"}
     with running([hih, "proxy", "--interface", interface, "--upstream", upstream, *more], env, tmp_path) as (_, banner):
         yield banner
+
+
+SHARED_UPSTREAM = pytest.mark.xdist_group("proxy_shared_upstreams")
+"""The tests that use `insurance_upstream` or `blood_center_upstream`: on one xdist worker (`--dist loadgroup`), so
+that each upstream process starts once for them, not once on every worker that gets one of them."""
+
+
+@pytest.fixture(scope="module")
+def _insurance_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
+    with mock_serve("insurance", tmp_path_factory.mktemp("insurance-upstream")) as upstream:
+        yield upstream
+
+
+@pytest.fixture
+def insurance_upstream(_insurance_upstream: Upstream) -> Upstream:
+    """A `hih mock serve --interface insurance` process shared by the module's tests, reset before each (journal,
+    faults, state), so each test sees a partner just started."""
+    _insurance_upstream.reset("insurance")
+    return _insurance_upstream
+
+
+@pytest.fixture(scope="module")
+def _blood_center_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
+    with mock_serve("blood-center", tmp_path_factory.mktemp("blood-center-upstream")) as upstream:
+        yield upstream
+
+
+@pytest.fixture
+def blood_center_upstream(_blood_center_upstream: Upstream) -> Upstream:
+    """A `hih mock serve --interface blood-center` process shared by the module's tests, reset before each."""
+    _blood_center_upstream.reset("blood-center")
+    return _blood_center_upstream
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from harness.proxy.core import Proxy
 from mocks.insurance import TEST_PAASID, TEST_SECRET
 from tests.conftest import CONTRACTS, envelope
 from tests.proxy.conftest import (
+    SHARED_UPSTREAM,
+    Upstream,
     blood_center_flow,
     insurance_flow,
     mch_flow,
@@ -35,14 +37,15 @@ def url_of(proxy: Proxy) -> str:
     return proxy.endpoint.url
 
 
+@SHARED_UPSTREAM
 def test_the_reference_insurance_connector_through_the_proxy_records_without_findings(
-        tmp_path: Path, proxy_on: Callable[..., Proxy], capsys: pytest.CaptureFixture[str]) -> None:
-    with mock_serve("insurance", tmp_path) as upstream:
-        person = upstream.population("insurance")["people"][0]
-        proxy = proxy_on("insurance", upstream.where, record=tmp_path / "rec")
-        result = insurance_flow(url_of(proxy), person["certno"])
-        upstream_saw = [e["operation"] for e in upstream.journal("insurance")]
-        journal = httpx.get(f"{url_of(proxy)}/__hih/", timeout=5)  # the proxy's own port forwards everything
+        tmp_path: Path, insurance_upstream: Upstream, proxy_on: Callable[..., Proxy],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    person = insurance_upstream.population("insurance")["people"][0]
+    proxy = proxy_on("insurance", insurance_upstream.where, record=tmp_path / "rec")
+    result = insurance_flow(url_of(proxy), person["certno"])
+    upstream_saw = [e["operation"] for e in insurance_upstream.journal("insurance")]
+    journal = httpx.get(f"{url_of(proxy)}/__hih/", timeout=5)  # the proxy's own port forwards everything
     proxy.recorder.close()  # type: ignore[union-attr]
 
     exchanges = recorded(tmp_path / "rec")
@@ -54,7 +57,8 @@ def test_the_reference_insurance_connector_through_the_proxy_records_without_fin
     assert person["certno"] not in text and person["psn_name"] not in text, "identifiers are masked in the recording"
     assert person["certno"][:4] + "**********" + person["certno"][-4:] in text
     meta = recording.read_meta(tmp_path / "rec")
-    assert (meta.interface, meta.contract, meta.upstream, meta.masked) == ("insurance", "2025.1", upstream.where, True)
+    assert (meta.interface, meta.contract, meta.upstream, meta.masked) == ("insurance", "2025.1",
+                                                                          insurance_upstream.where, True)
     assert journal.status_code == 405 and journal.json()["infcode"] == -1  # the partner's own answer to a GET
 
     assert main(["validate", "--interface", "insurance", "--contracts-dir", str(CONTRACTS), str(tmp_path / "rec")]) == 0
@@ -62,23 +66,24 @@ def test_the_reference_insurance_connector_through_the_proxy_records_without_fin
     assert printed.count(": ok ") == 10 and "ERROR" not in printed
 
 
-def test_hih_proxy_as_a_process_shows_its_journal_masked_and_refuses_other_hosts(tmp_path: Path) -> None:
-    with mock_serve("insurance", tmp_path) as upstream:
-        person = upstream.population("insurance")["people"][0]
-        with proxy_serve("insurance", upstream.where, tmp_path, "--record", str(tmp_path / "rec")) as banner:
-            insurance_flow(banner["insurance"], person["certno"])
-            admin = banner["admin"]
-            entries = httpx.get(f"{admin}insurance/journal", timeout=5).json()["entries"]
-            described = httpx.get(admin, timeout=5).json()["mocks"][0]
-            refused = httpx.get(admin, headers={"Host": "evil.example"}, timeout=5)
-            refused_journal = httpx.get(f"{admin}insurance/journal", headers={"Host": "evil.example"}, timeout=5)
+@SHARED_UPSTREAM
+def test_hih_proxy_as_a_process_shows_its_journal_masked_and_refuses_other_hosts(
+        tmp_path: Path, insurance_upstream: Upstream) -> None:
+    person = insurance_upstream.population("insurance")["people"][0]
+    with proxy_serve("insurance", insurance_upstream.where, tmp_path, "--record", str(tmp_path / "rec")) as banner:
+        insurance_flow(banner["insurance"], person["certno"])
+        admin = banner["admin"]
+        entries = httpx.get(f"{admin}insurance/journal", timeout=5).json()["entries"]
+        described = httpx.get(admin, timeout=5).json()["mocks"][0]
+        refused = httpx.get(admin, headers={"Host": "evil.example"}, timeout=5)
+        refused_journal = httpx.get(f"{admin}insurance/journal", headers={"Host": "evil.example"}, timeout=5)
 
     assert banner["insurance"].startswith("http://127.0.0.1:") and admin.startswith("http://127.0.0.1:")
     assert [e["operation"] for e in entries] == ["9001", "1101", "2201", "2204", "2207"]
     shown = json.dumps(entries, ensure_ascii=False)
     assert person["certno"] not in shown and person["psn_name"] not in shown, "the journal is read masked"
     assert all(e["request_findings"] == [] and e["response_findings"] == [] for e in entries)
-    assert described["proxy"] is True and described["upstream"] == upstream.where
+    assert described["proxy"] is True and described["upstream"] == insurance_upstream.where
     assert refused.status_code == 400 and refused_journal.status_code == 400
     assert person["certno"] not in refused_journal.text
     exchanges = recorded(tmp_path / "rec")  # written and closed when the process stopped
@@ -92,14 +97,14 @@ def signed(body: dict[str, object]) -> dict[str, str]:
     return {**tif_headers(signing, TEST_PAASID, TEST_SECRET), "Content-Type": "application/json;charset=utf-8"}
 
 
+@SHARED_UPSTREAM
 def test_strict_refuses_a_request_that_breaks_the_contract_and_never_forwards_it(
-        tmp_path: Path, proxy_on: Callable[..., Proxy]) -> None:
+        tmp_path: Path, insurance_upstream: Upstream, proxy_on: Callable[..., Proxy]) -> None:
     body = envelope("1101", {"data": {"mdtrt_cert_type": "02"}}, sign_no="20260101000000000001")  # mdtrt_cert_no missing
-    with mock_serve("insurance", tmp_path) as upstream:
-        proxy = proxy_on("insurance", upstream.where, strict=True, record=tmp_path / "rec")
-        reply = httpx.post(f"{url_of(proxy)}/fsi/api/fsiPsnInfoService/queryPsnInfo",
-                           content=json.dumps(body, ensure_ascii=False).encode(), headers=signed(body), timeout=5)
-        upstream_saw = upstream.journal("insurance")
+    proxy = proxy_on("insurance", insurance_upstream.where, strict=True, record=tmp_path / "rec")
+    reply = httpx.post(f"{url_of(proxy)}/fsi/api/fsiPsnInfoService/queryPsnInfo",
+                       content=json.dumps(body, ensure_ascii=False).encode(), headers=signed(body), timeout=5)
+    upstream_saw = insurance_upstream.journal("insurance")
     proxy.recorder.close()  # type: ignore[union-attr]
 
     answer = reply.json()
@@ -112,16 +117,16 @@ def test_strict_refuses_a_request_that_breaks_the_contract_and_never_forwards_it
     assert entry.meta["refused"] == "strict"
 
 
-def test_strict_refuses_an_invalid_soap_request_with_a_client_fault(tmp_path: Path,
+@SHARED_UPSTREAM
+def test_strict_refuses_an_invalid_soap_request_with_a_client_fault(tmp_path: Path, blood_center_upstream: Upstream,
                                                                   proxy_on: Callable[..., Proxy]) -> None:
     body = (b'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
             b'xmlns:b="urn:hih:blood-center:service"><s:Body><b:SubmitBloodOrder><b:order><b:orderNo>X1</b:orderNo>'
             b'</b:order></b:SubmitBloodOrder></s:Body></s:Envelope>')
-    with mock_serve("blood-center", tmp_path) as upstream:
-        proxy = proxy_on("blood-center", upstream.where, strict=True)
-        reply = httpx.post(f"{url_of(proxy)}/BloodCenterService", content=body, timeout=5,
-                           headers={"Content-Type": "text/xml; charset=utf-8", "X-Token": "hih-blood-center-test-token"})
-        upstream_saw = upstream.journal("blood-center")
+    proxy = proxy_on("blood-center", blood_center_upstream.where, strict=True)
+    reply = httpx.post(f"{url_of(proxy)}/BloodCenterService", content=body, timeout=5,
+                       headers={"Content-Type": "text/xml; charset=utf-8", "X-Token": "hih-blood-center-test-token"})
+    upstream_saw = blood_center_upstream.journal("blood-center")
 
     assert reply.status_code == 500 and "<faultcode>soap-env:Client</faultcode>" in reply.text
     assert "hih proxy (--strict): 请求不符合接口合同，未转发" in reply.text
@@ -131,14 +136,14 @@ def test_strict_refuses_an_invalid_soap_request_with_a_client_fault(tmp_path: Pa
     assert any(f.location.endswith("/order/orderNo") for f in entry.request_findings)
 
 
+@SHARED_UPSTREAM
 def test_without_strict_an_invalid_request_is_forwarded_and_its_findings_journaled(
-        tmp_path: Path, proxy_on: Callable[..., Proxy]) -> None:
+        tmp_path: Path, insurance_upstream: Upstream, proxy_on: Callable[..., Proxy]) -> None:
     body = envelope("1101", {"data": {"mdtrt_cert_type": "02"}}, sign_no="20260101000000000001")
-    with mock_serve("insurance", tmp_path) as upstream:
-        proxy = proxy_on("insurance", upstream.where)
-        reply = httpx.post(f"{url_of(proxy)}/fsi/api/fsiPsnInfoService/queryPsnInfo",
-                           content=json.dumps(body, ensure_ascii=False).encode(), headers=signed(body), timeout=5)
-        upstream_saw = [e["operation"] for e in upstream.journal("insurance")]
+    proxy = proxy_on("insurance", insurance_upstream.where)
+    reply = httpx.post(f"{url_of(proxy)}/fsi/api/fsiPsnInfoService/queryPsnInfo",
+                       content=json.dumps(body, ensure_ascii=False).encode(), headers=signed(body), timeout=5)
+    upstream_saw = [e["operation"] for e in insurance_upstream.journal("insurance")]
 
     assert reply.json()["infcode"] == -1 and "--strict" not in reply.json()["err_msg"]  # the partner's own refusal
     assert upstream_saw == ["1101"]
@@ -167,32 +172,32 @@ def test_an_upstream_that_is_down_is_a_502_in_the_protocols_words(tmp_path: Path
     assert [f.rule for f in entry.response_findings] == ["upstream"]
 
 
-def test_an_upstream_that_never_answers_is_a_504_after_the_timeout(tmp_path: Path,
+@SHARED_UPSTREAM
+def test_an_upstream_that_never_answers_is_a_504_after_the_timeout(tmp_path: Path, insurance_upstream: Upstream,
                                                                    proxy_on: Callable[..., Proxy]) -> None:
     body = envelope("9001", {"signIn": {"opter_no": "100234", "ip": "10.0.0.10"}})
-    with mock_serve("insurance", tmp_path) as upstream:
-        upstream.fault("insurance", kind="no_reply", operation="9001", delay_s=30)
-        proxy = proxy_on("insurance", upstream.where, timeout_s=0.5)
-        started = time.monotonic()
-        reply = httpx.post(f"{url_of(proxy)}/fsi/api/signInSignOutService/signIn",
-                           content=json.dumps(body).encode(), headers=signed(body), timeout=10)
-        waited = time.monotonic() - started
+    insurance_upstream.fault("insurance", kind="no_reply", operation="9001", delay_s=30)
+    proxy = proxy_on("insurance", insurance_upstream.where, timeout_s=0.5)
+    started = time.monotonic()
+    reply = httpx.post(f"{url_of(proxy)}/fsi/api/signInSignOutService/signIn",
+                       content=json.dumps(body).encode(), headers=signed(body), timeout=10)
+    waited = time.monotonic() - started
 
     assert 0.5 <= waited < 3
     assert reply.status_code == 504 and "0.5 秒内未应答" in reply.json()["err_msg"]
     assert "no answer within the time allowed" in proxy.journal.entries()[0].response_findings[0].message
 
 
+@SHARED_UPSTREAM
 def test_the_blood_centre_through_the_proxy_with_the_wsdl_pointing_at_the_proxy(
-        tmp_path: Path, proxy_on: Callable[..., Proxy]) -> None:
-    with mock_serve("blood-center", tmp_path) as upstream:
-        proxy = proxy_on("blood-center", upstream.where, record=tmp_path / "rec")
-        wsdl = httpx.get(f"{url_of(proxy)}/BloodCenterService?wsdl", timeout=5).text
-        result = blood_center_flow(f"{url_of(proxy)}/BloodCenterService?wsdl", tmp_path)
-        upstream_saw = [e["operation"] for e in upstream.journal("blood-center") if e["operation"]]
+        tmp_path: Path, blood_center_upstream: Upstream, proxy_on: Callable[..., Proxy]) -> None:
+    proxy = proxy_on("blood-center", blood_center_upstream.where, record=tmp_path / "rec")
+    wsdl = httpx.get(f"{url_of(proxy)}/BloodCenterService?wsdl", timeout=5).text
+    result = blood_center_flow(f"{url_of(proxy)}/BloodCenterService?wsdl", tmp_path)
+    upstream_saw = [e["operation"] for e in blood_center_upstream.journal("blood-center") if e["operation"]]
     proxy.recorder.close()  # type: ignore[union-attr]
 
-    assert f'location="{url_of(proxy)}/BloodCenterService"' in wsdl and upstream.where not in wsdl
+    assert f'location="{url_of(proxy)}/BloodCenterService"' in wsdl and blood_center_upstream.where not in wsdl
     assert result["status"] == "RECEIVED" and result["notices"] >= 1
     exchanges = recorded(tmp_path / "rec")
     assert [e.transaction for e in exchanges] == upstream_saw == ["SubmitBloodOrder", "QueryOrderFeedback",

@@ -152,6 +152,7 @@ def test_pytest_command(tmp_path: Path) -> None:
     assert args[args.index("--hih-scenario-timeout") + 1] == "45"
     assert args[args.index("--hih-deadline-log") + 1] == str(tmp_path / "deadline.jsonl")
     assert "--disable-plugin-autoload" in args, "only the plugins a spec run uses, named with -p"
+    assert "--hih-contracts-checked" in args, "the run checks its contracts itself, beside the process's start"
     plugins = [args[i + 1] for i, arg in enumerate(args) if arg == "-p" and not args[i + 1].startswith("no:")]
     assert plugins[:9] == ["harness.run.lean", "pytest_bdd.plugin", "harness.feature_cache", "harness.guards",
                            "harness.held_clock", "harness.plugin", "harness.step_cache", "harness.traceback_cache",

@@ -30,6 +30,11 @@ class Recorded:
     """What the flow returned against the live partner, through the proxy."""
 
 
+RECORDING = pytest.mark.xdist_group("replay_insurance_recording")
+"""The tests that replay `insurance_recording`: on one xdist worker (`--dist loadgroup`), so that it is recorded once,
+not once on every worker that gets one of them."""
+
+
 @pytest.fixture(scope="module")
 def insurance_recording(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
     """The cashier's flow recorded by `hih proxy` in front of the insurance mock (the partner's test platform)."""
@@ -67,6 +72,7 @@ def unrecorded_flow(base_url: str, certno: str) -> list[dict[str, Any]]:
     return [signed_in, person]
 
 
+@RECORDING
 def test_replaying_answers_the_same_flow_the_same_with_volatile_fields_changed(insurance_recording: Recorded,
                                                                               tmp_path: Path) -> None:
     with mock_serve("insurance", tmp_path, "--replay", str(insurance_recording.folder)) as replaying:
@@ -84,6 +90,7 @@ def test_replaying_answers_the_same_flow_the_same_with_volatile_fields_changed(i
 
 
 @pytest.mark.parametrize("unrecorded", ["error", "contract"])
+@RECORDING
 def test_a_request_the_recording_lacks_gets_an_error_or_the_contracts_answer(
         insurance_recording: Recorded, tmp_path: Path, unrecorded: str) -> None:
     with mock_serve("insurance", tmp_path, "--replay", str(insurance_recording.folder),
@@ -119,6 +126,7 @@ def test_the_blood_centre_replays_its_soap_answers(tmp_path: Path) -> None:
     assert all(e["meta"]["replay"]["matched_by"] in ("fields", "correlation") for e in entries)
 
 
+@RECORDING
 def test_a_recording_of_another_interface_is_a_one_line_usage_error(insurance_recording: Recorded,
                                                                     tmp_path: Path) -> None:
     import subprocess

@@ -17,6 +17,10 @@ from tests.proxy.conftest import lis_flow, mock_serve, proxy_serve
 pytestmark = pytest.mark.slow
 
 
+RECORDING = pytest.mark.xdist_group("replay_lis_recording")
+"""The tests that replay `lis_recording`: on one xdist worker (`--dist loadgroup`), so that it is recorded once."""
+
+
 @pytest.fixture(scope="module")
 def lis_recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     where = tmp_path_factory.mktemp("record")
@@ -32,6 +36,7 @@ def journal(admin: str) -> list[dict[str, Any]]:
     return [e for e in entries if e["direction"] == "inbound"]
 
 
+@RECORDING
 def test_replaying_acknowledges_the_same_with_new_control_ids(lis_recording: tuple[Path, dict[str, Any]],
                                                               tmp_path: Path) -> None:
     folder, live = lis_recording
@@ -46,6 +51,7 @@ def test_replaying_acknowledges_the_same_with_new_control_ids(lis_recording: tup
     assert [e["meta"]["replay"]["matched_by"] for e in entries] == ["fields", "fields"]
 
 
+@RECORDING
 @pytest.mark.parametrize("unrecorded", ["error", "contract"])
 def test_a_message_the_recording_lacks_gets_an_ae_or_the_mocks_answer(lis_recording: tuple[Path, dict[str, Any]],
                                                                       tmp_path: Path, unrecorded: str) -> None:
