@@ -45,11 +45,12 @@ class Order:
         self.names = [n for n, _ in session.config.pluginmanager.list_name_plugin()]
 order = Order()
 code = pytest.main(sys.argv[1:] + ["--collect-only"], plugins=[order])
-print(json.dumps([len(looked), [n for n in order.names if n.startswith(("harness", "pytest_bdd", "xdist"))], code]))
+print(json.dumps([len(looked), [n for n in order.names if n.startswith(("harness", "pytest_bdd", "xdist"))], code,
+                  "uvicorn" in sys.modules]))
 """
 
 
-def _probe(args: list[str]) -> tuple[int, list[str], int]:
+def _probe(args: list[str]) -> tuple[int, list[str], int, bool]:
     from harness.run.warm import WORK_ROOT_ENV, child_env
 
     env = child_env()
@@ -60,8 +61,8 @@ def _probe(args: list[str]) -> tuple[int, list[str], int]:
         shutil.rmtree(env[WORK_ROOT_ENV], ignore_errors=True)
     lines = done.stdout.strip().splitlines()
     assert lines and lines[-1].startswith("["), done.stdout[-2000:] + done.stderr[-2000:]
-    looked, names, code = json.loads(lines[-1])
-    return int(looked), [str(n) for n in names], int(code)
+    looked, names, code, uvicorn = json.loads(lines[-1])
+    return int(looked), [str(n) for n in names], int(code), bool(uvicorn)
 
 
 def _run_args(tmp_path: Path, workers: int) -> list[str]:
@@ -79,15 +80,16 @@ def _run_args(tmp_path: Path, workers: int) -> list[str]:
 def test_a_run_process_looks_up_entry_points_once_and_registers_its_plugins_in_order(tmp_path: Path) -> None:
     args = _run_args(tmp_path, workers=1)
     named = [args[i + 1] for i, a in enumerate(args) if a == "-p" and not args[i + 1].startswith("no:")]
-    looked, registered, code = _probe(args)
+    looked, registered, code, uvicorn = _probe(args)
     assert code == 0
     assert registered == named, "every plugin of the command line, in its order"
     assert looked == 1, "only for harness.run.lean itself (ten lookups before)"
+    assert not uvicorn, "the insurance mock is served by the lean server: uvicorn is not imported at collection"
 
 
 def test_xdist_named_after_it_is_loaded_too(tmp_path: Path) -> None:
     args = _run_args(tmp_path, workers=2)
-    looked, registered, code = _probe(args)
+    looked, registered, code, _ = _probe(args)
     assert code == 0
     assert "xdist.plugin" in registered and registered.index("xdist.plugin") > registered.index("harness.run.deadline")
     assert looked == 1
