@@ -49,7 +49,9 @@ PLUGINS = ("harness.run.lean", "pytest_bdd.plugin", "harness.feature_cache", "ha
 the run's pytest processes load no plugin from entry points (`--disable-plugin-autoload`). Reading every installed
 distribution's entry points, and marking each plugin's package for assertion rewriting, cost each process ≈ 11 ms;
 and a plugin the specs never use (respx, anyio, Hypothesis', hih-containers: fixtures for a hospital's own tests)
-costs nothing. harness.run.lean comes first: it keeps out what the others would import for nothing;
+costs nothing. harness.run.lean comes first: it keeps out what the others would import for nothing, and loads the
+plugins named after it (these, the collector, the deadline's, pytest-xdist's) without the entry-point search pytest
+makes for each `-p` name;
 harness.feature_cache keeps the feature files' parsed Gherkin between runs; harness.step_cache finds each step text's
 definitions once per test module; harness.traceback_cache parses a source file once per process for the tracebacks of
 failed scenarios. Each of hih's plugin modules is named

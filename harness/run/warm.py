@@ -35,10 +35,12 @@ PRELOAD = ("pytest", "_pytest.python", "_pytest.fixtures", "_pytest.junitxml", "
            "email.message", "http.client")
 """What a run's pytest process imports before its first scenario, less the pytest plugins and hih's own modules:
 pytest rewrites the assertions of those as it imports them, which it cannot do for a module imported already."""
-WHILE_WAITING = ("httpx", "uvicorn", "jsonschema")
-"""Imported next, one at a time and only while no command line is waiting: every spec run imports httpx and uvicorn
-at collection (the connectors use httpx, the mocks' runtime uvicorn), and jsonschema where a contract is checked that
-did not pass before (harness.contract.verdicts) or a message breaks its contract (its findings come from jsonschema).
+WHILE_WAITING = ("httpx", "jsonschema")
+"""Imported next, one at a time and only while no command line is waiting: every spec run imports httpx at collection
+(the connectors use it), and jsonschema where a contract is checked that did not pass before
+(harness.contract.verdicts) or a message breaks its contract (its findings come from jsonschema). Not uvicorn: the
+spec runs' mocks are served by their lean HTTP server (`mocks.transport.lean_http`), and uvicorn is imported only where
+a listener is served by it (`mocks.transport.runtime.Runtime.serve_http`, the admin API of `hih mock serve`).
 When the command line comes first, each is imported where the run first needs it, if it does: the process never
 waits on an import the run would not have made anyway."""
 

@@ -11,8 +11,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import uvicorn
-
 from harness.errors import UsageError
 from harness.eventloop import new_event_loop
 from mocks.transport.bounded_http import uvicorn_options
@@ -90,6 +88,10 @@ class Runtime:
         sock = bind(host, port, reuse_port)
         if lean:
             return self._serve_lean(app, sock, host, limits or InputLimits(), reuse_port)
+        # imported here, not with the module: the spec runs' mocks are served by the lean server, and uvicorn with
+        # what it brings (click, watchfiles, multiprocessing) is ≈ 100 M instructions of a pytest process's start
+        import uvicorn
+
         config = uvicorn.Config(
             app, lifespan="off", access_log=False, log_level="warning", timeout_graceful_shutdown=1,
             timeout_keep_alive=KEEP_ALIVE_S, backlog=2048, **uvicorn_options(limits or InputLimits()),
