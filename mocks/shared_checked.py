@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mocks.shared_state import SharedSqliteStore, _begin, _decode
+from mocks.shared_state import LOG_SINCE, SharedSqliteStore, _begin, _from_log
 from mocks.state import Store, _copy
 
 _INSIDE = contextlib.nullcontext()
@@ -199,14 +199,14 @@ class CheckedSharedStore(SharedSqliteStore):
     def _catch_up_open(self, window: _Window) -> None:
         """Catch up while the window is open: other workers' rows applied, except those of rows the window wrote
         (held back: the window's commit decides); a row a member read marks the window stale."""
-        rows = self._db.execute("SELECT seq, tbl, key, value FROM log WHERE seq > ? ORDER BY seq", (self._seen,)).fetchall()
+        rows = self._db.execute(LOG_SINCE, (self._seen,)).fetchall()
         if rows and rows[0][0] != self._seen + 1:  # trimmed past this worker: commit the window, then reload
             self._version = None
             self._commit_window()
             super()._catch_up()
             return
         for seq, tbl, key, value in rows:
-            row = (int(seq), str(tbl), str(key), None if value is None else _decode(value))
+            row = (int(seq), str(tbl), str(key), None if value is None else _from_log(value))
             if (row[1], row[2]) in window.read or (row[1], None) in window.read:
                 window.stale = True
             if (row[1], row[2]) in window.written:
