@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mocks.shared_state import LOG_SINCE, SharedSqliteStore, _begin, _from_log
+from mocks.shared_state import LOG_SINCE, Logged, SharedSqliteStore, _begin
 from mocks.state import Store, _copy
 
 _INSIDE = contextlib.nullcontext()
@@ -206,7 +206,7 @@ class CheckedSharedStore(SharedSqliteStore):
             super()._catch_up()
             return
         for seq, tbl, key, value in rows:
-            row = (int(seq), str(tbl), str(key), None if value is None else _from_log(value))
+            row = (int(seq), str(tbl), str(key), None if value is None else Logged(value))
             if (row[1], row[2]) in window.read or (row[1], None) in window.read:
                 window.stale = True
             if (row[1], row[2]) in window.written:
@@ -316,7 +316,7 @@ class CheckedSharedStore(SharedSqliteStore):
             self._catch_up()
             if self._window is not window:  # a catch-up past a trimmed log committed the window
                 return _ASK
-            value = self._tables.get(table, {}).get(key)
+            value = self._realised(table, key)
             return self._from_file(table, key) if value is None and self.evicted.get(table) else give(value)
 
     def _catch_up(self) -> None:

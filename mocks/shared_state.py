@@ -158,7 +158,7 @@ class SharedSqliteStore(WriteSet):
             self._tables.setdefault(str(tbl), {})[str(key)] = _decode(value)
         self._reindex()
         self._seen = folded
-        self._apply([(int(seq), str(t), str(k), None if v is None else _from_log(v)) for seq, t, k, v in logged])
+        self._apply([(int(seq), str(t), str(k), None if v is None else Logged(v)) for seq, t, k, v in logged])
 
     def _folded(self) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE name = 'folded'").fetchone()
@@ -183,7 +183,7 @@ class SharedSqliteStore(WriteSet):
         if rows and rows[0][0] != self._seen + 1:
             self._reload()
             return []
-        return [(int(seq), str(tbl), str(key), None if value is None else _from_log(value)) for seq, tbl, key, value in rows]
+        return [(int(seq), str(tbl), str(key), None if value is None else Logged(value)) for seq, tbl, key, value in rows]
 
     def _apply(self, rows: list[tuple[int, str, str, Any]], skip: dict[tuple[str, str], Any] | None = None) -> None:
         for seq, tbl, key, value in rows:
@@ -192,10 +192,36 @@ class SharedSqliteStore(WriteSet):
                 if value is None:
                     table.pop(key, None)
                 else:
+                    if type(value) is Logged and tbl in self._bounds:  # its table's index judges the document
+                        value = _from_log(value)
                     table[key] = value
                 if self._bounds:
                     self._index(tbl, key, _ABSENT if value is None else value)
             self._seen = seq
+
+    def _realised(self, table: str, key: str) -> Any:
+        """`table`'s row `key` as a document (None: no such row), a row kept as its log bytes decoded now and kept
+        decoded."""
+        rows = self._tables.get(table)
+        if rows is None:
+            return None
+        value = rows.get(key)
+        if type(value) is Logged:
+            value = rows[key] = _from_log(value)  # an existing key: its place in the table is kept
+        return value
+
+    def _realise(self, table: str | None = None) -> None:
+        """Decode every row of `table` (None: of every table) still kept as its log bytes."""
+        for name, rows in self._tables.items():
+            if table is None or name == table:
+                for key, value in rows.items():
+                    if type(value) is Logged:
+                        rows[key] = _from_log(value)
+
+    def _reindex(self) -> None:
+        for table in self._bounds:  # the index judges documents
+            self._realise(table)
+        super()._reindex()
 
     # -- transactions -------------------------------------------------------------------------------------
     @contextmanager
@@ -269,6 +295,7 @@ class SharedSqliteStore(WriteSet):
     def get(self, table: str, key: str) -> Any:
         with self.transaction():
             self._note(table, key)
+            self._realised(table, key)
             value = super().get(table, key)
             return self._from_file(table, key) if value is None and self.evicted.get(table) else value
 
@@ -276,7 +303,7 @@ class SharedSqliteStore(WriteSet):
         if not self._depth:
             return self.get(table, key)
         self._read.add((table, key))
-        value = self._tables.get(table, {}).get(key)
+        value = self._realised(table, key)
         return self._from_file(table, key) if value is None and self.evicted.get(table) else value
 
     def _from_file(self, table: str, key: str) -> Any:
@@ -292,6 +319,7 @@ class SharedSqliteStore(WriteSet):
     def items(self, table: str) -> list[tuple[str, Any]]:
         with self.transaction():
             self._note(table, None)
+            self._realise(table)
             return super().items(table)
 
     def count(self, table: str) -> int:
@@ -301,6 +329,7 @@ class SharedSqliteStore(WriteSet):
 
     def dump(self) -> dict[str, dict[str, Any]]:
         with self.transaction():
+            self._realise()
             return super().dump()
 
     def close(self) -> None:
@@ -311,6 +340,16 @@ class SharedSqliteStore(WriteSet):
 
 _GONE = object()
 """A deletion in the write set."""
+
+
+class Logged(bytes):
+    """A row another worker logged, kept as the bytes of its JSON until something reads it (`_realised`).
+
+    Why: each maternal-child upload logs a record of about 1 KB that the other worker applies on catching up; most
+    are never read there (only a query, a withdrawal or a view of that record reads it), so decoding each one into
+    dicts and strings was work for nothing on every call. A `bytes` object is not walked by the collector either."""
+
+    __slots__ = ()
 
 
 LOG_SINCE = "SELECT seq, tbl, key, CAST(value AS BLOB) FROM log WHERE seq > ? ORDER BY seq"
@@ -326,4 +365,4 @@ def _from_log(value: bytes) -> Any:
     """A row of the log, which only `SharedSqliteStore._log` writes (orjson's encoding of a document): read back by
     the same library without `jsonsafe`'s bounds, which orjson's output always keeps (no depth past orjson's own
     limit, no integer past 64 bits, no NaN): for a record of 1 KB, about half the instructions of `_decode`."""
-    return orjson.loads(value)
+    return orjson.loads(memoryview(value))  # orjson takes no subclass of bytes (`Logged`): a view, not a copy
