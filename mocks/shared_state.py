@@ -123,7 +123,8 @@ class SharedSqliteStore(WriteSet):
     FOLD_EVERY = 2_000
     """Log rows between two folds of the log into `docs`."""
     KEEP_LOG = 200_000
-    """Log rows kept behind the last fold, for a worker that fell behind (further behind, it reloads)."""
+    """Log rows kept behind the last fold, for a worker that fell behind (further behind, it reloads); the last row
+    always stays: it numbers the next."""
 
     def __init__(self, path: Path, durable: bool = True) -> None:
         super().__init__()
@@ -133,7 +134,9 @@ class SharedSqliteStore(WriteSet):
         self._db.execute("PRAGMA busy_timeout=0")
         if not durable:  # a scratch file for one serving session: a crash loses it anyway
             self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, "
+        # seq without AUTOINCREMENT: the next is the largest + 1, which stays in the log (`_fold` never drops it), so
+        # it never goes back; AUTOINCREMENT would write its sqlite_sequence page on every commit besides
+        self._db.execute("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, "
                          "key TEXT NOT NULL, value TEXT)")
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
         self._seen = 0
@@ -175,7 +178,7 @@ class SharedSqliteStore(WriteSet):
         self._db.execute(f"DELETE FROM {TABLE} WHERE (tbl, key) IN (SELECT tbl, key FROM log WHERE seq IN ({latest}) "
                          "AND value IS NULL)", span)
         self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('folded', ?)", (upto,))
-        self._db.execute("DELETE FROM log WHERE seq <= ?", (upto - self.KEEP_LOG,))
+        self._db.execute("DELETE FROM log WHERE seq <= ?", (min(upto - self.KEEP_LOG, upto - 1),))  # the last stays
 
     def _logged(self) -> list[tuple[int, str, str, Any]]:
         """What the others logged since this worker last looked (a full reload when the log was trimmed past it)."""

@@ -273,6 +273,34 @@ def test_the_log_folded_into_the_state_format_keeps_each_rows_latest_write(tmp_p
         single.close()
 
 
+def test_the_log_trimmed_to_its_last_row_keeps_counting_and_a_worker_left_behind_reloads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Log rows are numbered the largest + 1: the trim behind a fold keeps the last row however little the log keeps,
+    so numbers never go back and no worker takes a new row for one it has seen."""
+    monkeypatch.setattr(SharedSqliteStore, "FOLD_EVERY", 2)
+    monkeypatch.setattr(SharedSqliteStore, "KEEP_LOG", 0)
+    path = tmp_path / "shared.sqlite"
+    first, second = SharedSqliteStore(path), SharedSqliteStore(path)
+    try:
+        for number in range(6):
+            first.put("orders", f"O{number}", {"n": number})
+            if number == 1:
+                assert second.get("orders", "O1") == {"n": 1}
+        second.put("orders", "O6", {"n": 6})  # seen up to 2, the log trimmed to 6: it reloads first
+        assert second.get("orders", "O5") == {"n": 5}
+        first.put("orders", "O7", {"n": 7})  # the 8th row: the fold trims the log to it
+        with sqlite3.connect(path) as db:
+            assert [seq for (seq,) in db.execute("SELECT seq FROM log")] == [8], "trimmed to the last row"
+        second.put("orders", "O8", {"n": 8})
+        expected = {"orders": {f"O{n}": {"n": n} for n in range(9)}}
+        assert first.dump() == second.dump() == expected
+        with sqlite3.connect(path) as db:
+            assert [seq for (seq,) in db.execute("SELECT seq FROM log")] == [8, 9], "numbered on from the last"
+    finally:
+        first.close()
+        second.close()
+
+
 def test_two_lis_workers_hold_one_set_of_orders(tmp_path: Path) -> None:
     from harness.contract.hl7.mllp_client import MllpSyncClient
     from tests.contracts.hl7 import messages as m
