@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mocks.shared_state import SharedSqliteStore, _begin, _decode
+from mocks.shared_state import LOG_SINCE, Logged, SharedSqliteStore, _begin
 from mocks.state import Store, _copy
 
 _INSIDE = contextlib.nullcontext()
@@ -199,14 +199,14 @@ class CheckedSharedStore(SharedSqliteStore):
     def _catch_up_open(self, window: _Window) -> None:
         """Catch up while the window is open: other workers' rows applied, except those of rows the window wrote
         (held back: the window's commit decides); a row a member read marks the window stale."""
-        rows = self._db.execute("SELECT seq, tbl, key, value FROM log WHERE seq > ? ORDER BY seq", (self._seen,)).fetchall()
+        rows = self._db.execute(LOG_SINCE, (self._seen,)).fetchall()
         if rows and rows[0][0] != self._seen + 1:  # trimmed past this worker: commit the window, then reload
             self._version = None
             self._commit_window()
             super()._catch_up()
             return
         for seq, tbl, key, value in rows:
-            row = (int(seq), str(tbl), str(key), None if value is None else _decode(value))
+            row = (int(seq), str(tbl), str(key), None if value is None else Logged(value))
             if (row[1], row[2]) in window.read or (row[1], None) in window.read:
                 window.stale = True
             if (row[1], row[2]) in window.written:
@@ -316,7 +316,7 @@ class CheckedSharedStore(SharedSqliteStore):
             self._catch_up()
             if self._window is not window:  # a catch-up past a trimmed log committed the window
                 return _ASK
-            value = self._tables.get(table, {}).get(key)
+            value = self._realised(table, key)
             return self._from_file(table, key) if value is None and self.evicted.get(table) else give(value)
 
     def _catch_up(self) -> None:

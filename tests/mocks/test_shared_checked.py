@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mocks.shared_checked import CheckedSharedStore
+from mocks.shared_state import Logged
 from mocks.state import Conflict
 
 
@@ -105,11 +106,50 @@ def test_a_commit_applies_what_another_worker_logged_after_this_transaction_bega
     with second.transaction():
         second.put("orders", "H1/B1", {"n": 1})
         first.put("orders", "H1/B2", {"n": 2})  # committed while the second's transaction runs, on another row
-    assert second._tables["orders"]["H1/B2"] == {"n": 2}, "applied under the writer lock, without a read of its own"
+    assert second._realised("orders", "H1/B2") == {"n": 2}, "applied under the writer lock, without a read of its own"
     assert logged(first.path) == [("orders", "H1/B2"), ("orders", "H1/B1")]
     second.put("orders", "H1/B3", {"n": 3})  # and its next commit does not apply it twice, nor miss a row
     assert first.get("orders", "H1/B1") == {"n": 1} and first.get("orders", "H1/B3") == {"n": 3}
     assert first.revision >= 3 and second.revision >= 3
+
+
+def test_another_workers_rows_stay_bytes_until_read_and_every_read_gives_documents(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
+    first, second = pair
+    record = {"payload": "<记录><n>1</n></记录>", "reasons": [], "version": 1, "audited": False}
+    first.put("records", "R1", record)
+    first.put("records", "R2", {**record, "version": 2})
+    first.put("records", "R3", {**record, "version": 3})
+    first.put("sessions", "S1", {"org": "410105000012"})
+    assert second.peek("sessions", "S1") == {"org": "410105000012"}  # caught up: the others stay bytes
+    assert all(type(v) is Logged for v in second._tables["records"].values()), "not decoded on catching up"
+    mine = second.get("records", "R1")
+    mine["reasons"].append("changed by the caller")
+    assert second.get("records", "R1") == record, "a read's copy, the row decoded once"
+    assert type(second._tables["records"]["R1"]) is dict and type(second._tables["records"]["R2"]) is Logged
+    assert second.atomic(lambda: second.peek("records", "R2")) == {**record, "version": 2}
+    assert dict(second.items("records")) == {"R1": record, "R2": {**record, "version": 2}, "R3": {**record, "version": 3}}
+    first.put("records", "R4", record)
+    assert second.dump()["records"]["R4"] == record and list(second.dump()["records"]) == ["R1", "R2", "R3", "R4"]
+    first.delete("records", "R4")
+    assert second.get("records", "R4") is None
+
+
+def test_a_bounded_tables_rows_from_another_worker_are_judged_as_documents(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite"
+    first, second = CheckedSharedStore(path), CheckedSharedStore(path)
+    try:
+        for number in range(4):
+            first.put("orders", f"O{number}", {"status": "final" if number % 2 else "open"})
+        assert second.count("orders") == 4  # caught up: rows kept as bytes
+        second.bound("orders", 2, lambda order: order["status"] == "final")  # judges the rows it holds
+        first.put("orders", "O4", {"status": "open"})  # judged as it is caught up
+        second.put("orders", "O5", {"status": "open"})  # its commit lets the finished ones go first
+        assert dict(second.items("orders")) == {"O0": {"status": "open"}, "O2": {"status": "open"},
+                                                "O4": {"status": "open"}, "O5": {"status": "open"}}
+    finally:
+        first.close()
+        second.close()
 
 
 def test_a_transaction_inside_another_is_part_of_it_and_another_thread_waits_for_it(

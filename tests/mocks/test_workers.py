@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -231,6 +232,73 @@ def test_what_one_worker_writes_the_other_reads_and_a_restart_finds(tmp_path: Pa
     again = SharedSqliteStore(path)
     assert again.dump() == {"visits": {"V1": {"status": "registered"}}}
     again.close()
+
+
+def test_the_log_folded_into_the_state_format_keeps_each_rows_latest_write(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows logged as JSON text, folded into `docs` every FOLD_EVERY rows (a deletion removes the row): a restart,
+    another worker and the single-process `--state` store all read the same rows, and the file holds them as text."""
+    monkeypatch.setattr(SharedSqliteStore, "FOLD_EVERY", 4)
+    path = tmp_path / "shared.sqlite"
+    first, second = SharedSqliteStore(path), SharedSqliteStore(path)
+    record = {"text": "<记录>孕产妇 &amp; 新生儿</记录>", "n": 2**62, "ok": True, "list": [1.5, None]}
+    for number in range(8):
+        (first if number % 2 else second).put("records", f"R{number}", {**record, "number": number})
+    first.put("records", "R1", {"number": "again"})
+    second.delete("records", "R2")
+    second.put("counters", "record", 7)
+    first.put("counters", "batch", 1)  # the 12th row: the third fold, which takes the deletion
+    expected = {"counters": {"record": 7, "batch": 1},
+                "records": {**{f"R{n}": {**record, "number": n} for n in (0, 3, 4, 5, 6, 7)}, "R1": {"number": "again"}}}
+    assert first.dump() == second.dump() == expected
+    first.close()
+    second.close()
+    db = sqlite3.connect(path)
+    try:
+        assert {kind for (kind,) in db.execute("SELECT typeof(value) FROM log UNION SELECT typeof(value) FROM docs")} \
+            <= {"text", "null"}
+        folded = dict(db.execute("SELECT key, value FROM docs WHERE tbl = 'records'").fetchall())
+    finally:
+        db.close()
+    assert "R2" not in folded and json.loads(folded["R1"]) == {"number": "again"}, "folded: latest writes only"
+    again = SharedSqliteStore(path)
+    try:
+        assert again.dump() == expected
+    finally:
+        again.close()
+    single = SqliteStore(path)
+    try:
+        assert {t: dict(single.items(t)) for t in ("counters", "records")} == expected
+    finally:
+        single.close()
+
+
+def test_the_log_trimmed_to_its_last_row_keeps_counting_and_a_worker_left_behind_reloads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Log rows are numbered the largest + 1: the trim behind a fold keeps the last row however little the log keeps,
+    so numbers never go back and no worker takes a new row for one it has seen."""
+    monkeypatch.setattr(SharedSqliteStore, "FOLD_EVERY", 2)
+    monkeypatch.setattr(SharedSqliteStore, "KEEP_LOG", 0)
+    path = tmp_path / "shared.sqlite"
+    first, second = SharedSqliteStore(path), SharedSqliteStore(path)
+    try:
+        for number in range(6):
+            first.put("orders", f"O{number}", {"n": number})
+            if number == 1:
+                assert second.get("orders", "O1") == {"n": 1}
+        second.put("orders", "O6", {"n": 6})  # seen up to 2, the log trimmed to 6: it reloads first
+        assert second.get("orders", "O5") == {"n": 5}
+        first.put("orders", "O7", {"n": 7})  # the 8th row: the fold trims the log to it
+        with sqlite3.connect(path) as db:
+            assert [seq for (seq,) in db.execute("SELECT seq FROM log")] == [8], "trimmed to the last row"
+        second.put("orders", "O8", {"n": 8})
+        expected = {"orders": {f"O{n}": {"n": n} for n in range(9)}}
+        assert first.dump() == second.dump() == expected
+        with sqlite3.connect(path) as db:
+            assert [seq for (seq,) in db.execute("SELECT seq FROM log")] == [8, 9], "numbered on from the last"
+    finally:
+        first.close()
+        second.close()
 
 
 def test_two_lis_workers_hold_one_set_of_orders(tmp_path: Path) -> None:
