@@ -421,7 +421,7 @@ def history(interface: str | None, last: int, fmt: str, db: Path | None) -> None
 @click.option("--max-rows", type=int, default=50_000, show_default=True, metavar="N", help="rows each growing table keeps in memory (finished visits and orders go first)")
 @click.option("--replay", multiple=True, callback=_listed, type=PATH, metavar="DIR", help="answer from this recording of hih proxy (repeatable, one per interface)")
 @click.option("--unrecorded", default="error", show_default=True, metavar="error|contract", help="with --replay: what a request without a recorded answer gets")
-@click.option("--busy-poll-us", type=int, default=None, metavar="US", help="HL7 mocks: after a message, poll the connections this long before sleeping (default 100; 0: never)")
+@click.option("--busy-poll-us", type=int, default=None, metavar="US", help="HL7 mocks: after a message, poll the connections this long before sleeping (default 0: sleep at once)")
 def mock_serve(interface: list[str], host: str, port: list[str], state: Path | None,
                contract: list[str], contracts_dir: Path | None, push: list[str], push_every: float,
                allow_host: list[str], journal_mib: int, workers: str, max_rows: int, replay: list[Path],

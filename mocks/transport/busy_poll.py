@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the command line reads the bounds below without loading asyncio
     import asyncio
 
-DEFAULT_WINDOW_US = 100
-"""`hih mock serve --busy-poll-us` when not given: about the time a client takes to send its next order."""
+DEFAULT_WINDOW_US = 0
+"""`hih mock serve --busy-poll-us` when not given: off. On a machine whose cores are busy (the load client and the
+workers beside other work) the poll takes CPU the others need and served fewer orders a second (bench/RESULTS.md,
+"seventh pass"); where a core falls idle between orders, ≈ 100 µs covers a client's time to send its next one."""
 MAX_WINDOW_US = 10_000
 """The longest poll `--busy-poll-us` accepts: beyond this a sleep costs less than the polling it saves."""
 
