@@ -8,13 +8,14 @@ loop polling its sockets without blocking for `window_s` after the last message 
 as soon as it arrives, without the sleep.
 
 Bounded on both sides: the loop polls at most `window_s` after the last message (each turn one non-blocking poll of
-the loop's sockets and one call of `_spin`), and nothing arms it while no message arrives, so an idle server spends no
-CPU on it. Only for serving processes that have the loop to themselves (`hih mock serve`): a mock in a test run shares
+the loop's sockets, one call of `_spin` and a `sched_yield`, so a thread waiting for the core gets it first), and
+nothing arms it while no message arrives, so an idle server spends no CPU on it. Only for serving processes that have the loop to themselves (`hih mock serve`): a mock in a test run shares
 the interpreter with the connector waiting for its reply, and a polling loop would hold up that thread.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -22,8 +23,8 @@ if TYPE_CHECKING:  # the command line reads the bounds below without loading asy
     import asyncio
 
 DEFAULT_WINDOW_US = 0
-"""`hih mock serve --busy-poll-us` when not given: off. On a machine whose cores are busy (the load client and the
-workers beside other work) the poll takes CPU the others need and served fewer orders a second (bench/RESULTS.md,
+"""`hih mock serve --busy-poll-us` when not given: off. With every core busy (the load client and the workers
+beside other work) polling workers served no more orders a second and spent more CPU per order (bench/RESULTS.md,
 "seventh pass"); where a core falls idle between orders, ≈ 100 µs covers a client's time to send its next one."""
 MAX_WINDOW_US = 10_000
 """The longest poll `--busy-poll-us` accepts: beyond this a sleep costs less than the polling it saves."""
@@ -51,9 +52,11 @@ class BusyPoll:
 
     def _spin(self) -> None:
         # a ready callback makes the loop's next poll non-blocking (timeout 0): this one keeps itself scheduled
-        # until the window has passed, then lets the loop sleep as before
+        # until the window has passed, then lets the loop sleep as before. Each turn gives the core to any other
+        # thread waiting for it (the load client, another worker): the poll uses a core only when it would be idle.
         self.turns += 1
         if self._clock() < self.until:
+            os.sched_yield()
             self.loop.call_soon(self._spin)
         else:
             self.armed = False
