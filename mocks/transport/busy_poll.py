@@ -24,8 +24,9 @@ if TYPE_CHECKING:  # the command line reads the bounds below without loading asy
 
 DEFAULT_WINDOW_US = 0
 """`hih mock serve --busy-poll-us` when not given: off. With every core busy (the load client and the workers
-beside other work) polling workers served no more orders a second and spent more CPU per order (bench/RESULTS.md,
-"seventh pass"); where a core falls idle between orders, ≈ 100 µs covers a client's time to send its next one."""
+beside other work) polling showed no gain in orders a second and, at one connection, cost a fifth more server CPU
+per order (bench/RESULTS.md, "seventh pass"); where a core falls idle between orders, ≈ 100 µs covers a client's
+time to send its next one."""
 MAX_WINDOW_US = 10_000
 """The longest poll `--busy-poll-us` accepts: beyond this a sleep costs less than the polling it saves."""
 
