@@ -8,6 +8,7 @@ command.
 .venv/bin/python bench/peers.py                                    # 3 repeats, 8 and 64 connections, 3 s + 10 s
 .venv/bin/python bench/peers.py --repeats 5 --workers 2 --write    # and write the table into bench/RESULTS.md
 .venv/bin/python bench/peers.py --pairs lis --conns 8 --duration 5 # one pair, quick
+.venv/bin/python bench/peers.py --pairs lis --busy-poll-us 100     # the mock LIS polling before it sleeps
 ```
 WireMock 3.13.2 and Mountebank 2.9.1 are installed by npm into `--scratch` (default /tmp/hih-peers; not part of the
 project). Pairs: `insurance`: WireMock (`--no-request-journal --disable-request-logging`, the peerbench mapping of a
@@ -155,6 +156,8 @@ def lis(side: str, args: argparse.Namespace, mb: Path, work: Path) -> dict[int, 
         command = [str(hih), "mock", "serve", "--interface", "lis", "--port", f"lis={port}"]
         if args.workers != "1":
             command.append(f"--workers={args.workers}")
+        if args.busy_poll_us is not None:
+            command.append(f"--busy-poll-us={args.busy_poll_us}")
         server = Server(command, port, work, ready="ready")
         handler = "lis"
     try:
@@ -199,6 +202,7 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", default="auto", help="hih mock serve --workers for the hih side: N or auto (default)")
+    ap.add_argument("--busy-poll-us", type=int, help="hih mock serve --busy-poll-us for the mock LIS (default: its own)")
     ap.add_argument("--write", action="store_true", help="write the table into bench/RESULTS.md")
     ap.add_argument("--block", default="peers",
                     help="the marked block of RESULTS.md to write (`<!-- BLOCK:start -->` ... `<!-- BLOCK:end -->`; "
@@ -227,7 +231,8 @@ def main() -> int:
         block = [start, (f"Taken on {datetime.now():%Y-%m-%d %H:%M} at commit `{commit()}` with `{command}`; load average "
                  f"{load_before[0]:.2f} at the start, {load_after[0]:.2f} at the end (the machine has 2 cores). "
                  f"Median of {args.repeats} interleaved runs, {args.warmup:g} s warm-up and "
-                 f"{args.duration:g} s measured per level; hih served with --workers {args.workers}."), "", *rows, end]
+                 f"{args.duration:g} s measured per level; hih served with --workers {args.workers}"
+                 f"{'' if args.busy_poll_us is None else f' --busy-poll-us {args.busy_poll_us}'}."), "", *rows, end]
         results_md = HERE / "RESULTS.md"
         text = results_md.read_text(encoding="utf-8")
         if start in text and end in text:

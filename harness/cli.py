@@ -421,13 +421,15 @@ def history(interface: str | None, last: int, fmt: str, db: Path | None) -> None
 @click.option("--max-rows", type=int, default=50_000, show_default=True, metavar="N", help="rows each growing table keeps in memory (finished visits and orders go first)")
 @click.option("--replay", multiple=True, callback=_listed, type=PATH, metavar="DIR", help="answer from this recording of hih proxy (repeatable, one per interface)")
 @click.option("--unrecorded", default="error", show_default=True, metavar="error|contract", help="with --replay: what a request without a recorded answer gets")
+@click.option("--busy-poll-us", type=int, default=None, metavar="US", help="HL7 mocks: after a message, poll the connections this long before sleeping (default 0: sleep at once)")
 def mock_serve(interface: list[str], host: str, port: list[str], state: Path | None,
                contract: list[str], contracts_dir: Path | None, push: list[str], push_every: float,
                allow_host: list[str], journal_mib: int, workers: str, max_rows: int, replay: list[Path],
-               unrecorded: str) -> None:
+               unrecorded: str, busy_poll_us: int) -> None:
     """Serve mock partners until Ctrl-C; prints each endpoint on start."""
     from harness.run.options import parse_pairs
     from mocks.serve import ServeOptions, serve
+    from mocks.transport.busy_poll import DEFAULT_WINDOW_US
     from mocks.workers_auto import parse_workers
 
     try:
@@ -440,7 +442,8 @@ def mock_serve(interface: list[str], host: str, port: list[str], state: Path | N
                            push=parse_pairs(push, "--push"), push_every_s=push_every, allowed_hosts=allow_host,
                            journal_bytes=journal_mib * 2**20, workers=processes if isinstance(processes, int) else 1,
                            auto_workers=not isinstance(processes, int), max_rows=max_rows, replay=replay,
-                           unrecorded=unrecorded, mask=_masking() if replay else None)
+                           unrecorded=unrecorded, mask=_masking() if replay else None,
+                           busy_poll_s=(DEFAULT_WINDOW_US if busy_poll_us is None else busy_poll_us) / 1e6)
     serve(options, lambda line: print(line, flush=True))
     print("stopped", flush=True)
 

@@ -19,6 +19,7 @@ from mocks.registry import MOCKS, mock_class
 from mocks.replay.serve import recordings, replay_on
 from mocks.state import DEFAULT_MAX_ROWS, open_store
 from mocks.transport.admin import admin_app
+from mocks.transport.busy_poll import MAX_WINDOW_US
 from mocks.transport.journal import DEFAULT_MAX_BYTES
 from mocks.transport.origin import HostAllowList
 from mocks.transport.runtime import Runtime
@@ -62,6 +63,9 @@ class ServeOptions:
     """What a request without a recorded answer gets: `error` or `contract` (the mock's own behaviour)."""
     mask: Callable[[str, str], str] | None = None
     """Masks a request as the recordings were masked (hih.toml's rules), to match it against them."""
+    busy_poll_s: float = 0.0
+    """How long each serving loop polls its MLLP connections after a message before it sleeps (`--busy-poll-us`;
+    `mocks.transport.busy_poll`); 0: it sleeps at once."""
 
 
 def _address(name: str, value: str) -> tuple[str, int]:
@@ -110,6 +114,8 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
         raise UsageError(f"--journal-mib {options.journal_bytes / 2**20:g}: give at least 1 (MiB)")
     if options.max_rows < 100:
         raise UsageError(f"--max-rows {options.max_rows}: give at least 100")
+    if not 0 <= options.busy_poll_s <= MAX_WINDOW_US / 1e6:
+        raise UsageError(f"--busy-poll-us {options.busy_poll_s * 1e6:.0f}: give 0 to {MAX_WINDOW_US} (microseconds)")
     if options.push_every_s <= 0:
         raise UsageError(f"--push-every {options.push_every_s:g}: give a number of seconds above 0")
     for name in [*options.ports, *options.contracts, *pushes]:
@@ -132,6 +138,7 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
         serve_workers(options, names, versions, announce, stop)
         return
     runtime = Runtime().start()
+    runtime.poll_before_sleeping(options.busy_poll_s)  # this process's loop serves the mocks and nothing else
     mocks: dict[str, MockService] = {}
     try:
         for name in names:

@@ -165,7 +165,8 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
         secret = secrets.token_urlsafe(24)
         config = {"workers": options.workers, "host": options.host, "interfaces": interfaces, "admin_token": secret,
                   "contracts_dir": str(options.contracts_dir) if options.contracts_dir else None,
-                  "journal_bytes": options.journal_bytes, "allowed_hosts": options.allowed_hosts}
+                  "journal_bytes": options.journal_bytes, "allowed_hosts": options.allowed_hosts,
+                  "busy_poll_s": options.busy_poll_s}
         # the first worker makes the state file (schema, seed); the others start when it is ready
         try:
             workers.append(_Worker(0, config))
@@ -242,6 +243,7 @@ def worker_main(config: dict[str, Any]) -> None:
         return
     store = ContractStore(Path(config["contracts_dir"]) if config["contracts_dir"] else None)
     runtime = Runtime().start()
+    runtime.poll_before_sleeping(float(config.get("busy_poll_s") or 0.0))
     mocks = {}
     try:
         for name, spec in config["interfaces"].items():

@@ -40,6 +40,7 @@ from harness.contract.hl7.message import Head, Message, from_fields, parse
 from harness.contract.hl7.mllp import DEFAULT_MAX_FRAME, EB, END, SB, Deframer, Frame
 from harness.contract.hl7.mllp_ack import ACCEPT_OF, AckBuilder, AckSummary, ack_code, encode, summary
 from harness.contract.model import Contract
+from mocks.transport.busy_poll import BusyPoll
 from mocks.transport.faults import Fault, FaultPlan, wait_at_least
 from mocks.transport.journal import Exchange, Journal
 from mocks.transport.runtime import Listener, Runtime
@@ -433,6 +434,8 @@ class MllpServer:
         self.duplicates = _Duplicates(self.config.duplicates)
         self.connections: set[_Connection] = set()
         self._ids = itertools.count(1)
+        self.poll: BusyPoll | None = None
+        """The loop's bounded poll before sleeping (`Runtime.poll_before_sleeping`), taken when the server starts."""
 
     def protocol(self) -> asyncio.Protocol:
         """A protocol for one new connection (`loop.create_server(server.protocol, ...)`)."""
@@ -460,6 +463,7 @@ class MllpServer:
 
     def start(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False) -> Listener:
         """Listen on host:port on the runtime's loop; stopping the listener also closes open connections."""
+        self.poll = runtime.busy_poll
         listener = runtime.serve_protocol(self.protocol, host, port, reuse_port=reuse_port)
         stop_listening = listener.stop
 
@@ -869,6 +873,9 @@ class _Connection(asyncio.Protocol):
             self.close()
         except Exception as exc:  # one connection's trouble must never reach the server
             self._failed(exc)
+        poll = self.server.poll
+        if poll is not None:  # answered: keep the loop awake for the next order a little while
+            poll.poke()
 
     def eof_received(self) -> bool:
         self._eof = True

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from harness.errors import UsageError
 from harness.eventloop import new_event_loop
 from mocks.transport.bounded_http import uvicorn_options
+from mocks.transport.busy_poll import BusyPoll
 from mocks.transport.limits import InputLimits
 
 T = TypeVar("T")
@@ -65,6 +66,14 @@ class Runtime:
         self._thread = threading.Thread(target=self._run, name="hih-mocks", daemon=True)
         self._listeners: list[Listener] = []
         self._started = False
+        self.busy_poll: BusyPoll | None = None
+        """Set by `poll_before_sleeping`: the MLLP servers started on this runtime poke it after each message."""
+
+    def poll_before_sleeping(self, window_s: float) -> BusyPoll | None:
+        """Have the loop poll for `window_s` after each MLLP message before it sleeps (`mocks.transport.busy_poll`;
+        0: never). Call before the servers start, and only where the loop has the process to itself."""
+        self.busy_poll = BusyPoll(self.loop, window_s) if window_s > 0 else None
+        return self.busy_poll
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)

@@ -68,6 +68,8 @@ def one_line_error(err: str) -> str:
     (["mock", "serve", "--interface", "lab"], "no mock for interface 'lab'"),
     (["mock", "serve", "--workers", "some"], "--workers some: give a number of processes or auto"),
     (["mock", "serve", "--workers", "0"], "--workers 0: give a number of processes or auto"),
+    (["mock", "serve", "--busy-poll-us", "20000"], "--busy-poll-us 20000: give 0 to 10000 (microseconds)"),
+    (["mock", "serve", "--busy-poll-us", "-1"], "--busy-poll-us -1: give 0 to 10000 (microseconds)"),
 ])
 def test_usage_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                            args: list[str], expected: str) -> None:

@@ -359,14 +359,17 @@ def test_an_order_one_lis_worker_answered_the_other_knows_at_once_and_a_restart_
     assert not list(tmp_path.glob("*.log")), "each worker removes its log when it stops"
 
 
-def test_each_lis_worker_finds_the_others_orders_when_a_message_looks_them_up(tmp_path: Path) -> None:
+@pytest.mark.parametrize("busy_poll_s", [0.0, 1e-4], ids=["sleeping", "polling"])
+def test_each_lis_worker_finds_the_others_orders_when_a_message_looks_them_up(tmp_path: Path, busy_poll_s: float) -> None:
     """The other worker's orders are kept as bytes until looked up: over one connection to each worker, an order
     placed on one is refused as a duplicate on the other, cancelled there (its status read), ordered again on the
-    first, and the admin view and the patient's events hold what both wrote."""
+    first, and the admin view and the patient's events hold what both wrote; the same with the workers polling
+    before they sleep (`--busy-poll-us 100`)."""
     from harness.contract.hl7.mllp_client import MllpSyncClient
     from tests.contracts.hl7 import messages as m
 
-    with serving(ServeOptions(interfaces=["lis"], workers=2, contracts_dir=CONTRACTS)) as fields:
+    options = ServeOptions(interfaces=["lis"], workers=2, contracts_dir=CONTRACTS, busy_poll_s=busy_poll_s)
+    with serving(options) as fields:
         host, port = fields["lis"][1].removeprefix("mllp://").rsplit(":", 1)
         admin = fields["admin"][1]
         sent = itertools.count()
