@@ -11,11 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from hypothesis import strategies as st
-from hypothesis_jsonschema import from_schema
 from lxml import etree
 
 from harness.contract.json_schemas import CODES_FILE, codes_schema
 from harness.contract.model import Contract
+from tests.mocks.schema_strategies import from_schema
 
 NASTY_TEXT = [
     "", " ", "null", "NaN", "-0", "1e999", "0x1F", "9" * 400, "١٢٣", "𠀀𠀁", "\u202e反转", "\ufeff", "'\"<>&;",
@@ -59,7 +59,8 @@ def inline_schema(contract: Contract, relpath: str) -> dict[str, Any]:
 
 
 def json_inputs(contract: Contract, operation: str) -> st.SearchStrategy[Any]:
-    """Inputs of `operation` that its schema accepts, as widely as it allows."""
+    """Inputs of `operation` that its schema accepts, as widely as it allows (hypothesis-jsonschema, each sub-schema's
+    strategy built once: tests/mocks/schema_strategies.py)."""
     relpath = contract.operations[operation].input_schema
     assert relpath is not None
     return from_schema(inline_schema(contract, relpath))
