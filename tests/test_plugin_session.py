@@ -18,7 +18,8 @@ class Options:
 
     def __init__(self, contracts_dir: Path, versions: list[str]) -> None:
         self.values: dict[str, Any] = {"--hih-contracts-dir": str(contracts_dir), "--hih-contract": versions,
-                                       "--hih-connector": [], "--hih-timeout": 5.0}
+                                       "--hih-contracts-checked": False, "--hih-connector": [],
+                                       "--hih-timeout": 5.0}
 
     def getoption(self, name: str) -> Any:
         return self.values[name]
