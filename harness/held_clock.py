@@ -11,6 +11,9 @@ resend pauses use, is not touched.
 
 A connector that runs in another process (an adapter that calls a vendor's program) reads its own clock: for it the
 step cannot hold the second, and the docs say so.
+
+time-machine (with `unittest` and `zoneinfo` behind it) is imported by the first hold, not with this plugin: every
+spec run's pytest process loads the plugin before its first scenario, and only the restart scenarios hold the clock.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import math
 import time
 from collections.abc import Generator
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import time_machine
+
+if TYPE_CHECKING:
+    import time_machine
 
 STEP_S = 0.01
 """How far the held clock moves before each step: more than a millisecond (identifiers with a millisecond part
@@ -36,9 +41,11 @@ class HeldClock:
     """The wall clock held in the current second; `step()` moves it on by STEP_S, `release()` lets it go."""
 
     def __init__(self) -> None:
+        import time_machine
+
         self.second = math.floor(time.time())
         self.offset_s = 0.001
-        self._traveller = time_machine.travel(self.second + self.offset_s, tick=False)
+        self._traveller: time_machine.travel = time_machine.travel(self.second + self.offset_s, tick=False)
         self._coordinates = self._traveller.start()
 
     def step(self) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import time
 from datetime import datetime
 
 from connectors.sequence import ClockSequence
 from harness.held_clock import LAST_S, STEP_S, HeldClock
+from tests.conftest import ROOT
 
 
 def test_the_held_second_survives_a_step_slower_than_a_second() -> None:
@@ -49,3 +52,12 @@ def test_a_sequence_made_again_after_a_step_does_not_repeat_its_predecessor() ->
         clock.release()
     assert {second for second, _ in sent + later} == {datetime.fromtimestamp(clock.second).strftime("%Y%m%d%H%M%S")}
     assert len(set(sent + later)) == 6
+
+
+def test_the_plugin_leaves_time_machine_to_the_first_hold() -> None:
+    """Every spec run's pytest process loads this plugin before its scenarios; only a hold needs time-machine."""
+    probe = ("import sys, harness.held_clock as held; before = 'time_machine' in sys.modules; "
+             "clock = held.HeldClock(); clock.release(); print(before, 'time_machine' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          check=False)
+    assert done.stdout.split() == ["False", "True"], done.stderr[-2000:]

@@ -56,7 +56,9 @@ def parse_xml(text: str) -> tuple[str, etree._Element]:
 
 
 def pretty_json(text: str) -> str:
-    return json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+    from harness.report.json_text import indented
+
+    return indented(json.loads(text))
 
 
 def pretty_xml(text: str) -> str:

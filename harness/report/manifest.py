@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.report.json_text import indented
 
 MANIFEST = "manifest.json"
 FORMAT = "hih-manifest/1"
@@ -131,7 +132,7 @@ def write_manifest(report_dir: Path, summary: dict[str, Any], contract_folders: 
     path = report_dir / MANIFEST
     document = build_manifest(report_dir, summary, contract_folders, signoff_pdf)
     tmp = path.with_name(MANIFEST + ".writing")
-    tmp.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(indented(document) + "\n", encoding="utf-8")  # as json.dumps(..., indent=2) writes it
     tmp.replace(path)
     return path
 

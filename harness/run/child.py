@@ -81,7 +81,8 @@ BLOCKED = ("cacheprovider", "unittest", "debugging", "pastebin", "stepwise", "se
 --stepwise, --setup-only/--setup-plan, doctests), blocked with `-p no:NAME` on the command line, where pytest reads it
 before it imports its built-in plugins (the same in pytest-run.ini's addopts only unregisters them once imported):
 each pytest process imports and registers less before its first scenario (`pdb` behind --pdb is no longer imported;
-≈ 20 ms of CPU for pytest alone on an empty folder, less in a spec run, where time-machine imports `unittest`)."""
+≈ 20 ms of CPU for pytest alone on an empty folder; `unittest` comes in a spec run only with time-machine, at a
+scenario's first held clock)."""
 
 
 def pytest_command(p: RunPlan, files: Files, deadline_log: Path, lane: Lane | None = None,

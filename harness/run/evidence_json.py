@@ -5,21 +5,22 @@ node id to its exchanges. Its text is the scenarios' parts joined: each part is 
 scenario's exchanges encoded at indent 2 with every line after the first indented once more (a JSON text holds no
 raw newline inside a string, so every newline is the layout's). `hih run` encodes a scenario's part when its result
 arrives, in the parent process that otherwise waits on pytest; after the last scenario only the parts of results
-that changed since (a deadline's note, a result rebuilt from junit.xml) are encoded.
+that changed since (a deadline's note, a result rebuilt from junit.xml) are encoded. A part is written by orjson where
+it gives the same text (harness.report.json_text), as the one-member object `{node id: exchanges}` less its braces.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.report.json_text import indented
+
 
 def part(nodeid: str, exchanges: list[dict[str, Any]]) -> str:
     """One scenario's member of evidence.json, as `json.dumps(..., indent=2)` lays it out inside the object."""
-    encoded = json.dumps(exchanges, ensure_ascii=False, indent=2).replace("\n", "\n  ")
-    return f"{json.dumps(nodeid, ensure_ascii=False)}: {encoded}"
+    return indented({nodeid: exchanges})[4:-2]  # `{\n  ` and `\n}` off
 
 
 @dataclass

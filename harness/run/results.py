@@ -183,6 +183,10 @@ def summary(plan: RunPlan, outcome: Outcome, started: datetime, finished: dateti
 
 
 def write_json(path: Path, document: Any) -> None:
+    """`document` as `json.dumps(..., ensure_ascii=False, indent=2)` writes it (by orjson where it writes the same
+    text), atomically."""
+    from harness.report.json_text import indented
+
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(indented(document) + "\n", encoding="utf-8")
     tmp.replace(path)
