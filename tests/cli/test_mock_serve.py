@@ -33,9 +33,17 @@ def test_mock_serve_prints_its_url_answers_and_stops_on_sigint(tmp_path: Path) -
     reader.start()
     try:
         printed: list[str] = []
-        deadline = time.monotonic() + 20
+        # a bound on the start, not a measure of it: a fresh clone's first start of all five mocks beside a loaded
+        # suite compiles and checks every contract
+        deadline = time.monotonic() + 60
         while not any(line.startswith("ready") for line in printed):
-            printed.append(lines.get(timeout=max(0.1, deadline - time.monotonic())).rstrip("\n"))
+            try:
+                printed.append(lines.get(timeout=max(0.1, deadline - time.monotonic())).rstrip("\n"))
+            except queue.Empty:
+                process.kill()
+                process.wait(timeout=10)
+                stderr = process.stderr.read() if process.stderr else ""
+                pytest.fail(f"hih mock serve printed no ready line in 60 s; printed {printed}, stderr {stderr!r}")
         name, url, description = next(line for line in printed if line.startswith("insurance\t")).split("\t")
         assert url.startswith("http://127.0.0.1:") and description == "(contract 2025.1)"
         assert any(line.startswith("admin\thttp://127.0.0.1:") and line.endswith("/__hih/") for line in printed)
@@ -55,15 +63,15 @@ def test_mock_serve_prints_its_url_answers_and_stops_on_sigint(tmp_path: Path) -
         if process.poll() is None:
             process.kill()
             process.wait()
-    reader.join(timeout=5)
+        reader.join(timeout=5)
+        # read and closed on every way out: pipes left open would be reported by a later test on this worker
+        stderr = process.stderr.read() if process.stderr and not process.stderr.closed else ""
+        for pipe in (process.stderr, process.stdout):
+            if pipe:
+                pipe.close()
     rest = []
     while not lines.empty():
         rest.append(lines.get().rstrip("\n"))
-    stderr = process.stderr.read() if process.stderr else ""
-    if process.stderr:
-        process.stderr.close()
-    if process.stdout:
-        process.stdout.close()
     assert code == 0, stderr
     assert rest[-1:] == ["stopped"]
     assert "Traceback" not in stderr
