@@ -42,7 +42,7 @@ urls = st.builds(lambda scheme, host, port, path: f"{scheme}://{host}{port}{path
                  st.sampled_from(["", ":8080", ":443"]), st.sampled_from(["/", "/BloodService?wsdl", "/x/y"]))
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(env=environments, calls=st.lists(st.tuples(urls, st.sampled_from([None, "localhost", "*"])), min_size=1,
                                         max_size=6))
 def test_the_settings_are_requests_own(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
