@@ -6,11 +6,9 @@ lookup, pytest's fixtures, hih's plugins, the mocks, the connectors, validation 
 Each round runs the command once per checkout given (this one first, then every `--base DIR`, e.g. a `git archive`
 of another commit), interleaved, so a busy machine weighs on both alike; CPU (user+system of the process and
 everything it started), not wall. Prints each round and the median per checkout; `--profile FILE` runs this
-checkout once under cProfile (CPU time) instead (read it with `python -m pstats FILE`); `--callgrind` counts the
-process's instructions with valgrind instead of its CPU time (a figure other load cannot skew; ≈ 50 times slower, so
-pick one interface; every scenario must pass under it).
+checkout once under cProfile (CPU time) instead (read it with `python -m pstats FILE`).
 
-  .venv/bin/python bench/spec_cpu.py [--rounds 5] [--base /tmp/base]... [--interface NAME]... [--profile FILE] [--callgrind]
+  .venv/bin/python bench/spec_cpu.py [--rounds 5] [--base /tmp/base]... [--interface NAME]... [--profile FILE]
   git archive COMMIT | tar -x -C /tmp/base      # a checkout of another commit to compare with
 """
 
@@ -26,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from callgrind_count import callgrind_instructions
 from interleaved import interleave, spread
 from procstat import machine_busy_s
 
@@ -100,8 +97,6 @@ def main() -> int:
     parser.add_argument("--base", type=Path, action="append", default=[], help="another checkout to compare with")
     parser.add_argument("--interface", action="append", default=[])
     parser.add_argument("--profile", type=Path, help="run this checkout once under cProfile, writing FILE")
-    parser.add_argument("--callgrind", action="store_true",
-                        help="count instructions with valgrind instead of CPU time (every scenario must pass)")
     a = parser.parse_args()
     checkouts = [ROOT, *[b.resolve() for b in a.base]]
     with tempfile.TemporaryDirectory(prefix="hih-spec-cpu-") as folder:
@@ -111,17 +106,6 @@ def main() -> int:
             cpu, wall, code = cpu_of(profiled, ROOT)
             print(f"profiled: cpu {cpu:.2f} s, wall {wall:.1f} s, exit {code} -> {a.profile}")
             return 0 if code == 0 else 1
-        if a.callgrind:
-            def count(checkout: Path) -> int:
-                args = command(checkout, a.interface, Path(folder))
-                return callgrind_instructions(args[1:], checkout, checkout, "passed", 7200)
-
-            counts = interleave(a.rounds, checkouts, count,
-                                lambda n, checkout, got: f"round {n} {checkout}: {got:,} instructions")
-            for checkout, found in counts.items():
-                print(f"{checkout}: min {min(found):,} instructions over {len(found)} rounds")
-            return 0
-
         def measure(checkout: Path) -> tuple[float, float, int, float]:
             busy = machine_busy_s()
             cpu, wall, code = cpu_of(command(checkout, a.interface, Path(folder)), checkout)
