@@ -33,6 +33,7 @@ from zeep.transports import Transport
 
 from connectors import zeep_documents
 from connectors.blood_bank import DECIDED, Bag, BloodBank
+from connectors.http_session import ProxiesOnceSession
 from harness.contract.findings import Severity
 from harness.contract.isbt128 import din_problem
 from harness.contract.loader import load_contract
@@ -111,7 +112,7 @@ class BloodCenterConnector:
             contract = load_contract(Path(settings.contract_folder))
             plugins.append(_Strict(SoapValidator(contract)))
             self.idempotent = {name: op.idempotent for name, op in contract.operations.items()}
-        self._session = requests.Session()
+        self._session = ProxiesOnceSession()
         transport = Transport(session=self._session, timeout=max(settings.timeout_s, 5.0), operation_timeout=settings.timeout_s)
         zeep_settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True)
         try:

@@ -31,6 +31,7 @@ from lxml import etree
 from zeep.transports import Transport
 
 from connectors import zeep_documents
+from connectors.http_session import ProxiesOnceSession
 from connectors.sqlite_wal import immediate, open_wal
 from harness.contract import xmlsafe
 from harness.contract.findings import Severity
@@ -267,7 +268,7 @@ class MchPlatformConnector:
     def _zeep(self) -> zeep.Client:
         if self._client is None:
             timeout = self.settings.timeout_s
-            transport = Transport(timeout=max(timeout, 5.0), operation_timeout=timeout)
+            transport = Transport(timeout=max(timeout, 5.0), operation_timeout=timeout, session=ProxiesOnceSession())
             settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True)
             try:
                 self._client = zeep_documents.client(self.settings.wsdl_url, transport, settings)

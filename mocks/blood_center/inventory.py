@@ -7,9 +7,10 @@ issued has something to bite on.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -53,10 +54,21 @@ def seed_bags(now: datetime, seed: int = 2025) -> list[dict[str, Any]]:
 
     Per product and group: 6 RhD-positive or 2 RhD-negative bags in date, and one expired bag; AB RhD-negative red
     cells (E0001) exist only expired, so an order for them cannot be issued.
+
+    The bags are a function of the day (and time zone) of `now` alone, and the mock seeds them again on every reset
+    (each scenario): they are made once per day and seed and handed out as fresh documents (a bag's values are
+    strings and numbers, so a copy of each is the caller's own to change).
     """
-    rng = random.Random(seed)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    year = f"{now.year % 100:02d}"
+    return [dict(bag) for bag in _bags(today, today.tzinfo, seed)]
+
+
+@functools.lru_cache(maxsize=8)
+def _bags(today: datetime, zone: tzinfo | None, seed: int) -> tuple[dict[str, Any], ...]:
+    """The bags of `seed_bags`; `zone` is in the key because aware times of one instant in two zones compare
+    equal, while their dates and written offsets differ."""
+    rng = random.Random(seed)
+    year = f"{today.year % 100:02d}"
     sequence = 100000
     bags: list[dict[str, Any]] = []
     for product in PRODUCTS.values():
@@ -79,4 +91,4 @@ def seed_bags(now: datetime, seed: int = 2025) -> list[dict[str, Any]]:
                     "units": str(units), "collectedOn": collected.isoformat(), "expiresAt": expires.isoformat(timespec="seconds"),
                     "price": str(bag_price(product, units)), "status": "AVAILABLE",
                 })
-    return bags
+    return tuple(bags)
