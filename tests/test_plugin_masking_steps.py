@@ -67,10 +67,10 @@ def test_a_step_definition_added_later_is_matched() -> None:
 def _feature_templates() -> list[Any]:
     from pathlib import Path
 
-    from pytest_bdd.parser import FeatureParser
+    from pytest_bdd.parser import FeatureParser, ScenarioTemplate
 
     root = Path(__file__).resolve().parents[1] / "features"
-    templates = []
+    templates: list[ScenarioTemplate] = []
     for path in sorted(root.rglob("*.feature")):
         feature = FeatureParser(str(path.parent), path.name).parse()
         templates.extend(feature.scenarios.values())

@@ -116,7 +116,13 @@ def project(folder: Path) -> Path:
     return folder
 
 
-def run(folder: Path, cached: bool) -> tuple[list[list[object]], dict[str, str], str]:
+def _bound(line: str) -> tuple[str, str, dict[str, object]]:
+    """One line of the bound-steps log: the test's nodeid, the step definition's words, its arguments."""
+    test, what, args = json.loads(line)
+    return test, what, args
+
+
+def run(folder: Path, cached: bool) -> tuple[list[tuple[str, str, dict[str, object]]], dict[str, str], str]:
     """What each step bound (in order), each test's outcome, and pytest's failure lines."""
     log = folder / f"bound-{cached}.jsonl"
     junit = folder / f"junit-{cached}.xml"
@@ -132,7 +138,7 @@ def run(folder: Path, cached: bool) -> tuple[list[list[object]], dict[str, str],
         failure = case.find("failure")
         outcomes[f"{case.get('classname')}::{case.get('name')}"] = (
             "passed" if failure is None else f"failed: {failure.get('message')}")
-    bound = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+    bound = [_bound(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
     failures = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
     return bound, outcomes, "\n".join(failures)
 

@@ -34,8 +34,7 @@ class Served:
             [str(hih), "mock", "serve", "--interface", "blood-center", "--state", str(state)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, start_new_session=True)
         self.printed: queue.Queue[str] = queue.Queue()
-        self.reader = threading.Thread(target=lambda: [self.printed.put(x) for x in self.process.stdout or []],
-                                       daemon=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.lines: dict[str, str] = {}
         try:
@@ -45,6 +44,11 @@ class Served:
             raise
         self.base = self.lines["blood-center"].split("\t")[0]
         self.service = f"{self.base}/BloodCenterService"
+
+    def _read(self) -> None:
+        """Queues each printed line, on the reader thread, until the process closes its output."""
+        for line in self.process.stdout or []:
+            self.printed.put(line)
 
     def wait_ready(self, timeout_s: float) -> None:
         """Read the announced lines into `lines` ({label: rest}) up to `ready`; queue.Empty after `timeout_s`."""

@@ -37,19 +37,19 @@ def deny(monkeypatch: pytest.MonkeyPatch) -> Iterator[Denier]:
     denied: set[str] = set()
     listdir, scandir = os.listdir, os.scandir
 
-    def check(path: object) -> None:
+    def check(path: str | os.PathLike[str] | int) -> None:
         if isinstance(path, int):  # an open folder's descriptor (shutil.rmtree lists by descriptor): not a path denied
             return
-        if os.fspath(path) in denied:  # type: ignore[call-overload]
-            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))  # type: ignore[call-overload]
+        if os.fspath(path) in denied:
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
 
-    def guarded_listdir(path: object = ".") -> list[str]:
+    def guarded_listdir(path: str | os.PathLike[str] | int = ".") -> list[str]:
         check(path)
-        return listdir(path)  # type: ignore[call-overload, no-any-return]
+        return listdir(path)
 
-    def guarded_scandir(path: object = ".") -> object:
+    def guarded_scandir(path: str | os.PathLike[str] | int = ".") -> Iterator[os.DirEntry[str]]:
         check(path)
-        return scandir(path)  # type: ignore[call-overload]
+        return scandir(path)
 
     monkeypatch.setattr(os, "listdir", guarded_listdir)
     monkeypatch.setattr(os, "scandir", guarded_scandir)

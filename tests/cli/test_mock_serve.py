@@ -29,7 +29,12 @@ def test_mock_serve_prints_its_url_answers_and_stops_on_sigint(tmp_path: Path) -
     process = subprocess.Popen([str(hih), "mock", "serve", "--port", "insurance=0"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or []], daemon=True)
+
+    def read() -> None:
+        for line in process.stdout or []:
+            lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
         printed: list[str] = []

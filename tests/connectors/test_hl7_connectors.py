@@ -38,7 +38,9 @@ def lis_mock(runtime: Runtime, store: ContractStore) -> Any:
 def settings(lis_mock: LisMock, tmp_path: Path) -> Hl7Settings:
     lis_mock.reset()
     contract = lis_mock.contract
-    return Hl7Settings(lis_mock.endpoint.host, lis_mock.endpoint.port, timeout_s=0.5,
+    endpoint = lis_mock.endpoint
+    assert endpoint is not None, "the LIS mock is started"
+    return Hl7Settings(endpoint.host, endpoint.port, timeout_s=0.5,
                        contract_version=contract.version, contract_folder=str(contract.folder),
                        store_path=str(tmp_path / "received.sqlite"))
 

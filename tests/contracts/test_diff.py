@@ -106,7 +106,7 @@ def test_a_requirement_through_dependent_required() -> None:
 
 
 def test_an_else_branch_and_an_unchanged_condition() -> None:
-    cond = {"if": {"properties": {"k": {"const": "1"}}}, "then": {"required": ["a"]}}
+    cond: dict[str, Any] = {"if": {"properties": {"k": {"const": "1"}}}, "then": {"required": ["a"]}}
     base = obj({"k": S, "a": S, "b": S}, **cond)
     assert changes(base, base) == []
     change = only(changes(base, {**base, "else": {"required": ["b"]}}))
@@ -220,7 +220,8 @@ def test_a_field_that_follows_its_code_table_is_left_to_the_code_table_compariso
     shape = _shape(bound)
     assert shape.properties["t"].table == "cert"
     smaller = _shape(bound, {"$defs": {"cert": {"enum": ["01", "02"]}}})
-    tables_old, tables_new = {"cert": ('"01"', '"02"', '"03"')}, {"cert": ('"01"', '"02"')}
+    tables_old: dict[str, tuple[str, ...]] = {"cert": ('"01"', '"02"', '"03"')}
+    tables_new: dict[str, tuple[str, ...]] = {"cert": ('"01"', '"02"')}
     assert Comparator(tables_old, tables_new).compare(shape, smaller) == []
     assert [d.category for d in Comparator().compare(shape, smaller)] == ["values-removed"]
 

@@ -55,9 +55,9 @@ def _pairs(contract: Contract, body: dict[str, Any], infno: str) -> list[tuple[s
     if body.get("type") == "error":
         return [(contract.envelope["gateway_error"], body)]
     pairs = [(contract.envelope["response"], body)]
-    op = contract.operations.get(infno)
-    if op is not None and op.output_schema and body.get("output") is not None:
-        pairs.append((op.output_schema, body["output"]))
+    found = contract.operations.get(infno)
+    if found is not None and found.output_schema and body.get("output") is not None:
+        pairs.append((found.output_schema, body["output"]))
     return pairs
 
 

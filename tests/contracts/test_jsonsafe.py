@@ -91,7 +91,12 @@ def test_the_fast_parser_reads_what_json_reads(value: Any, big: int, ascii_only:
 def test_a_depth_the_caller_checked_is_not_counted_again(monkeypatch: pytest.MonkeyPatch) -> None:
     counted: list[bytes] = []
     original = jsonsafe.check_depth
-    monkeypatch.setattr(jsonsafe, "check_depth", lambda raw, limit=64: (counted.append(raw), original(raw, limit))[1])
+
+    def counting(raw: bytes, limit: int = 64) -> None:
+        counted.append(raw)
+        original(raw, limit)
+
+    monkeypatch.setattr(jsonsafe, "check_depth", counting)
     assert jsonsafe.loads(b'{"a":[1]}', 8, depth_checked=True) == {"a": [1]} and counted == []
     with pytest.raises(jsonsafe.JsonRefused) as refused:
         jsonsafe.loads(b"[" * 9 + b"]" * 9, 8)

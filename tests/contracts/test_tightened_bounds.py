@@ -4,6 +4,7 @@ refuses: the verdict must stay exactly the schema's, at the bounds and around th
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -17,7 +18,7 @@ AMOUNT = {"anyOf": [{"type": "number", "minimum": -99999999999999.98, "maximum":
 
 
 def test_fractional_bounds_become_the_whole_numbers_inside_them() -> None:
-    schema = {"type": "object", "properties": {
+    schema: dict[str, Any] = {"type": "object", "properties": {
         "ratio": {"type": "number", "minimum": 0.5, "maximum": 999.9},
         "minimum": {"type": "number", "minimum": -1.5},  # a property named like the keyword stays a property
         "whole": {"type": "number", "minimum": 0, "maximum": 10.0},

@@ -72,7 +72,8 @@ def answered_within_the_contract(soap: InProcess, response: httpx.Response) -> N
     else:
         assert response.status_code in (200, 400, 404, 405, 413, 415, 431), response.text[:500]
     exchange = soap.mock.journal.last()
-    assert exchange is not None and "error" not in exchange.meta, exchange.meta
+    assert exchange is not None
+    assert "error" not in exchange.meta, exchange.meta
     assert exchange.response_valid, [str(f) for f in exchange.response_findings]
 
 

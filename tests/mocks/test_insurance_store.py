@@ -116,7 +116,12 @@ def test_a_nonce_goes_to_the_log_in_the_write_of_the_transaction_that_follows(tm
     first, second = pair(tmp_path / "ins.sqlite")
     writes: list[int] = []
     real = os.write
-    monkeypatch.setattr(os, "write", lambda fd, data: writes.append(fd) or real(fd, data))
+
+    def counted(fd: int, data: bytes) -> int:
+        writes.append(fd)
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", counted)
     try:
         first.add_nonce("N1", int(time.time()) + 300)
         first.atomic_for(["P1"], lambda: first.put("visits", "V1", {"status": "registered"}))

@@ -3,6 +3,7 @@ against the ASGI path it replaces, over real sockets: the same reply bytes (but 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import time
@@ -35,7 +36,7 @@ class Partner:
     def identify(self, request: HttpRequest) -> str | None:
         return request.path.strip("/") or None
 
-    def handle_now(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
+    def handle_now(self, request: HttpRequest, exchange: Exchange) -> HttpReply | asyncio.Future[HttpReply]:
         self.calls.append(request.path)
         exchange.request = {"size": len(request.body), "type": request.headers.get("content-type")}
         exchange.request_findings = [Finding(Severity.WARNING, "/x", "a note", "note")] if b"note" in request.body else []
@@ -47,7 +48,8 @@ class Partner:
         return HttpReply(status, body, "application/json;charset=utf-8", headers, parsed={"echo": len(request.body)})
 
     async def handle(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
-        return self.handle_now(request, exchange)
+        reply = self.handle_now(request, exchange)
+        return await reply if isinstance(reply, asyncio.Future) else reply
 
     def inspect(self, request: HttpRequest, exchange: Exchange) -> None:
         exchange.request = {"inspected": True}

@@ -36,10 +36,6 @@ class LatePartner(Partner):
         loop.call_soon(loop.call_soon, settle)
         return answer
 
-    async def handle(self, request: HttpRequest, exchange: Exchange) -> HttpReply:
-        reply = self.handle_now(request, exchange)
-        return await reply if isinstance(reply, asyncio.Future) else reply
-
 
 @pytest.fixture
 def pair(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Served, Served]]:

@@ -39,7 +39,7 @@ def test_the_same_text_as_json_dumps(value: Any) -> None:
 
 def test_a_run_exchange_is_written_by_orjson() -> None:
     """The values a run writes take the fast path (the point of it), and come out as json writes them."""
-    exchange = {"id": 3, "started": 1765084812.1234, "duration_ms": 1.25, "status": 200, "fault": None,
+    exchange: dict[str, object] = {"id": 3, "started": 1765084812.1234, "duration_ms": 1.25, "status": 200, "fault": None,
                 "request_raw": {"text": '{"infno": "2207", "psn_name": "张*"}\n'}, "findings": [], "ok": True}
     assert alike(exchange)
     assert indented(exchange) == json.dumps(exchange, ensure_ascii=False, indent=2)

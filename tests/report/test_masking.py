@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ def test_mask_value(value: str, masked: str) -> None:
 
 
 def test_json_is_masked_by_field_name_at_any_depth() -> None:
-    document = {"input": {"data": {"mdtrt_cert_no": "11010519491231002X", "psn_name": "张三", "psn_no": 1234567,
+    document: dict[str, Any] = {"input": {"data": {"mdtrt_cert_no": "11010519491231002X", "psn_name": "张三", "psn_no": 1234567,
                                    "med_type": "11", "card_sn": ""}},
                 "output": {"list": [{"certno": "440524188001010014", "balc": 1500.0}]}}
 
@@ -116,7 +117,7 @@ def test_objects_teach_the_masker() -> None:
 
 def test_an_exchange_is_masked_in_parsed_and_raw_forms() -> None:
     request = {"infno": "1101", "input": {"data": {"mdtrt_cert_no": "11010519491231002X"}}}
-    entry = {"transport": "http", "request": request, "request_raw": {"text": json.dumps(request)},
+    entry: dict[str, Any] = {"transport": "http", "request": request, "request_raw": {"text": json.dumps(request)},
              "request_findings": [{"severity": "error", "location": "/input/data/mdtrt_cert_no",
                                    "message": "'11010519491231002X' is not valid"}],
              "response": None, "response_raw": {"text": "err: 身份证 11010519491231002X 不存在 {"},

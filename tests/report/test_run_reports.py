@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,8 +19,8 @@ def test_cucumber_json_under_two_workers_has_every_scenario(parallel_run: Path) 
     summary = json.loads((parallel_run / "summary.json").read_text(encoding="utf-8"))
     features = json.loads((parallel_run / "cucumber.json").read_text(encoding="utf-8"))
 
-    def status(element: dict[str, object]) -> str:
-        steps = [s["result"]["status"] for s in element["steps"]]  # type: ignore[attr-defined, index]
+    def status(element: dict[str, Any]) -> str:
+        steps = [s["result"]["status"] for s in element["steps"]]
         return "failed" if "failed" in steps else "skipped" if steps and set(steps) == {"skipped"} else "passed"
 
     written = {e["id"]: status(e) for f in features for e in f["elements"]}

@@ -24,8 +24,9 @@ INTERFACES = ("insurance", "blood-center", "mch-platform", "lis", "pacs")
 
 def _pdf(path: Path) -> tuple[int, str]:
     """(pages, text) of a PDF, read by poppler's pdfinfo and pdftotext."""
-    tools = [shutil.which("pdfinfo"), shutil.which("pdftotext")]
-    assert all(tools), "poppler-utils (pdfinfo, pdftotext) is installed by ./scripts/setup"
+    pdfinfo, pdftotext = shutil.which("pdfinfo"), shutil.which("pdftotext")
+    assert pdfinfo and pdftotext, "poppler-utils (pdfinfo, pdftotext) is installed by ./scripts/setup"
+    tools = [pdfinfo, pdftotext]
     info = subprocess.run([tools[0], str(path)], capture_output=True, text=True, timeout=60, check=True).stdout
     pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
     text = subprocess.run([tools[1], "-enc", "UTF-8", "-layout", str(path), "-"], capture_output=True, text=True,
@@ -57,7 +58,7 @@ def test_another_failure_keeps_its_text_as_detail_and_takes_the_transaction_from
                 "message": "harness.ports.hl7.Rejected: AE from LIS",
                 "steps": [{"keyword": "假如", "name": "患者 \"张*\"", "status": "passed"},
                           {"keyword": "当", "name": "医院开立检验医嘱 \"P0100\"", "status": "failed"}]}
-    exchanges = [{"operation": "ADT^A01"}, {"operation": "OML^O21"}, {"operation": None}]
+    exchanges: list[dict[str, Any]] = [{"operation": "ADT^A01"}, {"operation": "OML^O21"}, {"operation": None}]
     found = business_failure(scenario, exchanges, _operations("lis"))
     assert found.transaction == "OML^O21" and found.transaction_name.startswith("检验医嘱")
     assert found.reason == "步骤「当 医院开立检验医嘱 \"P0100\"」未通过：出现异常 Rejected（见技术细节）"

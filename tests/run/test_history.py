@@ -37,7 +37,7 @@ def run_summary(statuses: dict[str, str], contract: str = "2024.1", connector: s
             "scenarios": scenarios, **extra}
 
 
-EVIDENCE = {A: [{"operation": "2207", "request": {"infno": "2207", "input": {"data": {"card_sn": "X"}}},
+EVIDENCE: dict[str, list[dict[str, Any]]] = {A: [{"operation": "2207", "request": {"infno": "2207", "input": {"data": {"card_sn": "X"}}},
                  "response": {"infcode": 0, "output": {"setlinfo": {"balc": 1}}}},
                 {"operation": "2601", "request": {"infno": "2601"}, "response": None, "fault": "reset"}]}
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _pytest.mark.expression import Expression
+from _pytest.mark.expression import Expression, ExpressionMatcher
 from pytest_bdd.parser import FeatureParser
 
 from harness.contract.interfaces import interface as interface_of
@@ -63,7 +63,16 @@ def _selected(interface: str, tags: str) -> int:
     """The scenarios of the interface a tag expression selects, one bit each."""
     expression = Expression.compile(re.sub(r"@([\w.:-]+)", r"\1", tags))
     return sum(1 << i for i, found in enumerate(scenario_tags(interface))
-               if expression.evaluate(found.__contains__))
+               if expression.evaluate(_matcher(found)))
+
+
+def _matcher(tags: frozenset[str]) -> ExpressionMatcher:
+    """Whether a name of the expression is one of the scenario's tags (a marker's keyword arguments do not apply)."""
+
+    def matches(name: str, /, **kwargs: str | int | bool | None) -> bool:
+        return name in tags
+
+    return matches
 
 
 def _size(planted: list[Defect | None]) -> int:

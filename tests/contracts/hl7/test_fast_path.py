@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from harness.contract.findings import Finding
 from harness.contract.hl7 import datatypes, segment_regex, standard
 from harness.contract.hl7.contract import HL7Validator
 from harness.contract.hl7.message import parse
@@ -74,7 +75,7 @@ def test_every_segment_passed_is_one_the_walk_passes(
             plan = plans.get(seg.name)
             if sdef is None or plan is None or not pv._quiet(seg, plan, msg):
                 continue
-            walked: list[object] = []
+            walked: list[Finding] = []
             pv._fields(seg, sdef, seg.name, msg, walked)
             assert walked == [], "|".join(seg.fields)
             passed += 1

@@ -7,6 +7,7 @@ import pytest
 
 from harness.contract.hl7 import standard
 from harness.contract.hl7.contract import HL7Validator
+from harness.contract.hl7.standard import StandardSegment
 from tests.contracts.hl7 import messages as m
 from tests.contracts.hl7.test_validation import check, edit, findings, segment, set_field
 
@@ -19,12 +20,18 @@ def test_every_bundled_version_loads(version: str) -> None:
     assert standard.segments(version) is segments  # loaded once, cached
 
 
+def _obx(version: str) -> StandardSegment:
+    found = standard.segment(version, "OBX")
+    assert found is not None, f"the standard of v{version} defines OBX"
+    return found
+
+
 def test_definitions_differ_by_version() -> None:
-    assert [standard.segment(v, "OBX").width for v in ("2.3", "2.4", "2.5.1", "2.8")] == [17, 19, 25, 28]
-    obx14 = standard.segment("2.5.1", "OBX").fields[13]
+    assert [_obx(v).width for v in ("2.3", "2.4", "2.5.1", "2.8")] == [17, 19, 25, 28]
+    obx14 = _obx("2.5.1").fields[13]
     assert (obx14.type, obx14.components) == ("TS", 2)
-    assert standard.segment("2.8", "OBX").fields[13].type == "DTM"
-    assert standard.segment("2.5.1", "OBX").fields[19].max == 0  # OBX-20: reserved in v2.5.1
+    assert _obx("2.8").fields[13].type == "DTM"
+    assert _obx("2.5.1").fields[19].max == 0  # OBX-20: reserved in v2.5.1
     assert standard.segment("2.5.1", "ZDS") is None and standard.segment(None, "OBX") is None
 
 

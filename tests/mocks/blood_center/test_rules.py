@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 import pytest
 
@@ -21,7 +22,23 @@ def issued(call: Caller, centre: BloodCenterMock, number: str = "ORD1001") -> li
     return dins
 
 
-def receive(call: Caller, issue_no: str, dins: list[str], **bag: str) -> object:
+class Discrepancy(Protocol):
+    """One line of a receipt's discrepancy list, as zeep reads it."""
+
+    type: str
+    din: str
+
+
+class Receipt(Protocol):
+    """ConfirmReceipt's answer, as zeep reads it."""
+
+    ResultCode: str
+    ResultMessage: str
+    accepted: int
+    discrepancy: list[Discrepancy]
+
+
+def receive(call: Caller, issue_no: str, dins: list[str], **bag: str) -> Receipt:
     units = [{"din": d, "abo": bag.get("abo", "A"), "rhd": bag.get("rhd", "POS"), "condition": "INTACT"} for d in dins]
     return call("ConfirmReceipt", issueNo=issue_no, receivedAt=datetime(2026, 1, 1, 12), receivedBy="输血科", unit=units)
 

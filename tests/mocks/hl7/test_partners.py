@@ -54,6 +54,7 @@ def test_an_order_is_kept_and_answered(partner: Any) -> None:
     text = order_of(partner)
     with client(partner) as c:
         ack = c.send(text)
+    assert ack.message is not None
     assert ack.code == "AA" and ack_problems(ack.message, parse(text)) == []
     (held,) = partner.orders()
     assert held["status"] in ("received", "scheduled") and held["patient"]["name"] == "张三"
@@ -67,6 +68,7 @@ def test_a_cancel_of_an_unknown_order_changes_nothing(partner: Any) -> None:
         ack = c.send(order_of(partner, order_control="CA"))
     assert partner.orders() == []
     if partner.interface == "lis":
+        assert ack.message is not None
         assert (ack.code, ack.message.get("ORC-1")) == ("AA", "UC")
     else:
         assert (ack.code, ack.errors) == ("AE", ["204"])

@@ -39,14 +39,18 @@ class Served:
                                         stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, start_new_session=True)
         self.lines: queue.Queue[str] = queue.Queue()
         self.printed: list[str] = []
-        self.reader = threading.Thread(
-            target=lambda: [self.lines.put(line.rstrip("\n")) for line in self.process.stdout or []], daemon=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         try:
             self.wait_for(lambda line: line.startswith("ready"))
         except BaseException:  # not ready in time (or interrupted): nobody holds this object to stop it later
             self.close()
             raise
+
+    def _read(self) -> None:
+        """Queues each printed line, on the reader thread, until the process closes its output."""
+        for line in self.process.stdout or []:
+            self.lines.put(line.rstrip("\n"))
 
     def wait_for(self, wanted: object, timeout: float = 20.0) -> str:
         deadline = time.monotonic() + timeout

@@ -121,7 +121,8 @@ def _exchange(port: int, payload: bytes, expected: int) -> list[bytes]:
     """Send one frame on a fresh connection; every frame that comes back until QUIET_S passes without one."""
     with socket.create_connection(("127.0.0.1", port), timeout=2.0) as sock:
         sock.sendall(frame(payload))
-        deframer, frames = Deframer(), []
+        deframer = Deframer()
+        frames: list[bytes] = []
         deadline = time.monotonic() + (5.0 if expected else QUIET_S)
         while time.monotonic() < deadline:
             sock.settimeout(max(0.01, deadline - time.monotonic()))

@@ -13,7 +13,7 @@ from harness.contract.model import Contract
 from mocks.transport.faults import FaultPlan
 from mocks.transport.journal import Journal
 from mocks.transport.runtime import Runtime
-from mocks.transport.soap import SoapContext, soap_app
+from mocks.transport.soap import SoapContext, SoapHandler, soap_app
 from tests.mocks.soap.conftest import auth_header, order
 from tests.mocks.soap.example import HOSPITAL, TOKEN
 
@@ -69,6 +69,7 @@ def _inside(reply: etree._Element, env: str = "http://schemas.xmlsoap.org/soap/e
 
 def test_an_answer_already_in_its_envelope_is_sent_as_the_bare_answer_would_be(example_contract: Contract) -> None:
     handler = soap_app(example_contract, {"SubmitOrder": answer("RECEIVED")}, Journal(), FaultPlan()).handler
+    assert isinstance(handler, SoapHandler)
     values = ("0", "成功", "ORD1", "RECEIVED")
     bare = handler.encode("SubmitOrder", _reply(values))
     assert bare.status == 200 and not bare.findings and b"<ns0:orderId>ORD1</ns0:orderId>" in bare.body

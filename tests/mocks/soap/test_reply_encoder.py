@@ -131,7 +131,7 @@ def test_an_answer_of_a_known_shape_is_the_template_with_its_own_texts() -> None
     op, encoder = encoder_of(folder, "UploadRecord")
     first = {"ResultCode": "0", "ResultMessage": "成功",
              "result": {"index": 1, "recordNo": "R1", "status": "ACCEPTED", "recordId": "MCH1", "version": 1}}
-    second = {"ResultCode": "1", "ResultMessage": "记录被拒绝：a < b & c",
+    second: dict[str, Any] = {"ResultCode": "1", "ResultMessage": "记录被拒绝：a < b & c",
               "result": {"index": 2, "recordNo": "R2", "status": "REJECTED", "recordId": "MCH2", "version": 3}}
     built = [encoder.build(first), encoder.build(second)]
     assert len(encoder.templates) == 1, "one shape, one template"
@@ -143,4 +143,6 @@ def test_an_answer_of_a_known_shape_is_the_template_with_its_own_texts() -> None
     envelope = encoder.build(rejected)
     assert envelope is not None and len(encoder.templates) == 2, "an error list: another shape"
     assert etree.tostring(envelope) == etree.tostring(op.output.serialize(**rejected).content)
-    assert etree.tostring(encoder.build(first)) == etree.tostring(built[0])  # type: ignore[arg-type]
+    again, first_built = encoder.build(first), built[0]
+    assert again is not None and first_built is not None
+    assert etree.tostring(again) == etree.tostring(first_built)
