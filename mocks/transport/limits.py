@@ -10,7 +10,7 @@ The console and the admin API, small Starlette apps, get the same checks from `g
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import chain
@@ -81,7 +81,7 @@ class InputLimits:
                        max_header_bytes=given.max_header_bytes or base.max_header_bytes)
 
     # -- the checks -----------------------------------------------------------------------------------------------
-    def check_head(self, scope: dict[str, Any]) -> Refusal | None:
+    def check_head(self, scope: Mapping[str, Any]) -> Refusal | None:
         """Headers (count and bytes), Content-Length and Content-Type, before any of the body is read."""
         headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
         # the server refuses oversized heads before the app runs; this is the backstop for apps served in-process
