@@ -1,13 +1,15 @@
-"""A PDF laid out in a side process before one of its texts is known, then drawn once it is.
+"""A PDF laid out in a side process before some of its texts are known, then drawn once they are.
 
-The sign-off pack prints the SHA-256 of manifest.json, which exists only once every other report is written; laying
-the sign-off out (WeasyPrint, ≈ half of what the PDF costs) waited for all of them. Here a forked process lays the
-page out from the HTML with a placeholder of the same shape in place of the digest, on the other core while the
-parent writes the other reports. Given the final HTML, it draws the PDF only when that HTML is the laid-out one
-with the placeholder replaced, every placeholder is an element's whole text, and each line of the digest is as wide
-as the placeholder's line it takes the place of (a monospaced face: the same breaks, the same pages). Otherwise,
-or when the side process fails, stalls or cannot be started, `finish` says so and the caller writes the PDF itself,
-as it did before: the document is the same either way (tests/report/test_pdf_ahead.py holds the two to the byte).
+The sign-off pack prints the SHA-256 of manifest.json, which exists only once every other report is written, and the
+time the run finished, known only once pytest has exited; laying the sign-off out (WeasyPrint, ≈ half of what the
+PDF costs) waited for both. Here a forked process lays the page out from the HTML with placeholders in place of
+those texts (zeros of the digest's shape; the time the run is expected to finish), on the other core while the run
+ends and the parent writes the other reports. Given the final HTML and the value of each placeholder, it draws the
+PDF only when that HTML is the laid-out one with the placeholders replaced, every placeholder is an element's whole
+text, and each line of a value is as wide as the placeholder's line it takes the place of (the same breaks, the
+same pages). Otherwise, or when the side process fails, stalls or cannot be started, `finish` says so and the
+caller writes the PDF itself, as it did before: the document is the same either way (tests/report/test_pdf_ahead.py
+holds the two to the byte).
 
 Linux and macOS (`os.fork`): the side process shares what the parent loaded (WeasyPrint, its fonts, the
 templates) without importing or reading anything again. It is started only when WeasyPrint is imported already and
@@ -25,7 +27,8 @@ import select
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +48,8 @@ class PdfAhead:
     """The pipe the final HTML goes down."""
     answers: int
     """The pipe the side process answers on: one JSON line, `{"pages": N}` or `{"redo": reason}`."""
+    placeholders: dict[str, str] = field(default_factory=dict)
+    """Name -> the text laid out in the place of a value not yet known."""
     done: bool = False
 
     @staticmethod
@@ -54,9 +59,12 @@ class PdfAhead:
         return hasattr(os, "fork") and "weasyprint" in sys.modules and spare_core()
 
     @classmethod
-    def start(cls, html: str, placeholder: str, target: Path, print_css: str | None = None) -> PdfAhead | None:
-        """Fork a process that lays `html` out now; None when none can be started (no fork, no WeasyPrint yet)."""
-        if placeholder not in html or not cls.possible():
+    def start(cls, html: str, placeholders: str | Mapping[str, str], target: Path,
+              print_css: str | None = None) -> PdfAhead | None:
+        """Fork a process that lays `html` out now; None when none can be started (no fork, no WeasyPrint yet, a
+        placeholder not in `html`). `placeholders`: name -> text, or one text (named "")."""
+        named = _named(placeholders)
+        if not named or any(text not in html for text in named.values()) or _overlap(named) or not cls.possible():
             return None
         orders_r, orders_w = os.pipe()
         answers_r, answers_w = os.pipe()
@@ -70,21 +78,26 @@ class PdfAhead:
             gc.disable()  # it lives for one PDF: a collection would walk (and copy) the parent's objects for nothing
             code = 0
             try:
+                # Ctrl-C or a cancel reaches the whole group: the side process stops at once, not through the
+                # parent's handlers (which it inherited), and its parent writes the PDF itself if it still can
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 os.close(orders_w)
                 os.close(answers_r)
-                _side(html, placeholder, target, print_css, orders_r, answers_w)
+                _side(html, named, target, print_css, orders_r, answers_w)
             except BaseException:  # noqa: BLE001 - the parent hears nothing and writes the PDF itself
                 code = 1
             os._exit(code)
         os.close(orders_r)
         os.close(answers_w)
-        return cls(pid, orders_w, answers_r)
+        return cls(pid, orders_w, answers_r, named)
 
-    def finish(self, html: str, value: str) -> int | None:
-        """Pages of the PDF the side process wrote from `html` (the final one, `value` in the placeholder's place);
-        None when it did not write it (the caller writes it, from the start)."""
+    def finish(self, html: str, values: str | Mapping[str, str]) -> int | None:
+        """Pages of the PDF the side process wrote from `html` (the final one, each value in its placeholder's
+        place; `values` by the placeholders' names, or one text); None when it did not write it (the caller writes
+        it, from the start)."""
         try:
-            order = json.dumps({"html": html, "value": value}).encode("utf-8")
+            order = json.dumps({"html": html, "values": _named(values)}).encode("utf-8")
             deadline = time.monotonic() + ANSWER_S
             sent = False
             with contextlib.suppress(OSError):  # a side process that is gone: no answer below
@@ -116,6 +129,16 @@ class PdfAhead:
             os.kill(self.pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
+
+
+def _named(texts: str | Mapping[str, str]) -> dict[str, str]:
+    return {"": texts} if isinstance(texts, str) else dict(texts)
+
+
+def _overlap(placeholders: dict[str, str]) -> bool:
+    """Whether a placeholder is empty or found within another (then replacing one would change the other)."""
+    return any(not text or any(text in other for mark, other in placeholders.items() if mark != name)
+               for name, text in placeholders.items())
 
 
 def spare_core() -> bool:
@@ -162,25 +185,36 @@ def _read_line(fd: int, timeout_s: float) -> bytes:
     return b"".join(chunks)
 
 
-def _side(html: str, placeholder: str, target: Path, print_css: str | None, orders: int, answers: int) -> None:
+def _side(html: str, placeholders: dict[str, str], target: Path, print_css: str | None, orders: int,
+          answers: int) -> None:
     """The side process: lay out, wait for the final HTML, then draw the PDF or say why not."""
     from harness.report import pdf
 
     document = pdf.lay_out(html, print_css)
     order = json.loads(_read_line(orders, ORDER_S) or b"{}")
-    final, value = order.get("html"), order.get("value")
+    final, values = order.get("html"), order.get("values")
     reason = None
-    if not isinstance(final, str) or not isinstance(value, str):
-        reason = "no final HTML"
-    elif html.replace(placeholder, value) != final:
-        reason = "the final HTML differs from the laid-out one elsewhere than the placeholder"
+    if not isinstance(final, str) or not isinstance(values, dict) or set(values) != set(placeholders) or \
+            not all(isinstance(v, str) for v in values.values()):
+        reason = "no final HTML, or not a value for each placeholder"
+    elif any(other in values[name] for name in placeholders for mark, other in placeholders.items() if mark != name):
+        reason = "a value holds another placeholder"
+    elif _replaced(html, placeholders, values) != final:
+        reason = "the final HTML differs from the laid-out one elsewhere than the placeholders"
     else:
-        reason = fill_in(document, html, placeholder, value)
+        for name, placeholder in placeholders.items():
+            reason = reason or fill_in(document, html, placeholder, values[name])
     if reason is None:
         answer: dict[str, Any] = {"pages": pdf.write(document, target)}
     else:
         answer = {"redo": reason}
     _write_all(answers, json.dumps(answer).encode("utf-8"), time.monotonic() + ANSWER_S)
+
+
+def _replaced(html: str, placeholders: dict[str, str], values: dict[str, str]) -> str:
+    for name, placeholder in placeholders.items():
+        html = html.replace(placeholder, values[name])
+    return html
 
 
 def fill_in(document: Any, html: str, placeholder: str, value: str) -> str | None:

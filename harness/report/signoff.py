@@ -148,8 +148,13 @@ def _environment() -> jinja2.Environment:
     """One per process: a template is compiled once (`hih run` does it while its scenarios run, `preload`)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(IDENTITY_KINDS=IDENTITY_KINDS)
+    env.globals.update(IDENTITY_KINDS=IDENTITY_KINDS, when=shown_time)
     return env
+
+
+def shown_time(iso: str | None) -> str:
+    """How the pack shows a time of summary.json (`2026-12-06 20:00:09+08:00`; `-` when there is none)."""
+    return iso.replace("T", " ") if iso else "-"
 
 
 def preload() -> None:
@@ -169,13 +174,18 @@ def _print_css() -> str:
 MANIFEST_PLACEHOLDER = "0" * 64
 """What the sign-off laid out ahead shows in place of the manifest's SHA-256: 64 hexadecimal digits, as wide in
 the monospaced face as any digest."""
+MANIFEST, FINISHED = "manifest", "finished"
+"""The names of the values a sign-off laid out ahead leaves open (harness.report.pdf_ahead's placeholders)."""
 
 
 def signoff_ahead(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
-                  masker: Masker, contracts: dict[str, Any], config: SignoffConfig) -> PdfAhead | None:
+                  masker: Masker, contracts: dict[str, Any], config: SignoffConfig,
+                  finished_open: bool = False) -> PdfAhead | None:
     """signoff.pdf laid out in a side process now, before manifest.json exists (harness.report.pdf_ahead), from
     the page as `write_signoff` is expected to render it; `write_signoff` hands it the page it renders then.
-    `masker` is not changed (a copy of it masks here)."""
+    `masker` is not changed (a copy of it masks here). `finished_open`: `summary`'s `finished` is the time the
+    run is expected to finish (`hih run` starts the side process at its last result, before pytest has exited):
+    its text is a placeholder too, replaced by the final one (digits as wide as digits)."""
     from harness.report.pdf_ahead import PdfAhead
     from harness.run.history import history_path, previous_runs
 
@@ -186,7 +196,10 @@ def signoff_ahead(report_dir: Path, summary: dict[str, Any], evidence: dict[str,
     previous = previous_runs(history_path(report_dir), list(summary.get("interfaces") or {}), summary.get("started"))
     html = render_signoff(build_signoff(summary, evidence, predicting, contracts, config, previous,
                                         MANIFEST_PLACEHOLDER))
-    return PdfAhead.start(html, MANIFEST_PLACEHOLDER, report_dir / SIGNOFF_PDF, _print_css())
+    placeholders = {MANIFEST: MANIFEST_PLACEHOLDER}
+    if finished_open:
+        placeholders[FINISHED] = shown_time(summary.get("finished"))
+    return PdfAhead.start(html, placeholders, report_dir / SIGNOFF_PDF, _print_css())
 
 
 def write_signoff(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]], masker: Masker,
@@ -209,7 +222,8 @@ def write_signoff(report_dir: Path, summary: dict[str, Any], evidence: dict[str,
     if not pdf:
         return [*written, write_seal(report_dir)]
     try:
-        if ahead is None or ahead.finish(html, manifest_sha256) is None:
+        known = {MANIFEST: manifest_sha256, FINISHED: shown_time(summary.get("finished"))}
+        if ahead is None or ahead.finish(html, {name: known[name] for name in ahead.placeholders}) is None:
             render_pdf(html, report_dir / SIGNOFF_PDF, _print_css())
         written.append(report_dir / SIGNOFF_PDF)
     except PdfUnavailable as exc:

@@ -117,14 +117,14 @@ def preload(signoff_pdf: bool = True) -> None:
 
 
 def start_signoff_pdf(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
-                      contracts: dict[str, Any] | None = None) -> PdfAhead | None:
+                      contracts: dict[str, Any] | None = None, finished_open: bool = False) -> PdfAhead | None:
     """signoff.pdf laid out now in a side process (`signoff_ahead`), for `write_reports(..., ahead=...)` to finish:
-    `hih run` starts it as soon as its summary is final, before it writes summary.json and evidence.json, so that
-    the laying out (the longest part of the end of a run) begins that much sooner. None when no side process is
-    started (then `write_reports` writes the PDF itself)."""
+    `hih run` starts it at its last result, from the summary it expects (`finished_open`: its end time a
+    placeholder), or else once its summary is final, so that the laying out (the longest part of the end of a run)
+    begins that much sooner. None when no side process is started (then `write_reports` writes the PDF itself)."""
     config = load_config()
     return signoff_ahead(report_dir, summary, evidence, Masker.from_config(config.masking),
-                         _contracts(summary, contracts), config.signoff)
+                         _contracts(summary, contracts), config.signoff, finished_open)
 
 
 def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],

@@ -275,10 +275,13 @@ class Beside(threading.Thread):
 
 
 def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, console: Console,
-            beside: Beside | None = None) -> tuple[Outcome, int, int]:
+            beside: Beside | None = None,
+            at_last_result: Callable[[Outcome], None] | None = None) -> tuple[Outcome, int, int]:
     """Run the lanes' pytest processes until they end, the run is cancelled or runs out of time; then collect
     their files. Returns the outcome, one exit status for the run (pytest's codes: 0, 1, 5, or another) and how
-    many pytest processes ran. An error of the `beside` work stops the processes and is raised."""
+    many pytest processes ran. An error of the `beside` work stops the processes and is raised. `at_last_result`
+    is called once, when every process has collected and every scenario collected has its result (the processes
+    are then writing their files and exiting), unless the run was stopped first."""
     outcome = Outcome()
     parts = work / PARTS
     parts.mkdir()
@@ -315,6 +318,10 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
                     _stop_all(runners)
                 progress.tick()
                 settling = bool(outcome.nodeids) and len(outcome.done) >= len(outcome.nodeids)
+                if settling and at_last_result is not None and counted == len(outcome.nodeids) and \
+                        outcome.incomplete is None:
+                    at_last_result(outcome)
+                    at_last_result = None
                 _nap(runners, SETTLING_POLL_S if settling else POLL_S)
         except BaseException:
             _stop_all(runners)

@@ -15,6 +15,7 @@ import json
 import threading
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -30,6 +31,7 @@ from harness.run.metadata import run_metadata
 from harness.run.options import RunOptions, RunPlan, plan
 from harness.run.progress import print_summary
 from harness.run.results import Outcome, ScenarioResult, summary, write_json
+from harness.run.sign_ahead import EarlySignoff, evidence_of
 from harness.run.staging import Staging
 
 EXIT_INCOMPLETE = 2
@@ -81,17 +83,31 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
     recorded = interface_durations(history_path(p.options.report_dir), list(p.feature_dirs))
     store = ContractStore(p.options.contracts_dir)
     kinds = {name: store.transport(name, version) for name, version in p.versions.items()}
-    outcome, returncode, processes = execute(p, deal(p.feature_dirs, p.workers, recorded, kinds), work, select_file,
-                                             console, Beside(p.check))
-    if outcome.connector_errors:
-        raise UsageError(outcome.connector_errors[0])
-    finished = datetime.now()
-    _conclude(p, outcome, returncode, work, processes)
-    document = summary(p, outcome, started, finished)
-    document.update(run_metadata(p.options.operator, p.options.release))
-    if selection is not None:
-        document["selection"] = selection.summary()
-    evidence = {r.nodeid: r.evidence for r in outcome.results.values()}
+
+    def document(outcome: Outcome, finished: datetime) -> dict[str, Any]:
+        made = summary(p, outcome, started, finished)
+        made.update(run_metadata(p.options.operator, p.options.release))
+        if selection is not None:
+            made["selection"] = selection.summary()
+        return made
+
+    # signoff.pdf laid out by a side process on the other core from the last result on, while pytest writes its
+    # files and exits (the summary then is the expected one but for its end time)
+    early = EarlySignoff(work, p.contracts, document, preloading)
+    try:
+        outcome, returncode, processes = execute(p, deal(p.feature_dirs, p.workers, recorded, kinds), work,
+                                                 select_file, console, Beside(p.check),
+                                                 early.at_last_result if p.signoff_pdf else None)
+        if outcome.connector_errors:
+            raise UsageError(outcome.connector_errors[0])
+        finished = datetime.now()
+        _conclude(p, outcome, returncode, work, processes)
+        final = document(outcome, finished)
+        evidence = evidence_of(outcome)
+        ahead = early.take(final, evidence)
+    except BaseException:
+        early.close()
+        raise
     # imported after the scenarios: the pytest processes start sooner
     from harness.report.writer import manifest_line, start_signoff_pdf, write_reports
     from harness.run.history_beside import RecordBeside
@@ -101,15 +117,17 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
     # cyclic collector's walks, which the reports' many short-lived objects would otherwise set off again and again
     gc.freeze()
 
-    # signoff.pdf is laid out by a side process on the other core from now, the longest part of what follows (forked
-    # before the history's thread starts); the history records the run meanwhile, mostly waiting on the disk
-    ahead = start_signoff_pdf(work, document, evidence, p.contracts) if p.signoff_pdf else None
-    recording = RecordBeside(document, evidence, staging.target)
+    # without a side process from the last result (or with one whose page is not the final one) it is started now,
+    # the longest part of what follows (forked before the history's thread starts); the history records the run
+    # meanwhile, mostly waiting on the disk
+    if ahead is None and p.signoff_pdf:
+        ahead = start_signoff_pdf(work, final, evidence, p.contracts)
+    recording = RecordBeside(final, evidence, staging.target)
     try:
-        write_json(work / "summary.json", document)
+        write_json(work / "summary.json", final)
         outcome.evidence_json.write(work / "evidence.json", evidence)  # the parts encoded as the results came
         # the plugin masked the evidence
-        write_reports(work, document, evidence, p.contracts, evidence_masked=True, signoff_pdf=p.signoff_pdf,
+        write_reports(work, final, evidence, p.contracts, evidence_masked=True, signoff_pdf=p.signoff_pdf,
                       ahead=ahead)
         report_dir = staging.commit()
     except BaseException:
@@ -118,9 +136,9 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
         recording.drop()
         raise
     recording.keep()
-    print_summary(console, document, report_dir)
+    print_summary(console, final, report_dir)
     console.print(manifest_line(report_dir), markup=False, highlight=False)
-    return {"pass": 0, "fail": 1}.get(document["decision"], EXIT_INCOMPLETE)
+    return {"pass": 0, "fail": 1}.get(final["decision"], EXIT_INCOMPLETE)
 
 
 def _preload_reports(signoff_pdf: bool) -> None:

@@ -156,10 +156,14 @@ SUMMARY = {"decision": "fail", "release": "HIS 5.2.1", "operator": "13812345678"
                           "nodeid": "features/lis/a.feature::c", "duration_s": 0.1, "message": ""}]}
 
 
-def _reports(folder: Path, ahead: bool, started: bool = False) -> tuple[int, str]:
-    """The reports of SUMMARY; `started`: the side process started before any file is written, as `hih run` does."""
+def _reports(folder: Path, ahead: bool, started: bool = False, expected: dict[str, Any] | None = None) -> tuple[int, str]:
+    """The reports of SUMMARY; `started`: the side process started before any file is written, as `hih run` does;
+    `expected`: the side process started from this summary, its end time left open (as `hih run` does at its last
+    result)."""
     folder.mkdir()
     begun = writer.start_signoff_pdf(folder, SUMMARY, {}) if started else None
+    if expected is not None:
+        begun = writer.start_signoff_pdf(folder, expected, {}, finished_open=True)
     assert begun is not None or not started
     (folder / "summary.json").write_text(json.dumps(SUMMARY, ensure_ascii=False), encoding="utf-8")
     (folder / "pytest.log").write_text("1 failed, 1 passed\n", encoding="utf-8")
@@ -177,8 +181,8 @@ def _answers(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
     answers: list[int | None] = []
     finish = PdfAhead.finish
 
-    def told(self: PdfAhead, html: str, value: str) -> int | None:
-        answers.append(finish(self, html, value))
+    def told(self: PdfAhead, html: str, values: str | dict[str, str]) -> int | None:
+        answers.append(finish(self, html, values))
         return answers[-1]
 
     monkeypatch.setattr(PdfAhead, "finish", told)
@@ -204,6 +208,50 @@ def test_the_side_process_started_before_any_report_gives_the_same_pack(tmp_path
     assert answers and answers[0] == started[0], "the side process wrote the PDF"
     assert started == _reports(tmp_path / "last", ahead=False)
     assert "<manifest>" in started[1] and "13812345678" not in started[1]
+
+
+@pytest.mark.parametrize("expected_end", ["2026-12-06T20:00:09+08:00", "2026-12-06T19:59:58+08:00"])
+def test_the_side_process_started_before_the_end_time_is_known_gives_the_same_pack(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, expected_end: str) -> None:
+    """`hih run` forks the side process at its last result, from the summary expected to finish then: the end time
+    it laid out (the one that came, or other digits) is replaced by the final one, and the pack is the same."""
+    answers = _answers(monkeypatch)
+    early = _reports(tmp_path / "early", ahead=False, expected={**SUMMARY, "finished": expected_end})
+    assert answers and answers[0] == early[0], "the side process wrote the PDF"
+    assert early == _reports(tmp_path / "last", ahead=False)
+    assert "2026-12-0620:00:09+08:00" in early[1] and "19:59:58" not in early[1]
+    html = (tmp_path / "early" / "signoff.html").read_text(encoding="utf-8")
+    pdf.render_pdf(html, tmp_path / "fresh.pdf", signoff._print_css())
+    assert (tmp_path / "early" / "signoff.pdf").read_bytes() == (tmp_path / "fresh.pdf").read_bytes()
+
+
+def test_a_side_process_started_from_another_summary_leaves_the_pdf_to_the_caller(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = _answers(monkeypatch)
+    expected = {**SUMMARY, "decision": "pass", "finished": "2026-12-06T20:00:08+08:00"}
+    assert _reports(tmp_path / "other", ahead=False, expected=expected) == _reports(tmp_path / "last", ahead=False)
+    assert answers == [None], "the page laid out was not the final one: the PDF was laid out again"
+
+
+def test_two_placeholders_filled_in_give_the_pdf_of_the_final_page_byte_for_byte(tmp_path: Path) -> None:
+    at, then = "2026-12-06 20:00:09+08:00", "2026-12-06 21:47:35+08:00"
+    page = _page(PLACEHOLDER).replace("患者信息均已脱敏", at)
+    ahead = PdfAhead.start(page, {"digest": PLACEHOLDER, "end": at}, tmp_path / "ahead.pdf")
+    assert ahead is not None
+    final = page.replace(PLACEHOLDER, VALUE).replace(at, then)
+    assert ahead.finish(final, {"digest": VALUE, "end": then}) == pdf.render_pdf(final, tmp_path / "fresh.pdf")
+    assert (tmp_path / "ahead.pdf").read_bytes() == (tmp_path / "fresh.pdf").read_bytes()
+    assert _gone(ahead.pid)
+
+
+def test_placeholders_that_overlap_or_values_missing_are_left_to_the_caller(tmp_path: Path) -> None:
+    page = _page(PLACEHOLDER)
+    assert PdfAhead.start(page, {"digest": PLACEHOLDER, "part": PLACEHOLDER[:10]}, tmp_path / "x.pdf") is None
+    assert PdfAhead.start(page, {"digest": PLACEHOLDER, "empty": ""}, tmp_path / "x.pdf") is None
+    ahead = PdfAhead.start(page, {"digest": PLACEHOLDER}, tmp_path / "x.pdf")
+    assert ahead is not None
+    assert ahead.finish(page.replace(PLACEHOLDER, VALUE), {"other": VALUE}) is None
+    assert not (tmp_path / "x.pdf").exists() and _gone(ahead.pid)
 
 
 def test_without_a_core_to_spare_the_page_is_not_rendered_ahead(tmp_path: Path,
