@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""CPU instructions of what `hih run`'s parent writes after its pytest processes have exited, less the sign-off PDF
+(laid out and drawn by its side process): pytest's files masked again (`scrub_logs`), report.html, manifest.json,
+signoff.html and the seal (`write_reports` without the PDF), over a copy of a report directory's own files, counted
+by valgrind (callgrind): a figure other load on a shared machine cannot skew. With the side process started at the
+last result, this is the parent's part of the end's critical path.
+
+Each count runs this script in a fresh process twice, once writing the reports and once only loading what they are
+made from (`--load-only`); both first load the summary and evidence, import and preload the writers and lay out
+report.html's forms of the messages (`prepare_exchanges`, which a run does while its scenarios run), so the figure
+is the writing alone.
+
+    HIH_HISTORY=off .venv/bin/hih run --interface insurance --report-dir /tmp/insurance-run
+    .venv/bin/python bench/end_instructions.py /tmp/insurance-run                       # this checkout
+    .venv/bin/python bench/end_instructions.py /tmp/insurance-run --against /tmp/base   # another checkout first
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from callgrind_count import callgrind_instructions  # noqa: E402
+from interleaved import interleave, sides  # noqa: E402
+
+HERE = Path(__file__).resolve().parents[1]
+TIMEOUT_S = 900.0
+KEPT = ("summary.json", "evidence.json", "junit.xml", "cucumber.json", "events.jsonl", "pytest.log")
+
+
+def work(report_dir: Path, load_only: bool) -> None:
+    """The reports of a copy of `report_dir`'s own files (what is ready before, as a run has it by then)."""
+    os.environ["HIH_HISTORY"] = "off"
+    from harness.report.html import prepare_exchanges
+    from harness.report.writer import preload, write_reports
+
+    preload(False)
+    with tempfile.TemporaryDirectory(prefix="hih-end-") as scratch:
+        folder = Path(scratch)
+        for name in KEPT:
+            if (report_dir / name).is_file():
+                shutil.copy(report_dir / name, folder / name)
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        evidence: dict[str, list[dict[str, object]]] = json.loads((folder / "evidence.json").read_text("utf-8"))
+        for exchanges in evidence.values():
+            prepare_exchanges(exchanges)
+        if not load_only:
+            write_reports(folder, summary, evidence, evidence_masked=True, signoff_pdf=False)
+    print(f"done {len(evidence)} results")
+
+
+def count(checkout: Path, report_dir: Path) -> int:
+    """Instructions of `checkout`'s writing of the reports, less those of loading what they are made from."""
+    script = [str(Path(__file__).resolve()), str(report_dir), "--inside"]
+    full = callgrind_instructions(script, checkout, checkout, "done", TIMEOUT_S)
+    loaded = callgrind_instructions([*script, "--load-only"], checkout, checkout, "done", TIMEOUT_S)
+    return full - loaded
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("report_dir", type=Path, help="a report directory `hih run` wrote")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--against", type=Path, default=None, metavar="DIR", help="another checkout, counted first")
+    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--load-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.inside:
+        work(args.report_dir.resolve(), args.load_only)
+        return 0
+    figures = interleave(args.rounds, sides(args.against, HERE), lambda c: count(c, args.report_dir.resolve()),
+                         lambda n, checkout, got: f"[{checkout}] round {n}: {got:,} instructions")
+    for checkout, counts in figures.items():
+        print(f"{checkout}: the parent's reports after pytest: min {min(counts):,} instructions over "
+              f"{len(counts)} count(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
