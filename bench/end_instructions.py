@@ -6,9 +6,9 @@ by valgrind (callgrind): a figure other load on a shared machine cannot skew. Wi
 last result, this is the parent's part of the end's critical path.
 
 Each count runs this script in a fresh process twice, once writing the reports and once only loading what they are
-made from (`--load-only`); both first load the summary and evidence, import and preload the writers and lay out
-report.html's forms of the messages (`prepare_exchanges`, which a run does while its scenarios run), so the figure
-is the writing alone.
+made from (`--load-only`); both first load the summary, the evidence and the run's contracts, import and preload the
+writers and lay out report.html's forms of the messages (`prepare_exchanges`), as a run has them by then (it loaded
+its contracts before its scenarios and laid the forms out while they ran), so the figure is the writing alone.
 
     HIH_HISTORY=off .venv/bin/hih run --interface insurance --report-dir /tmp/insurance-run
     .venv/bin/python bench/end_instructions.py /tmp/insurance-run                       # this checkout
@@ -38,7 +38,7 @@ def work(report_dir: Path, load_only: bool) -> None:
     """The reports of a copy of `report_dir`'s own files (what is ready before, as a run has it by then)."""
     os.environ["HIH_HISTORY"] = "off"
     from harness.report.html import prepare_exchanges
-    from harness.report.writer import preload, write_reports
+    from harness.report.writer import _contracts, preload, write_reports
 
     preload(False)
     with tempfile.TemporaryDirectory(prefix="hih-end-") as scratch:
@@ -48,10 +48,11 @@ def work(report_dir: Path, load_only: bool) -> None:
                 shutil.copy(report_dir / name, folder / name)
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         evidence: dict[str, list[dict[str, object]]] = json.loads((folder / "evidence.json").read_text("utf-8"))
+        contracts = _contracts(summary)
         for exchanges in evidence.values():
             prepare_exchanges(exchanges)
         if not load_only:
-            write_reports(folder, summary, evidence, evidence_masked=True, signoff_pdf=False)
+            write_reports(folder, summary, evidence, contracts, evidence_masked=True, signoff_pdf=False)
     print(f"done {len(evidence)} results")
 
 
