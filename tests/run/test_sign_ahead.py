@@ -15,6 +15,7 @@ from rich.console import Console
 
 from harness.report import pdf, pdf_ahead, signoff
 from harness.report.pdf_ahead import PdfAhead
+from harness.run.child import POLL_S, SETTLING_POLL_S, _pause
 from harness.run.options import RunOptions
 from harness.run.results import Outcome
 from harness.run.runner import run
@@ -136,3 +137,11 @@ def test_a_failure_to_start_it_is_left_to_the_end(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr("harness.report.writer.start_signoff_pdf", broken)
     early.at_last_result(Outcome())
     assert early.ahead is None and early.take(SUMMARY, {}) is None
+
+
+def test_the_last_scenario_is_watched_closely_only_when_its_result_is_awaited() -> None:
+    assert _pause(None, True) == POLL_S, "nothing collected yet"
+    assert _pause(3, True) == POLL_S
+    assert _pause(1, True) == SETTLING_POLL_S, "the side process waits on the last result"
+    assert _pause(1, False) == POLL_S
+    assert _pause(0, False) == _pause(0, True) == SETTLING_POLL_S, "the processes' last words"
