@@ -49,6 +49,8 @@ obx = st.tuples(_mostly("1", SETS), st.sampled_from(TYPES), _mostly(IDS[0], IDS)
                 _mostly("|3.5-9.5|N|||F|||20240105090000", ("|3.5-9.5|N|||F|||", "", "|||||F|||20240105090000")))
 
 
+# 400 examples, kept: OBX-5 read as ST whatever OBX-2 names (a planted bug) was found in 14 of 20 seeds at 400, by
+# the 351st example at most (bench/RESULTS.md).
 @settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(interface=st.sampled_from(("lis", "pacs")), segments=st.lists(obx, min_size=1, max_size=3))
 def test_typed_obx_findings_are_the_walks(pairs: dict[str, tuple[HL7Validator, HL7Validator]], interface: str,
