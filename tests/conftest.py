@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings
 
 from harness.contract.loader import ContractStore
 from harness.contract.model import Contract
@@ -26,6 +28,7 @@ from harness.contract.signing import tif_headers
 from mocks.insurance import TEST_PAASID, TEST_SECRET, InsuranceMock
 from mocks.population import Person
 from mocks.transport.runtime import Runtime
+from tests.strategies import BASE_EXAMPLES
 
 # tests/data holds fixtures (captured messages, a tiny feature folder run by `hih run`, planted connectors): not tests
 collect_ignore = ["data"]
@@ -42,6 +45,15 @@ FEES = [
     ("XA10BAA002A001010100397", "1", "30.00"),
     ("001102000010000", "1", "20.00"),
 ]
+
+# Hypothesis profiles. The default is Hypothesis's own (its example database keeps a failure found locally in
+# .hypothesis/ and tries it first next time; under CI its `ci` profile derandomizes instead); each property test's
+# count is its own (tests.strategies.examples), chosen by the bugs it exists to catch. `thorough`, for a nightly or
+# pre-release run (`--hypothesis-profile=thorough`, or HYPOTHESIS_PROFILE=thorough), multiplies every count by ten
+# and draws new examples each run even under CI, where it prints the blob that reproduces a failure.
+settings.register_profile("thorough", max_examples=10 * BASE_EXAMPLES, derandomize=False, print_blob=True)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 _sequence = itertools.count(1)
 

@@ -10,9 +10,22 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
 T = TypeVar("T")
+
+BASE_EXAMPLES = 100
+"""Hypothesis's own default `max_examples`: the profile a count is scaled against (tests/conftest.py)."""
+
+
+def examples(count: int) -> int:
+    """A property test's `max_examples`: `count`, chosen for the test by the bugs it exists to catch (each found in
+    every one of 20 seeds at that count, with margin; bench/RESULTS.md), scaled by the loaded profile, so that the
+    `thorough` profile (tests/conftest.py) multiplies every test's count alike. Read when the test module is
+    imported, after pytest has loaded the profile."""
+    loaded = settings.default  # typed optional: None only while Hypothesis itself is being imported
+    return max(1, count * (loaded.max_examples if loaded is not None else BASE_EXAMPLES) // BASE_EXAMPLES)
 
 
 def _identity(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:

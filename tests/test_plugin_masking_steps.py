@@ -15,6 +15,7 @@ from pytest_bdd.steps import step_function_context_registry
 
 import features.steps.insurance  # noqa: F401 - registers the insurance step definitions
 from harness.plugin_masking import _step_arguments
+from tests.strategies import examples
 
 
 class Table:
@@ -140,7 +141,7 @@ def test_the_literal_prefix_of_each_kind_of_parser() -> None:
     assert parsers.parse("收到 LIS {n:d} 条").is_matching("收到 lis 3 条")  # why a cased letter ends the prefix
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given_(st.sampled_from([parser for parser, _ in TRICKY if isinstance(parser, parsers.re)]), st.data())
 def test_every_text_an_expression_matches_starts_with_its_prefix(parser: Any, data: st.DataObject) -> None:
     from harness.plugin_masking import literal_prefix

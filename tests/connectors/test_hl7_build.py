@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors import hl7_build
+from tests.strategies import examples
 
 STAMP = "20261206223000"
 SEGMENTS = (("PID", "2.5.1", (1, 3, 5, 7, 8, 19)), ("PID", "2.4", (1, 3, 5, 7, 8, 19)),
@@ -59,7 +60,7 @@ def _whole_header(kind: str, control: str, version: str, charset: str, sender: t
     return text
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(data=st.data())
 def test_a_segment_is_what_hl7apy_writes_in_one_piece(data: st.DataObject) -> None:
     name, version, positions = data.draw(st.sampled_from(SEGMENTS))
@@ -67,7 +68,7 @@ def test_a_segment_is_what_hl7apy_writes_in_one_piece(data: st.DataObject) -> No
     assert hl7_build.segment(name, version, values) == _whole_segment(name, version, values)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(["OML^O21^OML_O21", "ORM^O01^ORM_O01", "ADT^A01^ADT_A01", "ORM^O01"]),
        version=st.sampled_from(["2.4", "2.5.1"]), control=TEXT, charset=st.sampled_from(["UNICODE UTF-8",
        "GB 18030-2000", ""]), sender=st.tuples(TEXT, TEXT), receiver=st.tuples(TEXT, TEXT))

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from connectors import http_session
 from connectors.http_session import ProxiesOnceSession
+from tests.strategies import examples
 
 HOSTS = ("127.0.0.1", "localhost", "soap.example.org", "blood.example.cn", "[::1]")
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
@@ -42,7 +43,7 @@ urls = st.builds(lambda scheme, host, port, path: f"{scheme}://{host}{port}{path
                  st.sampled_from(["", ":8080", ":443"]), st.sampled_from(["/", "/BloodService?wsdl", "/x/y"]))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(env=environments, calls=st.lists(st.tuples(urls, st.sampled_from([None, "localhost", "*"])), min_size=1,
                                         max_size=6))
 def test_the_settings_are_requests_own(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.contract import jsonsafe
+from tests.strategies import examples
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
@@ -36,7 +37,7 @@ def test_the_depth_scan_agrees_with_the_parsed_structure(value: Any) -> None:
 
 
 @given(st.binary(max_size=300))
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 def test_any_bytes_are_json_or_a_refusal(raw: bytes) -> None:
     try:
         jsonsafe.loads(raw, max_depth=8)

@@ -12,6 +12,7 @@ from lxml import etree
 
 from harness.contract.loader import ContractStore
 from harness.contract.mch_rules import ORDER, _id_cards, child_named, deadlines, id_card_names, record_rules
+from tests.strategies import examples
 from tests.xml_trees import tag, xml_trees
 
 LIMITS = deadlines(ContractStore().load("mch-platform"))
@@ -40,7 +41,7 @@ def _scan_id_cards(root: etree._Element) -> list[etree._Element]:
 RECORDS = xml_trees([tag(n, r) for n in NAMESPACES for r in ("Record", "childIdCard")], NAMES, NAMESPACES)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(RECORDS)
 def test_the_lookups_find_what_the_scan_by_local_name_finds(root: etree._Element) -> None:
     assert _id_cards(root) == _scan_id_cards(root)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from harness.contract.model import Rule
 from harness.contract.rules import _MISSING, _contains_key, as_decimal, cents, check_rules, resolve_pointer
-from tests.strategies import one_of
+from tests.strategies import examples, one_of
 
 KEYS = st.sampled_from(["psn_no", "mdtrt_id", "data", "feedetail", "x"])
 JSON = st.recursive(one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=3), st.floats(allow_nan=False)),
@@ -29,7 +29,7 @@ def contains_key_oracle(node: Any, key: str) -> bool:
     return False
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(document=JSON, key=KEYS)
 def test_contains_key_answers_as_the_plain_definition(document: Any, key: str) -> None:
     assert _contains_key(document, key) is contains_key_oracle(document, key)
@@ -39,7 +39,7 @@ RULE = Rule(id="psn-no-needs-insuplc", kind="required_when_present", where="requ
             params={"field": "/insuplc_admdvs", "when_present": "psn_no"})
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(inputs=JSON, area=st.sampled_from([None, "", "330100", 0]), present=st.booleans())
 def test_required_when_present_finds_what_the_plain_definition_finds(inputs: Any, area: Any, present: bool) -> None:
     message: dict[str, Any] = {"input": inputs}
@@ -66,7 +66,9 @@ def sum_oracle(message: dict[str, Any]) -> list[str]:
     return ["/t"] if values[0] != sum((v for v in values[1:] if v is not None), Decimal(0)) else []
 
 
-@settings(max_examples=600)
+# 600 examples, kept: floats past 2**53 cents taken as whole cents (the bound planted at 2**60) took up to the 245th
+# example in 20 seeds at 400, the 157th in 20 at 600 (bench/RESULTS.md).
+@settings(max_examples=examples(600))
 @given(value=AMOUNTS)
 def test_cents_is_the_decimal_amount_times_100_or_nothing(value: Any) -> None:
     whole = cents(value)
@@ -74,7 +76,7 @@ def test_cents_is_the_decimal_amount_times_100_or_nothing(value: Any) -> None:
         assert Decimal(whole) == as_decimal(value) * 100  # type: ignore[operator]  # a number: as_decimal reads it
 
 
-@settings(max_examples=600)
+@settings(max_examples=examples(600))
 @given(total=AMOUNTS, a=AMOUNTS, b=AMOUNTS, add_up=st.booleans())
 def test_the_sum_rule_finds_what_decimal_arithmetic_finds(total: Any, a: Any, b: Any, add_up: bool) -> None:
     if add_up and all(type(v) is float and math.isfinite(v) for v in (a, b)):

@@ -13,6 +13,7 @@ from harness.contract.clock import clock_findings
 from harness.contract.loader import ContractStore
 from mocks.clock_checks import xml_stamps
 from tests.conftest import CONTRACTS
+from tests.strategies import examples
 from tests.xml_trees import xml_trees
 
 NOW = datetime(2026, 12, 1, 10, 0, 0)
@@ -52,7 +53,7 @@ _BODIES = xml_trees(["{urn:hih:blood-center:service}ConfirmReceipt"], ["received
 """Bodies with receivedAt elements anywhere: namespaced or not, nested, repeated, empty, beside comments."""
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(_BODIES)
 def test_the_stamp_read_is_the_first_of_its_local_name_with_text(body: etree._Element) -> None:
     contract = ContractStore(CONTRACTS).load("blood-center")

@@ -13,6 +13,7 @@ from harness.contract.loader import ContractStore
 from harness.contract.model import ClockSkew, ClockStamp, Contract
 from mocks.clock_checks import hl7_stamps
 from mocks.hl7_clock import PartnerClock
+from tests.strategies import examples
 
 LIS = ContractStore().load("lis", "2024.1")
 NOW = datetime(2026, 12, 6, 12, 0, 0, 250_000)
@@ -49,13 +50,13 @@ def _agree(contract: Contract, calls: list[tuple[int, str, int, str]]) -> None:
             assert clock.findings(contract, "OML^O21", msg, now) == hl7_stamps(contract, "OML^O21", msg, now)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(calls=CALLS)
 def test_the_remembered_check_gives_the_general_findings(calls: list[tuple[int, str, int, str]]) -> None:
     _agree(LIS, calls)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(calls=CALLS, rule=st.sampled_from([
     None,
     ClockSkew(300.0, (ClockStamp("MSH-7", "hl7", None, ("ORU^R01",)),)),           # for another message only

@@ -24,8 +24,9 @@ from mocks.registry import create_mock
 from tests.conftest import CONTRACTS
 from tests.contracts.hl7 import messages as m
 from tests.mocks.hostile import broken_hl7
+from tests.strategies import examples
 
-SETTINGS = settings(max_examples=80, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=examples(80), deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
                                            HealthCheck.function_scoped_fixture])
 VALID = {"lis": [m.lis_oml(), m.lis_adt()], "pacs": [m.pacs_orm(), m.pacs_omi()]}

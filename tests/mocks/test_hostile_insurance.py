@@ -20,11 +20,12 @@ from harness.contract.signing import tif_headers
 from mocks.insurance import TEST_PAASID, TEST_SECRET, InsuranceMock
 from tests.conftest import envelope
 from tests.mocks.hostile import json_inputs, mangled_json
+from tests.strategies import examples
 
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=examples(40), deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
                                            HealthCheck.function_scoped_fixture])
-SCHEMA_SETTINGS = settings(SETTINGS, max_examples=12)
+SCHEMA_SETTINGS = settings(SETTINGS, max_examples=examples(12))
 """Generating from the schemas costs up to a quarter of a second an example (fee lists of 50 items; each sub-schema's
 strategy built once, tests/mocks/schema_strategies.py); `bench/hostile_soak.py` runs many more."""
 SIGN_IN = {"signIn": {"opter_no": "100234", "ip": "10.0.0.10"}}

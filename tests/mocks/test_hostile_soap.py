@@ -24,8 +24,9 @@ from mocks.mch_platform import MchPlatformMock
 from tests.conftest import CONTRACTS, DATA
 from tests.mocks.blood_center.conftest import order
 from tests.mocks.hostile import broken_envelope
+from tests.strategies import examples
 
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=examples(60), deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
                                            HealthCheck.function_scoped_fixture])
 DIN = "B320126100001" + "80"

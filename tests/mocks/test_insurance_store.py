@@ -22,6 +22,7 @@ from mocks.population import Person
 from mocks.state import Store
 from mocks.transport.runtime import Runtime
 from tests.conftest import CONTRACTS, FEES_TOTAL, Wire, new_msgid
+from tests.strategies import examples
 
 
 def pair(path: Path) -> tuple[InsuranceLogStore, InsuranceLogStore]:
@@ -214,7 +215,7 @@ def _without_ids(text: str | None) -> str | None:
     return None if text is None else "".join(c for c in text if not c.isdigit())
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=STEPS)
 def test_two_workers_hold_the_ledger_one_process_holds(served: tuple[list[Wire], Wire],
                                                        steps: list[tuple[int, str, int, int]]) -> None:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from mocks.lazy_logs import LazyLogStore
 from mocks.shared_logs import WorkerLogStore
+from tests.strategies import examples
 
 
 def finished(row: dict[str, Any]) -> bool:
@@ -55,7 +56,7 @@ OPS = st.lists(st.tuples(st.integers(0, 1),
                          st.lists(st.text(max_size=3), max_size=3)), max_size=50)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(ops=OPS, bounded=st.sampled_from([(False, False), (True, True), (False, True), (True, False)]),
        limit=st.integers(1, 2))
 def test_every_read_and_the_rows_kept_are_the_eager_stores(tmp_path_factory: pytest.TempPathFactory,

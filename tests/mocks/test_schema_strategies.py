@@ -14,6 +14,7 @@ from hypothesis_jsonschema import _from_schema as library
 from harness.contract.model import Contract
 from tests.mocks import schema_strategies
 from tests.mocks.hostile import inline_schema, json_inputs
+from tests.strategies import examples
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -36,7 +37,7 @@ def test_each_property_strategy_is_built_once_however_many_objects_are_drawn(mon
     monkeypatch.setattr(library, "string_schema", counted)
     drawn: list[dict[str, Any]] = []
 
-    @settings(max_examples=30, database=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=examples(30), database=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
     @given(value=schema_strategies.from_schema(SCHEMA))
     def draw(value: dict[str, Any]) -> None:
         jsonschema.validate(value, SCHEMA)
@@ -54,7 +55,7 @@ def test_the_insurance_inputs_drawn_fit_their_schema(contract_2024: Contract) ->
     schema = inline_schema(contract_2024, relpath)
     drawn: list[Any] = []
 
-    @settings(max_examples=5, database=None, derandomize=True,
+    @settings(max_examples=examples(5), database=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(data=json_inputs(contract_2024, "2201"))
     def draw(data: Any) -> None:

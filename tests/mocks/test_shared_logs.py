@@ -19,6 +19,7 @@ from mocks import shared_logs
 from mocks.lazy_logs import LazyLogStore
 from mocks.shared_logs import WorkerLogStore, log_path
 from mocks.state import SqliteStore, Store
+from tests.strategies import examples
 
 Kind = type[WorkerLogStore]
 STORES: list[Kind] = [WorkerLogStore, LazyLogStore]
@@ -224,7 +225,7 @@ OPS = st.lists(st.tuples(st.integers(0, 1), st.sampled_from(["put", "delete", "f
 
 
 @pytest.mark.parametrize("kind", STORES, ids=["eager", "lazy"])
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(ops=OPS)
 def test_two_workers_hold_what_one_store_holds_for_any_sequence_of_writes(
         kind: Kind, tmp_path_factory: pytest.TempPathFactory, ops: list[tuple[int, str, str, str, int]]) -> None:

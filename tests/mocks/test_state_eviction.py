@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from mocks.shared_state import SharedSqliteStore
 from mocks.state import Store
+from tests.strategies import examples
 
 
 class Counting:
@@ -131,7 +132,10 @@ def _run(store: Store, steps: list[tuple[list[tuple[str, str, bool]], bool]]) ->
         _check(before, dict(store.items("t")), wrote, store.evicted.get("t", 0) - evicted, finished)
 
 
-@settings(max_examples=300, deadline=None)
+# 300 examples, kept: a reopened row left in the finished index and evicted as finished (a planted bug) took up to
+# the 143rd example in 20 seeds; one open row past the hard bound was not found in 20 seeds at 300 (nine open rows at
+# once are rare here): the examples above hold that bound (bench/RESULTS.md).
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(step, min_size=1, max_size=40))
 def test_a_bounded_table_keeps_its_rule_under_any_writes(steps: list[tuple[list[tuple[str, str, bool]], bool]]) -> None:
     _run(Store(), steps)

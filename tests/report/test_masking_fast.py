@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from harness.config import MaskingConfig
 from harness.report import masking
 from harness.report.masking import LANDLINE, MOBILE, RESIDENT_ID, Masker
-from tests.strategies import one_of
+from tests.strategies import examples, one_of
 
 shape_pieces = st.sampled_from([
     "0", "1", "3", "8", "9", "X", "x", "a", "Z", "_", "-", " ", "\n", "|", '"', "０", "１", "张", "*",
@@ -27,7 +27,7 @@ def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[str | None, ...]]:
     return [m.groups() + (str(m.span()),) for m in pattern.finditer(text)]
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=examples(800), deadline=None)
 @given(text=shape_texts)
 def test_the_shapes_match_where_the_reference_forms_match(text: str) -> None:
     for fast, reference in ((masking._RESIDENT_ID, RESIDENT_ID), (masking._MOBILE, MOBILE), (masking._LANDLINE, LANDLINE)):
@@ -48,7 +48,7 @@ steps = st.lists(st.one_of(st.tuples(st.just("text"), long_texts),
                  min_size=1, max_size=20)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(steps=steps)
 def test_masking_a_text_again_gives_what_masking_it_afresh_gives(steps: list[tuple[str, object]]) -> None:
     """A masker that answers texts it has seen (short and long) against one that runs every pattern every time, the
@@ -115,7 +115,7 @@ json_rules = st.sampled_from([("certno", "psn_name", "tel"), ("/input/data/certn
                               ("//addr", "/output/*/name", "id_card*")])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(document=documents, rules=json_rules)
 def test_the_json_walk_gives_what_the_reference_walk_gives(document: object, rules: tuple[str, ...]) -> None:
     walked, reference = Masker(json=rules), Masker(json=rules)
@@ -124,7 +124,7 @@ def test_the_json_walk_gives_what_the_reference_walk_gives(document: object, rul
     assert walked.json(document, matcher=walked.xml_paths) == _json_reference(reference, document, (), reference.xml_paths)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(paths=st.lists(st.lists(keys, min_size=1, max_size=4).map(tuple), min_size=1, max_size=12), rules=json_rules)
 def test_a_path_matcher_answers_a_name_again_as_it_first_did(paths: list[tuple[str, ...]],
                                                              rules: tuple[str, ...]) -> None:

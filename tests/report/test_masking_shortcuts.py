@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from harness.config import MaskingConfig
 from harness.report.masking import Masker
+from tests.strategies import examples
 
 pieces = st.sampled_from([
     '"psn_name": "张三"', "'certno': '11010519491231002X'", "psn_no=1234567", "tel: 13812345678",
@@ -18,7 +19,9 @@ pieces = st.sampled_from([
 texts = st.lists(pieces, max_size=14).map("".join) | st.text(max_size=60)
 
 
-@settings(max_examples=500, deadline=None)
+# 400 examples: a shortcut that skips the quoted pattern without a double quote, or the element pattern without a
+# "<" (an escaped "&lt;" forgotten), was found by the 192nd example or sooner in each of 40 seeds (bench/RESULTS.md).
+@settings(max_examples=examples(400), deadline=None)
 @given(text=texts, learned=st.lists(st.sampled_from(["MRN0001", "张三丰", "0571"]), max_size=2))
 def test_skipping_patterns_changes_nothing(text: str, learned: list[str]) -> None:
     config = MaskingConfig(text=(r"工号(\d{4})",))

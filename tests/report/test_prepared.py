@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from harness.report import formats
 from harness.report.html import prepare_exchanges
+from tests.strategies import examples
 
 messages = st.sampled_from([
     '{"infno": "2207", "input": {"data": {"psn_name": "张*", "amount": 12.5}}}', "[1, 2", "{}",
@@ -23,7 +24,7 @@ def _nothing_prepared(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(formats, "_prepared_chars", [0])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(text=messages, transport=st.sampled_from([None, "http", "soap", "mllp"]))
 def test_a_prepared_message_reads_as_one_laid_out_afresh(text: str, transport: str | None) -> None:
     afresh = formats.pretty(text, transport)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from harness.run import collector
 from tests.served import awaited
-from tests.strategies import one_of
+from tests.strategies import examples, one_of
 
 texts = st.text(alphabet=st.sampled_from(list("门诊结算撤销参保人张三ab1 \"\\/\t<>&") + ["😷", "\u2028", "\x00"]), max_size=20)
 scalars = one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
@@ -38,7 +38,9 @@ class Clock:
 
 # The evidence is encoded as one JSON text whatever its length: up to three exchanges of up to four fields reach an
 # empty list, one exchange and several (every kind of value nested in each) at about half the draws of 4 × 5.
-@settings(max_examples=200, deadline=None)
+# 50 examples: the event's own encoding planted wrong (ensure_ascii left on) was found by the 5th example or
+# sooner in each of 40 seeds (bench/RESULTS.md); the evidence is written as it is, so its variety costs little.
+@settings(max_examples=examples(50), deadline=None)
 @given(event=events, evidence=st.lists(st.dictionaries(texts, values, max_size=4), max_size=3),
        now=st.floats(1.0e9, 4.0e9))
 def test_the_line_is_the_whole_event_encoded(tmp_path_factory: pytest.TempPathFactory, event: dict[str, Any],

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.run.events import EventReader
+from tests.strategies import examples
 
 # Event-like objects with Chinese text (three bytes a character in UTF-8) and the odd four-byte character.
 texts = st.text(alphabet=st.sampled_from(list("门诊结算流程撤销参保人ab1 \"\\/\t") + ["😷", "\u2028"]), max_size=30)
@@ -21,7 +22,9 @@ def encoded(items: list[dict[str, Any]]) -> bytes:
     return b"".join(json.dumps(e, ensure_ascii=False).encode("utf-8") + b"\n" for e in items)
 
 
-@settings(max_examples=300, deadline=None)
+# 300 examples, kept: a line end missed at a chunk's first byte (a planted bug) took up to the 121st example in 20
+# seeds (bench/RESULTS.md).
+@settings(max_examples=examples(300), deadline=None)
 @given(items=st.lists(events, max_size=12), cuts=st.lists(st.integers(0, 4000), max_size=20))
 def test_any_split_of_the_bytes_yields_exactly_the_lines(items: list[dict[str, Any]], cuts: list[int]) -> None:
     """Chunks split anywhere, also inside a multi-byte character: every event once, in order, nothing damaged."""
@@ -34,7 +37,7 @@ def test_any_split_of_the_bytes_yields_exactly_the_lines(items: list[dict[str, A
     assert reader.damaged == []
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(items=st.lists(events, min_size=1, max_size=8), sizes=st.lists(st.integers(1, 64), min_size=1, max_size=40))
 def test_a_file_written_in_random_chunks_while_being_polled(tmp_path_factory: Any, items: list[dict[str, Any]],
                                                             sizes: list[int]) -> None:

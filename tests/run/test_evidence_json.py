@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.run.evidence_json import EvidenceJson
-from tests.strategies import one_of
+from tests.strategies import examples, one_of
 
 # Exchange-like values: Chinese text, escapes, line and paragraph separators, nesting, empty containers.
 texts = st.text(alphabet=st.sampled_from(list("门诊结算撤销张三ab1 \"\\/\n\t{}[],:") + ["😷", "\u2028"]), max_size=20)
@@ -24,7 +24,9 @@ exchanges = st.lists(st.dictionaries(texts, values, max_size=3), max_size=2)
 evidence_maps = st.dictionaries(texts, exchanges, max_size=6)
 
 
-@settings(max_examples=300, deadline=None)
+# 100 examples: a part reused after its result changed (the identity check dropped) was found by the 21st example
+# or sooner in each of 20 seeds at this count, by the 44th at 300 (bench/RESULTS.md).
+@settings(max_examples=examples(100), deadline=None)
 @given(evidence=evidence_maps, ahead=st.sets(st.integers(0, 5)), changed=st.sets(st.integers(0, 5)))
 def test_the_text_is_json_dumps_with_indent_2(evidence: dict[str, list[dict[str, Any]]], ahead: set[int],
                                              changed: set[int]) -> None:

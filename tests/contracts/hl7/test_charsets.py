@@ -19,6 +19,7 @@ from harness.contract.hl7.charsets import (
 )
 from harness.contract.hl7.contract import HL7Validator
 from tests.contracts.hl7 import messages as m
+from tests.strategies import examples
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +165,7 @@ def _declared_by_every_field(raw: bytes) -> str:
     return value.decode("latin-1").strip()
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.lists(st.sampled_from([b"MSH", b"|", b"^~\\&", b"~", b"\r", b"\n", b"\r\n", b"UNICODE UTF-8", b"GB 18030",
                                  b" ", b"#", b"PID", b"\xe5\xbc\xa0", b"x" * 30]), max_size=40).map(b"".join))
 def test_declared_charset_reads_msh_18_as_every_field_split_does(raw: bytes) -> None:

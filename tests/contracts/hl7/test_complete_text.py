@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from harness.contract.hl7.message import Message, from_fields, parse
 from harness.contract.hl7.mllp_ack import AckBuilder, summary
-from tests.strategies import one_of
+from tests.strategies import examples, one_of
 
 TEXT = st.text(st.sampled_from(list("AZ09 -.张三^&\\")), max_size=8)
 MSH_FIELD = one_of(st.just(""), TEXT)
@@ -83,7 +83,7 @@ def by_template(builder: AckBuilder, response: Message, original: Message, code:
     return response
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(original=originals(), segments=responses(), code=st.sampled_from(["AA", "AE", "AR"]),
        charset=st.sampled_from(["", "UNICODE UTF-8", "GB 18030-2000"]))
 def test_same_text_and_summary_as_the_completed_message(original: str, segments: list[list[str]], code: str,

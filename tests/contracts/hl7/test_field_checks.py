@@ -22,7 +22,7 @@ from harness.contract.hl7.validator import ProfileValidator
 from harness.contract.loader import ContractStore
 from tests.contracts.hl7 import fuzz
 from tests.contracts.hl7 import messages as m
-from tests.strategies import one_of
+from tests.strategies import examples, one_of
 
 CONTRACTS = (("lis", "2024.1"), ("lis", "2023.1"), ("pacs", "2024.1"))
 
@@ -123,7 +123,9 @@ def _segment(names: list[str]) -> st.SearchStrategy[str]:
     return _SEGMENTS[key]
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# 600 examples, kept: fields past the definition's last one let through (a planted bug) were found in only 2 of 4
+# seeds at 600 (bench/RESULTS.md); the mutants above are the surer check of that class.
+@settings(max_examples=examples(600), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_same_answer_as_the_whole_expression_on_generated_segments(store: ContractStore, data: Any) -> None:
     validator = _validator(store)

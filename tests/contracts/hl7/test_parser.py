@@ -15,6 +15,7 @@ from harness.contract.hl7.batch import split_capture
 from harness.contract.hl7.escape import DEFAULT, Separators, escape, escape_problems, unescape
 from harness.contract.hl7.message import Head, HL7Path, Message, parse, parse_path
 from tests.contracts.hl7 import messages as m
+from tests.strategies import examples
 
 ORU = m.lis_oru(obx_count=3)
 
@@ -280,7 +281,9 @@ def _head_by_every_field(msg: Message) -> Head:
                 (part(5, 0), part(6, 0)), bool(values[15].strip() or values[16].strip()))
 
 
-@settings(max_examples=500, deadline=None)
+# 500 examples, kept: MSH-16 read as blank when MSH-15 is (a planted bug) took up to the 420th example in 20 seeds,
+# MSH-10 left unstripped up to the 313th (bench/RESULTS.md).
+@settings(max_examples=examples(500), deadline=None)
 @given(st.lists(st.one_of(st.just(""), st.text(alphabet="AB12 ^~&.", max_size=8)), max_size=20),
        st.sampled_from(["|^~\\&", "#$*@!"]))
 def test_head_reads_what_every_field_split_gives(values: list[str], delimiters: str) -> None:

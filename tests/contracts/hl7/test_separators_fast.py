@@ -8,11 +8,12 @@ from hypothesis import strategies as st
 
 from harness.contract.findings import Finding
 from harness.contract.hl7.message import _separators, parse
+from tests.strategies import examples
 
 HEADER_CHARS = st.sampled_from(list("|^~\\&#MSH12ab \x0b"))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(name=st.sampled_from(["MSH", "FHS", "BHS"]), delimiters=st.text(HEADER_CHARS, max_size=9),
        rest=st.text(HEADER_CHARS, max_size=12), standard=st.booleans())
 def test_the_standard_delimiters_read_as_the_general_reading_reads_them(name: str, delimiters: str, rest: str,

@@ -16,6 +16,7 @@ from harness.contract.hl7.contract import HL7Validator
 from harness.contract.hl7.validator import ProfileValidator
 from harness.contract.loader import ContractStore
 from tests.contracts.hl7 import messages as m
+from tests.strategies import examples
 
 TYPES = ("CE", "CWE", "FT", "NM", "SN", "ST", "TX", "DT", "TS", "ED", "XX", "")
 VALUES = ("7.5", "-3", "1.2.3", "abc", "", '""', ">^10", "<^5^-^10", "WBC^白细胞^L", "WBC^白细胞^L^x^y^z^extra",
@@ -48,7 +49,9 @@ obx = st.tuples(_mostly("1", SETS), st.sampled_from(TYPES), _mostly(IDS[0], IDS)
                 _mostly("|3.5-9.5|N|||F|||20240105090000", ("|3.5-9.5|N|||F|||", "", "|||||F|||20240105090000")))
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# 400 examples, kept: OBX-5 read as ST whatever OBX-2 names (a planted bug) was found in 14 of 20 seeds at 400, by
+# the 351st example at most (bench/RESULTS.md).
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(interface=st.sampled_from(("lis", "pacs")), segments=st.lists(obx, min_size=1, max_size=3))
 def test_typed_obx_findings_are_the_walks(pairs: dict[str, tuple[HL7Validator, HL7Validator]], interface: str,
                                           segments: list[tuple[str, str, str, str, str, str, str]]) -> None:

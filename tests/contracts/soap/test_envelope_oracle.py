@@ -12,6 +12,7 @@ from harness.contract.loader import load_contract
 from harness.contract.soap_validate import SoapChecked, SoapValidator
 from harness.contract.soap_wsdl import SOAP11_ENV, SOAP12_ENV
 from tests.contracts.soap.conftest import EXAMPLE
+from tests.strategies import examples
 
 VALIDATOR = SoapValidator(load_contract(EXAMPLE))
 HEADER = '<s:Header><ex:AuthHeader><ex:HospitalCode>H1</ex:HospitalCode></ex:AuthHeader></s:Header>'
@@ -48,7 +49,7 @@ def _outcome(root: etree._Element, quick: bool) -> tuple[object, ...]:
 
 
 @given(raw=envelopes())
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 def test_the_quick_envelope_check_agrees_with_the_general_one(raw: bytes) -> None:
     try:
         root = etree.fromstring(raw)

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from harness.contract.soap_validate import _find
+from tests.strategies import examples
 
 NAMES = ("payload", "record", "a.b", "x-y")
 NAMESPACES = ("urn:one", "urn:two", "")
@@ -29,7 +30,7 @@ def _fill(parent: etree._Element, shape: list[tuple[str, str, int]], depth: int)
         parent.append(etree.Comment("c"))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(NAMESPACES), st.sampled_from(NAMES), st.integers(1, 2)), max_size=4),
        st.lists(st.sampled_from(NAMES), min_size=0, max_size=3).map(tuple))
 def test_find_is_the_step_by_step_walk(shape: list[tuple[str, str, int]], path: tuple[str, ...]) -> None:

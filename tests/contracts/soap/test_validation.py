@@ -16,6 +16,7 @@ from harness.contract.soap_validate import SoapValidator, location_of
 from harness.contract.soap_wsdl import local_name
 from harness.contract.validate import validate_capture
 from tests.contracts.soap.conftest import EXAMPLE
+from tests.strategies import examples
 from tests.xml_trees import xml_trees
 
 CAPTURES = Path(__file__).resolve().parents[2] / "data" / "soap" / "captures"
@@ -271,7 +272,7 @@ def _location_by_scan(element: etree._Element) -> str:
 
 @given(tree=xml_trees(roots=("Envelope", "{urn:a}Envelope"), names=("Body", "payload", "item", "x"),
                       namespaces=("urn:a", "urn:b", ""), max_elements=30))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_location_of_matches_a_scan_of_the_siblings(tree: etree._Element) -> None:
     """Same-named siblings counted by lxml's iterators give the path a scan of every parent's children gives, with
     namespaces and no namespace, repeats, nesting and comments among the siblings."""

@@ -10,6 +10,7 @@ from harness.contract.hl7.escape import Separators
 from harness.contract.hl7.message import Message, Segment, parse_path
 from mocks import hl7_partner
 from mocks.hl7_partner import components, part, patient_of, read_patient, whole
+from tests.strategies import examples
 
 DELIMITERS = st.sampled_from([Separators(), Separators("|", "^", "~", "\\", "&"), Separators("#", "$", "*", "!", "@")])
 PIECES = st.sampled_from(["", "A", "张三", " ", "\\F\\", "\\S\\", "\\E\\", "\\X41\\", "\\Z1\\", "\\", "^", "~", "&",
@@ -25,7 +26,7 @@ def segments(draw: st.DrawFn) -> tuple[Segment, Separators]:
     return Segment("OBR", fields), seps
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(segments(), st.integers(1, 22), st.integers(1, 6))
 def test_a_component_reads_as_get_in_reads_it(drawn: tuple[Segment, Separators], field: int, component: int) -> None:
     seg, seps = drawn
@@ -34,7 +35,7 @@ def test_a_component_reads_as_get_in_reads_it(drawn: tuple[Segment, Separators],
     assert part(components(seg, field, seps), component, seps) == expected
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(segments(), st.integers(1, 22))
 def test_a_whole_field_reads_as_get_in_reads_it(drawn: tuple[Segment, Separators], field: int) -> None:
     seg, seps = drawn
@@ -59,7 +60,7 @@ def patients(draw: st.DrawFn) -> tuple[Message, Separators]:
     return Message([Segment("PID", pid), Segment("PV1", pv1)], seps), seps
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(patients())
 def test_a_patient_remembered_reads_as_one_read_afresh(drawn: tuple[Message, Separators]) -> None:
     message, seps = drawn

@@ -13,6 +13,7 @@ from harness.contract.hl7.message import from_fields, parse
 from harness.contract.loader import ContractStore
 from mocks.hl7_partner import er7, esc, now_ts, pid_segment
 from mocks.lis import LisMock
+from tests.strategies import examples
 
 TEXT = st.text(st.sampled_from(list("AZ09 -.张三血常规|^~\\&#")), max_size=12)
 
@@ -34,7 +35,7 @@ def lis(request: pytest.FixtureRequest, store: ContractStore) -> LisMock:
     return LisMock(store.load("lis", request.param))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(control=st.sampled_from(["OK", "UA", "CR", "UC"]), placer=TEXT, filler=TEXT, text=TEXT,
        mrn=TEXT, name=TEXT, card=TEXT, birth=st.sampled_from(["", "19900307"]), sex=st.sampled_from(["", "M", "F"]))
 def test_the_reply_is_the_message_its_lines_parse_to(lis: LisMock, control: str, placer: str, filler: str,

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from harness.contract.hl7.ack_mode import AckMode, mode_findings
 from harness.contract.hl7.message import parse
 from harness.contract.hl7.mllp import END, SB, Deframer
+from tests.strategies import examples
 
 
 @pytest.mark.parametrize("data", [
@@ -61,7 +62,7 @@ def test_head_reads_what_the_message_properties_read(header: str) -> None:
 _ACK_VALUES = st.sampled_from(["", " ", "AL", "NE", "ER", "SU", "XX", "AL~NE", " ~AL", "AL^x", " AL "])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(accept=_ACK_VALUES, application=_ACK_VALUES, mtype=st.sampled_from(["OML^O21", "ACK", "ACK^O21", "ORU^R01"]))
 def test_the_mode_notes_skipped_are_those_mode_findings_leaves_empty(accept: str, application: str,
                                                                     mtype: str) -> None:

@@ -16,6 +16,7 @@ from harness.contract.loader import load_contract
 from harness.contract.soap import spec_of
 from mocks.transport.soap_encode import ReplyEncoder
 from tests.mocks.soap.test_request_decoder import FOLDERS, values_of
+from tests.strategies import examples
 
 REPLIES = [(folder, name) for folder in FOLDERS for name, op in spec_of(load_contract(folder)).operations.items()
            if op.output is not None]
@@ -35,7 +36,7 @@ def test_most_reply_shapes_are_rendered_without_zeep() -> None:
 
 
 @pytest.mark.parametrize(("folder", "operation"), ENCODED, ids=[f"{f.parent.name}@{f.name}:{o}" for f, o in ENCODED])
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_reply_renders_as_zeep_renders_it(folder: Path, operation: str, data: st.DataObject) -> None:
     op, encoder = encoder_of(folder, operation)
@@ -106,7 +107,7 @@ _SHARED: dict[tuple[Path, str], tuple[Any, ReplyEncoder]] = {}
 
 
 @pytest.mark.parametrize(("folder", "operation"), ENCODED, ids=[f"{f.parent.name}@{f.name}:{o}" for f, o in ENCODED])
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_reply_copied_from_the_template_of_its_shape_renders_as_zeep_renders_it(
         folder: Path, operation: str, data: st.DataObject) -> None:

@@ -17,6 +17,7 @@ from harness.contract.loader import load_contract
 from harness.contract.soap import spec_of
 from mocks.transport.soap_reply import MAX_TEMPLATES, ReplyTemplates
 from tests.conftest import CONTRACTS, DATA
+from tests.strategies import examples
 
 FOLDERS = sorted({p.parent for p in CONTRACTS.glob("*/*/contract.yaml") if "transport: soap" in p.read_text(encoding="utf-8")}
                  | {DATA / "soap" / "example" / "2025.1"})
@@ -40,7 +41,7 @@ def test_the_contracts_have_flat_replies() -> None:
 
 
 @pytest.mark.parametrize(("folder", "operation"), FLAT, ids=[f"{f.parent.name}@{f.name}:{o}" for f, o in FLAT])
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_a_template_reply_is_what_zeep_makes(folder: Path, operation: str, data: st.DataObject) -> None:
     output = spec_of(load_contract(folder)).zeep_operation(operation).output

@@ -21,6 +21,7 @@ from harness.contract.soap import spec_of
 from mocks.transport.soap import plain
 from mocks.transport.soap_decode import UNSUPPORTED, RequestDecoder
 from tests.conftest import CONTRACTS, DATA
+from tests.strategies import examples
 
 EXAMPLE = DATA / "soap" / "example" / "2025.1"
 FOLDERS = sorted({p.parent for p in CONTRACTS.glob("*/*/contract.yaml") if "transport: soap" in p.read_text(encoding="utf-8")}
@@ -56,7 +57,7 @@ def test_most_request_shapes_are_decoded_without_zeep() -> None:
 
 
 @pytest.mark.parametrize(("folder", "operation"), DECODED, ids=[f"{f.parent.name}@{f.name}:{o}" for f, o in DECODED])
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_request_decodes_as_zeep_decodes_it(folder: Path, operation: str, data: st.DataObject) -> None:
     op = spec_of(load_contract(folder)).zeep_operation(operation)
@@ -139,7 +140,7 @@ DATE_TEXTS = st.one_of(
 
 
 @given(text=DATE_TEXTS)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_dates_and_times_convert_as_zeep_converts_them(text: str) -> None:
     """The standard library's quick path for dateTime and date texts: the same value, type and zone as zeep's
     `pythonvalue` (or refused by both), whatever the text."""
@@ -152,7 +153,7 @@ def test_dates_and_times_convert_as_zeep_converts_them(text: str) -> None:
 
 
 @given(text=st.one_of(DATE_TEXTS, TEXT, st.from_regex(r"\A ?-?[0-9]{1,12}(\.[0-9]{1,4})? ?\Z")))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_a_text_is_journaled_as_plain_journals_zeeps_value_of_it(text: str) -> None:
     """`plain_converter`'s shortcuts (a string as it is, an integer by `int`, a plain dateTime or date as its own
     text once parsed): what `plain` makes of zeep's value, or refused, for every simple type the contracts use."""

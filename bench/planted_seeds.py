@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""How many examples a property test needs to find a planted bug: the evidence a test's `max_examples` rests on.
+
+  .venv/bin/python bench/planted_seeds.py --plant NAME [--max N] [--seeds 20] [--seed0 1] TEST ...
+  .venv/bin/python bench/planted_seeds.py --list
+
+A plant (PLANTS below) recompiles one function of hih with a piece of its source replaced: the mistake the test
+exists to catch (a bound moved by one, a shortcut's condition cut short, a remembered answer reused). pytest runs
+TEST in one process with this file as a plugin: each `@given` test runs once per seed (seed0, seed0 + 1, ...) with
+`max_examples` N (default: the test's own), the example database off and the generate phase only (no shrinking),
+and the index of the first valid example that failed is recorded (an assumption or an overrun is not a failure).
+Prints, per test: in how many seeds the bug was found and the first failing example of each. Not part of the suite;
+run with no plant (`--plant none`) to check that the test passes unplanted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# name: (module, function or Class.method, source text, its replacement)
+PLANTS: dict[str, tuple[str, str, str, str]] = {
+    "mask-quote": ("harness.report.masking", "Masker._pairs_in_text", """'"' in text or "'" in text""",
+                   """'"' in text"""),
+    "mask-lt": ("harness.report.masking", "Masker._pairs_in_text", '"<" in text or "&lt;" in text', '"<" in text'),
+    "json-small": ("harness.report.json_text", "alike", "_SMALLEST_ALIKE <= abs(item)", "1e-5 <= abs(item)"),
+    "json-inf": ("harness.report.json_text", "alike", "_SMALLEST_ALIKE <= abs(item) < math.inf",
+                 "_SMALLEST_ALIKE <= abs(item)"),
+    "evidence-reused": ("harness.run.evidence_json", "EvidenceJson.text",
+                        "known is not None and known[0] is exchanges", "known is not None"),
+    "collector-ascii": ("harness.run.collector", "Collector._emit",
+                        "line = (f'{json.dumps(event, ensure_ascii=False)[:-1]}", "line = (f'{json.dumps(event)[:-1]}"),
+    "fields-beyond": ("harness.contract.hl7.validator", "ProfileValidator._quiet_fields",
+                      "if count > limit and plan.sdef.limit:", "if False:"),
+    "fields-missing": ("harness.contract.hl7.validator", "ProfileValidator._quiet_fields",
+                       "if pos >= count or not fields[pos]:", "if pos < count and not fields[pos]:"),
+    "head-msh16": ("harness.contract.hl7.message", "Message.head", "not (blank(15) and blank(16))", "not blank(15)"),
+    "head-strip": ("harness.contract.hl7.message", "Message.head", "control.strip(), first(12, 0)",
+                   "control, first(12, 0)"),
+    "head-repetition": ("harness.contract.hl7.message", "Message.head",
+                        "if rep in value:\n                value = value.split(rep, 1)[0]\n            if comp",
+                        "if comp"),
+    "events-first-byte": ("harness.run.events", "EventReader.feed", 'end = chunk.find(b"\\n", start)',
+                          'end = chunk.find(b"\\n", start + 1) if start else chunk.find(b"\\n", 1)'),
+    "cents-bool": ("harness.contract.rules", "cents", "if type(value) is int:", "if isinstance(value, int):"),
+    "cents-bound": ("harness.contract.rules", "cents", "-_CENTS_BOUND < value * 100 < _CENTS_BOUND",
+                    "-(2.0 ** 60) < value * 100 < 2.0 ** 60"),
+    "evict-hard-bound": ("mocks.state", "Store._evict", "while len(rows) > 2 * bound.limit:",
+                         "while len(rows) > 2 * bound.limit + 1:"),
+    "depth-count": ("harness.contract.xmlsafe", "_may_be_deeper", 'return raw.count(b"<") > 2 * levels',
+                    'return raw.count(b"<") > 2 * levels + 1'),
+    "depth-xpath": ("harness.contract.xmlsafe", "_deeper_than", "'/*' * (levels + 1)", "'/*' * (levels + 2)"),
+    "typed-as-st": ("harness.contract.hl7.segment_regex", "_Builder.typed", "[self.value(f, dtype)]",
+                    "[self.value(f, 'ST')]"),
+}
+# two changes together: a reopened row kept in the finished index, and evicted without asking whether it is finished
+PAIRS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    "evict-reopened": (("mocks.state", "Store._index", "        else:\n            bound.done.pop(key, None)\n", ""),
+                       ("mocks.state", "Store._evict", "if value is not _ABSENT and finished(value):",
+                        "if value is not _ABSENT:")),
+}
+
+
+def plant(module: str, qualname: str, old: str, new: str) -> None:
+    """Recompile `qualname` of `module` with `old` replaced by `new` in its source."""
+    mod = importlib.import_module(module)
+    owner: Any = mod
+    name = qualname
+    if "." in qualname:
+        owner_name, name = qualname.split(".")
+        owner = getattr(mod, owner_name)
+    function = inspect.unwrap(getattr(owner, name))
+    source = inspect.getsource(function)
+    if source.count(old) != 1:
+        raise SystemExit(f"plant: {old!r} is not in {qualname} exactly once")
+    namespace: dict[str, Any] = {}
+    lines = textwrap.dedent(source.replace(old, new)).splitlines(keepends=True)
+    code = "".join(line for line in lines if not line.lstrip().startswith("@cache"))  # the plain function
+    exec(compile(code, f"<plant {qualname}>", "exec"), mod.__dict__, namespace)  # noqa: S102  # a bench's own text
+    setattr(owner, name, namespace[name])
+
+
+_state: dict[str, Any] = {"n": 0, "first": None}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    name = os.environ.get("PLANTED_SEEDS_PLANT", "none")
+    for change in PAIRS.get(name, (PLANTS[name],) if name in PLANTS else ()):
+        plant(*change)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    from hypothesis import Phase, settings
+
+    count = int(os.environ.get("PLANTED_SEEDS_MAX", "0"))
+    for item in items:
+        test = getattr(item, "obj", None)
+        handle = getattr(test, "hypothesis", None)
+        if handle is None or getattr(test, "_planted_seeds", False):
+            continue
+        test._planted_seeds = True  # type: ignore[union-attr]
+        handle.inner_test = _counting(handle.inner_test)
+        changes: dict[str, Any] = {"database": None, "phases": (Phase.generate,)}
+        if count:
+            changes["max_examples"] = count
+        test._hypothesis_internal_use_settings = settings(test._hypothesis_internal_use_settings, **changes)  # type: ignore[union-attr]
+
+
+def _counting(inner: Callable[..., Any]) -> Callable[..., Any]:
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        _state["n"] += 1
+        try:
+            return inner(*args, **kwargs)
+        except BaseException as exc:
+            if type(exc).__module__.startswith("hypothesis"):  # an assumption not met, an overrun: not an example
+                _state["n"] -= 1
+            elif _state["first"] is None:
+                _state["first"] = _state["n"]
+            raise
+    return counted
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    test = getattr(item, "obj", None)
+    if getattr(test, "hypothesis", None) is not None:
+        seed0, seeds = int(os.environ["PLANTED_SEEDS_SEED0"]), int(os.environ["PLANTED_SEEDS_COUNT"])
+        for seed in range(seed0, seed0 + seeds):
+            test._hypothesis_internal_use_seed = seed  # type: ignore[union-attr]  # what @seed(...) sets
+            _state.update(n=0, first=None)
+            try:
+                item.runtest()
+            except BaseException:  # noqa: S110  # the failure is what is counted
+                pass
+            with open(os.environ["PLANTED_SEEDS_OUT"], "a", encoding="utf-8") as out:
+                out.write(json.dumps({"id": item.nodeid, "seed": seed, "first": _state["first"]}) + "\n")
+        return None
+    return (yield)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--plant", default="none", help="a name of --list, or none")
+    parser.add_argument("--max", type=int, default=0, help="max_examples (default: each test's own)")
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--seed0", type=int, default=1)
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("tests", nargs="*")
+    args = parser.parse_args()
+    if args.list:
+        for name, (module, qualname, _, _) in sorted(PLANTS.items()):
+            print(f"{name:20} {module}.{qualname}")
+        for name, changes in sorted(PAIRS.items()):
+            print(f"{name:20} " + ", ".join(f"{m}.{q}" for m, q, _, _ in changes))
+        return 0
+    if args.plant != "none" and args.plant not in PLANTS and args.plant not in PAIRS:
+        parser.error(f"unknown plant {args.plant!r} (--list)")
+    with tempfile.TemporaryDirectory(prefix="hih-planted-") as scratch:
+        out = Path(scratch) / "seeds.jsonl"
+        out.touch()
+        env = {**os.environ, "PLANTED_SEEDS_PLANT": args.plant, "PLANTED_SEEDS_MAX": str(args.max),
+               "PLANTED_SEEDS_SEED0": str(args.seed0), "PLANTED_SEEDS_COUNT": str(args.seeds),
+               "PLANTED_SEEDS_OUT": str(out), "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)])}
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "planted_seeds", "-p", "no:randomly",
+                        "-p", "no:xdist", "-p", "no:cacheprovider", *args.tests],
+                       cwd=ROOT, env=env, capture_output=True, check=False, timeout=3600)
+        rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    by_test: dict[str, list[int | None]] = {}
+    for row in rows:
+        by_test.setdefault(row["id"], []).append(row["first"])
+    for nodeid, firsts in by_test.items():
+        found = [f for f in firsts if f is not None]
+        print(f"{nodeid}\n  plant {args.plant}, max_examples {args.max or 'own'}, seeds {args.seed0}-"
+              f"{args.seed0 + args.seeds - 1}: found in {len(found)} of {len(firsts)}; first failing example "
+              f"{firsts}; most {max(found) if found else '-'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
