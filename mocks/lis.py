@@ -13,7 +13,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from harness.contract.hl7.escape import DEFAULT
+from harness.contract.hl7.escape import DEFAULT, unescape
 from harness.contract.hl7.message import Message, Segment
 from harness.contract.model import Contract
 from mocks.hl7_partner import (
@@ -45,6 +45,24 @@ CRITICAL_VALUES = {"HH": {"WBC": "35.2", "K": "7.1", "GLU": "28.4"}, "LL": {"WBC
 STATUS = {"P": "preliminary", "F": "final", "C": "corrected"}
 ORDER_STATUS = {"OK": "SC", "CR": "CA"}
 """ORC-5 of an answer by its ORC-1 (OK: scheduled; CR: cancelled); empty for a refusal."""
+
+
+def _value(seg: Segment | None, n: int, k: int = 0) -> str:
+    """Under the default delimiters, field `n`'s first repetition in `seg` (not MSH), escape sequences decoded:
+    whole (`k` 0) or its component `k` (1-based). In one call what `whole` or `part(components(...))` give."""
+    if seg is None:
+        return ""
+    fields = seg.fields
+    value = fields[n] if n < len(fields) else ""
+    if "~" in value:
+        value = value.split("~", 1)[0]
+    if k:
+        if "^" in value:
+            comps = value.split("^")
+            value = comps[k - 1] if k <= len(comps) else ""
+        elif k > 1:
+            return ""
+    return unescape(value, DEFAULT) if "\\" in value else value
 
 
 class LisMock(Hl7PartnerMock):
@@ -152,7 +170,8 @@ class LisMock(Hl7PartnerMock):
     def _new_order(self, message: Message, exchange: MllpExchange, first: dict[str, Segment], placer: str) -> Reply:
         """A new order (NW) for a placer number not held, under the default delimiters: what the full way does
         (the same order and patient put, the same reply), with the patient and the reply's PID taken from what
-        the same PID and PV1 text (and version) gave before, and the reply's segments written here."""
+        the same PID and PV1 text (and version) gave before, each value read in one call (`_value`), and the
+        reply's segments written here."""
         version = message.version
         pid, pv1 = first.get("PID"), first.get("PV1")
         key = ("|".join(pid.fields) if pid is not None else "", "|".join(pv1.fields) if pv1 is not None else "",
@@ -166,12 +185,22 @@ class LisMock(Hl7PartnerMock):
             self._patients[key] = known
         patient = dict(known[0])
         exchange.meta["order"] = placer
-        order = self._record(message, first, placer, patient)
+        orc, obr = first.get("ORC"), first.get("OBR")
+        requests = [seg for seg in message.segments if seg.name == "OBR"]
+        tests = tuple([(_value(seg, 4, 1), _value(seg, 4, 2)) for seg in requests])
+        order: dict[str, Any] = {"placer_no": placer, "filler_no": f"L{now_ts()[2:8]}{next(self._filler):05d}",
+                                 "patient": patient, "tests": tests,
+                                 "status": "received", "control_id": message.control_id,
+                                 "sender": message.sender, "results": (),
+                                 "specimen": _value(first.get("SPM"), 4, 1) or _value(obr, 15, 1),
+                                 "ordering_provider": (_value(obr, 16, 1), _value(obr, 16, 2)),
+                                 "set_ids": tuple([_value(seg, 1) for seg in requests]),
+                                 "requested_at": _value(first.get("TQ1"), 7, 1) or _value(orc, 7, 4)}
         self.store.put("orders", placer, order)
         self._keep_patient(patient, self.order_type)
         header = ["MSH", "|", "^~\\&", "", "", "", "", "", "", self._response_msh9, "", "", version or self.version]
-        orc = ["ORC", "OK", esc(placer), esc(order["filler_no"]), "", "SC", "", "", "", now_ts()]
-        return Reply("AA", segments=[header, ["MSA", "AA", ""], list(known[1]), orc])
+        answer = ["ORC", "OK", esc(placer), esc(order["filler_no"]), "", "SC", "", "", "", now_ts()]
+        return Reply("AA", segments=[header, ["MSA", "AA", ""], list(known[1]), answer])
 
     def _answer(self, message: Message, order_control: str, order: dict[str, Any], text: str = "",
                 patient: dict[str, Any] | None = None) -> Reply:
