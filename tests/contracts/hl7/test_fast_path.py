@@ -212,10 +212,11 @@ def test_segments_remembered_without_their_volatile_fields_give_the_walks_findin
     pv = fast._profiles[fast.route(msg) or ""]
     plans = pv._plans(msg.seps, standard.library_version(msg.version)) or {}
     volatile = {name: plan.volatile for name, plan in plans.items() if plan is not None and plan.volatile}
-    assert volatile["MSH"] == (7, 10) and 2 in volatile["ORC"] and 2 in volatile["OBR"], volatile
+    # (plans are compiled once per process: other tests may have made more positions volatile before this one)
+    assert {7, 10} <= set(volatile["MSH"]) and 2 in volatile["ORC"] and 2 in volatile["OBR"], volatile
     msh_plan = plans["MSH"]
-    assert msh_plan is not None and msh_plan.passed  # kept with MSH-10 emptied
-    assert all("|HIS000" not in text for text in msh_plan.passed)
+    assert msh_plan is not None and msh_plan.passed
+    assert any("||P|" in text for text in msh_plan.passed)  # kept with MSH-10 (before MSH-11 `P`) emptied
     rng = random.Random(seed)
     for number, text in enumerate(fuzz.mutants(1500, seed=seed)):
         if not text.startswith("MSH|^~\\&|HIS|HOSP|LIS|LAB|"):
