@@ -13,9 +13,11 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+from harness.contract.hl7.escape import DEFAULT, unescape
 from harness.contract.hl7.message import Message, Segment
 from harness.contract.model import Contract
 from mocks.hl7_partner import (
+    PATIENTS_KEPT,
     Address,
     Hl7PartnerMock,
     Push,
@@ -45,6 +47,24 @@ ORDER_STATUS = {"OK": "SC", "CR": "CA"}
 """ORC-5 of an answer by its ORC-1 (OK: scheduled; CR: cancelled); empty for a refusal."""
 
 
+def _value(seg: Segment | None, n: int, k: int = 0) -> str:
+    """Under the default delimiters, field `n`'s first repetition in `seg` (not MSH), escape sequences decoded:
+    whole (`k` 0) or its component `k` (1-based). In one call what `whole` or `part(components(...))` give."""
+    if seg is None:
+        return ""
+    fields = seg.fields
+    value = fields[n] if n < len(fields) else ""
+    if "~" in value:
+        value = value.split("~", 1)[0]
+    if k:
+        if "^" in value:
+            comps = value.split("^")
+            value = comps[k - 1] if k <= len(comps) else ""
+        elif k > 1:
+            return ""
+    return unescape(value, DEFAULT) if "\\" in value else value
+
+
 class LisMock(Hl7PartnerMock):
     """The LIS's behaviour behind the MLLP transport."""
 
@@ -55,8 +75,14 @@ class LisMock(Hl7PartnerMock):
     """Two processes won on the quiet 2-core machine, load client included (bench/RESULTS.md, figures of record:
     `bench/peers.py --pairs lis --workers 2` against the default run of one)."""
 
+    light = True
+    """A new order under the default delimiters takes `_new_order`: the patient and the reply's PID remembered by the
+    PID and PV1 text, the reply's segments given directly. False: every order takes the full way (the oracle)."""
+
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000) -> None:
         self._filler = itertools.count(1)
+        self._patients: dict[tuple[str, str, str], tuple[dict[str, str], list[str]]] = {}
+        """`_new_order`'s patients: (PID text, PV1 text, MSH-12) -> the patient `_patient` reads, the reply's PID."""
         super().__init__(contract, store, journal_capacity)
         self.order_type = "OML^O21" if "OML^O21" in contract.operations else "ORM^O01"
         self.response_type = "ORL^O22" if self.order_type == "OML^O21" else "ORR^O02"
@@ -95,29 +121,14 @@ class LisMock(Hl7PartnerMock):
         control = whole(orc, 1, seps)
         placer = part(components(orc, 2, seps), 1, seps) or part(components(obr, 2, seps), 1, seps)
         held: dict[str, Any] | None = self.store.peek("orders", placer)  # read-only: a change puts a new order
+        if control == "NW" and held is None and self.light and seps is DEFAULT:
+            return self._new_order(message, exchange, first, placer)
         patient = self._patient(message, first)
         exchange.meta["order"] = placer
         if control == "NW":
             if held is not None and held["status"] != "cancelled":
                 return self._answer(message, "UA", held, f"placer order number {placer} is already held")
-            requests = [seg for seg in message.segments if seg.name == "OBR"]
-            tests = []
-            for seg in requests:
-                test = components(seg, 4, seps)
-                tests.append((part(test, 1, seps), part(test, 2, seps)))
-            provider = components(obr, 16, seps)
-            # the order's arrays as tuples: a kept order is then strings and tuples only, which the collector stops
-            # walking (a list it walks on every full pass, and a busy LIS keeps tens of thousands); reads give lists
-            order = {"placer_no": placer, "filler_no": f"L{now_ts()[2:8]}{next(self._filler):05d}",
-                     "patient": patient, "tests": tuple(tests),
-                     "status": "received", "control_id": message.control_id,
-                     "sender": message.sender, "results": (),
-                     "specimen": part(components(first.get("SPM"), 4, seps), 1, seps)
-                     or part(components(obr, 15, seps), 1, seps),
-                     "ordering_provider": (part(provider, 1, seps), part(provider, 2, seps)),
-                     "set_ids": tuple([whole(seg, 1, seps) for seg in requests]),
-                     "requested_at": part(components(first.get("TQ1"), 7, seps), 1, seps)
-                     or part(components(orc, 7, seps), 4, seps)}
+            order = self._record(message, first, placer, patient)
             self.store.put("orders", placer, order)
             self._keep_patient(patient, self.order_type)
             return self._answer(message, "OK", order, patient=patient)
@@ -131,6 +142,65 @@ class LisMock(Hl7PartnerMock):
             self.store.put("orders", placer, cancelled)
             return self._answer(message, "CR", cancelled)
         return self._answer(message, "UA", {"placer_no": placer, "filler_no": ""}, f"ORC-1 {control} not handled")
+
+    def _record(self, message: Message, first: dict[str, Segment], placer: str, patient: dict[str, str]
+                ) -> dict[str, Any]:
+        """The order a new order message (ORC-1 NW) puts in the store."""
+        seps = message.seps
+        orc, obr = first.get("ORC"), first.get("OBR")
+        requests = [seg for seg in message.segments if seg.name == "OBR"]
+        tests = []
+        for seg in requests:
+            test = components(seg, 4, seps)
+            tests.append((part(test, 1, seps), part(test, 2, seps)))
+        provider = components(obr, 16, seps)
+        # the order's arrays as tuples: a kept order is then strings and tuples only, which the collector stops
+        # walking (a list it walks on every full pass, and a busy LIS keeps tens of thousands); reads give lists
+        return {"placer_no": placer, "filler_no": f"L{now_ts()[2:8]}{next(self._filler):05d}",
+                "patient": patient, "tests": tuple(tests),
+                "status": "received", "control_id": message.control_id,
+                "sender": message.sender, "results": (),
+                "specimen": part(components(first.get("SPM"), 4, seps), 1, seps)
+                or part(components(obr, 15, seps), 1, seps),
+                "ordering_provider": (part(provider, 1, seps), part(provider, 2, seps)),
+                "set_ids": tuple([whole(seg, 1, seps) for seg in requests]),
+                "requested_at": part(components(first.get("TQ1"), 7, seps), 1, seps)
+                or part(components(orc, 7, seps), 4, seps)}
+
+    def _new_order(self, message: Message, exchange: MllpExchange, first: dict[str, Segment], placer: str) -> Reply:
+        """A new order (NW) for a placer number not held, under the default delimiters: what the full way does
+        (the same order and patient put, the same reply), with the patient and the reply's PID taken from what
+        the same PID and PV1 text (and version) gave before, each value read in one call (`_value`), and the
+        reply's segments written here."""
+        version = message.version
+        pid, pv1 = first.get("PID"), first.get("PV1")
+        key = ("|".join(pid.fields) if pid is not None else "", "|".join(pv1.fields) if pv1 is not None else "",
+               version)
+        known = self._patients.get(key)
+        if known is None:
+            read = self._patient(message, first)
+            known = (read, pid_fields(read, version or self.version))
+            if len(self._patients) >= PATIENTS_KEPT:
+                self._patients.clear()
+            self._patients[key] = known
+        patient = dict(known[0])
+        exchange.meta["order"] = placer
+        orc, obr = first.get("ORC"), first.get("OBR")
+        requests = [seg for seg in message.segments if seg.name == "OBR"]
+        tests = tuple([(_value(seg, 4, 1), _value(seg, 4, 2)) for seg in requests])
+        order: dict[str, Any] = {"placer_no": placer, "filler_no": f"L{now_ts()[2:8]}{next(self._filler):05d}",
+                                 "patient": patient, "tests": tests,
+                                 "status": "received", "control_id": message.control_id,
+                                 "sender": message.sender, "results": (),
+                                 "specimen": _value(first.get("SPM"), 4, 1) or _value(obr, 15, 1),
+                                 "ordering_provider": (_value(obr, 16, 1), _value(obr, 16, 2)),
+                                 "set_ids": tuple([_value(seg, 1) for seg in requests]),
+                                 "requested_at": _value(first.get("TQ1"), 7, 1) or _value(orc, 7, 4)}
+        self.store.put("orders", placer, order)
+        self._keep_patient(patient, self.order_type)
+        header = ["MSH", "|", "^~\\&", "", "", "", "", "", "", self._response_msh9, "", "", version or self.version]
+        answer = ["ORC", "OK", esc(placer), esc(order["filler_no"]), "", "SC", "", "", "", now_ts()]
+        return Reply("AA", segments=[header, ["MSA", "AA", ""], list(known[1]), answer])
 
     def _answer(self, message: Message, order_control: str, order: dict[str, Any], text: str = "",
                 patient: dict[str, Any] | None = None) -> Reply:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from harness.config import load_config
 from harness.report.masking import Masker
 from harness.report.writer import CUCUMBER_JSON, scrub_logs
+from tests.strategies import examples
 
 IDENTIFIERS = st.sampled_from(["110105194912310029", "13812345678", "张三", "psn_no=4403001", "Given", "passed",
                                "features/insurance/a.feature", ""])
@@ -35,7 +36,7 @@ def _by_encodings(text: str, masker: Masker) -> str:
     return masked if masked != json.dumps(document) else text
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=DOCUMENTS)
 def test_cucumber_json_is_kept_or_rewritten_as_comparing_the_encodings_did(tmp_path: Path, document: Any) -> None:
     text = json.dumps(document, indent=1, ensure_ascii=False)  # a layout of its own, as pytest-bdd writes it

@@ -52,6 +52,11 @@ HEADER_FIELDS = frozenset({"MSH-9", "MSH-10", "MSH-11", "MSH-12"})
 """MSH fields whose errors make the message unacceptable (AR/CR): routing, correlation, processing id, version."""
 MAX_TEXT = 200
 """Longest ERR-8 / MSA-3 text written (before escaping); the rest is cut with an ellipsis."""
+HEADER_TEMPLATES = 64
+"""Response headers remembered as text around their MSH-7 and MSH-10 (`complete_text`), forgotten all at once past
+this: one per sender, version and response type in a hospital's traffic."""
+_NOW, _CONTROL = "\x00\x07", "\x00\x10"
+"""Marks standing for MSH-7 and MSH-10 in a header template (a header holding a NUL is never made a template)."""
 
 
 def ack_code(findings: Iterable[Finding]) -> str:
@@ -123,6 +128,8 @@ class AckBuilder:
         self._sequence = itertools.count(1)
         self._second = -1
         self._stamp = ""
+        self._templates: dict[tuple[object, ...], tuple[str, ...]] = {}
+        """`complete_text`'s headers: the line cut at MSH-7 and MSH-10 where those are filled (empty: not cut)."""
 
     # -- identifiers and time ---------------------------------------------------------------------------
     def now(self) -> str:
@@ -238,10 +245,12 @@ class AckBuilder:
             response.charset = charset
         return response
 
-    def _fill(self, fields: list[str], original: Message, charset: str) -> None:
+    def _fill(self, fields: list[str], original: Message, charset: str, now: str | None = None,
+              control: str | None = None) -> None:
         """A response's MSH fields (changed in place) extended to the length of the ACK header `_header` would
         build for `original` (original mode) and their empty MSH-3..6, 7, 10, 11, 12 and 18 taken from it, without
-        building it: what `complete` does to a handler's response."""
+        building it: what `complete` does to a handler's response. `now` and `control` stand for MSH-7 and a new
+        MSH-10 when given (a template's marks: no control id is taken then)."""
         first = original.segments[0] if original.segments else None
         o: list[str] = first.fields if first is not None and first.name == "MSH" else []
         if len(o) < 18:
@@ -251,8 +260,10 @@ class AckBuilder:
         width = 19 if msh18 else 18 if o[17] else 13
         if len(fields) < width:
             fields += [""] * (width - len(fields))
-        filled = ((3, o[5] or self.application), (4, o[6] or self.facility), (5, o[3]), (6, o[4]), (7, self.now()),
-                  (10, self.new_control_id()), (11, o[11] or "P"), (12, o[12] or self.version), (18, msh18))
+        fresh = self.new_control_id() if control is None else control
+        filled = ((3, o[5] or self.application), (4, o[6] or self.facility), (5, o[3]), (6, o[4]),
+                  (7, self.now() if now is None else now), (10, fresh),
+                  (11, o[11] or "P"), (12, o[12] or self.version), (18, msh18))
         for n, value in filled:
             if n < width and not fields[n]:
                 fields[n] = value
@@ -265,10 +276,9 @@ class AckBuilder:
         if not segments or segments[0][0] != "MSH":
             response = from_fields(segments)
             return response.to_er7(), summary(response)
-        header = list(segments[0])
-        self._fill(header, original, charset)
+        line, control = self._header_line(segments[0], original, charset)
         fs = DEFAULT.field
-        lines = [fs.join([header[0], *header[2:]])]
+        lines = [line]
         code_out = acked = ""
         msa_seen = False
         errs = []
@@ -283,7 +293,52 @@ class AckBuilder:
             elif name == "ERR":
                 errs.append(fields)
             lines.append(fs.join([name, *fields[2:]]) if name in HEADERS else fs.join(fields))
-        return "\r".join(lines) + "\r", AckSummary(code_out, header[10], acked, _error_codes(errs, DEFAULT))
+        return "\r".join(lines) + "\r", AckSummary(code_out, control, acked, _error_codes(errs, DEFAULT))
+
+    def _header_line(self, given: list[str], original: Message, charset: str) -> tuple[str, str]:
+        """The response's MSH line as `_fill` completes it, and its MSH-10. What `_fill` reads of the original
+        (MSH-3..6, 11, 12, 17, 18) and the fields given decide the line but for MSH-7 and MSH-10, so it is made once
+        per such key as text around those two (a sender's orders then cost a lookup and a concatenation)."""
+        first = original.segments[0] if original.segments else None
+        o: list[str] = first.fields if first is not None and first.name == "MSH" else []
+        if len(o) < 19:
+            o = o + [""] * (19 - len(o))
+        key: tuple[object, ...] = (charset, tuple(given), o[3], o[4], o[5], o[6], o[11], o[12], o[17], o[18])
+        if original.seps is not DEFAULT:  # MSH-18 is read by the original's component separator
+            key += (original.seps,)
+        templates = self._templates
+        pieces = templates.get(key)
+        if pieces is None:
+            pieces = self._template(given, original, charset)
+            if len(templates) >= HEADER_TEMPLATES:
+                templates.clear()
+            templates[key] = pieces
+        if not pieces:  # a header the marks cannot stand in: filled afresh
+            header = list(given)
+            self._fill(header, original, charset)
+            return DEFAULT.field.join([header[0], *header[2:]]), header[10]
+        control = self.new_control_id()
+        if len(pieces) == 3:
+            return f"{pieces[0]}{self.now()}{pieces[1]}{control}{pieces[2]}", control
+        if len(pieces) == 2:  # MSH-10 given: MSH-7 filled
+            return f"{pieces[0]}{self.now()}{pieces[1]}", given[10]
+        return pieces[0], given[10]
+
+    def _template(self, given: list[str], original: Message, charset: str) -> tuple[str, ...]:
+        """`_header_line`'s text for a key: the completed line cut where MSH-7 and MSH-10 go (both filled: three
+        pieces; MSH-7 only: two; neither: the line); none when the fields give MSH-10 but leave MSH-7 empty or hold
+        a mark's character."""
+        header = list(given)
+        self._fill(header, original, charset, _NOW, _CONTROL)
+        line = DEFAULT.field.join([header[0], *header[2:]])
+        marks = (header[7] == _NOW) + (header[10] == _CONTROL)
+        if line.count("\x00") != marks or (marks == 1 and header[10] == _CONTROL):
+            return ()
+        if marks == 2:
+            before, rest = line.split(_NOW)
+            middle, after = rest.split(_CONTROL)
+            return before, middle, after
+        return tuple(line.split(_NOW)) if marks else (line,)
 
     def batch(self, envelope: Sequence[Segment], acks: Sequence[Message], seps: Separators = DEFAULT) -> str:
         """The batch acknowledgement (ER7 text) of a batch whose FHS/BHS are `envelope`: the same envelope

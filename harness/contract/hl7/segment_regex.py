@@ -50,7 +50,7 @@ class Plan:
     """One segment definition compiled for one set of separators (see `ProfileValidator._quiet`)."""
 
     __slots__ = ("by_pos", "fields", "fs", "full", "header", "passed", "required", "sdef", "seps", "short", "start",
-                 "typed", "width")
+                 "typed", "volatile", "width")
 
     def __init__(self, sdef: SegmentDef, by_pos: dict[int, ElementDef], seps: Separators, header: bool,
                  short: tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None,
@@ -77,12 +77,17 @@ class Plan:
                               check.empty is not True)
         """The positions where an empty (or missing) field may not pass."""
         self.start = 3 if header else 1
-        self.passed: set[str] | None = set() if fields is not None and not header and all(
+        self.passed: set[str] | None = set() if fields is not None and all(
             check is None or check.pure for check in fields) else None
         """Segment texts seen to pass (at most PASSED_SEGMENTS of at most PASSED_LENGTH characters, forgotten all at
         once past that), when the answer is a function of the text alone: field by field (`fields`), every piece
-        `pure`, and not a header (MSH-10 is new in every message). A patient's PID and visit's PV1 come again with
-        each of their orders; a set lookup of the joined text costs a fraction of a walk over its fields."""
+        `pure`. A patient's PID and visit's PV1 come again with each of their orders; a set lookup of the joined
+        text costs a fraction of a walk over its fields. With `volatile` positions the text is kept with those
+        fields emptied, and they are checked one by one."""
+        self.volatile: tuple[int, ...] = ()
+        """Field positions whose values keep changing (a new value VOLATILE_AFTER times: MSH-7, MSH-10, a placer
+        number), emptied in the texts `passed` keeps: an order's MSH, ORC and OBR then pass by a lookup and a check
+        of those fields alone. A header is remembered only once it has some."""
 
     def compile_full(self) -> tuple[re.Pattern[str], tuple[tuple[int, int, Any], ...]] | None:
         """The expression for segments longer than `SHORT` (None when it cannot be compiled: walk them)."""
@@ -339,6 +344,9 @@ PASSED_SEGMENTS = 256
 PASSED_LENGTH = 1024
 """Bounds of `Plan.passed`."""
 
+VOLATILE_AFTER = 16
+"""New values a field position passes before it counts as volatile (`Plan.volatile`)."""
+
 KNOWN_VALUES = 256
 """Values remembered per field position as passing (`FieldCheck.known`); longer values are not remembered."""
 KNOWN_LENGTH = 64
@@ -349,7 +357,7 @@ class FieldCheck:
     needs it: most of a standard segment's fields are never valued, and a receiver's first message should not wait
     for their expressions."""
 
-    __slots__ = ("checks", "empty", "known", "names", "pure", "regex", "source")
+    __slots__ = ("checks", "empty", "known", "misses", "names", "pure", "regex", "source")
 
     def __init__(self, source: str, names: list[tuple[str, int, Any]]) -> None:
         self.source = source
@@ -365,6 +373,8 @@ class FieldCheck:
         """Values seen to pass (at most KNOWN_VALUES of at most KNOWN_LENGTH characters): coded values (MSH-9,
         a department, a test code, a doctor) recur from message to message, and a set lookup costs a small
         fraction of a match. Only values whose answer depends on them alone (`pure`)."""
+        self.misses = 0
+        """Values that passed and were not in `known`: at VOLATILE_AFTER its position is one of `Plan.volatile`."""
 
     def compile(self) -> re.Pattern[str]:
         """The expression (re.error and the like when it cannot be compiled)."""

@@ -34,6 +34,7 @@ from harness.contract.hl7.segment_regex import (
     PATTERN,
     SHORT,
     TYPE_FROM,
+    VOLATILE_AFTER,
     FieldCheck,
     Plan,
     compile_plan,
@@ -535,9 +536,22 @@ class ProfileValidator:
             passed = plan.passed
             if passed is None:
                 return self._quiet_fields(seg, fields, by_field, plan, msg)
-            text = plan.fs.join(fields)
-            if text in passed:
-                return True
+            volatile = plan.volatile
+            if volatile:
+                emptied = fields.copy()
+                count = len(emptied)
+                for pos in volatile:
+                    if pos < count:
+                        emptied[pos] = ""
+                text = plan.fs.join(emptied)
+                if text in passed:  # the other fields passed before: the volatile ones decide
+                    return self._quiet_fields(seg, fields, by_field, plan, msg, volatile)
+            elif plan.header:  # MSH-10 is new in every message: remembered once volatile positions are known
+                return self._quiet_fields(seg, fields, by_field, plan, msg)
+            else:
+                text = plan.fs.join(fields)
+                if text in passed:
+                    return True
             quiet = self._quiet_fields(seg, fields, by_field, plan, msg)
             if quiet and len(text) <= PASSED_LENGTH:
                 if len(passed) >= PASSED_SEGMENTS:
@@ -565,11 +579,14 @@ class ProfileValidator:
         return not checks or self._checks(match, checks, seg, msg, plan)
 
     def _quiet_fields(self, seg: Segment, fields: list[str], table: list[FieldCheck | None], plan: Plan,
-                      msg: Message) -> bool:
-        """`_quiet` field by field (`Plan.fields`): the same answer as the segment's whole expression."""
+                      msg: Message, only: tuple[int, ...] | None = None) -> bool:
+        """`_quiet` field by field (`Plan.fields`): the same answer as the segment's whole expression. `only`: the
+        answer for those positions alone (`Plan.volatile`, when the others are known to pass)."""
         count = len(fields)
-        for pos in plan.required:  # an empty or missing value that may not pass, or whose captures decide
-            if pos >= count or not fields[pos]:
+        limit = len(table)
+        for pos in plan.required if only is None else only:
+            # an empty or missing value that may not pass, or whose captures decide
+            if (pos >= count or not fields[pos]) and (only is None or pos in plan.required):
                 check = table[pos]
                 assert check is not None and check.regex is not None  # compiled with the plan
                 if check.empty is False:
@@ -577,9 +594,8 @@ class ProfileValidator:
                 match = check.regex.fullmatch("")
                 if match is None or (check.checks and not self._checks(match, check.checks, seg, msg, plan)):
                     return False
-        limit = len(table)
-        for pos in range(plan.start, count if count < limit else limit):
-            value = fields[pos]
+        for pos in range(plan.start, count if count < limit else limit) if only is None else only:
+            value = fields[pos] if pos < count else ""
             if not value:
                 continue  # passes: the positions where it may not were looked at above
             check = table[pos]
@@ -604,6 +620,11 @@ class ProfileValidator:
                     continue
             if len(known) < KNOWN_VALUES and len(value) <= KNOWN_LENGTH:
                 known.add(value)
+            check.misses += 1
+            if check.misses == VOLATILE_AFTER and plan.passed is not None and pos >= plan.start:
+                plan.volatile = tuple(sorted({*plan.volatile, pos}))
+        if only is not None:
+            return True
         if count > limit and plan.sdef.limit:  # beyond the definition's fields only empty ones pass
             for value in fields[limit:]:
                 if value:

@@ -97,3 +97,47 @@ def test_same_text_and_summary_as_the_completed_message(original: str, segments:
     assert text == completed.to_er7()
     assert done == summary(completed)
     assert segments == given_fields  # the caller's lists are left as they were
+
+
+class Numbered(Stopped):
+    """A stopped ACK builder that counts the control ids it gives (each `complete_text` takes exactly one)."""
+
+    def __init__(self) -> None:
+        super().__init__("LIS", "LAB", "2.5.1")
+        self.taken = 0
+
+    def new_control_id(self) -> str:
+        self.taken += 1
+        return f"A{self.taken:06d}"
+
+
+SHARED = Numbered()
+"""One builder over every example: its header templates (made once per sender, version and response fields) are
+used by the examples after the one that made them."""
+
+
+@settings(max_examples=examples(400), deadline=None)
+@given(original=originals(), segments=responses(), code=st.sampled_from(["AA", "AE", "AR"]),
+       charset=st.sampled_from(["", "UNICODE UTF-8", "GB 18030-2000"]))
+def test_a_remembered_header_is_the_header_filled_afresh(original: str, segments: list[list[str]], code: str,
+                                                          charset: str) -> None:
+    msg = parse(original)
+    for _ in range(2):  # the second call finds the template the first made (or the first found)
+        general = Numbered()
+        general.taken = SHARED.taken
+        completed = general.complete(from_fields(copy.deepcopy(segments)), msg, code, charset)
+        before = SHARED.taken
+        text, done = SHARED.complete_text(segments, msg, code, charset)
+        assert SHARED.taken == before + (1 if segments and segments[0][0] == "MSH" else 0)
+        assert text == completed.to_er7()
+        assert done == summary(completed)
+
+
+def test_a_header_holding_a_mark_character_is_filled_afresh() -> None:
+    builder = Numbered()
+    msg = parse("MSH|^~\\&|HIS|HOSP|LIS|LAB|20240105080000||OML^O21^OML_O21|C1|P|2.5.1\r")
+    header = ["MSH", "|", "^~\\&", "\x00\x07", "", "", "", "", "", "ORL^O22^ORL_O22"]
+    for _ in range(2):
+        text, done = builder.complete_text([header, ["MSA", "AA"]], msg, "AA")
+        assert text.startswith("MSH|^~\\&|\x00\x07|LAB|HIS|HOSP|20240105080000||ORL^O22^ORL_O22|A")
+        assert done.control_id == f"A{builder.taken:06d}"

@@ -6,10 +6,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.contract.hl7.escape import Separators
+from harness.contract.hl7.escape import DEFAULT, Separators
 from harness.contract.hl7.message import Message, Segment, parse_path
 from mocks import hl7_partner
 from mocks.hl7_partner import components, part, patient_of, read_patient, whole
+from mocks.lis import _value
 from tests.strategies import examples
 
 DELIMITERS = st.sampled_from([Separators(), Separators("|", "^", "~", "\\", "&"), Separators("#", "$", "*", "!", "@")])
@@ -80,3 +81,14 @@ def test_patients_remembered_are_bounded() -> None:
         message = Message([Segment("PID", ["PID", "1", "", f"{n}^^^HOSP^MR", "", f"病人{n}"])], seps)
         assert patient_of(message)["mrn"] == str(n)
         assert len(hl7_partner._PATIENTS) <= hl7_partner.PATIENTS_KEPT
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(segments(), st.integers(1, 22), st.integers(0, 6))
+def test_the_light_reader_reads_as_the_readers_do(drawn: tuple[Segment, Separators], field: int,
+                                                  component: int) -> None:
+    """`mocks.lis._value` (the light way of a new order, default delimiters only) in one call."""
+    seg, _ = drawn
+    expected = whole(seg, field, DEFAULT) if not component else part(components(seg, field, DEFAULT), component, DEFAULT)
+    assert _value(seg, field, component) == expected
+    assert _value(None, field, component) == ""
