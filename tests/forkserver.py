@@ -140,8 +140,9 @@ def serve(path: str) -> int:
     """Listen on `path`, import, then fork a minder for each order until the standard input ends."""
     import gc
 
+    # No parent-death signal here: it comes when the thread that started the server ends, which may be any of the
+    # test process's threads. The end of the standard input is the test process's end.
     gc.disable()  # as in warm.py: the child's collector turns it back on once the scenarios are collected
-    _die_with_parent(signal.SIGTERM)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(16)
@@ -269,6 +270,7 @@ class ForkServer:
         """A pytest process running `argv` (pytest's arguments) with `env`, from the current working folder."""
         with self._lock:
             if self.process is None or self.process.poll() is not None:
+                self._settle()
                 self._start()
         order = {"argv": argv, "log": str(log), "env": env, "cwd": os.getcwd()}
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -289,6 +291,11 @@ class ForkServer:
         self.server_cpu_s = max(self.server_cpu_s, float(answer["server_cpu_s"]))
         return Forked(conn, int(answer["pid"]), argv, self)
 
+    def _settle(self) -> None:
+        """A server that has been waited for: its CPU and its children's are the test process's children's now."""
+        self.children_cpu_s = self.server_cpu_s = 0.0
+        self.process = None
+
     def close(self) -> None:
         if self.process is None:
             return
@@ -299,7 +306,7 @@ class ForkServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.process = None
+        self._settle()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,3 +95,21 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_the_server_outlives_the_thread_that_started_it(tmp_path: Path, own_server: ForkServer,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hih run` may start a pytest process from any of its threads; the server stays for the next one."""
+    (tmp_path / "test_passes.py").write_text("def test_passes():\n    pass\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    first: list[subprocess.Popen[bytes]] = []
+    starter = threading.Thread(target=lambda: first.append(
+        own_server.fork(["-q", "-p", "no:cacheprovider", "test_passes.py"], tmp_path / "one.log", dict(os.environ))))
+    starter.start()
+    starter.join(120)
+    assert first and first[0].wait(120) == 0
+    server = own_server.process
+    second = own_server.fork(["-q", "-p", "no:cacheprovider", "test_passes.py"], tmp_path / "two.log",
+                             dict(os.environ))
+    assert second.wait(120) == 0
+    assert own_server.process is server and server is not None and server.poll() is None
