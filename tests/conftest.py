@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -25,9 +26,11 @@ from hypothesis import settings
 from harness.contract.loader import ContractStore
 from harness.contract.model import Contract
 from harness.contract.signing import tif_headers
+from harness.run import warm
 from mocks.insurance import TEST_PAASID, TEST_SECRET, InsuranceMock
 from mocks.population import Person
 from mocks.transport.runtime import Runtime
+from tests.forkserver import ForkServer
 from tests.strategies import BASE_EXAMPLES
 
 # tests/data holds fixtures (captured messages, a tiny feature folder run by `hih run`, planted connectors): not tests
@@ -90,6 +93,42 @@ def envelope(infno: str, data: dict[str, Any], msgid: str | None = None, sign_no
 
 
 # -- contracts ----------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    """This test process's fork server (tests/forkserver.py), started at the first run that needs it."""
+    server = ForkServer(tmp_path_factory.mktemp("fork-server"))
+    yield server
+    server.close()
+
+
+PRODUCT_START = (warm.take, warm.prestart)
+"""How `hih run` starts its pytest processes: a warm process started ahead, else a fresh one."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def forked_runs(fork_server: ForkServer) -> Iterator[None]:
+    """The pytest processes of the in-process `hih run`s (the shared runs of tests/full_runs.py too), forked from
+    the fork server rather than started afresh (tests/forkserver.py says what stays real); none started ahead as a
+    warm process, which the fork makes needless."""
+
+    def take(argv: list[str], log: Path) -> subprocess.Popen[bytes] | None:
+        env = warm.child_env()
+        return warm.track(fork_server.fork(argv, log, env), env)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(warm, "take", take)
+        patch.setattr(warm, "prestart", lambda: None)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_processes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests marked `fresh_processes` (those of the warm process itself) keep the product's own start."""
+    if request.node.get_closest_marker("fresh_processes") is not None:
+        monkeypatch.setattr(warm, "take", PRODUCT_START[0])
+        monkeypatch.setattr(warm, "prestart", PRODUCT_START[1])
+
+
 @pytest.fixture(scope="session")
 def store() -> ContractStore:
     return ContractStore(CONTRACTS)

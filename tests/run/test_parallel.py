@@ -59,7 +59,8 @@ TAGS = "@smoke or @policy"
 
 
 @pytest.mark.parametrize(("connectors", "interfaces", "tags", "statuses"), [
-    ({}, ["blood-center", "pacs"], TAGS, {"passed"}),
+    # the product's own start (not forked, tests/forkserver.py): the second lane's process starts with its command line
+    pytest.param({}, ["blood-center", "pacs"], TAGS, {"passed"}, marks=pytest.mark.fresh_processes),
     ({"insurance": MISSING_FIELD}, ["insurance", "lis"], TAGS, {"passed", "failed", "skipped"}),
     ({}, ["mch-platform"], f"{TAGS} or @validation", {"passed", "skipped"}),
 ], ids=["reference, two lanes", "defective, two lanes", "one interface, two xdist workers"])

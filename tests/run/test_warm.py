@@ -15,6 +15,7 @@ import pytest
 from harness.run import warm
 from tests.served import awaited, end
 
+pytestmark = pytest.mark.fresh_processes  # the warm process itself, as `hih run` starts it
 
 @pytest.fixture(autouse=True)
 def nothing_left() -> Iterator[None]:
