@@ -15,7 +15,8 @@ process (the command line `hih` gives, through harness/run/warm.py), with a prob
 medians: the main thread's wall in the terminal flushes (and how many), the wall between scenarios (from collected to
 the session's end, less the calls), the process's CPU there (all threads: the report thread's too), the calls' wall
 and the process's CPU during them; `idle in calls` is their difference, an upper bound on a loaded machine (it holds
-the time spent waiting for a core). Run it after a `hih run` of each side, so that .pyc files and the parse cache
+the time spent waiting for a core); and the report thread's own CPU over the process's life (its jobs, wherever
+they ran). Run it after a `hih run` of each side, so that .pyc files and the parse cache
 exist.
 """
 
@@ -35,7 +36,7 @@ from interleaved import checkout_parser, interleave, sides  # noqa: E402
 from start_cpu import hih_order  # noqa: E402 - the same way of asking `hih` for the command line
 
 PROBE = """
-import json, os, time, pytest
+import json, os, threading, time, pytest
 _T = {"flush_s": 0.0, "flushes": 0, "calls_s": 0.0, "calls_cpu_s": 0.0}
 @pytest.hookimpl(trylast=True)  # after the terminal plugin has made its writer
 def pytest_configure(config):
@@ -63,8 +64,10 @@ def pytest_runtest_call(item):
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session):
     wall, cpu = time.perf_counter() - _T["wall0"], time.process_time() - _T["cpu0"]
+    reports = [t for t in threading.enumerate() if t.name == "hih-reports" and t.ident is not None]
+    report_cpu = time.clock_gettime(time.pthread_getcpuclockid(reports[0].ident)) if reports else 0.0
     with open(os.environ["HIH_BETWEEN_WAITS_OUT"], "w") as out:
-        json.dump({"flush_ms": _T["flush_s"] * 1000, "flushes": _T["flushes"],
+        json.dump({"report_thread_cpu_ms": report_cpu * 1000, "flush_ms": _T["flush_s"] * 1000, "flushes": _T["flushes"],
                    "between_ms": (wall - _T["calls_s"]) * 1000, "between_cpu_ms": (cpu - _T["calls_cpu_s"]) * 1000,
                    "calls_ms": _T["calls_s"] * 1000, "calls_cpu_ms": _T["calls_cpu_s"] * 1000}, out)
 """
@@ -93,7 +96,8 @@ def shown(figures: dict[str, float]) -> str:
     return (f"flushes {figures['flush_ms']:.0f} ms wall ({figures['flushes']:.0f}); between scenarios "
             f"{figures['between_ms']:.0f} ms wall, {figures['between_cpu_ms']:.0f} ms CPU; calls "
             f"{figures['calls_ms']:.0f} ms wall, {figures['calls_cpu_ms']:.0f} ms CPU, idle in calls "
-            f"{figures['calls_ms'] - figures['calls_cpu_ms']:.0f} ms")
+            f"{figures['calls_ms'] - figures['calls_cpu_ms']:.0f} ms; report thread {figures['report_thread_cpu_ms']:.0f} ms "
+            "CPU")
 
 
 def main() -> int:

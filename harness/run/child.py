@@ -27,7 +27,6 @@ from typing import Any
 from rich.console import Console
 
 from harness.run import warm
-from harness.run.combine import combine_cucumber, combine_junit
 from harness.run.events import EventReader
 from harness.run.exits import EXIT_STUCK
 from harness.run.lanes import Lane
@@ -404,6 +403,8 @@ def collect(runners: list[Runner], work: Path) -> None:
             if source.is_file():
                 source.replace(work / target)
     else:
+        from harness.run.combine import combine_cucumber, combine_junit  # lxml: once the scenarios ran
+
         combine_junit([f.junit for f in files], work / "junit.xml")
         combine_cucumber([f.cucumber for f in files], work / "cucumber.json")
         _concatenate([f.events for f in files], work / "events.jsonl", header=None)

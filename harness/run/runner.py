@@ -23,8 +23,6 @@ from harness.contract.loader import ContractStore
 from harness.errors import UsageError
 from harness.run import warm
 from harness.run.child import DEADLINE_LOG, Beside, execute, interface_for
-from harness.run.combine import add_failures
-from harness.run.fallback import from_junit
 from harness.run.history import history_path, interface_durations
 from harness.run.lanes import deal
 from harness.run.metadata import run_metadata
@@ -153,6 +151,8 @@ def _conclude(p: RunPlan, outcome: Outcome, returncode: int, work: Path, process
     _apply_deadline_notes(outcome, work / DEADLINE_LOG, p)
     cancelled = outcome.incomplete is not None
     if outcome.damaged or (outcome.finished < processes and not cancelled):
+        from harness.run.fallback import from_junit  # lxml: only when the events cannot be trusted
+
         from_junit(outcome, work / "junit.xml", returncode)
         for result in outcome.results.values():
             result.interface = result.interface or interface_for(result.nodeid, p)
@@ -192,4 +192,6 @@ def _apply_deadline_notes(outcome: Outcome, log: Path, p: RunPlan) -> None:
         failures.append((nodeid, message, {"hih_interface": result.interface, "hih_feature": result.feature,
                                            "hih_scenario": result.name}))
     if failures:
+        from harness.run.combine import add_failures  # lxml: only when a scenario's deadline note is added
+
         add_failures(log.with_name("junit.xml"), failures)
