@@ -74,10 +74,11 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
         select_file = selecting.write(selection, p, work)
     started = datetime.now()
     # the report templates and WeasyPrint (~0.7 s to import) made ready while the scenarios run, not after them;
-    # without signoff.pdf (--no-signoff-pdf) WeasyPrint is never imported
+    # without signoff.pdf (--no-signoff-pdf) WeasyPrint is never imported. Started once the pytest processes are
+    # (`execute`'s `started`): before, its imports took the interpreter lock from what leads to the first one's
+    # command line
     preloading = threading.Thread(target=_preload_reports, args=(p.signoff_pdf,), name="hih-preload-reports",
                                   daemon=True)
-    preloading.start()
     recorded = interface_durations(history_path(p.options.report_dir), list(p.feature_dirs))
     store = ContractStore(p.options.contracts_dir)
     kinds = {name: store.transport(name, version) for name, version in p.versions.items()}
@@ -95,7 +96,7 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
     try:
         outcome, returncode, processes = execute(p, deal(p.feature_dirs, p.workers, recorded, kinds), work,
                                                  select_file, console, Beside(p.check),
-                                                 early.at_last_result if p.signoff_pdf else None)
+                                                 early.at_last_result if p.signoff_pdf else None, preloading.start)
         if outcome.connector_errors:
             raise UsageError(outcome.connector_errors[0])
         finished = datetime.now()
