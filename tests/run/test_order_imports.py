@@ -45,6 +45,4 @@ def test_the_version_is_read_once_and_ahead_of_the_reports() -> None:
     manifest.hih_version.cache_clear()
     writer.preload(signoff_pdf=False)
     assert manifest.hih_version.cache_info().currsize == 1, "read beside the scenarios"
-    version = manifest.hih_version()
-    assert version and manifest.hih_version.cache_info().hits >= 1
-    assert manifest.write_manifest is not None and version == manifest.hih_version()
+    assert manifest.hih_version() and manifest.hih_version.cache_info().hits >= 1, "the reports take it from there"
