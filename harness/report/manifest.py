@@ -16,13 +16,13 @@ output of `find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs -d '\\n' sha25
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
 import re
 from collections.abc import Callable
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,14 @@ def sha256_folder(folder: Path, suffix: str | None = None) -> tuple[str, int]:
     return hashlib.sha256(listing.encode("utf-8")).hexdigest(), len(files)
 
 
+@functools.cache  # the installed version does not change while a process runs; a run reads it three times
 def hih_version() -> str:
+    """The installed hih's version ("unknown" when not installed). importlib.metadata (email, zipfile and
+    importlib.resources behind it) is imported here, not with this module: it was the largest import of `hih run`
+    before it tells its pytest process the command line; `hih run` reads the version beside its scenarios
+    (harness.report.writer.preload)."""
+    from importlib import metadata
+
     try:
         return metadata.version("hih")
     except metadata.PackageNotFoundError:

@@ -109,7 +109,8 @@ def _rewrite(path: Path, masked: str, original: str) -> None:
 
 def preload(signoff_pdf: bool = True) -> None:
     """What writing the reports needs, loaded ahead of time (`hih run` does it in a thread while its scenarios run):
-    the templates compiled, WeasyPrint imported with its fonts ready (only when the run writes signoff.pdf)."""
+    the templates compiled, WeasyPrint imported with its fonts ready (only when the run writes signoff.pdf), and
+    hih's installed version read (the summary's, the manifest's), last: well after the pytest processes started."""
     from harness.report import html, signoff
 
     html.preload()
@@ -118,6 +119,7 @@ def preload(signoff_pdf: bool = True) -> None:
         from harness.report import pdf
 
         pdf.preload()
+    hih_version()
 
 
 def start_signoff_pdf(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],

@@ -27,7 +27,6 @@ from typing import Any
 from rich.console import Console
 
 from harness.run import warm
-from harness.run.combine import combine_cucumber, combine_junit
 from harness.run.events import EventReader
 from harness.run.exits import EXIT_STUCK
 from harness.run.lanes import Lane
@@ -278,12 +277,14 @@ class Beside(threading.Thread):
 
 def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, console: Console,
             beside: Beside | None = None,
-            at_last_result: Callable[[Outcome], None] | None = None) -> tuple[Outcome, int, int]:
+            at_last_result: Callable[[Outcome], None] | None = None,
+            started: Callable[[], None] | None = None) -> tuple[Outcome, int, int]:
     """Run the lanes' pytest processes until they end, the run is cancelled or runs out of time; then collect
     their files. Returns the outcome, one exit status for the run (pytest's codes: 0, 1, 5, or another) and how
     many pytest processes ran. An error of the `beside` work stops the processes and is raised. `at_last_result`
     is called once, when every process has collected and every scenario collected has its result (the processes
-    are then writing their files and exiting), unless the run was stopped first."""
+    are then writing their files and exiting), unless the run was stopped first. `started` is called once every
+    lane's pytest process has been started (and told its command line), before `at_last_result` can be."""
     outcome = Outcome()
     parts = work / PARTS
     parts.mkdir()
@@ -294,6 +295,8 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
         try:
             for runner in runners:
                 runner.start(p, work, select)
+            if started is not None:
+                started()
             if beside is not None:
                 beside.start()
             while any(r.process is not None for r in runners):
@@ -404,6 +407,8 @@ def collect(runners: list[Runner], work: Path) -> None:
             if source.is_file():
                 source.replace(work / target)
     else:
+        from harness.run.combine import combine_cucumber, combine_junit  # lxml: once the scenarios ran
+
         combine_junit([f.junit for f in files], work / "junit.xml")
         combine_cucumber([f.cucumber for f in files], work / "cucumber.json")
         _concatenate([f.events for f in files], work / "events.jsonl", header=None)

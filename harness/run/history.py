@@ -18,10 +18,12 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.contract.diff_impact import History, Recorded
 from harness.errors import UsageError
+
+if TYPE_CHECKING:  # imported where a history is read for impact analysis (`recorded`), not by every `hih run`
+    from harness.contract.diff_impact import History
 
 ENV = "HIH_HISTORY"
 FILENAME = "history.sqlite"
@@ -268,6 +270,8 @@ def recorded(path: Path | None, interface: str) -> History:
 
     Never raises: a missing or unreadable database is a History with no records and a `problem`.
     """
+    from harness.contract.diff_impact import History, Recorded
+
     if path is None:
         return History("", problem=f"run history switched off ({ENV})")
     history = History(str(path))

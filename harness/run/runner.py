@@ -23,8 +23,6 @@ from harness.contract.loader import ContractStore
 from harness.errors import UsageError
 from harness.run import warm
 from harness.run.child import DEADLINE_LOG, Beside, execute, interface_for
-from harness.run.combine import add_failures
-from harness.run.fallback import from_junit
 from harness.run.history import history_path, interface_durations
 from harness.run.lanes import deal
 from harness.run.metadata import run_metadata
@@ -76,10 +74,11 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
         select_file = selecting.write(selection, p, work)
     started = datetime.now()
     # the report templates and WeasyPrint (~0.7 s to import) made ready while the scenarios run, not after them;
-    # without signoff.pdf (--no-signoff-pdf) WeasyPrint is never imported
+    # without signoff.pdf (--no-signoff-pdf) WeasyPrint is never imported. Started once the pytest processes are
+    # (`execute`'s `started`): before, its imports took the interpreter lock from what leads to the first one's
+    # command line
     preloading = threading.Thread(target=_preload_reports, args=(p.signoff_pdf,), name="hih-preload-reports",
                                   daemon=True)
-    preloading.start()
     recorded = interface_durations(history_path(p.options.report_dir), list(p.feature_dirs))
     store = ContractStore(p.options.contracts_dir)
     kinds = {name: store.transport(name, version) for name, version in p.versions.items()}
@@ -97,7 +96,7 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
     try:
         outcome, returncode, processes = execute(p, deal(p.feature_dirs, p.workers, recorded, kinds), work,
                                                  select_file, console, Beside(p.check),
-                                                 early.at_last_result if p.signoff_pdf else None)
+                                                 early.at_last_result if p.signoff_pdf else None, preloading.start)
         if outcome.connector_errors:
             raise UsageError(outcome.connector_errors[0])
         finished = datetime.now()
@@ -153,6 +152,8 @@ def _conclude(p: RunPlan, outcome: Outcome, returncode: int, work: Path, process
     _apply_deadline_notes(outcome, work / DEADLINE_LOG, p)
     cancelled = outcome.incomplete is not None
     if outcome.damaged or (outcome.finished < processes and not cancelled):
+        from harness.run.fallback import from_junit  # lxml: only when the events cannot be trusted
+
         from_junit(outcome, work / "junit.xml", returncode)
         for result in outcome.results.values():
             result.interface = result.interface or interface_for(result.nodeid, p)
@@ -192,4 +193,6 @@ def _apply_deadline_notes(outcome: Outcome, log: Path, p: RunPlan) -> None:
         failures.append((nodeid, message, {"hih_interface": result.interface, "hih_feature": result.feature,
                                            "hih_scenario": result.name}))
     if failures:
+        from harness.run.combine import add_failures  # lxml: only when a scenario's deadline note is added
+
         add_failures(log.with_name("junit.xml"), failures)
