@@ -39,6 +39,8 @@ PLANTS: dict[str, tuple[str, str, str, str]] = {
                    """'"' in text"""),
     "mask-lt": ("harness.report.masking", "Masker._pairs_in_text", '"<" in text or "&lt;" in text', '"<" in text'),
     "mask-long-stale": ("harness.report.masking", "Masker._mask", "self._long_seen.clear()", "pass"),
+    "encode-shape-count": ("mocks.transport.soap_encode", "ReplyEncoder.build", "key = tuple(shape)",
+                           "key = (len(shape), sum(shape) > 0)"),
     "json-small": ("harness.report.json_text", "alike", "_SMALLEST_ALIKE <= abs(item)", "1e-5 <= abs(item)"),
     "json-inf": ("harness.report.json_text", "alike", "_SMALLEST_ALIKE <= abs(item) < math.inf",
                  "_SMALLEST_ALIKE <= abs(item)"),
