@@ -4,13 +4,14 @@
   .venv/bin/python bench/planted_seeds.py --plant NAME [--max N] [--seeds 20] [--seed0 1] TEST ...
   .venv/bin/python bench/planted_seeds.py --list
 
-A plant (PLANTS below) recompiles one function of hih with a piece of its source replaced: the mistake the test
-exists to catch (a bound moved by one, a shortcut's condition cut short, a remembered answer reused). pytest runs
-TEST in one process with this file as a plugin: each `@given` test runs once per seed (seed0, seed0 + 1, ...) with
-`max_examples` N (default: the test's own), the example database off and the generate phase only (no shrinking),
-and the index of the first valid example that failed is recorded (an assumption or an overrun is not a failure).
-Prints, per test: in how many seeds the bug was found and the first failing example of each. Not part of the suite;
-run with no plant (`--plant none`) to check that the test passes unplanted.
+A plant (PLANTS below) recompiles one function of hih with a piece of its source replaced, also where the module's
+dispatch tables hold it: the mistake the test exists to catch (a bound moved by one, a shortcut's condition cut
+short, a remembered answer reused). pytest runs TEST in one process with this file as a plugin: each `@given` test
+runs once per seed (seed0, seed0 + 1, ...) with `max_examples` N (default: the test's own), the example database
+off and the generate phase only (no shrinking), and the index of the first valid example that failed is recorded
+(an assumption or an overrun is not a failure). Prints, per test: in how many seeds the bug was found and the first
+failing example of each. Not part of the suite; run with no plant (`--plant none`) to check that the test passes
+unplanted.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ PLANTS: dict[str, tuple[str, str, str, str]] = {
     "mask-quote": ("harness.report.masking", "Masker._pairs_in_text", """'"' in text or "'" in text""",
                    """'"' in text"""),
     "mask-lt": ("harness.report.masking", "Masker._pairs_in_text", '"<" in text or "&lt;" in text', '"<" in text'),
+    "mask-long-stale": ("harness.report.masking", "Masker._mask", "self._long_seen.clear()", "pass"),
+    "encode-shape-count": ("mocks.transport.soap_encode", "ReplyEncoder.build", "key = tuple(shape)",
+                           "key = (len(shape), sum(shape) > 0)"),
     "json-small": ("harness.report.json_text", "alike", "_SMALLEST_ALIKE <= abs(item)", "1e-5 <= abs(item)"),
     "json-inf": ("harness.report.json_text", "alike", "_SMALLEST_ALIKE <= abs(item) < math.inf",
                  "_SMALLEST_ALIKE <= abs(item)"),
@@ -59,6 +63,10 @@ PLANTS: dict[str, tuple[str, str, str, str]] = {
     "cents-bool": ("harness.contract.rules", "cents", "if type(value) is int:", "if isinstance(value, int):"),
     "cents-bound": ("harness.contract.rules", "cents", "-_CENTS_BOUND < value * 100 < _CENTS_BOUND",
                     "-(2.0 ** 60) < value * 100 < 2.0 ** 60"),
+    "cents-half": ("harness.contract.rules", "cents", "if scaled / 100 == value:",
+                   "if abs(scaled / 100 - value) <= 0.005:"),
+    "sum-part-as-zero": ("harness.contract.rules", "_sum", "if None not in whole and whole[0] == sum(whole[1:]):",
+                         "if whole[0] is not None and whole[0] == sum(w or 0 for w in whole[1:]):"),
     "evict-hard-bound": ("mocks.state", "Store._evict", "while len(rows) > 2 * bound.limit:",
                          "while len(rows) > 2 * bound.limit + 1:"),
     "depth-count": ("harness.contract.xmlsafe", "_may_be_deeper", 'return raw.count(b"<") > 2 * levels',
@@ -91,7 +99,12 @@ def plant(module: str, qualname: str, old: str, new: str) -> None:
     lines = textwrap.dedent(source.replace(old, new)).splitlines(keepends=True)
     code = "".join(line for line in lines if not line.lstrip().startswith("@cache"))  # the plain function
     exec(compile(code, f"<plant {qualname}>", "exec"), mod.__dict__, namespace)  # noqa: S102  # a bench's own text
+    old_function = getattr(owner, name)
     setattr(owner, name, namespace[name])
+    for table in [v for v in vars(mod).values() if type(v) is dict]:  # a dispatch table holding the function
+        for key, value in table.items():
+            if value is old_function:
+                table[key] = namespace[name]
 
 
 _state: dict[str, Any] = {"n": 0, "first": None}

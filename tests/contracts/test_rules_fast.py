@@ -4,7 +4,6 @@ amounts that add up in whole cents."""
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 from typing import Any
 
@@ -76,10 +75,38 @@ def test_cents_is_the_decimal_amount_times_100_or_nothing(value: Any) -> None:
         assert Decimal(whole) == as_decimal(value) * 100  # type: ignore[operator]  # a number: as_decimal reads it
 
 
+PARTS = one_of(
+    AMOUNTS,
+    # past the cents bound in doubles: whole cents there are a double's spacing apart or more
+    st.integers(2**49, 2**61).map(lambda c: c / 100), st.integers(-(2**61), -(2**49)).map(lambda c: c / 100),
+    st.decimals(min_value=-10**4, max_value=10**4, places=3, allow_nan=False).map(float),  # a third decimal
+    st.decimals(min_value=-10**6, max_value=10**6, places=2, allow_nan=False).map(str),  # amounts as text
+)
+"""A sum's parts: `AMOUNTS`, and the values its fast path must not take for whole cents while `Decimal` reads them
+(past the bound, with a third decimal, text)."""
+TOTALS = ("as drawn", "added", "added, rounded to cents", "b left out")
+
+
+def _total(a: Any, b: Any, how: str) -> Any:
+    """`a + b` in `Decimal` as a float (text when `a` is text), rounded to cents or not; None when not numbers."""
+    first, second = as_decimal(a), as_decimal(b)
+    if first is None or second is None or not all(p.is_finite() and abs(p) < 10**20 for p in (first, second)):
+        return None
+    added = first + second
+    if how != "added":
+        added = added.quantize(Decimal("0.01"))
+    return str(added) if isinstance(a, str) else float(added)
+
+
+# 600 examples, kept: floats past the cents bound taken as whole cents, floats within half a cent taken as cents, and
+# a part the fast path cannot read counted as zero (planted bugs) were found in every one of 40 seeds, by the 307th,
+# 182nd and 152nd example at most (bench/RESULTS.md).
 @settings(max_examples=examples(600))
-@given(total=AMOUNTS, a=AMOUNTS, b=AMOUNTS, add_up=st.booleans())
-def test_the_sum_rule_finds_what_decimal_arithmetic_finds(total: Any, a: Any, b: Any, add_up: bool) -> None:
-    if add_up and all(type(v) is float and math.isfinite(v) for v in (a, b)):
-        total = float(Decimal(str(a)) + Decimal(str(b)))  # amounts that add up, the common case, often
+@given(total=AMOUNTS, a=PARTS, b=PARTS, how=st.sampled_from(TOTALS))
+def test_the_sum_rule_finds_what_decimal_arithmetic_finds(total: Any, a: Any, b: Any, how: str) -> None:
+    if how == "b left out":  # a total missing a part: wrong unless b is nothing, or not a number
+        total = a
+    elif how != "as drawn":  # amounts that add up (the common case), or a total rounded from parts that do not
+        total = _total(a, b, how)
     message = {"t": total, "a": a, "b": b}
     assert [f.location for f in check_rules([SUM], "response", "2207", message)] == sum_oracle(message)

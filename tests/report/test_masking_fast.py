@@ -41,13 +41,18 @@ long_pieces = st.sampled_from([
     "<Phone>0571-88886666</Phone>", "\rPID|1||MRN0002^^^H||李^四||19900101|F", '"settl_id": "2026120616411200001"',
     "病历号=MRN0003", "MRN0001", "张三丰", "王五", " ", "x" * 120, "0571-8888666", '"name": "王五"',
 ])
-long_texts = st.lists(long_pieces, min_size=1, max_size=12).map("".join)
+long_texts = st.tuples(st.lists(long_pieces, min_size=1, max_size=12), st.booleans()).map(
+    lambda pb: "".join(pb[0]) + ("\n" + "-" * 200 if pb[1] else ""))
+"""Texts of a few pieces, half of them made long (past 200 characters: the cache of long texts) by a log's rule."""
 steps = st.lists(st.one_of(st.tuples(st.just("text"), long_texts),
                            st.tuples(st.just("again"), st.integers(min_value=0, max_value=20)),
-                           st.tuples(st.just("remember"), st.sampled_from(["MRN0001", "王五", "13812345678", "xx"]))),
+                           st.tuples(st.just("remember"),
+                                     st.sampled_from(["MRN0001", "王五", "13812345678", "xx", "张三丰", "MRN0003"]))),
                  min_size=1, max_size=20)
 
 
+# 300 examples, kept: the long texts' cache not emptied as a value is learnt (a planted bug) was found in every one of
+# 40 seeds, by the 174th example at most, once half the texts were long (bench/RESULTS.md).
 @settings(max_examples=examples(300), deadline=None)
 @given(steps=steps)
 def test_masking_a_text_again_gives_what_masking_it_afresh_gives(steps: list[tuple[str, object]]) -> None:

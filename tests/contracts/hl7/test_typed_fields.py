@@ -16,7 +16,7 @@ from harness.contract.hl7.contract import HL7Validator
 from harness.contract.hl7.validator import ProfileValidator
 from harness.contract.loader import ContractStore
 from tests.contracts.hl7 import messages as m
-from tests.strategies import examples
+from tests.strategies import examples, one_of
 
 TYPES = ("CE", "CWE", "FT", "NM", "SN", "ST", "TX", "DT", "TS", "ED", "XX", "")
 VALUES = ("7.5", "-3", "1.2.3", "abc", "", '""', ">^10", "<^5^-^10", "WBC^白细胞^L", "WBC^白细胞^L^x^y^z^extra",
@@ -44,13 +44,25 @@ def _mostly(valid: str, others: tuple[str, ...]) -> st.SearchStrategy[str]:
     return st.one_of(st.just(valid), st.sampled_from(others))
 
 
-obx = st.tuples(_mostly("1", SETS), st.sampled_from(TYPES), _mostly(IDS[0], IDS), _mostly("", SETS),
-                st.sampled_from(VALUES), _mostly("10*9/L^^UCUM", ("", "F")),
-                _mostly("|3.5-9.5|N|||F|||20240105090000", ("|3.5-9.5|N|||F|||", "", "|||||F|||20240105090000")))
+ALLOWED = ("CE", "CWE", "FT", "NM", "SN", "ST", "TX")
+"""The OBX-2 types the profiles allow (pacs: not NM or SN)."""
+NEAR = ("1.2.3", "abc", "1e3", "5.", "7,5", "+", "2024-01-05", "20240230", "2024010525", "NM", "N/A", "阴性")
+"""Values one type's grammar refuses and another's (text) accepts."""
+_REST = "|3.5-9.5|N|||F|||20240105090000"
+obx = one_of(
+    # valid but for OBX-2 and OBX-5, OBX-2 a type the profile allows: the fast path's typed group decides the whole
+    # segment, so a value valid as text and not as the type named is judged there (mixed in below, such a segment
+    # came about once in 30)
+    st.tuples(st.sampled_from(ALLOWED), one_of(st.sampled_from(VALUES), st.sampled_from(NEAR))).map(
+        lambda tv: ("1", tv[0], IDS[0], "", tv[1], "10*9/L^^UCUM", _REST)),
+    st.tuples(_mostly("1", SETS), st.sampled_from(TYPES), _mostly(IDS[0], IDS), _mostly("", SETS),
+              st.sampled_from(VALUES), _mostly("10*9/L^^UCUM", ("", "F")),
+              _mostly(_REST, ("|3.5-9.5|N|||F|||", "", "|||||F|||20240105090000"))),
+)
 
 
-# 400 examples, kept: OBX-5 read as ST whatever OBX-2 names (a planted bug) was found in 14 of 20 seeds at 400, by
-# the 351st example at most (bench/RESULTS.md).
+# 400 examples, kept: OBX-5 read as ST whatever OBX-2 names (a planted bug) was found in every one of 40 seeds, by
+# the 210th example at most (bench/RESULTS.md).
 @settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(interface=st.sampled_from(("lis", "pacs")), segments=st.lists(obx, min_size=1, max_size=3))
 def test_typed_obx_findings_are_the_walks(pairs: dict[str, tuple[HL7Validator, HL7Validator]], interface: str,
