@@ -3,11 +3,13 @@ scripts): a figure other load on a shared machine cannot skew."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 COLLECTED = re.compile(r"Collected\s*:\s*([\d,]+)")
@@ -30,3 +32,35 @@ def callgrind_instructions(script: list[str], root: Path, cwd: Path, expect: str
     if found is None:
         raise SystemExit("valgrind printed no instruction count")
     return int(found.group(1).replace(",", ""))
+
+
+def report_dir_main(script: Path, description: str, work: Callable[[Path, bool], None], what: str, here: Path,
+                    timeout_s: float) -> int:
+    """The command line of a bench that counts one piece of hih's work on a report directory `hih run` wrote, less
+    the instructions of loading what it reads: `script DIR --inside [--load-only]` runs `work(DIR, load_only)` (which
+    prints "done"), counted under callgrind in each checkout (`--against DIR` first), round by round. `what` names
+    the work in the summary lines."""
+    from interleaved import interleave, sides
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("report_dir", type=Path, help="a report directory `hih run` wrote")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--against", type=Path, default=None, metavar="DIR", help="another checkout, counted first")
+    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--load-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    report_dir = args.report_dir.resolve()
+    if args.inside:
+        work(report_dir, args.load_only)
+        return 0
+
+    def count(checkout: Path) -> int:
+        command = [str(script.resolve()), str(report_dir), "--inside"]
+        full = callgrind_instructions(command, checkout, checkout, "done", timeout_s)
+        return full - callgrind_instructions([*command, "--load-only"], checkout, checkout, "done", timeout_s)
+
+    figures = interleave(args.rounds, sides(args.against, here), count,
+                         lambda n, checkout, got: f"[{checkout}] round {n}: {got:,} instructions")
+    for checkout, counts in figures.items():
+        print(f"{checkout}: {what}: min {min(counts):,} instructions over {len(counts)} count(s)")
+    return 0

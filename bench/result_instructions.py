@@ -16,14 +16,12 @@ core is free; it is the run's CPU, and it is what the parent must have finished 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from callgrind_count import callgrind_instructions  # noqa: E402
-from interleaved import interleave, sides  # noqa: E402
+from callgrind_count import report_dir_main  # noqa: E402
 
 HERE = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 900.0
@@ -43,31 +41,9 @@ def work(report_dir: Path, load_only: bool) -> None:
     print(f"done {len(evidence)} results")
 
 
-def count(checkout: Path, report_dir: Path) -> int:
-    """Instructions of `checkout`'s work on the results, less those of loading them."""
-    script = [str(Path(__file__).resolve()), str(report_dir), "--inside"]
-    full = callgrind_instructions(script, checkout, checkout, "done", TIMEOUT_S)
-    loaded = callgrind_instructions([*script, "--load-only"], checkout, checkout, "done", TIMEOUT_S)
-    return full - loaded
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("report_dir", type=Path, help="a report directory `hih run` wrote")
-    parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--against", type=Path, default=None, metavar="DIR", help="another checkout, counted first")
-    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--load-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.inside:
-        work(args.report_dir.resolve(), args.load_only)
-        return 0
-    figures = interleave(args.rounds, sides(args.against, HERE), lambda c: count(c, args.report_dir.resolve()),
-                         lambda n, checkout, got: f"[{checkout}] round {n}: {got:,} instructions")
-    for checkout, counts in figures.items():
-        print(f"{checkout}: the parent's work on every result: min {min(counts):,} instructions over "
-              f"{len(counts)} count(s)")
-    return 0
+    return report_dir_main(Path(__file__), __doc__.split("\n\n")[0], work, "the parent's work on every result", HERE,
+                           TIMEOUT_S)
 
 
 if __name__ == "__main__":

@@ -94,14 +94,7 @@ def _become_pytest(order: dict[str, Any], warm: Any, minder: int) -> int:
     argv = list(order["argv"])
     if "--hih-parent-pid" in argv:  # the minder is this process's parent, and stands in for the test process
         argv[argv.index("--hih-parent-pid") + 1] = str(minder)
-    log = os.open(order["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(log)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    warm.line_buffered_log()
+    warm.write_to(order["log"])
     if "sitecustomize" not in sys.modules:  # the site customisation of the order's import path, as at a start
         with contextlib.suppress(ImportError):
             importlib.import_module("sitecustomize")

@@ -182,6 +182,19 @@ def line_buffered_log() -> None:
             reconfigure(write_through=False, line_buffering=True)
 
 
+def write_to(log: str) -> None:
+    """This process's output to the run's log file and nothing on its input, as a process started with its command
+    line and log has them."""
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    line_buffered_log()
+
+
 def _import(name: str) -> None:
     import importlib
 
@@ -210,14 +223,7 @@ def main() -> int:
     if not line:
         return 0  # not needed, or the parent is gone
     order = json.loads(line)
-    log = os.open(order["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(log)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    line_buffered_log()
+    write_to(order["log"])
     import pytest
 
     return int(pytest.main(order["argv"]))
