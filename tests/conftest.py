@@ -66,6 +66,16 @@ def new_msgid(prefix: str = FIXMEDINS) -> str:
     return f"{prefix}{datetime.now():%Y%m%d%H%M%S}{next(_sequence) % 10_000:04d}"
 
 
+def reaped(pid: int) -> bool:
+    """Whether this process's child `pid` was already waited for, as the code under test should have: False for a
+    child still running, and for one that had ended unwaited (a zombie, which this call then reaps)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 3.0) -> Any:
     """Poll `predicate` every 5 ms until it is truthy; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -17,6 +17,7 @@ import pytest
 from harness.report import pdf, pdf_ahead, signoff, writer
 from harness.report.manifest import differences, sha256_file
 from harness.report.pdf_ahead import PdfAhead
+from tests.conftest import reaped
 
 pytest.importorskip("weasyprint", reason="WeasyPrint (with Pango) is installed by ./scripts/setup")
 
@@ -44,14 +45,6 @@ def _pdf_text(path: Path) -> str:
                           timeout=60).stdout
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
-
-
 def test_the_value_filled_in_gives_the_pdf_of_the_final_page_byte_for_byte(tmp_path: Path) -> None:
     ahead = PdfAhead.start(_page(PLACEHOLDER), PLACEHOLDER, tmp_path / "ahead.pdf")
     assert ahead is not None
@@ -60,7 +53,7 @@ def test_the_value_filled_in_gives_the_pdf_of_the_final_page_byte_for_byte(tmp_p
     assert pages is not None and pages >= 2, "the digest is laid out on a later page"
     assert (tmp_path / "ahead.pdf").read_bytes() == (tmp_path / "fresh.pdf").read_bytes()
     assert VALUE[:16] in "".join(_pdf_text(tmp_path / "ahead.pdf").split())
-    assert _gone(ahead.pid)
+    assert reaped(ahead.pid)
 
 
 def test_a_final_page_that_differs_elsewhere_is_left_to_the_caller(tmp_path: Path) -> None:
@@ -68,7 +61,7 @@ def test_a_final_page_that_differs_elsewhere_is_left_to_the_caller(tmp_path: Pat
     assert ahead is not None
     assert ahead.finish(_page(VALUE, note="另一行 another line"), VALUE) is None
     assert not (tmp_path / "ahead.pdf").exists()
-    assert _gone(ahead.pid)
+    assert reaped(ahead.pid)
 
 
 def test_a_value_wider_than_the_placeholder_is_left_to_the_caller(tmp_path: Path) -> None:
@@ -95,7 +88,7 @@ def test_a_side_process_that_fails_or_stalls_is_ended_and_left_to_the_caller(tmp
     monkeypatch.setattr(pdf_ahead, "_side", fails)  # the forked process runs the module as it is now
     ahead = PdfAhead.start(_page(PLACEHOLDER), PLACEHOLDER, tmp_path / "ahead.pdf")
     assert ahead is not None and ahead.finish(_page(VALUE), VALUE) is None
-    assert _gone(ahead.pid)
+    assert reaped(ahead.pid)
 
     monkeypatch.setattr(pdf_ahead, "_side", lambda *args: time.sleep(60))
     monkeypatch.setattr(pdf_ahead, "ANSWER_S", 0.3)
@@ -104,7 +97,7 @@ def test_a_side_process_that_fails_or_stalls_is_ended_and_left_to_the_caller(tmp
     started = time.monotonic()
     assert ahead.finish(_page(VALUE), VALUE) is None
     assert time.monotonic() - started < 10
-    assert _gone(ahead.pid)
+    assert reaped(ahead.pid)
 
 
 def test_a_stalled_side_process_does_not_hold_a_page_larger_than_the_pipe(tmp_path: Path,
@@ -119,7 +112,7 @@ def test_a_stalled_side_process_does_not_hold_a_page_larger_than_the_pipe(tmp_pa
     started = time.monotonic()
     assert ahead.finish(large.replace(PLACEHOLDER, VALUE), VALUE) is None
     assert time.monotonic() - started < 10
-    assert _gone(ahead.pid)
+    assert reaped(ahead.pid)
 
 
 def test_a_busy_machine_has_no_core_to_spare(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -241,7 +234,7 @@ def test_two_placeholders_filled_in_give_the_pdf_of_the_final_page_byte_for_byte
     final = page.replace(PLACEHOLDER, VALUE).replace(at, then)
     assert ahead.finish(final, {"digest": VALUE, "end": then}) == pdf.render_pdf(final, tmp_path / "fresh.pdf")
     assert (tmp_path / "ahead.pdf").read_bytes() == (tmp_path / "fresh.pdf").read_bytes()
-    assert _gone(ahead.pid)
+    assert reaped(ahead.pid)
 
 
 def test_placeholders_that_overlap_or_values_missing_are_left_to_the_caller(tmp_path: Path) -> None:
@@ -251,7 +244,7 @@ def test_placeholders_that_overlap_or_values_missing_are_left_to_the_caller(tmp_
     ahead = PdfAhead.start(page, {"digest": PLACEHOLDER}, tmp_path / "x.pdf")
     assert ahead is not None
     assert ahead.finish(page.replace(PLACEHOLDER, VALUE), {"other": VALUE}) is None
-    assert not (tmp_path / "x.pdf").exists() and _gone(ahead.pid)
+    assert not (tmp_path / "x.pdf").exists() and reaped(ahead.pid)
 
 
 def test_without_a_core_to_spare_the_page_is_not_rendered_ahead(tmp_path: Path,
@@ -282,7 +275,7 @@ def test_a_side_process_handed_to_reports_that_fail_is_ended(tmp_path: Path, mon
     monkeypatch.setattr(writer, "scrub_logs", broken)
     with pytest.raises(OSError, match="disk full"):
         writer.write_reports(folder, SUMMARY, {}, ahead=begun)
-    assert begun.done and _gone(begun.pid), "ended and reaped, not left waiting for a page"
+    assert begun.done and reaped(begun.pid), "ended and reaped, not left waiting for a page"
     assert not (folder / "signoff.pdf").exists()
 
 

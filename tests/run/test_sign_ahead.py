@@ -5,7 +5,6 @@ that side process (the run starts one from the final summary, as without it)."""
 from __future__ import annotations
 
 import io
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from harness.run.options import RunOptions
 from harness.run.results import Outcome
 from harness.run.runner import run
 from harness.run.sign_ahead import EarlySignoff
-from tests.conftest import DATA
+from tests.conftest import DATA, reaped
 
 pytest.importorskip("weasyprint", reason="WeasyPrint (with Pango) is installed by ./scripts/setup")
 
@@ -38,14 +37,6 @@ SUMMARY: dict[str, Any] = {
 def _spare_core(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HIH_HISTORY", "off")
     monkeypatch.setattr(pdf_ahead, "spare_core", lambda: True)  # whatever else runs on the machine now
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
 
 
 def test_a_run_lays_its_signoff_out_from_the_last_result_and_the_pack_is_the_final_page(
@@ -106,14 +97,14 @@ def test_the_side_process_is_taken_only_for_the_summary_it_was_started_from(
     assert early.ahead is not None
     pid = early.ahead.pid
     assert early.take({**later, "decision": "fail"}, {}) is None
-    assert _gone(pid), "ended and reaped"
+    assert reaped(pid), "ended and reaped"
 
     early = _early(SUMMARY)
     early.at_last_result(Outcome())
     assert early.ahead is not None
     pid = early.ahead.pid
     assert early.take(later, {"features/lis/a.feature::c": [{"operation": "ORM"}]}) is None
-    assert _gone(pid), "other evidence: ended"
+    assert reaped(pid), "other evidence: ended"
 
 
 def test_a_run_that_ends_without_reports_ends_the_side_process(tmp_path: Path,
@@ -125,7 +116,7 @@ def test_a_run_that_ends_without_reports_ends_the_side_process(tmp_path: Path,
     assert early.ahead is not None
     pid = early.ahead.pid
     early.close()
-    assert _gone(pid)
+    assert reaped(pid)
     assert early.take(SUMMARY, {}) is None, "nothing left to take"
 
 
