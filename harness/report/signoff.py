@@ -178,19 +178,24 @@ MANIFEST, FINISHED = "manifest", "finished"
 """The names of the values a sign-off laid out ahead leaves open (harness.report.pdf_ahead's placeholders)."""
 
 
-def signoff_ahead(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
-                  masker: Masker, contracts: dict[str, Any], config: SignoffConfig,
-                  finished_open: bool = False) -> PdfAhead | None:
-    """signoff.pdf laid out in a side process now, before manifest.json exists (harness.report.pdf_ahead), from
-    the page as `write_signoff` is expected to render it; `write_signoff` hands it the page it renders then.
-    `masker` is not changed (a copy of it masks here). `finished_open`: `summary`'s `finished` is the time the
-    run is expected to finish (`hih run` starts the side process at its last result, before pytest has exited):
-    its text is a placeholder too, replaced by the final one (digits as wide as digits)."""
-    from harness.report.pdf_ahead import PdfAhead
+@dataclass(frozen=True)
+class AheadPage:
+    """The sign-off page as a side process lays it out ahead (`signoff_ahead`): its HTML, and the text each value
+    not yet known shows in it (harness.report.pdf_ahead's placeholders, by name). Two predictions that give equal
+    pages give the same PDF: a side process laid out from one serves the other."""
+
+    html: str
+    placeholders: dict[str, str]
+
+
+def page_ahead(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
+               masker: Masker, contracts: dict[str, Any], config: SignoffConfig,
+               finished_open: bool = False) -> AheadPage:
+    """The page `write_signoff` is expected to render for `summary`, with placeholders in place of the manifest's
+    SHA-256 (and of the end time when `finished_open`: `summary`'s `finished` is the time the run is expected to
+    finish; digits are replaced by digits as wide). `masker` is not changed (a copy of it masks here)."""
     from harness.run.history import history_path, previous_runs
 
-    if not PdfAhead.possible():  # the page would be rendered for nothing
-        return None
     predicting = masker.scoped()
     predicting.remember(masker.learned)
     previous = previous_runs(history_path(report_dir), list(summary.get("interfaces") or {}), summary.get("started"))
@@ -199,7 +204,29 @@ def signoff_ahead(report_dir: Path, summary: dict[str, Any], evidence: dict[str,
     placeholders = {MANIFEST: MANIFEST_PLACEHOLDER}
     if finished_open:
         placeholders[FINISHED] = shown_time(summary.get("finished"))
-    return PdfAhead.start(html, placeholders, report_dir / SIGNOFF_PDF, _print_css())
+    return AheadPage(html, placeholders)
+
+
+def start_ahead(report_dir: Path, page: AheadPage) -> PdfAhead | None:
+    """A side process laying `page` out now for report_dir's signoff.pdf; None when none can be started."""
+    from harness.report.pdf_ahead import PdfAhead
+
+    return PdfAhead.start(page.html, page.placeholders, report_dir / SIGNOFF_PDF, _print_css())
+
+
+def signoff_ahead(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
+                  masker: Masker, contracts: dict[str, Any], config: SignoffConfig,
+                  finished_open: bool = False) -> PdfAhead | None:
+    """signoff.pdf laid out in a side process now, before manifest.json exists (harness.report.pdf_ahead), from
+    the page as `write_signoff` is expected to render it (`page_ahead`); `write_signoff` hands it the page it
+    renders then. `finished_open`: `summary`'s `finished` is the time the run is expected to finish (`hih run`
+    starts the side process before pytest has exited): its text is a placeholder too."""
+    from harness.report.pdf_ahead import PdfAhead
+
+    if not PdfAhead.possible():  # the page would be rendered for nothing
+        return None
+    return start_ahead(report_dir, page_ahead(report_dir, summary, evidence, masker, contracts, config,
+                                              finished_open))
 
 
 def write_signoff(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]], masker: Masker,

@@ -18,10 +18,11 @@ from harness.report.formats import parse_xml
 from harness.report.html import render_html
 from harness.report.manifest import WRITTEN_AFTER, hih_version, sha256_file, write_manifest
 from harness.report.masking import Masker
-from harness.report.signoff import SIGNOFF_HTML, SIGNOFF_PDF, signoff_ahead, write_signoff
+from harness.report.signoff import SIGNOFF_HTML, SIGNOFF_PDF, page_ahead, signoff_ahead, write_signoff
 
 if TYPE_CHECKING:
     from harness.report.pdf_ahead import PdfAhead
+    from harness.report.signoff import AheadPage
 
 REPORT_HTML = "report.html"
 CUCUMBER_JSON = "cucumber.json"
@@ -131,6 +132,15 @@ def start_signoff_pdf(report_dir: Path, summary: dict[str, Any], evidence: dict[
     config = load_config()
     return signoff_ahead(report_dir, summary, evidence, Masker.from_config(config.masking),
                          _contracts(summary, contracts), config.signoff, finished_open)
+
+
+def signoff_page(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
+                 contracts: dict[str, Any] | None = None, finished_open: bool = False) -> AheadPage:
+    """The page `start_signoff_pdf` would lay out for this summary and evidence, without starting anything: `hih
+    run` compares it with the page a side process started on a prediction is laying out (≈ 5 ms)."""
+    config = load_config()
+    return page_ahead(report_dir, summary, evidence, Masker.from_config(config.masking),
+                      _contracts(summary, contracts), config.signoff, finished_open)
 
 
 def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],

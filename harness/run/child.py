@@ -278,13 +278,17 @@ class Beside(threading.Thread):
 def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, console: Console,
             beside: Beside | None = None,
             at_last_result: Callable[[Outcome], None] | None = None,
-            started: Callable[[], None] | None = None) -> tuple[Outcome, int, int]:
+            started: Callable[[], None] | None = None,
+            near_last_result: Callable[[Outcome], None] | None = None) -> tuple[Outcome, int, int]:
     """Run the lanes' pytest processes until they end, the run is cancelled or runs out of time; then collect
     their files. Returns the outcome, one exit status for the run (pytest's codes: 0, 1, 5, or another) and how
     many pytest processes ran. An error of the `beside` work stops the processes and is raised. `at_last_result`
     is called once, when every process has collected and every scenario collected has its result (the processes
     are then writing their files and exiting), unless the run was stopped first. `started` is called once every
-    lane's pytest process has been started (and told its command line), before `at_last_result` can be."""
+    lane's pytest process has been started (and told its command line), before `at_last_result` can be.
+    `near_last_result` is called at each look at the events while every process has collected and some scenarios
+    have no result yet, unless the run was stopped (the sign-off's side process, started on the prediction that
+    they pass)."""
     outcome = Outcome()
     parts = work / PARTS
     parts.mkdir()
@@ -323,6 +327,9 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
                     _stop_all(runners)
                 progress.tick()
                 left = len(outcome.nodeids) - len(outcome.done) if outcome.nodeids else None
+                if near_last_result is not None and left is not None and left > 0 and \
+                        counted == len(outcome.nodeids) and outcome.incomplete is None:
+                    near_last_result(outcome)
                 if left is not None and left <= 0 and at_last_result is not None and \
                         counted == len(outcome.nodeids) and outcome.incomplete is None:
                     at_last_result(outcome)

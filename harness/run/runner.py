@@ -90,13 +90,16 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
             made["selection"] = selection.summary()
         return made
 
-    # signoff.pdf laid out by a side process on the other core from the last result on, while pytest writes its
-    # files and exits (the summary then is the expected one but for its end time)
-    early = EarlySignoff(work, p.contracts, document, preloading)
+    # signoff.pdf laid out by a side process on the other core from about a second before the last result (the
+    # summary expected if the scenarios left pass), checked at the last result, while pytest writes its files and exits (the summary then is the
+    # expected one but for its end time)
+    only = next(iter(p.versions)) if len(p.versions) == 1 else ""
+    early = EarlySignoff(work, p.contracts, document, preloading, lambda nodeid: interface_for(nodeid, p) or only)
     try:
         outcome, returncode, processes = execute(p, deal(p.feature_dirs, p.workers, recorded, kinds), work,
                                                  select_file, console, Beside(p.check),
-                                                 early.at_last_result if p.signoff_pdf else None, preloading.start)
+                                                 early.at_last_result if p.signoff_pdf else None, preloading.start,
+                                                 early.near_last_result if p.signoff_pdf else None)
         if outcome.connector_errors:
             raise UsageError(outcome.connector_errors[0])
         finished = datetime.now()
