@@ -6,14 +6,16 @@ The side process (harness.report.pdf_ahead) lays signoff.pdf out on the other co
 so the sooner it starts after the last result, the sooner the run can end. Every run here starts it whatever the
 machine's load (as `bench/startup.py --spare-core`); the moment of the fork is taken in the parent by a wrapper of
 `os.fork` (only the side process is forked with it: pytest processes are started by `subprocess`), the last
-result's moment from the run's events.jsonl (both `time.time()`, one clock).
+result's moment from the run's events.jsonl (both `time.time()`, one clock). A side process started on a prediction
+before the last result (harness.run.sign_ahead) gives a negative delay; each run also says how many side processes
+it forked (more than one when a prediction, or the page at the last result, was not the final one).
 
 ```sh
 git -C . archive <commit> | (mkdir -p /tmp/base && tar -x -C /tmp/base)
 env -u PYTHONDONTWRITEBYTECODE .venv/bin/python bench/signoff_fork.py --pairs 8 --against /tmp/base
 ```
 Each side runs its own checkout's console-script entry point with this venv (`PYTHONPATH=DIR`, from DIR), with
-`HIH_HISTORY=off`. Prints, per run, the fork's delay and the end in milliseconds; then medians and the load average.
+`HIH_HISTORY=off`. Prints, per run, the first fork's delay, the end in milliseconds and the forks; then medians and the load average.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ sys.exit(%(func)s())
 """
 
 
-def one(checkout: Path, run_args: list[str], pythonpath: bool) -> tuple[float | None, float]:
-    """(ms from the last result to the fork, None when no side process was forked; ms from it to the exit)."""
+def one(checkout: Path, run_args: list[str], pythonpath: bool) -> tuple[float | None, float, int]:
+    """(ms from the last result to the first fork, None when no side process was forked; ms from it to the exit;
+    how many side processes were forked)."""
     target = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]["hih"]
     module, func = target.split(":")
     with tempfile.TemporaryDirectory(prefix="hih-fork-") as scratch:
@@ -68,7 +71,7 @@ def one(checkout: Path, run_args: list[str], pythonpath: bool) -> tuple[float | 
         last = max(e["at"] for e in events if e.get("event") == "result")
         fork_at = [json.loads(line)["fork_at"] for line in forks.read_text(encoding="utf-8").splitlines()] \
             if forks.is_file() else []
-        return ((fork_at[0] - last) * 1000 if fork_at else None), (ended - last) * 1000
+        return ((fork_at[0] - last) * 1000 if fork_at else None), (ended - last) * 1000, len(fork_at)
 
 
 def main() -> int:
@@ -78,18 +81,18 @@ def main() -> int:
     parser.add_argument("--run-args", default="--interface insurance", help="arguments of `hih run`")
     args = parser.parse_args()
     sides = {str(args.against): (args.against.resolve(), True), "this checkout": (HERE, False)}
-    figures: dict[str, list[tuple[float | None, float]]] = {label: [] for label in sides}
+    figures: dict[str, list[tuple[float | None, float, int]]] = {label: [] for label in sides}
     print(f"load average {os.getloadavg()[0]:.2f}", flush=True)
     for _ in range(args.pairs):
         for label, (checkout, pythonpath) in sides.items():
             got = one(checkout, args.run_args.split(), pythonpath)
             figures[label].append(got)
             fork = f"{got[0]:.0f} ms" if got[0] is not None else "none"
-            print(f"[{label}] fork after the last result {fork}, end {got[1]:.0f} ms", flush=True)
+            print(f"[{label}] fork after the last result {fork}, end {got[1]:.0f} ms, {got[2]} forked", flush=True)
     print(f"load average {os.getloadavg()[0]:.2f}")
     for label, rows in figures.items():
-        forks = [f for f, _ in rows if f is not None]
-        ends = [e for _, e in rows]
+        forks = [f for f, _, _ in rows if f is not None]
+        ends = [e for _, e, _ in rows]
         print(f"{label}: fork after the last result median {statistics.median(forks):.0f} ms "
               f"({min(forks):.0f}-{max(forks):.0f}, {len(forks)} of {len(rows)} runs forked); "
               f"end median {statistics.median(ends):.0f} ms ({min(ends):.0f}-{max(ends):.0f})" if forks else
