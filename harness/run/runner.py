@@ -91,8 +91,8 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
         return made
 
     # signoff.pdf laid out by a side process on the other core from about a second before the last result (the
-    # summary expected if the scenarios left pass), checked at the last result, while pytest writes its files and exits (the summary then is the
-    # expected one but for its end time)
+    # summary expected if the scenarios left pass), checked at the last result (the summary then is the expected one
+    # but for its end time), while pytest writes its files and exits
     only = next(iter(p.versions)) if len(p.versions) == 1 else ""
     early = EarlySignoff(work, p.contracts, document, preloading, lambda nodeid: interface_for(nodeid, p) or only)
     try:
