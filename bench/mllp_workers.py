@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from peers import ROOT, Server, free_port, run_json  # bench/ is the script directory
-from procstat import proc_cpu_s, tree_cpu_s
+from procstat import connections, proc_cpu_s, tree_cpu_s
 
 PERF_EVENTS = ("raw_syscalls:sys_enter", "context-switches")
 
@@ -90,33 +90,6 @@ def sleeps(pid: int) -> int:
                 continue
             total += sum(int(line.split()[1]) for line in text.splitlines() if line.startswith("voluntary_ctxt"))
     return total
-
-
-def connections(pid: int, port: int) -> int:
-    """Established TCP connections to `port` whose socket process `pid` holds (/proc/net/tcp, tcp6)."""
-    inodes: set[str] = set()
-    for name in ("tcp", "tcp6"):
-        try:
-            lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(fields[9])
-    held = 0
-    try:
-        fds = list(Path(f"/proc/{pid}/fd").iterdir())
-    except OSError:
-        return 0
-    for fd in fds:
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:[") and target[8:-1] in inodes:
-            held += 1
-    return held
 
 
 def _window(pid: int, port: int, warmup: float, duration: float) -> tuple[int, list[tuple[int, float]]]:
