@@ -44,42 +44,49 @@ EVENTS = "patient_events"
 """The table of each patient's events, apart from the patient's fields (`Hl7PartnerMock._keep_patient`)."""
 
 
-def with_event(runs: list[Any] | tuple[Any, ...], event: str) -> list[list[Any]] | None:
-    """A patient's events as runs `[event, count]` (oldest first, at most EVENTS_KEPT events in all) after `event`;
-    None when that is what `runs` already holds (a patient whose last EVENTS_KEPT messages were all `event`)."""
+Runs = tuple[tuple[str, int], ...]
+"""A patient's events as runs `(event, count)`, oldest first: tuples of strings and numbers, which the garbage
+collector stops walking (a busy LIS keeps tens of thousands of patients); a JSON store gives them back as lists."""
+
+
+def with_event(runs: Runs | list[Any], event: str) -> Runs | None:
+    """`runs` (at most EVENTS_KEPT events in all) after `event`, the oldest going past EVENTS_KEPT; None when that is
+    what `runs` already holds (a patient whose last EVENTS_KEPT messages were all `event`)."""
     total = 0
     for run in runs:
         total += run[1]
     if runs and runs[-1][0] == event:
         if total >= EVENTS_KEPT and len(runs) == 1:
             return None
-        after = [list(run) for run in runs]
-        after[-1][1] += 1
+        after = [(run[0], run[1]) for run in runs[:-1]]
+        after.append((event, runs[-1][1] + 1))
     else:
-        after = [*[list(run) for run in runs], [event, 1]]
+        after = [(run[0], run[1]) for run in runs]
+        after.append((event, 1))
     total += 1
     while total > EVENTS_KEPT:  # the oldest go first
-        first = after[0]
-        drop = min(first[1], total - EVENTS_KEPT)
-        first[1] -= drop
+        first, count = after[0]
+        drop = min(count, total - EVENTS_KEPT)
         total -= drop
-        if not first[1]:
+        if drop == count:
             del after[0]
-    return after
+        else:
+            after[0] = (first, count - drop)
+    return tuple(after)
 
 
-def runs_of(events: list[str] | tuple[str, ...]) -> list[list[Any]]:
+def runs_of(events: list[str] | tuple[str, ...]) -> Runs:
     """Events (oldest first) as `with_event`'s runs."""
-    runs: list[list[Any]] = []
+    runs: list[tuple[str, int]] = []
     for event in events:
         if runs and runs[-1][0] == event:
-            runs[-1][1] += 1
+            runs[-1] = (event, runs[-1][1] + 1)
         else:
-            runs.append([event, 1])
-    return runs
+            runs.append((event, 1))
+    return tuple(runs)
 
 
-def events_of(runs: list[Any] | tuple[Any, ...]) -> list[str]:
+def events_of(runs: Runs | list[Any]) -> list[str]:
     """The events (oldest first) runs hold."""
     return [event for event, count in runs for _ in range(count)]
 
@@ -361,7 +368,7 @@ class Hl7PartnerMock(MockService):
             {k: v for k, v in patient.items() if v}
         runs = store.peek(EVENTS, mrn)
         if runs is None:
-            runs = runs_of(fields.pop("events", ())) if known is not None else []
+            runs = runs_of(fields.pop("events", ())) if known is not None else ()
         elif known is not None:
             fields.pop("events", None)
         if fields != known:
