@@ -11,6 +11,7 @@ Needs valgrind (`apt-get install valgrind`); a run takes a few minutes (valgrind
     .venv/bin/python bench/mllp_instructions.py                      # mock LIS, 200 and 1,200 orders
     .venv/bin/python bench/mllp_instructions.py --shared             # with the store each --workers process has
     .venv/bin/python bench/mllp_instructions.py --workers 2          # two workers' stores on one state, in turns
+    .venv/bin/python bench/mllp_instructions.py --workers 2 --per-turn 1   # turns of one order, as on the wire
     PYTHONPATH=/tmp/base .venv/bin/python bench/mllp_instructions.py --root /tmp/base   # another commit's code
 """
 
@@ -40,6 +41,9 @@ def main() -> int:
     ap.add_argument("--shared", action="store_true", help="the store `hih mock serve --workers` gives each worker")
     ap.add_argument("--workers", type=int, default=1,
                     help="mocks sharing one state as --workers processes do (mllp_cpu.py --workers): their total")
+    ap.add_argument("--per-turn", type=int, default=0,
+                    help="with --workers: orders to one worker before the next (mllp_cpu.py --per-turn; default 4); "
+                         "1 is the wire's case, where the workers' connections alternate order by order")
     ap.add_argument("--small", type=int, default=200)
     ap.add_argument("--large", type=int, default=1200)
     ap.add_argument("--root", type=Path, default=ROOT, help="the checkout whose code and mllp_cpu.py are measured")
@@ -51,16 +55,19 @@ def main() -> int:
     if not 0 < a.small < a.large:
         ap.error("give 0 < --small < --large")
     extra = ["--interface", a.interface, *(["--shared"] if a.shared else []),
-             *(["--workers", str(a.workers)] if a.workers > 1 else [])]
+             *(["--workers", str(a.workers)] if a.workers > 1 else []),
+             *(["--per-turn", str(a.per_turn)] if a.per_turn else [])]
     small = instructions(a.root, a.small, extra, a.timeout)
     large = instructions(a.root, a.large, extra, a.timeout)
     per_order = (large - small) / (a.large - a.small)
-    store = f"{a.workers} workers' stores" if a.workers > 1 else "shared store" if a.shared else "memory store"
+    turns = f", turns of {a.per_turn}" if a.per_turn else ""
+    store = f"{a.workers} workers' stores{turns}" if a.workers > 1 else "shared store" if a.shared else "memory store"
     print(f"{a.interface} ({store}, {a.root}): {per_order:,.0f} instructions per order "
           f"({large:,} for {a.large} orders, {small:,} for {a.small})")
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps({"interface": a.interface, "shared": a.shared, "workers": a.workers, "root": str(a.root),
+        a.json.write_text(json.dumps({"interface": a.interface, "shared": a.shared, "workers": a.workers,
+                                      "per_turn": a.per_turn, "root": str(a.root),
                                       "small": [a.small, small], "large": [a.large, large],
                                       "per_order": per_order}, indent=2))
     return 0

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from peers import ROOT, Server, free_port, run_json  # bench/ is the script directory
-from procstat import tree_cpu_s
+from procstat import connections, proc_cpu_s, tree_cpu_s
 
 PERF_EVENTS = ("raw_syscalls:sys_enter", "context-switches")
 
@@ -92,12 +92,16 @@ def sleeps(pid: int) -> int:
     return total
 
 
-def _window_sleeps(pid: int, warmup: float, duration: float) -> int:
-    """The tree's sleeps over the measured window, less one second at each end (as `perf stat` counts)."""
+def _window(pid: int, port: int, warmup: float, duration: float) -> tuple[int, list[tuple[int, float]]]:
+    """Over the measured window (less one second at each end, as `perf stat` counts): the tree's sleeps, and each
+    serving worker's connections to `port` and CPU seconds (the parent's own when it has no workers)."""
     time.sleep(warmup + 1.0)
+    workers = tree_pids(pid)[1:] or [pid]
     before = sleeps(pid)
+    cpu = [proc_cpu_s(w) or 0.0 for w in workers]
     time.sleep(max(duration - 2.0, 1.0))
-    return sleeps(pid) - before
+    split = [(connections(w, port), (proc_cpu_s(w) or 0.0) - c) for w, c in zip(workers, cpu, strict=True)]
+    return sleeps(pid) - before, split
 
 
 def idle_share(pid: int, seconds: float) -> float | None:
@@ -136,8 +140,8 @@ def once(root: Path, workers: int, conns: int, warmup: float, duration: float, p
             os.environ["PYTHONPATH"] = before
     try:
         stat = counted(server, warmup, duration) if perf else None
-        slept: list[int] = []
-        counter = threading.Thread(target=lambda: slept.append(_window_sleeps(server.proc.pid, warmup, duration)),
+        slept: list[tuple[int, list[tuple[int, float]]]] = []
+        counter = threading.Thread(target=lambda: slept.append(_window(server.proc.pid, port, warmup, duration)),
                                    daemon=True)
         counter.start()
         result = run_json([sys.executable, str(ROOT / "bench" / "mllp_load.py"), "--port", str(port), "--server-pid",
@@ -150,12 +154,23 @@ def once(root: Path, workers: int, conns: int, warmup: float, duration: float, p
     level: dict[str, Any] = result["levels"][0]
     level["idle_cpu_pct"] = idle
     if slept and level["rate"]:
-        level["sleeps_per_order"] = slept[0] / (float(level["rate"]) * max(duration - 2.0, 1.0))
+        level["sleeps_per_order"] = slept[0][0] / (float(level["rate"]) * max(duration - 2.0, 1.0))
+        # how the kernel spread the connections over the workers (SO_REUSEPORT hashes each one), and the share of a
+        # core each worker used: a run's rate with W > 1 depends on that split
+        level["split"] = [{"conns": c, "cpu_pct": 100 * s / max(duration - 2.0, 1.0)} for c, s in slept[0][1]]
     if stat is not None:
         counts = per_order(stat, float(level["rate"]), duration)
         level["syscalls_per_order"] = counts.get(PERF_EVENTS[0])
         level["switches_per_order"] = counts.get(PERF_EVENTS[1])
     return level
+
+
+def split_text(level: dict[str, Any]) -> str:
+    """The connections per worker and the share of a core each used, e.g. `, split 5/3 conns, 96/71 % CPU`."""
+    split = level.get("split") or []
+    conns = "/".join(str(w["conns"]) for w in split)
+    cpu = "/".join(f"{w['cpu_pct']:.0f}" for w in split)
+    return f", split {conns} conns, {cpu} % CPU" if split else ""
 
 
 def perf_text(level: dict[str, Any]) -> str:
@@ -193,6 +208,7 @@ def main() -> int:
                       f"{level.get('sleeps_per_order') or 0:.2f} sleeps/order, idle CPU "
                       f"{level.get('idle_cpu_pct') or 0:.1f} %, other CPU {level['other_cpu_pct'] or 0:.0f} %"
                       f"{', errors ' + str(level['errors']) if level['errors'] else ''}"
+                      f"{split_text(level) if workers > 1 else ''}"
                       f"{perf_text(level) if a.perf else ''}", flush=True)
     print("\n| checkout | W | orders/s | p99 ms | server CPU per order | sleeps per order | idle CPU | other CPU | runs |"
           f"{' system calls, context switches per order |' if a.perf else ''}\n|---|---:|---:|---:|---:|---:|---:|---:|"

@@ -34,10 +34,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from procstat import connection_split  # bench/ is the script directory
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -116,12 +119,12 @@ def run_json(command: list[str]) -> dict[str, Any]:
         return result
 
 
-def levels_of(result: dict[str, Any]) -> dict[int, dict[str, float]]:
+def levels_of(result: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return {int(level["conns"]): {"rate": float(level["rate"]), "p99_ms": float(level["p99_ms"]),
                                   "errors": float(level["errors"])} for level in result["levels"]}
 
 
-def insurance(side: str, args: argparse.Namespace, jar: Path, work: Path) -> dict[int, dict[str, float]]:
+def insurance(side: str, args: argparse.Namespace, jar: Path, work: Path) -> dict[int, dict[str, Any]]:
     py, load = sys.executable, str(HERE / "insurance_load.py")
     timing = ["--conns", args.conns, "--warmup", str(args.warmup), "--duration", str(args.duration)]
     if side == "peer":
@@ -139,7 +142,7 @@ def insurance(side: str, args: argparse.Namespace, jar: Path, work: Path) -> dic
     return levels_of(run_json([py, load, "--spawn", "--workload", "settle", *extra, *timing]))
 
 
-def lis(side: str, args: argparse.Namespace, mb: Path, work: Path) -> dict[int, dict[str, float]]:
+def lis(side: str, args: argparse.Namespace, mb: Path, work: Path) -> dict[int, dict[str, Any]]:
     py, load = sys.executable, str(HERE / "mllp_load.py")
     timing = ["--conns", args.conns, "--warmup", str(args.warmup), "--duration", str(args.duration)]
     port = free_port()
@@ -160,11 +163,20 @@ def lis(side: str, args: argparse.Namespace, mb: Path, work: Path) -> dict[int, 
             command.append(f"--busy-poll-us={args.busy_poll_us}")
         server = Server(command, port, work, ready="ready")
         handler = "lis"
+    split: list[list[int]] = []
+    if side == "hih":  # how the connections were spread over the workers, once the load runs
+        sampler = threading.Timer(args.warmup + 1.0, lambda: split.append(connection_split(server.proc.pid, port)))
+        sampler.daemon = True
+        sampler.start()
     try:
-        return levels_of(run_json([py, load, "--port", str(port), "--server-pid", str(server.proc.pid),
-                                   "--handler", handler, *timing]))
+        levels = levels_of(run_json([py, load, "--port", str(port), "--server-pid", str(server.proc.pid),
+                                     "--handler", handler, *timing]))
     finally:
         server.stop()
+    if split:
+        for level in levels.values():
+            level["split"] = split[0]
+    return levels
 
 
 def commit() -> str:
@@ -174,7 +186,7 @@ def commit() -> str:
     return head + (" plus uncommitted changes" if dirty else "")
 
 
-def table(results: dict[str, dict[str, list[dict[int, dict[str, float]]]]], conns: list[int]) -> list[str]:
+def table(results: dict[str, dict[str, list[dict[int, dict[str, Any]]]]], conns: list[int]) -> list[str]:
     names = {"insurance": ("WireMock 3.13.2, canned 2207 answer", "insurance mock: signed 2207 settlements"),
              "lis": ("Mountebank 2.9.1 MLLP imposter (inject ACK)", "mock LIS: OML^O21 validated, kept, ORL^O22")}
     rows = ["| pair | conns | peer /s (median) | peer p99 ms | hih /s (median) | hih p99 ms | ratio hih/peer | runs |",
@@ -212,7 +224,7 @@ def main() -> int:
     pairs = [p.strip() for p in args.pairs.split(",") if p.strip()]
     conns = [int(c) for c in args.conns.split(",")]
     load_before = os.getloadavg()
-    results: dict[str, dict[str, list[dict[int, dict[str, float]]]]] = {p: {"peer": [], "hih": []} for p in pairs}
+    results: dict[str, dict[str, list[dict[int, dict[str, Any]]]]] = {p: {"peer": [], "hih": []} for p in pairs}
     with tempfile.TemporaryDirectory(prefix="hih-peers-run-") as folder:
         work = Path(folder)
         for rep in range(1, args.repeats + 1):
@@ -220,7 +232,9 @@ def main() -> int:
                 for side in ("peer", "hih"):
                     run = insurance(side, args, jar, work) if pair == "insurance" else lis(side, args, mb, work)
                     results[pair][side].append(run)
-                    shown = ", ".join(f"C={c}: {v['rate']:,.0f}/s p99 {v['p99_ms']:.1f} ms" for c, v in sorted(run.items()))
+                    shown = ", ".join(f"C={c}: {v['rate']:,.0f}/s p99 {v['p99_ms']:.1f} ms"
+                                      f"{' split ' + '/'.join(map(str, v['split'])) if v.get('split') else ''}"
+                                      for c, v in sorted(run.items()))
                     print(f"[rep {rep}] {pair} {side}: {shown}", flush=True)
     load_after = os.getloadavg()
     rows = table(results, conns)

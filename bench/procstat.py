@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def machine_busy_s() -> float:
@@ -42,3 +43,41 @@ def tree_cpu_s(pid: int | None) -> float | None:
         found.extend(kids)
         children.extend(kids)
     return own + sum(proc_cpu_s(kid) or 0.0 for kid in found)
+
+
+def connections(pid: int, port: int) -> int:
+    """Established TCP connections to `port` whose socket process `pid` holds (/proc/net/tcp, tcp6)."""
+    inodes: set[str] = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    held = 0
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return 0
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            held += 1
+    return held
+
+
+def connection_split(pid: int, port: int) -> list[int]:
+    """Connections to `port` each child of `pid` holds (the workers of `hih mock serve --workers`, in start order),
+    or `pid`'s own when it has no children: how the kernel spread them (SO_REUSEPORT hashes each connection)."""
+    try:
+        kids = [int(k) for task in Path(f"/proc/{pid}/task").iterdir()
+                for k in (task / "children").read_text().split()]
+    except OSError:
+        kids = []
+    return [connections(k, port) for k in (kids or [pid])]

@@ -40,6 +40,55 @@ ERROR = Severity.ERROR
 Address = tuple[str, int]
 EVENTS_KEPT = 50
 """Messages remembered per patient (their keys, newest last): enough for specs, bounded for a long-running mock."""
+EVENTS = "patient_events"
+"""The table of each patient's events, apart from the patient's fields (`Hl7PartnerMock._keep_patient`)."""
+
+
+Runs = tuple[tuple[str, int], ...]
+"""A patient's events as runs `(event, count)`, oldest first: tuples of strings and numbers, which the garbage
+collector stops walking (a busy LIS keeps tens of thousands of patients); a JSON store gives them back as lists."""
+
+
+def with_event(runs: Runs | list[Any], event: str) -> Runs | None:
+    """`runs` (at most EVENTS_KEPT events in all) after `event`, the oldest going past EVENTS_KEPT; None when that is
+    what `runs` already holds (a patient whose last EVENTS_KEPT messages were all `event`)."""
+    total = 0
+    for run in runs:
+        total += run[1]
+    if runs and runs[-1][0] == event:
+        if total >= EVENTS_KEPT and len(runs) == 1:
+            return None
+        after = [(run[0], run[1]) for run in runs[:-1]]
+        after.append((event, runs[-1][1] + 1))
+    else:
+        after = [(run[0], run[1]) for run in runs]
+        after.append((event, 1))
+    total += 1
+    while total > EVENTS_KEPT:  # the oldest go first
+        first, count = after[0]
+        drop = min(count, total - EVENTS_KEPT)
+        total -= drop
+        if drop == count:
+            del after[0]
+        else:
+            after[0] = (first, count - drop)
+    return tuple(after)
+
+
+def runs_of(events: list[str] | tuple[str, ...]) -> Runs:
+    """Events (oldest first) as `with_event`'s runs."""
+    runs: list[tuple[str, int]] = []
+    for event in events:
+        if runs and runs[-1][0] == event:
+            runs[-1] = (event, runs[-1][1] + 1)
+        else:
+            runs.append((event, 1))
+    return tuple(runs)
+
+
+def events_of(runs: Runs | list[Any]) -> list[str]:
+    """The events (oldest first) runs hold."""
+    return [event for event, count in runs for _ in range(count)]
 
 
 def esc(value: str) -> str:
@@ -202,7 +251,7 @@ class Hl7PartnerMock(MockService):
     (`mocks.shared_logs`): no lock across the processes on an order's path. The others' rows stay bytes until read
     (`mocks.lazy_logs`): an order is decoded by a worker only when it looks that order up."""
     growing = {"orders": lambda order: order.get("status") in ("final", "corrected", "cancelled"),
-               "patients": None}
+               "patients": None, EVENTS: None}
     application = ("HIH", "HIH")
     """MSH-3/4 of what this partner sends."""
     id_prefix = "HIH"
@@ -276,11 +325,22 @@ class Hl7PartnerMock(MockService):
 
     # -- state helpers ----------------------------------------------------------------------------------
     def patients(self) -> list[dict[str, Any]]:
-        return [v for _, v in self.store.items("patients")]
+        """Every patient held, each with its events (`patient`)."""
+        events = dict(self.store.items(EVENTS))
+        return [self._with_events(mrn, v, events.get(mrn)) for mrn, v in self.store.items("patients")]
 
     def patient(self, mrn: str) -> dict[str, Any] | None:
+        """The patient's fields and `events`, the keys of the messages that named them (newest last)."""
         value: dict[str, Any] | None = self.store.get("patients", mrn)
-        return value
+        return None if value is None else self._with_events(mrn, value, self.store.get(EVENTS, mrn))
+
+    @staticmethod
+    def _with_events(mrn: str, fields: dict[str, Any], runs: list[Any] | None) -> dict[str, Any]:
+        """A patient as read: its fields and its events (a state written before the events were kept apart holds
+        them in the patient's row)."""
+        events = events_of(runs) if runs is not None else list(fields.pop("events", ()))
+        fields.pop("events", None)
+        return {"events": events, **fields}
 
     def orders(self, status: str | None = None) -> list[dict[str, Any]]:
         rows = [v for _, v in self.store.items("orders")]
@@ -294,11 +354,28 @@ class Hl7PartnerMock(MockService):
         return value
 
     def _keep_patient(self, patient: dict[str, Any], event: str) -> None:
-        if not patient.get("mrn"):
+        """Note that a message `event` named `patient`: its non-empty fields over those held, and the event after
+        the patient's others. The fields and the events are rows of their own, each put only when it changed: a
+        patient's next order writes its events' runs (a few pairs), not the patient whole with 50 events, and
+        nothing when its last 50 messages were all of this kind (with `--workers`, what an order logs and the
+        other workers read)."""
+        mrn = patient.get("mrn")
+        if not mrn:
             return
-        known = self.store.peek("patients", patient["mrn"]) or {"events": []}  # read-only: a new record is put
-        self.store.put("patients", patient["mrn"], {**known, **{k: v for k, v in patient.items() if v},
-                                                    "events": (*known.get("events", ()), event)[-EVENTS_KEPT:]})
+        store = self.store
+        known = store.peek("patients", mrn)  # read-only: a changed record is put anew
+        fields = {**known, **{k: v for k, v in patient.items() if v}} if known is not None else \
+            {k: v for k, v in patient.items() if v}
+        runs = store.peek(EVENTS, mrn)
+        if runs is None:
+            runs = runs_of(fields.pop("events", ())) if known is not None else ()
+        elif known is not None:
+            fields.pop("events", None)
+        if fields != known:
+            store.put("patients", mrn, fields)
+        after = with_event(runs, event)
+        if after is not None:
+            store.put(EVENTS, mrn, after)
 
     # -- pushing to the hospital ------------------------------------------------------------------------
     def new_control_id(self) -> str:

@@ -8,9 +8,9 @@ per order, fourth pass"). Here a worker still reads the others' logs at the star
 order another worker answered is known before this one answers anything), and still takes each row's stamp (the
 later write wins, as in `WorkerLogStore`), but it keeps another worker's row as the bytes of its JSON:
 
-- a row read on an order's path (`peek`: the duplicate check of a placer number, a cancel, a patient's events) is
-  decoded then, from its bytes alone (each row of a record is encoded on its own, so the order's patient is read
-  without decoding the order);
+- a row read on an order's path (`peek`: the duplicate check of a placer number, a cancel, a patient's fields and
+  events) is decoded then, from its bytes alone (each row of a record is encoded on its own, so the order's patient
+  is read without decoding the order), and kept decoded until a worker writes it again;
 - the admin and console views (`items`, `dump`, `get`) decode what they show;
 - a bounded table lets rows go by whether they are finished: the writer puts that in front of each row's bytes
   (one byte: 0 open, 1 finished, 2 not judged, the writer bounding no such table), so eviction needs no decoding
@@ -109,11 +109,18 @@ class LazyLogStore(WorkerLogStore):
             return _copy(value)
 
     def peek(self, table: str, key: str) -> Any:
+        """As `Store.peek`; a row kept as bytes is decoded and kept so: a row read on an order's path (a patient's
+        fields and events, which an order writes only when they change) is read again by the next order, not
+        decoded again. Nothing changes but the row's form: its stamp, its place and its bound's verdict stay."""
         if not self._depth:
             return self.get(table, key)
-        value = self._tables.get(table, {}).get(key)
+        rows = self._tables.get(table)
+        value = rows.get(key) if rows is not None else None
         if type(value) is bytes:
-            return _decoded(value)
+            value = _decoded(value)
+            assert rows is not None
+            rows[key] = value
+            return value
         return self._from_file(table, key) if value is None and self.evicted.get(table) else value
 
     def items(self, table: str) -> list[tuple[str, Any]]:

@@ -120,3 +120,23 @@ def test_a_row_kept_as_bytes_is_decoded_from_its_own_bytes_and_a_read_copy_is_th
     assert second.get("orders", "P1") == {"status": "received", "tests": [["CBC", "血常规"]]}
     first.close()
     second.close()
+
+
+def test_a_row_peeked_on_a_transactions_path_is_decoded_once(tmp_path: Path) -> None:
+    """A patient another worker wrote is read by every order here (its fields, its events): decoded at the first
+    peek and kept so, its place and its bound's verdict unchanged, until a worker writes it again."""
+    first, second = workers(LazyLogStore, tmp_path / "lis.sqlite", (True, True), 2)
+    with first.transaction():
+        first.put("orders", "P1", {"status": "final"})
+        first.put("orders", "P2", {"status": "received"})
+    read = second.atomic(lambda: second.peek("orders", "P1"))
+    assert read == {"status": "final"}
+    assert second.atomic(lambda: second.peek("orders", "P1")) is read, "not decoded again"
+    with second.transaction():
+        second.put("orders", "P3", {"status": "received"})
+    assert [k for k, _ in second.items("orders")] == ["P2", "P3"], "the finished row went first, as bytes would"
+    with first.transaction():
+        first.put("orders", "P2", {"status": "cancelled"})
+    assert second.atomic(lambda: second.peek("orders", "P2")) == {"status": "cancelled"}
+    first.close()
+    second.close()
