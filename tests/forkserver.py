@@ -1,23 +1,27 @@
-"""The pytest processes of the suite's in-process `hih run`s, forked from one pre-imported process per test process
-instead of each started afresh: most of what such a process costs before its first scenario is the interpreter's
-start and the import of pytest and the libraries every spec run uses (≈ 1 s of CPU, paid by every run and every
-lane of a run; bench/RESULTS.md). The tests still see real processes: their own pid and process group, the exit
-status they end with (a signal's too), their log, their events and reports, their deadline and cancel handling.
+"""The pytest processes of the suite's in-process `hih run`s, forked from pre-imported processes (a few per test
+process, one per family of runs) instead of each started afresh: most of what such a process costs before its first
+scenario is the interpreter's start and the import of pytest and the libraries every spec run uses (≈ 1 s of CPU,
+paid by every run and every lane of a run; bench/RESULTS.md). The tests still see real processes: their own pid and
+process group, the exit status they end with (a signal's too), their log, their events and reports, their deadline
+and cancel handling.
 
-The server (this file run as a script, with the socket's path) imports what a run's warm pytest process imports
-while it waits for its command line (`harness.run.warm.PRELOAD` and `WHILE_WAITING`, read from warm.py as it runs,
-as a script, before anything of hih's is imported: pytest rewrites the assertions of hih's modules as it imports
-them), and nothing else, so a child holds no module a run would not have. For each order it forks a minder, which
-forks the pytest process and reports its pid, then its exit status and CPU time, on the order's connection. The
-child takes the order's environment, working folder and import path, a session of its own (hih stops a run's
-pytest group with `killpg`), and then does what warm.py does with a command line. Its `--hih-parent-pid` names the
-minder, its parent: the minder dies with the server (PR_SET_PDEATHSIG), the server with the test process (end of
-its standard input), and the pytest process stops its group when its parent is gone, as under `hih run`.
+A server (this file run as a script, with the socket's path) imports what a run's warm pytest process imports while
+it waits for its command line (`harness.run.warm.PRELOAD` and `WHILE_WAITING`, read from warm.py as it runs, as a
+script, before anything of hih's is imported: pytest rewrites the assertions of hih's modules as it imports them),
+then what its family adds (below), so that a child holds no module a run would not have. For each order it forks a
+minder, which forks the pytest process and reports its pid, then its exit status and CPU time, on the order's
+connection. The child takes the order's environment, working folder and import path, a session of its own (hih stops
+a run's pytest group with `killpg`), and then does what warm.py does with a command line. Its `--hih-parent-pid`
+names the minder, its parent: the minder dies with the server (PR_SET_PDEATHSIG), the server with the test process
+(end of its standard input), and the pytest process stops its group when its parent is gone, as under `hih run`.
 
 The server forks only from its main thread and starts none. Its children reseed `random` (the interpreter does at
 each fork) and forget the temporary folder the server's imports may have looked up (`tempfile.tempdir`).
 
-A test process keeps one server per family of orders (`family_of`), each started at its family's first order:
+A test process keeps one server per family of orders (`family_of`), each started at its family's first order: the
+`plain` one as a process of its own, `run` forked from it and every other family forked from `run` (a `spawn` order),
+each importing only what it adds to the server it comes from. A spawned server dies with the one it came from
+(PR_SET_PDEATHSIG), ends at the same end of its standard input, and is waited for by it. The families:
 - `plain`: an order that is not a run's pytest process (this file's own tests): what is said above, nothing more.
 - `run`: a run of several interfaces, or of none named. Beside the above, hih's own modules that every run's pytest
   process imports. pytest rewrites the assertions of its plugins (the `-p` names of the run's command line, marked for
@@ -225,33 +229,66 @@ def _mind(conn: socket.socket, order: dict[str, Any], warm: Any, server: int) ->
                  "cpu_s": usage.ru_utime + usage.ru_stime + own.user + own.system})
 
 
+def _listen(path: str) -> socket.socket:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(16)
+    return listener
+
+
+_TAKEN: dict[str, Any] = {"pytest_args": [], "modules": []}
+"""What this server has imported of its family (`_take_on`): a server spawned from it imports only what it adds."""
+
+
+def _take_on(family: dict[str, Any], warm: Any) -> None:
+    """Import what `family` adds to what this server holds: its import path first, then its plugins through pytest's
+    configuration (`_import_plugins`), then its modules."""
+    sys.path[0:0] = [entry for entry in family["path"] if entry not in sys.path]
+    if family["pytest_args"] and family["pytest_args"] != _TAKEN["pytest_args"]:
+        _import_plugins(family["pytest_args"])
+    for name in family["modules"]:
+        if name not in _TAKEN["modules"]:
+            warm._import(name)
+    _TAKEN.update(pytest_args=family["pytest_args"], modules=family["modules"])
+
+
+def _wait_for(pids: list[int]) -> None:
+    """Wait for the servers spawned from this one (each ends at the same end of its standard input): their CPU
+    then counts among this server's children, and the test process's."""
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError):
+            for _ in range(int(10 / 0.05)):
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    break
+                select.select([], [], [], 0.05)
+            else:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+
+
 def serve(path: str, spec: str) -> int:
-    """Listen on `path`, import what the family `spec` names (`Family.spec`), then fork a minder for each order until
-    the standard input ends."""
+    """Listen on `path`, import what the family `spec` names (`Family.spec`), then fork a minder for each order, or
+    a server of a family that adds to this one's for each `spawn` order, until the standard input ends."""
     import gc
 
     # No parent-death signal here: it comes when the thread that started the server ends, which may be any of the
     # test process's threads. The end of the standard input is the test process's end.
     gc.disable()  # as in warm.py: the child's collector turns it back on once the scenarios are collected
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(16)
+    listener = _listen(path)
     warm = _warm_script()
     warm.leave_out()
     for name in (*warm.PRELOAD, *warm.WHILE_WAITING):
         warm._import(name)
-    family = json.loads(spec)
-    sys.path[0:1] = family["path"]  # not this script's folder (tests/, whose `mocks` is not hih's)
-    if family["pytest_args"]:
-        _import_plugins(family["pytest_args"])
-    for name in family["modules"]:
-        warm._import(name)
+    del sys.path[0]  # this script's folder (tests/, whose `mocks` is not hih's): no child's import path has it
+    _take_on(json.loads(spec), warm)
+    spawned: list[int] = []
     while True:
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0]:
                 pass
         ready, _, _ = select.select([listener, sys.stdin], [], [], IDLE_S)
         if sys.stdin in ready and not os.read(sys.stdin.fileno(), 4096):
+            _wait_for(spawned)
             return 0  # the test process is done, or gone
         if listener not in ready:
             continue
@@ -264,12 +301,25 @@ def serve(path: str, spec: str) -> int:
             times = os.times()
             order["server_cpu_s"] = times.user + times.system
             server = os.getpid()
-            if os.fork() == 0:
+            pid = os.fork()
+            if pid == 0 and "spawn" in order:  # a server of its own, from what this one has imported
+                listener.close()
+                conn.close()
+                _die_with_parent(signal.SIGKILL)
+                if os.getppid() != server:
+                    os._exit(1)
+                listener, spawned = _listen(order["path"]), []
+                _take_on(order["spawn"], warm)
+                continue
+            if pid == 0:
                 listener.close()
                 try:
                     _mind(conn, order, warm, server)
                 finally:
                     os._exit(0)
+            if "spawn" in order:
+                spawned.append(pid)
+                _send(conn, {"pid": pid, "server_cpu_s": order["server_cpu_s"]})
         conn.close()
 
 
@@ -401,11 +451,15 @@ def family_of(argv: list[str], env: dict[str, str], cwd: str) -> Family:
 
 @dataclass
 class Server:
-    """One server process of a family, started at its first order."""
+    """One server process of a family, started at its family's first order: the `plain` one as a process of its
+    own, every other spawned from the server of its `parent` family (it adds to what that one has imported)."""
 
     folder: Path
     family: Family
+    parent: Server | None = None
     process: subprocess.Popen[bytes] | None = None
+    """The `plain` server's process (the others are not the test process's children)."""
+    pid: int | None = None
     children_cpu_s: float = 0.0
     server_cpu_s: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -418,53 +472,82 @@ class Server:
     def count(self, cpu_s: float) -> None:
         self.children_cpu_s += cpu_s
 
+    @property
+    def path(self) -> Path:
+        return self.folder / "s"
+
+    def _running(self) -> bool:
+        if self.parent is None:
+            return self.process is not None and self.process.poll() is None
+        try:  # not this process's child: alive until its parent server has reaped it
+            state = Path(f"/proc/{self.pid}/stat").read_text(encoding="ascii").rpartition(")")[2].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state not in ("Z", "X")
+
     def _start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / "s"
         with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+            self.path.unlink()
+        if self.parent is not None:
+            self.pid = self.parent.spawn(self.family, self.path)
+            return
         # nothing of the user's pytest options or plugins in the server's own configuration (a run's pytest process
         # has none either: harness.run.warm.child_env); a child takes the order's environment
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
-        self.process = subprocess.Popen([sys.executable, __file__, str(path), self.family.spec()],
+        self.process = subprocess.Popen([sys.executable, __file__, str(self.path), self.family.spec()],
                                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         cwd=ROOT, env=env)
+        self.pid = self.process.pid
 
-    def fork(self, order: dict[str, Any], argv: list[str]) -> Forked:
+    def _ask(self, order: dict[str, Any]) -> tuple[socket.socket, dict[str, Any]]:
+        """Send `order` to this server (started first when it is not running); its connection and first answer."""
         with self._lock:
-            if self.process is None or self.process.poll() is not None:
+            if not self._running():
                 self._settle()
                 self._start()
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        path, deadline = str(self.folder / "s"), READY_S
+        deadline = READY_S
         while True:  # the socket appears once the server has started
             try:
-                conn.connect(path)
+                conn.connect(str(self.path))
                 break
             except (FileNotFoundError, ConnectionRefusedError):
-                if deadline <= 0 or (self.process is not None and self.process.poll() is not None):
+                if deadline <= 0 or not self._running():
                     raise
                 select.select([], [], [], 0.01)
                 deadline -= 0.01
         conn.sendall(json.dumps(order).encode("utf-8") + b"\n")
         answer = _read_line(conn, READY_S)
         if answer is None:
-            raise RuntimeError("the fork server did not start the pytest process")
+            raise RuntimeError(f"the fork server {self.family.name} did not answer")
         self.server_cpu_s = max(self.server_cpu_s, float(answer["server_cpu_s"]))
+        return conn, answer
+
+    def fork(self, order: dict[str, Any], argv: list[str]) -> Forked:
+        conn, answer = self._ask(order)
         return Forked(conn, int(answer["pid"]), argv, self)
 
+    def spawn(self, family: Family, path: Path) -> int:
+        """The pid of a server of `family` forked from this one, listening on `path`."""
+        conn, answer = self._ask({"spawn": json.loads(family.spec()), "path": str(path)})
+        conn.close()
+        return int(answer["pid"])
+
     def _settle(self) -> None:
-        """A server that has been waited for: its CPU and its children's are the test process's children's now."""
+        """A server that has been waited for: its CPU and its children's are the test process's children's now (the
+        servers spawned from it are waited for by it)."""
         self.children_cpu_s = self.server_cpu_s = 0.0
-        self.process = None
+        self.process = self.pid = None
 
     def close(self) -> None:
+        """End the `plain` server, and with it those spawned from it (the end of their standard input)."""
         if self.process is None:
             return
         if self.process.stdin is not None:
             self.process.stdin.close()
         try:
-            self.process.wait(10)
+            self.process.wait(30)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
@@ -473,8 +556,8 @@ class Server:
 
 @dataclass
 class ForkServer:
-    """The servers of one test process, one per family (`family_of`), each started at its family's first order;
-    `close` ends them."""
+    """The servers of one test process, one per family (`family_of`), each started at its family's first order:
+    `plain` as a process, `run` forked from it, the others from `run`; `close` ends them."""
 
     folder: Path
     servers: dict[str, Server] = field(default_factory=dict)
@@ -499,8 +582,18 @@ class ForkServer:
             if family.name not in ("plain", "run", *others) and len(others) >= MAX_SERVERS - 2:
                 family = Family("run", family.pytest_args, RUN_MODULES, family.path)
             if family.name not in self.servers:
-                self.servers[family.name] = Server(self.folder / family.name.replace("@", "-"), family)
+                parent = None
+                if family.name != "plain":
+                    parent = self.servers.get("plain") or self._add(PLAIN, None)
+                if family.name not in ("plain", "run"):
+                    parent = self.servers.get("run") or self._add(
+                        Family("run", family.pytest_args, RUN_MODULES, family.path), parent)
+                self._add(family, parent)
             return self.servers[family.name]
+
+    def _add(self, family: Family, parent: Server | None) -> Server:
+        self.servers[family.name] = Server(self.folder / family.name.replace("@", "-"), family, parent)
+        return self.servers[family.name]
 
     def fork(self, argv: list[str], log: Path, env: dict[str, str]) -> Forked:
         """A pytest process running `argv` (pytest's arguments) with `env`, from the current working folder."""
@@ -509,8 +602,12 @@ class ForkServer:
         return self.server(family_of(argv, env, cwd)).fork(order, argv)
 
     def close(self) -> None:
+        """End the servers: the `plain` one, which the others end with; each counted afresh if started again."""
+        plain = self.servers.get("plain")
+        if plain is not None:
+            plain.close()
         for server in list(self.servers.values()):
-            server.close()
+            server._settle()
 
 
 if __name__ == "__main__":
