@@ -82,19 +82,19 @@ RUN_MODULES = (
     "harness.slot", "harness.run.exits", "harness.contract.hl7.escape", "harness.contract.hl7.message",
     "harness.ports", "mocks", "harness.contract.refused", "harness.contract.jsonsafe", "mocks.state",
     "mocks.transport.faults", "mocks.transport.journal", "mocks.transport.limits", "mocks.transport.origin",
-    "harness.eventloop", "uvloop", "concurrent.futures.thread", "mocks.transport.bounded_http", "mocks.transport.busy_poll", "mocks.transport.runtime",
-    "mocks.transport.refusal", "mocks.base", "mocks.registry", "harness.contract.json_schemas",
-    "harness.contract.rules", "harness.contract.http_json", "harness.contract.codec", "mocks.clock_checks",
-    "mocks.shared_state")
-"""hih's modules that every run's pytest process imports beside its plugins (not rewritten), in the order a run
-imports them (tests/test_forkserver_families.py holds them to it)."""
+    "harness.eventloop", "uvloop", "concurrent.futures.thread", "mocks.transport.bounded_http",
+    "mocks.transport.busy_poll", "mocks.transport.runtime", "mocks.transport.refusal", "mocks.base", "mocks.registry",
+    "harness.contract.json_schemas", "harness.contract.rules", "harness.contract.http_json", "harness.contract.codec",
+    "mocks.clock_checks", "mocks.shared_state")
+"""hih's modules that every run's pytest process imports beside its plugins (not rewritten), and the event loop its
+mocks run on, in the order a run imports them (tests/test_forkserver_families.py fails on one a run does not
+import)."""
 FAMILY_MODULES = {
     "soap": ("harness.contract.xmlsafe", "harness.contract.soap_wsdl", "zeep", "zeep.transports", "zeep.wsdl",
              "zeep.wsdl.bindings", "harness.contract.validate", "harness.contract.soap",
-             "harness.contract.soap_validate",
-             "mocks.transport.http", "mocks.transport.soap_decode", "mocks.transport.soap_encode",
-             "mocks.transport.soap_reply", "mocks.transport.soap", "mocks.shared_checked",
-             "mocks.transport.lean_http"),
+             "harness.contract.soap_validate", "mocks.transport.http", "mocks.transport.soap_decode",
+             "mocks.transport.soap_encode", "mocks.transport.soap_reply", "mocks.transport.soap",
+             "mocks.shared_checked", "mocks.transport.lean_http"),
     "hl7": ("harness.contract.hl7.charsets", "harness.contract.hl7.ack_mode", "harness.contract.hl7.mllp",
             "harness.contract.hl7.batch", "harness.contract.hl7.datatypes", "harness.contract.hl7.profile",
             "harness.contract.hl7.standard", "harness.contract.hl7.segment_regex", "harness.contract.hl7.validator",

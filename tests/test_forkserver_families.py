@@ -95,8 +95,10 @@ def test_a_forked_run_starts_with_what_a_fresh_run_of_its_interface_imports(
 
     added = set(forked["start"]) - set(plain_start)
     assert "harness.plugin" in added, "the family's server imported hih's plugins ahead"
-    assert not added - set(fresh["exit"]), f"modules a fresh {interface} run does not import: {added - set(fresh['exit'])}"
-    plugins = [v for o, v in zip(fresh["argv"], fresh["argv"][1:], strict=False) if o == "-p" and not v.startswith("no:")]
+    unknown = added - set(fresh["exit"])
+    assert not unknown, f"modules a fresh {interface} run does not import: {unknown}"
+    argv = fresh["argv"]
+    plugins = [v for o, v in zip(argv, argv[1:], strict=False) if o == "-p" and not v.startswith("no:")]
     assert {p: fresh["exit"].get(p) for p in plugins} == {p: forked["exit"].get(p) for p in plugins}
     assert all(forked["start"][p] == "AssertionRewritingHook" for p in plugins if p in added), forked["start"]
     log = (tmp_path / "forked" / "reports" / "pytest.log").read_text(encoding="utf-8")
@@ -172,7 +174,8 @@ def test_each_order_goes_to_its_family(tmp_path: Path) -> None:
     assert family_of(run_argv("mch-platform=2025.1"), env, str(tmp_path)).name == "soap"
     assert family_of(run_argv("insurance=2024.1"), env, str(tmp_path)).name == "insurance"
     both = family_of(run_argv("insurance=2024.1", "lis=2024.1"), env, str(tmp_path))
-    assert both.name == "run" and both.pytest_args == ("-c", "ini", "--disable-plugin-autoload", "-p", "harness.plugin")
+    assert both.name == "run"
+    assert both.pytest_args == ("-c", "ini", "--disable-plugin-autoload", "-p", "harness.plugin")
     assert family_of(run_argv(), env, str(tmp_path)).name == "run"
     assert family_of(run_argv("lis=2024.1"), {}, str(tmp_path)).name == "plain", "this checkout not on its path"
     (tmp_path / "mocks").mkdir()
