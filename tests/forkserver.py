@@ -69,8 +69,9 @@ IDLE_S = 1.0
 """How often the server looks for minders to reap while no order comes."""
 MAX_LINE = 1 << 20
 """The largest order or answer read (an order is a command line and an environment)."""
-MAX_SERVERS = 6
-"""The most servers one test process keeps (`plain` and `run` always have their place)."""
+MAX_SERVERS = 8
+"""The most servers one test process keeps (`plain` and `run` always have their place): room for every family the
+shipped contracts make (`soap`, `insurance` and three sets of HL7 versions), and one more."""
 _PR_SET_PDEATHSIG = 1
 
 RUN_MODULES = (
