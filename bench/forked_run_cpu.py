@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """CPU seconds of one small `hih run` as the test suite runs it (in-process, `harness.run.runner.run`), by part: the
 calling process (planning, the reports) and the run's pytest process, started afresh as `hih run` starts it or
-forked from the suite's fork server (tests/forkserver.py), alternated. Also the server's own CPU before its first
-fork (its imports, paid once per test process).
+forked from the suite's fork server (tests/forkserver.py), alternated. Also the servers' own CPU before their first
+fork (their imports, paid once per test process; each family's server adds to the one it is forked from).
 
     .venv/bin/python bench/forked_run_cpu.py --interface lis --tags clock --rounds 5
     .venv/bin/python bench/forked_run_cpu.py --interface blood-center --tags auth --rounds 5
@@ -74,7 +74,9 @@ def main() -> int:
                         return 1
                     if round_ == 0:
                         if kind == "forked":
-                            print(f"fork server before its first fork: {server.server_cpu_s * 1000:.0f} ms CPU")
+                            each = ", ".join(f"{name} {s.server_cpu_s * 1000:.0f}" for name, s in server.servers.items())
+                            print(f"fork servers before their first fork: {server.server_cpu_s * 1000:.0f} ms CPU "
+                                  f"({each})")
                         continue
                     figures[kind].append((after[0] - before[0], after[1] - before[1]))
                     print(f"{kind}: calling process {figures[kind][-1][0] * 1000:.0f} ms, pytest process "

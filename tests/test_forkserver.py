@@ -81,7 +81,7 @@ def test_a_run_process_ends_with_the_server(tmp_path: Path, own_server: ForkServ
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     process = own_server.fork(["-q", "-p", "no:cacheprovider", "-p", "harness.run.collector", "--hih-parent-pid",
                                str(os.getpid()), "test_sleeps.py"], tmp_path / "log", env)
-    server = own_server.process
+    server = own_server.servers["plain"].process
     assert server is not None
     server.kill()
     server.wait(10)
@@ -108,8 +108,8 @@ def test_the_server_outlives_the_thread_that_started_it(tmp_path: Path, own_serv
     starter.start()
     starter.join(120)
     assert first and first[0].wait(120) == 0
-    server = own_server.process
+    server = own_server.servers["plain"].process
     second = own_server.fork(["-q", "-p", "no:cacheprovider", "test_passes.py"], tmp_path / "two.log",
                              dict(os.environ))
     assert second.wait(120) == 0
-    assert own_server.process is server and server is not None and server.poll() is None
+    assert own_server.servers["plain"].process is server and server is not None and server.poll() is None
