@@ -5,7 +5,7 @@
   .venv/bin/python bench/planted_seeds.py --list
 
 A plant (PLANTS below) recompiles one function of hih with a piece of its source replaced, also where the module's
-dispatch tables hold it: the mistake the test exists to catch (a bound moved by one, a shortcut's condition cut
+dispatch tables hold it, or runs a module constant's statement again so replaced (a pattern, a bound): the mistake the test exists to catch (a bound moved by one, a shortcut's condition cut
 short, a remembered answer reused). pytest runs TEST in one process with this file as a plugin: each `@given` test
 runs once per seed (seed0, seed0 + 1, ...) with `max_examples` N (default: the test's own), the example database
 off and the generate phase only (no shrinking), and the index of the first valid example that failed is recorded
@@ -17,6 +17,7 @@ unplanted.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import inspect
 import json
@@ -33,7 +34,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# name: (module, function or Class.method, source text, its replacement)
+# name: (module, function, Class.method or module constant, source text, its replacement)
 PLANTS: dict[str, tuple[str, str, str, str]] = {
     "mask-quote": ("harness.report.masking", "Masker._pairs_in_text", """'"' in text or "'" in text""",
                    """'"' in text"""),
@@ -72,6 +73,16 @@ PLANTS: dict[str, tuple[str, str, str, str]] = {
     "depth-count": ("harness.contract.xmlsafe", "_may_be_deeper", 'return raw.count(b"<") > 2 * levels',
                     'return raw.count(b"<") > 2 * levels + 1'),
     "depth-xpath": ("harness.contract.xmlsafe", "_deeper_than", "'/*' * (levels + 1)", "'/*' * (levels + 2)"),
+    "shape-id-letter": ("harness.report.masking", "_RESIDENT_ID", "(?<![0-9A-Za-z]\\d)", "(?<![0-9]\\d)"),
+    "shape-landline-dash": ("harness.report.masking", "_LANDLINE", "(?<![\\d-]0)", "(?<!\\d0)"),
+    "shape-needs-eight": ("harness.report.masking", "_LANDLINE_NEEDS", r'"-\d{7}"', r'"-\d{8}"'),
+    "walk-leaf-first": ("harness.report.masking", "Masker._json_child",
+                        "if matcher.matches(path):\n            return self._mask_all(node)\n        if isinstance(node, str):\n            return self.text(node)",
+                        "if isinstance(node, str):\n            return self.text(node)\n        if matcher.matches(path):\n            return self._mask_all(node)"),
+    "walk-list-leaf": ("harness.report.masking", "Masker._json_child", "isinstance(node, dict | list)",
+                       "isinstance(node, dict)"),
+    "matcher-full-kept": ("harness.report.masking", "PathMatcher.matches", "return self._full.match(joined) is not None",
+                          "return self._by_last.setdefault(last, self._full.match(joined) is not None)"),
     "typed-as-st": ("harness.contract.hl7.segment_regex", "_Builder.typed", "[self.value(f, dtype)]",
                     "[self.value(f, 'ST')]"),
 }
@@ -86,6 +97,12 @@ PAIRS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
 def plant(module: str, qualname: str, old: str, new: str) -> None:
     """Recompile `qualname` of `module` with `old` replaced by `new` in its source."""
     mod = importlib.import_module(module)
+    if qualname in _assignments(mod):  # a module constant (a compiled pattern, a bound): its statement run again
+        statement = _assignments(mod)[qualname]
+        if statement.count(old) != 1:
+            raise SystemExit(f"plant: {old!r} is not in {qualname} exactly once")
+        exec(compile(statement.replace(old, new), f"<plant {qualname}>", "exec"), mod.__dict__)  # noqa: S102
+        return
     owner: Any = mod
     name = qualname
     if "." in qualname:
@@ -105,6 +122,18 @@ def plant(module: str, qualname: str, old: str, new: str) -> None:
         for key, value in table.items():
             if value is old_function:
                 table[key] = namespace[name]
+
+
+def _assignments(mod: Any) -> dict[str, str]:
+    """The source of each `NAME = ...` (or annotated) statement at the top level of `mod`, by NAME."""
+    source = inspect.getsource(mod)
+    found: dict[str, str] = {}
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        for target in targets:
+            if isinstance(target, ast.Name):
+                found[target.id] = ast.get_source_segment(source, node) or ""
+    return found
 
 
 _state: dict[str, Any] = {"n": 0, "first": None}
