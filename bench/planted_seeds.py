@@ -83,6 +83,10 @@ PLANTS: dict[str, tuple[str, str, str, str]] = {
                        "isinstance(node, dict)"),
     "matcher-full-kept": ("harness.report.masking", "PathMatcher.matches", "return self._full.match(joined) is not None",
                           "return self._by_last.setdefault(last, self._full.match(joined) is not None)"),
+    "identify-not-object": ("mocks.insurance", "InsuranceMock.identify", "except (ValueError, AttributeError):",
+                            "except ValueError:"),
+    "request-not-object": ("harness.contract.http_json", "HttpJsonValidator.validate_request",
+                           "if not isinstance(body, dict):\n            return", "if body is None:\n            return"),
     "typed-as-st": ("harness.contract.hl7.segment_regex", "_Builder.typed", "[self.value(f, dtype)]",
                     "[self.value(f, 'ST')]"),
 }
