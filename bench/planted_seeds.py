@@ -12,6 +12,13 @@ off and the generate phase only (no shrinking), and the index of the first valid
 (an assumption or an overrun is not a failure). Prints, per test: in how many seeds the bug was found and the first
 failing example of each. Not part of the suite; run with no plant (`--plant none`) to check that the test passes
 unplanted.
+
+  .venv/bin/python bench/planted_seeds.py --plant NAME --corpus MODULE:FUNCTION [--seeds 20] [--seed0 1] TEST ...
+
+An oracle test that is not Hypothesis, looping over a seeded corpus (`FUNCTION(count, seed=...)` yielding texts, e.g.
+tests.contracts.hl7.fuzz:mutants), runs once per seed with the corpus drawn from that seed instead of the test's own;
+what is recorded is the index (from 1) of the first text of the corpus that the failure's message quotes (its
+carriage returns as newlines, or the whole message found in it): how far into the corpus the bug was found.
 """
 
 from __future__ import annotations
@@ -87,6 +94,17 @@ PLANTS: dict[str, tuple[str, str, str, str]] = {
                             "except ValueError:"),
     "request-not-object": ("harness.contract.http_json", "HttpJsonValidator.validate_request",
                            "if not isinstance(body, dict):\n            return", "if body is None:\n            return"),
+    "text-length-by-one": ("harness.contract.hl7.segment_regex", "_Builder.leaf",
+                           'return f"(?:{leaf}{{1,{length}}}+|', 'return f"(?:{leaf}{{1,{length + 1}}}+|'),
+    "repeat-by-one": ("harness.contract.hl7.segment_regex", "_Builder.field",
+                      'high = "" if f.max == UNBOUNDED else str(f.max - 1)',
+                      'high = "" if f.max == UNBOUNDED else str(f.max)'),
+    "components-by-one": ("harness.contract.hl7.segment_regex", "_Builder.structured",
+                          '{{0,{limit - last}}}', '{{0,{limit - last + 1}}}'),
+    "tight-min-floor": ("harness.contract.json_schemas", "tightened", "out[key] = math.ceil(value)",
+                        "out[key] = math.floor(value)"),
+    "tight-max-ceil": ("harness.contract.json_schemas", "tightened", "out[key] = math.floor(value)",
+                       "out[key] = math.ceil(value)"),
     "typed-as-st": ("harness.contract.hl7.segment_regex", "_Builder.typed", "[self.value(f, dtype)]",
                     "[self.value(f, 'ST')]"),
 }
@@ -140,13 +158,36 @@ def _assignments(mod: Any) -> dict[str, str]:
     return found
 
 
-_state: dict[str, Any] = {"n": 0, "first": None}
+_state: dict[str, Any] = {"n": 0, "first": None, "seed": 0, "texts": []}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     name = os.environ.get("PLANTED_SEEDS_PLANT", "none")
     for change in PAIRS.get(name, (PLANTS[name],) if name in PLANTS else ()):
         plant(*change)
+    if os.environ.get("PLANTED_SEEDS_CORPUS"):
+        module, function = os.environ["PLANTED_SEEDS_CORPUS"].split(":")
+        mod = importlib.import_module(module)
+        setattr(mod, function, _recorded(getattr(mod, function)))
+
+
+def _recorded(corpus: Callable[..., Any]) -> Callable[..., Any]:
+    """`corpus` drawn from the seed of this run, every text it yields kept in order."""
+    def drawn(count: int, seed: int = 0) -> Generator[str, None, None]:
+        for text in corpus(count, seed=_state["seed"]):
+            _state["texts"].append(text)
+            yield text
+    return drawn
+
+
+def _quoted(failure: BaseException) -> int | None:
+    """The index (from 1) of the first corpus text the failure's message quotes."""
+    message = str(failure)
+    for index, text in enumerate(_state["texts"], 1):
+        shown = text.replace("\r", "\n")
+        if (shown in message) or (len(message) > 20 and message.split("\n")[0] in text):
+            return index
+    return None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -183,6 +224,18 @@ def _counting(inner: Callable[..., Any]) -> Callable[..., Any]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     test = getattr(item, "obj", None)
+    if os.environ.get("PLANTED_SEEDS_CORPUS"):
+        seed0, seeds = int(os.environ["PLANTED_SEEDS_SEED0"]), int(os.environ["PLANTED_SEEDS_COUNT"])
+        for seed in range(seed0, seed0 + seeds):
+            _state.update(seed=seed, texts=[])
+            first = None
+            try:
+                item.runtest()
+            except BaseException as exc:
+                first = _quoted(exc) or -1  # failed, quoting no text of the corpus
+            with open(os.environ["PLANTED_SEEDS_OUT"], "a", encoding="utf-8") as out:
+                out.write(json.dumps({"id": item.nodeid, "seed": seed, "first": first}) + "\n")
+        return None
     if getattr(test, "hypothesis", None) is not None:
         seed0, seeds = int(os.environ["PLANTED_SEEDS_SEED0"]), int(os.environ["PLANTED_SEEDS_COUNT"])
         for seed in range(seed0, seed0 + seeds):
@@ -204,6 +257,7 @@ def main() -> int:
     parser.add_argument("--max", type=int, default=0, help="max_examples (default: each test's own)")
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--seed0", type=int, default=1)
+    parser.add_argument("--corpus", default="", help="MODULE:FUNCTION, a seeded corpus an oracle test loops over")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("tests", nargs="*")
     args = parser.parse_args()
@@ -220,7 +274,7 @@ def main() -> int:
         out.touch()
         env = {**os.environ, "PLANTED_SEEDS_PLANT": args.plant, "PLANTED_SEEDS_MAX": str(args.max),
                "PLANTED_SEEDS_SEED0": str(args.seed0), "PLANTED_SEEDS_COUNT": str(args.seeds),
-               "PLANTED_SEEDS_OUT": str(out), "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)])}
+               "PLANTED_SEEDS_OUT": str(out), "PLANTED_SEEDS_CORPUS": args.corpus, "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)])}
         subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "planted_seeds", "-p", "no:randomly",
                         "-p", "no:xdist", "-p", "no:cacheprovider", *args.tests],
                        cwd=ROOT, env=env, capture_output=True, check=False, timeout=3600)
