@@ -100,6 +100,10 @@ PLANTS: dict[str, tuple[str, str, str, str]] = {
                         "out[key] = math.floor(value)"),
     "tight-max-ceil": ("harness.contract.json_schemas", "tightened", "out[key] = math.floor(value)",
                        "out[key] = math.ceil(value)"),
+    "contains-dict-only": ("harness.contract.rules", "_contains_key", "isinstance(child, (dict, list))",
+                           "isinstance(child, dict)"),
+    "required-empty": ("harness.contract.rules", "_required_when_present", "in (_MISSING, None, \"\")",
+                       "in (_MISSING, None)"),
     "typed-as-st": ("harness.contract.hl7.segment_regex", "_Builder.typed", "[self.value(f, dtype)]",
                     "[self.value(f, 'ST')]"),
 }
