@@ -5,18 +5,26 @@
   .venv/bin/python bench/planted_seeds.py --list
 
 A plant (PLANTS below) recompiles one function of hih with a piece of its source replaced, also where the module's
-dispatch tables hold it: the mistake the test exists to catch (a bound moved by one, a shortcut's condition cut
+dispatch tables hold it, or runs a module constant's statement again so replaced (a pattern, a bound): the mistake the test exists to catch (a bound moved by one, a shortcut's condition cut
 short, a remembered answer reused). pytest runs TEST in one process with this file as a plugin: each `@given` test
 runs once per seed (seed0, seed0 + 1, ...) with `max_examples` N (default: the test's own), the example database
 off and the generate phase only (no shrinking), and the index of the first valid example that failed is recorded
 (an assumption or an overrun is not a failure). Prints, per test: in how many seeds the bug was found and the first
 failing example of each. Not part of the suite; run with no plant (`--plant none`) to check that the test passes
 unplanted.
+
+  .venv/bin/python bench/planted_seeds.py --plant NAME --corpus MODULE:FUNCTION [--seeds 20] [--seed0 1] TEST ...
+
+An oracle test that is not Hypothesis, looping over a seeded corpus (`FUNCTION(count, seed=...)` yielding texts, e.g.
+tests.contracts.hl7.fuzz:mutants), runs once per seed with the corpus drawn from that seed instead of the test's own;
+what is recorded is the index (from 1) of the first text of the corpus that the failure's message quotes (its
+carriage returns as newlines, or the whole message found in it): how far into the corpus the bug was found.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import inspect
 import json
@@ -33,7 +41,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# name: (module, function or Class.method, source text, its replacement)
+# name: (module, function, Class.method or module constant, source text, its replacement)
 PLANTS: dict[str, tuple[str, str, str, str]] = {
     "mask-quote": ("harness.report.masking", "Masker._pairs_in_text", """'"' in text or "'" in text""",
                    """'"' in text"""),
@@ -72,6 +80,30 @@ PLANTS: dict[str, tuple[str, str, str, str]] = {
     "depth-count": ("harness.contract.xmlsafe", "_may_be_deeper", 'return raw.count(b"<") > 2 * levels',
                     'return raw.count(b"<") > 2 * levels + 1'),
     "depth-xpath": ("harness.contract.xmlsafe", "_deeper_than", "'/*' * (levels + 1)", "'/*' * (levels + 2)"),
+    "shape-id-letter": ("harness.report.masking", "_RESIDENT_ID", "(?<![0-9A-Za-z]\\d)", "(?<![0-9]\\d)"),
+    "shape-landline-dash": ("harness.report.masking", "_LANDLINE", "(?<![\\d-]0)", "(?<!\\d0)"),
+    "shape-needs-eight": ("harness.report.masking", "_LANDLINE_NEEDS", r'"-\d{7}"', r'"-\d{8}"'),
+    "walk-leaf-first": ("harness.report.masking", "Masker._json_child",
+                        "if matcher.matches(path):\n            return self._mask_all(node)\n        if isinstance(node, str):\n            return self.text(node)",
+                        "if isinstance(node, str):\n            return self.text(node)\n        if matcher.matches(path):\n            return self._mask_all(node)"),
+    "walk-list-leaf": ("harness.report.masking", "Masker._json_child", "isinstance(node, dict | list)",
+                       "isinstance(node, dict)"),
+    "matcher-full-kept": ("harness.report.masking", "PathMatcher.matches", "return self._full.match(joined) is not None",
+                          "return self._by_last.setdefault(last, self._full.match(joined) is not None)"),
+    "identify-not-object": ("mocks.insurance", "InsuranceMock.identify", "except (ValueError, AttributeError):",
+                            "except ValueError:"),
+    "request-not-object": ("harness.contract.http_json", "HttpJsonValidator.validate_request",
+                           "if not isinstance(body, dict):\n            return", "if body is None:\n            return"),
+    "text-length-by-one": ("harness.contract.hl7.segment_regex", "_Builder.leaf",
+                           'return f"(?:{leaf}{{1,{length}}}+|', 'return f"(?:{leaf}{{1,{length + 1}}}+|'),
+    "tight-min-floor": ("harness.contract.json_schemas", "tightened", "out[key] = math.ceil(value)",
+                        "out[key] = math.floor(value)"),
+    "tight-max-ceil": ("harness.contract.json_schemas", "tightened", "out[key] = math.floor(value)",
+                       "out[key] = math.ceil(value)"),
+    "contains-dict-only": ("harness.contract.rules", "_contains_key", "isinstance(child, (dict, list))",
+                           "isinstance(child, dict)"),
+    "required-empty": ("harness.contract.rules", "_required_when_present", "in (_MISSING, None, \"\")",
+                       "in (_MISSING, None)"),
     "typed-as-st": ("harness.contract.hl7.segment_regex", "_Builder.typed", "[self.value(f, dtype)]",
                     "[self.value(f, 'ST')]"),
 }
@@ -86,6 +118,12 @@ PAIRS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
 def plant(module: str, qualname: str, old: str, new: str) -> None:
     """Recompile `qualname` of `module` with `old` replaced by `new` in its source."""
     mod = importlib.import_module(module)
+    if qualname in _assignments(mod):  # a module constant (a compiled pattern, a bound): its statement run again
+        statement = _assignments(mod)[qualname]
+        if statement.count(old) != 1:
+            raise SystemExit(f"plant: {old!r} is not in {qualname} exactly once")
+        exec(compile(statement.replace(old, new), f"<plant {qualname}>", "exec"), mod.__dict__)  # noqa: S102
+        return
     owner: Any = mod
     name = qualname
     if "." in qualname:
@@ -107,13 +145,48 @@ def plant(module: str, qualname: str, old: str, new: str) -> None:
                 table[key] = namespace[name]
 
 
-_state: dict[str, Any] = {"n": 0, "first": None}
+def _assignments(mod: Any) -> dict[str, str]:
+    """The source of each `NAME = ...` (or annotated) statement at the top level of `mod`, by NAME."""
+    source = inspect.getsource(mod)
+    found: dict[str, str] = {}
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        for target in targets:
+            if isinstance(target, ast.Name):
+                found[target.id] = ast.get_source_segment(source, node) or ""
+    return found
+
+
+_state: dict[str, Any] = {"n": 0, "first": None, "seed": 0, "texts": []}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     name = os.environ.get("PLANTED_SEEDS_PLANT", "none")
     for change in PAIRS.get(name, (PLANTS[name],) if name in PLANTS else ()):
         plant(*change)
+    if os.environ.get("PLANTED_SEEDS_CORPUS"):
+        module, function = os.environ["PLANTED_SEEDS_CORPUS"].split(":")
+        mod = importlib.import_module(module)
+        setattr(mod, function, _recorded(getattr(mod, function)))
+
+
+def _recorded(corpus: Callable[..., Any]) -> Callable[..., Any]:
+    """`corpus` drawn from the seed of this run, every text it yields kept in order."""
+    def drawn(count: int, seed: int = 0) -> Generator[str, None, None]:
+        for text in corpus(count, seed=_state["seed"]):
+            _state["texts"].append(text)
+            yield text
+    return drawn
+
+
+def _quoted(failure: BaseException) -> int | None:
+    """The index (from 1) of the first corpus text the failure's message quotes."""
+    message = str(failure)
+    for index, text in enumerate(_state["texts"], 1):
+        shown = text.replace("\r", "\n")
+        if (shown in message) or (len(message) > 20 and message.split("\n")[0] in text):
+            return index
+    return None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -150,6 +223,18 @@ def _counting(inner: Callable[..., Any]) -> Callable[..., Any]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     test = getattr(item, "obj", None)
+    if os.environ.get("PLANTED_SEEDS_CORPUS"):
+        seed0, seeds = int(os.environ["PLANTED_SEEDS_SEED0"]), int(os.environ["PLANTED_SEEDS_COUNT"])
+        for seed in range(seed0, seed0 + seeds):
+            _state.update(seed=seed, texts=[])
+            first = None
+            try:
+                item.runtest()
+            except BaseException as exc:
+                first = _quoted(exc) or -1  # failed, quoting no text of the corpus
+            with open(os.environ["PLANTED_SEEDS_OUT"], "a", encoding="utf-8") as out:
+                out.write(json.dumps({"id": item.nodeid, "seed": seed, "first": first}) + "\n")
+        return None
     if getattr(test, "hypothesis", None) is not None:
         seed0, seeds = int(os.environ["PLANTED_SEEDS_SEED0"]), int(os.environ["PLANTED_SEEDS_COUNT"])
         for seed in range(seed0, seed0 + seeds):
@@ -171,6 +256,7 @@ def main() -> int:
     parser.add_argument("--max", type=int, default=0, help="max_examples (default: each test's own)")
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--seed0", type=int, default=1)
+    parser.add_argument("--corpus", default="", help="MODULE:FUNCTION, a seeded corpus an oracle test loops over")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("tests", nargs="*")
     args = parser.parse_args()
@@ -187,7 +273,7 @@ def main() -> int:
         out.touch()
         env = {**os.environ, "PLANTED_SEEDS_PLANT": args.plant, "PLANTED_SEEDS_MAX": str(args.max),
                "PLANTED_SEEDS_SEED0": str(args.seed0), "PLANTED_SEEDS_COUNT": str(args.seeds),
-               "PLANTED_SEEDS_OUT": str(out), "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)])}
+               "PLANTED_SEEDS_OUT": str(out), "PLANTED_SEEDS_CORPUS": args.corpus, "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)])}
         subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "planted_seeds", "-p", "no:randomly",
                         "-p", "no:xdist", "-p", "no:cacheprovider", *args.tests],
                        cwd=ROOT, env=env, capture_output=True, check=False, timeout=3600)

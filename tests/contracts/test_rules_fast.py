@@ -20,6 +20,23 @@ JSON = st.recursive(one_of(st.none(), st.booleans(), st.integers(), st.text(max_
                     max_leaves=30)
 
 
+
+def _bury(document: Any, layers: list[str], key: str) -> Any:
+    node: Any = {key: document}
+    for layer in layers:
+        node = [1, node] if layer == "list" else {"x": None, "data": node}
+    return node
+
+
+def buried(keys: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    """A document holding one of `keys` one to three arrays or objects down: random documents hold a key below an
+    array in a few examples of a hundred (the recursion into arrays is what such a key tests)."""
+    return st.builds(_bury, JSON, st.lists(st.sampled_from(["list", "dict"]), min_size=1, max_size=3), keys)
+
+
+DOCUMENTS = one_of(JSON, buried(KEYS))
+
+
 def contains_key_oracle(node: Any, key: str) -> bool:
     if isinstance(node, dict):
         return key in node or any(contains_key_oracle(v, key) for v in node.values())
@@ -28,8 +45,10 @@ def contains_key_oracle(node: Any, key: str) -> bool:
     return False
 
 
-@settings(max_examples=examples(300))
-@given(document=JSON, key=KEYS)
+# 150 examples (was 300): a key below an array not searched (a planted bug) was found in every one of 40 seeds, by the
+# 67th example at most, once half the documents held a key one to three arrays or objects down (bench/RESULTS.md).
+@settings(max_examples=examples(150))
+@given(document=DOCUMENTS, key=KEYS)
 def test_contains_key_answers_as_the_plain_definition(document: Any, key: str) -> None:
     assert _contains_key(document, key) is contains_key_oracle(document, key)
 
@@ -38,8 +57,11 @@ RULE = Rule(id="psn-no-needs-insuplc", kind="required_when_present", where="requ
             params={"field": "/insuplc_admdvs", "when_present": "psn_no"})
 
 
-@settings(max_examples=examples(300))
-@given(inputs=JSON, area=st.sampled_from([None, "", "330100", 0]), present=st.booleans())
+# 250 examples (was 300): an empty area taken as given, and a psn_no below an array not searched (planted bugs), were
+# found in every one of 40 seeds, by the 134th and 60th example at most, once half the inputs held psn_no one to three
+# arrays or objects down (bench/RESULTS.md).
+@settings(max_examples=examples(250))
+@given(inputs=one_of(JSON, buried(st.just("psn_no"))), area=st.sampled_from([None, "", "330100", 0]), present=st.booleans())
 def test_required_when_present_finds_what_the_plain_definition_finds(inputs: Any, area: Any, present: bool) -> None:
     message: dict[str, Any] = {"input": inputs}
     if present:

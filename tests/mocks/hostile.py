@@ -66,8 +66,9 @@ def json_inputs(contract: Contract, operation: str) -> st.SearchStrategy[Any]:
     return from_schema(inline_schema(contract, relpath))
 
 
+JSON_LEAVES = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | hostile_text
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | hostile_text,
+    JSON_LEAVES,
     lambda children: st.lists(children, max_size=5) | st.dictionaries(hostile_text, children, max_size=5),
     max_leaves=30,
 )
@@ -75,8 +76,9 @@ JSON_VALUES = st.recursive(
 
 @st.composite
 def mangled_json(draw: st.DrawFn, valid: bytes) -> bytes:
-    """A valid body broken: a field's value swapped for any JSON, cut short, bytes inserted, nested deep."""
-    how = draw(st.sampled_from(["swap", "cut", "insert", "deep", "any", "bytes"]))
+    """A valid body broken: a field's value swapped for any JSON, cut short, bytes inserted, nested deep, replaced by
+    JSON that is not an object."""
+    how = draw(st.sampled_from(["swap", "cut", "insert", "deep", "any", "not-object", "not-object", "bytes"]))
     if how == "swap":
         body = json.loads(valid)
         path = draw(st.sampled_from(sorted(_paths(body))))
@@ -92,6 +94,8 @@ def mangled_json(draw: st.DrawFn, valid: bytes) -> bytes:
         return b'{"infno":"9001","input":' + b"[" * depth + b"]" * depth + b"}"
     if how == "any":
         return json.dumps(draw(JSON_VALUES)).encode()
+    if how == "not-object":  # JSON, but what a reader of fields cannot `.get` from
+        return json.dumps(draw(st.lists(JSON_VALUES, max_size=3) | JSON_LEAVES)).encode()
     return draw(st.binary(max_size=200))
 
 

@@ -20,14 +20,25 @@ shape_pieces = st.sampled_from([
     "13812345678", "330106199001011234", "11010519491231002X", "0571-88886666", "010-1234567", "1234567",
     "20261206164112", "0571-", "-12345678",
 ])
-shape_texts = st.lists(shape_pieces, max_size=16).map("".join) | st.text(alphabet="0123456789-Xx1a ", max_size=40)
+neighbours = st.sampled_from("8Xa-_ ０张")
+framed_shapes = st.tuples(neighbours, st.sampled_from([
+    "13812345678", "330106199001011234", "11010519491231002X", "0571-88886666", "010-1234567", "1234567",
+]), neighbours).map("".join)
+"""A shape between two neighbours: every shape meets each kind of character its look-arounds judge (a digit, a letter,
+a dash, a word character, a full-width one) often, not once in hundreds of pieces."""
+framed_texts = st.lists(framed_shapes, min_size=1, max_size=4).map("".join)
+shape_texts = one_of(st.lists(shape_pieces, max_size=16).map("".join), st.text(alphabet="0123456789-Xx1a ", max_size=40),
+                     framed_texts, framed_texts)
 
 
 def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[str | None, ...]]:
     return [m.groups() + (str(m.span()),) for m in pattern.finditer(text)]
 
 
-@settings(max_examples=examples(800), deadline=None)
+# 600 examples (was 800): each fast shape's look-behind loosened (a letter before an identifier, a dash before a
+# landline) and the landline's pre-check narrowed to eight digits (planted bugs) were found in every one of 40 seeds,
+# by the 286th example at most, once half the texts were shapes between chosen neighbours (bench/RESULTS.md).
+@settings(max_examples=examples(600), deadline=None)
 @given(text=shape_texts)
 def test_the_shapes_match_where_the_reference_forms_match(text: str) -> None:
     for fast, reference in ((masking._RESIDENT_ID, RESIDENT_ID), (masking._MOBILE, MOBILE), (masking._LANDLINE, LANDLINE)):
@@ -120,7 +131,10 @@ json_rules = st.sampled_from([("certno", "psn_name", "tel"), ("/input/data/certn
                               ("//addr", "/output/*/name", "id_card*")])
 
 
-@settings(max_examples=examples(400), deadline=None)
+# 200 examples (was 400): a string a rule names masked as free text, its rule unasked, and a list inside a document
+# left unwalked (planted bugs in the walk's leaf shortcut) were found in every one of 40 seeds, by the 113th example at
+# most (bench/RESULTS.md).
+@settings(max_examples=examples(200), deadline=None)
 @given(document=documents, rules=json_rules)
 def test_the_json_walk_gives_what_the_reference_walk_gives(document: object, rules: tuple[str, ...]) -> None:
     walked, reference = Masker(json=rules), Masker(json=rules)
@@ -129,8 +143,20 @@ def test_the_json_walk_gives_what_the_reference_walk_gives(document: object, rul
     assert walked.json(document, matcher=walked.xml_paths) == _json_reference(reference, document, (), reference.xml_paths)
 
 
+rule_paths = st.tuples(st.sampled_from(["input", "output"]), st.sampled_from(["data", "items"]),
+                       st.sampled_from(["certno", "name"]), st.integers(min_value=0, max_value=2)).map(
+    lambda t: t[t[3]:3])
+"""Paths near the rules that name a whole path (`/input/data/certno`, `/output/*/name`): the same last name on paths
+the rule matches and paths it does not, which random keys put together about once in a thousand examples."""
+
+
+# 300 examples, kept: an answer the whole path decided remembered by the last name (a planted bug) was found in every
+# one of 40 seeds, by the 142nd example at most, once two paths in three were near the whole-path rules
+# (bench/RESULTS.md).
 @settings(max_examples=examples(300), deadline=None)
-@given(paths=st.lists(st.lists(keys, min_size=1, max_size=4).map(tuple), min_size=1, max_size=12), rules=json_rules)
+@given(paths=st.lists(one_of(st.lists(keys, min_size=1, max_size=4).map(tuple), rule_paths, rule_paths), min_size=1,
+                      max_size=12),
+       rules=json_rules)
 def test_a_path_matcher_answers_a_name_again_as_it_first_did(paths: list[tuple[str, ...]],
                                                              rules: tuple[str, ...]) -> None:
     from harness.report.masking import PathMatcher

@@ -164,6 +164,29 @@ def _field_edit(rng: random.Random, text: str) -> str:
     return "\r".join(segments)
 
 
+LENGTHS = (20, 20, 250, 250, 1, 2, 3, 4, 15, 16, 22, 26, 40, 60, 80, 180, 199, 200, 227)
+"""The length limits the contracts' profiles give most (20 and 250 most of all): a value grown to one of them, or one
+past it."""
+
+
+def _length_edit(rng: random.Random, text: str) -> str:
+    """A field's value, or one of its components, repeated to a common length limit or one character past it."""
+    segments = text.split("\r")
+    line = rng.randrange(1, len(segments)) if len(segments) > 1 else 0
+    parts = segments[line].split("|")
+    if len(parts) < 2:
+        return text
+    pos = rng.randrange(1, len(parts))
+    comps = parts[pos].split("^")
+    at = rng.randrange(len(comps)) if rng.random() < 0.3 else 0
+    seed = comps[at] or rng.choice(("x", "中", "1"))
+    size = rng.choice(LENGTHS) + rng.randint(0, 1)
+    comps[at] = (seed * size)[:size]
+    parts[pos] = "^".join(comps)
+    segments[line] = "|".join(parts)
+    return "\r".join(segments)
+
+
 def _char_edit(rng: random.Random, text: str) -> str:
     at = rng.randrange(9, len(text))
     kind = rng.random()
@@ -220,7 +243,8 @@ def _delimiters(rng: random.Random, text: str) -> str:
 
 
 def mutants(count: int, seed: int = 20261202) -> Iterator[str]:
-    """`count` messages, each a seed message with one to three random edits (some with other delimiters)."""
+    """`count` messages, each a seed message with one to three random edits (some with other delimiters): a field's
+    value replaced, grown to a length limit or past it, a character, a segment, the segments' shape."""
     rng = random.Random(seed)
     bases = seeds()
     for _ in range(count):
@@ -229,8 +253,10 @@ def mutants(count: int, seed: int = 20261202) -> Iterator[str]:
             text = _delimiters(rng, text)
         for _ in range(rng.randint(1, 3)):
             kind = rng.random()
-            if kind < 0.55:
+            if kind < 0.4:
                 text = _field_edit(rng, text)
+            elif kind < 0.55:
+                text = _length_edit(rng, text)
             elif kind < 0.78:
                 text = _char_edit(rng, text)
             elif kind < 0.9:

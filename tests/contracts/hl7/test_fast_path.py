@@ -44,6 +44,10 @@ def _findings(validator: HL7Validator, text: str) -> list[tuple[str, str, str, s
     ]
 
 
+# 2,500 mutants a contract, kept: a text value one character past its length limit let through by the compiled
+# check (a planted bug) was found in 39 of 40 corpus seeds by one contract or another, by the 922nd mutant at most,
+# and by each contract alone in 17-19 of 20 seeds, by the 2,085th at most; before the mutants grew values to the
+# profiles' length limits, in 5, 16 and 0 of 20 (bench/RESULTS.md).
 @pytest.mark.parametrize(("interface", "version", "seed"), [(*c, n) for n, c in enumerate(CONTRACTS)])
 def test_same_findings_as_the_walk(store: ContractStore, interface: str, version: str, seed: int) -> None:
     fast, walk = _pair(store, interface, version)
