@@ -285,13 +285,19 @@ class MaskedNodeids:
 
 
 def _mask_cucumber(report: pytest.TestReport, scoped: Masker) -> None:
-    """pytest-bdd's scenario data for cucumber.json (the report's context, set when the report was made)."""
+    """pytest-bdd's scenario data for cucumber.json (the report's context, set when the report was made): masked on
+    the call's report, the only one its cucumber writer reads; dropped from the set-up's and tear-down's, a copy of
+    the whole scenario each that nothing would read (masking them was two thirds of this work between scenarios)."""
     from pytest_bdd import reporting
 
     context = reporting.test_report_context_registry.get(report)
-    if context is not None:
-        context.scenario = scoped.strings(context.scenario)
-        context.name = scoped.nodeid(context.name)
+    if context is None:
+        return
+    if report.when != "call":
+        del reporting.test_report_context_registry[report]
+        return
+    context.scenario = scoped.strings(context.scenario)
+    context.name = scoped.nodeid(context.name)
 
 
 def mask_cucumber_data(data: dict[str, Any], scoped: Masker) -> dict[str, Any]:

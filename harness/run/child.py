@@ -77,13 +77,16 @@ class Files:
         return cls(folder / "events.jsonl", folder / "junit.xml", folder / "cucumber.json", folder / "pytest.log")
 
 
-BLOCKED = ("cacheprovider", "unittest", "debugging", "pastebin", "stepwise", "setuponly", "setupplan", "doctest")
+BLOCKED = ("cacheprovider", "unittest", "debugging", "pastebin", "stepwise", "setuponly", "setupplan", "doctest",
+           "legacypath", "subtests")
 """pytest's own plugins that a spec run never uses (the cache of --lf, unittest test cases, --pdb, the paste service,
---stepwise, --setup-only/--setup-plan, doctests), blocked with `-p no:NAME` on the command line, where pytest reads it
+--stepwise, --setup-only/--setup-plan, doctests, the py.path-based `tmpdir`/`testdir` fixtures and attributes of
+legacypath, the `subtests` fixture), blocked with `-p no:NAME` on the command line, where pytest reads it
 before it imports its built-in plugins (the same in pytest-run.ini's addopts only unregisters them once imported):
 each pytest process imports and registers less before its first scenario (`pdb` behind --pdb is no longer imported;
 ≈ 20 ms of CPU for pytest alone on an empty folder; `unittest` comes in a spec run only with time-machine, at a
-scenario's first held clock)."""
+scenario's first held clock; legacypath and subtests are imported with pytest, blocking them leaves their hooks,
+fixtures and ini types unregistered: ≈ 8 M instructions of each process's start)."""
 
 
 def pytest_command(p: RunPlan, files: Files, deadline_log: Path, lane: Lane | None = None,

@@ -25,6 +25,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,12 @@ highlighting of template tracebacks (pytest-bdd imports mako for `--generate-mis
 in sys.modules, which the import system documents), each library takes its own fallback: ≈ 30 ms of each process's
 start-up."""
 _WARM: list[subprocess.Popen[bytes]] = []
+HIGHLIGHTING = (("pygments.formatters.terminal", "TerminalFormatter"), ("pygments.lexer", "Lexer"),
+                ("pygments.lexers.diff", "DiffLexer"), ("pygments.lexers.python", "PythonLexer"))
+"""What pytest's terminal writer (`_pytest._io.terminalwriter`) imports from Pygments when it is imported, to colour
+the source of tracebacks and diffs: only where its output has colours (a terminal, PY_COLORS=1), never in a run's
+log otherwise. The warm process hands it stand-ins that import the real thing when first called (`highlighting_later`):
+Pygments' lexers and formatters are ≈ 35 M instructions (≈ 10 ms of CPU) of each process's start-up."""
 WORK_ROOT_ENV = "HIH_WORK_ROOT"
 """A private folder of one pytest process (and its xdist workers) under which each scenario's connector keeps its
 work folder (`harness.plugin`); removed by `release` once the process has ended, so a process ended by a signal
@@ -195,6 +203,57 @@ def write_to(log: str) -> None:
     line_buffered_log()
 
 
+def _stand_in(module: str, name: str) -> type:
+    """A class standing for `module.name`: instantiating it imports the real one and returns an instance of that."""
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    return type(name, (), {"__new__": __new__, "__module__": module,
+                           "__doc__": f"Stands for {module}.{name} until first used (harness.run.warm)."})
+
+
+def _package_later(package: str) -> types.ModuleType:
+    """A module standing for `package`: any attribute read imports the real package (or its submodule of that name)."""
+    stand_in = types.ModuleType(package, f"Stands for {package} until first used (harness.run.warm).")
+
+    def __getattr__(attribute: str) -> Any:
+        import importlib
+
+        real = importlib.import_module(package)
+        if not hasattr(real, attribute):
+            with contextlib.suppress(ImportError):
+                importlib.import_module(f"{package}.{attribute}")
+        return getattr(real, attribute)
+
+    stand_in.__getattr__ = __getattr__  # type: ignore[method-assign]  # a module's own __getattr__ (PEP 562)
+    return stand_in
+
+
+@contextlib.contextmanager
+def highlighting_later() -> Iterator[None]:
+    """While inside, an import of Pygments' modules named in `HIGHLIGHTING` binds stand-ins (the real ones are
+    imported when first used); on leaving, the stand-ins leave sys.modules, so that any later import of Pygments,
+    by whatever module, gets the real package. Nothing is done when Pygments is imported already."""
+    names = ["pygments", *(module for module, _ in HIGHLIGHTING)]
+    if any(name in sys.modules for name in names):
+        yield
+        return
+    stand_ins: dict[str, types.ModuleType] = {"pygments": _package_later("pygments")}
+    for module, name in HIGHLIGHTING:
+        stand_ins[module] = types.ModuleType(module, f"Stands for {module} until first used (harness.run.warm).")
+        setattr(stand_ins[module], name, _stand_in(module, name))
+    sys.modules.update(stand_ins)
+    try:
+        yield
+    finally:
+        for name, stand_in in stand_ins.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+
+
 def _import(name: str) -> None:
     import importlib
 
@@ -211,7 +270,8 @@ def main() -> int:
     gc.disable()
     sys.path[0] = os.getcwd()  # as `python -m pytest` has it, not this script's folder
     leave_out()
-
+    with highlighting_later():  # pytest's terminal writer, the only importer of Pygments at pytest's import
+        _import("_pytest._io.terminalwriter")
     for name in PRELOAD:
         _import(name)
     for name in WHILE_WAITING:

@@ -159,7 +159,8 @@ def test_pytest_command(tmp_path: Path) -> None:
                            "harness.run.collector"]
     assert "xdist.plugin" in plugins
     blocked = [args[i + 1] for i, arg in enumerate(args) if arg == "-p" and args[i + 1].startswith("no:")]
-    assert {"no:unittest", "no:debugging", "no:doctest", "no:cacheprovider"} <= set(blocked)
+    assert {"no:unittest", "no:debugging", "no:doctest", "no:cacheprovider", "no:legacypath", "no:subtests"} \
+        <= set(blocked)
     assert args.index("-p") < args.index("harness.run.lean"), "blocked before any plugin is named"
     assert args[-1] == str(FEATURES / "insurance")
 

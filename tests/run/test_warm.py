@@ -4,6 +4,8 @@ is ended, and one whose parent is gone ends by itself."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -143,3 +145,53 @@ def test_pytest_writes_its_log_a_line_at_a_time_even_when_told_unbuffered(tmp_pa
     done = subprocess.run([sys.executable, "-u", "-c", script],
                           check=True, capture_output=True, text=True, timeout=60, cwd=Path(warm.__file__).parents[2])
     assert done.stdout.split() == ["False", "True"], "a process started with its command line does it in its lean plugin"
+
+
+def highlighted(folder: Path) -> Path:
+    """A failing test whose traceback pytest colours where its output has colours; it notes beside itself whether
+    Pygments was loaded when it ran."""
+    folder.mkdir()
+    (folder / "test_colours.py").write_text(
+        "import sys\n"
+        "def test_fails():\n"
+        "    loaded = any(name.split('.')[0] == 'pygments' for name in sys.modules)\n"
+        "    with open(__file__ + '.loaded', 'a', encoding='utf-8') as out:\n"
+        "        out.write(f'{loaded}\\n')\n"
+        "    value = {'id': 1}\n"
+        "    assert value == {'id': 2}\n", encoding="utf-8")
+    return folder
+
+
+def _failure(text: str) -> str:
+    """The failure's section of pytest's output, without the summary's timing."""
+    return text[text.index("FAILURES"):text.rindex("short test summary")]
+
+
+@pytest.mark.parametrize("colours", ["0", "1"])
+def test_the_log_is_as_pytest_writes_it_with_pygments_loaded_only_to_colour(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, colours: str) -> None:
+    """The warm process gives pytest's terminal writer stand-ins for Pygments: a log without colours never loads it,
+    a log with colours (PY_COLORS=1) loads it at the first traceback; either way the log is the one a pytest process
+    started with the command line writes."""
+    monkeypatch.setenv("PY_COLORS", colours)
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    folder = highlighted(tmp_path / "specs")
+    argv = ["-p", "no:cacheprovider", "-p", "no:randomly", "-rf", str(folder)]
+    warm.prestart()
+    log = tmp_path / "pytest.log"
+    process = warm.take(argv, log)
+    assert process is not None
+    assert process.wait(120) == 1
+    warm.release(process)
+    text = log.read_text(encoding="utf-8")
+    env = warm.child_env()
+    shutil.rmtree(env.pop(warm.WORK_ROOT_ENV), ignore_errors=True)  # only the warm process's is released by the run
+    direct = subprocess.run([sys.executable, "-m", "pytest", *argv], capture_output=True, text=True, timeout=120,
+                            env=env, check=False)
+    assert direct.returncode == 1
+    assert _failure(text) == _failure(direct.stdout)
+    # pytest's start and the test's call in the warm process: no traceback coloured yet (a process started with the
+    # command line imports Pygments with pytest)
+    assert (folder / "test_colours.py.loaded").read_text(encoding="utf-8").split() == ["False", "True"]
+    assert "assert {'id': 1} == {'id': 2}" in re.sub(r"\x1b\[[0-9;]*m", "", _failure(text))
+    assert ("\x1b[" in _failure(text)) is (colours == "1")
