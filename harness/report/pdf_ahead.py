@@ -51,6 +51,9 @@ class PdfAhead:
     placeholders: dict[str, str] = field(default_factory=dict)
     """Name -> the text laid out in the place of a value not yet known."""
     done: bool = False
+    why: str = ""
+    """Why `finish` got no PDF (the side process's own reason, or what the parent saw): kept so that a run or a
+    test that expected the PDF from it can say why it was written again."""
 
     @staticmethod
     def possible() -> bool:
@@ -85,8 +88,11 @@ class PdfAhead:
                 os.close(orders_w)
                 os.close(answers_r)
                 _side(html, named, target, print_css, orders_r, answers_w)
-            except BaseException:  # noqa: BLE001 - the parent hears nothing and writes the PDF itself
+            except BaseException as exc:  # noqa: BLE001 - the parent writes the PDF itself, told why
                 code = 1
+                with contextlib.suppress(BaseException):
+                    _write_all(answers_w, json.dumps({"redo": f"the side process failed: {exc!r}"[:500]}).encode(),
+                               time.monotonic() + 1.0)
             os._exit(code)
         os.close(orders_r)
         os.close(answers_w)
@@ -103,13 +109,20 @@ class PdfAhead:
             with contextlib.suppress(OSError):  # a side process that is gone: no answer below
                 sent = _write_all(self.orders, order, deadline)
             if not sent:  # gone, or stuck in its layout while the page fills the pipe
+                self.why = "the side process did not take the final HTML"
                 return None
             os.close(self.orders)
             self.orders = -1
             answer = _read_line(self.answers, max(0.0, deadline - time.monotonic()))
-            pages = json.loads(answer).get("pages") if answer else None
-            return pages if isinstance(pages, int) and pages > 0 else None
-        except ValueError:
+            told = json.loads(answer) if answer else {}
+            pages = told.get("pages") if isinstance(told, dict) else None
+            if isinstance(pages, int) and pages > 0:
+                return pages
+            self.why = str(told.get("redo")) if isinstance(told, dict) and told.get("redo") else \
+                f"no answer from the side process ({answer[:200]!r})"
+            return None
+        except ValueError as exc:
+            self.why = f"an answer that is not JSON ({exc})"
             return None
         finally:
             self.close()

@@ -60,6 +60,7 @@ def test_a_final_page_that_differs_elsewhere_is_left_to_the_caller(tmp_path: Pat
     ahead = PdfAhead.start(_page(PLACEHOLDER), PLACEHOLDER, tmp_path / "ahead.pdf")
     assert ahead is not None
     assert ahead.finish(_page(VALUE, note="另一行 another line"), VALUE) is None
+    assert "differs from the laid-out one" in ahead.why
     assert not (tmp_path / "ahead.pdf").exists()
     assert reaped(ahead.pid)
 
@@ -70,6 +71,7 @@ def test_a_value_wider_than_the_placeholder_is_left_to_the_caller(tmp_path: Path
     ahead = PdfAhead.start(_page(PLACEHOLDER, proportional), PLACEHOLDER, tmp_path / "ahead.pdf")
     assert ahead is not None
     assert ahead.finish(_page(wide, proportional), wide) is None
+    assert "is not as wide as the placeholder" in ahead.why
     assert not (tmp_path / "ahead.pdf").exists()
 
 
@@ -88,6 +90,7 @@ def test_a_side_process_that_fails_or_stalls_is_ended_and_left_to_the_caller(tmp
     monkeypatch.setattr(pdf_ahead, "_side", fails)  # the forked process runs the module as it is now
     ahead = PdfAhead.start(_page(PLACEHOLDER), PLACEHOLDER, tmp_path / "ahead.pdf")
     assert ahead is not None and ahead.finish(_page(VALUE), VALUE) is None
+    assert ahead.why == "the side process failed: RuntimeError('layout failed')"
     assert reaped(ahead.pid)
 
     monkeypatch.setattr(pdf_ahead, "_side", lambda *args: time.sleep(60))
@@ -96,6 +99,7 @@ def test_a_side_process_that_fails_or_stalls_is_ended_and_left_to_the_caller(tmp
     assert ahead is not None
     started = time.monotonic()
     assert ahead.finish(_page(VALUE), VALUE) is None
+    assert ahead.why == "no answer from the side process (b'')"
     assert time.monotonic() - started < 10
     assert reaped(ahead.pid)
 

@@ -48,6 +48,7 @@ def test_a_run_lays_its_signoff_out_from_the_last_result_and_the_pack_is_the_fin
     started: list[tuple[int, int, dict[str, str]]] = []
     answers: list[int | None] = []
     finished_by: list[dict[str, str]] = []
+    why: list[str] = []
     at_last_result, finish = EarlySignoff.at_last_result, PdfAhead.finish
 
     def watched(self: EarlySignoff, outcome: Outcome) -> None:
@@ -58,6 +59,7 @@ def test_a_run_lays_its_signoff_out_from_the_last_result_and_the_pack_is_the_fin
     def told(self: PdfAhead, html: str, values: str | dict[str, str]) -> int | None:
         finished_by.append(dict(self.placeholders))
         answers.append(finish(self, html, values))
+        why.append(self.why)
         return answers[-1]
 
     monkeypatch.setattr(EarlySignoff, "at_last_result", watched)
@@ -71,7 +73,7 @@ def test_a_run_lays_its_signoff_out_from_the_last_result_and_the_pack_is_the_fin
     assert results == collected == 4, "every collected scenario had its result"
     assert set(placeholders) == {signoff.MANIFEST, signoff.FINISHED}, "started then, its end time left open"
     assert finished_by == [placeholders], "the run took that side process, no other"
-    assert len(answers) == 1 and answers[0] is not None, "it wrote the PDF"
+    assert len(answers) == 1 and answers[0] is not None, f"it wrote the PDF (else why not: {why})"
     html = (report_dir / "signoff.html").read_text(encoding="utf-8")
     pdf.render_pdf(html, tmp_path / "fresh.pdf", signoff._print_css())
     assert (report_dir / "signoff.pdf").read_bytes() == (tmp_path / "fresh.pdf").read_bytes()
