@@ -212,8 +212,9 @@ def _side(html: str, placeholders: dict[str, str], target: Path, print_css: str 
         reason = "no final HTML, or not a value for each placeholder"
     elif any(other in values[name] for name in placeholders for mark, other in placeholders.items() if mark != name):
         reason = "a value holds another placeholder"
-    elif _replaced(html, placeholders, values) != final:
-        reason = "the final HTML differs from the laid-out one elsewhere than the placeholders"
+    elif (expected := _replaced(html, placeholders, values)) != final:
+        reason = "the final HTML differs from the laid-out one elsewhere than the placeholders" + \
+            _first_difference(expected, final)
     else:
         for name, placeholder in placeholders.items():
             reason = reason or fill_in(document, html, placeholder, values[name])
@@ -222,6 +223,12 @@ def _side(html: str, placeholders: dict[str, str], target: Path, print_css: str 
     else:
         answer = {"redo": reason}
     _write_all(answers, json.dumps(answer).encode("utf-8"), time.monotonic() + ANSWER_S)
+
+
+def _first_difference(laid_out: str, final: str) -> str:
+    """Where two pages first differ, a few characters of each (both masked already): enough to tell why."""
+    at = next((i for i, (a, b) in enumerate(zip(laid_out, final, strict=False)) if a != b), min(len(laid_out), len(final)))
+    return f" (at {at}: {laid_out[max(0, at - 40):at + 40]!r} laid out, {final[max(0, at - 40):at + 40]!r} final)"
 
 
 def _replaced(html: str, placeholders: dict[str, str], values: dict[str, str]) -> str:

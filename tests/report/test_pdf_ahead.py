@@ -60,7 +60,7 @@ def test_a_final_page_that_differs_elsewhere_is_left_to_the_caller(tmp_path: Pat
     ahead = PdfAhead.start(_page(PLACEHOLDER), PLACEHOLDER, tmp_path / "ahead.pdf")
     assert ahead is not None
     assert ahead.finish(_page(VALUE, note="另一行 another line"), VALUE) is None
-    assert "differs from the laid-out one" in ahead.why
+    assert "differs from the laid-out one" in ahead.why and "另一行" in ahead.why, ahead.why
     assert not (tmp_path / "ahead.pdf").exists()
     assert reaped(ahead.pid)
 
