@@ -356,20 +356,20 @@ class WorkerLogStore(WriteSet):
             if not self._depth:
                 self._catch_up()
             pending, self._pending = self._pending, {}
-            with self.writer:
-                _begin(self._db)
-                try:
+            try:
+                with self.writer:
+                    _begin(self._db)
                     self._db.executemany(f"INSERT OR REPLACE INTO {TABLE} (tbl, key, value) VALUES (?, ?, ?)",
                                          [(t, k, orjson.dumps(v).decode("utf-8")) for (t, k), v in pending.items()
                                           if v is not _GONE])
                     self._db.executemany(f"DELETE FROM {TABLE} WHERE tbl = ? AND key = ?",
                                          [row for row, v in pending.items() if v is _GONE])
                     self._db.execute("COMMIT")
-                except BaseException:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    self._pending = {**pending, **self._pending}
-                    raise
+            except BaseException:  # a lock that stayed held (a stopped worker) too: the rows wait for the next flush
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                self._pending = {**pending, **self._pending}
+                raise
 
     def _from_file(self, table: str, key: str) -> Any:
         """A row memory let go of (`Store.bound`): with a state file, it is still there."""
