@@ -367,10 +367,40 @@ class SharedSqliteStore(WriteSet):
             self._realise()
             return super().dump()
 
+    @classmethod
+    def recover(cls, path: Path) -> None:
+        """Before one process serves the state file `path` alone: a log a previous run's workers left unfolded (a
+        worker killed) is folded into `docs`, which is all such a process reads."""
+        if not path.is_file():
+            return
+        db = _open(path)
+        try:
+            logged = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log'").fetchone()
+        finally:
+            db.close()
+        if logged:
+            cls(path).close()
+
     def close(self) -> None:
+        """Fold the whole log into `docs` (a file then served by one process reads every row), then close."""
         with self._lock:
-            self._db.close()
-            self.writer.close()
+            try:
+                self._fold_all()
+            finally:
+                self._db.close()
+                self.writer.close()
+
+    def _fold_all(self) -> None:
+        with self.writer:
+            _begin(self._db)
+            try:
+                (last,) = self._db.execute("SELECT MAX(seq) FROM log").fetchone()
+                if last is not None and last > self._folded():
+                    self._fold(int(last))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
 
 _GONE = object()
