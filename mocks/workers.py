@@ -142,15 +142,16 @@ class _Worker:
         self.finish(time.monotonic() + STOP_GRACE_S)
 
 
-def _stop_all(workers: list[_Worker], announce: Callable[[str], None]) -> None:
+def _stop_all(workers: list[_Worker], announce: Callable[[str], None], durable: bool) -> None:
     """SIGTERM to every worker at once, one grace for all (not one each: N stopping workers would have N times it)."""
     for worker in workers:
         worker.terminate()
     deadline = time.monotonic() + STOP_GRACE_S
+    kept = (" (what it answered and had not yet written to the state file is read back from its log at the next "
+            "start)") if durable else ""
     for worker in workers:
         if worker.finish(deadline):
-            announce(f"worker {worker.index + 1} did not stop within {STOP_GRACE_S:g} s: killed (what it answered and "
-                     "had not yet written to the state file is read back from its log at the next start)")
+            announce(f"worker {worker.index + 1} did not stop within {STOP_GRACE_S:g} s: killed{kept}")
 
 
 def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, str], announce: Callable[[str], None],
@@ -221,7 +222,7 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
         announce("ready: press Ctrl-C to stop")
         _wait(stop, workers, announce)
     finally:
-        _stop_all(workers, announce)
+        _stop_all(workers, announce, options.state is not None)
         runtime.stop()
         for sock in held:
             sock.close()
