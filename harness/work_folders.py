@@ -47,7 +47,7 @@ def finish(timeout_s: float = FINISH_S) -> bool:
     done = threading.Event()
 
     def wait() -> None:
-        _queue.join()
+        _queue.join()  # in a thread of its own: the caller's wait below is the bounded one
         done.set()
 
     threading.Thread(target=wait, name="hih-work-folders-wait", daemon=True).start()
@@ -56,7 +56,7 @@ def finish(timeout_s: float = FINISH_S) -> bool:
 
 def _work() -> None:
     while True:
-        folder = _queue.get()
+        folder = _queue.get()  # the daemon remover's idle wait: nobody waits on it but through `finish`'s bound
         try:
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)

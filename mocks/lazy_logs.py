@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from mocks.log_recovery import Replayed
 from mocks.shared_logs import _LENGTH, WorkerLogStore
 from mocks.shared_state import _GONE
 from mocks.state import _copy
@@ -95,6 +96,22 @@ class LazyLogStore(WorkerLogStore):
                 at += size
         self._merge(header[0], rows)
         return -1
+
+    def _replay(self, payload: memoryview) -> Replayed | None:
+        if payload[0] != _TAG:
+            return super()._replay(payload)
+        (size,) = _LENGTH.unpack_from(payload, 1)
+        at = 5 + size
+        header = orjson.loads(payload[5:at])
+        rows: list[tuple[str, str, Any]] = []
+        for index in range(1, len(header), 3):
+            size = header[index + 2]
+            if size < 0:
+                rows.append((header[index], header[index + 1], None))
+            else:
+                rows.append((header[index], header[index + 1], orjson.loads(payload[at + 1 : at + size])))
+                at += size
+        return header[0], rows
 
     # -- reading ---------------------------------------------------------------------------------------------
     def get(self, table: str, key: str) -> Any:

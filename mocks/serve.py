@@ -144,6 +144,9 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
         for name in names:
             contract = store.load(name, options.contracts.get(name))
             path = _state_path(options.state, name, len(names) > 1) if options.state else None
+            shared = getattr(mock_class(name), "shared_store", None)
+            if path is not None and shared is not None:  # what a previous run's workers left unwritten (one killed)
+                shared.recover(path)
             mock = mock_class(name)(contract, open_store(path))
             mock.journal.max_bytes = options.journal_bytes
             mock.limit_state(options.max_rows)

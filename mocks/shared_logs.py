@@ -20,6 +20,8 @@ and needs no transaction checked against the others' (the insurance ledger does)
 - With `--state` (durable) the rows also reach the state file's `docs` table (the `--state` format), written in
   one commit at most every DURABLE_FLUSH_S, off the order's path; each worker loads that table when it starts. A
   scratch state (no `--state`) has no SQLite file at all.
+- A worker killed before its last flush loses nothing it answered: each flush marks how far into its log it reached,
+  and the next start reads the logs left behind from there into the state file (`mocks.log_recovery`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any, TypeVar
 import orjson
 
 from harness.contract import jsonsafe
+from mocks.log_recovery import MARKS, MARKS_SCHEMA, Replayed, unflushed
 from mocks.shared_state import _GONE, WriterLock, WriteSet, _begin
 from mocks.state import _ABSENT, TABLE, StateProblem, _open
 
@@ -94,7 +97,8 @@ class WorkerLogStore(WriteSet):
     MAX_LOG_BYTES = 32 << 20
     """Bytes of one log generation before the worker starts the next."""
     DURABLE_FLUSH_S = 0.2
-    """Longest time a write waits before it reaches the `--state` file (a crash loses at most that)."""
+    """Longest time a write waits before it reaches the `--state` file (a machine's crash loses at most that; a
+    killed worker nothing: its log is read back at the next start)."""
 
     def __init__(self, path: Path, durable: bool = True, worker: tuple[int, int] = (0, 1)) -> None:
         super().__init__()
@@ -105,11 +109,18 @@ class WorkerLogStore(WriteSet):
         self._written: dict[tuple[str, str], Any] = {}
         self._pending: dict[tuple[str, str], Any] = {}
         self._flush_due = False
+        self.recovered = 0
+        """Rows a previous run's logs held that its workers had not written to the state file (`_recover`)."""
+        self._marked = (0, 0)
+        """Where in its log this worker's last flush reached (generation, offset): the state file holds what is before."""
         self._db = _open(path) if durable else None
         self.writer = WriterLock(path) if durable else None
         if self._db is not None:
+            self._db.execute(MARKS_SCHEMA)
+            if self.index == 0:
+                self._recover()
             self._load()
-        if self.index == 0:  # the first worker starts alone: a crashed run's logs go, every worker's first is made
+        if self.index == 0:  # the first worker starts alone: a stopped run's logs go (read back above), each first is made
             for old in path.parent.glob(f"{path.name}.w*.log"):
                 with contextlib.suppress(OSError):
                     old.unlink()
@@ -122,6 +133,43 @@ class WorkerLogStore(WriteSet):
                          for other in range(self.workers) if other != self.index]
         self._buffer = bytearray(READ_CHUNK)
         self._view = memoryview(self._buffer)
+
+    @classmethod
+    def recover(cls, path: Path) -> None:
+        """Before one process serves the state file `path` alone: the rows a previous run's workers logged and did
+        not write to it (a worker killed) are written now, and their logs removed."""
+        if any(path.parent.glob(f"{path.name}.w*.log")):
+            cls(path).close()
+
+    def _recover(self) -> None:
+        """The first worker, alone, before it removes a previous run's logs: what they hold past each worker's flush
+        mark goes to the state file (`mocks.log_recovery`), and the marks start again with the new logs."""
+        assert self._db is not None and self.writer is not None
+        marks = {int(w): (int(g), int(o)) for w, g, o in self._db.execute(f"SELECT worker, generation, offset FROM {MARKS}")}
+        rows = unflushed(self.path, marks, self._replay)
+        try:
+            with self.writer:
+                _begin(self._db)
+                self._db.executemany(f"INSERT OR REPLACE INTO {TABLE} (tbl, key, value) VALUES (?, ?, ?)",
+                                     [(t, k, orjson.dumps(v).decode("utf-8")) for (t, k), v in rows.items()
+                                      if v is not None])
+                self._db.executemany(f"DELETE FROM {TABLE} WHERE tbl = ? AND key = ?",
+                                     [row for row, v in rows.items() if v is None])
+                self._db.execute(f"DELETE FROM {MARKS}")
+                self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        self.recovered = len(rows)
+
+    def _replay(self, payload: memoryview) -> Replayed | None:
+        """One record of a log as its stamp and rows, documents (None: deleted), for `_recover`; None for a record
+        that holds no rows (the end of a generation)."""
+        record = orjson.loads(payload)
+        if type(record[0]) is str:
+            return None
+        return record[0], list(zip(record[1::3], record[2::3], record[3::3], strict=True))
 
     def _load(self) -> None:
         """The rows the state file holds (each worker at its start)."""
@@ -351,25 +399,31 @@ class WorkerLogStore(WriteSet):
         logged is read first: a row another worker wrote later is theirs to write, not this worker's older value."""
         with self._lock:
             self._flush_due = False
-            if self._db is None or self.writer is None or not self._pending:
+            mark = (self._generation, self._out_bytes)
+            if self._db is None or self.writer is None or (not self._pending and mark == self._marked):
                 return
             if not self._depth:
                 self._catch_up()
             pending, self._pending = self._pending, {}
-            with self.writer:
-                _begin(self._db)
-                try:
+            try:
+                with self.writer:
+                    _begin(self._db)
                     self._db.executemany(f"INSERT OR REPLACE INTO {TABLE} (tbl, key, value) VALUES (?, ?, ?)",
                                          [(t, k, orjson.dumps(v).decode("utf-8")) for (t, k), v in pending.items()
                                           if v is not _GONE])
                     self._db.executemany(f"DELETE FROM {TABLE} WHERE tbl = ? AND key = ?",
                                          [row for row, v in pending.items() if v is _GONE])
+                    # what this worker logged before `mark` is in the file now (or another worker's later write is
+                    # theirs to write): a start after a kill reads its log from here (`_recover`)
+                    self._db.execute(f"INSERT OR REPLACE INTO {MARKS} (worker, generation, offset) VALUES (?, ?, ?)",
+                                     (self.index, *mark))
                     self._db.execute("COMMIT")
-                except BaseException:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    self._pending = {**pending, **self._pending}
-                    raise
+            except BaseException:  # a lock that stayed held (a stopped worker) too: the rows wait for the next flush
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                self._pending = {**pending, **self._pending}
+                raise
+            self._marked = mark
 
     def _from_file(self, table: str, key: str) -> Any:
         """A row memory let go of (`Store.bound`): with a state file, it is still there."""

@@ -27,21 +27,53 @@ from mocks.state import _ABSENT, TABLE, Conflict, StateError, Store, _open
 
 BUSY_WAIT_S = 0.0002
 LOCK_TIMEOUT_S = 10.0
+"""Longest wait for the shared state's locks: SQLite's busy wait (`_begin`), and the writer lock before it
+(`WriterLock`), which has the same bound: past it, a worker stopped while holding the lock (SIGSTOP, a debugger)
+turns the request into the interface's error reply (`StateError`) instead of hanging every other worker."""
+LOCK_POLL_S = (0.00005, 0.001)
+"""The writer lock's wait between two attempts while another process holds it: the first, doubled up to the last."""
 
 
 class WriterLock:
     """One writer at a time across the workers: an flock on `<state>.lock`, taken before SQLite's write lock.
 
-    A worker waiting for it sleeps in the kernel and wakes the moment the other lets go; SQLite's busy handler
-    instead polls after 1, 2, 5, 10 ms ..., so a worker would wait milliseconds for a lock held a tenth of that."""
+    Taken without blocking (`LOCK_NB`) and, while another process holds it, tried again after 50 µs, 100 µs ... up to
+    1 ms between attempts, for at most LOCK_TIMEOUT_S: a blocking flock has no timeout, and one worker stopped while
+    holding it would hang the others for ever. A lock held for a commit (tens of microseconds) is had at the second
+    or third attempt; SQLite's busy handler instead sleeps 1, 2, 5, 10 ms ... between attempts."""
 
     def __init__(self, state: Path) -> None:
-        self._fd = os.open(f"{state}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self.path = Path(f"{state}.lock")
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         self._held = threading.Lock()
 
     def __enter__(self) -> None:
-        self._held.acquire()
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        if not self._held.acquire(timeout=LOCK_TIMEOUT_S):  # another thread of this worker waits, or writes
+            raise self._refused()
+        try:
+            self._take(deadline)
+        except BaseException:
+            self._held.release()
+            raise
+
+    def _take(self, deadline: float) -> None:
+        pause, longest = LOCK_POLL_S
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._refused()
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, longest)
+
+    def _refused(self) -> StateError:
+        return StateError(f"the shared state's writer lock ({self.path.name}) stayed held for {LOCK_TIMEOUT_S:g} s: "
+                          "another worker is stopped or stuck while writing")
 
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -251,9 +283,9 @@ class SharedSqliteStore(WriteSet):
         self._apply(self._logged())
 
     def _publish(self) -> None:
-        with self.writer:
-            _begin(self._db)
-            try:
+        try:
+            with self.writer:
+                _begin(self._db)
                 meanwhile = self._meanwhile()
                 if any((tbl, key) in self._read or (tbl, None) in self._read for _, tbl, key, _ in meanwhile):
                     self._db.execute("ROLLBACK")
@@ -263,13 +295,13 @@ class SharedSqliteStore(WriteSet):
                     raise Conflict("another worker changed what this transaction read")
                 self._apply(meanwhile, skip=self._written)
                 self._log(self._written)
-            except Conflict:
-                raise
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                super()._rollback()
-                raise
+        except Conflict:
+            raise
+        except BaseException:  # a lock that stayed held (a stopped worker) too: memory keeps no write the others miss
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            super()._rollback()
+            raise
         self._undo = []
         if self._bounds:
             self._evict()
@@ -335,10 +367,40 @@ class SharedSqliteStore(WriteSet):
             self._realise()
             return super().dump()
 
+    @classmethod
+    def recover(cls, path: Path) -> None:
+        """Before one process serves the state file `path` alone: a log a previous run's workers left unfolded (a
+        worker killed) is folded into `docs`, which is all such a process reads."""
+        if not path.is_file():
+            return
+        db = _open(path)
+        try:
+            logged = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log'").fetchone()
+        finally:
+            db.close()
+        if logged:
+            cls(path).close()
+
     def close(self) -> None:
+        """Fold the whole log into `docs` (a file then served by one process reads every row), then close."""
         with self._lock:
-            self._db.close()
-            self.writer.close()
+            try:
+                self._fold_all()
+            finally:
+                self._db.close()
+                self.writer.close()
+
+    def _fold_all(self) -> None:
+        with self.writer:
+            _begin(self._db)
+            try:
+                (last,) = self._db.execute("SELECT MAX(seq) FROM log").fetchone()
+                if last is not None and last > self._folded():
+                    self._fold(int(last))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
 
 _GONE = object()

@@ -38,6 +38,12 @@ if TYPE_CHECKING:
 
 MAX_WORKERS = 16
 READY_TIMEOUT_S = 90.0
+STOP_GRACE_S = 10.0
+"""How long the workers have, all at once, to stop after SIGTERM before they are killed. A worker writes what it
+answered to the state file first thing when it stops (`worker_main`), and what a killed worker had not written is
+read back from its log at the next start (`mocks.log_recovery`)."""
+WORKER_STOP_S = 5.0
+"""A worker's budget for stopping its servers (within STOP_GRACE_S), before it closes its stores."""
 SAY = "say "
 """A worker's line for the parent to announce (before `ready PORT`)."""
 
@@ -113,17 +119,39 @@ class _Worker:
         lines = [x for x in self.log.read().decode("utf-8", "replace").splitlines() if x.strip()]
         return lines[-1] if lines else f"exit code {self.proc.poll()}"
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+
+    def finish(self, deadline: float) -> bool:
+        """Wait for the worker to end until `deadline`, then kill it (True: it was killed)."""
+        killed = False
+        try:
+            self.proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            killed = True
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self.log.close()
+        return killed
+
+    def stop(self) -> None:
+        self.terminate()
+        self.finish(time.monotonic() + STOP_GRACE_S)
+
+
+def _stop_all(workers: list[_Worker], announce: Callable[[str], None], durable: bool) -> None:
+    """SIGTERM to every worker at once, one grace for all (not one each: N stopping workers would have N times it)."""
+    for worker in workers:
+        worker.terminate()
+    deadline = time.monotonic() + STOP_GRACE_S
+    kept = (" (what it answered and had not yet written to the state file is read back from its log at the next "
+            "start)") if durable else ""
+    for worker in workers:
+        if worker.finish(deadline):
+            announce(f"worker {worker.index + 1} did not stop within {STOP_GRACE_S:g} s: killed{kept}")
 
 
 def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, str], announce: Callable[[str], None],
@@ -194,8 +222,7 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
         announce("ready: press Ctrl-C to stop")
         _wait(stop, workers, announce)
     finally:
-        for worker in workers:
-            worker.stop()
+        _stop_all(workers, announce, options.state is not None)
         runtime.stop()
         for sock in held:
             sock.close()
@@ -275,7 +302,13 @@ def worker_main(config: dict[str, Any]) -> None:
                     sync()
             gc.freeze()
     finally:
-        runtime.stop()
+        # what was answered goes to the state file before the servers stop, which may outlast the parent's grace
+        for mock in mocks.values():
+            flush = getattr(mock.store, "flush", None)
+            if callable(flush):
+                with contextlib.suppress(Exception):
+                    flush()
+        runtime.stop(within_s=WORKER_STOP_S)
         for mock in mocks.values():
             with contextlib.suppress(Exception):
                 mock.store.close()

@@ -86,7 +86,7 @@ def run(plan: Plan, sessions: list[Session], on_progress: Callable[[Progress], N
 
     def worker(session: Session) -> None:
         while True:
-            item = due.get()
+            item = due.get()  # the run ends each worker with None (`finally` below); a session's own waits are bounded
             if item is None or stop.is_set():
                 return
             number, at = item

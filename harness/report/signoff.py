@@ -231,11 +231,11 @@ def signoff_ahead(report_dir: Path, summary: dict[str, Any], evidence: dict[str,
 
 def write_signoff(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]], masker: Masker,
                   contracts: dict[str, Any], config: SignoffConfig, manifest_sha256: str,
-                  ahead: PdfAhead | None = None, pdf: bool = True) -> list[Path]:
+                  ahead: PdfAhead | None = None, pdf: bool = True, withheld: str | None = None) -> list[Path]:
     """signoff.html and signoff.pdf (when WeasyPrint can be loaded; else a one-line warning), then the seal.
     `ahead`: the PDF laid out already (`signoff_ahead`); it is written from this page's layout only when the page
     is the one it laid out, else here as without it. `pdf`: False when no PDF was asked for (signoff.html alone;
-    WeasyPrint is not imported)."""
+    WeasyPrint is not imported). `withheld`: why the PDF, asked for, is not made (WeasyPrint is not touched)."""
     import sys
 
     from harness.report.manifest import write_seal
@@ -247,6 +247,9 @@ def write_signoff(report_dir: Path, summary: dict[str, Any], evidence: dict[str,
     written = [report_dir / SIGNOFF_HTML]
     written[0].write_text(html, encoding="utf-8")
     if not pdf:
+        return [*written, write_seal(report_dir)]
+    if withheld is not None:
+        sys.stderr.write(f"hih: warning: signoff.pdf not written: {withheld}\n")
         return [*written, write_seal(report_dir)]
     try:
         known = {MANIFEST: manifest_sha256, FINISHED: shown_time(summary.get("finished"))}

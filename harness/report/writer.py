@@ -145,7 +145,8 @@ def signoff_page(report_dir: Path, summary: dict[str, Any], evidence: dict[str, 
 
 def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str, list[dict[str, Any]]],
                   contracts: dict[str, Any] | None = None, evidence_masked: bool = False,
-                  lay_out_ahead: bool = False, signoff_pdf: bool = True, ahead: PdfAhead | None = None) -> list[Path]:
+                  lay_out_ahead: bool = False, signoff_pdf: bool = True, ahead: PdfAhead | None = None,
+                  pdf_withheld: str | None = None) -> list[Path]:
     """Write the reports derived from a finished run (or merged shards); returns the files written: report.html,
     manifest.json, then the sign-off pack that prints the manifest's SHA-256 and the seal over that pack.
     `contracts`: the run's contracts by interface where the caller has them loaded (else loaded here).
@@ -155,7 +156,9 @@ def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str,
     `signoff_pdf`: False when signoff.pdf was not asked for (`--no-signoff-pdf`): signoff.html alone, WeasyPrint not
     imported, and the manifest says so (`hih report verify` tells it).
     `ahead`: the side process `start_signoff_pdf` started for this summary and evidence (then `lay_out_ahead` is
-    not needed); closed here whatever happens."""
+    not needed); closed here whatever happens.
+    `pdf_withheld`: why signoff.pdf, asked for, is not made (`hih run`: its preloading of WeasyPrint overran its
+    bound, `harness.report.preloading`): said in one warning line, as when WeasyPrint cannot be loaded."""
     try:
         config = load_config()
         masker = Masker.from_config(config.masking)
@@ -170,7 +173,7 @@ def write_reports(report_dir: Path, summary: dict[str, Any], evidence: dict[str,
             (report_dir / name).unlink(missing_ok=True)
         manifest = write_manifest(report_dir, summary, {name: c.folder for name, c in contracts.items()}, signoff_pdf)
         pack = write_signoff(report_dir, summary, evidence, masker, contracts, config.signoff, sha256_file(manifest),
-                             ahead, signoff_pdf)
+                             ahead, signoff_pdf, pdf_withheld)
     finally:
         if ahead is not None:
             ahead.close()

@@ -351,7 +351,7 @@ def execute(p: RunPlan, lanes: list[Lane], work: Path, select: Path | None, cons
                     reader.close()
                     outcome.damaged.extend(reader.damaged)
     if beside is not None:
-        beside.join()
+        beside.join()  # the contract files' check: reading and checking local files, no wait of its own
         if beside.error is not None:
             raise beside.error
     collect(runners, work)

@@ -49,7 +49,7 @@ class RecordBeside:
 
     def _join(self) -> None:
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join()  # `record` waits on SQLite at most its busy timeout (harness.run.history)
             self._thread = None
 
     def keep(self) -> None:

@@ -67,7 +67,7 @@ class ReportThread:
                 self.settle()
             finally:
                 self._jobs.put(None)
-                self._thread.join()
+                self._thread.join()  # its jobs write files (a scenario's report parts), no wait of their own
                 self._thread = None
 
     def _raise(self) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gc
 import json
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from rich.console import Console
 
 from harness.contract.loader import ContractStore
 from harness.errors import UsageError
+from harness.report.preloading import Preloading
 from harness.run import warm
 from harness.run.child import DEADLINE_LOG, Beside, execute, interface_for
 from harness.run.history import history_path, interface_durations
@@ -77,8 +77,7 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
     # without signoff.pdf (--no-signoff-pdf) WeasyPrint is never imported. Started once the pytest processes are
     # (`execute`'s `started`): before, its imports took the interpreter lock from what leads to the first one's
     # command line
-    preloading = threading.Thread(target=_preload_reports, args=(p.signoff_pdf,), name="hih-preload-reports",
-                                  daemon=True)
+    preloading = Preloading(_preload_reports, p.signoff_pdf)
     recorded = interface_durations(history_path(p.options.report_dir), list(p.feature_dirs))
     store = ContractStore(p.options.contracts_dir)
     kinds = {name: store.transport(name, version) for name, version in p.versions.items()}
@@ -114,7 +113,8 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
     from harness.report.writer import manifest_line, start_signoff_pdf, write_reports
     from harness.run.history_beside import RecordBeside
 
-    preloading.join()  # WeasyPrint is not used from two threads at once
+    # WeasyPrint is not used from two threads at once: past the preloading's bound, the run does not touch it
+    withheld = None if preloading.finished() else preloading.overdue()
     # what the run holds (contracts, results, WeasyPrint and the templates) lives until the exit: frozen out of the
     # cyclic collector's walks, which the reports' many short-lived objects would otherwise set off again and again
     gc.freeze()
@@ -122,7 +122,7 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
     # without a side process from the last result (or with one whose page is not the final one) it is started now,
     # the longest part of what follows (forked before the history's thread starts); the history records the run
     # meanwhile, mostly waiting on the disk
-    if ahead is None and p.signoff_pdf:
+    if ahead is None and p.signoff_pdf and withheld is None:
         ahead = start_signoff_pdf(work, final, evidence, p.contracts)
     recording = RecordBeside(final, evidence, staging.target)
     try:
@@ -130,7 +130,7 @@ def _run(p: RunPlan, staging: Staging, console: Console) -> int:
         outcome.evidence_json.write(work / "evidence.json", evidence)  # the parts encoded as the results came
         # the plugin masked the evidence
         write_reports(work, final, evidence, p.contracts, evidence_masked=True, signoff_pdf=p.signoff_pdf,
-                      ahead=ahead)
+                      ahead=ahead, pdf_withheld=withheld)
         report_dir = staging.commit()
     except BaseException:
         if ahead is not None:

@@ -19,7 +19,6 @@ process draws the PDF only when the final page is the laid-out one with the plac
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from harness.run.results import Outcome, ScenarioResult
 
 if TYPE_CHECKING:
     from harness.report.pdf_ahead import PdfAhead
+    from harness.report.preloading import Preloading
     from harness.report.signoff import AheadPage
 
 Document = dict[str, Any]
@@ -76,9 +76,9 @@ class EarlySignoff:
     contracts: dict[str, Any]
     document: Callable[[Outcome, datetime], Document]
     """The summary of the run as it stands in `outcome`, finished at the given time."""
-    preloading: threading.Thread
+    preloading: Preloading
     """The thread importing WeasyPrint: the side process is forked once it is done (the end would wait for it too;
-    it is done seconds before the last result of a run of some length)."""
+    it is done seconds before the last result of a run of some length), never when it overran its bound."""
     interface_of: Callable[[str], str] = lambda nodeid: ""
     """The interface of a scenario by its node id (for the prediction's counts)."""
     expected: Document | None = None
@@ -123,7 +123,8 @@ class EarlySignoff:
         if self.tried:
             return
         self.tried = True
-        self.preloading.join()  # WeasyPrint is not used from two threads at once, nor forked mid-import
+        if not self.preloading.finished():  # WeasyPrint is not used from two threads at once, nor forked mid-import
+            return  # the end says why signoff.pdf is not made
         if self.ahead is None:
             self._start(outcome, datetime.now())
         else:

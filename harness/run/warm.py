@@ -113,7 +113,7 @@ def reap() -> None:
             process.wait(REAP_S)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait()
+            process.wait()  # after SIGKILL: the kernel ends it at once
 
 
 def prestart() -> None:
@@ -144,7 +144,7 @@ def take(argv: list[str], log: Path) -> subprocess.Popen[bytes] | None:
             process.stdin.close()
         except OSError:  # it died while importing: its exit status is of no interest
             process.kill()
-            process.wait()
+            process.wait()  # after SIGKILL: at once
             release(process)
             with contextlib.suppress(OSError):
                 process.stdin.close()
@@ -161,7 +161,7 @@ def discard() -> None:
         process.kill()
         if process.stdin is not None:
             process.stdin.close()
-        process.wait()
+        process.wait()  # after SIGKILL: at once
         release(process)
 
 

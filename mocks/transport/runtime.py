@@ -7,6 +7,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -205,15 +206,21 @@ class Runtime:
         self._listeners.append(listener)
         return listener
 
-    def stop(self) -> None:
-        """Stop every server and the loop; safe to call twice."""
+    def stop(self, within_s: float | None = None) -> None:
+        """Stop every server and the loop; safe to call twice. `within_s`: the whole stop's bound (each server's stop
+        and the loop's end are otherwise bounded alone, 10 s each)."""
         if not self._started:
             return
+        deadline = None if within_s is None else time.monotonic() + within_s
+
+        def left() -> float:
+            return 10.0 if deadline is None else max(0.0, min(10.0, deadline - time.monotonic()))
+
         for listener in self._listeners:
             with contextlib.suppress(Exception):
-                self.call(listener.stop(), timeout=10)
+                self.call(listener.stop(), timeout=left())
         self._listeners.clear()
         logging.getLogger("uvicorn.error").disabled = True
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=left())
         self._started = False

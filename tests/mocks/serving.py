@@ -11,12 +11,13 @@ from mocks.serve import ServeOptions, serve
 
 
 @contextmanager
-def serving(options: ServeOptions, timeout_s: float = 90.0) -> Iterator[dict[str, list[str]]]:
+def serving(options: ServeOptions, timeout_s: float = 90.0,
+            announced: list[str] | None = None) -> Iterator[dict[str, list[str]]]:
     """Serve `options` until the block ends; yields each announced line's tab-separated fields by name
     (`fields["lis"] == ["lis", "mllp://127.0.0.1:PORT", "(contract 2024.1, 2 workers)"]`). Whatever `serve` raised
-    fails the test."""
+    fails the test. `announced` gets every line, those of the stop included."""
     stop = threading.Event()
-    lines: list[str] = []
+    lines: list[str] = [] if announced is None else announced
     errors: list[BaseException] = []
 
     def target() -> None:

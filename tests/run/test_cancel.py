@@ -116,8 +116,9 @@ def test_hih_run_cancelled_by_sigterm_exits_2(tmp_path: Path) -> None:
         child.send_signal(signal.SIGTERM)
         out, err = child.communicate(timeout=60)
     finally:
-        if child.poll() is None:
+        if child.poll() is None:  # a failed assertion above: end it and reap it (no zombie, no CPU in the next test)
             child.kill()
+            child.communicate(timeout=30)
     assert child.returncode == 2, out + err
     assert "GATE NOT DECIDED: the run is incomplete (cancelled by SIGTERM)" in out
     summary = json.loads((report_dir / "summary.json").read_text(encoding="utf-8"))

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from harness.report import pdf, pdf_ahead, signoff
 from harness.report.pdf_ahead import PdfAhead
+from harness.report.preloading import Preloading
 from harness.run.child import POLL_S, SETTLING_POLL_S, _pause
 from harness.run.options import RunOptions
 from harness.run.results import Outcome, ScenarioResult
@@ -80,7 +81,7 @@ def test_a_run_lays_its_signoff_out_from_the_last_result_and_the_pack_is_the_fin
 
 
 def _early(document: dict[str, Any]) -> EarlySignoff:
-    done = threading.Thread(target=pdf.preload)
+    done = Preloading(pdf.preload)
     done.start()
     early = EarlySignoff(Path("."), {}, lambda outcome, finished: {**document, "finished": finished.isoformat()}, done)
     return early
@@ -173,7 +174,7 @@ def _counted(outcome: Outcome, finished: datetime) -> dict[str, Any]:
 
 
 def _predicting() -> EarlySignoff:
-    done = threading.Thread(target=pdf.preload)
+    done = Preloading(pdf.preload)
     done.start()
     done.join()
     return EarlySignoff(Path("."), {}, _counted, done, lambda nodeid: "lis")
@@ -237,7 +238,7 @@ def test_no_prediction_before_the_reports_are_preloaded_nor_while_the_last_resul
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     release = threading.Event()
-    waiting = threading.Thread(target=release.wait, args=(30,))
+    waiting = Preloading(release.wait, 30)
     early = EarlySignoff(Path("."), {}, _counted, waiting, lambda nodeid: "lis")
     early.near_last_result(_outcome(["passed"], 2))
     assert _pid(early) is None and early.predictions == 0, "the preloading thread not started"

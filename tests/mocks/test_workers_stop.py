@@ -1,0 +1,90 @@
+"""`hih mock serve --workers 2 --state FILE` stopped while a worker cannot stop in time (stopped by SIGSTOP, as a
+machine under heavy load or a debugger holds it): the parent kills it past its grace, and an order that worker had
+acknowledged but not yet written to the state file is still there at the next start, served by workers or by one
+process. Real processes, real MLLP sockets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mocks import workers
+from mocks.serve import ServeOptions
+from mocks.state import SqliteStore
+from tests.conftest import CONTRACTS
+from tests.mocks.serving import serving
+
+pytestmark = pytest.mark.slow
+
+
+def worker_pids() -> list[int]:
+    """The serving processes this test process started (`python -m mocks.workers`)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == os.getpid() and b"mocks.workers" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def orders_in_file(state: Path) -> set[str]:
+    with sqlite3.connect(state) as db:
+        return {str(k) for (k,) in db.execute("SELECT key FROM docs WHERE tbl = 'orders'")}
+
+
+def send(host: str, port: int, placer: str, control: str, order_control: str = "NW") -> str:
+    from harness.contract.hl7.mllp_client import MllpSyncClient
+    from tests.contracts.hl7 import messages as m
+
+    with MllpSyncClient(host, port, timeout=10.0) as client:
+        reply = client.send(m.lis_oml(order_control, control).replace("HIS20240105001", placer)).message
+    assert reply is not None and reply.get("MSA-1") == "AA"
+    return reply.get("ORC-1")
+
+
+@pytest.mark.parametrize("again", [2, 1], ids=["restarted-with-workers", "restarted-as-one-process"])
+def test_an_order_a_killed_worker_acknowledged_is_kept_by_the_next_start(tmp_path: Path, again: int,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "STOP_GRACE_S", 1.0)
+    state = tmp_path / "lis.sqlite"
+    lines: list[str] = []
+    placed: list[str] = []
+    with serving(ServeOptions(interfaces=["lis"], workers=2, contracts_dir=CONTRACTS, state=state),
+                 announced=lines) as fields:
+        host, port = fields["lis"][1].removeprefix("mllp://").rsplit(":", 1)
+        pids = worker_pids()
+        assert len(pids) == 2
+        for n in range(20):  # the workers write the state file 0.2 s after an answer: stopped before, most times
+            placed.append(f"K{n}")
+            assert send(host, int(port), placed[-1], f"M{n}") == "OK"
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            if placed[-1] not in orders_in_file(state):
+                break
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        else:
+            pytest.fail("every order was in the state file before the workers could be stopped")
+    # the parent's SIGTERM waits behind the SIGSTOP: past the grace both workers are killed, their logs left
+    assert [x for x in lines if "killed" in x] and sorted(p.name for p in tmp_path.glob("*.log"))
+    assert placed[-1] not in orders_in_file(state)
+
+    with serving(ServeOptions(interfaces=["lis"], workers=again, contracts_dir=CONTRACTS, state=state)) as fields:
+        host, port = fields["lis"][1].removeprefix("mllp://").rsplit(":", 1)
+        assert send(host, int(port), placed[-1], "M99") == "UA", "the order is known: placed again, it is refused"
+    kept = SqliteStore(state)
+    orders = dict(kept.items("orders"))
+    kept.close()
+    assert set(placed) <= set(orders)
+    assert not list(tmp_path.glob("*.log")), "read back, the logs are gone"
