@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from harness.contract.loader import ContractStore
 from harness.contract.model import Contract
@@ -49,14 +49,22 @@ FEES = [
     ("001102000010000", "1", "20.00"),
 ]
 
-# Hypothesis profiles. The default is Hypothesis's own (its example database keeps a failure found locally in
-# .hypothesis/ and tries it first next time; under CI its `ci` profile derandomizes instead); each property test's
-# count is its own (tests.strategies.examples), chosen by the bugs it exists to catch. `thorough`, for a nightly or
-# pre-release run (`--hypothesis-profile=thorough`, or HYPOTHESIS_PROFILE=thorough), multiplies every count by ten
-# and draws new examples each run even under CI, where it prints the blob that reproduces a failure.
-settings.register_profile("thorough", max_examples=10 * BASE_EXAMPLES, derandomize=False, print_blob=True)
+# Hypothesis profiles. The default is `hih`: Hypothesis's own without its timing checks. Timing is not what a property
+# test checks: on a loaded 2-core machine (the parallel pass's workers beside the runs they start, a CI runner) the
+# deadline per example and the "input generation is slow" health check fail a test for the machine's load, not for a
+# bug; Hypothesis's own `ci` profile (loaded when CI is set, derandomized) leaves both out too. The example database
+# keeps a failure found locally in .hypothesis/ and tries it first next time. Each property test's count is its own
+# (tests.strategies.examples), chosen by the bugs it exists to catch. `thorough`, for a nightly or pre-release run
+# (`--hypothesis-profile=thorough`, or HYPOTHESIS_PROFILE=thorough), multiplies every count by ten and draws new
+# examples each run even under CI, where it prints the blob that reproduces a failure.
+settings.register_profile("hih", parent=settings.get_profile("default"), deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", parent=settings.get_profile("hih"), max_examples=10 * BASE_EXAMPLES,
+                          derandomize=False, print_blob=True)
 if os.environ.get("HYPOTHESIS_PROFILE"):
     settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
+elif settings.get_current_profile_name() == "default":
+    settings.load_profile("hih")
 
 _sequence = itertools.count(1)
 
