@@ -1,5 +1,5 @@
 """The fork server's families (tests/forkserver.py): a forked run's pytest process starts with no module that a fresh
-run of its interface would not import, hih's plugins come rewritten by pytest's own hook (no
+run of its interfaces would not import (one interface, or several in one process), hih's plugins come rewritten by pytest's own hook (no
 PytestAssertRewriteWarning, the same assertion messages as in a fresh process), each order goes to its family, and a
 test process keeps a bounded number of servers."""
 
@@ -62,12 +62,13 @@ def probe_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return site
 
 
-def one_run(tmp_path: Path, name: str, interface: str, tags: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+def one_run(tmp_path: Path, name: str, interfaces: str, tags: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A run of the interfaces (comma-separated) in one pytest process, its processes' modules recorded."""
     out = tmp_path / name
     out.mkdir()
     monkeypatch.setenv("FORK_FAMILY_PROBE", str(out))
-    code = run(RunOptions(features_dir=ROOT / "features", interfaces=[interface], tags=tags, signoff_pdf=False,
-                          report_dir=out / "reports"), Console(file=io.StringIO()))
+    code = run(RunOptions(features_dir=ROOT / "features", interfaces=interfaces.split(","), tags=tags, workers=1,
+                          signoff_pdf=False, report_dir=out / "reports"), Console(file=io.StringIO()))
     warm.reap()
     assert code == 0, (out / "reports" / "pytest.log").read_text(encoding="utf-8")
     return out
@@ -75,7 +76,8 @@ def one_run(tmp_path: Path, name: str, interface: str, tags: str, monkeypatch: p
 
 @pytest.mark.parametrize(("interface", "tags", "family"), [("lis", "clock", "hl7@2.5.1"),
                                                             ("blood-center", "auth", "soap"),
-                                                            ("insurance", "clock", "insurance")])
+                                                            ("insurance", "clock", "insurance"),
+                                                            ("insurance,lis", "clock", "hl7@2.5.1+insurance")])
 def test_a_forked_run_starts_with_what_a_fresh_run_of_its_interface_imports(
         interface: str, tags: str, family: str, tmp_path: Path, probe_site: Path, fork_server: ForkServer,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,9 +175,16 @@ def test_each_order_goes_to_its_family(tmp_path: Path) -> None:
     assert family_of(run_argv("blood-center=2025.1"), env, str(tmp_path)).name == "soap"
     assert family_of(run_argv("mch-platform=2025.1"), env, str(tmp_path)).name == "soap"
     assert family_of(run_argv("insurance=2024.1"), env, str(tmp_path)).name == "insurance"
-    both = family_of(run_argv("insurance=2024.1", "lis=2024.1"), env, str(tmp_path))
-    assert both.name == "run"
+    both = family_of(run_argv("lis=2024.1", "insurance=2024.1"), env, str(tmp_path))
+    assert both.name == "hl7@2.5.1+insurance"
     assert both.pytest_args == ("-c", "ini", "--disable-plugin-autoload", "-p", "harness.plugin")
+    assert len(both.modules) == len(set(both.modules)), "a module the two families share is imported once"
+    assert {"mocks.insurance", "hl7apy.v2_5_1", "mocks.transport.mllp"} <= set(both.modules)
+    every = family_of(run_argv("pacs=2024.1", "blood-center=2025.1", "lis=2024.1", "insurance=2024.1"), env,
+                      str(tmp_path))
+    assert every.name == "hl7@2.4@2.5.1+insurance+soap"
+    assert family_of(run_argv("blood-center=2025.1", "mch-platform=2025.1"), env, str(tmp_path)).name == "soap"
+    assert family_of(run_argv("lis=2024.1", "x-ray=1"), env, str(tmp_path)).name == "run", "an unknown interface"
     assert family_of(run_argv(), env, str(tmp_path)).name == "run"
     assert family_of(run_argv("lis=2024.1"), {}, str(tmp_path)).name == "plain", "this checkout not on its path"
     (tmp_path / "mocks").mkdir()
@@ -184,7 +193,8 @@ def test_each_order_goes_to_its_family(tmp_path: Path) -> None:
 
 def test_a_test_process_keeps_a_bounded_number_of_servers(tmp_path: Path) -> None:
     servers = ForkServer(tmp_path)
-    chosen = [servers.server(Family(name)).family.name for name in ["plain", "run", *[f"f{i}" for i in range(9)]]]
+    others = [f"f{i}" for i in range(MAX_SERVERS - 1)]
+    chosen = [servers.server(Family(name)).family.name for name in ["plain", "run", *others]]
     assert len(servers.servers) == MAX_SERVERS
     assert chosen[-1] == "run" and chosen[2] == "f0"
     servers.close()
