@@ -53,13 +53,34 @@ def run_modules(folder: Path) -> dict[str, Any]:
     return dict(runs[0])
 
 
-@pytest.fixture
-def probe_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    site = tmp_path / "site"
+def with_probe(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`PROBE_SITE` in `folder`, ahead on the import path of the processes started from now."""
+    site = folder / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(PROBE_SITE, encoding="utf-8")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
     return site
+
+
+@pytest.fixture
+def probe_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return with_probe(tmp_path, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def plain_start(tmp_path_factory: pytest.TempPathFactory, fork_server: ForkServer) -> set[str]:
+    """The modules a process forked from this test process's `plain` server starts with (every family's server
+    comes from it): what a forked process holds before its family adds anything."""
+    folder = tmp_path_factory.mktemp("plain")
+    (folder / "test_nothing.py").write_text("def test_nothing():\n    pass\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        with_probe(folder, patch)
+        patch.chdir(folder)
+        patch.setenv("FORK_FAMILY_PROBE", str(folder))
+        plain = fork_server.fork(["-q", "-p", "no:cacheprovider", "test_nothing.py"], folder / "plain.log",
+                                 dict(os.environ))
+        assert plain.wait(120) == 0
+    return set(json.loads(next(folder.glob("*.json")).read_text(encoding="utf-8"))["start"])
 
 
 def one_run(tmp_path: Path, name: str, interfaces: str, tags: str, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -79,23 +100,15 @@ def one_run(tmp_path: Path, name: str, interfaces: str, tags: str, monkeypatch: 
                                                             ("insurance", "clock", "insurance"),
                                                             ("insurance,lis", "clock", "hl7@2.5.1+insurance")])
 def test_a_forked_run_starts_with_what_a_fresh_run_of_its_interface_imports(
-        interface: str, tags: str, family: str, tmp_path: Path, probe_site: Path, fork_server: ForkServer,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        interface: str, tags: str, family: str, tmp_path: Path, plain_start: set[str], probe_site: Path,
+        fork_server: ForkServer, monkeypatch: pytest.MonkeyPatch) -> None:
     forked = run_modules(one_run(tmp_path, "forked", interface, tags, monkeypatch))
     assert family in fork_server.servers
     with monkeypatch.context() as fresh_start:
         fresh_start.setattr(warm, "take", lambda argv, log: None)  # started with its command line, as hih does
         fresh = run_modules(one_run(tmp_path, "fresh", interface, tags, monkeypatch))
-    (tmp_path / "plain").mkdir()
-    (tmp_path / "plain" / "test_nothing.py").write_text("def test_nothing():\n    pass\n", encoding="utf-8")
-    monkeypatch.chdir(tmp_path / "plain")
-    monkeypatch.setenv("FORK_FAMILY_PROBE", str(tmp_path / "plain"))
-    plain = fork_server.fork(["-q", "-p", "no:cacheprovider", "test_nothing.py"], tmp_path / "plain.log",
-                             dict(os.environ))
-    assert plain.wait(120) == 0
-    plain_start = json.loads(next((tmp_path / "plain").glob("*.json")).read_text(encoding="utf-8"))["start"]
 
-    added = set(forked["start"]) - set(plain_start)
+    added = set(forked["start"]) - plain_start
     assert "harness.plugin" in added, "the family's server imported hih's plugins ahead"
     unknown = added - set(fresh["exit"])
     assert not unknown, f"modules a fresh {interface} run does not import: {unknown}"
