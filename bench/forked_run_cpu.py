@@ -6,6 +6,9 @@ fork (their imports, paid once per test process; each family's server adds to th
 
     .venv/bin/python bench/forked_run_cpu.py --interface lis --tags clock --rounds 5
     .venv/bin/python bench/forked_run_cpu.py --interface blood-center --tags auth --rounds 5
+    .venv/bin/python bench/forked_run_cpu.py --interface insurance,lis,blood-center --tags clock --workers 1
+
+Several interfaces (comma-separated) with `--workers 1` run in one pytest process, as the planted-defect rounds do.
 
 CPU is user+system (resource.getrusage): the calling process's own, and its children's plus what the fork server
 reports of its forked processes. One warm-up run of each kind comes first (bytecode, parse cache, the server's start).
@@ -44,7 +47,8 @@ def cpu_s() -> tuple[float, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--interface", default="lis")
+    ap.add_argument("--interface", default="lis", help="an interface, or several separated by commas")
+    ap.add_argument("--workers", type=int, default=None, help="hih run --workers (1: one pytest process)")
     ap.add_argument("--tags", default="clock")
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
@@ -64,8 +68,8 @@ def main() -> int:
                 for kind, take in kinds.items():
                     setattr(warm, "take", take)  # noqa: B010 - the module attribute child.py calls
                     before = cpu_s()
-                    code = run(RunOptions(features_dir=ROOT / "features", interfaces=[args.interface],
-                                          tags=args.tags, signoff_pdf=False,
+                    code = run(RunOptions(features_dir=ROOT / "features", interfaces=args.interface.split(","),
+                                          tags=args.tags, workers=args.workers, signoff_pdf=False,
                                           report_dir=Path(scratch) / f"{kind}-{round_}"), Console(file=io.StringIO()))
                     warm.reap()  # a pytest process that said its last word may still be exiting: its CPU is the run's
                     after = cpu_s()

@@ -23,7 +23,7 @@ A test process keeps one server per family of orders (`family_of`), each started
 each importing only what it adds to the server it comes from. A spawned server dies with the one it came from
 (PR_SET_PDEATHSIG), ends at the same end of its standard input, and is waited for by it. The families:
 - `plain`: an order that is not a run's pytest process (this file's own tests): what is said above, nothing more.
-- `run`: a run of several interfaces, or of none named. Beside the above, hih's own modules that every run's pytest
+- `run`: a run of no interface named, or of one no family knows. Beside the above, hih's own modules that every run's pytest
   process imports. pytest rewrites the assertions of its plugins (the `-p` names of the run's command line, marked for
   rewriting as they are imported; with `--disable-plugin-autoload`, no entry point's package is) and of test modules:
   the server starts pytest's configuration as the run's command line does, up to its plugins (`_prepareconfig`,
@@ -38,6 +38,9 @@ each importing only what it adds to the server it comes from. A spawned server d
   modules of the versions the contract accepts: one server per set of versions), `insurance` (its mock and the lean
   HTTP server). Each imports what every run of each of its interfaces imports, not the modules of one interface's
   mock alone, nor what the feature files or the connector bring (they are the run's to choose).
+- for a run of several interfaces in one pytest process (a lane of several, the planted-defect rounds), one family
+  per set of kinds: the union of their modules, every module once, in the order of the kinds' names, and of their
+  HL7 versions (`hl7@2.4@2.5.1+insurance+soap`): such a run imports what a run of each of its interfaces does.
 An order whose working folder or import path would find another `harness` or `mocks` than this checkout's goes to the
 `plain` server. There are at most `MAX_SERVERS` per test process; an order of a family beyond them goes to `run`.
 `tests/test_forkserver_families.py` holds each family to what a fresh run of its interfaces imports.
@@ -69,9 +72,10 @@ IDLE_S = 1.0
 """How often the server looks for minders to reap while no order comes."""
 MAX_LINE = 1 << 20
 """The largest order or answer read (an order is a command line and an environment)."""
-MAX_SERVERS = 8
-"""The most servers one test process keeps (`plain` and `run` always have their place): room for every family the
-shipped contracts make (`soap`, `insurance` and three sets of HL7 versions), and one more."""
+MAX_SERVERS = 10
+"""The most servers one test process keeps (`plain` and `run` always have their place): room for every family of
+one interface the shipped contracts make (`soap`, `insurance` and three sets of HL7 versions), and for three sets of
+several (a worker's share of the planted-defect rounds makes two or three)."""
 _PR_SET_PDEATHSIG = 1
 
 RUN_MODULES = (
@@ -439,15 +443,20 @@ def family_of(argv: list[str], env: dict[str, str], cwd: str) -> Family:
         return PLAIN
     contracts = [value.partition("=") for value in _option(argv, "--hih-contract")]
     run = Family("run", _run_args(argv), RUN_MODULES, (str(ROOT),))
-    kind = FAMILY_OF.get(contracts[0][0]) if len(contracts) == 1 else None
-    if kind is None:
+    kinds = sorted({FAMILY_OF.get(name) or "" for name, _, _ in contracts})
+    if not kinds or "" in kinds:
         return run
-    modules = (*run.modules, *FAMILY_MODULES[kind])
-    if kind == "hl7":
-        versions = _hl7_versions(argv, env, contracts[0][0], contracts[0][2])
-        modules += tuple(f"hl7apy.v{v.replace('.', '_')}" for v in versions)
-        kind = "@".join(["hl7", *versions])
-    return Family(kind, run.pytest_args, modules, run.path)
+    modules = list(run.modules)
+    names = []
+    for kind in kinds:
+        modules += [name for name in FAMILY_MODULES[kind] if name not in modules]
+        if kind == "hl7":
+            versions = sorted({v for name, _, version in contracts if FAMILY_OF[name] == "hl7"
+                               for v in _hl7_versions(argv, env, name, version)})
+            modules += [f"hl7apy.v{v.replace('.', '_')}" for v in versions]
+            kind = "@".join(["hl7", *versions])
+        names.append(kind)
+    return Family("+".join(names), run.pytest_args, tuple(modules), run.path)
 
 
 @dataclass

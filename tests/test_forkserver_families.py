@@ -1,5 +1,5 @@
 """The fork server's families (tests/forkserver.py): a forked run's pytest process starts with no module that a fresh
-run of its interface would not import, hih's plugins come rewritten by pytest's own hook (no
+run of its interfaces would not import (one interface, or several in one process), hih's plugins come rewritten by pytest's own hook (no
 PytestAssertRewriteWarning, the same assertion messages as in a fresh process), each order goes to its family, and a
 test process keeps a bounded number of servers."""
 
@@ -53,21 +53,43 @@ def run_modules(folder: Path) -> dict[str, Any]:
     return dict(runs[0])
 
 
-@pytest.fixture
-def probe_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    site = tmp_path / "site"
+def with_probe(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`PROBE_SITE` in `folder`, ahead on the import path of the processes started from now."""
+    site = folder / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(PROBE_SITE, encoding="utf-8")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
     return site
 
 
-def one_run(tmp_path: Path, name: str, interface: str, tags: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture
+def probe_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return with_probe(tmp_path, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def plain_start(tmp_path_factory: pytest.TempPathFactory, fork_server: ForkServer) -> set[str]:
+    """The modules a process forked from this test process's `plain` server starts with (every family's server
+    comes from it): what a forked process holds before its family adds anything."""
+    folder = tmp_path_factory.mktemp("plain")
+    (folder / "test_nothing.py").write_text("def test_nothing():\n    pass\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        with_probe(folder, patch)
+        patch.chdir(folder)
+        patch.setenv("FORK_FAMILY_PROBE", str(folder))
+        plain = fork_server.fork(["-q", "-p", "no:cacheprovider", "test_nothing.py"], folder / "plain.log",
+                                 dict(os.environ))
+        assert plain.wait(120) == 0
+    return set(json.loads(next(folder.glob("*.json")).read_text(encoding="utf-8"))["start"])
+
+
+def one_run(tmp_path: Path, name: str, interfaces: str, tags: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A run of the interfaces (comma-separated) in one pytest process, its processes' modules recorded."""
     out = tmp_path / name
     out.mkdir()
     monkeypatch.setenv("FORK_FAMILY_PROBE", str(out))
-    code = run(RunOptions(features_dir=ROOT / "features", interfaces=[interface], tags=tags, signoff_pdf=False,
-                          report_dir=out / "reports"), Console(file=io.StringIO()))
+    code = run(RunOptions(features_dir=ROOT / "features", interfaces=interfaces.split(","), tags=tags, workers=1,
+                          signoff_pdf=False, report_dir=out / "reports"), Console(file=io.StringIO()))
     warm.reap()
     assert code == 0, (out / "reports" / "pytest.log").read_text(encoding="utf-8")
     return out
@@ -75,25 +97,18 @@ def one_run(tmp_path: Path, name: str, interface: str, tags: str, monkeypatch: p
 
 @pytest.mark.parametrize(("interface", "tags", "family"), [("lis", "clock", "hl7@2.5.1"),
                                                             ("blood-center", "auth", "soap"),
-                                                            ("insurance", "clock", "insurance")])
+                                                            ("insurance", "clock", "insurance"),
+                                                            ("insurance,lis", "clock", "hl7@2.5.1+insurance")])
 def test_a_forked_run_starts_with_what_a_fresh_run_of_its_interface_imports(
-        interface: str, tags: str, family: str, tmp_path: Path, probe_site: Path, fork_server: ForkServer,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        interface: str, tags: str, family: str, tmp_path: Path, plain_start: set[str], probe_site: Path,
+        fork_server: ForkServer, monkeypatch: pytest.MonkeyPatch) -> None:
     forked = run_modules(one_run(tmp_path, "forked", interface, tags, monkeypatch))
     assert family in fork_server.servers
     with monkeypatch.context() as fresh_start:
         fresh_start.setattr(warm, "take", lambda argv, log: None)  # started with its command line, as hih does
         fresh = run_modules(one_run(tmp_path, "fresh", interface, tags, monkeypatch))
-    (tmp_path / "plain").mkdir()
-    (tmp_path / "plain" / "test_nothing.py").write_text("def test_nothing():\n    pass\n", encoding="utf-8")
-    monkeypatch.chdir(tmp_path / "plain")
-    monkeypatch.setenv("FORK_FAMILY_PROBE", str(tmp_path / "plain"))
-    plain = fork_server.fork(["-q", "-p", "no:cacheprovider", "test_nothing.py"], tmp_path / "plain.log",
-                             dict(os.environ))
-    assert plain.wait(120) == 0
-    plain_start = json.loads(next((tmp_path / "plain").glob("*.json")).read_text(encoding="utf-8"))["start"]
 
-    added = set(forked["start"]) - set(plain_start)
+    added = set(forked["start"]) - plain_start
     assert "harness.plugin" in added, "the family's server imported hih's plugins ahead"
     unknown = added - set(fresh["exit"])
     assert not unknown, f"modules a fresh {interface} run does not import: {unknown}"
@@ -173,9 +188,16 @@ def test_each_order_goes_to_its_family(tmp_path: Path) -> None:
     assert family_of(run_argv("blood-center=2025.1"), env, str(tmp_path)).name == "soap"
     assert family_of(run_argv("mch-platform=2025.1"), env, str(tmp_path)).name == "soap"
     assert family_of(run_argv("insurance=2024.1"), env, str(tmp_path)).name == "insurance"
-    both = family_of(run_argv("insurance=2024.1", "lis=2024.1"), env, str(tmp_path))
-    assert both.name == "run"
+    both = family_of(run_argv("lis=2024.1", "insurance=2024.1"), env, str(tmp_path))
+    assert both.name == "hl7@2.5.1+insurance"
     assert both.pytest_args == ("-c", "ini", "--disable-plugin-autoload", "-p", "harness.plugin")
+    assert len(both.modules) == len(set(both.modules)), "a module the two families share is imported once"
+    assert {"mocks.insurance", "hl7apy.v2_5_1", "mocks.transport.mllp"} <= set(both.modules)
+    every = family_of(run_argv("pacs=2024.1", "blood-center=2025.1", "lis=2024.1", "insurance=2024.1"), env,
+                      str(tmp_path))
+    assert every.name == "hl7@2.4@2.5.1+insurance+soap"
+    assert family_of(run_argv("blood-center=2025.1", "mch-platform=2025.1"), env, str(tmp_path)).name == "soap"
+    assert family_of(run_argv("lis=2024.1", "x-ray=1"), env, str(tmp_path)).name == "run", "an unknown interface"
     assert family_of(run_argv(), env, str(tmp_path)).name == "run"
     assert family_of(run_argv("lis=2024.1"), {}, str(tmp_path)).name == "plain", "this checkout not on its path"
     (tmp_path / "mocks").mkdir()
@@ -184,7 +206,8 @@ def test_each_order_goes_to_its_family(tmp_path: Path) -> None:
 
 def test_a_test_process_keeps_a_bounded_number_of_servers(tmp_path: Path) -> None:
     servers = ForkServer(tmp_path)
-    chosen = [servers.server(Family(name)).family.name for name in ["plain", "run", *[f"f{i}" for i in range(9)]]]
+    others = [f"f{i}" for i in range(MAX_SERVERS - 1)]
+    chosen = [servers.server(Family(name)).family.name for name in ["plain", "run", *others]]
     assert len(servers.servers) == MAX_SERVERS
     assert chosen[-1] == "run" and chosen[2] == "f0"
     servers.close()

@@ -1,8 +1,9 @@
 """harness.step_cache: pytest-bdd binds the same step definition with the same arguments as without the cache, and a
-step that no definition matches, or two, ends the same way. Each case runs a real pytest process twice (with and
-without the plugin) on a small project of features and steps, and compares what each step bound; the shipped
+step that no definition matches, or two, ends the same way. A real pytest process runs a small project of features
+and steps twice (with and without the plugin), and what each step bound is compared; the shipped
 features are checked step by step against pytest-bdd's own search, so a pytest-bdd upgrade that changes how steps
-are found fails here."""
+are found fails here. The three cases read the same two processes (`both_runs`: one project holds every case), each
+for its own facts."""
 
 from __future__ import annotations
 
@@ -122,8 +123,11 @@ def _bound(line: str) -> tuple[str, str, dict[str, object]]:
     return test, what, args
 
 
-def run(folder: Path, cached: bool) -> tuple[list[tuple[str, str, dict[str, object]]], dict[str, str], str]:
-    """What each step bound (in order), each test's outcome, and pytest's failure lines."""
+Ran = tuple[list[tuple[str, str, dict[str, object]]], dict[str, str], str]
+"""What each step bound (in order), each test's outcome, and pytest's failure lines."""
+
+
+def run(folder: Path, cached: bool) -> Ran:
     log = folder / f"bound-{cached}.jsonl"
     junit = folder / f"junit-{cached}.xml"
     plugins = ["-p", "pytest_bdd.plugin"] + (["-p", "harness.step_cache"] if cached else [])
@@ -143,11 +147,22 @@ def run(folder: Path, cached: bool) -> tuple[list[tuple[str, str, dict[str, obje
     return bound, outcomes, "\n".join(failures)
 
 
+SAME_RUNS = pytest.mark.xdist_group("step_cache_runs")
+"""The tests that read `both_runs` go to one worker, which runs the two processes once."""
+
+
+@pytest.fixture(scope="module")
+def both_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Ran]:
+    """The project run with the cache (True) and without (False)."""
+    folder = project(tmp_path_factory.mktemp("step-cache"))
+    return {cached: run(folder, cached) for cached in (True, False)}
+
+
+@SAME_RUNS
 def test_every_step_binds_the_same_definition_with_the_same_arguments_with_and_without_the_cache(
-        tmp_path: Path) -> None:
-    folder = project(tmp_path)
-    bound, outcomes, failures = run(folder, cached=True)
-    assert (bound, outcomes, failures) == run(folder, cached=False)
+        both_runs: dict[bool, Ran]) -> None:
+    bound, outcomes, failures = both_runs[True]
+    assert (bound, outcomes, failures) == both_runs[False]
 
     steps = [(test.split("::")[-1], what, args) for test, what, args in bound]
     assert steps, "the steps ran"
@@ -161,23 +176,23 @@ def test_every_step_binds_the_same_definition_with_the_same_arguments_with_and_w
     assert totals == [30, 10, 20, 10, 30]
 
 
-def test_a_step_no_definition_matches_fails_the_same_with_the_cache(tmp_path: Path) -> None:
-    folder = project(tmp_path)
-    _, outcomes, failures = run(folder, cached=True)
+@SAME_RUNS
+def test_a_step_no_definition_matches_fails_the_same_with_the_cache(both_runs: dict[bool, Ran]) -> None:
+    _, outcomes, failures = both_runs[True]
     unknown = [outcome for name, outcome in outcomes.items() if name.endswith("test_unknown")]
     assert len(unknown) == 1 and unknown[0].startswith("failed"), outcomes
     assert "Step definition is not found" in unknown[0] and "nobody wrote this step" in unknown[0]
     assert "StepDefinitionNotFound" in failures
-    assert (outcomes, failures) == run(folder, cached=False)[1:]
+    assert (outcomes, failures) == both_runs[False][1:]
 
 
-def test_a_step_two_definitions_match_binds_as_pytest_bdd_does(tmp_path: Path) -> None:
+@SAME_RUNS
+def test_a_step_two_definitions_match_binds_as_pytest_bdd_does(both_runs: dict[bool, Ran]) -> None:
     """pytest-bdd 9 binds the definition registered last of two in one module; the cache changes nothing of it."""
-    folder = project(tmp_path)
-    bound, outcomes, _ = run(folder, cached=True)
+    bound, outcomes, _ = both_runs[True]
     meanings = [what for test, what, _ in bound if test.endswith("test_two_meanings")]
     assert meanings == ["a second meaning"]
-    assert run(folder, cached=False)[0] == bound
+    assert both_runs[False][0] == bound
     assert [o for n, o in outcomes.items() if n.endswith("test_two_meanings")] == ["passed"]
 
 

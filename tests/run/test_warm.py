@@ -25,32 +25,6 @@ def nothing_left() -> Iterator[None]:
     warm.discard()
 
 
-def specs(folder: Path) -> Path:
-    folder.mkdir()
-    (folder / "test_specs.py").write_text(
-        "import harness.errors\n"
-        "def test_passes():\n    assert harness.errors.UsageError\n"
-        "def test_fails():\n    value = 1\n    assert value == 2\n", encoding="utf-8")
-    return folder
-
-
-def test_the_warm_process_runs_the_command_it_is_given(tmp_path: Path) -> None:
-    warm.prestart()
-    log = tmp_path / "pytest.log"
-    process = warm.take(["-p", "no:cacheprovider", "-p", "no:randomly", "-q", str(specs(tmp_path / "specs"))], log)
-    assert process is not None
-    assert process.wait(120) == 1
-    text = log.read_text(encoding="utf-8")
-    assert "1 failed, 1 passed" in text
-    assert "assert 1 == 2" in text  # the test module's assertion was rewritten: pytest shows the values
-    assert "cannot be rewritten" not in text and "Warning" not in text
-    assert warm.take(["-q"], log) is None  # one per run: the next pytest process starts with its command line
-    root = Path(warm._ROOTS[process.pid])
-    assert root.is_dir() and root.name.startswith("hih-run-")
-    warm.release(process)  # what the run does once the process has ended: its work root goes
-    assert not root.exists() and process.pid not in warm._ROOTS
-
-
 def test_hih_run_uses_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from harness.cli import main
 
@@ -149,10 +123,14 @@ def test_pytest_writes_its_log_a_line_at_a_time_even_when_told_unbuffered(tmp_pa
 
 def highlighted(folder: Path) -> Path:
     """A failing test whose traceback pytest colours where its output has colours; it notes beside itself whether
-    Pygments was loaded when it ran."""
+    Pygments was loaded when it ran. Beside it a passing test that imports hih (the checkout is on the process's
+    import path)."""
     folder.mkdir()
     (folder / "test_colours.py").write_text(
         "import sys\n"
+        "import harness.errors\n"
+        "def test_passes():\n"
+        "    assert harness.errors.UsageError\n"
         "def test_fails():\n"
         "    loaded = any(name.split('.')[0] == 'pygments' for name in sys.modules)\n"
         "    with open(__file__ + '.loaded', 'a', encoding='utf-8') as out:\n"
@@ -168,11 +146,12 @@ def _failure(text: str) -> str:
 
 
 @pytest.mark.parametrize("colours", ["0", "1"])
-def test_the_log_is_as_pytest_writes_it_with_pygments_loaded_only_to_colour(
+def test_the_warm_process_runs_the_command_it_is_given_and_writes_the_log_a_fresh_one_would(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, colours: str) -> None:
-    """The warm process gives pytest's terminal writer stand-ins for Pygments: a log without colours never loads it,
-    a log with colours (PY_COLORS=1) loads it at the first traceback; either way the log is the one a pytest process
-    started with the command line writes."""
+    """The warm process runs the command it is given, its test modules' assertions rewritten, and is taken once; its
+    work root goes when the run releases it. It gives pytest's terminal writer stand-ins for Pygments: a log without
+    colours never loads it, a log with colours (PY_COLORS=1) loads it at the first traceback; either way the log is
+    the one a pytest process started with the command line writes."""
     monkeypatch.setenv("PY_COLORS", colours)
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     folder = highlighted(tmp_path / "specs")
@@ -182,8 +161,14 @@ def test_the_log_is_as_pytest_writes_it_with_pygments_loaded_only_to_colour(
     process = warm.take(argv, log)
     assert process is not None
     assert process.wait(120) == 1
-    warm.release(process)
+    assert warm.take(["-q"], log) is None  # one per run: the next pytest process starts with its command line
+    root = Path(warm._ROOTS[process.pid])
+    assert root.is_dir() and root.name.startswith("hih-run-")
+    warm.release(process)  # what the run does once the process has ended: its work root goes
+    assert not root.exists() and process.pid not in warm._ROOTS
     text = log.read_text(encoding="utf-8")
+    assert "1 failed, 1 passed" in re.sub(r"\x1b\[[0-9;]*m", "", text)
+    assert "cannot be rewritten" not in text and "Warning" not in text
     env = warm.child_env()
     shutil.rmtree(env.pop(warm.WORK_ROOT_ENV), ignore_errors=True)  # only the warm process's is released by the run
     direct = subprocess.run([sys.executable, "-m", "pytest", *argv], capture_output=True, text=True, timeout=120,
