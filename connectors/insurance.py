@@ -90,7 +90,8 @@ class _IdleClients:
     connection pool, and its first call connects; closing it closes that connection, which the platform (the mock,
     in the same process) then handles too: ≈ 1–3 ms a scenario. A client taken here keeps its idle keep-alive
     connections (httpx drops one the platform has closed, or idle for 5 s, before using it; a request that fails
-    closes its connection) and nothing else of the connector before: its cookies are cleared when it is given back.
+    closes its connection) and nothing else of the connector before: its cookies are cleared when it is given back, and
+    a client the connector changed (`_setup_of`: headers, event hooks, auth, transport ...) or replaced is closed.
     A client is kept only for settings it was built with: the platform's URL, the timeout, the content type and the
     proxy variables of the environment (`*_proxy`, read again for each connector), so a proxy set later in the
     process reaches the next connector. Clients in use are never shared: two connectors at once have two."""
@@ -129,6 +130,16 @@ class _IdleClients:
 
 
 _IDLE = _IdleClients()
+
+
+def _setup_of(client: httpx.Client) -> tuple[object, ...]:
+    """What a connector may have changed on its client (a subclass or a wrapping factory adding headers, hooks, auth
+    or a transport of its own): a client whose setup differs at close from when the connector got it is closed,
+    not handed on, so no connector gets what another changed."""
+    hooks = client.event_hooks
+    return (str(client.base_url), client.timeout, tuple(client.headers.raw), client.auth, tuple(hooks["request"]),
+            tuple(hooks["response"]), str(client.params), client.follow_redirects, client.max_redirects,
+            client.trust_env, id(client._transport), tuple((str(k), id(v)) for k, v in client._mounts.items()))
 
 
 def _proxy_environment() -> tuple[tuple[str, str], ...]:
@@ -180,16 +191,21 @@ class InsuranceConnector:
             client = _IDLE.take(self._client_key)
         self.http = client or httpx.Client(base_url=settings.base_url, timeout=settings.timeout_s, transport=transport,
                                            verify=_tls_context(), headers={"Content-Type": content_type})
+        self._client = self.http
+        self._client_setup = _setup_of(self.http) if self._client_key is not None else ()
 
     def close(self) -> None:
         """Close the connector; its client goes to the next connector built with the same settings (`_IdleClients`)."""
         if self._closed:
             return  # a second close: the client may be another connector's by now
         self._closed = True
-        if self._client_key is None:
+        client = self._client
+        if self.http is not client:  # a client of a subclass's own, set after this one's
             self.http.close()
+        if self._client_key is None or self.http is not client or _setup_of(client) != self._client_setup:
+            client.close()
         else:
-            _IDLE.give(self._client_key, self.http)
+            _IDLE.give(self._client_key, client)
 
     def _forms(self, variants: tuple[str, ...]) -> dict[str, str]:
         forms: dict[str, str] = {}

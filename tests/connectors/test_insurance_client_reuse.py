@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from connectors import insurance
@@ -117,3 +118,33 @@ def test_a_scenario_after_the_platform_closed_its_idle_connection_passes(mock: I
         assert peers(mock).isdisjoint(used), "a new connection: the closed one was dropped, not reused"
     finally:
         second.close()
+
+
+MARKED: list[str] = []
+
+
+def _mark(request: httpx.Request) -> None:
+    MARKED.append(request.url.path)
+
+
+def test_a_client_the_connector_changed_or_replaced_is_closed_not_handed_on(mock: InsuranceMock) -> None:
+    hooked = InsuranceConnector(settings_of(mock))
+    hooked.http.event_hooks = {"request": [_mark], "response": []}  # as a wrapping factory may (a planted defect does)
+    headed = InsuranceConnector(settings_of(mock))
+    headed.http.headers["x-workstation"] = "7"
+    replaced = InsuranceConnector(settings_of(mock))
+    own = replaced.http
+    replaced.http = httpx.Client(base_url=own.base_url, timeout=0.5)
+    changed = [hooked.http, headed.http, own, replaced.http]
+    for connector in (hooked, headed, replaced):
+        connector.close()
+
+    assert all(client.is_closed for client in changed)
+    fresh = InsuranceConnector(settings_of(mock))
+    try:
+        assert fresh.http not in changed and not fresh.http.event_hooks["request"]
+        assert "x-workstation" not in fresh.http.headers
+        look_up(fresh, mock)
+        assert MARKED == [], "the other connector's request hook does not run"
+    finally:
+        fresh.close()
