@@ -100,19 +100,23 @@ def hold(contract: Contract) -> None:
     folder for every scenario (≈ 90 stat calls for the insurance contract), and an edit of the folder during the
     session cannot give a connector another contract than its mock's. A new session, or any other process, loads
     the folder as it is then."""
-    for key in {contract.folder, contract.folder.resolve()}:
+    for key in _held_keys(contract.folder):
         _HELD.setdefault(key, []).append(contract)
+
+
+def _held_keys(folder: Path) -> set[Path]:
+    """The folder resolved, and as given when absolute (a relative one names another folder after a `chdir`)."""
+    return {folder.resolve(), folder} if folder.is_absolute() else {folder.resolve()}
 
 
 def release(contract: Contract) -> None:
     """End one `hold` of `contract`: its folder is loaded (and its files checked for changes) again."""
-    for key in {contract.folder, contract.folder.resolve()}:
-        held = _HELD.get(key, [])
+    for key, held in list(_HELD.items()):  # every key it is held under, whatever the working folder is now
         at = next((i for i in reversed(range(len(held))) if held[i] is contract), None)  # its latest hold
         if at is not None:
             del held[at]
         if not held:
-            _HELD.pop(key, None)
+            del _HELD[key]
 
 
 def load_contract(folder: Path) -> Contract:
@@ -122,7 +126,7 @@ def load_contract(folder: Path) -> Contract:
     this process (`hold`) is answered with the contract held, unread.
     """
     if _HELD:
-        held = _HELD.get(folder) or _HELD.get(folder.resolve())
+        held = (folder.is_absolute() and _HELD.get(folder)) or _HELD.get(folder.resolve())
         if held:
             return held[-1]
     key = folder.resolve()

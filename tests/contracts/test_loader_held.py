@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.contract import loader
 from harness.contract.loader import _fingerprint, hold, load_contract, release
 from tests.conftest import edit
 
@@ -96,3 +98,16 @@ def test_holds_nest_and_the_latest_answers(contract_copy: Path) -> None:
     finally:
         release(first)
     assert load_contract(contract_copy) is second  # unchanged since: the fingerprint's cache, not a hold
+
+
+def test_a_hold_by_a_relative_folder_ends_after_a_change_of_working_folder(contract_copy: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(contract_copy.parent.parent)
+    relative = Path("insurance") / "2024.1"
+    loaded = load_contract(relative)
+    hold(loaded)
+    assert load_contract(contract_copy) is loaded
+    monkeypatch.chdir(contract_copy.parent.parent.parent)  # `insurance/2024.1` names no folder from here
+    release(loaded)
+
+    assert not loader._HELD, "released under every key it was held under"
