@@ -10,9 +10,11 @@ Where the region's platform uses another form of a transaction (`settings.transa
 
 from __future__ import annotations
 
+import atexit
 import functools
 import itertools
 import json
+import os
 import ssl
 import threading
 import time
@@ -75,6 +77,76 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+MAX_IDLE_CLIENTS = 16
+"""httpx clients kept between connectors in a process, all platforms together; past it the oldest is closed."""
+
+_ClientKey = tuple[str, float, str, tuple[tuple[str, str], ...]]
+
+
+class _IdleClients:
+    """httpx clients of closed connectors, each handed to the next connector built with the same settings.
+
+    `hih run` builds a connector for every scenario. A new client walks the environment for proxies, builds a
+    connection pool, and its first call connects; closing it closes that connection, which the platform (the mock,
+    in the same process) then handles too: ≈ 1–3 ms a scenario. A client taken here keeps its idle keep-alive
+    connections (httpx drops one the platform has closed, or idle for 5 s, before using it; a request that fails
+    closes its connection) and nothing else of the connector before: its cookies are cleared when it is given back, and
+    a client the connector changed (`_setup_of`: headers, event hooks, auth, transport ...) or replaced is closed.
+    A client is kept only for settings it was built with: the platform's URL, the timeout, the content type and the
+    proxy variables of the environment (`*_proxy`, read again for each connector), so a proxy set later in the
+    process reaches the next connector. Clients in use are never shared: two connectors at once have two."""
+
+    def __init__(self) -> None:
+        self._idle: dict[int, tuple[_ClientKey, httpx.Client]] = {}
+        self._lock = threading.Lock()
+        atexit.register(self.close_all)
+
+    def take(self, key: _ClientKey) -> httpx.Client | None:
+        with self._lock:
+            for ident, (kept, client) in self._idle.items():
+                if kept == key:
+                    del self._idle[ident]
+                    return client
+        return None
+
+    def give(self, key: _ClientKey, client: httpx.Client) -> None:
+        if client.is_closed:
+            return
+        client.cookies.clear()
+        with self._lock:
+            self._idle[id(client)] = (key, client)
+            oldest = next(iter(self._idle.values()))[1] if len(self._idle) > MAX_IDLE_CLIENTS else None
+            if oldest is not None:
+                del self._idle[id(oldest)]
+        if oldest is not None:
+            oldest.close()
+
+    def close_all(self) -> None:
+        with self._lock:
+            clients = [client for _, client in self._idle.values()]
+            self._idle.clear()
+        for client in clients:
+            client.close()
+
+
+_IDLE = _IdleClients()
+
+
+def _setup_of(client: httpx.Client) -> tuple[object, ...]:
+    """What a connector may have changed on its client (a subclass or a wrapping factory adding headers, hooks, auth
+    or a transport of its own): a client whose setup differs at close from when the connector got it is closed,
+    not handed on, so no connector gets what another changed."""
+    hooks = client.event_hooks
+    return (str(client.base_url), client.timeout, tuple(client.headers.raw), client.auth, tuple(hooks["request"]),
+            tuple(hooks["response"]), str(client.params), client.follow_redirects, client.max_redirects,
+            client.trust_env, id(client._transport), tuple((str(k), id(v)) for k, v in client._mounts.items()))
+
+
+def _proxy_environment() -> tuple[tuple[str, str], ...]:
+    """The environment's proxy variables (as httpx reads them: `*_proxy`, either case), for a client's key."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k[-6:].lower() == "_proxy"))
+
+
 def _dec(value: Any) -> Decimal:
     return Decimal(str(value)) if value is not None else Decimal(0)
 
@@ -108,12 +180,32 @@ class InsuranceConnector:
         """Transaction -> the form of it this region's platform uses (2207 -> 2207A); absent: the plain one."""
         self.sign_no: str | None = None
         self._counter = itertools.count(1)
-        self.http = httpx.Client(base_url=settings.base_url, timeout=settings.timeout_s, transport=transport,
-                                 verify=_tls_context(),
-                                 headers={"Content-Type": self.contract.http.content_type if self.contract.http else "application/json"})
+        content_type = self.contract.http.content_type if self.contract.http else "application/json"
+        self._client_key: _ClientKey | None = None
+        """Under which settings the client goes back to `_IDLE` at close; None: closed with the connector (a
+        transport of the caller's)."""
+        self._closed = False
+        client = None
+        if transport is None:
+            self._client_key = (settings.base_url, float(settings.timeout_s), content_type, _proxy_environment())
+            client = _IDLE.take(self._client_key)
+        self.http = client or httpx.Client(base_url=settings.base_url, timeout=settings.timeout_s, transport=transport,
+                                           verify=_tls_context(), headers={"Content-Type": content_type})
+        self._client = self.http
+        self._client_setup = _setup_of(self.http) if self._client_key is not None else ()
 
     def close(self) -> None:
-        self.http.close()
+        """Close the connector; its client goes to the next connector built with the same settings (`_IdleClients`)."""
+        if self._closed:
+            return  # a second close: the client may be another connector's by now
+        self._closed = True
+        client = self._client
+        if self.http is not client:  # a client of a subclass's own, set after this one's
+            self.http.close()
+        if self._client_key is None or self.http is not client or _setup_of(client) != self._client_setup:
+            client.close()
+        else:
+            _IDLE.give(self._client_key, client)
 
     def _forms(self, variants: tuple[str, ...]) -> dict[str, str]:
         forms: dict[str, str] = {}

@@ -21,7 +21,7 @@ from harness.bindings import connector_settings, default_connector, load_factory
 from harness.config import load_config
 from harness.contract import verdicts
 from harness.contract.interfaces import INTERFACES, by_features
-from harness.contract.loader import ContractStore
+from harness.contract.loader import ContractStore, hold, release
 from harness.contract.model import Contract
 from harness.contract.versions import satisfies
 from harness.errors import HihError
@@ -97,10 +97,12 @@ class HihSession:
         """The interface's contract for this session, loaded the first time it is asked for: each scenario asks
         (its connector's settings), and the store's checks of the folders behind a load cost ≈ 1 ms each time. The
         mock and every connector of the session so use one version, even of a session that runs past a midnight
-        when a newer version comes into force."""
+        when a newer version comes into force. The contract is held (`harness.contract.loader.hold`) until the
+        session closes: a connector that loads its settings' folder gets this contract, unread."""
         found = self._contracts.get(interface)
         if found is None:
             found = self._contracts[interface] = self.store.load(interface, self.versions.get(interface))
+            hold(found)
         return found
 
     def version(self, interface: str) -> str:
@@ -123,6 +125,8 @@ class HihSession:
         return self._mocks[interface]
 
     def close(self) -> None:
+        for contract in self._contracts.values():
+            release(contract)
         if self._runtime is not None:
             self._runtime.stop()
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import date
 from functools import cache
 from pathlib import Path
+from stat import S_ISREG
 from typing import TYPE_CHECKING, Any
 
 from harness.contract import verdicts
@@ -68,17 +69,66 @@ def _meta_problems(source: SourceFile, name: str) -> list[ContractProblem]:
 
 
 def _fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
-    return tuple(sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*") if p.is_file()))
+    """Every file under `folder` (as `Path.rglob`: symbolic links to directories not entered) with its time and
+    size: one `stat` a file, from one directory listing each."""
+    found: list[tuple[str, int, int]] = []
+    pending = [os.fspath(folder)]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                    continue
+                try:
+                    stat = entry.stat()
+                except FileNotFoundError:  # a dangling link, or a file gone since the listing: not a file
+                    continue
+                if S_ISREG(stat.st_mode):
+                    found.append((entry.path, stat.st_mtime_ns, stat.st_size))
+    return tuple(sorted(found))
 
 
 _LOADED: dict[Path, tuple[tuple[tuple[str, int, int], ...], Contract]] = {}
+_HELD: dict[Path, list[Contract]] = {}
+
+
+def hold(contract: Contract) -> None:
+    """Answer every `load_contract` of `contract`'s folder in this process with `contract` until `release`.
+
+    A run's pytest session holds each contract it loaded: its mock and every connector it builds (one a scenario,
+    each loading the folder its settings name) then work from that one contract, without walking and stat-ing the
+    folder for every scenario (≈ 90 stat calls for the insurance contract), and an edit of the folder during the
+    session cannot give a connector another contract than its mock's. A new session, or any other process, loads
+    the folder as it is then."""
+    for key in _held_keys(contract.folder):
+        _HELD.setdefault(key, []).append(contract)
+
+
+def _held_keys(folder: Path) -> set[Path]:
+    """The folder resolved, and as given when absolute (a relative one names another folder after a `chdir`)."""
+    return {folder.resolve(), folder} if folder.is_absolute() else {folder.resolve()}
+
+
+def release(contract: Contract) -> None:
+    """End one `hold` of `contract`: its folder is loaded (and its files checked for changes) again."""
+    for key, held in list(_HELD.items()):  # every key it is held under, whatever the working folder is now
+        at = next((i for i in reversed(range(len(held))) if held[i] is contract), None)  # its latest hold
+        if at is not None:
+            del held[at]
+        if not held:
+            del _HELD[key]
 
 
 def load_contract(folder: Path) -> Contract:
     """Load and check `folder/contract.yaml` and every file it names; raise ContractError on any problem.
 
-    A folder already loaded and unchanged since (same files, sizes and times) is not read again.
+    A folder already loaded and unchanged since (same files, sizes and times) is not read again; a folder held in
+    this process (`hold`) is answered with the contract held, unread.
     """
+    if _HELD:
+        held = (folder.is_absolute() and _HELD.get(folder)) or _HELD.get(folder.resolve())
+        if held:
+            return held[-1]
     key = folder.resolve()
     try:
         fingerprint = _fingerprint(key)

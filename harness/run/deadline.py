@@ -293,11 +293,18 @@ def calling(label: str) -> Iterator[None]:
         yield
 
 
+@functools.lru_cache(maxsize=64)
+def _public_methods(cls: type) -> tuple[str, ...]:
+    """The names of `cls`'s public functions: the same for every connector of a class (one built a scenario), so
+    looked up once per class instead of walking `dir()` with `inspect.getattr_static` for each connector."""
+    return tuple(name for name in dir(cls)
+                 if not name.startswith("_") and inspect.isfunction(inspect.getattr_static(cls, name, None)))
+
+
 def watch(connector: T, interface: str) -> T:
     """The connector with each public method recording itself as the call in progress (same object, same type)."""
-    for name in dir(type(connector)):
-        if name.startswith("_") or not inspect.isfunction(inspect.getattr_static(type(connector), name, None)):
-            continue
+    cls: type = type(connector)
+    for name in _public_methods(cls):
         method = getattr(connector, name)
         try:
             object.__setattr__(connector, name, _recording(method, f"{interface}.{name}()"))
