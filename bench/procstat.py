@@ -187,6 +187,8 @@ class Account:
         self.samples = 0
         self.shared = 0
         """Samples where two of these processes were runnable on one core (and so took turns on it)."""
+        self.pairs: dict[str, int] = {}
+        """Samples where these roles (e.g. `worker+worker`, `client+worker`) were runnable on one core."""
         self.running: dict[int, int] = {}
         """Samples where each process was runnable."""
         self._stop = threading.Event()
@@ -210,15 +212,19 @@ class Account:
         pids = list(self.before)
         while not self._stop.wait(self.every):
             self.samples += 1
-            cores: dict[int, int] = {}
+            cores: dict[int, list[str]] = {}
             for pid in pids:
                 on = last_cpu(pid)
                 if on:
                     self.running[pid] = self.running.get(pid, 0) + 1
                 for core in on:
-                    cores[core] = cores.get(core, 0) + 1
-            if any(n > 1 for n in cores.values()):
+                    cores.setdefault(core, []).append(self.before[pid][0])
+            together = [sorted(names) for names in cores.values() if len(names) > 1]
+            if together:
                 self.shared += 1
+            for names in together:
+                key = "+".join(names)
+                self.pairs[key] = self.pairs.get(key, 0) + 1
 
     def end(self) -> dict[str, Any]:
         self._stop.set()
@@ -236,7 +242,8 @@ class Account:
                          "wait_pct": 100 * (waited - wait0) / wall, "sleeps": vol - vol0, "preempted": inv - inv0,
                          "runnable_pct": 100 * self.running.get(pid, 0) / max(self.samples, 1)})
         return {"wall_s": wall, "idle_pct": [100 * i / wall for i in idle], "rows": rows,
-                "shared_core_pct": 100 * self.shared / max(self.samples, 1)}
+                "shared_core_pct": 100 * self.shared / max(self.samples, 1),
+                "pairs_pct": {k: 100 * n / max(self.samples, 1) for k, n in sorted(self.pairs.items())}}
 
 
 def account_text(account: dict[str, Any], orders: float | None = None) -> str:
@@ -248,5 +255,6 @@ def account_text(account: dict[str, Any], orders: float | None = None) -> str:
                if orders else "")
         parts.append(f"{row['role']} {row['cpu_pct']:.0f} % (run-queue wait {row['wait_pct']:.0f} %{per})")
     idle = "/".join(f"{i:.0f}" for i in account["idle_pct"])
+    pairs = ", ".join(f"{k} {v:.0f} %" for k, v in account["pairs_pct"].items())
     return (f"{'; '.join(parts)}; cores idle {idle} %; two runnable on one core in "
-            f"{account['shared_core_pct']:.0f} % of samples")
+            f"{account['shared_core_pct']:.0f} % of samples{f' ({pairs})' if pairs else ''}")
