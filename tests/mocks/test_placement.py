@@ -32,15 +32,23 @@ def test_workers_as_many_as_the_cores_get_one_core_each_and_otherwise_none(allow
 
 
 def workers_of(pid: int) -> list[int]:
-    """The `mocks.workers` processes under `pid`."""
+    """The `mocks.workers` processes under `pid` (another child that ends meanwhile is passed over)."""
     found: list[int] = []
     todo = [pid]
     while todo:
         parent = todo.pop()
-        for task in Path(f"/proc/{parent}/task").iterdir():
-            kids = [int(k) for k in (task / "children").read_text().split()]
-            todo.extend(kids)
-            found.extend(k for k in kids if b"mocks.workers" in Path(f"/proc/{k}/cmdline").read_bytes())
+        try:
+            kids = [int(k) for task in Path(f"/proc/{parent}/task").iterdir()
+                    for k in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        todo.extend(kids)
+        for kid in kids:
+            try:
+                if b"mocks.workers" in Path(f"/proc/{kid}/cmdline").read_bytes():
+                    found.append(kid)
+            except OSError:
+                continue
     return sorted(found)
 
 
