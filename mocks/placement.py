@@ -1,9 +1,8 @@
 """Where `hih mock serve --workers N`'s serving processes run: one core each, when they are as many as the cores.
 
-Left to the scheduler, two workers that a load client keeps busy over loopback were found runnable on the same core
-most of the time (each wakes on the other's core, and the balancer sees the machine's total load even, not theirs),
-so one waited for the other while the second core ran the client alone (bench/RESULTS.md, "MLLP mocks: ...,
-tenth pass"; `bench/peers.py --account` shows it). When the workers are as many as the cores this process may use
+Left to the scheduler, two LIS workers that a load client kept busy over loopback were runnable on the same core in
+25–93 % of samples, one waiting for the other (the balancer evens out the machine's load, not theirs), and in
+0–2 % once placed (bench/RESULTS.md, "MLLP mocks: ..., tenth pass"; `bench/peers.py --account` shows it). When the workers are as many as the cores this process may use
 (its CPU set, which `taskset` or a container narrows: `--workers auto` on the LIS gives that on two cores), worker `i`
 is placed on the `i`-th of them; every thread of the worker, those started later inheriting it. Otherwise none is
 placed: with fewer workers there are cores to spread onto, and a choice of cores made here would stack several
@@ -41,7 +40,7 @@ def place(cores: Collection[int]) -> None:
     for thread in threads:
         try:
             os.sched_setaffinity(thread, cores)
-        except (ProcessLookupError, PermissionError):  # a thread that ended meanwhile; a set the kernel refused
+        except OSError:  # a thread that ended meanwhile, a set the kernel refused: placement is a preference
             continue
 
 

@@ -5,6 +5,7 @@ workers still keep one set of orders."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mocks.placement import core_of
+from mocks.placement import core_of, place
 from mocks.serve import ServeOptions
 from tests.conftest import CONTRACTS
 from tests.mocks.serving import serving
@@ -29,6 +30,24 @@ def test_workers_as_many_as_the_cores_get_one_core_each_and_otherwise_none(allow
     else:
         assert cores == [None] * count, "left to the scheduler"
     assert core_of(count, count, allowed) is None and core_of(-1, count, allowed) is None
+
+
+def test_a_set_the_kernel_refuses_leaves_every_thread_where_it_was() -> None:
+    """A core outside the machine (a CPU set changed under a running server) is no failure to start a worker."""
+    def sets() -> dict[int, set[int]]:
+        found = {}
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                found[int(task.name)] = os.sched_getaffinity(int(task.name))
+            except OSError:  # a thread of the test process that ended meanwhile
+                continue
+        return found
+
+    before = sets()
+    place({4095})
+    after = sets()
+    assert threading.get_native_id() in before.keys() & after.keys()
+    assert {t: after[t] for t in before.keys() & after.keys()} == {t: before[t] for t in before.keys() & after.keys()}
 
 
 def workers_of(pid: int) -> list[int]:
