@@ -4,7 +4,9 @@ and loaded by `mllp_load.py --handler lis` (OML^O21 orders validated, kept, answ
 W and the checkouts interleaved, repeated. With `--perf`, `perf stat` also counts the serving processes' system
 calls and context switches per order over the measured window (less one second at each end). Every run also gives
 the serving processes' sleeps per order (voluntary context switches, from /proc, over the same window) and their
-idle CPU: the share of a core they use in the `--idle` seconds after the load has stopped, connections closed.
+idle CPU: the share of a core they use in the `--idle` seconds after the load has stopped, connections closed; and
+where the cores went over the window (`procstat.Account`): the load client's share of a core, the cores' idle time,
+and how often two of the workers' threads were runnable on one core (one waiting for the other).
 `--busy-poll-us 0,100` serves each checkout whose `hih mock serve` has `--busy-poll-us` once per value (a checkout
 without it, once as it is).
 
