@@ -1,8 +1,8 @@
 """Where `hih mock serve --workers N`'s serving processes run: one core each, when they are as many as the cores.
 
-Left to the scheduler, two LIS workers that a load client kept busy over loopback were runnable on the same core in
-25–93 % of samples, one waiting for the other (the balancer evens out the machine's load, not theirs), and in
-0–2 % once placed (bench/RESULTS.md, "MLLP mocks: ..., tenth pass"; `bench/peers.py --account` shows it). When the workers are as many as the cores this process may use
+On a machine other jobs load (a shared CI runner), two LIS workers left to the scheduler were runnable on the same
+core in 25–93 % of samples, one waiting for the other (the balancer evens out the machine's load, not theirs), and in
+0–2 % once placed; on a quiet machine the scheduler keeps them apart by itself, and placing them changes nothing (bench/RESULTS.md, "MLLP mocks: ..., tenth pass"; `bench/peers.py --account` shows it). When the workers are as many as the cores this process may use
 (its CPU set, which `taskset` or a container narrows: `--workers auto` on the LIS gives that on two cores), worker `i`
 is placed on the `i`-th of them; every thread of the worker, those started later inheriting it. Otherwise none is
 placed: with fewer workers there are cores to spread onto, and a choice of cores made here would stack several
