@@ -4,7 +4,9 @@ and loaded by `mllp_load.py --handler lis` (OML^O21 orders validated, kept, answ
 W and the checkouts interleaved, repeated. With `--perf`, `perf stat` also counts the serving processes' system
 calls and context switches per order over the measured window (less one second at each end). Every run also gives
 the serving processes' sleeps per order (voluntary context switches, from /proc, over the same window) and their
-idle CPU: the share of a core they use in the `--idle` seconds after the load has stopped, connections closed.
+idle CPU: the share of a core they use in the `--idle` seconds after the load has stopped, connections closed; and
+where the cores went over the window (`procstat.Account`): the load client's share of a core, the cores' idle time,
+and how often two of the workers' threads were runnable on one core (one waiting for the other).
 `--busy-poll-us 0,100` serves each checkout whose `hih mock serve` has `--busy-poll-us` once per value (a checkout
 without it, once as it is).
 
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from peers import ROOT, Server, free_port, run_json  # bench/ is the script directory
-from procstat import connections, proc_cpu_s, tree_cpu_s
+from procstat import Account, connections, proc_cpu_s, tree_cpu_s
 
 PERF_EVENTS = ("raw_syscalls:sys_enter", "context-switches")
 
@@ -92,16 +94,19 @@ def sleeps(pid: int) -> int:
     return total
 
 
-def _window(pid: int, port: int, warmup: float, duration: float) -> tuple[int, list[tuple[int, float]]]:
-    """Over the measured window (less one second at each end, as `perf stat` counts): the tree's sleeps, and each
-    serving worker's connections to `port` and CPU seconds (the parent's own when it has no workers)."""
+def _window(pid: int, port: int, warmup: float, duration: float) -> tuple[int, list[tuple[int, float]], dict[str, Any]]:
+    """Over the measured window (less one second at each end, as `perf stat` counts): the tree's sleeps, each
+    serving worker's connections to `port` and CPU seconds (the parent's own when it has no workers), and where the
+    cores went (`procstat.Account`: the load client's and the workers' CPU, the cores' idle, who shared a core)."""
     time.sleep(warmup + 1.0)
     workers = tree_pids(pid)[1:] or [pid]
+    account = Account(os.getpid())
+    account.begin()
     before = sleeps(pid)
     cpu = [proc_cpu_s(w) or 0.0 for w in workers]
     time.sleep(max(duration - 2.0, 1.0))
     split = [(connections(w, port), (proc_cpu_s(w) or 0.0) - c) for w, c in zip(workers, cpu, strict=True)]
-    return sleeps(pid) - before, split
+    return sleeps(pid) - before, split, account.end()
 
 
 def idle_share(pid: int, seconds: float) -> float | None:
@@ -140,7 +145,7 @@ def once(root: Path, workers: int, conns: int, warmup: float, duration: float, p
             os.environ["PYTHONPATH"] = before
     try:
         stat = counted(server, warmup, duration) if perf else None
-        slept: list[tuple[int, list[tuple[int, float]]]] = []
+        slept: list[tuple[int, list[tuple[int, float]], dict[str, Any]]] = []
         counter = threading.Thread(target=lambda: slept.append(_window(server.proc.pid, port, warmup, duration)),
                                    daemon=True)
         counter.start()
@@ -158,6 +163,10 @@ def once(root: Path, workers: int, conns: int, warmup: float, duration: float, p
         # how the kernel spread the connections over the workers (SO_REUSEPORT hashes each one), and the share of a
         # core each worker used: a run's rate with W > 1 depends on that split
         level["split"] = [{"conns": c, "cpu_pct": 100 * s / max(duration - 2.0, 1.0)} for c, s in slept[0][1]]
+        account = slept[0][2]
+        level["client_cpu_window_pct"] = sum(r["cpu_pct"] for r in account["rows"] if r["role"] == "client")
+        level["idle_cores_pct"] = sum(account["idle_pct"])
+        level["workers_one_core_pct"] = sum(v for k, v in account["pairs_pct"].items() if k.count("worker") > 1)
     if stat is not None:
         counts = per_order(stat, float(level["rate"]), duration)
         level["syscalls_per_order"] = counts.get(PERF_EVENTS[0])
@@ -171,6 +180,15 @@ def split_text(level: dict[str, Any]) -> str:
     conns = "/".join(str(w["conns"]) for w in split)
     cpu = "/".join(f"{w['cpu_pct']:.0f}" for w in split)
     return f", split {conns} conns, {cpu} % CPU" if split else ""
+
+
+def cores_text(level: dict[str, Any]) -> str:
+    """Where the cores went: the client's share of a core, the cores' idle, and (W > 1) how often two threads of the
+    workers were runnable on one core, e.g. `, client 14 %, idle 3 %, workers on one core 22 %`."""
+    if "idle_cores_pct" not in level:
+        return ""
+    return (f", client {level['client_cpu_window_pct']:.0f} %, idle {level['idle_cores_pct']:.0f} %, "
+            f"workers on one core {level['workers_one_core_pct']:.0f} %")
 
 
 def perf_text(level: dict[str, Any]) -> str:
@@ -209,18 +227,22 @@ def main() -> int:
                       f"{level.get('idle_cpu_pct') or 0:.1f} %, other CPU {level['other_cpu_pct'] or 0:.0f} %"
                       f"{', errors ' + str(level['errors']) if level['errors'] else ''}"
                       f"{split_text(level) if workers > 1 else ''}"
+                      f"{cores_text(level)}"
                       f"{perf_text(level) if a.perf else ''}", flush=True)
-    print("\n| checkout | W | orders/s | p99 ms | server CPU per order | sleeps per order | idle CPU | other CPU | runs |"
+    print("\n| checkout | W | orders/s | p99 ms | server CPU per order | sleeps per order | idle CPU | other CPU | "
+          "client CPU | cores idle | workers on one core | runs |"
           f"{' system calls, context switches per order |' if a.perf else ''}\n|---|---:|---:|---:|---:|---:|---:|---:|"
-          f"---:|{'---:|' if a.perf else ''}")
+          f"---:|---:|---:|---:|{'---:|' if a.perf else ''}")
     for (root, poll, workers), levels in runs.items():
         med = {k: statistics.median(float(x.get(k) or 0) for x in levels)
                for k in ("rate", "p99_ms", "server_us_per_msg", "other_cpu_pct", "syscalls_per_order",
-                         "switches_per_order", "sleeps_per_order", "idle_cpu_pct")}
+                         "switches_per_order", "sleeps_per_order", "idle_cpu_pct", "client_cpu_window_pct",
+                         "idle_cores_pct", "workers_one_core_pct")}
         counted_text = f" {med['syscalls_per_order']:.2f}, {med['switches_per_order']:.2f} |" if a.perf else ""
         print(f"| {label(root, poll)} | {workers} | {med['rate']:,.0f} | {med['p99_ms']:.2f} | "
               f"{med['server_us_per_msg']:.0f} µs | {med['sleeps_per_order']:.2f} | {med['idle_cpu_pct']:.1f} % | "
-              f"{med['other_cpu_pct']:.0f} % | {len(levels)} |{counted_text}")
+              f"{med['other_cpu_pct']:.0f} % | {med['client_cpu_window_pct']:.0f} % | {med['idle_cores_pct']:.0f} % | "
+              f"{med['workers_one_core_pct']:.0f} % | {len(levels)} |{counted_text}")
     return 1 if any(x["errors"] for levels in runs.values() for x in levels) else 0
 
 

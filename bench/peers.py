@@ -40,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from procstat import connection_split  # bench/ is the script directory
+from procstat import Account, account_text, connection_split  # bench/ is the script directory
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -168,6 +168,15 @@ def lis(side: str, args: argparse.Namespace, mb: Path, work: Path) -> dict[int, 
         sampler = threading.Timer(args.warmup + 1.0, lambda: split.append(connection_split(server.proc.pid, port)))
         sampler.daemon = True
         sampler.start()
+    accounts: list[dict[str, Any]] = []
+    if args.account:  # where the cores go over the measured window, less one second at each end
+        account = Account(os.getpid())
+        window = max(args.duration - 2.0, 1.0)
+        starter = threading.Timer(args.warmup + 1.0, account.begin)
+        ender = threading.Timer(args.warmup + 1.0 + window, lambda: accounts.append(account.end()))
+        for timer in (starter, ender):
+            timer.daemon = True
+            timer.start()
     try:
         levels = levels_of(run_json([py, load, "--port", str(port), "--server-pid", str(server.proc.pid),
                                      "--handler", handler, *timing]))
@@ -176,6 +185,9 @@ def lis(side: str, args: argparse.Namespace, mb: Path, work: Path) -> dict[int, 
     if split:
         for level in levels.values():
             level["split"] = split[0]
+    if accounts:
+        for level in levels.values():
+            level["account"] = account_text(accounts[0], level["rate"] * max(args.duration - 2.0, 1.0))
     return levels
 
 
@@ -215,6 +227,9 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", default="auto", help="hih mock serve --workers for the hih side: N or auto (default)")
     ap.add_argument("--busy-poll-us", type=int, help="hih mock serve --busy-poll-us for the mock LIS (default: its own)")
+    ap.add_argument("--account", action="store_true",
+                    help="lis: per process (load client, hih parent and workers, the peer's node) the CPU, run-queue "
+                         "wait, sleeps and preemptions per order over the measured window, and each core's idle time")
     ap.add_argument("--write", action="store_true", help="write the table into bench/RESULTS.md")
     ap.add_argument("--block", default="peers",
                     help="the marked block of RESULTS.md to write (`<!-- BLOCK:start -->` ... `<!-- BLOCK:end -->`; "
@@ -236,6 +251,9 @@ def main() -> int:
                                       f"{' split ' + '/'.join(map(str, v['split'])) if v.get('split') else ''}"
                                       for c, v in sorted(run.items()))
                     print(f"[rep {rep}] {pair} {side}: {shown}", flush=True)
+                    for c, v in sorted(run.items()):
+                        if v.get("account"):
+                            print(f"    C={c} {v['account']}", flush=True)
     load_after = os.getloadavg()
     rows = table(results, conns)
     print("\n".join(rows))

@@ -255,6 +255,7 @@ def _wait(stop: threading.Event, workers: list[_Worker], announce: Callable[[str
 def worker_main(config: dict[str, Any]) -> None:
     """Serve each mock of `config` on its shared port, then the worker's private admin API; print `ready PORT`."""
     from harness.contract.loader import ContractStore
+    from mocks.placement import place_worker
     from mocks.registry import mock_class
     from mocks.shared_state import SharedSqliteStore
     from mocks.transport.admin import admin_app
@@ -268,6 +269,7 @@ def worker_main(config: dict[str, Any]) -> None:
     parent = int(config.get("parent") or os.getppid())
     if not die_with_parent(parent):
         return
+    place_worker(config["index"], config["workers"])  # before the runtime's threads, which inherit the core
     store = ContractStore(Path(config["contracts_dir"]) if config["contracts_dir"] else None)
     runtime = Runtime().start()
     runtime.poll_before_sleeping(float(config.get("busy_poll_s") or 0.0))
