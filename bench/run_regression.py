@@ -56,18 +56,23 @@ def children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed_run(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> Timed:
-    """Run `cmd` from the project root; exit code 124 when it was killed at the timeout."""
+def timed_run(cmd: list[str], timeout: float, env: dict[str, str] | None = None, log: Path | None = None) -> Timed:
+    """Run `cmd` from the project root; exit code 124 when it was killed at the timeout. `log`: where to keep its
+    whole output (a failure's message is more than the tail)."""
     cpu0, busy0, start = children_cpu_s(), machine_busy_s(), time.perf_counter()
     try:
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
                               env=env, check=False)
+        if log is not None:
+            log.write_text(done.stdout + done.stderr, encoding="utf-8")
         lines = (done.stdout + done.stderr).strip().splitlines()
         failed = [line for line in lines[:-4] if line.startswith(("FAILED ", "ERROR "))]  # every one, not the last
         code, tail = done.returncode, "\n".join([*failed, *lines[-4:]])
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout if isinstance(exc.stdout, str) else (exc.stdout or b"").decode("utf-8", "replace")
         code, tail = 124, out[-600:]
+        if log is not None:
+            log.write_text(out, encoding="utf-8")
     wall = time.perf_counter() - start
     cpu, busy = children_cpu_s() - cpu0, machine_busy_s() - busy0
     other = max(0.0, busy - cpu) / (wall * (os.cpu_count() or 1))
