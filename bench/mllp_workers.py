@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from peers import ROOT, Server, free_port, run_json  # bench/ is the script directory
-from procstat import Account, connections, proc_cpu_s, tree_cpu_s
+from procstat import Account, connections, descendants, proc_cpu_s, tree_cpu_s
 
 PERF_EVENTS = ("raw_syscalls:sys_enter", "context-switches")
 
@@ -64,17 +64,7 @@ def per_order(perf: subprocess.Popen[str], rate: float, duration: float) -> dict
 
 def tree_pids(pid: int) -> list[int]:
     """`pid` and its descendants (the workers, whichever thread started them)."""
-    found, todo = [pid], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            kids = [int(k) for task in Path(f"/proc/{parent}/task").iterdir()
-                    for k in (task / "children").read_text().split()]
-        except OSError:
-            kids = []
-        found.extend(kids)
-        todo.extend(kids)
-    return found
+    return [pid, *descendants(pid)]
 
 
 def sleeps(pid: int) -> int:

@@ -45,6 +45,24 @@ def _decoded(raw: bytes) -> Any:
     return orjson.loads(raw[1:])
 
 
+def _unpacked(payload: bytes | memoryview,
+              value: Callable[[bytes | memoryview], Any]) -> tuple[Any, list[tuple[str, str, Any]]]:
+    """A record `LazyLogStore._encode` wrote: its key and its rows (table, key, `value` of the row's bytes, or None for a row
+    removed). What the bytes become is the caller's: kept as they are (read later) or decoded (a replay)."""
+    (size,) = _LENGTH.unpack_from(payload, 1)
+    at = 5 + size
+    header = orjson.loads(payload[5:at])
+    rows: list[tuple[str, str, Any]] = []
+    for index in range(1, len(header), 3):
+        size = header[index + 2]
+        if size < 0:
+            rows.append((header[index], header[index + 1], None))
+        else:
+            rows.append((header[index], header[index + 1], value(payload[at : at + size])))
+            at += size
+    return header[0], rows
+
+
 class LazyLogStore(WorkerLogStore):
     """`WorkerLogStore` that keeps the other workers' rows as bytes until read (see the module's docstring)."""
 
@@ -83,35 +101,14 @@ class LazyLogStore(WorkerLogStore):
     def _record(self, payload: bytes | memoryview) -> int:
         if payload[0] != _TAG:  # the end of a generation, `["next", N]`
             return super()._record(payload)
-        (size,) = _LENGTH.unpack_from(payload, 1)
-        at = 5 + size
-        header = orjson.loads(payload[5:at])
-        rows: list[tuple[str, str, Any]] = []
-        for index in range(1, len(header), 3):
-            size = header[index + 2]
-            if size < 0:
-                rows.append((header[index], header[index + 1], None))
-            else:
-                rows.append((header[index], header[index + 1], bytes(payload[at : at + size])))
-                at += size
-        self._merge(header[0], rows)
+        key, rows = _unpacked(payload, lambda part: bytes(part))
+        self._merge(key, rows)
         return -1
 
     def _replay(self, payload: memoryview) -> Replayed | None:
         if payload[0] != _TAG:
             return super()._replay(payload)
-        (size,) = _LENGTH.unpack_from(payload, 1)
-        at = 5 + size
-        header = orjson.loads(payload[5:at])
-        rows: list[tuple[str, str, Any]] = []
-        for index in range(1, len(header), 3):
-            size = header[index + 2]
-            if size < 0:
-                rows.append((header[index], header[index + 1], None))
-            else:
-                rows.append((header[index], header[index + 1], orjson.loads(payload[at + 1 : at + size])))
-                at += size
-        return header[0], rows
+        return _unpacked(payload, lambda part: orjson.loads(part[1:]))
 
     # -- reading ---------------------------------------------------------------------------------------------
     def get(self, table: str, key: str) -> Any:
