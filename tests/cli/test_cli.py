@@ -49,9 +49,14 @@ def one_line_error(err: str) -> str:
     (["run", "--contract", "insurance=1999.9"], "--contract insurance=1999.9: unknown version (known: 2023.1, 2024.1, 2025.1)"),
     (["run", "--contract", "insurance"], "--contract 'insurance': expected NAME=VALUE"),
     (["run", "--contract", "insurance=2024.1", "--contract", "insurance=2023.1"], "--contract given twice for 'insurance'"),
-    (["run", "--connector", "insurance=connectors.insurance"], "connector 'connectors.insurance' is not of the form module:factory"),
-    (["run", "--connector", "insurance=no_such_hospital.adapter:make"], "cannot import 'no_such_hospital.adapter'"),
-    (["run", "--connector", "insurance=connectors.insurance:no_such_factory"], "has no callable 'no_such_factory'"),
+    # a connector is imported beside the start of the run's pytest processes (harness/run/runner.py): one interface
+    # starts one process, not five, and the error and what the run leaves are the same
+    (["run", "--interface", "insurance", "--connector", "insurance=connectors.insurance"],
+     "connector 'connectors.insurance' is not of the form module:factory"),
+    (["run", "--interface", "insurance", "--connector", "insurance=no_such_hospital.adapter:make"],
+     "cannot import 'no_such_hospital.adapter'"),
+    (["run", "--interface", "insurance", "--connector", "insurance=connectors.insurance:no_such_factory"],
+     "has no callable 'no_such_factory'"),
     (["run", "--connector", "lab=connectors.insurance:reference"], "--connector names unknown interface 'lab'"),
     (["run", "--tags", "@smoke; rm -rf /"], "--tags '@smoke; rm -rf /': use tag names with and, or, not and parentheses"),
     (["contract", "show", "lab"], "unknown interface 'lab'"),
