@@ -605,11 +605,23 @@ class ForkServer:
         self.servers[family.name] = Server(self.folder / family.name.replace("@", "-"), family, parent)
         return self.servers[family.name]
 
-    def fork(self, argv: list[str], log: Path, env: dict[str, str]) -> Forked:
-        """A pytest process running `argv` (pytest's arguments) with `env`, from the current working folder."""
-        cwd = os.getcwd()
-        order = {"argv": argv, "log": str(log), "env": env, "cwd": cwd}
-        return self.server(family_of(argv, env, cwd)).fork(order, argv)
+    def fork(self, argv: list[str], log: Path, env: dict[str, str], cwd: Path | None = None) -> Forked:
+        """A pytest process running `argv` (pytest's arguments) with `env`, from `cwd` (else the current working
+        folder); what it prints goes to `log`."""
+        folder = str(cwd or os.getcwd())
+        order = {"argv": argv, "log": str(log), "env": env, "cwd": folder}
+        return self.server(family_of(argv, env, folder)).fork(order, argv)
+
+    def run(self, argv: list[str], log: Path, env: dict[str, str], cwd: Path, timeout: float) -> int:
+        """`python -m pytest ARGV` run to its end, as a test that starts a run's pytest process by its command line
+        would (`fork`): its exit status; killed, and TimeoutExpired, past `timeout` seconds."""
+        process = self.fork(argv, log, env, cwd)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+            raise
 
     def close(self) -> None:
         """End the servers: the `plain` one, which the others end with; each counted afresh if started again."""

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from harness.run.child import INI, PLUGINS
 from harness.run.options import PROJECT_ROOT
+from tests.forkserver import ForkServer
 from tests.report.identifiers import unmasked
 
 DEFECT = "tests.data.connectors.double_charge_connector:make"
@@ -31,23 +30,24 @@ def pytest_sessionfinish(session):
 '''
 
 
-def test_only_call_reports_carry_the_scenario_data_and_cucumber_json_has_every_scenario(tmp_path: Path) -> None:
+def test_only_call_reports_carry_the_scenario_data_and_cucumber_json_has_every_scenario(
+        tmp_path: Path, fork_server: ForkServer) -> None:
+    """A run's pytest process, forked as the suite's runs' are (tests/forkserver.py): what it reports is checked,
+    not how it starts."""
     (tmp_path / "hih_contexts_probe.py").write_text(PROBE, encoding="utf-8")
     out = tmp_path / "contexts.json"
     reports = tmp_path / "reports"
     reports.mkdir()
-    command = [sys.executable, "-m", "pytest", "-c", str(INI), "--rootdir", str(PROJECT_ROOT),
-               "--disable-plugin-autoload", *[a for plugin in PLUGINS for a in ("-p", plugin)],
-               "-p", "harness.run.collector", "--hih-events", str(reports / "events.jsonl"), "-p", "hih_contexts_probe",
-               "--junitxml", str(reports / "junit.xml"), "-q", "--cucumberjson", str(reports / "cucumber.json"),
-               "-m", "fault", "--hih-contract", "insurance=2025.1", "--hih-connector", f"insurance={DEFECT}",
-               str(PROJECT_ROOT / "features" / "insurance")]
+    argv = ["-c", str(INI), "--rootdir", str(PROJECT_ROOT), "--disable-plugin-autoload",
+            *[a for plugin in PLUGINS for a in ("-p", plugin)], "-p", "harness.run.collector",
+            "--hih-events", str(reports / "events.jsonl"), "-p", "hih_contexts_probe",
+            "--junitxml", str(reports / "junit.xml"), "-q", "--cucumberjson", str(reports / "cucumber.json"),
+            "-m", "fault", "--hih-contract", "insurance=2025.1", "--hih-connector", f"insurance={DEFECT}",
+            str(PROJECT_ROOT / "features" / "insurance")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(PROJECT_ROOT)]),
            "HIH_CONTEXTS_OUT": str(out)}
-    done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, check=False,
-                          env=env)
-    (reports / "pytest.log").write_text(done.stdout + done.stderr, encoding="utf-8")
-    assert done.returncode == 1, "the planted defect fails some scenarios"
+    code = fork_server.run(argv, reports / "pytest.log", env, PROJECT_ROOT, timeout=300)
+    assert code == 1, "the planted defect fails some scenarios"
     seen = json.loads(out.read_text(encoding="utf-8"))
     calls = [r for r in seen if r["when"] == "call"]
     assert {r["outcome"] for r in calls} == {"passed", "failed"}

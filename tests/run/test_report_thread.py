@@ -5,9 +5,8 @@ junit.xml and cucumber.json are what finishing each report in place gives, and n
 from __future__ import annotations
 
 import json
+import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from harness.run.child import INI, PLUGINS
 from harness.run.options import PROJECT_ROOT
 from harness.run.report_thread import ReportThread, settle_all
+from tests.forkserver import ForkServer
 from tests.report.identifiers import unmasked
 
 
@@ -101,24 +101,24 @@ def _normal(text: str) -> str:
     return text
 
 
-def _run(folder: Path, *extra: str) -> dict[str, Any]:
+def _run(fork_server: ForkServer, folder: Path, *extra: str) -> dict[str, Any]:
+    """A run's pytest process over the insurance @fault scenarios, forked as the suite's runs' are (tests/forkserver.py):
+    the report thread is what it compares, not how the process starts."""
     folder.mkdir()
-    command = [sys.executable, "-m", "pytest", "-c", str(INI), "--rootdir", str(PROJECT_ROOT),
-               "--disable-plugin-autoload", *[a for plugin in PLUGINS for a in ("-p", plugin)],
-               "-p", "harness.run.collector", "--hih-events", str(folder / "events.jsonl"),
-               "--junitxml", str(folder / "junit.xml"), "-o", "junit_suite_name=hih", "-q", "-rfE",
-               "--cucumberjson", str(folder / "cucumber.json"), "--hih-quick-exit", "-m", "fault",
-               "--hih-contract", "insurance=2025.1", "--hih-connector", f"insurance={DEFECT}", *extra,
-               str(PROJECT_ROOT / "features" / "insurance")]
-    done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, check=False)
-    (folder / "pytest.log").write_text(done.stdout + done.stderr, encoding="utf-8")
+    argv = ["-c", str(INI), "--rootdir", str(PROJECT_ROOT), "--disable-plugin-autoload",
+            *[a for plugin in PLUGINS for a in ("-p", plugin)], "-p", "harness.run.collector",
+            "--hih-events", str(folder / "events.jsonl"), "--junitxml", str(folder / "junit.xml"),
+            "-o", "junit_suite_name=hih", "-q", "-rfE", "--cucumberjson", str(folder / "cucumber.json"),
+            "--hih-quick-exit", "-m", "fault", "--hih-contract", "insurance=2025.1", "--hih-connector",
+            f"insurance={DEFECT}", *extra, str(PROJECT_ROOT / "features" / "insurance")]
+    code = fork_server.run(argv, folder / "pytest.log", dict(os.environ), PROJECT_ROOT, timeout=300)
     events = [json.loads(line) for line in (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()]
-    return {"code": done.returncode, "events": events}
+    return {"code": code, "events": events}
 
 
-def test_a_run_with_the_thread_writes_what_a_run_inline_writes(tmp_path: Path) -> None:
-    inline = _run(tmp_path / "inline", "--hih-reports-inline")
-    beside = _run(tmp_path / "beside")
+def test_a_run_with_the_thread_writes_what_a_run_inline_writes(tmp_path: Path, fork_server: ForkServer) -> None:
+    inline = _run(fork_server, tmp_path / "inline", "--hih-reports-inline")
+    beside = _run(fork_server, tmp_path / "beside")
     assert inline["code"] == beside["code"] == 1, "the planted defect fails some scenarios"
     results = [e for e in beside["events"] if e["event"] == "result"]
     assert results, "the run reported its scenarios"
