@@ -4,6 +4,8 @@ scenario is the interpreter's start and the import of pytest and the libraries e
 paid by every run and every lane of a run; bench/RESULTS.md). The tests still see real processes: their own pid and
 process group, the exit status they end with (a signal's too), their log, their events and reports, their deadline
 and cancel handling.
+Tests that start a run's pytest process by its command line to read what it reports, not to see how it starts,
+fork it the same way (`ForkServer.run`).
 
 A server (this file run as a script, with the socket's path) imports what a run's warm pytest process imports while
 it waits for its command line (`harness.run.warm.PRELOAD` and `WHILE_WAITING`, read from warm.py as it runs, as a

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 
 from harness import step_cache
 from tests.conftest import ROOT
+from tests.forkserver import ForkServer
 
 STEPS = '''
 from __future__ import annotations
@@ -127,14 +126,17 @@ Ran = tuple[list[tuple[str, str, dict[str, object]]], dict[str, str], str]
 """What each step bound (in order), each test's outcome, and pytest's failure lines."""
 
 
-def run(folder: Path, cached: bool) -> Ran:
+def run(fork_server: ForkServer, folder: Path, cached: bool) -> Ran:
+    """`python -m pytest` over the project, forked from the suite's fork server (tests/forkserver.py): what the steps
+    bound is compared, not how the process starts."""
     log = folder / f"bound-{cached}.jsonl"
     junit = folder / f"junit-{cached}.xml"
+    printed = folder / f"pytest-{cached}.log"
     plugins = ["-p", "pytest_bdd.plugin"] + (["-p", "harness.step_cache"] if cached else [])
     env = dict(os.environ, BOUND_LOG=str(log), PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--disable-plugin-autoload",
-                           *plugins, "-rf", f"--junitxml={junit}", "-o", "junit_family=xunit1", str(folder)],
-                          cwd=folder, env=env, capture_output=True, text=True, timeout=120, check=False)
+    fork_server.run(["-q", "-p", "no:cacheprovider", "--disable-plugin-autoload", *plugins, "-rf",
+                     f"--junitxml={junit}", "-o", "junit_family=xunit1", str(folder)], printed, env, folder,
+                    timeout=120)
     from lxml import etree
 
     outcomes = {}
@@ -143,7 +145,7 @@ def run(folder: Path, cached: bool) -> Ran:
         outcomes[f"{case.get('classname')}::{case.get('name')}"] = (
             "passed" if failure is None else f"failed: {failure.get('message')}")
     bound = [_bound(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
-    failures = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
+    failures = [line for line in printed.read_text(encoding="utf-8").splitlines() if line.startswith("FAILED")]
     return bound, outcomes, "\n".join(failures)
 
 
@@ -152,10 +154,10 @@ SAME_RUNS = pytest.mark.xdist_group("step_cache_runs")
 
 
 @pytest.fixture(scope="module")
-def both_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Ran]:
+def both_runs(tmp_path_factory: pytest.TempPathFactory, fork_server: ForkServer) -> dict[bool, Ran]:
     """The project run with the cache (True) and without (False)."""
     folder = project(tmp_path_factory.mktemp("step-cache"))
-    return {cached: run(folder, cached) for cached in (True, False)}
+    return {cached: run(fork_server, folder, cached) for cached in (True, False)}
 
 
 @SAME_RUNS
@@ -222,18 +224,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 '''
 
 
-def test_every_shipped_step_finds_what_pytest_bdds_own_search_finds(tmp_path: Path) -> None:
+def test_every_shipped_step_finds_what_pytest_bdds_own_search_finds(tmp_path: Path, fork_server: ForkServer) -> None:
     """Every step of every shipped scenario, under its own test module: exactly one definition, the one pytest-bdd's
-    search finds, asked twice (the second answer from the cache)."""
+    search finds, asked twice (the second answer from the cache). Its pytest process is forked (tests/forkserver.py)."""
     (tmp_path / "stepcheck.py").write_text(CHECKER, encoding="utf-8")
     checked = tmp_path / "checked.json"
+    printed = tmp_path / "pytest.log"
     env = dict(os.environ, CHECKED=str(checked), PYTHONPATH=os.pathsep.join([str(ROOT), str(tmp_path)]))
-    done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "harness" / "run" / "pytest-run.ini"),
-                           "--rootdir", str(ROOT), "--disable-plugin-autoload", "-p", "pytest_bdd.plugin",
-                           "-p", "harness.plugin", "-p", "harness.step_cache", "-p", "stepcheck", "--collect-only",
-                           "-q", str(ROOT / "features")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    code = fork_server.run(["-c", str(ROOT / "harness" / "run" / "pytest-run.ini"), "--rootdir", str(ROOT),
+                            "--disable-plugin-autoload", "-p", "pytest_bdd.plugin", "-p", "harness.plugin",
+                            "-p", "harness.step_cache", "-p", "stepcheck", "--collect-only", "-q",
+                            str(ROOT / "features")], printed, env, ROOT, timeout=300)
+    assert code == 0, printed.read_text(encoding="utf-8")[-6000:]
     result = json.loads(checked.read_text(encoding="utf-8"))
     assert result["items"] > 250 and result["checked"] > 1500, result
     assert result["different"] == []
