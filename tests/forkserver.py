@@ -72,6 +72,9 @@ READY_S = 120.0
 """How long a test waits for the server to fork a process (its first order waits for its imports)."""
 IDLE_S = 1.0
 """How often the server looks for minders to reap while no order comes."""
+GONE_S = 10.0
+"""How long `Forked.poll` waits for the minder's word on a process that has exited (the minder may be descheduled
+on a loaded machine)."""
 MAX_LINE = 1 << 20
 """The largest order or answer read (an order is a command line and an environment)."""
 MAX_SERVERS = 10
@@ -361,7 +364,19 @@ class Forked(subprocess.Popen[bytes]):
         return self.returncode
 
     def poll(self) -> int | None:
-        return self._answer(0)
+        """The exit status once the process has exited, as `Popen.poll` gives it: a process already gone (seen
+        through a pidfd, as `hih run` watches its lanes) waits for its minder's word, which follows at once."""
+        code = self._answer(0)
+        if code is None and self._gone():
+            code = self._answer(GONE_S)
+        return code
+
+    def _gone(self) -> bool:
+        try:
+            state = Path(f"/proc/{self.pid}/stat").read_text(encoding="ascii").rpartition(")")[2].split()[0]
+        except (OSError, IndexError):
+            return True
+        return state in ("Z", "X")
 
     def wait(self, timeout: float | None = None) -> int:
         code = self._answer(timeout)

@@ -5,6 +5,7 @@ server."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -70,6 +71,30 @@ def test_a_signal_ends_it_and_says_so(tmp_path: Path, fork_server: ForkServer, m
     assert process.poll() is None
     os.killpg(process.pid, signal.SIGKILL)  # its own process group, as `hih run` stops it
     assert process.wait(60) == -signal.SIGKILL
+
+
+def test_once_it_has_exited_poll_gives_its_status_as_popens_does(
+        tmp_path: Path, fork_server: ForkServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`hih run` sees a lane's end through a pidfd, then asks `poll()`: the status must be there, not None (a process
+    dropped unread leaves its minder's socket open). Its minder held stopped until the process has exited."""
+    (tmp_path / "test_minder.py").write_text(
+        "import os, pathlib\ndef test_names_its_minder():\n"
+        "    pathlib.Path('minder').write_text(str(os.getppid()))\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    process = fork_server.fork(["-q", "-p", "no:cacheprovider", "test_minder.py"], tmp_path / "log", dict(os.environ))
+    assert wait_for(lambda: (tmp_path / "minder").exists() and (tmp_path / "minder").read_text() != "", timeout=120)
+    minder = int((tmp_path / "minder").read_text())
+    os.kill(minder, signal.SIGSTOP)
+    try:
+        exited = os.pidfd_open(process.pid)
+        try:
+            assert select.select([exited], [], [], 120)[0], "the pytest process exited"
+        finally:
+            os.close(exited)
+        threading.Timer(0.5, os.kill, (minder, signal.SIGCONT)).start()
+        assert process.poll() == 0
+    finally:
+        os.kill(minder, signal.SIGCONT)
 
 
 def test_a_run_process_ends_with_the_server(tmp_path: Path, own_server: ForkServer,
