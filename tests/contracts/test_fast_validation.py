@@ -116,7 +116,8 @@ def test_native_verdict_matches_the_python_findings(contract_2024: Contract, cap
     for relpath, instance in _pairs(contract_2024, body, capture.stem.split("-")[0]):
         for mutated in [instance, *_mutations(instance, bounds)]:
             native = schemas.is_valid(mutated, relpath)
-            python = not list(schemas.validator(relpath).iter_errors(mutated))
+            # `is_valid` is the Python validator's own verdict: its first error, not every one (half the CPU)
+            python = schemas.validator(relpath).is_valid(mutated)
             assert native == python, f"{relpath}: native says {native}, Python says {python} for {json.dumps(mutated, ensure_ascii=False)[:300]}"
             checked += 1
     assert checked > 10
