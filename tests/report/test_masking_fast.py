@@ -4,8 +4,6 @@ and long texts answered from what the masker has masked already (until it learns
 
 from __future__ import annotations
 
-import copy
-import functools
 import re
 
 import pytest
@@ -15,6 +13,7 @@ from hypothesis import strategies as st
 from harness.config import MaskingConfig
 from harness.report import masking
 from harness.report.masking import LANDLINE, MOBILE, RESIDENT_ID, Masker
+from tests.report.maskers import new_masker
 from tests.strategies import examples, one_of
 
 shape_pieces = st.sampled_from([
@@ -64,17 +63,7 @@ steps = st.lists(st.one_of(st.tuples(st.just("text"), long_texts),
                  min_size=1, max_size=20)
 
 
-@functools.cache
-def _built(json: tuple[str, ...] | None = None) -> Masker:
-    """A masker that has masked nothing, built once per rules (the text test's configuration when `json` is None):
-    never used itself, only copied."""
-    return Masker.from_config(MaskingConfig(text=(r"工号(\d{4})",))) if json is None else Masker(json=json)
-
-
-def new_masker(json: tuple[str, ...] | None = None) -> Masker:
-    """A masker as it is built, for one example: a deep copy of the one built once, every member it changes copied,
-    so that no example sees what another taught it (building one was about a third of these tests' CPU)."""
-    return copy.deepcopy(_built(json))
+TEXT_RULES = MaskingConfig(text=(r"工号(\d{4})",))
 
 
 # 300 examples, kept: the long texts' cache not emptied as a value is learnt (a planted bug) was found in every one of
@@ -84,7 +73,7 @@ def new_masker(json: tuple[str, ...] | None = None) -> Masker:
 def test_masking_a_text_again_gives_what_masking_it_afresh_gives(steps: list[tuple[str, object]]) -> None:
     """A masker that answers texts it has seen (short and long) against one that runs every pattern every time, the
     two taught the same values in the same order (values the texts themselves teach included)."""
-    cached, fresh = new_masker(), new_masker()
+    cached, fresh = new_masker(Masker.from_config, TEXT_RULES), new_masker(Masker.from_config, TEXT_RULES)
     shown: list[str] = []
     for kind, value in steps:
         if kind == "remember":
@@ -151,7 +140,7 @@ json_rules = st.sampled_from([("certno", "psn_name", "tel"), ("/input/data/certn
 @settings(max_examples=examples(200), deadline=None)
 @given(document=documents, rules=json_rules)
 def test_the_json_walk_gives_what_the_reference_walk_gives(document: object, rules: tuple[str, ...]) -> None:
-    walked, reference = new_masker(rules), new_masker(rules)
+    walked, reference = new_masker(Masker, json=rules), new_masker(Masker, json=rules)
     assert walked.json(document) == _json_reference(reference, document)
     assert walked.learned == reference.learned
     assert walked.json(document, matcher=walked.xml_paths) == _json_reference(reference, document, (), reference.xml_paths)
