@@ -202,8 +202,8 @@ def last(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str]:
         return _reports(tmp_path_factory.mktemp("last") / "last", ahead=False)
 
 
-def test_the_signoff_laid_out_ahead_reads_as_the_one_laid_out_last(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch, last: tuple[int, str]) -> None:
+def test_the_signoff_laid_out_ahead_reads_as_the_one_laid_out_last(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, last: tuple[int, str]) -> None:
     answers = _answers(monkeypatch)
     ahead = _reports(tmp_path / "ahead", ahead=True)
     assert answers and answers[0] == ahead[0], "the side process wrote the PDF"
@@ -212,8 +212,8 @@ def test_the_signoff_laid_out_ahead_reads_as_the_one_laid_out_last(tmp_path: Pat
     assert "<manifest>" in ahead[1] and "13812345678" not in ahead[1]
 
 
-def test_the_side_process_started_before_any_report_gives_the_same_pack(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch, last: tuple[int, str]) -> None:
+def test_the_side_process_started_before_any_report_gives_the_same_pack(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, last: tuple[int, str]) -> None:
     """`hih run` forks the side process before it writes summary.json and evidence.json: the pack is the same."""
     answers = _answers(monkeypatch)
     started = _reports(tmp_path / "started", ahead=False, started=True)

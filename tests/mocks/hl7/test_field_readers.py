@@ -19,7 +19,7 @@ PIECES = st.sampled_from(["", "A", "张三", " ", "\\F\\", "\\S\\", "\\E\\", "\\
 
 
 # The strategies the composites below draw from, built once: one built inside a composite is a new strategy at every
-# draw, checked again by Hypothesis each time (most of these tests' CPU); the same ones draw the same examples.
+# draw, checked again by Hypothesis each time; built once, they draw the same examples for less.
 FIELD_COUNTS = st.integers(0, 20)
 FIELD_PIECES = st.lists(PIECES, max_size=6)
 TEXTS = st.lists(PIECES, max_size=4).map("".join)
