@@ -4,7 +4,6 @@ JSON type (a number also by the schemas' fractional bounds nearest it, and the w
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from collections.abc import Iterator
@@ -65,26 +64,32 @@ def bounds_of(schemas: SchemaSet) -> Bounds:
     return Bounds(tuple(sorted(found["minimum"])), tuple(sorted(found["maximum"])))
 
 
+DROP = object()
+"""The substitute that removes the value instead."""
+
+
+def _replaced(node: Any, path: tuple[Any, ...], substitute: Any) -> Any:
+    """`node` with the value at `path` replaced by `substitute` (or dropped): the objects and arrays on the path are
+    new, everything else is shared with `node` (neither validator changes what it validates)."""
+    head, rest = path[0], path[1:]
+    changed = dict(node) if isinstance(node, dict) else list(node)
+    if rest:
+        changed[head] = _replaced(node[head], rest, substitute)
+    elif substitute is DROP:
+        del changed[head]
+    else:
+        changed[head] = substitute
+    return changed
+
+
 def _mutations(document: Any, bounds: Bounds) -> Iterator[Any]:
     for path in _paths(document):
-        parent_path, last = path[:-1], path[-1]
         here = document
         for step in path:
             here = here[step]
         near = bounds.near(here) if type(here) in (int, float) else []  # a number: also the bounds beside it
-        for substitute in [*SUBSTITUTES, *near, "<drop>"]:
-            mutated = copy.deepcopy(document)
-            parent = mutated
-            for step in parent_path:
-                parent = parent[step]
-            if substitute == "<drop>":
-                if isinstance(parent, dict):
-                    del parent[last]
-                else:
-                    parent.pop(last)
-            else:
-                parent[last] = substitute
-            yield mutated
+        for substitute in [*SUBSTITUTES, *near, DROP]:
+            yield _replaced(document, path, substitute)
 
 
 def _pairs(contract: Contract, body: dict[str, Any], infno: str) -> list[tuple[str, Any]]:
@@ -116,7 +121,8 @@ def test_native_verdict_matches_the_python_findings(contract_2024: Contract, cap
     for relpath, instance in _pairs(contract_2024, body, capture.stem.split("-")[0]):
         for mutated in [instance, *_mutations(instance, bounds)]:
             native = schemas.is_valid(mutated, relpath)
-            python = not list(schemas.validator(relpath).iter_errors(mutated))
+            # `is_valid`: the Python validator's own verdict, stopped at the first error (about half the oracle's CPU)
+            python = schemas.validator(relpath).is_valid(mutated)
             assert native == python, f"{relpath}: native says {native}, Python says {python} for {json.dumps(mutated, ensure_ascii=False)[:300]}"
             checked += 1
     assert checked > 10

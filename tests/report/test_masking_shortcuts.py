@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from harness.config import MaskingConfig
 from harness.report.masking import Masker
+from tests.report.maskers import new_masker
 from tests.strategies import examples
 
 pieces = st.sampled_from([
@@ -16,6 +17,7 @@ pieces = st.sampled_from([
     "\rPID|1||MRN0001^^^H||张^三||19900101|F", "0571-8888666", "1234567", "123456", "１２３４５６７", "病历号：MRN0001",
     "姓名=李四", "|", "=", ":", "'", '"', "<", ">", "&lt;", "&gt;", " ", "\n", "\r", "a", "9", "X", "-", "0",
 ])
+TEXT_RULES = MaskingConfig(text=(r"工号(\d{4})",))
 texts = st.lists(pieces, max_size=14).map("".join) | st.text(max_size=60)
 
 
@@ -24,8 +26,7 @@ texts = st.lists(pieces, max_size=14).map("".join) | st.text(max_size=60)
 @settings(max_examples=examples(400), deadline=None)
 @given(text=texts, learned=st.lists(st.sampled_from(["MRN0001", "张三丰", "0571"]), max_size=2))
 def test_skipping_patterns_changes_nothing(text: str, learned: list[str]) -> None:
-    config = MaskingConfig(text=(r"工号(\d{4})",))
-    shortcut, every = Masker.from_config(config), Masker.from_config(config)
+    shortcut, every = new_masker(Masker.from_config, TEXT_RULES), new_masker(Masker.from_config, TEXT_RULES)
     shortcut.remember(learned)
     every.remember(learned)
     assert shortcut._text(text) == every._text(text, shortcuts=False)

@@ -186,36 +186,51 @@ def _answers(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
     return answers
 
 
-def test_the_signoff_laid_out_ahead_reads_as_the_one_laid_out_last(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(scope="module")
+def last(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str]:
+    """The pack of SUMMARY laid out last, with no side process: what every pack laid out ahead must read as. One for
+    the module: the same summary gives the same pack (nothing in it depends on when it is written), so the tests
+    compare with one layout instead of laying the same one out again each."""
+    pdf.preload()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HIH_HISTORY", "off")
+
+        def started(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("a side process for the pack laid out last")
+
+        patch.setattr(PdfAhead, "start", started)
+        return _reports(tmp_path_factory.mktemp("last") / "last", ahead=False)
+
+
+def test_the_signoff_laid_out_ahead_reads_as_the_one_laid_out_last(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, last: tuple[int, str]) -> None:
     answers = _answers(monkeypatch)
     ahead = _reports(tmp_path / "ahead", ahead=True)
     assert answers and answers[0] == ahead[0], "the side process wrote the PDF"
-    last = _reports(tmp_path / "last", ahead=False)
     assert len(answers) == 1
     assert ahead == last
     assert "<manifest>" in ahead[1] and "13812345678" not in ahead[1]
 
 
-def test_the_side_process_started_before_any_report_gives_the_same_pack(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_side_process_started_before_any_report_gives_the_same_pack(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, last: tuple[int, str]) -> None:
     """`hih run` forks the side process before it writes summary.json and evidence.json: the pack is the same."""
     answers = _answers(monkeypatch)
     started = _reports(tmp_path / "started", ahead=False, started=True)
     assert answers and answers[0] == started[0], "the side process wrote the PDF"
-    assert started == _reports(tmp_path / "last", ahead=False)
+    assert started == last
     assert "<manifest>" in started[1] and "13812345678" not in started[1]
 
 
 @pytest.mark.parametrize("expected_end", ["2026-12-06T20:00:09+08:00", "2026-12-06T19:59:58+08:00"])
 def test_the_side_process_started_before_the_end_time_is_known_gives_the_same_pack(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, expected_end: str) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, expected_end: str, last: tuple[int, str]) -> None:
     """`hih run` forks the side process at its last result, from the summary expected to finish then: the end time
     it laid out (the one that came, or other digits) is replaced by the final one, and the pack is the same."""
     answers = _answers(monkeypatch)
     early = _reports(tmp_path / "early", ahead=False, expected={**SUMMARY, "finished": expected_end})
     assert answers and answers[0] == early[0], "the side process wrote the PDF"
-    assert early == _reports(tmp_path / "last", ahead=False)
+    assert early == last
     assert "2026-12-0620:00:09+08:00" in early[1] and "19:59:58" not in early[1]
     html = (tmp_path / "early" / "signoff.html").read_text(encoding="utf-8")
     pdf.render_pdf(html, tmp_path / "fresh.pdf", signoff._print_css())
@@ -223,10 +238,10 @@ def test_the_side_process_started_before_the_end_time_is_known_gives_the_same_pa
 
 
 def test_a_side_process_started_from_another_summary_leaves_the_pdf_to_the_caller(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, last: tuple[int, str]) -> None:
     answers = _answers(monkeypatch)
     expected = {**SUMMARY, "decision": "pass", "finished": "2026-12-06T20:00:08+08:00"}
-    assert _reports(tmp_path / "other", ahead=False, expected=expected) == _reports(tmp_path / "last", ahead=False)
+    assert _reports(tmp_path / "other", ahead=False, expected=expected) == last
     assert answers == [None], "the page laid out was not the final one: the PDF was laid out again"
 
 

@@ -4,6 +4,7 @@ is left to zeep; what zeep refuses is never rendered."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from lxml import etree
 from harness.contract.loader import load_contract
 from harness.contract.soap import spec_of
 from mocks.transport.soap_encode import ReplyEncoder
-from tests.mocks.soap.test_request_decoder import FOLDERS, values_of
+from tests.mocks.soap.test_request_decoder import FOLDERS, operation_of, values_of
 from tests.strategies import examples
 
 REPLIES = [(folder, name) for folder in FOLDERS for name, op in spec_of(load_contract(folder)).operations.items()
@@ -25,10 +26,15 @@ ENCODED = [(folder, name) for folder, name in REPLIES
                            spec_of(load_contract(folder)).envelope_ns).plan is not None]
 
 
+@functools.cache
+def _envelope_ns(folder: Path) -> str:
+    return spec_of(load_contract(folder)).envelope_ns
+
+
 def encoder_of(folder: Path, operation: str) -> tuple[Any, ReplyEncoder]:
-    spec = spec_of(load_contract(folder))
-    op = spec.zeep_operation(operation)
-    return op, ReplyEncoder(op.output, spec.envelope_ns)
+    """The operation and its envelope's namespace (looked up once) and a new encoder of its reply, no template yet."""
+    op = operation_of(folder, operation)
+    return op, ReplyEncoder(op.output, _envelope_ns(folder))
 
 
 def test_most_reply_shapes_are_rendered_without_zeep() -> None:

@@ -4,6 +4,7 @@ another kind) is left to zeep, which says why."""
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,21 @@ FLAT = [(folder, name) for folder, name in OPERATIONS
         if ReplyTemplates(spec_of(load_contract(folder)).zeep_operation(name).output).elements]
 TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=30)
 VALUES = st.one_of(TEXT, st.integers(-10**6, 10**6), st.booleans(), st.decimals(allow_nan=False, allow_infinity=False, places=2))
+VALUES_OR_NONE = VALUES | st.none()
+EXTRA = st.sampled_from(["extra", "ResultCodes"])
+
+
+@functools.cache
+def _output(folder: Path, operation: str) -> Any:
+    """The reply of `operation`, looked up once (not the contract's files checked again for every example)."""
+    return spec_of(load_contract(folder)).zeep_operation(operation).output
+
+
+@functools.cache
+def _fields(names: tuple[str, ...]) -> st.SearchStrategy[dict[str, Any]]:
+    """A reply's fields by these names, the strategy built once per reply: Hypothesis validates each new strategy it
+    is asked to draw from, and one built per example was validated for every example; the same one draws the same."""
+    return st.dictionaries(st.sampled_from(names), VALUES_OR_NONE, max_size=len(names))
 
 
 def zeep_bytes(output: Any, data: dict[str, Any]) -> bytes | None:
@@ -44,12 +60,11 @@ def test_the_contracts_have_flat_replies() -> None:
 @settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_a_template_reply_is_what_zeep_makes(folder: Path, operation: str, data: st.DataObject) -> None:
-    output = spec_of(load_contract(folder)).zeep_operation(operation).output
+    output = _output(folder, operation)
     templates = ReplyTemplates(output)
-    names = list(templates.elements)
-    fields = data.draw(st.dictionaries(st.sampled_from(names), VALUES | st.none(), max_size=len(names)))
+    fields = data.draw(_fields(tuple(templates.elements)))
     if data.draw(st.booleans()):
-        fields[data.draw(st.sampled_from(["extra", "ResultCodes"]))] = "x"
+        fields[data.draw(EXTRA)] = "x"
     first = {name: data.draw(TEXT) if value is not None else None for name, value in fields.items()}
     made = zeep_bytes(output, first)
     if made is not None:

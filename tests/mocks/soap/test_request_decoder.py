@@ -5,6 +5,7 @@ decoder is not sure of (attributes, comments, another namespace, elements out of
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,27 @@ BY_KIND: dict[type, st.SearchStrategy[Any]] = {
     dt.date: st.dates(), dt.time: st.times()}
 
 
+@functools.cache
+def operation_of(folder: Path, name: str) -> Any:
+    """The zeep operation `name` of the contract in `folder`, looked up once: each example would otherwise check the
+    contract's files again (load_contract's fingerprint of the folder) for the operation it already has."""
+    return spec_of(load_contract(folder)).zeep_operation(name)
+
+
+_BUILT: dict[tuple[int, int], tuple[Any, st.SearchStrategy[Any]]] = {}
+
+
 def values_of(xsd_type: Any, depth: int = 0) -> st.SearchStrategy[Any]:
+    """Values of `xsd_type` as zeep takes them, the strategy built once per type: Hypothesis validates a strategy
+    drawn inside a test when it first meets it, so one built per example was validated for every example (about a
+    third of the reply encoder tests' CPU); the same one draws the same values."""
+    key = (id(xsd_type), depth)
+    if key not in _BUILT:  # the type kept beside its strategy, so its id is not reused
+        _BUILT[key] = (xsd_type, _values_of(xsd_type, depth))
+    return _BUILT[key][1]
+
+
+def _values_of(xsd_type: Any, depth: int) -> st.SearchStrategy[Any]:
     if isinstance(xsd_type, AnySimpleType):
         kinds = list(getattr(xsd_type, "accepted_types", None) or [str])
         return st.one_of(*[BY_KIND.get(kind, TEXT) for kind in kinds if kind in BY_KIND] or [TEXT])
@@ -60,7 +81,7 @@ def test_most_request_shapes_are_decoded_without_zeep() -> None:
 @settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_request_decodes_as_zeep_decodes_it(folder: Path, operation: str, data: st.DataObject) -> None:
-    op = spec_of(load_contract(folder)).zeep_operation(operation)
+    op = operation_of(folder, operation)
     fields = data.draw(values_of(op.input.body.type))
     try:
         envelope = op.input.serialize(**fields).content
