@@ -108,8 +108,11 @@ class PdfAhead:
             sent = False
             with contextlib.suppress(OSError):  # a side process that is gone: no answer below
                 sent = _write_all(self.orders, order, deadline)
-            if not sent:  # gone, or stuck in its layout while the page fills the pipe
-                self.why = "the side process did not take the final HTML"
+            if not sent:  # gone (it may have said why before it ended), or stuck in its layout while the page fills the pipe
+                said = _read_line(self.answers, 0.0)
+                told = json.loads(said) if said else {}
+                self.why = str(told["redo"]) if isinstance(told, dict) and told.get("redo") else \
+                    "the side process did not take the final HTML"
                 return None
             os.close(self.orders)
             self.orders = -1

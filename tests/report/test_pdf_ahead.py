@@ -17,7 +17,7 @@ import pytest
 from harness.report import pdf, pdf_ahead, signoff, writer
 from harness.report.manifest import differences, sha256_file
 from harness.report.pdf_ahead import PdfAhead
-from tests.conftest import reaped
+from tests.conftest import reaped, wait_for
 
 pytest.importorskip("weasyprint", reason="WeasyPrint (with Pango) is installed by ./scripts/setup")
 
@@ -102,6 +102,26 @@ def test_a_side_process_that_fails_or_stalls_is_ended_and_left_to_the_caller(tmp
     assert ahead.why == "no answer from the side process (b'')"
     assert time.monotonic() - started < 10
     assert reaped(ahead.pid)
+
+
+def test_a_side_process_that_failed_and_ended_before_the_final_page_still_says_why(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its reason is in the answer pipe even when it ended before the parent wrote the final page (the write then
+    fails): a loaded machine lets the parent reach `finish` only after that."""
+    def fails(*args: Any) -> None:
+        raise RuntimeError("layout failed")
+
+    monkeypatch.setattr(pdf_ahead, "_side", fails)
+    ahead = PdfAhead.start(_page(PLACEHOLDER), PLACEHOLDER, tmp_path / "ahead.pdf")
+    assert ahead is not None
+    wait_for(lambda: _state(ahead.pid) == "Z", timeout=30)  # ended, not yet reaped: the order's write fails
+    assert ahead.finish(_page(VALUE), VALUE) is None
+    assert ahead.why == "the side process failed: RuntimeError('layout failed')"
+    assert reaped(ahead.pid)
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rpartition(")")[2].split()[0]
 
 
 def test_a_stalled_side_process_does_not_hold_a_page_larger_than_the_pipe(tmp_path: Path,
