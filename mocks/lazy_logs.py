@@ -24,13 +24,14 @@ track.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from mocks.log_recovery import Replayed
-from mocks.shared_logs import _LENGTH, WorkerLogStore
+from mocks.shared_logs import _LENGTH, READ_CHUNK, STAMPS_KEPT, WorkerLogStore, _read
 from mocks.shared_state import _GONE
 from mocks.state import _copy
 
@@ -47,7 +48,7 @@ def _decoded(raw: bytes) -> Any:
 
 def _unpacked(payload: bytes | memoryview,
               value: Callable[[bytes | memoryview], Any]) -> tuple[Any, list[tuple[str, str, Any]]]:
-    """A record `LazyLogStore._encode` wrote: its key and its rows (table, key, `value` of the row's bytes, or None for a row
+    """A record `LazyLogStore._append` wrote: its key and its rows (table, key, `value` of the row's bytes, or None for a row
     removed). What the bytes become is the caller's: kept as they are (read later) or decoded (a replay)."""
     (size,) = _LENGTH.unpack_from(payload, 1)
     at = 5 + size
@@ -78,32 +79,130 @@ class LazyLogStore(WorkerLogStore):
         super().bound(table, max_rows, finished)
 
     # -- the log's records --------------------------------------------------------------------------------------
-    def _encode(self, stamp: int, written: dict[tuple[str, str], Any]) -> bytes:
+    def _append(self, written: dict[tuple[str, str], Any]) -> None:
+        """`WorkerLogStore._append` with the record built in the same pass over the rows (stamps, verdicts, bytes).
+
+        A row's finished byte is its bounded table's index: `_index` judged the row as it was put in this
+        transaction, so the verdict is read there, not asked of the table's predicate again."""
+        stamps = self._stamps
+        known = 0
+        for row in written:
+            seen = stamps.get(row, 0)
+            if seen > known:
+                known = seen
+        stamp = (max(time.time_ns() // 1000, (known >> 6) + 1) << 6) | self.index
         header: list[Any] = [stamp]
         parts: list[bytes] = []
         bounds = self._bounds
-        for (table, key), value in written.items():
+        for row, value in written.items():
+            stamps[row] = stamp
+            table, key = row
             if value is _GONE:
                 header += (table, key, -1)
                 continue
             bound = bounds.get(table) if bounds else None
             if bound is None or bound.finished is None:
-                flag = _UNJUDGED
+                parts.append(_UNJUDGED)
             else:
-                flag = _FINISHED if bound.finished(value) else _OPEN
-            data = flag + orjson.dumps(value)
+                parts.append(_FINISHED if key in bound.done else _OPEN)
+            data = orjson.dumps(value)
             parts.append(data)
-            header += (table, key, len(data))
+            header += (table, key, len(data) + 1)
+        while len(stamps) > STAMPS_KEPT:
+            stamps.popitem(last=False)
         head = orjson.dumps(header)
-        payload = b"".join([_HEAD, _LENGTH.pack(len(head)), head, *parts])
-        return _LENGTH.pack(len(payload)) + payload
+        rows = b"".join(parts)
+        self._write(b"".join((_LENGTH.pack(5 + len(head) + len(rows)), _HEAD, _LENGTH.pack(len(head)), head, rows)))
+        if self._db is not None:
+            self._pending.update(written)
+            self._schedule()
 
-    def _record(self, payload: bytes | memoryview) -> int:
-        if payload[0] != _TAG:  # the end of a generation, `["next", N]`
-            return super()._record(payload)
-        key, rows = _unpacked(payload, lambda part: bytes(part))
-        self._merge(key, rows)
-        return -1
+    def _catch_up(self) -> None:
+        """`WorkerLogStore._catch_up`, each record's rows merged where it is read (`_take`)."""
+        buffer, view = self._buffer, self._view
+        over = False
+        for reader in self._readers:
+            got = _read(reader.fd, buffer, reader.offset)
+            while got:
+                reader.offset += got
+                # the buffer is read again for the next chunk: what is kept of it (a record cut off) is copied
+                data: bytes | memoryview = reader.partial + view[:got] if reader.partial else view[:got]
+                at, moved, full = self._take(data)
+                over = over or full
+                if moved >= 0:  # the writer went on in its generation `moved`
+                    self._follow(reader, moved)
+                else:
+                    reader.partial = bytes(data[at:]) if at < len(data) else b""
+                    if got < READ_CHUNK:
+                        break
+                got = _read(reader.fd, buffer, reader.offset)
+        if over:  # only a merged row grows a table here
+            self._evict()
+
+    def _take(self, data: bytes | memoryview) -> tuple[int, int, bool]:
+        """Merge the whole records at the front of `data`, as `_merge` does (the later stamp wins, the bounded
+        tables' index kept from each row's finished byte) in one loop: where the first record not whole starts,
+        the generation an end-of-generation record names (else -1; nothing after it is read), and whether a row
+        put a bounded table past its limit (the only case a catch-up has rows to let go of)."""
+        end = len(data)
+        at = 0
+        unpack = _LENGTH.unpack_from
+        stamps, tables, bounds = self._stamps, self._tables, self._bounds
+        durable = self._db is not None
+        over = False
+        while at + 4 <= end:
+            (size,) = unpack(data, at)
+            stop = at + 4 + size
+            if stop > end:
+                break
+            if data[at + 4] != _TAG:  # the end of a generation, `["next", N]`
+                moved = WorkerLogStore._record(self, data[at + 4 : stop])
+                if moved >= 0:
+                    return stop, moved, over
+                at = stop
+                continue
+            (size,) = unpack(data, at + 5)
+            body = at + 9 + size
+            header = orjson.loads(data[at + 9 : body])
+            stamp = header[0]
+            for index in range(1, len(header), 3):
+                table, key, size = header[index], header[index + 1], header[index + 2]
+                value: bytes | None = None
+                if size >= 0:
+                    value = bytes(data[body : body + size])
+                    body += size
+                row = (table, key)
+                if stamp < stamps.get(row, 0):
+                    continue  # this worker (or a third) wrote the row later
+                stamps[row] = stamp
+                bound = bounds.get(table) if bounds else None
+                if value is not None:
+                    kept = tables.get(table)
+                    if kept is None:
+                        kept = self._rows(table)
+                    kept[key] = value
+                    if bound is not None:
+                        over = over or len(kept) > bound.limit
+                        judged = bound.finished
+                        if judged is not None:  # the writer's verdict in the first byte, when it had one
+                            if value[0] == 1 if value[0] != 2 else judged(value):
+                                if key not in bound.done:
+                                    bound.done[key] = None
+                            else:
+                                bound.done.pop(key, None)
+                else:
+                    rows = tables.get(table)
+                    if rows is not None:
+                        rows.pop(key, None)
+                    if bound is not None:
+                        bound.done.pop(key, None)
+                if durable:
+                    self._pending.pop(row, None)  # the writer keeps it in the file
+            self.revision += 1
+            at = stop
+        while len(stamps) > STAMPS_KEPT:
+            stamps.popitem(last=False)
+        return at, -1, over
 
     def _replay(self, payload: memoryview) -> Replayed | None:
         if payload[0] != _TAG:

@@ -193,7 +193,8 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
         secret = secrets.token_urlsafe(24)
         config = {"workers": options.workers, "host": options.host, "interfaces": interfaces, "admin_token": secret,
                   "contracts_dir": str(options.contracts_dir) if options.contracts_dir else None,
-                  "journal_bytes": options.journal_bytes, "allowed_hosts": options.allowed_hosts,
+                  "journal_bytes": options.journal_bytes, "max_rows": options.max_rows,
+                  "allowed_hosts": options.allowed_hosts,
                   "busy_poll_s": options.busy_poll_s}
         # the first worker makes the state file (schema, seed); the others start when it is ready
         try:
@@ -282,6 +283,7 @@ def worker_main(config: dict[str, Any]) -> None:
             mock = mock_class(name)(store.load(name, spec["contract"]), shared)
             mock.share(config["index"], config["workers"], Path(spec["state"]))
             mock.journal.max_bytes = config["journal_bytes"]
+            mock.limit_state(config["max_rows"])
             mock.extra_hosts = tuple(config["allowed_hosts"])
             mock.reuse_port = True
             mock.start(runtime, config["host"], spec["port"])
