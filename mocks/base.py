@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.contract.model import Contract
-from mocks.state import DEFAULT_MAX_ROWS, Store
+from mocks.state import DEFAULT_MAX_ROWS, Store, Tables
 from mocks.transport.faults import Fault, FaultPlan
 from mocks.transport.journal import Exchange, Journal
 from mocks.transport.limits import InputLimits
@@ -44,6 +44,10 @@ class MockService:
     """Served by the mocks' lean HTTP server (`mocks.transport.lean_http`) instead of uvicorn (unless the environment
     says HIH_MOCK_HTTP=uvicorn: a way back should a client need something only uvicorn does)."""
     """All its state is in `store`, so several processes can serve it over one shared store (`--workers`)."""
+    fixed_seed = False
+    """`seed()` puts the same rows whenever it runs into an empty store (they depend on nothing but what the mock was
+    built with, not on the clock): `reset` then restores the rows its first seeding left (`Store.restore`) instead of
+    seeding again, row by row, before every scenario."""
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000) -> None:
         self.contract = contract
@@ -61,6 +65,8 @@ class MockService:
         self.limit_state(DEFAULT_MAX_ROWS)
         self.front: Callable[[Any], Any] | None = None
         """An ASGI layer put in front of the partner's app when it starts (`hih mock serve --replay`)."""
+        self._seeded: Tables | None = None
+        """The rows of the first `reset`'s seeding, restored by the next ones (`fixed_seed`, an in-memory store)."""
         self.seed()
 
     # -- state ------------------------------------------------------------------------------------------
@@ -71,8 +77,14 @@ class MockService:
         """A fresh partner: empty journal, no faults, seeded state."""
         self.journal.clear()
         self.faults.clear()
+        if self._seeded is not None:
+            self.store.restore(self._seeded)
+            return
         self.store.clear()
         self.seed()
+        if self.fixed_seed and type(self.store) is Store:
+            # a store shared with other serving processes (`--workers`) or a state file resets as its writes go
+            self._seeded = self.store.tables()
 
     def limit_state(self, max_rows: int) -> None:
         """Keep at most `max_rows` rows of each growing table in memory, the oldest finished ones going first

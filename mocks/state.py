@@ -61,6 +61,13 @@ class _Bound:
         self.done: OrderedDict[str, None] = OrderedDict()
 
 
+@dataclass(frozen=True)
+class Tables:
+    """A store's rows at one moment (`Store.tables`), table by table, for `Store.restore`: read-only."""
+
+    rows: dict[str, dict[str, Any]]
+
+
 def _copy(value: Any) -> Any:
     """A private copy of a JSON-ready document, so callers can change what they read without touching the store.
 
@@ -301,11 +308,42 @@ class Store:
         with self._lock:
             self.problems = []
             self.revision += 1
-            for table, rows in self._tables.items():
-                for key in list(rows):
-                    self._remember(table, key)
+            if self._depth:  # inside a transaction: a rollback puts every row back
+                for table, rows in self._tables.items():
+                    for key in list(rows):
+                        self._remember(table, key)
             self._tables.clear()
             self._reindex()
+
+    def tables(self) -> Tables:
+        """What the store holds, to give `restore` later: each table's rows copied, the documents shared (a stored
+        document is never changed in place: `put` replaces it)."""
+        with self._lock:
+            return Tables({table: dict(rows) for table, rows in self._tables.items()})
+
+    def restore(self, tables: Tables) -> None:
+        """Hold exactly `tables` (from `tables()`), as `clear()` followed by a `put` of each row does, without a
+        `put` per row: a mock resets to its seeded state this way between scenarios (200 rows of the insurance
+        ledger's balances in one dictionary copy a table, where each `put` cost ≈ 1 µs and the seeding ≈ 0.2 ms).
+        The tables are copied, so `tables` itself stays as it was whatever is written afterwards."""
+        cls = type(self)
+        if self._depth or cls.put is not Store.put or cls.clear is not Store.clear:
+            # in a transaction (a rollback puts back what was there) or a store that writes through (a state file,
+            # other serving processes): row by row, as its own writes go
+            with self.transaction():
+                self.clear()
+                for table, rows in tables.rows.items():
+                    for key, value in rows.items():
+                        self.put(table, key, value)
+            return
+        with self._lock:
+            self.problems = []
+            self.revision += 1
+            self._tables = {table: OrderedDict(rows) if table in self._bounds else dict(rows)
+                            for table, rows in tables.rows.items()}
+            self._reindex()
+            if self._bounds:
+                self._evict()
 
     def dump(self) -> dict[str, dict[str, Any]]:
         with self._lock:
