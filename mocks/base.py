@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,10 +44,6 @@ class MockService:
     """Served by the mocks' lean HTTP server (`mocks.transport.lean_http`) instead of uvicorn (unless the environment
     says HIH_MOCK_HTTP=uvicorn: a way back should a client need something only uvicorn does)."""
     """All its state is in `store`, so several processes can serve it over one shared store (`--workers`)."""
-    fixed_seed = False
-    """`seed()` puts the same rows whenever it runs into an empty store (they depend on nothing but what the mock was
-    built with, not on the clock): `reset` then restores the rows its first seeding left (`Store.restore`) instead of
-    seeding again, row by row, before every scenario."""
 
     def __init__(self, contract: Contract, store: Store | None = None, journal_capacity: int = 10_000) -> None:
         self.contract = contract
@@ -65,26 +61,34 @@ class MockService:
         self.limit_state(DEFAULT_MAX_ROWS)
         self.front: Callable[[Any], Any] | None = None
         """An ASGI layer put in front of the partner's app when it starts (`hih mock serve --replay`)."""
-        self._seeded: Tables | None = None
-        """The rows of the first `reset`'s seeding, restored by the next ones (`fixed_seed`, an in-memory store)."""
+        self._seeded: tuple[Hashable, Tables] | None = None
+        """The rows of the last seeding by `reset`, under its `seed_key`, restored by the next ones (an in-memory
+        store)."""
         self.seed()
 
     # -- state ------------------------------------------------------------------------------------------
     def seed(self) -> None:
         """Put the partner's starting data into an empty store (kept when the store already holds some)."""
 
+    def seed_key(self) -> Hashable | None:
+        """What the rows `seed()` puts into an empty store depend on besides what the mock was built with (the
+        partner's day, say): `reset` restores the rows of its last seeding under an equal key (`Store.restore`)
+        instead of seeding again, row by row, before every scenario. None (here): seeded every time."""
+        return None
+
     def reset(self) -> None:
         """A fresh partner: empty journal, no faults, seeded state."""
         self.journal.clear()
         self.faults.clear()
-        if self._seeded is not None:
-            self.store.restore(self._seeded)
+        key = self.seed_key()
+        if key is not None and self._seeded is not None and self._seeded[0] == key:
+            self.store.restore(self._seeded[1])
             return
         self.store.clear()
         self.seed()
-        if self.fixed_seed and type(self.store) is Store:
+        if key is not None and type(self.store) is Store:
             # a store shared with other serving processes (`--workers`) or a state file resets as its writes go
-            self._seeded = self.store.tables()
+            self._seeded = (key, self.store.tables())
 
     def limit_state(self, max_rows: int) -> None:
         """Keep at most `max_rows` rows of each growing table in memory, the oldest finished ones going first
