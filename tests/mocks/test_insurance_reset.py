@@ -84,6 +84,13 @@ def held(store: Store) -> dict[str, dict[str, Any]]:
     return {table: rows for table, rows in store.dump().items() if rows}
 
 
+@pytest.fixture(scope="module")
+def offline(contract_2024: Contract) -> tuple[InsuranceMock, dict[str, Any]]:
+    """A mock that never listens, reset by every example (its first reset seeds, the others restore), and the rows a
+    new mock starts with."""
+    return InsuranceMock(contract_2024), InsuranceMock(contract_2024).store.dump()
+
+
 @settings(max_examples=60, deadline=None)
 @given(writes=st.lists(st.tuples(st.sampled_from(["balances", "visits", "sessions", "settlements", "new"]),
                                  st.sampled_from(["330100", "x", "330100" + "0" * 19 + "1"]),
@@ -91,11 +98,12 @@ def held(store: Store) -> dict[str, dict[str, Any]]:
                                                         "active": st.booleans(), "balc": st.text(max_size=4)}),
                                  st.booleans()), max_size=12),
        rolled_back=st.booleans())
-def test_reset_after_any_writes_holds_the_seeded_rows(contract_2024: Contract, writes: list[tuple[str, str, dict[str, Any], bool]],
+def test_reset_after_any_writes_holds_the_seeded_rows(offline: tuple[InsuranceMock, dict[str, Any]],
+                                                       writes: list[tuple[str, str, dict[str, Any], bool]],
                                                        rolled_back: bool) -> None:
-    mock = InsuranceMock(contract_2024)
+    mock, seeded = offline
     mock.reset()
-    seeded = mock.store.dump()
+    assert mock.store.dump() == seeded
     for table, key, value, deleting in writes:
         if deleting:
             mock.store.delete(table, key)
@@ -128,3 +136,28 @@ def test_restore_keeps_its_tables_and_bounds() -> None:
     store.put("visits", "d", {"done": False})  # over the bound: the finished row goes first, as before the restore
     assert [key for key, _ in store.items("visits")] == ["b", "d"]
     assert saved.rows == {"visits": {"a": {"done": True}, "b": {"done": False}}}, "restoring does not share its rows"
+
+
+@pytest.mark.parametrize("restoring", [False, True])
+def test_clear_and_restore_in_a_failing_transaction_put_every_table_back(restoring: bool) -> None:
+    store = Store()
+    store.bound("visits", 2, lambda row: row["done"])
+    store.put("visits", "a", {"done": True})
+    store.put("visits", "b", {"done": False})
+    store.put("balances", "p", "1.00")
+    saved = store.tables()
+    store.put("balances", "p", "2.00")
+    before = store.dump()
+
+    with pytest.raises(RuntimeError), store.transaction():
+        store.put("balances", "q", "3.00")
+        store.clear()
+        store.put("visits", "c", {"done": True})
+        if restoring:
+            store.restore(saved)
+            store.delete("balances", "p")
+        raise RuntimeError("refused")
+
+    assert store.dump() == before
+    store.put("visits", "d", {"done": False})  # the bound's index is back too: the finished row goes first
+    assert [key for key, _ in store.items("visits")] == ["b", "d"]
