@@ -43,8 +43,9 @@ WHILE_WAITING = ("httpx", "jsonschema", "httpcore", "time_machine")
 (harness.contract.verdicts) or a message breaks its contract (its findings come from jsonschema); httpcore (with h11
 and anyio) at the first httpx client, which `import httpx` leaves to it (an insurance scenario's set-up), and
 time-machine at a scenario's first held clock (`harness.held_clock`: the restart scenarios of insurance, LIS and PACS).
-A timestamped trace of three `hih run --interface insurance` (load ≈ 4) had the command line arrive 0–200 ms after
-jsonschema was imported, and the first scenario import httpcore ≈ 0.8 s after it. Not uvicorn: the
+Timestamped traces of `hih run --interface insurance`: at load ≈ 4 the command line came 0–200 ms after jsonschema
+was imported (three runs; the first scenario imported httpcore ≈ 0.8 s later); quiet (load < 1) and busy (≈ 9) it
+came before the preload had ended (ten runs), and nothing here was imported. Not uvicorn: the
 spec runs' mocks are served by their lean HTTP server (`mocks.transport.lean_http`), and uvicorn is imported only where
 a listener is served by it (`mocks.transport.runtime.Runtime.serve_http`, the admin API of `hih mock serve`).
 When the command line comes first, each is imported where the run first needs it, if it does: the process never
