@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from harness.contract.model import Contract
-from mocks.state import DEFAULT_MAX_ROWS, Store
+from mocks.state import DEFAULT_MAX_ROWS, Store, Tables
 from mocks.transport.faults import Fault, FaultPlan
 from mocks.transport.journal import Exchange, Journal
 from mocks.transport.limits import InputLimits
@@ -61,18 +61,34 @@ class MockService:
         self.limit_state(DEFAULT_MAX_ROWS)
         self.front: Callable[[Any], Any] | None = None
         """An ASGI layer put in front of the partner's app when it starts (`hih mock serve --replay`)."""
+        self._seeded: tuple[Hashable, Tables] | None = None
+        """The rows of the last seeding by `reset`, under its `seed_key`, restored by the next ones (an in-memory
+        store)."""
         self.seed()
 
     # -- state ------------------------------------------------------------------------------------------
     def seed(self) -> None:
         """Put the partner's starting data into an empty store (kept when the store already holds some)."""
 
+    def seed_key(self) -> Hashable | None:
+        """What the rows `seed()` puts into an empty store depend on besides what the mock was built with (the
+        partner's day, say): `reset` restores the rows of its last seeding under an equal key (`Store.restore`)
+        instead of seeding again, row by row, before every scenario. None (here): seeded every time."""
+        return None
+
     def reset(self) -> None:
         """A fresh partner: empty journal, no faults, seeded state."""
         self.journal.clear()
         self.faults.clear()
+        key = self.seed_key()
+        if key is not None and self._seeded is not None and self._seeded[0] == key:
+            self.store.restore(self._seeded[1])
+            return
         self.store.clear()
         self.seed()
+        if key is not None and type(self.store) is Store:
+            # a store shared with other serving processes (`--workers`) or a state file resets as its writes go
+            self._seeded = (key, self.store.tables())
 
     def limit_state(self, max_rows: int) -> None:
         """Keep at most `max_rows` rows of each growing table in memory, the oldest finished ones going first

@@ -11,7 +11,7 @@ import itertools
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -142,6 +142,10 @@ class InsuranceMock(MockService):
             with self.store.transaction():
                 for p in self.population:
                     self.store.put("balances", p.psn_no, p.balc)
+
+    def seed_key(self) -> Hashable:
+        """The seeded balances are the population's, made with the mock: the same at every reset."""
+        return ()
 
     def person(self, role: str = "employee") -> Person:
         """The first seeded person with this role (employee, resident, suspended, low-balance, regular)."""

@@ -99,7 +99,7 @@ class _Member:
     future: asyncio.Future[Any]
     read: set[tuple[str, str | None]]
     written: dict[tuple[str, str], Any]
-    undo: list[tuple[str, str, Any]]
+    undo: list[tuple[str, str | None, Any]]
     result: Any = None
     error: BaseException | None = None
 

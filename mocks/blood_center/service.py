@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -109,6 +109,12 @@ class BloodCenterMock(MockService):
         if loaded:
             self.centre.damaged = check_state(self.store, self.vetting)
         self.centre.seed()
+
+    def seed_key(self) -> Hashable:
+        """The seeded bags, notices and samples are a function of the partner's day (its date and time zone, and
+        the clock's microseconds, which the notices keep): restored while that day lasts."""
+        now = self.centre.now()
+        return now.date(), now.tzinfo, now.microsecond
 
     def _partner_now(self) -> datetime:
         return self.clock().replace(microsecond=0)
