@@ -24,7 +24,6 @@ track.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -85,12 +84,7 @@ class LazyLogStore(WorkerLogStore):
         A row's finished byte is its bounded table's index: `_index` judged the row as it was put in this
         transaction, so the verdict is read there, not asked of the table's predicate again."""
         stamps = self._stamps
-        known = 0
-        for row in written:
-            seen = stamps.get(row, 0)
-            if seen > known:
-                known = seen
-        stamp = (max(time.time_ns() // 1000, (known >> 6) + 1) << 6) | self.index
+        stamp = self._stamp(written)
         header: list[Any] = [stamp]
         parts: list[bytes] = []
         bounds = self._bounds

@@ -334,15 +334,21 @@ class WorkerLogStore(WriteSet):
         finally:
             self._depth = 0
 
-    def _append(self, written: dict[tuple[str, str], Any]) -> None:
-        """Log `written` as one record in one write, stamped past every stamp this worker saw of its rows."""
+    def _stamp(self, written: dict[tuple[str, str], Any]) -> int:
+        """The stamp of a record of `written`: now (µs), past every stamp this worker saw of its rows, the worker's
+        index in the low bits."""
         stamps = self._stamps
         known = 0
         for row in written:
             seen = stamps.get(row, 0)
             if seen > known:
                 known = seen
-        stamp = (max(time.time_ns() // 1000, (known >> 6) + 1) << 6) | self.index
+        return (max(time.time_ns() // 1000, (known >> 6) + 1) << 6) | self.index
+
+    def _append(self, written: dict[tuple[str, str], Any]) -> None:
+        """Log `written` as one record in one write, stamped past every stamp this worker saw of its rows."""
+        stamps = self._stamps
+        stamp = self._stamp(written)
         for row in written:
             stamps[row] = stamp
         while len(stamps) > STAMPS_KEPT:
