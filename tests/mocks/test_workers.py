@@ -7,7 +7,6 @@ serving processes start once instead of once per test."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import sqlite3
@@ -369,50 +368,24 @@ def test_each_lis_worker_finds_the_others_orders_when_a_message_looks_them_up(tm
     placed on one is refused as a duplicate on the other, cancelled there (its status read), ordered again on the
     first, and the admin view and the patient's events hold what both wrote; the same with the workers polling
     before they sleep (`--busy-poll-us 100`)."""
-    from harness.contract.hl7.mllp_client import MllpSyncClient
-    from tests.contracts.hl7 import messages as m
+    from tests.mocks.lis_workers import lis_workers
 
     options = ServeOptions(interfaces=["lis"], workers=2, contracts_dir=CONTRACTS, busy_poll_s=busy_poll_s)
     with serving(options) as fields:
-        host, port = fields["lis"][1].removeprefix("mllp://").rsplit(":", 1)
-        admin = fields["admin"][1]
-        sent = itertools.count()
-
-        def send(client: MllpSyncClient, placer: str, order_control: str = "NW") -> str:
-            text = m.lis_oml(order_control, f"K{next(sent):05d}").replace("HIS20240105001", placer)
-            reply = client.send(text).message
-            assert reply is not None and reply.get("MSA-1") == "AA"
-            return reply.get("ORC-1")
-
-        def worker_of(placer: str) -> int:
-            entries = httpx.get(f"{admin}lis/journal", params={"limit": 1000}, timeout=10).json()["entries"]
-            return next(e["worker"] for e in entries if e["meta"].get("order") == placer)
-
-        on: dict[int, MllpSyncClient] = {}
-        opened: list[MllpSyncClient] = []
-        try:
-            for n in range(60):  # the kernel spreads connections over the workers: keep the first to each
-                client = MllpSyncClient(host, int(port), timeout=5.0)
-                opened.append(client)
-                assert send(client, f"PROBE{n}") == "OK"
-                on.setdefault(worker_of(f"PROBE{n}"), client)
-                if len(on) == 2:
-                    break
-            assert sorted(on) == [1, 2], "sixty connections all went to one worker"
-            placed = len(opened)
+        with lis_workers(fields, "K") as lis:
+            on = lis.one_per_worker()
+            placed = len(lis.opened)
             for one, two in ((1, 2), (2, 1)):
                 first, other = on[one], on[two]
                 for n in range(8):
                     placer = f"X{one}-{n}"
-                    assert send(first, placer) == "OK"
-                    assert send(other, placer) == "UA", "the duplicate of an order the other worker took"
-                    assert send(other, placer, "CA") == "CR", "a cancel reads the other worker's order"
-                    assert send(first, placer) == "OK", "the first worker reads the cancel and takes it again"
-                    assert send(other, f"NONE{placer}", "CA") == "UC"
+                    assert lis.send(first, placer) == "OK"
+                    assert lis.send(other, placer) == "UA", "the duplicate of an order the other worker took"
+                    assert lis.send(other, placer, "CA") == "CR", "a cancel reads the other worker's order"
+                    assert lis.send(first, placer) == "OK", "the first worker reads the cancel and takes it again"
+                    assert lis.send(other, f"NONE{placer}", "CA") == "UC"
                     placed += 2
-        finally:
-            for client in opened:
-                client.close()
+        admin, opened = lis.admin, lis.opened
         population = httpx.get(f"{admin}lis/population", timeout=10).json()
         orders = {o["placer_no"]: o["status"] for o in population["orders"]}
         assert len(orders) == 16 + len(opened) and {s for k, s in orders.items() if k.startswith("X")} == {"received"}
