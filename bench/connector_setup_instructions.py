@@ -24,21 +24,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from callgrind_count import callgrind_instructions  # noqa: E402
 from interleaved import interleave, sides  # noqa: E402
+from plugin_session import SESSION  # noqa: E402
 
 HERE = Path(__file__).resolve().parents[1]
-CHILD = """
+CHILD = SESSION + """
 import sys, tempfile, shutil
 from pathlib import Path
 from harness.bindings import connector_settings, load_factory
-from harness.plugin import HihSession
 from harness.ports.insurance import Certificate
 from harness.run import deadline
-
-class Options:
-    values = {"--hih-contracts-dir": None, "--hih-contract": [], "--hih-contracts-checked": False,
-              "--hih-connector": [], "--hih-timeout": 5.0}
-    def getoption(self, name):
-        return self.values[name]
 
 scenarios, lookup = int(sys.argv[1]), sys.argv[2] == "lookup"
 session = HihSession(Options())

@@ -25,20 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from interleaved import checkout_parser, interleave, sides  # noqa: E402
+from plugin_session import SESSION  # noqa: E402
 
 HERE = Path(__file__).resolve().parents[1]
-CHILD = """
+CHILD = SESSION + """
 import json, os, shutil, sys, tempfile, time
 from pathlib import Path
 from harness.bindings import connector_settings, load_factory
-from harness.plugin import HihSession
 from harness.run import deadline, warm
-
-class Options:
-    values = {"--hih-contracts-dir": None, "--hih-contract": [], "--hih-contracts-checked": False,
-              "--hih-connector": [], "--hih-timeout": 5.0}
-    def getoption(self, name):
-        return self.values[name]
 
 interface, scenarios, where = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 parent = where or getattr(warm, "work_parent", lambda: None)() or tempfile.gettempdir()
