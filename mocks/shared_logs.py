@@ -29,10 +29,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 import struct
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,14 @@ STAMPS_KEPT = 200_000
 def _document(value: str | bytes) -> Any:
     """A row of the state file (which a user gives: read with the depth and size guards)."""
     return jsonsafe.loads(value.encode("utf-8") if isinstance(value, str) else bytes(value))
+
+
+def _write_rows(db: sqlite3.Connection, rows: Mapping[tuple[str, str], Any], gone: object) -> None:
+    """`rows` into the state file's table, inside the caller's transaction: each value as its JSON, a row whose value
+    is `gone` deleted."""
+    db.executemany(f"INSERT OR REPLACE INTO {TABLE} (tbl, key, value) VALUES (?, ?, ?)",
+                   [(t, k, orjson.dumps(v).decode("utf-8")) for (t, k), v in rows.items() if v is not gone])
+    db.executemany(f"DELETE FROM {TABLE} WHERE tbl = ? AND key = ?", [row for row, v in rows.items() if v is gone])
 
 
 def _read(fd: int, buffer: bytearray, offset: int) -> int:
@@ -150,11 +159,7 @@ class WorkerLogStore(WriteSet):
         try:
             with self.writer:
                 _begin(self._db)
-                self._db.executemany(f"INSERT OR REPLACE INTO {TABLE} (tbl, key, value) VALUES (?, ?, ?)",
-                                     [(t, k, orjson.dumps(v).decode("utf-8")) for (t, k), v in rows.items()
-                                      if v is not None])
-                self._db.executemany(f"DELETE FROM {TABLE} WHERE tbl = ? AND key = ?",
-                                     [row for row, v in rows.items() if v is None])
+                _write_rows(self._db, rows, None)
                 self._db.execute(f"DELETE FROM {MARKS}")
                 self._db.execute("COMMIT")
         except BaseException:
@@ -414,11 +419,7 @@ class WorkerLogStore(WriteSet):
             try:
                 with self.writer:
                     _begin(self._db)
-                    self._db.executemany(f"INSERT OR REPLACE INTO {TABLE} (tbl, key, value) VALUES (?, ?, ?)",
-                                         [(t, k, orjson.dumps(v).decode("utf-8")) for (t, k), v in pending.items()
-                                          if v is not _GONE])
-                    self._db.executemany(f"DELETE FROM {TABLE} WHERE tbl = ? AND key = ?",
-                                         [row for row, v in pending.items() if v is _GONE])
+                    _write_rows(self._db, pending, _GONE)
                     # what this worker logged before `mark` is in the file now (or another worker's later write is
                     # theirs to write): a start after a kill reads its log from here (`_recover`)
                     self._db.execute(f"INSERT OR REPLACE INTO {MARKS} (worker, generation, offset) VALUES (?, ?, ?)",
