@@ -4,6 +4,10 @@ child serving a port or holding the job's output open.
 
 Where there is no such request (not Linux), the child's own watch on its parent (`os.getppid()` changing) is the
 only lifeline.
+
+A child that must end with a process other than its parent (a worker forked by `multiprocessing`'s forkserver, whose
+parent is that server, ends with the serving process) is given the read end of a pipe whose write end that process
+alone holds: the end of the pipe is its end (`die_with`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,11 @@ import ctypes
 import os
 import signal
 import sys
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 _PR_SET_PDEATHSIG = 1
 
@@ -26,3 +35,15 @@ def die_with_parent(parent: int, sig: int = signal.SIGTERM) -> bool:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
     return os.getppid() == parent
+
+
+def die_with(lifeline: Connection, sig: int = signal.SIGTERM) -> None:
+    """Have `sig` sent to this process when the other end of `lifeline` closes: the process holding it ended, killed
+    or not. Nothing is ever sent on it; a thread waits for its end for as long as this process lives."""
+
+    def watch() -> None:
+        with contextlib.suppress(OSError, EOFError):
+            lifeline.poll(None)  # readable only at its end
+        os.kill(os.getpid(), sig)
+
+    threading.Thread(target=watch, name="hih-lifeline", daemon=True).start()

@@ -134,8 +134,7 @@ def serve(options: ServeOptions, announce: Callable[[str], None], stop: threadin
             raise UsageError("--replay answers from one process: leave out --workers")
         from mocks.workers import serve_workers
 
-        versions = {name: store.load(name, options.contracts.get(name)).version for name in names}
-        serve_workers(options, names, versions, announce, stop)
+        serve_workers(options, {name: store.load(name, options.contracts.get(name)) for name in names}, announce, stop)
         return
     runtime = Runtime().start()
     runtime.poll_before_sleeping(options.busy_poll_s)  # this process's loop serves the mocks and nothing else

@@ -1,6 +1,7 @@
 """`hih mock serve --workers N`: the same mocks served by N processes, so a mock uses every core.
 
-Each worker is a process of its own (`python -m mocks.workers`, its configuration on stdin) that listens on the mock's port with
+Each worker is a process of its own, forked from a process that has imported what it needs (`mocks.workers_fork`; `python -m
+mocks.workers` with its configuration on stdin starts one by hand), that listens on the mock's port with
 SO_REUSEPORT (the kernel spreads connections over the workers) and keeps its state in step with the others through
 the store its mock names (`shared_store`): per-worker logs beside the state file for the insurance ledger and the
 LIS (`mocks.insurance_store`, `mocks.shared_logs`, `mocks.lazy_logs`), one SQLite file all workers share for the SOAP partners
@@ -21,7 +22,6 @@ import select
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,6 +34,10 @@ from harness.errors import UsageError
 from harness.lifeline import die_with_parent
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import ForkServerContext
+
+    from harness.contract.model import Contract
     from mocks.serve import ServeOptions
 
 MAX_WORKERS = 16
@@ -67,29 +71,31 @@ class _Stopped(Exception):
 
 
 class _Worker:
-    def __init__(self, index: int, config: dict[str, Any]) -> None:
+    def __init__(self, index: int, config: dict[str, Any], context: ForkServerContext, lifeline: Connection,
+                 scratch: Path) -> None:
+        from mocks.workers_fork import run_worker
+
         self.index = index
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - read back when the worker fails
-        # the configuration (the admin API's secret with it) goes through a pipe: a command line is anyone's to read
-        self.proc = subprocess.Popen([sys.executable, "-m", "mocks.workers"],
-                                     stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.PIPE,
-                                     env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
-                                         str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]))})
-        assert self.proc.stdin is not None
+        self.log = scratch / f"worker-{index + 1}.log"
+        """Its standard error, read back when it fails (in the serving process's scratch folder, removed at the end)."""
+        # the configuration (the admin API's secret with it) goes through the forkserver's pipe, never a command line
+        self.out, there = context.Pipe(duplex=False)
+        self.proc = context.Process(target=run_worker, args=({**config, "index": index}, there, lifeline, str(self.log)),
+                                    name=f"hih-mock-worker-{index + 1}", daemon=True)
         try:
-            with self.proc.stdin:
-                self.proc.stdin.write(json.dumps({**config, "index": index, "parent": os.getpid()}).encode("utf-8"))
-        except BaseException:  # it died at once, or we were interrupted: nobody holds this worker to stop it later
-            self.stop()
+            self.proc.start()
+        except BaseException:
+            self.out.close()
             raise
+        finally:
+            there.close()
         self.admin_port = 0
         self.said: list[str] = []
         """What the worker announced before it was ready (a console's and a WSDL's address ...), `NAME LABEL\tWHERE`."""
 
     def wait_ready(self, deadline: float, stop: threading.Event) -> None:
         """Read the worker's announcements up to its `ready PORT`; `_Stopped` when `stop` is set meanwhile."""
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
+        fd = self.out.fileno()
         seen = b""
         while True:
             *complete, _ = seen.split(b"\n")
@@ -99,7 +105,7 @@ class _Worker:
             if stop.is_set():
                 raise _Stopped
             left = deadline - time.monotonic()
-            if left <= 0 or self.proc.poll() is not None:
+            if left <= 0 or self.proc.exitcode is not None:
                 raise UsageError(f"worker {self.index + 1} did not start: {self.failure()}")
             ready, _, _ = select.select([fd], [], [], min(left, 0.5))
             if ready:
@@ -115,26 +121,31 @@ class _Worker:
         self.admin_port = int(line[1])
 
     def failure(self) -> str:
-        self.log.seek(0)
-        lines = [x for x in self.log.read().decode("utf-8", "replace").splitlines() if x.strip()]
-        return lines[-1] if lines else f"exit code {self.proc.poll()}"
+        """The last line the worker wrote to its standard error (a traceback's: the exception), else its exit code."""
+        self.proc.join(1.0)  # its end seen on its pipe comes just before its exit status
+        try:
+            text = self.log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        lines = [x for x in text.splitlines() if x.strip()]
+        return lines[-1] if lines else f"exit code {self.proc.exitcode}"
+
+    def ended(self) -> bool:
+        return self.proc.exitcode is not None
 
     def terminate(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        if self.proc.exitcode is None:
+            self.proc.terminate()
 
     def finish(self, deadline: float) -> bool:
         """Wait for the worker to end until `deadline`, then kill it (True: it was killed)."""
         killed = False
-        try:
-            self.proc.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+        self.proc.join(max(0.0, deadline - time.monotonic()))
+        if self.proc.exitcode is None:
             self.proc.kill()
-            self.proc.wait(5)
+            self.proc.join(5)
             killed = True
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.log.close()
+        self.out.close()
         return killed
 
     def stop(self) -> None:
@@ -154,15 +165,18 @@ def _stop_all(workers: list[_Worker], announce: Callable[[str], None], durable: 
             announce(f"worker {worker.index + 1} did not stop within {STOP_GRACE_S:g} s: killed{kept}")
 
 
-def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, str], announce: Callable[[str], None],
+def serve_workers(options: ServeOptions, contracts: dict[str, Contract], announce: Callable[[str], None],
                   stop: threading.Event | None = None) -> None:
-    """Serve `names` from `options.workers` processes until `stop` is set or SIGINT/SIGTERM."""
+    """Serve the mocks of `contracts` (interface -> the contract served) from `options.workers` processes until
+    `stop` is set or SIGINT/SIGTERM."""
     from mocks.registry import MOCKS, mock_class
     from mocks.serve import ADMIN, _state_path, is_loopback
     from mocks.transport.admin_workers import fanout_app
     from mocks.transport.origin import HostAllowList
     from mocks.transport.runtime import Runtime
+    from mocks.workers_fork import cores, forkserver, preload_modules
 
+    names = list(contracts)
     count = options.workers
     assert isinstance(count, int), "serve() resolves --workers auto"
     refused = [n for n in names if not mock_class(n).shares_state]
@@ -182,6 +196,7 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
     held: list[socket.socket] = []
     workers: list[_Worker] = []
     runtime = Runtime()
+    held_ends: list[Connection] = []
     try:
         interfaces = {}
         for name in names:
@@ -189,18 +204,22 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
             held.append(sock)
             state = _state_path(options.state, name, len(names) > 1) if options.state else scratch / f"{name}.sqlite"
             interfaces[name] = {"port": sock.getsockname()[1], "state": str(state), "durable": options.state is not None,
-                                "contract": versions[name]}
+                                "contract": contracts[name].version}
         secret = secrets.token_urlsafe(24)
         config = {"workers": options.workers, "host": options.host, "interfaces": interfaces, "admin_token": secret,
                   "contracts_dir": str(options.contracts_dir) if options.contracts_dir else None,
                   "journal_bytes": options.journal_bytes, "max_rows": options.max_rows,
                   "allowed_hosts": options.allowed_hosts,
-                  "busy_poll_s": options.busy_poll_s}
+                  "busy_poll_s": options.busy_poll_s, "cores": cores()}
+        context = forkserver(preload_modules(contracts.values()))
+        # each worker ends when this process does: it alone holds the sending end, whose closing ends the pipe
+        lifeline, keep = context.Pipe(duplex=False)
+        held_ends = [lifeline, keep]
         # the first worker makes the state file (schema, seed); the others start when it is ready
         try:
-            workers.append(_Worker(0, config))
+            workers.append(_Worker(0, config, context, lifeline, scratch))
             workers[0].wait_ready(time.monotonic() + READY_TIMEOUT_S, stop)
-            workers.extend(_Worker(i, config) for i in range(1, count))
+            workers.extend(_Worker(i, config, context, lifeline, scratch) for i in range(1, count))
             deadline = time.monotonic() + READY_TIMEOUT_S
             for worker in workers[1:]:
                 worker.wait_ready(deadline, stop)
@@ -227,6 +246,8 @@ def serve_workers(options: ServeOptions, names: list[str], versions: dict[str, s
         runtime.stop()
         for sock in held:
             sock.close()
+        for end in held_ends:
+            end.close()
         shutil.rmtree(scratch, ignore_errors=True)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -244,7 +265,7 @@ def _wait(stop: threading.Event, workers: list[_Worker], announce: Callable[[str
     from mocks.serve import run_until_stopped
 
     def check() -> bool:
-        gone = [w for w in workers if w.proc.poll() is not None]
+        gone = [w for w in workers if w.ended()]
         if gone:
             announce(f"worker {gone[0].index + 1} stopped ({gone[0].failure()}): stopping")
         return not gone
@@ -253,9 +274,11 @@ def _wait(stop: threading.Event, workers: list[_Worker], announce: Callable[[str
 
 
 # -- a worker ----------------------------------------------------------------------------------------------------
-def worker_main(config: dict[str, Any]) -> None:
-    """Serve each mock of `config` on its shared port, then the worker's private admin API; print `ready PORT`."""
+def worker_main(config: dict[str, Any], lifeline: Connection | None = None) -> None:
+    """Serve each mock of `config` on its shared port, then the worker's private admin API; print `ready PORT`. A
+    forked worker ends when the other end of `lifeline` closes (`mocks.workers_fork`)."""
     from harness.contract.loader import ContractStore
+    from harness.lifeline import die_with
     from mocks.placement import place_worker
     from mocks.registry import mock_class
     from mocks.shared_state import SharedSqliteStore
@@ -270,6 +293,8 @@ def worker_main(config: dict[str, Any]) -> None:
     parent = int(config.get("parent") or os.getppid())
     if not die_with_parent(parent):
         return
+    if lifeline is not None:
+        die_with(lifeline)
     place_worker(config["index"], config["workers"])  # before the runtime's threads, which inherit the core
     store = ContractStore(Path(config["contracts_dir"]) if config["contracts_dir"] else None)
     runtime = Runtime().start()

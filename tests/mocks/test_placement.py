@@ -18,6 +18,7 @@ from mocks.placement import core_of, place
 from mocks.serve import ServeOptions
 from tests.conftest import CONTRACTS
 from tests.mocks.serving import serving
+from tests.mocks.worker_processes import worker_pids
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU placement on this platform")
 
@@ -48,27 +49,6 @@ def test_a_set_the_kernel_refuses_leaves_every_thread_where_it_was() -> None:
     after = sets()
     assert threading.get_native_id() in before.keys() & after.keys()
     assert {t: after[t] for t in before.keys() & after.keys()} == {t: before[t] for t in before.keys() & after.keys()}
-
-
-def workers_of(pid: int) -> list[int]:
-    """The `mocks.workers` processes under `pid` (another child that ends meanwhile is passed over)."""
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            kids = [int(k) for task in Path(f"/proc/{parent}/task").iterdir()
-                    for k in (task / "children").read_text().split()]
-        except OSError:
-            continue
-        todo.extend(kids)
-        for kid in kids:
-            try:
-                if b"mocks.workers" in Path(f"/proc/{kid}/cmdline").read_bytes():
-                    found.append(kid)
-            except OSError:
-                continue
-    return sorted(found)
 
 
 def threads_cores(pid: int) -> list[set[int]]:
@@ -104,7 +84,7 @@ def test_two_lis_workers_on_two_cores_each_run_on_their_own_with_every_thread() 
 
     cores = two_cores()
     with narrowed(cores), serving(ServeOptions(interfaces=["lis"], workers=2, contracts_dir=CONTRACTS)) as fields:
-        workers = workers_of(os.getpid())
+        workers = worker_pids()
         assert len(workers) == 2
         placed = [threads_cores(w) for w in workers]
         assert all(len(sets) >= 2 for sets in placed), "the runtime's thread beside the main one"
@@ -129,6 +109,6 @@ def test_three_workers_on_two_cores_are_left_to_the_scheduler() -> None:
     """More workers than cores: each thread of each worker keeps the whole (narrowed) set."""
     cores = two_cores()
     with narrowed(cores), serving(ServeOptions(interfaces=["lis"], workers=3, contracts_dir=CONTRACTS)):
-        seen = [threads_cores(w) for w in workers_of(os.getpid())]
+        seen = [threads_cores(w) for w in worker_pids()]
     assert len(seen) == 3
     assert all(s == cores for sets in seen for s in sets)

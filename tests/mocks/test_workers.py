@@ -8,7 +8,6 @@ serving processes start once instead of once per test."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -29,6 +28,7 @@ from mocks.shared_state import SharedSqliteStore
 from mocks.state import SqliteStore
 from tests.conftest import CONTRACTS, envelope, wait_for
 from tests.mocks.serving import serving
+from tests.mocks.worker_processes import command_line, worker_pids
 
 pytestmark = pytest.mark.slow
 LEDGER = pytest.mark.xdist_group("workers_ledger")
@@ -128,13 +128,10 @@ def test_two_workers_keep_one_ledger(served: Served, ledger: Path) -> None:
 def test_no_worker_shows_its_configuration_on_its_command_line(served: Served) -> None:
     """The workers' configuration holds the secret the admin API reaches them with; a command line is readable by
     every local user (`ps`), so it goes through a pipe."""
-    # a thread of this process started them: each thread's children are listed under its own task
-    children = [pid for task in Path(f"/proc/{os.getpid()}/task").iterdir()
-                for pid in (task / "children").read_text().split()]
-    lines = [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ") for pid in children]
-    workers = [line for line in lines if b"mocks.workers" in line]
-    assert len(workers) == 2, f"expected the two workers among this process's children, found {lines}"
-    shown = [line for line in workers if b"admin_token" in line or b"{" in line]
+    pids = worker_pids()
+    assert len(pids) == 2, f"expected the two workers under this process's forkserver, found {pids}"
+    lines = [command_line(pid).replace(b"\0", b" ") for pid in pids]
+    shown = [line for line in lines if b"admin_token" in line or b"secret" in line]
     assert not shown, f"{len(shown)} of the workers show their configuration on their command line"
 
 

@@ -17,25 +17,9 @@ from mocks.serve import ServeOptions
 from mocks.state import SqliteStore
 from tests.conftest import CONTRACTS
 from tests.mocks.serving import serving
+from tests.mocks.worker_processes import worker_pids
 
 pytestmark = pytest.mark.slow
-
-
-def worker_pids() -> list[int]:
-    """The serving processes this test process started (`python -m mocks.workers`)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == os.getpid() and b"mocks.workers" in command:
-            found.append(int(entry.name))
-    return found
 
 
 def orders_in_file(state: Path) -> set[str]:

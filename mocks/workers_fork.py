@@ -1,0 +1,79 @@
+"""How `hih mock serve --workers N` starts its serving processes: forked from a process that has already imported what
+they all import, instead of N fresh interpreters that each import hih, the mock's transport and its libraries.
+
+A fresh worker spent 0.35–1.8 s of CPU before `ready`, nearly all of it importing (hih's modules ≈ 0.25 s, the SOAP
+mocks' zeep and lxml ≈ 0.8–1 s, the LIS's hl7apy version modules ≈ 0.25 s at its start); its contract loads from the
+parse cache in 15–100 ms (bench/worker_start.py `--phases`). The workers come from `multiprocessing`'s forkserver: a
+fresh interpreter the serving process starts once (safe from a threaded parent such as a test process, where a plain
+`fork()` is not), which imports `preload_modules` and then forks each worker on request. A long-lived process (the test
+suite's) keeps its forkserver from one serve to the next; modules the first serve did not preload are imported by
+the workers that need them.
+
+What each forked worker keeps of the old start: its configuration (the admin API's secret with it) comes through the
+forkserver's pipe, never a command line; its standard output is the pipe the serving process reads its `say`/`ready`
+lines from, its standard error the log file whose last line is its failure reason; it ends when the serving process
+ends (`harness.lifeline.die_with`: its parent is the forkserver, not the serving process); it runs on the cores the
+serving process may use at that moment (`cores`), not those the forkserver was started with.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterable
+from multiprocessing.connection import Connection
+from multiprocessing.context import ForkServerContext
+from typing import Any
+
+from harness.contract.model import Contract
+
+BASE_MODULES = ("harness.lifeline", "harness.contract.loader", "mocks.placement", "mocks.registry",
+                "mocks.shared_state", "mocks.transport.admin", "mocks.transport.origin", "mocks.transport.runtime",
+                "uvloop", "concurrent.futures.thread", "mocks.workers")
+"""What every worker imports (`mocks.workers.worker_main`), the runtime's event loop included."""
+TRANSPORT_MODULES = {"http": ("mocks.transport.lean_http", "httptools")}
+"""What a mock of each transport imports only as it starts listening."""
+
+
+def preload_modules(contracts: Iterable[Contract]) -> list[str]:
+    """The modules the forkserver imports before it forks the workers of `contracts`' mocks: the base, each mock's
+    module, what its transport imports when it starts, and for an HL7 mock hl7apy's modules of the versions its
+    contract accepts (its validator compiles against them as it starts)."""
+    from mocks.registry import MOCKS, mock_class
+
+    modules = list(BASE_MODULES)
+    for contract in contracts:
+        cls = mock_class(contract.interface)
+        modules += [MOCKS[contract.interface].partition(":")[0], *TRANSPORT_MODULES.get(cls.transport, ())]
+        hl7 = contract.extra.get("hl7")
+        modules += [f"hl7apy.v{v.replace('.', '_')}" for v in getattr(hl7, "versions", ())]
+    return list(dict.fromkeys(modules))
+
+
+def forkserver(modules: list[str]) -> ForkServerContext:
+    """The forkserver context, preloading `modules` when this call starts its server (a running server keeps what it
+    preloaded)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(modules)
+    return context
+
+
+def cores() -> list[int]:
+    """The cores the calling thread may run on (what the workers place themselves within)."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def run_worker(config: dict[str, Any], out: Connection, lifeline: Connection, log: str) -> None:
+    """A forked worker's body: standard output onto `out`, standard error onto the file `log`, ended by the closing
+    of `lifeline`'s other end (the serving process's), then `worker_main`."""
+    from mocks.placement import place
+    from mocks.workers import worker_main
+
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(out.fileno(), 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    out.close()
+    if config.get("cores"):  # the forkserver's set may be older than the serving process's (`taskset`, a test)
+        place(set(config["cores"]))
+    worker_main(config, lifeline)
