@@ -29,22 +29,29 @@ from harness.contract.model import Contract
 
 BASE_MODULES = ("harness.lifeline", "harness.contract.loader", "mocks.placement", "mocks.registry",
                 "mocks.shared_state", "mocks.transport.admin", "mocks.transport.origin", "mocks.transport.runtime",
-                "uvloop", "concurrent.futures.thread", "mocks.workers")
-"""What every worker imports (`mocks.workers.worker_main`), the runtime's event loop included."""
+                "uvloop", "concurrent.futures.thread", "harness.contract.codec", "mocks.workers", "uvicorn",
+                "uvicorn.lifespan.off", "uvicorn.protocols.http.httptools_impl",
+                "uvicorn.protocols.websockets.websockets_sansio_impl")
+"""What every worker imports (`mocks.workers.worker_main`): the runtime's event loop, and uvicorn with the protocols
+its private admin API is served with."""
 TRANSPORT_MODULES = {"http": ("mocks.transport.lean_http", "httptools")}
-"""What a mock of each transport imports only as it starts listening."""
+"""What a mock of each transport (`MockService.transport`) imports only as it starts listening."""
+CONTRACT_MODULES = {"soap": ("zeep.wsa", "zeep.wsdl.bindings", "zeep.wsdl.messages", "lxml.builder",
+                             "mocks.self_service")}
+"""What a mock of each contract transport imports only as it builds (a SOAP mock reads its WSDL)."""
 
 
 def preload_modules(contracts: Iterable[Contract]) -> list[str]:
     """The modules the forkserver imports before it forks the workers of `contracts`' mocks: the base, each mock's
-    module, what its transport imports when it starts, and for an HL7 mock hl7apy's modules of the versions its
+    module, what its transports import when it builds and starts, and for an HL7 mock hl7apy's modules of the versions its
     contract accepts (its validator compiles against them as it starts)."""
     from mocks.registry import MOCKS, mock_class
 
     modules = list(BASE_MODULES)
     for contract in contracts:
         cls = mock_class(contract.interface)
-        modules += [MOCKS[contract.interface].partition(":")[0], *TRANSPORT_MODULES.get(cls.transport, ())]
+        modules += [MOCKS[contract.interface].partition(":")[0], *TRANSPORT_MODULES.get(cls.transport, ()),
+                    *CONTRACT_MODULES.get(contract.transport, ())]
         hl7 = contract.extra.get("hl7")
         modules += [f"hl7apy.v{v.replace('.', '_')}" for v in getattr(hl7, "versions", ())]
     return list(dict.fromkeys(modules))
