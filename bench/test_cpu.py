@@ -35,11 +35,36 @@ ENV_TEST, ENV_PROBE = "BENCH_CPU_PROBE_TEST", "BENCH_CPU_PROBE_OUT"
 not named HIH_…, which some tests leave out of the environment of the processes they start)."""
 
 
+MP_SERVERS = (b"multiprocessing.forkserver", b"multiprocessing.resource_tracker")
+"""The command lines of `multiprocessing`'s long-lived helpers (`hih mock serve --workers` forks its workers from its
+forkserver, which outlives each serve): their CPU and their reaped children's is counted while they live."""
+
+
+def _mp_servers_cpu_s() -> float:
+    """CPU s of this process's live `multiprocessing` helpers and of the children they waited for (the workers)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        try:
+            kids = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for kid in kids:
+            try:
+                if not any(name in Path(f"/proc/{kid}/cmdline").read_bytes() for name in MP_SERVERS):
+                    continue
+                fields = Path(f"/proc/{kid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(x) for x in fields[11:15]) / tick  # utime, stime, cutime, cstime
+    return total
+
+
 def _cpu_s() -> float:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     forked = sys.modules.get("tests.forkserver")  # the runs' pytest processes the suite forks (tests/forkserver.py)
     return (own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-            + (forked.cpu_s() if forked is not None else 0.0))
+            + (forked.cpu_s() if forked is not None else 0.0) + _mp_servers_cpu_s())
 
 
 # -- the plugin (loaded with `-p test_cpu`, bench/ on PYTHONPATH) ----------------------------------------------------

@@ -211,7 +211,10 @@ def serve_workers(options: ServeOptions, contracts: dict[str, Contract], announc
                   "journal_bytes": options.journal_bytes, "max_rows": options.max_rows,
                   "allowed_hosts": options.allowed_hosts,
                   "busy_poll_s": options.busy_poll_s, "cores": cores()}
-        context = forkserver(preload_modules(contracts.values()))
+        # served from a thread other than the main one, this process outlives the serve (a test suite, a program
+        # that embeds hih) and its forkserver forks the next serves' workers too: it preloads every mock's modules
+        embedded = threading.current_thread() is not threading.main_thread()
+        context = forkserver(preload_modules(contracts.values(), every_mock=embedded))
         # each worker ends when this process does: it alone holds the sending end, whose closing ends the pipe
         lifeline, keep = context.Pipe(duplex=False)
         held_ends = [lifeline, keep]

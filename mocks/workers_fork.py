@@ -5,9 +5,10 @@ A fresh worker spent 0.35–1.8 s of CPU before `ready`, nearly all of it import
 mocks' zeep and lxml ≈ 0.8–1 s, the LIS's hl7apy version modules ≈ 0.25 s at its start); its contract loads from the
 parse cache in 15–100 ms (bench/worker_start.py `--phases`). The workers come from `multiprocessing`'s forkserver: a
 fresh interpreter the serving process starts once (safe from a threaded parent such as a test process, where a plain
-`fork()` is not), which imports `preload_modules` and then forks each worker on request. A long-lived process (the test
-suite's) keeps its forkserver from one serve to the next; modules the first serve did not preload are imported by
-the workers that need them.
+`fork()` is not), which imports `preload_modules` and then forks each worker on request. A process keeps its forkserver from one
+serve to the next: `hih mock serve` preloads only what its mocks need, a serve from a thread other than the main one
+(the test suite's, a program embedding hih, which outlives the serve) every mock's modules; what a server did not
+preload (another contract's HL7 versions) is imported by the workers that need it.
 
 What each forked worker keeps of the old start: its configuration (the admin API's secret with it) comes through the
 forkserver's pipe, never a command line; its standard output is the pipe the serving process reads its `say`/`ready`
@@ -41,13 +42,22 @@ CONTRACT_MODULES = {"soap": ("zeep.wsa", "zeep.wsdl.bindings", "zeep.wsdl.messag
 """What a mock of each contract transport imports only as it builds (a SOAP mock reads its WSDL)."""
 
 
-def preload_modules(contracts: Iterable[Contract]) -> list[str]:
+def preload_modules(contracts: Iterable[Contract], every_mock: bool = False) -> list[str]:
     """The modules the forkserver imports before it forks the workers of `contracts`' mocks: the base, each mock's
-    module, what its transports import when it builds and starts, and for an HL7 mock hl7apy's modules of the versions its
-    contract accepts (its validator compiles against them as it starts)."""
+    module, what its transports import when it builds and starts, and for an HL7 mock hl7apy's modules of the versions
+    its contract accepts (its validator compiles against them as it starts). `every_mock`: the modules of every mock
+    `--workers` serves too, for a forkserver that will fork the workers of later serves of other mocks."""
     from mocks.registry import MOCKS, mock_class
 
-    modules = list(BASE_MODULES)
+    # `__main__` first: the program's main module is run once in the server, as `multiprocessing` runs it in each
+    # child otherwise (a program that serves with workers guards its main code with `if __name__ == "__main__"`)
+    modules = ["__main__", *BASE_MODULES]
+    if every_mock:
+        for name, target in MOCKS.items():
+            cls = mock_class(name)
+            if cls.shares_state:
+                modules += [target.partition(":")[0], *TRANSPORT_MODULES.get(cls.transport, ())]
+        modules += [name for extra in CONTRACT_MODULES.values() for name in extra]
     for contract in contracts:
         cls = mock_class(contract.interface)
         modules += [MOCKS[contract.interface].partition(":")[0], *TRANSPORT_MODULES.get(cls.transport, ()),
