@@ -35,7 +35,7 @@ from harness.lifeline import die_with_parent
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
-    from multiprocessing.context import ForkServerContext
+    from multiprocessing.context import ForkContext, ForkServerContext
 
     from harness.contract.model import Contract
     from mocks.serve import ServeOptions
@@ -71,7 +71,8 @@ class _Stopped(Exception):
 
 
 class _Worker:
-    def __init__(self, index: int, config: dict[str, Any], context: ForkServerContext, lifeline: Connection,
+    def __init__(self, index: int, config: dict[str, Any], context: ForkContext | ForkServerContext,
+                 lifeline: Connection | None,
                  scratch: Path) -> None:
         from mocks.workers_fork import run_worker
 
@@ -174,7 +175,7 @@ def serve_workers(options: ServeOptions, contracts: dict[str, Contract], announc
     from mocks.transport.admin_workers import fanout_app
     from mocks.transport.origin import HostAllowList
     from mocks.transport.runtime import Runtime
-    from mocks.workers_fork import cores, forkserver, preload_modules
+    from mocks.workers_fork import cores, preload_modules, starter
 
     names = list(contracts)
     count = options.workers
@@ -214,10 +215,11 @@ def serve_workers(options: ServeOptions, contracts: dict[str, Contract], announc
         # served from a thread other than the main one, this process outlives the serve (a test suite, a program
         # that embeds hih) and its forkserver forks the next serves' workers too: it preloads every mock's modules
         embedded = threading.current_thread() is not threading.main_thread()
-        context = forkserver(preload_modules(contracts.values(), every_mock=embedded))
-        # each worker ends when this process does: it alone holds the sending end, whose closing ends the pipe
-        lifeline, keep = context.Pipe(duplex=False)
-        held_ends = [lifeline, keep]
+        context, needs_lifeline = starter(preload_modules(contracts.values(), every_mock=embedded))
+        lifeline: Connection | None = None
+        if needs_lifeline:  # forked by the forkserver, a worker ends when this process, the sole holder of `keep`, does
+            lifeline, keep = context.Pipe(duplex=False)
+            held_ends += [lifeline, keep]
         # the first worker makes the state file (schema, seed); the others start when it is ready
         try:
             workers.append(_Worker(0, config, context, lifeline, scratch))

@@ -19,11 +19,13 @@ serving process may use at that moment (`cores`), not those the forkserver was s
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import multiprocessing
 import os
 from collections.abc import Iterable
 from multiprocessing.connection import Connection
-from multiprocessing.context import ForkServerContext
+from multiprocessing.context import ForkContext, ForkServerContext
 from typing import Any
 
 from harness.contract.model import Contract
@@ -67,12 +69,28 @@ def preload_modules(contracts: Iterable[Contract], every_mock: bool = False) -> 
     return list(dict.fromkeys(modules))
 
 
-def forkserver(modules: list[str]) -> ForkServerContext:
-    """The forkserver context, preloading `modules` when this call starts its server (a running server keeps what it
-    preloaded)."""
+def one_thread() -> bool:
+    """Whether this process runs a single thread, native ones counted (/proc): only then is a plain fork safe."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:  # no /proc to tell: not known to be safe
+        return False
+
+
+def starter(modules: list[str]) -> tuple[ForkContext | ForkServerContext, bool]:
+    """How the workers are started, and whether each needs a lifeline (`die_with`). A process of one thread (`hih
+    mock serve`, before its runtime starts) imports `modules` itself and forks each worker: its children die with it
+    through PR_SET_PDEATHSIG, and no second interpreter imports them. Any other (a thread of a test process) uses the
+    forkserver, which preloads `modules` when this call starts it (a running server keeps what it preloaded)."""
+    if one_thread():
+        for name in modules:
+            if name != "__main__":
+                with contextlib.suppress(ImportError):  # as the forkserver's preload: the worker says what is missing
+                    importlib.import_module(name)
+        return multiprocessing.get_context("fork"), False
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(modules)
-    return context
+    return context, True
 
 
 def cores() -> list[int]:
@@ -80,9 +98,9 @@ def cores() -> list[int]:
     return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 
 
-def run_worker(config: dict[str, Any], out: Connection, lifeline: Connection, log: str) -> None:
+def run_worker(config: dict[str, Any], out: Connection, lifeline: Connection | None, log: str) -> None:
     """A forked worker's body: standard output onto `out`, standard error onto the file `log`, ended by the closing
-    of `lifeline`'s other end (the serving process's), then `worker_main`."""
+    of `lifeline`'s other end (the serving process's) when given, then `worker_main`."""
     from mocks.placement import place
     from mocks.workers import worker_main
 

@@ -170,7 +170,7 @@ def test_the_workers_of_a_served_mock_end_when_it_is_killed(tmp_path: Path, mark
     with running([hih, "mock", "serve", "--interface", "lis", "--workers", "2"], env, tmp_path, timeout=120) as (
             process, banner):
         assert banner["lis"].startswith("mllp://127.0.0.1:")
-        assert len(marked(mark)) == 5, "the serving process, its forkserver and resource tracker, its two workers"
+        assert len(marked(mark)) == 3, "the serving process and its two workers"
         # outright, and the serving process alone: nothing of it gets to stop its workers
         os.kill(process.pid, signal.SIGKILL)
         assert process.wait(10) == -signal.SIGKILL
