@@ -1,20 +1,22 @@
 """How `hih mock serve --workers N` starts its serving processes: forked from a process that has already imported what
 they all import, instead of N fresh interpreters that each import hih, the mock's transport and its libraries.
 
-A fresh worker spent 0.35–1.8 s of CPU before `ready`, nearly all of it importing (hih's modules ≈ 0.25 s, the SOAP
-mocks' zeep and lxml ≈ 0.8–1 s, the LIS's hl7apy version modules ≈ 0.25 s at its start); its contract loads from the
-parse cache in 15–100 ms (bench/worker_start.py `--phases`). The workers come from `multiprocessing`'s forkserver: a
-fresh interpreter the serving process starts once (safe from a threaded parent such as a test process, where a plain
-`fork()` is not), which imports `preload_modules` and then forks each worker on request. A process keeps its forkserver from one
-serve to the next: `hih mock serve` preloads only what its mocks need, a serve from a thread other than the main one
-(the test suite's, a program embedding hih, which outlives the serve) every mock's modules; what a server did not
-preload (another contract's HL7 versions) is imported by the workers that need it.
+A fresh worker spent 0.3–1 s of CPU before `ready`, nearly all of it importing (hih's modules ≈ 0.2 s, a SOAP mock's
+zeep and lxml 0.3–0.5 s more); its contract loads from the parse cache in 20–70 ms (bench/worker_start.py `--phases`).
+Two ways to fork, chosen by `starter`:
+- `hih mock serve` starts its workers while it runs one thread (before its runtime's): it imports `preload_modules`
+  itself and forks each worker (`multiprocessing`'s fork context). A worker's parent is the serving process, so
+  PR_SET_PDEATHSIG ends it with that process, as it did a fresh one.
+- A process with other threads (the test suite's, which serves from a thread; a program embedding hih) cannot fork
+  safely: its workers come from `multiprocessing`'s forkserver, a fresh interpreter started once, which imports
+  `preload_modules` and forks each worker on request. It outlives the serve and forks the next serves' workers, so it
+  preloads every mock's modules. A worker's parent is then the forkserver: it ends with the serving process through
+  a pipe only that process holds (`harness.lifeline.die_with`).
 
-What each forked worker keeps of the old start: its configuration (the admin API's secret with it) comes through the
-forkserver's pipe, never a command line; its standard output is the pipe the serving process reads its `say`/`ready`
-lines from, its standard error the log file whose last line is its failure reason; it ends when the serving process
-ends (`harness.lifeline.die_with`: its parent is the forkserver, not the serving process); it runs on the cores the
-serving process may use at that moment (`cores`), not those the forkserver was started with.
+Either way a worker gets its configuration (the admin API's secret with it) through a pipe, never a command line; its
+standard output is the pipe the serving process reads its `say`/`ready` lines from, its standard error the log file
+whose last line is its failure reason; it runs on the cores the serving thread may use when it starts the serve
+(`cores`), not those of the process it was forked from.
 """
 
 from __future__ import annotations
