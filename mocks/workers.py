@@ -72,14 +72,14 @@ class _Stopped(Exception):
 
 class _Worker:
     def __init__(self, index: int, config: dict[str, Any], context: ForkContext | ForkServerContext,
-                 lifeline: Connection | None,
-                 scratch: Path) -> None:
+                 lifeline: Connection | None, scratch: Path) -> None:
         from mocks.workers_fork import run_worker
 
         self.index = index
         self.log = scratch / f"worker-{index + 1}.log"
         """Its standard error, read back when it fails (in the serving process's scratch folder, removed at the end)."""
-        # the configuration (the admin API's secret with it) goes through the forkserver's pipe, never a command line
+        # the configuration (the admin API's secret with it) reaches the worker in a pipe (the forkserver's) or in the
+        # memory it is forked with: a command line is anyone's to read
         self.out, there = context.Pipe(duplex=False)
         self.proc = context.Process(target=run_worker, args=({**config, "index": index}, there, lifeline, str(self.log)),
                                     name=f"hih-mock-worker-{index + 1}", daemon=True)
