@@ -113,8 +113,16 @@ def role(pid: int) -> str:
         return "client"
     if b"mocks.workers" in text:
         return "worker"
-    if b"mock serve" in text:
-        return "hih"
+    if b"mock serve" in text or b"multiprocessing.forkserver" in text:
+        # `--workers` forks its workers: from the serving process (they share its command line) or its forkserver
+        try:
+            parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+            above = Path(f"/proc/{parent}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            above = b""
+        if b"mock serve" in above or b"multiprocessing.forkserver" in above:
+            return "worker"
+        return "hih" if b"mock serve" in text else "forkserver"
     if b"node" in argv[0] or b"/mb" in text or b"java" in argv[0]:
         return "peer"
     return argv[0].rsplit(b"/", 1)[-1].decode("utf-8", "replace") or "other"
