@@ -571,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     except HihError as exc:  # a ContractError names its other problems first, one a line
         for problem in getattr(exc, "problems", [])[1:]:
             sys.stderr.write(f"{problem}\n")
-        return _fail(str(exc), 2)
+        return _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback

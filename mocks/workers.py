@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import UsageError
+from harness.errors import ServeStopped, UsageError
 from harness.lifeline import die_with_parent
 
 if TYPE_CHECKING:
@@ -245,7 +245,9 @@ def serve_workers(options: ServeOptions, contracts: dict[str, Contract], announc
             options.host, options.ports.get(ADMIN, 0))
         announce(f"{ADMIN}\thttp://{shown}:{admin.port}/__hih/")
         announce("ready: press Ctrl-C to stop")
-        _wait(stop, workers, announce)
+        lost = _wait(stop, workers, announce)
+        if lost:
+            raise ServeStopped(f"{lost}: the serve stopped")
     finally:
         _stop_all(workers, announce, options.state is not None)
         runtime.stop()
@@ -266,16 +268,22 @@ def _stop_on_sigterm(stop: threading.Event) -> Any:
     return signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
 
 
-def _wait(stop: threading.Event, workers: list[_Worker], announce: Callable[[str], None]) -> None:
+def _wait(stop: threading.Event, workers: list[_Worker], announce: Callable[[str], None]) -> str:
+    """Serve until `stop` is set or SIGINT/SIGTERM (""), or until a worker ends on its own: then what ended it
+    (`worker N stopped (REASON)`), for the serve to stop with an error, since its port is served by fewer processes."""
     from mocks.serve import run_until_stopped
+
+    lost: list[str] = []
 
     def check() -> bool:
         gone = [w for w in workers if w.ended()]
         if gone:
-            announce(f"worker {gone[0].index + 1} stopped ({gone[0].failure()}): stopping")
+            lost.append(f"worker {gone[0].index + 1} stopped ({gone[0].failure()})")
+            announce(f"{lost[0]}: stopping")
         return not gone
 
     run_until_stopped(stop, 0.5, check)
+    return lost[0] if lost else ""
 
 
 # -- a worker ----------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import contextlib
 import importlib
 import multiprocessing
 import os
+import sys
 from collections.abc import Iterable
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkContext, ForkServerContext
@@ -111,6 +112,10 @@ def run_worker(config: dict[str, Any], out: Connection, lifeline: Connection | N
     os.dup2(fd, 2)
     os.close(fd)
     out.close()
+    # Python's own streams onto those descriptors: a parent forked from may have replaced them with objects that write
+    # elsewhere (pytest's capture writes to a file of its own), and a failure's traceback must reach the log
+    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
     if config.get("cores"):  # the forkserver's set may be older than the serving process's (`taskset`, a test)
         place(set(config["cores"]))
     worker_main(config, lifeline)

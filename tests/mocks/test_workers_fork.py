@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UsageError
+from harness.errors import ServeStopped, UsageError
 from mocks.serve import ServeOptions, serve
 from tests.conftest import CONTRACTS, wait_for
 from tests.mocks.serving import serving
@@ -40,12 +40,16 @@ def test_a_worker_that_cannot_start_says_why_in_the_serves_error(tmp_path: Path)
 
 def test_a_worker_killed_outright_stops_the_serve_with_its_exit() -> None:
     lines: list[str] = []
-    with serving(ServeOptions(interfaces=["lis"], workers=2, contracts_dir=CONTRACTS), announced=lines):
-        pids = worker_pids()
-        assert len(pids) == 2
-        os.kill(pids[1], signal.SIGKILL)
-        wait_for(lambda: any("stopped (exit code -9): stopping" in line for line in lines), timeout=10.0)
+    with pytest.raises(AssertionError) as failed:  # `serving` fails the block with what `serve` raised
+        with serving(ServeOptions(interfaces=["lis"], workers=2, contracts_dir=CONTRACTS), announced=lines):
+            pids = worker_pids()
+            assert len(pids) == 2
+            os.kill(pids[1], signal.SIGKILL)
+            wait_for(lambda: any("stopped (exit code -9): stopping" in line for line in lines), timeout=10.0)
     assert [line for line in lines if "stopping" in line][0].startswith("worker ")
+    raised = failed.value.args[0][0]
+    assert isinstance(raised, ServeStopped), failed.value
+    assert str(raised) == "worker 2 stopped (exit code -9): the serve stopped"
     wait_for(lambda: worker_pids() == [], timeout=10.0)
 
 
@@ -91,12 +95,14 @@ def test_the_commands_workers_are_its_own_children_and_one_killed_stops_it(tmp_p
         assert len(workers) == 2, "the two workers, and nothing else, under the serving process"
         assert all(b"mock\0serve" in Path(f"/proc/{pid}/cmdline").read_bytes() for pid in workers)
         os.kill(workers[0], signal.SIGKILL)
-        assert serving.wait(30) == 0
+        assert serving.wait(30) == 1, "a serve stopped by a dead worker is a failure for whoever started it"
     finally:
         if serving.poll() is None:
             serving.kill()
             serving.wait(10)
-    assert "stopped (exit code -9): stopping" in out.read_text()
+    said = out.read_text()
+    assert "worker 1 stopped (exit code -9): stopping" in said
+    assert said.rstrip().splitlines()[-1] == "hih: error: worker 1 stopped (exit code -9): the serve stopped"
     deadline = time.monotonic() + 10
     while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
