@@ -106,6 +106,10 @@ PLANTS: dict[str, tuple[str, str, str, str]] = {
                        "in (_MISSING, None)"),
     "typed-as-st": ("harness.contract.hl7.segment_regex", "_Builder.typed", "[self.value(f, dtype)]",
                     "[self.value(f, 'ST')]"),
+    "bags-hour-kept": ("mocks.blood_center.inventory", "seed_bags", "now.replace(hour=0, minute=0",
+                       "now.replace(minute=0"),
+    "bags-first-day": ("mocks.blood_center.inventory", "seed_bags", "_bags(today, today.tzinfo, seed)",
+                       "_bags(*seed_bags.__dict__.setdefault('first', (today, today.tzinfo)), seed)"),
 }
 # two changes together: a reopened row kept in the finished index, and evicted without asking whether it is finished
 PAIRS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
