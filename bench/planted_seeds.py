@@ -59,7 +59,7 @@ PLANTS: dict[str, tuple[str, str, str, str]] = {
     "fields-beyond": ("harness.contract.hl7.validator", "ProfileValidator._quiet_fields",
                       "if count > limit and plan.sdef.limit:", "if False:"),
     "fields-missing": ("harness.contract.hl7.validator", "ProfileValidator._quiet_fields",
-                       "if pos >= count or not fields[pos]:", "if pos < count and not fields[pos]:"),
+                       "(pos >= count or not fields[pos])", "(pos < count and not fields[pos])"),
     "head-msh16": ("harness.contract.hl7.message", "Message.head", "not (blank(15) and blank(16))", "not blank(15)"),
     "head-strip": ("harness.contract.hl7.message", "Message.head", "control.strip(), first(12, 0)",
                    "control, first(12, 0)"),
@@ -106,6 +106,24 @@ PLANTS: dict[str, tuple[str, str, str, str]] = {
                        "in (_MISSING, None)"),
     "typed-as-st": ("harness.contract.hl7.segment_regex", "_Builder.typed", "[self.value(f, dtype)]",
                     "[self.value(f, 'ST')]"),
+    "build-pad-empty": ("connectors.hl7_build", "segment", "range(1, max(written, default=0) + 1)",
+                        "range(1, max(values, default=0) + 1)"),
+    "build-rep-dropped": ("connectors.hl7_build", "segment", "and reps[0]}", "and reps[0] and len(reps) < 3}"),
+    "ack-key-charset": ("harness.contract.hl7.mllp_ack", "AckBuilder._header_line", "o[17], o[18])", "o[17])"),
+    "ack-msa-code": ("harness.contract.hl7.mllp_ack", "AckBuilder.complete_text", "fields[1] = fields[1] or code",
+                     "fields[1] = code"),
+    "ack-first-err": ("harness.contract.hl7.mllp_ack", "AckBuilder.complete_text", "_error_codes(errs, DEFAULT)",
+                      "_error_codes(errs[:1], DEFAULT)"),
+    "components-all-reps": ("mocks.hl7_partner", "components", "value = value.split(seps.repetition, 1)[0]",
+                            "value = value.replace(seps.repetition, seps.component)"),
+    "part-escaped": ("mocks.hl7_partner", "part", "if seps.escape in value else", "if seps.escape * 2 in value else"),
+    "whole-escaped": ("mocks.hl7_partner", "whole", "if seps.escape in value else", "if seps.escape * 2 in value else"),
+    "patient-key-seps": ("mocks.hl7_partner", "patient_of", "key = texts if seps is DEFAULT else (*texts, seps)",
+                         "key = texts"),
+    "bags-hour-kept": ("mocks.blood_center.inventory", "seed_bags", "now.replace(hour=0, minute=0",
+                       "now.replace(minute=0"),
+    "bags-first-day": ("mocks.blood_center.inventory", "seed_bags", "_bags(today, today.tzinfo, seed)",
+                       "_bags(*seed_bags.__dict__.setdefault('first', (today, today.tzinfo)), seed)"),
 }
 # two changes together: a reopened row kept in the finished index, and evicted without asking whether it is finished
 PAIRS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
@@ -274,10 +292,13 @@ def main() -> int:
         env = {**os.environ, "PLANTED_SEEDS_PLANT": args.plant, "PLANTED_SEEDS_MAX": str(args.max),
                "PLANTED_SEEDS_SEED0": str(args.seed0), "PLANTED_SEEDS_COUNT": str(args.seeds),
                "PLANTED_SEEDS_OUT": str(out), "PLANTED_SEEDS_CORPUS": args.corpus, "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)])}
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "planted_seeds", "-p", "no:randomly",
-                        "-p", "no:xdist", "-p", "no:cacheprovider", *args.tests],
-                       cwd=ROOT, env=env, capture_output=True, check=False, timeout=3600)
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "planted_seeds", "-p", "no:randomly",
+                               "-p", "no:xdist", "-p", "no:cacheprovider", *args.tests],
+                              cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=3600)
         rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    if not rows:  # a plant whose text the code no longer holds, a test not found: say so rather than print nothing
+        print((done.stdout + done.stderr).strip()[-2000:], file=sys.stderr)
+        return 1
     by_test: dict[str, list[int | None]] = {}
     for row in rows:
         by_test.setdefault(row["id"], []).append(row["first"])

@@ -60,7 +60,10 @@ def _whole_header(kind: str, control: str, version: str, charset: str, sender: t
     return text
 
 
-@settings(max_examples=examples(400), deadline=None)
+# 150 examples (400 before): a segment padded with empty fields up to the last position given, and a field of three
+# repetitions left out (planted bugs `build-pad-empty`, `build-rep-dropped`) were found at 150 in every one of 40
+# seeds, by the 7th and the 44th example at most (bench/RESULTS.md).
+@settings(max_examples=examples(150), deadline=None)
 @given(data=st.data())
 def test_a_segment_is_what_hl7apy_writes_in_one_piece(data: st.DataObject) -> None:
     name, version, positions = data.draw(st.sampled_from(SEGMENTS))

@@ -34,9 +34,16 @@ def _page(digest: str, face: str = MONO, note: str = "患者信息均已脱敏")
             f"<td class='sha' style=\"{face}\">{digest}</td></tr></table><p>{note}</p></body></html>")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _preloaded() -> None:
+    """WeasyPrint imported and its fonts warmed before any side process is forked, as `hih run` has it: once for the
+    module, as once for a run (a warm-up lays out and writes a PDF: about 65 ms of CPU each time again, and what it
+    warms stays warm in this process for every test after it)."""
+    pdf.preload()
+
+
 @pytest.fixture(autouse=True)
-def _warm(monkeypatch: pytest.MonkeyPatch) -> None:
-    pdf.preload()  # as `hih run` has it: WeasyPrint imported before the side process is started
+def _spare_core(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pdf_ahead, "spare_core", lambda: True)  # whatever else runs on the machine now
 
 
