@@ -37,9 +37,11 @@ not named HIH_…, which some tests leave out of the environment of the processe
 
 def _cpu_s() -> float:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    forked = sys.modules.get("tests.forkserver")  # the runs' pytest processes the suite forks (tests/forkserver.py)
+    # the processes the suite forks: the runs' pytest processes (tests/forkserver.py), its `hih` servers
+    # (tests/forked_hih.py)
+    forked = [sys.modules.get(name) for name in ("tests.forkserver", "tests.forked_hih")]
     return (own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-            + (forked.cpu_s() if forked is not None else 0.0))
+            + sum(module.cpu_s() for module in forked if module is not None))
 
 
 # -- the plugin (loaded with `-p test_cpu`, bench/ on PYTHONPATH) ----------------------------------------------------
