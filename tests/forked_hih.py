@@ -10,7 +10,8 @@ exit status (a signal's as minus the signal's number, as `subprocess` gives it),
 command line the test gives it, and its standard output and error on pipes the test reads (handed over beside the
 process object, as multiprocessing hands over its own descriptors), its standard input empty. Each child takes fresh
 standard streams on those descriptors, as a new interpreter makes them (block-buffered output on a pipe), forgets the
-temporary folder the imports may have looked up, and runs what the `hih` script runs (`harness.launch.entry`).
+temporary folder the imports may have looked up, runs the site customisation of its import path as a start does, and
+runs what the `hih` script runs (`harness.launch.entry`).
 
 The forked processes are the fork server's children, which it waits for: the test process's count of its children's
 CPU sees them, with the server's own, only once the server has ended; `cpu_s` reads them from the server as it runs.
@@ -19,6 +20,7 @@ CPU sees them, with the server's own, only once the server has ended; `cpu_s` re
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import multiprocessing
 import os
@@ -90,7 +92,13 @@ def _become_hih(argv: list[str], env: dict[str, str], cwd: str, fds: tuple[int, 
     os.environ.update(env)
     tempfile.tempdir = None
     sys.argv = [str(Path(sys.executable).with_name("hih")), *argv]
+    sys.orig_argv = [sys.executable, *sys.argv]  # the command a fresh start would have run
     sys.path[:] = path
+    # the site customisation of the import path, run as at a start (the fork server ran it at its own, with its own
+    # command line and environment)
+    with contextlib.suppress(ImportError):
+        site = sys.modules.get("sitecustomize")
+        importlib.reload(site) if site is not None else importlib.import_module("sitecustomize")
     from harness.launch import entry
 
     entry()
