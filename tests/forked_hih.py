@@ -33,16 +33,10 @@ from multiprocessing.context import ForkServerContext
 from pathlib import Path
 from typing import Any, TextIO
 
-PRELOAD = ["harness.launch", "harness.cli", "mocks.serve", "harness.proxy.core", "harness.run.options",
-           "harness.run.identity", "mocks.workers_auto", "mocks.self_service", "mocks.log_recovery",
-           "mocks.transport.http", "mocks.transport.lean_http", "mocks.transport.soap", "mocks.transport.mllp",
-           "mocks.insurance", "mocks.blood_center.service", "mocks.blood_center.console", "mocks.mch_platform",
-           "mocks.lis", "mocks.pacs", "zeep", "zeep.wsdl", "requests_toolbelt", "hl7apy.base_datatypes", "ruamel.yaml",
-           "uvloop", "uvicorn", "uvicorn.lifespan.off", "uvicorn.protocols.http.httptools_impl",
-           "uvicorn.protocols.websockets.websockets_sansio_impl"]
-"""What the fork server imports before it forks: hih's command line, and what its `mock serve` of each interface and
-its `proxy` import before their banner. A child finds them imported, those of the other interfaces too: none acts
-as it is imported (no module of hih's reads the environment, the folder or the clock at import)."""
+PRELOAD = ["tests.forked_hih_imports"]
+"""What the fork server imports before it forks: one module, which imports the servers' (its `MODULES`); the fork
+server's command line names it, not them, so that a test looking for hih's modules among its process's children
+(`mocks.workers`) does not take the fork server for one."""
 ENCODING = "utf-8"
 _LOCK = threading.Lock()
 
