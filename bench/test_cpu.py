@@ -62,7 +62,9 @@ def _mp_servers_cpu_s() -> float:
 
 def _cpu_s() -> float:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    forked = sys.modules.get("tests.forkserver")  # the runs' pytest processes the suite forks (tests/forkserver.py)
+    # the processes the suite forks: the runs' pytest processes (tests/forkserver.py); its `hih` servers
+    # (tests/forked_hih.py) and the mock workers come from `multiprocessing`'s forkserver (`_mp_servers_cpu_s`)
+    forked = sys.modules.get("tests.forkserver")
     return (own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
             + (forked.cpu_s() if forked is not None else 0.0) + _mp_servers_cpu_s())
 

@@ -6,7 +6,9 @@ own children (the workers of `hih mock serve --workers N`) go with it, and pytes
 running to hold its output pipes or a port.
 
 `running` adds the start-up banner: one line per endpoint, `LABEL<TAB>WHERE[<TAB>...]`, read until `ready`; it
-yields the process and {label: where}.
+yields the process and {label: where}. `running_hih` does the same for a `hih` server command forked from the
+test process's pre-imported one (tests/forked_hih.py says what stays real), for tests that read what the server
+does, not how it starts.
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from tests.forked_hih import ForkedHih
+
+Process = subprocess.Popen[Any] | ForkedHih
+
 GRACE_S = 10.0
 """How long a process has to stop after SIGTERM before its group is killed."""
 
 
-def _signal_group(process: subprocess.Popen[Any], sig: int) -> None:
+def _signal_group(process: Process, sig: int) -> None:
     """`sig` to the group `process` leads; to `process` alone when it leads none (not started by `started`)."""
     try:
         os.killpg(process.pid, sig)
@@ -36,7 +42,7 @@ def _signal_group(process: subprocess.Popen[Any], sig: int) -> None:
             process.send_signal(sig)
 
 
-def end(process: subprocess.Popen[Any], grace_s: float = GRACE_S) -> int:
+def end(process: Process, grace_s: float = GRACE_S) -> int:
     """End `process` and, when it was started in a session of its own, every process left in its group: SIGTERM, at most
     `grace_s` seconds' wait, then SIGKILL. Returns the leader's exit status. Ending an ended process does nothing
     more (a group left with no member is not signalled)."""
@@ -63,7 +69,13 @@ def awaited(process: subprocess.Popen[Any], within_s: float) -> int:
 def started(command: list[str], **popen: Any) -> Iterator[subprocess.Popen[Any]]:
     """`subprocess.Popen(command, **popen)` in a session of its own, ended with its group (`end`) when the block ends
     however it ends; then its pipes are closed."""
-    process: subprocess.Popen[Any] = subprocess.Popen(command, start_new_session=True, **popen)
+    with _ended(subprocess.Popen(command, start_new_session=True, **popen)) as process:
+        yield process
+
+
+@contextmanager
+def _ended(process: Any) -> Iterator[Any]:
+    """`process`, ended with its group (`end`) when the block ends however it ends; then its pipes are closed."""
     try:
         yield process
     finally:
@@ -87,24 +99,39 @@ def _pump(stream: TextIO | None, lines: queue.Queue[str]) -> None:
 def running(command: list[str], env: dict[str, str], cwd: Path,
             timeout: float = 30) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
     with started(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd) as process:
-        lines: queue.Queue[str] = queue.Queue()
-        reader = threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True)
-        reader.start()
-        banner: dict[str, str] = {}
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    line = lines.get(timeout=max(0.1, deadline - time.monotonic())).rstrip("\n")
-                except queue.Empty:
-                    raise AssertionError(f"{command[0]} not ready within {timeout} s; printed: {banner}") from None
-                if line.startswith("ready"):
-                    break
-                label, _, rest = line.partition("\t")
-                banner[label] = rest.split("\t")[0]
+        with _banner(process, command[0], timeout) as banner:
             yield process, banner
-        finally:
-            # The reader ends at the stream's end once the group is gone; its stream is closed only after that (by
-            # `started`): closing it under the reader would raise in its thread, which pytest pins on the next test.
-            end(process)
-            reader.join(5)
+
+
+@contextmanager
+def running_hih(argv: list[str], env: dict[str, str], cwd: Path,
+                timeout: float = 30) -> Iterator[tuple[ForkedHih, dict[str, str]]]:
+    """`hih ARGV` forked (tests/forked_hih.py) in `cwd` with `env`, and its banner, as `running` gives them."""
+    with _ended(ForkedHih(argv, env, cwd)) as process, _banner(process, process.args[0], timeout) as banner:
+        yield process, banner
+
+
+@contextmanager
+def _banner(process: Process, name: str, timeout: float) -> Iterator[dict[str, str]]:
+    """The server's banner, read until `ready` within `timeout` seconds; the server is ended when the block ends."""
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True)
+    reader.start()
+    banner: dict[str, str] = {}
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic())).rstrip("\n")
+            except queue.Empty:
+                raise AssertionError(f"{name} not ready within {timeout} s; printed: {banner}") from None
+            if line.startswith("ready"):
+                break
+            label, _, rest = line.partition("\t")
+            banner[label] = rest.split("\t")[0]
+        yield banner
+    finally:
+        # The reader ends at the stream's end once the group is gone; its stream is closed only after that (by
+        # `_ended`): closing it under the reader would raise in its thread, which pytest pins on the next test.
+        end(process)
+        reader.join(5)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import queue
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,6 +17,7 @@ import zeep
 from zeep.transports import Transport
 
 from mocks.blood_center.service import TEST_HOSPITAL, TEST_TOKEN
+from tests.forked_hih import ForkedHih
 from tests.served import end
 
 SERVICE = "{urn:hih:blood-center:service}"
@@ -28,11 +27,10 @@ class Served:
     """One `hih mock serve` process and what it announced."""
 
     def __init__(self, state: Path, cwd: Path) -> None:
-        hih = Path(sys.executable).with_name("hih")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HIH_ADMIN", "HIH_CONSOLE", "HIH_BLOOD"))}
-        self.process = subprocess.Popen(
-            [str(hih), "mock", "serve", "--interface", "blood-center", "--state", str(state)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, start_new_session=True)
+        # forked from the test process's pre-imported one (tests/forked_hih.py): a process of its own, in a session
+        # of its own, that a signal ends (SIGKILL: no clean shutdown) and whose exit status the test reads
+        self.process = ForkedHih(["mock", "serve", "--interface", "blood-center", "--state", str(state)], env, cwd)
         self.printed: queue.Queue[str] = queue.Queue()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()

@@ -9,13 +9,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.served import running
+from tests.served import running_hih
 
 PAGE = ROOT / "docs" / "black-box.md"
 BLOCK = re.compile(r"<!-- run: ([\w-]+) -->\n```sh\n(.*?)```", re.S)
@@ -37,11 +36,12 @@ def test_every_partner_has_runnable_blocks() -> None:
 
 
 def run(name: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """The page's blocks for `name` in one bash, against `hih mock serve --interface NAME` on free ports."""
-    hih = Path(sys.executable).with_name("hih")
+    """The page's blocks for `name` in one bash, against `hih mock serve --interface NAME` on free ports (a process
+    forked from the test process's pre-imported one, tests/forked_hih.py: the page is about what the partner answers
+    on its sockets)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HIH_")}
-    command = [str(hih), "mock", "serve", "--interface", name, "--port", f"{name}=0", "--port", "admin=0"]
-    with running(command, env, tmp_path) as (_, banner):
+    command = ["mock", "serve", "--interface", name, "--port", f"{name}=0", "--port", "admin=0"]
+    with running_hih(command, env, tmp_path) as (_, banner):
         endpoint = banner[name]
         shell = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(tmp_path),
                  "ADMIN": banner["admin"].rstrip("/")}

@@ -1,10 +1,13 @@
 """What the proxy and replay tests share: a real upstream (`hih mock serve` in its own process), a proxy started on
-a runtime in the test process, and a short business flow per interface driven by its reference connector."""
+a runtime in the test process, and a short business flow per interface driven by its reference connector.
+
+The `hih mock serve` and `hih proxy` processes are forked from the test process's pre-imported one
+(tests/forked_hih.py): these tests read what the servers answer, record and replay over their sockets, not how a
+process starts; each is still a process of its own, with its command line, environment, folder and output pipes."""
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +25,7 @@ from harness.proxy.core import Proxy, ProxyOptions, start
 from harness.report.masking import Masker
 from mocks.transport.runtime import Runtime
 from tests.conftest import CONTRACTS
-from tests.served import running
+from tests.served import running_hih
 
 
 @dataclass
@@ -57,9 +60,8 @@ class Upstream:
 @contextmanager
 def mock_serve(interface: str, tmp_path: Path, *more: str) -> Iterator[Upstream]:
     """`hih mock serve --interface NAME` in its own process (run from `tmp_path`), until the block ends."""
-    hih = str(Path(sys.executable).with_name("hih"))
     env = {k: v for k, v in os.environ.items() if k != "HIH_ADMIN_TOKEN"}
-    with running([hih, "mock", "serve", "--interface", interface, *more], env, tmp_path) as (_, banner):
+    with running_hih(["mock", "serve", "--interface", interface, *more], env, tmp_path) as (_, banner):
         yield Upstream(banner[interface], banner["admin"])
 
 
@@ -67,9 +69,8 @@ def mock_serve(interface: str, tmp_path: Path, *more: str) -> Iterator[Upstream]
 def proxy_serve(interface: str, upstream: str, tmp_path: Path, *more: str) -> Iterator[dict[str, str]]:
     """`hih proxy --interface NAME --upstream WHERE` in its own process (run from `tmp_path`); yields its banner
     ({interface: where it listens, "admin": its admin API})."""
-    hih = str(Path(sys.executable).with_name("hih"))
     env = {k: v for k, v in os.environ.items() if k != "HIH_ADMIN_TOKEN"}
-    with running([hih, "proxy", "--interface", interface, "--upstream", upstream, *more], env, tmp_path) as (_, banner):
+    with running_hih(["proxy", "--interface", interface, "--upstream", upstream, *more], env, tmp_path) as (_, banner):
         yield banner
 
 

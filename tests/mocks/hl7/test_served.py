@@ -23,6 +23,7 @@ from harness.contract.hl7.mllp import deframe_all, frame
 from harness.contract.hl7.mllp_ack import AckBuilder
 from harness.contract.hl7.mllp_listener import MllpListener
 from tests.contracts.hl7 import messages as m
+from tests.forked_hih import ForkedHih
 from tests.mocks.mllp.conftest import decoded
 from tests.served import end
 
@@ -33,10 +34,10 @@ class Served:
     """A running `hih mock serve`, its printed lines read on a thread."""
 
     def __init__(self, *args: str, cwd: Path) -> None:
-        hih = Path(sys.executable).with_name("hih")
         env = {k: v for k, v in os.environ.items() if k != "HIH_ADMIN_TOKEN"}
-        self.process = subprocess.Popen([str(hih), "mock", "serve", *args], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, start_new_session=True)
+        # forked from the test process's pre-imported one (tests/forked_hih.py): a process of its own, in a session
+        # of its own, with its exit status, its signals and its output pipes, without an interpreter's start
+        self.process = ForkedHih(["mock", "serve", *args], env, cwd)
         self.lines: queue.Queue[str] = queue.Queue()
         self.printed: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
