@@ -1,17 +1,18 @@
 #!/usr/bin/env python3
 """Who spends the CPU of a run's scenarios: the pytest process of a run of every scenario (bench/spec_cpu.py's
-command line) with a sampling probe that, every millisecond of the process's CPU time, reads the main thread's
-stack and charges the CPU the process spent since the last sample (all its threads) to the innermost frame that belongs to an owner: hih's mocks, connectors, validation,
-masking, events and evidence, held clock, guards, the plugin's fixtures, the step code, pytest-bdd, pytest.
+command line) with a sampling probe. Every millisecond of the process's CPU time (`ITIMER_PROF`) the probe reads each
+thread's CPU clock and stack, and charges what the thread spent since the last sample to the innermost frame of the
+thread that belongs to an owner: hih's mocks, connectors, validation, masking, reports, events and evidence, the
+deadline, held clock, guards, the plugin's fixtures, the step code, pytest-bdd, pytest.
 
-Frames of other libraries (httpx, zeep, re, sqlite3, hl7apy ...) are charged to the owner that called them, so a
-connector's zeep client counts as the connector's. A sample lands on the main thread's frame: the CPU of the mocks'
-server threads while the main thread waits on a socket is charged to the frame that waits (the connector's call, a
-mock's own step), which is where a scenario asks for it. Samples are split by phase (start and collection, the
-scenarios, the session's end); the scenarios' part is printed in ms of CPU per scenario, largest owner first, with
-each owner's top functions (innermost owner frame) so that a figure names its code.
+Frames of other libraries (httpx, zeep, re, sqlite3, hl7apy ...) count for the owner that called them, so a
+connector's zeep client counts as the connector's, and a mock's server thread as the mock's. A sample is taken when
+the main thread runs Python again, so a long call in C is charged to its caller, as it should be. Samples are split
+by phase (start and collection, the scenarios, the session's end); the scenarios' part is printed in ms of CPU per
+scenario, largest owner first, with each owner's top functions (innermost owner frame) so that a figure names its
+code. A sampler's figures: they move by a few tenths of a ms between runs; `spec_cpu.py` is the figure to compare.
 
-  .venv/bin/python bench/spec_owners.py [--interface NAME]... [--interval-ms 1] [--top 12]
+  .venv/bin/python bench/spec_owners.py [--interface NAME]... [--top 12] [--functions 4] [--interval-ms 1]
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ OWNERS: list[tuple[str, list[str]]] = [
     ("mocks", ["/mocks/"]),
     ("connectors", ["/connectors/", "/harness/slot.py", "/harness/work_folders.py", "/harness/bindings.py"]),
     ("steps", ["/features/"]),
-    ("hih plugin (fixtures, reports)", ["/harness/plugin.py", "/harness/step_cache.py", "/harness/"]),
+    ("hih plugin (fixtures)", ["/harness/plugin.py", "/harness/step_cache.py", "/harness/"]),
     ("pytest-bdd", ["/pytest_bdd/"]),
     ("pytest", ["/_pytest/", "/pluggy/", "/xdist/", "/pytest_randomly", "/pytest_timeout"]),
 ]
