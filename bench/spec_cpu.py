@@ -11,7 +11,7 @@ process's instructions under valgrind instead of its CPU (all threads: a figure 
 threads poll in proportion to the wall time; ≈ 50× slower, so with `--interface`).
 
   .venv/bin/python bench/spec_cpu.py [--rounds 5] [--base /tmp/base]... [--interface NAME]... [--profile FILE]
-  .venv/bin/python bench/spec_cpu.py --callgrind --rounds 2 --interface insurance --base /tmp/base
+  .venv/bin/python bench/spec_cpu.py --callgrind --rounds 1 --interface blood-center -k "not 重发" --base /tmp/base
   git archive COMMIT | tar -x -C /tmp/base      # a checkout of another commit to compare with
 """
 
@@ -63,9 +63,9 @@ print(json.dumps(child.pytest_command(p, child.Files.in_folder(folder), folder /
 """The checkout's own `hih run` pytest command line (its plugins, ini, feature folders), from its own code."""
 
 
-def command(checkout: Path, interfaces: list[str], folder: Path) -> list[str]:
+def command(checkout: Path, interfaces: list[str], folder: Path, keyword: str = "") -> list[str]:
     """The pytest child's command line of `checkout` for a run of `interfaces` (all by default), writing into
-    `folder`, less the flags that tie it to a parent `hih run`."""
+    `folder`, less the flags that tie it to a parent `hih run` (with pytest's `-k keyword` when given)."""
     env = dict(os.environ, PYTHONPATH=str(checkout))
     out = subprocess.run([sys.executable, "-c", COMMAND, str(folder), *interfaces], cwd=checkout, env=env,
                          capture_output=True, check=True, timeout=120).stdout
@@ -78,7 +78,7 @@ def command(checkout: Path, interfaces: list[str], folder: Path) -> list[str]:
             skip = LEFT_OUT[arg]
         else:
             kept.append(arg)
-    return kept
+    return [*kept, "-k", keyword] if keyword else kept
 
 
 def cpu_of(args: list[str], checkout: Path) -> tuple[float, float, int]:
@@ -120,6 +120,7 @@ def main() -> int:
     parser.add_argument("--interface", action="append", default=[])
     parser.add_argument("--profile", type=Path, help="run this checkout once under cProfile, writing FILE")
     parser.add_argument("--callgrind", action="store_true", help="count instructions (valgrind) instead of CPU")
+    parser.add_argument("-k", dest="keyword", default="", help="pytest's -k: leave out scenarios that wait on clocks")
     a = parser.parse_args()
     checkouts = [ROOT, *[b.resolve() for b in a.base]]
     with tempfile.TemporaryDirectory(prefix="hih-spec-cpu-") as folder:
@@ -131,7 +132,8 @@ def main() -> int:
             return 0 if code == 0 else 1
         if a.callgrind:
             counts = interleave(a.rounds, checkouts,
-                                lambda checkout: instructions_of(command(checkout, a.interface, Path(folder)), checkout),
+                                lambda checkout: instructions_of(command(checkout, a.interface, Path(folder), a.keyword),
+                                                                 checkout),
                                 lambda n, checkout, got: f"round {n} {checkout}: {got[0]:,} instructions ({got[1]})")
             for checkout, runs in counts.items():
                 print(f"{checkout}: {spread(run[0] for run in runs)} instructions over {len(runs)} rounds")
@@ -139,7 +141,7 @@ def main() -> int:
 
         def measure(checkout: Path) -> tuple[float, float, int, float]:
             busy = machine_busy_s()
-            cpu, wall, code = cpu_of(command(checkout, a.interface, Path(folder)), checkout)
+            cpu, wall, code = cpu_of(command(checkout, a.interface, Path(folder), a.keyword), checkout)
             return cpu, wall, code, max(0.0, (machine_busy_s() - busy - cpu) / (wall * (os.cpu_count() or 1)))
 
         figures = interleave(a.rounds, checkouts, measure,
