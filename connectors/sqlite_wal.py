@@ -5,7 +5,7 @@ A connector is built for every scenario of a run, each on a new file: switching 
 tables is ≈ 0.5–1.5 ms of CPU (more where a store adds columns to an older file's tables). So the empty store a
 schema gives is made once per process, in a folder of its own, and a new file is written from its bytes (synced
 before it is opened): a file SQLite made, in WAL mode, with those tables, as if made in place. A file that exists is
-opened as before, and its tables made or brought up to date the same way.
+opened as before, and its tables made or brought up to date the same way; so is SQLite's store in memory.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 Upgrade = Callable[[sqlite3.Connection], None]
 """Brings an existing store's tables up to date (columns added since): run on every opening, a no-op when current."""
 
+MEMORY = ":memory:"
 IMAGES_KEPT = 16
 """Empty stores kept per process (a run's connectors use three schemas)."""
 _IMAGES: dict[tuple[tuple[str, ...], Upgrade | None], bytes] = {}
@@ -32,7 +33,8 @@ def open_wal(path: Path, schema: Iterable[str] = (), upgrade: Upgrade | None = N
     tables made by `schema` (statements of `CREATE ... IF NOT EXISTS`) and brought up to date by `upgrade`."""
     statements = tuple(schema)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fresh = _write_empty(path, _empty_store(statements, upgrade))
+    # ":memory:" is SQLite's name for a store in memory (a test's connector keeps one): no file to write
+    fresh = str(path) != MEMORY and _write_empty(path, _empty_store(statements, upgrade))
     db = _connect(path)
     if not fresh:
         _make_tables(db, statements, upgrade)

@@ -92,3 +92,14 @@ def test_a_store_being_written_by_another_is_not_overwritten(tmp_path: Path) -> 
     finally:
         db.close()
         theirs.close()
+
+
+def test_a_store_in_memory_writes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    outbox = Outbox(Path(":memory:"))
+    try:
+        outbox.add([("S1", "birth", "B1", "{}")])
+        assert [r.serial for r in outbox.rows()] == ["S1"]
+    finally:
+        outbox.close()
+    assert list(tmp_path.iterdir()) == []
