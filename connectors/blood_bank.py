@@ -9,6 +9,7 @@ no longer billed).
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -43,17 +44,21 @@ class Bag:
     expires_at: str
 
 
+def add_safety_columns(db: sqlite3.Connection) -> None:
+    """The safety fields' columns, added to a store made before they were kept."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(received)")}
+    for column, declared in SAFETY_COLUMNS.items():
+        if column not in present:
+            db.execute(f"ALTER TABLE received ADD COLUMN {column} {declared}")
+
+
 class BloodBank:
     """Received bags (DIN -> issue note) and submitted returns (number -> DINs, status), durable per change."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._db = open_wal(path, SCHEMA)
-        present = {row[1] for row in self._db.execute("PRAGMA table_info(received)")}
-        for column, declared in SAFETY_COLUMNS.items():
-            if column not in present:
-                self._db.execute(f"ALTER TABLE received ADD COLUMN {column} {declared}")
+        self._db = open_wal(path, SCHEMA, add_safety_columns)
 
     def _write(self, statement: str, rows: Iterable[tuple[object, ...]]) -> None:
         with self._lock, immediate(self._db):

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.sequence import ClockSequence
+from connectors.sqlite_wal import open_wal
 from harness.contract.findings import Finding, Severity
 from harness.contract.hl7.batch import split_capture
 from harness.contract.hl7.charsets import codec, encode_message
@@ -70,10 +71,7 @@ class MessageStore:
         self.path = path
         self._lock = threading.RLock()
         self._batch = False
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(SCHEMA)
+        self._db = open_wal(path, (SCHEMA,))
 
     def ack_of(self, sender: str, control_id: str) -> bytes | None:
         """The ACK a stored message got, or None when no message of this sender and MSH-10 is stored."""

@@ -119,6 +119,11 @@ class OutboxRow:
     attempts: int
 
 
+OUTBOX_SCHEMA = (("CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, serial TEXT UNIQUE "
+                  "NOT NULL, record_type TEXT NOT NULL, record_no TEXT NOT NULL, payload TEXT NOT NULL, state TEXT "
+                  "NOT NULL, result TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL)"),)
+
+
 class Outbox:
     """Records on their way to the platform, in SQLite (WAL): queued -> sending -> done (with the answer), or
     cancelled when the hospital withdrew the record before it was sent.
@@ -130,10 +135,7 @@ class Outbox:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._db = open_wal(path)
-        self._db.execute("CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, serial TEXT UNIQUE NOT NULL, "
-                         "record_type TEXT NOT NULL, record_no TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, "
-                         "result TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL)")
+        self._db = open_wal(path, OUTBOX_SCHEMA)
 
     def add(self, rows: list[tuple[str, str, str, str]]) -> None:
         """Queue (serial, record type, record number, payload) rows in one transaction."""

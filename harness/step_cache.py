@@ -1,5 +1,7 @@
-"""pytest plugin of `hih run`'s pytest processes: pytest-bdd's search for the step definitions that match a step's
-text, with the walk over the session's fixtures done once per test module instead of once per step.
+"""pytest plugin of `hih run`'s pytest processes: what pytest-bdd works out for every step it runs, worked out once
+where the answer depends only on the step definition or the step text: the search for the step definitions that match
+a step's text (the walk over the session's fixtures done once per test module instead of once per step), the step
+function's signature and required arguments, and an outline's data table rendered without a deep copy.
 
 For every step of every scenario pytest-bdd (`pytest_bdd.scenario.find_fixturedefs_for_step`) walks every fixture
 name the session knows and asks pytest which definitions of it the scenario sees (`FixtureManager.getfixturedefs`):
@@ -12,6 +14,13 @@ pytest-bdd does the rest as before: it sorts the matches by scope, binds the clo
 resolution, parses the step's arguments, and reports a step no definition matches (`StepDefinitionNotFoundError`,
 with its hook).
 
+For every step pytest-bdd also inspects the step function's signature twice (`inspect.signature`: which parsed
+arguments it takes, and `get_required_args`: which fixtures to ask for), ≈ 0.2 ms a step; a function's signature
+does not change, so each is kept per function (`signature`, `required_args`). And it renders each step's data table
+for the scenario's example row by deep-copying the table (`Step.render_datatable`: ≈ 5 ms for a table of the blood
+centre's), where a new table of new rows of new cells holding the rendered texts is the same value (`render_table`;
+the cells' locations, never changed, are shared).
+
 What it relies on, checked by tests/test_step_cache.py so that an upgrade fails loudly: pytest-bdd 9.0's
 `inject_fixturedefs_for_step` calls the module-level `find_fixturedefs_for_step(step, fixturemanager, node)` with
 the scenario's test item as `node`; a step definition is a fixture of the module that defines or imports it, never
@@ -20,17 +29,25 @@ of a single test item (pytest-bdd registers only `target_fixture` values there, 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
-from collections.abc import Callable, Iterable
+import inspect
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from pytest_bdd.compat import get_fixture_names, getfixturedefs
+from pytest_bdd.gherkin_parser import DataTable
+from pytest_bdd.parser import Step, render_string
 from pytest_bdd.steps import StepFunctionContext, step_function_context_registry
+from pytest_bdd.utils import get_required_args
 
 SCENARIO: Any = importlib.import_module("pytest_bdd.scenario")
 """pytest-bdd's scenario module (`pytest_bdd.scenario` the attribute is its `scenario` function)."""
+FUNCTIONS_KEPT = 4096
+"""Step functions whose signature is kept: a run's step definitions number in the hundreds."""
 
 Key = tuple[Any, str | None, str]
 """(the scenario item's parent node, step type, step text)."""
@@ -81,10 +98,47 @@ def find_fixturedefs_for_step(step: Any, fixturemanager: Any, node: Any) -> Iter
     return defs
 
 
+@functools.lru_cache(maxsize=FUNCTIONS_KEPT)
+def signature(func: Callable[..., object]) -> inspect.Signature:
+    """`inspect.signature` of a step function, kept per function (a Signature is immutable)."""
+    return inspect.signature(func)
+
+
+@functools.lru_cache(maxsize=FUNCTIONS_KEPT)
+def _required_args(func: Callable[..., object]) -> tuple[str, ...]:
+    return tuple(get_required_args(func))
+
+
+def required_args(func: Callable[..., object]) -> list[str]:
+    """pytest-bdd's `get_required_args` of a step function (the fixtures it asks for), kept per function."""
+    return list(_required_args(func))
+
+
+def render_table(datatable: DataTable, context: Mapping[str, object]) -> DataTable:
+    """pytest-bdd's `Step.render_datatable`: the table with every cell's text rendered for the example row, as new
+    table, rows and cells, without deep-copying the rest (locations, which nothing changes, are shared)."""
+    return dataclasses.replace(datatable, rows=[
+        dataclasses.replace(row, cells=[dataclasses.replace(cell, value=render_string(cell.value, context))
+                                        for cell in row.cells])
+        for row in datatable.rows])
+
+
+_REPLACED: dict[tuple[Any, str], Any] = {}
+"""pytest-bdd's own functions that this plugin stands in for, by (owner, name), while a session uses it."""
+_STAND_INS: tuple[tuple[Any, str, Any], ...] = (
+    (SCENARIO, "find_fixturedefs_for_step", find_fixturedefs_for_step),
+    (SCENARIO, "signature", signature),
+    (SCENARIO, "get_required_args", required_args),
+    (Step, "render_datatable", staticmethod(render_table)),
+)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[FOUND] = Found()
-    SCENARIO.find_fixturedefs_for_step = find_fixturedefs_for_step
+    for owner, name, stand_in in _STAND_INS:
+        _REPLACED.setdefault((owner, name), owner.__dict__[name])
+        setattr(owner, name, stand_in)
     _USERS.append(config)
 
 
@@ -95,4 +149,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if config in _USERS:
         _USERS.remove(config)
     if not _USERS:
-        SCENARIO.find_fixturedefs_for_step = SEARCH
+        for (owner, name), own in _REPLACED.items():
+            setattr(owner, name, own)
+        _REPLACED.clear()

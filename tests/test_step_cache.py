@@ -7,10 +7,13 @@ for its own facts."""
 
 from __future__ import annotations
 
+import copy
+import importlib
 import json
 import os
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -258,3 +261,77 @@ def test_the_plugin_puts_pytest_bdds_search_back_when_the_session_ends(pytestcon
     finally:
         step_cache.pytest_unconfigure(pytestconfig)
     assert step_cache.SCENARIO.find_fixturedefs_for_step is before is step_cache.SEARCH
+
+
+def _shipped_templates() -> list[Any]:
+    from pytest_bdd.parser import FeatureParser
+
+    templates: list[Any] = []
+    for path in sorted((ROOT / "features").rglob("*.feature")):
+        templates.extend(FeatureParser(str(path.parent), path.name).parse().scenarios.values())
+    return templates
+
+
+def test_a_data_table_rendered_without_a_deep_copy_is_pytest_bdds_rendering_and_shares_no_cell() -> None:
+    """Every data table of every shipped scenario, for each of its example rows: the same table as pytest-bdd's deep
+    copy renders, and a new one: a step that changed its cells would not change the template's, nor the next
+    scenario's table."""
+    from pytest_bdd.parser import Step
+
+    own = step_cache._REPLACED.get((Step, "render_datatable"), Step.__dict__["render_datatable"]).__func__
+    compared = 0
+    for template in _shipped_templates():
+        examples = [context for block in template.examples for context in block.as_contexts()] or [{}]
+        for step in template.all_background_steps + template._steps:
+            if step.datatable is None:
+                continue
+            for example in examples:
+                before = copy.deepcopy(step.datatable)
+                ours = step_cache.render_table(step.datatable, example)
+                assert ours == own(step.datatable, example), (template.name, step.name, example)
+                ours.rows[0].cells[0].value = "changed by a step"
+                ours.rows.append(ours.rows[0])
+                assert step.datatable == before  # the template's table is as parsed
+                assert step_cache.render_table(step.datatable, example) == own(step.datatable, example)
+                compared += 1
+    assert compared > 50
+
+
+def test_a_step_functions_signature_and_required_arguments_are_inspects() -> None:
+    """For every shipped step definition: the kept answers are those pytest-bdd works out afresh, and the list of
+    required arguments is the caller's own (pytest-bdd's callers may change it)."""
+    import inspect
+
+    from pytest_bdd.steps import step_function_context_registry
+    from pytest_bdd.utils import get_required_args
+
+    for name in ("blood_center", "common", "hl7", "insurance", "lis", "mch_platform", "mch_samples", "pacs"):
+        importlib.import_module(f"features.steps.{name}")  # registers the shipped step definitions
+
+    functions = [context.step_func for context in step_function_context_registry.values()]
+    assert len(functions) > 100
+    for func in functions:
+        assert step_cache.signature(func) == inspect.signature(func)
+        assert step_cache.signature(func) is step_cache.signature(func)
+        required = step_cache.required_args(func)
+        assert required == get_required_args(func)
+        required.append("changed")
+        assert step_cache.required_args(func) == get_required_args(func)
+
+
+def test_the_plugin_puts_back_every_function_of_pytest_bdd_it_stands_in_for(pytestconfig: pytest.Config) -> None:
+    from pytest_bdd.parser import Step
+
+    def current() -> list[Any]:
+        return [step_cache.SCENARIO.signature, step_cache.SCENARIO.get_required_args,
+                Step.__dict__["render_datatable"]]
+
+    before = current()
+    step_cache.pytest_configure(pytestconfig)
+    try:
+        assert step_cache.SCENARIO.signature is step_cache.signature
+        assert step_cache.SCENARIO.get_required_args is step_cache.required_args
+        assert Step.__dict__["render_datatable"].__func__ is step_cache.render_table
+    finally:
+        step_cache.pytest_unconfigure(pytestconfig)
+    assert current() == before

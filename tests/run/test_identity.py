@@ -57,7 +57,8 @@ def test_the_reference_connector_is_named_reference_and_hashed_with_what_it_impo
     assert (found.name, found.label, found.kind) == ("connectors.lis:reference", "reference", "files-sha256")
     assert len(found.value) == 64 and found.git_commit is not None and len(found.git_commit) == 40
     files = module_files("connectors.lis", ROOT / "connectors" / "lis.py")
-    assert set(files) == {"connectors.lis", "connectors.hl7_build", "connectors.hl7_common", "connectors.sequence"}, "not the other connectors"
+    assert set(files) == {"connectors.lis", "connectors.hl7_build", "connectors.hl7_common", "connectors.sequence",
+                          "connectors.sqlite_wal"}, "not the other connectors"
 
 
 def test_the_hash_follows_the_connectors_own_files_only(package: Path) -> None:
