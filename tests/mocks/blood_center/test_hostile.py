@@ -44,14 +44,17 @@ FEEDBACK = "<tns:QueryOrderFeedback><tns:orderNo>&e;</tns:orderNo></tns:QueryOrd
 ])
 def test_hostile_envelopes_are_refused_fast_without_memory_spike(centre: BloodCenterMock, name: str, body: str, prolog: str) -> None:
     tracemalloc.start()
-    started = time.perf_counter()
+    # CPU of this process (the mock serves from its threads) beside the wall time: an expansion or a fetch costs
+    # seconds of CPU whatever the machine's load, while the wall time of a refusal stretches with the other tests'
+    started, cpu = time.perf_counter(), time.process_time()
     response = post(centre, envelope(centre, body, prolog))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert response.status_code == 500 and b"faultcode>soap-env:Client<" in response.content, response.text[:300]
     assert b"request refused" in response.content and b"[project]" not in response.content
-    assert elapsed < 1.0, f"{name} took {elapsed:.3f} s"
+    assert cpu < 1.0, f"{name} took {cpu:.3f} s of CPU"
+    assert elapsed < 5.0, f"{name} took {elapsed:.3f} s"
     assert peak < 20 * 2**20, f"{name}: {peak / 2**20:.1f} MiB traced while refusing it"
     assert centre.centre.store.count("orders") == 0
 
