@@ -133,6 +133,32 @@ def test_a_remembered_header_is_the_header_filled_afresh(original: str, segments
         assert done == summary(completed)
 
 
+def with_charset(original: str, charset: str) -> str:
+    """`original` with its MSH-18 (character set) set to `charset`, the header's other fields as they were."""
+    header, _, rest = original.partition("\r")
+    fields = header.split("|")
+    fields += [""] * (18 - len(fields))
+    fields[17] = charset
+    return "|".join(fields) + "\r" + rest
+
+
+@settings(max_examples=examples(50), deadline=None)
+@given(original=originals(), segments=responses(), code=st.sampled_from(["AA", "AE", "AR"]),
+       charset=st.sampled_from(["", "UNICODE UTF-8", "GB 18030-2000"]))
+def test_a_header_remembered_for_one_character_set_is_not_given_for_another(
+        original: str, segments: list[list[str]], code: str, charset: str) -> None:
+    """The same sender's header under each character set it may declare in MSH-18, one builder for all: a template
+    made for one set is not the header of another (two systems of one sender, one sending GB 18030, one UTF-8)."""
+    builder = Numbered()
+    for declared in ("", "UNICODE UTF-8", "GB 18030-2000"):
+        msg = parse(with_charset(original, declared))
+        general = Numbered()
+        general.taken = builder.taken
+        completed = general.complete(from_fields(copy.deepcopy(segments)), msg, code, charset)
+        text, _ = builder.complete_text(segments, msg, code, charset)
+        assert text == completed.to_er7(), declared
+
+
 def test_a_header_holding_a_mark_character_is_filled_afresh() -> None:
     builder = Numbered()
     msg = parse("MSH|^~\\&|HIS|HOSP|LIS|LAB|20240105080000||OML^O21^OML_O21|C1|P|2.5.1\r")
