@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,16 +69,39 @@ def probe_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="module")
-def plain_start(tmp_path_factory: pytest.TempPathFactory, fork_server: ForkServer) -> set[str]:
-    """The modules a process forked from this test process's `plain` server starts with (every family's server
-    comes from it): what a forked process holds before its family adds anything."""
+def families_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    """A fork server of this module's own: the test process's (tests/conftest.py `fork_server`) may hold
+    `MAX_SERVERS` already when these tests come (the planted rounds' sets of interfaces each make one), and then sends
+    a new family's runs to its `run` server, which is what it should do but not what these tests look at."""
+    server = ForkServer(tmp_path_factory.mktemp("families-server"))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def forked_here(families_server: ForkServer, monkeypatch: pytest.MonkeyPatch) -> ForkServer:
+    """The in-process runs' pytest processes forked from `families_server`, as `forked_runs` (tests/conftest.py) forks
+    them from the test process's."""
+
+    def take(argv: list[str], log: Path) -> subprocess.Popen[bytes] | None:
+        env = warm.child_env()
+        return warm.track(families_server.fork(argv, log, env), env)
+
+    monkeypatch.setattr(warm, "take", take)
+    return families_server
+
+
+@pytest.fixture(scope="module")
+def plain_start(tmp_path_factory: pytest.TempPathFactory, families_server: ForkServer) -> set[str]:
+    """The modules a process forked from this module's `plain` server starts with (every family's server comes from
+    it): what a forked process holds before its family adds anything."""
     folder = tmp_path_factory.mktemp("plain")
     (folder / "test_nothing.py").write_text("def test_nothing():\n    pass\n", encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
         with_probe(folder, patch)
         patch.chdir(folder)
         patch.setenv("FORK_FAMILY_PROBE", str(folder))
-        plain = fork_server.fork(["-q", "-p", "no:cacheprovider", "test_nothing.py"], folder / "plain.log",
+        plain = families_server.fork(["-q", "-p", "no:cacheprovider", "test_nothing.py"], folder / "plain.log",
                                  dict(os.environ))
         assert plain.wait(120) == 0
     return set(json.loads(next(folder.glob("*.json")).read_text(encoding="utf-8"))["start"])
@@ -101,9 +125,9 @@ def one_run(tmp_path: Path, name: str, interfaces: str, tags: str, monkeypatch: 
                                                             ("insurance,lis", "clock", "hl7@2.5.1+insurance")])
 def test_a_forked_run_starts_with_what_a_fresh_run_of_its_interface_imports(
         interface: str, tags: str, family: str, tmp_path: Path, plain_start: set[str], probe_site: Path,
-        fork_server: ForkServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        forked_here: ForkServer, monkeypatch: pytest.MonkeyPatch) -> None:
     forked = run_modules(one_run(tmp_path, "forked", interface, tags, monkeypatch))
-    assert family in fork_server.servers
+    assert family in forked_here.servers
     with monkeypatch.context() as fresh_start:
         fresh_start.setattr(warm, "take", lambda argv, log: None)  # started with its command line, as hih does
         fresh = run_modules(one_run(tmp_path, "fresh", interface, tags, monkeypatch))
