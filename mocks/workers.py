@@ -5,7 +5,8 @@ mocks.workers` with its configuration on stdin starts one by hand), that listens
 SO_REUSEPORT (the kernel spreads connections over the workers) and keeps its state in step with the others through
 the store its mock names (`shared_store`): per-worker logs beside the state file for the insurance ledger and the
 LIS (`mocks.insurance_store`, `mocks.shared_logs`, `mocks.lazy_logs`), one SQLite file all workers share for the SOAP partners
-(`mocks.shared_state`); the state is the `--state` file when given, else a scratch one removed at the end. The parent
+(`mocks.shared_state`); the state is the `--state` file when given, else a scratch one removed at the end (or by the
+next serve when this one is killed outright: `mocks.workers_scratch`). The parent
 holds each port from the start (bound, not listening), watches the workers, and serves the admin API, which asks
 every worker and merges their answers (`mocks.transport.admin_workers`). Only mocks whose state is all in their
 store can be served so (insurance, lis, the blood centre, the maternal-child platform); pushing results to a hospital stays with one process (`--push`).
@@ -19,11 +20,9 @@ import json
 import os
 import secrets
 import select
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -170,6 +169,7 @@ def serve_workers(options: ServeOptions, contracts: dict[str, Contract], announc
                   stop: threading.Event | None = None) -> None:
     """Serve the mocks of `contracts` (interface -> the contract served) from `options.workers` processes until
     `stop` is set or SIGINT/SIGTERM."""
+    from mocks import workers_scratch
     from mocks.registry import MOCKS, mock_class
     from mocks.serve import ADMIN, _state_path, is_loopback
     from mocks.transport.admin_workers import fanout_app
@@ -193,7 +193,9 @@ def serve_workers(options: ServeOptions, contracts: dict[str, Contract], announc
     stop = stop or threading.Event()
     # a SIGTERM while the workers start (before `_wait` listens for it) stops them the same way, clean-up included
     previous = _stop_on_sigterm(stop)
-    scratch = Path(tempfile.mkdtemp(prefix="hih-workers-"))
+    workers_scratch.sweep()  # the scratch folders of serves killed outright
+    held_scratch = workers_scratch.make()
+    scratch = held_scratch.path
     held: list[socket.socket] = []
     workers: list[_Worker] = []
     runtime = Runtime()
@@ -255,7 +257,7 @@ def serve_workers(options: ServeOptions, contracts: dict[str, Contract], announc
             sock.close()
         for end in held_ends:
             end.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+        held_scratch.release()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from mocks import workers_scratch
 from tests.conftest import ROOT
 from tests.served import running, started
 
@@ -171,10 +172,14 @@ def test_the_workers_of_a_served_mock_end_when_it_is_killed(tmp_path: Path, mark
             process, banner):
         assert banner["lis"].startswith("mllp://127.0.0.1:")
         assert len(marked(mark)) == 3, "the serving process and its two workers"
+        assert workers_scratch.sweep(tmp_path, young_s=0.0) == [], "its scratch folder is held while it serves"
         # outright, and the serving process alone: nothing of it gets to stop its workers
         os.kill(process.pid, signal.SIGKILL)
         assert process.wait(10) == -signal.SIGKILL
         assert left_behind(mark, settle_s=30.0) == []
+    # the folder it could not remove is the next serve's to sweep (mocks/workers_scratch.py)
+    assert [p.name[:len(workers_scratch.PREFIX)] for p in workers_scratch.sweep(tmp_path, young_s=0.0)] == [
+        workers_scratch.PREFIX]
 
 
 def test_a_child_asking_to_die_with_its_parent_does_so_when_the_parent_is_killed(tmp_path: Path, mark: str) -> None:
@@ -214,13 +219,18 @@ def test_a_served_mock_stopped_while_its_workers_start_ends_them_and_removes_its
     are ready: it stops them and removes the folder, as a stop after the start does."""
     hih = str(Path(sys.executable).with_name("hih"))
     env = {k: v for k, v in os.environ.items() if k != "HIH_ADMIN_TOKEN"} | {MARK: mark, "TMPDIR": str(tmp_path)}
+    killed = workers_scratch.make(tmp_path)  # a serve killed outright before: its folder, no longer held
+    os.close(killed.fd)
+    past = time.time() - 2 * workers_scratch.YOUNG_S
+    os.utime(killed.path, (past, past))
     with started([hih, "mock", "serve", "--interface", "lis", "--workers", "2"], cwd=tmp_path, env=env,
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as serving:
         deadline = time.monotonic() + 60
-        while not list(tmp_path.glob("hih-workers-*")) and time.monotonic() < deadline:
+        while set(tmp_path.glob("hih-workers-*")) - {killed.path} == set() and time.monotonic() < deadline:
             assert serving.poll() is None, "the serving process ended before it made its scratch folder"
             time.sleep(0.01)
-        assert list(tmp_path.glob("hih-workers-*")), "a scratch folder within 60 s"
+        assert set(tmp_path.glob("hih-workers-*")) - {killed.path}, "a scratch folder within 60 s"
+        assert not killed.path.exists(), "the killed serve's folder swept at the start"
         serving.send_signal(signal.SIGTERM)
         assert serving.wait(30) != -signal.SIGTERM, "ended by its own stop, not by the signal's default"
     assert list(tmp_path.glob("hih-workers-*")) == []
