@@ -3,8 +3,10 @@ fontconfig finds (./scripts/setup installs one), so the Chinese text is text in 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ def preload() -> None:
     run), so that fontconfig, Pango and the CJK font are ready for the sign-off; silent when WeasyPrint cannot be
     loaded, which `render_pdf` reports."""
     try:
-        import weasyprint
+        weasyprint = load()
     except (ImportError, OSError):
         return
     _quiet()
@@ -29,6 +31,43 @@ def preload() -> None:
         weasyprint.HTML(string=WARM_UP, base_url=None, url_fetcher=_no_fetch).render().write_pdf()
     except Exception:  # noqa: BLE001 - only a warm-up: the sign-off's own rendering reports what is wrong
         pass
+
+
+def load() -> Any:
+    """WeasyPrint, imported with the system libraries it needs found in the dynamic loader's cache only.
+
+    WeasyPrint loads Pango, HarfBuzz, fontconfig and GObject by trying names for each in turn, Windows' and macOS'
+    first (`libgobject-2.0-0`, ...); cffi asks `ctypes.util.find_library` for each name it cannot load as it is,
+    which on Linux runs `ldconfig -p`, then the C compiler and the linker (`gcc -Wl,-t`, `ld -t`) for a name the
+    cache does not know: 22 `ldconfig`, 13 `gcc` and 13 `ld` processes an import, ≈ 0.2 s of their CPU and ≈ 1 s of
+    wall beside a run's first scenarios. Here each name is looked up in the loader's cache alone (`ldconfig -p`, read
+    once per name), which is where the installed libraries are. When WeasyPrint cannot be imported that way (a
+    library only the compiler's search path knows), it is imported again with ctypes' own search. An optional
+    library WeasyPrint does without (HarfBuzz's subsetter, its vector module) is looked for in the cache only.
+    Elsewhere than on Linux, and where ctypes has no such lookup, WeasyPrint is imported as it is."""
+    if "weasyprint" in sys.modules:
+        import weasyprint
+
+        return weasyprint
+    import ctypes.util
+
+    cached = getattr(ctypes.util, "_findSoname_ldconfig", None)
+    if not sys.platform.startswith("linux") or cached is None:
+        import weasyprint
+
+        return weasyprint
+    search = ctypes.util.find_library
+    ctypes.util.find_library = functools.cache(cached)
+    try:
+        import weasyprint
+    except OSError:
+        for name in [name for name in sys.modules if name == "weasyprint" or name.startswith("weasyprint.")]:
+            del sys.modules[name]
+        ctypes.util.find_library = search
+        import weasyprint
+    finally:
+        ctypes.util.find_library = search
+    return weasyprint
 
 
 def _quiet() -> None:
@@ -75,7 +114,7 @@ def render_pdf(html: str, target: Path, print_css: str | None = None) -> int:
 def lay_out(html: str, print_css: str | None = None) -> Any:
     """`html` laid out in pages (a WeasyPrint document), not yet drawn; see `render_pdf`."""
     try:
-        import weasyprint
+        weasyprint = load()
     except (ImportError, OSError) as exc:  # OSError: Pango missing from the system
         raise PdfUnavailable(f"WeasyPrint cannot be loaded ({exc}); ./scripts/setup installs what it needs") from None
     _quiet()
