@@ -3,7 +3,6 @@ fontconfig finds (./scripts/setup installs one), so the Chinese text is text in 
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import sys
@@ -34,30 +33,26 @@ def preload() -> None:
 
 
 def load() -> Any:
-    """WeasyPrint, imported with the system libraries it needs found in the dynamic loader's cache only.
+    """WeasyPrint, imported with its system libraries loaded by the names the dynamic loader resolves itself.
 
-    WeasyPrint loads Pango, HarfBuzz, fontconfig and GObject by trying names for each in turn, Windows' and macOS'
-    first (`libgobject-2.0-0`, ...); cffi asks `ctypes.util.find_library` for each name it cannot load as it is,
-    which on Linux runs `ldconfig -p`, then the C compiler and the linker (`gcc -Wl,-t`, `ld -t`) for a name the
-    cache does not know: 22 `ldconfig`, 13 `gcc` and 13 `ld` processes an import, ≈ 0.2 s of their CPU and ≈ 1 s of
-    wall beside a run's first scenarios. Here each name is looked up in the loader's cache alone (`ldconfig -p`, read
-    once per name), which is where the installed libraries are. When WeasyPrint cannot be imported that way (a
-    library only the compiler's search path knows), it is imported again with ctypes' own search. An optional
-    library WeasyPrint does without (HarfBuzz's subsetter, its vector module) is looked for in the cache only.
-    Elsewhere than on Linux, and where ctypes has no such lookup, WeasyPrint is imported as it is."""
-    if "weasyprint" in sys.modules:
+    WeasyPrint loads Pango, HarfBuzz, fontconfig and GObject by trying names for each in turn, Windows' first
+    (`libgobject-2.0-0`, then `gobject-2.0`, ..., `libgobject-2.0.so.0`); cffi asks `ctypes.util.find_library` for
+    each name it cannot load as it is, which on Linux runs `ldconfig -p`, then the C compiler and the linker (`gcc
+    -Wl,-t`, `ld -t`) for a name the loader's cache does not know: 22 `ldconfig`, 13 `gcc` and 13 `ld` processes an
+    import, ≈ 0.2 s of their CPU and ≈ 1 s of wall beside a run's first scenarios. Here that search answers nothing
+    while WeasyPrint is imported, so each library is loaded by its soname among WeasyPrint's names
+    (`libgobject-2.0.so.0`: the file `ldconfig` would have named, found by the loader from its cache). When WeasyPrint
+    cannot be imported that way (a library whose soname is not among its names), it is imported again with ctypes'
+    search; an optional one it does without (HarfBuzz's subsetter, its vector module) is looked for by those names
+    only. Elsewhere than on Linux WeasyPrint is imported as it is."""
+    if "weasyprint" in sys.modules or not sys.platform.startswith("linux"):
         import weasyprint
 
         return weasyprint
     import ctypes.util
 
-    cached = getattr(ctypes.util, "_findSoname_ldconfig", None)
-    if not sys.platform.startswith("linux") or cached is None:
-        import weasyprint
-
-        return weasyprint
     search = ctypes.util.find_library
-    ctypes.util.find_library = functools.cache(cached)
+    ctypes.util.find_library = _not_searched
     try:
         import weasyprint
     except OSError:
@@ -68,6 +63,11 @@ def load() -> Any:
     finally:
         ctypes.util.find_library = search
     return weasyprint
+
+
+def _not_searched(name: str) -> None:
+    """`ctypes.util.find_library` while WeasyPrint is imported by `load`: no search."""
+    return None
 
 
 def _quiet() -> None:
