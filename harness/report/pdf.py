@@ -38,7 +38,7 @@ def load() -> Any:
     WeasyPrint loads Pango, HarfBuzz, fontconfig and GObject by trying names for each in turn, Windows' first
     (`libgobject-2.0-0`, then `gobject-2.0`, ..., `libgobject-2.0.so.0`); cffi asks `ctypes.util.find_library` for
     each name it cannot load as it is, which on Linux runs `ldconfig -p`, then the C compiler and the linker (`gcc
-    -Wl,-t`, `ld -t`) for a name the loader's cache does not know: 22 `ldconfig`, 13 `gcc` and 13 `ld` processes an
+    -Wl,-t`, `ld -t`) for a name the loader's cache does not know: 22 `ldconfig`, 16 `gcc` and 16 `ld` processes an
     import, ≈ 0.2 s of their CPU and ≈ 1 s of wall beside a run's first scenarios. Here that search answers nothing
     while WeasyPrint is imported, so each library is loaded by its soname among WeasyPrint's names
     (`libgobject-2.0.so.0`: the file `ldconfig` would have named, found by the loader from its cache). When WeasyPrint
