@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 from click.exceptions import Exit
@@ -118,9 +118,11 @@ def run(interface: list[str], contract: list[str], connector: list[str], report_
                          as_of=_day("--as-of", as_of), operator=operator, release=release, signoff_pdf=signoff_pdf)
     warm.prestart()  # pytest imports itself and the plugins while the run is planned
     try:
+        from harness.run.progress import LazyConsole
         from harness.run.runner import run as run_gate
 
-        raise Exit(run_gate(options, _console()))
+        # the console made when first used: after the first pytest process has its command line
+        raise Exit(run_gate(options, cast("Console", LazyConsole(_console))))
     finally:
         warm.discard()
 

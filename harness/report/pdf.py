@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ def preload() -> None:
     run), so that fontconfig, Pango and the CJK font are ready for the sign-off; silent when WeasyPrint cannot be
     loaded, which `render_pdf` reports."""
     try:
-        import weasyprint
+        weasyprint = load()
     except (ImportError, OSError):
         return
     _quiet()
@@ -29,6 +30,44 @@ def preload() -> None:
         weasyprint.HTML(string=WARM_UP, base_url=None, url_fetcher=_no_fetch).render().write_pdf()
     except Exception:  # noqa: BLE001 - only a warm-up: the sign-off's own rendering reports what is wrong
         pass
+
+
+def load() -> Any:
+    """WeasyPrint, imported with its system libraries loaded by the names the dynamic loader resolves itself.
+
+    WeasyPrint loads Pango, HarfBuzz, fontconfig and GObject by trying names for each in turn, Windows' first
+    (`libgobject-2.0-0`, then `gobject-2.0`, ..., `libgobject-2.0.so.0`); cffi asks `ctypes.util.find_library` for
+    each name it cannot load as it is, which on Linux runs `ldconfig -p`, then the C compiler and the linker (`gcc
+    -Wl,-t`, `ld -t`) for a name the loader's cache does not know: 22 `ldconfig`, 16 `gcc` and 16 `ld` processes an
+    import, ≈ 0.2 s of their CPU and ≈ 1 s of wall beside a run's first scenarios. Here that search answers nothing
+    while WeasyPrint is imported, so each library is loaded by its soname among WeasyPrint's names
+    (`libgobject-2.0.so.0`: the file `ldconfig` would have named, found by the loader from its cache). When WeasyPrint
+    cannot be imported that way (a library whose soname is not among its names), it is imported again with ctypes'
+    search; an optional one it does without (HarfBuzz's subsetter, its vector module) is looked for by those names
+    only. Elsewhere than on Linux WeasyPrint is imported as it is."""
+    if "weasyprint" in sys.modules or not sys.platform.startswith("linux"):
+        import weasyprint
+
+        return weasyprint
+    import ctypes.util
+
+    search = ctypes.util.find_library
+    ctypes.util.find_library = _not_searched
+    try:
+        import weasyprint
+    except OSError:
+        for name in [name for name in sys.modules if name == "weasyprint" or name.startswith("weasyprint.")]:
+            del sys.modules[name]
+        ctypes.util.find_library = search
+        import weasyprint
+    finally:
+        ctypes.util.find_library = search
+    return weasyprint
+
+
+def _not_searched(name: str) -> None:
+    """`ctypes.util.find_library` while WeasyPrint is imported by `load`: no search."""
+    return None
 
 
 def _quiet() -> None:
@@ -75,7 +114,7 @@ def render_pdf(html: str, target: Path, print_css: str | None = None) -> int:
 def lay_out(html: str, print_css: str | None = None) -> Any:
     """`html` laid out in pages (a WeasyPrint document), not yet drawn; see `render_pdf`."""
     try:
-        import weasyprint
+        weasyprint = load()
     except (ImportError, OSError) as exc:  # OSError: Pango missing from the system
         raise PdfUnavailable(f"WeasyPrint cannot be loaded ({exc}); ./scripts/setup installs what it needs") from None
     _quiet()

@@ -22,9 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from harness.run import warm
 from harness.run.events import EventReader
@@ -33,6 +31,9 @@ from harness.run.lanes import Lane
 from harness.run.options import PROJECT_ROOT, RunPlan
 from harness.run.progress import RunProgress
 from harness.run.results import Outcome
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 INI = Path(__file__).with_name("pytest-run.ini")
 PARTS = "parts"

@@ -1,5 +1,10 @@
 """What `hih run` prints while it runs and when it ends: progress, finished interfaces, the summary table.
 
+rich (≈ 125 M instructions with its console, progress bar and table) is imported when the first thing is shown, after
+the run has started its pytest processes and told the first one its command line: the console a run is given
+(`harness.cli`'s) is made when first used, and the progress bar at the first look at the events, not when the run
+enters `RunProgress`.
+
 On a terminal a progress bar redraws in place. Without one (a CI log) nothing redraws: a line is printed for each
 interface that finishes and, whatever happens, one at least every `heartbeat_s` seconds, so that a log never stays
 silent long enough to look hung. The summary table fits 80 columns: connectors are shown by their short label
@@ -10,17 +15,40 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from harness.run.results import ScenarioResult
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
 HEARTBEAT_S = 10.0
+
+
+class LazyConsole:
+    """A rich console made by `make` when first used (an attribute read): `hih run` passes one, so that rich is
+    imported after the first pytest process has its command line. `real()` is the console itself, for what rich
+    takes as a console of its own (the progress bar)."""
+
+    def __init__(self, make: Callable[[], Console]) -> None:
+        self._make = make
+        self._console: Console | None = None
+
+    def real(self) -> Console:
+        if self._console is None:
+            self._console = self._make()
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
+def real_console(console: Console) -> Console:
+    """`console` itself, or the console a `LazyConsole` stands for."""
+    return console.real() if isinstance(console, LazyConsole) else console
 
 
 class RunProgress:
@@ -29,7 +57,9 @@ class RunProgress:
     def __init__(self, console: Console, heartbeat_s: float | None = None) -> None:
         self.console = console
         self.heartbeat_s = HEARTBEAT_S if heartbeat_s is None else heartbeat_s
-        self.live = console.is_terminal
+        self._live: bool | None = None
+        self._shown = False
+        """Whether the progress bar has been started (on a terminal), at the first of `collected`, `result`, `tick`."""
         self.started = time.monotonic()
         self._last_line = self.started
         self._expected: Counter[str] = Counter()
@@ -39,13 +69,28 @@ class RunProgress:
         self._bar: Progress | None = None
         self._task: TaskID | None = None
 
+    @property
+    def live(self) -> bool:
+        """Whether the console is a terminal (a progress bar redrawn in place), asked when first needed."""
+        if self._live is None:
+            self._live = bool(self.console.is_terminal)
+        return self._live
+
     def __enter__(self) -> RunProgress:
+        return self
+
+    def _show(self) -> None:
+        """The progress bar started on a terminal, once: at the first thing to show, not when the run begins."""
+        if self._shown:
+            return
+        self._shown = True
         if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
             self._bar = Progress(TextColumn("[bold]hih run[/bold]"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=self.console, transient=True)
+                                 TimeElapsedColumn(), console=real_console(self.console), transient=True)
             self._bar.__enter__()
             self._task = self._bar.add_task("scenarios", total=None)
-        return self
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
@@ -58,6 +103,7 @@ class RunProgress:
 
     def collected(self, per_interface: Counter[str]) -> None:
         """How many scenarios each interface will run, as known so far (each pytest process reports its own)."""
+        self._show()
         if per_interface == self._expected:
             return
         self._expected = Counter(per_interface)
@@ -71,11 +117,14 @@ class RunProgress:
             self._check_finished(name)
 
     def result(self, result: ScenarioResult) -> None:
+        self._show()
         done = self._done.setdefault(result.interface, Counter())
         done[result.status] += 1
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, completed=self.completed)
         if result.status == "failed":
+            from rich.markup import escape
+
             self.console.print(f"[red]FAILED[/red] {escape(result.interface)} · {escape(result.feature)} · "
                                f"{escape(result.name)}", highlight=False)
         self._check_finished(result.interface)
@@ -97,6 +146,7 @@ class RunProgress:
 
     def tick(self) -> None:
         """Called while waiting: without a terminal, a line when the log has been quiet for `heartbeat_s`."""
+        self._show()
         if self.live or time.monotonic() - self._last_line < self.heartbeat_s:
             return
         failed = sum(c["failed"] for c in self._done.values())
@@ -106,6 +156,9 @@ class RunProgress:
 
 def print_summary(console: Console, document: dict[str, Any], report_dir: Path) -> None:
     """The table per interface, the failed scenarios, and the decision line."""
+    from rich.markup import escape
+    from rich.table import Table
+
     columns = ("interface", "contract", "connector", "passed", "failed", "skipped", "time")
     rows = []
     for name, row in document["interfaces"].items():

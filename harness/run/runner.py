@@ -14,9 +14,7 @@ import gc
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from harness.contract.loader import ContractStore
 from harness.errors import UsageError
@@ -32,12 +30,18 @@ from harness.run.results import Outcome, ScenarioResult, summary, write_json
 from harness.run.sign_ahead import EarlySignoff, evidence_of
 from harness.run.staging import Staging
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 EXIT_INCOMPLETE = 2
 
 
 def run(options: RunOptions, console: Console | None = None) -> int:
     """Run the gate; 0 pass, 1 fail, 2 incomplete. Usage and configuration problems raise UsageError (exit 2)."""
-    console = console or Console(stderr=False)
+    if console is None:  # `hih run` gives its own, made when first used (harness.run.progress)
+        from rich.console import Console
+
+        console = Console(stderr=False)
     # the slowest checks (contract files, connector imports) are made beside pytest's start-up (Beside)
     p = plan(options, check_contracts=False, check_connectors=False)
     for note in p.notes:

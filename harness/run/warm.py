@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
 import select
 import shutil
@@ -26,9 +25,12 @@ import subprocess
 import sys
 import tempfile
 import types
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing, pathlib and json are imported after the warm process is started: see `prestart`
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+    from typing import Any
 
 WAIT_S = 600.0
 """How long a warm process waits for its command line before it gives up."""
@@ -51,9 +53,21 @@ a listener is served by it (`mocks.transport.runtime.Runtime.serve_http`, the ad
 When the command line comes first, each is imported where the run first needs it, if it does: the process never
 waits on an import the run would not have made anyway."""
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 """The checkout (or installed tree) holding harness/, features/ and contracts/. Defined here, a module that imports
-nothing of the run's planning, so that `hih run` starts the warm process before it imports and parses anything."""
+nothing of the run's planning, so that `hih run` starts the warm process before it imports and parses anything;
+`PROJECT_ROOT` is the same folder as a `pathlib.Path`."""
+
+
+def __getattr__(name: str) -> Path:
+    """`PROJECT_ROOT`, made when first asked for: `hih run` imports this module to start its warm process, and
+    pathlib (with typing and re behind it, ≈ 30 M instructions) is imported after that process is started."""
+    if name == "PROJECT_ROOT":
+        from pathlib import Path
+
+        globals()["PROJECT_ROOT"] = root = Path(ROOT)
+        return root
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 LEFT_OUT = ("httpx._main", "mako.ext.pygmentplugin")
 """Modules a spec run's pytest process would import and never use: httpx's command-line client (with rich behind it,
 imported by `import httpx` whenever rich and click are installed, as they are with hih) and mako's Pygments
@@ -107,7 +121,7 @@ def child_env() -> dict[str, str]:
     """The environment of a run's pytest processes: the project and the working folder importable (connectors named
     by `module:factory`), no PYTEST_ADDOPTS of the user's that would change the run, and a work root of its own
     (`track` ties it to the process started with this environment)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.getcwd(),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.getcwd(),
                                                                      os.environ.get("PYTHONPATH")]))}
     env.pop("PYTEST_ADDOPTS", None)
     env.pop(WORK_ROOT_ENV, None)
@@ -174,6 +188,8 @@ def take(argv: list[str], log: Path) -> subprocess.Popen[bytes] | None:
             release(process)
             continue
         try:
+            import json
+
             process.stdin.write(json.dumps({"argv": argv, "log": str(log)}).encode("utf-8") + b"\n")
             process.stdin.close()
         except OSError:  # it died while importing: its exit status is of no interest
@@ -316,6 +332,8 @@ def main() -> int:
     line = sys.stdin.buffer.readline() if ready else b""
     if not line:
         return 0  # not needed, or the parent is gone
+    import json
+
     order = json.loads(line)
     write_to(order["log"])
     import pytest

@@ -1,6 +1,6 @@
 """What `hih run` imports before it tells its warm pytest process the command line: not what only the reports, a
-damaged run or the impact analysis need (importlib.metadata, lxml, harness.contract.diff_impact), which stood on
-the start's path; the version the reports print is still read, once, beside the scenarios."""
+damaged run or the impact analysis need (importlib.metadata, lxml, harness.contract.diff_impact), nor rich (the
+progress bar, the console, the summary table), which stood on the start's path; the version the reports print is still read, once, beside the scenarios."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from harness.report import manifest, writer
 from tests.conftest import ROOT
 
 LATER = ("importlib.metadata", "lxml.etree", "harness.contract.diff_impact", "harness.run.combine",
-         "harness.run.fallback")
+         "harness.run.fallback", "rich.console", "rich.progress", "rich.table")
 PROBE = """
 import json, os, sys
 from harness.run import warm

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import io
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from rich.console import Console
 
 from harness.run import progress
 from harness.run.options import RunOptions
-from harness.run.progress import print_summary
+from harness.run.progress import LazyConsole, RunProgress, print_summary, real_console
+from harness.run.results import ScenarioResult
 from harness.run.runner import run
 from tests.conftest import DATA
 
@@ -98,3 +100,22 @@ def test_the_summary_table_fits_80_columns(connector: dict[str, Any]) -> None:
     shown = connector.get("connector_identity", {}).get("label") or connector["connector"]
     cell = row.split("│")[3].strip()
     assert cell == shown or (cell.startswith("…") and shown.endswith(cell[1:]) and len(cell) >= 9), "the tail is kept"
+
+
+def test_a_lazy_console_is_made_at_the_first_thing_shown_and_drives_the_bar() -> None:
+    made: list[Console] = []
+
+    def make() -> Console:
+        made.append(Console(file=io.StringIO(), width=100, force_terminal=True, color_system=None))
+        return made[-1]
+
+    console = LazyConsole(make)
+    with RunProgress(cast(Console, console)) as shown:
+        assert made == [], "nothing is made when the run begins"
+        shown.collected(Counter({"insurance": 2}))
+        assert len(made) == 1 and shown.live
+        shown.result(ScenarioResult(nodeid="a", interface="insurance", feature="f", name="n", status="failed",
+                                    duration_s=0.1))
+    assert len(made) == 1
+    assert "FAILED insurance · f · n" in made[0].file.getvalue()  # type: ignore[attr-defined]
+    assert real_console(cast(Console, console)) is made[0]
