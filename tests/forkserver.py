@@ -44,7 +44,8 @@ each importing only what it adds to the server it comes from. A spawned server d
   per set of kinds: the union of their modules, every module once, in the order of the kinds' names, and of their
   HL7 versions (`hl7@2.4@2.5.1+insurance+soap`): such a run imports what a run of each of its interfaces does.
 An order whose working folder or import path would find another `harness` or `mocks` than this checkout's goes to the
-`plain` server. There are at most `MAX_SERVERS` per test process; an order of a family beyond them goes to `run`.
+`plain` server. There are at most `MAX_SERVERS` per test process; an order of a family beyond them goes to `run`
+(`ForkServer.make_room` ends idle servers of other families, for tests that look at where an order goes).
 `tests/test_forkserver_families.py` holds each family to what a fresh run of its interfaces imports.
 """
 
@@ -399,6 +400,23 @@ class Forked(subprocess.Popen[bytes]):
 SERVERS: list[ForkServer] = []
 
 
+def _busy(pid: int) -> bool:
+    """Whether the server `pid` has a child that has not exited (a minder, and so a forked process, at work)."""
+    try:
+        kids = [kid for task in Path(f"/proc/{pid}/task").iterdir()
+                for kid in (task / "children").read_text(encoding="ascii").split()]
+    except OSError:
+        return False
+    for kid in kids:
+        try:
+            state = Path(f"/proc/{kid}/stat").read_text(encoding="ascii").rpartition(")")[2].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X"):
+            return True
+    return False
+
+
 def cpu_s() -> float:
     """CPU seconds of this test process's fork servers and of the processes they forked that have ended: a test
     process's own count of its children's CPU (resource.RUSAGE_CHILDREN) sees none of them until the server ends."""
@@ -588,6 +606,8 @@ class ForkServer:
 
     folder: Path
     servers: dict[str, Server] = field(default_factory=dict)
+    retired_cpu_s: float = 0.0
+    """What the servers ended by `make_room` had counted."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -595,7 +615,7 @@ class ForkServer:
 
     @property
     def cpu_s(self) -> float:
-        return sum(server.cpu_s for server in list(self.servers.values()))
+        return self.retired_cpu_s + sum(server.cpu_s for server in list(self.servers.values()))
 
     @property
     def server_cpu_s(self) -> float:
@@ -617,6 +637,27 @@ class ForkServer:
                         Family("run", family.pytest_args, RUN_MODULES, family.path), parent)
                 self._add(family, parent)
             return self.servers[family.name]
+
+    def make_room(self, families: set[str]) -> None:
+        """Room under `MAX_SERVERS` for a server of each of `families`: the servers of other families spawned from
+        `run`, oldest first, none of whose forked processes is still running, end (a later order of theirs starts
+        one again). For tests that look at which server an order goes to, in a test process whose earlier runs may
+        have filled it."""
+        with self._lock:
+            others = [name for name in self.servers if name not in ("plain", "run")]
+            wanted = len(families - {"plain", "run", *others})
+            for name in list(others):
+                if wanted <= MAX_SERVERS - 2 - len(others) or name in families:
+                    continue
+                server = self.servers[name]
+                if server.pid is not None and _busy(server.pid):
+                    continue
+                if server.pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(server.pid, signal.SIGKILL)  # reaped by `run`, the server it was spawned from
+                self.retired_cpu_s += server.cpu_s
+                del self.servers[name]
+                others.remove(name)
 
     def _add(self, family: Family, parent: Server | None) -> Server:
         self.servers[family.name] = Server(self.folder / family.name.replace("@", "-"), family, parent)

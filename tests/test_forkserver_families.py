@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,32 +67,25 @@ def probe_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return with_probe(tmp_path, monkeypatch)
 
 
-@pytest.fixture(scope="module")
-def families_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    """A fork server of this module's own: the test process's (tests/conftest.py `fork_server`) may hold
-    `MAX_SERVERS` already when these tests come (the planted rounds' sets of interfaces each make one), and then sends
-    a new family's runs to its `run` server, which is what it should do but not what these tests look at."""
-    server = ForkServer(tmp_path_factory.mktemp("families-server"))
-    yield server
-    server.close()
+RUNS = [("lis", "clock", "hl7@2.5.1"), ("blood-center", "auth", "soap"), ("insurance", "clock", "insurance"),
+        ("insurance,lis", "clock", "hl7@2.5.1+insurance")]
+"""The runs below: interfaces, tags, and the family of their pytest process."""
+FAMILIES = {family for _, _, family in RUNS}
 
 
 @pytest.fixture
-def forked_here(families_server: ForkServer, monkeypatch: pytest.MonkeyPatch) -> ForkServer:
-    """The in-process runs' pytest processes forked from `families_server`, as `forked_runs` (tests/conftest.py) forks
-    them from the test process's."""
-
-    def take(argv: list[str], log: Path) -> subprocess.Popen[bytes] | None:
-        env = warm.child_env()
-        return warm.track(families_server.fork(argv, log, env), env)
-
-    monkeypatch.setattr(warm, "take", take)
-    return families_server
+def forked_here(fork_server: ForkServer) -> ForkServer:
+    """The test process's fork server (tests/conftest.py `fork_server`, which forks the in-process runs' pytest
+    processes) with room for this module's families: it may hold `MAX_SERVERS` already when these tests come (the
+    planted rounds' sets of interfaces each make one), and then sends a new family's runs to its `run` server, which
+    is what it should do but not what these tests look at."""
+    fork_server.make_room(FAMILIES)
+    return fork_server
 
 
 @pytest.fixture(scope="module")
-def plain_start(tmp_path_factory: pytest.TempPathFactory, families_server: ForkServer) -> set[str]:
-    """The modules a process forked from this module's `plain` server starts with (every family's server comes from
+def plain_start(tmp_path_factory: pytest.TempPathFactory, fork_server: ForkServer) -> set[str]:
+    """The modules a process forked from the test process's `plain` server starts with (every family's server comes from
     it): what a forked process holds before its family adds anything."""
     folder = tmp_path_factory.mktemp("plain")
     (folder / "test_nothing.py").write_text("def test_nothing():\n    pass\n", encoding="utf-8")
@@ -101,7 +93,7 @@ def plain_start(tmp_path_factory: pytest.TempPathFactory, families_server: ForkS
         with_probe(folder, patch)
         patch.chdir(folder)
         patch.setenv("FORK_FAMILY_PROBE", str(folder))
-        plain = families_server.fork(["-q", "-p", "no:cacheprovider", "test_nothing.py"], folder / "plain.log",
+        plain = fork_server.fork(["-q", "-p", "no:cacheprovider", "test_nothing.py"], folder / "plain.log",
                                  dict(os.environ))
         assert plain.wait(120) == 0
     return set(json.loads(next(folder.glob("*.json")).read_text(encoding="utf-8"))["start"])
@@ -119,10 +111,7 @@ def one_run(tmp_path: Path, name: str, interfaces: str, tags: str, monkeypatch: 
     return out
 
 
-@pytest.mark.parametrize(("interface", "tags", "family"), [("lis", "clock", "hl7@2.5.1"),
-                                                            ("blood-center", "auth", "soap"),
-                                                            ("insurance", "clock", "insurance"),
-                                                            ("insurance,lis", "clock", "hl7@2.5.1+insurance")])
+@pytest.mark.parametrize(("interface", "tags", "family"), RUNS)
 def test_a_forked_run_starts_with_what_a_fresh_run_of_its_interface_imports(
         interface: str, tags: str, family: str, tmp_path: Path, plain_start: set[str], probe_site: Path,
         forked_here: ForkServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -234,4 +223,8 @@ def test_a_test_process_keeps_a_bounded_number_of_servers(tmp_path: Path) -> Non
     chosen = [servers.server(Family(name)).family.name for name in ["plain", "run", *others]]
     assert len(servers.servers) == MAX_SERVERS
     assert chosen[-1] == "run" and chosen[2] == "f0"
+    servers.make_room({"g0", "g1", "f5"})
+    assert list(servers.servers) == ["plain", "run", *others[2:-1]], "the two oldest others end, not a wanted one"
+    assert [servers.server(Family(name)).family.name for name in ("g0", "g1", "g2")] == ["g0", "g1", "run"]
+    assert len(servers.servers) == MAX_SERVERS
     servers.close()

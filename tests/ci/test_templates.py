@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from lxml import etree
@@ -23,6 +23,9 @@ from ruamel.yaml import YAML
 from harness.run.options import RunOptions, plan
 from tests.ci.jenkinsfile import Block, JenkinsfileError, parse
 from tests.conftest import ROOT
+
+if TYPE_CHECKING:
+    from click.testing import Result
 
 CI = ROOT / "ci"
 GITLAB = CI / "gitlab-ci.yml"
@@ -50,9 +53,14 @@ def jenkins_stage(head: str) -> Block:
     return stage
 
 
-def check_jsonschema(schema: str, path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
-                          capture_output=True, text=True, timeout=120, check=False)
+def check_jsonschema(schema: str, path: Path) -> Result:
+    """`check-jsonschema --builtin-schema SCHEMA PATH`, its click command run in this process (click's own runner):
+    its exit code and what it printed, without an interpreter's start and the import of jsonschema for each check.
+    Imported here, not with this module, which every xdist worker imports to collect it."""
+    from check_jsonschema import main
+    from click.testing import CliRunner
+
+    return CliRunner().invoke(main, ["--builtin-schema", schema, str(path)])
 
 
 def shell_lines(script: str) -> list[str]:
@@ -70,8 +78,8 @@ def the_hih_run_line(lines: list[str]) -> str:
 def test_the_template_is_valid_against_its_official_schema(path: Path) -> None:
     result = check_jsonschema(SCHEMAS[path], path)
 
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "ok -- validation done" in result.stdout
+    assert result.exit_code == 0, result.output
+    assert "ok -- validation done" in result.output
 
 
 @pytest.mark.parametrize(("path", "old", "new"), [
@@ -87,8 +95,8 @@ def test_the_schema_check_refuses_a_misspelt_key(path: Path, old: str, new: str,
 
     result = check_jsonschema(SCHEMAS[path], broken)
 
-    assert result.returncode == 1
-    assert "Schema validation errors" in result.stdout
+    assert result.exit_code == 1
+    assert "Schema validation errors" in result.output
 
 
 def test_actionlint_finds_nothing_in_the_github_workflow() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.cli import main
 from harness.ports import blood_center, hl7, insurance, lis, mch_platform, pacs
 from tests.conftest import ROOT
 
@@ -35,18 +36,26 @@ def adapter(folder: Path) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("contract", ["2024.1", "2023.1"])
-def test_the_adapter_on_the_page_opens_the_gate(tmp_path: Path, contract: str) -> None:
+def test_the_adapter_on_the_page_opens_the_gate(tmp_path: Path, contract: str, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`hih run` from the folder the adapter is in, as the page has it, in this process: its pytest process is forked
+    from the suite's pre-imported one (tests/forkserver.py), started with the same command line and import path."""
     module = adapter(tmp_path)
     reports = tmp_path / "reports"
-    hih = Path(sys.executable).with_name("hih")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HIH_", "PYTEST_"))}
-    done = subprocess.run([str(hih), "run", "--interface", "insurance", "--contract", f"insurance={contract}",
-                           "--connector", f"insurance={module}:make", "--report-dir", str(reports), "--no-signoff-pdf"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
+    for name in [k for k in os.environ if k.startswith("HIH_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # what `hih run` adds to find the adapter, taken away after
+    try:
+        code = main(["run", "--interface", "insurance", "--contract", f"insurance={contract}", "--connector",
+                     f"insurance={module}:make", "--report-dir", str(reports), "--no-signoff-pdf"])
+    finally:
+        sys.modules.pop(module, None)
+    printed = capsys.readouterr()
 
     summary = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
     failed = [s["name"] for s in summary["scenarios"] if s["status"] == "failed"]
-    assert done.returncode == 0 and not failed, f"{failed}\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}"
+    assert code == 0 and not failed, f"{failed}\n{printed.out[-3000:]}\n{printed.err[-2000:]}"
     row = summary["interfaces"]["insurance"]
     assert summary["decision"] == "pass" and row["connector"] == f"{module}:make"
     assert row["contract"] == contract and row["passed"] >= 65 and row["failed"] == 0

@@ -32,6 +32,8 @@ def check_reference_run(report_dir: Path, version: str) -> None:
     assert (row["contract"], row["connector"], row["failed"]) == (version, "connectors.mch_platform:reference", 0)
     assert row["passed"] >= 25
     assert row["skipped"] == 2, "the scenarios of the other contract version are skipped"
-    leaked = {name: [v for v in SECRETS if v in path.read_text(encoding="utf-8", errors="replace")]
-              for path in report_dir.rglob("*") if path.is_file() for name in [path.name]}
+    # searched as UTF-8 bytes: what a search of the decoded text finds (UTF-8 is self-synchronising), without decoding
+    # and searching ≈ 20 MB of report text per run as str (≈ 2 s of CPU against 0.06 s)
+    leaked = {path.name: [v for v in SECRETS if v.encode("utf-8") in data]
+              for path in report_dir.rglob("*") if path.is_file() for data in [path.read_bytes()]}
     assert not {k: v for k, v in leaked.items() if v}, "mothers', fathers' and babies' identifiers and the password are masked"
