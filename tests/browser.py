@@ -2,6 +2,10 @@
 
 scripts/setup installs both; a test module marks itself `pytestmark = skip_without_chromium` so that a machine
 without them says why instead of failing.
+
+One chromium per test process (the `chromium_browser` fixture; this module is a plugin of tests/conftest.py): its
+launch is most of what a browser test module costs before its first page (chromium's processes and Playwright's
+driver), while a module's own context costs next to nothing and shares no cookies, storage or downloads with another.
 """
 
 from __future__ import annotations
@@ -33,15 +37,24 @@ def _why_not() -> str | None:
 skip_without_chromium = pytest.mark.skipif(_why_not() is not None, reason=_why_not() or "")
 
 
-@contextmanager
-def chromium(profile: Path, **options: Any) -> Iterator[Any]:
-    """A persistent headless chromium context on a fresh profile; `options` go to launch_persistent_context."""
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Any]:
+    """Headless chromium, launched at the first test that asks for it and closed at the end of the session."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, args=ARGS, headless=True, **options)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
-            yield context
+            yield browser
         finally:
-            context.close()
+            browser.close()
+
+
+@contextmanager
+def chromium(browser: Any, **options: Any) -> Iterator[Any]:
+    """A fresh context (no cookies, storage or cache of another) of `browser`; `options` go to `new_context`."""
+    context = browser.new_context(**options)
+    try:
+        yield context
+    finally:
+        context.close()

@@ -16,8 +16,8 @@ pytestmark = skip_without_chromium
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile"), viewport={"width": 1200, "height": 900}, offline=True) as context:
+def browser(chromium_browser: Any) -> Iterator[Any]:
+    with chromium(chromium_browser, viewport={"width": 1200, "height": 900}, offline=True) as context:
         yield context
 
 
