@@ -45,14 +45,23 @@ def _loaded(browser: Any, parallel_run: Path) -> Iterator[tuple[Any, list[str]]]
     page.close()
 
 
+FOLDS = "() => [...document.querySelectorAll('details.messages')].map(d => d.open)"
+
+
 @pytest.fixture
 def page(_loaded: tuple[Any, list[str]]) -> Iterator[tuple[Any, list[str]]]:
-    """The report page as loaded, given back on screen without "print everything" after each test. The test that
-    unfolds the messages comes last in the file: what it unfolds stays unfolded."""
-    yield _loaded
+    """The report page as loaded, given back as it was loaded after each test: on screen, without "print
+    everything", each scenario's messages folded or unfolded as they came, scrolled to the top."""
     view = _loaded[0]
+    folds = view.evaluate(FOLDS)
+    yield _loaded
     view.emulate_media(media="screen")
-    view.evaluate("document.body.classList.remove('print-all')")
+    view.evaluate("""folds => {
+        document.body.classList.remove('print-all');
+        document.querySelectorAll('details.messages').forEach((d, i) => { d.open = folds[i]; });
+        window.scrollTo(0, 0);
+    }""", folds)
+    assert view.evaluate(FOLDS) == folds
 
 
 def _pages(view: Any) -> int:
