@@ -10,6 +10,7 @@ driver), while a module's own context costs next to nothing and shares no cookie
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
@@ -25,9 +26,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 
 def _why_not() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
+    # looked up, not imported: every test process loads this plugin, and only the browser tests need Playwright's
+    # sync API (a few tenths of a second to import)
+    if importlib.util.find_spec("playwright") is None:
         return "Python Playwright is not installed (./scripts/setup installs it with the dev extras)"
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
         return f"no chromium at {CHROMIUM}: ./scripts/setup installs Debian's chromium when it runs as root with apt-get"
