@@ -3,9 +3,11 @@
 scripts/setup installs both; a test module marks itself `pytestmark = skip_without_chromium` so that a machine
 without them says why instead of failing.
 
-One chromium per test process (the `chromium_browser` fixture; this module is a plugin of tests/conftest.py): its
-launch is most of what a browser test module costs before its first page (chromium's processes and Playwright's
-driver), while a module's own context costs next to nothing and shares no cookies, storage or downloads with another.
+One chromium per test module (the `chromium_browser` fixture; this module is a plugin of tests/conftest.py), each
+of the module's contexts fresh. Not one per test process: while Playwright's sync API is connected, the thread that
+holds it has its event loop marked as running, and every later test of the process that runs an event loop of its
+own (the in-process mocks, the MLLP and HTTP clients) fails with "Cannot run the event loop while another loop is
+running".
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ def _why_not() -> str | None:
 skip_without_chromium = pytest.mark.skipif(_why_not() is not None, reason=_why_not() or "")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Any]:
-    """Headless chromium, launched at the first test that asks for it and closed at the end of the session."""
+    """Headless chromium for one test module, with Playwright's connection closed after its last test."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

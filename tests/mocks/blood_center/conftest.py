@@ -94,8 +94,7 @@ def order(number: str = "ORD1001", **changes: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def browser(chromium_browser: Any) -> Iterator[Any]:
-    """A context of the session's headless chromium (tests/browser.py) for one test module; downloads accepted (the
-    drill records' CSV)."""
+    """A context of the module's headless chromium (tests/browser.py); downloads accepted (the drill records' CSV)."""
     from tests.browser import chromium
 
     with chromium(chromium_browser, viewport={"width": 1280, "height": 900}, accept_downloads=True) as context:
