@@ -38,7 +38,7 @@ collect_ignore = ["data"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
-pytest_plugins = ["tests.full_runs", "tests.scheduling"]  # shared full runs; slow tests dealt first
+pytest_plugins = ["tests.full_runs", "tests.scheduling", "tests.browser"]  # shared full runs; slow tests dealt first; one chromium
 CONTRACTS = ROOT / "contracts"
 FIXMEDINS = "H33010600001"
 

@@ -16,14 +16,16 @@ pytestmark = skip_without_chromium
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile"), viewport={"width": 1200, "height": 900}, offline=True) as context:
+def browser(chromium_browser: Any) -> Iterator[Any]:
+    with chromium(chromium_browser, viewport={"width": 1200, "height": 900}, offline=True) as context:
         yield context
 
 
-@pytest.fixture
-def page(browser: Any, parallel_run: Path) -> Iterator[tuple[Any, list[str]]]:
-    """The report page, with every request it makes recorded (and any that leaves the file refused)."""
+@pytest.fixture(scope="module")
+def _loaded(browser: Any, parallel_run: Path) -> Iterator[tuple[Any, list[str]]]:
+    """The passing run's report page, loaded once for the tests that read it, not once each (a page of several
+    megabytes: chromium's load of it is a second or two of CPU), with every request it makes recorded (and any that
+    leaves the file refused)."""
     requested: list[str] = []
 
     def guard(route: Any) -> None:
@@ -43,26 +45,23 @@ def page(browser: Any, parallel_run: Path) -> Iterator[tuple[Any, list[str]]]:
     page.close()
 
 
-def test_the_reviewer_sees_the_decision_the_interfaces_and_the_messages(page: tuple[Any, list[str]],
-                                                                       tmp_path: Path) -> None:
-    view, requested = page
+FOLDS = "() => [...document.querySelectorAll('details.messages')].map(d => d.open)"
 
-    decision = view.locator("#decision")
-    assert decision.is_visible() and "准予放行" in decision.inner_text() and "GATE OPEN" in decision.inner_text()
-    table = view.locator("#interfaces table")
-    assert table.is_visible()
-    assert re.search(r"insurance.*2025\.1.*connectors\.insurance:reference", table.inner_text(), re.S)
 
-    first = view.locator("section.interface[data-interface='insurance'] article.scenario").first
-    payload = first.locator("pre.payload").first
-    assert not payload.is_visible(), "a passed scenario's messages start folded"
-    view.get_by_role("button", name=re.compile("展开全部报文")).click()  # the page's own script, allowed by its CSP
-    assert payload.is_visible() and '"infno"' in payload.inner_text()
-    assert "*" in first.locator("details.messages").inner_text(), "identifiers masked"
-
-    first.scroll_into_view_if_needed()
-    view.screenshot(path=str(tmp_path / "report.png"))
-    assert requested and all(url.startswith("file://") for url in requested), requested
+@pytest.fixture
+def page(_loaded: tuple[Any, list[str]]) -> Iterator[tuple[Any, list[str]]]:
+    """The report page as loaded, given back as it was loaded after each test: on screen, without "print
+    everything", each scenario's messages folded or unfolded as they came, scrolled to the top."""
+    view = _loaded[0]
+    folds = view.evaluate(FOLDS)
+    yield _loaded
+    view.emulate_media(media="screen")
+    view.evaluate("""folds => {
+        document.body.classList.remove('print-all');
+        document.querySelectorAll('details.messages').forEach((d, i) => { d.open = folds[i]; });
+        window.scrollTo(0, 0);
+    }""", folds)
+    assert view.evaluate(FOLDS) == folds
 
 
 def _pages(view: Any) -> int:
@@ -97,6 +96,28 @@ def test_print_holds_the_summary_and_the_failures_unless_everything_is_chosen(pa
     assert not view.locator(".print-note").is_visible()
     assert _pages(view) > 5 * summary_pages
     assert all(url.startswith("file://") for url in requested)
+
+
+def test_the_reviewer_sees_the_decision_the_interfaces_and_the_messages(page: tuple[Any, list[str]],
+                                                                       tmp_path: Path) -> None:
+    view, requested = page
+
+    decision = view.locator("#decision")
+    assert decision.is_visible() and "准予放行" in decision.inner_text() and "GATE OPEN" in decision.inner_text()
+    table = view.locator("#interfaces table")
+    assert table.is_visible()
+    assert re.search(r"insurance.*2025\.1.*connectors\.insurance:reference", table.inner_text(), re.S)
+
+    first = view.locator("section.interface[data-interface='insurance'] article.scenario").first
+    payload = first.locator("pre.payload").first
+    assert not payload.is_visible(), "a passed scenario's messages start folded"
+    view.get_by_role("button", name=re.compile("展开全部报文")).click()  # the page's own script, allowed by its CSP
+    assert payload.is_visible() and '"infno"' in payload.inner_text()
+    assert "*" in first.locator("details.messages").inner_text(), "identifiers masked"
+
+    first.scroll_into_view_if_needed()
+    view.screenshot(path=str(tmp_path / "report.png"))
+    assert requested and all(url.startswith("file://") for url in requested), requested
 
 
 def test_a_failing_run_prints_its_failed_scenarios(browser: Any, failing_run: Path) -> None:

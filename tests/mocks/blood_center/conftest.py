@@ -93,12 +93,11 @@ def order(number: str = "ORD1001", **changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Headless chromium (tests/browser.py) for one test module; downloads accepted (the drill records' CSV)."""
+def browser(chromium_browser: Any) -> Iterator[Any]:
+    """A context of the module's headless chromium (tests/browser.py); downloads accepted (the drill records' CSV)."""
     from tests.browser import chromium
 
-    with chromium(tmp_path_factory.mktemp("chromium-profile"), viewport={"width": 1280, "height": 900},
-                  accept_downloads=True) as context:
+    with chromium(chromium_browser, viewport={"width": 1280, "height": 900}, accept_downloads=True) as context:
         context.set_default_timeout(15_000)
         yield context
 
