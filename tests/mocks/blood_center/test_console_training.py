@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import socket
 import threading
 import time
 from datetime import datetime, timedelta
@@ -357,4 +358,15 @@ def test_a_refusal_armed_over_the_admin_api_is_named_in_the_console_once_the_por
     with pytest.raises(httpx.ConnectError):
         web.get("/console/faults")
     wait_for(lambda: centre.faults.armed() == [])
+    # the window's end takes the fault away at once; the port listens again a moment later, on the mock's loop
+    wait_for(lambda: listens(web.base_url.host, web.base_url.port), timeout=10.0)
     assert "拒绝连接 0.3 秒" in text_of(web.get("/console/faults").text)
+
+
+def listens(host: str, port: int | None) -> bool:
+    """Whether a connection to host:port is accepted now (False when it is refused)."""
+    try:
+        socket.create_connection((host, port or 80), timeout=1.0).close()
+    except ConnectionRefusedError:
+        return False
+    return True
