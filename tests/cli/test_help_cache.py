@@ -113,3 +113,16 @@ def test_the_columns_are_shutils(monkeypatch: pytest.MonkeyPatch, columns: str |
     if columns is not None:
         monkeypatch.setenv("COLUMNS", columns)
     assert help_cache.columns() == shutil.get_terminal_size().columns
+
+
+def test_the_fingerprint_holds_the_command_lines_files_and_clicks() -> None:
+    """What a kept help is made of: a change to harness/cli.py, harness/cli_parts.py or click makes a new one."""
+    import click
+
+    fingerprint = help_cache.fingerprint()
+    here = Path(help_cache.__file__).resolve().parent
+    kept = [entry for part in fingerprint if isinstance(part, tuple) for entry in part if isinstance(entry, tuple)]
+    for name in ("cli.py", "cli_parts.py"):
+        assert help_cache._stat(str(here / name)) in kept, name
+    assert help_cache._stat(click.__file__) in fingerprint
+    assert sys.version in fingerprint
