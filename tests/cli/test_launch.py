@@ -3,8 +3,10 @@ line's modules (and typing, pathlib, json) are imported; other commands, and `hi
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,19 +26,21 @@ entry()
 """
 
 
-def launched(*argv: str) -> list[str]:
-    done = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=120)
+def launched(cache: Path, *argv: str) -> list[str]:
+    """The lines `hih ARGV` prints, its kept help (harness/help_cache.py) in `cache`, not the user's cache folder."""
+    env = {**os.environ, "HIH_CACHE_DIR": str(cache)}
+    done = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, timeout=120, env=env)
     return done.stdout.splitlines()
 
 
-def test_hih_run_starts_the_warm_process_before_the_command_line_is_imported() -> None:
-    lines = launched("run", "--interface", "no-such-interface")
+def test_hih_run_starts_the_warm_process_before_the_command_line_is_imported(tmp_path: Path) -> None:
+    lines = launched(tmp_path, "run", "--interface", "no-such-interface")
     # nor typing, pathlib and json (harness.run.warm makes its PROJECT_ROOT when first asked for)
     assert lines[:1] == ["started False False False False False False False"], lines
 
 
 @pytest.mark.parametrize("argv", [["run", "--help"], ["--help"], ["contract", "--help"]])
-def test_other_commands_start_no_pytest_process(argv: list[str]) -> None:
-    lines = launched(*argv)
+def test_other_commands_start_no_pytest_process(argv: list[str], tmp_path: Path) -> None:
+    lines = launched(tmp_path, *argv)
     assert lines and not any(line.startswith("started") for line in lines), lines
     assert any("Usage:" in line for line in lines)
