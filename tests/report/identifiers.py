@@ -41,7 +41,10 @@ def without_digests(text: str) -> str:
 # cucumber.json's step durations, in nanoseconds: a step of 13 to 20 s (a loaded machine, a timeout) is eleven digits
 # that begin 13..19, which is the shape of a mobile number but no one's; a number kept as a JSON string is scanned.
 DURATION = re.compile(r'"duration": ?\d+')
-_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})")
+_ESCAPE = re.compile(r"\\+u([0-9a-fA-F]{4})|\\+U([0-9a-fA-F]{8})")
+"""An escape with the backslashes before it: text JSON-encoded inside a JSON string (a raw body kept as a string)
+writes `\\\\u5f20\\\\u4e09` for 张三, and reading back only `\\u5f20` would leave a backslash between the
+characters of the name."""
 _STEP_NAME = re.compile(r'(?:患者|姓名为) "([^"<>]+)"')
 
 
@@ -109,7 +112,8 @@ def readable_texts(directory: Path) -> dict[str, str]:
 
     A JSON file's text decoded (parsed and written again without ASCII escapes) would hold nothing to find that the
     two texts kept do not: it differs from the file as written only where an escape is, which the unescaped text
-    reads back (a string's escape, and also one of text JSON-encoded inside a string, which decoding leaves), and in
+    reads back (a string's escape, and also one of text JSON-encoded inside a string, at any depth: the backslashes
+    before an escape go with it), and in
     whitespace and punctuation, which no identifier's pattern reads (tests/report/test_identifiers.py). Scanning it
     too was a third of the scan of a run's directory."""
     texts: dict[str, str] = {}

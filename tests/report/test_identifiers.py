@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.report.identifiers import unmasked
 
 DIGEST = "a1b2c3d4e5f60718293a4b5c6d7e8f9a" + "13912345678" + "bcdef0123456789abcdef"
@@ -59,3 +61,15 @@ def test_an_identifier_a_json_file_writes_with_escapes_is_found(tmp_path: Path) 
                                   "events.jsonl: 13912345678", "evidence.json (unescaped): 11010519491231002X",
                                   "evidence.json (unescaped): 13800138000", "evidence.json (unescaped): 张三",
                                   "evidence.json: 13800138000"]
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_a_name_in_json_kept_as_a_string_inside_json_is_found(tmp_path: Path, depth: int) -> None:
+    """A raw body (JSON written with ASCII escapes, as httpx sends it) kept as a string in a JSON artefact, at
+    `depth` levels: its escapes carry one backslash more each level, and the name still reads back whole."""
+    text = json.dumps({"psn_name": "张三", "memo": "李秀英"})
+    for _ in range(depth):
+        text = json.dumps({"body": text})
+    (tmp_path / "evidence.json").write_text(text, encoding="utf-8")
+    assert "\\\\u5f20" in text
+    assert unmasked(tmp_path) == ["evidence.json (unescaped): 张三", "evidence.json (unescaped): 李秀英"]
