@@ -18,8 +18,9 @@ from harness.report import pdf, pdf_ahead, signoff, writer
 from harness.report.manifest import differences, sha256_file
 from harness.report.pdf_ahead import PdfAhead
 from tests.conftest import reaped, wait_for
+from tests.weasyprint_skip import skip_without_weasyprint
 
-pytest.importorskip("weasyprint", reason="WeasyPrint (with Pango) is installed by ./scripts/setup")
+skip_without_weasyprint()
 
 PLACEHOLDER = "0" * 64
 VALUE = hashlib.sha256(b"manifest").hexdigest()

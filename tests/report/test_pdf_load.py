@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("weasyprint", reason="WeasyPrint (with Pango) is installed by ./scripts/setup")
+from tests.weasyprint_skip import skip_without_weasyprint
+
+skip_without_weasyprint()
 if not sys.platform.startswith("linux"):
     pytest.skip("the loader's cache lookup is Linux's", allow_module_level=True)
 

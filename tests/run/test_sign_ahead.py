@@ -25,8 +25,9 @@ from harness.run.results import Outcome, ScenarioResult
 from harness.run.runner import run
 from harness.run.sign_ahead import PREDICTIONS, EarlySignoff
 from tests.conftest import DATA, reaped
+from tests.weasyprint_skip import skip_without_weasyprint
 
-pytest.importorskip("weasyprint", reason="WeasyPrint (with Pango) is installed by ./scripts/setup")
+skip_without_weasyprint()
 
 SUMMARY: dict[str, Any] = {
     "decision": "pass", "started": "2026-12-06T20:00:00+08:00", "finished": "2026-12-06T20:00:09+08:00",
