@@ -112,7 +112,12 @@ def test_hih_run_cancelled_by_sigterm_exits_2(tmp_path: Path) -> None:
         assert child.stdout is not None
         first = child.stdout.readline()  # printed once pytest has collected
         assert re.match(r"hih run: \d+ scenarios in 1 interface\(s\): insurance \d+$", first.strip()), first
-        time.sleep(1)
+        # a scenario under way: its connector's work folder made (in its pytest process's folder), the folder the
+        # cancel must remove
+        deadline = time.monotonic() + 60
+        while not list(temporary.glob("hih-run-*/hih-insurance-*")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert list(temporary.glob("hih-run-*/hih-insurance-*")), "a scenario's work folder within 60 s"
         child.send_signal(signal.SIGTERM)
         out, err = child.communicate(timeout=60)
     finally:
