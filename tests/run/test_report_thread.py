@@ -127,7 +127,7 @@ def _fork(fork_server: ForkServer, folder: Path, *extra: str) -> tuple[Path, For
             *[a for plugin in PLUGINS for a in ("-p", plugin)], "-p", "harness.run.collector",
             "--hih-events", str(folder / "events.jsonl"), "--junitxml", str(folder / "junit.xml"),
             "-o", "junit_suite_name=hih", "-q", "-rfE", "--cucumberjson", str(folder / "cucumber.json"),
-            "--hih-quick-exit", "-m", "fault", "--hih-contract", "insurance=2025.1", "--hih-connector",
+            "--hih-quick-exit", "-m", "fault and not no_answer", "--hih-contract", "insurance=2025.1", "--hih-connector",
             f"insurance={DEFECT}", *extra, str(PROJECT_ROOT / "features" / "insurance")]
     return folder, fork_server.fork(argv, folder / "pytest.log", dict(os.environ), PROJECT_ROOT)
 
