@@ -25,7 +25,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,23 @@ WORKER_STOP_S = 5.0
 """A worker's budget for stopping its servers (within STOP_GRACE_S), before it closes its stores."""
 SAY = "say "
 """A worker's line for the parent to announce (before `ready PORT`)."""
+
+
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """SIGTERM and SIGINT held back from the calling thread while it forks a worker. The child inherits the mask and
+    takes them once its own handlers are set (`worker_main`): one sent to it while it starts (a serve stopped then)
+    stops it. Without this, one that came between the fork and those handlers ran the serving process's inherited
+    handler in the child, and was lost: the worker served on until killed at the end of the stop's grace. The serving
+    process takes one it got meanwhile as soon as the fork is done."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _reserve(host: str, port: int) -> socket.socket:
@@ -83,7 +100,8 @@ class _Worker:
         self.proc = context.Process(target=run_worker, args=({**config, "index": index}, there, lifeline, str(self.log)),
                                     name=f"hih-mock-worker-{index + 1}", daemon=True)
         try:
-            self.proc.start()
+            with _stop_signals_held():
+                self.proc.start()
         except BaseException:
             self.out.close()
             raise
@@ -304,6 +322,9 @@ def worker_main(config: dict[str, Any], lifeline: Connection | None = None) -> N
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # held since the fork (`_stop_signals_held`)
+    if stop.is_set():
+        return  # stopped before it started: nothing to serve, nothing to write
     # SIGTERM from the kernel when the serving process dies, even while this one is still starting
     parent = int(config.get("parent") or os.getppid())
     if not die_with_parent(parent):

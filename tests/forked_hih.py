@@ -24,6 +24,7 @@ import importlib
 import io
 import multiprocessing
 import os
+import select
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,9 @@ PRELOAD = ["tests.forked_hih_imports"]
 server's command line names it, not them, so that a test looking for hih's modules among its process's children
 (`mocks.workers`) does not take the fork server for one."""
 ENCODING = "utf-8"
+STARTED_S = 60.0
+"""The most a new child is waited for to take signals as a fresh process (milliseconds, unless the machine is
+stalled: past it, the test goes on as it did before the wait)."""
 _LOCK = threading.Lock()
 
 
@@ -72,8 +76,11 @@ def _stream(fd: int, mode: str, env: dict[str, str], **options: Any) -> TextIO:
                             write_through=unbuffered, **options)
 
 
-def _become_hih(argv: list[str], env: dict[str, str], cwd: str, fds: tuple[int, int, int], path: list[str]) -> None:
-    """In the forked child: the `hih` command `argv`, as a process started with that command line would run it."""
+def _become_hih(argv: list[str], env: dict[str, str], cwd: str, fds: tuple[int, int, int], path: list[str],
+                started: int) -> None:
+    """In the forked child: the `hih` command `argv`, as a process started with that command line would run it. It
+    first closes `started`, which tells the test process that it takes signals as a fresh process would."""
+    os.close(started)
     os.setsid()
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
@@ -129,21 +136,29 @@ class ForkedHih:
         self.stdin = None
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        started_r, started_w = os.pipe()
         empty = os.open(os.devnull, os.O_RDONLY)
         try:
             self._process = _context().Process(
                 target=_become_hih, args=(argv, env, str(cwd), (_Fd(empty), _Fd(out_w), _Fd(err_w)),
-                                          _fresh_path(env)), name=f"hih {' '.join(argv[:2])}",
+                                          _fresh_path(env), _Fd(started_w)), name=f"hih {' '.join(argv[:2])}",
                 # daemonic: should a test leave one running, the test process ends it at its exit, not waits for it
                 daemon=True)
             self._process.start()
+            os.close(started_w)
+            started_w = -1
+            # Until the child runs `_become_hih` it has the fork server's handlers, SIGINT ignored: a test's Ctrl-C
+            # sent to it then would be lost, and the server would go on to serve until ended past its grace (4 early
+            # stops in 10 under load). Its end of the pipe closed (at its start, or its death), it takes them.
+            select.select([started_r], [], [], STARTED_S)
         except BaseException:
             for fd in (out_r, err_r):
                 os.close(fd)
             raise
         finally:
-            for fd in (empty, out_w, err_w):
-                os.close(fd)
+            for fd in (empty, out_w, err_w, started_r, started_w):
+                if fd >= 0:
+                    os.close(fd)
         assert self._process.pid is not None
         self.pid: int = self._process.pid
         self.stdout: TextIO = open(out_r, encoding=ENCODING)  # noqa: SIM115 - closed by served.started

@@ -40,6 +40,9 @@ from harness.failure import SpecFailure
 from harness.run.exits import EXIT_STUCK
 
 RESEND_S = 1.0
+GRACE_ENV = "HIH_SCENARIO_GRACE_S"
+"""The grace (`grace_for`) in seconds instead of a quarter of the deadline, read by every pytest process of a run: for
+tests whose stuck scenarios would each wait out the 2 s least grace for nothing (the connector never returns)."""
 T = TypeVar("T")
 
 
@@ -328,6 +331,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--hih-scenario-timeout", type=float, default=0.0,
                     help="fail a scenario still running after this many seconds (0: no deadline)")
     group.addoption("--hih-deadline-log", default=None, help="where a process ended by the deadline says why")
+    group.addoption("--hih-scenario-grace", type=float, default=float(os.environ.get(GRACE_ENV) or 0),
+                    help="how long after its deadline a scenario that ignores the interruption may still take before "
+                         f"its process is ended (0: a quarter of the deadline, 2 to 10 s; default from {GRACE_ENV})")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -337,7 +343,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if timeout <= 0 or controller:
         return  # no deadline, or the xdist controller (its workers run the scenarios)
     log = config.getoption("--hih-deadline-log")
-    deadline = Deadline(timeout, Path(log) if log else None)
+    grace = float(config.getoption("--hih-scenario-grace") or 0)
+    deadline = Deadline(timeout, Path(log) if log else None, grace if grace > 0 else None)
     _ACTIVE.append(deadline)
     config.pluginmanager.register(deadline, "hih-deadline")
 

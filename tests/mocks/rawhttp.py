@@ -3,12 +3,28 @@ never ends, a body streamed past a limit."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 
+_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.I)
 
-def raw_exchange(port: int, head: bytes, body_chunks: list[bytes] | None = None, timeout: float = 10) -> bytes:
-    """Send a request head (and body chunks, stopping when the server hangs up) on a fresh socket; what came back.
+
+def whole_reply(data: bytes | bytearray) -> bool:
+    """Whether `data` holds a whole reply: its head and as many body bytes as its Content-Length says (none without
+    one)."""
+    head, blank, body = bytes(data).partition(b"\r\n\r\n")
+    if not blank:
+        return False
+    length = _LENGTH.search(head)
+    return len(body) >= (int(length.group(1)) if length else 0)
+
+
+def raw_exchange(port: int, head: bytes, body_chunks: list[bytes] | None = None, timeout: float = 10,
+                 one_reply: bool = False) -> bytes:
+    """Send a request head (and body chunks, stopping when the server hangs up) on a fresh socket; what came back:
+    everything until the server closes the connection or `timeout` passes, or (`one_reply`) until one whole reply
+    has come, for a connection the server keeps open after its answer.
 
     The answer is read while the request is still being sent: a server that refuses early closes a connection with
     unread data, and the reset that follows may discard an answer not read before it arrives."""
@@ -19,6 +35,8 @@ def raw_exchange(port: int, head: bytes, body_chunks: list[bytes] | None = None,
             try:
                 while chunk := sock.recv(65536):
                     received.extend(chunk)
+                    if one_reply and whole_reply(received):
+                        return
             except OSError:
                 pass
 

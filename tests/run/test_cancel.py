@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -45,17 +46,16 @@ def processes_mentioning(text: str) -> list[int]:
     return found
 
 
-def signal_once_running(tmp_path: Path, signum: int) -> threading.Thread:
-    """Send `signum` to this process once the run's pytest has collected (its events file says so)."""
+def signal_once_running(temporary: Path, signum: int) -> threading.Thread:
+    """Send `signum` to this process once a scenario of the run is under way: its connector's work folder made (in
+    its pytest process's folder under `temporary`, the run's TMPDIR)."""
     def wait_and_signal() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            for events in tmp_path.glob(".reports.*.tmp-*/parts/events.*.jsonl"):
-                if b'"collected"' in events.read_bytes():
-                    time.sleep(0.5)
-                    os.kill(os.getpid(), signum)
-                    return
-            time.sleep(0.05)
+            if list(temporary.glob("hih-run-*/hih-insurance-*")):
+                os.kill(os.getpid(), signum)
+                return
+            time.sleep(0.02)
 
     thread = threading.Thread(target=wait_and_signal, daemon=True)
     thread.start()
@@ -72,8 +72,13 @@ def partial(tmp_path: Path, **options: Any) -> tuple[int, dict[str, Any], str]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_cancelled_run_writes_a_partial_report_that_is_not_a_pass(tmp_path: Path, signum: int) -> None:
-    waiter = signal_once_running(tmp_path, signum)
+def test_a_cancelled_run_writes_a_partial_report_that_is_not_a_pass(tmp_path: Path, signum: int,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))  # the run's pytest processes' temporary folder
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    waiter = signal_once_running(temporary, signum)
     started = time.monotonic()
     code, document, printed = partial(tmp_path)
     waiter.join(5)
@@ -86,6 +91,7 @@ def test_a_cancelled_run_writes_a_partial_report_that_is_not_a_pass(tmp_path: Pa
     assert time.monotonic() - started < 60, "stopped, not waited out"
     assert verify(tmp_path / "reports", lambda line: None) == 0, "the partial report is complete in itself"
     assert processes_mentioning(str(tmp_path)) == [], "pytest and its workers are gone"
+    assert sorted(p.name for p in temporary.iterdir() if p.name.startswith("hih-")) == [], "work folders left behind"
 
 
 def test_the_run_timeout_stops_the_run_with_a_partial_report(tmp_path: Path) -> None:
@@ -112,7 +118,12 @@ def test_hih_run_cancelled_by_sigterm_exits_2(tmp_path: Path) -> None:
         assert child.stdout is not None
         first = child.stdout.readline()  # printed once pytest has collected
         assert re.match(r"hih run: \d+ scenarios in 1 interface\(s\): insurance \d+$", first.strip()), first
-        time.sleep(1)
+        # a scenario under way: its connector's work folder made (in its pytest process's folder), the folder the
+        # cancel must remove
+        deadline = time.monotonic() + 60
+        while not list(temporary.glob("hih-run-*/hih-insurance-*")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert list(temporary.glob("hih-run-*/hih-insurance-*")), "a scenario's work folder within 60 s"
         child.send_signal(signal.SIGTERM)
         out, err = child.communicate(timeout=60)
     finally:

@@ -9,8 +9,8 @@ These runs share the machine (the parallel pass of ./scripts/test): nothing here
 which scenarios failed, with which words, in which reports, and which processes were ended; the clock is the
 product's. The one thing load could change is where a scenario is when its deadline fires: `TIMEOUT_S` is set well
 above the time a scenario takes to reach its connector call on a busy machine, and "< 60 s" only tells the end of a
-run from a hang. They wait more than they compute (each stuck scenario holds its worker for its deadline and the
-grace of 2 s), which is what the parallel pass's extra worker is there to fill.
+run from a hang. They wait more than they compute (each stuck scenario holds its worker for its deadline and a grace
+of `GRACE_S`), which is what the parallel pass's extra worker is there to fill.
 """
 
 from __future__ import annotations
@@ -46,6 +46,12 @@ TIMEOUT_S = 5
 """Well above the longest a passing scenario of the folder took, set-up included, on a busy machine (the first one in
 a process starts the mock; bench/scenario_time.py: 0.8 s on one worker and 3.0 s on two at a load average of 16-28
 on the 2 cores, 1.3 s the median): a scenario is at its connector call long before its deadline."""
+
+
+GRACE_S = 0.5
+"""The grace a stuck scenario gets after its deadline (`HIH_SCENARIO_GRACE_S`; the product's least is 2 s): its
+connector swallows every interruption, so any grace ends the same way, the process ended; where the scenario is when
+it ends was settled at the deadline."""
 
 
 OUTPATIENT = "@outpatient"
@@ -110,6 +116,7 @@ def test_a_connector_that_ignores_the_interruption_is_ended_and_the_run_goes_on(
     temporary.mkdir()
     monkeypatch.setenv("TMPDIR", str(temporary))  # the run's and its pytest processes' temporary folder
     monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setenv(deadline.GRACE_ENV, f"{GRACE_S}")
     code, document, _ = gate(tmp_path, STUCK, workers=workers, tags=tags)
     assert sorted(p.name for p in temporary.iterdir() if p.name.startswith("hih-")) == [], "left behind"
     ran = 3 if tags is None else 2
@@ -139,6 +146,47 @@ def test_the_message_names_where_the_scenario_was() -> None:
 
 def test_grace() -> None:
     assert (grace_for(1), grace_for(20), grace_for(60), grace_for(600)) == (2.0, 5.0, 10.0, 10.0)
+
+
+class _Options:
+    """What the deadline plugin adds to pytest's options (their defaults), and a configuration that gives them."""
+
+    def __init__(self) -> None:
+        self.defaults: dict[str, Any] = {}
+        self.registered: list[Any] = []
+        self.option = type("Option", (), {"numprocesses": None, "dist": "no"})()
+        self.pluginmanager = self
+
+    def getgroup(self, name: str) -> _Options:
+        return self
+
+    def addoption(self, name: str, **options: Any) -> None:
+        self.defaults[name] = options.get("default")
+
+    def getoption(self, name: str) -> Any:
+        return self.defaults[name]
+
+    def register(self, plugin: Any, name: str) -> None:
+        self.registered.append(plugin)
+
+
+@pytest.mark.parametrize(("given", "grace"), [(None, 2.0), ("0.5", 0.5), ("0", 2.0)])
+def test_the_grace_given_in_the_environment_is_the_one_a_run_gives(monkeypatch: pytest.MonkeyPatch, given: str | None,
+                                                                    grace: float) -> None:
+    if given is None:
+        monkeypatch.delenv(deadline.GRACE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(deadline.GRACE_ENV, given)
+    options = _Options()
+    deadline.pytest_addoption(options)  # type: ignore[arg-type]
+    options.defaults["--hih-scenario-timeout"] = 5.0
+    deadline.pytest_configure(options)  # type: ignore[arg-type]
+    [armed] = options.registered
+    try:
+        assert isinstance(armed, deadline.Deadline) and armed.grace_s == grace
+    finally:
+        deadline._ACTIVE.remove(armed)
+        armed.stop()
 
 
 class Port:

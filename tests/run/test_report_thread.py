@@ -17,7 +17,7 @@ import pytest
 from harness.run.child import INI, PLUGINS
 from harness.run.options import PROJECT_ROOT
 from harness.run.report_thread import ReportThread, settle_all
-from tests.forkserver import ForkServer
+from tests.forkserver import Forked, ForkServer
 from tests.report.identifiers import unmasked
 
 
@@ -101,24 +101,39 @@ def _normal(text: str) -> str:
     return text
 
 
-def _run(fork_server: ForkServer, folder: Path, *extra: str) -> dict[str, Any]:
-    """A run's pytest process over the insurance @fault scenarios, forked as the suite's runs' are (tests/forkserver.py):
-    the report thread is what it compares, not how the process starts."""
+def _runs(fork_server: ForkServer, *folders: tuple[Path, tuple[str, ...]]) -> list[dict[str, Any]]:
+    """Runs' pytest processes over the insurance @fault scenarios, forked as the suite's runs' are
+    (tests/forkserver.py): the report thread is what it compares, not how the process starts. They run side by side
+    (each with its own mocks on ports of its own, and its own report folder): most of a run is its scenarios waiting
+    out the platform's faults (no reply within the timeout), which they then wait at once."""
+    started: list[tuple[Path, Forked]] = []
+    try:
+        for folder, extra in folders:
+            started.append(_fork(fork_server, folder, *extra))
+        codes = [process.wait(300) for _, process in started]
+    finally:  # one past its time (or a fork that failed): none left running
+        for _, process in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+    return [{"code": code, "events": [json.loads(line) for line in
+                                      (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()]}
+            for (folder, _), code in zip(started, codes, strict=True)]
+
+
+def _fork(fork_server: ForkServer, folder: Path, *extra: str) -> tuple[Path, Forked]:
     folder.mkdir()
     argv = ["-c", str(INI), "--rootdir", str(PROJECT_ROOT), "--disable-plugin-autoload",
             *[a for plugin in PLUGINS for a in ("-p", plugin)], "-p", "harness.run.collector",
             "--hih-events", str(folder / "events.jsonl"), "--junitxml", str(folder / "junit.xml"),
             "-o", "junit_suite_name=hih", "-q", "-rfE", "--cucumberjson", str(folder / "cucumber.json"),
-            "--hih-quick-exit", "-m", "fault", "--hih-contract", "insurance=2025.1", "--hih-connector",
+            "--hih-quick-exit", "-m", "fault and not no_answer", "--hih-contract", "insurance=2025.1", "--hih-connector",
             f"insurance={DEFECT}", *extra, str(PROJECT_ROOT / "features" / "insurance")]
-    code = fork_server.run(argv, folder / "pytest.log", dict(os.environ), PROJECT_ROOT, timeout=300)
-    events = [json.loads(line) for line in (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()]
-    return {"code": code, "events": events}
+    return folder, fork_server.fork(argv, folder / "pytest.log", dict(os.environ), PROJECT_ROOT)
 
 
 def test_a_run_with_the_thread_writes_what_a_run_inline_writes(tmp_path: Path, fork_server: ForkServer) -> None:
-    inline = _run(fork_server, tmp_path / "inline", "--hih-reports-inline")
-    beside = _run(fork_server, tmp_path / "beside")
+    inline, beside = _runs(fork_server, (tmp_path / "inline", ("--hih-reports-inline",)), (tmp_path / "beside", ()))
     assert inline["code"] == beside["code"] == 1, "the planted defect fails some scenarios"
     results = [e for e in beside["events"] if e["event"] == "result"]
     assert results, "the run reported its scenarios"

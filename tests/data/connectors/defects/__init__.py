@@ -24,6 +24,15 @@ KINDS = {
 }
 
 
+SLOW_TIMES = 3
+"""How many times the hospital's configured timeout the `SlowToGiveUp` defects wait for each reply. The specs' "gives
+up within N times the timeout" allows N × T + 0.5 s + N × T / 4 (features/steps/common.py): a defect that waits 3 T
+on each of its N or more tries takes at least 3 N T, over that bound for any timeout T above 0.1 s (with the suite's
+0.3 s: 2.7 s against 1.63 s for the three tries of insurance, the blood centre and the platform, 1.8 s against 1.25 s
+for the two of LIS and PACS). A timeout never fires early, so no load hides the defect; it only adds to the time.
+The defect waited 1.5 s whatever the setting before: 1.5 to 3 s more per scenario, for no more proof."""
+
+
 @dataclass(frozen=True)
 class Defect:
     """One planted defect: which interface, the factory `hih run --connector` takes, what it breaks."""

@@ -12,7 +12,7 @@ from typing import Any
 from connectors.blood_bank import Bag, BloodBank
 from connectors.blood_center import BloodCenterConnector
 from harness.ports.blood_center import BloodCenterSettings, IssuedUnit, IssueNote, Receipt, ScannedBag
-from tests.data.connectors.defects import Defect, planted
+from tests.data.connectors.defects import SLOW_TIMES, Defect, planted
 
 
 class StockInMemory(BloodCenterConnector):
@@ -92,10 +92,10 @@ class ReceiptTimeInUtc(BloodCenterConnector):
 
 
 class SlowToGiveUp(BloodCenterConnector):
-    """Waits 1.5 s for every reply whatever timeout the hospital configured."""
+    """Waits three times the timeout the hospital configured for every reply (`SLOW_TIMES`): it gives up late."""
 
     def __init__(self, settings: BloodCenterSettings) -> None:
-        super().__init__(replace(settings, timeout_s=1.5))
+        super().__init__(replace(settings, timeout_s=round(SLOW_TIMES * settings.timeout_s, 3)))
 
 
 class RecallListsReturned(BloodCenterConnector):

@@ -19,7 +19,7 @@ from harness.contract.hl7.charsets import encode_message
 from harness.contract.hl7.message import Message, parse
 from harness.contract.hl7.mllp_client import Ack
 from harness.ports.hl7 import Hl7Settings
-from tests.data.connectors.defects import Defect
+from tests.data.connectors.defects import SLOW_TIMES, Defect
 
 HERE = "tests.data.connectors.defects.hl7"
 
@@ -67,10 +67,10 @@ class ShiftedMsh7(Hl7Connector):
 
 
 class SlowToGiveUp(Hl7Connector):
-    """Waits 1.5 s for every acknowledgement whatever timeout the hospital configured."""
+    """Waits three times the timeout the hospital configured for every acknowledgement (`SLOW_TIMES`): it gives up late."""
 
     def __init__(self, settings_: Hl7Settings) -> None:
-        super().__init__(replace(settings_, timeout_s=1.5))
+        super().__init__(replace(settings_, timeout_s=round(SLOW_TIMES * settings_.timeout_s, 3)))
 
 
 class NoCriticalFlags(Hl7Connector):

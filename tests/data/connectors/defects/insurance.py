@@ -18,7 +18,7 @@ from harness.ports.insurance import (
     SettlementUncertain,
     Visit,
 )
-from tests.data.connectors.defects import Defect, planted
+from tests.data.connectors.defects import SLOW_TIMES, Defect, planted
 
 
 class ShiftedClock(InsuranceConnector):
@@ -73,10 +73,10 @@ class LocalArea(InsuranceConnector):
 
 
 class SlowToGiveUp(InsuranceConnector):
-    """Waits 1.5 s for every reply whatever timeout the hospital configured."""
+    """Waits three times the timeout the hospital configured for every reply (`SLOW_TIMES`): it gives up late."""
 
     def __init__(self, settings: InsuranceSettings) -> None:
-        super().__init__(replace(settings, timeout_s=1.5))
+        super().__init__(replace(settings, timeout_s=round(SLOW_TIMES * settings.timeout_s, 3)))
 
 
 class TooManyResends(InsuranceConnector):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from connectors.mch_platform import MchPlatformConnector, Outbox
 from harness.ports.mch_platform import HospitalRecord, MchSettings
-from tests.data.connectors.defects import Defect, planted
+from tests.data.connectors.defects import SLOW_TIMES, Defect, planted
 
 
 class OutboxInMemory(MchPlatformConnector):
@@ -62,10 +62,10 @@ class TimesInUtc(MchPlatformConnector):
 
 
 class SlowToGiveUp(MchPlatformConnector):
-    """Waits 1.5 s for every reply whatever timeout the hospital configured."""
+    """Waits three times the timeout the hospital configured for every reply (`SLOW_TIMES`): it gives up late."""
 
     def __init__(self, settings: MchSettings) -> None:
-        super().__init__(replace(settings, timeout_s=1.5))
+        super().__init__(replace(settings, timeout_s=round(SLOW_TIMES * settings.timeout_s, 3)))
 
 
 DEFECTS = [
