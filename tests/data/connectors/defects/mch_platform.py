@@ -41,7 +41,9 @@ class ReportDateYesterday(MchPlatformConnector):
 
     @staticmethod
     def _report_date() -> date:
-        return date.today() - timedelta(days=1)
+        # The day before the day of ten minutes ago: yesterday but in the first minutes after midnight, where the
+        # contract's clock_skew (300 s around midnight) lets yesterday's date pass and the defect would be missed.
+        return (datetime.now() - timedelta(minutes=10)).date() - timedelta(days=1)
 
 
 class SexCodeSwapped(MchPlatformConnector):
