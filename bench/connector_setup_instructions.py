@@ -12,6 +12,10 @@ the imports and the first scenario's one-off work left out.
 
     .venv/bin/python bench/connector_setup_instructions.py --against /tmp/base              # set-up and close
     .venv/bin/python bench/connector_setup_instructions.py --against /tmp/base --lookup     # and one lookup each
+    .venv/bin/python bench/connector_setup_instructions.py --against /tmp/base --first      # the first scenario's
+
+`--first` gives the first scenario's instead: N = 1 less N = 0, its one-off work included (the first connector's
+client, its TLS context), as a run's pytest process does it before its first scenario.
 """
 
 from __future__ import annotations
@@ -66,17 +70,20 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--scenarios", type=int, default=20)
     parser.add_argument("--lookup", action="store_true", help="one lookup (sign-in and 1101) in each scenario")
+    parser.add_argument("--first", action="store_true", help="the first scenario's, its one-off work included")
     args = parser.parse_args()
 
     def per_scenario(checkout: Path) -> float:
         one = count(checkout, 1, args.lookup)
+        if args.first:
+            return one - count(checkout, 0, args.lookup)
         return (count(checkout, 1 + args.scenarios, args.lookup) - one) / args.scenarios
 
     figures = interleave(args.rounds, sides(args.against, HERE), per_scenario,
                          lambda n, checkout, got: f"[{n}] {checkout}: {got:,.0f} instructions a scenario")
     for checkout, values in figures.items():
-        print(f"{checkout}: median {statistics.median(values):,.0f} instructions a scenario "
-              f"({'set-up, one lookup, close' if args.lookup else 'set-up and close'})")
+        print(f"{checkout}: median {statistics.median(values):,.0f} instructions {'the first' if args.first else 'a'} "
+              f"scenario ({'set-up, one lookup, close' if args.lookup else 'set-up and close'})")
     return 0
 
 

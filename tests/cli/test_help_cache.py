@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -126,3 +127,51 @@ def test_the_fingerprint_holds_the_command_lines_files_and_clicks() -> None:
         assert help_cache._stat(str(here / name)) in kept, name
     assert help_cache._stat(click.__file__) in fingerprint
     assert sys.version in fingerprint
+
+
+COLD = """
+import sys
+import harness.cli
+harness.cli.quick_exit = lambda code: print("exit", code, file=sys.stderr)
+sys.argv = ["hih", *sys.argv[1:]]
+from harness.launch import entry
+entry()
+print("imported", *(name in sys.modules for name in ("shutil", "difflib")), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"]])
+def test_clicks_help_imports_neither_shutil_nor_difflib(argv: list[str]) -> None:
+    """A help click prints (a first request, the cache off) finds the terminal's width without shutil, and the
+    nearest command for a typo is the only use of difflib."""
+    env = {**os.environ, "HIH_CACHE_DIR": "off"}
+    done = subprocess.run([sys.executable, "-c", COLD, *argv], capture_output=True, text=True, env=env, timeout=120)
+    assert done.stdout.startswith("Usage: hih") and done.stderr.splitlines()[-2:] == ["exit 0", "imported False False"]
+
+
+def _help_texts(context: type[click.Context]) -> dict[str, str]:
+    """Every command's and group's help as click lays it out with contexts of `context`."""
+    from harness.cli import app
+
+    texts: dict[str, str] = {}
+
+    def walk(command: click.Command, ctx: click.Context, path: str) -> None:
+        texts[path] = command.get_help(ctx)
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            walk(sub, context(sub, info_name=name, parent=ctx), f"{path} {name}")
+
+    walk(app, context(app, info_name="hih"), "hih")
+    return texts
+
+
+@pytest.mark.parametrize("columns", [None, "20", "52", "67", "80", "81", "200"])
+def test_hihs_layout_of_every_help_is_clicks(monkeypatch: pytest.MonkeyPatch, columns: str | None) -> None:
+    """harness.cli_parts.HelpFormatter gives every command's help the width click's own formatter gives it."""
+    from harness.cli_parts import Context
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    if columns is not None:
+        monkeypatch.setenv("COLUMNS", columns)
+    hihs, clicks = _help_texts(Context), _help_texts(click.Context)
+    assert len(hihs) > 10 and hihs == clicks
+    assert all(text.startswith("Usage: hih") for text in hihs.values())
