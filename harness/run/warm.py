@@ -273,13 +273,10 @@ def kept_open(low: int = 3) -> list[int]:
     """This process's descriptors from `low` up that a program it starts would inherit: Popen closes them in the
     program (`close_fds`), so `start` does too."""
     found: list[int] = []
-    names: list[str] = []
-    for listing in ("/proc/self/fd", "/dev/fd"):  # Linux; macOS and the BSDs
-        try:
-            names = os.listdir(listing)
-        except OSError:
-            continue
-        break
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return found
     for name in names:
         fd = int(name)
         if fd < low:
