@@ -206,22 +206,13 @@ def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     """Start `argv` (a program's path first) with `env` as `subprocess.Popen(argv, stdin=PIPE, stdout=DEVNULL,
     stderr=DEVNULL, env=env, start_new_session=True)` does (a session of its own, standard output and error to
     /dev/null, the descriptors the caller let be inherited closed, SIGPIPE and SIGXFSZ at their default, OSError when
-    it cannot be started), forked and executed by `fork_exec`: subprocess is imported once the process runs
-    (harness.run.spawned), not before it starts. By Popen where fork is missing, and in a process that runs threads
-    of its own (hih's command line called from a program's thread): Popen's child runs no Python between the fork
-    and the exec, `fork_exec`'s does."""
-    threading = sys.modules.get("threading")  # not imported: no thread of Python's (`hih run` at its start)
-    if not hasattr(os, "fork") or (threading is not None and threading.active_count() > 1):
+    it cannot be started), forked and executed here: subprocess is imported once the process runs
+    (harness.run.spawned), not before it starts. By Popen where fork is missing."""
+    if not hasattr(os, "fork"):
         import subprocess
 
         return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 env=env, start_new_session=True)
-    return fork_exec(argv, env)
-
-
-def fork_exec(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """`start`'s way without subprocess: fork, set the child up as Popen does, execute `argv`; OSError (the
-    child's errno) when it cannot be executed."""
     import _signal  # the signal numbers without the signal module (enum)
 
     restored = [getattr(_signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(_signal, name)]

@@ -65,7 +65,7 @@ def test_the_program_sees_what_popen_gives_it(tmp_path: Path) -> None:
     (tmp_path / "popen").mkdir()
     (tmp_path / "start").mkdir()
     try:
-        by_popen, by_start = seen(popen, tmp_path / "popen"), seen(warm.fork_exec, tmp_path / "start")
+        by_popen, by_start = seen(popen, tmp_path / "popen"), seen(warm.start, tmp_path / "start")
     finally:
         os.close(inherited_r)
         os.close(inherited_w)
@@ -77,7 +77,7 @@ def test_the_program_sees_what_popen_gives_it(tmp_path: Path) -> None:
 
 def test_the_handle_answers_as_popens(tmp_path: Path) -> None:
     env = dict(os.environ)
-    for starter in (popen, warm.fork_exec):
+    for starter in (popen, warm.start):
         sleeper = starter(["/bin/sleep", "30"], env)
         assert sleeper.stdin is not None
         sleeper.stdin.close()
@@ -91,7 +91,7 @@ def test_the_handle_answers_as_popens(tmp_path: Path) -> None:
         assert quick.wait() == 3 and quick.poll() == 3
         assert quick.stdin is not None
         quick.stdin.close()
-    done = warm.fork_exec(["/bin/true"], env)
+    done = warm.start(["/bin/true"], env)
     assert isinstance(done, spawned.Spawned) and done.stdin is not None
     done.stdin.close()
     assert done.wait(30) == 0
@@ -99,7 +99,7 @@ def test_the_handle_answers_as_popens(tmp_path: Path) -> None:
 
 def test_a_program_that_cannot_start_is_an_oserror() -> None:
     with pytest.raises(OSError):
-        warm.fork_exec([str(Path(sys.executable).with_name("no-such-program"))], dict(os.environ))
+        warm.start([str(Path(sys.executable).with_name("no-such-program"))], dict(os.environ))
 
 
 def test_the_work_root_is_made_as_mkdtemp_makes_it(tmp_path: Path) -> None:
@@ -126,9 +126,7 @@ CLOSED = """
 import os, sys
 from harness.run import warm
 out = sys.argv[1]
-assert "threading" not in sys.modules  # `hih run` at its start: start forks
 process = warm.start(["/bin/sh", "-c", 'exec /bin/cat > "$1"', "probe", out], dict(os.environ))
-assert type(process).__name__ == "Spawned"
 process.stdin.write(b"hello")
 process.stdin.close()
 print(process.wait(60), file=sys.stderr)
@@ -145,21 +143,3 @@ def test_standard_descriptors_closed_in_the_parent(tmp_path: Path, closed: str) 
                           timeout=120, check=False, capture_output=True)
     assert done.returncode == 0, done.stderr
     assert out.read_text(encoding="utf-8") == "hello"
-
-
-def test_a_process_running_threads_starts_it_by_popen() -> None:
-    """hih's command line called from a thread-running program: Popen, whose child runs no Python before its exec."""
-    import threading
-
-    release = threading.Event()
-    other = threading.Thread(target=release.wait, daemon=True)
-    other.start()
-    try:
-        process = warm.start(["/bin/true"], dict(os.environ))
-    finally:
-        release.set()
-        other.join(10)
-    assert type(process) is subprocess.Popen
-    assert process.stdin is not None
-    process.stdin.close()
-    assert process.wait(30) == 0
