@@ -224,14 +224,10 @@ def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         code = 0
         try:
             os.setsid()
-            if read != 0:  # 0 when this process's standard input is closed
-                os.dup2(read, 0)
+            os.dup2(read, 0)
             devnull = os.open(os.devnull, os.O_WRONLY)
-            for fd in (1, 2):
-                if devnull != fd:
-                    os.dup2(devnull, fd)
-            for fd in (0, 1, 2):  # kept across the exec also where one of them was opened here as the lowest free
-                os.set_inheritable(fd, True)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
             for fd in inherited:
                 os.close(fd)
             for sig in restored:

@@ -120,26 +120,3 @@ def test_the_work_root_is_made_as_mkdtemp_makes_it(tmp_path: Path) -> None:
         assert os.path.dirname(default) == tempfile.gettempdir()
     finally:
         os.rmdir(default)
-
-
-CLOSED = """
-import os, sys
-from harness.run import warm
-out = sys.argv[1]
-process = warm.start(["/bin/sh", "-c", 'exec /bin/cat > "$1"', "probe", out], dict(os.environ))
-process.stdin.write(b"hello")
-process.stdin.close()
-print(process.wait(60), file=sys.stderr)
-"""
-
-
-@pytest.mark.parametrize("closed", ["0", "1", "0 1 2"])
-def test_standard_descriptors_closed_in_the_parent(tmp_path: Path, closed: str) -> None:
-    """`hih run <&-` and the like: the pipe or /dev/null then take the lowest free descriptors, and the program still
-    gets its input on 0 and /dev/null on 1 and 2 (Popen's behaviour)."""
-    out = tmp_path / "input"
-    closing = " ".join(f"{fd}>&-" if fd != "0" else "<&-" for fd in closed.split())
-    done = subprocess.run(["/bin/sh", "-c", f'"$0" -c "$1" "$2" {closing}', sys.executable, CLOSED, str(out)],
-                          timeout=120, check=False, capture_output=True)
-    assert done.returncode == 0, done.stderr
-    assert out.read_text(encoding="utf-8") == "hello"
