@@ -100,23 +100,3 @@ def test_the_handle_answers_as_popens(tmp_path: Path) -> None:
 def test_a_program_that_cannot_start_is_an_oserror() -> None:
     with pytest.raises(OSError):
         warm.start([str(Path(sys.executable).with_name("no-such-program"))], dict(os.environ))
-
-
-def test_the_work_root_is_made_as_mkdtemp_makes_it(tmp_path: Path) -> None:
-    """`warm.private_folder`, which makes the warm process's work root without tempfile: a new folder only its
-    owner can enter, named as `tempfile.mkdtemp` names one; in the system's temporary folder by tempfile itself."""
-    import stat
-    import tempfile
-
-    made = [warm.private_folder("hih-test-", str(tmp_path)) for _ in range(20)]
-    theirs = tempfile.mkdtemp(prefix="hih-test-", dir=str(tmp_path))
-    assert len(set(made)) == 20
-    for path in [*made, theirs]:
-        assert os.path.isabs(path) and os.path.dirname(path) == str(tmp_path)
-        assert re.fullmatch(r"hih-test-[a-z0-9_]{8}", os.path.basename(path))
-        assert stat.S_IMODE(os.stat(path).st_mode) == stat.S_IMODE(os.stat(theirs).st_mode) == 0o700
-    default = warm.private_folder("hih-test-", None)
-    try:
-        assert os.path.dirname(default) == tempfile.gettempdir()
-    finally:
-        os.rmdir(default)
