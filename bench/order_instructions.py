@@ -8,10 +8,7 @@ figure other load on a shared machine cannot skew. All its threads are counted, 
     .venv/bin/python bench/order_instructions.py --until spawn --against /tmp/base
 
 `--until spawn` stops the count when `hih run` has started its warm pytest process instead (the start of the
-process the run's scenarios wait on: everything before it is on the start's critical path): as `os.fork` returns in
-`hih` (a checkout that forks it itself, `harness.run.warm.start`), or as `warm.prestart` returns where the checkout
-starts it otherwise (subprocess.Popen); that process is then killed and its work root removed by this script,
-uncounted.
+process the run's scenarios wait on: everything before it is on the start's critical path).
 
 Each side runs its own console-script entry point with this venv and `PYTHONPATH=DIR`, from DIR, with no run
 history (HIH_HISTORY=off) and the user's parse cache, as bench/start_cpu.py does; run a `hih run` of each side
@@ -22,7 +19,6 @@ addition), so compare commits with it, not machines. A count takes a few seconds
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,30 +40,12 @@ def take(argv, log):
     os._exit(0)
 warm.take = take
 if %(spawn)r:
-    def stop(pid, root):  # the count ends here: the warm process is ended, its work root left to the bench
-        print("ordered", flush=True)
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        print("root", root or "", flush=True)
-        os._exit(0)
-    envs = []
-    made = warm.child_env
-    def child_env():
-        envs.append(made())
-        return envs[-1]
-    warm.child_env = child_env
-    fork = os.fork
-    def forked():  # a checkout that forks it itself (harness.run.warm.start): the count ends as fork returns
-        pid = fork()
-        if pid == 0:
-            return pid
-        stop(pid, envs[-1].get(warm.WORK_ROOT_ENV) if envs else None)
-    os.fork = forked
     started = warm.prestart
-    def prestart():  # else once prestart has started it (subprocess.Popen)
+    def prestart():
         started()
-        (process,) = warm._WARM
-        stop(process.pid, warm._ROOTS.get(process.pid))
+        print("ordered", flush=True)
+        warm.discard()
+        os._exit(0)
     warm.prestart = prestart
 sys.argv = ["hih", "run", "--interface", %(interface)r, "--report-dir", %(report)r]
 from %(module)s import %(func)s
@@ -87,9 +65,6 @@ def count(checkout: Path, interface: str, spawn: bool = False) -> int:
         done = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={scratch}/out", sys.executable,
                                "-c", script], capture_output=True, text=True, env=env, cwd=checkout,
                               timeout=TIMEOUT_S, check=False)
-    for line in done.stdout.splitlines():  # `--until spawn`: the work root the warm process was started with
-        if line.startswith("root /"):
-            shutil.rmtree(line[len("root "):], ignore_errors=True)
     found = COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None or "ordered" not in done.stdout:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]

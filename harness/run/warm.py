@@ -20,12 +20,14 @@ import contextlib
 import gc
 import os
 import select
+import shutil
+import subprocess
 import sys
+import tempfile
 import types
 
 TYPE_CHECKING = False  # typing, pathlib and json are imported after the warm process is started: see `prestart`
 if TYPE_CHECKING:
-    import subprocess
     from collections.abc import Iterator
     from pathlib import Path
     from typing import Any
@@ -124,33 +126,8 @@ def child_env() -> dict[str, str]:
     env.pop("PYTEST_ADDOPTS", None)
     env.pop(WORK_ROOT_ENV, None)
     with contextlib.suppress(OSError):  # without one, the scenarios' folders go straight into the temporary folder
-        env[WORK_ROOT_ENV] = private_folder("hih-run-", work_parent())
+        env[WORK_ROOT_ENV] = tempfile.mkdtemp(prefix="hih-run-", dir=work_parent())
     return env
-
-
-NAME_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
-"""The letters of a private folder's random part, as `tempfile.mkdtemp` draws them."""
-
-
-def private_folder(prefix: str, parent: str | None) -> str:
-    """A new folder only this user can enter, named `prefix` and eight random letters, in `parent`: what
-    `tempfile.mkdtemp(prefix=prefix, dir=parent)` makes, without importing tempfile where `parent` is given (with
-    shutil, random and hashlib behind it, ≈ 28 M instructions, ≈ 8 ms, that `hih run` spent before its warm pytest
-    process was started: the start of the run's first scenario waits for that process). With no `parent`, in the
-    system's temporary folder, by tempfile itself."""
-    if parent is None:
-        import tempfile
-
-        return tempfile.mkdtemp(prefix=prefix)
-    for _ in range(100):
-        name = prefix + "".join(NAME_LETTERS[byte % len(NAME_LETTERS)] for byte in os.urandom(8))
-        path = os.path.abspath(os.path.join(parent, name))
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            continue
-        return path
-    raise FileExistsError(f"no unused name for a folder {prefix}... in {parent}")
 
 
 def track(process: subprocess.Popen[Any], env: dict[str, str]) -> subprocess.Popen[Any]:
@@ -164,8 +141,6 @@ def release(process: subprocess.Popen[Any]) -> None:
     """Remove the work root of a process that has ended (or could not be ended: nothing of it is used any more)."""
     root = _ROOTS.pop(process.pid, None)
     if root is not None:
-        import shutil
-
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -180,8 +155,6 @@ def exiting(process: subprocess.Popen[Any]) -> None:
 
 def reap() -> None:
     """Wait for the processes handed to `exiting` (killed if one is somehow still there after `REAP_S`)."""
-    import subprocess
-
     while _EXITING:
         process = _EXITING.pop()
         try:
@@ -197,83 +170,11 @@ def prestart() -> None:
         return
     try:
         env = child_env()
-        _WARM.append(track(start([sys.executable, __file__], env), env))
+        _WARM.append(track(subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=os.getcwd(),
+                                            env=env, start_new_session=True), env))
     except OSError:
         pass
-
-
-def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start `argv` (a program's path first) with `env` as `subprocess.Popen(argv, stdin=PIPE, stdout=DEVNULL,
-    stderr=DEVNULL, env=env, start_new_session=True)` does (a session of its own, standard output and error to
-    /dev/null, the descriptors the caller let be inherited closed, SIGPIPE and SIGXFSZ at their default, OSError when
-    it cannot be started), forked and executed here: subprocess is imported once the process runs
-    (harness.run.spawned), not before it starts. By Popen where fork is missing."""
-    if not hasattr(os, "fork"):
-        import subprocess
-
-        return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env=env, start_new_session=True)
-    import _signal  # the signal numbers without the signal module (enum)
-
-    restored = [getattr(_signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(_signal, name)]
-    inherited = kept_open()
-    read, write = os.pipe()
-    failed_r, failed_w = os.pipe()  # closed by a successful exec (both ends close on exec)
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child, until it executes `argv`
-        code = 0
-        try:
-            os.setsid()
-            os.dup2(read, 0)
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
-            os.dup2(devnull, 2)
-            for fd in inherited:
-                os.close(fd)
-            for sig in restored:
-                _signal.signal(sig, _signal.SIG_DFL)
-            os.execve(argv[0], argv, env)
-        except OSError as exc:
-            code = exc.errno or 0
-        finally:
-            os.write(failed_w, str(code).encode())
-            os._exit(127)
-    os.close(read)
-    os.close(failed_w)
-    try:
-        said = b""
-        while chunk := os.read(failed_r, 32):
-            said += chunk
-    finally:
-        os.close(failed_r)
-    if said:
-        os.close(write)
-        os.waitpid(pid, 0)
-        errno = int(said) if said.isdigit() else 0
-        raise OSError(errno, os.strerror(errno) if errno else "cannot be started", argv[0])
-    from harness.run.spawned import wrap
-
-    return wrap(argv, pid, write)
-
-
-def kept_open(low: int = 3) -> list[int]:
-    """This process's descriptors from `low` up that a program it starts would inherit: Popen closes them in the
-    program (`close_fds`), so `start` does too."""
-    found: list[int] = []
-    try:
-        names = os.listdir("/proc/self/fd")
-    except OSError:
-        return found
-    for name in names:
-        fd = int(name)
-        if fd < low:
-            continue
-        try:
-            if os.get_inheritable(fd):
-                found.append(fd)
-        except OSError:  # the listing's own descriptor, closed by now
-            continue
-    return found
 
 
 def take(argv: list[str], log: Path) -> subprocess.Popen[bytes] | None:
