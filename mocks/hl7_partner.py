@@ -42,6 +42,7 @@ EVENTS_KEPT = 50
 """Messages remembered per patient (their keys, newest last): enough for specs, bounded for a long-running mock."""
 EVENTS = "patient_events"
 """The table of each patient's events, apart from the patient's fields (`Hl7PartnerMock._keep_patient`)."""
+_UNSET = object()
 
 
 Runs = tuple[tuple[str, int], ...]
@@ -364,9 +365,19 @@ class Hl7PartnerMock(MockService):
             return
         store = self.store
         known = store.peek("patients", mrn)  # read-only: a changed record is put anew
+        runs = store.peek(EVENTS, mrn)
+        if known is not None and runs is not None and "events" not in known and "events" not in patient:
+            # the usual case: a patient held, sending what is held already; nothing to put but the event
+            for k, v in patient.items():
+                if v and known.get(k, _UNSET) != v:
+                    break
+            else:
+                after = with_event(runs, event)
+                if after is not None:
+                    store.put(EVENTS, mrn, after)
+                return
         fields = {**known, **{k: v for k, v in patient.items() if v}} if known is not None else \
             {k: v for k, v in patient.items() if v}
-        runs = store.peek(EVENTS, mrn)
         if runs is None:
             runs = runs_of(fields.pop("events", ())) if known is not None else ()
         elif known is not None:

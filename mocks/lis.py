@@ -65,6 +65,21 @@ def _value(seg: Segment | None, n: int, k: int = 0) -> str:
     return unescape(value, DEFAULT) if "\\" in value else value
 
 
+def _pair(seg: Segment, n: int) -> tuple[str, str]:
+    """`(_value(seg, n, 1), _value(seg, n, 2))`, field `n` read and split once (a request's test code and name, the
+    ordering provider's ID and name)."""
+    fields = seg.fields
+    value = fields[n] if n < len(fields) else ""
+    if "~" in value:
+        value = value.split("~", 1)[0]
+    if "^" not in value:
+        return (unescape(value, DEFAULT) if "\\" in value else value), ""
+    comps = value.split("^", 2)
+    first, second = comps[0], comps[1]
+    return (unescape(first, DEFAULT) if "\\" in first else first), \
+        (unescape(second, DEFAULT) if "\\" in second else second)
+
+
 class LisMock(Hl7PartnerMock):
     """The LIS's behaviour behind the MLLP transport."""
 
@@ -186,20 +201,26 @@ class LisMock(Hl7PartnerMock):
         patient = dict(known[0])
         exchange.meta["order"] = placer
         orc, obr = first.get("ORC"), first.get("OBR")
-        requests = [seg for seg in message.segments if seg.name == "OBR"]
-        tests = tuple([(_value(seg, 4, 1), _value(seg, 4, 2)) for seg in requests])
-        order: dict[str, Any] = {"placer_no": placer, "filler_no": f"L{now_ts()[2:8]}{next(self._filler):05d}",
-                                 "patient": patient, "tests": tests,
+        tests: list[tuple[str, str]] = []
+        set_ids: list[str] = []
+        for seg in message.segments:  # each request's test and set ID, in one pass
+            if seg.name == "OBR":
+                tests.append(_pair(seg, 4))
+                set_ids.append(_value(seg, 1))
+        stamp = now_ts()
+        filler = f"L{stamp[2:8]}{next(self._filler):05d}"  # letters and digits: ORC-3 as it is, nothing to escape
+        order: dict[str, Any] = {"placer_no": placer, "filler_no": filler,
+                                 "patient": patient, "tests": tuple(tests),
                                  "status": "received", "control_id": message.control_id,
                                  "sender": message.sender, "results": (),
                                  "specimen": _value(first.get("SPM"), 4, 1) or _value(obr, 15, 1),
-                                 "ordering_provider": (_value(obr, 16, 1), _value(obr, 16, 2)),
-                                 "set_ids": tuple([_value(seg, 1) for seg in requests]),
+                                 "ordering_provider": _pair(obr, 16) if obr is not None else ("", ""),
+                                 "set_ids": tuple(set_ids),
                                  "requested_at": _value(first.get("TQ1"), 7, 1) or _value(orc, 7, 4)}
         self.store.put("orders", placer, order)
         self._keep_patient(patient, self.order_type)
         header = ["MSH", "|", "^~\\&", "", "", "", "", "", "", self._response_msh9, "", "", version or self.version]
-        answer = ["ORC", "OK", esc(placer), esc(order["filler_no"]), "", "SC", "", "", "", now_ts()]
+        answer = ["ORC", "OK", esc(placer), filler, "", "SC", "", "", "", stamp]
         return Reply("AA", segments=[header, ["MSA", "AA", ""], list(known[1]), answer])
 
     def _answer(self, message: Message, order_control: str, order: dict[str, Any], text: str = "",

@@ -371,7 +371,7 @@ class _Duplicates:
 
 
 # -- the server ----------------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class _Outcome:
     """What processing produced: the exchange to journal, the ACKs, the fault, the payloads to send.
 
@@ -557,10 +557,14 @@ class MllpServer:
         # 1. acceptance: a usable header, a message the handler takes, text that decodes as declared
         fields = msg.segments[0].fields
         count = len(fields)
-        rejects = [Finding(ERROR, f"MSH-{n}", f"required field MSH-{n} is empty", "usage")
-                   for n in cfg.required_msh if not (0 < n < count and fields[n].strip())]
+        rejects = []
+        for n in cfg.required_msh:
+            if not (0 < n < count and fields[n].strip()):
+                rejects.append(Finding(ERROR, f"MSH-{n}", f"required field MSH-{n} is empty", "usage"))
         if not rejects:
-            rejects = [f for f in handler.screen(msg) if f.severity is ERROR]
+            screened = handler.screen(msg)
+            if screened:
+                rejects = [f for f in screened if f.severity is ERROR]
         if rejects:
             exchange.request_findings.extend(rejects)
             outcome.acks = self._answer(outcome, "AR", rejects, processed=False)

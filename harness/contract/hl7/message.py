@@ -68,6 +68,25 @@ def parse_path(path: str) -> HL7Path:
     return HL7Path(g["seg"], int(g["si"] or 1), int(g["f"] or 0), int(g["r"] or 1), int(g["c"] or 0), int(g["s"] or 0))
 
 
+def _first_component(fields: list[str], count: int, n: int, k: int, rep: str, comp: str) -> str:
+    """`Message.head`'s reader: component k (0-based) of field n's first repetition, stripped."""
+    value = fields[n] if n < count else ""
+    if not value:
+        return ""
+    if rep in value:
+        value = value.split(rep, 1)[0]
+    if comp not in value:
+        return value.strip() if k == 0 else ""
+    parts = value.split(comp)
+    return parts[k].strip() if k < len(parts) else ""
+
+
+def _blank(fields: list[str], count: int, n: int, rep: str) -> bool:
+    """`Message.head`'s reader: whether field n's first repetition is empty or spaces."""
+    value = fields[n] if n < count else ""
+    return not value or not (value.split(rep, 1)[0] if rep in value else value).strip()
+
+
 class Segment:
     """One segment: `fields[0]` is its name and `fields[n]` field n as written, so MSH-1 is `fields[1]`."""
 
@@ -226,29 +245,15 @@ class Message:
         rep, comp = self.seps.repetition, self.seps.component
         fields = self.segments[0].fields
         count = len(fields)
-
-        def first(n: int, k: int) -> str:
-            """Component k (0-based) of field n's first repetition, stripped."""
-            value = fields[n] if n < count else ""
-            if not value:
-                return ""
-            if rep in value:
-                value = value.split(rep, 1)[0]
-            if comp not in value:
-                return value.strip() if k == 0 else ""
-            parts = value.split(comp)
-            return parts[k].strip() if k < len(parts) else ""
-
-        def blank(n: int) -> bool:
-            value = fields[n] if n < count else ""
-            return not value or not (value.split(rep, 1)[0] if rep in value else value).strip()
-
-        kind, trigger = first(9, 0), first(9, 1)
+        first = _first_component
+        kind, trigger = first(fields, count, 9, 0, rep, comp), first(fields, count, 9, 1, rep, comp)
         control = fields[10] if count > 10 else ""
         if rep in control:
             control = control.split(rep, 1)[0]
-        head = Head(f"{kind}^{trigger}" if trigger else kind, control.strip(), first(12, 0),
-                    (first(3, 0), first(4, 0)), (first(5, 0), first(6, 0)), not (blank(15) and blank(16)))
+        head = Head(f"{kind}^{trigger}" if trigger else kind, control.strip(), first(fields, count, 12, 0, rep, comp),
+                    (first(fields, count, 3, 0, rep, comp), first(fields, count, 4, 0, rep, comp)),
+                    (first(fields, count, 5, 0, rep, comp), first(fields, count, 6, 0, rep, comp)),
+                    not (_blank(fields, count, 15, rep) and _blank(fields, count, 16, rep)))
         if count > 12 and self.segments[0].name == "MSH":
             # what the properties read of MSH, remembered as `_msh` remembers it: a receiver asks for them again
             memo, seps = self._memo, self.seps
@@ -451,7 +456,7 @@ def parse(text: str, charset: str = "UNICODE UTF-8") -> Message:
     findings: list[Finding] = []
     if "\n" in text or text[:1] in ("\ufeff", "\x0b", "\r", " ", "\t") or "\x1c" in text:
         text = _normalise(text, findings)
-    if not text.strip():
+    if not text or text.isspace():  # `not text.strip()` without copying the message
         findings.append(Finding(Severity.ERROR, "", "empty message", "parse"))
         return Message([], DEFAULT, findings, charset)
     first = text[:3]
@@ -481,8 +486,7 @@ def parse(text: str, charset: str = "UNICODE UTF-8") -> Message:
                 findings.append(Finding(Severity.ERROR, f"line-{number}", f"segment {number} has no valid name: {shown!r}", "parse"))
             elif len(_NAMES) < 4096:
                 _NAMES.add(name)
-        index = counts.get(name, 0) + 1
-        counts[name] = index
+        index = counts[name] = counts.get(name, 0) + 1
         segments.append(Segment(name, parts, index))
     if blank > 1 or (blank == 1 and not text.endswith("\r")):
         findings.append(Finding(Severity.WARNING, "", "empty lines between segments", "segment_terminator"))

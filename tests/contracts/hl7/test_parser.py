@@ -148,6 +148,7 @@ def test_z_segments_and_unknown_segments_are_kept_in_place() -> None:
 
 @pytest.mark.parametrize(("text", "location", "words"), [
     ("", "", "empty message"),
+    ("\u3000\x0c\x1f", "", "empty message"),  # whitespace that the framing repair does not strip first
     ("hello world", "", "not an HL7 v2 message"),
     ("PID|1||A1", "", "not MSH"),
     ("MSH", "MSH-1", "truncated header"),

@@ -10,7 +10,7 @@ from harness.contract.hl7.escape import DEFAULT, Separators
 from harness.contract.hl7.message import Message, Segment, parse_path
 from mocks import hl7_partner
 from mocks.hl7_partner import components, part, patient_of, read_patient, whole
-from mocks.lis import _value
+from mocks.lis import _pair, _value
 from tests.strategies import examples
 
 DELIMITERS = st.sampled_from([Separators(), Separators("|", "^", "~", "\\", "&"), Separators("#", "$", "*", "!", "@")])
@@ -121,3 +121,15 @@ def test_the_light_reader_reads_as_the_readers_do(drawn: tuple[Segment, Separato
     expected = whole(seg, field, DEFAULT) if not component else part(components(seg, field, DEFAULT), component, DEFAULT)
     assert _value(seg, field, component) == expected
     assert _value(None, field, component) == ""
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(segments())
+def test_the_light_pair_reads_the_first_two_components_as_the_readers_do(drawn: tuple[Segment, Separators]) -> None:
+    """`mocks.lis._pair` (a request's test, the ordering provider: one field split once) reads components 1 and 2 as
+    `part(components(...))` does, under the default delimiters the light way takes: every field the segment has,
+    and one beyond it."""
+    seg, _ = drawn
+    for field in range(1, len(seg.fields) + 1):
+        comps = components(seg, field, DEFAULT)
+        assert _pair(seg, field) == (part(comps, 1, DEFAULT), part(comps, 2, DEFAULT)), field
