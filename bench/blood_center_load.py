@@ -136,8 +136,10 @@ async def level(host: str, port: int, operation: str, build: Callable[[], bytes]
     gc.disable()  # the load generator's own collector stays out of the measured window
     measuring = True
     cpu0, busy0, t0 = tree_cpu_s(pid) or 0.0, machine_busy_s(), time.perf_counter()
+    own0 = time.process_time()
     await asyncio.sleep(duration)
     measuring = False
+    own1 = time.process_time()
     cpu1, busy1, t1 = tree_cpu_s(pid) or 0.0, machine_busy_s(), time.perf_counter()
     gc.enable()
     stop = True
@@ -152,20 +154,22 @@ async def level(host: str, port: int, operation: str, build: Callable[[], bytes]
     return {"operation": operation, "conns": conns, "offered": rate or None, "calls": len(latencies),
             "calls_per_s": len(latencies) / (t1 - t0), "p50_ms": pct(0.5), "p99_ms": pct(0.99),
             "max_ms": latencies[-1] * 1000 if latencies else float("nan"), "errors": errors,
-            "server_cpu": (cpu1 - cpu0) / (t1 - t0), "machine_busy": (busy1 - busy0) / (t1 - t0)}
+            "server_cpu": (cpu1 - cpu0) / (t1 - t0), "load_cpu": (own1 - own0) / (t1 - t0),
+            "machine_busy": (busy1 - busy0) / (t1 - t0)}
 
 
 def show(r: dict[str, Any]) -> None:
     """One row of the table `level`'s results are printed in."""
     print(f"{r['operation']:<20} {r['conns']:>5} {r['calls_per_s']:>9,.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} "
-          f"{r['max_ms']:>7.1f} {r['errors']:>6} {r['server_cpu']:>9.0%} {r['machine_busy']:>7.0%}", flush=True)
+          f"{r['max_ms']:>7.1f} {r['errors']:>6} {r['server_cpu']:>9.0%} {r['load_cpu']:>8.0%} {r['machine_busy']:>7.0%}",
+          flush=True)
 
 
 def levels(host: str, port: int, args: argparse.Namespace, request_for: Callable[[str], Callable[[], bytes]],
            ok: bytes, pid: int) -> list[dict[str, Any]]:
     """Every operation of `--operations` at every level of `--conns`, a table line printed as each ends."""
     print(f"{'operation':<20} {'conns':>5} {'calls/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6} "
-          f"{'server CPU':>10} {'machine':>8}")
+          f"{'server CPU':>10} {'load CPU':>8} {'machine':>8}")
     results = []
     for operation in args.operations.split(","):
         for conns in (int(c) for c in args.conns.split(",")):

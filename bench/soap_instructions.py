@@ -61,18 +61,21 @@ def _worker(root: Path, interface: str, port: int, scratch: Path, timeout_s: flo
             index: int = 0) -> subprocess.Popen[bytes]:
     """`python -m mocks.workers` (worker `index + 1` of 2), the first under callgrind, once it says it is ready."""
     from harness.contract.loader import ContractStore
+    from mocks.state import DEFAULT_MAX_ROWS
     from mocks.transport.journal import DEFAULT_MAX_BYTES
 
     config = {"workers": 2, "index": index, "host": "127.0.0.1", "admin_token": "bench", "contracts_dir": None,
-              "journal_bytes": DEFAULT_MAX_BYTES, "allowed_hosts": [],
+              "journal_bytes": DEFAULT_MAX_BYTES, "max_rows": DEFAULT_MAX_ROWS, "allowed_hosts": [],
               "interfaces": {interface: {"port": port, "state": str(scratch / "state.sqlite"), "durable": False,
                                          "contract": ContractStore().load(interface).version}}}
     # the configuration on stdin, as `hih mock serve` gives it, and on the command line for a checkout from before
     # it moved there (`--root`); the token here is no secret
     grind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={scratch}/cg.out"] if index == 0 else []
     command = [*grind, sys.executable, "-m", "mocks.workers", json.dumps(config)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.PIPE,
-                               cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    errors = scratch / f"worker{index + 1}.err"
+    with errors.open("wb") as sink:  # kept to tell why a worker ended before it was ready
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=sink, stdin=subprocess.PIPE,
+                                   cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     assert process.stdin is not None
     with process.stdin:
         process.stdin.write(json.dumps(config).encode("utf-8"))
@@ -84,9 +87,15 @@ def _worker(root: Path, interface: str, port: int, scratch: Path, timeout_s: flo
                 ready.set()
 
     threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(timeout_s):
-        process.kill()
-        raise SystemExit(f"worker {index + 1} was not ready within {timeout_s:g} s")
+    deadline = time.monotonic() + timeout_s
+    while not ready.wait(1.0):
+        if process.poll() is not None:  # ended before it was ready (e.g. a configuration key it now needs)
+            tail = errors.read_text(errors="replace").strip().splitlines()[-1:]
+            raise SystemExit(f"worker {index + 1} ended before it was ready (exit {process.returncode}): "
+                             f"{tail[0] if tail else 'no message'}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"worker {index + 1} was not ready within {timeout_s:g} s")
     return process
 
 

@@ -22,8 +22,9 @@ its `done`) leaves them unequal, and the log is queried (by sequence number: not
 answered the hospital.
 
 The commit window (`atomic_soon`): a request answered on the event loop runs its transaction at once on memory, but
-its writes are committed together with those of the other requests of the same turn of the loop, in one SQLite
-transaction under one writer lock, and its result is handed back only after that commit: no reply goes out before
+its writes are committed together with those of the other requests of the same turn of the loop, and of the turns
+after it while each brings the window another request (at most `WINDOW_TURNS`), in one SQLite transaction under one
+writer lock, and its result is handed back only after that commit: no reply goes out before
 its writes are in the shared file. What the requests of a window read they read as the worker's serial order has it
 (a later request sees an earlier one's writes, as if each had committed). A transaction outside the window (the
 console, a scenario's check, a write not on the hot path) first commits the window, and so does a read of a row the
@@ -52,11 +53,13 @@ _INSIDE = contextlib.nullcontext()
 _ASK = object()
 """`_outside`: the read is left to a transaction."""
 _COUNTERS = 16
+"""Bytes of the lock file the counters take: `started` then `done`, 8 bytes each, little-endian."""
 _T = TypeVar("_T")
 WINDOW_MAX = 64
 """Requests whose writes one commit of the window takes at most (more in one turn of the loop: the window commits
 and a new one opens)."""
-"""Bytes of the lock file the counters take: `started` then `done`, 8 bytes each, little-endian."""
+WINDOW_TURNS = 4
+"""Turns of the loop a window's commit is put off by at most while each turn brings it more requests."""
 
 
 class CommitCounters:
@@ -118,6 +121,8 @@ class _Window:
     """Another worker's commit, caught up while the window was open, changed a row a member read."""
     deferred: list[tuple[int, str, str, Any]] = field(default_factory=list)
     """Rows another worker logged for rows the window wrote, held back from memory while the window is open."""
+    turns: int = 0
+    """Turns of the loop its commit was put off by because requests joined it in the turn before."""
 
 
 class CheckedSharedStore(SharedSqliteStore):
@@ -162,7 +167,7 @@ class CheckedSharedStore(SharedSqliteStore):
                 window = None
             if window is None:
                 window = self._window = _Window(loop, threading.get_ident())
-                loop.call_soon(self._commit_window)
+                loop.call_soon(self._commit_quiet, window, 0)
             member = self._join(window, work, loop.create_future())
         future: asyncio.Future[_T] = member.future
         return future
@@ -190,7 +195,7 @@ class CheckedSharedStore(SharedSqliteStore):
         window = self._window or window  # a catch-up past a trimmed log committed the window and opened none
         if self._window is None:
             window = self._window = _Window(window.loop, window.thread)
-            window.loop.call_soon(self._commit_window)
+            window.loop.call_soon(self._commit_quiet, window, 0)
         window.members.append(member)
         window.written.update(member.written)
         window.read |= member.read
@@ -215,6 +220,20 @@ class CheckedSharedStore(SharedSqliteStore):
                 self._changes += 1
             else:
                 self._apply([row])
+
+    def _commit_quiet(self, window: _Window, had: int) -> None:
+        """Commit `window` at the end of a turn of the loop that added no request to it (`had`: its requests at the
+        end of the turn before), or after WINDOW_TURNS turns: requests that came while its first ones were answered
+        share its commit instead of each turn committing its one or two. Nothing when it is no longer open (a read
+        of a row it wrote, a transaction outside it, or a full window committed it)."""
+        with self._lock:
+            if self._window is not window:
+                return
+            if len(window.members) > had and window.turns < WINDOW_TURNS:
+                window.turns += 1
+                window.loop.call_soon(self._commit_quiet, window, len(window.members))
+                return
+            self._commit_window()
 
     def _commit_window(self) -> None:
         """Commit the open window (nothing when none is open) and hand each member its outcome."""

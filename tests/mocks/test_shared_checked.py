@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mocks.shared_checked import CheckedSharedStore
+from mocks.shared_checked import WINDOW_TURNS, CheckedSharedStore
 from mocks.shared_state import Logged
 from mocks.state import Conflict
 
@@ -251,6 +251,60 @@ def test_the_requests_of_one_turn_of_the_loop_are_committed_together_and_answere
     assert sorted(answered) == [(n, True) for n in range(5)], "each answer comes after its row is in the file"
     assert (first.windows, first.windowed) == (1, 5), "five requests, one commit"
     assert [second.get("orders", f"H1/B{n}") for n in range(5)] == [{"n": n} for n in range(5)]
+
+
+def test_requests_that_come_while_a_window_waits_share_its_commit_and_a_turn_without_one_commits_it(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
+    """One request a turn, as a worker's loop reads them from its connections: they join the open window instead of
+    each turn committing its own; the turn after the last one commits it."""
+    first, second = pair
+    answered: list[tuple[int, bool]] = []
+
+    async def request(n: int) -> None:
+        await first.atomic_soon(lambda: first.put("orders", f"H1/B{n}", {"n": n}))
+        answered.append((n, ("orders", f"H1/B{n}") in logged(first.path)))
+
+    async def main() -> int:
+        tasks = []
+        for n in range(3):
+            tasks.append(asyncio.ensure_future(request(n)))
+            await asyncio.sleep(0)
+        assert answered == [], "no answer while each turn brings the window another request"
+        turns = 0
+        while not all(task.done() for task in tasks):
+            await asyncio.sleep(0)
+            turns += 1
+        return turns
+
+    assert asyncio.run(main()) <= 3, "answered within a few turns once no request came"
+    assert sorted(answered) == [(n, True) for n in range(3)], "each answer comes after its row is in the file"
+    assert (first.windows, first.windowed) == (1, 3), "three turns' requests, one commit"
+    assert [second.get("orders", f"H1/B{n}") for n in range(3)] == [{"n": n} for n in range(3)]
+
+
+def test_a_window_that_every_turn_brings_requests_to_commits_after_window_turns_turns(
+        pair: tuple[CheckedSharedStore, CheckedSharedStore]) -> None:
+    first, _ = pair
+    answered_at: dict[int, int] = {}
+    turn = 0
+
+    async def request(n: int) -> None:
+        await first.atomic_soon(lambda: first.put("orders", f"H1/B{n}", {"n": n}))
+        answered_at[n] = turn
+
+    async def main() -> None:
+        nonlocal turn
+        tasks = []
+        for n in range(4 * WINDOW_TURNS):
+            tasks.append(asyncio.ensure_future(request(n)))
+            await asyncio.sleep(0)
+            turn += 1
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+    assert answered_at[0] <= WINDOW_TURNS + 3, "the first request is not held for as long as others keep coming"
+    assert first.windows >= 3 and first.windowed == 4 * WINDOW_TURNS
+    assert [key for key, _ in first.items("orders")] == [f"H1/B{n}" for n in range(4 * WINDOW_TURNS)]
 
 
 def test_a_later_request_of_the_window_reads_an_earlier_ones_writes(
