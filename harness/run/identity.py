@@ -132,12 +132,28 @@ def module_files(module_name: str, origin: Path) -> dict[str, Path]:
     return found
 
 
+PARSE_TRIES = 3
+"""How often a module's source is parsed when the parse fails with SystemError: CPython 3.11 (gh-106905) can fail
+an `ast.parse` made while another thread of the process parses Python too (a traceback's carets, pytest's
+assertion rewriting), and this runs on a thread beside pytest's start. The failure is the race's, not the file's:
+parsed again, it reads."""
+
+
 def _imports(name: str, path: Path) -> set[str]:
     """Dotted names a module imports (relative imports resolved against its package)."""
     try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-    except (OSError, SyntaxError, ValueError):
+        source = path.read_bytes()
+    except OSError:
         return set()
+    for tries_left in range(PARSE_TRIES - 1, -1, -1):
+        try:
+            tree = ast.parse(source, filename=str(path))
+            break
+        except (SyntaxError, ValueError):
+            return set()
+        except SystemError:
+            if not tries_left:
+                raise
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     names: set[str] = set()
     for node in ast.walk(tree):

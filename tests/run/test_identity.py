@@ -6,13 +6,16 @@ from __future__ import annotations
 import importlib
 import sys
 import textwrap
+import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.bindings import load_factory
 from harness.errors import UsageError
+from harness.run import identity
 from harness.run.identity import ENV, ConnectorIdentity, env_versions, identify, module_files
 from tests.conftest import ROOT
 
@@ -110,3 +113,31 @@ def test_the_hospitals_listener_names_a_black_box_run(monkeypatch: pytest.Monkey
     found = identify("lis", "connectors.lis:reference", load_factory("connectors.lis:reference"))
     assert (found.kind, found.value, found.label) == ("listener", "10.0.0.5:2575", "listener 10.0.0.5:2575")
     assert found.name == "connectors.lis:reference; results to the hospital listener 10.0.0.5:2575"
+
+
+def test_a_parse_failed_by_another_threads_parse_is_made_again(package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPython 3.11 can fail `ast.parse` with SystemError while another thread parses (gh-106905): the
+    identity is the one an undisturbed parse gives, not an internal error of the run."""
+    import ast
+
+    undisturbed = identity_of("hisadapt.adapter:make")
+    parse, to_fail = ast.parse, [identity.PARSE_TRIES - 1]
+    failed: list[str | bytes] = []
+
+    def racing(source: str | bytes, *args: Any, **kwargs: Any) -> ast.Module:
+        if len(failed) < to_fail[0]:
+            failed.append(source)
+            raise SystemError("AST constructor recursion depth mismatch (before=1, after=2)")
+        return parse(source, *args, **kwargs)
+
+    racing_ast = types.ModuleType("ast")  # identity's parses race, not pytest's own (its report of a failure)
+    racing_ast.__dict__.update(vars(ast), parse=racing)
+    monkeypatch.setattr(identity, "ast", racing_ast)
+    forget_package()
+    assert identity_of("hisadapt.adapter:make") == undisturbed
+    assert len(failed) == identity.PARSE_TRIES - 1
+    failed.clear()
+    to_fail[0] = identity.PARSE_TRIES  # a failure that stays is not hidden
+    forget_package()
+    with pytest.raises(SystemError):
+        identity_of("hisadapt.adapter:make")
