@@ -18,6 +18,7 @@ from harness.cli_parts import Group, PathType
 from harness.errors import HihError, UsageError
 
 if TYPE_CHECKING:
+    import threading
     from pathlib import Path
 
     from rich.console import Console
@@ -429,6 +430,21 @@ def mock_serve(interface: list[str], host: str, port: list[str], state: Path | N
                allow_host: list[str], journal_mib: int, workers: str, max_rows: int, replay: list[Path],
                unrecorded: str, busy_poll_us: int) -> None:
     """Serve mock partners until Ctrl-C; prints each endpoint on start."""
+    import threading
+
+    from mocks.stop_signals import stopping_on_signals
+
+    # a Ctrl-C or SIGTERM from here on stops the serve, the start finished first (mocks/stop_signals.py)
+    with stopping_on_signals(threading.Event()) as stop:
+        _mock_serve(interface, host, port, state, contract, contracts_dir, push, push_every, allow_host, journal_mib,
+                    workers, max_rows, replay, unrecorded, busy_poll_us, stop)
+    print("stopped", flush=True)
+
+
+def _mock_serve(interface: list[str], host: str, port: list[str], state: Path | None,
+                contract: list[str], contracts_dir: Path | None, push: list[str], push_every: float,
+                allow_host: list[str], journal_mib: int, workers: str, max_rows: int, replay: list[Path],
+                unrecorded: str, busy_poll_us: int, stop: threading.Event) -> None:
     from harness.run.options import parse_pairs
     from mocks.serve import ServeOptions, serve
     from mocks.transport.busy_poll import DEFAULT_WINDOW_US
@@ -446,8 +462,7 @@ def mock_serve(interface: list[str], host: str, port: list[str], state: Path | N
                            auto_workers=not isinstance(processes, int), max_rows=max_rows, replay=replay,
                            unrecorded=unrecorded, mask=_masking() if replay else None,
                            busy_poll_s=(DEFAULT_WINDOW_US if busy_poll_us is None else busy_poll_us) / 1e6)
-    serve(options, lambda line: print(line, flush=True))
-    print("stopped", flush=True)
+    serve(options, lambda line: print(line, flush=True), stop)
 
 
 def _masking() -> Callable[[str, str], str]:
@@ -479,13 +494,19 @@ def proxy(interface: str, upstream: str, port: list[str], record: Path | None, s
           contract: str | None, contracts_dir: Path | None, upstream_role: str, timeout: float,
           connect_timeout: float, allow_host: list[str], journal_mib: int, record_mib: int) -> None:
     """Forward between a hospital system and a partner, check every message against the contract, record it."""
-    from harness.proxy.core import ProxyOptions, serve
+    import threading
 
-    options = ProxyOptions(interface=interface, upstream=upstream, host=host, ports=_ports(port), record=record,
-                           strict=strict, contract=contract, contracts_dir=contracts_dir, upstream_role=upstream_role,
-                           timeout_s=timeout, connect_timeout_s=connect_timeout, allowed_hosts=allow_host,
-                           journal_bytes=journal_mib * 2**20, record_bytes=record_mib * 2**20)
-    serve(options, lambda line: print(line, flush=True))
+    from mocks.stop_signals import stopping_on_signals
+
+    with stopping_on_signals(threading.Event()) as stop:  # as `hih mock serve`: a signal while it starts is kept
+        from harness.proxy.core import ProxyOptions, serve
+
+        options = ProxyOptions(interface=interface, upstream=upstream, host=host, ports=_ports(port), record=record,
+                               strict=strict, contract=contract, contracts_dir=contracts_dir,
+                               upstream_role=upstream_role, timeout_s=timeout, connect_timeout_s=connect_timeout,
+                               allowed_hosts=allow_host, journal_bytes=journal_mib * 2**20,
+                               record_bytes=record_mib * 2**20)
+        serve(options, lambda line: print(line, flush=True), stop)
     print("stopped", flush=True)
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import gc
 import ipaddress
 import os
-import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import FrameType
 
 from harness.contract.loader import ContractStore
 from harness.errors import UsageError
@@ -18,6 +16,7 @@ from mocks.base import MockService
 from mocks.registry import MOCKS, mock_class
 from mocks.replay.serve import recordings, replay_on
 from mocks.state import DEFAULT_MAX_ROWS, open_store
+from mocks.stop_signals import stopping_on_signals
 from mocks.transport.admin import admin_app
 from mocks.transport.busy_poll import MAX_WINDOW_US
 from mocks.transport.journal import DEFAULT_MAX_BYTES
@@ -84,20 +83,10 @@ def _state_path(base: Path, interface: str, many: bool) -> Path:
 def run_until_stopped(stop: threading.Event, every_s: float, tick: Callable[[], bool | None]) -> None:
     """Block until `stop` is set, SIGINT or SIGTERM arrives (on the main thread), or `tick()`, called every
     `every_s` seconds, returns False."""
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with stopping_on_signals(stop):
         while not stop.wait(every_s):
             if tick() is False:
                 return
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def serve(options: ServeOptions, announce: Callable[[str], None], stop: threading.Event | None = None) -> None:

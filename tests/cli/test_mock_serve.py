@@ -128,3 +128,42 @@ def test_serve_keeps_state_in_the_given_file(tmp_path: Path, monkeypatch: pytest
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("SELECT count(*) FROM docs WHERE tbl = 'balances'").fetchone()[0] == 200
     db.close()
+
+
+INTERRUPTED_IN_A_DEL = """
+import os, signal, sys
+from mocks.transport import runtime
+
+start = runtime.Runtime.start
+
+
+class Dropped:
+    def __del__(self) -> None:
+        # the signal's handler runs here, where Python prints and drops an exception ("Exception ignored in"), as
+        # it does in the import system's module-lock callbacks a real start passes through
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def interrupted(self):
+    Dropped()
+    return start(self)
+
+
+runtime.Runtime.start = interrupted
+sys.argv = ["hih", *sys.argv[1:]]
+from harness.launch import entry
+entry()
+"""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_ctrl_c_while_it_starts_stops_it_even_where_python_would_drop_the_interruption(
+        tmp_path: Path, workers: str) -> None:
+    """A Ctrl-C that arrives while the mocks start, at a point where a KeyboardInterrupt would be dropped: the serve
+    still stops (it finishes its start, then stops as after any Ctrl-C) instead of serving until killed."""
+    env = {k: v for k, v in os.environ.items() if k != "HIH_ADMIN_TOKEN"}
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_IN_A_DEL, "mock", "serve", "--interface", "lis",
+                           "--workers", workers], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "stopped", done.stdout
+    assert "KeyboardInterrupt" not in done.stderr
