@@ -16,6 +16,10 @@ def entry() -> None:
         _help(argv)
         return
     if argv[:1] != ["run"] or {"--help", "-h"} & set(argv):
+        if argv[:1] in (["mock"], ["proxy"]):  # servers: a Ctrl-C from here on is not lost (mocks/stop_signals.py)
+            from mocks.stop_signals import note_interrupts
+
+            note_interrupts()
         from harness.cli import main, quick_exit
 
         quick_exit(main())

@@ -16,6 +16,20 @@ from collections.abc import Iterator
 from types import FrameType
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_NOTED: list[int] = []
+"""SIGINTs taken by `note_interrupts`' handler before a serve's own were set."""
+
+
+def _noted(signum: int, frame: FrameType | None) -> None:
+    _NOTED.append(signum)
+    raise KeyboardInterrupt
+
+
+def note_interrupts() -> None:
+    """From a serving command's first step (harness.launch, before the command line is imported): SIGINT raises
+    KeyboardInterrupt as before, and is also noted, so that one Python dropped (an import's module-lock callback)
+    still stops the serve once `stopping_on_signals` begins."""
+    signal.signal(signal.SIGINT, _noted)
 
 
 @contextlib.contextmanager
@@ -28,6 +42,8 @@ def stopping_on_signals(stop: threading.Event) -> Iterator[threading.Event]:
     previous = {}
     if threading.current_thread() is threading.main_thread():
         previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
+    if _NOTED:  # one came before these handlers, and its KeyboardInterrupt was dropped
+        stop.set()
     try:
         yield stop
     finally:

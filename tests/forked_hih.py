@@ -80,6 +80,9 @@ def _become_hih(argv: list[str], env: dict[str, str], cwd: str, fds: tuple[int, 
                 started: int) -> None:
     """In the forked child: the `hih` command `argv`, as a process started with that command line would run it. It
     first closes `started`, which tells the test process that it takes signals as a fresh process would."""
+    from mocks.stop_signals import note_interrupts
+
+    note_interrupts()  # as harness.launch does for a server: what follows stands for a fresh interpreter's start
     os.close(started)
     os.setsid()
     for target, fd in enumerate(fds):

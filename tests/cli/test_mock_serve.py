@@ -167,3 +167,38 @@ def test_a_ctrl_c_while_it_starts_stops_it_even_where_python_would_drop_the_inte
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "stopped", done.stdout
     assert "KeyboardInterrupt" not in done.stderr
+
+
+INTERRUPTED_WHILE_IMPORTING = """
+import importlib.abc, os, signal, sys
+
+
+class Dropped:
+    def __del__(self) -> None:  # as the import system's module-lock callback: an exception here is dropped
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+class Interrupting(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "harness.cli":
+            sys.meta_path.remove(self)
+            Dropped()
+        return None
+
+
+sys.meta_path.insert(0, Interrupting())
+sys.argv = ["hih", *sys.argv[1:]]
+from harness.launch import entry
+entry()
+"""
+
+
+def test_a_ctrl_c_dropped_before_the_command_line_is_imported_still_stops_the_serve(tmp_path: Path) -> None:
+    """A Ctrl-C whose KeyboardInterrupt Python dropped while `hih mock serve` imported its command line, before the
+    serve's own handlers: noted from the first step (harness.launch), it stops the serve once its start is done."""
+    env = {k: v for k, v in os.environ.items() if k != "HIH_ADMIN_TOKEN"}
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_WHILE_IMPORTING, "mock", "serve", "--interface", "lis",
+                           "--workers", "1"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert "Exception ignored" in done.stderr and "KeyboardInterrupt" in done.stderr, "the interruption was dropped"
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "stopped", done.stdout
