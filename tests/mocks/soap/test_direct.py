@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import Iterator
 from typing import Any
 from xml.sax.saxutils import escape
@@ -17,6 +18,7 @@ from mocks.transport.faults import Fault, FaultPlan
 from mocks.transport.journal import Journal
 from mocks.transport.runtime import Runtime
 from mocks.transport.soap import SoapContext
+from tests.mocks.rawhttp import whole_reply
 from tests.mocks.soap.conftest import birth_notice
 from tests.mocks.soap.example import HOSPITAL, TOKEN, ExampleBehaviour, example_app
 from tests.mocks.test_lean_direct import _exchange, asgi_calls
@@ -130,11 +132,25 @@ def test_a_crash_after_waiting_is_a_server_fault_with_its_trace(pair: tuple[Serv
     assert "the behaviour fell over after waiting" in crashed.meta["error"]
 
 
+def _answered(port: int, requests: bytes, count: int) -> bytes:
+    """Send pipelined `requests` and read until `count` whole replies have come (the connection left open: a client
+    that shut its side at once could see the server close it before a reply still waiting was written)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(requests)
+        received = b""
+        while received.count(b"HTTP/1.1 ") < count or not whole_reply(received[received.rindex(b"HTTP/1.1 "):]):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    return received
+
+
 def test_the_direct_path_is_taken_unless_a_fault_is_armed(pair: tuple[Served, Served],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     direct, _ = pair
     calls = asgi_calls(monkeypatch)
-    answer = _exchange(direct.port, [_order("ORD00006") + _upload(birth_notice("BN9"))])
+    answer = _answered(direct.port, _order("ORD00006") + _upload(birth_notice("BN9")), 2)
     assert answer.count(b"HTTP/1.1 200 ") == 2 and calls == []
     direct.faults.add(Fault(kind="error_reply", operation="SubmitOrder", message="系统繁忙"))
     answer = _exchange(direct.port, [_order("ORD00007")])
