@@ -346,6 +346,13 @@ class Forked(subprocess.Popen[bytes]):
         self._child_created = False  # Popen.__del__ has nothing to reap
         self._conn, self._server = conn, server
 
+    def __del__(self) -> None:
+        # one nobody waited for to the end (a run given up on): its minder's connection goes with it, not left to
+        # the collector, whose ResourceWarning fails whichever test it happens in
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            conn.close()
+
     def _answer(self, timeout: float | None) -> int | None:
         if self.returncode is not None:
             return self.returncode
@@ -559,13 +566,18 @@ class Server:
                 break
             except (FileNotFoundError, ConnectionRefusedError):
                 if deadline <= 0 or not self._running():
+                    conn.close()
                     raise
                 select.select([], [], [], 0.01)
                 deadline -= 0.01
-        conn.sendall(json.dumps(order).encode("utf-8") + b"\n")
-        answer = _read_line(conn, READY_S)
-        if answer is None:
-            raise RuntimeError(f"the fork server {self.family.name} did not answer")
+        try:
+            conn.sendall(json.dumps(order).encode("utf-8") + b"\n")
+            answer = _read_line(conn, READY_S)
+            if answer is None:
+                raise RuntimeError(f"the fork server {self.family.name} did not answer")
+        except BaseException:
+            conn.close()
+            raise
         self.server_cpu_s = max(self.server_cpu_s, float(answer["server_cpu_s"]))
         return conn, answer
 
