@@ -37,12 +37,9 @@ from typing import Any, TypeVar
 import pytest
 
 from harness.failure import SpecFailure
-from harness.run.exits import EXIT_STUCK
+from harness.run.exits import EXIT_STUCK, GRACE_ENV
 
 RESEND_S = 1.0
-GRACE_ENV = "HIH_SCENARIO_GRACE_S"
-"""The grace (`grace_for`) in seconds instead of a quarter of the deadline, read by every pytest process of a run: for
-tests whose stuck scenarios would each wait out the 2 s least grace for nothing (the connector never returns)."""
 T = TypeVar("T")
 
 

@@ -17,6 +17,7 @@ from harness.contract.loader import ContractStore
 from harness.contract.model import Contract
 from harness.contract.versions import upcoming
 from harness.errors import UsageError
+from harness.run.exits import GRACE_ENV
 from harness.run.identity import ConnectorIdentity, identify
 from harness.run.warm import PROJECT_ROOT
 
@@ -220,6 +221,7 @@ def plan(options: RunOptions, check_contracts: bool = True, check_connectors: bo
     scenario_timeout = _seconds("--scenario-timeout", options.scenario_timeout_s, config.run.scenario_timeout_s,
                                 DEFAULT_SCENARIO_TIMEOUT_S)
     timeout = _seconds("--timeout", options.timeout_s, config.run.timeout_s, None)
+    _grace_from_environment()
     effective = {}
     for name in interfaces:
         dates = next(d for d in store.dates(name) if d.version == versions[name])
@@ -249,6 +251,20 @@ def _runnable(store: ContractStore, features: Path, chosen: list[str], notes: li
         if feature_dir(features, name).is_dir():  # a features folder of its own may hold some interfaces only
             known.append(name)
     return known
+
+
+def _grace_from_environment() -> None:
+    """A set HIH_SCENARIO_GRACE_S must be seconds above 0: said here in one line, not as a pytest process that
+    stops before any scenario."""
+    given = os.environ.get(GRACE_ENV)
+    if not given:
+        return
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise UsageError(f"{GRACE_ENV}={given}: give a number of seconds above 0")
 
 
 def _seconds(flag: str, given: float | None, configured: float | None, default: float | None) -> float | None:

@@ -329,3 +329,15 @@ def test_installed_console_script() -> None:
     assert wrong.returncode == 2 and wrong.stdout == ""
     assert wrong.stderr.startswith("hih: error: --workers 'many': expected a number of at least 1, or auto")
     assert wrong.stderr.count("\n") == 1 and "Traceback" not in wrong.stderr
+
+
+@pytest.mark.parametrize("given", ["abc", "0", "-1", "inf"])
+def test_a_grace_in_the_environment_that_is_no_seconds_is_a_usage_error(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, given: str) -> None:
+    """HIH_SCENARIO_GRACE_S is read by every pytest process of a run: a value that is no number of seconds is said in
+    one line before anything runs, not as a run that stops before its first scenario."""
+    monkeypatch.setenv("HIH_SCENARIO_GRACE_S", given)
+    code, out, err = run_cli(capsys, "run", "--interface", "insurance", "--report-dir", str(tmp_path / "reports"))
+    assert code == 2, (out, err)
+    assert one_line_error(err) == f"HIH_SCENARIO_GRACE_S={given}: give a number of seconds above 0"
+    assert not (tmp_path / "reports").exists()
